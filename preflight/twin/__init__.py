@@ -1,0 +1,1 @@
+"""The Azure twin: a loopback Azure for tests, the demo and benchmarks."""
