@@ -1,5 +1,204 @@
+"""The command line: a thin shell over ``preflight.run``. Only this module writes to stdout or files and
+chooses exit codes.
+
+Exit codes: 0 nothing at or above ``--fail-on``; 1 at least one result at or above it; 2 bad invocation or
+configuration; 3 the run itself could not complete (e.g. the report could not be written); 130 interrupted.
+"""
+
 from __future__ import annotations
 
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
-def main(argv: list[str] | None = None) -> int:
+import click
+
+from preflight import __version__
+from preflight.errors import ConfigError, PreflightError, RenderError
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_INTERRUPTED = 130
+EXIT_INCOMPLETE = 3
+
+
+def _common(func: F) -> F:
+    """-v / --no-color on every command, so they work after the subcommand name."""
+    func = click.option("-v", "--verbose", is_flag=True, help="Show evidence, timings and tracebacks.")(func)
+    func = click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")(func)
+    return func
+
+
+def _use_color(no_color: bool) -> bool:
+    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+class _State:
+    verbose = False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="azure-preflight", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Can you really reach your Azure AI resource with Microsoft Entra ID (keyless) auth?
+
+    Runs a set of checks — sign-in, tokens, role assignments, the resource's configuration — and tells you
+    exactly what is wrong and what to run to fix it.
+    """
+
+
+@cli.command("list-checks")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_common
+def list_checks(fmt: str, verbose: bool, no_color: bool) -> int:
+    """List the installed checks (built-in and plug-ins)."""
+    import json
+
+    from preflight.engine import discover, load
+
+    _State.verbose = verbose
+    loaded = load(discover())
+    if fmt == "json":
+        rows = []
+        for item in loaded:
+            row = item.meta.to_dict()
+            row["distribution"] = item.spec.distribution
+            row["load_error"] = item.load_error
+            rows.append(row)
+        click.echo(json.dumps({"schema": "preflight.checks/1", "checks": rows}, indent=2))
+        return 0
+    width = max((len(item.meta.id) for item in loaded), default=10)
+    for item in loaded:
+        extra = f"  [could not load: {item.load_error}]" if item.load_error else ""
+        origin = "" if item.spec.distribution == "azure-preflight" else f"  ({item.spec.distribution})"
+        click.echo(f"{item.meta.id:<{width}}  {item.meta.severity.value:<8}  {item.meta.title}{origin}{extra}")
     return 0
+
+
+@cli.command("check")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Format printed on stdout.")
+@click.option("--output", "outputs", multiple=True, metavar="FILE",
+              help="Also write the report to FILE (format from the extension, else --format). Repeatable.")
+@click.option("--fail-on", type=click.Choice(["fail", "warn", "never"]), default="fail", show_default=True,
+              help="Exit 1 when a result reaches this status (ERROR counts as FAIL).")
+@click.option("--only", multiple=True, metavar="PATTERN", help="Run only these check ids / globs (rbac.*).")
+@click.option("--skip", multiple=True, metavar="PATTERN", help="Skip these check ids / globs.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Seconds one check may run.")
+@click.option("--deadline", type=click.FloatRange(min=0.1), default=180.0, show_default=True,
+              help="Seconds the whole run may take.")
+@click.option("--cloud", type=click.Choice(["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"]), default=None,
+              help="Azure cloud (default: AzureCloud, or AZURE_CLOUD).")
+@click.option("--cloud-metadata-url", default=None, help="Custom cloud metadata (default: ARM_CLOUD_METADATA_URL).")
+@click.option("--tenant", default=None, help="Tenant id or domain (default: AZURE_TENANT_ID).")
+@click.option("--subscription", default=None, help="Subscription id (default: AZURE_SUBSCRIPTION_ID).")
+@click.option("--resource-id", default=None, help="ARM id of the resource to check.")
+@click.option("--endpoint", default=None, help="Resource endpoint (default: AZURE_OPENAI_ENDPOINT / AZURE_AI_ENDPOINT).")
+@click.option("--profile", default=None, help="Intended use: openai, cognitive, ml … (default: from the resource).")
+@click.option("--assignee", default=None, help="Check this principal instead of the signed-in one (admins).")
+@_common
+def check(fmt: str, outputs: Sequence[str], fail_on: str, only: Sequence[str], skip: Sequence[str],
+          timeout: float, deadline: float, cloud: str | None, cloud_metadata_url: str | None, tenant: str | None,
+          subscription: str | None, resource_id: str | None, endpoint: str | None, profile: str | None,
+          assignee: str | None, verbose: bool, no_color: bool) -> int:
+    """Run the checks and report. Exit 0: nothing at or above --fail-on; 1: something is; 2: bad input; 3:
+    the run could not complete."""
+    from preflight import reports
+    from preflight.engine import RunOptions, split_patterns
+    from preflight.run import CheckOptions, exit_code, run
+    from preflight.target import build_target
+
+    _State.verbose = verbose
+    environ = dict(os.environ)
+    target = build_target(environ, cloud=cloud, cloud_metadata_url=cloud_metadata_url, tenant=tenant,
+                          subscription=subscription, resource_id=resource_id, endpoint=endpoint, profile=profile,
+                          assignee=assignee)
+    files = [(path, reports.for_path(path, default=fmt)) for path in outputs]
+    renderers = {name: reports.get(name) for name in {fmt, *(f for _, f in files)}}  # fail fast on bad formats
+    options = CheckOptions(target, split_patterns(only), split_patterns(skip),
+                           RunOptions(timeout=timeout, deadline=deadline))
+    report = _run_with_progress(options, environ)
+
+    stdout_options = reports.RenderOptions(color=_use_color(no_color), verbose=verbose)
+    click.echo(renderers[fmt].render(report, stdout_options), nl=False)
+    for path, name in files:
+        _write_atomically(Path(path), renderers[name].render(report, reports.RenderOptions(verbose=verbose)))
+    return exit_code(report, fail_on)
+
+
+def _run_with_progress(options: Any, environ: dict[str, str]) -> Any:
+    from preflight.engine import discover, select
+    from preflight.progress import TerminalProgress, wants_progress
+    from preflight.run import run
+
+    if not wants_progress(sys.stderr, environ):
+        return run(options)
+    total = len(select(discover(), options.only, options.skip))
+    progress = TerminalProgress(sys.stderr, total)
+    try:
+        return run(options, observer=progress)
+    finally:
+        progress.close()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a report."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise RenderError(f"could not write the report to {str(path)!r}: {exc.strerror or exc}") from exc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``preflight`` console script. Maps every failure to an exit code and a one-line
+    message; tracebacks only with -v."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    _State.verbose = "-v" in args or "--verbose" in args
+    if _State.verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        result = cli.main(args=args, prog_name="preflight", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except PreflightError as exc:
+        _report_error(exc)
+        return exc.exit_code
+    except Exception as exc:  # a bug: still no traceback unless asked for
+        if _State.verbose:
+            raise
+        click.echo(f"preflight: internal error: {type(exc).__name__}: {exc} (run with -v for details)", err=True)
+        return EXIT_INCOMPLETE
+    return result if isinstance(result, int) else 0
+
+
+def _report_error(exc: PreflightError) -> None:
+    click.echo(f"preflight: error: {exc.message}", err=True)
+    if exc.remediation:
+        click.echo(f"  {exc.remediation}", err=True)
+    if _State.verbose and not isinstance(exc, ConfigError):
+        logging.getLogger("preflight").debug("details", exc_info=exc)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Report renderers: one small module per format, each a pure ``render(report, options) -> str``.
+
+The registry maps a format name to the module that implements it; modules are imported only when that format
+is used, so a run that prints a table never imports jinja2.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Protocol
+
+from preflight.errors import ConfigError
+from preflight.model import Report
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    color: bool = False
+    verbose: bool = False
+
+
+class Renderer(Protocol):
+    name: str
+    media_type: str
+
+    def render(self, report: Report, options: RenderOptions) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """A registered format: its name, the module implementing it and the file extensions that select it."""
+
+    name: str
+    module: str
+    extensions: tuple[str, ...]
+
+    def load(self) -> Renderer:
+        return importlib.import_module(self.module)  # type: ignore[return-value]
+
+
+FORMATS: dict[str, Format] = {
+    "table": Format("table", "preflight.reports.table", (".txt",)),
+    "json": Format("json", "preflight.reports.json_report", (".json",)),
+}
+
+
+def get(name: str) -> Renderer:
+    try:
+        return FORMATS[name].load()
+    except KeyError:
+        raise ConfigError(f"unknown format {name!r}; known formats: {', '.join(FORMATS)}") from None
+
+
+def for_path(path: str, default: str | None = None) -> str:
+    """The format a file name asks for, by extension; ``default`` when the extension is not registered."""
+    suffix = PurePath(path).suffix.lower()
+    for fmt in FORMATS.values():
+        if suffix in fmt.extensions:
+            return fmt.name
+    if default is not None:
+        return default
+    known = ", ".join(ext for f in FORMATS.values() for ext in f.extensions)
+    raise ConfigError(f"cannot tell the report format of {path!r} from its extension (known: {known})",
+                      remediation="use a known extension or pass --format")

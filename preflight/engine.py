@@ -1,0 +1,248 @@
+"""Discovers, selects and runs checks. Knows nothing about Azure.
+
+Checks run concurrently on daemon worker threads: a check stuck in a network call past its timeout is
+reported as ERROR and abandoned (a thread cannot be killed, but a daemon thread cannot hold the process open
+either), and a replacement worker keeps the pool at full strength.
+"""
+
+from __future__ import annotations
+
+import collections
+import fnmatch
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from importlib.metadata import EntryPoint, entry_points
+from typing import Protocol
+
+from preflight.check import Check
+from preflight.context import Context
+from preflight.errors import ConfigError, FactError
+from preflight.model import CHECK_ID_PATTERN, CheckMeta, Result, Severity, Status
+
+ENTRY_POINT_GROUP = "preflight.checks"
+log = logging.getLogger("preflight.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """A discovered, not yet imported check: selection works on ids alone, so unselected checks (and the
+    SDKs they use) are never imported."""
+
+    id: str
+    distribution: str
+    entry_point: EntryPoint
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedCheck:
+    """A check ready to run, or the reason it could not be loaded (reported as an ERROR result)."""
+
+    spec: CheckSpec
+    check: Check | None
+    meta: CheckMeta
+    load_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    timeout: float = 60.0  # seconds per check, from the moment it starts
+    deadline: float = 180.0  # seconds for the whole run
+    workers: int = 8
+
+
+class Observer(Protocol):
+    """Live progress. Called from worker threads; implementations must be thread-safe."""
+
+    def started(self, meta: CheckMeta) -> None: ...
+
+    def finished(self, meta: CheckMeta, results: Sequence[Result]) -> None: ...
+
+
+def discover(group: str = ENTRY_POINT_GROUP) -> list[CheckSpec]:
+    """All checks registered in the entry-point group, sorted by id. A duplicate id across distributions is
+    a configuration error naming both, never a silent override."""
+    specs: dict[str, CheckSpec] = {}
+    for ep in entry_points(group=group):
+        dist = ep.dist.name if ep.dist is not None else "<unknown distribution>"
+        if ep.name in specs and specs[ep.name].distribution != dist:
+            other = specs[ep.name]
+            raise ConfigError(
+                f"check id {ep.name!r} is registered twice: by {other.distribution} ({other.entry_point.value}) "
+                f"and by {dist} ({ep.value})",
+                remediation="uninstall one of the two distributions or rename the check",
+            )
+        specs[ep.name] = CheckSpec(ep.name, dist, ep)
+    return [specs[k] for k in sorted(specs)]
+
+
+def split_patterns(values: Iterable[str]) -> list[str]:
+    """``--only a,b --only c`` → ``[a, b, c]``."""
+    return [p.strip() for value in values for p in value.split(",") if p.strip()]
+
+
+def select(specs: Sequence[CheckSpec], only: Sequence[str] = (), skip: Sequence[str] = ()) -> list[CheckSpec]:
+    """Filter by ids or glob patterns (``rbac.*``). A pattern that matches nothing is an error: a typo in a CI
+    gate must not silently run nothing."""
+    ids = [s.id for s in specs]
+    for pattern in [*only, *skip]:
+        if not fnmatch.filter(ids, pattern.lower()):
+            raise ConfigError(f"no check matches {pattern!r}", remediation=f"known checks: {', '.join(ids)}")
+    chosen = [s for s in specs if not only or any(fnmatch.fnmatchcase(s.id, p.lower()) for p in only)]
+    return [s for s in chosen if not any(fnmatch.fnmatchcase(s.id, p.lower()) for p in skip)]
+
+
+def load(specs: Sequence[CheckSpec]) -> list[LoadedCheck]:
+    """Import and instantiate selected checks. A plug-in that fails to import becomes an ERROR result rather
+    than aborting the run."""
+    loaded = []
+    for spec in specs:
+        placeholder = CheckMeta(spec.id, spec.id, Severity.HIGH)
+        try:
+            cls = spec.entry_point.load()
+            meta = getattr(cls, "meta", None)
+            if not isinstance(meta, CheckMeta):
+                raise TypeError(f"{spec.entry_point.value} has no CheckMeta 'meta' attribute")
+            if meta.id != spec.id:
+                raise ValueError(f"entry point {spec.id!r} loads a check whose id is {meta.id!r}")
+            if not CHECK_ID_PATTERN.match(meta.id):
+                raise ValueError(f"check id {meta.id!r} is not of the form 'area.name'")
+            loaded.append(LoadedCheck(spec, cls(), meta))
+        except Exception as exc:
+            log.debug("loading %s failed", spec.id, exc_info=True)
+            reason = f"could not load check from {spec.distribution}: {type(exc).__name__}: {exc}"
+            loaded.append(LoadedCheck(spec, None, placeholder, reason))
+    return loaded
+
+
+def run_checks(
+    checks: Sequence[LoadedCheck],
+    ctx: Context,
+    options: RunOptions = RunOptions(),
+    *,
+    observer: Observer | None = None,
+    sanitize: Callable[[Result], Result] = lambda r: r,
+) -> list[Result]:
+    """Run every check concurrently; return their results in the order of ``checks``. Never raises for a
+    check's sake: crashes become ERROR, overdue checks ERROR, unstarted ones at the deadline SKIP."""
+    return _Run(checks, ctx, options, observer, sanitize).execute()
+
+
+class _Run:
+    def __init__(
+        self,
+        checks: Sequence[LoadedCheck],
+        ctx: Context,
+        options: RunOptions,
+        observer: Observer | None,
+        sanitize: Callable[[Result], Result],
+    ) -> None:
+        self.checks = checks
+        self.ctx = ctx
+        self.options = options
+        self.observer = observer
+        self.sanitize = sanitize
+        self.cond = threading.Condition()
+        self.pending: collections.deque[int] = collections.deque(range(len(checks)))
+        self.running: dict[int, float] = {}
+        self.results: dict[int, list[Result]] = {}
+        self.closed = False
+
+    def execute(self) -> list[Result]:
+        end = time.monotonic() + self.options.deadline
+        for _ in range(min(self.options.workers, len(self.checks))):
+            self._spawn_worker()
+        with self.cond:
+            while len(self.results) < len(self.checks):
+                now = time.monotonic()
+                if now >= end:
+                    break
+                wake = end
+                for index, started in list(self.running.items()):
+                    overdue_at = started + self.options.timeout
+                    if now >= overdue_at:
+                        self._record(index, [self._timeout_result(index)], abandoned=True)
+                        self._spawn_worker()  # the stuck thread keeps its slot busy: replace it
+                    else:
+                        wake = min(wake, overdue_at)
+                if len(self.results) < len(self.checks):
+                    self.cond.wait(max(0.0, wake - now))
+            self.closed = True
+            for index in list(self.running):
+                meta = self.checks[index].meta
+                self._record(index, [_make(meta, Status.ERROR,
+                                           f"still running when the overall deadline of {self.options.deadline:g} s "
+                                           "passed")], abandoned=True)
+            while self.pending:
+                index = self.pending.popleft()
+                meta = self.checks[index].meta
+                self._record(index, [_make(meta, Status.SKIP,
+                                           f"not started: the overall deadline of {self.options.deadline:g} s passed")])
+        return [r for i in range(len(self.checks)) for r in self.results[i]]
+
+    def _spawn_worker(self) -> None:
+        threading.Thread(target=self._work, name="preflight-check", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            with self.cond:
+                if self.closed or not self.pending:
+                    return
+                index = self.pending.popleft()
+                self.running[index] = time.monotonic()
+            loaded = self.checks[index]
+            if self.observer is not None:
+                self.observer.started(loaded.meta)
+            results = self._execute(loaded)
+            with self.cond:
+                if index in self.running:  # not abandoned by a timeout in the meantime
+                    del self.running[index]
+                    self._record(index, results)
+                else:
+                    return  # a replacement worker has taken over this thread's slot
+
+    def _record(self, index: int, results: list[Result], abandoned: bool = False) -> None:
+        """Store results (caller holds the lock) and tell the observer."""
+        if abandoned:
+            self.running.pop(index, None)
+        self.results[index] = results
+        self.cond.notify_all()
+        if self.observer is not None:
+            self.observer.finished(self.checks[index].meta, results)
+
+    def _timeout_result(self, index: int) -> Result:
+        meta = self.checks[index].meta
+        return _make(meta, Status.ERROR, f"timed out after {self.options.timeout:g} s",
+                     duration=self.options.timeout)
+
+    def _execute(self, loaded: LoadedCheck) -> list[Result]:
+        meta = loaded.meta
+        started = time.perf_counter()
+        if loaded.check is None:
+            return [_make(meta, Status.ERROR, loaded.load_error or "could not be loaded")]
+        try:
+            results = list(loaded.check.run(self.ctx))
+            bad = [r for r in results if not isinstance(r, Result) or r.check_id != meta.id]
+            if bad:
+                raise TypeError(f"check yielded {len(bad)} object(s) that are not Results of {meta.id}")
+            if not results:
+                raise RuntimeError("check finished without a result")
+        except FactError as exc:
+            root = exc.reported_by or f"fact:{exc.fact}"
+            summary = f"skipped: {exc.fact} is unavailable — {exc.message}"
+            if exc.reported_by:
+                summary += f" (see {exc.reported_by})"
+            results = [_make(meta, Status.SKIP, summary, caused_by=root)]
+        except Exception as exc:
+            log.debug("check %s crashed", meta.id, exc_info=True)
+            results = [_make(meta, Status.ERROR, f"check crashed: {type(exc).__name__}: {exc}")]
+        elapsed = time.perf_counter() - started
+        return [self.sanitize(replace(r, duration=r.duration or elapsed)) for r in results]
+
+
+def _make(meta: CheckMeta, status: Status, summary: str, *, duration: float = 0.0,
+          caused_by: str | None = None) -> Result:
+    return Result(meta.id, meta.title, status, meta.severity, summary, docs=meta.docs, duration=duration,
+                  caused_by=caused_by)

@@ -1,0 +1,155 @@
+"""The values a run produces: check metadata, results and the report.
+
+Everything here is frozen: a Result is complete when it is built (no status filled in later), so renderers,
+the engine and tests can share results across threads without copying.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+CHECK_ID_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*\.[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+
+
+class Status(StrEnum):
+    """Outcome of one result. ERROR means the check itself could not decide (crash, timeout)."""
+
+    PASS = "pass"
+    SKIP = "skip"
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        """Order used by ``--fail-on``: an ERROR gates like a FAIL — a CI gate that could not verify access
+        must not let a deployment through."""
+        return _STATUS_RANK[self]
+
+
+_STATUS_RANK = {Status.PASS: 0, Status.SKIP: 0, Status.WARN: 1, Status.FAIL: 2, Status.ERROR: 2}
+
+
+class Severity(StrEnum):
+    """How much a failure of this check matters (SARIF and JUnit renderers map it)."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Remediation:
+    """How to fix a finding: prose plus the exact commands to run (shown verbatim, copyable)."""
+
+    text: str
+    commands: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "commands": list(self.commands)}
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One named, non-secret fact that supports a result (e.g. ``token.aud``). ``value`` is JSON-compatible."""
+
+    name: str
+    value: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckMeta:
+    """What a check is, declared beside its code. ``id`` is stable: reports and ``--only`` refer to it."""
+
+    id: str
+    title: str
+    severity: Severity
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    docs: tuple[str, ...] = ()
+    # Facts this check needs; informational (the real dependency is what the check asks the Context for).
+    facts: tuple[str, ...] = ()
+
+    @property
+    def area(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "area": self.area,
+            "severity": self.severity.value,
+            "description": self.description,
+            "tags": list(self.tags),
+            "docs": list(self.docs),
+            "facts": list(self.facts),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One finding of one check. A check may yield several (one per scope, per credential …); ``subject``
+    tells them apart."""
+
+    check_id: str
+    title: str
+    status: Status
+    severity: Severity
+    summary: str
+    subject: str | None = None
+    evidence: tuple[Evidence, ...] = ()
+    remediation: Remediation | None = None
+    docs: tuple[str, ...] = ()
+    duration: float = 0.0
+    # For SKIP: the fact or check that is the root cause, so one cause is reported once.
+    caused_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check_id": self.check_id,
+            "title": self.title,
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "summary": self.summary,
+            "subject": self.subject,
+            "evidence": [e.to_dict() for e in self.evidence],
+            "remediation": self.remediation.to_dict() if self.remediation else None,
+            "docs": list(self.docs),
+            "duration_ms": round(self.duration * 1000, 1),
+            "caused_by": self.caused_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything a renderer needs, and nothing else: renderers never see checks or the Context."""
+
+    tool_version: str
+    target: Mapping[str, Any]
+    started_at: str  # ISO 8601 UTC
+    duration: float
+    results: tuple[Result, ...]
+    checks: tuple[CheckMeta, ...] = field(default=())
+
+    def counts(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in Status}
+        for result in self.results:
+            counts[result.status.value] += 1
+        return counts
+
+    def worst(self) -> Status:
+        """The most serious status present (PASS for an empty report)."""
+        return max((r.status for r in self.results), key=_WORST_ORDER.index, default=Status.PASS)
+
+
+_WORST_ORDER = [Status.PASS, Status.SKIP, Status.WARN, Status.FAIL, Status.ERROR]

@@ -1,0 +1,52 @@
+"""``run(options) -> Report``: the work behind ``preflight check``, free of any terminal or file handling so
+the demo, tests and benchmarks call exactly what the CLI calls."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from preflight import __version__
+from preflight.context import Context
+from preflight.engine import Observer, RunOptions, discover, load, run_checks, select
+from preflight.model import Report, Status
+from preflight.redact import Redactor
+from preflight.target import Target
+
+FAIL_ON = {"fail": Status.FAIL.rank, "warn": Status.WARN.rank, "never": None}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    target: Target
+    only: Sequence[str] = ()
+    skip: Sequence[str] = ()
+    engine: RunOptions = RunOptions()
+
+
+def run(options: CheckOptions, observer: Observer | None = None) -> Report:
+    """Discover, select and run the checks against the target; always returns a complete Report."""
+    started_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    start = time.perf_counter()
+    checks = load(select(discover(), options.only, options.skip))
+    ctx = Context(options.target)
+    redactor = Redactor.from_environ(options.target.environ)
+    results = run_checks(checks, ctx, options.engine, observer=observer, sanitize=redactor.result)
+    return Report(
+        tool_version=__version__,
+        target=redactor.value(options.target.to_dict()),
+        started_at=started_at,
+        duration=time.perf_counter() - start,
+        results=tuple(results),
+        checks=tuple(c.meta for c in checks),
+    )
+
+
+def exit_code(report: Report, fail_on: str) -> int:
+    """0 when nothing reaches the ``--fail-on`` threshold, 1 otherwise (ERROR gates like FAIL)."""
+    threshold = FAIL_ON[fail_on]
+    if threshold is None:
+        return 0
+    return 1 if any(r.status.rank >= threshold for r in report.results) else 0

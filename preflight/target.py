@@ -1,0 +1,126 @@
+"""What a run checks: cloud, tenant, subscription, resource, profile, principal — from flags and environment.
+
+Parsing is strict and happens before any check runs, so a typo is a one-line error (exit 2), not a
+confusing FAIL later.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from preflight.errors import ConfigError, TargetError
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# A tenant may be named by GUID or by a verified domain (contoso.onmicrosoft.com).
+TENANT_DOMAIN = re.compile(r"^(?=.{3,253}$)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+RESOURCE_ID = re.compile(
+    r"^/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<group>[^/]+)"
+    r"/providers/(?P<namespace>[^/]+)/(?P<rest>.+)$",
+    re.IGNORECASE,
+)
+KNOWN_CLOUDS = ("AzureCloud", "AzureChinaCloud", "AzureUSGovernment")
+
+# Environment variables that name the resource, in the order they are consulted.
+ENDPOINT_ENV_VARS = ("AZURE_OPENAI_ENDPOINT", "AZURE_AI_ENDPOINT")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The thing being checked. ``environ`` is the process environment snapshot the run uses (so checks never
+    read ``os.environ`` themselves and tests can pass their own)."""
+
+    cloud: str = "AzureCloud"
+    cloud_metadata_url: str | None = None
+    tenant_id: str | None = None
+    subscription_id: str | None = None
+    resource_id: str | None = None
+    endpoint: str | None = None
+    profile: str | None = None
+    assignee: str | None = None
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The non-secret description reports show (``environ`` is deliberately left out)."""
+        return {
+            "cloud": self.cloud,
+            "cloud_metadata_url": self.cloud_metadata_url,
+            "tenant_id": self.tenant_id,
+            "subscription_id": self.subscription_id,
+            "resource_id": self.resource_id,
+            "endpoint": self.endpoint,
+            "profile": self.profile,
+            "assignee": self.assignee,
+        }
+
+
+def build_target(
+    environ: Mapping[str, str],
+    *,
+    cloud: str | None = None,
+    cloud_metadata_url: str | None = None,
+    tenant: str | None = None,
+    subscription: str | None = None,
+    resource_id: str | None = None,
+    endpoint: str | None = None,
+    profile: str | None = None,
+    assignee: str | None = None,
+) -> Target:
+    """Combine flags with their environment fallbacks and validate each; raises ConfigError / TargetError."""
+    cloud = cloud or environ.get("AZURE_CLOUD") or "AzureCloud"
+    if cloud not in KNOWN_CLOUDS:
+        raise ConfigError(f"unknown cloud {cloud!r}; expected one of {', '.join(KNOWN_CLOUDS)}",
+                          remediation="use --cloud-metadata-url for a custom cloud")
+    cloud_metadata_url = cloud_metadata_url or environ.get("ARM_CLOUD_METADATA_URL") or None
+    if cloud_metadata_url is not None:
+        _require_https(cloud_metadata_url, "cloud metadata URL")
+
+    tenant = tenant or environ.get("AZURE_TENANT_ID") or None
+    if tenant is not None and not (GUID.match(tenant) or TENANT_DOMAIN.match(tenant)):
+        raise ConfigError(f"tenant {tenant!r} is neither a GUID nor a domain name")
+
+    subscription = subscription or environ.get("AZURE_SUBSCRIPTION_ID") or None
+    if subscription is not None and not GUID.match(subscription):
+        raise ConfigError(f"subscription {subscription!r} is not a GUID")
+
+    resource_id = resource_id or environ.get("PREFLIGHT_RESOURCE_ID") or None
+    if resource_id is not None:
+        resource_id = resource_id.rstrip("/")
+        match = RESOURCE_ID.match(resource_id)
+        if not match or not GUID.match(match["subscription"]):
+            raise TargetError(
+                f"{resource_id!r} is not an Azure resource id",
+                remediation="expected /subscriptions/<GUID>/resourceGroups/<group>/providers/<namespace>/<type>/<name>",
+            )
+        if subscription is not None and subscription.lower() != match["subscription"].lower():
+            raise TargetError(
+                f"--subscription {subscription} contradicts the resource id's subscription {match['subscription']}"
+            )
+        subscription = subscription or match["subscription"]
+
+    if endpoint is None:
+        endpoint = next((environ[v] for v in ENDPOINT_ENV_VARS if environ.get(v)), None)
+    if endpoint is not None:
+        _require_https(endpoint, "endpoint")
+
+    return Target(
+        cloud=cloud,
+        cloud_metadata_url=cloud_metadata_url,
+        tenant_id=tenant,
+        subscription_id=subscription,
+        resource_id=resource_id,
+        endpoint=endpoint,
+        profile=profile,
+        assignee=assignee,
+        environ=dict(environ),
+    )
+
+
+def _require_https(url: str, what: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ConfigError(f"{what} {url!r} must be an https:// URL",
+                          remediation="Entra ID bearer tokens are only sent over HTTPS")

@@ -1,0 +1,34 @@
+"""The JSON report, schema ``preflight.report/1`` (preflight/schemas/report-1.schema.json).
+
+The schema is versioned: fields may be added within version 1; renaming or removing one bumps it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from preflight.model import Report
+from preflight.reports import RenderOptions
+
+name = "json"
+media_type = "application/json"
+SCHEMA = "preflight.report/1"
+
+
+def to_document(report: Report) -> dict[str, Any]:
+    """The report as plain JSON data (shared with renderers that embed it, e.g. HTML)."""
+    return {
+        "schema": SCHEMA,
+        "tool": {"name": "azure-preflight", "version": report.tool_version},
+        "target": dict(report.target),
+        "started_at": report.started_at,
+        "duration_ms": round(report.duration * 1000, 1),
+        "summary": {"total": len(report.results), "worst": report.worst().value, "counts": report.counts()},
+        "checks": [meta.to_dict() for meta in report.checks],
+        "results": [result.to_dict() for result in report.results],
+    }
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    return json.dumps(to_document(report), indent=2, ensure_ascii=False, default=str) + "\n"

@@ -1,0 +1,30 @@
+"""Session fixtures. Twin fixtures live in helpers/twin_fixtures.py and are imported here."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.cli import clean_env
+
+PLUGIN_SOURCE = Path(__file__).parent / "data" / "plugin_dist"
+
+
+@pytest.fixture(scope="session")
+def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny third-party distribution registering checks through the ``preflight.checks`` entry points,
+    installed (with pip, for real) into a private directory that tests put on PYTHONPATH."""
+    work = tmp_path_factory.mktemp("plugin")
+    source = work / "src"
+    shutil.copytree(PLUGIN_SOURCE, source)
+    target = work / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "--no-index", "--target", str(target), str(source)],
+        check=True, capture_output=True, text=True, env=clean_env(),
+    )
+    return target
