@@ -9,6 +9,7 @@ import pkgutil
 import subprocess
 import sys
 from importlib.metadata import distribution
+from pathlib import Path
 
 import preflight.checks
 from preflight.check import Check
@@ -48,21 +49,20 @@ def test_every_check_has_a_title_docs_and_a_docstring() -> None:
         assert cls.__doc__, cls
 
 
-def test_check_modules_import_no_azure_sdk_at_module_scope() -> None:
+def test_check_modules_import_no_azure_sdk_at_module_scope(tmp_path: Path) -> None:
     code = (
         "import sys, importlib, pkgutil, preflight.checks\n"
         "for m in pkgutil.iter_modules(preflight.checks.__path__, 'preflight.checks.'):\n"
         "    importlib.import_module(m.name)\n"
         "print(sorted(n for n in sys.modules if n.split('.')[0] in ('azure', 'msal', 'requests', 'jinja2')))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # cwd outside the repository: `python -c` puts the cwd on sys.path, which would shadow the install.
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert proc.stdout.strip() == "[]"
 
 
 def test_no_source_imports_checks_or_reports_by_their_short_names() -> None:
     # `import checks` works only in a source tree; in an installed wheel those packages are preflight.*.
-    from pathlib import Path
-
     root = Path(__file__).parents[1]
     offenders = []
     for folder in ("preflight", "checks", "reports", "tests"):

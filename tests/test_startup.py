@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,8 +20,9 @@ PROBE = (
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["list-checks"], ["check", "--help"]])
-def test_fast_commands_import_no_heavy_module(args: list[str]) -> None:
+def test_fast_commands_import_no_heavy_module(args: list[str], tmp_path: Path) -> None:
+    # cwd outside the repository so the installed package is measured, not the source tree.
     proc = subprocess.run([sys.executable, "-c", PROBE.format(args=args, heavy=HEAVY)],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
     heavy_line = [line for line in proc.stderr.splitlines() if line.startswith("HEAVY=")]
     assert heavy_line == ["HEAVY="], proc.stderr
