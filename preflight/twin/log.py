@@ -1,0 +1,77 @@
+"""The twin's request log: one entry per HTTP request, for tests and benchmarks.
+
+Tests use it to prove that the tool is read-only (no PUT/POST/DELETE to ARM), that each fact is fetched once,
+that a throttled request was retried, and benchmarks count round trips with it. Entries are appended from the
+server's handler threads, so the log is guarded by a lock; it optionally mirrors every entry to a JSONL file
+(``--request-log FILE`` on ``twin serve`` / ``twin exec``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One request as the twin saw it.
+
+    ``path`` is the decoded, ``//``-collapsed path the router matched; ``raw_path`` is what came on the wire.
+    ``service`` is the route's service (``None`` for unknown paths), ``principal`` the object id of the caller
+    the handler authenticated (or the principal a token was issued to), ``fault`` the fault action applied, if any.
+    """
+
+    time: float
+    method: str
+    path: str
+    query: Mapping[str, str]
+    service: str | None
+    principal: str | None
+    status: int
+    duration_ms: float
+    raw_path: str = ""
+    fault: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as a JSON-ready dict (what the JSONL file holds)."""
+        data = asdict(self)
+        data["query"] = dict(self.query)
+        data["extra"] = dict(self.extra)
+        return data
+
+
+class RequestLog:
+    """Thread-safe, append-only list of :class:`LogEntry`, optionally mirrored to a JSONL file."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[LogEntry] = []
+        self._file: IO[str] | None = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
+
+    def append(self, entry: LogEntry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+            if self._file is not None:
+                self._file.write(json.dumps(entry.to_json()) + "\n")
+                self._file.flush()
+
+    def entries(self) -> list[LogEntry]:
+        """A snapshot copy: callers may iterate while the server keeps appending."""
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        """Forget the in-memory entries (the JSONL file keeps its history)."""
+        with self._lock:
+            self._entries.clear()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
