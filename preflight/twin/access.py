@@ -1,0 +1,219 @@
+"""The twin's own small Azure RBAC check, used by its ARM authorization and its data plane.
+
+Deliberately independent of preflight's evaluator (``preflight/rbac.py``): the twin plays Azure, and the product
+is tested against it, so sharing code would make both wrong in the same way. It implements what Azure documents
+(https://learn.microsoft.com/azure/role-based-access-control/overview#how-azure-rbac-determines-if-a-user-has-access-to-a-resource):
+role assignments at the scope or above (management groups → subscription → resource group → resource → child),
+to the principal or any group it is a transitive member of; allowed = some assigned role's permission block has
+a pattern matching the action and no ``not`` pattern of that same block excluding it; deny assignments then
+win over any grant. Patterns are case-insensitive with ``*`` wildcards.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from preflight.twin.scenario import EVERYONE, find_role_definition, parse_time
+
+
+def norm_scope(scope: str) -> str:
+    """Lower-case, ``/``-led, no trailing slash, ``//`` collapsed ("/" for the tenant root)."""
+    cleaned = re.sub(r"/+", "/", "/" + scope.strip().strip("/")).lower()
+    return cleaned if cleaned != "" else "/"
+
+
+def _resource_chain(scope: str) -> list[str]:
+    """The scope and its ARM ancestors inside one subscription, nearest first (resource → … → subscription)."""
+    parts = norm_scope(scope).strip("/").split("/")
+    chain: list[str] = []
+    if len(parts) < 2 or parts[0] != "subscriptions":
+        return chain
+    cut_points = [2]
+    if len(parts) >= 4 and parts[2] == "resourcegroups":
+        cut_points.append(4)
+        if len(parts) >= 8 and parts[4] == "providers":
+            # providers/NS/type/name then (type/name)* for child resources
+            cut_points.extend(range(8, len(parts) + 1, 2))
+    for cut in cut_points:
+        if cut <= len(parts):
+            chain.append("/" + "/".join(parts[:cut]))
+    chain.reverse()
+    if norm_scope(scope) not in chain:  # a non-resource suffix (e.g. …/providers/Microsoft.Authorization)
+        chain.insert(0, norm_scope(scope))
+    return chain
+
+
+def management_group_chain(scenario: Mapping[str, Any], subscription_id: str | None,
+                           group_id: str | None = None) -> list[str]:
+    """Normalised ids of the management groups above a subscription (or above and including ``group_id``),
+    nearest first. Membership comes from each group's ``x-twin-subscriptions``; parents from
+    ``properties.details.parent.id``."""
+    groups = {norm_scope(g["id"]): g for g in scenario.get("managementGroups", []) if isinstance(g, dict)}
+    current: str | None = None
+    if group_id:
+        current = norm_scope(group_id)
+    elif subscription_id:
+        for gid, group in groups.items():
+            if subscription_id.lower() in (str(s).lower() for s in group.get("x-twin-subscriptions", [])):
+                current = gid
+                break
+    chain: list[str] = []
+    while current and current in groups and current not in chain:
+        chain.append(current)
+        parent = ((groups[current].get("properties") or {}).get("details") or {}).get("parent")
+        current = norm_scope(parent["id"]) if isinstance(parent, dict) and parent.get("id") else None
+    return chain
+
+
+def ancestors(scenario: Mapping[str, Any], scope: str) -> list[str]:
+    """The scope itself and every scope above it, nearest first, ending with the tenant root ``/``."""
+    scope_n = norm_scope(scope)
+    if scope_n.startswith("/providers/microsoft.management/managementgroups/"):
+        chain = management_group_chain(scenario, None, scope_n) or [scope_n]
+    else:
+        chain = _resource_chain(scope_n)
+        sub = chain[-1].split("/")[2] if chain else None
+        chain += management_group_chain(scenario, sub)
+    if "/" not in chain:
+        chain.append("/")
+    return chain
+
+
+def is_at_or_above(scenario: Mapping[str, Any], assignment_scope: str, scope: str) -> bool:
+    """True if an assignment at ``assignment_scope`` applies to ``scope`` (inherited or direct)."""
+    return norm_scope(assignment_scope) in ancestors(scenario, scope)
+
+
+def is_below(scenario: Mapping[str, Any], assignment_scope: str, scope: str) -> bool:
+    """True if ``assignment_scope`` lies strictly beneath ``scope``."""
+    a, s = norm_scope(assignment_scope), norm_scope(scope)
+    return a != s and s in ancestors(scenario, a)
+
+
+def transitive_groups(scenario: Mapping[str, Any], object_id: str) -> list[str]:
+    """Ids (as written in the scenario) of every group ``object_id`` is a direct or nested member of."""
+    memberships: Mapping[str, list[str]] = (scenario.get("directory") or {}).get("memberships") or {}
+    found: list[str] = []
+    frontier = {object_id.lower()}
+    seen = set(frontier)
+    while frontier:
+        nxt: set[str] = set()
+        for gid, members in memberships.items():
+            if gid.lower() in seen:
+                continue
+            if any(str(m).lower() in frontier for m in members):
+                found.append(gid)
+                seen.add(gid.lower())
+                nxt.add(gid.lower())
+        frontier = nxt
+    return found
+
+
+def principal_ids(scenario: Mapping[str, Any], object_id: str) -> set[str]:
+    """The principal and its transitive groups, lower-cased: who an assignment may name to apply."""
+    return {object_id.lower(), *(g.lower() for g in transitive_groups(scenario, object_id))}
+
+
+@lru_cache(maxsize=4096)
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile("^" + ".*".join(re.escape(p) for p in pattern.split("*")) + "$", re.IGNORECASE)
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    """Azure's action pattern match: case-insensitive, ``*`` matches any run of characters."""
+    return bool(_pattern(pattern).match(action))
+
+
+def _block_grants(block: Mapping[str, Any], action: str, data: bool) -> bool:
+    allow, deny = ("dataActions", "notDataActions") if data else ("actions", "notActions")
+    return (any(action_matches(p, action) for p in block.get(allow) or [])
+            and not any(action_matches(p, action) for p in block.get(deny) or []))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Why access was or was not granted: the granting assignment ids and the denying deny assignment."""
+
+    allowed: bool
+    granted_by: tuple[str, ...] = ()
+    denied_by: str | None = None
+
+
+def applicable_assignments(scenario: Mapping[str, Any], object_id: str, scope: str, *,
+                           now: float | None = None, propagation_seconds: float = 0) -> list[dict[str, Any]]:
+    """Role assignments that apply to ``object_id`` (directly or via groups) at ``scope``. With ``now`` and
+    ``propagation_seconds``, assignments created less than that long ago are not yet visible (how the data
+    plane lags behind ARM after a role is granted)."""
+    who = principal_ids(scenario, object_id)
+    above = set(ancestors(scenario, scope))
+    out = []
+    for ra in scenario.get("roleAssignments", []):
+        props = ra.get("properties", {})
+        if str(props.get("principalId", "")).lower() not in who or norm_scope(props.get("scope", "/")) not in above:
+            continue
+        if now is not None and propagation_seconds > 0:
+            created = parse_time(props.get("createdOn"))
+            if created is not None and now - created < propagation_seconds:
+                continue
+        out.append(ra)
+    return out
+
+
+def applicable_deny_assignments(scenario: Mapping[str, Any], object_id: str, scope: str) -> list[dict[str, Any]]:
+    """Deny assignments at or above ``scope`` naming the principal, one of its groups or Everyone, and not
+    excluding it; ``doNotApplyToChildScopes`` limits one to its own scope."""
+    who = principal_ids(scenario, object_id)
+    above = ancestors(scenario, scope)
+    out = []
+    for da in scenario.get("denyAssignments", []):
+        props = da.get("properties", {})
+        da_scope = norm_scope(props.get("scope", "/"))
+        if da_scope not in above or (props.get("doNotApplyToChildScopes") and da_scope != norm_scope(scope)):
+            continue
+        named = {str(p.get("id", "")).lower() for p in props.get("principals", [])}
+        excluded = {str(p.get("id", "")).lower() for p in props.get("excludePrincipals", [])}
+        if (named & who or EVERYONE in named) and not excluded & who:
+            out.append(da)
+    return out
+
+
+def permission_blocks(scenario: Mapping[str, Any], assignments: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The permission blocks of the role definitions the assignments name (unknown definitions are skipped)."""
+    blocks: list[dict[str, Any]] = []
+    for ra in assignments:
+        rd = find_role_definition(scenario, ra.get("properties", {}).get("roleDefinitionId", ""))
+        if rd is not None:
+            blocks.extend(rd.get("properties", {}).get("permissions", []))
+    return blocks
+
+
+def check(scenario: Mapping[str, Any], object_id: str, action: str, scope: str, *, data: bool = False,
+          now: float | None = None, propagation_seconds: float = 0) -> Decision:
+    """May ``object_id`` perform ``action`` (a data action if ``data``) at ``scope``?"""
+    granted: list[str] = []
+    for ra in applicable_assignments(scenario, object_id, scope, now=now, propagation_seconds=propagation_seconds):
+        if any(_block_grants(b, action, data) for b in permission_blocks(scenario, [ra])):
+            granted.append(str(ra.get("id")))
+    if not granted:
+        return Decision(False)
+    for da in applicable_deny_assignments(scenario, object_id, scope):
+        if any(_block_grants(b, action, data) for b in da.get("properties", {}).get("permissions", [])):
+            return Decision(False, tuple(granted), str(da.get("id")))
+    return Decision(True, tuple(granted))
+
+
+def has_any_access(scenario: Mapping[str, Any], object_id: str, scope: str) -> bool:
+    """True if the principal holds any role assignment at, above or below ``scope`` (ARM lists a subscription
+    to anyone with some role in it)."""
+    who = principal_ids(scenario, object_id)
+    for ra in scenario.get("roleAssignments", []):
+        props = ra.get("properties", {})
+        if str(props.get("principalId", "")).lower() in who and (
+                is_at_or_above(scenario, props.get("scope", "/"), scope)
+                or is_below(scenario, props.get("scope", "/"), scope)):
+            return True
+    return False

@@ -1,0 +1,243 @@
+"""Azure Resource Manager on the twin: cloud metadata, tenants, subscriptions, resource groups and resources.
+
+Role assignments, role definitions, deny assignments and permissions live in :mod:`arm_authorization`;
+Resource Graph in :mod:`resource_graph`. Reads are authorised like ARM does: the caller needs a role granting
+the read action (``*/read`` matches) at or above the scope, else 403 ``AuthorizationFailed``; collection GETs
+are filtered to what the caller may read, as ARM filters them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from preflight.twin import access, arm_authorization
+from preflight.twin.arm_common import (
+    arm_error, authenticate, authorization_failed, authorize, find_by_id, ok, page, resource_group_or_404,
+    resource_or_404, subscription_or_404,
+)
+from preflight.twin.http import ARM, TwinRequest, TwinResponse, TwinState, Router
+
+_SUB = r"/subscriptions/(?P<sub>[^/]+)"
+_RG = _SUB + r"/resourceGroups/(?P<rg>[^/]+)"
+# providers/NS then (type/name)+, but never a nested /providers/… (extension resources are other routes)
+_RESOURCE = r"(?P<id>" + _RG + r"/providers/(?P<ns>[^/]+)(?:/(?!providers(?:/|$))[^/]+/[^/]+)+)"
+
+
+def cloud_metadata(base_url: str) -> dict[str, Any]:
+    """The ``/metadata/endpoints`` document (api-version 2022-09-01 shape, keys as AzureCloud publishes them),
+    with the twin standing in for login, Resource Manager and Microsoft Graph. The Azure CLI's ``az cloud
+    register --endpoint-resource-manager`` and preflight's ``ARM_CLOUD_METADATA_URL`` read it."""
+    root = base_url.rstrip("/") + "/"
+    return {
+        "portal": "https://portal.azure.com",
+        "authentication": {
+            "loginEndpoint": root,
+            "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
+            "tenant": "common",
+            "identityProvider": "AAD",
+        },
+        "media": "https://rest.media.azure.net",
+        "graphAudience": "https://graph.windows.net/",
+        "graph": "https://graph.windows.net/",
+        "name": "AzureTwin",
+        "suffixes": {
+            "azureDataLakeStoreFileSystem": "azuredatalakestore.net",
+            "acrLoginServer": "azurecr.io",
+            "sqlServerHostname": "database.windows.net",
+            "azureDataLakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net",
+            "keyVaultDns": "vault.azure.net",
+            "storage": "core.windows.net",
+            "azureFrontDoorEndpointSuffix": "azurefd.net",
+            "storageSyncEndpointSuffix": "afs.azure.net",
+            "mhsmDns": "managedhsm.azure.net",
+            "mysqlServerEndpoint": "mysql.database.azure.com",
+            "postgresqlServerEndpoint": "postgres.database.azure.com",
+            "mariadbServerEndpoint": "mariadb.database.azure.com",
+            "synapseAnalytics": "dev.azuresynapse.net",
+            "attestationEndpoint": "attest.azure.net",
+        },
+        "batch": "https://batch.core.windows.net/",
+        "resourceManager": root,
+        "vmImageAliasDoc": "https://raw.githubusercontent.com/Azure/azure-rest-api-specs/main/arm-compute/"
+                           "quickstart-templates/aliases.json",
+        "activeDirectoryDataLake": "https://datalake.azure.net/",
+        "sqlManagement": "https://management.core.windows.net:8443/",
+        "microsoftGraphResourceId": root,
+        "appInsightsResourceId": "https://api.applicationinsights.io",
+        "appInsightsTelemetryChannelResourceId": "https://dc.applicationinsights.azure.com/v2/track",
+        "attestationResourceId": "https://attest.azure.net",
+        "synapseAnalyticsResourceId": "https://dev.azuresynapse.net",
+        "logAnalyticsResourceId": "https://api.loganalytics.io",
+        "ossrDbmsResourceId": "https://ossrdbms-aad.database.windows.net",
+        "gallery": "https://gallery.azure.com/",
+    }
+
+
+def metadata_endpoints(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """Unauthenticated, like the real one; ARM requires api-version here too."""
+    if not request.query.get("api-version"):
+        return arm_error(400, "MissingApiVersionParameter",
+                         "The api-version query parameter (?api-version=) is required for all requests.")
+    return TwinResponse.json(200, cloud_metadata(state.base_url))
+
+
+def list_tenants(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """The caller's home tenant (``TenantIdDescription`` shape)."""
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    tenants = [state.scenario["tenant"], *state.scenario.get("otherTenants", [])]
+    mine = [tenant_description(t) for t in tenants if str(t.get("tenantId", "")).lower() == caller.tenant_id.lower()]
+    return ok(page(state, request, mine), caller.object_id)
+
+
+def tenant_description(tenant: Any) -> dict[str, Any]:
+    """ARM's ``TenantIdDescription`` for a scenario tenant (whose ``id`` is the bare GUID)."""
+    tid = str(tenant.get("tenantId") or tenant.get("id"))
+    keys = ("countryCode", "displayName", "domains", "tenantCategory", "defaultDomain", "tenantType",
+            "tenantBrandingLogoUrl")
+    return {"id": f"/tenants/{tid}", "tenantId": tid, **{k: tenant[k] for k in keys if k in tenant}}
+
+
+def list_subscriptions(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """Subscriptions of the caller's tenant where it holds any role (at, above or below), as ARM lists them."""
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    subs = [s for s in state.scenario.get("subscriptions", [])
+            if str(s.get("tenantId", "")).lower() == caller.tenant_id.lower()
+            and access.has_any_access(state.scenario, caller.object_id, s["id"])]
+    return ok(page(state, request, subs), caller.object_id)
+
+
+def get_subscription(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    sub = subscription_or_404(state, match["sub"], caller)
+    if isinstance(sub, TwinResponse):
+        return sub
+    if not access.has_any_access(state.scenario, caller.object_id, sub["id"]):
+        # ARM hides subscriptions the caller has no role in behind the same 404 as a missing one
+        return arm_error(404, "SubscriptionNotFound", f"The subscription '{match['sub']}' could not be found.",
+                         principal=caller.object_id)
+    return ok(sub, caller.object_id)
+
+
+def list_resource_groups(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    sub = subscription_or_404(state, match["sub"], caller)
+    if isinstance(sub, TwinResponse):
+        return sub
+    action = "Microsoft.Resources/subscriptions/resourceGroups/read"
+    if not access.has_any_access(state.scenario, caller.object_id, sub["id"]):
+        return authorization_failed(caller, action, sub["id"])
+    prefix = access.norm_scope(sub["id"]) + "/"
+    groups = [g for g in state.scenario.get("resourceGroups", [])
+              if access.norm_scope(g["id"]).startswith(prefix)
+              and access.check(state.scenario, caller.object_id, action, g["id"]).allowed]
+    return ok(page(state, request, groups), caller.object_id)
+
+
+def get_resource_group(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    rg = resource_group_or_404(state, match["sub"], match["rg"], caller)
+    if isinstance(rg, TwinResponse):
+        return rg
+    refused = authorize(state, caller, "Microsoft.Resources/subscriptions/resourceGroups/read",
+                        f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}")
+    return refused or ok(rg, caller.object_id)
+
+
+def _read_action(resource_id: str) -> str:
+    """``{namespace}/{type}[/{childType}…]/read`` for a resource id."""
+    parts = resource_id.strip("/").split("/")
+    types = [parts[5], parts[6]] + [parts[k] for k in range(8, len(parts), 2)]
+    return "/".join(types) + "/read"
+
+
+def get_resource(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """Generic resource GET by id: accounts, workspaces, deployments, anything in ``resources``."""
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    rid = match["id"]
+    res = resource_or_404(state, rid, caller)
+    if isinstance(res, TwinResponse):
+        return res
+    refused = authorize(state, caller, _read_action(res["id"]), rid)
+    return refused or ok(res, caller.object_id)
+
+
+def _list_typed(state: TwinState, request: TwinRequest, scope: str, rtype: str) -> TwinResponse:
+    """Resources of one type under a subscription or resource group, filtered to what the caller may read."""
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    parts = scope.strip("/").split("/")
+    if len(parts) == 2:
+        holder: Any = subscription_or_404(state, parts[1], caller)
+    else:
+        holder = resource_group_or_404(state, parts[1], parts[3], caller)
+    if isinstance(holder, TwinResponse):
+        return holder
+    action = f"{rtype}/read"
+    if not access.has_any_access(state.scenario, caller.object_id, scope):
+        return authorization_failed(caller, action, scope)
+    prefix = access.norm_scope(scope) + "/"
+    found = [r for r in state.scenario.get("resources", [])
+             if str(r.get("type", "")).lower() == rtype.lower() and access.norm_scope(r["id"]).startswith(prefix)
+             and access.check(state.scenario, caller.object_id, action, r["id"]).allowed]
+    return ok(page(state, request, found), caller.object_id)
+
+
+def list_accounts_in_subscription(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    return _list_typed(state, request, f"/subscriptions/{match['sub']}", "Microsoft.CognitiveServices/accounts")
+
+
+def list_accounts_in_group(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    return _list_typed(state, request, f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}",
+                       "Microsoft.CognitiveServices/accounts")
+
+
+def list_deployments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``accounts/{name}/deployments``: the account must exist; deployments are resources of type
+    ``Microsoft.CognitiveServices/accounts/deployments`` under it."""
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    account_id = f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}/providers/" \
+                 f"Microsoft.CognitiveServices/accounts/{match['account']}"
+    account = resource_or_404(state, account_id, caller)
+    if isinstance(account, TwinResponse):
+        return account
+    refused = authorize(state, caller, "Microsoft.CognitiveServices/accounts/deployments/read", account_id)
+    if refused:
+        return refused
+    prefix = access.norm_scope(account_id) + "/deployments/"
+    found = [r for r in state.scenario.get("resources", []) if access.norm_scope(r["id"]).startswith(prefix)]
+    return ok(page(state, request, found), caller.object_id)
+
+
+def register(router: Router) -> None:
+    """ARM routes; authorization (role assignments …) first, as they share prefixes with resources."""
+    arm_authorization.register(router)
+    router.add("GET", r"/metadata/endpoints", ARM)(metadata_endpoints)
+    router.add("GET", r"/tenants", ARM)(list_tenants)
+    router.add("GET", r"/subscriptions", ARM)(list_subscriptions)
+    router.add("GET", _SUB, ARM)(get_subscription)
+    router.add("GET", _SUB + r"/resourceGroups", ARM)(list_resource_groups)
+    router.add("GET", _RG, ARM)(get_resource_group)
+    router.add("GET", _SUB + r"/providers/Microsoft\.CognitiveServices/accounts", ARM)(list_accounts_in_subscription)
+    router.add("GET", _RG + r"/providers/Microsoft\.CognitiveServices/accounts", ARM)(list_accounts_in_group)
+    router.add("GET", _RG + r"/providers/Microsoft\.CognitiveServices/accounts/(?P<account>[^/]+)/deployments",
+               ARM)(list_deployments)
+    router.add("GET", _RESOURCE, ARM)(get_resource)
+
+
+__all__ = ["cloud_metadata", "register", "find_by_id"]

@@ -1,0 +1,260 @@
+"""Microsoft.Authorization on the twin: role assignments, role definitions, deny assignments, permissions.
+
+Follows the REST reference (api-version 2022-04-01, what azure-mgmt-authorization 4.0 sends):
+
+* role assignments, list for scope: no ``$filter`` → assignments at, above and below the scope;
+  ``atScope()`` → at or above; ``principalId eq '{id}'`` → that principal exactly, at/above/below;
+  ``assignedTo('{id}')`` → that principal and every group it is a transitive member of; ``and`` combines
+  ``atScope()`` with one of the others. Inheritance runs management groups → subscription → resource group →
+  resource. Pages of ``options.pageSize`` linked by an absolute ``nextLink`` with ``$skipToken``.
+* role definitions: every shipped built-in plus the scenario's custom roles assignable at the scope;
+  ``$filter=roleName eq '…'`` and ``type eq 'BuiltInRole'|'CustomRole'``. Readable by any signed-in caller.
+* deny assignments: same scope rules; ``atScope()``, ``principalId eq``, ``denyAssignmentName eq``.
+* permissions (``…/providers/Microsoft.Authorization/permissions``): the CALLER's permission blocks at the
+  scope, one entry per distinct block of every role that applies (directly, inherited, via groups); their
+  union is the effective permission set. Like Azure, deny assignments are not reflected here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from preflight.twin import access, roles
+from preflight.twin.arm_common import (
+    arm_error, authenticate, authorize, ok, page, resource_group_or_404, resource_or_404, subscription_or_404,
+)
+from preflight.twin.http import ARM, Caller, Router, TwinRequest, TwinResponse, TwinState
+
+_AUTHZ = r"(?P<scope>(?:/.*)?)/providers/Microsoft\.Authorization/"
+_QUOTED = r"""['"]?(?P<id>[^'"\s)]+)['"]?"""
+
+
+def scope_missing(state: TwinState, scope: str, caller: Caller) -> TwinResponse | None:
+    """ARM's 404 for a scope that does not exist (subscription, resource group or resource), else None."""
+    parts = scope.strip("/").split("/")
+    if not parts or parts[0].lower() != "subscriptions" or len(parts) < 2:
+        return None  # tenant root or a management group
+    if len(parts) < 4:
+        found: Any = subscription_or_404(state, parts[1], caller)
+    elif len(parts) < 8:
+        found = resource_group_or_404(state, parts[1], parts[3], caller)
+    else:
+        found = resource_or_404(state, scope, caller)
+    return found if isinstance(found, TwinResponse) else None
+
+
+def _clean_scope(raw: str) -> str:
+    return "/" + raw.strip("/") if raw.strip("/") else "/"
+
+
+def parse_assignment_filter(text: str) -> tuple[bool, str | None, str | None] | None:
+    """``$filter`` → (atScope, principalId, assignedTo), or None when ARM would reject it."""
+    at_scope, principal, assigned = False, None, None
+    for clause in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
+        clause = clause.strip()
+        if not clause:
+            continue
+        if re.fullmatch(r"atScope\(\s*\)", clause, re.IGNORECASE):
+            at_scope = True
+        elif m := re.fullmatch(r"principalId\s+eq\s+" + _QUOTED, clause, re.IGNORECASE):
+            principal = m["id"]
+        elif m := re.fullmatch(r"assignedTo\(\s*" + _QUOTED + r"\s*\)", clause, re.IGNORECASE):
+            assigned = m["id"]
+        else:
+            return None
+    return at_scope, principal, assigned
+
+
+def _in_range(scenario: Mapping[str, Any], item_scope: str, scope: str, at_scope_only: bool) -> bool:
+    if access.is_at_or_above(scenario, item_scope, scope):
+        return True
+    return not at_scope_only and access.is_below(scenario, item_scope, scope)
+
+
+def list_role_assignments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    scope = _clean_scope(match["scope"])
+    missing = scope_missing(state, scope, caller)
+    if missing:
+        return missing
+    refused = authorize(state, caller, "Microsoft.Authorization/roleAssignments/read", scope)
+    if refused:
+        return refused
+    text = request.query.get("$filter", "")
+    parsed = parse_assignment_filter(text)
+    if parsed is None:
+        return arm_error(400, "UnsupportedQuery",
+                         f"The filter '{text}' is not supported. Supported filters are either 'atScope()' or "
+                         "'principalId eq '{value}' ' or 'assignedTo('{value}')'.", principal=caller.object_id)
+    at_scope, principal, assigned = parsed
+    who: set[str] | None = None
+    if principal:
+        who = {principal.lower()}
+    elif assigned:
+        who = access.principal_ids(state.scenario, assigned)
+    found = [ra for ra in state.scenario.get("roleAssignments", [])
+             if _in_range(state.scenario, ra["properties"]["scope"], scope, at_scope)
+             and (who is None or str(ra["properties"]["principalId"]).lower() in who)]
+    return ok(page(state, request, found), caller.object_id)
+
+
+def get_role_assignment(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    scope = _clean_scope(match["scope"])
+    refused = authorize(state, caller, "Microsoft.Authorization/roleAssignments/read", scope)
+    if refused:
+        return refused
+    name = match["name"].lower()
+    for ra in state.scenario.get("roleAssignments", []):
+        if ra["name"].lower() == name and access.norm_scope(ra["properties"]["scope"]) == access.norm_scope(scope):
+            return ok(ra, caller.object_id)
+    return arm_error(404, "RoleAssignmentNotFound", f"The role assignment '{match['name']}' is not found.",
+                     principal=caller.object_id)
+
+
+def _definitions_at(state: TwinState, scope: str) -> list[dict[str, Any]]:
+    """Built-ins (ids prefixed for the scope, as ARM answers) then the custom roles assignable there."""
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    custom = [rd for rd in state.scenario.get("roleDefinitions", []) if rd["properties"].get("type") != "BuiltInRole"]
+    for rd in custom:
+        assignable = rd["properties"].get("assignableScopes") or ["/"]
+        if any(_in_range(state.scenario, s, scope, True) for s in assignable):
+            item = dict(rd, id=roles.role_definition_id(rd["name"], scope))
+            out.append(item)
+            seen.add(rd["name"].lower())
+    for rd in roles.builtin_roles():
+        if rd["name"].lower() not in seen:
+            rd["id"] = roles.role_definition_id(rd["name"], scope)
+            out.append(rd)
+    return out
+
+
+def list_role_definitions(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    scope = _clean_scope(match["scope"])
+    missing = scope_missing(state, scope, caller)
+    if missing:
+        return missing
+    found = _definitions_at(state, scope)
+    text = request.query.get("$filter", "").strip()
+    for clause in re.split(r"\s+and\s+", text, flags=re.IGNORECASE) if text else []:
+        m = re.fullmatch(r"(roleName|type)\s+eq\s+'(?P<v>(?:[^']|'')*)'", clause.strip(), re.IGNORECASE)
+        if not m:
+            return arm_error(400, "UnsupportedQuery", f"The filter '{text}' is not supported.",
+                             principal=caller.object_id)
+        key = "roleName" if m[1].lower() == "rolename" else "type"
+        value = m["v"].replace("''", "'").lower()
+        found = [rd for rd in found if str(rd["properties"].get(key, "")).lower() == value]
+    return ok(page(state, request, found), caller.object_id)
+
+
+def get_role_definition(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    scope = _clean_scope(match["scope"])
+    for rd in _definitions_at(state, scope):
+        if rd["name"].lower() == match["name"].lower():
+            return ok(rd, caller.object_id)
+    return arm_error(404, "RoleDefinitionDoesNotExist",
+                     f"The specified role definition with ID '{match['name']}' does not exist.",
+                     principal=caller.object_id)
+
+
+def list_deny_assignments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    scope = _clean_scope(match["scope"])
+    missing = scope_missing(state, scope, caller)
+    if missing:
+        return missing
+    refused = authorize(state, caller, "Microsoft.Authorization/denyAssignments/read", scope)
+    if refused:
+        return refused
+    text = request.query.get("$filter", "")
+    at_scope, principal, name = False, None, None
+    for clause in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE) if text.strip() else []:
+        clause = clause.strip()
+        if re.fullmatch(r"atScope\(\s*\)", clause, re.IGNORECASE):
+            at_scope = True
+        elif m := re.fullmatch(r"(?:principalId|gdprExportPrincipalId)\s+eq\s+" + _QUOTED, clause, re.IGNORECASE):
+            principal = m["id"]
+        elif m := re.fullmatch(r"denyAssignmentName\s+eq\s+'(?P<n>[^']*)'", clause, re.IGNORECASE):
+            name = m["n"]
+        else:
+            return arm_error(400, "UnsupportedQuery", f"The filter '{text}' is not supported.",
+                             principal=caller.object_id)
+    found = []
+    for da in state.scenario.get("denyAssignments", []):
+        props = da["properties"]
+        if not _in_range(state.scenario, props["scope"], scope, at_scope):
+            continue
+        if name and props.get("denyAssignmentName", "").lower() != name.lower():
+            continue
+        if principal:
+            applies = access.applicable_deny_assignments(state.scenario, principal, props["scope"])
+            if da not in applies:
+                continue
+        found.append(da)
+    return ok(page(state, request, found), caller.object_id)
+
+
+def get_deny_assignment(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    scope = _clean_scope(match["scope"])
+    refused = authorize(state, caller, "Microsoft.Authorization/denyAssignments/read", scope)
+    if refused:
+        return refused
+    for da in state.scenario.get("denyAssignments", []):
+        if da["name"].lower() == match["name"].lower():
+            return ok(da, caller.object_id)
+    return arm_error(404, "DenyAssignmentNotFound",
+                     f"The deny assignment '{match['name']}' is not found.", principal=caller.object_id)
+
+
+def list_permissions(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """The caller's own permissions at a resource group or resource: no role needed to ask about oneself."""
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    scope = _clean_scope(match["scope"])
+    missing = scope_missing(state, scope, caller)
+    if missing:
+        return missing
+    blocks: list[dict[str, Any]] = []
+    assignments = access.applicable_assignments(state.scenario, caller.object_id, scope)
+    for block in access.permission_blocks(state.scenario, assignments):
+        entry = {
+            "actions": list(block.get("actions") or []),
+            "notActions": list(block.get("notActions") or []),
+            "dataActions": list(block.get("dataActions") or []),
+            "notDataActions": list(block.get("notDataActions") or []),
+            "condition": block.get("condition"),
+            "conditionVersion": block.get("conditionVersion"),
+        }
+        if entry not in blocks:
+            blocks.append(entry)
+    return ok(page(state, request, blocks), caller.object_id)
+
+
+def register(router: Router) -> None:
+    """Register before generic resource routes: these paths extend resource ids."""
+    router.add("GET", _AUTHZ + r"roleAssignments", ARM)(list_role_assignments)
+    router.add("GET", _AUTHZ + r"roleAssignments/(?P<name>[^/]+)", ARM)(get_role_assignment)
+    router.add("GET", _AUTHZ + r"roleDefinitions", ARM)(list_role_definitions)
+    router.add("GET", _AUTHZ + r"roleDefinitions/(?P<name>[^/]+)", ARM)(get_role_definition)
+    router.add("GET", _AUTHZ + r"denyAssignments", ARM)(list_deny_assignments)
+    router.add("GET", _AUTHZ + r"denyAssignments/(?P<name>[^/]+)", ARM)(get_deny_assignment)
+    router.add("GET", _AUTHZ + r"permissions", ARM)(list_permissions)

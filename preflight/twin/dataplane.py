@@ -1,0 +1,227 @@
+"""The Azure OpenAI data plane of each Cognitive Services account in the scenario.
+
+Each account answers on the twin's host at the endpoint :func:`preflight.twin.scenario.bind_endpoints` gives it:
+``{base}/dataplane/{customSubDomainName}/`` (or the shared regional ``{base}/dataplane/regional/{location}/`` for
+accounts without a custom subdomain). Read-only calls: ``GET openai/deployments``, ``GET
+openai/deployments/{name}``, ``GET openai/models`` and ``POST openai/deployments/{name}/chat/completions``
+(a canned completion, only to prove that authentication and authorization work).
+
+The checks run in the order the service applies them — api-version, network rules, then the credential:
+
+* network: ``publicNetworkAccess: Disabled`` → 403 "Public access is disabled…"; ``networkAcls.defaultAction:
+  Deny`` without an ``ipRules`` entry for 127.0.0.1 → 403 "Access denied due to Virtual Network/Firewall rules.";
+* keys (``api-key`` / ``Ocp-Apim-Subscription-Key``): refused with 403 ``AuthenticationTypeDisabled`` when
+  ``disableLocalAuth`` is true, else compared with the account's twin-only ``x-twin-keys``;
+* Entra tokens: need a custom subdomain (the regional endpoint answers 401 "Please provide a custom subdomain
+  for token authentication…"), the audience ``https://cognitiveservices.azure.com``, and a data action granted by
+  the twin's own RBAC check (:mod:`preflight.twin.access`, not preflight's evaluator): roles at the account or
+  above, via transitive groups, minus ``notDataActions``, minus deny assignments, ignoring assignments younger
+  than ``options.dataPlanePropagationSeconds`` → else 401 ``PermissionDenied`` naming the missing data action.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from preflight.twin import access
+from preflight.twin.http import DATA_PLANE, AuthError, Caller, Router, TwinRequest, TwinResponse, TwinState
+from preflight.twin.scenario import ACCOUNT_TYPE, DEPLOYMENT_TYPE, option, parse_time
+
+# Audiences the Azure OpenAI data plane accepts (the first is the one its 401 names).
+DATA_PLANE_AUDIENCES = ("https://cognitiveservices.azure.com", "https://cognitiveservices.azure.com/",
+                        "https://ai.azure.com", "https://ai.azure.com/")
+READ_DEPLOYMENTS = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read"
+READ_MODELS = "Microsoft.CognitiveServices/accounts/OpenAI/models/read"
+CHAT_COMPLETIONS = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"
+_CLIENT_IP = "127.0.0.1"
+
+
+def _error(status: int, code: str, message: str, principal: str | None = None) -> TwinResponse:
+    return TwinResponse.json(status, {"error": {"code": code, "message": message}}, principal=principal)
+
+
+def _not_found() -> TwinResponse:
+    return _error(404, "404", "Resource not found")
+
+
+def _accounts(state: TwinState) -> list[Mapping[str, Any]]:
+    return [r for r in state.scenario.get("resources", []) if str(r.get("type", "")).lower() == ACCOUNT_TYPE]
+
+
+def find_account(state: TwinState, subdomain: str | None, region: str | None,
+                 key: str | None) -> Mapping[str, Any] | None:
+    """The account behind a custom subdomain, or — on a regional endpoint — the one whose key was sent."""
+    for account in _accounts(state):
+        props = account.get("properties") or {}
+        if subdomain is not None:
+            if str(props.get("customSubDomainName") or "").lower() == subdomain.lower():
+                return account
+        elif region is not None and str(account.get("location", "")).lower() == region.lower():
+            if key is not None and key in (account.get("x-twin-keys") or []):
+                return account
+    return None
+
+
+def _network_refusal(account: Mapping[str, Any]) -> TwinResponse | None:
+    props = account.get("properties") or {}
+    if str(props.get("publicNetworkAccess", "Enabled")).lower() == "disabled":
+        return _error(403, "403", "Public access is disabled. Please configure private endpoint.")
+    acls = props.get("networkAcls") or {}
+    if str(acls.get("defaultAction", "Allow")).lower() == "deny":
+        allowed = {str(rule.get("value", "")).split("/")[0] for rule in acls.get("ipRules") or []}
+        if _CLIENT_IP not in allowed:
+            return _error(403, "403", "Access denied due to Virtual Network/Firewall rules.")
+    return None
+
+
+def _key(request: TwinRequest) -> str | None:
+    return request.header("api-key") or request.header("ocp-apim-subscription-key") or None
+
+
+def _authorize(state: TwinState, request: TwinRequest, account: Mapping[str, Any] | None, subdomain: str | None,
+               action: str, operation: str) -> Caller | str | TwinResponse:
+    """The verified caller (a :class:`Caller`, or ``"key"`` for a valid api key), or the refusal."""
+    if account is not None:
+        refused = _network_refusal(account)
+        if refused:
+            return refused
+    key = _key(request)
+    if key is not None:
+        if account is not None and (account.get("properties") or {}).get("disableLocalAuth"):
+            return _error(403, "AuthenticationTypeDisabled", "Key based authentication is disabled for this resource.")
+        if account is None or key not in (account.get("x-twin-keys") or []):
+            return _error(401, "401", "Access denied due to invalid subscription key or wrong API endpoint. Make sure "
+                                      "to provide a valid key for an active subscription and use a correct regional "
+                                      "API endpoint for your resource.")
+        return "key"
+    if subdomain is None:  # the regional endpoint
+        if not request.header("authorization"):
+            return _error(401, "401", "Access denied due to missing subscription key. Make sure to include "
+                                      "subscription key when making requests to an API.")
+        return _error(401, "401", "Please provide a custom subdomain for token authentication, otherwise API "
+                                  "access will be rejected.")
+    try:
+        caller = state.verify_bearer(request, DATA_PLANE_AUDIENCES, service=DATA_PLANE)
+    except AuthError as exc:
+        return exc.response
+    assert account is not None
+    decision = access.check(state.scenario, caller.object_id, action, str(account["id"]), data=True,
+                            now=state.now(), propagation_seconds=float(option(state.scenario,
+                                                                              "dataPlanePropagationSeconds")))
+    if not decision.allowed:
+        return _error(401, "PermissionDenied",
+                      f"The principal `{caller.object_id}` lacks the required data action `{action}` to perform "
+                      f"`{operation}` operation.", principal=caller.object_id)
+    return caller
+
+
+def _route_parts(match: re.Match[str]) -> tuple[str | None, str | None]:
+    groups = match.groupdict()
+    return groups.get("sub"), groups.get("region")
+
+
+def _deployments(state: TwinState, account: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The account's deployments in the data-plane shape (``object: deployment``)."""
+    prefix = access.norm_scope(str(account["id"])) + "/deployments/"
+    out = []
+    for res in state.scenario.get("resources", []):
+        if str(res.get("type", "")).lower() != DEPLOYMENT_TYPE or not access.norm_scope(res["id"]).startswith(prefix):
+            continue
+        props = res.get("properties") or {}
+        model = props.get("model") or {}
+        created = parse_time((res.get("systemData") or {}).get("createdAt")) or 1700000000
+        out.append({
+            "scale_settings": {"scale_type": "standard"},
+            "model": model.get("name", ""),
+            "owner": "organization-owner",
+            "id": res["name"].rsplit("/", 1)[-1],
+            "status": "succeeded" if props.get("provisioningState", "Succeeded") == "Succeeded" else "failed",
+            "created_at": int(created),
+            "updated_at": int(created),
+            "object": "deployment",
+        })
+    return out
+
+
+def _result(caller: Caller | str, payload: Any) -> TwinResponse:
+    principal = caller.object_id if isinstance(caller, Caller) else None
+    return TwinResponse.json(200, payload, headers={"apim-request-id": "00000000-0000-0000-0000-000000000000"},
+                             principal=principal)
+
+
+def _prelude(state: TwinState, request: TwinRequest, match: re.Match[str], action: str,
+             operation: str) -> tuple[Mapping[str, Any], Caller | str] | TwinResponse:
+    sub, region = _route_parts(match)
+    account = find_account(state, sub, region, _key(request))
+    if sub is not None and account is None:
+        return _not_found()
+    if not request.query.get("api-version"):
+        return _not_found()
+    caller = _authorize(state, request, account, sub, action, operation)
+    if isinstance(caller, TwinResponse):
+        return caller
+    assert account is not None
+    return account, caller
+
+
+def list_deployments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    got = _prelude(state, request, match, READ_DEPLOYMENTS, "GET /openai/deployments")
+    if isinstance(got, TwinResponse):
+        return got
+    account, caller = got
+    return _result(caller, {"data": _deployments(state, account), "object": "list"})
+
+
+def get_deployment(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    got = _prelude(state, request, match, READ_DEPLOYMENTS, "GET /openai/deployments/{deployment-id}")
+    if isinstance(got, TwinResponse):
+        return got
+    account, caller = got
+    for dep in _deployments(state, account):
+        if dep["id"].lower() == match["deployment"].lower():
+            return _result(caller, dep)
+    return _error(404, "DeploymentNotFound", f"The API deployment for this resource does not exist. If you created "
+                  "the deployment within the last 5 minutes, please wait a moment and try again.")
+
+
+def list_models(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    got = _prelude(state, request, match, READ_MODELS, "GET /openai/models")
+    if isinstance(got, TwinResponse):
+        return got
+    account, caller = got
+    names = sorted({d["model"] for d in _deployments(state, account) if d["model"]})
+    models = [{"status": "succeeded", "capabilities": {"chat_completion": True, "completion": False,
+                                                      "embeddings": False, "fine_tune": False, "inference": True},
+               "lifecycle_status": "generally-available", "id": name, "created_at": 1700000000, "object": "model"}
+              for name in names]
+    return _result(caller, {"data": models, "object": "list"})
+
+
+def chat_completions(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    got = _prelude(state, request, match, CHAT_COMPLETIONS,
+                   "POST /openai/deployments/{deployment-id}/chat/completions")
+    if isinstance(got, TwinResponse):
+        return got
+    account, caller = got
+    dep = next((d for d in _deployments(state, account) if d["id"].lower() == match["deployment"].lower()), None)
+    if dep is None:
+        return _error(404, "DeploymentNotFound", "The API deployment for this resource does not exist. If you "
+                      "created the deployment within the last 5 minutes, please wait a moment and try again.")
+    now = int(state.now())
+    return _result(caller, {
+        "id": f"chatcmpl-twin{now}", "object": "chat.completion", "created": now, "model": dep["model"],
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": "Hello from the Azure twin."}}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 6, "total_tokens": 7},
+    })
+
+
+def register(router: Router) -> None:
+    for head in (r"/dataplane/regional/(?P<region>[^/]+)", r"/dataplane/(?P<sub>[^/]+)"):
+        router.add("GET", head + r"/openai/deployments", DATA_PLANE)(list_deployments)
+        router.add("GET", head + r"/openai/deployments/(?P<deployment>[^/]+)", DATA_PLANE)(get_deployment)
+        router.add("GET", head + r"/openai/models", DATA_PLANE)(list_models)
+        router.add("POST", head + r"/openai/deployments/(?P<deployment>[^/]+)/chat/completions",
+                   DATA_PLANE)(chat_completions)

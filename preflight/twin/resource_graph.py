@@ -1,0 +1,302 @@
+"""Azure Resource Graph on the twin: ``POST /providers/Microsoft.ResourceGraph/resources``.
+
+The twin is not a KQL engine. It answers exactly the queries preflight sends, which are defined HERE so the
+product imports them (one definition, no drift) — anything else gets the real 400 ``BadRequest`` /
+``InvalidQuery`` answer:
+
+1. role assignments, tenant-wide (:func:`role_assignments_query`)::
+
+       authorizationresources | where type =~ 'microsoft.authorization/roleassignments'
+         [| where properties.principalId in~ ('<id>', …)]
+         [| where properties.scope in~ ('<scope>', …)]
+
+2. Cognitive Services accounts (:func:`accounts_query`), e.g. to find the account behind an endpoint::
+
+       resources | where type =~ 'microsoft.cognitiveservices/accounts'
+         [| where properties.endpoint =~ '<url>' | where properties.customSubDomainName =~ '<sub>'
+          | where name =~ '<name>']
+
+Request body (api-version 2021-03-01 / 2022-10-01): ``subscriptions``, ``managementGroups``, ``query``,
+``options`` {``$top``, ``$skip``, ``$skipToken``, ``resultFormat`` (only ``objectArray``)}. Response:
+``totalRecords``, ``count``, ``data`` (rows), ``facets`` [], ``resultTruncated`` "false", ``$skipToken`` when
+more rows follow (pages of ``options.pageSize`` of the scenario, or ``$top`` if smaller).
+Rows are limited, like ARG, to subscriptions the caller holds a role in (and, for ``resources``, to resources
+it may read); tenant and management-group level assignments are included when the request names no
+subscriptions or names management groups.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from preflight.twin import access
+from preflight.twin.arm_common import arm_error, authenticate, ok
+from preflight.twin.http import RESOURCE_GRAPH, Caller, Router, TwinRequest, TwinResponse, TwinState
+from preflight.twin.scenario import ACCOUNT_TYPE, iso_time, option
+
+ROLE_ASSIGNMENTS_QUERY = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments'"
+ACCOUNTS_QUERY = "resources | where type =~ 'microsoft.cognitiveservices/accounts'"
+API_VERSIONS = ("2021-03-01", "2022-10-01", "2024-04-01")
+_MAX_TOP = 1000
+
+
+def _kql_string(value: str) -> str:
+    """A KQL single-quoted string literal (backslash and quote escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def role_assignments_query(principal_ids: Iterable[str] = (), scopes: Iterable[str] = ()) -> str:
+    """Query 1: role assignments, optionally only for these principals and/or at exactly these scopes
+    (pass a resource's scope and its ancestors to get every assignment that applies to it)."""
+    query = ROLE_ASSIGNMENTS_QUERY
+    ids = list(principal_ids)
+    if ids:
+        query += " | where properties.principalId in~ (" + ", ".join(_kql_string(i) for i in ids) + ")"
+    scope_list = list(scopes)
+    if scope_list:
+        query += " | where properties.scope in~ (" + ", ".join(_kql_string(s) for s in scope_list) + ")"
+    return query
+
+
+def accounts_query(endpoint: str | None = None, subdomain: str | None = None, name: str | None = None) -> str:
+    """Query 2: Cognitive Services accounts, optionally by endpoint URL, custom subdomain or name."""
+    query = ACCOUNTS_QUERY
+    if endpoint:
+        query += f" | where properties.endpoint =~ {_kql_string(endpoint)}"
+    if subdomain:
+        query += f" | where properties.customSubDomainName =~ {_kql_string(subdomain)}"
+    if name:
+        query += f" | where name =~ {_kql_string(name)}"
+    return query
+
+
+# ------------------------------------------------------------------------------------------------ parsing
+
+_STR = r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\""
+_STR_RE = re.compile(_STR)
+
+
+def _strings(text: str) -> list[str]:
+    return [re.sub(r"\\(.)", r"\1", a or b) for a, b in _STR_RE.findall(text)]
+
+
+def _split_stages(query: str) -> list[str]:
+    """Split on ``|`` outside string literals; collapse whitespace."""
+    stages, current, quote = [], "", ""
+    for ch in query:
+        if quote:
+            current += ch
+            if ch == quote and not current.endswith("\\" + quote):
+                quote = ""
+        elif ch in "'\"":
+            quote, current = ch, current + ch
+        elif ch == "|":
+            stages.append(current)
+            current = ""
+        else:
+            current += ch
+    stages.append(current)
+    return [" ".join(s.split()) for s in stages]
+
+
+class Query:
+    """A recognised query: the table and its ``where`` predicates (field, operator, values)."""
+
+    def __init__(self, table: str, wheres: list[tuple[str, str, list[str]]]) -> None:
+        self.table = table
+        self.wheres = wheres
+
+
+_TABLES = {"authorizationresources": "microsoft.authorization/roleassignments", "resources": ACCOUNT_TYPE}
+_FIELDS = {
+    "authorizationresources": ("properties.principalid", "properties.scope", "properties.roledefinitionid"),
+    "resources": ("properties.endpoint", "properties.customsubdomainname", "name", "resourcegroup",
+                  "subscriptionid"),
+}
+
+
+def parse_query(query: str) -> Query | None:
+    """Recognise one of the supported queries (loosely: case, whitespace and quote style are free)."""
+    stages = _split_stages(query)
+    table = stages[0].strip().lower()
+    if table not in _TABLES or len(stages) < 2:
+        return None
+    type_where = re.fullmatch(r"where type\s*(=~|==)\s*(?:" + _STR + ")", stages[1], re.IGNORECASE)
+    if not type_where or _strings(stages[1])[0].lower() != _TABLES[table]:
+        return None
+    wheres: list[tuple[str, str, list[str]]] = []
+    for stage in stages[2:]:
+        m = re.fullmatch(r"where\s+(?:tolower\()?([\w.\[\]']+?)\)?\s*(=~|==|in~|in)\s*(.+)", stage, re.IGNORECASE)
+        if not m:
+            return None
+        field = m[1].lower().replace("['", ".").replace("']", "")
+        if field not in _FIELDS[table]:
+            return None
+        values = _strings(m[3])
+        if not values:
+            return None
+        wheres.append((field, m[2].lower(), values))
+    return Query(table, wheres)
+
+
+def _field(row: Mapping[str, Any], field: str) -> str:
+    cur: Any = row
+    for part in field.split("."):
+        if not isinstance(cur, Mapping):
+            return ""
+        cur = next((v for k, v in cur.items() if k.lower() == part), None)
+    return "" if cur is None else str(cur)
+
+
+def _matches(row: Mapping[str, Any], wheres: Sequence[tuple[str, str, list[str]]]) -> bool:
+    for field, op, values in wheres:
+        actual = _field(row, field)
+        if field in ("properties.endpoint", "properties.scope"):
+            actual = actual.rstrip("/")
+            values = [v.rstrip("/") for v in values]
+        if op in ("==", "in"):
+            if actual not in values:
+                return False
+        elif actual.lower() not in {v.lower() for v in values}:
+            return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------------ rows
+
+def _row(item: Mapping[str, Any], tenant_id: str, table_type: str) -> dict[str, Any]:
+    """An ARG row: the ARM object with ARG's lower-cased ``type``/``resourceGroup`` and standard columns."""
+    rid = str(item.get("id", ""))
+    parts = rid.strip("/").split("/")
+    sub = parts[1] if len(parts) > 1 and parts[0].lower() == "subscriptions" else ""
+    rg = parts[3].lower() if len(parts) > 3 and parts[2].lower() == "resourcegroups" else ""
+    if table_type == "microsoft.authorization/roleassignments":
+        scope_parts = str(item["properties"].get("scope", "")).strip("/").split("/")
+        sub = scope_parts[1] if len(scope_parts) > 1 and scope_parts[0].lower() == "subscriptions" else ""
+        rg = scope_parts[3].lower() if len(scope_parts) > 3 else ""
+    return {
+        "id": rid, "name": item.get("name", ""), "type": table_type, "tenantId": tenant_id,
+        "kind": item.get("kind", ""), "location": str(item.get("location", "")).lower(), "resourceGroup": rg,
+        "subscriptionId": sub, "managedBy": item.get("managedBy", ""), "sku": item.get("sku"),
+        "plan": item.get("plan"), "properties": item.get("properties", {}), "tags": item.get("tags"),
+        "identity": item.get("identity"), "zones": item.get("zones"), "extendedLocation": item.get("extendedLocation"),
+    }
+
+
+def _rows(state: TwinState, caller: Caller, query: Query, subscriptions: list[str], tenant_level: bool) -> list[dict[str, Any]]:
+    scenario = state.scenario
+    wanted = {s.lower() for s in subscriptions}
+    tid = str(scenario["tenant"]["tenantId"])
+    rows: list[dict[str, Any]] = []
+    if query.table == "authorizationresources":
+        for ra in scenario.get("roleAssignments", []):
+            sub = access.ancestors(scenario, ra["properties"]["scope"])
+            sub_scope = next((s for s in sub if s.count("/") == 2 and s.startswith("/subscriptions/")), None)
+            if sub_scope is None:
+                if not tenant_level:
+                    continue
+            elif sub_scope.split("/")[2] not in wanted:
+                continue
+            rows.append(_row(ra, tid, "microsoft.authorization/roleassignments"))
+    else:
+        for res in scenario.get("resources", []):
+            if str(res.get("type", "")).lower() != ACCOUNT_TYPE:
+                continue
+            if res["id"].split("/")[2].lower() not in wanted:
+                continue
+            if not access.check(scenario, caller.object_id, "Microsoft.CognitiveServices/accounts/read",
+                                res["id"]).allowed:
+                continue
+            rows.append(_row(res, tid, ACCOUNT_TYPE))
+    return [r for r in rows if _matches(r, query.wheres)]
+
+
+def _invalid_query(detail: str, caller: Caller | None) -> TwinResponse:
+    """ARG's 400 for a query it cannot run (the shape the real service answers)."""
+    correlation = str(uuid.uuid4())
+    return TwinResponse.json(400, {"error": {
+        "code": "BadRequest",
+        "message": "Please provide below info when asking for support: "
+                   f"timestamp = {iso_time(time.time())}, correlationId = {correlation}.",
+        "details": [
+            {"code": "InvalidQuery", "message": "Query is invalid. Please refer to the documentation for the Azure "
+                                                "Resource Graph service and fix the error before retrying."},
+            {"code": "ParserFailure", "message": detail},
+        ],
+    }}, principal=caller.object_id if caller else None)
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> int | None:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return max(0, int(data["o"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def query_resources(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    caller = authenticate(state, request, service=RESOURCE_GRAPH)
+    if isinstance(caller, TwinResponse):
+        return caller
+    try:
+        body = request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+        return arm_error(400, "InvalidRequestContent",
+                         "The request content was invalid and could not be deserialized: 'query' is required.",
+                         principal=caller.object_id)
+    parsed = parse_query(body["query"])
+    if parsed is None:
+        return _invalid_query("The twin answers only the queries defined in preflight.twin.resource_graph "
+                              f"(ROLE_ASSIGNMENTS_QUERY, ACCOUNTS_QUERY and their filters); got: {body['query']!r}",
+                              caller)
+    scenario = state.scenario
+    tenant_subs = [s["subscriptionId"] for s in scenario.get("subscriptions", [])
+                   if str(s.get("tenantId", "")).lower() == caller.tenant_id.lower()]
+    requested = body.get("subscriptions")
+    mgs = body.get("managementGroups") or []
+    if requested:
+        subs = [s for s in tenant_subs if s.lower() in {str(r).lower() for r in requested}]
+    elif mgs:
+        subs = [s for s in tenant_subs if any(
+            access.norm_scope(f"/providers/Microsoft.Management/managementGroups/{g}")
+            in access.management_group_chain(scenario, s) for g in mgs)]
+    else:
+        subs = tenant_subs
+    subs = [s for s in subs if access.has_any_access(scenario, caller.object_id, f"/subscriptions/{s}")]
+    rows = _rows(state, caller, parsed, subs, tenant_level=not requested or bool(mgs))
+    opts = body.get("options") or {}
+    if opts.get("resultFormat", "objectArray") != "objectArray":
+        return _invalid_query("The twin supports only resultFormat 'objectArray'.", caller)
+    size = int(option(scenario, "pageSize"))
+    top = opts.get("$top")
+    if isinstance(top, int) and top > 0:
+        size = min(size, top, _MAX_TOP)
+    start = int(opts.get("$skip") or 0)
+    token = opts.get("$skipToken")
+    if token:
+        decoded = _decode_token(str(token))
+        if decoded is None:
+            return _invalid_query("The $skipToken is invalid.", caller)
+        start = decoded
+    chunk = rows[start:start + size]
+    result: dict[str, Any] = {"totalRecords": len(rows), "count": len(chunk), "data": chunk, "facets": [],
+                              "resultTruncated": "false"}
+    if start + size < len(rows):
+        result["$skipToken"] = _encode_token(start + size)
+    return ok(result, caller.object_id)
+
+
+def register(router: Router) -> None:
+    router.add("POST", r"/providers/Microsoft\.ResourceGraph/resources", RESOURCE_GRAPH)(query_resources)
