@@ -415,7 +415,8 @@ def _check_assertion_lifetime(state: TwinState, claims: Mapping[str, Any]) -> No
 def authenticate_certificate(state: TwinState, app: Mapping[str, Any] | None, client_id: str,
                              assertion: str, header: Mapping[str, Any], claims: Mapping[str, Any]) -> str:
     """Check a certificate client assertion against the app's ``keyCredentials``; returns ``appidacr``."""
-    presented = header.get("x5t#S256") or header.get("x5t") or ""
+    # MSAL pads its base64url thumbprints ("="); JOSE says unpadded: accept both.
+    presented = str(header.get("x5t#S256") or header.get("x5t") or "").rstrip("=")
     thumb_hex = tokens.b64url_decode(presented).hex().upper() if presented else ""
     for cred in (app or {}).get("keyCredentials") or ():
         cert = _load_key_credential(cred)
@@ -642,8 +643,11 @@ def token_endpoint(state: TwinState, request: TwinRequest, tenant_segment: str, 
 
 def openid_configuration(state: TwinState, tenant_segment: str, *, v2: bool = True) -> dict[str, Any]:
     """The OIDC discovery document, with every endpoint on the twin's own origin."""
-    server = cast("TwinServer", state)
-    tid = server.tenant_id
+    # Endpoints name the resolved tenant's GUID (as Entra does for a domain name); the multi-tenant aliases keep
+    # their name and a "{tenantid}" issuer template.
+    kind, tenant = resolve_tenant(state.scenario, tenant_segment)
+    alias = tenant_segment.lower() in ("organizations", "common")
+    tid = tenant_segment if alias or tenant is None else tenant_id_of(tenant)
     base = f"{state.base_url}/{tid}"
     suffix = "/v2.0" if v2 else ""
     return {
@@ -655,7 +659,8 @@ def openid_configuration(state: TwinState, tenant_segment: str, *, v2: bool = Tr
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": tokens.v2_issuer(state.base_url, tid) if v2 else tokens.v1_issuer(tid),
+        "issuer": tokens.v2_issuer(state.base_url, "{tenantid}" if alias else tid) if v2 else tokens.v1_issuer(
+            "{tenantid}" if alias else tid),
         "request_uri_parameter_supported": False,
         "userinfo_endpoint": f"{state.base_url}/oidc/userinfo",
         "authorization_endpoint": f"{base}/oauth2{suffix}/authorize",
