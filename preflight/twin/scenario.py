@@ -346,7 +346,7 @@ def _normalise_resource(res: Any, path: str, groups: Mapping[str, Any], errors: 
     if rg is None:
         errors.append(f"{path}.id: resource group {rg_id} is not in resourceGroups")
     type_segments = [parts[6]] + [parts[k] for k in range(8, len(parts), 2)]
-    res.setdefault("name", "/".join(parts[k] for k in range(7, len(parts), 2)))
+    res.setdefault("name", parts[-1])  # ARM answers child resources with their own name only
     res.setdefault("type", "/".join([parts[5]] + type_segments))
     if res["type"].lower() != DEPLOYMENT_TYPE:
         res.setdefault("location", (rg or {}).get("location", "eastus"))
@@ -578,6 +578,8 @@ def bind_endpoints(scenario: Mapping[str, Any], base_url: str) -> dict[str, Any]
         if original and original != url:
             res["x-twin-originalEndpoint"] = original
             originals[str(original).rstrip("/").lower()] = url
+        if props.get("endpoint"):  # an earlier binding (another port) maps to the new one too
+            originals[str(props["endpoint"]).rstrip("/").lower()] = url
         props["endpoint"] = url
         endpoints = props.get("endpoints")
         if isinstance(endpoints, dict) and endpoints:

@@ -1,0 +1,272 @@
+"""ARM on the twin, driven by the REAL azure-mgmt clients (no mocks): shapes, paging, filters, inheritance,
+deny assignments, permissions and ARM's error answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+from azure.mgmt.authorization import AuthorizationManagementClient
+from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
+from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.resource.subscriptions import SubscriptionClient
+
+from helpers.twin_fixtures import session_twin
+from helpers.twin_world import (
+    ACCOUNT, ACCOUNT2, ALICE, APP_ID, BOB, CORP_MG, GROUP_OUTER, OPENAI_USER, OTHER_SP, RG, ROOT_MG, SP, SUB, SUB2,
+    TENANT, WORKSPACE, arm_kwargs, assignment, credential, world,
+)
+from preflight.twin import Twin
+
+
+@pytest.fixture
+def arm_twin() -> Iterator[Twin]:
+    twin = session_twin()
+    twin.use(world(page_size=2))
+    yield twin
+    assert twin.errors() == []
+
+
+def authz(twin: Twin, cred: Any = None) -> AuthorizationManagementClient:
+    return AuthorizationManagementClient(cred or credential(twin), SUB, **arm_kwargs(twin))
+
+
+def token(twin: Twin, scope: str = "https://management.azure.com/.default") -> str:
+    return credential(twin).get_token(scope).token
+
+
+def get(twin: Twin, path: str, tok: str | None = None, **params: str) -> requests.Response:
+    headers = {"Authorization": f"Bearer {tok}"} if tok else {}
+    return requests.get(twin.base_url + path, params=params, headers=headers, verify=str(twin.ca_file), timeout=10)
+
+
+def names(items: Any) -> set[str]:
+    return {(i.principal_id, i.scope.lower()) for i in items}
+
+
+def test_cloud_metadata_document(arm_twin: Twin) -> None:
+    doc = get(arm_twin, "/metadata/endpoints", **{"api-version": "2022-09-01"}).json()
+    root = arm_twin.base_url + "/"
+    assert doc["resourceManager"] == root and doc["microsoftGraphResourceId"] == root
+    assert doc["authentication"] == {"loginEndpoint": root, "audiences": [
+        "https://management.core.windows.net/", "https://management.azure.com/"], "tenant": "common",
+        "identityProvider": "AAD"}
+    for key in ("name", "portal", "media", "graphAudience", "graph", "sqlManagement", "batch", "gallery",
+                "activeDirectoryDataLake", "suffixes"):
+        assert key in doc
+    missing = get(arm_twin, "/metadata/endpoints")
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "MissingApiVersionParameter"
+
+
+def test_api_version_is_required(arm_twin: Twin) -> None:
+    reply = get(arm_twin, f"/subscriptions/{SUB}", token(arm_twin))
+    assert reply.status_code == 400
+    assert reply.json() == {"error": {"code": "MissingApiVersionParameter", "message":
+                                      "The api-version query parameter (?api-version=) is required for all requests."}}
+
+
+def test_subscriptions_and_tenants(arm_twin: Twin) -> None:
+    client = SubscriptionClient(credential(arm_twin), **arm_kwargs(arm_twin))
+    subs = list(client.subscriptions.list())  # page size 2, two subscriptions: one page
+    assert {s.subscription_id for s in subs} == {SUB, SUB2}  # Reader on the "corp" management group
+    sub = client.subscriptions.get(SUB)
+    assert sub.display_name == "Dev" and sub.tenant_id == TENANT and sub.state == "Enabled"
+    assert [t.tenant_id for t in client.tenants.list()] == [TENANT]
+    with pytest.raises(ResourceNotFoundError) as info:
+        client.subscriptions.get("44444444-4444-4444-8444-444444444444")
+    assert info.value.error.code == "SubscriptionNotFound"  # type: ignore[union-attr]
+
+
+def test_resource_groups_and_generic_resources(arm_twin: Twin) -> None:
+    client = ResourceManagementClient(credential(arm_twin), SUB, **arm_kwargs(arm_twin))
+    assert {g.name for g in client.resource_groups.list()} == {"rg-ai", "rg-other"}
+    assert client.resource_groups.get("RG-AI").location == "eastus"  # ids are case-insensitive
+    with pytest.raises(ResourceNotFoundError) as info:
+        client.resource_groups.get("rg-missing")
+    assert info.value.error.code == "ResourceGroupNotFound"  # type: ignore[union-attr]
+    assert info.value.error.message == "Resource group 'rg-missing' could not be found."  # type: ignore[union-attr]
+    ws = client.resources.get_by_id(WORKSPACE, api_version="2024-04-01")
+    assert ws.type == "Microsoft.MachineLearningServices/workspaces" and ws.name == "ml-ws"
+    with pytest.raises(ResourceNotFoundError) as info:
+        client.resources.get_by_id(RG + "/providers/Microsoft.CognitiveServices/accounts/nope", api_version="2025-09-01")
+    assert info.value.error.code == "ResourceNotFound"  # type: ignore[union-attr]
+    assert "Microsoft.CognitiveServices/accounts/nope" in info.value.error.message  # type: ignore[union-attr]
+
+
+def test_cognitive_services_accounts(arm_twin: Twin) -> None:
+    client = CognitiveServicesManagementClient(credential(arm_twin), SUB, **arm_kwargs(arm_twin))
+    account = client.accounts.get("rg-ai", "contoso-openai")
+    assert account.kind == "OpenAI" and account.properties.custom_sub_domain_name == "contoso-openai"
+    assert account.properties.endpoint == f"{arm_twin.base_url}/dataplane/contoso-openai/"
+    assert account.properties.public_network_access == "Enabled"
+    assert {a.name for a in client.accounts.list()} == {"contoso-openai", "other-openai"}
+    assert [a.name for a in client.accounts.list_by_resource_group("rg-ai")] == ["contoso-openai"]
+    deployments = list(client.deployments.list("rg-ai", "contoso-openai"))
+    assert [d.name for d in deployments] == ["gpt-4o"]
+    assert deployments[0].properties.model.name == "gpt-4o"
+    raw = get(arm_twin, ACCOUNT, token(arm_twin), **{"api-version": "2025-09-01"}).json()
+    assert "x-twin-keys" not in raw  # twin-only fields never go on the wire
+
+
+def test_role_assignments_without_filter_span_above_and_below(arm_twin: Twin) -> None:
+    found = list(authz(arm_twin).role_assignments.list_for_scope(RG))
+    assert names(found) == {(SP, CORP_MG.lower()), (BOB, ROOT_MG.lower()), (ALICE, f"/subscriptions/{SUB}"),
+                            (ALICE, RG.lower()), (GROUP_OUTER, ACCOUNT.lower())}
+    pages = [e for e in arm_twin.requests() if e.path.endswith("/roleAssignments")]
+    assert len(pages) == 3 and "$skiptoken" in pages[1].query  # 5 items, pages of 2, absolute nextLinks
+    ra = next(r for r in found if r.principal_id == GROUP_OUTER)
+    assert ra.role_definition_id == f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_USER}"
+    assert ra.principal_type == "Group" and ra.type == "Microsoft.Authorization/roleAssignments"
+
+
+def test_role_assignment_filters(arm_twin: Twin) -> None:
+    client = authz(arm_twin)
+    at = names(client.role_assignments.list_for_scope(RG, filter="atScope()"))
+    assert (GROUP_OUTER, ACCOUNT.lower()) not in at and (SP, CORP_MG.lower()) in at
+    assigned = names(client.role_assignments.list_for_scope(ACCOUNT, filter=f"assignedTo('{SP}')"))
+    assert assigned == {(SP, CORP_MG.lower()), (GROUP_OUTER, ACCOUNT.lower())}  # via the nested group
+    direct = names(client.role_assignments.list_for_scope(ACCOUNT, filter=f"principalId eq '{SP}'"))
+    assert direct == {(SP, CORP_MG.lower())}
+    both = names(client.role_assignments.list_for_scope(
+        f"/subscriptions/{SUB}", filter=f"atScope() and assignedTo('{SP}')"))
+    assert both == {(SP, CORP_MG.lower())}
+    # the subscription-level operation sends the same path
+    subs = names(client.role_assignments.list_for_subscription(filter=f"principalId eq '{ALICE}'"))
+    assert subs == {(ALICE, f"/subscriptions/{SUB}"), (ALICE, RG.lower())}
+    with pytest.raises(HttpResponseError) as info:
+        list(client.role_assignments.list_for_scope(RG, filter="roleName eq 'Reader'"))
+    assert info.value.status_code == 400 and info.value.error.code == "UnsupportedQuery"  # type: ignore[union-attr]
+
+
+def test_role_assignment_get_by_id(arm_twin: Twin) -> None:
+    client = authz(arm_twin)
+    first = next(iter(client.role_assignments.list_for_scope(ACCOUNT, filter="atScope()")))
+    again = client.role_assignments.get_by_id(first.id)
+    assert again.id == first.id and again.principal_id == first.principal_id
+    with pytest.raises(ResourceNotFoundError) as info:
+        client.role_assignments.get(RG, "00000000-0000-4000-8000-00000000dead")
+    assert info.value.error.code == "RoleAssignmentNotFound"  # type: ignore[union-attr]
+
+
+def test_role_definitions(arm_twin: Twin) -> None:
+    client = authz(arm_twin)
+    scope = f"/subscriptions/{SUB}"
+    rd = client.role_definitions.get(scope, OPENAI_USER)
+    assert rd.role_name == "Cognitive Services OpenAI User" and rd.role_type == "BuiltInRole"
+    assert rd.id == f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_USER}"
+    assert "Microsoft.CognitiveServices/accounts/OpenAI/*/read" in rd.permissions[0].data_actions
+    by_id = client.role_definitions.get_by_id(rd.id)
+    assert by_id.role_name == rd.role_name
+    readers = list(client.role_definitions.list(scope, filter="roleName eq 'Reader'"))
+    assert [r.role_name for r in readers] == ["Reader"]
+    builtins = list(client.role_definitions.list(RG, filter="type eq 'BuiltInRole'"))
+    assert len(builtins) >= 11 and all(r.role_type == "BuiltInRole" for r in builtins)
+    with pytest.raises(ResourceNotFoundError) as info:
+        client.role_definitions.get(scope, "00000000-0000-4000-8000-000000000000")
+    assert info.value.error.code == "RoleDefinitionDoesNotExist"  # type: ignore[union-attr]
+
+
+def test_custom_role_definitions_and_permissions(arm_twin: Twin) -> None:
+    doc = world()
+    custom = "0e0e0e0e-0000-4000-8000-0000000000ce"
+    doc["roleDefinitions"] = [{"name": custom, "properties": {
+        "roleName": "OpenAI reader (custom)", "assignableScopes": [f"/subscriptions/{SUB}"],
+        "permissions": [{"actions": ["Microsoft.CognitiveServices/accounts/read"],
+                         "dataActions": ["Microsoft.CognitiveServices/accounts/OpenAI/*"],
+                         "notDataActions": ["Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"]}]}}]
+    doc["roleAssignments"].append(assignment("OpenAI reader (custom)", SP, RG))
+    arm_twin.use(doc)
+    client = authz(arm_twin)
+    got = client.role_definitions.get(f"/subscriptions/{SUB}", custom)
+    assert got.role_type == "CustomRole" and got.role_name == "OpenAI reader (custom)"
+    customs = list(client.role_definitions.list(RG, filter="type eq 'CustomRole'"))
+    assert [c.name for c in customs] == [custom]
+    perms = list(client.permissions.list_for_resource("rg-ai", "Microsoft.CognitiveServices", "", "accounts",
+                                                       "contoso-openai"))
+    actions = {a for p in perms for a in p.actions}
+    data = {a for p in perms for a in p.data_actions}
+    not_data = {a for p in perms for a in p.not_data_actions}
+    assert {"*/read", "Microsoft.CognitiveServices/accounts/read"} <= actions
+    assert "Microsoft.CognitiveServices/accounts/OpenAI/*" in data  # custom at the RG
+    assert "Microsoft.CognitiveServices/accounts/OpenAI/*/read" in data  # OpenAI User via the nested group
+    assert "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action" in not_data
+    at_rg = list(client.permissions.list_for_resource_group("rg-ai"))
+    assert not any("OpenAI/*/read" in a for p in at_rg for a in p.data_actions)  # the account role is below
+    # the SDK sends `//` and lower-case `resourcegroups` for the empty parent path: matched all the same
+    assert any("/resourcegroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/contoso-openai/providers/"
+               in e.path for e in arm_twin.requests())
+
+
+def test_deny_assignments(arm_twin: Twin) -> None:
+    doc = world()
+    doc["denyAssignments"] = [{"properties": {
+        "scope": RG, "denyAssignmentName": "no openai data",
+        "permissions": [{"dataActions": ["Microsoft.CognitiveServices/accounts/OpenAI/*"]}],
+        "principals": [{"id": "00000000-0000-0000-0000-000000000000", "type": "SystemDefined"}],
+        "excludePrincipals": [{"id": ALICE, "type": "User"}]}}]
+    arm_twin.use(doc)
+    client = authz(arm_twin)
+    below = list(client.deny_assignments.list_for_scope(ACCOUNT))
+    assert [d.deny_assignment_name for d in below] == ["no openai data"]
+    assert below[0].principals[0].id == "00000000-0000-0000-0000-000000000000"
+    assert below[0].exclude_principals[0].id == ALICE
+    assert list(client.deny_assignments.list_for_scope(f"/subscriptions/{SUB}", filter="atScope()")) == []
+    assert len(list(client.deny_assignments.list_for_scope(f"/subscriptions/{SUB}"))) == 1  # below the scope
+    got = client.deny_assignments.get_by_id(below[0].id)
+    assert got.is_system_protected is True
+    assert len(list(client.deny_assignments.list_for_scope(ACCOUNT, filter=f"principalId eq '{SP}'"))) == 1
+    assert list(client.deny_assignments.list_for_scope(ACCOUNT, filter=f"principalId eq '{ALICE}'")) == []
+
+
+def test_authorization_failed_for_a_caller_without_read(arm_twin: Twin) -> None:
+    doc = world()
+    other_app = "d2d2d2d2-0000-4000-8000-0000000000c1"
+    doc["directory"]["applications"].append({"id": "d2d2d2d2-0000-4000-8000-0000000000a0", "appId": other_app,
+                                             "displayName": "other-app", "passwordCredentials": [
+                                                 {"keyId": "5ec7e7a0-0000-4000-8000-000000000002",
+                                                  "endDateTime": "@now+1d", "x-twin-secretText": "other"}]})
+    arm_twin.use(doc)
+    cred = credential(arm_twin, other_app, "other")
+    cs = CognitiveServicesManagementClient(cred, SUB, **arm_kwargs(arm_twin))
+    assert cs.accounts.get("rg-other", "other-openai").name == "other-openai"  # Cognitive Services User
+    with pytest.raises(HttpResponseError) as info:
+        cs.accounts.get("rg-ai", "contoso-openai")
+    assert info.value.status_code == 403 and info.value.error.code == "AuthorizationFailed"  # type: ignore[union-attr]
+    assert info.value.error.message == (  # type: ignore[union-attr]
+        f"The client '{other_app}' with object id '{OTHER_SP}' does not have authorization to perform action "
+        f"'Microsoft.CognitiveServices/accounts/read' over scope '{ACCOUNT}' or the scope is invalid. If access "
+        "was recently granted, please refresh your credentials.")
+    assert [a.name for a in cs.accounts.list()] == ["other-openai"]  # lists are filtered, not refused
+    with pytest.raises(HttpResponseError) as info:
+        list(authz(arm_twin, cred).role_assignments.list_for_scope(RG))
+    assert info.value.status_code == 403
+    entry = [e for e in arm_twin.requests() if e.status == 403][0]
+    assert entry.principal == OTHER_SP
+
+
+def test_tokens_for_the_wrong_audience_are_refused(arm_twin: Twin) -> None:
+    graph_token = token(arm_twin, "https://graph.microsoft.com/.default")
+    reply = get(arm_twin, f"/subscriptions/{SUB}", graph_token, **{"api-version": "2022-12-01"})
+    assert reply.status_code == 401 and reply.json()["error"]["code"] == "InvalidAuthenticationTokenAudience"
+    client = ResourceManagementClient(credential(arm_twin), SUB, base_url=arm_twin.base_url,
+                                      credential_scopes=["https://graph.microsoft.com/.default"],
+                                      connection_verify=str(arm_twin.ca_file))
+    with pytest.raises(ClientAuthenticationError):
+        client.resource_groups.get("rg-ai")
+
+
+def test_inheritance_through_management_groups(arm_twin: Twin) -> None:
+    # The SP's only ARM role is Reader on the "corp" management group: it can read everything below.
+    client = ResourceManagementClient(credential(arm_twin), SUB2, **arm_kwargs(arm_twin))
+    assert [g.name for g in client.resource_groups.list()] == ["rg-prod"]
+    doc = world()
+    doc["managementGroups"][1]["x-twin-subscriptions"] = [SUB]  # SUB2 now sits under the root group only
+    arm_twin.use(doc)
+    client = ResourceManagementClient(credential(arm_twin), SUB2, **arm_kwargs(arm_twin))
+    with pytest.raises(HttpResponseError) as info:
+        list(client.resource_groups.list())
+    assert info.value.status_code == 403
+    assert APP_ID in info.value.error.message  # type: ignore[union-attr]
