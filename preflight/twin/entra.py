@@ -723,7 +723,8 @@ def register(router: Router) -> None:
 
 # ---------------------------------------------------------------------------------------------- preparation
 
-def prepare_scenario(scenario: Mapping[str, Any], workdir: Path) -> dict[str, Any]:
+def prepare_scenario(scenario: Mapping[str, Any], workdir: Path,
+                     cache: dict[tuple[str, ...], Any] | None = None) -> dict[str, Any]:
     """A copy of ``scenario`` with every ``"x-twin-generate": true`` key credential materialised.
 
     The twin generates the certificate and key, writes ``{workdir}/certs/{appId}-{keyId}.pem`` (key + cert),
@@ -742,13 +743,20 @@ def prepare_scenario(scenario: Mapping[str, Any], workdir: Path) -> dict[str, An
             if not cred.get("x-twin-generate"):
                 continue
             certs.mkdir(exist_ok=True)
-            key_id = cred.setdefault("keyId", str(uuid.uuid4()))
+            # Deterministic key id, so a scenario swapped back in (Twin.use) reuses its certificate: RSA key
+            # generation is the slowest part of loading a scenario.
+            key_id = cred.setdefault("keyId", str(uuid.uuid5(uuid.NAMESPACE_URL, f"{app.get('appId')}/{i}")))
             start = _parse_time(cred.get("startDateTime"))
             end = _parse_time(cred.get("endDateTime"))
-            generated = generate_client_certificate(
-                certs / f"{app.get('appId', 'app')}-{key_id}.pem", str(app.get("displayName") or "twin-app"),
-                not_before=_dt.datetime.fromtimestamp(start, _dt.timezone.utc) if start else None,
-                not_after=_dt.datetime.fromtimestamp(end, _dt.timezone.utc) if end else None)
+            cache_key = (str(app.get("appId")), key_id, str(start), str(end))
+            generated = (cache or {}).get(cache_key)
+            if generated is None:
+                generated = generate_client_certificate(
+                    certs / f"{app.get('appId', 'app')}-{key_id}.pem", str(app.get("displayName") or "twin-app"),
+                    not_before=_dt.datetime.fromtimestamp(start, _dt.timezone.utc) if start else None,
+                    not_after=_dt.datetime.fromtimestamp(end, _dt.timezone.utc) if end else None)
+                if cache is not None:
+                    cache[cache_key] = generated
             cert = generated.certificate
             cred.update({
                 "customKeyIdentifier": generated.thumbprint,

@@ -58,6 +58,7 @@ class Twin:
         self._workdir: Path | None = None
         self.ca_file = Path()
         self.shim_dir = Path()
+        self._cert_cache: dict[tuple[str, ...], Any] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> Twin:
@@ -105,7 +106,8 @@ class Twin:
         from preflight.twin.scenario import bind_endpoints
 
         assert self._server is not None and self._workdir is not None
-        return entra.prepare_scenario(bind_endpoints(scenario, self._server.base_url), self._workdir)
+        return entra.prepare_scenario(bind_endpoints(scenario, self._server.base_url), self._workdir,
+                                      self._cert_cache)
 
     # -- facts -------------------------------------------------------------------------------------------
     @property
