@@ -132,7 +132,7 @@ def parse_query(query: str) -> Query | None:
         return None
     wheres: list[tuple[str, str, list[str]]] = []
     for stage in stages[2:]:
-        m = re.fullmatch(r"where\s+(?:tolower\()?([\w.\[\]']+?)\)?\s*(=~|==|in~|in)\s*(.+)", stage, re.IGNORECASE)
+        m = re.fullmatch(r"where\s+(?:tolower\()?([\w.\[\]']+)\)?\s*(=~|==|in~|in)\s*(.+)", stage, re.IGNORECASE)
         if not m:
             return None
         field = m[1].lower().replace("['", ".").replace("']", "")

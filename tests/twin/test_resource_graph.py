@@ -1,0 +1,145 @@
+"""Resource Graph on the twin: the project's own queries (imported from preflight.twin.resource_graph), their
+filters, ``$skipToken`` paging, RBAC limits and the 400 for anything else — through azure-core's pipeline
+with a real bearer-token policy, as an SDK would send them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from azure.core import PipelineClient
+from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
+from azure.core.rest import HttpRequest
+
+from helpers.twin_fixtures import session_twin
+from helpers.twin_world import ACCOUNT, ACCOUNT2, ALICE, BOB, CORP_MG, RG, ROOT_MG, SP, SUB, SUB2, credential, world
+from preflight.twin import Twin
+from preflight.twin.resource_graph import (
+    ACCOUNTS_QUERY, ROLE_ASSIGNMENTS_QUERY, accounts_query, parse_query, role_assignments_query,
+)
+
+PATH = "/providers/Microsoft.ResourceGraph/resources"
+
+
+@pytest.fixture
+def rg_twin() -> Iterator[Twin]:
+    twin = session_twin()
+    twin.use(world(page_size=2))
+    yield twin
+    assert twin.errors() == []
+
+
+_CLIENTS: dict[int, tuple[Any, PipelineClient[Any, Any]]] = {}
+
+
+def client(twin: Twin) -> PipelineClient[Any, Any]:
+    """One pipeline (one credential, one token) per scenario served, as a real caller would reuse it."""
+    cached = _CLIENTS.get(id(twin))
+    if cached is None or cached[0] is not twin.scenario:
+        policy = BearerTokenCredentialPolicy(credential(twin), "https://management.azure.com/.default")
+        pipeline = PipelineClient(twin.base_url, policies=[RetryPolicy(retry_total=0), policy],
+                                  connection_verify=str(twin.ca_file))
+        cached = _CLIENTS[id(twin)] = (twin.scenario, pipeline)
+    return cached[1]
+
+
+def query(twin: Twin, body: dict[str, Any], api_version: str = "2022-10-01") -> tuple[int, dict[str, Any]]:
+    request = HttpRequest("POST", f"{twin.base_url}{PATH}", params={"api-version": api_version}, json=body)
+    response = client(twin).send_request(request)
+    return response.status_code, response.json()
+
+
+def all_rows(twin: Twin, body: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    rows: list[dict[str, Any]] = []
+    pages = 0
+    token = None
+    while True:
+        options = dict(body.get("options") or {}, resultFormat="objectArray")
+        if token:
+            options["$skipToken"] = token
+        status, page = query(twin, dict(body, options=options))
+        assert status == 200, page
+        pages += 1
+        rows += page["data"]
+        assert page["count"] == len(page["data"]) and page["resultTruncated"] == "false" and page["facets"] == []
+        token = page.get("$skipToken")
+        if not token:
+            return rows, pages
+
+
+def test_builders_produce_the_documented_queries() -> None:
+    assert role_assignments_query() == ROLE_ASSIGNMENTS_QUERY
+    assert accounts_query() == ACCOUNTS_QUERY
+    q = role_assignments_query([SP, "o'brien"], [RG])
+    assert q == (ROLE_ASSIGNMENTS_QUERY + f" | where properties.principalId in~ ('{SP}', 'o\\'brien')"
+                 f" | where properties.scope in~ ('{RG}')")
+    parsed = parse_query(q)
+    assert parsed is not None and parsed.wheres[0][2] == [SP, "o'brien"]
+    # matched loosely: case, spacing, quotes
+    assert parse_query('AuthorizationResources|where type=~"Microsoft.Authorization/roleAssignments"') is not None
+    assert parse_query("resources | project name") is None
+
+
+def test_all_role_assignments_paged_by_skip_token(rg_twin: Twin) -> None:
+    rows, pages = all_rows(rg_twin, {"query": role_assignments_query()})
+    assert len(rows) == 7 and pages == 4  # every assignment of the tenant, pages of 2
+    row = next(r for r in rows if r["properties"]["principalId"] == SP)
+    assert row["type"] == "microsoft.authorization/roleassignments" and row["properties"]["scope"] == CORP_MG
+    assert row["id"].endswith(row["name"]) and row["tenantId"]
+    first = query(rg_twin, {"query": role_assignments_query(), "options": {"$top": 1}})[1]
+    assert first["totalRecords"] == 7 and first["count"] == 1 and first["$skipToken"]
+
+
+def test_role_assignment_filters(rg_twin: Twin) -> None:
+    rows, _ = all_rows(rg_twin, {"query": role_assignments_query([ALICE.upper(), BOB])})
+    assert {r["properties"]["principalId"] for r in rows} == {ALICE, BOB}
+    rows, _ = all_rows(rg_twin, {"query": role_assignments_query(scopes=[RG.lower(), ROOT_MG])})
+    assert {r["properties"]["scope"] for r in rows} == {RG, ROOT_MG}
+    # a subscription list limits rows to those subscriptions (no tenant-level rows)
+    rows, _ = all_rows(rg_twin, {"query": role_assignments_query(), "subscriptions": [SUB2]})
+    assert [r["subscriptionId"] for r in rows] == [SUB2]
+
+
+def test_accounts_query_and_filters(rg_twin: Twin) -> None:
+    rows, _ = all_rows(rg_twin, {"query": accounts_query(), "subscriptions": [SUB]})
+    assert {r["id"] for r in rows} == {ACCOUNT, ACCOUNT2}
+    endpoint = f"{rg_twin.base_url}/dataplane/contoso-openai"  # without the trailing slash: matched loosely
+    rows, _ = all_rows(rg_twin, {"query": accounts_query(endpoint=endpoint)})
+    assert [r["name"] for r in rows] == ["contoso-openai"]
+    assert rows[0]["type"] == "microsoft.cognitiveservices/accounts" and rows[0]["resourceGroup"] == "rg-ai"
+    assert "x-twin-keys" not in rows[0]
+    rows, _ = all_rows(rg_twin, {"query": accounts_query(subdomain="OTHER-OPENAI")})
+    assert [r["name"] for r in rows] == ["other-openai"]
+    rows, _ = all_rows(rg_twin, {"query": accounts_query(name="nope")})
+    assert rows == []
+
+
+def test_results_are_limited_to_what_the_caller_can_read(rg_twin: Twin) -> None:
+    doc = world()
+    doc["managementGroups"][1]["x-twin-subscriptions"] = [SUB]  # the SP's Reader no longer reaches SUB2
+    rg_twin.use(doc)
+    rows, _ = all_rows(rg_twin, {"query": role_assignments_query(), "subscriptions": [SUB, SUB2]})
+    assert {r["subscriptionId"] for r in rows} == {SUB}
+
+
+def test_unknown_queries_get_the_real_400(rg_twin: Twin) -> None:
+    status, body = query(rg_twin, {"query": "resources | summarize count() by type"})
+    assert status == 400
+    assert body["error"]["code"] == "BadRequest"
+    assert body["error"]["message"].startswith("Please provide below info when asking for support: timestamp = ")
+    assert body["error"]["details"][0]["code"] == "InvalidQuery"
+    status, body = query(rg_twin, {"query": role_assignments_query(), "options": {"$skipToken": "garbage!"}})
+    assert status == 400
+
+
+def test_api_version_and_token_are_required(rg_twin: Twin) -> None:
+    import requests
+
+    answer = requests.post(rg_twin.base_url + PATH, json={"query": ACCOUNTS_QUERY}, verify=str(rg_twin.ca_file),
+                           timeout=5)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "MissingApiVersionParameter"
+    answer = requests.post(rg_twin.base_url + PATH, params={"api-version": "2021-03-01"},
+                           json={"query": ACCOUNTS_QUERY}, verify=str(rg_twin.ca_file), timeout=5)
+    assert answer.status_code == 401
+    assert query(rg_twin, {"query": ACCOUNTS_QUERY}, api_version="2021-03-01")[0] == 200
