@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from preflight.twin.log import LogEntry
     from preflight.twin.tokens import decode_claims, decode_jwt
 
-__all__ = ["Twin", "LogEntry", "decode_claims", "decode_jwt"]
+__all__ = ["LogEntry", "Twin", "decode_claims", "decode_jwt"]
 
 _LAZY = {
     "Twin": ("preflight.twin.instance", "Twin"),

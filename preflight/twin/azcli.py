@@ -181,7 +181,7 @@ def get_access_token(state: TwinState, options: Mapping[str, list[str]]) -> Answ
         return _error("ERROR: usage error: --resource/--resource-type/--scope are mutually exclusive", 2)
     if scopes:
         scope = scopes[0]
-        audience = scope[: -len("/.default")] if scope.endswith("/.default") else scope
+        audience = scope.removesuffix("/.default")
     else:
         audience = resource or DEFAULT_RESOURCE
         scope = audience + "/.default"

@@ -132,12 +132,10 @@ def find_user(scenario: Mapping[str, Any], ref: str) -> Mapping[str, Any] | None
 
 
 def _parse_time(value: Any) -> float | None:
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        return _dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    """Epoch seconds of a Graph/ARM timestamp (the scenario loader's parser: one reading of time for the twin)."""
+    from preflight.twin.scenario import parse_time
+
+    return parse_time(value) if isinstance(value, str) else None
 
 
 def resource_known(state: TwinState, resource: str) -> bool:
@@ -165,7 +163,7 @@ def graph_resources(state: TwinState) -> tuple[str, ...]:
 # ---------------------------------------------------------------------------------------------- errors
 
 def _stamp(now: float) -> str:
-    return _dt.datetime.fromtimestamp(now, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    return _dt.datetime.fromtimestamp(now, _dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def aadsts_body(state: TwinState, request: TwinRequest | None, code: int, error: str, message: str, *,
@@ -251,7 +249,7 @@ def resource_not_found(resource: str, tenant: Mapping[str, Any] | None) -> Entra
 
 
 def refresh_token_expired(issued: float) -> EntraError:
-    issued_text = _dt.datetime.fromtimestamp(issued, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+    issued_text = _dt.datetime.fromtimestamp(issued, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
     return EntraError(400, 700082, "invalid_grant", (
         f"The refresh token has expired due to inactivity. The token was issued on {issued_text} and was "
         "inactive for 90.00:00:00."), suberror="bad_token")
@@ -272,7 +270,7 @@ def forced_error(state: TwinState, *, client_id: str = "", principals: Iterable[
 
     def scope_norm(s: str) -> str:
         s = s.strip().lower()
-        return tokens.normalize_resource(s[: -len("/.default")] if s.endswith("/.default") else s)
+        return tokens.normalize_resource(s.removesuffix("/.default"))
 
     requested = {scope_norm(s) for s in scope.split() if s.lower() not in OIDC_SCOPES}
     for rule in state.scenario.get("tokenErrors") or ():
@@ -369,7 +367,7 @@ def client_info(state: TwinState, object_id: str) -> str:
 # ---------------------------------------------------------------------------------------------- client auth
 
 def _thumbprints(cert: x509.Certificate) -> tuple[str, str]:
-    return (tokens.b64url(cert.fingerprint(hashes.SHA1())),  # noqa: S303 - x5t is SHA-1 by definition
+    return (tokens.b64url(cert.fingerprint(hashes.SHA1())),
             tokens.b64url(cert.fingerprint(hashes.SHA256())))
 
 
@@ -405,7 +403,7 @@ def _check_assertion_lifetime(state: TwinState, claims: Mapping[str, Any]) -> No
     exp, nbf = float(claims.get("exp", 0)), float(claims.get("nbf", claims.get("iat", 0)))
     if exp <= now - 300 or nbf > now + 300:  # Entra allows five minutes of clock skew
         def fmt(ts: float) -> str:
-            return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
+            return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
         raise EntraError(400, 700024, "invalid_client", (
             f"Client assertion is not within its valid time range. Current time: {_stamp(now)}, assertion valid "
             f"from {fmt(nbf)}, expiry time of assertion {fmt(exp)}. Review the documentation at "
@@ -645,7 +643,7 @@ def openid_configuration(state: TwinState, tenant_segment: str, *, v2: bool = Tr
     """The OIDC discovery document, with every endpoint on the twin's own origin."""
     # Endpoints name the resolved tenant's GUID (as Entra does for a domain name); the multi-tenant aliases keep
     # their name and a "{tenantid}" issuer template.
-    kind, tenant = resolve_tenant(state.scenario, tenant_segment)
+    _, tenant = resolve_tenant(state.scenario, tenant_segment)
     alias = tenant_segment.lower() in ("organizations", "common")
     tid = tenant_segment if alias or tenant is None else tenant_id_of(tenant)
     base = f"{state.base_url}/{tid}"
@@ -753,8 +751,8 @@ def prepare_scenario(scenario: Mapping[str, Any], workdir: Path,
             if generated is None:
                 generated = generate_client_certificate(
                     certs / f"{app.get('appId', 'app')}-{key_id}.pem", str(app.get("displayName") or "twin-app"),
-                    not_before=_dt.datetime.fromtimestamp(start, _dt.timezone.utc) if start else None,
-                    not_after=_dt.datetime.fromtimestamp(end, _dt.timezone.utc) if end else None)
+                    not_before=_dt.datetime.fromtimestamp(start, _dt.UTC) if start else None,
+                    not_after=_dt.datetime.fromtimestamp(end, _dt.UTC) if end else None)
                 if cache is not None:
                     cache[cache_key] = generated
             cert = generated.certificate

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from preflight.twin import azcli, entra, signin, tls
 from preflight.twin.log import LogEntry
@@ -38,7 +38,7 @@ def load(spec: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
     """A validated scenario through the scenario loader (built-in name, file path or mapping)."""
     from preflight.twin.scenario import load_scenario
 
-    return load_scenario(spec)
+    return load_scenario(spec if isinstance(spec, (str, Mapping)) else Path(spec))
 
 
 class Twin:
@@ -61,7 +61,7 @@ class Twin:
         self._cert_cache: dict[tuple[str, ...], Any] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------------
-    def start(self) -> Twin:
+    def start(self) -> Self:
         """Generate TLS material and keys, bind the port, load the scenario, write the ``az`` shim, serve."""
         if self._server is not None:
             return self
@@ -90,7 +90,7 @@ class Twin:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
 
-    def __enter__(self) -> Twin:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

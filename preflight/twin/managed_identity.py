@@ -20,7 +20,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from preflight.twin import entra, signin
-from preflight.twin.http import MANAGED_IDENTITY, Router, TwinRequest, TwinResponse, TwinState
+from preflight.twin.http import (
+    MANAGED_IDENTITY,
+    Router,
+    TwinRequest,
+    TwinResponse,
+    TwinState,
+)
 
 APP_SERVICE_PATH = "/msi/token"
 IMDS_PATH = "/metadata/identity/oauth2/token"

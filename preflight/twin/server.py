@@ -30,7 +30,14 @@ from urllib.parse import parse_qsl, unquote
 
 from preflight.twin import tokens
 from preflight.twin.faults import Fault, FaultSet
-from preflight.twin.http import ENTRA, MANAGED_IDENTITY, Caller, Router, TwinRequest, TwinResponse
+from preflight.twin.http import (
+    ENTRA,
+    MANAGED_IDENTITY,
+    Caller,
+    Router,
+    TwinRequest,
+    TwinResponse,
+)
 from preflight.twin.log import LogEntry, RequestLog
 from preflight.twin.tls import TlsFiles
 
@@ -127,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HttpServer
     timeout = 30  # idle keep-alive connections end on their own
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log replaces stderr noise
 
     def _read_body(self) -> bytes:
@@ -204,7 +211,7 @@ class _HttpServer(ThreadingHTTPServer):
             self.connections.add(conn)
         try:
             conn.settimeout(_Handler.timeout)
-            self.RequestHandlerClass(conn, client_address, self)
+            _Handler(conn, client_address, self)
         except (ConnectionError, TimeoutError, ssl.SSLError, OSError):
             pass
         finally:

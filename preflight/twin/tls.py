@@ -48,7 +48,7 @@ def _name(common_name: str) -> x509.Name:
 
 def generate(directory: Path) -> TlsFiles:
     """Create a CA and a server certificate for 127.0.0.1/localhost in ``directory`` (which must exist)."""
-    now = _dt.datetime.now(_dt.timezone.utc)
+    now = _dt.datetime.now(_dt.UTC)
     # Back-date a little: clients on a slightly different clock must not see "not yet valid".
     not_before, not_after = now - _dt.timedelta(hours=1), now + _dt.timedelta(days=2)
 
@@ -113,7 +113,7 @@ def generate_client_certificate(path: Path, subject: str,
     """Generate an RSA-2048 certificate (MSAL signs client assertions with RSA: PS256/RS256) at ``path``."""
     import base64
 
-    now = _dt.datetime.now(_dt.timezone.utc)
+    now = _dt.datetime.now(_dt.UTC)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     cert = (
@@ -130,4 +130,4 @@ def generate_client_certificate(path: Path, subject: str,
     path.chmod(0o600)
     der = cert.public_bytes(serialization.Encoding.DER)
     return ClientCertificate(path, cert, base64.b64encode(der).decode("ascii"),
-                             cert.fingerprint(hashes.SHA1()).hex().upper())  # noqa: S303 - thumbprints are SHA-1
+                             cert.fingerprint(hashes.SHA1()).hex().upper())

@@ -24,7 +24,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from preflight.twin.http import DATA_PLANE, GRAPH, AuthError, Caller, TwinRequest, TwinResponse
+from preflight.twin.http import (
+    DATA_PLANE,
+    GRAPH,
+    AuthError,
+    Caller,
+    TwinRequest,
+    TwinResponse,
+)
 
 # Well-known first-party ids, as they appear in real tokens.
 AZURE_CLI_APP_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
@@ -89,7 +96,7 @@ class TokenIssuer:
 
     def __init__(self) -> None:
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        now = _dt.datetime.now(_dt.timezone.utc)
+        now = _dt.datetime.now(_dt.UTC)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "accounts.twin.local")])
         self._cert = (
             x509.CertificateBuilder().subject_name(name).issuer_name(name)
@@ -98,7 +105,7 @@ class TokenIssuer:
             .sign(self._key, hashes.SHA256())
         )
         der = self._cert.public_bytes(serialization.Encoding.DER)
-        self.kid = b64url(hashlib.sha1(der).digest())  # noqa: S324 - x5t is SHA-1 by definition
+        self.kid = b64url(hashlib.sha1(der).digest())
         self._x5c = base64.b64encode(der).decode("ascii")
         self._lock = threading.Lock()
 
@@ -242,7 +249,7 @@ def caller_from_claims(claims: Mapping[str, Any]) -> Caller:
 
 def _utc(ts: float) -> str:
     # ARM prints times like "11/23/2026 2:33:40 PM".
-    d = _dt.datetime.fromtimestamp(ts, _dt.timezone.utc)
+    d = _dt.datetime.fromtimestamp(ts, _dt.UTC)
     return f"{d.month}/{d.day}/{d.year} {d.hour % 12 or 12}:{d.minute:02d}:{d.second:02d} {'AM' if d.hour < 12 else 'PM'}"
 
 
@@ -255,7 +262,7 @@ def _arm_refusal(code: str, message: str, base_url: str, description: str) -> Tw
 
 def _graph_refusal(message: str, request: TwinRequest) -> TwinResponse:
     body = {"error": {"code": "InvalidAuthenticationToken", "message": message, "innerError": {
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"),
         "request-id": str(uuid.uuid4()),
         "client-request-id": request.header("client-request-id") or str(uuid.uuid4())}}}
     www = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
@@ -348,6 +355,14 @@ def verify_bearer(issuer: TokenIssuer, request: TwinRequest, audiences: tuple[st
 
 
 __all__ = [
-    "TokenIssuer", "app_claims", "user_claims", "decode_jwt", "decode_claims",
-    "verify_bearer", "refusal", "normalize_resource", "token_version", "caller_from_claims",
+    "TokenIssuer",
+    "app_claims",
+    "caller_from_claims",
+    "decode_claims",
+    "decode_jwt",
+    "normalize_resource",
+    "refusal",
+    "token_version",
+    "user_claims",
+    "verify_bearer",
 ]

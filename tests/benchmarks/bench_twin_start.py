@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from azure.identity import ClientSecretCredential
-
 from helpers.twin_fixtures import IDS, SECRET, core_scenario
+
 from preflight.twin import Twin
 
 

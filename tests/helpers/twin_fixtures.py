@@ -1,5 +1,7 @@
 """Twin fixtures: ONE twin per test session, reset per test.
 
+(PYTEST_DONT_REWRITE: loaded both as a plugin and by import; its asserts carry their own messages.)
+
 Import into ``tests/conftest.py``::
 
     from helpers.twin_fixtures import *  # noqa: F401,F403  (twin_session, twin, twin_env, core_twin, ...)
@@ -25,8 +27,17 @@ import pytest
 from preflight.twin import Twin
 from preflight.twin.instance import INHERITED_IDENTITY_VARIABLES
 
-__all__ = ["twin_session", "twin", "twin_env", "core_twin", "core_env", "core_scenario", "session_twin", "apply_environment",
-           "IDS"]
+__all__ = [
+    "IDS",
+    "apply_environment",
+    "core_env",
+    "core_scenario",
+    "core_twin",
+    "session_twin",
+    "twin",
+    "twin_env",
+    "twin_session",
+]
 
 # Stable ids for the core test scenario (readable on purpose: they show up in assertion messages).
 IDS = {

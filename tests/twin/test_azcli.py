@@ -9,15 +9,19 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
-from azure.identity import AzureCliCredential, CredentialUnavailableError, DefaultAzureCredential
-
-from helpers.twin_fixtures import (  # noqa: F401 - fixtures
-    IDS, apply_environment, core_env, core_scenario, core_twin, twin_session,
+from azure.identity import (
+    AzureCliCredential,
+    CredentialUnavailableError,
+    DefaultAzureCredential,
 )
+from helpers.twin_fixtures import IDS, apply_environment, core_scenario
+
 from preflight.twin import Twin, decode_claims
 
 ARM = "https://management.azure.com/.default"
 ALICE = "alice@contoso.onmicrosoft.com"
+
+pytest_plugins = ["helpers.twin_fixtures"]  # the session twin and its fixtures
 
 
 def az(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

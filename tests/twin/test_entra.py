@@ -23,15 +23,15 @@ from azure.identity import (
 )
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from helpers.twin_fixtures import IDS, SECRET, WI_ISSUER, WI_SUBJECT, apply_environment, core_scenario
 
-from helpers.twin_fixtures import (  # noqa: F401 - fixtures
-    IDS, SECRET, WI_ISSUER, WI_SUBJECT, core_env, core_scenario, core_twin, twin_session,
-)
 from preflight.twin import Twin, decode_claims
 from preflight.twin.entra import validate_token_errors
 
 ARM = "https://management.azure.com/.default"
 TENANT = IDS["tenant"]
+
+pytest_plugins = ["helpers.twin_fixtures"]  # the session twin and its fixtures
 
 
 def _sdk(twin: Twin) -> dict[str, Any]:
@@ -252,8 +252,6 @@ def test_workload_identity_mismatch_is_aadsts70021(core_twin: Twin, core_env: di
 
 
 def test_workload_identity_from_scenario_environment(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    from helpers.twin_fixtures import apply_environment
-
     core_twin.use(core_scenario(signIn={"workloadIdentity": {
         "clientId": IDS["wi_app"], "tenantId": TENANT, "issuer": WI_ISSUER, "subject": WI_SUBJECT}}))
     env = core_twin.environment()
@@ -266,8 +264,6 @@ def test_workload_identity_from_scenario_environment(core_twin: Twin, monkeypatc
 # ------------------------------------------------------------------------------------------------ environment / DAC
 
 def test_default_credential_with_environment_secret(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    from helpers.twin_fixtures import apply_environment
-
     core_twin.use(core_scenario(signIn={"environment": {
         "clientId": IDS["secret_app"], "tenantId": TENANT, "clientSecret": SECRET}}))
     apply_environment(monkeypatch, core_twin.environment())
@@ -276,8 +272,6 @@ def test_default_credential_with_environment_secret(core_twin: Twin, monkeypatch
 
 
 def test_default_credential_with_environment_certificate(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    from helpers.twin_fixtures import apply_environment
-
     core_twin.use(core_scenario(signIn={"environment": {
         "clientId": IDS["cert_app"], "tenantId": TENANT, "certificate": True}}))
     env = core_twin.environment()

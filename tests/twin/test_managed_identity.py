@@ -11,15 +11,19 @@ from typing import Any
 import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError
-from azure.identity import CredentialUnavailableError, DefaultAzureCredential, ManagedIdentityCredential
-
-from helpers.twin_fixtures import (  # noqa: F401 - fixtures
-    IDS, MI_RESOURCE_ID, apply_environment, core_env, core_scenario, core_twin, twin_session,
+from azure.identity import (
+    CredentialUnavailableError,
+    DefaultAzureCredential,
+    ManagedIdentityCredential,
 )
+from helpers.twin_fixtures import IDS, MI_RESOURCE_ID, apply_environment, core_scenario
+
 from preflight.twin import Twin, decode_claims
 
 ARM = "https://management.azure.com/.default"
 IMDS = {"clientId": IDS["mi_client"], "principalId": IDS["mi_principal"], "style": "imds"}
+
+pytest_plugins = ["helpers.twin_fixtures"]  # the session twin and its fixtures
 
 
 def _use(twin: Twin, monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> dict[str, str]:

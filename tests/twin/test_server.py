@@ -16,15 +16,15 @@ import requests
 from azure.core.exceptions import AzureError
 from azure.identity import ClientSecretCredential
 from cryptography import x509
+from helpers.twin_fixtures import IDS, SECRET, core_scenario
 
-from helpers.twin_fixtures import (  # noqa: F401 - fixtures
-    IDS, SECRET, core_env, core_scenario, core_twin, twin_session,
-)
 from preflight.twin import Twin, faults, signin
 from preflight.twin.http import ARM, DATA_PLANE, GRAPH, AuthError, TwinRequest
 from preflight.twin.server import parse_request
 
 ARM_SCOPE = "https://management.azure.com/.default"
+
+pytest_plugins = ["helpers.twin_fixtures"]  # the session twin and its fixtures
 
 
 def _get(twin: Twin, path: str, **kwargs: object) -> requests.Response:
