@@ -23,7 +23,14 @@ from azure.identity import (
 )
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from helpers.twin_fixtures import IDS, SECRET, WI_ISSUER, WI_SUBJECT, apply_environment, core_scenario
+from helpers.twin_fixtures import (
+    IDS,
+    SECRET,
+    WI_ISSUER,
+    WI_SUBJECT,
+    apply_environment,
+    core_scenario,
+)
 
 from preflight.twin import Twin, decode_claims
 from preflight.twin.entra import validate_token_errors
