@@ -218,10 +218,11 @@ def _filter(items: list[dict[str, Any]], text: str, caller: Caller, request: Twi
         elif s and s[1].lower() == "displayname":
             items = [o for o in items if str(o.get("displayName", "")).lower().startswith(s[2].lower())]
         else:
-            prop = (m or s)[1] if (m or s) else clause
+            found = m or s
+            prop = found[1] if found else clause
             return graph_error(400, "Request_UnsupportedQuery",
                                f"Unsupported or invalid query filter clause specified for property '{prop}' of "
-                               f"resource '{kind[:-1][0].upper() + kind[1:-1]}'.", caller.object_id, request)
+                               f"resource '{kind[0].upper() + kind[1:-1]}'.", caller.object_id, request)
     return items
 
 
