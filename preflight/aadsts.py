@@ -304,8 +304,15 @@ KNOWN_CODES: frozenset[int] = frozenset(_TABLE)
 # AADSTS50126: …"); the code after them says what actually went wrong.
 _GENERIC: frozenset[int] = frozenset({70002, 50012})
 
-_CODE_IN_TEXT = re.compile(r"AADSTS(\d{4,8})", re.IGNORECASE)
-_BARE_CODE = re.compile(r"\s*(?:AADSTS)?(\d{4,8})\s*", re.IGNORECASE)
+_CODE_IN_TEXT = re.compile(r"AADSTS([0-9]{4,8})", re.IGNORECASE)
+_BARE_CODE = re.compile(r"\s*(?:AADSTS)?([0-9]{4,8})\s*", re.IGNORECASE)
+
+
+def _is_code(value: object) -> bool:
+    """An ``error_codes`` entry: an int, or a string of ASCII digits (bools and other digits excluded)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, str) and value.isascii() and value.isdigit())
 
 
 def _codes_from_text(text: str) -> list[int]:
@@ -330,7 +337,7 @@ def parse_aadsts_codes(source: str | Mapping[str, Any] | Iterable[int] | None) -
     if isinstance(source, str):
         found = _codes_from_text(source)
     elif isinstance(source, Mapping):
-        found = [int(code) for code in (source.get("error_codes") or ()) if str(code).isdigit()]
+        found = [int(code) for code in (source.get("error_codes") or ()) if _is_code(code)]
         description = source.get("error_description")
         if isinstance(description, str):
             found.extend(_codes_from_text(description))
