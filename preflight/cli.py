@@ -161,6 +161,35 @@ def _write_atomically(path: Path, text: str) -> None:
         raise RenderError(f"could not write the report to {str(path)!r}: {exc.strerror or exc}") from exc
 
 
+class _LazyCommand(click.Command):
+    """Shows in --help without importing its module; the real command loads only when invoked."""
+
+    def __init__(self, name: str, module: str, attr: str, help_text: str) -> None:
+        super().__init__(name, help=help_text, context_settings={"ignore_unknown_options": True,
+                                                                 "allow_extra_args": True}, add_help_option=False)
+        self.target = (module, attr)
+
+    def _real(self) -> click.Command:
+        import importlib
+
+        command: click.Command = getattr(importlib.import_module(self.target[0]), self.target[1])
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        real = self._real()
+        return real.main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=False)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.args = list(args)
+        return []
+
+
+cli.add_command(_LazyCommand("twin", "preflight.twin.commands", "twin",
+                             "A loopback Azure twin: serve, exec, scenarios."))
+cli.add_command(_LazyCommand("demo", "preflight.twin.commands", "demo",
+                             "See a full report with no Azure account (runs the checks against the twin)."))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``preflight`` console script. Maps every failure to an exit code and a one-line
     message; tracebacks only with -v."""

@@ -106,6 +106,12 @@ def build_target(
     if endpoint is not None:
         _require_https(endpoint, "endpoint")
 
+    profile = profile or environ.get("PREFLIGHT_PROFILE") or None
+    if profile is not None:
+        from preflight.profiles import get_profile
+
+        get_profile(profile)  # raises ConfigError naming the known profiles
+
     return Target(
         cloud=cloud,
         cloud_metadata_url=cloud_metadata_url,

@@ -28,3 +28,5 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True, capture_output=True, text=True, env=clean_env(),
     )
     return target
+
+from helpers.twin_fixtures import *  # noqa: E402,F401,F403  (twin_session, twin, twin_env, core_twin …)

@@ -227,7 +227,8 @@ def get_access_token(state: TwinState, options: Mapping[str, list[str]]) -> Answ
     except entra.EntraError as exc:
         return _aad_failure(str(exc.body(state, None)["error_description"]), scope)
     if kind == "user":
-        token, claims = entra.mint_user_token(state, obj, audience)
+        # The token comes from the tenant the CLI is signed into (or the one asked for with --tenant).
+        token, claims = entra.mint_user_token(state, obj, audience, tenant_id=requested_tenant or home)
     else:
         token, claims = entra.mint_app_token(state, obj, audience, appidacr="1")
     exp = int(claims["exp"])

@@ -330,10 +330,11 @@ def mint_app_token(state: TwinState, sp: Mapping[str, Any], audience: str, *, ap
 
 def mint_user_token(state: TwinState, user: Mapping[str, Any], audience: str, *,
                     client_id: str = tokens.AZURE_CLI_APP_ID, amr: Sequence[str] = ("pwd",), scp: str | None = None,
-                    lifetime: int = 4199) -> tuple[str, dict[str, Any]]:
-    """A delegated access token for ``user`` (as the Azure CLI would get it) and its claims."""
+                    lifetime: int = 4199, tenant_id: str | None = None) -> tuple[str, dict[str, Any]]:
+    """A delegated access token for ``user`` (as the Azure CLI would get it) and its claims. ``tenant_id`` is
+    the tenant the token is issued in (a guest signed into another tenant gets that tenant's ``tid``)."""
     server = cast("TwinServer", state)
-    claims = tokens.user_claims(tenant_id=server.tenant_id, audience=audience, user=user, client_id=client_id,
+    claims = tokens.user_claims(tenant_id=tenant_id or server.tenant_id, audience=audience, user=user, client_id=client_id,
                                 base_url=state.base_url, now=state.now(), amr=amr, scp=scp, lifetime=lifetime)
     return server.issuer.sign(claims), claims
 

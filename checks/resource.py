@@ -1,0 +1,107 @@
+"""resource.endpoint — the account exists, is readable, and is configured so Entra ID auth can work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from preflight.check import Check
+from preflight.context import Context
+from preflight.model import CheckMeta, Result, Severity
+
+SUBDOMAIN_DOCS = "https://learn.microsoft.com/azure/ai-services/cognitive-services-custom-subdomains"
+LOCAL_AUTH_DOCS = "https://learn.microsoft.com/azure/ai-services/disable-local-auth"
+NETWORK_DOCS = "https://learn.microsoft.com/azure/ai-services/cognitive-services-virtual-networks"
+
+
+class ResourceEndpoint(Check):
+    """Entra ID tokens only work on an account's custom-subdomain endpoint (the shared regional endpoints
+    accept keys only), and a firewall answers 403 in a way people mistake for missing RBAC. This check reads
+    the account once and explains both, plus whether keys are still enabled."""
+
+    meta = CheckMeta(
+        id="resource.endpoint",
+        title="Resource endpoint and configuration",
+        severity=Severity.HIGH,
+        description="The account is readable, has a custom subdomain, the configured endpoint is its own; "
+        "local (key) auth and network rules reported.",
+        tags=("resource",),
+        docs=(SUBDOMAIN_DOCS, LOCAL_AUTH_DOCS, NETWORK_DOCS),
+        facts=("resource",),
+    )
+
+    def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.arm import account_endpoints, endpoint_key, resource
+        from preflight.errors import FactError
+
+        if not (ctx.target.resource_id or ctx.target.endpoint):
+            yield self.skipped("no resource given: pass --resource-id or --endpoint (or set AZURE_OPENAI_ENDPOINT)")
+            return
+        try:
+            account = ctx.get(resource)
+        except FactError as exc:
+            if exc.fact != "resource":
+                raise
+            remediation = ("ask for at least Reader on the account (or Cognitive Services OpenAI User, which "
+                           "includes read)" if exc.status == 403 else "check the resource id / endpoint")
+            yield self.failed(exc.message, evidence={"status": exc.status, "code": exc.code},
+                              remediation=remediation)
+            return
+
+        props: dict[str, Any] = account.get("properties") or {}
+        name, resource_id = account.get("name", "?"), account.get("id", "?")
+        group = resource_id.split("/")[4] if resource_id.count("/") > 4 else "<resource-group>"
+        subdomain = props.get("customSubDomainName")
+        endpoints = account_endpoints(account)
+        evidence = {"id": resource_id, "kind": account.get("kind"), "location": account.get("location"),
+                    "endpoint": props.get("endpoint"), "customSubDomainName": subdomain,
+                    "disableLocalAuth": props.get("disableLocalAuth"),
+                    "publicNetworkAccess": props.get("publicNetworkAccess"),
+                    "networkAcls": props.get("networkAcls")}
+
+        if not subdomain:
+            yield self.failed(
+                f"{name} has no custom subdomain: its endpoint {props.get('endpoint')} is a shared regional one, "
+                "which refuses Entra ID tokens", evidence=evidence,
+                remediation="give the account a custom subdomain (this cannot be undone; the endpoint changes "
+                            "to https://<subdomain>.cognitiveservices.azure.com/)",
+                commands=[f"az cognitiveservices account update --name {name} --resource-group {group} "
+                          f"--custom-domain {name}"], docs=(SUBDOMAIN_DOCS,))
+        elif ctx.target.endpoint and endpoint_key(ctx.target.endpoint) not in {endpoint_key(e) for e in endpoints}:
+            yield self.warned(f"the configured endpoint {ctx.target.endpoint} is not one of {name}'s endpoints "
+                              f"({', '.join(endpoints)})", evidence=evidence,
+                              remediation=f"set AZURE_OPENAI_ENDPOINT to {props.get('endpoint')}")
+        else:
+            yield self.passed(f"{name} ({account.get('kind')}) has the custom subdomain {subdomain}: "
+                              f"{props.get('endpoint')}", evidence=evidence)
+
+        if props.get("disableLocalAuth") is True:
+            yield self.passed("local (key) authentication is disabled: Entra ID is the only way in",
+                              subject="local-auth", evidence=evidence)
+        else:
+            yield self.warned("API keys are still enabled on this account: anyone with a key bypasses Entra ID "
+                              "and RBAC", subject="local-auth", evidence=evidence, docs=(LOCAL_AUTH_DOCS,),
+                              remediation="once every client uses Entra ID, disable local auth",
+                              commands=[f"az resource update --ids {resource_id} --set "
+                                        "properties.disableLocalAuth=true"])
+
+        network = _network_finding(props)
+        if network is not None:
+            yield self.warned(network, subject="network", evidence=evidence, docs=(NETWORK_DOCS,),
+                              remediation="this is a network rule, not RBAC: call from an allowed network or "
+                                          "private endpoint, or add your IP",
+                              commands=[f"az cognitiveservices account network-rule add --name {name} "
+                                        f"--resource-group {group} --ip-address <your public IP>"])
+
+
+def _network_finding(props: dict[str, Any]) -> str | None:
+    """A 403 from the firewall looks like an RBAC failure; say so up front."""
+    if str(props.get("publicNetworkAccess", "")).lower() == "disabled":
+        return "public network access is disabled: only private endpoints reach this account (403 otherwise)"
+    acls = props.get("networkAcls") or {}
+    if str(acls.get("defaultAction", "")).lower() == "deny":
+        rules = [r.get("value") for r in acls.get("ipRules") or []]
+        vnets = len(acls.get("virtualNetworkRules") or [])
+        return (f"the account's firewall denies by default (allowed IPs: {', '.join(map(str, rules)) or 'none'}; "
+                f"{vnets} virtual network rule(s)): calls from other networks get 403")
+    return None

@@ -1,0 +1,116 @@
+"""Probing each link of DefaultAzureCredential on its own, concurrently, with short timeouts.
+
+Each link is built by DefaultAzureCredential itself (a chain with every other link excluded), so its
+construction — authority, managed-identity flavour, workload-identity validation — is exactly what the
+user's application gets. The link is then called under the same context flags DefaultAzureCredential sets,
+which is what makes a missing managed identity "unavailable" instead of a 13-second failure.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from preflight.chain import LINKS, Outcome
+from preflight.clouds import Cloud
+
+# Seconds one developer-tool subprocess (az, azd, pwsh) may take; azure-identity's default is 10.
+PROCESS_TIMEOUT = 8
+# Managed identity off Azure must fail fast: no retries, short connect/read timeouts.
+MI_PIPELINE = {"retry_total": 0, "connection_timeout": 2, "read_timeout": 4}
+
+
+@dataclass(frozen=True, slots=True)
+class LinkProbe:
+    """The outcome of one link. ``credential`` is kept for reuse (it holds the token cache) but is never
+    rendered; ``error`` is the exception (for AADSTS classification), never shown raw."""
+
+    key: str
+    name: str
+    outcome: Outcome
+    message: str
+    duration: float
+    credential: Any = None
+    token: Any = None  # azure.core.credentials.AccessTokenInfo; the token string never leaves this object
+    error: BaseException | None = None
+
+
+@contextlib.contextmanager
+def _as_inside_default_credential() -> Iterator[None]:
+    """Set the context flags DefaultAzureCredential sets around its links (private in azure-identity;
+    without them a missing managed identity is retried for many seconds)."""
+    try:
+        from azure.identity._internal.utils import within_credential_chain, within_dac
+    except ImportError:  # a future azure-identity: probe without the flags rather than not at all
+        yield
+        return
+    dac_token = within_dac.set(True)
+    chain_token = within_credential_chain.set(True)
+    try:
+        yield
+    finally:
+        within_credential_chain.reset(chain_token)
+        within_dac.reset(dac_token)
+
+
+def credential_kwargs(cloud: Cloud) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"authority": cloud.authority_host, "process_timeout": PROCESS_TIMEOUT}
+    if cloud.needs_instance_discovery_off:
+        kwargs["disable_instance_discovery"] = True
+    return kwargs
+
+
+def build_link(cloud: Cloud, key: str, tenant_id: str | None = None) -> Any:
+    """The one credential DefaultAzureCredential would build for link ``key``."""
+    from azure.identity import DefaultAzureCredential
+
+    kwargs = credential_kwargs(cloud)
+    for link in LINKS:
+        kwargs[link.exclude_param] = link.key != key
+    kwargs["exclude_interactive_browser_credential"] = True
+    if key == "managed_identity":
+        kwargs.update(MI_PIPELINE)
+    chain = DefaultAzureCredential(**kwargs)
+    if not chain.credentials:
+        raise LookupError(f"DefaultAzureCredential built no credential for {key}")
+    return chain.credentials[0]
+
+
+def probe_link(cloud: Cloud, key: str, scope: str) -> LinkProbe:
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.identity import CredentialUnavailableError
+
+    name = next(link.name for link in LINKS if link.key == key)
+    started = time.perf_counter()
+    credential = None
+    try:
+        credential = build_link(cloud, key)
+        with _as_inside_default_credential():
+            token = credential.get_token_info(scope)
+        return LinkProbe(key, name, Outcome.OK, "signed in", time.perf_counter() - started, credential, token)
+    except CredentialUnavailableError as exc:
+        return LinkProbe(key, name, Outcome.UNAVAILABLE, _message(exc), time.perf_counter() - started,
+                         credential, error=exc)
+    except (ClientAuthenticationError, ValueError, OSError) as exc:
+        return LinkProbe(key, name, Outcome.FAILED, _message(exc), time.perf_counter() - started, credential,
+                         error=exc)
+    except Exception as exc:  # an SDK surprise is still this link's failure, not the whole probe's
+        return LinkProbe(key, name, Outcome.FAILED, f"{type(exc).__name__}: {_message(exc)}",
+                         time.perf_counter() - started, credential, error=exc)
+
+
+def probe_chain(cloud: Cloud, scope: str) -> dict[str, LinkProbe]:
+    """Probe every link concurrently (developer tools are subprocesses, managed identity is network)."""
+    keys = [link.key for link in LINKS]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(keys), thread_name_prefix="probe") as pool:
+        futures = {key: pool.submit(probe_link, cloud, key, scope) for key in keys}
+        return {key: future.result() for key, future in futures.items()}
+
+
+def _message(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    return " ".join(str(text).split())

@@ -1,0 +1,92 @@
+"""DefaultAzureCredential's chain as data, and its selection rule — pure, no I/O.
+
+The rule (azure-identity 1.27, ChainedTokenCredential): links are tried in order; a link that is
+*unavailable* (CredentialUnavailableError: nothing configured) is skipped; the first link that returns a
+token wins; the first link that *tries and fails* ends the whole chain with its error — later links, however
+healthy, are never tried. That last part is what confuses people most, so we compute it explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    key: str  # azure-identity's internal key (see process_credential_exclusions)
+    name: str  # the credential class, as AZURE_TOKEN_CREDENTIALS names it
+    exclude_param: str  # DefaultAzureCredential keyword that removes it
+    dev: bool  # part of AZURE_TOKEN_CREDENTIALS=dev
+    prod: bool  # part of AZURE_TOKEN_CREDENTIALS=prod
+
+
+# In DefaultAzureCredential's order. The interactive browser link is excluded by default and never probed
+# (it would open a browser); the broker link needs azure-identity-broker and a supported OS.
+LINKS: tuple[Link, ...] = (
+    Link("environment", "EnvironmentCredential", "exclude_environment_credential", False, True),
+    Link("workload_identity", "WorkloadIdentityCredential", "exclude_workload_identity_credential", False, True),
+    Link("managed_identity", "ManagedIdentityCredential", "exclude_managed_identity_credential", False, True),
+    Link("shared_token_cache", "SharedTokenCacheCredential", "exclude_shared_token_cache_credential", True, False),
+    Link("visual_studio_code", "VisualStudioCodeCredential", "exclude_visual_studio_code_credential", True, False),
+    Link("cli", "AzureCliCredential", "exclude_cli_credential", True, False),
+    Link("powershell", "AzurePowerShellCredential", "exclude_powershell_credential", True, False),
+    Link("developer_cli", "AzureDeveloperCliCredential", "exclude_developer_cli_credential", True, False),
+    Link("broker", "BrokerCredential", "exclude_broker_credential", True, False),
+)
+LINKS_BY_KEY = {link.key: link for link in LINKS}
+# Names AZURE_TOKEN_CREDENTIALS accepts for a single credential (lower-cased), → link key.
+SINGLE_CREDENTIAL_NAMES = {
+    link.name.lower(): link.key for link in LINKS if link.key not in ("shared_token_cache", "broker")
+}
+
+
+class Outcome(StrEnum):
+    OK = "ok"  # returned a token
+    UNAVAILABLE = "unavailable"  # not configured here: the chain moves on
+    FAILED = "failed"  # tried and failed: the chain stops here
+    EXCLUDED = "excluded"  # removed by AZURE_TOKEN_CREDENTIALS (still probed, for the report)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What DefaultAzureCredential would do: the link it ends at, and why."""
+
+    link: str | None  # key of the link that returns a token, or that fails and ends the chain
+    outcome: Outcome | None  # OK or FAILED; None when every included link is unavailable
+    included: tuple[str, ...]  # links the real chain contains, in order
+    skipped: tuple[str, ...]  # included links tried before `link` that were unavailable
+    shadowed: tuple[str, ...]  # included links after `link` that would have worked (never tried)
+
+
+class ChainConfigError(ValueError):
+    """AZURE_TOKEN_CREDENTIALS holds a value DefaultAzureCredential rejects."""
+
+
+def included_links(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The links DefaultAzureCredential builds for this environment (AZURE_TOKEN_CREDENTIALS honoured)."""
+    value = environ.get("AZURE_TOKEN_CREDENTIALS", "").strip().lower()
+    if not value:
+        return tuple(link.key for link in LINKS)
+    if value == "dev":
+        return tuple(link.key for link in LINKS if link.dev)
+    if value == "prod":
+        return tuple(link.key for link in LINKS if link.prod)
+    if value in SINGLE_CREDENTIAL_NAMES:
+        return (SINGLE_CREDENTIAL_NAMES[value],)
+    raise ChainConfigError(f"AZURE_TOKEN_CREDENTIALS={value!r} is not dev, prod or a credential name")
+
+
+def select(outcomes: Mapping[str, Outcome], included: Sequence[str]) -> Selection:
+    """Apply the chain rule to per-link outcomes (probed independently)."""
+    skipped: list[str] = []
+    for index, key in enumerate(included):
+        outcome = outcomes.get(key, Outcome.UNAVAILABLE)
+        if outcome is Outcome.UNAVAILABLE:
+            skipped.append(key)
+            continue
+        later = included[index + 1:]
+        shadowed = tuple(k for k in later if outcomes.get(k) is Outcome.OK)
+        return Selection(key, outcome, tuple(included), tuple(skipped), shadowed)
+    return Selection(None, None, tuple(included), tuple(skipped), ())

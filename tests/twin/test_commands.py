@@ -1,0 +1,90 @@
+"""`preflight twin …` and `preflight demo` from the installed console script, as a newcomer would run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from helpers.cli import clean_env, preflight_exe, run_cli
+
+SCHEMA = json.loads((Path(__file__).parents[2] / "preflight" / "schemas" / "report-1.schema.json").read_text())
+pytestmark = pytest.mark.slow
+
+
+def test_scenarios_lists_every_builtin_and_dumps_one() -> None:
+    proc = run_cli(["twin", "scenarios"])
+    assert proc.returncode == 0
+    names = [line.split()[0] for line in proc.stdout.splitlines()]
+    for expected in ("healthy", "owner-without-data-role", "no-custom-subdomain", "sp-expired-secret", "sp-missing",
+                     "mfa-required", "ca-blocked", "wrong-tenant", "propagation-pending", "deny-assignment",
+                     "group-assignment", "network-blocked", "throttled", "no-credentials"):
+        assert expected in names
+    dumped = run_cli(["twin", "scenarios", "--dump", "healthy"])
+    assert json.loads(dumped.stdout)["name"] == "healthy"
+
+
+def test_unknown_scenario_is_a_clear_error() -> None:
+    proc = run_cli(["demo", "--scenario", "no-such-scenario"])
+    assert proc.returncode == 2
+    assert "no-such-scenario" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_exec_runs_a_full_check_against_the_scenario(tmp_path: Path) -> None:
+    log = tmp_path / "requests.jsonl"
+    proc = run_cli(["twin", "exec", "--scenario", "healthy", "--request-log", str(log), "--",
+                    preflight_exe(), "check", "--format", "json"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    document = json.loads(proc.stdout)
+    jsonschema.validate(document, SCHEMA)
+    statuses = {(r["check_id"], r["subject"]): r["status"] for r in document["results"]}
+    assert statuses[("signin.chain", None)] == "pass"
+    assert statuses[("rbac.data-action",
+                     "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action")] == "pass"
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert entries, "the request log is empty"
+    # read-only: nothing but GETs, token requests and read-only queries
+    for entry in entries:
+        assert entry["method"] == "GET" or entry["service"] in ("entra", "twin", "resource_graph"), entry
+
+
+def test_exec_passes_the_exit_code_through() -> None:
+    proc = run_cli(["twin", "exec", "--scenario", "owner-without-data-role", "--", preflight_exe(), "check"])
+    assert proc.returncode == 1
+    assert "az role assignment create" in proc.stdout
+
+
+def test_demo_shows_a_full_report_with_no_azure_account() -> None:
+    proc = run_cli(["demo", "--scenario", "owner-without-data-role"])
+    assert proc.returncode == 1
+    assert "scenario 'owner-without-data-role'" in proc.stderr
+    for check_id in ("signin.chain", "tokens.scope", "resource.endpoint", "rbac.data-action"):
+        assert check_id in proc.stdout
+    assert "Cognitive Services OpenAI User" in proc.stdout
+
+
+def test_serve_prints_the_environment_and_stops_on_sigterm() -> None:
+    proc = subprocess.Popen([preflight_exe(), "twin", "serve", "--scenario", "healthy"], env=clean_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            lines.append(line)
+            if line.startswith("export REQUESTS_CA_BUNDLE="):
+                break
+        exported = {ln.split("=", 1)[0][7:] for ln in lines if ln.startswith("export ")}
+        assert {"ARM_CLOUD_METADATA_URL", "AZURE_AUTHORITY_HOST", "REQUESTS_CA_BUNDLE"} <= exported
+        # managed identity always points at the twin, never at the link-local IMDS address
+        assert exported & {"IDENTITY_ENDPOINT", "AZURE_POD_IDENTITY_AUTHORITY_HOST"}
+        assert not any("169.254.169.254" in ln for ln in lines)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
