@@ -22,12 +22,12 @@ from typing import Any, Literal
 from preflight.errors import PreflightError
 
 __all__ = [
+    "KNOWN_RESOURCE_APP_IDS",
+    "SAFE_CLAIMS",
     "ClaimFinding",
     "ClaimsError",
     "ExpectedClaims",
-    "KNOWN_RESOURCE_APP_IDS",
     "PrincipalInfo",
-    "SAFE_CLAIMS",
     "analyse_claims",
     "decode_claims",
     "describe_principal",
@@ -174,10 +174,7 @@ KNOWN_RESOURCE_APP_IDS: Mapping[str, str] = {
 
 def normalize_audience(audience: str) -> str:
     """Comparable audience: lowercase, no ``/.default`` (so scopes can be passed), no trailing slash."""
-    value = audience.strip().lower()
-    if value.endswith("/.default"):
-        value = value[: -len("/.default")]
-    return value.rstrip("/")
+    return audience.strip().lower().removesuffix("/.default").rstrip("/")
 
 
 def _audience_forms(audience: str) -> set[str]:
