@@ -217,3 +217,43 @@ def has_any_access(scenario: Mapping[str, Any], object_id: str, scope: str) -> b
                 or is_below(scenario, props.get("scope", "/"), scope)):
             return True
     return False
+
+
+class ScopeView:
+    """Where other scopes sit relative to one scope, computed once per request: lists of thousands of
+    assignments compare against it without re-walking the management-group tree for each."""
+
+    def __init__(self, scenario: Mapping[str, Any], scope: str) -> None:
+        self.scenario = scenario
+        self.scope = norm_scope(scope)
+        self.above = set(ancestors(scenario, scope))
+        self._chains: dict[str, list[str]] = {}
+
+    def at_or_above(self, other: str) -> bool:
+        """``other`` is this scope or one of its ancestors (an assignment there applies here)."""
+        return norm_scope(other) in self.above
+
+    def below(self, other: str) -> bool:
+        """``other`` lies strictly beneath this scope."""
+        other_n = norm_scope(other)
+        if other_n == self.scope:
+            return False
+        if self.scope == "/" or other_n.startswith(self.scope + "/"):
+            return True
+        if not self.scope.startswith("/providers/microsoft.management/managementgroups/"):
+            return False
+        parts = other_n.strip("/").split("/")
+        chain_of: tuple[str | None, str | None]
+        if len(parts) >= 2 and parts[0] == "subscriptions":
+            key, chain_of = parts[1], (parts[1], None)
+        elif other_n.startswith("/providers/microsoft.management/managementgroups/"):
+            key, chain_of = other_n, (None, other_n)
+        else:
+            return False
+        if key not in self._chains:
+            self._chains[key] = management_group_chain(self.scenario, chain_of[0], chain_of[1])
+        return self.scope in self._chains[key]
+
+    def in_range(self, other: str, at_scope_only: bool) -> bool:
+        """ARM's list semantics: at or above, plus below unless ``atScope()`` was asked for."""
+        return self.at_or_above(other) or (not at_scope_only and self.below(other))

@@ -68,9 +68,7 @@ def parse_assignment_filter(text: str) -> tuple[bool, str | None, str | None] | 
 
 
 def _in_range(scenario: Mapping[str, Any], item_scope: str, scope: str, at_scope_only: bool) -> bool:
-    if access.is_at_or_above(scenario, item_scope, scope):
-        return True
-    return not at_scope_only and access.is_below(scenario, item_scope, scope)
+    return access.ScopeView(scenario, scope).in_range(item_scope, at_scope_only)
 
 
 def list_role_assignments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
@@ -96,9 +94,10 @@ def list_role_assignments(state: TwinState, request: TwinRequest, match: re.Matc
         who = {principal.lower()}
     elif assigned:
         who = access.principal_ids(state.scenario, assigned)
+    view = access.ScopeView(state.scenario, scope)
     found = [ra for ra in state.scenario.get("roleAssignments", [])
-             if _in_range(state.scenario, ra["properties"]["scope"], scope, at_scope)
-             and (who is None or str(ra["properties"]["principalId"]).lower() in who)]
+             if (who is None or str(ra["properties"]["principalId"]).lower() in who)
+             and view.in_range(ra["properties"]["scope"], at_scope)]
     return ok(page(state, request, found), caller.object_id)
 
 
@@ -195,9 +194,10 @@ def list_deny_assignments(state: TwinState, request: TwinRequest, match: re.Matc
             return arm_error(400, "UnsupportedQuery", f"The filter '{text}' is not supported.",
                              principal=caller.object_id)
     found = []
+    view = access.ScopeView(state.scenario, scope)
     for da in state.scenario.get("denyAssignments", []):
         props = da["properties"]
-        if not _in_range(state.scenario, props["scope"], scope, at_scope):
+        if not view.in_range(props["scope"], at_scope):
             continue
         if name and props.get("denyAssignmentName", "").lower() != name.lower():
             continue

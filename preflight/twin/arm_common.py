@@ -89,7 +89,7 @@ def page(state: TwinState, request: TwinRequest, items: Sequence[Any], *, size_o
     except ValueError:
         start = 0
     chunk = list(items[start:start + size])
-    result: dict[str, Any] = {"value": strip_twin_fields(chunk)}
+    result: dict[str, Any] = {"value": chunk}  # ok() strips twin-only fields
     if start + size < len(items):
         params = {k: v for k, v in request.query.items() if k != token_param.lower()}
         restored = {_CANONICAL.get(k, k): v for k, v in params.items()}
