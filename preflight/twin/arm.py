@@ -119,9 +119,8 @@ def get_subscription(state: TwinState, request: TwinRequest, match: re.Match[str
     if isinstance(sub, TwinResponse):
         return sub
     if not access.has_any_access(state.scenario, caller.object_id, sub["id"]):
-        # ARM hides subscriptions the caller has no role in behind the same 404 as a missing one
-        return arm_error(404, "SubscriptionNotFound", f"The subscription '{match['sub']}' could not be found.",
-                         principal=caller.object_id)
+        # a role anywhere in the subscription is enough to see it; none at all is ARM's AuthorizationFailed
+        return authorization_failed(caller, "Microsoft.Resources/subscriptions/read", f"/subscriptions/{match['sub']}")
     return ok(sub, caller.object_id)
 
 

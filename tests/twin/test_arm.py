@@ -333,3 +333,15 @@ def test_handlers_never_crash_on_odd_paths_and_filters(arm_twin: Twin) -> None:
             assert 200 <= response.status < 500
 
     run()
+
+
+def test_a_subscription_without_any_role_is_authorization_failed(arm_twin: Twin) -> None:
+    doc = world()
+    doc["managementGroups"][1]["x-twin-subscriptions"] = [SUB]
+    arm_twin.use(doc)
+    client = SubscriptionClient(credential(arm_twin), **arm_kwargs(arm_twin))
+    assert [s.subscription_id for s in client.subscriptions.list()] == [SUB]
+    with pytest.raises(HttpResponseError) as info:
+        client.subscriptions.get(SUB2)
+    assert info.value.status_code == 403 and info.value.error.code == "AuthorizationFailed"  # type: ignore[union-attr]
+    assert "'Microsoft.Resources/subscriptions/read' over scope" in info.value.error.message  # type: ignore[union-attr]
