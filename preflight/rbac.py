@@ -362,8 +362,8 @@ def _guarded_actions(clause: str) -> tuple[str, ...] | None:
         end = _closing(clause, 0)
         head = clause[1:end] if end != -1 else ""
     else:
-        end = clause.find(")", clause.find("(")) if clause.startswith("!") else -1
-        end = _closing(clause, clause.find("(")) if end != -1 else -1
+        opening = clause.find("(") if clause.startswith("!") else -1
+        end = _closing(clause, opening) if opening != -1 else -1
         head = clause[: end + 1] if end != -1 else ""
     head = _strip_parens(head)
     if not head.startswith("!") or not clause[end + 1 :].strip().upper().startswith(("OR", "||")):
@@ -500,6 +500,19 @@ class AppliedAssignment:
     def conditional(self) -> bool:
         """Whether an ABAC condition (on the assignment) governs this grant."""
         return self.assignment.condition is not None
+
+    def as_evidence(self) -> dict[str, str | bool | None]:
+        """The JSON evidence shape of ``can-i`` (``grantedBy[]`` / ``conditional[]`` items)."""
+        return {
+            "roleAssignmentId": self.assignment.id,
+            "roleDefinitionId": self.assignment.role_definition_id,
+            "roleName": self.role_name,
+            "scope": self.scope,
+            "inherited": self.inherited,
+            "viaGroup": self.via_group,
+            "matched": self.matched,
+            "condition": self.assignment.condition,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -741,25 +754,38 @@ def _catalogue_breadth(role: RoleDefinition, operations: Sequence[tuple[str, boo
     )
 
 
+def _assignable_at(
+    role: RoleDefinition, scope: str | None, mg_ancestry: Mapping[str, Sequence[str]] | None
+) -> bool:
+    """Whether the role may be assigned at ``scope`` (no scope given, or no assignable scopes listed: yes)."""
+    if scope is None or not role.assignable_scopes:
+        return True
+    return any(scope_contains(allowed, scope, mg_ancestry) for allowed in role.assignable_scopes)
+
+
 def roles_granting(
     action: str,
     definitions: Iterable[RoleDefinition],
     *,
     data_action: bool,
     operations: Iterable[tuple[str, bool]] | None = None,
+    scope: str | None = None,
+    mg_ancestry: Mapping[str, Sequence[str]] | None = None,
 ) -> list[RoleDefinition]:
     """The roles that grant ``action`` unconditionally, least privilege first, to recommend the smallest fix.
 
     Least privilege means granting the fewest operations: with ``operations`` (the provider's catalogue as
     ``(name, is_data_action)`` pairs, from ``az provider operation show``) that is counted exactly; without it
     a wildcard-breadth estimate orders them. Either way "Cognitive Services OpenAI User" comes before
-    "Cognitive Services OpenAI Contributor" and "Cognitive Services User" for chat completions.
+    "Cognitive Services OpenAI Contributor" and "Cognitive Services User" for chat completions. With ``scope``,
+    only roles assignable there are returned (a custom role may be limited to some subscriptions).
     """
     catalogue = tuple(operations) if operations is not None else ()
     candidates = [
         role
         for role in definitions
-        if any(
+        if _assignable_at(role, scope, mg_ancestry)
+        and any(
             permission_grants(p, action, data=data_action) and not condition_restricts(p.condition, action)
             for p in role.permissions
         )

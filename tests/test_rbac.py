@@ -510,3 +510,44 @@ def test_scope_never_contains_sibling_with_common_prefix(parent: str, name: str,
     sibling = base + suffix
     assert not scope_contains(base, sibling) and not scope_contains(sibling, base)
     assert scope_contains(base, base + "/child") and not scope_contains(base, sibling + "/child")
+
+
+def test_roles_granting_honours_assignable_scopes(roles: dict[str, RoleDefinition]) -> None:
+    custom = RoleDefinition(
+        "/subscriptions/other/providers/Microsoft.Authorization/roleDefinitions/c0ffee00",
+        "c0ffee00", "Chat only", "CustomRole", "", (Permission(data_actions=(CHAT,)),), ("/subscriptions/other",),
+    )
+    everything = [*roles.values(), custom]
+    assert roles_granting(CHAT, everything, data_action=True)[0].role_name == "Chat only"
+    at_account = roles_granting(CHAT, everything, data_action=True, scope=ACCOUNT)
+    assert at_account[0].role_name == "Cognitive Services OpenAI User"
+    assert "Chat only" not in [r.role_name for r in at_account]
+
+
+def test_applied_assignment_evidence_shape(roles: dict[str, RoleDefinition]) -> None:
+    decision = evaluate(
+        CHAT, ACCOUNT, [ME, GROUP], [assign("Cognitive Services OpenAI User", RG, GROUP)], roles.values(),
+        data_action=True,
+    )
+    evidence = decision.granted_by[0].as_evidence()
+    assert evidence["roleName"] == "Cognitive Services OpenAI User" and evidence["viaGroup"] == GROUP
+    assert evidence["scope"] == RG and evidence["inherited"] is True and evidence["matched"] == CHAT
+    assert str(evidence["roleDefinitionId"]).endswith(GUIDS["Cognitive Services OpenAI User"])
+    json.dumps(evidence)
+
+
+@pytest.mark.parametrize(
+    "condition,restricts",
+    [
+        ("!(ActionMatches{'a/b'}) OR @Resource[x] StringEquals 'y'", False),
+        ("(!(ActionMatches{'Microsoft.CognitiveServices/*'})) OR (@Resource[x] StringEquals 'y')", True),
+        ("((!(ActionMatches{'a/b'} AND SubOperationMatches{'s'})) OR (@Resource[x] StringEquals 'y'))", False),
+        ("((!(ActionMatches{'a/b'})) OR (x)) AND (@Resource[x] StringEquals 'y')", True),
+        ("@Resource[HasObotoken] boolequals true && ((!(ActionMatches{'a/b'})) OR (x))", True),
+        ("((!(ActionMatches{'a/b'})) AND (x))", True),
+        ("(((", True),
+        ("", True),
+    ],
+)
+def test_condition_restricts_shapes(condition: str, restricts: bool) -> None:
+    assert condition_restricts(condition, CHAT) is restricts
