@@ -212,7 +212,13 @@ def _filter(items: list[dict[str, Any]], text: str, caller: Caller, request: Twi
         clause = clause.strip()
         m = re.fullmatch(r"(\w+)\s+eq\s+'((?:[^']|'')*)'", clause, re.IGNORECASE)
         s = re.fullmatch(r"startswith\(\s*(\w+)\s*,\s*'((?:[^']|'')*)'\s*\)", clause, re.IGNORECASE)
-        if m and m[1].lower() in ("appid", "displayname", "id", "userprincipalname", "servicePrincipalType".lower()):
+        # what `az ad sp show --id <appId or URI>` and `az role assignment --assignee` send
+        spn = re.fullmatch(r"servicePrincipalNames/any\(\s*(\w+)\s*:\s*\1\s+eq\s+'((?:[^']|'')*)'\s*\)",
+                           clause, re.IGNORECASE)
+        if spn:
+            wanted = spn[2].replace("''", "'").lower()
+            items = [o for o in items if wanted in {str(n).lower() for n in o.get("servicePrincipalNames") or []}]
+        elif m and m[1].lower() in ("appid", "displayname", "id", "userprincipalname", "mail", "serviceprincipaltype"):
             prop, value = m[1], m[2].replace("''", "'")
             items = [o for o in items if str(_get_ci(o, prop)).lower() == value.lower()]
         elif s and s[1].lower() == "displayname":

@@ -285,6 +285,7 @@ def _normalise(doc: dict[str, Any], errors: list[str]) -> None:
     for i, res in enumerate(doc.setdefault("resources", [])):
         _normalise_resource(res, f"resources[{i}]", groups, errors)
 
+    _check_unique_subdomains(doc, errors)
     _normalise_role_definitions(doc, errors)
     _normalise_directory(doc, errors)
     _normalise_role_assignments(doc, errors)
@@ -372,6 +373,20 @@ def _normalise_resource(res: Any, path: str, groups: Mapping[str, Any], errors: 
             errors.append(f"{path}.properties.publicNetworkAccess: must be Enabled or Disabled")
 
 
+def _check_unique_subdomains(doc: Mapping[str, Any], errors: list[str]) -> None:
+    """Custom subdomains are globally unique in Azure; on the twin they also name the data-plane route."""
+    seen: dict[str, int] = {}
+    for i, res in enumerate(doc.get("resources", [])):
+        if not isinstance(res, dict) or str(res.get("type", "")).lower() != ACCOUNT_TYPE:
+            continue
+        sub = str((res.get("properties") or {}).get("customSubDomainName") or "").lower()
+        if sub and sub in seen:
+            errors.append(f"resources[{i}].properties.customSubDomainName: {sub!r} is already used by "
+                          f"resources[{seen[sub]}]")
+        elif sub:
+            seen[sub] = i
+
+
 def _normalise_role_definitions(doc: dict[str, Any], errors: list[str]) -> None:
     """Entries are either a built-in role's name / GUID (a reference, kept as the full built-in definition)
     or a full custom role definition object (ARM shape)."""
@@ -428,7 +443,10 @@ def _normalise_directory(doc: dict[str, Any], errors: list[str]) -> None:
     for key, keys in required.items():
         for i, obj in enumerate(directory[key]):
             if _require(obj, f"directory.{key}[{i}]", keys, errors):
-                known.add(obj["id"].lower())
+                if key in ("users", "groups", "servicePrincipals"):  # what memberships may name
+                    if obj["id"].lower() in known:
+                        errors.append(f"directory.{key}[{i}].id: {obj['id']} is used by another directory object")
+                    known.add(obj["id"].lower())
     for obj in directory["users"]:
         if isinstance(obj, dict):
             obj.setdefault("displayName", obj.get("userPrincipalName", "").split("@")[0])

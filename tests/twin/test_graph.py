@@ -74,6 +74,9 @@ def test_service_principal_lookups(graph_twin: Twin) -> None:
     assert [s["id"] for s in listed["value"]] == [SP]
     status, named = call(client, graph_twin, "GET", "servicePrincipals", **{"$filter": "displayName eq 'other-app'"})
     assert [s["displayName"] for s in named["value"]] == ["other-app"]
+    _, spn = call(client, graph_twin, "GET", "servicePrincipals",
+                  **{"$filter": f"servicePrincipalNames/any(c:c eq '{APP_ID}')"})
+    assert [s["id"] for s in spn["value"]] == [SP]
     status, bad = call(client, graph_twin, "GET", "servicePrincipals", **{"$filter": "colour eq 'red'"})
     assert status == 400 and bad["error"]["code"] == "Request_UnsupportedQuery"
 

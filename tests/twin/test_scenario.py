@@ -140,3 +140,13 @@ def test_tenant_and_defaults_are_filled() -> None:
     assert doc["target"] == {"tenantId": TENANT, "subscriptionId": SUB, "resourceId": ACCOUNT, "profile": "openai"}
     alice = next(u for u in doc["directory"]["users"] if u["id"] == ALICE)
     assert alice["accountEnabled"] is True
+
+
+def test_duplicates_are_rejected() -> None:
+    doc = world()
+    doc["resources"][2]["properties"]["customSubDomainName"] = "Contoso-OpenAI"
+    doc["directory"]["groups"].append({"id": doc["directory"]["users"][0]["id"]})
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(doc)
+    assert any(e.startswith("resources[2].properties.customSubDomainName") for e in info.value.errors)
+    assert any(e.startswith("directory.groups[2].id") for e in info.value.errors)
