@@ -41,7 +41,8 @@ class EnvConfig(Check):
             "token_credentials": analysis.token_credentials,
         }
         if not analysis.findings:
-            yield self.passed(f"environment selects {analysis.selected}", evidence=evidence)
+            yield self.passed(f"environment variables configure {analysis.selected}; whether each one can "
+                              "sign in is signin.chain's question", evidence=evidence)
             return
         for finding in analysis.findings:
             builder = self.failed if finding.level == "fail" else self.warned

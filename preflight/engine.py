@@ -20,7 +20,7 @@ from typing import Protocol
 from preflight.check import Check
 from preflight.context import Context
 from preflight.errors import ConfigError, FactError
-from preflight.model import CHECK_ID_PATTERN, CheckMeta, Result, Severity, Status
+from preflight.model import CHECK_ID_PATTERN, CheckMeta, Result, Severity, Status, check_sort_key
 
 ENTRY_POINT_GROUP = "preflight.checks"
 log = logging.getLogger("preflight.engine")
@@ -62,7 +62,7 @@ class Observer(Protocol):
 
 
 def discover(group: str = ENTRY_POINT_GROUP) -> list[CheckSpec]:
-    """All checks registered in the entry-point group, sorted by id. A duplicate id across distributions is
+    """All checks registered in the entry-point group, in diagnosis order. A duplicate id across distributions is
     a configuration error naming both, never a silent override."""
     specs: dict[str, CheckSpec] = {}
     for ep in entry_points(group=group):
@@ -75,7 +75,7 @@ def discover(group: str = ENTRY_POINT_GROUP) -> list[CheckSpec]:
                 remediation="uninstall one of the two distributions or rename the check",
             )
         specs[ep.name] = CheckSpec(ep.name, dist, ep)
-    return [specs[k] for k in sorted(specs)]
+    return [specs[k] for k in sorted(specs, key=check_sort_key)]
 
 
 def split_patterns(values: Iterable[str]) -> list[str]:

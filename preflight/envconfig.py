@@ -94,7 +94,7 @@ class EnvAnalysis:
         if self.workload_identity:
             parts.append("WorkloadIdentityCredential")
         if self.managed_identity != "IMDS":
-            parts.append(f"ManagedIdentityCredential ({self.managed_identity})")
+            parts.append(f"ManagedIdentityCredential ({self.managed_identity} endpoint)")
         return ", ".join(parts) if parts else "no credential configured by environment variables"
 
 

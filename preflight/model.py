@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+# The order a diagnosis reads in: configuration, sign-in, tokens, the resource, then permissions. Areas not
+# listed (plug-ins) follow, alphabetically.
+AREA_ORDER = ("env", "signin", "tokens", "resource", "rbac", "principal", "access", "audit")
+
 CHECK_ID_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*\.[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 
 
@@ -83,6 +87,7 @@ class CheckMeta:
     def area(self) -> str:
         return self.id.split(".", 1)[0]
 
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -153,3 +158,10 @@ class Report:
 
 
 _WORST_ORDER = [Status.PASS, Status.SKIP, Status.WARN, Status.FAIL, Status.ERROR]
+
+
+def check_sort_key(check_id: str) -> tuple[int, str]:
+    """Sort key putting checks in :data:`AREA_ORDER`, then by id."""
+    area = check_id.split(".", 1)[0]
+    rank = AREA_ORDER.index(area) if area in AREA_ORDER else len(AREA_ORDER)
+    return rank, check_id

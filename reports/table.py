@@ -46,8 +46,8 @@ def render(report: Report, options: RenderOptions) -> str:
     lines = []
     target = ", ".join(f"{k}={v}" for k, v in report.target.items() if v)
     lines.append(f"azure-preflight {report.tool_version}" + (f" — {target}" if target else ""))
-    ordered = sorted(report.results, key=lambda r: r.check_id.split(".", 1)[0])
-    for area, results in groupby(ordered, key=lambda r: r.check_id.split(".", 1)[0]):
+    # Results arrive in diagnosis order (see AREA_ORDER); group consecutive areas without re-sorting.
+    for area, results in groupby(report.results, key=lambda r: r.check_id.split(".", 1)[0]):
         lines.append("")
         lines.append(_paint(area, "1", options))
         for result in results:
