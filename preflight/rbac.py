@@ -535,7 +535,11 @@ class Decision:
     denied_by: tuple[DenyAssignment, ...]
     others: tuple[AppliedAssignment, ...]
     unresolved: tuple[RoleAssignment, ...]
-    explanation: str
+
+    @property
+    def explanation(self) -> str:
+        """The verdict in plain words, derived from the evidence so the two can never disagree."""
+        return _explain(self)
 
     @property
     def allowed(self) -> bool:
@@ -650,7 +654,7 @@ def evaluate(
     status: DecisionStatus = (
         "denied" if denied else "granted" if granted else "conditional" if conditional else "not-granted"
     )
-    decision = Decision(
+    return Decision(
         status=status,
         action=action,
         scope=scope,
@@ -660,9 +664,7 @@ def evaluate(
         denied_by=denied,
         others=tuple(others),
         unresolved=tuple(unresolved),
-        explanation="",
     )
-    return _with_explanation(decision)
 
 
 def _describe(applied: AppliedAssignment) -> str:
@@ -681,8 +683,8 @@ def _explain_other(applied: AppliedAssignment, *, data_action: bool) -> str:
     return f"{text} does not include this action"
 
 
-def _with_explanation(decision: Decision) -> Decision:
-    """Attach the human explanation; kept apart from the evaluation so the rules read without prose."""
+def _explain(decision: Decision) -> str:
+    """The human explanation; kept apart from the evaluation so the rules read without prose."""
     plane = "data action" if decision.data_action else "action"
     head = f"{plane} '{decision.action}' at {decision.scope}"
     lines: list[str] = []
@@ -707,18 +709,7 @@ def _with_explanation(decision: Decision) -> Decision:
         )
     if decision.unresolved and decision.status != "granted":
         lines.append("Some role definitions were not available, so the verdict may be incomplete.")
-    return Decision(
-        status=decision.status,
-        action=decision.action,
-        scope=decision.scope,
-        data_action=decision.data_action,
-        granted_by=decision.granted_by,
-        conditional=decision.conditional,
-        denied_by=decision.denied_by,
-        others=decision.others,
-        unresolved=decision.unresolved,
-        explanation=" ".join(lines),
-    )
+    return " ".join(lines)
 
 
 # --------------------------------------------------------------------------------------------------------------

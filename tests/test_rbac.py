@@ -551,3 +551,21 @@ def test_applied_assignment_evidence_shape(roles: dict[str, RoleDefinition]) -> 
 )
 def test_condition_restricts_shapes(condition: str, restricts: bool) -> None:
     assert condition_restricts(condition, CHAT) is restricts
+
+
+MG_NAME = st.text(alphabet=string.ascii_lowercase + string.digits + "-", min_size=1, max_size=10)
+
+
+@given(st.lists(MG_NAME, min_size=1, max_size=5, unique=True), MG_NAME)
+def test_management_group_chain_contains_everything_below(chain: list[str], sub: str) -> None:
+    """m0 ⊃ m1 ⊃ … ⊃ mk ⊃ subscription ⊃ resource group, with ancestry given as direct parents only."""
+    sub_id = "sub-" + sub
+    ancestry = {sub_id: [chain[-1]], **{child: [parent] for parent, child in zip(chain, chain[1:], strict=False)}}
+    mg = [f"/providers/Microsoft.Management/managementGroups/{name}" for name in chain]
+    below = f"/subscriptions/{sub_id}/resourceGroups/rg"
+    for i, outer in enumerate(mg):
+        assert scope_contains(outer, below, ancestry)
+        assert scope_contains(outer.upper(), f"/subscriptions/{sub_id}", ancestry)
+        for j, inner in enumerate(mg):
+            assert scope_contains(outer, inner, ancestry) is (i <= j)
+        assert not scope_contains(below, outer, ancestry)
