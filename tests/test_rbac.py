@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import string
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -560,7 +561,7 @@ MG_NAME = st.text(alphabet=string.ascii_lowercase + string.digits + "-", min_siz
 def test_management_group_chain_contains_everything_below(chain: list[str], sub: str) -> None:
     """m0 ⊃ m1 ⊃ … ⊃ mk ⊃ subscription ⊃ resource group, with ancestry given as direct parents only."""
     sub_id = "sub-" + sub
-    ancestry = {sub_id: [chain[-1]], **{child: [parent] for parent, child in zip(chain, chain[1:], strict=False)}}
+    ancestry = {sub_id: [chain[-1]], **{child: [parent] for parent, child in pairwise(chain)}}
     mg = [f"/providers/Microsoft.Management/managementGroups/{name}" for name in chain]
     below = f"/subscriptions/{sub_id}/resourceGroups/rg"
     for i, outer in enumerate(mg):
