@@ -4,8 +4,8 @@ Follows the REST reference (api-version 2022-04-01, what azure-mgmt-authorizatio
 
 * role assignments, list for scope: no ``$filter`` → assignments at, above and below the scope;
   ``atScope()`` → at or above; ``principalId eq '{id}'`` → that principal exactly, at/above/below;
-  ``assignedTo('{id}')`` → that principal and every group it is a transitive member of; ``and`` combines
-  ``atScope()`` with one of the others. Inheritance runs management groups → subscription → resource group →
+  ``assignedTo('{id}')`` → that principal and every group it is a transitive member of; only
+  ``atScope() and assignedTo('{id}')`` combines (anything else: 400 ``UnsupportedQuery``, ARM's message). Inheritance runs management groups → subscription → resource group →
   resource. Pages of ``options.pageSize`` linked by an absolute ``nextLink`` with ``$skipToken``.
 * role definitions: every shipped built-in plus the scenario's custom roles assignable at the scope;
   ``$filter=roleName eq '…'`` and ``type eq 'BuiltInRole'|'CustomRole'``. Readable by any signed-in caller.
@@ -50,21 +50,31 @@ def _clean_scope(raw: str) -> str:
 
 
 def parse_assignment_filter(text: str) -> tuple[bool, str | None, str | None] | None:
-    """``$filter`` → (atScope, principalId, assignedTo), or None when ARM would reject it."""
+    """``$filter`` → (atScope, principalId, assignedTo), or None when ARM answers 400 UnsupportedQuery.
+
+    ARM accepts ``atScope()``, ``principalId eq '{id}'`` (quotes required), ``assignedTo('{id}')`` and
+    ``atScope() and assignedTo('{id}')``; no other combination."""
     at_scope, principal, assigned = False, None, None
-    for clause in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
-        clause = clause.strip()
-        if not clause:
-            continue
+    clauses = [c.strip() for c in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE) if c.strip()]
+    for clause in clauses:
         if re.fullmatch(r"atScope\(\s*\)", clause, re.IGNORECASE):
             at_scope = True
-        elif m := re.fullmatch(r"principalId\s+eq\s+" + _QUOTED, clause, re.IGNORECASE):
+        elif m := re.fullmatch(r"principalId\s+eq\s+'(?P<id>[^']+)'", clause, re.IGNORECASE):
             principal = m["id"]
-        elif m := re.fullmatch(r"assignedTo\(\s*" + _QUOTED + r"\s*\)", clause, re.IGNORECASE):
+        elif m := re.fullmatch(r"assignedTo\(\s*'(?P<id>[^']+)'\s*\)", clause, re.IGNORECASE):
             assigned = m["id"]
         else:
             return None
+    if len(clauses) > 2 or (len(clauses) == 2 and not (at_scope and assigned)):
+        return None
     return at_scope, principal, assigned
+
+
+def unsupported_filter(text: str, caller: Caller) -> TwinResponse:
+    """ARM's exact 400 for a role-assignment ``$filter`` it does not support."""
+    return arm_error(400, "UnsupportedQuery",
+                     f"The filter '{text}' is not supported. Supported filters are either 'atScope()' or "
+                     "'principalId eq '{value}' or assignedTo('{value}')'.", principal=caller.object_id)
 
 
 def _in_range(scenario: Mapping[str, Any], item_scope: str, scope: str, at_scope_only: bool) -> bool:
@@ -85,9 +95,7 @@ def list_role_assignments(state: TwinState, request: TwinRequest, match: re.Matc
     text = request.query.get("$filter", "")
     parsed = parse_assignment_filter(text)
     if parsed is None:
-        return arm_error(400, "UnsupportedQuery",
-                         f"The filter '{text}' is not supported. Supported filters are either 'atScope()' or "
-                         "'principalId eq '{value}' ' or 'assignedTo('{value}')'.", principal=caller.object_id)
+        return unsupported_filter(text, caller)
     at_scope, principal, assigned = parsed
     who: set[str] | None = None
     if principal:

@@ -345,3 +345,14 @@ def test_a_subscription_without_any_role_is_authorization_failed(arm_twin: Twin)
         client.subscriptions.get(SUB2)
     assert info.value.status_code == 403 and info.value.error.code == "AuthorizationFailed"  # type: ignore[union-attr]
     assert "'Microsoft.Resources/subscriptions/read' over scope" in info.value.error.message  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("text", [f"principalId eq {SP}", f"atScope() and principalId eq '{SP}'",
+                                  "roleDefinitionId eq 'x'", f"principalId eq '{SP}' and assignedTo('{SP}')"])
+def test_unsupported_role_assignment_filters(arm_twin: Twin, text: str) -> None:
+    reply = get(arm_twin, f"{RG}/providers/Microsoft.Authorization/roleAssignments", token(arm_twin),
+                **{"api-version": "2022-04-01", "$filter": text})
+    assert reply.status_code == 400
+    assert reply.json() == {"error": {"code": "UnsupportedQuery", "message": (
+        f"The filter '{text}' is not supported. Supported filters are either 'atScope()' or "
+        "'principalId eq '{value}' or assignedTo('{value}')'.")}}
