@@ -313,7 +313,7 @@ def test_handlers_never_crash_on_odd_paths_and_filters(arm_twin: Twin) -> None:
     resource_graph.register(router)
     headers = {"authorization": f"Bearer {token(arm_twin)}"}
 
-    @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.lists(st.sampled_from(_SEGMENTS), min_size=1, max_size=12),
            st.one_of(st.none(), st.text(max_size=40), st.sampled_from(
                ["atScope()", f"assignedTo('{SP}')", "principalId eq ", "roleName eq 'x' and type eq 'y'",
