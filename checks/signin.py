@@ -46,8 +46,8 @@ class SigninChain(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.aadsts import classify_aadsts, parse_aadsts_codes
-        from preflight.azure.facts import credential_chain
+        from preflight.aadsts import classify_error, format_fix
+        from preflight.azure.facts import cloud, credential_chain
         from preflight.chain import LINKS_BY_KEY, Outcome
 
         report = ctx.get(credential_chain)
@@ -72,11 +72,11 @@ class SigninChain(Check):
         if selection.link is None:
             # Inside DefaultAzureCredential a developer tool whose sign-in Entra refused (MFA, conditional
             # access, expired refresh token) is reported as merely "unavailable": dig the real cause out.
-            hidden = [(report.probes[k], codes) for k in selection.included
-                      if (codes := parse_aadsts_codes(report.probes[k].message))]
+            hidden = [(report.probes[k], info) for k in selection.included
+                      if (info := classify_error(report.probes[k].message)) is not None]
             if hidden:
-                probe, codes = hidden[0]
-                info = classify_aadsts(codes[0])
+                probe, info = hidden[0]
+                info = format_fix(info, tenant=tenant, scope=ctx.get(cloud).arm_scope)
                 yield self.failed(
                     f"no credential is available: {probe.name} is signed in but Entra refused its token "
                     f"(AADSTS{info.code}: {info.title}), which DefaultAzureCredential treats as unavailable",
@@ -94,8 +94,10 @@ class SigninChain(Check):
         probe = report.probes[selection.link]
         skipped = ", ".join(LINKS_BY_KEY[k].name for k in selection.skipped) or "none"
         if selection.outcome is Outcome.FAILED:
-            codes = parse_aadsts_codes(probe.message)
-            info = classify_aadsts(codes[0]) if codes else None
+            info = classify_error(probe.message)
+            if info is not None:
+                info = format_fix(info, tenant=tenant, scope=ctx.get(cloud).arm_scope,
+                                  app_id=ctx.target.environ.get("AZURE_CLIENT_ID"))
             never_tried = [LINKS_BY_KEY[k].name for k in selection.shadowed]
             summary = f"DefaultAzureCredential stops at {probe.name}, which tried and failed"
             if info is not None:

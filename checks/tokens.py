@@ -28,7 +28,7 @@ class TokensScope(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.aadsts import classify_aadsts
+        from preflight.aadsts import classify_aadsts, format_fix
         from preflight.azure.arm import profile
         from preflight.azure.facts import cloud, scopes_for, token
         from preflight.claims import ExpectedClaims, analyse_claims, describe_principal, safe_claims
@@ -40,6 +40,9 @@ class TokensScope(Check):
                 if exc.fact != "token":
                     raise  # no credential at all: signin.chain reports that; this check is SKIP
                 info = classify_aadsts(int(exc.code)) if exc.code else None
+                if info is not None:
+                    info = format_fix(info, tenant=ctx.target.tenant_id, scope=scope,
+                                      app_id=ctx.target.environ.get("AZURE_CLIENT_ID"))
                 summary = f"no token for {scope}"
                 if info is not None:
                     summary += f": AADSTS{info.code} {info.title} ({info.category})"

@@ -161,6 +161,37 @@ def _write_atomically(path: Path, text: str) -> None:
         raise RenderError(f"could not write the report to {str(path)!r}: {exc.strerror or exc}") from exc
 
 
+@cli.command("explain")
+@click.argument("error", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def explain(error: Sequence[str], fmt: str) -> int:
+    """Explain an Entra ID sign-in error: AADSTS50076, 50076, or a whole pasted error message.
+
+    Exit 0 when the code is known, 1 when it is not, 2 when the input holds no code.
+    """
+    import json
+
+    from preflight.aadsts import classify_error, format_fix
+
+    text = " ".join(error).strip()
+    found = classify_error([int(text)] if text.isdigit() else text)
+    if found is None:
+        raise ConfigError(f"no AADSTS error code found in {text[:80]!r}",
+                          remediation="pass a code such as AADSTS50076 or 50076, or the whole error message")
+    info = format_fix(found)
+    if fmt == "json":
+        click.echo(json.dumps({"code": info.code, "category": info.category.value, "title": info.title,
+                               "cause": info.cause, "fix": info.fix, "docs": info.docs,
+                               "conditional_access": info.ca_policy}, indent=2))
+    else:
+        click.echo(f"AADSTS{info.code}: {info.title}")
+        click.echo(f"category: {info.category.value}")
+        click.echo(f"cause:    {info.cause}")
+        click.echo(f"fix:      {info.fix}")
+        click.echo(f"docs:     {info.docs}")
+    return 0 if info.known else 1
+
+
 class _LazyCommand(click.Command):
     """Shows in --help without importing its module; the real command loads only when invoked."""
 

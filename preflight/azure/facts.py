@@ -132,11 +132,11 @@ def token(ctx: Context, scope: str) -> TokenFact:
         else:
             info = probe.credential.get_token_info(scope)
     except ClientAuthenticationError as exc:
-        from preflight.aadsts import parse_aadsts_codes
+        from preflight.aadsts import most_specific, parse_aadsts_codes
 
-        codes = parse_aadsts_codes(str(exc))
+        code = most_specific(parse_aadsts_codes(str(exc)))
         raise FactError("token", f"{probe.name} could not get a token for {scope}: {_one_line(exc)}",
-                        reported_by="tokens.scope", code=str(codes[0]) if codes else None) from exc
+                        reported_by="tokens.scope", code=str(code) if code is not None else None) from exc
     return TokenFact(scope, decode_claims(info.token), int(info.expires_on))
 
 
