@@ -88,3 +88,23 @@ def test_serve_prints_the_environment_and_stops_on_sigterm() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
+
+
+@pytest.mark.parametrize("scenario", ["sp-expired-secret", "healthy"])
+def test_no_secret_or_token_in_any_output(scenario: str, tmp_path: Path) -> None:
+    dumped = json.loads(run_cli(["twin", "scenarios", "--dump", scenario]).stdout)
+    secrets = [c["x-twin-secretText"] for app in dumped.get("directory", {}).get("applications", [])
+               for c in app.get("passwordCredentials", []) if c.get("x-twin-secretText")]
+    env_secret = ((dumped.get("signIn") or {}).get("environment") or {}).get("clientSecret")
+    secrets += [env_secret] if env_secret else []
+    out = tmp_path / "report.json"
+    proc = run_cli(["twin", "exec", "--scenario", scenario, "--", preflight_exe(), "check", "-v",
+                    "--format", "json", "--output", str(out)])
+    assert proc.returncode in (0, 1), proc.stderr
+    texts = (proc.stdout, proc.stderr, out.read_text())
+    for text in texts:
+        assert "eyJ" not in text  # no JWT (access token, assertion) in any output
+        for secret in secrets:
+            assert secret not in text
+    if scenario == "sp-expired-secret":
+        assert secrets, "the scenario should carry a canary secret"
