@@ -34,33 +34,16 @@ class RbacDataAction(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.arm import deny_assignments, profile, resource, role_assignments, role_definition
-        from preflight.azure.facts import principal
-        from preflight.rbac import DenyAssignment, RoleAssignment, RoleDefinition, evaluate
+        from preflight.azure.access import data_access
 
         if not (ctx.target.resource_id or ctx.target.endpoint):
             yield self.skipped("no resource given: pass --resource-id or --endpoint", caused_by="resource.endpoint")
             return
-        account = ctx.get(resource)
-        scope = account["id"]
-        who = ctx.get(principal)
-        wanted = ctx.get(profile)
-        raw = ctx.get(role_assignments, scope, who.object_id)
-        assignments = [RoleAssignment.from_arm(a) for a in raw]
-        definitions = [RoleDefinition.from_arm(ctx.get(role_definition, d))
-                       for d in sorted({a.role_definition_id for a in assignments})]
-        denies = [DenyAssignment.from_arm(d) for d in ctx.get(deny_assignments, scope)]
-        # assignedTo() returns only assignments that apply to the principal or its (transitive) groups.
-        group_ids = sorted({a.principal_id for a in assignments if a.principal_id.lower() != who.object_id.lower()})
-        principal_ids = [who.object_id, *group_ids]
-        held = [{"role": _role_name(a, definitions), "scope": a.scope, "principal_id": a.principal_id,
-                 "condition": a.condition} for a in assignments]
+        access = ctx.get(data_access)
+        who, wanted, scope = access.principal, access.profile, access.scope
         evidence_base: dict[str, Any] = {"principal": who.object_id, "scope": scope, "profile": wanted.name,
-                                         "assignments": held}
-
-        for requirement in wanted.requirements:
-            decision = evaluate(requirement.action, scope, principal_ids, assignments, definitions, denies,
-                                data_action=requirement.data)
+                                         "assignments": list(access.held)}
+        for requirement, decision in access.decisions:
             evidence = {**evidence_base, "action": requirement.action, "decision": decision.status}
             if decision.status == "granted":
                 grant = decision.granted_by[0]
@@ -79,15 +62,10 @@ class RbacDataAction(Check):
                                   "conditional — cannot be evaluated offline", subject=requirement.action,
                                   evidence=evidence)
             else:
-                yield self.failed(_not_granted(requirement.action, held), subject=requirement.action,
+                yield self.failed(_not_granted(requirement.action, list(access.held)), subject=requirement.action,
                                   evidence=evidence,
                                   remediation=f"assign the least-privilege role {wanted.role_name} at the account",
                                   commands=[_assign_command(who, wanted.role_id, scope)])
-
-
-def _role_name(assignment: Any, definitions: list[Any]) -> str:
-    guid = assignment.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
-    return next((d.role_name for d in definitions if d.name.lower() == guid), guid)
 
 
 def _not_granted(action: str, held: list[dict[str, Any]]) -> str:

@@ -100,16 +100,17 @@ def list_checks(fmt: str, verbose: bool, no_color: bool) -> int:
 @click.option("--endpoint", default=None, help="Resource endpoint (default: AZURE_OPENAI_ENDPOINT / AZURE_AI_ENDPOINT).")
 @click.option("--profile", default=None, help="Intended use: openai, cognitive, ml … (default: from the resource).")
 @click.option("--assignee", default=None, help="Check this principal instead of the signed-in one (admins).")
+@click.option("--probe", is_flag=True, help="Also make one read-only call to the data plane (list deployments).")
 @_common
 def check(fmt: str, outputs: Sequence[str], fail_on: str, only: Sequence[str], skip: Sequence[str],
           timeout: float, deadline: float, cloud: str | None, cloud_metadata_url: str | None, tenant: str | None,
           subscription: str | None, resource_id: str | None, endpoint: str | None, profile: str | None,
-          assignee: str | None, verbose: bool, no_color: bool) -> int:
+          assignee: str | None, probe: bool, verbose: bool, no_color: bool) -> int:
     """Run the checks and report. Exit 0: nothing at or above --fail-on; 1: something is; 2: bad input; 3:
     the run could not complete."""
     from preflight import reports
     from preflight.engine import RunOptions, split_patterns
-    from preflight.run import CheckOptions, exit_code, run
+    from preflight.run import CheckOptions, exit_code
     from preflight.target import build_target
 
     _State.verbose = verbose
@@ -120,7 +121,7 @@ def check(fmt: str, outputs: Sequence[str], fail_on: str, only: Sequence[str], s
     files = [(path, reports.for_path(path, default=fmt)) for path in outputs]
     renderers = {name: reports.get(name) for name in {fmt, *(f for _, f in files)}}  # fail fast on bad formats
     options = CheckOptions(target, split_patterns(only), split_patterns(skip),
-                           RunOptions(timeout=timeout, deadline=deadline))
+                           RunOptions(timeout=timeout, deadline=deadline), probe=probe)
     report = _run_with_progress(options, environ)
 
     stdout_options = reports.RenderOptions(color=_use_color(no_color), verbose=verbose)

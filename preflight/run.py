@@ -3,6 +3,7 @@ the demo, tests and benchmarks call exactly what the CLI calls."""
 
 from __future__ import annotations
 
+import fnmatch
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from datetime import UTC, datetime
 from preflight import __version__
 from preflight.context import Context
 from preflight.engine import Observer, RunOptions, discover, load, run_checks, select
-from preflight.model import Report, Status
+from preflight.model import CheckMeta, Report, Status
 from preflight.redact import Redactor
 from preflight.target import Target
 
@@ -24,13 +25,14 @@ class CheckOptions:
     only: Sequence[str] = ()
     skip: Sequence[str] = ()
     engine: RunOptions = RunOptions()
+    probe: bool = False  # run opt-in checks that call the data plane (tag "opt-in")
 
 
 def run(options: CheckOptions, observer: Observer | None = None) -> Report:
     """Discover, select and run the checks against the target; always returns a complete Report."""
     started_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     start = time.perf_counter()
-    checks = load(select(discover(), options.only, options.skip))
+    checks = [c for c in load(select(discover(), options.only, options.skip)) if _wanted(c.meta, options)]
     ctx = Context(options.target)
     redactor = Redactor.from_environ(options.target.environ)
     results = run_checks(checks, ctx, options.engine, observer=observer, sanitize=redactor.result)
@@ -42,6 +44,13 @@ def run(options: CheckOptions, observer: Observer | None = None) -> Report:
         results=tuple(results),
         checks=tuple(c.meta for c in checks),
     )
+
+
+def _wanted(meta: CheckMeta, options: CheckOptions) -> bool:
+    """Opt-in checks (which call the data plane) run with --probe or when --only names them."""
+    if "opt-in" not in meta.tags or options.probe:
+        return True
+    return any(fnmatch.fnmatchcase(meta.id, pattern.lower()) and "*" not in pattern for pattern in options.only)
 
 
 def exit_code(report: Report, fail_on: str) -> int:

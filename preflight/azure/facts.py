@@ -8,7 +8,7 @@ SDKs are imported inside the providers: importing this module costs nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from preflight.chain import ChainConfigError, Outcome, Selection, included_links, select
@@ -117,6 +117,8 @@ class TokenFact:
     scope: str
     claims: Mapping[str, Any]
     expires_on: int
+    # Kept only to call the data plane (access.probe); never rendered, logged or compared.
+    access_token: str = field(default="", repr=False, compare=False)
 
 
 @fact("token", reported_by="tokens.scope")
@@ -137,7 +139,7 @@ def token(ctx: Context, scope: str) -> TokenFact:
         code = most_specific(parse_aadsts_codes(str(exc)))
         raise FactError("token", f"{probe.name} could not get a token for {scope}: {_one_line(exc)}",
                         reported_by="tokens.scope", code=str(code) if code is not None else None) from exc
-    return TokenFact(scope, decode_claims(info.token), int(info.expires_on))
+    return TokenFact(scope, decode_claims(info.token), int(info.expires_on), info.token)
 
 
 @fact("principal", reported_by="signin.identity")

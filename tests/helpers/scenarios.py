@@ -20,6 +20,7 @@ def run_scenario(twin: Twin, monkeypatch: pytest.MonkeyPatch, scenario: str,
     twin.use(scenario)
     apply_environment(monkeypatch, twin.environment())
     target = build_target(dict(os.environ))
+    # an opt-in check named exactly in `only` runs, as on the command line
     return run(CheckOptions(target, only=list(only), engine=RunOptions(timeout=30, deadline=60)))
 
 

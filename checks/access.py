@@ -1,0 +1,104 @@
+"""access.probe — the ground truth: one read-only call to the account's data plane with the real token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from preflight.check import Check
+from preflight.context import Context
+from preflight.model import CheckMeta, Result, Severity
+
+API_VERSION = "2024-10-21"  # a GA Azure OpenAI data-plane version
+TIMEOUT = 15
+
+
+class AccessProbe(Check):
+    """Evaluating roles offline can be wrong in ways only the service knows (propagation delay, a policy we
+    cannot read). With --probe, list the deployments — a read-only call — and classify the answer: 200, or a
+    401/403 that is RBAC, audience, tenant, custom subdomain, disabled keys or the network. Compared with
+    rbac.data-action's verdict in the report."""
+
+    meta = CheckMeta(
+        id="access.probe",
+        title="Data-plane probe (read-only)",
+        severity=Severity.HIGH,
+        description="With --probe: GET {endpoint}/openai/deployments with the Entra ID token and classify the "
+        "answer.",
+        tags=("probe", "opt-in"),
+        docs=("https://learn.microsoft.com/azure/ai-services/openai/how-to/managed-identity",),
+        facts=("resource", "token"),
+    )
+
+    def run(self, ctx: Context) -> Iterable[Result]:
+        import requests
+
+        from preflight.azure.arm import resource
+        from preflight.azure.facts import cloud, token
+        from preflight.dataplane import classify_probe
+
+        if not (ctx.target.resource_id or ctx.target.endpoint):
+            yield self.skipped("no resource given: pass --resource-id or --endpoint", caused_by="resource.endpoint")
+            return
+        endpoint = ctx.target.endpoint or (ctx.get(resource).get("properties") or {}).get("endpoint")
+        if not endpoint:
+            yield self.skipped("the account has no endpoint to probe", caused_by="resource.endpoint")
+            return
+        found = ctx.get(token, ctx.get(cloud).cognitive_scope)
+        url = endpoint.rstrip("/") + "/openai/deployments"
+        verify = ctx.target.environ.get("REQUESTS_CA_BUNDLE") or True
+        try:
+            response = requests.get(url, params={"api-version": API_VERSION}, timeout=TIMEOUT, verify=verify,
+                                    headers={"Authorization": f"Bearer {found.access_token}"})
+        except requests.RequestException as exc:
+            yield self.result_error(f"could not reach {url}: {type(exc).__name__}")
+            return
+        body: Any
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text[:500]
+        verdict = classify_probe(response.status_code, body)
+        rbac = _rbac_verdict(ctx)
+        evidence = {"url": url, "status": response.status_code, "verdict": verdict.kind,
+                    "message": verdict.message, "missing_action": verdict.missing_action, "rbac_verdict": rbac}
+        if verdict.allowed:
+            count = len(body.get("data", [])) if isinstance(body, dict) else None
+            summary = (f"GET {url} answered {response.status_code}: the token is accepted"
+                       + (f" ({count} deployment(s) visible)" if count is not None else ""))
+            if rbac in ("not-granted", "denied"):
+                yield self.warned(summary + f", although the role evaluation says {rbac}: access comes from "
+                                  "something preflight cannot see (e.g. a role at a scope it cannot read)",
+                                  evidence=evidence)
+            else:
+                yield self.passed(summary, evidence=evidence)
+            return
+        summary = f"the data plane refused the call ({verdict.kind}): {verdict.message}"
+        fix = verdict.fix or "see the message"
+        if verdict.kind == "permission_denied" and rbac == "granted":
+            summary += ("; the role evaluation says the role is granted, so the assignment has most likely not "
+                        "propagated to the data plane yet")
+            fix = ("wait: new role assignments take up to 10 minutes to reach the data plane (longer through "
+                   "groups or at management-group scope), then re-run")
+        yield self.failed(summary, evidence=evidence, remediation=fix)
+
+    def result_error(self, summary: str) -> Result:
+        """An ERROR result: the probe could not be made at all."""
+        from preflight.model import Status
+
+        return self.result(Status.ERROR, summary)
+
+
+READ_DEPLOYMENTS = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read"
+
+
+def _rbac_verdict(ctx: Context) -> str | None:
+    """The offline verdict for the action the probe exercises (None when it cannot be evaluated)."""
+    from preflight.azure.access import data_access
+    from preflight.errors import FactError
+
+    try:
+        decision = ctx.get(data_access).decision_for(READ_DEPLOYMENTS)
+    except FactError:
+        return None
+    return decision.status if decision is not None else None

@@ -1,0 +1,54 @@
+"""The RBAC verdict for the target, as one shared fact: rbac.data-action reports it, access.probe compares the
+service's answer with it, and the role assignments behind it are fetched once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from preflight.azure.arm import deny_assignments, profile, resource, role_assignments, role_definition
+from preflight.azure.facts import principal
+from preflight.context import Context, fact
+
+if TYPE_CHECKING:
+    from preflight.claims import PrincipalInfo
+    from preflight.profiles import Profile, Requirement
+    from preflight.rbac import Decision
+
+
+@dataclass(frozen=True, slots=True)
+class DataAccess:
+    principal: PrincipalInfo
+    profile: Profile
+    scope: str
+    held: tuple[Mapping[str, Any], ...]  # what the principal holds here: role, scope, principal id, condition
+    decisions: tuple[tuple[Requirement, Decision], ...]
+
+    def decision_for(self, action: str) -> Decision | None:
+        return next((d for r, d in self.decisions if r.action.lower() == action.lower()), None)
+
+
+@fact("data-access", reported_by="rbac.data-action")
+def data_access(ctx: Context) -> DataAccess:
+    from preflight.rbac import DenyAssignment, RoleAssignment, RoleDefinition, evaluate
+
+    scope = ctx.get(resource)["id"]
+    who = ctx.get(principal)
+    wanted = ctx.get(profile)
+    assignments = [RoleAssignment.from_arm(a) for a in ctx.get(role_assignments, scope, who.object_id)]
+    definitions = [RoleDefinition.from_arm(ctx.get(role_definition, d))
+                   for d in sorted({a.role_definition_id for a in assignments})]
+    denies = [DenyAssignment.from_arm(d) for d in ctx.get(deny_assignments, scope)]
+    # assignedTo() returns only assignments that apply to the principal or its (transitive) groups, so any
+    # other principal id among them is one of its groups.
+    groups = sorted({a.principal_id for a in assignments if a.principal_id.lower() != (who.object_id or "").lower()})
+    principal_ids = [who.object_id or "", *groups]
+    names = {d.guid: d.role_name for d in definitions}
+    held = tuple({"role": names.get(a.role_guid, a.role_guid), "scope": a.scope, "principal_id": a.principal_id,
+                  "condition": a.condition, "created_on": a.created_on} for a in assignments)
+    decisions = tuple(
+        (requirement, evaluate(requirement.action, scope, principal_ids, assignments, definitions, denies,
+                               data_action=requirement.data))
+        for requirement in wanted.requirements)
+    return DataAccess(who, wanted, scope, held, decisions)

@@ -1,0 +1,53 @@
+"""The twin's data plane enforces RBAC with its own, independent permission check. On every built-in
+scenario, preflight's offline verdict (rbac.data-action) and the service's answer (access.probe) must agree —
+or the probe must name the non-RBAC cause (network, custom subdomain, propagation) that separates them."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers.scenarios import one, run_scenario
+from preflight.model import Status
+from preflight.twin import Twin
+from preflight.twin.scenario import list_scenarios
+
+READ = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read"
+# Why the data plane may refuse what RBAC grants, by the probe's verdict kind.
+NON_RBAC_CAUSES = {"network", "custom_subdomain"}
+
+
+@pytest.mark.parametrize("scenario", list_scenarios())
+def test_offline_rbac_verdict_and_the_data_plane_agree(scenario: str, twin_session: Twin,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run_scenario(twin_session, monkeypatch, scenario, only=["rbac.data-action", "access.probe"])
+    rbac = one(report, "rbac.data-action", READ) if any(
+        r.subject == READ for r in report.results) else one(report, "rbac.data-action")
+    probe = one(report, "access.probe")
+    if rbac.status is Status.SKIP or probe.status is Status.SKIP:
+        # one of them could not get what it needs (no sign-in, no token for the data plane, unreadable
+        # resource): the SKIP must point at the check that reports that root cause
+        for result in (rbac, probe):
+            if result.status is Status.SKIP:
+                assert result.caused_by in ("signin.chain", "tokens.scope", "resource.endpoint"), result
+        return
+    verdict = next(e.value for e in probe.evidence if e.name == "verdict")
+    if rbac.status is Status.PASS and probe.status is Status.FAIL:
+        assert verdict in NON_RBAC_CAUSES or "not propagated" in probe.summary, probe.summary
+    else:
+        assert (rbac.status is Status.PASS) == (probe.status is Status.PASS), (rbac.summary, probe.summary)
+        if probe.status is Status.FAIL:
+            assert verdict == "permission_denied"
+
+
+def test_propagation_pending_is_explained_by_comparing_both(twin_session: Twin,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run_scenario(twin_session, monkeypatch, "propagation-pending", only=["rbac.*", "access.probe"])
+    probe = one(report, "access.probe")
+    assert probe.status is Status.FAIL
+    assert "not propagated" in probe.summary
+    assert probe.remediation is not None and "10 minutes" in probe.remediation.text
+
+
+def test_the_probe_is_opt_in(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run_scenario(twin_session, monkeypatch, "healthy", only=["rbac.*", "access.*"])
+    assert not [r for r in report.results if r.check_id == "access.probe"]
