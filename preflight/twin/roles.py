@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -30,14 +31,26 @@ def builtin_roles() -> list[dict[str, Any]]:
 
 
 def find_builtin(name_or_guid: str) -> dict[str, Any] | None:
-    """The built-in role whose roleName (case-insensitive) or GUID is ``name_or_guid``, or None."""
+    """The built-in role whose roleName (case-insensitive) or GUID is ``name_or_guid`` (a copy), or None."""
+    found = builtin_view(name_or_guid)
+    return copy.deepcopy(dict(found)) if found is not None else None
+
+
+def builtin_view(name_or_guid: str) -> Mapping[str, Any] | None:
+    """Like :func:`find_builtin` but the shared, read-only definition (no copy: hot path of RBAC checks)."""
     key = name_or_guid.strip().lower()
     if key.startswith("/") and ROLE_DEFINITION_PROVIDER.lower() in key:
         key = key.rsplit("/", 1)[-1]
+    return _index().get(key)
+
+
+@lru_cache(maxsize=1)
+def _index() -> dict[str, Mapping[str, Any]]:
+    index: dict[str, Mapping[str, Any]] = {}
     for role in _load():
-        if role["name"].lower() == key or role["properties"]["roleName"].lower() == key:
-            return copy.deepcopy(role)
-    return None
+        index[role["name"].lower()] = role
+        index.setdefault(role["properties"]["roleName"].lower(), role)
+    return index
 
 
 def builtin_role_names() -> list[str]:

@@ -424,13 +424,14 @@ def _normalise_role_definitions(doc: dict[str, Any], errors: list[str]) -> None:
     doc["roleDefinitions"] = out
 
 
-def find_role_definition(doc: Mapping[str, Any], ref: str) -> dict[str, Any] | None:
-    """A role definition by full id, GUID or role name: the scenario's own first, then the shipped built-ins."""
+def find_role_definition(doc: Mapping[str, Any], ref: str) -> Mapping[str, Any] | None:
+    """A role definition by full id, GUID or role name: the scenario's own first, then the shipped built-ins.
+    Read-only: built-ins are shared."""
     key = ref.strip().rstrip("/").rsplit("/", 1)[-1].lower()
     for rd in doc.get("roleDefinitions", []):
         if rd.get("name", "").lower() == key or rd.get("properties", {}).get("roleName", "").lower() == key:
-            return rd
-    return roles.find_builtin(key)
+            return rd  # type: ignore[no-any-return]
+    return roles.builtin_view(key)
 
 
 def _normalise_directory(doc: dict[str, Any], errors: list[str]) -> None:
