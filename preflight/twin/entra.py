@@ -594,7 +594,8 @@ def _principal_names(state: TwinState, form: Mapping[str, str]) -> list[str]:
     if sp:
         names.append(str(sp.get("id", "")))
     server = cast("TwinServer", state)
-    record = (server.store.get("refresh_tokens") or {}).get(form.get("refresh_token", ""))
+    with server.store_lock:
+        record = (server.store.get("refresh_tokens") or {}).get(form.get("refresh_token", ""))
     if record:
         user = find_user(state.scenario, record["user"]) or {}
         names += [record["user"], str(user.get("userPrincipalName", ""))]
@@ -750,8 +751,9 @@ def prepare_scenario(scenario: Mapping[str, Any], workdir: Path,
             cache_key = (str(app.get("appId")), key_id, str(start), str(end))
             generated = (cache or {}).get(cache_key)
             if generated is None:
+                # One file per distinct certificate: a cached one must never be overwritten by another.
                 generated = generate_client_certificate(
-                    certs / f"{app.get('appId', 'app')}-{key_id}.pem", str(app.get("displayName") or "twin-app"),
+                    certs / f"{app.get('appId', 'app')}-{key_id}-{fingerprint('|'.join(cache_key))}.pem", str(app.get("displayName") or "twin-app"),
                     not_before=_dt.datetime.fromtimestamp(start, _dt.UTC) if start else None,
                     not_after=_dt.datetime.fromtimestamp(end, _dt.UTC) if end else None)
                 if cache is not None:

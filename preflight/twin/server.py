@@ -354,11 +354,9 @@ class TwinServer:
             response = self._not_found(request, wrong_method)
         else:
             response = self._call(route, match, request)
-        truncate = bool(fault and fault.action == "truncate")
-        try:
-            conn.send_twin_response(response, truncate=truncate)
-        finally:
-            record(response.status, response.principal)
+        # Log before answering: a test that reads the log right after its response must find the entry.
+        record(response.status, response.principal)
+        conn.send_twin_response(response, truncate=bool(fault and fault.action == "truncate"))
 
     def _call(self, route: Any, match: Any, request: TwinRequest) -> TwinResponse:
         from preflight.twin.http import AuthError

@@ -233,6 +233,18 @@ def test_unregistered_certificate_is_aadsts700027(core_twin: Twin, core_env: dic
         cred.get_token(ARM)
 
 
+def test_expired_certificate_is_aadsts700027(core_twin: Twin, core_env: dict[str, str]) -> None:
+    doc = core_scenario()
+    app = next(a for a in doc["directory"]["applications"] if a["appId"] == IDS["cert_app"])
+    app["keyCredentials"] = [{"x-twin-generate": True, "startDateTime": "2020-01-01T00:00:00Z",
+                              "endDateTime": "2021-01-01T00:00:00Z"}]
+    core_twin.use(doc)
+    cred = CertificateCredential(TENANT, IDS["cert_app"], certificate_path=core_twin.certificate_path(IDS["cert_app"]),
+                                 **_sdk(core_twin))
+    with pytest.raises(ClientAuthenticationError, match="AADSTS700027: .*The key used is expired"):
+        cred.get_token(ARM)
+
+
 # ------------------------------------------------------------------------------------------------ workload identity
 
 def _wi_credential(twin: Twin, tmp_path: Any, subject: str = WI_SUBJECT) -> WorkloadIdentityCredential:
@@ -256,6 +268,16 @@ def test_workload_identity_mismatch_is_aadsts70021(core_twin: Twin, core_env: di
     # this path attaches the response, so the error codes are machine-readable
     assert info.value.response is not None and info.value.response.json()["error_codes"] == [70021]
     assert "Assertion Subject: 'system:serviceaccount:other:sa'" in str(info.value)
+
+
+def test_expired_federated_assertion_is_aadsts700024(core_twin: Twin, core_env: dict[str, str],
+                                                     tmp_path: Any) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(core_twin.federated_token(issuer=WI_ISSUER, subject=WI_SUBJECT, lifetime=-900))
+    cred = WorkloadIdentityCredential(tenant_id=TENANT, client_id=IDS["wi_app"], token_file_path=str(token_file),
+                                      **_sdk(core_twin))
+    with pytest.raises(ClientAuthenticationError, match="AADSTS700024: Client assertion is not within its valid"):
+        cred.get_token(ARM)
 
 
 def test_workload_identity_from_scenario_environment(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
