@@ -140,7 +140,8 @@ def demo(scenario: str, fmt: str, check_args: Sequence[str]) -> int:
         env = instance.process_environment()
         if not os.environ.get("NO_COLOR") and sys.stdout.isatty():
             env.pop("NO_COLOR", None)
-        cmd = [sys.executable, "-m", "preflight", "check", "--format", fmt, *check_args]
+        # -P: never put the working directory on sys.path (a source checkout would shadow the install).
+        cmd = [sys.executable, "-P", "-m", "preflight", "check", "--format", fmt, *check_args]
         return subprocess.call(cmd, env=env)
     finally:
         instance.stop()
