@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from preflight.twin import access, arm_authorization
+from preflight.twin import access, arm_authorization, arm_management
 from preflight.twin.arm_common import (
     arm_error, authenticate, authorization_failed, authorize, find_by_id, ok, page, resource_group_or_404,
     resource_or_404, subscription_or_404,
@@ -195,6 +195,46 @@ def _list_typed(state: TwinState, request: TwinRequest, scope: str, rtype: str) 
     return ok(page(state, request, found), caller.object_id)
 
 
+_LIST_KEYS = ("id", "name", "type", "kind", "location", "managedBy", "sku", "plan", "identity", "tags", "zones",
+              "extendedLocation")
+
+
+def list_resources(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``GET …/resources`` (subscription or resource group): ``GenericResourceExpanded`` items — no
+    ``properties``, as ARM lists them — with ``$filter`` on ``resourceType eq '…'`` / ``name eq '…'``
+    (joined by ``and``), filtered to what the caller may read."""
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    groups = match.groupdict()
+    scope = f"/subscriptions/{groups['sub']}" + (f"/resourceGroups/{groups['rg']}" if groups.get("rg") else "")
+    holder: Any = (resource_group_or_404(state, groups["sub"], groups["rg"], caller) if groups.get("rg")
+                   else subscription_or_404(state, groups["sub"], caller))
+    if isinstance(holder, TwinResponse):
+        return holder
+    text = request.query.get("$filter", "").strip()
+    wanted: dict[str, str] = {}
+    for clause in re.split(r"\s+and\s+", text, flags=re.IGNORECASE) if text else []:
+        m = re.fullmatch(r"(resourceType|name)\s+eq\s+'([^']*)'", clause.strip(), re.IGNORECASE)
+        if not m:
+            return arm_error(400, "InvalidFilterInQueryString",
+                             f"Invalid $filter '{text}' specified in the query string.", principal=caller.object_id)
+        wanted["type" if m[1].lower() == "resourcetype" else "name"] = m[2].lower()
+    if not access.has_any_access(state.scenario, caller.object_id, scope):
+        return authorization_failed(caller, "Microsoft.Resources/subscriptions/resources/read", scope)
+    prefix = access.norm_scope(scope) + "/"
+    found = []
+    for res in state.scenario.get("resources", []):
+        if not access.norm_scope(res["id"]).startswith(prefix):
+            continue
+        if any(str(res.get(k, "")).lower() != v for k, v in wanted.items()):
+            continue
+        if not access.check(state.scenario, caller.object_id, _read_action(res["id"]), res["id"]).allowed:
+            continue
+        found.append({k: res[k] for k in _LIST_KEYS if k in res})
+    return ok(page(state, request, found), caller.object_id)
+
+
 def list_accounts_in_subscription(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     return _list_typed(state, request, f"/subscriptions/{match['sub']}", "Microsoft.CognitiveServices/accounts")
 
@@ -226,12 +266,15 @@ def list_deployments(state: TwinState, request: TwinRequest, match: re.Match[str
 def register(router: Router) -> None:
     """ARM routes; authorization (role assignments …) first, as they share prefixes with resources."""
     arm_authorization.register(router)
+    arm_management.register(router)
     router.add("GET", r"/metadata/endpoints", ARM)(metadata_endpoints)
     router.add("GET", r"/tenants", ARM)(list_tenants)
     router.add("GET", r"/subscriptions", ARM)(list_subscriptions)
     router.add("GET", _SUB, ARM)(get_subscription)
     router.add("GET", _SUB + r"/resourceGroups", ARM)(list_resource_groups)
     router.add("GET", _RG, ARM)(get_resource_group)
+    router.add("GET", _SUB + r"/resources", ARM)(list_resources)
+    router.add("GET", _RG + r"/resources", ARM)(list_resources)
     router.add("GET", _SUB + r"/providers/Microsoft\.CognitiveServices/accounts", ARM)(list_accounts_in_subscription)
     router.add("GET", _RG + r"/providers/Microsoft\.CognitiveServices/accounts", ARM)(list_accounts_in_group)
     router.add("GET", _RG + r"/providers/Microsoft\.CognitiveServices/accounts/(?P<account>[^/]+)/deployments",

@@ -4,7 +4,8 @@ Each account answers on the twin's host at the endpoint :func:`preflight.twin.sc
 ``{base}/dataplane/{customSubDomainName}/`` (or the shared regional ``{base}/dataplane/regional/{location}/`` for
 accounts without a custom subdomain). Read-only calls: ``GET openai/deployments``, ``GET
 openai/deployments/{name}``, ``GET openai/models`` and ``POST openai/deployments/{name}/chat/completions``
-(a canned completion, only to prove that authentication and authorization work).
+(a canned completion, only to prove that authentication and authorization work), plus the v1 API's
+``GET openai/v1/models`` and ``POST openai/v1/chat/completions`` (``model`` = deployment; no api-version).
 
 The checks run in the order the service applies them — api-version, network rules, then the credential:
 
@@ -157,8 +158,8 @@ def _prelude(state: TwinState, request: TwinRequest, match: re.Match[str], actio
     account = find_account(state, sub, region, _key(request))
     if sub is not None and account is None:
         return _not_found()
-    if not request.query.get("api-version"):
-        return _not_found()
+    if not request.query.get("api-version") and "/openai/v1/" not in request.path.lower():
+        return _not_found()  # the dated API needs api-version; the v1 API does not
     caller = _authorize(state, request, account, sub, action, operation)
     if isinstance(caller, TwinResponse):
         return caller
@@ -204,8 +205,14 @@ def chat_completions(state: TwinState, request: TwinRequest, match: re.Match[str
                    "POST /openai/deployments/{deployment-id}/chat/completions")
     if isinstance(got, TwinResponse):
         return got
+    return chat_completions_for(state, got, match["deployment"])
+
+
+def chat_completions_for(state: TwinState, got: tuple[Mapping[str, Any], Caller | str],
+                         deployment: str) -> TwinResponse:
+    """The canned completion of an authorised caller, or 404 for an unknown deployment."""
     account, caller = got
-    dep = next((d for d in _deployments(state, account) if d["id"].lower() == match["deployment"].lower()), None)
+    dep = next((d for d in _deployments(state, account) if d["id"].lower() == deployment.lower()), None)
     if dep is None:
         return _error(404, "DeploymentNotFound", "The API deployment for this resource does not exist. If you "
                       "created the deployment within the last 5 minutes, please wait a moment and try again.")
@@ -218,6 +225,30 @@ def chat_completions(state: TwinState, request: TwinRequest, match: re.Match[str
     })
 
 
+def list_models_v1(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``GET openai/v1/models`` (the v1 API: OpenAI's own shape)."""
+    got = _prelude(state, request, match, READ_MODELS, "GET /openai/v1/models")
+    if isinstance(got, TwinResponse):
+        return got
+    account, caller = got
+    names = sorted({d["model"] for d in _deployments(state, account) if d["model"]})
+    return _result(caller, {"object": "list", "data": [
+        {"id": name, "object": "model", "created": 1700000000, "owned_by": "system"} for name in names]})
+
+
+def chat_completions_v1(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``POST openai/v1/chat/completions``: the deployment is the body's ``model``."""
+    try:
+        body = request.json()
+    except ValueError:
+        body = None
+    model = str(body.get("model", "")) if isinstance(body, dict) else ""
+    got = _prelude(state, request, match, CHAT_COMPLETIONS, "POST /openai/v1/chat/completions")
+    if isinstance(got, TwinResponse):
+        return got
+    return chat_completions_for(state, got, model)
+
+
 def register(router: Router) -> None:
     for head in (r"/dataplane/regional/(?P<region>[^/]+)", r"/dataplane/(?P<sub>[^/]+)"):
         router.add("GET", head + r"/openai/deployments", DATA_PLANE)(list_deployments)
@@ -225,3 +256,5 @@ def register(router: Router) -> None:
         router.add("GET", head + r"/openai/models", DATA_PLANE)(list_models)
         router.add("POST", head + r"/openai/deployments/(?P<deployment>[^/]+)/chat/completions",
                    DATA_PLANE)(chat_completions)
+        router.add("GET", head + r"/openai/v1/models", DATA_PLANE)(list_models_v1)
+        router.add("POST", head + r"/openai/v1/chat/completions", DATA_PLANE)(chat_completions_v1)

@@ -16,6 +16,12 @@ product imports them (one definition, no drift) — anything else gets the real 
          [| where properties.endpoint =~ '<url>' | where properties.customSubDomainName =~ '<sub>'
           | where name =~ '<name>']
 
+3. subscriptions with their management-group ancestry (:func:`subscriptions_query`; each row's
+   ``properties.managementGroupAncestorsChain`` lists ``{name, displayName}`` nearest first, as ARG does)::
+
+       resourcecontainers | where type =~ 'microsoft.resources/subscriptions'
+         [| where subscriptionId in~ ('<id>', …)]
+
 Request body (api-version 2021-03-01 / 2022-10-01): ``subscriptions``, ``managementGroups``, ``query``,
 ``options`` {``$top``, ``$skip``, ``$skipToken``, ``resultFormat`` (only ``objectArray``)}. Response:
 ``totalRecords``, ``count``, ``data`` (rows), ``facets`` [], ``resultTruncated`` "false", ``$skipToken`` when
@@ -42,6 +48,8 @@ from preflight.twin.scenario import ACCOUNT_TYPE, iso_time, option
 
 ROLE_ASSIGNMENTS_QUERY = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments'"
 ACCOUNTS_QUERY = "resources | where type =~ 'microsoft.cognitiveservices/accounts'"
+SUBSCRIPTIONS_QUERY = "resourcecontainers | where type =~ 'microsoft.resources/subscriptions'"
+SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
 API_VERSIONS = ("2021-03-01", "2022-10-01", "2024-04-01")
 _MAX_TOP = 1000
 
@@ -74,6 +82,14 @@ def accounts_query(endpoint: str | None = None, subdomain: str | None = None, na
     if name:
         query += f" | where name =~ {_kql_string(name)}"
     return query
+
+
+def subscriptions_query(subscription_ids: Iterable[str] = ()) -> str:
+    """Query 3: subscriptions (``resourcecontainers``) with their management-group ancestor chain."""
+    ids = list(subscription_ids)
+    if not ids:
+        return SUBSCRIPTIONS_QUERY
+    return SUBSCRIPTIONS_QUERY + " | where subscriptionId in~ (" + ", ".join(_kql_string(i) for i in ids) + ")"
 
 
 # ------------------------------------------------------------------------------------------------ parsing
@@ -113,11 +129,13 @@ class Query:
         self.wheres = wheres
 
 
-_TABLES = {"authorizationresources": "microsoft.authorization/roleassignments", "resources": ACCOUNT_TYPE}
+_TABLES = {"authorizationresources": "microsoft.authorization/roleassignments", "resources": ACCOUNT_TYPE,
+           "resourcecontainers": SUBSCRIPTION_TYPE}
 _FIELDS = {
     "authorizationresources": ("properties.principalid", "properties.scope", "properties.roledefinitionid"),
     "resources": ("properties.endpoint", "properties.customsubdomainname", "name", "resourcegroup",
                   "subscriptionid"),
+    "resourcecontainers": ("subscriptionid", "name"),
 }
 
 
@@ -204,6 +222,11 @@ def _rows(state: TwinState, caller: Caller, query: Query, subscriptions: list[st
             elif sub_scope.split("/")[2] not in wanted:
                 continue
             rows.append(_row(ra, tid, "microsoft.authorization/roleassignments"))
+    elif query.table == "resourcecontainers":
+        for sub in scenario.get("subscriptions", []):
+            if str(sub.get("subscriptionId", "")).lower() not in wanted:
+                continue
+            rows.append(_subscription_row(scenario, sub, tid))
     else:
         for res in scenario.get("resources", []):
             if str(res.get("type", "")).lower() != ACCOUNT_TYPE:
@@ -215,6 +238,25 @@ def _rows(state: TwinState, caller: Caller, query: Query, subscriptions: list[st
                 continue
             rows.append(_row(res, tid, ACCOUNT_TYPE))
     return [r for r in rows if _matches(r, query.wheres)]
+
+
+def _subscription_row(scenario: Mapping[str, Any], sub: Mapping[str, Any], tenant_id: str) -> dict[str, Any]:
+    """A ``resourcecontainers`` row for a subscription, with ``managementGroupAncestorsChain``."""
+    chain = []
+    groups = {access.norm_scope(str(g.get("id", ""))): g for g in scenario.get("managementGroups", [])}
+    for gid in access.management_group_chain(scenario, str(sub["subscriptionId"])):
+        group = groups.get(gid, {})
+        chain.append({"name": group.get("name", gid.rsplit("/", 1)[-1]),
+                      "displayName": (group.get("properties") or {}).get("displayName", group.get("name"))})
+    sid = str(sub["subscriptionId"])
+    return {
+        "id": f"/subscriptions/{sid}", "name": sub.get("displayName", sid), "type": SUBSCRIPTION_TYPE,
+        "tenantId": sub.get("tenantId", tenant_id), "kind": "", "location": "", "resourceGroup": "",
+        "subscriptionId": sid, "managedBy": "", "sku": None, "plan": None,
+        "properties": {"subscriptionPolicies": sub.get("subscriptionPolicies"),
+                       "managementGroupAncestorsChain": chain, "state": sub.get("state", "Enabled")},
+        "tags": sub.get("tags") or {}, "identity": None, "zones": None, "extendedLocation": None,
+    }
 
 
 def _invalid_query(detail: str, caller: Caller | None) -> TwinResponse:
@@ -259,7 +301,8 @@ def query_resources(state: TwinState, request: TwinRequest, match: re.Match[str]
     parsed = parse_query(body["query"])
     if parsed is None:
         return _invalid_query("The twin answers only the queries defined in preflight.twin.resource_graph "
-                              f"(ROLE_ASSIGNMENTS_QUERY, ACCOUNTS_QUERY and their filters); got: {body['query']!r}",
+                              f"(ROLE_ASSIGNMENTS_QUERY, ACCOUNTS_QUERY, SUBSCRIPTIONS_QUERY and their filters); "
+                              f"got: {body['query']!r}",
                               caller)
     scenario = state.scenario
     tenant_subs = [s["subscriptionId"] for s in scenario.get("subscriptions", [])

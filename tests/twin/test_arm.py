@@ -356,3 +356,34 @@ def test_unsupported_role_assignment_filters(arm_twin: Twin, text: str) -> None:
     assert reply.json() == {"error": {"code": "UnsupportedQuery", "message": (
         f"The filter '{text}' is not supported. Supported filters are either 'atScope()' or "
         "'principalId eq '{value}' or assignedTo('{value}')'.")}}
+
+
+def test_management_groups(arm_twin: Twin) -> None:
+    tok = token(arm_twin)
+    listed = get(arm_twin, "/providers/Microsoft.Management/managementGroups", tok, **{"api-version": "2021-04-01"})
+    assert [g["name"] for g in listed.json()["value"]] == ["corp"]  # Reader at corp: the root is above it
+    corp = get(arm_twin, CORP_MG, tok, **{"api-version": "2021-04-01", "$expand": "children,path,ancestors",
+                                          "$recurse": "true"}).json()
+    assert corp["type"] == "Microsoft.Management/managementGroups" and corp["properties"]["displayName"] == "Corp"
+    details = corp["properties"]["details"]
+    assert details["parent"] == {"id": ROOT_MG, "name": TENANT, "displayName": "Tenant Root Group"}
+    assert details["path"] == [{"name": TENANT, "displayName": "Tenant Root Group"}]
+    assert details["managementGroupAncestors"] == [TENANT]
+    assert {(c["type"], c["name"]) for c in corp["properties"]["children"]} == {
+        ("/subscriptions", SUB), ("/subscriptions", SUB2)}
+    root = get(arm_twin, ROOT_MG, tok, **{"api-version": "2021-04-01"})
+    assert root.status_code == 403 and root.json()["error"]["code"] == "AuthorizationFailed"
+
+
+def test_resources_list_with_filters(arm_twin: Twin) -> None:
+    client = ResourceManagementClient(credential(arm_twin), SUB, **arm_kwargs(arm_twin))
+    accounts = list(client.resources.list(filter="resourceType eq 'Microsoft.CognitiveServices/accounts'"))
+    assert {a.name for a in accounts} == {"contoso-openai", "other-openai"}
+    assert all(a.properties is None for a in accounts)  # lists carry no properties, as in ARM
+    named = list(client.resources.list_by_resource_group(
+        "rg-ai", filter="resourceType eq 'Microsoft.MachineLearningServices/workspaces' and name eq 'ml-ws'"))
+    assert [r.id for r in named] == [WORKSPACE]
+    assert len(list(client.resources.list())) == 4  # two accounts, a deployment and a workspace
+    with pytest.raises(HttpResponseError) as info:
+        list(client.resources.list(filter="location eq 'eastus'"))
+    assert info.value.error.code == "InvalidFilterInQueryString"  # type: ignore[union-attr]

@@ -284,3 +284,17 @@ def test_sdk_surfaces_data_plane_refusals_as_http_errors(dp_twin: Twin) -> None:
     with pytest.raises(HttpResponseError):
         response.raise_for_status()
     assert response.status_code == 401
+
+
+def test_v1_api(dp_twin: Twin) -> None:
+    token = sp_token(dp_twin)
+    models = call(dp_twin, "openai/v1/models", token=token, params=None)
+    assert models.status_code == 200 and models.json()["data"][0] == {
+        "id": "gpt-4o", "object": "model", "created": 1700000000, "owned_by": "system"}
+    chat = requests.post(endpoint(dp_twin) + "openai/v1/chat/completions", json={"model": "gpt-4o", "messages": []},
+                         headers={"Authorization": f"Bearer {token}"}, verify=str(dp_twin.ca_file), timeout=10)
+    assert chat.status_code == 200 and chat.json()["object"] == "chat.completion"
+    dp_twin.use(dict(world(), roleAssignments=[]))
+    refused = call(dp_twin, "openai/v1/models", token=sp_token(dp_twin), params=None)
+    assert refused.status_code == 401 and refused.json()["error"]["message"] == denied_message(
+        SP, "Microsoft.CognitiveServices/accounts/OpenAI/models/read", "GET /openai/v1/models")

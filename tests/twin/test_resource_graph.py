@@ -143,3 +143,15 @@ def test_api_version_and_token_are_required(rg_twin: Twin) -> None:
                            json={"query": ACCOUNTS_QUERY}, verify=str(rg_twin.ca_file), timeout=5)
     assert answer.status_code == 401
     assert query(rg_twin, {"query": ACCOUNTS_QUERY}, api_version="2021-03-01")[0] == 200
+
+
+def test_subscriptions_with_management_group_ancestry(rg_twin: Twin) -> None:
+    from preflight.twin.resource_graph import subscriptions_query
+
+    rows, _ = all_rows(rg_twin, {"query": subscriptions_query()})
+    assert {r["subscriptionId"] for r in rows} == {SUB, SUB2}
+    row = next(r for r in rows if r["subscriptionId"] == SUB)
+    assert row["type"] == "microsoft.resources/subscriptions" and row["id"] == f"/subscriptions/{SUB}"
+    assert [a["name"] for a in row["properties"]["managementGroupAncestorsChain"]] == ["corp", ROOT_MG.rsplit("/")[-1]]
+    rows, _ = all_rows(rg_twin, {"query": subscriptions_query([SUB2.upper()])})
+    assert [r["subscriptionId"] for r in rows] == [SUB2]
