@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import ssl
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import pytest
 import requests
@@ -17,6 +19,8 @@ from azure.core.exceptions import AzureError
 from azure.identity import ClientSecretCredential
 from cryptography import x509
 from helpers.twin_fixtures import IDS, SECRET, core_scenario
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from preflight.twin import Twin, faults, signin
 from preflight.twin.http import ARM, DATA_PLANE, GRAPH, AuthError, TwinRequest
@@ -273,3 +277,31 @@ def test_signin_validation_names_the_bad_key() -> None:
     for expected in ("signIn.environment:", "signIn.managedIdentity.style", "signIn.managedIdentity.clientID",
                      "signIn.azureCli.loggedIn", "signIn.workloadIdentity.issuer", "signIn.browser"):
         assert any(e.startswith(expected) for e in errors), (expected, errors)
+
+
+def test_concurrent_token_requests(core_twin: Twin, core_env: dict[str, str]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_: int) -> str:
+        return _token(core_twin)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        tokens = list(pool.map(one, range(32)))
+    assert len(set(tokens)) == 32
+    posts = [e for e in core_twin.requests() if e.method == "POST"]
+    assert len(posts) == 32 and all(e.status == 200 for e in posts)
+
+
+@given(st.lists(st.text(alphabet="abcXYZ09-_.~ é%/", min_size=1, max_size=8), min_size=1, max_size=6),
+       st.dictionaries(st.text(alphabet="aBc$-", min_size=1, max_size=6), st.text(max_size=10), max_size=4))
+@settings(max_examples=150, deadline=None)
+def test_parse_request_properties(segments: list[str], query: dict[str, str]) -> None:
+    path = "/" + "/".join(segments)
+    target = quote(path) + ("?" + urlencode(query) if query else "")
+    req = parse_request("GET", target, {}, b"")
+    assert "//" not in req.path and req.path.startswith("/")
+    assert req.path == re.sub("/{2,}", "/", path)
+    lowered: dict[str, str] = {}
+    for key, value in query.items():
+        lowered[key.lower()] = value
+    assert req.query == lowered
