@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from preflight.twin import entra, signin
+from preflight.twin import entra, signin, tokens
 from preflight.twin.http import TWIN, Router, TwinRequest, TwinResponse, TwinState
 
 SHIM_PATH = "/_twin/az"
@@ -191,7 +191,7 @@ def get_access_token(state: TwinState, options: Mapping[str, list[str]]) -> Answ
     names = [str(cli.get("user") or cli.get("servicePrincipal") or "")]
     if obj:
         names += [str(obj.get("id", "")), str(obj.get("userPrincipalName") or obj.get("appId") or "")]
-    forced = entra.forced_error(state, client_id=entra.tokens.AZURE_CLI_APP_ID if kind == "user"
+    forced = entra.forced_error(state, client_id=tokens.AZURE_CLI_APP_ID if kind == "user"
                                 else str(cli.get("servicePrincipal")), principals=names, scope=scope,
                                 grant_type="refresh_token" if kind == "user" else "client_credentials")
     if forced is not None:
@@ -210,7 +210,7 @@ def get_access_token(state: TwinState, options: Mapping[str, list[str]]) -> Answ
                         f"User account '{cli.get('user')}' from identity provider "
                         f"'https://sts.windows.net/{home}/' does not exist in tenant "
                         f"'{entra.tenant_display_name(tenant)}' and cannot access the application "
-                        f"'{entra.tokens.AZURE_CLI_APP_ID}'(Microsoft Azure CLI) in that tenant. The account "
+                        f"'{tokens.AZURE_CLI_APP_ID}'(Microsoft Azure CLI) in that tenant. The account "
                         "needs to be added as an external user in the tenant first. Sign out and sign in again "
                         "with a different Microsoft Entra user account."))
                 raise entra.app_not_found(str(cli.get("servicePrincipal")), tenant)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import json
 import re
 import secrets
 import uuid
@@ -361,7 +362,6 @@ def _id_token(state: TwinState, user: Mapping[str, Any], client_id: str) -> str:
 
 def client_info(state: TwinState, object_id: str) -> str:
     server = cast("TwinServer", state)
-    import json
     return tokens.b64url(json.dumps({"uid": object_id, "utid": server.tenant_id}).encode())
 
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
-from preflight.twin import azcli, entra, signin, tls
+from preflight.twin import azcli, entra, signin, tls, tokens
 from preflight.twin.log import LogEntry
 from preflight.twin.server import TwinServer
 
@@ -163,7 +163,7 @@ class Twin:
         found = entra.find_user(self.scenario, user)
         if found is None:
             raise KeyError(f"no user {user!r} in the scenario")
-        return entra.issue_refresh_token(self.server, found, client_id or entra.tokens.AZURE_CLI_APP_ID)
+        return entra.issue_refresh_token(self.server, found, client_id or tokens.AZURE_CLI_APP_ID)
 
     def federated_token(self, *, issuer: str, subject: str, audience: str = signin.DEFAULT_FEDERATED_AUDIENCE,
                         lifetime: int = 3600) -> str:

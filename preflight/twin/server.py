@@ -33,7 +33,9 @@ from preflight.twin.faults import Fault, FaultSet
 from preflight.twin.http import (
     ENTRA,
     MANAGED_IDENTITY,
+    AuthError,
     Caller,
+    Route,
     Router,
     TwinRequest,
     TwinResponse,
@@ -315,7 +317,7 @@ class TwinServer:
         self.log.clear()
 
     # -- request handling --------------------------------------------------------------------------------
-    def _route(self, request: TwinRequest) -> tuple[Any, Any, bool]:
+    def _route(self, request: TwinRequest) -> tuple[Route | None, re.Match[str] | None, bool]:
         resolved = self.router.resolve(request.method, request.path)
         if resolved:
             return resolved[0], resolved[1], False
@@ -350,7 +352,7 @@ class TwinServer:
             return
         if fault and fault.answers and fault.action != "truncate":
             response = fault_response(fault, service)
-        elif route is None:
+        elif route is None or match is None:
             response = self._not_found(request, wrong_method)
         else:
             response = self._call(route, match, request)
@@ -358,9 +360,7 @@ class TwinServer:
         record(response.status, response.principal)
         conn.send_twin_response(response, truncate=bool(fault and fault.action == "truncate"))
 
-    def _call(self, route: Any, match: Any, request: TwinRequest) -> TwinResponse:
-        from preflight.twin.http import AuthError
-
+    def _call(self, route: Route, match: re.Match[str], request: TwinRequest) -> TwinResponse:
         try:
             response: TwinResponse = route.handler(self, request, match)
             return response
