@@ -112,6 +112,7 @@ def list_subscriptions(state: TwinState, request: TwinRequest, match: re.Match[s
 
 
 def get_subscription(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """GET a subscription: any role at, above or below it lets the caller see it."""
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
@@ -125,6 +126,7 @@ def get_subscription(state: TwinState, request: TwinRequest, match: re.Match[str
 
 
 def list_resource_groups(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """Resource groups of a subscription the caller may read (ARM filters the list)."""
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
@@ -142,6 +144,7 @@ def list_resource_groups(state: TwinState, request: TwinRequest, match: re.Match
 
 
 def get_resource_group(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """GET a resource group; needs its read action at or above it."""
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
@@ -236,10 +239,12 @@ def list_resources(state: TwinState, request: TwinRequest, match: re.Match[str])
 
 
 def list_accounts_in_subscription(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """Cognitive Services accounts of a subscription the caller may read."""
     return _list_typed(state, request, f"/subscriptions/{match['sub']}", "Microsoft.CognitiveServices/accounts")
 
 
 def list_accounts_in_group(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """Cognitive Services accounts of a resource group the caller may read."""
     return _list_typed(state, request, f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}",
                        "Microsoft.CognitiveServices/accounts")
 
@@ -282,4 +287,4 @@ def register(router: Router) -> None:
     router.add("GET", _RESOURCE, ARM)(get_resource)
 
 
-__all__ = ["cloud_metadata", "register", "find_by_id"]
+__all__ = ["cloud_metadata", "find_by_id", "register"]

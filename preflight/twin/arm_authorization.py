@@ -5,7 +5,8 @@ Follows the REST reference (api-version 2022-04-01, what azure-mgmt-authorizatio
 * role assignments, list for scope: no ``$filter`` → assignments at, above and below the scope;
   ``atScope()`` → at or above; ``principalId eq '{id}'`` → that principal exactly, at/above/below;
   ``assignedTo('{id}')`` → that principal and every group it is a transitive member of; only
-  ``atScope() and assignedTo('{id}')`` combines (anything else: 400 ``UnsupportedQuery``, ARM's message). Inheritance runs management groups → subscription → resource group →
+  ``atScope() and assignedTo('{id}')`` combines (anything else: 400 ``UnsupportedQuery``, ARM's message).
+  Inheritance runs management groups → subscription → resource group →
   resource. Pages of ``options.pageSize`` linked by an absolute ``nextLink`` with ``$skipToken``.
 * role definitions: every shipped built-in plus the scenario's custom roles assignable at the scope;
   ``$filter=roleName eq '…'`` and ``type eq 'BuiltInRole'|'CustomRole'``. Readable by any signed-in caller.
@@ -82,6 +83,7 @@ def _in_range(scenario: Mapping[str, Any], item_scope: str, scope: str, at_scope
 
 
 def list_role_assignments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """Role assignments for a scope with ARM's ``$filter`` semantics (module docstring)."""
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
@@ -110,6 +112,7 @@ def list_role_assignments(state: TwinState, request: TwinRequest, match: re.Matc
 
 
 def get_role_assignment(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """One role assignment by scope and name (``get`` and ``get_by_id`` send the same path)."""
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
@@ -144,6 +147,7 @@ def _definitions_at(state: TwinState, scope: str) -> list[dict[str, Any]]:
 
 
 def list_role_definitions(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """Role definitions visible at a scope, optionally filtered by roleName / type."""
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
@@ -165,6 +169,7 @@ def list_role_definitions(state: TwinState, request: TwinRequest, match: re.Matc
 
 
 def get_role_definition(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """One role definition by GUID at a scope (also ``get_by_id``)."""
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
@@ -178,6 +183,7 @@ def get_role_definition(state: TwinState, request: TwinRequest, match: re.Match[
 
 
 def list_deny_assignments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """Deny assignments for a scope (at, above, below; ``atScope()``, ``principalId eq``, name)."""
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
@@ -218,6 +224,7 @@ def list_deny_assignments(state: TwinState, request: TwinRequest, match: re.Matc
 
 
 def get_deny_assignment(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """One deny assignment by id."""
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller

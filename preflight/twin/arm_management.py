@@ -60,6 +60,7 @@ def _children(state: TwinState, group: Mapping[str, Any], recurse: bool) -> list
 
 
 def list_groups(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """Management groups the caller may read."""
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
@@ -69,6 +70,7 @@ def list_groups(state: TwinState, request: TwinRequest, match: re.Match[str]) ->
 
 
 def get_group(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """One management group with its parent and, on request, path / ancestors / children."""
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
@@ -102,5 +104,6 @@ def get_group(state: TwinState, request: TwinRequest, match: re.Match[str]) -> T
 
 
 def register(router: Router) -> None:
+    """Register the management-group routes (called by :func:`preflight.twin.arm.register`)."""
     router.add("GET", r"/providers/Microsoft\.Management/managementGroups", ARM)(list_groups)
     router.add("GET", r"/providers/Microsoft\.Management/managementGroups/(?P<name>[^/]+)", ARM)(get_group)

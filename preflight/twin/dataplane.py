@@ -168,6 +168,7 @@ def _prelude(state: TwinState, request: TwinRequest, match: re.Match[str], actio
 
 
 def list_deployments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``GET openai/deployments`` (needs the deployments read data action)."""
     got = _prelude(state, request, match, READ_DEPLOYMENTS, "GET /openai/deployments")
     if isinstance(got, TwinResponse):
         return got
@@ -176,6 +177,7 @@ def list_deployments(state: TwinState, request: TwinRequest, match: re.Match[str
 
 
 def get_deployment(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``GET openai/deployments/{name}``."""
     got = _prelude(state, request, match, READ_DEPLOYMENTS, "GET /openai/deployments/{deployment-id}")
     if isinstance(got, TwinResponse):
         return got
@@ -183,11 +185,12 @@ def get_deployment(state: TwinState, request: TwinRequest, match: re.Match[str])
     for dep in _deployments(state, account):
         if dep["id"].lower() == match["deployment"].lower():
             return _result(caller, dep)
-    return _error(404, "DeploymentNotFound", f"The API deployment for this resource does not exist. If you created "
+    return _error(404, "DeploymentNotFound", "The API deployment for this resource does not exist. If you created "
                   "the deployment within the last 5 minutes, please wait a moment and try again.")
 
 
 def list_models(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``GET openai/models``: the models the account's deployments use."""
     got = _prelude(state, request, match, READ_MODELS, "GET /openai/models")
     if isinstance(got, TwinResponse):
         return got
@@ -201,6 +204,7 @@ def list_models(state: TwinState, request: TwinRequest, match: re.Match[str]) ->
 
 
 def chat_completions(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``POST openai/deployments/{name}/chat/completions``: a canned answer."""
     got = _prelude(state, request, match, CHAT_COMPLETIONS,
                    "POST /openai/deployments/{deployment-id}/chat/completions")
     if isinstance(got, TwinResponse):
@@ -250,6 +254,7 @@ def chat_completions_v1(state: TwinState, request: TwinRequest, match: re.Match[
 
 
 def register(router: Router) -> None:
+    """Register the data-plane routes for custom-subdomain and regional endpoints."""
     for head in (r"/dataplane/regional/(?P<region>[^/]+)", r"/dataplane/(?P<sub>[^/]+)"):
         router.add("GET", head + r"/openai/deployments", DATA_PLANE)(list_deployments)
         router.add("GET", head + r"/openai/deployments/(?P<deployment>[^/]+)", DATA_PLANE)(get_deployment)

@@ -25,7 +25,9 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from preflight.twin import access
-from preflight.twin.http import GRAPH, AuthError, Caller, Router, TwinRequest, TwinResponse, TwinState, strip_twin_fields
+from preflight.twin.http import (
+    GRAPH, AuthError, Caller, Router, TwinRequest, TwinResponse, TwinState, strip_twin_fields,
+)
 from preflight.twin.scenario import iso_time, option
 
 GRAPH_AUDIENCES = ("https://graph.microsoft.com", "https://graph.microsoft.com/",
@@ -65,12 +67,14 @@ def graph_error(status: int, code: str, message: str, principal: str | None = No
 
 
 def not_found(key: str, caller: Caller, request: TwinRequest) -> TwinResponse:
+    """Graph's 404 ``Request_ResourceNotFound`` naming the key that was looked up."""
     return graph_error(404, "Request_ResourceNotFound",
                        f"Resource '{key}' does not exist or one of its queried reference-property objects are not "
                        "present.", caller.object_id, request)
 
 
 def denied(caller: Caller, request: TwinRequest) -> TwinResponse:
+    """Graph's 403 ``Authorization_RequestDenied``."""
     return graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.",
                        caller.object_id, request)
 
@@ -239,6 +243,7 @@ def _get_ci(obj: Mapping[str, Any], key: str) -> Any:
 # ------------------------------------------------------------------------------------------------ handlers
 
 def me(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``GET /me``: delegated tokens only (an app token gets Graph's 400)."""
     caller = _authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
@@ -322,6 +327,7 @@ def transitive_member_of(kind: str) -> Any:
 
 
 def federated_credentials(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """An application's federated identity credentials (by object id or ``(appId='…')``)."""
     caller = _authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
@@ -338,6 +344,7 @@ def federated_credentials(state: TwinState, request: TwinRequest, match: re.Matc
 
 
 def conditional_access_policies(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """Conditional Access policies; needs ``Policy.Read.All``."""
     caller = _authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
@@ -351,6 +358,7 @@ def conditional_access_policies(state: TwinState, request: TwinRequest, match: r
 
 
 def get_by_ids(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``POST directoryObjects/getByIds``: up to 1000 ids, optionally limited to ``types``."""
     caller = _authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
@@ -463,4 +471,5 @@ _add_routes(_ROUTER)
 
 
 def register(router: Router) -> None:
+    """Register the Microsoft Graph v1.0 routes."""
     _add_routes(router)

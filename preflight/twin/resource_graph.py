@@ -207,7 +207,8 @@ def _row(item: Mapping[str, Any], tenant_id: str, table_type: str) -> dict[str, 
     }
 
 
-def _rows(state: TwinState, caller: Caller, query: Query, subscriptions: list[str], tenant_level: bool) -> list[dict[str, Any]]:
+def _rows(state: TwinState, caller: Caller, query: Query, subscriptions: list[str],
+          tenant_level: bool) -> list[dict[str, Any]]:
     scenario = state.scenario
     wanted = {s.lower() for s in subscriptions}
     tid = str(scenario["tenant"]["tenantId"])
@@ -287,6 +288,7 @@ def _decode_token(token: str) -> int | None:
 
 
 def query_resources(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``POST /providers/Microsoft.ResourceGraph/resources``: run one of the supported queries."""
     caller = authenticate(state, request, service=RESOURCE_GRAPH)
     if isinstance(caller, TwinResponse):
         return caller
@@ -342,4 +344,5 @@ def query_resources(state: TwinState, request: TwinRequest, match: re.Match[str]
 
 
 def register(router: Router) -> None:
+    """Register the Resource Graph route."""
     router.add("POST", r"/providers/Microsoft\.ResourceGraph/resources", RESOURCE_GRAPH)(query_resources)

@@ -16,7 +16,7 @@ from azure.mgmt.resource.subscriptions import SubscriptionClient
 
 from helpers.twin_fixtures import session_twin
 from helpers.twin_world import (
-    ACCOUNT, ACCOUNT2, ALICE, APP_ID, BOB, CORP_MG, GROUP_OUTER, OPENAI_USER, OTHER_SP, RG, ROOT_MG, SP, SUB, SUB2,
+    ACCOUNT, ALICE, APP_ID, BOB, CORP_MG, GROUP_OUTER, OPENAI_USER, OTHER_SP, RG, ROOT_MG, SP, SUB, SUB2,
     TENANT, WORKSPACE, arm_kwargs, assignment, credential, world,
 )
 from preflight.twin import Twin
@@ -243,7 +243,7 @@ def test_authorization_failed_for_a_caller_without_read(arm_twin: Twin) -> None:
     with pytest.raises(HttpResponseError) as info:
         list(authz(arm_twin, cred).role_assignments.list_for_scope(RG))
     assert info.value.status_code == 403
-    entry = [e for e in arm_twin.requests() if e.status == 403][0]
+    entry = next(e for e in arm_twin.requests() if e.status == 403)
     assert entry.principal == OTHER_SP
 
 

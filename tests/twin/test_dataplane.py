@@ -83,7 +83,7 @@ def test_granted_through_a_nested_group(dp_twin: Twin) -> None:
     chat = call(dp_twin, "openai/deployments/gpt-4o/chat/completions", token=token, method="POST")
     assert chat.status_code == 200 and chat.json()["choices"][0]["message"]["role"] == "assistant"
     assert call(dp_twin, "openai/deployments/nope/chat/completions", token=token, method="POST").status_code == 404
-    entry = [e for e in dp_twin.requests() if e.service == "data_plane"][0]
+    entry = next(e for e in dp_twin.requests() if e.service == "data_plane")
     assert entry.principal == SP and entry.status == 200
 
 

@@ -145,7 +145,7 @@ def test_get_by_ids_and_batch(graph_twin: Twin) -> None:
     assert by_id["1"]["status"] == 200 and by_id["1"]["body"]["id"] == SP and "appId" not in by_id["1"]["body"]
     assert by_id["2"]["body"]["userPrincipalName"] == "bob@contoso.onmicrosoft.com"
     assert by_id["3"]["status"] == 404 and by_id["3"]["body"]["error"]["code"] == "Request_ResourceNotFound"
-    status, too_many = call(client, graph_twin, "POST", "$batch", {"requests": [
+    status, _too_many = call(client, graph_twin, "POST", "$batch", {"requests": [
         {"id": str(i), "method": "GET", "url": f"/users/{BOB}"} for i in range(21)]})
     assert status == 400
 
