@@ -28,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from preflight.errors import ConfigError
 from preflight.twin import roles
 
 TOP_LEVEL_KEYS = (
@@ -55,13 +56,16 @@ _RELATIVE_TIME = re.compile(r"@now(?:([+-])(\d+(?:\.\d+)?)([smhd]))?")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class ScenarioError(ValueError):
-    """The scenario is invalid. ``errors`` lists every problem, each starting with the bad key's path."""
+class ScenarioError(ConfigError, ValueError):
+    """The scenario is invalid. ``errors`` lists every problem, each starting with the bad key's path.
+    A :class:`~preflight.errors.ConfigError` (the user supplied it), and a ValueError for plain callers."""
 
     def __init__(self, errors: list[str], source: str = "scenario") -> None:
         self.errors = list(errors)
         self.source = source
-        super().__init__(f"invalid {source}: " + "; ".join(self.errors))
+        super().__init__(f"invalid {source}: " + "; ".join(self.errors),
+                         remediation="docs/twin-scenarios.md documents every key; "
+                                     "`preflight twin scenarios --dump healthy` prints a valid example")
 
 
 # ---------------------------------------------------------------------------------------------------- loading
