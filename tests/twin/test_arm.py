@@ -387,3 +387,33 @@ def test_resources_list_with_filters(arm_twin: Twin) -> None:
     with pytest.raises(HttpResponseError) as info:
         list(client.resources.list(filter="location eq 'eastus'"))
     assert info.value.error.code == "InvalidFilterInQueryString"  # type: ignore[union-attr]
+
+
+def test_throttled_scenario_is_retried_by_the_sdk(arm_twin: Twin) -> None:
+    """The built-in ``throttled`` scenario (its Retry-After lowered to 0 so the test never sleeps): the SDK's
+    retry policy absorbs both 429s and the request log shows them."""
+    import json
+
+    from azure.core.credentials import AccessToken
+
+    from preflight.twin.scenario import builtin_scenario_text
+    from preflight.twin.tokens import AZURE_CLI_APP_ID
+
+    doc = json.loads(builtin_scenario_text("throttled"))
+    doc["faults"][0]["retryAfter"] = 0
+    arm_twin.use(doc)
+    answer = requests.post(f"{arm_twin.base_url}/{arm_twin.tenant_id}/oauth2/v2.0/token", data={
+        "client_id": AZURE_CLI_APP_ID, "grant_type": "refresh_token", "scope": "https://management.azure.com/.default",
+        "refresh_token": arm_twin.refresh_token("alice@contoso.onmicrosoft.com")}, verify=str(arm_twin.ca_file),
+        timeout=10)
+    access_token = answer.json()["access_token"]
+
+    class Static:
+        def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+            return AccessToken(access_token, 2_000_000_000)
+
+    client = CognitiveServicesManagementClient(Static(), arm_twin.scenario["target"]["subscriptionId"],
+                                               retry_backoff_factor=0, **arm_kwargs(arm_twin))
+    assert client.accounts.get("rg-ai", "contoso-openai").name == "contoso-openai"
+    statuses = [e.status for e in arm_twin.requests() if e.service == "arm"]
+    assert statuses == [429, 429, 200]
