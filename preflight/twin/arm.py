@@ -156,6 +156,14 @@ def get_resource_group(state: TwinState, request: TwinRequest, match: re.Match[s
     return refused or ok(rg, caller.object_id)
 
 
+def head_resource_group(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``HEAD`` a resource group (``check_existence``): 204 if it exists, 404 if not, no body either way."""
+    answer = get_resource_group(state, request, match)
+    status = 204 if answer.status == 200 else answer.status
+    return TwinResponse(status, b"", {k: v for k, v in answer.headers.items() if k.lower() != "content-type"},
+                        answer.principal)
+
+
 def _read_action(resource_id: str) -> str:
     """``{namespace}/{type}[/{childType}…]/read`` for a resource id."""
     parts = resource_id.strip("/").split("/")
@@ -278,6 +286,7 @@ def register(router: Router) -> None:
     router.add("GET", _SUB, ARM)(get_subscription)
     router.add("GET", _SUB + r"/resourceGroups", ARM)(list_resource_groups)
     router.add("GET", _RG, ARM)(get_resource_group)
+    router.add("HEAD", _RG, ARM)(head_resource_group)
     router.add("GET", _SUB + r"/resources", ARM)(list_resources)
     router.add("GET", _RG + r"/resources", ARM)(list_resources)
     router.add("GET", _SUB + r"/providers/Microsoft\.CognitiveServices/accounts", ARM)(list_accounts_in_subscription)

@@ -84,6 +84,8 @@ def test_resource_groups_and_generic_resources(arm_twin: Twin) -> None:
     client = ResourceManagementClient(credential(arm_twin), SUB, **arm_kwargs(arm_twin))
     assert {g.name for g in client.resource_groups.list()} == {"rg-ai", "rg-other"}
     assert client.resource_groups.get("RG-AI").location == "eastus"  # ids are case-insensitive
+    assert client.resource_groups.check_existence("rg-ai") is True  # HEAD
+    assert client.resource_groups.check_existence("rg-missing") is False
     with pytest.raises(ResourceNotFoundError) as info:
         client.resource_groups.get("rg-missing")
     assert info.value.error.code == "ResourceGroupNotFound"  # type: ignore[union-attr]
