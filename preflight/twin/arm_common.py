@@ -6,6 +6,7 @@ so the SDKs raise exactly what they raise against Azure (``HttpResponseError`` w
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -44,12 +45,34 @@ def missing_api_version(request: TwinRequest) -> TwinResponse | None:
                      "The api-version query parameter (?api-version=) is required for all requests.")
 
 
+def expected_tenant(state: TwinState, path: str) -> str | None:
+    """The tenant ARM checks a token against for ``path``: any tenant for the tenant-level lists
+    (``/tenants``, ``/subscriptions``), the subscription's own tenant under ``/subscriptions/{id}``, else
+    None (the twin's home tenant)."""
+    parts = path.strip("/").split("/")
+    if len(parts) == 1 and parts[0].lower() in ("tenants", "subscriptions"):
+        return ""
+    if len(parts) >= 2 and parts[0].lower() == "subscriptions":
+        sub = find_by_id(state.scenario.get("subscriptions", []), f"/subscriptions/{parts[1]}")
+        if sub is not None and sub.get("tenantId"):
+            return str(sub["tenantId"])
+    return None
+
+
 def authenticate(state: TwinState, request: TwinRequest, service: str = ARM) -> Caller | TwinResponse:
-    """api-version first (ARM checks it before the token), then the bearer token; a response means refused."""
+    """api-version first (ARM checks it before the token), then the bearer token; a response means refused.
+
+    Like ARM, the token's tenant must be the tenant of the subscription addressed; tenant-level lists accept
+    any tenant's token (they answer that tenant's subscriptions). Uses the server's ``tenant_id=`` extension
+    of :meth:`TwinState.verify_bearer` when it has one."""
     refused = missing_api_version(request)
     if refused is not None:
         return refused
+    tenant = expected_tenant(state, request.path)
     try:
+        if tenant is not None and "tenant_id" in inspect.signature(state.verify_bearer).parameters:
+            verify: Any = state.verify_bearer
+            return verify(request, arm_audiences(state), service=service, tenant_id=tenant)  # type: ignore[no-any-return]
         return state.verify_bearer(request, arm_audiences(state), service=service)
     except AuthError as exc:
         return exc.response

@@ -419,3 +419,25 @@ def test_throttled_scenario_is_retried_by_the_sdk(arm_twin: Twin) -> None:
     assert client.accounts.get("rg-ai", "contoso-openai").name == "contoso-openai"
     statuses = [e.status for e in arm_twin.requests() if e.service == "arm"]
     assert statuses == [429, 429, 200]
+
+
+def test_tokens_from_another_tenant(arm_twin: Twin) -> None:
+    """Tenant-level lists accept any tenant's token (answering that tenant's subscriptions: none here);
+    a subscription refuses a token not issued by its own tenant."""
+    from preflight.twin import tokens
+
+    other = "99999999-9999-4999-8999-999999999999"
+    doc = world()
+    doc["otherTenants"] = [{"id": other, "displayName": "Fabrikam", "defaultDomain": "fabrikam.onmicrosoft.com"}]
+    arm_twin.use(doc)
+    alice = next(u for u in arm_twin.scenario["directory"]["users"] if u["id"] == ALICE)
+    claims = tokens.user_claims(tenant_id=other, audience="https://management.azure.com", user=alice,
+                                client_id=tokens.AZURE_CLI_APP_ID, base_url=arm_twin.base_url,
+                                now=arm_twin.server.now())
+    foreign = arm_twin.server.issuer.sign(claims)
+    listed = get(arm_twin, "/subscriptions", foreign, **{"api-version": "2022-12-01"})
+    assert listed.status_code == 200 and listed.json()["value"] == []
+    tenants = get(arm_twin, "/tenants", foreign, **{"api-version": "2022-12-01"}).json()["value"]
+    assert [t["tenantId"] for t in tenants] == [other] and tenants[0]["id"] == f"/tenants/{other}"
+    refused = get(arm_twin, f"/subscriptions/{SUB}/resourceGroups", foreign, **{"api-version": "2022-12-01"})
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "InvalidAuthenticationTokenTenant"
