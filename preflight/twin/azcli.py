@@ -9,7 +9,7 @@ controls. The script forwards its argv to the twin's ``POST /_twin/az`` endpoint
 answers ``{"exitCode", "stdout", "stderr"}`` from the scenario's ``signIn.azureCli`` — so swapping the scenario
 changes the CLI's login state with no file to rewrite.
 
-Supported: ``az account get-access-token`` (``--resource``, ``--scope`` …, ``--tenant``/``-t``,
+Supported: ``az account get-access-token`` (``--resource``, ``--resource-type arm|ms-graph``, ``--scope`` …, ``--tenant``/``-t``,
 ``--subscription``/``-s``, ``--output``/``-o`` json|tsv|none), ``az account show``, ``az --version``.
 """
 
@@ -30,6 +30,8 @@ SHIM_PATH = "/_twin/az"
 NOT_LOGGED_IN = "ERROR: Please run 'az login' to setup account.\n"
 DEFAULT_RESOURCE = "https://management.core.windows.net/"
 CLI_VERSION = "2.91.0"
+# `--resource-type` values (the ones a preflight user would plausibly pass) and the resource each stands for.
+RESOURCE_TYPES = {"arm": "https://management.core.windows.net/", "ms-graph": "https://graph.microsoft.com/"}
 
 _SCRIPT = '''#!{python}
 """az, as answered by the azure-preflight twin at {base_url} (generated; do not edit)."""
@@ -177,6 +179,14 @@ def get_access_token(state: TwinState, options: Mapping[str, list[str]]) -> Answ
         return _error(NOT_LOGGED_IN)
     scopes = options.get("scope") or []
     resource = _one(options, "resource") or ""
+    resource_type = _one(options, "resource-type")
+    if resource_type is not None:
+        if resource_type not in RESOURCE_TYPES:
+            return _error(f"ERROR: argument --resource-type: invalid choice: '{resource_type}' (choose from "
+                          f"{', '.join(repr(k) for k in RESOURCE_TYPES)})", 2)
+        if resource or scopes:
+            return _error("ERROR: usage error: --resource/--resource-type/--scope are mutually exclusive", 2)
+        resource = RESOURCE_TYPES[resource_type]
     if scopes and resource:
         return _error("ERROR: usage error: --resource/--resource-type/--scope are mutually exclusive", 2)
     if scopes:
@@ -199,12 +209,15 @@ def get_access_token(state: TwinState, options: Mapping[str, list[str]]) -> Answ
         if isinstance(body, Mapping):
             return _aad_failure(str(body.get("error_description") or body.get("error") or ""), scope)
         return _error(f"ERROR: {body}")
+    token_tenant = home
     try:
         if requested_tenant:
             where, tenant = entra.resolve_tenant(state.scenario, requested_tenant)
             if where == "unknown":
                 raise entra.unknown_tenant(requested_tenant)
-            if where == "other":
+            if tenant is not None and requested_tenant.lower() not in ("organizations", "common"):
+                token_tenant = entra.tenant_id_of(tenant)  # a domain name resolves to the tenant's GUID
+            if where == "other" and token_tenant.lower() != home.lower():  # not the tenant az is signed into
                 if kind == "user":
                     raise entra.EntraError(400, 50020, "invalid_grant", (
                         f"User account '{cli.get('user')}' from identity provider "
@@ -228,7 +241,7 @@ def get_access_token(state: TwinState, options: Mapping[str, list[str]]) -> Answ
         return _aad_failure(str(exc.body(state, None)["error_description"]), scope)
     if kind == "user":
         # The token comes from the tenant the CLI is signed into (or the one asked for with --tenant).
-        token, claims = entra.mint_user_token(state, obj, audience, tenant_id=requested_tenant or home)
+        token, claims = entra.mint_user_token(state, obj, audience, tenant_id=token_tenant)
     else:
         token, claims = entra.mint_app_token(state, obj, audience, appidacr="1")
     exp = int(claims["exp"])
@@ -241,7 +254,7 @@ def get_access_token(state: TwinState, options: Mapping[str, list[str]]) -> Answ
     if not requested_tenant:
         payload["subscription"] = _one(options, "subscription", "s") or _subscription(state, cli).get(
             "subscriptionId", "")
-    payload.update(tenant=requested_tenant or home, tokenType="Bearer")
+    payload.update(tenant=token_tenant, tokenType="Bearer")
     return Answer(0, _render(payload, _one(options, "output", "o") or "json"), principal=str(obj.get("id", "")))
 
 

@@ -330,13 +330,17 @@ def mint_app_token(state: TwinState, sp: Mapping[str, Any], audience: str, *, ap
 
 
 def mint_user_token(state: TwinState, user: Mapping[str, Any], audience: str, *,
-                    client_id: str = tokens.AZURE_CLI_APP_ID, amr: Sequence[str] = ("pwd",), scp: str | None = None,
-                    lifetime: int = 4199, tenant_id: str | None = None) -> tuple[str, dict[str, Any]]:
+                    client_id: str = tokens.AZURE_CLI_APP_ID, amr: Sequence[str] | None = None,
+                    scp: str | None = None, lifetime: int = 4199, tenant_id: str | None = None
+                    ) -> tuple[str, dict[str, Any]]:
     """A delegated access token for ``user`` (as the Azure CLI would get it) and its claims. ``tenant_id`` is
-    the tenant the token is issued in (a guest signed into another tenant gets that tenant's ``tid``)."""
+    the tenant the token is issued in (a guest signed into another tenant gets that tenant's ``tid``); ``amr``
+    defaults to the user's twin-only ``x-twin-amr`` (e.g. ``["pwd", "mfa"]``), else ``["pwd"]``."""
     server = cast("TwinServer", state)
-    claims = tokens.user_claims(tenant_id=tenant_id or server.tenant_id, audience=audience, user=user, client_id=client_id,
-                                base_url=state.base_url, now=state.now(), amr=amr, scp=scp, lifetime=lifetime)
+    amr = amr if amr is not None else [str(a) for a in user.get("x-twin-amr") or ["pwd"]]
+    claims = tokens.user_claims(tenant_id=tenant_id or server.tenant_id, audience=audience, user=user,
+                                client_id=client_id, base_url=state.base_url, now=state.now(), amr=amr, scp=scp,
+                                lifetime=lifetime)
     return server.issuer.sign(claims), claims
 
 

@@ -142,6 +142,11 @@ class Twin:
         """Every request served since start / the last :meth:`use` / :meth:`clear_log`."""
         return self.server.log.entries()
 
+    def all_requests(self) -> list[LogEntry]:
+        """Every request since :meth:`start`, across :meth:`use` and :meth:`clear_log` (session-wide proofs such
+        as "no PUT/PATCH/DELETE ever reached ARM or Graph")."""
+        return self.server.log.history()
+
     def clear_log(self) -> None:
         self.server.log.clear()
 

@@ -51,11 +51,13 @@ class RequestLog:
     def __init__(self, path: str | Path | None = None) -> None:
         self._lock = threading.Lock()
         self._entries: list[LogEntry] = []
+        self._history: list[LogEntry] = []  # never cleared: whole-session proofs (e.g. "read-only")
         self._file: IO[str] | None = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
 
     def append(self, entry: LogEntry) -> None:
         with self._lock:
             self._entries.append(entry)
+            self._history.append(entry)
             if self._file is not None:
                 self._file.write(json.dumps(entry.to_json()) + "\n")
                 self._file.flush()
@@ -64,6 +66,11 @@ class RequestLog:
         """A snapshot copy: callers may iterate while the server keeps appending."""
         with self._lock:
             return list(self._entries)
+
+    def history(self) -> list[LogEntry]:
+        """Every entry since the log was created, including those :meth:`clear` dropped."""
+        with self._lock:
+            return list(self._history)
 
     def clear(self) -> None:
         """Forget the in-memory entries (the JSONL file keeps its history)."""

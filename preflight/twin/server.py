@@ -134,7 +134,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server: _HttpServer
-    timeout = 30  # idle keep-alive connections end on their own
+    # Idle keep-alive connections end on their own, so a long soak in one process does not accumulate threads;
+    # clients (urllib3) notice the closed connection and open a new one.
+    timeout = 10
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log replaces stderr noise

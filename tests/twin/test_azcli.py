@@ -146,3 +146,26 @@ def test_service_principal_login(core_twin: Twin, monkeypatch: pytest.MonkeyPatc
     assert claims["idtyp"] == "app" and claims["oid"] == IDS["secret_sp"]
     shown = json.loads(az(env, "account", "show").stdout)
     assert shown["user"] == {"name": IDS["secret_app"], "type": "servicePrincipal"}
+
+
+def test_tokens_come_from_the_cli_tenant(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = _use(core_twin, monkeypatch, loggedIn=True, user=ALICE, tenantId=IDS["other_tenant"])
+    plain = json.loads(az(env, "account", "get-access-token").stdout)
+    assert decode_claims(plain["accessToken"])["tid"] == IDS["other_tenant"] == plain["tenant"]
+    explicit = json.loads(az(env, "account", "get-access-token", "--tenant", "fabrikam.onmicrosoft.com").stdout)
+    assert decode_claims(explicit["accessToken"])["tid"] == IDS["other_tenant"] == explicit["tenant"]
+    home = json.loads(az(env, "account", "get-access-token", "--tenant", "contoso.onmicrosoft.com").stdout)
+    assert decode_claims(home["accessToken"])["tid"] == IDS["tenant"]
+
+
+def test_resource_type_and_mfa_amr(core_twin: Twin) -> None:
+    doc = core_scenario()
+    doc["directory"]["users"][0]["x-twin-amr"] = ["pwd", "mfa"]
+    core_twin.use(doc)
+    env = core_twin.process_environment()
+    graph = json.loads(az(env, "account", "get-access-token", "--resource-type", "ms-graph").stdout)
+    claims = decode_claims(graph["accessToken"])
+    assert claims["aud"] == "https://graph.microsoft.com/" and claims["amr"] == ["pwd", "mfa"]
+    assert "Directory.AccessAsUser.All" in claims["scp"].split()
+    bad = az(env, "account", "get-access-token", "--resource-type", "nope")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr

@@ -305,3 +305,13 @@ def test_parse_request_properties(segments: list[str], query: dict[str, str]) ->
     for key, value in query.items():
         lowered[key.lower()] = value
     assert req.query == lowered
+
+
+def test_history_survives_use_and_clear(core_twin: Twin, core_env: dict[str, str]) -> None:
+    before = len(core_twin.all_requests())
+    _get(core_twin, "/one")
+    core_twin.clear_log()
+    core_twin.use(core_scenario())
+    _get(core_twin, "/two")
+    assert [e.path for e in core_twin.requests()] == ["/two"]
+    assert [e.path for e in core_twin.all_requests()[before:]] == ["/one", "/two"]
