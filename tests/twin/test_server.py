@@ -315,3 +315,28 @@ def test_history_survives_use_and_clear(core_twin: Twin, core_env: dict[str, str
     _get(core_twin, "/two")
     assert [e.path for e in core_twin.requests()] == ["/two"]
     assert [e.path for e in core_twin.all_requests()[before:]] == ["/one", "/two"]
+
+
+def test_stop_interrupts_hanging_and_idle_connections() -> None:
+    import threading
+
+    twin = Twin(core_scenario(faults=[{"match": {"path": "^/hang"}, "action": "hang", "hangMs": 30000}])).start()
+    outcome: list[object] = []
+
+    def call() -> None:
+        try:
+            outcome.append(requests.get(twin.base_url + "/hang", verify=str(twin.ca_file), timeout=20))
+        except requests.RequestException as exc:
+            outcome.append(exc)
+
+    idle = requests.Session()
+    idle.get(twin.base_url + "/x", verify=str(twin.ca_file), timeout=5)  # leaves a keep-alive connection open
+    caller = threading.Thread(target=call)
+    caller.start()
+    time.sleep(0.2)
+    started = time.perf_counter()
+    twin.stop()
+    assert time.perf_counter() - started < 2
+    caller.join(timeout=5)
+    assert not caller.is_alive() and isinstance(outcome[0], requests.RequestException)
+    idle.close()
