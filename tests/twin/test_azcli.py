@@ -21,8 +21,6 @@ from preflight.twin import Twin, decode_claims
 ARM = "https://management.azure.com/.default"
 ALICE = "alice@contoso.onmicrosoft.com"
 
-pytest_plugins = ["helpers.twin_fixtures"]  # the session twin and its fixtures
-
 
 def az(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``az`` as found on the twin's PATH (subprocess searches ``env["PATH"]``)."""

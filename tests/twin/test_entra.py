@@ -38,8 +38,6 @@ from preflight.twin.entra import validate_token_errors
 ARM = "https://management.azure.com/.default"
 TENANT = IDS["tenant"]
 
-pytest_plugins = ["helpers.twin_fixtures"]  # the session twin and its fixtures
-
 
 def _sdk(twin: Twin) -> dict[str, Any]:
     # What the design doc prescribes for a non-public authority; no retries so failures are instant.

@@ -23,8 +23,6 @@ from preflight.twin import Twin, decode_claims
 ARM = "https://management.azure.com/.default"
 IMDS = {"clientId": IDS["mi_client"], "principalId": IDS["mi_principal"], "style": "imds"}
 
-pytest_plugins = ["helpers.twin_fixtures"]  # the session twin and its fixtures
-
 
 def _use(twin: Twin, monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> dict[str, str]:
     twin.use(core_scenario(**overrides))

@@ -28,8 +28,6 @@ from preflight.twin.server import parse_request
 
 ARM_SCOPE = "https://management.azure.com/.default"
 
-pytest_plugins = ["helpers.twin_fixtures"]  # the session twin and its fixtures
-
 
 def _get(twin: Twin, path: str, **kwargs: object) -> requests.Response:
     return requests.get(twin.base_url + path, verify=str(twin.ca_file), timeout=kwargs.pop("timeout", 5),  # type: ignore[arg-type]
