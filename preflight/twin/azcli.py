@@ -233,6 +233,9 @@ def get_access_token(state: TwinState, options: Mapping[str, list[str]]) -> Answ
                     f"The user account {cli.get('user')} does not exist in the {home} directory. To sign into "
                     "this application, the account must be added to the directory."))
             raise entra.app_not_found(str(cli.get("servicePrincipal")), state.scenario.get("tenant"))
+        if kind == "user" and obj.get("accountEnabled") is False:
+            raise entra.EntraError(400, 50057, "invalid_grant", (
+                "The user account is disabled. The account has been disabled by an administrator."))
         if kind == "user" and cli.get("refreshTokenExpired"):
             raise entra.refresh_token_expired(state.now() - 91 * 86400)
         if not entra.resource_known(state, audience):

@@ -574,7 +574,8 @@ def _refresh(state: TwinState, request: TwinRequest, tenant: Mapping[str, Any] |
     if cli.get("refreshTokenExpired"):
         raise refresh_token_expired(record["issued"] - 90 * 86400)
     if user.get("accountEnabled") is False:
-        raise EntraError(400, 50057, "invalid_grant", "The user account is disabled.")
+        raise EntraError(400, 50057, "invalid_grant",
+                         "The user account is disabled. The account has been disabled by an administrator.")
     scope = form.get("scope", "")
     resource, perm = _requested_resource(state, scope, "refresh_token")
     if not resource_known(state, resource):

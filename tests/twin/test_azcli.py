@@ -167,3 +167,12 @@ def test_resource_type_and_mfa_amr(core_twin: Twin) -> None:
     assert "Directory.AccessAsUser.All" in claims["scp"].split()
     bad = az(env, "account", "get-access-token", "--resource-type", "nope")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_disabled_user_is_aadsts50057(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = core_scenario()
+    doc["directory"]["users"][0]["accountEnabled"] = False
+    core_twin.use(doc)
+    apply_environment(monkeypatch, core_twin.environment())
+    with pytest.raises(ClientAuthenticationError, match="AADSTS50057: The user account is disabled"):
+        AzureCliCredential(process_timeout=20).get_token(ARM)
