@@ -76,6 +76,9 @@ def scenarios(dump: str | None) -> int:
 @_latency_option
 def serve(scenario: str, port: int, request_log: str | None, latency_ms: int) -> int:
     """Serve the twin until interrupted; print the environment to export in another shell."""
+    # The handler goes in before anything is printed: whoever reads the environment may stop us at once.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     instance = _start(scenario, port, latency_ms, request_log)
     try:
         click.echo(f"# azure-preflight twin on {instance.base_url} — scenario {instance.scenario.get('name')}")
@@ -83,8 +86,6 @@ def serve(scenario: str, port: int, request_log: str | None, latency_ms: int) ->
         for key, value in sorted(instance.environment().items()):
             click.echo(f"export {key}={shlex.quote(value)}")
         click.echo("# press Ctrl-C to stop", err=True)
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
             while not stop.wait(0.5):
                 pass
