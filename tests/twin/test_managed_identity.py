@@ -135,3 +135,29 @@ def test_default_credential_imds_style(core_twin: Twin, monkeypatch: pytest.Monk
     _use(core_twin, monkeypatch, signIn={"managedIdentity": IMDS, "azureCli": None})
     token = DefaultAzureCredential(exclude_cli_credential=True).get_token(ARM)
     _assert_mi_claims(token.token)
+
+
+@pytest.mark.parametrize("style", ["appService", "imds", None])
+def test_nothing_ever_dials_the_link_local_imds(core_twin: Twin, monkeypatch: pytest.MonkeyPatch,
+                                                style: str | None) -> None:
+    import socket
+
+    mi = None if style is None else {**IMDS, "style": style}
+    _use(core_twin, monkeypatch, signIn={"managedIdentity": mi, "azureCli": {"loggedIn": False}})
+    dialed: list[object] = []
+    real_connect = socket.socket.connect
+
+    def connect(sock: socket.socket, address: Any) -> Any:
+        dialed.append(address)
+        if str(address[0]).startswith("169.254."):
+            raise AssertionError(f"dialed the link-local IMDS address {address}")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    cred = DefaultAzureCredential(process_timeout=20)
+    if mi is None:
+        with pytest.raises(ClientAuthenticationError):
+            cred.get_token(ARM)
+    else:
+        _assert_mi_claims(cred.get_token(ARM).token)
+    assert dialed and all(addr[0] == "127.0.0.1" for addr in dialed)  # type: ignore[index]
