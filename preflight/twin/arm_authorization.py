@@ -50,6 +50,21 @@ def _clean_scope(raw: str) -> str:
     return "/" + raw.strip("/") if raw.strip("/") else "/"
 
 
+def _prelude(state: TwinState, request: TwinRequest, match: re.Match[str], *, action: str | None,
+             must_exist: bool) -> tuple[Caller, str] | TwinResponse:
+    """ARM's order of refusals for an authorization read: the token, then (for collections) the scope must
+    exist, then the caller needs ``action`` there. Returns the caller and the cleaned scope, or the refusal."""
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    scope = _clean_scope(match["scope"])
+    if must_exist and (missing := scope_missing(state, scope, caller)):
+        return missing
+    if action and (refused := authorize(state, caller, action, scope)):
+        return refused
+    return caller, scope
+
+
 def parse_assignment_filter(text: str) -> tuple[bool, str | None, str | None] | None:
     """``$filter`` → (atScope, principalId, assignedTo), or None when ARM answers 400 UnsupportedQuery.
 
@@ -84,16 +99,10 @@ def _in_range(scenario: Mapping[str, Any], item_scope: str, scope: str, at_scope
 
 def list_role_assignments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """Role assignments for a scope with ARM's ``$filter`` semantics (module docstring)."""
-    caller = authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
-    scope = _clean_scope(match["scope"])
-    missing = scope_missing(state, scope, caller)
-    if missing:
-        return missing
-    refused = authorize(state, caller, "Microsoft.Authorization/roleAssignments/read", scope)
-    if refused:
-        return refused
+    checked = _prelude(state, request, match, action="Microsoft.Authorization/roleAssignments/read", must_exist=True)
+    if isinstance(checked, TwinResponse):
+        return checked
+    caller, scope = checked
     text = request.query.get("$filter", "")
     parsed = parse_assignment_filter(text)
     if parsed is None:
@@ -113,13 +122,10 @@ def list_role_assignments(state: TwinState, request: TwinRequest, match: re.Matc
 
 def get_role_assignment(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """One role assignment by scope and name (``get`` and ``get_by_id`` send the same path)."""
-    caller = authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
-    scope = _clean_scope(match["scope"])
-    refused = authorize(state, caller, "Microsoft.Authorization/roleAssignments/read", scope)
-    if refused:
-        return refused
+    checked = _prelude(state, request, match, action="Microsoft.Authorization/roleAssignments/read", must_exist=False)
+    if isinstance(checked, TwinResponse):
+        return checked
+    caller, scope = checked
     name = match["name"].lower()
     for ra in state.scenario.get("roleAssignments", []):
         if ra["name"].lower() == name and access.norm_scope(ra["properties"]["scope"]) == access.norm_scope(scope):
@@ -148,13 +154,10 @@ def _definitions_at(state: TwinState, scope: str) -> list[dict[str, Any]]:
 
 def list_role_definitions(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """Role definitions visible at a scope, optionally filtered by roleName / type."""
-    caller = authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
-    scope = _clean_scope(match["scope"])
-    missing = scope_missing(state, scope, caller)
-    if missing:
-        return missing
+    checked = _prelude(state, request, match, action=None, must_exist=True)
+    if isinstance(checked, TwinResponse):
+        return checked
+    caller, scope = checked
     found = _definitions_at(state, scope)
     text = request.query.get("$filter", "").strip()
     for clause in re.split(r"\s+and\s+", text, flags=re.IGNORECASE) if text else []:
@@ -170,10 +173,10 @@ def list_role_definitions(state: TwinState, request: TwinRequest, match: re.Matc
 
 def get_role_definition(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """One role definition by GUID at a scope (also ``get_by_id``)."""
-    caller = authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
-    scope = _clean_scope(match["scope"])
+    checked = _prelude(state, request, match, action=None, must_exist=False)
+    if isinstance(checked, TwinResponse):
+        return checked
+    caller, scope = checked
     for rd in _definitions_at(state, scope):
         if rd["name"].lower() == match["name"].lower():
             return ok(rd, caller.object_id)
@@ -184,16 +187,10 @@ def get_role_definition(state: TwinState, request: TwinRequest, match: re.Match[
 
 def list_deny_assignments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """Deny assignments for a scope (at, above, below; ``atScope()``, ``principalId eq``, name)."""
-    caller = authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
-    scope = _clean_scope(match["scope"])
-    missing = scope_missing(state, scope, caller)
-    if missing:
-        return missing
-    refused = authorize(state, caller, "Microsoft.Authorization/denyAssignments/read", scope)
-    if refused:
-        return refused
+    checked = _prelude(state, request, match, action="Microsoft.Authorization/denyAssignments/read", must_exist=True)
+    if isinstance(checked, TwinResponse):
+        return checked
+    caller, scope = checked
     text = request.query.get("$filter", "")
     at_scope, principal, name = False, None, None
     for clause in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE) if text.strip() else []:
@@ -225,13 +222,10 @@ def list_deny_assignments(state: TwinState, request: TwinRequest, match: re.Matc
 
 def get_deny_assignment(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """One deny assignment by id."""
-    caller = authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
-    scope = _clean_scope(match["scope"])
-    refused = authorize(state, caller, "Microsoft.Authorization/denyAssignments/read", scope)
-    if refused:
-        return refused
+    checked = _prelude(state, request, match, action="Microsoft.Authorization/denyAssignments/read", must_exist=False)
+    if isinstance(checked, TwinResponse):
+        return checked
+    caller, scope = checked
     for da in state.scenario.get("denyAssignments", []):
         if da["name"].lower() == match["name"].lower():
             return ok(da, caller.object_id)
@@ -241,13 +235,10 @@ def get_deny_assignment(state: TwinState, request: TwinRequest, match: re.Match[
 
 def list_permissions(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """The caller's own permissions at a resource group or resource: no role needed to ask about oneself."""
-    caller = authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
-    scope = _clean_scope(match["scope"])
-    missing = scope_missing(state, scope, caller)
-    if missing:
-        return missing
+    checked = _prelude(state, request, match, action=None, must_exist=True)
+    if isinstance(checked, TwinResponse):
+        return checked
+    caller, scope = checked
     blocks: list[dict[str, Any]] = []
     assignments = access.applicable_assignments(state.scenario, caller.object_id, scope)
     for block in access.permission_blocks(state.scenario, assignments):
