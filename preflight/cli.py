@@ -78,8 +78,26 @@ def list_checks(fmt: str, verbose: bool, no_color: bool) -> int:
     return 0
 
 
+def _format_names() -> list[str]:
+    from preflight.reports import FORMATS
+
+    return list(FORMATS)
+
+
+def _duration(value: str) -> float:
+    """``90``, ``90s``, ``10m``, ``1h`` → seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    text = value.strip().lower()
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a duration such as 90s, 10m or 1h") from None
+
+
 @cli.command("check")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(_format_names()), default="table", show_default=True,
               help="Format printed on stdout.")
 @click.option("--output", "outputs", multiple=True, metavar="FILE",
               help="Also write the report to FILE (format from the extension, else --format). Repeatable.")
@@ -101,11 +119,21 @@ def list_checks(fmt: str, verbose: bool, no_color: bool) -> int:
 @click.option("--profile", default=None, help="Intended use: openai, cognitive, ml … (default: from the resource).")
 @click.option("--assignee", default=None, help="Check this principal instead of the signed-in one (admins).")
 @click.option("--probe", is_flag=True, help="Also make one read-only call to the data plane (list deployments).")
+@click.option("--workspace", default=None, help="Azure ML workspace ARM id (default: .azureml/config.json).")
+@click.option("--scope", "scopes", multiple=True, metavar="SCOPE",
+              help="Also test a token for this scope (e.g. https://vault.azure.net/.default). Repeatable.")
+@click.option("--interactive", is_flag=True, help="Allow credentials that prompt (browser, device code).")
+@click.option("--wait", "wait", default=None, metavar="DURATION",
+              help="Re-check until every result passes or DURATION (90s, 10m) is over — for CI right after "
+                   "provisioning.")
+@click.option("--expiry-days", type=click.IntRange(min=0), default=30, show_default=True,
+              help="Secrets and certificates expiring within this many days are WARN.")
 @_common
 def check(fmt: str, outputs: Sequence[str], fail_on: str, only: Sequence[str], skip: Sequence[str],
           timeout: float, deadline: float, cloud: str | None, cloud_metadata_url: str | None, tenant: str | None,
           subscription: str | None, resource_id: str | None, endpoint: str | None, profile: str | None,
-          assignee: str | None, probe: bool, verbose: bool, no_color: bool) -> int:
+          assignee: str | None, probe: bool, workspace: str | None, scopes: Sequence[str], interactive: bool,
+          wait: str | None, expiry_days: int, verbose: bool, no_color: bool) -> int:
     """Run the checks and report. Exit 0: nothing at or above --fail-on; 1: something is; 2: bad input; 3:
     the run could not complete."""
     from preflight import reports
@@ -117,11 +145,13 @@ def check(fmt: str, outputs: Sequence[str], fail_on: str, only: Sequence[str], s
     environ = dict(os.environ)
     target = build_target(environ, cloud=cloud, cloud_metadata_url=cloud_metadata_url, tenant=tenant,
                           subscription=subscription, resource_id=resource_id, endpoint=endpoint, profile=profile,
-                          assignee=assignee)
+                          assignee=assignee, workspace=workspace, extra_scopes=tuple(scopes),
+                          interactive=interactive, credential_warn_days=expiry_days)
     files = [(path, reports.for_path(path, default=fmt)) for path in outputs]
     renderers = {name: reports.get(name) for name in {fmt, *(f for _, f in files)}}  # fail fast on bad formats
     options = CheckOptions(target, split_patterns(only), split_patterns(skip),
-                           RunOptions(timeout=timeout, deadline=deadline), probe=probe)
+                           RunOptions(timeout=timeout, deadline=deadline), probe=probe,
+                           wait=_duration(wait) if wait else 0.0)
     report = _run_with_progress(options, environ)
 
     stdout_options = reports.RenderOptions(color=_use_color(no_color), verbose=verbose)
@@ -216,6 +246,12 @@ class _LazyCommand(click.Command):
         return []
 
 
+cli.add_command(_LazyCommand("can-i", "preflight.can_i", "can_i",
+                             "Can a principal perform an action at a scope? (an Azure `kubectl auth can-i`)"))
+cli.add_command(_LazyCommand("whoami", "preflight.whoami", "whoami",
+                             "Who am I signed in as: type, names, ids, tenant, groups, which credential."))
+cli.add_command(_LazyCommand("audit", "preflight.audit.command", "audit",
+                             "Audit role assignments at scale: orphaned, over-privileged, misplaced."))
 cli.add_command(_LazyCommand("twin", "preflight.twin.commands", "twin",
                              "A loopback Azure twin: serve, exec, scenarios."))
 cli.add_command(_LazyCommand("demo", "preflight.twin.commands", "demo",

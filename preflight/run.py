@@ -26,6 +26,7 @@ class CheckOptions:
     skip: Sequence[str] = ()
     engine: RunOptions = RunOptions()
     probe: bool = False  # run opt-in checks that call the data plane (tag "opt-in")
+    wait: float = 0.0  # --wait: re-check until PASS or this many seconds passed (issue 6)
 
 
 def run(options: CheckOptions, observer: Observer | None = None) -> Report:

@@ -41,6 +41,10 @@ class Target:
     endpoint: str | None = None
     profile: str | None = None
     assignee: str | None = None
+    workspace: str | None = None  # Azure ML workspace (ARM id), from --workspace or .azureml/config.json
+    extra_scopes: tuple[str, ...] = ()  # --scope: token scopes to test besides the profile's
+    interactive: bool = False  # --interactive: credentials may prompt (browser / device code)
+    credential_warn_days: int = 30  # --expiry-days: secrets/certificates expiring sooner are WARN
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,6 +58,8 @@ class Target:
             "endpoint": self.endpoint,
             "profile": self.profile,
             "assignee": self.assignee,
+            "workspace": self.workspace,
+            "extra_scopes": list(self.extra_scopes),
         }
 
 
@@ -68,6 +74,10 @@ def build_target(
     endpoint: str | None = None,
     profile: str | None = None,
     assignee: str | None = None,
+    workspace: str | None = None,
+    extra_scopes: tuple[str, ...] = (),
+    interactive: bool = False,
+    credential_warn_days: int = 30,
 ) -> Target:
     """Combine flags with their environment fallbacks and validate each; raises ConfigError / TargetError."""
     cloud = cloud or environ.get("AZURE_CLOUD") or "AzureCloud"
@@ -121,8 +131,20 @@ def build_target(
         endpoint=endpoint,
         profile=profile,
         assignee=assignee,
+        workspace=workspace,
+        extra_scopes=tuple(_validate_scope(s) for s in extra_scopes),
+        interactive=interactive,
+        credential_warn_days=credential_warn_days,
         environ=dict(environ),
     )
+
+
+def _validate_scope(scope: str) -> str:
+    """A token scope is a resource URI or app id plus a permission, e.g. https://vault.azure.net/.default."""
+    scope = scope.strip()
+    if not scope or " " in scope or "/" not in scope:
+        raise ConfigError(f"{scope!r} is not a token scope", remediation="e.g. https://vault.azure.net/.default")
+    return scope
 
 
 def _require_https(url: str, what: str) -> None:

@@ -43,6 +43,12 @@ class Format:
 FORMATS: dict[str, Format] = {
     "table": Format("table", "preflight.reports.table", (".txt",)),
     "json": Format("json", "preflight.reports.json_report", (".json",)),
+    "html": Format("html", "preflight.reports.html", (".html", ".htm")),
+    "md": Format("md", "preflight.reports.markdown", (".md", ".markdown")),
+    "junit": Format("junit", "preflight.reports.junit", (".xml", ".junit")),
+    "sarif": Format("sarif", "preflight.reports.sarif", (".sarif", ".sarif.json")),
+    "github": Format("github", "preflight.reports.github", ()),
+    "csv": Format("csv", "preflight.reports.csv_report", (".csv",)),
 }
 
 
@@ -55,9 +61,12 @@ def get(name: str) -> Renderer:
 
 def for_path(path: str, default: str | None = None) -> str:
     """The format a file name asks for, by extension; ``default`` when the extension is not registered."""
-    suffix = PurePath(path).suffix.lower()
-    for fmt in FORMATS.values():
-        if suffix in fmt.extensions:
+    name = PurePath(path).name.lower()
+    # longest extension first, so report.sarif.json is SARIF, not JSON
+    candidates = sorted(((ext, fmt) for fmt in FORMATS.values() for ext in fmt.extensions),
+                        key=lambda item: len(item[0]), reverse=True)
+    for ext, fmt in candidates:
+        if name.endswith(ext):
             return fmt.name
     if default is not None:
         return default

@@ -1,0 +1,1 @@
+"""preflight audit: role assignments at scale."""
