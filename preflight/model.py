@@ -145,6 +145,9 @@ class Report:
     duration: float
     results: tuple[Result, ...]
     checks: tuple[CheckMeta, ...] = field(default=())
+    # Named tables of plain rows a command wants rendered besides its results (e.g. the audit's one row per
+    # role assignment): renderers print them without knowing which check or command produced them.
+    tables: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         counts = {status.value: 0 for status in Status}

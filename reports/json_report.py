@@ -27,6 +27,8 @@ def to_document(report: Report) -> dict[str, Any]:
         "summary": {"total": len(report.results), "worst": report.worst().value, "counts": report.counts()},
         "checks": [meta.to_dict() for meta in report.checks],
         "results": [result.to_dict() for result in report.results],
+        **({"tables": {name: [dict(row) for row in rows] for name, rows in report.tables.items()}}
+           if report.tables else {}),
     }
 
 

@@ -27,13 +27,20 @@ def builtin_check_classes() -> dict[str, type[Check]]:
     return found
 
 
+# `preflight check` runs the first group, `preflight audit` the second; a check belongs to exactly one.
+CHECK_GROUPS = (ENTRY_POINT_GROUP, "preflight.audit")
+
+
 def test_entry_points_are_exactly_the_builtin_check_classes() -> None:
-    registered = {ep.name: ep.value for ep in distribution("azure-preflight").entry_points
-                  if ep.group == ENTRY_POINT_GROUP}
+    eps = [ep for ep in distribution("azure-preflight").entry_points if ep.group in CHECK_GROUPS]
+    registered = {ep.name: ep.value for ep in eps}
+    assert len(registered) == len(eps), "a check id is registered twice (in one group or in both)"
     classes = builtin_check_classes()
     assert sorted(registered.values()) == sorted(classes), "a Check class is missing from pyproject entry points"
     for name, value in registered.items():
         assert classes[value].meta.id == name
+    audit_ids = {ep.name for ep in eps if ep.group == "preflight.audit"}
+    assert all(i.startswith("audit.") for i in audit_ids), "only audit.* checks belong to preflight.audit"
 
 
 def test_check_ids_are_well_formed_and_unique() -> None:

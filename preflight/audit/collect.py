@@ -1,0 +1,330 @@
+"""Collect every role assignment in the audited scope, the role definitions they name and classic admins.
+
+The scale path is ONE Azure Resource Graph query over ``authorizationresources`` for all subscriptions at once,
+paged with ``$skipToken`` (1,000 rows a page, ARG's maximum). When the caller cannot use Resource Graph (403,
+or any other refusal), the audit falls back to ARM: one role-assignment listing per subscription (at, above
+and below it), run concurrently with a bounded pool. Rows of both paths become the same compact
+:class:`Assignment` (slots, interned strings) at once, so 100,000 assignments fit comfortably in memory.
+
+Every request here is a GET or a read-only query POST; nothing is ever written.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from preflight.audit.rest import RestClient, RestError
+
+ARG_PATH = "/providers/Microsoft.ResourceGraph/resources"
+ARG_API = "2022-10-01"
+AUTHZ_API = "2022-04-01"
+SUBSCRIPTIONS_API = "2022-12-01"
+CLASSIC_API = "2015-07-01"
+ARG_PAGE = 1000  # ARG's maximum $top
+ARM_WORKERS = 8  # concurrent per-subscription listings in the fallback
+MG_PREFIX = "/providers/microsoft.management/managementgroups/"
+
+Progress = Callable[[str], None]
+
+
+def _no_progress(message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPlan:
+    """What to audit, from the command line: explicit scopes, subscriptions, management groups or all."""
+
+    subscriptions: tuple[str, ...] = ()
+    management_groups: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    all_subscriptions: bool = False
+
+    @property
+    def roots(self) -> tuple[str, ...]:
+        """The audited scopes, normalised: an assignment above all of them is *inherited*."""
+        if self.all_subscriptions:
+            return ("/",)
+        found = [f"/subscriptions/{s}" for s in self.subscriptions]
+        found += [f"/providers/Microsoft.Management/managementGroups/{g}" for g in self.management_groups]
+        found += list(self.scopes)
+        return tuple(norm_scope(s) for s in found)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """One role assignment, as ARM / ARG describe it (only the fields the audit reports)."""
+
+    id: str
+    scope: str
+    role_definition_id: str
+    principal_id: str
+    principal_type: str
+    created_on: str | None = None
+    created_by: str | None = None
+    updated_on: str | None = None
+    condition: str | None = None
+    condition_version: str | None = None
+    description: str | None = None
+
+    @property
+    def role_guid(self) -> str:
+        return self.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+    @classmethod
+    def from_arm(cls, item: Mapping[str, Any]) -> Assignment | None:
+        """From an ARM role assignment or an ARG ``authorizationresources`` row (same ``properties``)."""
+        props = item.get("properties")
+        if not isinstance(props, Mapping) or not item.get("id"):
+            return None
+        intern = sys.intern
+        return cls(
+            id=str(item["id"]),
+            scope=intern(str(props.get("scope") or "/")),
+            role_definition_id=intern(str(props.get("roleDefinitionId") or "")),
+            principal_id=intern(str(props.get("principalId") or "").lower()),
+            principal_type=intern(str(props.get("principalType") or "Unknown")),
+            created_on=_opt(props.get("createdOn")),
+            created_by=_interned(props.get("createdBy")),
+            updated_on=_opt(props.get("updatedOn")),
+            condition=_opt(props.get("condition")),
+            condition_version=_opt(props.get("conditionVersion")),
+            description=_opt(props.get("description")),
+        )
+
+
+def _opt(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _interned(value: Any) -> str | None:
+    return None if value in (None, "") else sys.intern(str(value).lower())
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """The assignments found, how (``resource-graph`` or ``arm``), why ARG was not used, and what could not
+    be read (a subscription that refused the listing is reported, never silently left out)."""
+
+    assignments: tuple[Assignment, ...]
+    source: str
+    fallback_reason: str | None = None
+    errors: tuple[str, ...] = ()
+    subscriptions: tuple[str, ...] = field(default=())
+
+
+def norm_scope(scope: str) -> str:
+    """Lower-case, ``/``-led, no trailing or doubled slashes (``/`` for the tenant root)."""
+    parts = [p for p in scope.strip().split("/") if p]
+    return ("/" + "/".join(parts)).lower() if parts else "/"
+
+
+def scope_level(scope: str) -> str:
+    """``tenant``, ``managementGroup``, ``subscription``, ``resourceGroup`` or ``resource``."""
+    parts = norm_scope(scope).strip("/").split("/")
+    if parts == [""]:
+        return "tenant"
+    if norm_scope(scope).startswith(MG_PREFIX):
+        return "managementGroup"
+    if parts[0] == "subscriptions":
+        if len(parts) == 2:
+            return "subscription"
+        if len(parts) == 4 and parts[2] == "resourcegroups":
+            return "resourceGroup"
+        return "resource"
+    return "resource"
+
+
+def is_inherited(scope: str, roots: Sequence[str]) -> bool:
+    """True when the assignment sits above every audited root (it applies there from a parent scope)."""
+    s = norm_scope(scope)
+    for root in roots:
+        if root == "/" or s == root or s.startswith(root + "/"):
+            return False
+        if root.startswith(MG_PREFIX) and s.startswith("/subscriptions/"):
+            return False  # a subscription the management-group query returned lies beneath it
+    return True
+
+
+def dedupe(items: Iterable[Assignment]) -> tuple[Assignment, ...]:
+    """One entry per assignment id (ARM lists an inherited assignment under every subscription)."""
+    seen: dict[str, Assignment] = {}
+    for item in items:
+        seen.setdefault(item.id.lower(), item)
+    return tuple(seen.values())
+
+
+# ------------------------------------------------------------------------------------------------ Resource Graph
+
+def via_resource_graph(arm: RestClient, plan: AuditPlan, progress: Progress = _no_progress) -> list[Assignment]:
+    """All role assignments through one ARG query, following ``$skipToken``. Raises RestError on refusal."""
+    from preflight.twin.resource_graph import role_assignments_query  # the one definition of the query
+
+    body: dict[str, Any] = {"query": role_assignments_query(),
+                            "options": {"$top": ARG_PAGE, "resultFormat": "objectArray"}}
+    if plan.management_groups:
+        body["managementGroups"] = list(plan.management_groups)
+    elif plan.subscriptions and not plan.all_subscriptions:
+        body["subscriptions"] = list(plan.subscriptions)
+    found: list[Assignment] = []
+    pages = 0
+    seen_tokens: set[str] = set()
+    while True:
+        page = arm.post(ARG_PATH, body, params={"api-version": ARG_API})
+        pages += 1
+        for row in page.get("data") or []:
+            if isinstance(row, Mapping) and (item := Assignment.from_arm(row)) is not None:
+                found.append(item)
+        total = page.get("totalRecords")
+        progress(f"Resource Graph: {len(found)}" + (f"/{total}" if isinstance(total, int) else "") + " assignments")
+        token = page.get("$skipToken")
+        if not isinstance(token, str) or not token or token in seen_tokens:
+            return found
+        seen_tokens.add(token)  # a service bug repeating a token must not loop forever
+        body["options"] = {**body["options"], "$skipToken": token}
+
+
+# ------------------------------------------------------------------------------------------------ ARM fallback
+
+def list_subscriptions(arm: RestClient) -> list[str]:
+    """Every subscription the caller can see (``GET /subscriptions``, all pages)."""
+    ids: list[str] = []
+    for page in arm.pages("/subscriptions", {"api-version": SUBSCRIPTIONS_API}):
+        ids.extend(str(s["subscriptionId"]) for s in page if s.get("subscriptionId"))
+    return ids
+
+
+def _list_at(arm: RestClient, scope: str) -> list[Assignment]:
+    path = ("" if norm_scope(scope) == "/" else "/" + scope.strip("/")) + \
+        "/providers/Microsoft.Authorization/roleAssignments"
+    found: list[Assignment] = []
+    for page in arm.pages(path, {"api-version": AUTHZ_API}):
+        found.extend(a for a in (Assignment.from_arm(i) for i in page) if a is not None)
+    return found
+
+
+def via_arm(arm: RestClient, scopes: Sequence[str], progress: Progress = _no_progress,
+            workers: int = ARM_WORKERS) -> tuple[list[Assignment], list[str]]:
+    """Role assignments at, above and below each scope, listed concurrently (at most ``workers`` at once).
+    Returns the assignments and one message per scope that could not be read."""
+    found: list[Assignment] = []
+    errors: list[str] = []
+    done = 0
+
+    def one(scope: str) -> tuple[str, list[Assignment] | RestError]:
+        try:
+            return scope, _list_at(arm, scope)
+        except RestError as exc:
+            return scope, exc
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(scopes) or 1)),
+                            thread_name_prefix="preflight-audit") as pool:
+        for scope, outcome in pool.map(one, scopes):
+            done += 1
+            if isinstance(outcome, RestError):
+                errors.append(f"{scope}: {outcome.status or ''} {outcome.code or ''} {outcome.message}".strip())
+            else:
+                found.extend(outcome)
+            progress(f"ARM: {done}/{len(scopes)} scopes, {len(found)} assignments")
+    return found, errors
+
+
+def arm_scopes(arm: RestClient, plan: AuditPlan) -> list[str]:
+    """The scopes the ARM path lists: explicit scopes, management groups and subscriptions (all of them for
+    ``--all-subscriptions``)."""
+    scopes = [norm_scope(s) for s in plan.scopes]
+    scopes += [f"/providers/Microsoft.Management/managementGroups/{g}" for g in plan.management_groups]
+    subscriptions = list(plan.subscriptions)
+    if plan.all_subscriptions:
+        subscriptions = list_subscriptions(arm)
+    scopes += [f"/subscriptions/{s}" for s in subscriptions]
+    return scopes
+
+
+def collect(arm: RestClient, plan: AuditPlan, progress: Progress = _no_progress) -> Collected:
+    """Resource Graph first (unless explicit ``--scope``s ask for ARM's at/above/below semantics), ARM when
+    Resource Graph refuses."""
+    reason = None
+    if not plan.scopes:
+        try:
+            return Collected(dedupe(via_resource_graph(arm, plan, progress)), "resource-graph")
+        except RestError as exc:
+            reason = f"Resource Graph refused the query ({exc.status or ''} {exc.code or ''}); listed through ARM"
+    scopes = arm_scopes(arm, plan)
+    found, errors = via_arm(arm, scopes, progress)
+    return Collected(dedupe(found), "arm", reason, tuple(errors))
+
+
+# ------------------------------------------------------------------------------------------------ definitions
+
+def role_definitions(arm: RestClient, assignments: Sequence[Assignment],
+                     workers: int = ARM_WORKERS) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Each distinct role definition the assignments name, by lower-case GUID: one listing at a subscription
+    the assignments live in (built-ins plus the custom roles assignable there), then one GET per GUID that
+    listing did not contain (custom roles assignable elsewhere). Returns the definitions and read errors."""
+    wanted: dict[str, str] = {}
+    for a in assignments:
+        wanted.setdefault(a.role_guid, a.role_definition_id)
+    found: dict[str, dict[str, Any]] = {}
+    errors: list[str] = []
+    if not wanted:
+        return found, errors
+    subscription = next((a.scope.split("/")[2] for a in assignments
+                         if norm_scope(a.scope).startswith("/subscriptions/")), None)
+    base = f"/subscriptions/{subscription}" if subscription else ""
+    try:
+        for page in arm.pages(base + "/providers/Microsoft.Authorization/roleDefinitions", {"api-version": AUTHZ_API}):
+            for rd in page:
+                guid = str(rd.get("name", "")).lower()
+                if guid in wanted:
+                    found[guid] = rd
+    except RestError as exc:
+        errors.append(f"role definitions at {base or '/'}: {exc}")
+    missing = [wanted[g] for g in wanted if g not in found]
+
+    def one(definition_id: str) -> dict[str, Any] | RestError:
+        try:
+            return arm.get(definition_id, {"api-version": AUTHZ_API})
+        except RestError as exc:
+            return exc
+
+    if missing:
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(missing))),
+                                thread_name_prefix="preflight-audit") as pool:
+            for definition_id, outcome in zip(missing, pool.map(one, missing)):
+                if isinstance(outcome, RestError):
+                    errors.append(f"{definition_id}: {outcome.status or ''} {outcome.code or ''}".strip())
+                else:
+                    found[str(outcome.get("name", "")).lower()] = outcome
+    return found, errors
+
+
+def classic_administrators(arm: RestClient, subscriptions: Sequence[str],
+                           workers: int = ARM_WORKERS) -> tuple[list[dict[str, Any]], list[str]]:
+    """Classic (co-)administrators per subscription, where readable; returns rows and refusals."""
+    def one(subscription: str) -> list[dict[str, Any]] | RestError:
+        try:
+            items = []
+            for page in arm.pages(f"/subscriptions/{subscription}/providers/Microsoft.Authorization/"
+                                  "classicAdministrators", {"api-version": CLASSIC_API}):
+                items.extend({"subscription": subscription, **(i.get("properties") or {})} for i in page)
+            return items
+        except RestError as exc:
+            return exc
+
+    rows: list[dict[str, Any]] = []
+    errors: list[str] = []
+    if not subscriptions:
+        return rows, errors
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(subscriptions))),
+                            thread_name_prefix="preflight-audit") as pool:
+        for subscription, outcome in zip(subscriptions, pool.map(one, subscriptions)):
+            if isinstance(outcome, RestError):
+                errors.append(f"{subscription}: {outcome.status or ''} {outcome.code or ''}".strip())
+            else:
+                rows.extend(outcome)
+    return rows, errors

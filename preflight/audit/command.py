@@ -1,0 +1,168 @@
+"""``preflight audit``: every role assignment in scope, principal resolved, and what is risky about them.
+
+A thin shell like ``preflight check``: parse and validate (bad input → one line, exit 2), run
+:func:`preflight.audit.run.run_audit`, render with the report registry, write files atomically. Exit codes
+are those of ``preflight check``: 0 nothing at or above ``--fail-on``, 1 something is, 2 bad input, 3 the run
+could not complete.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from preflight.errors import ConfigError
+from preflight.target import GUID
+
+MANAGEMENT_GROUP_ID = re.compile(r"^[A-Za-z0-9_.()\-]{1,90}$")
+
+
+def _format_names() -> list[str]:
+    from preflight.reports import FORMATS
+
+    return list(FORMATS)
+
+
+class _Progress:
+    """One rewritten status line on stderr (only on an interactive terminal): collection progress, then which
+    audit checks are running."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def message(self, text: str) -> None:
+        with self.lock:
+            self.stream.write("\r\033[K" + text[:200])
+            self.stream.flush()
+
+    def started(self, meta: object) -> None:
+        return None
+
+    def finished(self, meta: object, results: Sequence[object]) -> None:
+        self.message(f"done {getattr(meta, 'id', '?')}")
+
+    def close(self) -> None:
+        with self.lock:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def _scope(value: str) -> str:
+    scope = value.strip()
+    parts = [p for p in scope.split("/") if p]
+    valid = scope.startswith("/") and (
+        not parts
+        or (parts[0].lower() == "subscriptions" and len(parts) >= 2 and bool(GUID.match(parts[1])))
+        or (len(parts) >= 4 and parts[0].lower() == "providers"
+            and parts[1].lower() == "microsoft.management" and parts[2].lower() == "managementgroups"))
+    if not valid:
+        raise ConfigError(f"{value!r} is not an ARM scope",
+                          remediation="e.g. /subscriptions/<GUID>[/resourceGroups/<group>…] or "
+                                      "/providers/Microsoft.Management/managementGroups/<id>")
+    return "/" + "/".join(parts) if parts else "/"
+
+
+def build_plan(scopes: Sequence[str], subscriptions: Sequence[str], all_subscriptions: bool,
+               management_groups: Sequence[str], default_subscription: str | None) -> object:
+    """Validate the scope flags into an AuditPlan; nothing given → the target subscription, else all."""
+    from preflight.audit.collect import AuditPlan
+
+    for sub in subscriptions:
+        if not GUID.match(sub):
+            raise ConfigError(f"subscription {sub!r} is not a GUID")
+    for group in management_groups:
+        if not MANAGEMENT_GROUP_ID.match(group):
+            raise ConfigError(f"management group id {group!r} is not valid",
+                              remediation="pass the group's id (name), e.g. --management-group corp")
+    if all_subscriptions and (subscriptions or management_groups or scopes):
+        raise ConfigError("--all-subscriptions cannot be combined with --subscription, --management-group or "
+                          "--scope")
+    plan = AuditPlan(subscriptions=tuple(s.lower() for s in subscriptions), management_groups=tuple(management_groups),
+                     scopes=tuple(_scope(s) for s in scopes), all_subscriptions=all_subscriptions)
+    if not (plan.subscriptions or plan.management_groups or plan.scopes or plan.all_subscriptions):
+        if default_subscription:
+            return AuditPlan(subscriptions=(default_subscription.lower(),))
+        return AuditPlan(all_subscriptions=True)
+    return plan
+
+
+@click.command("audit", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--scope", "scopes", multiple=True, metavar="SCOPE",
+              help="Audit assignments at, above and below this ARM scope. Repeatable.")
+@click.option("--subscription", "subscriptions", multiple=True, metavar="ID",
+              help="Audit this subscription (default: AZURE_SUBSCRIPTION_ID, else all). Repeatable.")
+@click.option("--all-subscriptions", is_flag=True, help="Audit every subscription the caller can read.")
+@click.option("--management-group", "management_groups", multiple=True, metavar="ID",
+              help="Audit everything under this management group. Repeatable.")
+@click.option("--format", "fmt", type=click.Choice(_format_names()), default="table", show_default=True,
+              help="Format printed on stdout (csv: one row per role assignment).")
+@click.option("--output", "outputs", multiple=True, metavar="FILE",
+              help="Also write the report to FILE (format from the extension, else --format). Repeatable.")
+@click.option("--fail-on", type=click.Choice(["fail", "warn", "never"]), default="fail", show_default=True,
+              help="Exit 1 when a finding reaches this status (ERROR counts as FAIL).")
+@click.option("--expiry-days", type=click.IntRange(min=0), default=30, show_default=True,
+              help="Credentials expiring within this many days are reported.")
+@click.option("--classic-admins", is_flag=True,
+              help="Also read classic administrators (one request per subscription).")
+@click.option("--only", multiple=True, metavar="PATTERN", help="Run only these audit checks (audit.orphaned …).")
+@click.option("--skip", multiple=True, metavar="PATTERN", help="Skip these audit checks.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=300.0, show_default=True,
+              help="Seconds one audit check may run.")
+@click.option("--deadline", type=click.FloatRange(min=0.1), default=600.0, show_default=True,
+              help="Seconds the whole audit may take.")
+@click.option("--cloud", type=click.Choice(["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"]), default=None,
+              help="Azure cloud (default: AzureCloud, or AZURE_CLOUD).")
+@click.option("--cloud-metadata-url", default=None, help="Custom cloud metadata (default: ARM_CLOUD_METADATA_URL).")
+@click.option("--tenant", default=None, help="Tenant id or domain (default: AZURE_TENANT_ID).")
+@click.option("-v", "--verbose", is_flag=True, help="Show evidence and timings.")
+@click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")
+def audit(scopes: Sequence[str], subscriptions: Sequence[str], all_subscriptions: bool,
+          management_groups: Sequence[str], fmt: str, outputs: Sequence[str], fail_on: str, expiry_days: int,
+          classic_admins: bool, only: Sequence[str], skip: Sequence[str], timeout: float, deadline: float,
+          cloud: str | None, cloud_metadata_url: str | None, tenant: str | None, verbose: bool,
+          no_color: bool) -> int:
+    """List every role assignment in scope (principal resolved, role, scope, inherited or direct, created
+    on / by, condition) and report orphaned, over-privileged and misplaced ones.
+
+    Exit 0: no finding at or above --fail-on; 1: some finding is; 2: bad input; 3: the audit could not
+    complete.
+    """
+    from preflight import reports
+    from preflight.audit.facts import AuditOptions
+    from preflight.audit.run import run_audit
+    from preflight.cli import _use_color, _write_atomically
+    from preflight.engine import RunOptions, split_patterns
+    from preflight.progress import wants_progress
+    from preflight.run import exit_code
+    from preflight.target import build_target
+
+    environ = dict(os.environ)
+    target = build_target(environ, cloud=cloud, cloud_metadata_url=cloud_metadata_url, tenant=tenant,
+                          credential_warn_days=expiry_days)
+    # An environment-level resource/endpoint is irrelevant to an audit: keep only the identity of the run.
+    plan = build_plan(scopes, subscriptions, all_subscriptions, management_groups, target.subscription_id)
+    files = [(path, reports.for_path(path, default=fmt)) for path in outputs]
+    renderers = {name: reports.get(name) for name in {fmt, *(f for _, f in files)}}  # fail fast on bad formats
+    progress = _Progress(sys.stderr) if wants_progress(sys.stderr, environ) else None
+    options = AuditOptions(plan=plan, expiry_days=expiry_days,  # type: ignore[arg-type]
+                           classic_administrators=classic_admins,
+                           progress=progress.message if progress else None)
+    try:
+        report = run_audit(target, options, RunOptions(timeout=timeout, deadline=deadline),
+                           only=split_patterns(only), skip=split_patterns(skip), observer=progress)
+    finally:
+        if progress:
+            progress.close()
+    stdout_options = reports.RenderOptions(color=_use_color(no_color), verbose=verbose)
+    click.echo(renderers[fmt].render(report, stdout_options), nl=False)
+    for path, name in files:
+        _write_atomically(Path(path), renderers[name].render(report, reports.RenderOptions(verbose=verbose)))
+    return exit_code(report, fail_on)

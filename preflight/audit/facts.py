@@ -1,0 +1,144 @@
+"""The audit's facts: REST clients, the collected assignments, role definitions, principals, the inventory.
+
+Computed once per run by the Context (preflight.context) and shared by every audit check, so the whole audit
+costs one Resource Graph query, one ``getByIds`` per 1,000 principals and one role-definition listing, however
+many findings read them. What to audit comes from ``ctx.services["audit"]`` (an :class:`AuditOptions`), set
+by ``preflight audit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from preflight.audit.collect import AuditPlan, Collected
+from preflight.azure.facts import cloud, credential
+from preflight.context import Context, fact
+from preflight.errors import FactError
+
+if TYPE_CHECKING:
+    from preflight.audit.principals import AppCredential, Principal
+    from preflight.audit.rest import RestClient
+
+INVENTORY_CHECK = "audit.inventory"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditOptions:
+    """What ``preflight audit`` was asked for."""
+
+    plan: AuditPlan = AuditPlan()
+    expiry_days: int = 30
+    classic_administrators: bool = False
+    progress: Callable[[str], None] | None = field(default=None, compare=False)
+
+
+def options(ctx: Context) -> AuditOptions:
+    found = ctx.services.get("audit")
+    return found if isinstance(found, AuditOptions) else AuditOptions()
+
+
+def _verify(environ: Mapping[str, str]) -> str | bool:
+    return environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
+
+
+def _progress(ctx: Context) -> Callable[[str], None]:
+    return options(ctx).progress or (lambda message: None)
+
+
+@fact("audit:arm-client", reported_by="signin.chain")
+def arm_client(ctx: Context) -> RestClient:
+    from preflight.audit.rest import RestClient
+
+    the_cloud = ctx.get(cloud)
+    return RestClient(the_cloud.resource_manager, ctx.get(credential).credential, the_cloud.arm_scope,
+                      verify=_verify(ctx.target.environ))
+
+
+@fact("audit:graph-client", reported_by="signin.chain")
+def graph_client(ctx: Context) -> RestClient:
+    from preflight.audit.rest import RestClient
+
+    the_cloud = ctx.get(cloud)
+    return RestClient(the_cloud.graph_endpoint, ctx.get(credential).credential, the_cloud.graph_scope,
+                      verify=_verify(ctx.target.environ))
+
+
+@fact("audit:assignments", reported_by=INVENTORY_CHECK)
+def assignments(ctx: Context) -> Collected:
+    from preflight.audit.collect import collect
+
+    collected = collect(ctx.get(arm_client), options(ctx).plan, _progress(ctx))
+    if not collected.assignments and collected.errors:
+        raise FactError("audit:assignments", "no role assignment could be read: " + "; ".join(collected.errors[:3]),
+                        reported_by=INVENTORY_CHECK,
+                        remediation="the audit needs Microsoft.Authorization/roleAssignments/read (e.g. Reader) "
+                                    "on the audited scopes")
+    return collected
+
+
+@fact("audit:role-definitions")
+def role_definitions(ctx: Context) -> tuple[dict[str, dict[str, Any]], tuple[str, ...]]:
+    from preflight.audit.collect import role_definitions as fetch
+
+    found, errors = fetch(ctx.get(arm_client), ctx.get(assignments).assignments)
+    return found, tuple(errors)
+
+
+@fact("audit:principals", reported_by=INVENTORY_CHECK)
+def principals(ctx: Context) -> dict[str, Principal]:
+    from preflight.audit.principals import resolve
+    from preflight.audit.rest import RestError
+
+    collected = ctx.get(assignments).assignments
+    ids = {a.principal_id for a in collected} | {a.created_by for a in collected if a.created_by}
+    _progress(ctx)(f"Microsoft Graph: resolving {len(ids)} principals")
+    try:
+        return resolve(ctx.get(graph_client), ids)
+    except RestError as exc:
+        raise FactError("audit:principals", f"Microsoft Graph did not resolve the principals: {exc}",
+                        reported_by=INVENTORY_CHECK, status=exc.status, code=exc.code,
+                        remediation="reading principals needs Directory.Read.All (a member user has it by "
+                                    "default; an application needs the Graph application permission)") from exc
+
+
+@fact("audit:inventory")
+def inventory(ctx: Context) -> tuple[dict[str, Any], ...]:
+    """The rows; principals stay unresolved (existence unknown) when Graph refuses — never 'deleted'."""
+    from preflight.audit.inventory import build_rows
+
+    collected = ctx.get(assignments)
+    try:
+        resolved: dict[str, Principal] | None = ctx.get(principals)
+    except FactError:
+        resolved = None
+    definitions, _ = ctx.get(role_definitions)
+    return build_rows(collected.assignments, resolved, definitions, options(ctx).plan.roots)
+
+
+@fact("audit:app-credentials")
+def app_credentials(ctx: Context) -> dict[str, tuple[AppCredential, ...]]:
+    from preflight.audit.principals import application_credentials
+    from preflight.audit.rest import RestError
+
+    resolved = ctx.get(principals)
+    app_ids = {p.app_id for p in resolved.values()
+               if p.kind == "ServicePrincipal" and p.service_principal_type != "ManagedIdentity" and p.app_id}
+    try:
+        return application_credentials(ctx.get(graph_client), app_ids)
+    except RestError as exc:
+        raise FactError("audit:app-credentials", f"could not read applications' credentials: {exc}",
+                        status=exc.status, code=exc.code,
+                        remediation="reading credentials needs Application.Read.All") from exc
+
+
+@fact("audit:classic-administrators")
+def classic_admins(ctx: Context) -> tuple[tuple[dict[str, Any], ...], tuple[str, ...]]:
+    from preflight.audit.collect import classic_administrators
+
+    collected = ctx.get(assignments)
+    subscriptions = sorted({a.scope.split("/")[2].lower() for a in collected.assignments
+                            if a.scope.lower().startswith("/subscriptions/")})
+    rows, errors = classic_administrators(ctx.get(arm_client), subscriptions)
+    return tuple(rows), tuple(errors)

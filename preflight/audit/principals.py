@@ -1,0 +1,118 @@
+"""Resolve principal object ids to who they are, in bulk, through Microsoft Graph.
+
+``POST /v1.0/directoryObjects/getByIds`` answers up to 1,000 ids per call, so 20,000 principals cost 20
+requests (run a few at a time), never one call per principal. An id Graph does not return belongs to a deleted
+object: that is exactly what the portal shows as "Unknown" — an orphaned assignment.
+
+Applications' credentials (for the "secrets expiring" finding) come from one paged listing of
+``/v1.0/applications`` with ``$select`` (999 a page), filtered here to the apps whose service principals hold
+roles.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from preflight.audit.rest import RestClient
+
+GET_BY_IDS = "/v1.0/directoryObjects/getByIds"
+MAX_IDS = 1000
+GRAPH_WORKERS = 4
+_TYPES = {"#microsoft.graph.user": "User", "#microsoft.graph.group": "Group",
+          "#microsoft.graph.serviceprincipal": "ServicePrincipal"}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A directory object as the audit reports it. ``exists`` is False for an id Graph did not return."""
+
+    id: str
+    kind: str  # User, Group, ServicePrincipal, Unknown
+    display_name: str | None = None
+    user_principal_name: str | None = None
+    app_id: str | None = None
+    user_type: str | None = None  # Member / Guest
+    service_principal_type: str | None = None  # Application / ManagedIdentity / Legacy
+    exists: bool = True
+
+    @classmethod
+    def from_graph(cls, obj: Mapping[str, Any]) -> Principal:
+        kind = _TYPES.get(str(obj.get("@odata.type", "")).lower(), "Unknown")
+        intern = sys.intern
+        upn = obj.get("userPrincipalName")
+        return cls(
+            id=str(obj.get("id", "")).lower(),
+            kind=kind,
+            display_name=obj.get("displayName"),
+            user_principal_name=upn,
+            app_id=obj.get("appId"),
+            user_type=intern(str(obj.get("userType") or ("Guest" if upn and "#EXT#" in str(upn) else "Member")))
+            if kind == "User" else None,
+            service_principal_type=intern(str(obj.get("servicePrincipalType") or "Application"))
+            if kind == "ServicePrincipal" else None,
+        )
+
+    @classmethod
+    def missing(cls, object_id: str) -> Principal:
+        return cls(id=object_id.lower(), kind="Unknown", exists=False)
+
+
+def chunks(items: Sequence[str], size: int = MAX_IDS) -> list[Sequence[str]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def resolve(graph: RestClient, object_ids: Iterable[str], workers: int = GRAPH_WORKERS) -> dict[str, Principal]:
+    """Every id → :class:`Principal` (``exists=False`` when Graph does not know it). Raises RestError if
+    Graph refuses (e.g. 403 ``Authorization_RequestDenied`` without Directory.Read.All): without an answer
+    no id may be called deleted."""
+    ids = sorted({i.lower() for i in object_ids if i})
+    found: dict[str, Principal] = {}
+
+    def one(batch: Sequence[str]) -> list[Principal]:
+        body = {"ids": list(batch), "types": ["user", "group", "servicePrincipal"]}
+        page = graph.post(GET_BY_IDS, body)
+        return [Principal.from_graph(o) for o in page.get("value") or [] if isinstance(o, Mapping)]
+
+    batches = chunks(ids)
+    if batches:
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batches))),
+                                thread_name_prefix="preflight-graph") as pool:
+            for principals in pool.map(one, batches):
+                found.update((p.id, p) for p in principals)
+    return {i: found.get(i) or Principal.missing(i) for i in ids}
+
+
+@dataclass(frozen=True, slots=True)
+class AppCredential:
+    """A secret or certificate of an application: what it is called and when it ends (never its value)."""
+
+    app_id: str
+    app_name: str | None
+    kind: str  # secret / certificate
+    name: str | None
+    key_id: str | None
+    end: str | None
+
+
+def application_credentials(graph: RestClient, app_ids: Iterable[str]) -> dict[str, tuple[AppCredential, ...]]:
+    """Credentials of the applications with these app ids (apps registered in other tenants have none here)."""
+    wanted = {a.lower() for a in app_ids if a}
+    found: dict[str, tuple[AppCredential, ...]] = {}
+    if not wanted:
+        return found
+    params = {"$select": "id,appId,displayName,passwordCredentials,keyCredentials", "$top": "999"}
+    for page in graph.pages("/v1.0/applications", params, next_key="@odata.nextLink"):
+        for app in page:
+            app_id = str(app.get("appId", "")).lower()
+            if app_id not in wanted:
+                continue
+            creds = [AppCredential(app_id, app.get("displayName"), "secret", c.get("displayName"), c.get("keyId"),
+                                   c.get("endDateTime")) for c in app.get("passwordCredentials") or []]
+            creds += [AppCredential(app_id, app.get("displayName"), "certificate", c.get("displayName"),
+                                    c.get("keyId"), c.get("endDateTime")) for c in app.get("keyCredentials") or []]
+            found[app_id] = tuple(creds)
+    return found

@@ -1,0 +1,58 @@
+"""``run_audit(target, options) -> Report``: the work behind ``preflight audit``, free of terminal and file
+handling so tests and the benchmark call exactly what the CLI calls.
+
+The audit checks are discovered from their own entry-point group and run by the ordinary engine (concurrency,
+deadlines, crash isolation); the inventory rows ride along in ``Report.tables["assignments"]``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from preflight import __version__
+from preflight.audit.facts import AuditOptions, inventory
+from preflight.context import Context
+from preflight.engine import Observer, RunOptions, discover, load, run_checks, select
+from preflight.errors import FactError
+from preflight.model import Report
+from preflight.redact import Redactor
+from preflight.target import Target
+
+AUDIT_GROUP = "preflight.audit"
+AUDIT_ENGINE = RunOptions(timeout=300.0, deadline=600.0, workers=8)
+
+
+def audit_checks(only: Sequence[str] = (), skip: Sequence[str] = ()) -> list[str]:
+    return [s.id for s in select(discover(AUDIT_GROUP), only, skip)]
+
+
+def run_audit(target: Target, options: AuditOptions, engine: RunOptions = AUDIT_ENGINE, *,
+              only: Sequence[str] = (), skip: Sequence[str] = (), observer: Observer | None = None) -> Report:
+    """Run the audit checks; always returns a complete Report (an unreadable scope is a result, not a crash)."""
+    started_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    start = time.perf_counter()
+    checks = load(select(discover(AUDIT_GROUP), only, skip))
+    ctx = Context(target, services={"audit": options})
+    redactor = Redactor.from_environ(target.environ)
+    results = run_checks(checks, ctx, engine, observer=observer, sanitize=redactor.result)
+    try:
+        rows = ctx.get(inventory)
+    except FactError:
+        rows = ()  # the inventory check already reports why
+    plan = options.plan
+    # Only what identifies the audited estate: a resource or endpoint from the environment plays no part.
+    described = {k: v for k, v in redactor.value(target.to_dict()).items()
+                 if k in ("cloud", "cloud_metadata_url", "tenant_id")}
+    described["audit"] = {"subscriptions": list(plan.subscriptions), "management_groups": list(plan.management_groups),
+                          "scopes": list(plan.scopes), "all_subscriptions": plan.all_subscriptions}
+    return Report(
+        tool_version=__version__,
+        target=described,
+        started_at=started_at,
+        duration=time.perf_counter() - start,
+        results=tuple(results),
+        checks=tuple(c.meta for c in checks),
+        tables={"assignments": rows} if rows else {},
+    )

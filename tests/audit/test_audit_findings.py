@@ -1,0 +1,128 @@
+"""The pure findings (preflight.audit.findings) and inventory join, on plain data: no twin, no I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from preflight.audit import findings
+from preflight.audit.collect import Assignment, dedupe, is_inherited, norm_scope, scope_level
+from preflight.audit.inventory import build_rows
+from preflight.audit.principals import AppCredential, Principal
+
+SUB = "/subscriptions/00000000-0000-4000-8000-000000000001"
+MG = "/providers/Microsoft.Management/managementGroups/corp"
+OWNER = f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{findings.OWNER}"
+READER = f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"
+OPENAI_USER = f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
+
+
+def row(**kw: Any) -> dict[str, Any]:
+    base = {"assignment_id": "x", "scope": SUB, "scope_level": "subscription", "role_definition_id": READER,
+            "principal_id": "p", "principal_type": "User", "principal_subtype": "Member",
+            "principal_exists": True, "principal_app_id": None, "principal_display_name": "someone"}
+    base.update(kw)
+    return base
+
+
+def test_scope_levels_and_inheritance() -> None:
+    assert scope_level("/") == "tenant"
+    assert scope_level(MG) == "managementGroup"
+    assert scope_level(SUB) == "subscription"
+    assert scope_level(SUB + "/resourceGroups/rg") == "resourceGroup"
+    assert scope_level(SUB + "/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a") == "resource"
+    assert norm_scope("//Subscriptions/ABC/") == "/subscriptions/abc"
+    assert is_inherited(MG, [norm_scope(SUB)]) is True
+    assert is_inherited(SUB + "/resourceGroups/rg", [norm_scope(SUB)]) is False
+    assert is_inherited(MG, ["/"]) is False
+
+
+def test_dedupe_keeps_one_row_per_assignment_id_case_insensitively() -> None:
+    a = Assignment(id="/X/roleAssignments/1", scope=SUB, role_definition_id=READER, principal_id="p",
+                   principal_type="User")
+    b = Assignment(id="/x/roleassignments/1", scope=SUB, role_definition_id=READER, principal_id="p",
+                   principal_type="User")
+    assert dedupe([a, b, a]) == (a,)
+
+
+def test_orphaned_only_when_the_directory_answered() -> None:
+    rows = [row(principal_exists=False), row(principal_exists=None), row()]
+    assert findings.orphaned(rows).count == 1
+
+
+def test_privileged_service_principals_by_guid_and_scope() -> None:
+    rows = [
+        row(role_definition_id=OWNER, principal_type="ServicePrincipal"),  # flagged
+        row(role_definition_id=OWNER, principal_type="ServicePrincipal", scope_level="resourceGroup"),
+        row(role_definition_id=OWNER, principal_type="User"),
+        row(role_definition_id=READER, principal_type="ServicePrincipal"),
+        row(role_definition_id="/providers/Microsoft.Authorization/roleDefinitions/" + findings.RBAC_ADMINISTRATOR,
+            principal_type="ServicePrincipal", scope_level="managementGroup"),  # flagged
+    ]
+    assert findings.privileged_service_principals(rows).count == 2
+
+
+def test_privileged_guests() -> None:
+    rows = [row(role_definition_id=OWNER, principal_subtype="Guest"), row(role_definition_id=OWNER),
+            row(principal_subtype="Guest")]
+    assert findings.privileged_guests(rows).count == 1
+
+
+def test_direct_users_only_in_a_group_based_tenant() -> None:
+    mostly_groups = [row(principal_type="Group")] * 3 + [row()]
+    assert findings.direct_user_assignments(mostly_groups).count == 1
+    mostly_users = [row(principal_type="Group")] + [row()] * 3
+    assert findings.direct_user_assignments(mostly_users).count == 0
+    assert findings.direct_user_assignments([row()]).count == 0
+
+
+def test_broad_data_roles_by_guid_or_cognitive_data_actions() -> None:
+    custom = {"c1": {"properties": {"type": "CustomRole", "permissions": [
+        {"dataActions": ["Microsoft.CognitiveServices/accounts/OpenAI/*"]}]}}}
+    rows = [row(role_definition_id=OPENAI_USER), row(role_definition_id=OPENAI_USER, scope_level="resource"),
+            row(role_definition_id=f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/c1",
+                scope_level="managementGroup"),
+            row()]
+    assert findings.broad_data_roles(rows, custom).count == 2
+
+
+def test_custom_role_wildcards_ignore_reads_and_builtins() -> None:
+    definitions = {
+        "a": {"properties": {"type": "CustomRole", "roleName": "Ops",
+                             "permissions": [{"actions": ["*/read", "Microsoft.Compute/*"], "dataActions": []}]}},
+        "b": {"properties": {"type": "CustomRole", "roleName": "Readerish",
+                             "permissions": [{"actions": ["*/read"], "dataActions": []}]}},
+        "c": {"properties": {"type": "BuiltInRole", "roleName": "Owner", "permissions": [{"actions": ["*"]}]}},
+    }
+    found = findings.custom_role_wildcards(definitions)
+    assert [(r["role_name"], r["actions"]) for r in found.rows] == [("Ops", ["Microsoft.Compute/*"])]
+
+
+def test_expiring_credentials_flag_apps_without_a_credential_beyond_the_window() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [row(principal_type="ServicePrincipal", principal_subtype="Application", principal_app_id="app1"),
+            row(principal_type="ServicePrincipal", principal_subtype="Application", principal_app_id="app2"),
+            row(principal_type="ServicePrincipal", principal_subtype="Application", principal_app_id="app3")]
+    creds = {
+        "app1": [AppCredential("app1", "one", "secret", "old", "k1", (now - timedelta(days=2)).isoformat())],
+        "app2": [AppCredential("app2", "two", "secret", "old", "k2", "2025-12-30T00:00:00.1234567Z"),
+                 AppCredential("app2", "two", "secret", "new", "k3", (now + timedelta(days=300)).isoformat())],
+        "app3": [AppCredential("app3", "three", "certificate", "c", "k4", (now + timedelta(days=10)).isoformat())],
+    }
+    found = findings.expiring_credentials(rows, creds, now, days=30)
+    assert {(r["app_id"], r["expired"]) for r in found.rows} == {("app1", True), ("app3", False)}
+
+
+def test_inventory_marks_deleted_principals_unknown_and_unresolved_ones_as_unknown_existence() -> None:
+    a = Assignment(id="/a", scope=SUB, role_definition_id=READER, principal_id="gone", principal_type="User")
+    b = Assignment(id="/b", scope=MG, role_definition_id=OWNER, principal_id="sp", principal_type="ServicePrincipal")
+    principals = {"gone": Principal.missing("gone"),
+                  "sp": Principal("sp", "ServicePrincipal", "deployer", app_id="app", service_principal_type="Application")}
+    definitions = {"acdd72a7-3385-48ef-bd42-f606fba81ae7": {"properties": {"roleName": "Reader", "type": "BuiltInRole"}}}
+    rows = {r["assignment_id"]: r for r in build_rows([a, b], principals, definitions, [norm_scope(SUB)])}
+    assert rows["/a"]["principal_exists"] is False and rows["/a"]["principal_display_name"] == "Unknown"
+    assert rows["/a"]["role_name"] == "Reader" and rows["/a"]["inherited"] is False
+    assert rows["/b"]["inherited"] is True and rows["/b"]["principal_app_id"] == "app"
+    assert rows["/b"]["role_name"] == findings.OWNER  # unknown definition: its GUID, never a blank
+    unresolved = build_rows([a], None, definitions, ["/"])
+    assert unresolved[0]["principal_exists"] is None
