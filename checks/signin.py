@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from typing import TYPE_CHECKING
+
 from preflight.check import Check
 from preflight.context import Context
 from preflight.model import CheckMeta, Result, Severity
+
+if TYPE_CHECKING:
+    from preflight.azure.chain import LinkProbe
+    from preflight.azure.facts import ChainReport
 
 CHAIN_DOCS = (
     "https://learn.microsoft.com/azure/developer/python/sdk/authentication/credential-chains",
@@ -27,6 +33,58 @@ LINK_FIXES = {
 
 def _login_command(tenant: str | None) -> str:
     return f"az login --tenant {tenant}" if tenant else "az login"
+
+
+# Environment variables only an Azure host sets (App Service / Functions, Container Apps, AKS, Azure ML, Cloud
+# Shell). IDENTITY_ENDPOINT / MSI_ENDPOINT are deliberately absent: they are what a developer sets by mistake.
+AZURE_HOST_MARKERS = ("WEBSITE_SITE_NAME", "WEBSITE_INSTANCE_ID", "FUNCTIONS_WORKER_RUNTIME", "CONTAINER_APP_NAME",
+                      "KUBERNETES_SERVICE_HOST", "AZUREML_RUN_ID", "CI_NAME", "ACC_CLOUD", "AZUREPS_HOST_ENVIRONMENT")
+DEVELOPER_LINKS = ("shared_token_cache", "visual_studio_code", "cli", "powershell", "developer_cli", "broker",
+                   "interactive_browser")
+
+# Conditional Access policy family → what it means and what to do about it (AadstsInfo.ca_policy).
+CA_ADVICE = {
+    "mfa": ("MFA", "sign in interactively and complete MFA: az login --tenant {tenant} --scope {scope}"),
+    "device": ("device compliance", "sign in from a compliant or Entra-joined device (az login --tenant {tenant} "
+               "in a browser on that device)"),
+    "block": ("location / block", "the policy blocks this sign-in (location, client app or risk): ask the tenant "
+              "admin which policy applied (Entra sign-in logs > Conditional Access)"),
+    "sign_in_frequency": ("sign-in frequency", "the session is older than the policy allows: sign in again "
+                          "interactively: az login --tenant {tenant}"),
+    "token_protection": ("token protection", "the policy requires device-bound tokens: use a client that supports "
+                         "token protection (the Windows broker) or ask the admin to exclude this app"),
+}
+AUTOMATION = "for automation use a service principal or managed identity, which user-targeted policies do not " \
+             "challenge"
+
+
+def conditional_access_hint(ca_policy: str | None, *, tenant: str | None, scope: str | None,
+                            suberror: str | None = None, claims: bool = False) -> str | None:
+    """A plain sentence naming the Conditional Access policy family behind a refusal and what to do — or
+    None when the refusal is not Conditional Access. A claims challenge (``suberror`` / ``claims`` in the
+    token error, ``insufficient_claims`` on a 401) is named too: it means only an interactive sign-in that
+    satisfies those claims can succeed."""
+    parts: list[str] = []
+    if ca_policy in CA_ADVICE:
+        family, action = CA_ADVICE[ca_policy]
+        action = action.format(tenant=tenant or "<tenant>", scope=scope or "<scope>")
+        parts.append(f"Conditional Access ({family} policy): {action}; {AUTOMATION}")
+    if claims or suberror:
+        what = f"suberror {suberror}" if suberror else "a claims challenge"
+        parts.append(f"Entra answered with {what}: a silent (cached or CLI) token cannot satisfy it — only an "
+                     "interactive sign-in requesting those claims can")
+    return ". ".join(parts) if parts else None
+
+
+def _tid_oid(probe: LinkProbe) -> tuple[str | None, str | None, str | None]:
+    from preflight.azure.facts import probe_claims
+    from preflight.claims import describe_principal
+
+    claims = probe_claims(probe)
+    if not claims:
+        return None, None, None
+    who = describe_principal(claims)
+    return who.tenant_id, who.object_id, who.display
 
 
 class SigninChain(Check):
@@ -52,16 +110,18 @@ class SigninChain(Check):
 
         report = ctx.get(credential_chain)
         selection = report.selection
-        links = [
-            {
+        links = []
+        for key, probe in report.probes.items():
+            tid, oid, _ = _tid_oid(probe)
+            links.append({
                 "credential": probe.name,
                 "outcome": probe.outcome.value,
                 "in_chain": key in selection.included,
                 "reason": probe.message,
                 "duration_ms": round(probe.duration * 1000),
-            }
-            for key, probe in report.probes.items()
-        ]
+                "tenant_id": tid,
+                "object_id": oid,
+            })
         evidence = {"links": links, "selected": LINKS_BY_KEY[selection.link].name if selection.link else None}
         tenant = ctx.target.tenant_id
 
@@ -77,11 +137,14 @@ class SigninChain(Check):
             if hidden:
                 probe, info = hidden[0]
                 info = format_fix(info, tenant=tenant, scope=ctx.get(cloud).arm_scope)
+                hint = conditional_access_hint(info.ca_policy, tenant=tenant, scope=ctx.get(cloud).arm_scope)
                 yield self.failed(
                     f"no credential is available: {probe.name} is signed in but Entra refused its token "
                     f"(AADSTS{info.code}: {info.title}), which DefaultAzureCredential treats as unavailable",
-                    evidence={**evidence, "error": probe.message, "aadsts": info.category},
-                    remediation=info.fix)
+                    evidence={**evidence, "error": probe.message, "aadsts": info.category,
+                              "ca_policy": info.ca_policy},
+                    remediation=info.fix.rstrip(". ") + (f". {hint}" if hint else ""))
+                yield from self._warnings(ctx, report)
                 return
             yield self.failed(
                 "no credential is available: DefaultAzureCredential would fail with 'failed to retrieve a token "
@@ -89,6 +152,7 @@ class SigninChain(Check):
                 remediation="sign in with one of: " + "; ".join(
                     LINK_FIXES[k] for k in selection.included if k in LINK_FIXES),
                 commands=[_login_command(tenant)])
+            yield from self._warnings(ctx, report)
             return
 
         probe = report.probes[selection.link]
@@ -108,19 +172,114 @@ class SigninChain(Check):
             if selection.link == "environment" and never_tried:
                 fix += "; or unset AZURE_CLIENT_SECRET / AZURE_CLIENT_CERTIFICATE_PATH to fall through to " \
                        + never_tried[0]
+            details = error_details(probe.error)
+            hint = conditional_access_hint(info.ca_policy if info else None, tenant=tenant,
+                                           scope=ctx.get(cloud).arm_scope, suberror=details.get("suberror"),
+                                           claims=bool(details.get("claims")))
+            if hint:
+                fix = fix.rstrip(". ") + f". {hint}"
             yield self.failed(summary, evidence={**evidence, "error": probe.message,
-                                                 "aadsts": info.category if info else None}, remediation=fix)
+                                                 "aadsts": info.category if info else None,
+                                                 "ca_policy": info.ca_policy if info else None,
+                                                 "suberror": details.get("suberror")}, remediation=fix)
+            yield from self._warnings(ctx, report)
             return
 
         yield self.passed(f"DefaultAzureCredential uses {probe.name} (unavailable before it: {skipped})",
                           evidence=evidence)
         if selection.shadowed:
             shadowed = ", ".join(LINKS_BY_KEY[k].name for k in selection.shadowed)
+            principals = {k: _tid_oid(report.probes[k]) for k in (selection.link, *selection.shadowed)}
+            oids = {who[1].lower() for who in principals.values() if who[1]}
+            if len(oids) > 1:
+                names = ", ".join(f"{LINKS_BY_KEY[k].name} → {who[2] or who[1]}" for k, who in principals.items())
+                summary = (f"{probe.name} comes first and shadows {shadowed}, which signs in as a DIFFERENT "
+                           f"principal ({names}): role assignments made for the other one will not apply")
+            elif oids:
+                summary = f"{probe.name} comes first and shadows {shadowed}, which also signs in (as the same " \
+                          "principal)"
+            else:
+                summary = f"{probe.name} comes first and shadows {shadowed}, which also signs in — possibly as " \
+                          "another principal than you expect"
             yield self.warned(
-                f"{probe.name} comes first and shadows {shadowed}, which also signs in — possibly as another "
-                "principal than you expect", subject="shadowing", evidence=evidence,
+                summary, subject="shadowing",
+                evidence={**evidence, "principals": {LINKS_BY_KEY[k].name: {"tenant_id": w[0], "object_id": w[1]}
+                                                     for k, w in principals.items()}},
                 remediation=f"set AZURE_TOKEN_CREDENTIALS to the credential you mean (e.g. {probe.name}) to make "
                             "the choice explicit")
+        yield from self._warnings(ctx, report)
+
+    def _warnings(self, ctx: Context, report: ChainReport) -> Iterable[Result]:
+        """Surprises that do not stop the chain but will bite later: a CLI in another tenant, a managed
+        identity picked on a developer machine. Only links the chain really contains count (exclusions and
+        AZURE_TOKEN_CREDENTIALS honoured)."""
+        from preflight.azure.facts import target_tenant
+        from preflight.chain import Outcome
+
+        selection = report.selection
+        included = set(selection.included)
+        cli = report.probes.get("cli")
+        if "cli" in included and cli is not None and cli.outcome is Outcome.OK:
+            cli_tenant = _tid_oid(cli)[0]
+            wanted, source = target_tenant(ctx)
+            if cli_tenant and wanted and cli_tenant.lower() != wanted.lower():
+                yield self.warned(
+                    f"the Azure CLI is signed in to tenant {cli_tenant}, but the target is in tenant {wanted} "
+                    f"(from {source}): its tokens will be refused there", subject="cli-tenant",
+                    evidence={"cli_tenant": cli_tenant, "target_tenant": wanted, "target_tenant_source": source},
+                    remediation="sign the CLI in to the target's tenant (a guest account needs --tenant)",
+                    commands=[_login_command(wanted)])
+        if selection.link == "managed_identity" and selection.outcome is Outcome.OK:
+            environ = ctx.target.environ
+            markers = [m for m in AZURE_HOST_MARKERS if environ.get(m)]
+            developer = [report.probes[k].name for k in DEVELOPER_LINKS
+                         if k in report.probes and report.probes[k].outcome is Outcome.OK]
+            if developer or not markers:
+                why = []
+                if developer:
+                    why.append(f"{', '.join(developer)} is also signed in")
+                if not markers:
+                    why.append("no Azure host environment (App Service, Functions, Container Apps, AKS, Azure ML) "
+                               "is detected")
+                yield self.warned(
+                    "DefaultAzureCredential picks ManagedIdentityCredential, but this looks like a developer "
+                    f"machine ({'; '.join(why)}): the managed identity endpoint "
+                    f"{_mi_endpoint(environ)} answers instead of your own sign-in", subject="managed-identity",
+                    evidence={"host_markers": markers, "developer_credentials": developer,
+                              "endpoint_variables": [v for v in ("IDENTITY_ENDPOINT", "MSI_ENDPOINT",
+                                                                 "AZURE_POD_IDENTITY_AUTHORITY_HOST")
+                                                     if environ.get(v)]},
+                    remediation="on a developer machine set AZURE_TOKEN_CREDENTIALS=dev (or unset IDENTITY_ENDPOINT "
+                                "/ MSI_ENDPOINT / AZURE_POD_IDENTITY_AUTHORITY_HOST); on an Azure host set "
+                                "AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential to make it explicit")
+
+
+def _mi_endpoint(environ: object) -> str:
+    from collections.abc import Mapping
+
+    env = environ if isinstance(environ, Mapping) else {}
+    for name in ("IDENTITY_ENDPOINT", "MSI_ENDPOINT", "AZURE_POD_IDENTITY_AUTHORITY_HOST"):
+        if env.get(name):
+            return f"({name})"
+    return "(IMDS)"
+
+
+def error_details(error: BaseException | None) -> dict[str, str]:
+    """``suberror`` and ``claims`` of the token-endpoint body behind an azure-identity exception, when the
+    SDK attached the response (the workload-identity path does; the secret/certificate path keeps only the
+    message). Never the body itself: only these two non-secret fields."""
+    import json
+
+    response = getattr(error, "response", None)
+    if response is None:
+        return {}
+    try:
+        body = json.loads(response.text())
+    except (ValueError, TypeError, AttributeError):
+        return {}
+    if not isinstance(body, dict):
+        return {}
+    return {k: str(body[k]) for k in ("suberror", "claims") if body.get(k)}
 
 
 class SigninIdentity(Check):
@@ -151,3 +310,72 @@ class SigninIdentity(Check):
                               commands=[_login_command(tenant)])
             return
         yield self.passed(summary, evidence=evidence)
+
+
+# Developer tool → the chain link whose probe token tells when that tool's access token expires.
+_EXPIRY_LINKS = {"Azure CLI": ("cli",), "Azure Developer CLI": ("developer_cli",),
+                 "VS Code": ("visual_studio_code",), "Environment": ("environment", "workload_identity")}
+
+
+class SigninTenants(Check):
+    """A tool signed into the wrong tenant (a guest account's home tenant, a second directory) is the most
+    common cause of "the token is from the wrong issuer". One table of what each developer tool is signed
+    into — account, tenant, expiry — with any tenant other than the target's flagged before a call fails."""
+
+    meta = CheckMeta(
+        id="signin.tenants",
+        title="Developer tool sign-ins",
+        severity=Severity.MEDIUM,
+        description="What the Azure CLI, azd, VS Code and the environment are signed into, and whether that is "
+        "the target's tenant.",
+        tags=("signin",),
+        docs=("https://learn.microsoft.com/cli/azure/authenticate-azure-cli",
+              "https://learn.microsoft.com/entra/external-id/b2b-fundamentals"),
+        facts=("devtools", "credential-chain", "subscription-tenant"),
+    )
+
+    def run(self, ctx: Context) -> Iterable[Result]:
+        from datetime import UTC, datetime
+
+        from preflight.azure.facts import credential_chain, devtools, target_tenant
+        from preflight.chain import Outcome
+
+        tools = ctx.get(devtools)
+        probes = ctx.get(credential_chain).probes
+        wanted, source = target_tenant(ctx)
+        rows = []
+        mismatched = []
+        for tool in tools:
+            expires_on = tool.expires_on
+            for key in _EXPIRY_LINKS.get(tool.tool, ()):
+                probe = probes.get(key)
+                if expires_on is None and probe is not None and probe.outcome is Outcome.OK and probe.token:
+                    expires_on = float(probe.token.expires_on)
+            row = tool.to_dict()
+            row["expires_on"] = (datetime.fromtimestamp(expires_on, UTC).isoformat(timespec="seconds")
+                                 if expires_on else None)
+            differs = bool(tool.state == "signed_in" and wanted and tool.tenant_id
+                           and tool.tenant_id.lower() != wanted.lower())
+            row["other_tenant"] = differs
+            rows.append(row)
+            if differs:
+                mismatched.append(tool)
+        evidence = {"tools": rows, "target_tenant": wanted, "target_tenant_source": source}
+        signed_in = [t for t in tools if t.state == "signed_in"]
+        if mismatched:
+            names = "; ".join(f"{t.tool} ({t.account or '?'}) is in tenant {t.tenant_id}" for t in mismatched)
+            commands = [_login_command(wanted)] if any(t.tool == "Azure CLI" for t in mismatched) else []
+            if any(t.tool == "Azure Developer CLI" for t in mismatched):
+                commands.append(f"azd auth login --tenant-id {wanted}")
+            yield self.warned(f"signed in to another tenant than the target's {wanted} (from {source}): {names}",
+                              evidence=evidence, commands=commands,
+                              remediation="sign in to the target's tenant (a guest account must name it "
+                                          "explicitly), or set AZURE_TENANT_ID / --tenant to the tenant you mean")
+            return
+        if not signed_in:
+            yield self.passed("no developer tool is signed in (see signin.chain for what DefaultAzureCredential "
+                              "can use)", evidence=evidence)
+            return
+        where = f"the target's tenant {wanted}" if wanted else "a tenant (the target's tenant is unknown)"
+        listing = ", ".join(f"{t.tool} as {t.account or '?'}" for t in signed_in)
+        yield self.passed(f"{listing} — signed in to {where}", evidence=evidence)

@@ -10,6 +10,9 @@ from preflight.context import Context
 from preflight.errors import FactError
 from preflight.model import CheckMeta, Result, Severity
 
+# Conditional Access families whose policies make MFA-less user tokens suspect for the target.
+_MFA_POLICIES = frozenset({"mfa"})
+
 
 class TokensScope(Check):
     """Signing in is not enough: each service needs a token for its own audience, from the right tenant,
@@ -20,57 +23,85 @@ class TokensScope(Check):
         id="tokens.scope",
         title="Token per scope",
         severity=Severity.CRITICAL,
-        description="Requests a token for each scope of the target's profile and checks aud, tid and expiry.",
+        description="Requests a token for each scope of the target's profile, of the endpoint's audience and of "
+        "--scope, and checks aud, tid (against the subscription's tenant) and expiry.",
         tags=("signin", "tokens"),
         docs=("https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference",
               "https://learn.microsoft.com/entra/identity-platform/reference-error-codes"),
-        facts=("token", "profile"),
+        facts=("token", "profile", "subscription-tenant"),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
         from preflight.aadsts import classify_aadsts, format_fix
         from preflight.azure.arm import profile
-        from preflight.azure.facts import cloud, scopes_for, token
+        from preflight.azure.facts import cloud, target_tenant, token, wanted_scopes
+        from preflight.checks.signin import conditional_access_hint, error_details
         from preflight.claims import ExpectedClaims, analyse_claims, describe_principal, safe_claims
 
-        for scope in scopes_for(ctx.get(cloud), ctx.get(profile)):
+        target = ctx.target
+        scopes = wanted_scopes(ctx.get(cloud), ctx.get(profile), target.endpoint, tuple(target.extra_scopes))
+        tokens: dict[str, object] = {}
+        ca_known: str | None = None  # a CA policy family seen on any scope: the target app is protected by CA
+        failures = []
+        for scope, why in scopes:
             try:
-                found = ctx.get(token, scope)
+                tokens[scope] = ctx.get(token, scope)
             except FactError as exc:
                 if exc.fact != "token":
                     raise  # no credential at all: signin.chain reports that; this check is SKIP
                 info = classify_aadsts(int(exc.code)) if exc.code else None
-                if info is not None:
-                    info = format_fix(info, tenant=ctx.target.tenant_id, scope=scope,
-                                      app_id=ctx.target.environ.get("AZURE_CLIENT_ID"))
-                summary = f"no token for {scope}"
-                if info is not None:
-                    summary += f": AADSTS{info.code} {info.title} ({info.category})"
-                yield self.failed(summary, subject=scope, evidence={"error": exc.message,
-                                                                    "aadsts": info.category if info else None},
-                                  remediation=info.fix if info else "see the error for the cause")
+                if info is not None and info.ca_policy:
+                    ca_known = ca_known or info.ca_policy
+                failures.append((scope, why, exc, info))
+
+        for scope, why, exc, info in failures:
+            if info is not None:
+                info = format_fix(info, tenant=target.tenant_id, scope=scope,
+                                  app_id=target.environ.get("AZURE_CLIENT_ID"))
+            details = error_details(exc.__cause__)
+            hint = conditional_access_hint(info.ca_policy if info else None, tenant=target.tenant_id, scope=scope,
+                                           suberror=details.get("suberror"), claims=bool(details.get("claims")))
+            summary = f"no token for {scope}"
+            if info is not None:
+                summary += f": AADSTS{info.code} {info.title} ({info.category})"
+            fix = info.fix if info else "see the error for the cause"
+            if hint:
+                fix = fix.rstrip(". ") + f". {hint}"
+            yield self.failed(summary, subject=scope,
+                              evidence={"error": exc.message, "aadsts": info.category if info else None,
+                                        "ca_policy": info.ca_policy if info else None,
+                                        "suberror": details.get("suberror"), "requested_because": why},
+                              remediation=fix)
+
+        if not tokens:
+            return
+        tenant, tenant_source = target_tenant(ctx)
+        for scope, why in scopes:
+            if scope not in tokens:
                 continue
-            expected = ExpectedClaims(audiences=(scope.removesuffix("/.default"),), tenant_id=_guid_tenant(ctx),
-                                      now=time.time())
-            findings = analyse_claims(found.claims, expected)
-            who = describe_principal(found.claims)
-            evidence = {"claims": safe_claims(found.claims)}
+            found = tokens[scope]
+            claims = found.claims  # type: ignore[attr-defined]
+            # The "target app" is the data plane: an ARM token without MFA says nothing about its policies.
+            data_plane = scope != ctx.get(cloud).arm_scope
+            expected = ExpectedClaims(audiences=(scope.removesuffix("/.default"),), tenant_id=tenant,
+                                      now=time.time(), require_mfa=data_plane and ca_known in _MFA_POLICIES)
+            findings = analyse_claims(claims, expected)
+            who = describe_principal(claims)
+            evidence = {"claims": safe_claims(claims), "requested_because": why, "expected_tenant": tenant,
+                        "expected_tenant_source": tenant_source}
             worst = next((f for f in findings if f.level == "fail"), None) or next(
                 (f for f in findings if f.level == "warn"), None)
             if worst is None:
-                minutes = max(0, int((found.expires_on - time.time()) // 60))
-                yield self.passed(f"token for {found.claims.get('aud')} as {who.display or who.object_id}, "
+                minutes = max(0, int((found.expires_on - time.time()) // 60))  # type: ignore[attr-defined]
+                yield self.passed(f"token for {claims.get('aud')} as {who.display or who.object_id}, "
                                   f"valid for {minutes} more minutes", subject=scope, evidence=evidence)
                 continue
             builder = self.failed if worst.level == "fail" else self.warned
             others = [f.message for f in findings if f is not worst]
             if others:
                 evidence["other_findings"] = others
-            yield builder(worst.message, subject=scope, evidence=evidence, remediation=worst.fix)
-
-
-def _guid_tenant(ctx: Context) -> str | None:
-    from preflight.target import GUID
-
-    tenant = ctx.target.tenant_id
-    return tenant if tenant and GUID.match(tenant) else None
+            evidence["finding"] = worst.code
+            message = worst.message
+            if worst.code == "tenant-mismatch":
+                message += f" (expected tenant from {tenant_source})"
+            yield builder(message, subject=scope, evidence=evidence, remediation=worst.fix)

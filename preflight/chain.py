@@ -35,10 +35,17 @@ LINKS: tuple[Link, ...] = (
     Link("developer_cli", "AzureDeveloperCliCredential", "exclude_developer_cli_credential", True, False),
     Link("broker", "BrokerCredential", "exclude_broker_credential", True, False),
 )
-LINKS_BY_KEY = {link.key: link for link in LINKS}
+# The interactive browser link: DefaultAzureCredential builds it (just before the broker) only with
+# exclude_interactive_browser_credential=False; preflight includes it only with --interactive, since probing it
+# opens a browser. Kept out of LINKS so "every link we probe concurrently" stays exactly the non-interactive ones.
+INTERACTIVE = Link("interactive_browser", "InteractiveBrowserCredential", "exclude_interactive_browser_credential",
+                   False, False)
+# Every link in DefaultAzureCredential's real order, the interactive one included.
+ALL_LINKS: tuple[Link, ...] = (*LINKS[:-1], INTERACTIVE, LINKS[-1])
+LINKS_BY_KEY = {link.key: link for link in ALL_LINKS}
 # Names AZURE_TOKEN_CREDENTIALS accepts for a single credential (lower-cased), → link key.
 SINGLE_CREDENTIAL_NAMES = {
-    link.name.lower(): link.key for link in LINKS if link.key not in ("shared_token_cache", "broker")
+    link.name.lower(): link.key for link in ALL_LINKS if link.key not in ("shared_token_cache", "broker")
 }
 
 
@@ -64,11 +71,15 @@ class ChainConfigError(ValueError):
     """AZURE_TOKEN_CREDENTIALS holds a value DefaultAzureCredential rejects."""
 
 
-def included_links(environ: Mapping[str, str]) -> tuple[str, ...]:
-    """The links DefaultAzureCredential builds for this environment (AZURE_TOKEN_CREDENTIALS honoured)."""
+def included_links(environ: Mapping[str, str], interactive: bool = False) -> tuple[str, ...]:
+    """The links DefaultAzureCredential builds for this environment (AZURE_TOKEN_CREDENTIALS honoured).
+
+    ``interactive`` is ``exclude_interactive_browser_credential=False``: the browser link joins the default
+    chain (``dev`` and ``prod`` never contain it, as in azure-identity).
+    """
     value = environ.get("AZURE_TOKEN_CREDENTIALS", "").strip().lower()
     if not value:
-        return tuple(link.key for link in LINKS)
+        return tuple(link.key for link in ALL_LINKS if interactive or link is not INTERACTIVE)
     if value == "dev":
         return tuple(link.key for link in LINKS if link.dev)
     if value == "prod":

@@ -15,13 +15,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from preflight.chain import LINKS, Outcome
+from preflight.chain import ALL_LINKS, INTERACTIVE, LINKS, Outcome
 from preflight.clouds import Cloud
 
 # Seconds one developer-tool subprocess (az, azd, pwsh) may take; azure-identity's default is 10.
 PROCESS_TIMEOUT = 8
 # Managed identity off Azure must fail fast: no retries, short connect/read timeouts.
 MI_PIPELINE = {"retry_total": 0, "connection_timeout": 2, "read_timeout": 4}
+# Seconds a person gets to finish the browser sign-in with --interactive (azure-identity's default is 300).
+INTERACTIVE_TIMEOUT = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +71,12 @@ def build_link(cloud: Cloud, key: str, tenant_id: str | None = None) -> Any:
     from azure.identity import DefaultAzureCredential
 
     kwargs = credential_kwargs(cloud)
-    for link in LINKS:
+    for link in ALL_LINKS:
         kwargs[link.exclude_param] = link.key != key
-    kwargs["exclude_interactive_browser_credential"] = True
     if key == "managed_identity":
         kwargs.update(MI_PIPELINE)
+    if key == INTERACTIVE.key:
+        kwargs["timeout"] = INTERACTIVE_TIMEOUT
     chain = DefaultAzureCredential(**kwargs)
     if not chain.credentials:
         raise LookupError(f"DefaultAzureCredential built no credential for {key}")
@@ -84,7 +87,7 @@ def probe_link(cloud: Cloud, key: str, scope: str) -> LinkProbe:
     from azure.core.exceptions import ClientAuthenticationError
     from azure.identity import CredentialUnavailableError
 
-    name = next(link.name for link in LINKS if link.key == key)
+    name = next(link.name for link in ALL_LINKS if link.key == key)
     started = time.perf_counter()
     credential = None
     try:
@@ -103,8 +106,16 @@ def probe_link(cloud: Cloud, key: str, scope: str) -> LinkProbe:
                          time.perf_counter() - started, credential, error=exc)
 
 
+def excluded_probe(key: str, message: str) -> LinkProbe:
+    """A link that was deliberately not called (the browser without --interactive), kept for the report."""
+    name = next(link.name for link in ALL_LINKS if link.key == key)
+    return LinkProbe(key, name, Outcome.EXCLUDED, message, 0.0)
+
+
 def probe_chain(cloud: Cloud, scope: str) -> dict[str, LinkProbe]:
-    """Probe every link concurrently (developer tools are subprocesses, managed identity is network)."""
+    """Probe every non-interactive link concurrently (developer tools are subprocesses, managed identity is
+    network). The interactive browser link is never probed here: see ``probe_link(cloud, "interactive_browser",
+    …)``, called only when DefaultAzureCredential would really reach it."""
     keys = [link.key for link in LINKS]
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(keys), thread_name_prefix="probe") as pool:
         futures = {key: pool.submit(probe_link, cloud, key, scope) for key in keys}

@@ -7,6 +7,7 @@ SDKs are imported inside the providers: importing this module costs nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -80,17 +81,56 @@ class ChainReport:
     config_error: str | None = None
 
 
+NOT_INTERACTIVE = ("excluded: it would open a browser, which DefaultAzureCredential only does with "
+                   "exclude_interactive_browser_credential=False; pass --interactive to include it")
+
+
 @fact("credential-chain", reported_by="signin.chain")
 def credential_chain(ctx: Context) -> ChainReport:
-    from preflight.azure.chain import probe_chain
+    """Every link probed, and the chain rule applied. The interactive browser link is included only with
+    --interactive, and even then opened only when every link before it is unavailable — exactly when
+    DefaultAzureCredential would open it."""
+    from preflight.azure.chain import excluded_probe, probe_chain, probe_link
+    from preflight.chain import INTERACTIVE
 
     the_cloud = ctx.get(cloud)
-    probes = probe_chain(the_cloud, the_cloud.arm_scope)
+    probes = dict(probe_chain(the_cloud, the_cloud.arm_scope))
     try:
-        included = included_links(ctx.target.environ)
+        included = included_links(ctx.target.environ, ctx.target.interactive)
     except ChainConfigError as exc:
-        return ChainReport(probes, Selection(None, None, (), (), ()), str(exc))
-    return ChainReport(probes, select({k: p.outcome for k, p in probes.items()}, included))
+        probes[INTERACTIVE.key] = excluded_probe(INTERACTIVE.key, NOT_INTERACTIVE)
+        return ChainReport(_ordered(probes), Selection(None, None, (), (), ()), str(exc))
+    outcomes = {k: p.outcome for k, p in probes.items()}
+    if INTERACTIVE.key in included and ctx.target.interactive:
+        before = select(outcomes | {INTERACTIVE.key: Outcome.UNAVAILABLE}, included)
+        reaches = before.link is None or included.index(before.link) > included.index(INTERACTIVE.key)
+        if reaches:
+            probes[INTERACTIVE.key] = probe_link(the_cloud, INTERACTIVE.key, the_cloud.arm_scope)
+        else:
+            probes[INTERACTIVE.key] = excluded_probe(
+                INTERACTIVE.key, "not opened: DefaultAzureCredential stops at an earlier credential")
+            probes[INTERACTIVE.key] = _replace_outcome(probes[INTERACTIVE.key], Outcome.UNAVAILABLE)
+    elif INTERACTIVE.key in included:
+        # AZURE_TOKEN_CREDENTIALS=InteractiveBrowserCredential without --interactive: never open a browser
+        # unasked; the chain then has nothing it may try.
+        probes[INTERACTIVE.key] = _replace_outcome(excluded_probe(INTERACTIVE.key, NOT_INTERACTIVE),
+                                                   Outcome.UNAVAILABLE)
+    else:
+        probes[INTERACTIVE.key] = excluded_probe(INTERACTIVE.key, NOT_INTERACTIVE)
+    outcomes = {k: p.outcome for k, p in probes.items()}
+    return ChainReport(_ordered(probes), select(outcomes, included))
+
+
+def _ordered(probes: Mapping[str, LinkProbe]) -> dict[str, LinkProbe]:
+    from preflight.chain import ALL_LINKS
+
+    return {link.key: probes[link.key] for link in ALL_LINKS if link.key in probes}
+
+
+def _replace_outcome(probe: LinkProbe, outcome: Outcome) -> LinkProbe:
+    from dataclasses import replace
+
+    return replace(probe, outcome=outcome)
 
 
 @fact("credential", reported_by="signin.chain")
@@ -134,11 +174,11 @@ def token(ctx: Context, scope: str) -> TokenFact:
         else:
             info = probe.credential.get_token_info(scope)
     except ClientAuthenticationError as exc:
-        from preflight.aadsts import most_specific, parse_aadsts_codes
+        from preflight.aadsts import classify_error
 
-        code = most_specific(parse_aadsts_codes(str(exc)))
+        info = classify_error(_error_body(exc)) or classify_error(str(exc))
         raise FactError("token", f"{probe.name} could not get a token for {scope}: {_one_line(exc)}",
-                        reported_by="tokens.scope", code=str(code) if code is not None else None) from exc
+                        reported_by="tokens.scope", code=str(info.code) if info is not None else None) from exc
     return TokenFact(scope, decode_claims(info.token), int(info.expires_on), info.token)
 
 
@@ -156,6 +196,193 @@ def scopes_for(the_cloud: Cloud, profile: Profile) -> tuple[str, ...]:
     return tuple(Cloud.scope(audiences[a]) for a in profile.audiences)
 
 
+def _error_body(exc: BaseException) -> Mapping[str, Any] | None:
+    """The token endpoint's JSON error body when the SDK attached the response (workload identity does)."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    try:
+        body = _json_or_none(response.text())
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return body if isinstance(body, Mapping) else None
+
+
 def _one_line(exc: BaseException) -> str:
     text = getattr(exc, "message", None) or str(exc)
     return " ".join(str(text).split())
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionTenant:
+    """The tenant a subscription belongs to — the tenant every token for its resources must come from.
+    ``source`` says how ARM told us: ``subscription`` (its ``tenantId``) or ``tenant-refusal`` (ARM's
+    InvalidAuthenticationTokenTenant answer names it even when our token is from another tenant)."""
+
+    subscription_id: str
+    tenant_id: str
+    source: str
+
+
+_REFUSAL_TENANT = re.compile(r"must match the tenant '[^']*?([0-9a-fA-F-]{36})", re.IGNORECASE)
+SUBSCRIPTIONS_API = "2022-12-01"
+
+
+@fact("subscription-tenant", reported_by="tokens.scope")
+def subscription_tenant(ctx: Context, subscription_id: str) -> SubscriptionTenant:
+    """``GET /subscriptions/{id}`` with the ARM token already fetched (one plain azure-core request).
+
+    A token from the wrong tenant is refused with InvalidAuthenticationTokenTenant, whose message names the
+    subscription's tenant: that is the very case this fact exists for, so it is read rather than failed on.
+    """
+    from azure.core import PipelineClient
+    from azure.core.exceptions import ServiceRequestError
+    from azure.core.pipeline.policies import HeadersPolicy, RetryPolicy
+    from azure.core.rest import HttpRequest
+
+    the_cloud = ctx.get(cloud)
+    bearer = ctx.get(token, the_cloud.arm_scope)
+    base = the_cloud.resource_manager.rstrip("/")
+    client: Any = PipelineClient(base, policies=[HeadersPolicy(), RetryPolicy(retry_total=1, retry_backoff_max=2)])
+    request = HttpRequest("GET", f"{base}/subscriptions/{subscription_id}?api-version={SUBSCRIPTIONS_API}",
+                          headers={"Authorization": f"Bearer {bearer.access_token}", "Accept": "application/json"})
+    try:
+        with client:
+            response = client.send_request(request)
+            status, text = response.status_code, response.text()
+    except ServiceRequestError as exc:
+        raise FactError("subscription-tenant", f"could not reach ARM to read subscription {subscription_id}: "
+                        f"{_one_line(exc)}", reported_by="tokens.scope") from exc
+    body = _json_or_none(text)
+    if status == 200 and isinstance(body, Mapping) and isinstance(body.get("tenantId"), str):
+        return SubscriptionTenant(subscription_id, body["tenantId"], "subscription")
+    error = body.get("error") if isinstance(body, Mapping) else None
+    code = str(error.get("code")) if isinstance(error, Mapping) else None
+    message = str(error.get("message")) if isinstance(error, Mapping) else (text or "")[:200]
+    if code == "InvalidAuthenticationTokenTenant" and (found := _REFUSAL_TENANT.search(message)):
+        return SubscriptionTenant(subscription_id, found.group(1).lower(), "tenant-refusal")
+    raise FactError("subscription-tenant", f"could not read subscription {subscription_id}: HTTP {status} "
+                    f"{code or ''} {message}".strip(), reported_by="tokens.scope", status=status, code=code)
+
+
+def _json_or_none(text: str) -> Any:
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def target_tenant(ctx: Context) -> tuple[str | None, str]:
+    """The tenant the target lives in, and where that came from: the subscription's tenant read from ARM when a
+    subscription is known and readable, else --tenant / AZURE_TENANT_ID when it is a GUID."""
+    from preflight.target import GUID
+
+    subscription = ctx.target.subscription_id
+    if subscription:
+        try:
+            return ctx.get(subscription_tenant, subscription).tenant_id, f"subscription {subscription}"
+        except FactError:
+            pass
+    tenant = ctx.target.tenant_id
+    if tenant and GUID.match(tenant):
+        return tenant, "--tenant / AZURE_TENANT_ID"
+    return None, "unknown"
+
+
+def probe_claims(probe: LinkProbe) -> dict[str, Any]:
+    """The decoded claims of a link probe's token (empty when it has none or it is not a JWT)."""
+    from preflight.claims import ClaimsError, decode_claims
+
+    if probe.token is None:
+        return {}
+    try:
+        return decode_claims(probe.token.token)
+    except ClaimsError:
+        return {}
+
+
+@fact("devtools", reported_by="signin.tenants")
+def devtools(ctx: Context) -> tuple[Any, ...]:
+    """What each developer tool (Azure CLI, azd, VS Code, environment) is signed into; see preflight.devtools."""
+    from preflight.devtools import read_all
+
+    return read_all(ctx.target.environ)
+
+
+# Endpoint host suffix → the Cloud audience its data plane accepts (public and sovereign clouds alike).
+_ENDPOINT_AUDIENCES: tuple[tuple[str, str | None, str], ...] = (
+    # (host suffix, required path prefix, audience key)
+    (".services.ai.azure.com", "/api/projects/", "ai"),
+    (".services.ai.azure.com", None, "cognitive"),
+    (".openai.azure.com", None, "cognitive"),
+    (".cognitiveservices.azure.com", None, "cognitive"),
+    (".openai.azure.us", None, "cognitive"),
+    (".cognitiveservices.azure.us", None, "cognitive"),
+    (".openai.azure.cn", None, "cognitive"),
+    (".cognitiveservices.azure.cn", None, "cognitive"),
+    (".inference.ml.azure.com", None, "ml"),
+    (".api.azureml.ms", None, "ml"),
+)
+
+
+def audience_for_endpoint(endpoint: str | None) -> str | None:
+    """The audience key ("cognitive", "ai", "ml") a data-plane endpoint expects, from its host (pure).
+
+    ``*.openai.azure.com`` / ``*.cognitiveservices.azure.com`` → Cognitive Services; an AI Foundry project
+    (``*.services.ai.azure.com/api/projects/…``) → ``https://ai.azure.com``; an Azure ML online endpoint
+    (``*.inference.ml.azure.com``) → ``https://ml.azure.com``. ``None`` for anything else (the twin's loopback
+    endpoints, custom domains): the profile decides then.
+    """
+    from urllib.parse import urlsplit
+
+    if not endpoint:
+        return None
+    parts = urlsplit(endpoint.strip())
+    host = (parts.hostname or "").lower()
+    path = (parts.path or "/").lower()
+    for suffix, prefix, key in _ENDPOINT_AUDIENCES:
+        if host.endswith(suffix) and (prefix is None or path.startswith(prefix)):
+            return key
+    return None
+
+
+def cloud_audience(the_cloud: Cloud, key: str) -> str:
+    """The cloud's audience URI for an audience key of a profile."""
+    audiences = {"arm": the_cloud.arm_audience, "cognitive": the_cloud.cognitive_audience,
+                 "ml": the_cloud.ml_audience, "ai": the_cloud.ai_audience, "graph": the_cloud.graph_audience}
+    return audiences[key]
+
+
+def scope_from_data_plane(status: int, body: Any) -> str | None:
+    """The scope to request when a data plane refused a token naming the audience it expected
+    (``401 … audience is incorrect (https://cognitiveservices.azure.com)``), read through
+    :func:`preflight.dataplane.classify_probe`; ``None`` when the answer names no audience."""
+    from preflight.dataplane import classify_probe
+
+    verdict = classify_probe(status, body)
+    if verdict.kind != "audience" or not verdict.expected_audience:
+        return None
+    return Cloud.scope(verdict.expected_audience.strip())
+
+
+def wanted_scopes(the_cloud: Cloud, profile: Profile, endpoint: str | None,
+                  extra: tuple[str, ...] = ()) -> tuple[tuple[str, str], ...]:
+    """Every scope to test with why: the profile's, the endpoint's inferred audience, then --scope (pure).
+    Duplicates (compared without case, trailing slash or ``/.default``) are dropped, the first reason kept."""
+    from preflight.claims import normalize_audience
+
+    found: dict[str, tuple[str, str]] = {}
+
+    def add(scope: str, why: str) -> None:
+        found.setdefault(normalize_audience(scope), (scope, why))
+
+    for scope in scopes_for(the_cloud, profile):
+        add(scope, f"profile {profile.name}")
+    key = audience_for_endpoint(endpoint)
+    if key is not None:
+        add(Cloud.scope(cloud_audience(the_cloud, key)), "the endpoint's host")
+    for scope in extra:
+        add(scope, "--scope")
+    return tuple(found.values())
