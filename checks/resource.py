@@ -31,11 +31,12 @@ class ResourceEndpoint(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.arm import account_endpoints, endpoint_key, resource
+        from preflight.azure.arm import WORKSPACE_TYPE, account_endpoints, endpoint_key, has_target, resource
         from preflight.errors import FactError
 
-        if not (ctx.target.resource_id or ctx.target.endpoint):
-            yield self.skipped("no resource given: pass --resource-id or --endpoint (or set AZURE_OPENAI_ENDPOINT)")
+        if not has_target(ctx.target):
+            yield self.skipped("no resource given: pass --resource-id, --endpoint or --workspace (or set "
+                               "AZURE_OPENAI_ENDPOINT, or run inside a project with .azureml/config.json)")
             return
         try:
             account = ctx.get(resource)
@@ -48,6 +49,9 @@ class ResourceEndpoint(Check):
                               remediation=remediation)
             return
 
+        if str(account.get("type", "")).lower() == WORKSPACE_TYPE:
+            yield from self._workspace(account)
+            return
         props: dict[str, Any] = account.get("properties") or {}
         name, resource_id = account.get("name", "?"), account.get("id", "?")
         group = resource_id.split("/")[4] if resource_id.count("/") > 4 else "<resource-group>"
@@ -92,6 +96,20 @@ class ResourceEndpoint(Check):
                                           "private endpoint, or add your IP",
                               commands=[f"az cognitiveservices account network-rule add --name {name} "
                                         f"--resource-group {group} --ip-address <your public IP>"])
+
+
+    def _workspace(self, workspace: dict[str, Any]) -> Iterable[Result]:
+        """An Azure ML workspace has no custom subdomain or keys to judge: readable, and its network."""
+        props: dict[str, Any] = workspace.get("properties") or {}
+        evidence = {"id": workspace.get("id"), "kind": workspace.get("kind"), "location": workspace.get("location"),
+                    "publicNetworkAccess": props.get("publicNetworkAccess"),
+                    "discoveryUrl": props.get("discoveryUrl")}
+        yield self.passed(f"Azure ML workspace {workspace.get('name')} ({workspace.get('kind') or 'Default'}) is "
+                          "readable", evidence=evidence)
+        if str(props.get("publicNetworkAccess", "")).lower() == "disabled":
+            yield self.warned("public network access to the workspace is disabled: only private endpoints reach it "
+                              "(403 otherwise) — a network rule, not RBAC", subject="network", evidence=evidence,
+                              docs=(NETWORK_DOCS,))
 
 
 def _network_finding(props: dict[str, Any]) -> str | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from preflight import __version__
@@ -27,10 +27,47 @@ class CheckOptions:
     engine: RunOptions = RunOptions()
     probe: bool = False  # run opt-in checks that call the data plane (tag "opt-in")
     wait: float = 0.0  # --wait: re-check until PASS or this many seconds passed (issue 6)
+    wait_interval: float = 15.0  # seconds between --wait attempts (never more than the time left)
 
 
-def run(options: CheckOptions, observer: Observer | None = None) -> Report:
-    """Discover, select and run the checks against the target; always returns a complete Report."""
+#: Called between --wait attempts: (attempt just finished, seconds left, its report, the reason to retry).
+RetryHook = Callable[[int, float, Report, str], None]
+
+
+def run(options: CheckOptions, observer: Observer | None = None, on_retry: RetryHook | None = None) -> Report:
+    """Discover, select and run the checks against the target; always returns a complete Report.
+
+    With ``options.wait`` (``--wait``), re-run with fresh facts (a new Context: new tokens, a fresh read of
+    the role assignments) until the report is settled or the time is up, and return the last report. For CI
+    right after provisioning, when a new role assignment is still propagating."""
+    if options.wait <= 0:
+        return _run_once(options, observer)
+    start = time.perf_counter()
+    deadline = time.monotonic() + options.wait
+    attempt = 0
+    while True:
+        attempt += 1
+        report = _run_once(options, observer)
+        reason = unsettled(report)
+        left = deadline - time.monotonic()
+        if reason is None or left <= 0:
+            return replace(report, duration=time.perf_counter() - start)
+        if on_retry is not None:
+            on_retry(attempt, left, report, reason)
+        time.sleep(max(0.0, min(options.wait_interval, left)))
+
+
+def unsettled(report: Report) -> str | None:
+    """Why ``--wait`` should try again: a FAIL or ERROR anywhere, or rbac.propagation's WARN (a grant that
+    is not effective yet). Other WARNs (e.g. keys still enabled) do not change by waiting. None = settled."""
+    for result in report.results:
+        if result.status in (Status.FAIL, Status.ERROR) or (
+                result.check_id == "rbac.propagation" and result.status is Status.WARN):
+            return f"{result.check_id}: {result.summary}"
+    return None
+
+
+def _run_once(options: CheckOptions, observer: Observer | None) -> Report:
     started_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     start = time.perf_counter()
     checks = [c for c in load(select(discover(), options.only, options.skip)) if _wanted(c.meta, options)]

@@ -3,7 +3,7 @@ service's answer with it, and the role assignments behind it are fetched once.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ from preflight.context import Context, fact
 if TYPE_CHECKING:
     from preflight.claims import PrincipalInfo
     from preflight.profiles import Profile, Requirement
-    from preflight.rbac import Decision
+    from preflight.rbac import Decision, RoleDefinition
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,9 @@ class DataAccess:
     scope: str
     held: tuple[Mapping[str, Any], ...]  # what the principal holds here: role, scope, principal id, condition
     decisions: tuple[tuple[Requirement, Decision], ...]
+    principal_ids: tuple[str, ...] = ()  # own object id first, then the groups ARM resolved
+    definitions: tuple[RoleDefinition, ...] = ()
+    mg_ancestry: Mapping[str, tuple[str, ...]] | None = None
 
     def decision_for(self, action: str) -> Decision | None:
         return next((d for r, d in self.decisions if r.action.lower() == action.lower()), None)
@@ -40,6 +43,7 @@ def data_access(ctx: Context) -> DataAccess:
     definitions = [RoleDefinition.from_arm(ctx.get(role_definition, d))
                    for d in sorted({a.role_definition_id for a in assignments})]
     denies = [DenyAssignment.from_arm(d) for d in ctx.get(deny_assignments, scope)]
+    ancestry = ancestry_from(scope, [a.scope for a in assignments] + [d.scope for d in denies])
     # assignedTo() returns only assignments that apply to the principal or its (transitive) groups, so any
     # other principal id among them is one of its groups.
     groups = sorted({a.principal_id for a in assignments if a.principal_id.lower() != (who.object_id or "").lower()})
@@ -49,6 +53,20 @@ def data_access(ctx: Context) -> DataAccess:
                   "condition": a.condition, "created_on": a.created_on} for a in assignments)
     decisions = tuple(
         (requirement, evaluate(requirement.action, scope, principal_ids, assignments, definitions, denies,
-                               data_action=requirement.data))
+                               data_action=requirement.data, mg_ancestry=ancestry))
         for requirement in wanted.requirements)
-    return DataAccess(who, wanted, scope, held, decisions)
+    return DataAccess(who, wanted, scope, held, decisions, tuple(principal_ids), tuple(definitions), ancestry)
+
+
+def ancestry_from(scope: str, applied_scopes: Sequence[str]) -> dict[str, tuple[str, ...]] | None:
+    """Management groups above the target's subscription, learnt from the assignments ARM returned.
+
+    ARM lists (at a scope, without ``atScope()``) only assignments at, above or below it, so a management-group
+    scope among them *is* an ancestor of the target's subscription — no extra hierarchy request is needed for
+    the pure evaluator to count it (it counts a management group only when told the hierarchy)."""
+    parts = [p for p in scope.split("/") if p]
+    if len(parts) < 2 or parts[0].lower() != "subscriptions":
+        return None
+    groups = tuple(sorted({s.rstrip("/").rsplit("/", 1)[-1].lower() for s in applied_scopes
+                           if "/providers/microsoft.management/managementgroups/" in s.lower()}))
+    return {parts[1].lower(): groups} if groups else None

@@ -6,6 +6,8 @@ evaluators in preflight.rbac and the checks never see SDK types.
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -16,6 +18,8 @@ from preflight.target import RESOURCE_ID
 
 if TYPE_CHECKING:
     from preflight.profiles import Profile
+
+log = logging.getLogger(__name__)
 
 # Never let a hostile or buggy Retry-After stall a run: bounded retries (the per-check timeout still applies).
 CLIENT_KWARGS: dict[str, Any] = {"retry_total": 2, "retry_backoff_max": 8}
@@ -59,26 +63,85 @@ def split_resource_id(resource_id: str) -> tuple[str, str, str, str]:
     return match["subscription"], match["group"], match["namespace"], match["rest"]
 
 
+@fact("arm:resource-client")
+def resource_client(ctx: Context, subscription_id: str) -> Any:
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    return ResourceManagementClient(ctx.get(credential).credential, subscription_id, **_client_kwargs(ctx))
+
+
+@fact("arm:subscription-client")
+def subscription_client(ctx: Context) -> Any:
+    from azure.mgmt.resource.subscriptions import SubscriptionClient
+
+    return SubscriptionClient(ctx.get(credential).credential, **_client_kwargs(ctx))
+
+
+WORKSPACE_TYPE = "microsoft.machinelearningservices/workspaces"
+WORKSPACE_API_VERSION = "2024-04-01"
+# Hosts whose first label is the account's custom subdomain (public, US Gov, China; OpenAI, AI Services, Foundry).
+SUBDOMAIN_SUFFIXES = (
+    ".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com",
+    ".openai.azure.us", ".cognitiveservices.azure.us", ".openai.azure.cn", ".cognitiveservices.azure.cn",
+)
+MAX_LISTING_THREADS = 8  # ARM fallback: subscriptions listed concurrently, bounded
+
+
+def has_target(target: Any) -> bool:
+    """Whether the run names a resource at all: --resource-id, --workspace, an endpoint, or an
+    ``.azureml/config.json`` above the working directory."""
+    if target.resource_id or target.workspace or target.endpoint:
+        return True
+    from preflight.azureml import find_config
+
+    return find_config(Path.cwd()) is not None
+
+
+def describe_target(target: Any) -> str:
+    return target.resource_id or target.workspace or target.endpoint or "the .azureml/config.json workspace"
+
+
 @fact("resource", reported_by="resource.endpoint")
 def resource(ctx: Context) -> dict[str, Any]:
-    """The target Cognitive Services account, REST-shaped: from --resource-id, else found by --endpoint."""
+    """The target resource, REST-shaped: from --resource-id, else --workspace, else the endpoint (flag,
+    AZURE_OPENAI_ENDPOINT, AZURE_AI_ENDPOINT) found across the accessible subscriptions, else the workspace of
+    the nearest ``.azureml/config.json``."""
     from azure.core.exceptions import HttpResponseError
+
+    from preflight.azureml import resolve_workspace
+    from preflight.errors import TargetError
 
     target = ctx.target
     try:
         if target.resource_id:
-            subscription, group, namespace, rest = split_resource_id(target.resource_id)
-            if namespace.lower() != "microsoft.cognitiveservices" or not rest.lower().startswith("accounts/"):
-                raise FactError("resource", f"{target.resource_id} is not a Cognitive Services account "
-                                "(other resource types are not supported yet)", reported_by="resource.endpoint")
-            account = ctx.get(cognitive_client, subscription).accounts.get(group, rest.split("/")[1])
-            return dict(account.serialize(keep_readonly=True))
+            return _get_by_id(ctx, target.resource_id)
+        if target.workspace or not target.endpoint:
+            try:
+                workspace = resolve_workspace(target.workspace)
+            except TargetError as exc:
+                raise FactError("resource", exc.message, reported_by="resource.endpoint") from exc
+            if workspace is not None:
+                return _get_by_id(ctx, workspace.resource_id)
         if target.endpoint:
             return _find_by_endpoint(ctx, target.endpoint)
     except HttpResponseError as exc:
         raise arm_error("resource", exc, "could not read the resource", "resource.endpoint") from exc
-    raise FactError("resource", "no resource to check: pass --resource-id or --endpoint (or set "
-                    "AZURE_OPENAI_ENDPOINT)", reported_by="resource.endpoint")
+    raise FactError("resource", "no resource to check: pass --resource-id, --endpoint or --workspace (or set "
+                    "AZURE_OPENAI_ENDPOINT, or run inside a project with .azureml/config.json)",
+                    reported_by="resource.endpoint")
+
+
+def _get_by_id(ctx: Context, resource_id: str) -> dict[str, Any]:
+    subscription, group, namespace, rest = split_resource_id(resource_id)
+    kind = f"{namespace}/{rest.split('/')[0]}".lower()
+    if kind == "microsoft.cognitiveservices/accounts" and rest.count("/") == 1:
+        account = ctx.get(cognitive_client, subscription).accounts.get(group, rest.split("/")[1])
+        return dict(account.serialize(keep_readonly=True))
+    if kind == WORKSPACE_TYPE and rest.count("/") == 1:
+        item = ctx.get(resource_client, subscription).resources.get_by_id(resource_id, WORKSPACE_API_VERSION)
+        return dict(item.serialize(keep_readonly=True))
+    raise FactError("resource", f"{resource_id} is neither a Cognitive Services account nor an Azure ML workspace "
+                    "(other resource types are not supported)", reported_by="resource.endpoint")
 
 
 def endpoint_key(url: str) -> str:
@@ -92,25 +155,90 @@ def account_endpoints(account: dict[str, Any]) -> list[str]:
     return [e for e in found if isinstance(e, str) and e]
 
 
-def _find_by_endpoint(ctx: Context, endpoint: str) -> dict[str, Any]:
+def endpoint_subdomain(endpoint: str) -> str | None:
+    """The custom subdomain an endpoint names (``https://contoso.openai.azure.com/`` → ``contoso``), or None
+    for any other host (a regional endpoint, a private DNS name, the twin)."""
+    host = (urlsplit(endpoint.strip()).hostname or "").lower()
+    for suffix in SUBDOMAIN_SUFFIXES:
+        if host.endswith(suffix) and host.count(".") == suffix.count("."):
+            return host[: -len(suffix)]
+    return None
+
+
+def matches_endpoint(account: dict[str, Any], endpoint: str) -> bool:
+    """The account serves ``endpoint``: one of its endpoints, or the custom subdomain the URL names."""
     wanted = endpoint_key(endpoint)
-    subscription = ctx.target.subscription_id
-    if not subscription:
-        raise FactError("resource", f"finding the account behind {endpoint} needs a subscription: pass "
-                        "--subscription or set AZURE_SUBSCRIPTION_ID", reported_by="resource.endpoint")
-    matches = []
-    for account in ctx.get(cognitive_client, subscription).accounts.list():
-        data = dict(account.serialize(keep_readonly=True))
-        if any(endpoint_key(e) == wanted for e in account_endpoints(data)):
-            matches.append(data)
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise FactError("resource", f"no Cognitive Services account in subscription {subscription} has the "
-                        f"endpoint {endpoint}", reported_by="resource.endpoint")
-    names = ", ".join(m.get("id", "?") for m in matches)
-    raise FactError("resource", f"several accounts have the endpoint {endpoint}: {names}",
-                    reported_by="resource.endpoint")
+    if any(endpoint_key(e) == wanted for e in account_endpoints(account)):
+        return True
+    subdomain = endpoint_subdomain(endpoint)
+    own = (account.get("properties") or {}).get("customSubDomainName")
+    return bool(subdomain and isinstance(own, str) and own.lower() == subdomain)
+
+
+def _find_by_endpoint(ctx: Context, endpoint: str) -> dict[str, Any]:
+    """One Resource Graph query across every accessible subscription; ARM listing when ARG refuses."""
+    from preflight.azure.resource_graph import (
+        ResourceGraphError, accounts_by_endpoint, accounts_by_subdomain, query,
+    )
+
+    subdomain = endpoint_subdomain(endpoint)
+    text = accounts_by_subdomain(subdomain) if subdomain else accounts_by_endpoint(
+        endpoint if endpoint.endswith("/") else endpoint + "/")
+    try:
+        rows = query(ctx, text)
+        candidates = [r for r in rows if matches_endpoint(r, endpoint)]
+        source = "Resource Graph"
+        if not candidates and not subdomain:
+            # ARG compares strings exactly; the endpoint may be written without its trailing slash there
+            candidates = [r for r in query(ctx, accounts_by_endpoint(endpoint.rstrip("/")))
+                          if matches_endpoint(r, endpoint)]
+    except ResourceGraphError as exc:
+        log.info("Resource Graph unavailable (%s); listing accounts through ARM", exc)
+        candidates = _list_matching_accounts(ctx, endpoint)
+        source = "ARM"
+    if len(candidates) == 1:
+        found = candidates[0]
+        if source == "Resource Graph":  # ARG rows are ARG-shaped; read the account itself through ARM
+            return _get_by_id(ctx, str(found["id"]))
+        return found
+    if not candidates:
+        raise FactError("resource", f"no Cognitive Services account you can read has the endpoint {endpoint} "
+                        f"(searched every accessible subscription through {source})",
+                        reported_by="resource.endpoint")
+    names = ", ".join(sorted(str(c.get("id", "?")) for c in candidates))
+    raise FactError("resource", f"{len(candidates)} accounts have the endpoint {endpoint}: {names} — pass "
+                    "--resource-id to choose one", reported_by="resource.endpoint")
+
+
+def _list_matching_accounts(ctx: Context, endpoint: str) -> list[dict[str, Any]]:
+    """ARM fallback: every enabled subscription the caller can see, accounts listed concurrently."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from azure.core.exceptions import HttpResponseError
+
+    subscriptions = [s.subscription_id for s in ctx.get(subscription_client).subscriptions.list()
+                     if str(getattr(s, "state", "Enabled") or "Enabled").lower() == "enabled"]
+
+    def accounts(subscription: str) -> list[dict[str, Any]]:
+        try:
+            return [dict(a.serialize(keep_readonly=True))
+                    for a in ctx.get(cognitive_client, subscription).accounts.list()]
+        except HttpResponseError as exc:  # one unreadable subscription must not hide the others
+            log.info("cannot list accounts in %s: %s", subscription, exc)
+            return []
+
+    with ThreadPoolExecutor(max_workers=max(1, min(MAX_LISTING_THREADS, len(subscriptions)))) as pool:
+        found = [a for batch in pool.map(accounts, subscriptions) for a in batch]
+    return [a for a in found if matches_endpoint(a, endpoint)]
+
+
+def subscription_of(ctx: Context, scope: str) -> str:
+    """The subscription an authorization client is built for: the scope's own, else the target's (a
+    management-group or tenant scope names none; the client only puts it in subscription-level URLs)."""
+    parts = [p for p in scope.split("/") if p]
+    if len(parts) >= 2 and parts[0].lower() == "subscriptions":
+        return parts[1]
+    return ctx.target.subscription_id or "00000000-0000-0000-0000-000000000000"
 
 
 @fact("role-assignments", reported_by="rbac.data-action")
@@ -119,8 +247,7 @@ def role_assignments(ctx: Context, scope: str, principal_id: str) -> tuple[dict[
     (ARM's ``assignedTo()`` resolves groups server-side), including inherited ones."""
     from azure.core.exceptions import HttpResponseError
 
-    subscription = scope.split("/")[2]
-    client = ctx.get(authorization_client, subscription)
+    client = ctx.get(authorization_client, subscription_of(ctx, scope))
     try:
         items = client.role_assignments.list_for_scope(scope, filter=f"assignedTo('{principal_id}')")
         return tuple(dict(a.serialize(keep_readonly=True)) for a in items)
@@ -146,7 +273,7 @@ def role_definition(ctx: Context, definition_id: str) -> dict[str, Any]:
 def deny_assignments(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
     from azure.core.exceptions import HttpResponseError
 
-    client = ctx.get(authorization_client, scope.split("/")[2])
+    client = ctx.get(authorization_client, subscription_of(ctx, scope))
     try:
         return tuple(dict(d.serialize(keep_readonly=True)) for d in client.deny_assignments.list_for_scope(scope))
     except HttpResponseError as exc:
@@ -162,9 +289,65 @@ def profile(ctx: Context) -> Profile:
 
     if ctx.target.profile:
         return get_profile(ctx.target.profile)
-    if not (ctx.target.resource_id or ctx.target.endpoint):
+    if not has_target(ctx.target):
         return get_profile("openai")
     try:
-        return profile_for_kind(ctx.get(resource).get("kind"))
+        found = ctx.get(resource)
     except FactError:
         return get_profile("openai")
+    if str(found.get("type", "")).lower() == WORKSPACE_TYPE:
+        return get_profile("ml")
+    return profile_for_kind(found.get("kind"))
+
+
+@fact("arm-permissions", reported_by="rbac.data-action")
+def arm_permissions(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
+    """``Microsoft.Authorization/permissions`` for the CALLER at a resource or resource group: the permission
+    blocks ARM itself computes (direct, inherited, through groups; deny assignments not reflected). The SDK
+    sends ``//`` for an empty parent path and a lower-case ``resourcegroups`` — ARM (and the twin) accept both."""
+    from azure.core.exceptions import HttpResponseError
+
+    client = ctx.get(authorization_client, subscription_of(ctx, scope))
+    try:
+        if "/providers/" in scope.lower():
+            subscription, group, namespace, rest = split_resource_id(scope)
+            segments = rest.split("/")
+            parent = "/".join(segments[:-2])
+            items = client.permissions.list_for_resource(group, namespace, parent, segments[-2], segments[-1])
+        else:
+            items = client.permissions.list_for_resource_group(scope.rstrip("/").split("/")[-1])
+        return tuple(dict(p.serialize(keep_readonly=True)) for p in items)
+    except HttpResponseError as exc:
+        raise arm_error("arm-permissions", exc, f"could not read your effective permissions at {scope}",
+                        "rbac.data-action") from exc
+
+
+@fact("eligible-assignments", reported_by="rbac.data-action")
+def eligible_assignments(ctx: Context, scope: str, principal_id: str | None) -> tuple[dict[str, Any], ...]:
+    """PIM role eligibility schedule instances at or above ``scope``: roles the principal may *activate*.
+    ``principal_id`` None asks for the caller's own (``asTarget()``, which needs no permission); another
+    principal's need ``roleEligibilityScheduleInstances/read`` (``assignedTo()``, groups resolved by ARM)."""
+    from azure.core.exceptions import HttpResponseError
+
+    client = ctx.get(authorization_client, subscription_of(ctx, scope))
+    text = "asTarget()" if principal_id is None else f"assignedTo('{principal_id}')"
+    try:
+        items = client.role_eligibility_schedule_instances.list_for_scope(scope, filter=text)
+        return tuple(dict(i.serialize(keep_readonly=True)) for i in items)
+    except HttpResponseError as exc:
+        raise arm_error("eligible-assignments", exc, f"could not read PIM role eligibilities at {scope}",
+                        "rbac.data-action") from exc
+
+
+@fact("role-definitions-at")
+def role_definitions_at(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
+    """Every role definition assignable at ``scope`` (built-in and custom): to recommend the least-privilege
+    role for an arbitrary action and to tell data actions from management actions."""
+    from azure.core.exceptions import HttpResponseError
+
+    client = ctx.get(authorization_client, subscription_of(ctx, scope))
+    try:
+        return tuple(dict(d.serialize(keep_readonly=True)) for d in client.role_definitions.list(scope))
+    except HttpResponseError as exc:
+        raise arm_error("role-definitions-at", exc, f"could not list role definitions at {scope}",
+                        "rbac.data-action") from exc

@@ -255,8 +255,69 @@ def list_permissions(state: TwinState, request: TwinRequest, match: re.Match[str
     return ok(page(state, request, blocks), caller.object_id)
 
 
+ELIGIBILITY_KEY = "x-roleEligibilityScheduleInstances"
+
+
+def _eligibility(state: TwinState, item: Mapping[str, Any]) -> dict[str, Any]:
+    """A scenario eligibility entry in the REST shape (api-version 2020-10-01): role names resolved to ids,
+    ids and defaults filled like the role assignments' loader does."""
+    import uuid
+
+    from preflight.twin.scenario import find_role_definition, principal_type
+
+    props = dict(item.get("properties") or {})
+    scope = str(props.get("scope", "/"))
+    ref = str(props.get("roleDefinitionId", ""))
+    rd = find_role_definition(state.scenario, ref)
+    if rd is not None:
+        props["roleDefinitionId"] = roles.role_definition_id(str(rd["name"]), scope)
+    principal = str(props.get("principalId", ""))
+    props.setdefault("principalType", principal_type(state.scenario, principal))
+    props.setdefault("status", "Provisioned")
+    props.setdefault("memberType", "Direct")
+    props.setdefault("startDateTime", "2024-01-01T00:00:00Z")
+    props.setdefault("endDateTime", None)
+    props.setdefault("createdOn", "2024-01-01T00:00:00Z")
+    props.setdefault("condition", None)
+    props.setdefault("conditionVersion", None)
+    name = str(item.get("name") or uuid.uuid5(uuid.NAMESPACE_URL, f"{scope}|{principal}|{ref}"))
+    base = scope.rstrip("/")
+    return {
+        "id": item.get("id") or f"{base}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances/{name}",
+        "name": name, "type": "Microsoft.Authorization/roleEligibilityScheduleInstances", "properties": props,
+    }
+
+
+def list_role_eligibility_instances(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """PIM ``roleEligibilityScheduleInstances`` for a scope (api-version 2020-10-01): ``asTarget()`` → the
+    caller's own (and its groups'), no permission needed; ``assignedTo('{id}')`` → that principal and its
+    groups, needs the read action; at, above and below the scope. Entries come from the scenario's
+    ``options["x-roleEligibilityScheduleInstances"]`` (REST shape; ``roleDefinitionId`` may be a role name)."""
+    checked = _prelude(state, request, match, action=None, must_exist=True)
+    if isinstance(checked, TwinResponse):
+        return checked
+    caller, scope = checked
+    text = request.query.get("$filter", "").strip()
+    if re.fullmatch(r"asTarget\(\s*\)", text, re.IGNORECASE):
+        who = access.principal_ids(state.scenario, caller.object_id)
+    elif m := re.fullmatch(r"assignedTo\(\s*'(?P<id>[^']+)'\s*\)", text, re.IGNORECASE):
+        refused = authorize(state, caller, "Microsoft.Authorization/roleEligibilityScheduleInstances/read", scope)
+        if refused:
+            return refused
+        who = access.principal_ids(state.scenario, m["id"])
+    else:
+        return arm_error(400, "InvalidFilter", f"The filter '{text}' is not supported.", principal=caller.object_id)
+    view = access.ScopeView(state.scenario, scope)
+    raw = (state.scenario.get("options") or {}).get(ELIGIBILITY_KEY) or []
+    found = [item for item in (_eligibility(state, r) for r in raw if isinstance(r, Mapping))
+             if str(item["properties"].get("principalId", "")).lower() in who
+             and view.in_range(str(item["properties"]["scope"]), False)]
+    return ok(page(state, request, found), caller.object_id)
+
+
 def register(router: Router) -> None:
     """Register before generic resource routes: these paths extend resource ids."""
+    router.add("GET", _AUTHZ + r"roleEligibilityScheduleInstances", ARM)(list_role_eligibility_instances)
     router.add("GET", _AUTHZ + r"roleAssignments", ARM)(list_role_assignments)
     router.add("GET", _AUTHZ + r"roleAssignments/(?P<name>[^/]+)", ARM)(get_role_assignment)
     router.add("GET", _AUTHZ + r"roleDefinitions", ARM)(list_role_definitions)

@@ -1,0 +1,91 @@
+"""Azure Resource Graph: the product's own queries, sent with a plain azure-core pipeline.
+
+Why Resource Graph: finding the account behind an endpoint means looking through every subscription the caller
+can see. ARM listing costs one request per subscription (plus paging); one ARG query answers for all of them
+at once. ARG is optional in the product's logic — any refusal (400, 403, 404, 5xx) makes the caller fall back to
+ARM listing — so the queries are kept to the simplest KQL shape (table, a ``type`` filter, one ``=~`` filter).
+
+No SDK dependency: ``azure-mgmt-resourcegraph`` is not installed and the wire format is one POST
+(https://learn.microsoft.com/rest/api/azureresourcegraph/resourcegraph/resources/resources).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from preflight.azure.facts import cloud, credential
+from preflight.context import Context
+
+API_VERSION = "2022-10-01"
+ACCOUNTS = "resources | where type =~ 'microsoft.cognitiveservices/accounts'"
+MAX_PAGES = 20  # 20 pages of 1000 rows: far more accounts than one endpoint can ever match
+
+
+class ResourceGraphError(Exception):
+    """ARG refused or failed; ``status`` is the HTTP status (None for a transport error)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def kql_string(value: str) -> str:
+    """A KQL single-quoted string literal (backslash and quote escaped) — never splice raw input into KQL."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def accounts_by_subdomain(subdomain: str) -> str:
+    """Cognitive Services accounts whose custom subdomain is ``subdomain`` (case-insensitive)."""
+    return f"{ACCOUNTS} | where properties.customSubDomainName =~ {kql_string(subdomain)}"
+
+
+def accounts_by_endpoint(endpoint: str) -> str:
+    """Cognitive Services accounts whose ``properties.endpoint`` is ``endpoint`` (case-insensitive)."""
+    return f"{ACCOUNTS} | where properties.endpoint =~ {kql_string(endpoint)}"
+
+
+def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Run ``text`` over the given subscriptions (none: every subscription the caller can read) and return
+    every row, following ``$skipToken``. Raises :class:`ResourceGraphError` on any refusal."""
+    from azure.core import PipelineClient
+    from azure.core.exceptions import AzureError
+    from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
+    from azure.core.rest import HttpRequest
+
+    the_cloud = ctx.get(cloud)
+    base = the_cloud.resource_manager.rstrip("/")
+    client: Any = PipelineClient(base, policies=[
+        RetryPolicy(retry_total=2, retry_backoff_max=8),
+        BearerTokenCredentialPolicy(ctx.get(credential).credential, the_cloud.arm_scope),
+    ])
+    url = f"{base}/providers/Microsoft.ResourceGraph/resources?api-version={API_VERSION}"
+    rows: list[dict[str, Any]] = []
+    options: dict[str, Any] = {"resultFormat": "objectArray"}
+    with client:
+        for _ in range(MAX_PAGES):
+            body: dict[str, Any] = {"query": text, "options": dict(options)}
+            if subscriptions:
+                body["subscriptions"] = list(subscriptions)
+            try:
+                response = client.send_request(HttpRequest("POST", url, json=body))
+            except AzureError as exc:
+                raise ResourceGraphError(f"Resource Graph could not be reached: {exc}") from exc
+            if response.status_code != 200:
+                raise ResourceGraphError(_error_text(response), response.status_code)
+            payload = response.json()
+            rows.extend(r for r in payload.get("data") or [] if isinstance(r, dict))
+            token = payload.get("$skipToken")
+            if not token:
+                break
+            options["$skipToken"] = token
+    return rows
+
+
+def _error_text(response: Any) -> str:
+    try:
+        error = response.json().get("error") or {}
+        details = "; ".join(str(d.get("message")) for d in error.get("details") or [] if isinstance(d, dict))
+        return f"{response.status_code} {error.get('code', '')} {details or error.get('message', '')}".strip()
+    except ValueError:
+        return f"{response.status_code} {response.text()[:200]}"

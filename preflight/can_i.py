@@ -1,0 +1,216 @@
+"""``preflight can-i ACTION``: an Azure ``kubectl auth can-i`` — may this principal perform this action here?
+
+Exit 0 allowed, 1 not allowed (denied, conditional or not granted), 2 bad input, 3 could not decide.
+
+Which plane the action belongs to (``actions`` vs ``dataActions`` — they never grant each other) is decided
+by, in order: ``--data-action`` / ``--control-action``; else the role definitions visible at the scope — if
+one lists a ``dataActions`` pattern matching the action (other than a bare leading ``*``) it is a data action,
+since Azure never uses one operation name on both planes; else it is a management (control-plane) action.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from preflight.errors import ConfigError, TargetError
+
+if TYPE_CHECKING:
+    from preflight.context import Context
+    from preflight.rbac import Decision, RoleDefinition
+
+# Provider.Namespace/type[/…]/operation — every Azure operation ends in read, write, delete or action.
+ACTION = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)+(/[A-Za-z0-9_.\-]+)*/(read|write|delete|action)$",
+                    re.IGNORECASE)
+GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+SCOPE = re.compile(
+    r"^/$|^/providers/Microsoft\.Management/managementGroups/[^/]+$"
+    rf"|^/subscriptions/{GUID}(/resourceGroups/[^/]+(/providers/[^/]+(/[^/]+/[^/]+)+)?)?$",
+    re.IGNORECASE,
+)
+PRINCIPAL_TYPES = {"user": "User", "servicePrincipal": "ServicePrincipal", "managedIdentity": "ServicePrincipal"}
+EXAMPLE = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Everything ``can-i`` prints, in both formats."""
+
+    decision: Decision
+    principal_id: str
+    principal_type: str
+    plane_reason: str
+    fix: str | None
+    notes: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON contract (exactly these keys)."""
+        d = self.decision
+        return {
+            "allowed": d.allowed,
+            "action": d.action,
+            "scope": d.scope,
+            "principal": {"id": self.principal_id, "type": self.principal_type},
+            "grantedBy": [_grant(a) for a in d.granted_by],
+            "deniedBy": [{"denyAssignmentId": x.id, "name": x.name, "scope": x.scope} for x in d.denied_by],
+            "conditional": [{**_grant(a), "condition": a.assignment.condition} for a in d.conditional],
+            "reason": d.explanation,
+        }
+
+
+def _grant(applied: Any) -> dict[str, Any]:
+    full = applied.as_evidence()
+    return {k: full[k] for k in ("roleAssignmentId", "roleDefinitionId", "roleName", "scope", "viaGroup")}
+
+
+def validate_action(action: str) -> str:
+    """A concrete Azure operation name; raises ConfigError (exit 2) otherwise."""
+    action = action.strip()
+    if "*" in action:
+        raise ConfigError(f"{action!r} contains a wildcard: ask about one concrete operation",
+                          remediation=f"e.g. {EXAMPLE}")
+    if not ACTION.match(action):
+        raise ConfigError(f"{action!r} is not an Azure action (expected Provider.Namespace/type/…/read|write|"
+                          "delete|action)", remediation=f"e.g. {EXAMPLE}")
+    return action
+
+
+def validate_scope(scope: str) -> str:
+    """A management group, subscription, resource group or resource id (or ``/``); raises TargetError."""
+    cleaned = scope.strip()
+    cleaned = cleaned if cleaned == "/" else cleaned.rstrip("/")
+    if not SCOPE.match(cleaned):
+        raise TargetError(f"--scope {scope!r} is not an Azure scope",
+                          remediation="expected /subscriptions/<GUID>[/resourceGroups/<group>[/providers/…]], "
+                                      "/providers/Microsoft.Management/managementGroups/<id> or /")
+    return cleaned
+
+
+def is_data_action(action: str, definitions: Sequence[RoleDefinition]) -> bool:
+    """The documented rule: a data action when some role's ``dataActions`` pattern (not a bare leading ``*``)
+    matches it. Pure."""
+    from preflight.rbac import action_matches
+
+    return any(action_matches(pattern, action)
+               for role in definitions for p in role.permissions for pattern in p.data_actions
+               if not pattern.startswith("*"))
+
+
+def decide(ctx: Context, action: str, scope: str, assignee: str | None,
+           plane: bool | None) -> Answer:
+    """Gather the facts for one question and evaluate it with the pure core."""
+    from preflight.azure.access import ancestry_from
+    from preflight.azure.arm import deny_assignments, role_assignments, role_definition, role_definitions_at
+    from preflight.azure.facts import principal
+    from preflight.rbac import DenyAssignment, RoleAssignment, RoleDefinition, evaluate, roles_granting
+
+    notes: list[str] = []
+    if assignee:
+        from preflight.azure.assignee import resolve_assignee
+
+        resolved = resolve_assignee(ctx, assignee)
+        principal_id, principal_type = resolved.object_id, resolved.type
+        if resolved.note:
+            notes.append(resolved.note)
+    else:
+        who = ctx.get(principal)
+        if not who.object_id:
+            raise ConfigError("the signed-in token carries no object id (oid): pass --assignee")
+        principal_id, principal_type = who.object_id.lower(), PRINCIPAL_TYPES.get(who.kind, "ServicePrincipal")
+
+    catalogue = [RoleDefinition.from_arm(d) for d in ctx.get(role_definitions_at, scope)]
+    if plane is None:
+        data = is_data_action(action, catalogue)
+        plane_reason = ("data action: a role definition's dataActions match it" if data else
+                        "management action: no role definition lists it among dataActions (pass --data-action "
+                        "if it is one)")
+    else:
+        data = plane
+        plane_reason = "data action (--data-action)" if data else "management action (--control-action)"
+
+    assignments = [RoleAssignment.from_arm(a) for a in ctx.get(role_assignments, scope, principal_id)]
+    known = {d.guid: d for d in catalogue}
+    for guid, assignment in {a.role_guid: a for a in assignments}.items():
+        if guid not in known:
+            known[guid] = RoleDefinition.from_arm(ctx.get(role_definition, assignment.role_definition_id))
+    denies = [DenyAssignment.from_arm(d) for d in ctx.get(deny_assignments, scope)]
+    groups = sorted({a.principal_id for a in assignments if a.principal_id != principal_id})
+    decision = evaluate(action, scope, [principal_id, *groups], assignments, list(known.values()), denies,
+                        data_action=data, mg_ancestry=ancestry_from(scope, [a.scope for a in assignments]
+                                                                    + [d.scope for d in denies]))
+    fix = None
+    if decision.status == "not-granted":
+        best = roles_granting(action, catalogue, data_action=data, scope=scope)
+        if best:
+            kind = principal_type if principal_type in ("User", "Group", "ServicePrincipal") else "ServicePrincipal"
+            fix = (f"az role assignment create --assignee-object-id {principal_id} --assignee-principal-type {kind} "
+                   f"--role {best[0].guid} --scope {scope}   # {best[0].role_name}")
+    return Answer(decision, principal_id, principal_type, plane_reason, fix, tuple(notes))
+
+
+def render_text(answer: Answer) -> str:
+    d = answer.decision
+    head = {"granted": "yes", "denied": "no (denied)", "conditional": "no (conditional)",
+            "not-granted": "no"}[d.status]
+    lines = [head, f"  {d.explanation}", f"  action:    {d.action} ({answer.plane_reason})",
+             f"  scope:     {d.scope}", f"  principal: {answer.principal_id} ({answer.principal_type})"]
+    lines.extend(f"  note:      {n}" for n in answer.notes)
+    if answer.fix:
+        lines.append(f"  fix:       {answer.fix}")
+    elif d.status == "denied":
+        lines.append("  fix:       deny assignments override every role; ask the owner of the deny assignment "
+                     "(a managed application, Blueprint or deployment stack)")
+    return "\n".join(lines) + "\n"
+
+
+@click.command("can-i", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("action")
+@click.option("--scope", default=None, help="Scope to ask about (default: the target resource).")
+@click.option("--assignee", default=None, help="Object id, UPN or application id (default: the signed-in one).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--data-action/--control-action", "plane", default=None,
+              help="Force the plane (default: decided from the role definitions at the scope).")
+@click.option("--resource-id", default=None, help="Target resource (default scope).")
+@click.option("--endpoint", default=None, help="Target endpoint (default: AZURE_OPENAI_ENDPOINT / AZURE_AI_ENDPOINT).")
+@click.option("--workspace", default=None, help="Azure ML workspace id (default: .azureml/config.json).")
+@click.option("--subscription", default=None, help="Subscription id (default: AZURE_SUBSCRIPTION_ID).")
+@click.option("--tenant", default=None, help="Tenant id or domain (default: AZURE_TENANT_ID).")
+@click.option("-v", "--verbose", is_flag=True, help="Tracebacks on internal errors.")
+@click.option("--no-color", is_flag=True, help="Plain output (there is no colour yet).")
+def can_i(action: str, scope: str | None, assignee: str | None, fmt: str, plane: bool | None,
+          resource_id: str | None, endpoint: str | None, workspace: str | None, subscription: str | None,
+          tenant: str | None, verbose: bool, no_color: bool) -> int:
+    """Can a principal perform ACTION at a scope? Exit 0 yes, 1 no, 2 bad input, 3 could not decide."""
+    from preflight.context import Context
+    from preflight.target import build_target
+
+    action = validate_action(action)
+    if scope is not None:
+        scope = validate_scope(scope)
+    target = build_target(dict(os.environ), tenant=tenant, subscription=subscription, resource_id=resource_id,
+                          endpoint=endpoint, workspace=workspace)
+    if workspace:
+        from preflight.azureml import parse_workspace
+
+        parse_workspace(workspace)
+    ctx = Context(target)
+    if scope is None:
+        scope = _default_scope(ctx)
+    answer = decide(ctx, action, scope, assignee, plane)
+    click.echo(json.dumps(answer.to_json(), indent=2) if fmt == "json" else render_text(answer), nl=fmt == "json")
+    return 0 if answer.decision.allowed else 1
+
+
+def _default_scope(ctx: Context) -> str:
+    from preflight.azure.arm import has_target, resource
+
+    if not has_target(ctx.target):
+        raise ConfigError("no scope: pass --scope, or name the resource (--resource-id, --endpoint, --workspace, "
+                          "AZURE_OPENAI_ENDPOINT)")
+    return str(ctx.get(resource)["id"])

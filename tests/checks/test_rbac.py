@@ -1,0 +1,259 @@
+"""rbac.* checks against the twin (issue 6): data roles, PIM, ARM's effective permissions, propagation, deny
+assignments, least privilege — and the pure rules behind them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from helpers import rbac_scenarios as sc
+from helpers.scenarios import one, results, run_scenario
+from preflight.model import Report, Status
+from preflight.rbac import AppliedAssignment, Decision, RoleAssignment
+from preflight.twin import Twin
+
+CHAT = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"
+READ = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read"
+RBAC = ["rbac.*"]
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+
+
+def _statuses(report: Report, check_id: str) -> set[Status]:
+    return {r.status for r in results(report, check_id)}
+
+
+def test_healthy_every_rbac_check_passes(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run_scenario(twin_session, monkeypatch, "healthy", only=RBAC)
+    for check_id in ("rbac.data-action", "rbac.deny", "rbac.propagation", "rbac.least-privilege"):
+        assert _statuses(report, check_id) == {Status.PASS}, results(report, check_id)
+    # ARM's effective permissions were read (once) and agree: no cross-check warning
+    paths = [e.path.lower() for e in twin_session.requests()]
+    assert sum(p.endswith("/providers/microsoft.authorization/permissions") for p in paths) == 1
+    chat = one(report, "rbac.data-action", CHAT)
+    assert next(e.value for e in chat.evidence if e.name == "armPermissions") == "allowed"
+
+
+def test_owner_without_data_role_fails_with_the_fix_and_arm_agrees(twin_session: Twin,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run_scenario(twin_session, monkeypatch, "owner-without-data-role", only=RBAC)
+    chat = one(report, "rbac.data-action", CHAT)
+    assert chat.status is Status.FAIL and "Owner" in chat.summary
+    assert chat.remediation is not None
+    assert chat.remediation.commands[0].startswith("az role assignment create --assignee-object-id")
+    assert next(e.value for e in chat.evidence if e.name == "armPermissions") == "not-allowed"
+    assert not [r for r in report.results if (r.subject or "").startswith("effective-permissions")]
+    # nothing grants, so nothing to propagate: SKIP pointing at the root cause
+    assert one(report, "rbac.propagation").caused_by == "rbac.data-action"
+
+
+def test_group_assignment_passes_via_the_nested_group(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run_scenario(twin_session, monkeypatch, "group-assignment", only=RBAC)
+    chat = one(report, "rbac.data-action", CHAT)
+    assert chat.status is Status.PASS and "via group 6e0f0000-0000-4000-8000-00000000a1d0" in chat.summary
+    assert one(report, "rbac.propagation").status is Status.PASS  # a user through a group: no caching caveat
+
+
+def test_deny_assignment_fails_in_rbac_deny_and_data_action_points_there(
+        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run_scenario(twin_session, monkeypatch, "deny-assignment", only=RBAC)
+    deny = one(report, "rbac.deny", CHAT)
+    assert deny.status is Status.FAIL
+    assert "Deny Azure OpenAI data access (managed application)" in deny.summary
+    assert "/resourceGroups/rg-ai" in deny.summary
+    assert deny.remediation is not None and "system-protected" in deny.remediation.text
+    chat = one(report, "rbac.data-action", CHAT)
+    assert chat.status is Status.FAIL and chat.caused_by == "rbac.deny" and "see rbac.deny" in chat.summary
+    assert chat.remediation is None  # the fix is told once, by rbac.deny
+
+
+def test_propagation_pending_warns_and_names_the_age(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run_scenario(twin_session, monkeypatch, "propagation-pending", only=RBAC)
+    assert one(report, "rbac.data-action", CHAT).status is Status.PASS
+    warning = one(report, "rbac.propagation")
+    assert warning.status is Status.WARN
+    assert "Cognitive Services OpenAI User' was assigned" in warning.summary and "10 minutes" in warning.summary
+    assert warning.remediation is not None and "--wait" in warning.remediation.commands[0]
+
+
+def test_data_role_at_a_management_group_counts_but_warns(twin_session: Twin,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run_scenario(twin_session, monkeypatch, sc.data_role_at_management_group(), only=RBAC)
+    chat = one(report, "rbac.data-action", CHAT)
+    assert chat.status is Status.PASS and "managementGroups/corp" in chat.summary
+    warning = one(report, "rbac.propagation")
+    assert warning.status is Status.WARN and "management group" in warning.summary
+
+
+def test_pim_eligible_role_says_activate_it(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run_scenario(twin_session, monkeypatch, sc.with_eligibility(), only=RBAC)
+    chat = one(report, "rbac.data-action", CHAT)
+    assert chat.status is Status.FAIL
+    assert "activate it in PIM" in chat.summary and "Cognitive Services OpenAI User" in chat.summary
+    assert chat.remediation is not None and not chat.remediation.commands  # not "assign a role"
+    assert any("roleEligibilityScheduleInstances" in e.path and "asTarget()" in str(e.query)
+               for e in twin_session.requests())
+
+
+def test_unreadable_pim_is_a_skip_naming_the_permission(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = sc.builtin("owner-without-data-role")
+    doc["faults"] = [{"match": {"service": "arm", "path": "roleEligibilityScheduleInstances"}, "status": 403,
+                      "body": {"error": {"code": "AuthorizationFailed", "message": "no"}}}]
+    report = run_scenario(twin_session, monkeypatch, doc, only=RBAC)
+    assert one(report, "rbac.data-action", CHAT).status is Status.FAIL  # still the missing role
+    pim = one(report, "rbac.data-action", "pim")
+    assert pim.status is Status.SKIP and "roleEligibilityScheduleInstances/read" in pim.summary
+
+
+def test_arm_effective_permissions_disagreeing_are_reported(twin_session: Twin,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # ARM answers that the caller holds every Cognitive Services data action (as a Lighthouse delegation would),
+    # while no assignment preflight can list grants it
+    doc = sc.builtin("owner-without-data-role")
+    doc["faults"] = [{"match": {"service": "arm", "path": "Authorization/permissions"}, "status": 200,
+                      "body": {"value": [{"actions": ["*"], "notActions": [], "notDataActions": [],
+                                          "dataActions": ["Microsoft.CognitiveServices/*"]}]}}]
+    report = run_scenario(twin_session, monkeypatch, doc, only=RBAC)
+    cross = one(report, "rbac.data-action", f"effective-permissions:{CHAT}")
+    assert cross.status is Status.WARN and "ARM says your effective permissions include" in cross.summary
+    assert cross.remediation is not None and "Lighthouse" in cross.remediation.text
+
+
+def test_service_principal_with_contributor_on_the_subscription_warns(
+        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = sc.service_principal_with([("Contributor", f"/subscriptions/{sc.SUB}"),
+                                     ("Cognitive Services OpenAI User", sc.ACCOUNT)])
+    report = run_scenario(twin_session, monkeypatch, doc, only=RBAC)
+    assert one(report, "rbac.data-action", CHAT).status is Status.PASS
+    (warning,) = results(report, "rbac.least-privilege")
+    assert warning.status is Status.WARN
+    assert "service principal holds Contributor at /subscriptions/" in warning.summary
+    assert next(e.value for e in warning.evidence if e.name == "roleDefinitionId").endswith(CONTRIBUTOR)
+    assert warning.remediation is not None and warning.remediation.commands[0].startswith("az role assignment delete")
+
+
+def test_service_principal_scoped_to_the_account_passes(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = sc.service_principal_with([("Contributor", sc.RG), ("Cognitive Services OpenAI User", sc.ACCOUNT)])
+    report = run_scenario(twin_session, monkeypatch, doc, only=RBAC)
+    assert one(report, "rbac.least-privilege").status is Status.PASS  # Contributor on a resource group is fine
+
+
+# ------------------------------------------------------------------------------------------------ --wait
+
+def test_wait_rechecks_with_fresh_facts_until_settled(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from helpers.twin_fixtures import apply_environment
+    from preflight.engine import RunOptions
+    from preflight.run import CheckOptions, run
+    from preflight.target import build_target
+
+    twin_session.use("propagation-pending")
+    apply_environment(monkeypatch, twin_session.environment())
+    attempts: list[tuple[int, str]] = []
+
+    def on_retry(attempt: int, left: float, report: Report, reason: str) -> None:
+        attempts.append((attempt, reason))
+        twin_session.use("healthy")  # the assignment "propagated" meanwhile
+
+    options = CheckOptions(build_target(dict(os.environ)), only=RBAC, engine=RunOptions(timeout=30, deadline=60),
+                           wait=60, wait_interval=0.01)
+    report = run(options, on_retry=on_retry)
+    assert [a for a, _ in attempts] == [1] and attempts[0][1].startswith("rbac.propagation")
+    assert one(report, "rbac.propagation").status is Status.PASS
+
+
+def test_wait_gives_up_when_the_time_is_over(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from helpers.twin_fixtures import apply_environment
+    from preflight.engine import RunOptions
+    from preflight.run import CheckOptions, run
+    from preflight.target import build_target
+
+    twin_session.use("propagation-pending")
+    apply_environment(monkeypatch, twin_session.environment())
+    calls: list[int] = []
+    options = CheckOptions(build_target(dict(os.environ)), only=["rbac.propagation"],
+                           engine=RunOptions(timeout=30, deadline=60), wait=2.0, wait_interval=0.05)
+    started = time.monotonic()
+    report = run(options, on_retry=lambda attempt, *_: calls.append(attempt))
+    assert one(report, "rbac.propagation").status is Status.WARN
+    assert calls and calls == list(range(1, len(calls) + 1))
+    assert time.monotonic() - started < 15
+
+
+# ------------------------------------------------------------------------------------------------ pure rules
+
+def _grant(scope: str, created: str | None, via: str | None = None) -> AppliedAssignment:
+    assignment = RoleAssignment(id="ra", scope=scope, role_definition_id="r", principal_id=via or "me",
+                                created_on=created)
+    return AppliedAssignment(assignment, None, inherited=False, via_group=via)
+
+
+def _decision(*grants: AppliedAssignment, data: bool = True) -> Decision:
+    return Decision("granted", "a/b/action", "/subscriptions/s", data, tuple(grants), (), (), (), ())
+
+
+@pytest.mark.parametrize(("created", "kind", "via", "scope", "pending"), [
+    ("2024-05-01T10:00:00.0000000Z", "user", None, "/subscriptions/s", False),
+    ("@recent", "user", None, "/subscriptions/s", True),
+    (None, "user", None, "/providers/Microsoft.Management/managementGroups/corp", True),
+    (None, "managedIdentity", "group-1", "/subscriptions/s", True),
+    (None, "user", "group-1", "/subscriptions/s", False),
+])
+def test_grant_concerns(created: str | None, kind: str, via: str | None, scope: str, pending: bool) -> None:
+    from rbac_rules import settled_or_concerns  # type: ignore[import-not-found]
+
+    now = time.time()
+    if created == "@recent":
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 30))
+    assert bool(settled_or_concerns(_decision(_grant(scope, created, via)), kind, now)) is pending
+
+
+def test_one_settled_grant_is_enough() -> None:
+    from rbac_rules import settled_or_concerns  # type: ignore[import-not-found]
+
+    now = time.time()
+    fresh = _grant("/subscriptions/s", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 5)))
+    old = _grant("/subscriptions/s", "2020-01-01T00:00:00Z")
+    assert settled_or_concerns(_decision(fresh, old), "user", now) == []
+    assert settled_or_concerns(_decision(fresh), "user", now)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2024-05-01T10:00:00.0000000Z", 1714557600.0), ("2024-05-01T10:00:00Z", 1714557600.0),
+    ("2024-05-01T10:00:00.5+00:00", 1714557600.5), ("2024-05-01T10:00:00", 1714557600.0),
+    ("yesterday", None), (None, None), ("", None),
+])
+def test_parse_time(text: str | None, expected: float | None) -> None:
+    from rbac_rules import parse_time  # type: ignore[import-not-found]
+
+    assert parse_time(text) == expected
+
+
+@pytest.mark.parametrize(("role", "scope", "broad"), [
+    (CONTRIBUTOR, "/subscriptions/s", True),
+    ("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "/providers/Microsoft.Management/managementGroups/corp", True),
+    ("18D7D88D-D35E-4FB5-A5C3-7773C20A72D9", "/", True),  # GUIDs compared case-insensitively
+    (CONTRIBUTOR, "/subscriptions/s/resourceGroups/rg", False),
+    ("acdd72a7-3385-48ef-bd42-f606fba81ae7", "/subscriptions/s", False),  # Reader
+])
+def test_broad_privileged_is_decided_by_guid_and_scope(role: str, scope: str, broad: bool) -> None:
+    from rbac_rules import broad_privileged  # type: ignore[import-not-found]
+
+    assignment = RoleAssignment(id="ra", scope=scope,
+                                role_definition_id=f"/providers/Microsoft.Authorization/roleDefinitions/{role}",
+                                principal_id="sp")
+    assert bool(broad_privileged([assignment], "sp")) is broad
+
+
+@pytest.fixture(autouse=True)
+def _alias_checks_module(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Import the installed module under a short alias for the pure-rule tests (never ``checks.rbac``)."""
+    import sys
+
+    import preflight.checks.rbac as module
+
+    monkeypatch.setitem(sys.modules, "rbac_rules", module)
