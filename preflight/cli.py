@@ -170,8 +170,15 @@ def _run_with_progress(options: Any, environ: dict[str, str]) -> Any:
         return run(options)
     total = len(select(discover(), options.only, options.skip))
     progress = TerminalProgress(sys.stderr, total)
+
+    def retrying(attempt: int, left: float, report: Any, reason: str) -> None:  # --wait progress
+        progress.done = 0
+        progress.close()
+        sys.stderr.write(f"  attempt {attempt} not settled ({reason[:120]}); re-checking in "
+                         f"{min(options.wait_interval, left):.0f} s, {left:.0f} s left\n")
+
     try:
-        return run(options, observer=progress)
+        return run(options, observer=progress, on_retry=retrying)
     finally:
         progress.close()
 
