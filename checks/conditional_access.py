@@ -1,0 +1,125 @@
+"""access.conditional-access — which Conditional Access policies stand between this principal and the target.
+
+Conditional Access is why a sign-in that works in the browser fails in a container (device compliance), why a
+script suddenly prompts (MFA, sign-in frequency), or why tokens are refused outright (block). The policies live
+in a tenant setting few engineers can see; when the caller may read them (``Policy.Read.All``), this check
+matches them against the principal (user, groups, directory roles) and the target's apps, and says in plain
+language what each applicable one requires. It is preflight's own matching — a hint — not Entra's evaluation:
+conditions such as named locations or device platforms are listed, not guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from preflight.check import Check
+from preflight.context import Context
+from preflight.errors import FactError
+from preflight.model import CheckMeta, Result, Severity
+
+HINT_LABEL = "preflight's own matching of the policies (a hint, not Entra's evaluation)"
+
+
+class ConditionalAccess(Check):
+    """Names the Conditional Access policies that would apply, with their requirements as hints."""
+
+    meta = CheckMeta(
+        id="access.conditional-access",
+        title="Conditional Access policies",
+        severity=Severity.MEDIUM,
+        description="Enabled and report-only Conditional Access policies that target this principal and the "
+                    "target's apps, and what they require (MFA, compliant device, block, sign-in frequency …).",
+        tags=("access", "graph"),
+        docs=("https://learn.microsoft.com/entra/identity/conditional-access/concept-conditional-access-policies",
+              "https://learn.microsoft.com/entra/identity/conditional-access/workload-identity"),
+        facts=("graph-subject", "directory", "profile"),
+    )
+
+    def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.arm import profile
+        from preflight.azure.graph import (
+            GraphDenied,
+            app_ids_for,
+            directory,
+            group_view,
+        )
+        from preflight.ca import APP_NAMES, Principal, evaluate, notes_for, token_hints
+
+        view = ctx.get(directory)
+        who = view.subject
+        try:
+            policies = view.require("policies", "Conditional Access policies", "policies").values()
+        except GraphDenied as exc:
+            yield self.skipped(exc.message, remediation=exc.remediation, caused_by="fact:directory",
+                               evidence={"permission": exc.permission, "read_by": view.reader.reader})
+            return
+        notes: list[str] = []
+        groups: dict[str, str] = {}
+        roles: set[str] = set()
+        groups_part = view.parts.get("groups")
+        if groups_part is not None and groups_part.ok:
+            groups, roles = group_view(groups_part.values())
+        elif groups_part is not None:
+            notes.append("group memberships could not be read (GroupMember.Read.All): policies that target "
+                         "groups were matched without them")
+        guest = False
+        user_part = view.parts.get("user")
+        if user_part is not None and user_part.ok:
+            guest = str((user_part.body or {}).get("userType") or "").lower() == "guest"
+        claims = self._claims(ctx) if who.source == "signed-in" else None
+        if claims and isinstance(claims.get("wids"), list):
+            roles |= {str(w).lower() for w in claims["wids"]}
+        principal = Principal.of(who.kind, who.object_id or "", groups, roles, guest)
+        apps = app_ids_for(ctx.get(profile).audiences)
+        verdicts = evaluate(policies, principal, apps, group_names=groups)
+        hints = token_hints(claims) if who.kind == "user" else None
+        applicable = [v for v in verdicts if v.applies]
+        evidence: dict[str, Any] = {
+            "evaluation": HINT_LABEL, "principal": who.display or who.object_id, "kind": who.kind,
+            "apps": [APP_NAMES.get(a, a) for a in apps], "groups": len(groups),
+            "policies": [v.to_dict() for v in verdicts], "notes": notes,
+        }
+        if hints is not None:
+            evidence["token"] = {"mfa": hints.mfa, "device_id_present": hints.device}
+        for verdict in applicable:
+            extra = list(notes_for(verdict, hints)) if hints is not None else []
+            text = verdict.hint + ("; " + "; ".join(extra) if extra else "")
+            item = {"policy": verdict.to_dict(), "evaluation": HINT_LABEL}
+            subject = f"policy:{verdict.name}"
+            if verdict.report_only:
+                yield self.passed(text, subject=subject, evidence=item)
+            elif verdict.blocks and not verdict.only_when:
+                yield self.failed(text, subject=subject, evidence=item,
+                                  remediation="ask the tenant's Conditional Access admin for an exclusion, or use "
+                                              "a service principal / managed identity for automation")
+            else:
+                yield self.warned(text, subject=subject, evidence=item, remediation=_fix(verdict, who.kind))
+        enforced = [v for v in applicable if v.enforced]
+        disabled = sum(1 for v in verdicts if v.state == "disabled")
+        summary = (f"{len(verdicts)} Conditional Access policies read; {len(enforced)} enforced and "
+                   f"{len(applicable) - len(enforced)} report-only would apply to {who.display or who.object_id} "
+                   f"on {', '.join(APP_NAMES.get(a, a) for a in apps)}; {disabled} disabled ({HINT_LABEL})")
+        if who.kind != "user" and not applicable:
+            summary += "; user policies do not apply to workload identities"
+        yield self.passed(summary, evidence=evidence)
+
+    @staticmethod
+    def _claims(ctx: Context) -> dict[str, Any] | None:
+        from preflight.azure.facts import cloud, token
+
+        try:
+            return dict(ctx.get(token, ctx.get(cloud).arm_scope).claims)
+        except FactError:
+            return None
+
+
+def _fix(verdict: Any, kind: str) -> str:
+    if kind != "user":
+        return "workload-identity Conditional Access applies: check the policy's conditions with the tenant admin"
+    if any("MFA" in c or "strength" in c for c in verdict.controls):
+        return ("interactive: az login (it will prompt for MFA); automation: sign in as a service principal or "
+                "managed identity")
+    if any("device" in c for c in verdict.controls):
+        return "sign in from a compliant / joined device, or use a service principal or managed identity in CI"
+    return "see the policy in the Entra admin center (Protection → Conditional Access)"

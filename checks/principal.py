@@ -1,0 +1,522 @@
+"""principal.* — does the service principal exist here, are its credentials alive, are first-party apps present.
+
+Automation signs in as a service principal or managed identity. When that fails, Entra's answer (AADSTS700016,
+7000112, 7000222, 70021 …) names a symptom; these checks read the directory (Microsoft Graph) to name the
+cause: no service principal in this tenant, a disabled one, an expired or soon-expiring secret, a federated
+credential whose subject does not match what the CI job presents. For a user sign-in they are SKIP — use
+``--assignee APP_ID`` to examine a service principal as an admin.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from preflight.check import Check
+from preflight.context import Context
+from preflight.errors import FactError
+from preflight.model import CheckMeta, Result, Severity
+
+if TYPE_CHECKING:
+    from preflight.azure.graph import DirectoryView, Subject
+
+DOCS_SP = ("https://learn.microsoft.com/entra/identity-platform/app-objects-and-service-principals",
+           "https://learn.microsoft.com/entra/identity-platform/reference-error-codes")
+DOCS_CREDS = ("https://learn.microsoft.com/entra/identity-platform/howto-create-service-principal-portal",
+              "https://learn.microsoft.com/entra/workload-id/workload-identity-federation")
+DAY = 86400
+# What a user sign-in is told by the principal checks.
+NOT_SP = "not a service principal: signed in as user {who}; these checks examine service principals and " \
+         "managed identities (an admin can pass --assignee APP_ID)"
+
+
+def _tenant(ctx: Context) -> str:
+    return ctx.target.tenant_id or "<tenant>"
+
+
+def _not_sp(check: Check, who: Subject) -> Result:
+    return check.skipped(NOT_SP.format(who=who.display or who.object_id), evidence={"kind": who.kind})
+
+
+def _view(ctx: Context) -> DirectoryView:
+    from preflight.azure.graph import directory
+
+    return ctx.get(directory)
+
+
+def _signin_code(who: Subject) -> int | None:
+    from preflight.aadsts import most_specific, parse_aadsts_codes
+
+    return most_specific(parse_aadsts_codes(who.signin_error)) if who.signin_error else None
+
+
+class PrincipalExists(Check):
+    """AADSTS700016 ("application not found in the directory") and 7000112 ("application is disabled") do not
+    say which of several causes applies. Reading the directory does: no service principal here although the
+    app is registered here, an app registered in another tenant never provisioned here, or a disabled one."""
+
+    meta = CheckMeta(
+        id="principal.exists",
+        title="Service principal in this tenant",
+        severity=Severity.HIGH,
+        description="The service principal exists in the target tenant, is enabled; its type, app and owner "
+                    "tenant (Microsoft Graph).",
+        tags=("principal", "graph"),
+        docs=DOCS_SP,
+        facts=("graph-subject", "directory"),
+    )
+
+    def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.graph import GraphDenied, examined
+
+        who = ctx.get(examined)
+        if who.kind == "user":
+            yield _not_sp(self, who)
+            return
+        app_id = who.app_id or "<app id>"
+        try:
+            view = _view(ctx)
+        except GraphDenied:
+            raise
+        except FactError:
+            # Nobody can read the directory: the sign-in error alone still tells the 700016 / 7000112 story.
+            code = _signin_code(who)
+            if code == 700016:
+                summary, fix, commands = _missing_sp(ctx, app_id, registered_here=None)
+                yield self.failed(summary, evidence={"app_id": app_id, "aadsts": code}, remediation=fix,
+                                  commands=commands)
+                return
+            if code == 7000112:
+                yield self.failed(f"the service principal of app {app_id} is disabled (AADSTS7000112)",
+                                  evidence={"app_id": app_id}, commands=[_enable(app_id)])
+                return
+            raise
+        try:
+            sp_part = view.require("servicePrincipal", f"the service principal of app {app_id}", "servicePrincipal")
+        except GraphDenied as exc:
+            yield self.skipped(exc.message, remediation=exc.remediation, caused_by="fact:directory")
+            return
+        evidence: dict[str, Any] = {"app_id": who.app_id, "read_by": view.reader.reader}
+        if sp_part.missing:
+            app = view.parts.get("application")
+            registered_here = app.ok if app is not None and not app.denied else None
+            summary, fix, commands = _missing_sp(ctx, app_id, registered_here)
+            yield self.failed(summary, evidence=evidence, remediation=fix, commands=commands)
+            return
+        sp = sp_part.body or {}
+        home = ctx.target.tenant_id
+        owner = sp.get("appOwnerOrganizationId")
+        evidence.update({"object_id": sp.get("id"), "display_name": sp.get("displayName"),
+                         "type": sp.get("servicePrincipalType"), "account_enabled": sp.get("accountEnabled"),
+                         "owner_tenant": owner})
+        owner_text = ""
+        if owner:
+            owner_text = "registered in this tenant" if home and owner.lower() == home.lower() else \
+                f"registered in another tenant ({owner})"
+        kind = sp.get("servicePrincipalType") or "Application"
+        name = sp.get("displayName") or app_id
+        if sp.get("accountEnabled") is False:
+            yield self.failed(f"service principal '{name}' ({kind}) exists but is disabled: every sign-in fails "
+                              "with AADSTS7000112", evidence=evidence,
+                              remediation="enable it (Enterprise applications → Properties → Enabled for users "
+                                          "to sign-in), if it was not disabled on purpose",
+                              commands=[_enable(str(sp.get("appId") or app_id))])
+            return
+        summary = f"service principal '{name}' ({kind}, object id {sp.get('id')}) exists and is enabled"
+        if owner_text:
+            summary += f"; its app is {owner_text}"
+        yield self.passed(summary, evidence=evidence)
+
+
+def _enable(app_id: str) -> str:
+    return f"az ad sp update --id {app_id} --set accountEnabled=true"
+
+
+def _missing_sp(ctx: Context, app_id: str, registered_here: bool | None) -> tuple[str, str, list[str]]:
+    tenant = _tenant(ctx)
+    commands = [f"az ad sp create --id {app_id}"]
+    if registered_here:
+        summary = (f"app {app_id} is registered in tenant {tenant} but has no service principal there: sign-ins "
+                   "fail with AADSTS700016")
+        return summary, "create its service principal (an app registration alone cannot sign in)", commands
+    known = "" if registered_here is None else " and no app registration"
+    summary = (f"no service principal for app {app_id} in tenant {tenant}{known} — the classic AADSTS700016: "
+               "the app is registered in another tenant and was never provisioned (consented) here, was deleted, "
+               "or AZURE_TENANT_ID names the wrong tenant")
+    fix = ("use the tenant the app is registered in (AZURE_TENANT_ID), or have an admin of this tenant provision "
+           "the multi-tenant app (its signInAudience must allow other tenants)")
+    return summary, fix, commands
+
+
+# ------------------------------------------------------------------------------------------- credentials
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A secret or certificate of an app registration (never its value)."""
+
+    kind: str  # "secret" | "certificate"
+    key_id: str
+    name: str
+    end: float | None
+    hint: str | None = None  # a secret's first three characters, as Graph shows them
+    thumbprint: str | None = None  # a certificate's SHA-1 thumbprint (customKeyIdentifier)
+
+    def days_left(self, now: float) -> float | None:
+        return None if self.end is None else (self.end - now) / DAY
+
+    def label(self) -> str:
+        extra = f", hint '{self.hint}'" if self.hint else (f", thumbprint {self.thumbprint}" if self.thumbprint
+                                                           else "")
+        return f"{self.kind} '{self.name or self.key_id}'{extra}"
+
+
+def _time(value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def credentials_of(app: Mapping[str, Any]) -> list[Credential]:
+    """Secrets and certificates of an application object (Graph shape)."""
+    out = [Credential("secret", str(c.get("keyId") or ""), str(c.get("displayName") or ""),
+                      _time(c.get("endDateTime")), hint=c.get("hint"))
+           for c in app.get("passwordCredentials") or () if isinstance(c, Mapping)]
+    out += [Credential("certificate", str(c.get("keyId") or ""), str(c.get("displayName") or ""),
+                       _time(c.get("endDateTime")), thumbprint=str(c.get("customKeyIdentifier") or "") or None)
+            for c in app.get("keyCredentials") or () if isinstance(c, Mapping)]
+    return out
+
+
+def in_use(creds: Sequence[Credential], environ: Mapping[str, str], app_id: str | None) -> Credential | None:
+    """The credential this process signs in with, when it can be told: a secret by its three-character hint
+    (unique among the app's secrets), a certificate by its SHA-1 thumbprint. Nothing is printed or kept."""
+    if not app_id or (environ.get("AZURE_CLIENT_ID") or "").lower() != app_id.lower():
+        return None
+    secret = environ.get("AZURE_CLIENT_SECRET")
+    if secret:
+        hits = [c for c in creds if c.kind == "secret" and c.hint and secret.startswith(c.hint)]
+        return hits[0] if len(hits) == 1 else None
+    path = environ.get("AZURE_CLIENT_CERTIFICATE_PATH")
+    if path:
+        thumb = _thumbprint(path)
+        return next((c for c in creds if c.kind == "certificate" and c.thumbprint and thumb
+                     and c.thumbprint.upper() == thumb), None)
+    return None
+
+
+def _thumbprint(path: str) -> str | None:
+    """SHA-1 thumbprint of the first certificate in a PEM file (the private key is never loaded)."""
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+
+        with open(path, "rb") as handle:
+            data = handle.read()
+        start = data.find(b"-----BEGIN CERTIFICATE-----")
+        if start < 0:
+            return None
+        return x509.load_pem_x509_certificate(data[start:]).fingerprint(hashes.SHA1()).hex().upper()
+    except (OSError, ValueError, ImportError):
+        return None
+
+
+def _describe(c: Credential, now: float) -> dict[str, Any]:
+    left = c.days_left(now)
+    return {"kind": c.kind, "name": c.name, "key_id": c.key_id, "hint": c.hint, "thumbprint": c.thumbprint,
+            "expires": datetime.fromtimestamp(c.end, UTC).isoformat() if c.end else None,
+            "days_left": None if left is None else round(left, 1)}
+
+
+class PrincipalCredentials(Check):
+    """AADSTS7000222 (expired secret) breaks a pipeline on a random Tuesday; a federated subject that differs by
+    one character (a branch, an environment, letter case) gives AADSTS70021. This check reads the app's secrets,
+    certificates and federated credentials, says which one this process uses, warns ahead of expiry
+    (``--expiry-days``), and compares the subject this job presents with what the app expects."""
+
+    meta = CheckMeta(
+        id="principal.credentials",
+        title="App credentials: secrets, certificates, federated",
+        severity=Severity.HIGH,
+        description="Expired / soon-expiring secrets and certificates of the app registration; federated "
+                    "credentials against the assertion or CI job this process presents.",
+        tags=("principal", "graph"),
+        docs=DOCS_CREDS,
+        facts=("graph-subject", "directory"),
+    )
+
+    def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.graph import GraphDenied, examined
+
+        who = ctx.get(examined)
+        if who.kind == "user":
+            yield _not_sp(self, who)
+            return
+        if who.kind == "managedIdentity":
+            yield self.passed("managed identity: it has no secrets or certificates to expire (Azure rotates its "
+                              "credentials)", evidence={"object_id": who.object_id})
+            return
+        view = _view(ctx)
+        app_id = who.app_id or "<app id>"
+        try:
+            app_part = view.require("application", f"the app registration {app_id}", "application")
+        except GraphDenied as exc:
+            yield self.skipped(exc.message, remediation=exc.remediation, caused_by="fact:directory")
+            return
+        if app_part.missing:
+            sp = view.parts.get("servicePrincipal")
+            owner = (sp.body or {}).get("appOwnerOrganizationId") if sp is not None and sp.ok else None
+            where = f"in its home tenant {owner}" if owner else "in the tenant that owns it"
+            yield self.skipped(f"app {app_id} has no registration in this tenant, so its credentials cannot be "
+                               f"read here; they are managed {where} (see principal.exists)",
+                               caused_by="principal.exists")
+            return
+        app = app_part.body or {}
+        yield self._secrets(ctx, who, app)
+        yield from self._federated(ctx, who, view)
+
+    def _secrets(self, ctx: Context, who: Subject, app: Mapping[str, Any]) -> Result:
+        now = time.time()
+        warn_days = ctx.target.credential_warn_days
+        creds = credentials_of(app)
+        used = in_use(creds, ctx.target.environ, who.app_id)
+        name = app.get("displayName") or who.app_id
+        evidence: dict[str, Any] = {"app": name, "count": len(creds), "warn_days": warn_days,
+                                    "in_use": used.label() if used else None,
+                                    "credentials": [_describe(c, now) for c in creds]}
+        subject = "secrets and certificates"
+        renew = [f"az ad app credential reset --id {who.app_id} --append --years 1"]
+        if not creds:
+            return self.passed(f"app '{name}' has no secrets or certificates (it signs in another way: federated "
+                               "credentials or none)", subject=subject, evidence=evidence)
+        expired = [c for c in creds if c.end is not None and c.end <= now]
+        soon = [c for c in creds if c.end is not None and now < c.end <= now + warn_days * DAY]
+        if used is not None:
+            left = used.days_left(now)
+            if used in expired:
+                return self.failed(f"the {used.label()} this process uses expired {int(-(left or 0))} days ago: "
+                                   "sign-ins fail with AADSTS7000222", subject=subject, evidence=evidence,
+                                   remediation="create a new secret, update AZURE_CLIENT_SECRET (or your "
+                                               "pipeline's secret), then delete the old one", commands=renew)
+            if used in soon:
+                return self.warned(f"the {used.label()} this process uses expires in {int(left or 0)} days "
+                                   f"(threshold {warn_days})", subject=subject, evidence=evidence,
+                                   remediation="rotate it before it expires", commands=renew)
+            others = f"; {len(expired)} other credential(s) expired" if expired else ""
+            return self.passed(f"the {used.label()} this process uses is valid for {int(left or 0)} more days"
+                               + others if left is not None else f"the {used.label()} never expires" + others,
+                               subject=subject, evidence=evidence)
+        alive = [c for c in creds if c not in expired]
+        if not alive:
+            return self.failed(f"every secret and certificate of app '{name}' has expired ({len(creds)}): "
+                               "sign-ins fail with AADSTS7000222 / 700027", subject=subject, evidence=evidence,
+                               remediation="create a new credential and update whatever signs in with it",
+                               commands=renew)
+        best = max(alive, key=lambda c: c.end if c.end is not None else float("inf"))
+        if best in soon:
+            return self.warned(f"app '{name}''s latest credential ({best.label()}) expires in "
+                               f"{int(best.days_left(now) or 0)} days (threshold {warn_days})", subject=subject,
+                               evidence=evidence, remediation="rotate it before it expires", commands=renew)
+        note = f" ({len(expired)} expired, {len(soon)} expiring within {warn_days} days)" if expired or soon else ""
+        return self.passed(f"app '{name}' has {len(alive)} valid credential(s){note}; the one in use could not "
+                           "be identified", subject=subject, evidence=evidence)
+
+    def _federated(self, ctx: Context, who: Subject, view: DirectoryView) -> Iterable[Result]:
+        from preflight.azure.graph import GraphDenied
+        from preflight.federation import (
+            ClaimsError,
+            FederatedRecord,
+            ci_subject,
+            match_records,
+            read_assertion_file,
+        )
+
+        environ = ctx.target.environ
+        mine = (environ.get("AZURE_CLIENT_ID") or "").lower() == (who.app_id or "").lower()
+        token_file = environ.get("AZURE_FEDERATED_TOKEN_FILE") if mine else None
+        expected = ci_subject(environ) if mine else None
+        subject = "federated credentials"
+        try:
+            part = view.require("federatedCredentials", "the app's federated credentials", "federatedCredentials")
+        except GraphDenied as exc:
+            if token_file or expected:
+                yield self.skipped(exc.message, subject=subject, remediation=exc.remediation,
+                                   caused_by="fact:directory")
+            return
+        records = [FederatedRecord.from_graph(v) for v in part.values()]
+        evidence: dict[str, Any] = {"records": [r.to_dict() for r in records]}
+        if token_file:
+            try:
+                assertion = read_assertion_file(token_file)
+            except (OSError, ClaimsError) as exc:
+                yield self.failed(f"AZURE_FEDERATED_TOKEN_FILE cannot be read as an assertion: {exc}",
+                                  subject=subject, evidence=evidence,
+                                  remediation="check the projected token volume / the CI step that writes it")
+                return
+            evidence["assertion"] = assertion.to_dict()
+            found = match_records(records, assertion.issuer, assertion.subject, assertion.audiences)
+            if not found.ok:
+                wanted = [r.subject for r in records if r.issuer == assertion.issuer] or \
+                    [r.subject for r in records]
+                yield self.failed(f"no federated credential of app {who.app_id} matches the assertion "
+                                  f"(issuer {assertion.issuer}, subject {assertion.subject}): {found.reason}; "
+                                  f"the app expects subject {', '.join(map(str, wanted)) or '(none)'} — sign-in "
+                                  "fails with AADSTS70021", subject=subject, evidence=evidence,
+                                  remediation="add a federated credential for exactly this issuer and subject "
+                                              "(case-sensitive), or fix the workload's service account / branch",
+                                  commands=[_fic_command(who.app_id, assertion.issuer, assertion.subject)])
+                return
+            left = assertion.lifetime_left(time.time())
+            if left is not None and left <= 0:
+                yield self.failed(f"the federated assertion expired {int(-left)} s ago: sign-in fails with "
+                                  "AADSTS700024", subject=subject, evidence=evidence,
+                                  remediation="request a fresh token from the CI / Kubernetes issuer just before "
+                                              "signing in (GitHub's last about 5 minutes)")
+                return
+            if left is not None and left < 300:
+                yield self.warned(f"the federated assertion matches record '{found.matched.name if found.matched else ''}'"
+                                  f" but expires in {int(left)} s: a long job that signs in later meets AADSTS700024",
+                                  subject=subject, evidence=evidence,
+                                  remediation="sign in early, or re-request the assertion for later steps")
+                return
+            yield self.passed(f"the federated assertion (subject {assertion.subject}) matches record "
+                              f"'{found.matched.name if found.matched else ''}'", subject=subject, evidence=evidence)
+            return
+        if expected is not None and records:
+            # Only an app set up for federation is compared with the job: a secret-based app in CI is fine.
+            evidence["ci"] = {"source": expected.source, "issuer": expected.issuer, "subject": expected.subject}
+            if expected.subject is None:
+                yield self.skipped(f"the subject this {expected.source} job presents cannot be computed: "
+                                   f"{expected.why}", subject=subject, evidence=evidence)
+                return
+            found = match_records(records, expected.issuer, expected.subject, ())
+            if found.ok:
+                yield self.passed(f"this {expected.source} job will present subject {expected.subject}, which "
+                                  f"record '{found.matched.name if found.matched else ''}' accepts", subject=subject,
+                                  evidence=evidence)
+                return
+            wanted = [r.subject for r in records]
+            # Signing in with a secret / certificate today, the mismatch bites only when switching to federation.
+            uses_secret = bool(environ.get("AZURE_CLIENT_SECRET") or environ.get("AZURE_CLIENT_CERTIFICATE_PATH"))
+            builder = self.warned if uses_secret else self.failed
+            yield builder(f"this {expected.source} job will present subject {expected.subject}, but app "
+                              f"{who.app_id} expects {', '.join(map(str, wanted)) or 'no federated subject'}: "
+                              f"{found.reason} — a federated sign-in from this job fails with AADSTS70021", subject=subject,
+                              evidence=evidence, remediation="add a federated credential for this subject (exact, "
+                                                             "case-sensitive)",
+                              commands=[_fic_command(who.app_id, expected.issuer or "<issuer>", expected.subject)])
+            return
+        if records:
+            yield self.passed(f"{len(records)} federated credential(s): " + "; ".join(
+                f"{r.name}: {r.issuer} / {r.subject}" for r in records), subject=subject, evidence=evidence)
+
+
+def _fic_command(app_id: str | None, issuer: str | None, subject: str | None) -> str:
+    import json
+
+    params = json.dumps({"name": "preflight-suggested", "issuer": issuer, "subject": subject,
+                         "audiences": ["api://AzureADTokenExchange"]})
+    return f"az ad app federated-credential create --id {app_id} --parameters '{params}'"
+
+
+# ------------------------------------------------------------------------------------------- first-party
+
+AZURE_ML_APP = "0736f41a-0425-4b46-bdb5-1563eff02385"
+
+
+@dataclass(frozen=True, slots=True)
+class FirstParty:
+    app_id: str
+    name: str
+    audience: str | None  # the profile audience whose token proves the SP exists (AADSTS500011 otherwise)
+
+
+def first_party_for(profile_name: str, kinds: Sequence[str] = ()) -> tuple[FirstParty, ...]:
+    """The Microsoft apps a profile relies on in the tenant."""
+    from preflight.ca import COGNITIVE_SERVICES_APP, ML_SERVICES_APP
+
+    if profile_name == "ml":
+        return (FirstParty(AZURE_ML_APP, "Azure Machine Learning", None),
+                FirstParty(ML_SERVICES_APP, "Azure Machine Learning Services (ml.azure.com)", "ml"))
+    return (FirstParty(COGNITIVE_SERVICES_APP, "Azure Cognitive Services", "cognitive"),)
+
+
+class PrincipalFirstParty(Check):
+    """A tenant that never used a service lacks its first-party service principal: tokens for it fail with
+    AADSTS500011 and Azure ML cannot act on the workspace's resources. For a token audience, Entra's answer is
+    the proof (a token: it exists; AADSTS500011: it does not); apps that are no audience (the "Azure Machine
+    Learning" app) are looked up in the directory, in one batch."""
+
+    meta = CheckMeta(
+        id="principal.first-party",
+        title="First-party service principals",
+        severity=Severity.MEDIUM,
+        description="The Microsoft service principals the target needs (Azure Cognitive Services, Azure Machine "
+                    "Learning) exist in the tenant.",
+        tags=("principal", "graph"),
+        docs=("https://learn.microsoft.com/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in",),
+        facts=("profile", "token", "first-party"),
+    )
+
+    def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.arm import profile
+        from preflight.azure.facts import cloud, scopes_for, token
+        from preflight.azure.graph import (
+            PERMISSIONS,
+            GraphDenied,
+            first_party,
+            graph_reader,
+        )
+
+        the_profile = ctx.get(profile)
+        needed = first_party_for(the_profile.name)
+        scopes = dict(zip(the_profile.audiences, scopes_for(ctx.get(cloud), the_profile), strict=True))
+        unproven: list[FirstParty] = []
+        for app in needed:
+            scope = scopes.get(app.audience or "")
+            if scope is None:
+                unproven.append(app)
+                continue
+            try:
+                ctx.get(token, scope)
+            except FactError as exc:
+                if exc.code == "500011":
+                    yield self.warned(f"'{app.name}' ({app.app_id}) has no service principal in this tenant: tokens "
+                                      f"for {scope} fail with AADSTS500011", subject=app.app_id,
+                                      commands=[f"az ad sp create --id {app.app_id}"])
+                    continue
+                # no token at all: the sign-in / token check reports why; the audience's SP is not in question
+                yield self.skipped(f"cannot tell whether '{app.name}' exists: no token for {scope}"
+                                   + (f" (see {exc.reported_by})" if exc.reported_by else f": {exc.message}"),
+                                   subject=app.app_id, caused_by=exc.reported_by or f"fact:{exc.fact}")
+                continue
+            yield self.passed(f"'{app.name}' exists in the tenant (Entra issued a token for {scope})",
+                              subject=app.app_id)
+        if not unproven:
+            return
+        parts = ctx.get(first_party, tuple(a.app_id for a in unproven))
+        for app in unproven:
+            part = parts[app.app_id]
+            if part.ok:
+                yield self.passed(f"'{app.name}' exists in the tenant (service principal "
+                                  f"{(part.body or {}).get('id')})", subject=app.app_id)
+            elif part.missing:
+                yield self.warned(f"'{app.name}' ({app.app_id}) has no service principal in this tenant",
+                                  subject=app.app_id,
+                                  remediation="an admin creates it once for the tenant",
+                                  commands=[f"az ad sp create --id {app.app_id}"])
+            elif part.denied:
+                denied = GraphDenied("first-party", f"the service principal of '{app.name}'",
+                                     PERMISSIONS["firstParty"], ctx.get(graph_reader).reader)
+                yield self.skipped(denied.message, subject=app.app_id, remediation=denied.remediation,
+                                   caused_by="fact:first-party")
+            else:
+                yield self.skipped(f"Microsoft Graph could not read the service principal of '{app.name}': "
+                                   f"{part.status} {part.code or ''}", subject=app.app_id,
+                                   caused_by="fact:first-party")

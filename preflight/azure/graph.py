@@ -1,0 +1,381 @@
+"""Microsoft Graph facts: the principal under examination, its app registration, groups and CA policies.
+
+Thin adapter over a plain azure-core ``PipelineClient`` (no Graph SDK: a handful of GETs do not justify one)
+with a bearer-token policy for ``cloud.graph_scope`` and bounded retries. Whenever more than one object is
+needed the reads go out as one JSON ``$batch`` (https://learn.microsoft.com/graph/json-batching): the
+principal, its application, federated credentials, transitive groups and the Conditional Access policies
+cost one round trip. Each part keeps its own outcome, so a 403 ``Authorization_RequestDenied`` on one part
+(e.g. Conditional Access without ``Policy.Read.All``) turns into a :class:`GraphDenied` naming the directory
+permission that is missing — a SKIP for the checks that need that part, never an ERROR, never a silent gap.
+
+Which credential reads Graph: the one DefaultAzureCredential uses; if that one *fails* (an expired secret, a
+federated subject nobody registered), any other link of the chain that did sign in (typically an admin's
+``az login``) reads the directory instead, so the report can say *why* the first one fails. The reader is
+named in evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from preflight.azure.facts import cloud, credential, credential_chain, principal
+from preflight.context import Context, fact
+from preflight.errors import FactError, TargetError
+from preflight.target import GUID
+
+if TYPE_CHECKING:
+    from preflight.claims import PrincipalKind
+
+MAX_BATCH = 20  # Graph's limit of requests per $batch
+MAX_PAGES = 10  # per collection: 10 pages × 100 groups is far beyond what a diagnosis needs
+MAX_RETRY_AFTER = 5.0  # seconds: a hostile or buggy Retry-After must not stall the run
+# The directory permission each kind of read needs (what a 403 names).
+PERMISSIONS = {
+    "servicePrincipal": "Application.Read.All",
+    "application": "Application.Read.All",
+    "federatedCredentials": "Application.Read.All",
+    "user": "User.Read.All",
+    "groups": "GroupMember.Read.All",
+    "policies": "Policy.Read.All",
+    "firstParty": "Application.Read.All",
+    "lookup": "Directory.Read.All",
+}
+
+
+class GraphDenied(FactError):
+    """The reader lacks a directory permission for one read; ``permission`` names the one to grant."""
+
+    def __init__(self, fact_name: str, what: str, permission: str, reader: str | None = None) -> None:
+        who = f" ({reader})" if reader else ""
+        super().__init__(fact_name, f"the signed-in identity{who} may not read {what}: Microsoft Graph needs the "
+                                    f"directory permission {permission}",
+                         remediation=f"grant {permission} (application permission for a service principal, or a "
+                                     "directory role such as Directory Readers / Global Reader for a user), or run "
+                                     "preflight as someone who has it",
+                         status=403, code="Authorization_RequestDenied")
+        self.permission = permission
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One read of a batch: the body on 2xx, else the status and Graph's error code/message."""
+
+    status: int
+    body: Any = None
+    code: str | None = None
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def missing(self) -> bool:
+        return self.status == 404
+
+    @property
+    def denied(self) -> bool:
+        return self.status == 403
+
+    def values(self) -> list[dict[str, Any]]:
+        return [v for v in (self.body or {}).get("value") or [] if isinstance(v, dict)] if self.ok else []
+
+
+@dataclass(frozen=True, slots=True)
+class GraphReader:
+    """The client reading Graph and who it is (for evidence: directory reads may be done by another link)."""
+
+    client: Any = field(repr=False)
+    base: str
+    reader: str  # "AzureCliCredential", …
+    fallback: bool  # True when the chain's own credential failed and another link reads Graph
+
+
+@fact("graph-reader", reported_by="signin.chain")
+def graph_reader(ctx: Context) -> GraphReader:
+    from azure.core import PipelineClient
+    from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
+
+    class CappedRetry(RetryPolicy):
+        """azure-core obeys Retry-After without a cap; cap it so a run cannot stall."""
+
+        def get_retry_after(self, response: Any) -> float | None:
+            value = super().get_retry_after(response)
+            return None if value is None else min(value, MAX_RETRY_AFTER)
+
+    the_cloud = ctx.get(cloud)
+    fallback = False
+    try:
+        probe = ctx.get(credential)
+    except FactError:
+        # The chain's credential fails: read the directory with any other link that signs in, if one does.
+        from preflight.chain import Outcome
+
+        probes = ctx.get(credential_chain).probes
+        working = [p for p in probes.values() if p.outcome is Outcome.OK and p.credential is not None]
+        if not working:
+            raise
+        probe, fallback = working[0], True
+    base = the_cloud.graph_endpoint.rstrip("/") + "/v1.0/"
+    client: Any = PipelineClient(base, policies=[
+        CappedRetry(retry_total=2, retry_backoff_max=4),
+        BearerTokenCredentialPolicy(probe.credential, the_cloud.graph_scope),
+    ])
+    return GraphReader(client, base, probe.name, fallback)
+
+
+def _part(response: Any) -> Part:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if 200 <= response.status_code < 300:
+        return Part(response.status_code, body)
+    error = (body or {}).get("error") if isinstance(body, dict) else None
+    return Part(response.status_code, None, (error or {}).get("code"), (error or {}).get("message"))
+
+
+def _part_from_batch(item: Mapping[str, Any]) -> Part:
+    status = int(item.get("status") or 500)
+    body = item.get("body")
+    if 200 <= status < 300:
+        return Part(status, body)
+    error = body.get("error") if isinstance(body, dict) else None
+    return Part(status, None, (error or {}).get("code"), (error or {}).get("message"))
+
+
+def _send(reader: GraphReader, method: str, url: str, json_body: Any = None) -> Any:
+    from azure.core.exceptions import AzureError
+    from azure.core.rest import HttpRequest
+
+    try:
+        return reader.client.send_request(HttpRequest(method, url, json=json_body))
+    except AzureError as exc:
+        raise FactError("graph", f"Microsoft Graph could not be reached: {str(exc).splitlines()[0]}") from exc
+
+
+def get(reader: GraphReader, relative: str) -> Part:
+    """One GET (relative to ``v1.0/``), following ``@odata.nextLink`` for collections."""
+    return _follow(reader, _part(_send(reader, "GET", reader.base + relative)))
+
+
+def _follow(reader: GraphReader, part: Part) -> Part:
+    """Complete a collection by following ``@odata.nextLink`` (absolute URLs), bounded."""
+    if not part.ok or not isinstance(part.body, dict) or "@odata.nextLink" not in part.body:
+        return part
+    values = list(part.body.get("value") or [])
+    link = part.body.get("@odata.nextLink")
+    for _ in range(MAX_PAGES):
+        if not link:
+            break
+        page = _part(_send(reader, "GET", str(link)))
+        if not page.ok:
+            return page
+        values.extend(page.body.get("value") or [])
+        link = page.body.get("@odata.nextLink")
+    return Part(part.status, {"value": values})
+
+
+def batch(reader: GraphReader, requests: Mapping[str, str]) -> dict[str, Part]:
+    """GET every relative URL in ``requests`` (id → url) through ``$batch``, 20 per round trip."""
+    items = list(requests.items())
+    parts: dict[str, Part] = {}
+    for start in range(0, len(items), MAX_BATCH):
+        chunk = items[start:start + MAX_BATCH]
+        if len(chunk) == 1:  # one object needs no batch
+            key, url = chunk[0]
+            parts[key] = get(reader, url)
+            continue
+        payload = {"requests": [{"id": str(i), "method": "GET", "url": "/" + url} for i, (_, url) in
+                                enumerate(chunk)]}
+        outer = _part(_send(reader, "POST", reader.base + "$batch", payload))
+        if not outer.ok:
+            for key, _ in chunk:
+                parts[key] = outer
+            continue
+        answered = {str(r.get("id")): r for r in (outer.body or {}).get("responses") or [] if isinstance(r, dict)}
+        for i, (key, _) in enumerate(chunk):
+            item = answered.get(str(i))
+            parts[key] = _follow(reader, _part_from_batch(item)) if item else Part(500, None, "MissingResponse",
+                                                                                   "no answer in the batch")
+    return parts
+
+
+def raise_for(part: Part, fact_name: str, what: str, permission_key: str, reader: GraphReader) -> None:
+    """A refused part as the right FactError: 403 → :class:`GraphDenied` naming the permission."""
+    if part.ok:
+        return
+    if part.denied:
+        raise GraphDenied(fact_name, what, PERMISSIONS[permission_key], reader.reader)
+    raise FactError(fact_name, f"Microsoft Graph could not read {what}: {part.status} {part.code or ''} "
+                               f"{part.message or ''}".strip(), status=part.status, code=part.code)
+
+
+# ------------------------------------------------------------------------------------------ the subject
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Who is examined: the signed-in principal or ``--assignee``. ``object_id`` may be unknown for a
+    service principal whose sign-in failed (then only its app id, from AZURE_CLIENT_ID, is known)."""
+
+    kind: PrincipalKind
+    object_id: str | None
+    app_id: str | None
+    display: str | None
+    source: str  # "signed-in" | "assignee" | "environment"
+    signin_error: str | None = None  # the chain's failure, when the subject could not sign in
+
+
+@fact("graph-subject", reported_by="signin.identity")
+def examined(ctx: Context) -> Subject:
+    """The principal the principal.* / access.* checks and ``whoami`` look at."""
+    assignee = ctx.target.assignee
+    if assignee:
+        return _resolve_assignee(ctx, assignee.strip())
+    try:
+        who = ctx.get(principal)
+    except FactError as exc:
+        environ = ctx.target.environ
+        client_id = environ.get("AZURE_CLIENT_ID")
+        if client_id and (environ.get("AZURE_CLIENT_SECRET") or environ.get("AZURE_CLIENT_CERTIFICATE_PATH")
+                          or environ.get("AZURE_FEDERATED_TOKEN_FILE")):
+            return Subject("servicePrincipal", None, client_id, None, "environment", exc.message)
+        raise
+    return Subject(who.kind, who.object_id, who.app_id if who.kind != "user" else None, who.display, "signed-in")
+
+
+def _resolve_assignee(ctx: Context, assignee: str) -> Subject:
+    """APP_ID | OBJECT_ID | NAME (a UPN, or a display name) → the directory object, in one batch."""
+    from urllib.parse import quote
+
+    reader = ctx.get(graph_reader)
+    if GUID.match(assignee):
+        parts = batch(reader, {"sp-app": f"servicePrincipals(appId='{assignee}')",
+                               "sp": f"servicePrincipals/{assignee}", "user": f"users/{assignee}",
+                               "app": f"applications(appId='{assignee}')"})
+        for key in ("sp-app", "sp"):
+            if parts[key].ok:
+                return _sp_subject(parts[key].body)
+        if parts["user"].ok:
+            return _user_subject(parts["user"].body)
+        if parts["app"].ok or all(p.missing for p in parts.values()):
+            # an app id with no service principal here: the classic AADSTS700016 case, examined as such
+            return Subject("servicePrincipal", None, assignee, (parts["app"].body or {}).get("displayName")
+                           if parts["app"].ok else None, "assignee")
+        denied = next((k for k, p in parts.items() if p.denied), None)
+        if denied:
+            raise GraphDenied("graph-subject", f"the directory object {assignee}", PERMISSIONS["lookup"],
+                              reader.reader)
+        raise TargetError(f"--assignee {assignee}: no service principal, user or application has this id")
+    name = assignee.replace("'", "''")
+    requests = {"sp": f"servicePrincipals?$filter=displayName eq '{quote(name)}'"}
+    if "@" in assignee:
+        requests["user"] = f"users/{quote(assignee)}"
+    parts = batch(reader, requests)
+    if parts.get("user") and parts["user"].ok:
+        return _user_subject(parts["user"].body)
+    raise_for(parts["sp"], "graph-subject", "service principals", "servicePrincipal", reader)
+    found = parts["sp"].values()
+    if len(found) == 1:
+        return _sp_subject(found[0])
+    if not found:
+        raise TargetError(f"--assignee {assignee!r}: no service principal or user has this name",
+                          remediation="pass the app id or object id")
+    ids = ", ".join(str(f.get("appId")) for f in found[:5])
+    raise TargetError(f"--assignee {assignee!r} names {len(found)} service principals ({ids})",
+                      remediation="pass the app id or object id")
+
+
+def _sp_subject(body: Mapping[str, Any]) -> Subject:
+    kind: PrincipalKind = "managedIdentity" if body.get("servicePrincipalType") == "ManagedIdentity" \
+        else "servicePrincipal"
+    return Subject(kind, str(body.get("id")), str(body.get("appId")), body.get("displayName"), "assignee")
+
+
+def _user_subject(body: Mapping[str, Any]) -> Subject:
+    return Subject("user", str(body.get("id")), None, body.get("userPrincipalName") or body.get("displayName"),
+                   "assignee")
+
+
+# ------------------------------------------------------------------------------------------ the directory view
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryView:
+    """Everything the checks read about the subject, from one ``$batch``. Each part may be refused on its own."""
+
+    subject: Subject
+    reader: GraphReader = field(repr=False)
+    parts: Mapping[str, Part] = field(default_factory=dict)
+
+    def require(self, key: str, what: str, permission_key: str) -> Part:
+        """The part, or the FactError explaining why it could not be read (403 → the permission)."""
+        part = self.parts.get(key)
+        if part is None:
+            raise FactError("directory", f"{what} was not read (not applicable to a {self.subject.kind})")
+        if not part.missing:
+            raise_for(part, "directory", what, permission_key, self.reader)
+        return part
+
+
+def _requests_for(who: Subject) -> dict[str, str]:
+    requests: dict[str, str] = {"policies": "identity/conditionalAccess/policies"}
+    if who.kind == "user":
+        me = who.source == "signed-in"
+        requests["user"] = "me" if me else f"users/{who.object_id}"
+        requests["groups"] = "me/transitiveMemberOf" if me else f"users/{who.object_id}/transitiveMemberOf"
+        return requests
+    if who.object_id:
+        requests["servicePrincipal"] = f"servicePrincipals/{who.object_id}"
+        requests["groups"] = f"servicePrincipals/{who.object_id}/transitiveMemberOf"
+    elif who.app_id:
+        requests["servicePrincipal"] = f"servicePrincipals(appId='{who.app_id}')"
+    if who.app_id and who.kind == "servicePrincipal":
+        # a managed identity has no app registration; an app's federated credentials are read by its app id
+        requests["application"] = f"applications(appId='{who.app_id}')"
+        requests["federatedCredentials"] = f"applications(appId='{who.app_id}')/federatedIdentityCredentials"
+    return requests
+
+
+@fact("directory", reported_by="signin.chain")
+def directory(ctx: Context) -> DirectoryView:
+    """One ``$batch`` for the subject: principal object, application, federated credentials, groups, CA."""
+    who = ctx.get(examined)
+    reader = ctx.get(graph_reader)
+    return DirectoryView(who, reader, batch(reader, _requests_for(who)))
+
+
+@fact("first-party", reported_by="principal.first-party")
+def first_party(ctx: Context, app_ids: tuple[str, ...]) -> dict[str, Part]:
+    """The service principals of first-party apps, by app id, in one batch."""
+    reader = ctx.get(graph_reader)
+    return batch(reader, {a: f"servicePrincipals(appId='{a}')" for a in app_ids})
+
+
+def group_view(parts: Iterable[Mapping[str, Any]]) -> tuple[dict[str, str], set[str]]:
+    """(group id → name, directory-role template ids) from a ``transitiveMemberOf`` listing."""
+    groups: dict[str, str] = {}
+    roles: set[str] = set()
+    for item in parts:
+        odata = str(item.get("@odata.type") or "#microsoft.graph.group")
+        if odata.endswith("directoryRole"):
+            if item.get("roleTemplateId"):
+                roles.add(str(item["roleTemplateId"]).lower())
+        elif item.get("id"):
+            groups[str(item["id"]).lower()] = str(item.get("displayName") or item["id"])
+    return groups, roles
+
+
+def app_ids_for(audiences: Sequence[str]) -> tuple[str, ...]:
+    """Resource app ids for the profile's audience names (what CA policies and first-party checks use)."""
+    from preflight.ca import (
+        AZURE_MANAGEMENT_APP,
+        COGNITIVE_SERVICES_APP,
+        ML_SERVICES_APP,
+    )
+
+    table = {"arm": AZURE_MANAGEMENT_APP, "cognitive": COGNITIVE_SERVICES_APP, "ml": ML_SERVICES_APP}
+    return tuple(dict.fromkeys(table[a] for a in audiences if a in table))

@@ -1,0 +1,71 @@
+"""access.conditional-access through the twin: the built-in ca-policies scenario and a caller without
+Policy.Read.All."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from helpers.principal_world import no_ci  # noqa: F401  (fixture)
+from helpers.scenarios import one, results, run_scenario
+
+from preflight.model import Result, Status
+from preflight.twin import Twin
+
+ONLY = ["access.conditional-access"]
+pytestmark = pytest.mark.usefixtures("no_ci")
+
+
+def evidence(result: Result, name: str) -> Any:
+    return next(e.value for e in result.evidence if e.name == name)
+
+
+def test_policies_that_apply_and_those_that_do_not(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run_scenario(twin_session, monkeypatch, "ca-policies", only=ONLY)
+    overall = one(report, "access.conditional-access")
+    assert overall.status is Status.PASS
+    assert "6 Conditional Access policies read; 2 enforced and 1 report-only would apply" in overall.summary
+    assert "a hint, not Entra's evaluation" in overall.summary
+    verdicts = {p["name"]: p for p in evidence(overall, "policies")}
+    # included through her group, on the one app the policy names
+    mfa = verdicts["Require MFA for AI developers"]
+    assert mfa["applies"] and mfa["reason"].startswith("includes you via group 'AI developers'")
+    assert mfa["apps"] == ["7d312290-28c8-473c-a0ed-8e53749b6d6d"]
+    # "All" apps
+    assert verdicts["Require a compliant device"]["reason"].endswith("targets all cloud apps")
+    # excluded (through the same group)
+    block = verdicts["Block everyone but the AI team"]
+    assert not block["applies"] and "but excludes your group 'AI developers'" in block["reason"]
+    # only another app
+    other = verdicts["MFA for SharePoint"]
+    assert not other["applies"] and other["reason"].endswith("targets only other apps")
+    # disabled
+    disabled = verdicts["Block contractors (retired)"]
+    assert not disabled["applies"] and disabled["state"] == "disabled"
+    assert evidence(overall, "token") == {"mfa": False, "device_id_present": False}
+
+    warned = one(report, "access.conditional-access", "policy:Require MFA for AI developers")
+    assert warned.status is Status.WARN
+    assert warned.summary.startswith("policy 'Require MFA for AI developers' (enabled) requires MFA for you on "
+                                     "Azure Cognitive Services; interactive sign-ins will prompt; automation must "
+                                     "use a service principal or managed identity")
+    assert "your current token was issued without MFA" in warned.summary
+    device = one(report, "access.conditional-access", "policy:Require a compliant device")
+    assert device.status is Status.WARN and "AADSTS53000" in device.summary
+    report_only = one(report, "access.conditional-access", "policy:Sign-in frequency 8 hours (pilot)")
+    assert report_only.status is Status.PASS
+    assert "(report-only)" in report_only.summary and "every 8 hours" in report_only.summary
+    assert len(results(report, "access.conditional-access")) == 4
+    # user, groups and policies: one batch
+    assert [(e.method, e.path) for e in twin_session.requests() if e.service == "graph"] == [
+        ("POST", "/v1.0/$batch")]
+
+
+def test_without_policy_read_all_it_skips_naming_the_permission(twin_session: Twin,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run_scenario(twin_session, monkeypatch, "healthy", only=ONLY)
+    result = one(report, "access.conditional-access")
+    assert result.status is Status.SKIP, result
+    assert "Policy.Read.All" in result.summary
+    assert evidence(result, "permission") == "Policy.Read.All"
+    assert result.remediation is not None and "Policy.Read.All" in result.remediation.text
