@@ -158,7 +158,19 @@ def check(fmt: str, outputs: Sequence[str], fail_on: str, only: Sequence[str], s
     click.echo(renderers[fmt].render(report, stdout_options), nl=False)
     for path, name in files:
         _write_atomically(Path(path), renderers[name].render(report, reports.RenderOptions(verbose=verbose)))
+    summary_file = environ.get("GITHUB_STEP_SUMMARY")
+    if fmt == "github" and summary_file:
+        # GitHub Actions shows this file's Markdown on the run page; other steps write to it too: append.
+        _append(Path(summary_file), reports.get("md").render(report, reports.RenderOptions(verbose=verbose)))
     return exit_code(report, fail_on)
+
+
+def _append(path: Path, text: str) -> None:
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise RenderError(f"could not append the summary to {str(path)!r}: {exc.strerror or exc}") from exc
 
 
 def _run_with_progress(options: Any, environ: dict[str, str]) -> Any:

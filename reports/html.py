@@ -1,0 +1,109 @@
+"""The HTML report: one self-contained file a person opens from a CI artefact or an e-mail.
+
+Everything is inline (CSS, JS, no fonts or images), so opening it makes no request at all; a Content Security
+Policy with the SHA-256 of the one inline script and style enforces that, and also keeps any markup that
+slipped into the data from running. Every value that came from Azure (display names, descriptions, error
+messages) goes through jinja2's autoescaping. ``autoescape=True`` on purpose: ``select_autoescape()`` decides
+by file extension and does not escape a template named ``report.html.j2``.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from preflight.model import Report, Result, Status
+from preflight.reports import RenderOptions
+
+name = "html"
+media_type = "text/html"
+
+TEMPLATE = "report.html.j2"
+# Display order of the status filters and summary cards: what needs attention first.
+STATUS_ORDER = (Status.FAIL, Status.ERROR, Status.WARN, Status.SKIP, Status.PASS)
+STATUS_LABELS = {Status.FAIL: "Fail", Status.ERROR: "Error", Status.WARN: "Warn", Status.SKIP: "Skip",
+                 Status.PASS: "Pass"}
+VERDICTS = {
+    Status.PASS: "Every check passed.",
+    Status.SKIP: "Nothing failed, but some checks were skipped.",
+    Status.WARN: "No failures; some warnings deserve a look.",
+    Status.FAIL: "Access is not verified: at least one check failed.",
+    Status.ERROR: "Access is not verified: at least one check could not run.",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> Any:
+    """One environment per process: the template is compiled once (rendering stays pure).
+
+    jinja2 is imported here, not at module scope: `preflight --help` and table runs never pay for it."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(loader=PackageLoader("preflight.reports", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["pretty"] = _pretty
+    env.filters["safe_url"] = _safe_url
+    return env
+
+
+def _pretty(value: Any) -> str:
+    """Evidence values as people read them: strings verbatim, everything else as indented JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=False)
+
+
+def _safe_url(url: str) -> str | None:
+    """Only http(s) links become anchors; anything else (``javascript:`` from a plug-in …) stays text."""
+    return url if urlsplit(url).scheme in ("http", "https") else None
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def _source(env: Any, template: str) -> str:
+    source: str = env.loader.get_source(env, template)[0]
+    return source
+
+
+def _row(result: Result, index: int) -> dict[str, Any]:
+    details = bool(result.evidence or result.remediation or result.docs or result.caused_by)
+    return {"r": result, "id": f"r{index}", "details": details,
+            "open": result.status in (Status.FAIL, Status.ERROR)}
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    from markupsafe import Markup
+
+    env = _environment()
+    css = _source(env, "report.css")
+    js = _source(env, "report.js")
+    # The script must never contain "</script" (it would end the element early); ours doesn't, and a test
+    # keeps it that way. Markup: these are our own files, inserted verbatim.
+    policy = (f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; img-src data:; "
+              "base-uri 'none'; form-action 'none'")
+    counts = report.counts()
+    worst = report.worst()
+    target = [(key, value if isinstance(value, str) else _pretty(value))
+              for key, value in report.target.items() if value not in (None, "", [], ())]
+    tables = getattr(report, "tables", None) or {}
+    return str(env.get_template(TEMPLATE).render(
+        report=report,
+        rows=[_row(result, i) for i, result in enumerate(report.results)],
+        counts=counts,
+        total=len(report.results),
+        statuses=[(s.value, STATUS_LABELS[s]) for s in STATUS_ORDER],
+        worst=worst.value,
+        verdict=VERDICTS[worst],
+        target=target,
+        tables={name: list(rows) for name, rows in tables.items()},
+        css=Markup(css),
+        js=Markup(js),
+        csp=policy,
+        verbose=options.verbose,
+    ))

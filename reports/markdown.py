@@ -1,0 +1,129 @@
+"""GitHub-flavoured Markdown for pull-request comments and ``$GITHUB_STEP_SUMMARY``.
+
+Short by design: a heading with the verdict, the counts, one table row per result, and a collapsible block with
+the fix (commands in fenced blocks, copyable on GitHub) and the evidence for every result that needs attention.
+Text that came from Azure is escaped for Markdown *and* HTML (GitHub renders inline HTML), so a display name
+such as ``<script>`` reads as text and a ``|`` cannot break the table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from preflight.model import Report, Result, Status
+from preflight.reports import RenderOptions
+
+name = "md"
+media_type = "text/markdown"
+
+ICONS = {Status.PASS: "✅", Status.WARN: "⚠️", Status.FAIL: "❌", Status.ERROR: "💥", Status.SKIP: "⏭️"}
+SUMMARY_ORDER = (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.SKIP)
+# Results whose details are worth a reader's time by default; --verbose shows every result's evidence.
+ATTENTION = (Status.FAIL, Status.ERROR, Status.WARN, Status.SKIP)
+# GitHub rejects a step summary over 1 MiB; evidence values are cut well before that.
+MAX_EVIDENCE_CHARS = 4000
+
+# Characters with inline meaning in GFM; the rest (#, +, -) only matter at a line start, where data never is.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def escape(text: object) -> str:
+    """Inline text: HTML-escaped (``<`` ``>`` ``&``), Markdown punctuation backslash-escaped, one line."""
+    value = _CONTROL.sub("", str(text))
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    value = _MD_SPECIAL.sub(r"\\\1", value)
+    return " ".join(value.split())
+
+
+def html_text(text: object) -> str:
+    """Text inside an HTML block (e.g. ``<summary>``), where Markdown is not parsed: HTML escaping only."""
+    value = _CONTROL.sub("", str(text))
+    return " ".join(value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").split())
+
+
+def code(text: object) -> str:
+    """Inline code that survives backticks, pipes and angle brackets inside a table cell.
+
+    A code span cannot hold an escaped ``|`` on every renderer, so a value with a pipe or a backtick is written
+    as escaped plain text inside ``<code>`` instead."""
+    value = " ".join(_CONTROL.sub("", str(text)).split())
+    if "`" in value or "|" in value:
+        return "<code>" + value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(
+            "|", "&#124;").replace("`", "&#96;") + "</code>"
+    return f"`{value}`"
+
+
+def fence(body: str, info: str = "") -> str:
+    """A fenced block whose fence is longer than any backtick run inside (CommonMark's rule)."""
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{info}\n{_CONTROL.sub('', body)}\n{ticks}"
+
+
+def _counts_line(report: Report) -> str:
+    counts = report.counts()
+    parts = [f"{ICONS[s]} {counts[s.value]} {s.value.upper()}" for s in SUMMARY_ORDER if counts[s.value]]
+    return " · ".join(parts) or "no results"
+
+
+def _evidence_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    if len(text) > MAX_EVIDENCE_CHARS:
+        text = text[:MAX_EVIDENCE_CHARS] + f"\n… ({len(text) - MAX_EVIDENCE_CHARS} more characters in the JSON report)"
+    return text
+
+
+def _details(result: Result, verbose: bool) -> list[str]:
+    subject = f" · <code>{html_text(result.subject)}</code>" if result.subject else ""
+    heading = (f"<summary>{ICONS[result.status]} <b>{result.status.value.upper()}</b> "
+               f"<code>{html_text(result.check_id)}</code>{subject} — {html_text(result.summary)}</summary>")
+    lines = ["<details>", heading, ""]
+    if result.caused_by:
+        lines += [f"Root cause reported by {code(result.caused_by)}.", ""]
+    if result.remediation is not None:
+        lines += [f"**Fix:** {escape(result.remediation.text)}", ""]
+        for command in result.remediation.commands:
+            lines += [fence(command, "sh"), ""]
+    if result.evidence and (verbose or result.status is not Status.SKIP):
+        lines += ["**Evidence**", ""]
+        for item in result.evidence:
+            lines += [f"- {code(item.name)}", "", fence(_evidence_text(item.value), "json" if not isinstance(
+                item.value, str) else ""), ""]
+    if result.docs:
+        lines += ["**Docs:** " + " · ".join(_link(doc) for doc in result.docs), ""]
+    lines += ["</details>", ""]
+    return lines
+
+
+def _link(url: str) -> str:
+    if url.startswith(("https://", "http://")) and not re.search(r"[\s<>()\[\]]", url):
+        return f"<{url}>"
+    return escape(url)
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    worst = report.worst()
+    lines = [f"## {ICONS[worst]} azure-preflight: {escape(worst.value.upper())}", "",
+             f"{_counts_line(report)} — {report.duration:.2f} s · azure-preflight {escape(report.tool_version)}", ""]
+    target = [(key, value) for key, value in report.target.items() if value not in (None, "", [], ())]
+    if target:
+        lines += ["<details>", "<summary>Target</summary>", "", "| | |", "|---|---|"]
+        lines += [f"| {escape(key)} | {code(value if isinstance(value, str) else json.dumps(value))} |"
+                  for key, value in target]
+        lines += ["", "</details>", ""]
+    if report.results:
+        lines += ["| Status | Check | Subject | Summary |", "|---|---|---|---|"]
+        for result in report.results:
+            subject = code(result.subject) if result.subject else ""
+            lines.append(f"| {ICONS[result.status]} {result.status.value.upper()} | {code(result.check_id)} | "
+                         f"{subject} | {escape(result.summary)} |")
+        lines.append("")
+    detailed = [r for r in report.results if options.verbose or r.status in ATTENTION]
+    if detailed:
+        lines += ["### Details", ""]
+        for result in detailed:
+            lines += _details(result, options.verbose)
+    return "\n".join(lines).rstrip("\n") + "\n"
