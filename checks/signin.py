@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-
 from typing import TYPE_CHECKING
 
 from preflight.check import Check
@@ -28,6 +27,7 @@ LINK_FIXES = {
     "cli": "az login",
     "developer_cli": "azd auth login",
     "powershell": "Connect-AzAccount",
+    "interactive_browser": "pass --interactive to let preflight open the browser sign-in",
 }
 
 
@@ -45,14 +45,15 @@ DEVELOPER_LINKS = ("shared_token_cache", "visual_studio_code", "cli", "powershel
 # Conditional Access policy family → what it means and what to do about it (AadstsInfo.ca_policy).
 CA_ADVICE = {
     "mfa": ("MFA", "sign in interactively and complete MFA: az login --tenant {tenant} --scope {scope}"),
-    "device": ("device compliance", "sign in from a compliant or Entra-joined device (az login --tenant {tenant} "
-               "in a browser on that device)"),
-    "block": ("location / block", "the policy blocks this sign-in (location, client app or risk): ask the tenant "
-              "admin which policy applied (Entra sign-in logs > Conditional Access)"),
-    "sign_in_frequency": ("sign-in frequency", "the session is older than the policy allows: sign in again "
-                          "interactively: az login --tenant {tenant}"),
-    "token_protection": ("token protection", "the policy requires device-bound tokens: use a client that supports "
-                         "token protection (the Windows broker) or ask the admin to exclude this app"),
+    "device": ("device compliance", ("sign in from a compliant or Entra-joined device (az login --tenant "
+                                     "{tenant} in a browser on that device)")),
+    "block": ("location / block", ("the policy blocks this sign-in (location, client app or risk): ask the "
+                                   "tenant admin which policy applied (Entra sign-in logs > Conditional Access)")),
+    "sign_in_frequency": ("sign-in frequency", ("the session is older than the policy allows: sign in again "
+                                                "interactively: az login --tenant {tenant}")),
+    "token_protection": ("token protection", ("the policy requires device-bound tokens: use a client that "
+                                              "supports token protection (the Windows broker) or ask the admin "
+                                              "to exclude this app")),
 }
 AUTOMATION = "for automation use a service principal or managed identity, which user-targeted policies do not " \
              "challenge"

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from preflight.check import Check
 from preflight.context import Context
 from preflight.errors import FactError
 from preflight.model import CheckMeta, Result, Severity
+
+if TYPE_CHECKING:
+    from preflight.aadsts import AadstsInfo
+    from preflight.azure.facts import TokenFact
 
 # Conditional Access families whose policies make MFA-less user tokens suspect for the target.
 _MFA_POLICIES = frozenset({"mfa"})
@@ -32,17 +37,23 @@ class TokensScope(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.checks.signin import conditional_access_hint, error_details
+
         from preflight.aadsts import classify_aadsts, format_fix
         from preflight.azure.arm import profile
         from preflight.azure.facts import cloud, target_tenant, token, wanted_scopes
-        from preflight.checks.signin import conditional_access_hint, error_details
-        from preflight.claims import ExpectedClaims, analyse_claims, describe_principal, safe_claims
+        from preflight.claims import (
+            ExpectedClaims,
+            analyse_claims,
+            describe_principal,
+            safe_claims,
+        )
 
         target = ctx.target
         scopes = wanted_scopes(ctx.get(cloud), ctx.get(profile), target.endpoint, tuple(target.extra_scopes))
-        tokens: dict[str, object] = {}
+        tokens: dict[str, TokenFact] = {}
         ca_known: str | None = None  # a CA policy family seen on any scope: the target app is protected by CA
-        failures = []
+        failures: list[tuple[str, str, FactError, AadstsInfo | None]] = []
         for scope, why in scopes:
             try:
                 tokens[scope] = ctx.get(token, scope)
@@ -54,11 +65,11 @@ class TokensScope(Check):
                     ca_known = ca_known or info.ca_policy
                 failures.append((scope, why, exc, info))
 
-        for scope, why, exc, info in failures:
+        for scope, why, error, info in failures:
             if info is not None:
                 info = format_fix(info, tenant=target.tenant_id, scope=scope,
                                   app_id=target.environ.get("AZURE_CLIENT_ID"))
-            details = error_details(exc.__cause__)
+            details = error_details(error.__cause__)
             hint = conditional_access_hint(info.ca_policy if info else None, tenant=target.tenant_id, scope=scope,
                                            suberror=details.get("suberror"), claims=bool(details.get("claims")))
             summary = f"no token for {scope}"
@@ -68,7 +79,7 @@ class TokensScope(Check):
             if hint:
                 fix = fix.rstrip(". ") + f". {hint}"
             yield self.failed(summary, subject=scope,
-                              evidence={"error": exc.message, "aadsts": info.category if info else None,
+                              evidence={"error": error.message, "aadsts": info.category if info else None,
                                         "ca_policy": info.ca_policy if info else None,
                                         "suberror": details.get("suberror"), "requested_because": why},
                               remediation=fix)
@@ -76,23 +87,30 @@ class TokensScope(Check):
         if not tokens:
             return
         tenant, tenant_source = target_tenant(ctx)
+        challenged = _claims_challenge(ctx)
+        if challenged is not None:
+            yield self.warned(challenged, subject="claims-challenge",
+                              evidence={"www_authenticate_error": "insufficient_claims"},
+                              remediation=conditional_access_hint(None, tenant=tenant, scope=None, claims=True)
+                              or "sign in again interactively",
+                              commands=[f"az login --tenant {tenant}" if tenant else "az login"])
         for scope, why in scopes:
             if scope not in tokens:
                 continue
             found = tokens[scope]
-            claims = found.claims  # type: ignore[attr-defined]
+            claims = found.claims
             # The "target app" is the data plane: an ARM token without MFA says nothing about its policies.
             data_plane = scope != ctx.get(cloud).arm_scope
             expected = ExpectedClaims(audiences=(scope.removesuffix("/.default"),), tenant_id=tenant,
                                       now=time.time(), require_mfa=data_plane and ca_known in _MFA_POLICIES)
             findings = analyse_claims(claims, expected)
             who = describe_principal(claims)
-            evidence = {"claims": safe_claims(claims), "requested_because": why, "expected_tenant": tenant,
+            evidence: dict[str, Any] = {"claims": safe_claims(claims), "requested_because": why, "expected_tenant": tenant,
                         "expected_tenant_source": tenant_source}
             worst = next((f for f in findings if f.level == "fail"), None) or next(
                 (f for f in findings if f.level == "warn"), None)
             if worst is None:
-                minutes = max(0, int((found.expires_on - time.time()) // 60))  # type: ignore[attr-defined]
+                minutes = max(0, int((found.expires_on - time.time()) // 60))
                 yield self.passed(f"token for {claims.get('aud')} as {who.display or who.object_id}, "
                                   f"valid for {minutes} more minutes", subject=scope, evidence=evidence)
                 continue
@@ -105,3 +123,18 @@ class TokensScope(Check):
             if worst.code == "tenant-mismatch":
                 message += f" (expected tenant from {tenant_source})"
             yield builder(message, subject=scope, evidence=evidence, remediation=worst.fix)
+
+
+def _claims_challenge(ctx: Context) -> str | None:
+    """The message of an ARM claims challenge met while reading the subscription, if any."""
+    from preflight.azure.facts import subscription_tenant
+
+    subscription = ctx.target.subscription_id
+    if not subscription:
+        return None
+    try:
+        ctx.get(subscription_tenant, subscription)
+    except FactError as exc:
+        if exc.code == "insufficient_claims":
+            return exc.message
+    return None

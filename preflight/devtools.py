@@ -97,7 +97,8 @@ def parse_az_account(stdout: str, source: str = "az account show") -> ToolSignin
         return ToolSignin("Azure CLI", "error", detail="az account show did not print JSON", source=source)
     if not isinstance(data, Mapping):
         return ToolSignin("Azure CLI", "error", detail="az account show printed no account", source=source)
-    user = data.get("user") if isinstance(data.get("user"), Mapping) else {}
+    found_user = data.get("user")
+    user: Mapping[str, Any] = found_user if isinstance(found_user, Mapping) else {}
     kind = str(user.get("type") or "")
     detail = f"{kind} · subscription {data.get('name') or ''} ({data.get('id') or '?'})".strip(" ·")
     return ToolSignin("Azure CLI", "signed_in", account=user.get("name"), tenant_id=data.get("tenantId"),
@@ -154,7 +155,7 @@ def parse_azd_token(stdout: str) -> ToolSignin:
     expires_on: float | None = claims.get("exp") if isinstance(claims.get("exp"), int | float) else None
     if expires_on is None and isinstance(expires, str):
         try:
-            expires_on = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
+            expires_on = datetime.fromisoformat(expires).timestamp()
         except ValueError:
             expires_on = None
     return ToolSignin("Azure Developer CLI", "signed_in", account=who.display or who.object_id,

@@ -250,6 +250,7 @@ def subscription_tenant(ctx: Context, subscription_id: str) -> SubscriptionTenan
         with client:
             response = client.send_request(request)
             status, text = response.status_code, response.text()
+            challenge = claims_challenge(response.headers.get("WWW-Authenticate", ""))
     except ServiceRequestError as exc:
         raise FactError("subscription-tenant", f"could not reach ARM to read subscription {subscription_id}: "
                         f"{_one_line(exc)}", reported_by="tokens.scope") from exc
@@ -261,8 +262,26 @@ def subscription_tenant(ctx: Context, subscription_id: str) -> SubscriptionTenan
     message = str(error.get("message")) if isinstance(error, Mapping) else (text or "")[:200]
     if code == "InvalidAuthenticationTokenTenant" and (found := _REFUSAL_TENANT.search(message)):
         return SubscriptionTenant(subscription_id, found.group(1).lower(), "tenant-refusal")
+    if status == 401 and challenge is not None:
+        raise FactError("subscription-tenant", f"ARM answered 401 with a claims challenge (insufficient_claims) "
+                        f"reading subscription {subscription_id}: a Conditional Access / continuous access "
+                        "evaluation policy wants a fresh sign-in that satisfies those claims",
+                        reported_by="tokens.scope", status=401, code="insufficient_claims")
     raise FactError("subscription-tenant", f"could not read subscription {subscription_id}: HTTP {status} "
                     f"{code or ''} {message}".strip(), reported_by="tokens.scope", status=status, code=code)
+
+
+_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+
+
+def claims_challenge(www_authenticate: str) -> str | None:
+    """The ``claims`` of a 401's ``WWW-Authenticate: Bearer … error="insufficient_claims", claims="…"`` (a
+    Conditional Access / CAE claims challenge), or ``None`` when the header carries no such challenge (pure).
+    An ``insufficient_claims`` error without a claims value returns an empty string: still a challenge."""
+    params = {k.lower(): v for k, v in _CHALLENGE_PARAM.findall(www_authenticate or "")}
+    if params.get("error") != "insufficient_claims":
+        return None
+    return params.get("claims", "")
 
 
 def _json_or_none(text: str) -> Any:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import webbrowser
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
-
 from helpers.scenarios import one, results, run_scenario
 from helpers.twin_fixtures import IDS, core_scenario
+
 from preflight.devtools import (
     parse_az_account,
     parse_azd_token,
@@ -176,7 +176,7 @@ def test_managed_identity_on_an_azure_host_without_developer_tools_does_not_warn
 class _RecordingBrowser(webbrowser.BaseBrowser):
     """Registered as the preferred browser: records the URL and reports failure, so no browser ever opens."""
 
-    urls: list[str] = []
+    urls: ClassVar[list[str]] = []
 
     def open(self, url: str, new: int = 0, autoraise: bool = True) -> bool:
         self.urls.append(url)
@@ -188,6 +188,7 @@ def _run_interactive(twin: Twin, monkeypatch: pytest.MonkeyPatch, scenario: Any,
     import os
 
     from helpers.twin_fixtures import apply_environment
+
     from preflight.engine import RunOptions
     from preflight.run import CheckOptions, run
     from preflight.target import build_target

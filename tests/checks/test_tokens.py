@@ -9,10 +9,14 @@ import os
 from typing import Any
 
 import pytest
-
 from helpers.cli import run_cli
 from helpers.twin_fixtures import apply_environment
-from preflight.azure.facts import audience_for_endpoint, scope_from_data_plane, wanted_scopes
+
+from preflight.azure.facts import (
+    audience_for_endpoint,
+    scope_from_data_plane,
+    wanted_scopes,
+)
 from preflight.clouds import KNOWN_CLOUDS
 from preflight.engine import RunOptions
 from preflight.model import Report, Result, Status
@@ -154,3 +158,26 @@ def test_no_token_secret_assertion_or_certificate_in_any_output(twin_session: Tw
     assert "BEGIN " not in text and "PRIVATE KEY" not in text  # no certificate or key
     report = json.loads(written)
     assert report["results"], "the JSON report has results"
+
+
+def test_a_claims_challenge_is_recognised_in_www_authenticate() -> None:
+    from preflight.azure.facts import claims_challenge
+
+    header = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+              'error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZX19fQ=="')
+    assert claims_challenge(header) == "eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZX19fQ=="
+    assert claims_challenge('Bearer authorization_uri="https://x/", error="invalid_token"') is None
+    assert claims_challenge("") is None
+
+
+def test_conditional_access_hint_names_the_family_and_the_action() -> None:
+    from preflight.checks.signin import conditional_access_hint
+
+    hint = conditional_access_hint("sign_in_frequency", tenant="t1", scope="s")
+    assert hint is not None and "sign-in frequency" in hint and "az login --tenant t1" in hint
+    assert "service principal or managed identity" in hint
+    device = conditional_access_hint("device", tenant="t1", scope="s")
+    assert device is not None and "compliant" in device
+    challenge = conditional_access_hint(None, tenant="t1", scope="s", suberror="basic_action")
+    assert challenge is not None and "suberror basic_action" in challenge
+    assert conditional_access_hint(None, tenant="t1", scope="s") is None
