@@ -28,13 +28,13 @@ DOCS = (
     "https://learn.microsoft.com/azure/ai-services/openai/how-to/role-based-access-control",
     "https://learn.microsoft.com/azure/role-based-access-control/role-definitions#control-and-data-actions",
 )
-PROPAGATION_DOCS = ("https://learn.microsoft.com/azure/role-based-access-control/troubleshooting"
-                    "#symptom---role-assignment-changes-are-not-being-detected",)
+PROPAGATION_DOCS = (("https://learn.microsoft.com/azure/role-based-access-control/troubleshooting"
+                     "#symptom---role-assignment-changes-are-not-being-detected"),)
 DENY_DOCS = ("https://learn.microsoft.com/azure/role-based-access-control/deny-assignments",)
-PIM_DOCS = ("https://learn.microsoft.com/entra/id-governance/privileged-identity-management/"
-            "pim-resource-roles-activate-your-roles",)
-LEAST_PRIVILEGE_DOCS = ("https://learn.microsoft.com/azure/role-based-access-control/best-practices"
-                        "#only-grant-the-access-users-need",)
+PIM_DOCS = (("https://learn.microsoft.com/entra/id-governance/privileged-identity-management/"
+             "pim-resource-roles-activate-your-roles"),)
+LEAST_PRIVILEGE_DOCS = (("https://learn.microsoft.com/azure/role-based-access-control/best-practices"
+                         "#only-grant-the-access-users-need"),)
 PRINCIPAL_TYPES = {"user": "User", "servicePrincipal": "ServicePrincipal", "managedIdentity": "ServicePrincipal"}
 PIM_PERMISSION = "Microsoft.Authorization/roleEligibilityScheduleInstances/read"
 
@@ -99,7 +99,8 @@ class RbacDataAction(Check):
             if decision.status == "granted":
                 grant = decision.granted_by[0]
                 via = f" via group {grant.via_group}" if grant.via_group else ""
-                where = "inherited from " + grant.scope if grant.inherited else "at the account"
+                here = "workspace" if "/workspaces/" in scope.lower() else "account"
+                where = "inherited from " + grant.scope if grant.inherited else f"at the {here}"
                 yield self.passed(f"{grant.role_name} ({where}{via}) grants {requirement.action}",
                                   subject=requirement.action, evidence=evidence)
             elif decision.status == "denied":

@@ -31,7 +31,13 @@ class ResourceEndpoint(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.arm import WORKSPACE_TYPE, account_endpoints, endpoint_key, has_target, resource
+        from preflight.azure.arm import (
+            WORKSPACE_TYPE,
+            account_endpoints,
+            endpoint_key,
+            has_target,
+            resource,
+        )
         from preflight.errors import FactError
 
         if not has_target(ctx.target):

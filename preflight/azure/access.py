@@ -7,7 +7,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from preflight.azure.arm import deny_assignments, profile, resource, role_assignments, role_definition
+from preflight.azure.arm import (
+    deny_assignments,
+    profile,
+    resource,
+    role_assignments,
+    role_definition,
+)
 from preflight.azure.facts import principal
 from preflight.context import Context, fact
 

@@ -7,6 +7,7 @@ evaluators in preflight.rbac and the checks never see SDK types.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -138,8 +139,10 @@ def _get_by_id(ctx: Context, resource_id: str) -> dict[str, Any]:
         account = ctx.get(cognitive_client, subscription).accounts.get(group, rest.split("/")[1])
         return dict(account.serialize(keep_readonly=True))
     if kind == WORKSPACE_TYPE and rest.count("/") == 1:
-        item = ctx.get(resource_client, subscription).resources.get_by_id(resource_id, WORKSPACE_API_VERSION)
-        return dict(item.serialize(keep_readonly=True))
+        item = ctx.get(resource_client, subscription).resources.get_by_id(resource_id,
+                                                                          api_version=WORKSPACE_API_VERSION)
+        # azure-mgmt-resource 24+ models are MutableMappings of the wire JSON (as_dict), older ones serialize()
+        return dict(item.as_dict() if hasattr(item, "as_dict") else item.serialize(keep_readonly=True))
     raise FactError("resource", f"{resource_id} is neither a Cognitive Services account nor an Azure ML workspace "
                     "(other resource types are not supported)", reported_by="resource.endpoint")
 
@@ -178,7 +181,10 @@ def matches_endpoint(account: dict[str, Any], endpoint: str) -> bool:
 def _find_by_endpoint(ctx: Context, endpoint: str) -> dict[str, Any]:
     """One Resource Graph query across every accessible subscription; ARM listing when ARG refuses."""
     from preflight.azure.resource_graph import (
-        ResourceGraphError, accounts_by_endpoint, accounts_by_subdomain, query,
+        ResourceGraphError,
+        accounts_by_endpoint,
+        accounts_by_subdomain,
+        query,
     )
 
     subdomain = endpoint_subdomain(endpoint)
@@ -210,6 +216,13 @@ def _find_by_endpoint(ctx: Context, endpoint: str) -> dict[str, Any]:
                     "--resource-id to choose one", reported_by="resource.endpoint")
 
 
+def _enabled(state: Any) -> bool:
+    """A subscription state (an SDK str-enum, a string or None) is Enabled; disabled ones have no accounts to
+    reach (warned and past-due ones are still served)."""
+    value = str(getattr(state, "value", state) or "Enabled").lower()
+    return value not in ("disabled", "deleted")
+
+
 def _list_matching_accounts(ctx: Context, endpoint: str) -> list[dict[str, Any]]:
     """ARM fallback: every enabled subscription the caller can see, accounts listed concurrently."""
     from concurrent.futures import ThreadPoolExecutor
@@ -217,7 +230,7 @@ def _list_matching_accounts(ctx: Context, endpoint: str) -> list[dict[str, Any]]
     from azure.core.exceptions import HttpResponseError
 
     subscriptions = [s.subscription_id for s in ctx.get(subscription_client).subscriptions.list()
-                     if str(getattr(s, "state", "Enabled") or "Enabled").lower() == "enabled"]
+                     if _enabled(getattr(s, "state", None))]
 
     def accounts(subscription: str) -> list[dict[str, Any]]:
         try:
@@ -257,7 +270,7 @@ def role_assignments(ctx: Context, scope: str, principal_id: str) -> tuple[dict[
 
 
 @fact("role-definition")
-def role_definition(ctx: Context, definition_id: str) -> dict[str, Any]:
+def role_definition(ctx: Context, definition_id: str) -> Mapping[str, Any]:
     from azure.core.exceptions import HttpResponseError
 
     subscription = definition_id.split("/")[2] if definition_id.lower().startswith("/subscriptions/") else None
@@ -310,7 +323,7 @@ def arm_permissions(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
     client = ctx.get(authorization_client, subscription_of(ctx, scope))
     try:
         if "/providers/" in scope.lower():
-            subscription, group, namespace, rest = split_resource_id(scope)
+            _, group, namespace, rest = split_resource_id(scope)
             segments = rest.split("/")
             parent = "/".join(segments[:-2])
             items = client.permissions.list_for_resource(group, namespace, parent, segments[-2], segments[-1])

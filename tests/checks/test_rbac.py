@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 import pytest
-
 from helpers import rbac_scenarios as sc
 from helpers.scenarios import one, results, run_scenario
+
 from preflight.model import Report, Status
 from preflight.rbac import AppliedAssignment, Decision, RoleAssignment
 from preflight.twin import Twin
@@ -145,6 +145,7 @@ def test_wait_rechecks_with_fresh_facts_until_settled(twin_session: Twin, monkey
     import os
 
     from helpers.twin_fixtures import apply_environment
+
     from preflight.engine import RunOptions
     from preflight.run import CheckOptions, run
     from preflight.target import build_target
@@ -168,6 +169,7 @@ def test_wait_gives_up_when_the_time_is_over(twin_session: Twin, monkeypatch: py
     import os
 
     from helpers.twin_fixtures import apply_environment
+
     from preflight.engine import RunOptions
     from preflight.run import CheckOptions, run
     from preflight.target import build_target

@@ -1,0 +1,107 @@
+"""Azure ML targets: .azureml/config.json searched upwards like the SDK, --workspace, the ml profile."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from helpers import rbac_scenarios as sc
+from helpers.scenarios import one
+from helpers.twin_fixtures import apply_environment
+
+from preflight.azureml import (
+    find_config,
+    parse_workspace,
+    read_config,
+    resolve_workspace,
+)
+from preflight.errors import TargetError
+from preflight.model import Status
+from preflight.run import CheckOptions, run
+from preflight.target import build_target
+from preflight.twin import Twin
+
+CONFIG = {"subscription_id": sc.SUB, "resource_group": "rg-ai", "workspace_name": "contoso-ml"}
+
+
+def _write(directory: Path, data: object) -> Path:
+    path = directory / ".azureml" / "config.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_config_is_found_in_a_parent_directory(tmp_path: Path) -> None:
+    path = _write(tmp_path, CONFIG)
+    deep = tmp_path / "src" / "pkg"
+    deep.mkdir(parents=True)
+    assert find_config(deep) == path
+    ref = resolve_workspace(None, deep)
+    assert ref is not None and ref.resource_id == sc.WORKSPACE and ref.source == str(path)
+
+
+def test_the_nearest_config_wins_and_a_bare_config_json_is_ignored(tmp_path: Path) -> None:
+    _write(tmp_path, CONFIG)
+    inner = tmp_path / "project"
+    inner.mkdir()
+    (inner / "config.json").write_text(json.dumps({**CONFIG, "workspace_name": "not-this"}))
+    nearest = _write(inner / "sub", {**CONFIG, "workspace_name": "nearest"})
+    assert find_config(inner / "sub") == nearest
+    assert find_config(inner) == tmp_path / ".azureml" / "config.json"
+
+
+def test_scope_key_and_flag(tmp_path: Path) -> None:
+    assert read_config(_write(tmp_path, {"Scope": sc.WORKSPACE})).resource_id == sc.WORKSPACE
+    assert resolve_workspace(sc.WORKSPACE + "/", tmp_path) == parse_workspace(sc.WORKSPACE)  # the flag wins
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"subscription_id": sc.SUB, "workspace_name": "w"}, "missing resource_group"),
+    ({**CONFIG, "subscription_id": "nope"}, "is not an Azure ML workspace id"),
+    ([1, 2], "expected a JSON object"),
+])
+def test_bad_config_is_a_target_error(tmp_path: Path, data: object, message: str) -> None:
+    with pytest.raises(TargetError, match=message):
+        read_config(_write(tmp_path, data))
+
+
+def test_unreadable_json(tmp_path: Path) -> None:
+    path = tmp_path / ".azureml" / "config.json"
+    path.parent.mkdir()
+    path.write_text("{", encoding="utf-8")
+    with pytest.raises(TargetError, match="not a readable JSON"):
+        read_config(path)
+
+
+def test_no_config_anywhere(tmp_path: Path) -> None:
+    assert find_config(tmp_path) is None
+    assert resolve_workspace(None, tmp_path) is None
+
+
+def test_workspace_from_config_is_checked_with_the_ml_profile(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    twin_session.use(sc.ml_workspace())
+    apply_environment(monkeypatch, twin_session.environment())
+    for name in ("PREFLIGHT_RESOURCE_ID", "AZURE_OPENAI_ENDPOINT", "AZURE_AI_ENDPOINT", "PREFLIGHT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    _write(tmp_path, CONFIG)
+    monkeypatch.chdir(tmp_path)
+    report = run(CheckOptions(build_target(dict(os.environ)), only=["resource.endpoint", "rbac.data-action"]))
+    assert one(report, "resource.endpoint").status is Status.PASS
+    assert "contoso-ml" in one(report, "resource.endpoint").summary
+    submit = one(report, "rbac.data-action", "Microsoft.MachineLearningServices/workspaces/experiments/runs/submit/action")
+    assert submit.status is Status.PASS and "AzureML Data Scientist" in submit.summary
+    # ARM's effective permissions agree (no cross-check warning)
+    assert not [r for r in report.results if (r.subject or "").startswith("effective-permissions")]
+
+
+def test_bad_workspace_flag_fails_the_resource_check(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session.use("healthy")
+    apply_environment(monkeypatch, twin_session.environment())
+    monkeypatch.delenv("PREFLIGHT_RESOURCE_ID", raising=False)
+    target = build_target(dict(os.environ), workspace="/subscriptions/x/workspaces/y")
+    report = run(CheckOptions(target, only=["resource.endpoint"]))
+    result = one(report, "resource.endpoint")
+    assert result.status is Status.FAIL and "is not an Azure ML workspace id" in result.summary

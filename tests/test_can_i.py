@@ -1,0 +1,144 @@
+"""``preflight can-i`` against the twin: verdicts, the JSON contract, the plane rule, assignees, bad input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from helpers import rbac_scenarios as sc
+from helpers.twin_fixtures import apply_environment
+
+from preflight.can_i import is_data_action, validate_action, validate_scope
+from preflight.cli import main
+from preflight.errors import ConfigError, TargetError
+from preflight.rbac import RoleDefinition
+from preflight.twin import Twin
+
+CHAT = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"
+OPENAI_USER = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
+KEYS = {"allowed", "action", "scope", "principal", "grantedBy", "deniedBy", "conditional", "reason"}
+GRANT_KEYS = {"roleAssignmentId", "roleDefinitionId", "roleName", "scope", "viaGroup"}
+
+
+def _can_i(twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], scenario: Any,
+           *args: str) -> tuple[int, str, str]:
+    twin.use(scenario)
+    apply_environment(monkeypatch, twin.environment())
+    code = main(["can-i", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_allowed_json_contract(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _can_i(twin_session, monkeypatch, capsys, "healthy", CHAT, "--format", "json")
+    assert code == 0
+    answer = json.loads(out)
+    assert set(answer) == KEYS
+    assert answer["allowed"] is True and answer["action"] == CHAT and answer["scope"] == sc.ACCOUNT
+    assert answer["principal"] == {"id": sc.ALICE, "type": "User"}
+    (grant,) = answer["grantedBy"]
+    assert set(grant) == GRANT_KEYS
+    assert grant["roleDefinitionId"].endswith(OPENAI_USER) and grant["viaGroup"] is None
+    assert answer["reason"].startswith("Granted:")
+
+
+def test_not_allowed_explains_and_gives_the_fix(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _can_i(twin_session, monkeypatch, capsys, "owner-without-data-role", CHAT)
+    assert code == 1
+    assert out.startswith("no\n")
+    assert "'Owner' inherited from /subscriptions/" in out and "no data actions" in out
+    assert f"--role {OPENAI_USER} --scope {sc.ACCOUNT}" in out
+
+
+def test_via_group_and_another_assignee_by_upn(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _can_i(twin_session, monkeypatch, capsys, "group-assignment", CHAT, "--format", "json",
+                          "--assignee", "alice@contoso.onmicrosoft.com")
+    assert code == 0
+    assert json.loads(out)["grantedBy"][0]["viaGroup"] == "6e0f0000-0000-4000-8000-00000000a1d0"
+
+
+def test_denied(twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _can_i(twin_session, monkeypatch, capsys, "deny-assignment", CHAT, "--format", "json")
+    answer = json.loads(out)
+    assert code == 1 and answer["allowed"] is False
+    assert answer["deniedBy"][0]["name"] == "Deny Azure OpenAI data access (managed application)"
+    assert answer["grantedBy"]  # the role does grant it; the deny wins
+
+
+def test_management_action_at_another_scope(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _can_i(twin_session, monkeypatch, capsys, "owner-without-data-role",
+                          "Microsoft.Resources/subscriptions/resourceGroups/write", "--scope", sc.RG)
+    assert code == 0 and "management action" in out and "'Owner'" in out
+
+
+def test_service_principal_by_app_id(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    doc = sc.service_principal_with([("Cognitive Services OpenAI User", sc.ACCOUNT)])
+    doc["signIn"]["azureCli"] = sc.builtin("healthy")["signIn"]["azureCli"]  # Alice asks about the CI app
+    doc["signIn"]["environment"] = None
+    doc["roleAssignments"].append(sc.assignment("Reader", sc.ALICE, sc.RG))
+    code, out, _ = _can_i(twin_session, monkeypatch, capsys, doc, CHAT, "--format", "json", "--assignee", sc.SP_APP)
+    answer = json.loads(out)
+    assert code == 0 and answer["principal"] == {"id": sc.SP_OBJECT, "type": "ServicePrincipal"}
+
+
+def test_forced_plane(twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # asked as a management action, no role's `actions` grants chat completions to Alice
+    code, out, _ = _can_i(twin_session, monkeypatch, capsys, "healthy", CHAT, "--control-action")
+    assert code == 1 and "(--control-action)" in out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["chat"], "is not an Azure action"),
+    (["Microsoft.CognitiveServices/*"], "contains a wildcard"),
+    ([CHAT, "--scope", "/subscriptions/abc"], "is not an Azure scope"),
+    ([CHAT, "--assignee", "nobody@contoso.onmicrosoft.com"], "no such user"),
+    ([CHAT, "--assignee", "12345678-1234-4234-8234-123456789012"], "no user, group, service principal"),
+    ([CHAT, "--assignee", "not an id"], "neither an object id, a UPN nor an application id"),
+    ([CHAT, "--resource-id", "/subscriptions/x/rg"], "is not an Azure resource id"),
+])
+def test_bad_input_is_exit_2(args: list[str], message: str, twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _can_i(twin_session, monkeypatch, capsys, "healthy", *args)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------------------------ pure parts
+
+@pytest.mark.parametrize("action", [CHAT, "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+                                    "Microsoft.Resources/subscriptions/resourceGroups/read"])
+def test_valid_actions(action: str) -> None:
+    assert validate_action(f" {action} ") == action
+
+
+@pytest.mark.parametrize("action", ["read", "Microsoft/read", "Microsoft.Foo/bar/baz", "Microsoft.Foo bar/read"])
+def test_invalid_actions(action: str) -> None:
+    with pytest.raises(ConfigError):
+        validate_action(action)
+
+
+@pytest.mark.parametrize("scope", ["/", "/providers/Microsoft.Management/managementGroups/corp", f"/subscriptions/{sc.SUB}",
+                                   sc.RG + "/", sc.ACCOUNT, sc.ACCOUNT + "/deployments/gpt-4o"])
+def test_valid_scopes(scope: str) -> None:
+    assert validate_scope(scope) == (scope if scope == "/" else scope.rstrip("/"))
+
+
+@pytest.mark.parametrize("scope", ["", "subscriptions/x", f"/subscriptions/{sc.SUB}/resourceGroups",
+                                   sc.RG + "/providers/Microsoft.X/accounts"])
+def test_invalid_scopes(scope: str) -> None:
+    with pytest.raises(TargetError):
+        validate_scope(scope)
+
+
+def test_plane_rule() -> None:
+    def role(data: list[str], actions: list[str] = ()) -> RoleDefinition:  # type: ignore[assignment]
+        return RoleDefinition.from_arm({"name": "r", "properties": {"roleName": "r", "permissions": [
+            {"actions": list(actions), "dataActions": data}]}})
+    roles = [role(["Microsoft.CognitiveServices/*"], ["*"]), role(["*"])]  # a bare "*" says nothing
+    assert is_data_action(CHAT, roles)
+    assert not is_data_action("Microsoft.Storage/storageAccounts/read", roles)
