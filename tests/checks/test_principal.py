@@ -16,6 +16,7 @@ from helpers.principal_world import (
     no_ci,  # noqa: F401  (fixture)
     service_principal,
 )
+from helpers.principal_world import builtin as builtin_scenario
 from helpers.scenarios import one
 from helpers.twin_fixtures import apply_environment
 
@@ -187,3 +188,21 @@ def test_without_application_read_all_credentials_skip_naming_it(
     assert "Application.Read.All" in creds.summary
     # the SP may read itself: existence is still answered
     assert one(report, "principal.exists").status is Status.PASS
+
+
+def test_short_lived_federated_assertion_warns(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Any) -> None:
+    scenario = builtin_scenario("principal-federated-mismatch")
+    main = "repo:contoso/ai-app:ref:refs/heads/main"
+    scenario["signIn"]["workloadIdentity"]["subject"] = main
+    scenario["signIn"]["azureCli"] = None
+    scenario["directory"]["permissions"] = {SP_ID: ["Application.Read.All"]}
+    token_file = tmp_path / "assertion"
+    # what GitHub hands out: an assertion that lives a few minutes
+    token_file.write_text(twin_session.federated_token(issuer="https://token.actions.githubusercontent.com",
+                                                       subject=main, lifetime=120))
+    report = run_with(twin_session, monkeypatch, scenario, env={"AZURE_FEDERATED_TOKEN_FILE": str(token_file)})
+    assert one(report, "signin.chain").status is Status.PASS
+    fed = one(report, "principal.credentials", "federated credentials")
+    assert fed.status is Status.WARN, fed
+    assert "matches record 'github-main' but expires in" in fed.summary and "AADSTS700024" in fed.summary
