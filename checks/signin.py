@@ -101,12 +101,12 @@ class SigninChain(Check):
         "timeouts, and says which one it would use.",
         tags=("signin",),
         docs=CHAIN_DOCS,
-        facts=("credential-chain",),
+        facts=("credential-chain", "subscription-tenant"),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.aadsts import classify_error, format_fix
-        from preflight.azure.facts import cloud, credential_chain
+        from preflight.aadsts import format_fix
+        from preflight.azure.facts import classify_probe_error, cloud, credential_chain
         from preflight.chain import LINKS_BY_KEY, Outcome
 
         report = ctx.get(credential_chain)
@@ -134,7 +134,7 @@ class SigninChain(Check):
             # Inside DefaultAzureCredential a developer tool whose sign-in Entra refused (MFA, conditional
             # access, expired refresh token) is reported as merely "unavailable": dig the real cause out.
             hidden = [(report.probes[k], info) for k in selection.included
-                      if (info := classify_error(report.probes[k].message)) is not None]
+                      if (info := classify_probe_error(report.probes[k])) is not None]
             if hidden:
                 probe, info = hidden[0]
                 info = format_fix(info, tenant=tenant, scope=ctx.get(cloud).arm_scope)
@@ -159,7 +159,7 @@ class SigninChain(Check):
         probe = report.probes[selection.link]
         skipped = ", ".join(LINKS_BY_KEY[k].name for k in selection.skipped) or "none"
         if selection.outcome is Outcome.FAILED:
-            info = classify_error(probe.message)
+            info = classify_probe_error(probe)
             if info is not None:
                 info = format_fix(info, tenant=tenant, scope=ctx.get(cloud).arm_scope,
                                   app_id=ctx.target.environ.get("AZURE_CLIENT_ID"))
@@ -338,7 +338,12 @@ class SigninTenants(Check):
     def run(self, ctx: Context) -> Iterable[Result]:
         from datetime import UTC, datetime
 
-        from preflight.azure.facts import credential_chain, devtools, target_tenant
+        from preflight.azure.facts import (
+            classify_probe_error,
+            credential_chain,
+            devtools,
+            target_tenant,
+        )
         from preflight.chain import Outcome
 
         tools = ctx.get(devtools)
@@ -353,16 +358,23 @@ class SigninTenants(Check):
                 if expires_on is None and probe is not None and probe.outcome is Outcome.OK and probe.token:
                     expires_on = float(probe.token.expires_on)
             row = tool.to_dict()
+            for key in _EXPIRY_LINKS.get(tool.tool, ()):
+                probe = probes.get(key)
+                refused = classify_probe_error(probe) if probe is not None and probe.outcome is not Outcome.OK \
+                    else None
+                if refused is not None:  # configured / signed in, but Entra refuses its tokens
+                    row.update(state="error", aadsts=str(refused.category),
+                               detail=f"{tool.detail}; Entra refuses its token: AADSTS{refused.code} {refused.title}")
             row["expires_on"] = (datetime.fromtimestamp(expires_on, UTC).isoformat(timespec="seconds")
                                  if expires_on else None)
-            differs = bool(tool.state == "signed_in" and wanted and tool.tenant_id
+            differs = bool(row["state"] == "signed_in" and wanted and tool.tenant_id
                            and tool.tenant_id.lower() != wanted.lower())
             row["other_tenant"] = differs
             rows.append(row)
             if differs:
                 mismatched.append(tool)
         evidence = {"tools": rows, "target_tenant": wanted, "target_tenant_source": source}
-        signed_in = [t for t in tools if t.state == "signed_in"]
+        signed_in = [t for t, row in zip(tools, rows, strict=True) if row["state"] == "signed_in"]
         if mismatched:
             names = "; ".join(f"{t.tool} ({t.account or '?'}) is in tenant {t.tenant_id}" for t in mismatched)
             commands = [_login_command(wanted)] if any(t.tool == "Azure CLI" for t in mismatched) else []
@@ -374,8 +386,10 @@ class SigninTenants(Check):
                                           "explicitly), or set AZURE_TENANT_ID / --tenant to the tenant you mean")
             return
         if not signed_in:
-            yield self.passed("no developer tool is signed in (see signin.chain for what DefaultAzureCredential "
-                              "can use)", evidence=evidence)
+            refused = [row["tool"] for row in rows if row["state"] == "error"]
+            what = (f"no developer tool has a working sign-in ({', '.join(refused)}: see the table)" if refused
+                    else "no developer tool is signed in")
+            yield self.passed(f"{what}; signin.chain says what DefaultAzureCredential can use", evidence=evidence)
             return
         where = f"the target's tenant {wanted}" if wanted else "a tenant (the target's tenant is unknown)"
         listing = ", ".join(f"{t.tool} as {t.account or '?'}" for t in signed_in)

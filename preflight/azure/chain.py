@@ -22,8 +22,9 @@ from preflight.clouds import Cloud
 PROCESS_TIMEOUT = 8
 # Managed identity off Azure must fail fast: no retries, short connect/read timeouts.
 MI_PIPELINE = {"retry_total": 0, "connection_timeout": 2, "read_timeout": 4}
-# Seconds a person gets to finish the browser sign-in with --interactive (azure-identity's default is 300).
-INTERACTIVE_TIMEOUT = 120
+# Seconds a person gets to finish the browser sign-in with --interactive (azure-identity's default is 300):
+# below the engine's default per-check timeout (60 s), so a slow sign-in is "unavailable", not a check ERROR.
+INTERACTIVE_TIMEOUT = 45
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from preflight.context import Context, fact
 from preflight.errors import FactError
 
 if TYPE_CHECKING:
+    from preflight.aadsts import AadstsInfo
     from preflight.azure.chain import LinkProbe
     from preflight.claims import PrincipalInfo
     from preflight.profiles import Profile
@@ -206,6 +207,17 @@ def _error_body(exc: BaseException) -> Mapping[str, Any] | None:
     except (AttributeError, TypeError, ValueError):
         return None
     return body if isinstance(body, Mapping) else None
+
+
+def classify_probe_error(probe: LinkProbe) -> AadstsInfo | None:
+    """A link's failure through the AADSTS knowledge base: the token endpoint's body (``error_codes``) when the
+    SDK attached it, else the exception's message (azure-identity's text, or ``az`` stderr for the CLI)."""
+    from preflight.aadsts import classify_error
+
+    body = _error_body(probe.error) if probe.error is not None else None
+    if body is not None and (info := classify_error(body)) is not None:
+        return info
+    return classify_error(probe.message)
 
 
 def _one_line(exc: BaseException) -> str:

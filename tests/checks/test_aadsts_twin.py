@@ -8,8 +8,8 @@ import uuid
 from typing import Any
 
 import pytest
-
 from helpers.twin_fixtures import core_scenario
+
 from preflight.aadsts import Category, classify_error
 from preflight.twin import Twin
 from preflight.twin.entra import aadsts_body

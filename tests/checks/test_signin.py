@@ -56,7 +56,7 @@ def test_no_credentials(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> 
     assert chain.status is Status.FAIL and _evidence(chain, "selected") is None
     assert "az login --tenant " + TENANT in _fix(chain) and "AZURE_CLIENT_SECRET" in _fix(chain)
     tenants = one(report, "signin.tenants")
-    assert tenants.status is Status.PASS and "no developer tool is signed in" in tenants.summary
+    assert tenants.status is Status.PASS and tenants.summary.startswith("no developer tool is signed in")
     assert {r.status for r in results(report, "tokens.scope")} == {Status.SKIP}
 
 
@@ -66,6 +66,8 @@ def test_sp_expired_secret(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) 
     assert chain.status is Status.FAIL
     assert _evidence(chain, "aadsts") == "expired_client_secret"
     assert "az ad app credential reset --id c1c1c1c1-0000-4000-8000-0000000000c1" in _fix(chain)
+    rows = {row["tool"]: row for row in _evidence(one(report, "signin.tenants"), "tools")}
+    assert rows["Environment"]["state"] == "error" and rows["Environment"]["aadsts"] == "expired_client_secret"
 
 
 def test_sp_missing(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,6 +98,8 @@ def test_ca_blocked(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None
     assert _evidence(chain, "ca_policy") == "block"
     assert "Conditional Access (location / block policy)" in _fix(chain)
     assert "ask the tenant admin" in _fix(chain)
+    rows = {row["tool"]: row for row in _evidence(one(report, "signin.tenants"), "tools")}
+    assert rows["Azure CLI"]["aadsts"] == "conditional_access_blocked"
 
 
 def test_wrong_tenant(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -277,3 +281,62 @@ def test_environment_reader_names_no_secret() -> None:
 
 def test_azd_not_installed(tmp_path: Any) -> None:
     assert read_azd({"PATH": str(tmp_path)}).state == "not_installed"
+
+
+def test_azure_cli_without_az_reads_the_profile_file(tmp_path: Any) -> None:
+    from preflight.devtools import read_azure_cli
+
+    (tmp_path / "azureProfile.json").write_text("\ufeff" + json.dumps({"subscriptions": [
+        {"id": "s1", "name": "Dev", "tenantId": TENANT, "isDefault": True,
+         "user": {"name": "alice@contoso.com", "type": "user"}}]}), encoding="utf-8")
+    found = read_azure_cli({"PATH": str(tmp_path / "empty"), "AZURE_CONFIG_DIR": str(tmp_path)})
+    assert (found.state, found.account, found.tenant_id) == ("signed_in", "alice@contoso.com", TENANT)
+    assert "az is not on PATH" in found.detail
+    assert read_azure_cli({"PATH": str(tmp_path / "empty"), "AZURE_CONFIG_DIR": str(tmp_path / "none")}).state \
+        == "not_installed"
+
+
+def test_an_installed_azd_is_read_through_the_path(tmp_path: Any) -> None:
+    """A stand-in azd on PATH (like the twin's az shim) printing what `azd auth token --output json` prints."""
+    import base64
+    import sys
+
+    payload = base64.urlsafe_b64encode(json.dumps({"tid": FABRIKAM, "oid": "o2", "upn": "dave@fabrikam.com",
+                                                   "scp": "user_impersonation", "exp": 2000000000}).encode())
+    token = "e30." + payload.decode().rstrip("=") + ".c2ln"
+    script = tmp_path / "azd"
+    script.write_text(f"#!{sys.executable}\nimport json, sys\n"
+                      f"assert sys.argv[1:3] == ['auth', 'token']\n"
+                      f"print(json.dumps({{'token': {token!r}, 'expiresOn': '2033-05-18T03:33:20Z'}}))\n",
+                      encoding="utf-8")
+    script.chmod(0o755)
+    found = read_azd({"PATH": str(tmp_path)})
+    assert (found.state, found.account, found.tenant_id) == ("signed_in", "dave@fabrikam.com", FABRIKAM)
+    logged_out = tmp_path / "out"
+    logged_out.mkdir()
+    (logged_out / "azd").write_text("#!/bin/sh\necho 'ERROR: not logged in, run `azd auth login` to login' >&2\n"
+                                    "exit 1\n", encoding="utf-8")
+    (logged_out / "azd").chmod(0o755)
+    assert read_azd({"PATH": str(logged_out)}).state == "signed_out"
+
+
+def test_workload_identity_error_body_is_classified_with_its_suberror(
+        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workload identity keeps Entra's response on the exception: its error_codes and suberror are read."""
+    from helpers.twin_fixtures import WI_ISSUER, WI_SUBJECT
+
+    from preflight.twin.entra import aadsts_body
+
+    doc = core_scenario(signIn={"managedIdentity": None, "azureCli": {"loggedIn": False},
+                                "workloadIdentity": {"clientId": IDS["wi_app"], "tenantId": IDS["tenant"],
+                                                     "issuer": WI_ISSUER, "subject": WI_SUBJECT}})
+    doc["target"] = {"tenantId": IDS["tenant"], "subscriptionId": IDS["subscription"]}
+    twin_session.use(doc)
+    body = aadsts_body(twin_session.server, None, 50076, "invalid_grant", "MFA required (forced).",
+                       suberror="basic_action", claims='{"access_token":{"capolids":{"essential":true}}}')
+    doc["tokenErrors"] = [{"match": {"clientId": IDS["wi_app"]}, "status": 400, "body": body}]
+    report = _run_interactive(twin_session, monkeypatch, doc, False)
+    chain = one(report, "signin.chain")
+    assert chain.status is Status.FAIL and "WorkloadIdentityCredential" in chain.summary
+    assert _evidence(chain, "aadsts") == "mfa_required" and _evidence(chain, "suberror") == "basic_action"
+    assert "Conditional Access (MFA policy)" in _fix(chain) and "suberror basic_action" in _fix(chain)

@@ -181,3 +181,42 @@ def test_conditional_access_hint_names_the_family_and_the_action() -> None:
     challenge = conditional_access_hint(None, tenant="t1", scope="s", suberror="basic_action")
     assert challenge is not None and "suberror basic_action" in challenge
     assert conditional_access_hint(None, tenant="t1", scope="s") is None
+
+
+@pytest.mark.parametrize("sign_in", ["certificate", "workload-identity-refused"])
+def test_no_certificate_or_assertion_in_rendered_reports(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
+                                                          sign_in: str) -> None:
+    """In-process (cheap): a certificate service principal, and a workload identity whose federated assertion
+    Entra refuses (the error path quotes the most); the verbose table and the JSON report stay clean."""
+    from pathlib import Path
+
+    from helpers.twin_fixtures import IDS, WI_ISSUER, WI_SUBJECT, core_scenario
+    from preflight.reports import RenderOptions, get
+
+    from preflight.twin.entra import aadsts_body
+
+    doc = core_scenario(signIn={"managedIdentity": None, "azureCli": {"loggedIn": False}})
+    doc["target"] = {"tenantId": IDS["tenant"], "subscriptionId": IDS["subscription"]}
+    if sign_in == "certificate":
+        doc["signIn"]["environment"] = {"clientId": IDS["cert_app"], "tenantId": IDS["tenant"], "certificate": True}
+    else:
+        doc["signIn"]["workloadIdentity"] = {"clientId": IDS["wi_app"], "tenantId": IDS["tenant"],
+                                             "issuer": WI_ISSUER, "subject": WI_SUBJECT}
+        twin_session.use(doc)
+        doc["tokenErrors"] = [{"match": {"clientId": IDS["wi_app"]}, "status": 400, "body": aadsts_body(
+            twin_session.server, None, 700213, "invalid_client", "No matching federated identity record found.")}]
+    twin_session.use(doc)
+    env = twin_session.environment()
+    apply_environment(monkeypatch, env)
+    report = run(CheckOptions(build_target(dict(os.environ)), only=["signin.*", "tokens.*"],
+                              engine=RunOptions(timeout=30, deadline=60)))
+    assert any(r.check_id == "signin.chain" for r in report.results)
+    text = "\n".join(get(name).render(report, RenderOptions(verbose=True)) for name in ("table", "json"))
+    secrets = [Path(env[v]).read_text(encoding="utf-8") for v in ("AZURE_CLIENT_CERTIFICATE_PATH",
+                                                                   "AZURE_FEDERATED_TOKEN_FILE") if v in env]
+    assert secrets, "the scenario configured a certificate or an assertion"
+    for secret in secrets:
+        for line in secret.splitlines():
+            if len(line) > 20:
+                assert line not in text
+    assert "eyJ" not in text and "BEGIN " not in text
