@@ -83,15 +83,23 @@ class RbacDataAction(Check):
 
     def run(self, ctx: Context) -> Iterable[Result]:
         from preflight.azure.access import data_access
+        from preflight.errors import FactError
 
         if not _has_target(ctx):
             yield _no_target(self)
             return
-        access = ctx.get(data_access)
+        try:
+            access = ctx.get(data_access)
+        except FactError as exc:
+            if exc.fact != "assignee":
+                raise
+            yield self.failed(f"--assignee {ctx.target.assignee}: {exc.message}",
+                              remediation="pass an object id, a UPN or an application id from this tenant")
+            return
         who, wanted, scope = access.principal, access.profile, access.scope
         evidence_base: dict[str, Any] = {"principal": who.object_id, "scope": scope, "profile": wanted.name,
                                          "assignments": list(access.held)}
-        arm_view = _arm_effective(ctx, scope)
+        arm_view = _arm_effective(ctx, scope) if access.is_caller else "not asked: ARM computes it for the caller only"
         pim_unreadable: str | None = None
         for requirement, decision in access.decisions:
             evidence = {**evidence_base, "action": requirement.action, "decision": decision.status,
@@ -128,7 +136,7 @@ class RbacDataAction(Check):
                 yield self.failed(_not_granted(requirement.action, list(access.held)), subject=requirement.action,
                                   evidence=evidence,
                                   remediation=f"assign the least-privilege role {wanted.role_name} at the account",
-                                  commands=[_assign_command(who, wanted.role_id, scope)])
+                                  commands=[_assign_command(who, access.principal_type, wanted.role_id, scope)])
         if pim_unreadable:
             yield self.skipped(f"PIM role eligibilities could not be read ({pim_unreadable}): an eligible role "
                                f"that would grant access cannot be ruled out — reading others' needs "
@@ -194,7 +202,7 @@ def _eligible_grant(ctx: Context, access: DataAccess,
     from preflight.rbac import RoleAssignment, RoleDefinition, evaluate
 
     try:
-        raw = ctx.get(eligible_assignments, access.scope, None)
+        raw = ctx.get(eligible_assignments, access.scope, None if access.is_caller else access.principal.object_id)
         eligible = [RoleAssignment.from_arm(item) for item in raw]
         known = {d.guid for d in access.definitions}
         definitions = list(access.definitions) + [
@@ -215,8 +223,9 @@ def _not_granted(action: str, held: list[Mapping[str, Any]]) -> str:
            "Contributor grant no data actions"
 
 
-def _assign_command(who: Any, role_id: str, scope: str) -> str:
-    kind = PRINCIPAL_TYPES.get(who.kind, "ServicePrincipal")
+def _assign_command(who: Any, arm_type: str, role_id: str, scope: str) -> str:
+    kind = arm_type if arm_type in ("User", "Group", "ServicePrincipal") else PRINCIPAL_TYPES.get(who.kind,
+                                                                                                "ServicePrincipal")
     return (f"az role assignment create --assignee-object-id {who.object_id} --assignee-principal-type {kind} "
             f"--role {role_id} --scope {scope}")
 
@@ -372,14 +381,15 @@ class RbacLeastPrivilege(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.access import subject
         from preflight.azure.arm import resource, role_assignments
-        from preflight.azure.facts import principal
         from preflight.rbac import RoleAssignment
 
-        who = ctx.get(principal)
-        if who.kind not in ("servicePrincipal", "managedIdentity"):
-            yield self.passed(f"signed in as a {who.kind}: this check is about service principals and managed "
-                              "identities", evidence={"kind": who.kind})
+        whom = ctx.get(subject)
+        who = whom.info
+        if whom.arm_type != "ServicePrincipal":
+            yield self.passed(f"the principal is a {whom.arm_type.lower()}: this check is about service principals "
+                              "and managed identities", evidence={"kind": whom.arm_type})
             return
         if _has_target(ctx):
             scope = ctx.get(resource)["id"]

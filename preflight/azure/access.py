@@ -33,9 +33,45 @@ class DataAccess:
     principal_ids: tuple[str, ...] = ()  # own object id first, then the groups ARM resolved
     definitions: tuple[RoleDefinition, ...] = ()
     mg_ancestry: Mapping[str, tuple[str, ...]] | None = None
+    principal_type: str = "User"  # ARM's principalType: User, Group, ServicePrincipal (Unknown if unreadable)
+    is_caller: bool = True  # False with --assignee: ARM's permissions API and PIM asTarget() speak for the caller
+
 
     def decision_for(self, action: str) -> Decision | None:
         return next((d for r, d in self.decisions if r.action.lower() == action.lower()), None)
+
+
+ARM_TYPES = {"user": "User", "servicePrincipal": "ServicePrincipal", "managedIdentity": "ServicePrincipal"}
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Whose access is evaluated: the signed-in principal, or ``--assignee`` resolved through Graph."""
+
+    info: PrincipalInfo
+    arm_type: str
+    is_caller: bool
+
+
+@fact("subject", reported_by="rbac.data-action")
+def subject(ctx: Context) -> Subject:
+    """``--assignee`` (object id, UPN or app id) when given, else the signed-in principal. An assignee that
+    names nothing is this fact's failure (``assignee``), reported by rbac.data-action."""
+    from preflight.claims import PrincipalInfo
+    from preflight.errors import ConfigError, FactError
+
+    if not ctx.target.assignee:
+        who = ctx.get(principal)
+        return Subject(who, ARM_TYPES.get(who.kind, "ServicePrincipal"), True)
+    from preflight.azure.assignee import resolve_assignee
+
+    try:
+        found = resolve_assignee(ctx, ctx.target.assignee)
+    except ConfigError as exc:
+        raise FactError("assignee", exc.message, reported_by="rbac.data-action") from exc
+    kind = "user" if found.type == "User" else "servicePrincipal"
+    info = PrincipalInfo(found.object_id, None, kind, found.display, None, None, None)  # type: ignore[arg-type]
+    return Subject(info, found.type, False)
 
 
 @fact("data-access", reported_by="rbac.data-action")
@@ -43,7 +79,8 @@ def data_access(ctx: Context) -> DataAccess:
     from preflight.rbac import DenyAssignment, RoleAssignment, RoleDefinition, evaluate
 
     scope = ctx.get(resource)["id"]
-    who = ctx.get(principal)
+    whom = ctx.get(subject)
+    who = whom.info
     wanted = ctx.get(profile)
     assignments = [RoleAssignment.from_arm(a) for a in ctx.get(role_assignments, scope, who.object_id)]
     definitions = [RoleDefinition.from_arm(ctx.get(role_definition, d))
@@ -61,7 +98,8 @@ def data_access(ctx: Context) -> DataAccess:
         (requirement, evaluate(requirement.action, scope, principal_ids, assignments, definitions, denies,
                                data_action=requirement.data, mg_ancestry=ancestry))
         for requirement in wanted.requirements)
-    return DataAccess(who, wanted, scope, held, decisions, tuple(principal_ids), tuple(definitions), ancestry)
+    return DataAccess(who, wanted, scope, held, decisions, tuple(principal_ids), tuple(definitions), ancestry,
+                      whom.arm_type, whom.is_caller)
 
 
 def ancestry_from(scope: str, applied_scopes: Sequence[str]) -> dict[str, tuple[str, ...]] | None:

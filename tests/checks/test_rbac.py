@@ -259,3 +259,52 @@ def _alias_checks_module(monkeypatch: pytest.MonkeyPatch) -> Any:
     import preflight.checks.rbac as module
 
     monkeypatch.setitem(sys.modules, "rbac_rules", module)
+
+
+# ------------------------------------------------------------------------------------------------ --assignee
+
+def _with_assignee(twin: Twin, monkeypatch: pytest.MonkeyPatch, scenario: Any, assignee: str) -> Report:
+    import os
+
+    from helpers.twin_fixtures import apply_environment
+    from preflight.engine import RunOptions
+    from preflight.run import CheckOptions, run
+    from preflight.target import build_target
+
+    twin.use(scenario)
+    apply_environment(monkeypatch, twin.environment())
+    target = build_target(dict(os.environ), assignee=assignee)
+    return run(CheckOptions(target, only=RBAC, engine=RunOptions(timeout=30, deadline=60)))
+
+
+def test_check_another_principal_by_app_id(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Alice (signed in) checks the CI service principal, which holds Contributor on the subscription only
+    doc = sc.service_principal_with([("Contributor", f"/subscriptions/{sc.SUB}")])
+    doc["signIn"]["azureCli"] = sc.builtin("healthy")["signIn"]["azureCli"]
+    doc["signIn"]["environment"] = None
+    doc["roleAssignments"].append(sc.assignment("Owner", sc.ALICE, f"/subscriptions/{sc.SUB}"))
+    report = _with_assignee(twin_session, monkeypatch, doc, sc.SP_APP)
+    chat = one(report, "rbac.data-action", CHAT)
+    assert chat.status is Status.FAIL and "Contributor" in chat.summary
+    assert chat.remediation is not None
+    assert f"--assignee-object-id {sc.SP_OBJECT} --assignee-principal-type ServicePrincipal" in \
+        chat.remediation.commands[0]
+    assert next(e.value for e in chat.evidence if e.name == "armPermissions").startswith("not asked")
+    assert {r.status for r in results(report, "rbac.least-privilege")} == {Status.WARN}
+
+
+def test_unknown_assignee_fails_rbac_data_action(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    report = _with_assignee(twin_session, monkeypatch, "healthy", "nobody@contoso.onmicrosoft.com")
+    (result,) = results(report, "rbac.data-action")
+    assert result.status is Status.FAIL and "no such user" in result.summary
+    assert one(report, "rbac.deny").caused_by == "rbac.data-action"
+
+
+def test_managed_identity_through_a_group_warns_about_token_caching(
+        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run_scenario(twin_session, monkeypatch, sc.managed_identity_through_group(), only=RBAC)
+    chat = one(report, "rbac.data-action", CHAT)
+    assert chat.status is Status.PASS and f"via group {sc.MI_GROUP}" in chat.summary
+    warning = one(report, "rbac.propagation")
+    assert warning.status is Status.WARN and "managed identity through group" in warning.summary
+    assert "24 hours" in warning.summary

@@ -109,3 +109,27 @@ def ml_workspace() -> dict[str, Any]:
                        "discoveryUrl": "https://eastus.api.azureml.ms/discovery", "provisioningState": "Succeeded"}})
     doc["roleAssignments"].append(assignment("AzureML Data Scientist", ALICE, WORKSPACE))
     return doc
+
+
+MI_APP = "3a3a3a3a-0000-4000-8000-0000000000a1"
+MI_OBJECT = "3a3a3a3a-0000-4000-8000-0000000000b1"
+MI_GROUP = "6e0f0000-0000-4000-8000-0000000000c0"
+
+
+def managed_identity_through_group() -> dict[str, Any]:
+    """A user-assigned managed identity (App Service style endpoint) that gets Cognitive Services OpenAI User
+    only through a group: its group membership is cached in tokens for up to ~24 hours."""
+    doc = builtin("healthy")
+    doc["name"] = "mi-through-group"
+    mi_id = f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ci-mi"
+    doc["directory"]["servicePrincipals"] = [{
+        "id": MI_OBJECT, "appId": MI_APP, "displayName": "ci-mi", "servicePrincipalType": "ManagedIdentity",
+        "accountEnabled": True, "alternativeNames": ["isExplicit=True", mi_id], "servicePrincipalNames": [MI_APP]}]
+    doc["directory"]["groups"] = [{"id": MI_GROUP, "displayName": "AI workloads", "securityEnabled": True,
+                                   "mailEnabled": False, "groupTypes": []}]
+    doc["directory"]["memberships"] = {MI_GROUP: [MI_OBJECT]}
+    doc["signIn"] = {"environment": None, "workloadIdentity": None, "azureCli": None,
+                     "managedIdentity": {"clientId": MI_APP, "principalId": MI_OBJECT, "style": "appService"}}
+    doc["roleAssignments"] = [assignment("Reader", MI_GROUP, RG),
+                              assignment("Cognitive Services OpenAI User", MI_GROUP, ACCOUNT)]
+    return doc
