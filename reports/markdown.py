@@ -47,10 +47,10 @@ def html_text(text: object) -> str:
 def code(text: object) -> str:
     """Inline code that survives backticks, pipes and angle brackets inside a table cell.
 
-    A code span cannot hold an escaped ``|`` on every renderer, so a value with a pipe or a backtick is written
-    as escaped plain text inside ``<code>`` instead."""
+    A code span cannot hold an escaped ``|`` on every renderer, so a value with a pipe, a backtick or markup
+    characters is written entity-escaped inside ``<code>`` instead (no tag from the data is ever emitted)."""
     value = " ".join(_CONTROL.sub("", str(text)).split())
-    if "`" in value or "|" in value:
+    if any(c in value for c in "`|<>&"):
         return "<code>" + value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(
             "|", "&#124;").replace("`", "&#96;") + "</code>"
     return f"`{value}`"
@@ -90,8 +90,12 @@ def _details(result: Result, verbose: bool) -> list[str]:
     if result.evidence and (verbose or result.status is not Status.SKIP):
         lines += ["**Evidence**", ""]
         for item in result.evidence:
-            lines += [f"- {code(item.name)}", "", fence(_evidence_text(item.value), "json" if not isinstance(
-                item.value, str) else ""), ""]
+            text = _evidence_text(item.value)
+            if "\n" not in text and len(text) <= 120:  # short values inline, the rest as blocks
+                lines.append(f"- {code(item.name)}: {code(text)}")
+            else:
+                lines += [f"- {code(item.name)}", "", fence(text, "" if isinstance(item.value, str) else "json"), ""]
+        lines.append("")
     if result.docs:
         lines += ["**Docs:** " + " · ".join(_link(doc) for doc in result.docs), ""]
     lines += ["</details>", ""]

@@ -4,7 +4,8 @@ one summary line. Without colour it is plain, stable text (safe to diff and to g
 
 Text from Azure never reaches the terminal raw: control characters (an ESC starting a colour or cursor
 sequence, a carriage return overwriting the line) are shown as visible escapes and line breaks as spaces, so
-one result stays one line and a display name cannot repaint the screen or forge a line of the report.
+one result stays one line and a display name cannot repaint the screen, forge a line of the report or, in a
+CI log, run a logging command.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def clean(value: object) -> str:
-    """One line of harmless text: line breaks become spaces, other control characters visible escapes."""
+    """One line of harmless text: line breaks become spaces, other control characters visible escapes, and the
+    Azure Pipelines agent's command prefix (``##vso[``, acted on anywhere in a log line) is escaped likewise."""
     text = _BREAKS.sub(" ", str(value))
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).replace("##vso[", "##vso\\x5b")
 
 
 def _paint(text: str, code: str, options: RenderOptions) -> str:
