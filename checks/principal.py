@@ -113,7 +113,7 @@ class PrincipalExists(Check):
                          "type": sp.get("servicePrincipalType"), "account_enabled": sp.get("accountEnabled"),
                          "owner_tenant": owner})
         owner_text = ""
-        if owner:
+        if owner and sp.get("servicePrincipalType") != "ManagedIdentity":  # an MI's app belongs to Azure
             owner_text = "registered in this tenant" if home and owner.lower() == home.lower() else \
                 f"registered in another tenant ({owner})"
         kind = sp.get("servicePrincipalType") or "Application"

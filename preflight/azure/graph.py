@@ -103,8 +103,9 @@ def graph_reader(ctx: Context) -> GraphReader:
 
         def get_retry_after(self, response: Any) -> float | None:
             value = super().get_retry_after(response)
-            return None if value is None else min(value, MAX_RETRY_AFTER)
+            return None if value is None else min(value, retry_after_cap)
 
+    retry_after_cap = MAX_RETRY_AFTER  # read at build time, so a test may lower it
     the_cloud = ctx.get(cloud)
     fallback = False
     try:

@@ -18,7 +18,7 @@ from helpers.principal_world import (
 )
 from helpers.principal_world import builtin as builtin_scenario
 from helpers.scenarios import one
-from helpers.twin_fixtures import apply_environment
+from helpers.twin_fixtures import apply_environment, core_scenario
 
 from preflight.engine import RunOptions
 from preflight.model import Report, Result, Status
@@ -206,3 +206,25 @@ def test_short_lived_federated_assertion_warns(twin_session: Twin, monkeypatch: 
     fed = one(report, "principal.credentials", "federated credentials")
     assert fed.status is Status.WARN, fed
     assert "matches record 'github-main' but expires in" in fed.summary and "AADSTS700024" in fed.summary
+
+
+def test_managed_identity(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run_with(twin_session, monkeypatch, core_scenario(), only=("principal.exists", "principal.credentials"))
+    exists = one(report, "principal.exists")
+    assert exists.status is Status.PASS and "'twin-mi' (ManagedIdentity" in exists.summary
+    assert "registered in" not in exists.summary
+    creds = one(report, "principal.credentials")
+    assert creds.status is Status.PASS and creds.summary.startswith("managed identity: it has no secrets")
+
+
+def test_graph_throttling_is_retried_with_a_capped_retry_after(twin_session: Twin,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("preflight.azure.graph.MAX_RETRY_AFTER", 0.2)  # the cap, not the SDK, is under test
+    scenario = service_principal()
+    scenario["faults"] = [{"match": {"service": "graph", "method": "POST", "path": r"\$batch"}, "status": 429,
+                           "retryAfter": 3600, "count": 1}]
+    # without the cap this run would wait an hour (azure-core obeys Retry-After as given)
+    report = run_with(twin_session, monkeypatch, scenario, only=("principal.exists",))
+    assert one(report, "principal.exists").status is Status.PASS
+    statuses = [e.status for e in twin_session.requests() if e.service == "graph"]
+    assert statuses == [429, 200]
