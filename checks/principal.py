@@ -125,9 +125,12 @@ class PrincipalExists(Check):
                                           "to sign-in), if it was not disabled on purpose",
                               commands=[_enable(str(sp.get("appId") or app_id))])
             return
+        app_part = view.parts.get("application")
+        app_name = (app_part.body or {}).get("displayName") if app_part is not None and app_part.ok else None
+        evidence["app_display_name"] = app_name
         summary = f"service principal '{name}' ({kind}, object id {sp.get('id')}) exists and is enabled"
         if owner_text:
-            summary += f"; its app is {owner_text}"
+            summary += f"; its app{f' {app_name!r}' if app_name else ''} is {owner_text}"
         yield self.passed(summary, evidence=evidence)
 
 

@@ -18,7 +18,7 @@ from helpers.principal_world import (
 )
 from helpers.principal_world import builtin as builtin_scenario
 from helpers.scenarios import one
-from helpers.twin_fixtures import apply_environment, core_scenario
+from helpers.twin_fixtures import IDS, apply_environment, core_scenario
 
 from preflight.engine import RunOptions
 from preflight.model import Report, Result, Status
@@ -54,7 +54,8 @@ def test_healthy_service_principal_in_one_batch(twin_session: Twin, monkeypatch:
                       only=("principal.*", "access.conditional-access"))
     exists = one(report, "principal.exists")
     assert exists.status is Status.PASS, exists
-    assert "'preflight-ci' (Application" in exists.summary and "registered in this tenant" in exists.summary
+    assert "'preflight-ci' (Application" in exists.summary
+    assert "its app 'preflight-ci' is registered in this tenant" in exists.summary
     assert evidence(exists, "object_id") == SP_ID and evidence(exists, "account_enabled") is True
     creds = one(report, "principal.credentials", "secrets and certificates")
     assert creds.status is Status.PASS, creds
@@ -228,3 +229,19 @@ def test_graph_throttling_is_retried_with_a_capped_retry_after(twin_session: Twi
     assert one(report, "principal.exists").status is Status.PASS
     statuses = [e.status for e in twin_session.requests() if e.service == "graph"]
     assert statuses == [429, 200]
+
+
+def test_certificate_in_use_is_identified_by_thumbprint(twin_session: Twin,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario = core_scenario(signIn={"environment": {"clientId": IDS["cert_app"], "tenantId": IDS["tenant"],
+                                                     "certificate": True},
+                                     "managedIdentity": None, "azureCli": None})
+    scenario["directory"]["permissions"] = {IDS["cert_sp"]: ["Application.Read.All"]}
+    report = run_with(twin_session, monkeypatch, scenario, only=("principal.credentials",))
+    creds = one(report, "principal.credentials", "secrets and certificates")
+    assert creds.status is Status.PASS, creds
+    (cert,) = evidence(creds, "credentials")
+    assert cert["kind"] == "certificate" and cert["thumbprint"]
+    assert evidence(creds, "in_use") == f"certificate '{cert['name'] or cert['key_id']}', thumbprint " \
+                                        f"{cert['thumbprint']}"
+    assert "BEGIN" not in repr(report)  # no certificate or key material in the report
