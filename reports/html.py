@@ -13,6 +13,7 @@ import base64
 import functools
 import hashlib
 import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,10 +45,24 @@ def _environment() -> Any:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
     env = Environment(loader=PackageLoader("preflight.reports", "templates"), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                      finalize=_visible_controls)
     env.filters["pretty"] = _pretty
     env.filters["safe_url"] = _safe_url
     return env
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _visible_controls(value: Any) -> Any:
+    """Every ``{{ … }}`` output: control characters from the data (NUL, ESC, BEL …, which HTML would drop or show
+    as boxes) become visible ``\\xNN`` escapes. Our own inline CSS/JS (Markup) pass unchanged: they are hashed."""
+    from markupsafe import Markup
+
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    return value
 
 
 def _pretty(value: Any) -> str:

@@ -45,3 +45,9 @@ def test_self_contained() -> None:
     text = html.render(every_status_report(), RenderOptions())
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", text.split("<main>")[0])
     assert "@import" not in text and "url(" not in text
+
+
+def test_control_characters_are_shown_not_emitted() -> None:
+    text = html.render(every_status_report(), RenderOptions())
+    assert "control\\x00chars\\x1b[31m here" in text and "\\x07bell" in text
+    assert "\x00" not in text and "\x1b" not in text and "\x07" not in text
