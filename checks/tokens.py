@@ -121,7 +121,7 @@ class TokensScope(Check):
             evidence["finding"] = worst.code
             message = worst.message
             if worst.code == "tenant-mismatch":
-                message += f" (expected tenant from {tenant_source})"
+                message = message.rstrip(".") + f" (the resource's tenant comes from {tenant_source})."
             yield builder(message, subject=scope, evidence=evidence, remediation=worst.fix)
 
 

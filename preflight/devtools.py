@@ -101,6 +101,9 @@ def parse_az_account(stdout: str, source: str = "az account show") -> ToolSignin
     user: Mapping[str, Any] = found_user if isinstance(found_user, Mapping) else {}
     kind = str(user.get("type") or "")
     detail = f"{kind} · subscription {data.get('name') or ''} ({data.get('id') or '?'})".strip(" ·")
+    home, tenant = data.get("homeTenantId"), data.get("tenantId")
+    if isinstance(home, str) and isinstance(tenant, str) and home and home.lower() != tenant.lower():
+        detail += f" · guest: home tenant {home}"
     return ToolSignin("Azure CLI", "signed_in", account=user.get("name"), tenant_id=data.get("tenantId"),
                       detail=detail, source=source)
 

@@ -243,6 +243,9 @@ def test_parse_az_account_show() -> None:
                                          "user": {"name": "alice@contoso.com", "type": "user"}}))
     assert (found.state, found.account, found.tenant_id) == ("signed_in", "alice@contoso.com", TENANT)
     assert parse_az_account("not json").state == "error"
+    guest = parse_az_account(json.dumps({"id": "s1", "tenantId": TENANT, "homeTenantId": FABRIKAM,
+                                         "user": {"name": "dave@fabrikam.com", "type": "user"}}))
+    assert guest.tenant_id == TENANT and f"guest: home tenant {FABRIKAM}" in guest.detail
 
 
 def test_parse_azure_profile_with_bom_takes_the_default_subscription() -> None:
