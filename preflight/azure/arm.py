@@ -26,6 +26,33 @@ log = logging.getLogger(__name__)
 CLIENT_KWARGS: dict[str, Any] = {"retry_total": 2, "retry_backoff_max": 8}
 
 
+class RunCredential:
+    """A TokenCredential that answers from the run's memoised ``token`` fact, so every ARM / Resource Graph /
+    Graph client of a run shares one token per scope. Without it each client's bearer policy asks the
+    credential itself — with the Azure CLI that is one ``az`` process (~0.5 s) per client, per subscription.
+    Requests with claims (a CAE challenge) or a tenant go to the real credential."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
+                  **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        from preflight.azure.facts import token
+
+        if claims or tenant_id or len(scopes) != 1:
+            return self.ctx.get(credential).credential.get_token(*scopes, claims=claims, tenant_id=tenant_id,
+                                                                 **kwargs)
+        found = self.ctx.get(token, scopes[0])
+        return AccessToken(found.access_token, found.expires_on)
+
+
+@fact("arm:run-credential")
+def run_credential(ctx: Context) -> RunCredential:
+    return RunCredential(ctx)
+
+
 def _client_kwargs(ctx: Context) -> dict[str, Any]:
     the_cloud = ctx.get(cloud)
     return {"base_url": the_cloud.resource_manager, "credential_scopes": [the_cloud.arm_scope], **CLIENT_KWARGS}
@@ -35,14 +62,14 @@ def _client_kwargs(ctx: Context) -> dict[str, Any]:
 def authorization_client(ctx: Context, subscription_id: str) -> Any:
     from azure.mgmt.authorization import AuthorizationManagementClient
 
-    return AuthorizationManagementClient(ctx.get(credential).credential, subscription_id, **_client_kwargs(ctx))
+    return AuthorizationManagementClient(ctx.get(run_credential), subscription_id, **_client_kwargs(ctx))
 
 
 @fact("arm:cognitive-client")
 def cognitive_client(ctx: Context, subscription_id: str) -> Any:
     from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
 
-    return CognitiveServicesManagementClient(ctx.get(credential).credential, subscription_id,
+    return CognitiveServicesManagementClient(ctx.get(run_credential), subscription_id,
                                              **_client_kwargs(ctx))
 
 
@@ -68,14 +95,14 @@ def split_resource_id(resource_id: str) -> tuple[str, str, str, str]:
 def resource_client(ctx: Context, subscription_id: str) -> Any:
     from azure.mgmt.resource.resources import ResourceManagementClient
 
-    return ResourceManagementClient(ctx.get(credential).credential, subscription_id, **_client_kwargs(ctx))
+    return ResourceManagementClient(ctx.get(run_credential), subscription_id, **_client_kwargs(ctx))
 
 
 @fact("arm:subscription-client")
 def subscription_client(ctx: Context) -> Any:
     from azure.mgmt.resource.subscriptions import SubscriptionClient
 
-    return SubscriptionClient(ctx.get(credential).credential, **_client_kwargs(ctx))
+    return SubscriptionClient(ctx.get(run_credential), **_client_kwargs(ctx))
 
 
 WORKSPACE_TYPE = "microsoft.machinelearningservices/workspaces"

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from preflight.azure.facts import cloud, credential
+from preflight.azure.arm import run_credential
+from preflight.azure.facts import cloud
 from preflight.context import Context
 from preflight.errors import ConfigError
 
@@ -39,13 +40,16 @@ class _Graph:
 
     def __init__(self, ctx: Context) -> None:
         from azure.core import PipelineClient
-        from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
+        from azure.core.pipeline.policies import (
+            BearerTokenCredentialPolicy,
+            RetryPolicy,
+        )
 
         the_cloud = ctx.get(cloud)
         self.base = the_cloud.graph_endpoint.rstrip("/") + "/v1.0"
         self.client: Any = PipelineClient(self.base, policies=[
             RetryPolicy(retry_total=2, retry_backoff_max=8),
-            BearerTokenCredentialPolicy(ctx.get(credential).credential, the_cloud.graph_scope),
+            BearerTokenCredentialPolicy(ctx.get(run_credential), the_cloud.graph_scope),
         ])
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:

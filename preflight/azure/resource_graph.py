@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from preflight.azure.facts import cloud, credential
+from preflight.azure.arm import run_credential
+from preflight.azure.facts import cloud
 from preflight.context import Context
 
 API_VERSION = "2022-10-01"
@@ -57,7 +58,7 @@ def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[di
     base = the_cloud.resource_manager.rstrip("/")
     client: Any = PipelineClient(base, policies=[
         RetryPolicy(retry_total=2, retry_backoff_max=8),
-        BearerTokenCredentialPolicy(ctx.get(credential).credential, the_cloud.arm_scope),
+        BearerTokenCredentialPolicy(ctx.get(run_credential), the_cloud.arm_scope),
     ])
     url = f"{base}/providers/Microsoft.ResourceGraph/resources?api-version={API_VERSION}"
     rows: list[dict[str, Any]] = []

@@ -31,6 +31,9 @@ def test_healthy_every_rbac_check_passes(twin_session: Twin, monkeypatch: pytest
     # ARM's effective permissions were read (once) and agree: no cross-check warning
     paths = [e.path.lower() for e in twin_session.requests()]
     assert sum(p.endswith("/providers/microsoft.authorization/permissions") for p in paths) == 1
+    assert sum(p.endswith("/providers/microsoft.authorization/roleassignments") for p in paths) == 1
+    # every ARM client of the run shares the token the chain probe fetched: one `az` call in all
+    assert sum(p == "/_twin/az" for p in paths) == 1
     chat = one(report, "rbac.data-action", CHAT)
     assert next(e.value for e in chat.evidence if e.name == "armPermissions") == "allowed"
 
