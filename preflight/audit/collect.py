@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from preflight.audit.rest import RestClient, RestError
@@ -117,12 +118,14 @@ class Collected:
     subscriptions: tuple[str, ...] = field(default=())
 
 
+@lru_cache(maxsize=65536)  # scopes repeat (a few per subscription): 100,000 rows, a few thousand distinct
 def norm_scope(scope: str) -> str:
     """Lower-case, ``/``-led, no trailing or doubled slashes (``/`` for the tenant root)."""
     parts = [p for p in scope.strip().split("/") if p]
     return ("/" + "/".join(parts)).lower() if parts else "/"
 
 
+@lru_cache(maxsize=65536)
 def scope_level(scope: str) -> str:
     """``tenant``, ``managementGroup``, ``subscription``, ``resourceGroup`` or ``resource``."""
     parts = norm_scope(scope).strip("/").split("/")

@@ -7,6 +7,7 @@ what every finding in :mod:`preflight.audit.findings` is computed from — one e
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from preflight.audit.collect import Assignment, is_inherited, norm_scope, scope_level
@@ -21,6 +22,7 @@ COLUMNS = (
 )
 
 
+@lru_cache(maxsize=65536)
 def subscription_of(scope: str) -> str | None:
     parts = norm_scope(scope).strip("/").split("/")
     return parts[1] if len(parts) >= 2 and parts[0] == "subscriptions" else None

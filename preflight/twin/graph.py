@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -129,13 +130,34 @@ _READ = {
 }
 
 
+_INDEX_LOCK = threading.Lock()
+_INDEX: list[Any] = [None, (), {}]  # [directory, sizes, (kind, id) -> object]
+
+
+def _by_id(state: TwinState) -> Mapping[tuple[str, str], dict[str, Any]]:
+    """Directory objects by (kind, lower-cased id), built once per served directory (rebuilt when objects are
+    added): ``getByIds`` with 1,000 ids over a 20,000-object directory must not scan it per id."""
+    directory = _directory(state)
+    sizes = tuple(len(directory.get(kind, [])) for kind in _ODATA_TYPES)
+    with _INDEX_LOCK:
+        if _INDEX[0] is directory and _INDEX[1] == sizes:
+            return _INDEX[2]  # type: ignore[no-any-return]
+        index: dict[tuple[str, str], dict[str, Any]] = {}
+        for kind in _ODATA_TYPES:
+            for obj in directory.get(kind, []):
+                index.setdefault((kind, str(obj.get("id", "")).lower()), obj)
+        _INDEX[:] = [directory, sizes, index]
+        return index
+
+
 def _find(state: TwinState, kind: str, key: str) -> dict[str, Any] | None:
     """A directory object by id (or, for users, UPN; for apps and SPs, ``appId=`` lookups use _find_app)."""
     wanted = unquote(key).strip("'").lower()
+    found = _by_id(state).get((kind, wanted))
+    if found is not None or kind != "users" or "@" not in wanted:  # only a UPN needs the scan
+        return found
     for obj in _directory(state).get(kind, []):
-        if str(obj.get("id", "")).lower() == wanted:
-            return obj
-        if kind == "users" and str(obj.get("userPrincipalName", "")).lower() == wanted:
+        if str(obj.get("userPrincipalName", "")).lower() == wanted:
             return obj
     return None
 
@@ -148,8 +170,10 @@ def _find_by_app_id(state: TwinState, kind: str, app_id: str) -> dict[str, Any] 
 
 
 def _kind_of(state: TwinState, object_id: str) -> str | None:
+    index = _by_id(state)
+    wanted = object_id.lower()
     for kind in ("users", "groups", "servicePrincipals", "applications"):
-        if _find(state, kind, object_id) is not None:
+        if (kind, wanted) in index:
             return kind
     return None
 

@@ -36,14 +36,17 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from preflight.twin import access
-from preflight.twin.arm_common import arm_error, authenticate, ok
-from preflight.twin.http import RESOURCE_GRAPH, Caller, Router, TwinRequest, TwinResponse, TwinState
+from preflight.twin.arm_common import arm_error, authenticate
+from preflight.twin.http import (
+    RESOURCE_GRAPH, Caller, Router, TwinRequest, TwinResponse, TwinState, strip_twin_fields,
+)
 from preflight.twin.scenario import ACCOUNT_TYPE, iso_time, option
 
 ROLE_ASSIGNMENTS_QUERY = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments'"
@@ -215,12 +218,12 @@ def _rows(state: TwinState, caller: Caller, query: Query, subscriptions: list[st
     rows: list[dict[str, Any]] = []
     if query.table == "authorizationresources":
         for ra in scenario.get("roleAssignments", []):
-            sub = access.ancestors(scenario, ra["properties"]["scope"])
-            sub_scope = next((s for s in sub if s.count("/") == 2 and s.startswith("/subscriptions/")), None)
-            if sub_scope is None:
+            # the subscription an assignment lives in, if any (management-group / tenant ones have none)
+            parts = access.norm_scope(ra["properties"]["scope"]).split("/")
+            if len(parts) < 3 or parts[1] != "subscriptions":
                 if not tenant_level:
                     continue
-            elif sub_scope.split("/")[2] not in wanted:
+            elif parts[2] not in wanted:
                 continue
             rows.append(_row(ra, tid, "microsoft.authorization/roleassignments"))
     elif query.table == "resourcecontainers":
@@ -239,6 +242,42 @@ def _rows(state: TwinState, caller: Caller, query: Query, subscriptions: list[st
                 continue
             rows.append(_row(res, tid, ACCOUNT_TYPE))
     return [r for r in rows if _matches(r, query.wheres)]
+
+
+_CACHE_LOCK = threading.Lock()
+_CACHE: list[Any] = [None, -1, {}]  # [scenario, number of assignments, key -> rows]
+
+
+def _cached_rows(state: TwinState, caller: Caller, query_text: str, query: Query, subscriptions: list[str],
+                 tenant_level: bool) -> list[dict[str, Any]]:
+    """The rows of one query, computed once per served scenario and reused for its ``$skipToken`` pages: like
+    ARG's own result snapshot, and what keeps 100 pages over 100,000 assignments from rescanning them 100 times.
+    Dropped when another scenario is served or assignments are appended."""
+    scenario = state.scenario
+    size = len(scenario.get("roleAssignments", []))
+    key = (caller.object_id.lower(), query_text, tuple(sorted(s.lower() for s in subscriptions)), tenant_level)
+    with _CACHE_LOCK:
+        if _CACHE[0] is not scenario or _CACHE[1] != size:
+            _CACHE[:] = [scenario, size, {}]
+        cache: dict[Any, list[dict[str, Any]]] = _CACHE[2]
+        if key not in cache:
+            if len(cache) >= 16:
+                cache.clear()
+            cache[key] = [_strip_row(row) for row in _rows(state, caller, query, subscriptions, tenant_level)]
+        return cache[key]
+
+
+def _strip_row(row: dict[str, Any]) -> dict[str, Any]:
+    """``strip_twin_fields`` for a row, cheaply: a role assignment's properties are flat, so one level is exact
+    there (a deep walk over 100,000 rows took seconds); other tables get the full walk of their properties."""
+    props = row.get("properties")
+    if isinstance(props, dict):
+        if row["type"] == "microsoft.authorization/roleassignments":
+            if any(k.startswith("x-twin") for k in props):
+                row = dict(row, properties={k: v for k, v in props.items() if not k.startswith("x-twin")})
+        else:
+            row = dict(row, properties=strip_twin_fields(props))
+    return {k: v for k, v in row.items() if not k.startswith("x-twin")}
 
 
 def _subscription_row(scenario: Mapping[str, Any], sub: Mapping[str, Any], tenant_id: str) -> dict[str, Any]:
@@ -320,7 +359,7 @@ def query_resources(state: TwinState, request: TwinRequest, match: re.Match[str]
     else:
         subs = tenant_subs
     subs = [s for s in subs if access.has_any_access(scenario, caller.object_id, f"/subscriptions/{s}")]
-    rows = _rows(state, caller, parsed, subs, tenant_level=not requested or bool(mgs))
+    rows = _cached_rows(state, caller, body["query"], parsed, subs, tenant_level=not requested or bool(mgs))
     opts = body.get("options") or {}
     if opts.get("resultFormat", "objectArray") != "objectArray":
         return _invalid_query("The twin supports only resultFormat 'objectArray'.", caller)
@@ -340,7 +379,7 @@ def query_resources(state: TwinState, request: TwinRequest, match: re.Match[str]
                               "resultTruncated": "false"}
     if start + size < len(rows):
         result["$skipToken"] = _encode_token(start + size)
-    return ok(result, caller.object_id)
+    return TwinResponse.json(200, result, principal=caller.object_id)  # rows are stripped once, when cached
 
 
 def register(router: Router) -> None:

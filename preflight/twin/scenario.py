@@ -507,7 +507,8 @@ def _normalise_role_assignments(doc: dict[str, Any], errors: list[str]) -> None:
                           "in roleDefinitions nor a shipped built-in role")
             continue
         props["roleDefinitionId"] = roles.role_definition_id(rd["name"], scope)
-        props.setdefault("principalType", principal_type(doc, props["principalId"]))
+        if "principalType" not in props:  # not setdefault: the directory scan is costly at 100k assignments
+            props["principalType"] = principal_type(doc, props["principalId"])
         for key in ("condition", "conditionVersion", "delegatedManagedIdentityResourceId", "description"):
             props.setdefault(key, None)
         props.setdefault("createdOn", "2024-01-01T00:00:00Z")

@@ -1,0 +1,107 @@
+"""Benchmark: ``preflight audit --all-subscriptions`` on a generated tenant of 100 subscriptions × 1,000 role
+assignments naming 20,000 distinct principals (preflight.twin.generate), at 0 ms and 50 ms injected latency.
+
+One command (not collected by pytest: ``bench_*.py``)::
+
+    /work/venv/bin/python tests/benchmarks/bench_audit.py [--subscriptions 100] [--per-subscription 1000]
+                                                          [--principals 20000] [--latency 0 50]
+
+It serves the scenario from a twin in this process, runs the real ``preflight`` console script as a child
+process (so its peak RSS is measured alone, from ``wait4``'s rusage) and prints one row per latency: wall time,
+requests from the twin's request log (by service), peak RSS, and whether every assignment came back exactly
+once. Targets (issue 9): at most 60 requests, at most 15 s at 50 ms, under 500 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (for helpers) when run as a script
+
+from helpers.cli import clean_env, preflight_exe  # noqa: E402
+
+from preflight.twin import Twin  # noqa: E402
+from preflight.twin.generate import generate_scenario  # noqa: E402
+
+TARGETS = {"requests": 60, "seconds_at_50ms": 15.0, "rss_mb": 500}
+
+
+@dataclass(frozen=True)
+class Row:
+    latency_ms: int
+    wall_s: float
+    requests: int
+    by_service: dict[str, int]
+    rss_mb: float
+    assignments: int
+    unique: int
+    exit_code: int
+
+
+def run_once(twin: Twin, latency_ms: int, workdir: Path) -> Row:
+    twin.server.latency_ms = latency_ms
+    twin.clear_log()
+    env = twin.process_environment(clean_env({"CI": "1"}))  # CI: no progress line on stderr
+    out = workdir / f"audit-{latency_ms}.csv"
+    log = workdir / f"audit-{latency_ms}.log"
+    started = time.perf_counter()
+    with log.open("w", encoding="utf-8") as sink:
+        proc = subprocess.Popen([preflight_exe(), "audit", "--all-subscriptions", "--format", "table",
+                                 "--output", str(out), "--fail-on", "never"],
+                                env=env, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT)
+        # wait4, not proc.wait(): its rusage is this child's alone (RUSAGE_CHILDREN keeps the max of all)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        print(log.read_text(encoding="utf-8")[-3000:], file=sys.stderr)
+    rss_kb = usage.ru_maxrss  # kilobytes on Linux
+    requests = twin.requests()
+    with out.open(newline="", encoding="utf-8") as handle:
+        ids = [row["assignment_id"].lower() for row in csv.DictReader(handle)]
+    return Row(latency_ms, wall, len(requests), dict(Counter(e.service or "?" for e in requests)),
+               rss_kb / 1024, len(ids), len(set(ids)), code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscriptions", type=int, default=100)
+    parser.add_argument("--per-subscription", type=int, default=1000)
+    parser.add_argument("--principals", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--latency", type=int, nargs="+", default=[0, 50])
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    scenario = generate_scenario(args.subscriptions, args.per_subscription, args.principals, seed=args.seed)
+    expected = len(scenario["roleAssignments"])
+    with Twin(scenario) as twin, tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
+        print(f"scenario: {args.subscriptions} subscriptions × {args.per_subscription} assignments "
+              f"({expected} with the auditor's), {args.principals} principals; twin ready in "
+              f"{time.perf_counter() - started:.1f} s", flush=True)
+        rows = [run_once(twin, latency, Path(tmp)) for latency in args.latency]
+        assert twin.errors() == [], twin.errors()
+    header = f"{'latency':>8} {'wall s':>8} {'requests':>9} {'peak RSS MB':>12} {'rows':>8} {'unique':>8} exit  by service"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        services = ", ".join(f"{k}={v}" for k, v in sorted(row.by_service.items()))
+        print(f"{row.latency_ms:>6}ms {row.wall_s:>8.2f} {row.requests:>9} {row.rss_mb:>12.0f} {row.assignments:>8} "
+              f"{row.unique:>8} {row.exit_code:>4}  {services}")
+    print(f"targets: ≤ {TARGETS['requests']} requests, ≤ {TARGETS['seconds_at_50ms']:g} s at 50 ms, "
+          f"< {TARGETS['rss_mb']} MB; expected rows: {expected}")
+    complete = all(r.assignments == r.unique == expected and r.exit_code == 0 for r in rows)
+    return 0 if complete else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
