@@ -90,9 +90,9 @@ class ConditionalAccess(Check):
             if verdict.report_only:
                 yield self.passed(text, subject=subject, evidence=item)
             elif verdict.blocks and not verdict.only_when:
-                yield self.failed(text, subject=subject, evidence=item,
-                                  remediation="ask the tenant's Conditional Access admin for an exclusion, or use "
-                                              "a service principal / managed identity for automation")
+                fix = "ask the tenant's Conditional Access admin for an exclusion" + (
+                    ", or use a service principal / managed identity for automation" if who.kind == "user" else "")
+                yield self.failed(text, subject=subject, evidence=item, remediation=fix)
             else:
                 yield self.warned(text, subject=subject, evidence=item, remediation=_fix(verdict, who.kind))
         enforced = [v for v in applicable if v.enforced]

@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers.principal_world import no_ci  # noqa: F401  (fixture)
+from helpers.principal_world import (
+    SP_ID,
+    builtin,
+    no_ci,  # noqa: F401  (fixture)
+    service_principal,
+)
 from helpers.scenarios import one, results, run_scenario
 
 from preflight.model import Result, Status
@@ -69,3 +74,23 @@ def test_without_policy_read_all_it_skips_naming_the_permission(twin_session: Tw
     assert "Policy.Read.All" in result.summary
     assert evidence(result, "permission") == "Policy.Read.All"
     assert result.remediation is not None and "Policy.Read.All" in result.remediation.text
+
+
+def test_workload_identity_policy_applies_to_a_service_principal(twin_session: Twin,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario = service_principal(permissions=["Application.Read.All", "Policy.Read.All"])
+    user_policy, *_ = builtin("ca-policies")["directory"]["conditionalAccessPolicies"]
+    workload = {**user_policy, "id": "ca000000-0000-4000-8000-0000000000a1", "displayName": "Block CI identities",
+                "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+                "conditions": {**user_policy["conditions"], "applications": {"includeApplications": ["All"]},
+                               "clientApplications": {"includeServicePrincipals": [SP_ID]}}}
+    scenario["directory"]["conditionalAccessPolicies"] = [user_policy, workload]
+    report = run_scenario(twin_session, monkeypatch, scenario, only=ONLY)
+    blocked = one(report, "access.conditional-access", "policy:Block CI identities")
+    assert blocked.status is Status.FAIL
+    assert blocked.summary.startswith("policy 'Block CI identities' (enabled) blocks this service principal")
+    assert blocked.remediation is not None and "managed identity" not in blocked.remediation.text
+    overall = one(report, "access.conditional-access")
+    verdicts = {p["name"]: p for p in evidence(overall, "policies")}
+    assert not verdicts["Require MFA for AI developers"]["applies"]
+    assert "workload identities are not subject" in verdicts["Require MFA for AI developers"]["reason"]
