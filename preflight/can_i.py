@@ -60,7 +60,7 @@ class Answer:
             "grantedBy": [_grant(a) for a in d.granted_by],
             "deniedBy": [{"denyAssignmentId": x.id, "name": x.name, "scope": x.scope} for x in d.denied_by],
             "conditional": [{**_grant(a), "condition": a.assignment.condition} for a in d.conditional],
-            "reason": d.explanation,
+            "reason": " ".join([d.explanation, *self.notes]),
         }
 
 
@@ -106,9 +106,20 @@ def decide(ctx: Context, action: str, scope: str, assignee: str | None,
            plane: bool | None) -> Answer:
     """Gather the facts for one question and evaluate it with the pure core."""
     from preflight.azure.access import ancestry_from
-    from preflight.azure.arm import deny_assignments, role_assignments, role_definition, role_definitions_at
+    from preflight.azure.arm import (
+        deny_assignments,
+        role_assignments,
+        role_definition,
+        role_definitions_at,
+    )
     from preflight.azure.facts import principal
-    from preflight.rbac import DenyAssignment, RoleAssignment, RoleDefinition, evaluate, roles_granting
+    from preflight.rbac import (
+        DenyAssignment,
+        RoleAssignment,
+        RoleDefinition,
+        evaluate,
+        roles_granting,
+    )
 
     notes: list[str] = []
     if assignee:
@@ -145,13 +156,40 @@ def decide(ctx: Context, action: str, scope: str, assignee: str | None,
                         data_action=data, mg_ancestry=ancestry_from(scope, [a.scope for a in assignments]
                                                                     + [d.scope for d in denies]))
     fix = None
-    if decision.status == "not-granted":
+    eligible = _eligible(ctx, decision, scope, principal_id, assignee is not None, list(known.values()),
+                         data) if decision.status == "not-granted" else None
+    if eligible is not None:
+        notes.append(f"eligible in PIM: '{eligible.role_name}' at {eligible.scope} would grant it once activated")
+        fix = ("activate the eligible role in Privileged Identity Management (portal: PIM → My roles → Azure "
+               "resources → Activate); do not add an assignment")
+    elif decision.status == "not-granted":
         best = roles_granting(action, catalogue, data_action=data, scope=scope)
         if best:
             kind = principal_type if principal_type in ("User", "Group", "ServicePrincipal") else "ServicePrincipal"
             fix = (f"az role assignment create --assignee-object-id {principal_id} --assignee-principal-type {kind} "
                    f"--role {best[0].guid} --scope {scope}   # {best[0].role_name}")
     return Answer(decision, principal_id, principal_type, plane_reason, fix, tuple(notes))
+
+
+def _eligible(ctx: Context, decision: Decision, scope: str, principal_id: str, other: bool,
+              definitions: list[RoleDefinition], data: bool) -> Any:
+    """The PIM eligibility that would grant the action once activated (None when none, or unreadable: the
+    verdict "not allowed now" stands either way)."""
+    from preflight.azure.arm import eligible_assignments, role_definition
+    from preflight.errors import FactError
+    from preflight.rbac import RoleAssignment, RoleDefinition, evaluate
+
+    try:
+        eligible = [RoleAssignment.from_arm(e) for e in
+                    ctx.get(eligible_assignments, scope, principal_id if other else None)]
+        known = {d.guid for d in definitions}
+        extra = [RoleDefinition.from_arm(ctx.get(role_definition, a.role_definition_id))
+                 for a in {a.role_guid: a for a in eligible if a.role_guid not in known}.values()]
+    except FactError:
+        return None
+    groups = sorted({a.principal_id for a in eligible if a.principal_id != principal_id})
+    found = evaluate(decision.action, scope, [principal_id, *groups], eligible, definitions + extra, data_action=data)
+    return found.granted_by[0] if found.granted_by else None
 
 
 def render_text(answer: Answer) -> str:

@@ -142,3 +142,11 @@ def test_plane_rule() -> None:
     roles = [role(["Microsoft.CognitiveServices/*"], ["*"]), role(["*"])]  # a bare "*" says nothing
     assert is_data_action(CHAT, roles)
     assert not is_data_action("Microsoft.Storage/storageAccounts/read", roles)
+
+
+def test_eligible_role_says_activate_it(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _can_i(twin_session, monkeypatch, capsys, sc.with_eligibility(), CHAT)
+    assert code == 1  # not allowed *now*
+    assert "eligible in PIM: 'Cognitive Services OpenAI User'" in out
+    assert "activate the eligible role" in out and "az role assignment create" not in out
