@@ -183,10 +183,16 @@ def test_wait_gives_up_when_the_time_is_over(twin_session: Twin, monkeypatch: py
     options = CheckOptions(build_target(dict(os.environ)), only=["rbac.propagation"],
                            engine=RunOptions(timeout=30, deadline=60), wait=2.0, wait_interval=0.05)
     started = time.monotonic()
-    report = run(options, on_retry=lambda attempt, *_: calls.append(attempt))
+    lefts: list[float] = []
+    report = run(options, on_retry=lambda attempt, left, *_: (calls.append(attempt), lefts.append(left)))
+    # It gives up with the last verdict. How many re-checks fit into 2 s depends on the machine's load (on a
+    # busy machine the first attempt alone may use the whole wait), so only their order and the time left
+    # before each are asserted; test_wait_rechecks_with_fresh_facts_until_settled proves that it re-checks.
     assert one(report, "rbac.propagation").status is Status.WARN
-    assert calls and calls == list(range(1, len(calls) + 1))
-    assert time.monotonic() - started < 15
+    assert calls == list(range(1, len(calls) + 1))
+    assert all(0 < left <= 2.0 for left in lefts)
+    assert lefts == sorted(lefts, reverse=True)
+    assert time.monotonic() - started < 60
 
 
 # ------------------------------------------------------------------------------------------------ pure rules
