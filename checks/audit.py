@@ -21,6 +21,10 @@ DOCS_RBAC = "https://learn.microsoft.com/azure/role-based-access-control/best-pr
 EVIDENCE_LIMIT = 1000  # offending items listed in evidence; the count is always complete
 
 
+def _rows(ctx: Context) -> tuple[dict[str, Any], ...]:
+    return ctx.get(facts.inventory)
+
+
 def _brief(row: Mapping[str, Any]) -> dict[str, Any]:
     return {"assignment_id": row.get("assignment_id"), "scope": row.get("scope"), "role": row.get("role_name"),
             "principal_id": row.get("principal_id"), "principal": row.get("principal_display_name"),
@@ -58,7 +62,7 @@ class AuditInventory(Check):
 
     def run(self, ctx: Context) -> Iterable[Result]:
         collected = ctx.get(facts.assignments)
-        rows = ctx.get(facts.inventory)
+        rows = _rows(ctx)
         _, definition_errors = ctx.get(facts.role_definitions)
         by_type: dict[str, int] = {}
         for row in rows:
@@ -95,14 +99,14 @@ class AuditOrphaned(Check):
         severity=Severity.MEDIUM,
         description="Role assignments whose user, group or service principal no longer exists.",
         tags=("audit",),
-        docs=("https://learn.microsoft.com/azure/role-based-access-control/troubleshoot-role-assignments"
-              "#symptom---role-assignments-with-identity-not-found",),
+        docs=(("https://learn.microsoft.com/azure/role-based-access-control/troubleshoot-role-assignments"
+               "#symptom---role-assignments-with-identity-not-found"),),
         facts=("audit:principals",),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
         ctx.get(facts.principals)  # unresolved principals: SKIP with the root cause, never "none orphaned"
-        finding = findings.orphaned(ctx.get(facts.inventory))
+        finding = findings.orphaned(_rows(ctx))
         if not finding.count:
             yield self.passed("no assignment names a deleted principal", evidence=_evidence(finding))
             return
@@ -127,7 +131,7 @@ class AuditPrivilegedApps(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        finding = findings.privileged_service_principals(ctx.get(facts.inventory))
+        finding = findings.privileged_service_principals(_rows(ctx))
         if not finding.count:
             yield self.passed("no service principal or managed identity holds a privileged role at subscription "
                               "or management-group scope", evidence=_evidence(finding))
@@ -154,7 +158,7 @@ class AuditPrivilegedGuests(Check):
 
     def run(self, ctx: Context) -> Iterable[Result]:
         ctx.get(facts.principals)  # guest status needs the directory
-        finding = findings.privileged_guests(ctx.get(facts.inventory))
+        finding = findings.privileged_guests(_rows(ctx))
         if not finding.count:
             yield self.passed("no guest holds a privileged role", evidence=_evidence(finding))
             return
@@ -178,7 +182,7 @@ class AuditDirectUsers(Check):
 
     def run(self, ctx: Context) -> Iterable[Result]:
         ctx.get(facts.principals)
-        finding = findings.direct_user_assignments(ctx.get(facts.inventory))
+        finding = findings.direct_user_assignments(_rows(ctx))
         if not finding.count:
             yield self.passed("no direct user assignment stands out" + (f" ({finding.note})" if finding.note else ""),
                               evidence=_evidence(finding))
@@ -206,7 +210,7 @@ class AuditBroadDataRoles(Check):
 
     def run(self, ctx: Context) -> Iterable[Result]:
         definitions, _ = ctx.get(facts.role_definitions)
-        finding = findings.broad_data_roles(ctx.get(facts.inventory), definitions)
+        finding = findings.broad_data_roles(_rows(ctx), definitions)
         if not finding.count:
             yield self.passed("AI data roles are granted on accounts or resource groups only",
                               evidence=_evidence(finding))
@@ -233,7 +237,7 @@ class AuditCustomWildcards(Check):
 
     def run(self, ctx: Context) -> Iterable[Result]:
         definitions, _ = ctx.get(facts.role_definitions)
-        finding = findings.custom_role_wildcards(definitions, ctx.get(facts.inventory))
+        finding = findings.custom_role_wildcards(definitions, _rows(ctx))
         if not finding.count:
             yield self.passed("no custom role in use has wildcard actions", evidence=_evidence(finding, brief=False))
             return
@@ -269,7 +273,7 @@ class AuditClassicAdmins(Check):
             yield self.warned(f"{finding.count} classic administrator(s)", evidence=_evidence(finding, False, **extra),
                               remediation="convert them to Azure RBAC role assignments and remove the classic "
                                           "administrators")
-        elif errors and len(errors) >= len({row["subscription_id"] for row in ctx.get(facts.inventory)} - {None}):
+        elif errors and len(errors) >= len({row["subscription_id"] for row in _rows(ctx)} - {None}):
             yield self.skipped(f"classic administrators are not readable ({errors[0]})", evidence=extra)
         else:
             yield self.passed("no classic administrator", evidence=_evidence(finding, False, **extra))
@@ -286,15 +290,15 @@ class AuditExpiringCredentials(Check):
         description="Service principals with role assignments whose secrets/certificates are expired or expire "
                     "within --expiry-days (30).",
         tags=("audit",),
-        docs=("https://learn.microsoft.com/entra/identity-platform/howto-create-service-principal-portal"
-              "#set-up-authentication",),
+        docs=(("https://learn.microsoft.com/entra/identity-platform/howto-create-service-principal-portal"
+               "#set-up-authentication"),),
         facts=("audit:app-credentials",),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
         days = facts.options(ctx).expiry_days
         credentials = ctx.get(facts.app_credentials)
-        finding = findings.expiring_credentials(ctx.get(facts.inventory), credentials, datetime.now(UTC), days)
+        finding = findings.expiring_credentials(_rows(ctx), credentials, datetime.now(UTC), days)
         if not finding.count:
             yield self.passed(f"no role-holding application has credentials expiring within {days} days",
                               evidence=_evidence(finding, brief=False))

@@ -12,8 +12,9 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from preflight.model import Report
 from preflight.reports import RenderOptions
+
+from preflight.model import Report
 
 name = "csv"
 media_type = "text/csv"

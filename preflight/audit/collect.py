@@ -165,9 +165,12 @@ def dedupe(items: Iterable[Assignment]) -> tuple[Assignment, ...]:
 
 def via_resource_graph(arm: RestClient, plan: AuditPlan, progress: Progress = _no_progress) -> list[Assignment]:
     """All role assignments through one ARG query, following ``$skipToken``. Raises RestError on refusal."""
-    from preflight.twin.resource_graph import role_assignments_query  # the one definition of the query
+    from preflight.twin.resource_graph import (
+        role_assignments_query,  # the one definition of the query
+    )
 
-    body: dict[str, Any] = {"query": role_assignments_query(),
+    # only the columns the audit reads: half the bytes to send and decode per 1,000-row page
+    body: dict[str, Any] = {"query": role_assignments_query(columns=("id", "properties")),
                             "options": {"$top": ARG_PAGE, "resultFormat": "objectArray"}}
     if plan.management_groups:
         body["managementGroups"] = list(plan.management_groups)
@@ -311,7 +314,7 @@ def classic_administrators(arm: RestClient, subscriptions: Sequence[str],
     """Classic (co-)administrators per subscription, where readable; returns rows and refusals."""
     def one(subscription: str) -> list[dict[str, Any]] | RestError:
         try:
-            items = []
+            items: list[dict[str, Any]] = []
             for page in arm.pages(f"/subscriptions/{subscription}/providers/Microsoft.Authorization/"
                                   "classicAdministrators", {"api-version": CLASSIC_API}):
                 items.extend({"subscription": subscription, **(i.get("properties") or {})} for i in page)

@@ -28,7 +28,7 @@ INVENTORY_CHECK = "audit.inventory"
 class AuditOptions:
     """What ``preflight audit`` was asked for."""
 
-    plan: AuditPlan = AuditPlan()
+    plan: AuditPlan = field(default_factory=AuditPlan)
     expiry_days: int = 30
     classic_administrators: bool = False
     progress: Callable[[str], None] | None = field(default=None, compare=False)

@@ -49,7 +49,9 @@ class RestClient:
                  max_retry_after: float = MAX_RETRY_AFTER) -> None:
         from azure.core import PipelineClient
         from azure.core.pipeline.policies import (
-            BearerTokenCredentialPolicy, HeadersPolicy, UserAgentPolicy,
+            BearerTokenCredentialPolicy,
+            HeadersPolicy,
+            UserAgentPolicy,
         )
 
         from preflight import __version__
@@ -61,10 +63,10 @@ class RestClient:
             _capped_retry_policy(max_retry_after),
             BearerTokenCredentialPolicy(credential, scope),
         ]
-        self._client = PipelineClient(self.base_url, policies=policies, connection_verify=verify)
+        self._client: Any = PipelineClient(self.base_url, policies=policies, connection_verify=verify)
 
     def url(self, path: str) -> str:
-        return path if path.startswith("https://") or path.startswith("http://") else self.base_url + path
+        return path if path.startswith(("https://", "http://")) else self.base_url + path
 
     def request(self, method: str, path: str, params: Mapping[str, str] | None = None,
                 body: Any = None) -> dict[str, Any]:

@@ -62,9 +62,11 @@ def _kql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def role_assignments_query(principal_ids: Iterable[str] = (), scopes: Iterable[str] = ()) -> str:
+def role_assignments_query(principal_ids: Iterable[str] = (), scopes: Iterable[str] = (),
+                           columns: Iterable[str] = ()) -> str:
     """Query 1: role assignments, optionally only for these principals and/or at exactly these scopes
-    (pass a resource's scope and its ancestors to get every assignment that applies to it)."""
+    (pass a resource's scope and its ancestors to get every assignment that applies to it), optionally
+    projected to some columns (``| project id, properties``: the audit's 100,000 rows at half the bytes)."""
     query = ROLE_ASSIGNMENTS_QUERY
     ids = list(principal_ids)
     if ids:
@@ -72,6 +74,9 @@ def role_assignments_query(principal_ids: Iterable[str] = (), scopes: Iterable[s
     scope_list = list(scopes)
     if scope_list:
         query += " | where properties.scope in~ (" + ", ".join(_kql_string(s) for s in scope_list) + ")"
+    wanted = list(columns)
+    if wanted:
+        query += " | project " + ", ".join(wanted)
     return query
 
 
@@ -127,11 +132,15 @@ def _split_stages(query: str) -> list[str]:
 class Query:
     """A recognised query: the table and its ``where`` predicates (field, operator, values)."""
 
-    def __init__(self, table: str, wheres: list[tuple[str, str, list[str]]]) -> None:
+    def __init__(self, table: str, wheres: list[tuple[str, str, list[str]]], columns: tuple[str, ...] = ()) -> None:
         self.table = table
         self.wheres = wheres
+        self.columns = columns  # a final ``| project a, b``: only these columns (KQL: names are case-sensitive)
 
 
+# the columns every row has (see _row), which ``project`` may name
+_COLUMNS = frozenset({"id", "name", "type", "tenantId", "kind", "location", "resourceGroup", "subscriptionId",
+                      "managedBy", "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"})
 _TABLES = {"authorizationresources": "microsoft.authorization/roleassignments", "resources": ACCOUNT_TYPE,
            "resourcecontainers": SUBSCRIPTION_TYPE}
 _FIELDS = {
@@ -148,6 +157,13 @@ def parse_query(query: str) -> Query | None:
     table = stages[0].strip().lower()
     if table not in _TABLES or len(stages) < 2:
         return None
+    columns: tuple[str, ...] = ()
+    project = re.fullmatch(r"project\s+(\w+(?:\s*,\s*\w+)*)", stages[-1])
+    if project and len(stages) > 2:
+        columns = tuple(c.strip() for c in project[1].split(","))
+        if not set(columns) <= _COLUMNS:
+            return None
+        stages = stages[:-1]
     type_where = re.fullmatch(r"where type\s*(=~|==)\s*(?:" + _STR + ")", stages[1], re.IGNORECASE)
     if not type_where or _strings(stages[1])[0].lower() != _TABLES[table]:
         return None
@@ -163,7 +179,7 @@ def parse_query(query: str) -> Query | None:
         if not values:
             return None
         wheres.append((field, m[2].lower(), values))
-    return Query(table, wheres)
+    return Query(table, wheres, columns)
 
 
 def _field(row: Mapping[str, Any], field: str) -> str:
@@ -263,7 +279,10 @@ def _cached_rows(state: TwinState, caller: Caller, query_text: str, query: Query
         if key not in cache:
             if len(cache) >= 16:
                 cache.clear()
-            cache[key] = [_strip_row(row) for row in _rows(state, caller, query, subscriptions, tenant_level)]
+            rows = [_strip_row(row) for row in _rows(state, caller, query, subscriptions, tenant_level)]
+            if query.columns:
+                rows = [{c: row.get(c) for c in query.columns} for row in rows]
+            cache[key] = rows
         return cache[key]
 
 

@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from preflight.audit import findings
-from preflight.audit.collect import Assignment, dedupe, is_inherited, norm_scope, scope_level
+from preflight.audit.collect import (
+    Assignment,
+    dedupe,
+    is_inherited,
+    norm_scope,
+    scope_level,
+)
 from preflight.audit.inventory import build_rows
 from preflight.audit.principals import AppCredential, Principal
 
@@ -126,3 +132,11 @@ def test_inventory_marks_deleted_principals_unknown_and_unresolved_ones_as_unkno
     assert rows["/b"]["role_name"] == findings.OWNER  # unknown definition: its GUID, never a blank
     unresolved = build_rows([a], None, definitions, ["/"])
     assert unresolved[0]["principal_exists"] is None
+
+
+def test_the_audit_query_projects_two_columns_and_the_twin_refuses_unknown_ones() -> None:
+    from preflight.twin.resource_graph import parse_query, role_assignments_query
+
+    parsed = parse_query(role_assignments_query(columns=("id", "properties")))
+    assert parsed is not None and parsed.columns == ("id", "properties") and parsed.wheres == []
+    assert parse_query(role_assignments_query(columns=("Id",))) is None  # KQL column names are case-sensitive

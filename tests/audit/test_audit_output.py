@@ -12,13 +12,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from helpers.audit_scenarios import SUB1, audit_in_process, audit_scenario
 from helpers.cli import clean_env, run_cli
+from preflight.reports import RenderOptions
+
 from preflight import reports
 from preflight.audit.inventory import COLUMNS
 from preflight.model import Report
-from preflight.reports import RenderOptions
 from preflight.twin import Twin
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "preflight" / "schemas" / "report-1.schema.json").read_text())

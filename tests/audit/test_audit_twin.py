@@ -7,9 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from helpers.audit_scenarios import ID, MG_SCOPE, SUB1, SUB2, audit_in_process, audit_scenario
+from helpers.audit_scenarios import (
+    ID,
+    SUB1,
+    SUB2,
+    audit_in_process,
+    audit_scenario,
+)
 from helpers.scenarios import one
+
 from preflight.audit.collect import AuditPlan
 from preflight.model import Report, Status
 from preflight.twin import Twin

@@ -27,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (for helpers) when run as a script
 
-from helpers.cli import clean_env, preflight_exe  # noqa: E402
+from helpers.cli import clean_env, preflight_exe
 
-from preflight.twin import Twin  # noqa: E402
-from preflight.twin.generate import generate_scenario  # noqa: E402
+from preflight.twin import Twin
+from preflight.twin.generate import generate_scenario
 
 TARGETS = {"requests": 60, "seconds_at_50ms": 15.0, "rss_mb": 500}
 
