@@ -93,3 +93,13 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], capsys: pytest.Captur
     # ours: "preflight: error: …"; click's usage errors end with "Error: …"
     assert "Traceback" not in err and (err.startswith("preflight: error:")
                                        or err.strip().splitlines()[-1].startswith("Error:")), err
+
+
+def test_progress_rewrites_one_line_on_stderr() -> None:
+    from preflight.audit.command import _Progress
+
+    stream = io.StringIO()
+    progress = _Progress(stream)
+    progress.message("Resource Graph: 1000/100001 assignments")
+    progress.close()
+    assert stream.getvalue() == "\r\x1b[KResource Graph: 1000/100001 assignments\r\x1b[K"

@@ -90,6 +90,8 @@ def test_the_audit_only_reads(audited: tuple[Report, list[Any]]) -> None:
                   e.path in (ARG, GET_BY_IDS) or e.service in ("entra", "twin", "managed_identity")))]
     assert writes == []
     assert sum(e.path == GET_BY_IDS for e in requests) == 1  # one call for every principal, not one each
+    by_id = [e.path.lower() for e in requests if "/roledefinitions/" in e.path.lower()]
+    assert len(by_id) == len(set(by_id))  # each role definition fetched at most once
     assert sum(e.path == ARG for e in requests) == 4  # 10 rows, pages of 3
 
 
@@ -154,3 +156,15 @@ def test_graph_refusal_skips_directory_findings_instead_of_calling_everyone_dele
     assert one(report, "audit.orphaned").caused_by == "audit.inventory"
     assert all(r["principal_exists"] is None for r in report.tables["assignments"])
     assert one(report, "audit.privileged-apps").status is Status.FAIL  # ARM's principalType still tells
+
+
+def test_classic_administrators_only_when_asked_and_unreadable_is_a_skip(
+        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    messages: list[str] = []
+    report = audit_in_process(twin_session, monkeypatch, audit_scenario(), only=["audit.classic-admins"],
+                              classic_administrators=True, progress=messages.append)
+    assert any(m.startswith("Resource Graph: ") and m.endswith("/10 assignments") for m in messages), messages
+    result = one(report, "audit.classic-admins")
+    assert result.status is Status.SKIP and "not readable" in result.summary
+    asked = {e.path.lower() for e in twin_session.requests() if e.path.lower().endswith("classicadministrators")}
+    assert asked == {f"/subscriptions/{s}/providers/microsoft.authorization/classicadministrators" for s in (SUB1, SUB2)}
