@@ -140,3 +140,11 @@ def test_the_audit_query_projects_two_columns_and_the_twin_refuses_unknown_ones(
     parsed = parse_query(role_assignments_query(columns=("id", "properties")))
     assert parsed is not None and parsed.columns == ("id", "properties") and parsed.wheres == []
     assert parse_query(role_assignments_query(columns=("Id",))) is None  # KQL column names are case-sensitive
+
+
+def test_preflight_check_never_discovers_audit_checks() -> None:
+    from preflight.audit.run import AUDIT_GROUP, audit_checks
+    from preflight.engine import discover
+
+    assert not [s.id for s in discover() if s.id.startswith("audit.")]
+    assert AUDIT_GROUP != "preflight.checks" and "audit.inventory" in audit_checks()

@@ -47,7 +47,7 @@ class Row:
     exit_code: int
 
 
-def run_once(twin: Twin, latency_ms: int, workdir: Path) -> Row:
+def run_once(twin: Twin, latency_ms: int, workdir: Path, also: str | None = None) -> Row:
     twin.server.latency_ms = latency_ms
     twin.clear_log()
     env = twin.process_environment(clean_env({"CI": "1"}))  # CI: no progress line on stderr
@@ -56,7 +56,8 @@ def run_once(twin: Twin, latency_ms: int, workdir: Path) -> Row:
     started = time.perf_counter()
     with log.open("w", encoding="utf-8") as sink:
         proc = subprocess.Popen([preflight_exe(), "audit", "--all-subscriptions", "--format", "table",
-                                 "--output", str(out), "--fail-on", "never"],
+                                 "--output", str(out), "--fail-on", "never",
+                                 *(["--output", str(workdir / f"audit-{latency_ms}.{also}")] if also else [])],
                                 env=env, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT)
         # wait4, not proc.wait(): its rusage is this child's alone (RUSAGE_CHILDREN keeps the max of all)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--principals", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latency", type=int, nargs="+", default=[0, 50])
+    parser.add_argument("--also", choices=["json", "html", "md", "sarif", "xml"], default=None,
+                        help="also write this report format (to see its cost in time and memory)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scenario: {args.subscriptions} subscriptions × {args.per_subscription} assignments "
               f"({expected} with the auditor's), {args.principals} principals; twin ready in "
               f"{time.perf_counter() - started:.1f} s", flush=True)
-        rows = [run_once(twin, latency, Path(tmp)) for latency in args.latency]
+        rows = [run_once(twin, latency, Path(tmp), args.also) for latency in args.latency]
         assert twin.errors() == [], twin.errors()
     header = f"{'latency':>8} {'wall s':>8} {'requests':>9} {'peak RSS MB':>12} {'rows':>8} {'unique':>8} exit  by service"
     print(header)
