@@ -15,7 +15,8 @@ from typing import Any
 from preflight.audit import facts, findings
 from preflight.check import Check
 from preflight.context import Context
-from preflight.model import CheckMeta, Result, Severity
+from preflight.errors import FactError
+from preflight.model import CheckMeta, Result, Severity, Status
 
 DOCS_RBAC = "https://learn.microsoft.com/azure/role-based-access-control/best-practices"
 EVIDENCE_LIMIT = 1000  # offending items listed in evidence; the count is always complete
@@ -61,7 +62,17 @@ class AuditInventory(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        collected = ctx.get(facts.assignments)
+        try:
+            collected = ctx.get(facts.assignments)
+        except FactError as exc:
+            # Not a SKIP: an audit that could not read anything must not exit 0 as if the estate were clean.
+            yield self.result(Status.ERROR, f"could not list role assignments: {exc.message}",
+                              evidence={"fact": exc.fact, "caused_by": exc.reported_by, "status": exc.status,
+                                        "code": exc.code},
+                              remediation=exc.remediation or "sign in (az login, or AZURE_CLIENT_ID/SECRET) as an "
+                                                             "identity with Reader on the audited scopes",
+                              caused_by=exc.reported_by)
+            return
         rows = _rows(ctx)
         _, definition_errors = ctx.get(facts.role_definitions)
         by_type: dict[str, int] = {}

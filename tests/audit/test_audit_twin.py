@@ -168,3 +168,15 @@ def test_classic_administrators_only_when_asked_and_unreadable_is_a_skip(
     assert result.status is Status.SKIP and "not readable" in result.summary
     asked = {e.path.lower() for e in twin_session.requests() if e.path.lower().endswith("classicadministrators")}
     assert asked == {f"/subscriptions/{s}/providers/microsoft.authorization/classicadministrators" for s in (SUB1, SUB2)}
+
+
+def test_no_sign_in_is_an_error_not_a_clean_audit(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    from preflight.run import exit_code
+
+    nobody = {"environment": None, "workloadIdentity": None, "managedIdentity": None, "azureCli": None}
+    report = audit_in_process(twin_session, monkeypatch, audit_scenario(signIn=nobody),
+                              only=["audit.inventory", "audit.orphaned"])
+    inventory = one(report, "audit.inventory")
+    assert inventory.status is Status.ERROR and inventory.caused_by == "signin.chain", inventory.summary
+    assert one(report, "audit.orphaned").status is Status.SKIP
+    assert exit_code(report, "fail") == 1 and report.tables == {}
