@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--principals", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latency", type=int, nargs="+", default=[0, 50])
+    parser.add_argument("--fallback", action="store_true",
+                        help="Resource Graph answers 403: measure the ARM fallback (one listing per subscription)")
     parser.add_argument("--also", choices=["json", "html", "md", "sarif", "xml"], default=None,
                         help="also write this report format (to see its cost in time and memory)")
     args = parser.parse_args(argv)
@@ -87,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     scenario = generate_scenario(args.subscriptions, args.per_subscription, args.principals, seed=args.seed)
     expected = len(scenario["roleAssignments"])
+    if args.fallback:
+        scenario["faults"] = [{"match": {"service": "resource_graph"}, "status": 403, "body": {"error": {
+            "code": "AuthorizationFailed", "message": "The client does not have authorization to perform action "
+            "'Microsoft.ResourceGraph/resources/read'."}}}]
     with Twin(scenario) as twin, tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         print(f"scenario: {args.subscriptions} subscriptions × {args.per_subscription} assignments "
               f"({expected} with the auditor's), {args.principals} principals; twin ready in "
