@@ -75,6 +75,13 @@ class AccessProbe(Check):
             return
         summary = f"the data plane refused the call ({verdict.kind}): {verdict.message}"
         fix = verdict.fix or "see the message"
+        if verdict.kind == "audience" and verdict.expected_audience:
+            from preflight.azure.facts import scope_from_data_plane
+
+            wanted = scope_from_data_plane(response.status_code, body)
+            evidence["expected_scope"] = wanted
+            fix = (f"request the token for {wanted} (the audience this endpoint expects); the token sent was for "
+                   f"{found.claims.get('aud')}")
         if verdict.kind == "permission_denied" and rbac == "granted":
             summary += ("; the role evaluation says the role is granted, so the assignment has most likely not "
                         "propagated to the data plane yet")

@@ -116,6 +116,14 @@ def build_target(
     if endpoint is not None:
         _require_https(endpoint, "endpoint")
 
+    if workspace is not None or not (resource_id or endpoint):
+        # --workspace, else the nearest .azureml/config.json (as the Azure ML SDK searches): a malformed flag or
+        # config file is bad input (exit 2) before anything runs, not a failure in the middle of the report.
+        from preflight.azureml import resolve_workspace
+
+        found = resolve_workspace(workspace)
+        workspace = found.resource_id if found is not None else None
+
     profile = profile or environ.get("PREFLIGHT_PROFILE") or None
     if profile is not None:
         from preflight.profiles import get_profile

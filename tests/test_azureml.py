@@ -97,11 +97,18 @@ def test_workspace_from_config_is_checked_with_the_ml_profile(twin_session: Twin
     assert not [r for r in report.results if (r.subject or "").startswith("effective-permissions")]
 
 
-def test_bad_workspace_flag_fails_the_resource_check(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    twin_session.use("healthy")
-    apply_environment(monkeypatch, twin_session.environment())
-    monkeypatch.delenv("PREFLIGHT_RESOURCE_ID", raising=False)
-    target = build_target(dict(os.environ), workspace="/subscriptions/x/workspaces/y")
-    report = run(CheckOptions(target, only=["resource.endpoint"]))
-    result = one(report, "resource.endpoint")
-    assert result.status is Status.FAIL and "is not an Azure ML workspace id" in result.summary
+def test_bad_workspace_input_is_rejected_before_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.cli import clean_env, run_cli
+    from preflight.errors import TargetError
+
+    with pytest.raises(TargetError, match="is not an Azure ML workspace id"):
+        build_target({}, workspace="/subscriptions/x/workspaces/y")
+    proc = run_cli(["check", "--workspace", "/subscriptions/x/workspaces/y", "--only", "env.config"])
+    assert proc.returncode == 2 and "is not an Azure ML workspace id" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    # a broken .azureml/config.json found upwards from the working directory is bad input too
+    (tmp_path / ".azureml").mkdir()
+    (tmp_path / ".azureml" / "config.json").write_text('{"subscription_id": ')
+    (tmp_path / "src").mkdir()
+    proc = run_cli(["check", "--only", "env.config"], env=clean_env(), cwd=tmp_path / "src")
+    assert proc.returncode == 2 and "config.json" in proc.stderr and "Traceback" not in proc.stderr

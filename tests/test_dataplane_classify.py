@@ -39,3 +39,12 @@ def test_the_missing_action_and_expected_audience_are_extracted() -> None:
     assert denied.missing_action == ACTION
     audience = classify_probe(401, {"error": {"code": "401", "message": "audience is incorrect (https://x.example)"}})
     assert audience.expected_audience == "https://x.example"
+
+
+def test_a_401_naming_its_audience_gives_the_scope_to_request() -> None:
+    from preflight.azure.facts import scope_from_data_plane
+
+    body = {"error": {"code": "401", "message": "Unauthorized. Access token is missing, invalid, audience is "
+                                                "incorrect (https://cognitiveservices.azure.com), or have expired."}}
+    assert scope_from_data_plane(401, body) == "https://cognitiveservices.azure.com/.default"
+    assert scope_from_data_plane(403, {"error": {"code": "PermissionDenied", "message": "no"}}) is None
