@@ -96,23 +96,40 @@ def _duration(value: str) -> float:
         raise click.BadParameter(f"{value!r} is not a duration such as 90s, 10m or 1h") from None
 
 
+def report_options(format_help: str) -> Callable[[F], F]:
+    """--format / --output / --fail-on, shared by every command that produces a Report."""
+
+    def decorate(func: F) -> F:
+        func = click.option("--fail-on", type=click.Choice(["fail", "warn", "never"]), default="fail",
+                            show_default=True,
+                            help="Exit 1 when a result reaches this status (ERROR counts as FAIL).")(func)
+        func = click.option("--output", "outputs", multiple=True, metavar="FILE",
+                            help="Also write the report to FILE (format from the extension, else --format). "
+                                 "Repeatable.")(func)
+        return click.option("--format", "fmt", type=click.Choice(_format_names()), default="table",
+                            show_default=True, help=format_help)(func)
+
+    return decorate
+
+
+def cloud_options(func: F) -> F:
+    """--cloud / --cloud-metadata-url / --tenant: which cloud and tenant a command talks to."""
+    func = click.option("--tenant", default=None, help="Tenant id or domain (default: AZURE_TENANT_ID).")(func)
+    func = click.option("--cloud-metadata-url", default=None,
+                        help="Custom cloud metadata (default: ARM_CLOUD_METADATA_URL).")(func)
+    return click.option("--cloud", type=click.Choice(["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"]),
+                        default=None, help="Azure cloud (default: AzureCloud, or AZURE_CLOUD).")(func)
+
+
 @cli.command("check")
-@click.option("--format", "fmt", type=click.Choice(_format_names()), default="table", show_default=True,
-              help="Format printed on stdout.")
-@click.option("--output", "outputs", multiple=True, metavar="FILE",
-              help="Also write the report to FILE (format from the extension, else --format). Repeatable.")
-@click.option("--fail-on", type=click.Choice(["fail", "warn", "never"]), default="fail", show_default=True,
-              help="Exit 1 when a result reaches this status (ERROR counts as FAIL).")
+@report_options("Format printed on stdout.")
 @click.option("--only", multiple=True, metavar="PATTERN", help="Run only these check ids / globs (rbac.*).")
 @click.option("--skip", multiple=True, metavar="PATTERN", help="Skip these check ids / globs.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds one check may run.")
 @click.option("--deadline", type=click.FloatRange(min=0.1), default=180.0, show_default=True,
               help="Seconds the whole run may take.")
-@click.option("--cloud", type=click.Choice(["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"]), default=None,
-              help="Azure cloud (default: AzureCloud, or AZURE_CLOUD).")
-@click.option("--cloud-metadata-url", default=None, help="Custom cloud metadata (default: ARM_CLOUD_METADATA_URL).")
-@click.option("--tenant", default=None, help="Tenant id or domain (default: AZURE_TENANT_ID).")
+@cloud_options
 @click.option("--subscription", default=None, help="Subscription id (default: AZURE_SUBSCRIPTION_ID).")
 @click.option("--resource-id", default=None, help="ARM id of the resource to check.")
 @click.option("--endpoint", default=None, help="Resource endpoint (default: AZURE_OPENAI_ENDPOINT / AZURE_AI_ENDPOINT).")

@@ -18,16 +18,11 @@ from typing import TextIO
 
 import click
 
+from preflight.cli import cloud_options, report_options
 from preflight.errors import ConfigError
 from preflight.target import GUID
 
 MANAGEMENT_GROUP_ID = re.compile(r"^[A-Za-z0-9_.()\-]{1,90}$")
-
-
-def _format_names() -> list[str]:
-    from preflight.reports import FORMATS
-
-    return list(FORMATS)
 
 
 class _Progress:
@@ -102,12 +97,7 @@ def build_plan(scopes: Sequence[str], subscriptions: Sequence[str], all_subscrip
 @click.option("--all-subscriptions", is_flag=True, help="Audit every subscription the caller can read.")
 @click.option("--management-group", "management_groups", multiple=True, metavar="ID",
               help="Audit everything under this management group. Repeatable.")
-@click.option("--format", "fmt", type=click.Choice(_format_names()), default="table", show_default=True,
-              help="Format printed on stdout (csv: one row per role assignment).")
-@click.option("--output", "outputs", multiple=True, metavar="FILE",
-              help="Also write the report to FILE (format from the extension, else --format). Repeatable.")
-@click.option("--fail-on", type=click.Choice(["fail", "warn", "never"]), default="fail", show_default=True,
-              help="Exit 1 when a finding reaches this status (ERROR counts as FAIL).")
+@report_options("Format printed on stdout (csv: one row per role assignment).")
 @click.option("--expiry-days", type=click.IntRange(min=0), default=30, show_default=True,
               help="Credentials expiring within this many days are reported.")
 @click.option("--classic-admins", is_flag=True,
@@ -118,10 +108,7 @@ def build_plan(scopes: Sequence[str], subscriptions: Sequence[str], all_subscrip
               help="Seconds one audit check may run.")
 @click.option("--deadline", type=click.FloatRange(min=0.1), default=600.0, show_default=True,
               help="Seconds the whole audit may take.")
-@click.option("--cloud", type=click.Choice(["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"]), default=None,
-              help="Azure cloud (default: AzureCloud, or AZURE_CLOUD).")
-@click.option("--cloud-metadata-url", default=None, help="Custom cloud metadata (default: ARM_CLOUD_METADATA_URL).")
-@click.option("--tenant", default=None, help="Tenant id or domain (default: AZURE_TENANT_ID).")
+@cloud_options
 @click.option("-v", "--verbose", is_flag=True, help="Show evidence and timings.")
 @click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")
 def audit(scopes: Sequence[str], subscriptions: Sequence[str], all_subscriptions: bool,
