@@ -303,16 +303,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         result = cli.main(args=args, prog_name="preflight", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort (from the KeyboardInterrupt)
+        _report_interrupt(exc.__cause__ or exc.__context__)
         return EXIT_INTERRUPTED
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         return 2 if isinstance(exc, click.UsageError) else exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+    except KeyboardInterrupt as exc:
+        _report_interrupt(exc)
         return EXIT_INTERRUPTED
     except PreflightError as exc:
         _report_error(exc)
@@ -323,6 +323,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"preflight: internal error: {type(exc).__name__}: {exc} (run with -v for details)", err=True)
         return EXIT_INCOMPLETE
     return result if isinstance(result, int) else 0
+
+
+def _report_interrupt(exc: BaseException | None) -> None:
+    """Ctrl-C: say which checks had finished (and how) before the run stopped; no report file is written."""
+    finished = getattr(exc, "finished", None)
+    if finished is None:
+        click.echo("interrupted", err=True)
+        return
+    click.echo(f"interrupted: {len(finished)} check(s) had finished; no report written", err=True)
+    for meta, results in finished:
+        statuses = ", ".join(sorted({r.status.value.upper() for r in results}))
+        click.echo(f"  {meta.id}: {statuses}", err=True)
 
 
 def _report_error(exc: PreflightError) -> None:

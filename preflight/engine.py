@@ -53,6 +53,15 @@ class RunOptions:
     workers: int = 8
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: carries the checks that had finished (in run order) so the CLI can say what
+    completed before it stops. Still a KeyboardInterrupt, so callers that only know that type stop too."""
+
+    def __init__(self, finished: Sequence[tuple[CheckMeta, Sequence[Result]]]) -> None:
+        super().__init__("interrupted")
+        self.finished = tuple(finished)
+
+
 class Observer(Protocol):
     """Live progress. Called from worker threads; implementations must be thread-safe."""
 
@@ -151,6 +160,16 @@ class _Run:
         self.closed = False
 
     def execute(self) -> list[Result]:
+        try:
+            return self._execute_all()
+        except KeyboardInterrupt:
+            # Signals reach the main thread only, i.e. here, in cond.wait. Stop handing out checks (the
+            # daemon workers die with the process) and tell the caller which checks had finished.
+            self.closed = True
+            finished = [(self.checks[i].meta, self.results[i]) for i in sorted(dict(self.results))]
+            raise Interrupted(finished) from None
+
+    def _execute_all(self) -> list[Result]:
         end = time.monotonic() + self.options.deadline
         for _ in range(min(self.options.workers, len(self.checks))):
             self._spawn_worker()

@@ -1,0 +1,63 @@
+"""Ctrl-C during ``preflight check`` (issue 10): stops within a second, says which checks had finished, writes
+no report (and leaves no temporary file), exits 130.
+
+A real subprocess against the twin, with every ARM answer delayed so the run is still busy when SIGINT
+arrives. The process is started directly (not through ``twin exec``) so the signal reaches ``preflight``.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from helpers.cli import preflight_exe
+
+from preflight.twin import Twin
+from preflight.twin.scenario import builtin_scenario_text
+
+ARM_DELAY_MS = 5000
+
+
+def _slow_arm_scenario() -> dict[str, object]:
+    doc = json.loads(builtin_scenario_text("healthy"))
+    doc["name"] = "interrupt-slow-arm"
+    doc["faults"] = [{"match": {"service": "arm", "path": "/subscriptions/.*"}, "latencyMs": ARM_DELAY_MS,
+                      "description": "keep the run busy so Ctrl-C lands mid-run"}]
+    return doc
+
+
+def test_sigint_stops_quickly_lists_finished_checks_and_writes_nothing(twin_session: Twin, tmp_path: Path) -> None:
+    twin_session.use(_slow_arm_scenario())
+    report = tmp_path / "R.json"
+    proc = subprocess.Popen([preflight_exe(), "check", "--format", "json", "--output", str(report)],
+                            env=twin_session.process_environment(), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Wait until the run is really under way: Graph has answered (sign-in checks are finishing) and the
+        # delayed ARM calls are in flight. (The twin logs a request when it answers, so ARM cannot be awaited.)
+        give_up = time.monotonic() + 30
+        while not any(e.service == "graph" for e in twin_session.requests()):
+            assert proc.poll() is None, f"preflight ended before calling Graph: {proc.communicate()}"
+            assert time.monotonic() < give_up, "preflight never called Graph"
+            time.sleep(0.02)
+        time.sleep(0.3)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        latency = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, (proc.returncode, out, err)
+    assert latency < 1.5, f"took {latency:.2f} s to stop after SIGINT"
+    assert "Traceback" not in err, err
+    assert "interrupted" in err and "no report written" in err, err
+    # env.config needs no network: it has finished by the time ARM is called, and is listed with its status.
+    assert any(line.strip().startswith("env.config: ") for line in err.splitlines()), err
+    assert not report.exists()
+    assert list(tmp_path.iterdir()) == [], f"left behind: {list(tmp_path.iterdir())}"
+    assert out == "", out  # nothing rendered on stdout either
