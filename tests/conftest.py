@@ -30,3 +30,24 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 from helpers.twin_fixtures import *  # noqa: E402,F401,F403  (twin_session, twin, twin_env, core_twin …)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Read-only proof (issue 10): fail the whole run if the session twin ever served a write (PUT, PATCH,
+    DELETE, or a POST other than token / Resource Graph / getByIds / $batch / data-plane chat)."""
+    from helpers import twin_fixtures
+    from helpers.readonly import violations
+
+    if twin_fixtures._session is None:  # no test used the twin
+        return
+    bad = violations(twin_fixtures._session.all_requests())
+    if bad:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = "the twin served non-read requests:\n  " + "\n  ".join(bad[:50])
+        if reporter is not None:
+            reporter.write_line("")
+            reporter.write_sep("=", "READ-ONLY VIOLATION", red=True, bold=True)
+            reporter.write_line(message, red=True)
+        else:
+            print("READ-ONLY VIOLATION: " + message)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
