@@ -20,6 +20,7 @@ from preflight.errors import FactError
 if TYPE_CHECKING:
     from preflight.audit.principals import AppCredential, Principal
     from preflight.audit.rest import RestClient
+    from preflight.azure.graph import GraphReader
 
 INVENTORY_CHECK = "audit.inventory"
 
@@ -57,12 +58,20 @@ def arm_client(ctx: Context) -> RestClient:
 
 
 @fact("audit:graph-client", reported_by="signin.chain")
-def graph_client(ctx: Context) -> RestClient:
-    from preflight.audit.rest import RestClient
+def graph_client(ctx: Context) -> GraphReader:
+    """The shared Graph pipeline (preflight.azure.graph), retrying harder than a check does: an audit's
+    getByIds POSTs are read-only queries, safe to repeat under throttling."""
+    from preflight.audit.rest import MAX_RETRY_AFTER, RETRY_TOTAL
+    from preflight.azure.graph import GraphReader
+    from preflight.azure.graph import graph_client as build
 
     the_cloud = ctx.get(cloud)
-    return RestClient(the_cloud.graph_endpoint, ctx.get(credential).credential, the_cloud.graph_scope,
-                      verify=_verify(ctx.target.environ))
+    probe = ctx.get(credential)
+    client, base = build(the_cloud.graph_endpoint, probe.credential, the_cloud.graph_scope,
+                         retry_total=RETRY_TOTAL, retry_backoff_factor=0.2, retry_backoff_max=4,
+                         retry_on_methods=["GET", "POST"], max_retry_after=MAX_RETRY_AFTER,
+                         verify=_verify(ctx.target.environ))
+    return GraphReader(client, base, probe.name, False)
 
 
 @fact("audit:assignments", reported_by=INVENTORY_CHECK)
@@ -89,14 +98,14 @@ def role_definitions(ctx: Context) -> tuple[dict[str, dict[str, Any]], tuple[str
 @fact("audit:principals", reported_by=INVENTORY_CHECK)
 def principals(ctx: Context) -> dict[str, Principal]:
     from preflight.audit.principals import resolve
-    from preflight.audit.rest import RestError
+    from preflight.azure.graph import GraphError
 
     collected = ctx.get(assignments).assignments
     ids = {a.principal_id for a in collected} | {a.created_by for a in collected if a.created_by}
     _progress(ctx)(f"Microsoft Graph: resolving {len(ids)} principals")
     try:
         return resolve(ctx.get(graph_client), ids)
-    except RestError as exc:
+    except GraphError as exc:
         raise FactError("audit:principals", f"Microsoft Graph did not resolve the principals: {exc}",
                         reported_by=INVENTORY_CHECK, status=exc.status, code=exc.code,
                         remediation="reading principals needs Directory.Read.All (a member user has it by "
@@ -120,14 +129,14 @@ def inventory(ctx: Context) -> tuple[dict[str, Any], ...]:
 @fact("audit:app-credentials")
 def app_credentials(ctx: Context) -> dict[str, tuple[AppCredential, ...]]:
     from preflight.audit.principals import application_credentials
-    from preflight.audit.rest import RestError
+    from preflight.azure.graph import GraphError
 
     resolved = ctx.get(principals)
     app_ids = {p.app_id for p in resolved.values()
                if p.kind == "ServicePrincipal" and p.service_principal_type != "ManagedIdentity" and p.app_id}
     try:
         return application_credentials(ctx.get(graph_client), app_ids)
-    except RestError as exc:
+    except GraphError as exc:
         raise FactError("audit:app-credentials", f"could not read applications' credentials: {exc}",
                         status=exc.status, code=exc.code,
                         remediation="reading credentials needs Application.Read.All") from exc

@@ -12,18 +12,13 @@ roles.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from preflight.audit.rest import RestClient
+from preflight.azure.graph import GraphReader, principal_type
 
-GET_BY_IDS = "/v1.0/directoryObjects/getByIds"
-MAX_IDS = 1000
 GRAPH_WORKERS = 4
-_TYPES = {"#microsoft.graph.user": "User", "#microsoft.graph.group": "Group",
-          "#microsoft.graph.serviceprincipal": "ServicePrincipal"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +36,7 @@ class Principal:
 
     @classmethod
     def from_graph(cls, obj: Mapping[str, Any]) -> Principal:
-        kind = _TYPES.get(str(obj.get("@odata.type", "")).lower(), "Unknown")
+        kind = principal_type(obj)
         intern = sys.intern
         upn = obj.get("userPrincipalName")
         return cls(
@@ -61,28 +56,15 @@ class Principal:
         return cls(id=object_id.lower(), kind="Unknown", exists=False)
 
 
-def chunks(items: Sequence[str], size: int = MAX_IDS) -> list[Sequence[str]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
-
-
-def resolve(graph: RestClient, object_ids: Iterable[str], workers: int = GRAPH_WORKERS) -> dict[str, Principal]:
-    """Every id → :class:`Principal` (``exists=False`` when Graph does not know it). Raises RestError if
+def resolve(graph: GraphReader, object_ids: Iterable[str], workers: int = GRAPH_WORKERS) -> dict[str, Principal]:
+    """Every id → :class:`Principal` (``exists=False`` when Graph does not know it). Raises GraphError if
     Graph refuses (e.g. 403 ``Authorization_RequestDenied`` without Directory.Read.All): without an answer
     no id may be called deleted."""
+    from preflight.azure.graph import get_by_ids
+
     ids = sorted({i.lower() for i in object_ids if i})
-    found: dict[str, Principal] = {}
-
-    def one(batch: Sequence[str]) -> list[Principal]:
-        body = {"ids": list(batch), "types": ["user", "group", "servicePrincipal"]}
-        page = graph.post(GET_BY_IDS, body)
-        return [Principal.from_graph(o) for o in page.get("value") or [] if isinstance(o, Mapping)]
-
-    batches = chunks(ids)
-    if batches:
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batches))),
-                                thread_name_prefix="preflight-graph") as pool:
-            for principals in pool.map(one, batches):
-                found.update((p.id, p) for p in principals)
+    found = {p.id: p for p in (Principal.from_graph(o) for o in
+                               get_by_ids(graph, ids, ["user", "group", "servicePrincipal"], workers=workers))}
     return {i: found.get(i) or Principal.missing(i) for i in ids}
 
 
@@ -98,14 +80,16 @@ class AppCredential:
     end: str | None
 
 
-def application_credentials(graph: RestClient, app_ids: Iterable[str]) -> dict[str, tuple[AppCredential, ...]]:
+def application_credentials(graph: GraphReader, app_ids: Iterable[str]) -> dict[str, tuple[AppCredential, ...]]:
     """Credentials of the applications with these app ids (apps registered in other tenants have none here)."""
     wanted = {a.lower() for a in app_ids if a}
     found: dict[str, tuple[AppCredential, ...]] = {}
     if not wanted:
         return found
+    from preflight.azure.graph import pages
+
     params = {"$select": "id,appId,displayName,passwordCredentials,keyCredentials", "$top": "999"}
-    for page in graph.pages("/v1.0/applications", params, next_key="@odata.nextLink"):
+    for page in pages(graph, "applications", params):
         for app in page:
             app_id = str(app.get("appId", "")).lower()
             if app_id not in wanted:

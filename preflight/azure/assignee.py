@@ -2,15 +2,15 @@
 
 RBAC assignments name object ids, but people know a user by UPN and an app by its client id. Microsoft Graph
 turns either into the object id; group memberships are then left to ARM (``assignedTo()`` resolves them
-server-side), so no membership walk is needed here. A minimal read-only Graph GET/POST of its own, through a
-plain azure-core pipeline (the shared Graph adapter may replace it).
+server-side), so no membership walk is needed here. Two read-only Graph calls at most, through the shared
+Graph pipeline of :mod:`preflight.azure.graph`, signed by the credential the ARM reads use.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from preflight.azure.arm import run_credential
@@ -18,10 +18,11 @@ from preflight.azure.facts import cloud
 from preflight.context import Context
 from preflight.errors import ConfigError
 
+if TYPE_CHECKING:
+    from preflight.azure.graph import GraphReader
+
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 UPN = re.compile(r"^[^@\s/]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-ODATA_TYPES = {"#microsoft.graph.user": "User", "#microsoft.graph.group": "Group",
-               "#microsoft.graph.servicePrincipal": "ServicePrincipal"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,40 +36,22 @@ class Assignee:
     note: str | None = None
 
 
-class _Graph:
-    """Just enough Microsoft Graph: one pipeline, JSON in and out, status codes kept."""
+def _reader(ctx: Context) -> GraphReader:
+    from preflight.azure.graph import GraphReader, graph_client
 
-    def __init__(self, ctx: Context) -> None:
-        from azure.core import PipelineClient
-        from azure.core.pipeline.policies import (
-            BearerTokenCredentialPolicy,
-            RetryPolicy,
-        )
-
-        the_cloud = ctx.get(cloud)
-        self.base = the_cloud.graph_endpoint.rstrip("/") + "/v1.0"
-        self.client: Any = PipelineClient(self.base, policies=[
-            RetryPolicy(retry_total=2, retry_backoff_max=8),
-            BearerTokenCredentialPolicy(ctx.get(run_credential), the_cloud.graph_scope),
-        ])
-
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-        from azure.core.rest import HttpRequest
-
-        response = self.client.send_request(HttpRequest(method, self.base + path, json=body))
-        try:
-            data = response.json()
-        except ValueError:
-            data = {}
-        return response.status_code, data if isinstance(data, dict) else {}
+    the_cloud = ctx.get(cloud)
+    client, base = graph_client(the_cloud.graph_endpoint, ctx.get(run_credential), the_cloud.graph_scope)
+    return GraphReader(client, base, "run credential", False)
 
 
 def resolve_assignee(ctx: Context, value: str) -> Assignee:
     """Resolve ``value``; raises ConfigError (exit 2) when it names no directory object."""
+    from preflight.azure.graph import GraphError, get, get_by_ids, principal_type
+
     value = value.strip()
     if UPN.match(value):
-        graph = _Graph(ctx)
-        status, data = graph.call("GET", f"/users/{quote(value)}?$select=id,displayName,userPrincipalName")
+        part = get(_reader(ctx), f"users/{quote(value)}?$select=id,displayName,userPrincipalName")
+        status, data = part.status, part.body if isinstance(part.body, dict) else {}
         if status == 200 and data.get("id"):
             return Assignee(str(data["id"]).lower(), "User", data.get("displayName"))
         if status == 404:
@@ -77,21 +60,22 @@ def resolve_assignee(ctx: Context, value: str) -> Assignee:
                           remediation="pass the user's object id instead")
     if not GUID.match(value):
         raise ConfigError(f"--assignee {value!r} is neither an object id, a UPN nor an application id")
-    graph = _Graph(ctx)
-    status, data = graph.call("GET", f"/servicePrincipals(appId='{value}')?$select=id,displayName")
-    if status == 200 and data.get("id"):
+    reader = _reader(ctx)
+    part = get(reader, f"servicePrincipals(appId='{value}')?$select=id,displayName")
+    data = part.body if part.ok and isinstance(part.body, dict) else {}
+    if data.get("id"):
         return Assignee(str(data["id"]).lower(), "ServicePrincipal", data.get("displayName"),
                         note=f"application id {value} → service principal {data['id']}")
-    status, data = graph.call("POST", "/directoryObjects/getByIds",
-                              {"ids": [value], "types": ["user", "group", "servicePrincipal"]})
-    if status == 200:
-        found = [o for o in data.get("value") or [] if isinstance(o, dict)]
-        if not found:
-            raise ConfigError(f"--assignee {value}: no user, group, service principal or application with this id "
-                              "in the tenant")
-        obj = found[0]
-        return Assignee(str(obj.get("id", value)).lower(), ODATA_TYPES.get(str(obj.get("@odata.type")), "Unknown"),
-                        obj.get("displayName"))
-    # the directory is not readable (e.g. a guest, or an app without Directory.Read.All): ARM does not need it
-    return Assignee(value.lower(), "Unknown",
-                    note=f"Microsoft Graph could not be read ({status}); {value} taken as an object id")
+    try:
+        found = get_by_ids(reader, [value], ["user", "group", "servicePrincipal"])
+    except GraphError as exc:
+        # the directory is not readable (e.g. a guest, or an app without Directory.Read.All): ARM does not need it
+        return Assignee(value.lower(), "Unknown",
+                        note=f"Microsoft Graph could not be read ({exc.status or exc.code}); {value} taken as an "
+                             "object id")
+    if not found:
+        raise ConfigError(f"--assignee {value}: no user, group, service principal or application with this id "
+                          "in the tenant")
+    obj = found[0]
+    return Assignee(str(obj.get("id", value)).lower(), principal_type(obj),
+                    obj.get("displayName"))

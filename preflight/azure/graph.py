@@ -12,15 +12,21 @@ Which credential reads Graph: the one DefaultAzureCredential uses; if that one *
 federated subject nobody registered), any other link of the chain that did sign in (typically an admin's
 ``az login``) reads the directory instead, so the report can say *why* the first one fails. The reader is
 named in evidence.
+
+This module is the only place a Graph pipeline is built (:func:`graph_client`) and Graph requests are sent:
+``--assignee`` resolution (preflight.azure.assignee) and the audit's bulk ``getByIds`` / application listing
+(preflight.audit.principals) use :func:`get`, :func:`call`, :func:`pages` and :func:`get_by_ids` with their
+own credential and retry budget.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from preflight.azure.facts import cloud, credential, credential_chain, principal
+from preflight.azure.http import HttpError, capped_retry_policy, send_json
 from preflight.context import Context, fact
 from preflight.errors import FactError, TargetError
 from preflight.target import GUID
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
     from preflight.claims import PrincipalKind
 
 MAX_BATCH = 20  # Graph's limit of requests per $batch
+MAX_IDS = 1000  # Graph's limit of ids per directoryObjects/getByIds
 MAX_PAGES = 10  # per collection: 10 pages × 100 groups is far beyond what a diagnosis needs
 MAX_RETRY_AFTER = 5.0  # seconds: a hostile or buggy Retry-After must not stall the run
 # The directory permission each kind of read needs (what a 403 names).
@@ -42,6 +49,16 @@ PERMISSIONS = {
     "firstParty": "Application.Read.All",
     "lookup": "Directory.Read.All",
 }
+
+
+# A directory object's @odata.type → ARM's principalType (Graph's casing varies: compare lower-cased).
+PRINCIPAL_TYPES = {"#microsoft.graph.user": "User", "#microsoft.graph.group": "Group",
+                   "#microsoft.graph.serviceprincipal": "ServicePrincipal"}
+
+
+def principal_type(obj: Mapping[str, Any]) -> str:
+    """User / Group / ServicePrincipal for a directory object from getByIds, else Unknown."""
+    return PRINCIPAL_TYPES.get(str(obj.get("@odata.type") or "").lower(), "Unknown")
 
 
 class GraphDenied(FactError):
@@ -93,19 +110,35 @@ class GraphReader:
     fallback: bool  # True when the chain's own credential failed and another link reads Graph
 
 
+class GraphError(HttpError):
+    """A strict Microsoft Graph call that failed for good (after retries)."""
+
+
+def graph_client(graph_endpoint: str, token_credential: Any, scope: str, *, retry_total: int = 2,
+                 retry_backoff_factor: float = 0.8, retry_backoff_max: float = 4,
+                 retry_on_methods: Sequence[str] | None = None, max_retry_after: float | None = None,
+                 verify: str | bool | None = None) -> tuple[Any, str]:
+    """THE place a Microsoft Graph pipeline is built: (PipelineClient, ``…/v1.0/`` base). Bearer auth for
+    ``scope`` and bounded retries whose Retry-After is capped — azure-core obeys it without a cap, so a hostile
+    or buggy value could stall a run. Callers differ only in how hard they retry (the audit's read-only POSTs
+    are safe to repeat, so it passes ``retry_on_methods``)."""
+    from azure.core import PipelineClient
+    from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+
+    cap = MAX_RETRY_AFTER if max_retry_after is None else max_retry_after  # read at build time: tests lower it
+    retry: dict[str, Any] = {"retry_total": retry_total, "retry_backoff_factor": retry_backoff_factor,
+                             "retry_backoff_max": retry_backoff_max}
+    if retry_on_methods is not None:
+        retry["retry_on_methods"] = list(retry_on_methods)
+    extra: dict[str, Any] = {} if verify is None else {"connection_verify": verify}
+    base = graph_endpoint.rstrip("/") + "/v1.0/"
+    client = PipelineClient(base, policies=[capped_retry_policy(cap, **retry),
+                                            BearerTokenCredentialPolicy(token_credential, scope)], **extra)
+    return client, base
+
+
 @fact("graph-reader", reported_by="signin.chain")
 def graph_reader(ctx: Context) -> GraphReader:
-    from azure.core import PipelineClient
-    from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
-
-    class CappedRetry(RetryPolicy):
-        """azure-core obeys Retry-After without a cap; cap it so a run cannot stall."""
-
-        def get_retry_after(self, response: Any) -> float | None:
-            value = super().get_retry_after(response)
-            return None if value is None else min(value, retry_after_cap)
-
-    retry_after_cap = MAX_RETRY_AFTER  # read at build time, so a test may lower it
     the_cloud = ctx.get(cloud)
     fallback = False
     try:
@@ -119,11 +152,7 @@ def graph_reader(ctx: Context) -> GraphReader:
         if not working:
             raise
         probe, fallback = working[0], True
-    base = the_cloud.graph_endpoint.rstrip("/") + "/v1.0/"
-    client: Any = PipelineClient(base, policies=[
-        CappedRetry(retry_total=2, retry_backoff_max=4),
-        BearerTokenCredentialPolicy(probe.credential, the_cloud.graph_scope),
-    ])
+    client, base = graph_client(the_cloud.graph_endpoint, probe.credential, the_cloud.graph_scope)
     return GraphReader(client, base, probe.name, fallback)
 
 
@@ -212,6 +241,50 @@ def raise_for(part: Part, fact_name: str, what: str, permission_key: str, reader
         raise GraphDenied(fact_name, what, PERMISSIONS[permission_key], reader.reader)
     raise FactError(fact_name, f"Microsoft Graph could not read {what}: {part.status} {part.code or ''} "
                                f"{part.message or ''}".strip(), status=part.status, code=part.code)
+
+
+# ------------------------------------------------------------------------------------------ strict calls
+
+
+def call(reader: GraphReader, method: str, relative: str, body: Any = None,
+         params: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """One request (relative to ``v1.0/``, or an absolute nextLink): the JSON object, or :class:`GraphError`
+    (also for a transport failure or an answer that is not JSON) — for callers that need every answer."""
+    from azure.core.rest import HttpRequest
+
+    url = relative if relative.startswith(("https://", "http://")) else reader.base + relative.lstrip("/")
+    return send_json(reader.client, HttpRequest(method, url, params=dict(params or {}), json=body), GraphError)
+
+
+def pages(reader: GraphReader, relative: str, params: Mapping[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
+    """The ``value`` of each page, following ``@odata.nextLink`` (absolute, carrying its own query) to the end."""
+    page = call(reader, "GET", relative, params=params)
+    while True:
+        yield [v for v in page.get("value") or [] if isinstance(v, dict)]
+        link = page.get("@odata.nextLink")
+        if not isinstance(link, str) or not link:
+            return
+        page = call(reader, "GET", link)
+
+
+def get_by_ids(reader: GraphReader, ids: Iterable[str], types: Sequence[str], *, chunk: int = MAX_IDS,
+               workers: int = 1) -> list[dict[str, Any]]:
+    """``POST directoryObjects/getByIds`` for every id, ``chunk`` (Graph's limit: 1,000) per request, up to
+    ``workers`` requests at a time. Objects Graph does not know are simply absent from the answer. Raises
+    :class:`GraphError` when any request is refused: without an answer no id may be called deleted."""
+    wanted = list(ids)
+    batches = [wanted[i:i + chunk] for i in range(0, len(wanted), chunk)]
+
+    def one(batch: Sequence[str]) -> list[dict[str, Any]]:
+        page = call(reader, "POST", "directoryObjects/getByIds", {"ids": list(batch), "types": list(types)})
+        return [o for o in page.get("value") or [] if isinstance(o, dict)]
+
+    if len(batches) <= 1 or workers <= 1:
+        return [o for b in batches for o in one(b)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(batches)), thread_name_prefix="preflight-graph") as pool:
+        return [o for found in pool.map(one, batches) for o in found]
 
 
 # ------------------------------------------------------------------------------------------ the subject
