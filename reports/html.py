@@ -106,7 +106,8 @@ def render(report: Report, options: RenderOptions) -> str:
     worst = report.worst()
     target = [(key, value if isinstance(value, str) else _pretty(value))
               for key, value in report.target.items() if value not in (None, "", [], ())]
-    tables = getattr(report, "tables", None) or {}
+    from preflight.reports.tables import HTML_MAX_ROWS, views
+
     return str(env.get_template(TEMPLATE).render(
         report=report,
         rows=[_row(result, i) for i, result in enumerate(report.results)],
@@ -116,7 +117,7 @@ def render(report: Report, options: RenderOptions) -> str:
         worst=worst.value,
         verdict=VERDICTS[worst],
         target=target,
-        tables={name: list(rows) for name, rows in tables.items()},
+        tables=views(report.tables, HTML_MAX_ROWS),
         css=Markup(css),
         js=Markup(js),
         csp=policy,

@@ -24,6 +24,7 @@ SUMMARY_ORDER = (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.SKI
 ATTENTION = (Status.FAIL, Status.ERROR, Status.WARN, Status.SKIP)
 # GitHub rejects a step summary over 1 MiB; evidence values are cut well before that.
 MAX_EVIDENCE_CHARS = 4000
+MAX_CELL_CHARS = 200  # per table cell (Report.tables), with at most tables.MARKDOWN_MAX_ROWS rows a table
 
 # Characters with inline meaning in GFM; the rest (#, +, -) only matter at a line start, where data never is.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
@@ -102,6 +103,37 @@ def _details(result: Result, verbose: bool) -> list[str]:
     return lines
 
 
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    if len(text) > MAX_CELL_CHARS:
+        text = text[:MAX_CELL_CHARS] + "…"
+    return escape(text)
+
+
+def _tables(report: Report) -> list[str]:
+    """``Report.tables``, each collapsed, at most MARKDOWN_MAX_ROWS rows (the CSV/JSON hold them all)."""
+    from preflight.reports.tables import MARKDOWN_MAX_ROWS, views
+
+    lines: list[str] = []
+    for table in views(report.tables, MARKDOWN_MAX_ROWS):
+        shown = f", the first {len(table.rows)} shown" if table.more else ""
+        lines += [f"### {escape(table.name)}", "", "<details>",
+                  f"<summary>{table.total} row{'' if table.total == 1 else 's'}{shown}</summary>", ""]
+        if table.rows:
+            lines += ["| " + " | ".join(escape(c) for c in table.columns) + " |",
+                      "|" + "---|" * len(table.columns)]
+            lines += ["| " + " | ".join(_cell(row.get(c)) for c in table.columns) + " |" for row in table.rows]
+            lines.append("")
+        else:
+            lines += ["No rows.", ""]
+        if table.note:
+            lines += [f"_{escape(table.note)}_", ""]
+        lines += ["</details>", ""]
+    return lines
+
+
 def _link(url: str) -> str:
     if url.startswith(("https://", "http://")) and not re.search(r"[\s<>()\[\]]", url):
         return f"<{url}>"
@@ -130,4 +162,5 @@ def render(report: Report, options: RenderOptions) -> str:
         lines += ["### Details", ""]
         for result in detailed:
             lines += _details(result, options.verbose)
+    lines += _tables(report)
     return "\n".join(lines).rstrip("\n") + "\n"
