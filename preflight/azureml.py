@@ -21,10 +21,10 @@ from preflight.errors import TargetError
 CONFIG = Path(".azureml") / "config.json"
 WORKSPACE_ID = re.compile(
     r"^/subscriptions/(?P<sub>[0-9a-fA-F-]{36})/resourceGroups/(?P<rg>[^/]+)"
-    r"/providers/Microsoft\.MachineLearningServices/workspaces/(?P<name>[^/]+)$",
+    r"/providers/Microsoft\.MachineLearningServices/workspaces/(?P<name>[^/\x00-\x1f]+)\Z",
     re.IGNORECASE,
 )
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 
 
 @dataclass(frozen=True, slots=True)

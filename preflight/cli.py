@@ -86,14 +86,17 @@ def _format_names() -> list[str]:
 
 def _duration(value: str) -> float:
     """``90``, ``90s``, ``10m``, ``1h`` → seconds."""
+    import math
+
     units = {"s": 1, "m": 60, "h": 3600}
     text = value.strip().lower()
     try:
-        if text and text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
+        seconds = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a duration such as 90s, 10m or 1h") from None
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:  # "nan", "inf", "-5s": never a usable wait
+        raise click.BadParameter(f"{value!r} is not a duration such as 90s, 10m or 1h")
+    return seconds
 
 
 def report_options(format_help: str) -> Callable[[F], F]:

@@ -14,12 +14,13 @@ from urllib.parse import urlsplit
 
 from preflight.errors import ConfigError, TargetError
 
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# \Z, not $: "$" also matches before a trailing newline, which would then travel into ARM URLs (issue 10 fuzz).
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 # A tenant may be named by GUID or by a verified domain (contoso.onmicrosoft.com).
-TENANT_DOMAIN = re.compile(r"^(?=.{3,253}$)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-RESOURCE_ID = re.compile(
-    r"^/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<group>[^/]+)"
-    r"/providers/(?P<namespace>[^/]+)/(?P<rest>.+)$",
+TENANT_DOMAIN = re.compile(r"^(?=.{3,253}\Z)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\Z")
+RESOURCE_ID = re.compile(  # no control characters anywhere (a pasted id with a newline is bad input)
+    r"^/subscriptions/(?P<subscription>[^/\x00-\x1f]+)/resourceGroups/(?P<group>[^/\x00-\x1f]+)"
+    r"/providers/(?P<namespace>[^/\x00-\x1f]+)/(?P<rest>[^\x00-\x1f]+)\Z",
     re.IGNORECASE,
 )
 KNOWN_CLOUDS = ("AzureCloud", "AzureChinaCloud", "AzureUSGovernment")

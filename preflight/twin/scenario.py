@@ -104,6 +104,9 @@ def load_scenario(source: str | Path | Mapping[str, Any], *, now: float | None =
                 text = path.read_text("utf-8")
             except OSError as exc:
                 raise ScenarioError([f"cannot read: {exc.strerror or exc}"], label) from exc
+            except UnicodeDecodeError as exc:
+                raise ScenarioError([f"not UTF-8 text (byte {exc.start}: {exc.object[exc.start]:#04x})"],
+                                    label) from exc
         else:
             raise ScenarioError(
                 [f"{text_source!r} is neither a built-in scenario ({', '.join(list_scenarios())}) nor a file"])
