@@ -267,13 +267,14 @@ def pages(reader: GraphReader, relative: str, params: Mapping[str, str] | None =
         page = call(reader, "GET", link)
 
 
-def get_by_ids(reader: GraphReader, ids: Iterable[str], types: Sequence[str], *, chunk: int = MAX_IDS,
+def get_by_ids(reader: GraphReader, ids: Iterable[str], types: Sequence[str], *, chunk: int | None = None,
                workers: int = 1) -> list[dict[str, Any]]:
     """``POST directoryObjects/getByIds`` for every id, ``chunk`` (Graph's limit: 1,000) per request, up to
     ``workers`` requests at a time. Objects Graph does not know are simply absent from the answer. Raises
     :class:`GraphError` when any request is refused: without an answer no id may be called deleted."""
     wanted = list(ids)
-    batches = [wanted[i:i + chunk] for i in range(0, len(wanted), chunk)]
+    size = chunk or MAX_IDS  # read at call time, so a test may lower it
+    batches = [wanted[i:i + size] for i in range(0, len(wanted), size)]
 
     def one(batch: Sequence[str]) -> list[dict[str, Any]]:
         page = call(reader, "POST", "directoryObjects/getByIds", {"ids": list(batch), "types": list(types)})
