@@ -132,8 +132,16 @@ def test_filter_search_expand_copy_and_print_on_a_failing_scenario(
         command = page.locator("tbody.result[data-status=fail] button.copy").first
         command.scroll_into_view_if_needed()
         page.screenshot(path=str(tmp_path / "owner-report.png"), full_page=True)
+        # The label flips asynchronously (clipboard promise) and flips back after 1.5 s: record every
+        # label the button shows instead of sampling it once, which raced on a slow CI machine.
+        command.evaluate("""button => {
+            window.copyLabels = [];
+            new MutationObserver(() => window.copyLabels.push(button.textContent))
+                .observe(button, {childList: true, characterData: true, subtree: true});
+        }""")
         command.click()
-        assert command.inner_text() in ("Copied", "Press Ctrl+C")
+        page.wait_for_function("window.copyLabels.length > 0", timeout=10_000)
+        assert page.evaluate("window.copyLabels")[0] in ("Copied", "Press Ctrl+C")
 
         page.click("#collapse-all")
         assert page.locator("details[open]").count() == 0
