@@ -386,8 +386,8 @@ class SigninTenants(Check):
                                           "explicitly), or set AZURE_TENANT_ID / --tenant to the tenant you mean")
             return
         if not signed_in:
-            refused = [row["tool"] for row in rows if row["state"] == "error"]
-            what = (f"no developer tool has a working sign-in ({', '.join(refused)}: see the table)" if refused
+            failing = [row["tool"] for row in rows if row["state"] == "error"]
+            what = (f"no developer tool has a working sign-in ({', '.join(failing)}: see the table)" if failing
                     else "no developer tool is signed in")
             yield self.passed(f"{what}; signin.chain says what DefaultAzureCredential can use", evidence=evidence)
             return
