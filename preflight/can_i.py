@@ -113,6 +113,8 @@ def decide(ctx: Context, action: str, scope: str, assignee: str | None,
         role_definitions_at,
     )
     from preflight.azure.facts import principal
+    from preflight.azure.management_groups import management_group_ancestors, management_group_of
+    from preflight.errors import FactError
     from preflight.rbac import (
         DenyAssignment,
         RoleAssignment,
@@ -152,9 +154,16 @@ def decide(ctx: Context, action: str, scope: str, assignee: str | None,
             known[guid] = RoleDefinition.from_arm(ctx.get(role_definition, assignment.role_definition_id))
     denies = [DenyAssignment.from_arm(d) for d in ctx.get(deny_assignments, scope)]
     groups = sorted({a.principal_id for a in assignments if a.principal_id != principal_id})
+    mg_ancestry = ancestry_from(scope, [a.scope for a in assignments] + [d.scope for d in denies])
+    group = management_group_of(scope)
+    if group is not None and any(management_group_of(s) not in (None, group)
+                                 for s in [a.scope for a in assignments] + [d.scope for d in denies]):
+        try:  # assignments at other management groups: only the ones above this one count
+            mg_ancestry = {group: ctx.get(management_group_ancestors, group)}
+        except FactError as exc:
+            notes.append(f"assignments at other management groups not counted: {exc.message}")
     decision = evaluate(action, scope, [principal_id, *groups], assignments, list(known.values()), denies,
-                        data_action=data, mg_ancestry=ancestry_from(scope, [a.scope for a in assignments]
-                                                                    + [d.scope for d in denies]))
+                        data_action=data, mg_ancestry=mg_ancestry)
     fix = None
     eligible = _eligible(ctx, decision, scope, principal_id, assignee is not None, list(known.values()),
                          data) if decision.status == "not-granted" else None
@@ -212,8 +221,9 @@ def render_text(answer: Answer) -> str:
 @click.option("--scope", default=None, help="Scope to ask about (default: the target resource).")
 @click.option("--assignee", default=None, help="Object id, UPN or application id (default: the signed-in one).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--data-action/--control-action", "plane", default=None,
-              help="Force the plane (default: decided from the role definitions at the scope).")
+@click.option("--data-action", "data_plane", is_flag=True,
+              help="ACTION is a data action (default: decided from the role definitions at the scope).")
+@click.option("--control-action", "control_plane", is_flag=True, help="ACTION is a control-plane action.")
 @click.option("--resource-id", default=None, help="Target resource (default scope).")
 @click.option("--endpoint", default=None, help="Target endpoint (default: AZURE_OPENAI_ENDPOINT / AZURE_AI_ENDPOINT).")
 @click.option("--workspace", default=None, help="Azure ML workspace id (default: .azureml/config.json).")
@@ -221,14 +231,24 @@ def render_text(answer: Answer) -> str:
 @click.option("--tenant", default=None, help="Tenant id or domain (default: AZURE_TENANT_ID).")
 @click.option("-v", "--verbose", is_flag=True, help="Tracebacks on internal errors.")
 @click.option("--no-color", is_flag=True, help="Plain output (there is no colour yet).")
-def can_i(action: str, scope: str | None, assignee: str | None, fmt: str, plane: bool | None,
+def can_i(action: str, scope: str | None, assignee: str | None, fmt: str, data_plane: bool, control_plane: bool,
           resource_id: str | None, endpoint: str | None, workspace: str | None, subscription: str | None,
           tenant: str | None, verbose: bool, no_color: bool) -> int:
     """Can a principal perform ACTION at a scope? Exit 0 yes, 1 no, 2 bad input, 3 could not decide."""
     from preflight.context import Context
     from preflight.target import build_target
 
+    if data_plane and control_plane:
+        raise ConfigError("--data-action and --control-action are mutually exclusive")
+    plane = True if data_plane else False if control_plane else None
     action = validate_action(action)
+    if assignee is not None:
+        from preflight.target import GUID, UPN
+
+        assignee = assignee.strip()
+        if not (GUID.match(assignee) or UPN.match(assignee)):  # before any request
+            raise ConfigError(f"--assignee {assignee!r} is neither an object id, a UPN nor an application id",
+                              remediation="pass a GUID (object or application id) or user@domain")
     if scope is not None:
         scope = validate_scope(scope)
     target = build_target(dict(os.environ), tenant=tenant, subscription=subscription, resource_id=resource_id,

@@ -16,6 +16,9 @@ from preflight.errors import ConfigError, TargetError
 
 # \Z, not $: "$" also matches before a trailing newline, which would then travel into ARM URLs (issue 10 fuzz).
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+# can-i --assignee: an object / application id (GUID) or a user principal name (guests' #EXT# UPNs included).
+# (check --assignee also takes a service principal's display name.)
+UPN = re.compile(r"^[^@\s/]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\Z")
 # A tenant may be named by GUID or by a verified domain (contoso.onmicrosoft.com).
 TENANT_DOMAIN = re.compile(r"^(?=.{3,253}\Z)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\Z")
 RESOURCE_ID = re.compile(  # no control characters anywhere (a pasted id with a newline is bad input)

@@ -54,6 +54,8 @@ CASES: list[tuple[str, list[str], Setup, bool, str]] = [
     ("scope-with-space", ["check", "--scope", "not a scope"], _nothing, False, "'not a scope' is not a token scope"),
     ("scope-empty", ["check", "--scope", ""], _nothing, False, "'' is not a token scope"),
     ("can-i-scope", ["can-i", "--scope", "garbage", ACTION], _nothing, False, "--scope 'garbage' is not an Azure scope"),
+    ("can-i-both-planes", ["can-i", "--data-action", "--control-action", ACTION], _nothing, False, "--data-action and --control-action are mutually exclusive"),
+    ("can-i-assignee-garbage", ["can-i", "--assignee", "a b", "--scope", f"/subscriptions/{SUB}", ACTION], _nothing, False, "--assignee 'a b' is neither"),
     ("wait-words", ["check", "--wait", "abc"], _nothing, False, "'abc' is not a duration"),
     ("wait-negative", ["check", "--wait", "-5s"], _nothing, False, "'-5s' is not a duration"),
     ("wait-nan", ["check", "--wait", "nan"], _nothing, False, "'nan' is not a duration"),

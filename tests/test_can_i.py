@@ -150,3 +150,36 @@ def test_eligible_role_says_activate_it(twin_session: Twin, monkeypatch: pytest.
     assert code == 1  # not allowed *now*
     assert "eligible in PIM: 'Cognitive Services OpenAI User'" in out
     assert "activate the eligible role" in out and "az role assignment create" not in out
+
+
+def _mg(name: str, parent: str | None, subscriptions: list[str] | None = None) -> dict[str, Any]:
+    group: dict[str, Any] = {"id": f"/providers/Microsoft.Management/managementGroups/{name}", "name": name,
+                             "properties": {"displayName": name.title(), "details": {}}}
+    if parent:
+        group["properties"]["details"]["parent"] = {"id": f"/providers/Microsoft.Management/managementGroups/{parent}"}
+    if subscriptions:
+        group["x-twin-subscriptions"] = subscriptions
+    return group
+
+
+@pytest.mark.parametrize(("held_at", "allowed"), [("corp", True), ("platform", True), ("ai", False)])
+def test_at_a_management_group_only_groups_above_count(
+        held_at: str, allowed: bool, twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Asked at 'platform' (corp → platform → ai → subscription): a role at corp (above) or platform (itself)
+    grants; the same role at ai (below) does not — ARM lists it at platform, but it applies only beneath."""
+    doc = sc.builtin("healthy")
+    doc["managementGroups"] = [_mg("corp", None), _mg("platform", "corp"), _mg("ai", "platform", [sc.SUB])]
+    doc["roleAssignments"] = [sc.assignment("Reader", sc.ALICE, "/providers/Microsoft.Management/managementGroups/corp"),
+                              sc.assignment("Contributor", sc.ALICE,
+                                            f"/providers/Microsoft.Management/managementGroups/{held_at}")]
+    scope = "/providers/Microsoft.Management/managementGroups/platform"
+    code, out, _ = _can_i(twin_session, monkeypatch, capsys, doc, "Microsoft.Resources/deployments/write",
+                          "--scope", scope, "--format", "json")
+    answer = json.loads(out)
+    assert (code, answer["allowed"]) == ((0, True) if allowed else (1, False)), (answer, [
+        (e.method, e.path, e.query, e.status) for e in twin_session.requests()])
+    if allowed:
+        assert answer["grantedBy"][0]["scope"].endswith(f"/managementGroups/{held_at}")
+    asked = [e.path for e in twin_session.requests() if e.path.endswith("/managementGroups/platform")]
+    assert asked == ["/providers/Microsoft.Management/managementGroups/platform"], "the hierarchy, read once"

@@ -8,7 +8,6 @@ Graph pipeline of :mod:`preflight.azure.graph`, signed by the credential the ARM
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -17,12 +16,11 @@ from preflight.azure.arm import run_credential
 from preflight.azure.facts import cloud
 from preflight.context import Context
 from preflight.errors import ConfigError
+from preflight.target import GUID, UPN
 
 if TYPE_CHECKING:
     from preflight.azure.graph import GraphReader
 
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-UPN = re.compile(r"^[^@\s/]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
 @dataclass(frozen=True, slots=True)
