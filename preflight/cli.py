@@ -334,7 +334,9 @@ def _report_interrupt(exc: BaseException | None) -> None:
     if finished is None:
         click.echo("interrupted", err=True)
         return
-    click.echo(f"interrupted: {len(finished)} check(s) had finished; no report written", err=True)
+    during = getattr(exc, "during", None)
+    when = f" during {during}" if during else ""
+    click.echo(f"interrupted{when}: {len(finished)} check(s) had finished; no report written", err=True)
     for meta, results in finished:
         statuses = ", ".join(sorted({r.status.value.upper() for r in results}))
         click.echo(f"  {meta.id}: {statuses}", err=True)

@@ -57,9 +57,10 @@ class Interrupted(KeyboardInterrupt):
     """Ctrl-C during a run: carries the checks that had finished (in run order) so the CLI can say what
     completed before it stops. Still a KeyboardInterrupt, so callers that only know that type stop too."""
 
-    def __init__(self, finished: Sequence[tuple[CheckMeta, Sequence[Result]]]) -> None:
+    def __init__(self, finished: Sequence[tuple[CheckMeta, Sequence[Result]]], during: str | None = None) -> None:
         super().__init__("interrupted")
         self.finished = tuple(finished)
+        self.during = during  # e.g. "the pause after --wait attempt 2": the finished checks are that attempt's
 
 
 class Observer(Protocol):
@@ -156,6 +157,7 @@ class _Run:
         self.cond = threading.Condition()
         self.pending: collections.deque[int] = collections.deque(range(len(checks)))
         self.running: dict[int, float] = {}
+        self.threads: dict[int, int] = {}  # check index → the worker thread running it
         self.results: dict[int, list[Result]] = {}
         self.closed = False
 
@@ -193,7 +195,7 @@ class _Run:
                 meta = self.checks[index].meta
                 self._record(index, [_make(meta, Status.ERROR,
                                            f"still running when the overall deadline of {self.options.deadline:g} s "
-                                           "passed")], abandoned=True)
+                                           f"passed{self._waiting_for(index)}")], abandoned=True)
             while self.pending:
                 index = self.pending.popleft()
                 meta = self.checks[index].meta
@@ -211,6 +213,7 @@ class _Run:
                     return
                 index = self.pending.popleft()
                 self.running[index] = time.monotonic()
+                self.threads[index] = threading.get_ident()
             loaded = self.checks[index]
             if self.observer is not None:
                 self.observer.started(loaded.meta)
@@ -233,8 +236,22 @@ class _Run:
 
     def _timeout_result(self, index: int) -> Result:
         meta = self.checks[index].meta
-        return _make(meta, Status.ERROR, f"timed out after {self.options.timeout:g} s",
+        return _make(meta, Status.ERROR, f"timed out after {self.options.timeout:g} s{self._waiting_for(index)}",
                      duration=self.options.timeout)
+
+    def _waiting_for(self, index: int) -> str:
+        """`` waiting for <what>`` — what the check's thread is blocked on, from the Context (which follows
+        waits on shared facts to the thread computing them) — or nothing when that is unknown."""
+        activity = getattr(self.ctx, "activity", None)
+        thread = self.threads.get(index)
+        if activity is None or thread is None:
+            return ""
+        try:
+            what = activity(thread)
+        except Exception:  # noqa: BLE001 - a description must never turn a timeout into a crash
+            log.debug("activity of check %s", self.checks[index].meta.id, exc_info=True)
+            return ""
+        return f" waiting for {what} (no answer yet)" if what else ""
 
     def _execute(self, loaded: LoadedCheck) -> list[Result]:
         meta = loaded.meta

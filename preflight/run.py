@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 from preflight import __version__
 from preflight.context import Context
-from preflight.engine import Observer, RunOptions, discover, load, run_checks, select
-from preflight.model import CheckMeta, Report, Status
+from preflight.engine import Interrupted, Observer, RunOptions, discover, load, run_checks, select
+from preflight.model import CheckMeta, Report, Result, Status
 from preflight.redact import Redactor
 from preflight.target import Target
 
@@ -54,7 +54,14 @@ def run(options: CheckOptions, observer: Observer | None = None, on_retry: Retry
             return replace(report, duration=time.perf_counter() - start)
         if on_retry is not None:
             on_retry(attempt, left, report, reason)
-        time.sleep(max(0.0, min(options.wait_interval, left)))
+        try:
+            time.sleep(max(0.0, min(options.wait_interval, left)))
+        except KeyboardInterrupt as exc:  # Ctrl-C between attempts: report the last attempt's checks
+            by_check: dict[str, list[Result]] = {}
+            for result in report.results:
+                by_check.setdefault(result.check_id, []).append(result)
+            raise Interrupted([(meta, by_check[meta.id]) for meta in report.checks if meta.id in by_check],
+                              during=f"the pause after --wait attempt {attempt}") from exc
 
 
 def unsettled(report: Report) -> str | None:
@@ -71,7 +78,9 @@ def _run_once(options: CheckOptions, observer: Observer | None) -> Report:
     started_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     start = time.perf_counter()
     checks = [c for c in load(select(discover(), options.only, options.skip)) if _wanted(c.meta, options)]
-    ctx = Context(options.target)
+    from preflight.azure.services import describe_fact
+
+    ctx = Context(options.target, services={"describe-fact": describe_fact})
     redactor = Redactor.from_environ(options.target.environ)
     results = run_checks(checks, ctx, options.engine, observer=observer, sanitize=redactor.result)
     return Report(

@@ -61,3 +61,34 @@ def test_sigint_stops_quickly_lists_finished_checks_and_writes_nothing(twin_sess
     assert not report.exists()
     assert list(tmp_path.iterdir()) == [], f"left behind: {list(tmp_path.iterdir())}"
     assert out == "", out  # nothing rendered on stdout either
+
+
+def test_sigint_during_the_wait_pause_lists_the_last_attempt(twin_session: Twin, tmp_path: Path) -> None:
+    """--wait sleeps between attempts; Ctrl-C there still says what the last attempt found, exit 130."""
+    twin_session.use("owner-without-data-role")  # rbac.data-action FAILs: --wait keeps trying
+    report = tmp_path / "R.json"
+    proc = subprocess.Popen([preflight_exe(), "check", "--only", "rbac.data-action", "--wait", "60s",
+                             "--output", str(report)],
+                            env=twin_session.process_environment(), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        give_up = time.monotonic() + 30
+        # the role assignments have been read once: the first attempt is over and the 15 s pause has begun
+        while not any("roleAssignments" in e.path for e in twin_session.requests()):
+            assert proc.poll() is None, f"preflight ended early: {proc.communicate()}"
+            assert time.monotonic() < give_up, "the first attempt never read the role assignments"
+            time.sleep(0.02)
+        time.sleep(1.0)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        latency = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, (proc.returncode, out, err)
+    assert latency < 1.5 and "Traceback" not in err, err
+    assert "interrupted during the pause after --wait attempt 1: 1 check(s) had finished" in err, err
+    assert "  rbac.data-action: FAIL" in err.splitlines(), err
+    assert not report.exists() and list(tmp_path.iterdir()) == []
