@@ -11,11 +11,13 @@ import json
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from helpers.cli import preflight_exe
 
 from preflight.twin import Twin
+from preflight.twin.log import LogEntry
 from preflight.twin.scenario import builtin_scenario_text
 
 ARM_DELAY_MS = 5000
@@ -29,29 +31,36 @@ def _slow_arm_scenario() -> dict[str, object]:
     return doc
 
 
+def _interrupt_once(proc: subprocess.Popen[str], twin: Twin, seen: Callable[[LogEntry], bool], what: str,
+                    settle: float) -> tuple[str, str, float]:
+    """Once the twin has logged a request ``seen`` accepts (plus ``settle`` seconds), send SIGINT; returns
+    stdout, stderr and the seconds the process took to stop."""
+    try:
+        give_up = time.monotonic() + 30
+        while not any(seen(e) for e in twin.requests()):
+            assert proc.poll() is None, f"preflight ended before it {what}: {proc.communicate()}"
+            assert time.monotonic() < give_up, f"preflight never {what}"
+            time.sleep(0.02)
+        time.sleep(settle)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        return out, err, time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def test_sigint_stops_quickly_lists_finished_checks_and_writes_nothing(twin_session: Twin, tmp_path: Path) -> None:
     twin_session.use(_slow_arm_scenario())
     report = tmp_path / "R.json"
     proc = subprocess.Popen([preflight_exe(), "check", "--format", "json", "--output", str(report)],
                             env=twin_session.process_environment(), cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        # Wait until the run is really under way: Graph has answered (sign-in checks are finishing) and the
-        # delayed ARM calls are in flight. (The twin logs a request when it answers, so ARM cannot be awaited.)
-        give_up = time.monotonic() + 30
-        while not any(e.service == "graph" for e in twin_session.requests()):
-            assert proc.poll() is None, f"preflight ended before calling Graph: {proc.communicate()}"
-            assert time.monotonic() < give_up, "preflight never called Graph"
-            time.sleep(0.02)
-        time.sleep(0.3)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-        latency = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    # Wait until the run is really under way: Graph has answered (sign-in checks are finishing) and the delayed
+    # ARM calls are in flight. (The twin logs a request when it answers, so ARM cannot be awaited.)
+    out, err, latency = _interrupt_once(proc, twin_session, lambda e: e.service == "graph", "called Graph", 0.3)
     assert proc.returncode == 130, (proc.returncode, out, err)
     assert latency < 1.5, f"took {latency:.2f} s to stop after SIGINT"
     assert "Traceback" not in err, err
@@ -71,22 +80,9 @@ def test_sigint_during_the_wait_pause_lists_the_last_attempt(twin_session: Twin,
                              "--output", str(report)],
                             env=twin_session.process_environment(), cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        give_up = time.monotonic() + 30
-        # the role assignments have been read once: the first attempt is over and the 15 s pause has begun
-        while not any("roleAssignments" in e.path for e in twin_session.requests()):
-            assert proc.poll() is None, f"preflight ended early: {proc.communicate()}"
-            assert time.monotonic() < give_up, "the first attempt never read the role assignments"
-            time.sleep(0.02)
-        time.sleep(1.0)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-        latency = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    # the role assignments have been read once: the first attempt is over and the 15 s pause has begun
+    out, err, latency = _interrupt_once(proc, twin_session, lambda e: "roleAssignments" in e.path,
+                                        "read the role assignments", 1.0)
     assert proc.returncode == 130, (proc.returncode, out, err)
     assert latency < 1.5 and "Traceback" not in err, err
     assert "interrupted during the pause after --wait attempt 1: 1 check(s) had finished" in err, err
