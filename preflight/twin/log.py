@@ -45,6 +45,26 @@ class LogEntry:
         return data
 
 
+# Token-request form fields that say WHAT was asked (never the secret, assertion or refresh token that proves who).
+_FORM_FIELDS = ("grant_type", "scope", "client_id", "resource")
+
+
+def body_summary(method: str, content_type: str, body: bytes) -> dict[str, Any]:
+    """What the log keeps of a request body, so tests can tell two POSTs to one URL apart: the token
+    endpoint's non-secret form fields (grant type, scope, client id), else a short SHA-256 of the body (a
+    Resource Graph query, a Graph ``$batch``). Never the body itself: it may carry a secret."""
+    if method in ("GET", "HEAD") or not body:
+        return {}
+    if "x-www-form-urlencoded" in content_type.lower():
+        from urllib.parse import parse_qs
+
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        return {k: form[k][-1] for k in _FORM_FIELDS if k in form}
+    import hashlib
+
+    return {"body_sha256": hashlib.sha256(body).hexdigest()[:16]}
+
+
 class RequestLog:
     """Thread-safe, append-only list of :class:`LogEntry`, optionally mirrored to a JSONL file."""
 

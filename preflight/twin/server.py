@@ -40,7 +40,7 @@ from preflight.twin.http import (
     TwinRequest,
     TwinResponse,
 )
-from preflight.twin.log import LogEntry, RequestLog
+from preflight.twin.log import LogEntry, RequestLog, body_summary
 from preflight.twin.tls import TlsFiles
 
 # Service modules, in registration order. Fixed-path services first; Entra last because its routes start with a
@@ -341,6 +341,7 @@ class TwinServer:
                 service=service, principal=principal, status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3), raw_path=request.raw_path,
                 fault=(fault.action or (f"status:{fault.status}" if fault.status else "latency")) if fault else None,
+                extra=body_summary(request.method, request.header("content-type"), request.body),
             ))
 
         if fault and fault.action == "hang":
