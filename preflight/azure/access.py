@@ -3,7 +3,8 @@ service's answer with it, and the role assignments behind it are fetched once.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,8 @@ from preflight.azure.arm import (
     role_definition,
 )
 from preflight.azure.facts import principal
-from preflight.context import Context, fact
+from preflight.context import Context, Fact, fact
+from preflight.errors import FactError
 
 if TYPE_CHECKING:
     from preflight.claims import PrincipalInfo
@@ -74,17 +76,72 @@ def subject(ctx: Context) -> Subject:
     return Subject(info, found.type, False)
 
 
+def rbac_scope(ctx: Context) -> str:
+    """The scope every RBAC fact of the run is read at: ``--resource-id`` exactly as given once ARM confirmed it
+    names the resource it read (ARM compares ids without case), else the id ARM returned. Keying the reads by
+    the id as given is what lets them start before the resource's own GET has answered (:func:`start_reads`)."""
+    found = str(ctx.get(resource)["id"])
+    given = ctx.target.resource_id
+    return given if given and given.lower() == found.lower() else found
+
+
+def _early_scope(ctx: Context) -> str:
+    """:func:`rbac_scope` without waiting for the resource when ``--resource-id`` names it."""
+    return ctx.target.resource_id or str(ctx.get(resource)["id"])
+
+
+def prefetch(ctx: Context, which: Fact[Any], *args: Hashable) -> None:
+    """Start computing a fact on a daemon thread and return at once. Its value — or its failure, which the
+    Context remembers and re-raises to the real caller — is then ready (or in flight) when a check asks."""
+    def compute() -> None:
+        try:
+            ctx.get(which, *args)
+        except FactError:
+            pass  # recorded in the fact's slot: whoever needs it gets this very error
+
+    threading.Thread(target=compute, name=f"prefetch:{which.name}", daemon=True).start()
+
+
+def start_reads(ctx: Context, *, permissions: bool = False) -> None:
+    """Put the independent RBAC reads in flight at once, so the run waits for the longest *dependent* chain
+    (token → role assignments → role definitions) rather than for the sum of the reads: the role assignments,
+    the deny assignments and (``permissions``: the caller's ``Microsoft.Authorization/permissions``) start as
+    soon as a token exists — with ``--resource-id``, without waiting for the resource's GET — and every role
+    definition the assignments name starts as soon as they are listed. Idempotent: facts are computed once."""
+    def reads() -> None:
+        try:
+            scope = _early_scope(ctx)
+            prefetch(ctx, deny_assignments, scope)
+            if permissions:
+                from preflight.azure.arm import arm_permissions
+
+                prefetch(ctx, arm_permissions, scope)
+            who = ctx.get(subject).info.object_id
+            listed = ctx.get(role_assignments, scope, who)
+        except FactError:
+            return  # the fact that failed is remembered; data_access reports it in its own order
+        from preflight.rbac import RoleAssignment
+
+        for definition_id in sorted({RoleAssignment.from_arm(a).role_definition_id for a in listed}):
+            prefetch(ctx, role_definition, definition_id)
+
+    threading.Thread(target=reads, name="prefetch:rbac", daemon=True).start()
+
+
 @fact("data-access", reported_by="rbac.data-action")
 def data_access(ctx: Context) -> DataAccess:
     from preflight.rbac import DenyAssignment, RoleAssignment, RoleDefinition, evaluate
 
-    scope = ctx.get(resource)["id"]
+    start_reads(ctx)
+    scope = rbac_scope(ctx)
     whom = ctx.get(subject)
     who = whom.info
     wanted = ctx.get(profile)
     assignments = [RoleAssignment.from_arm(a) for a in ctx.get(role_assignments, scope, who.object_id)]
-    definitions = [RoleDefinition.from_arm(ctx.get(role_definition, d))
-                   for d in sorted({a.role_definition_id for a in assignments})]
+    definition_ids = sorted({a.role_definition_id for a in assignments})
+    for definition_id in definition_ids:  # all in flight at once (no-op for those start_reads began)
+        prefetch(ctx, role_definition, definition_id)
+    definitions = [RoleDefinition.from_arm(ctx.get(role_definition, d)) for d in definition_ids]
     denies = [DenyAssignment.from_arm(d) for d in ctx.get(deny_assignments, scope)]
     ancestry = ancestry_from(scope, [a.scope for a in assignments] + [d.scope for d in denies])
     # assignedTo() returns only assignments that apply to the principal or its (transitive) groups, so any
