@@ -82,12 +82,13 @@ class RbacDataAction(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.access import data_access
+        from preflight.azure.access import data_access, start_reads
         from preflight.errors import FactError
 
         if not _has_target(ctx):
             yield _no_target(self)
             return
+        start_reads(ctx, permissions=not ctx.target.assignee)  # ARM's own view is read alongside, not after
         try:
             access = ctx.get(data_access)
         except FactError as exc:
@@ -381,8 +382,8 @@ class RbacLeastPrivilege(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.access import subject
-        from preflight.azure.arm import resource, role_assignments
+        from preflight.azure.access import rbac_scope, subject
+        from preflight.azure.arm import role_assignments
         from preflight.rbac import RoleAssignment
 
         whom = ctx.get(subject)
@@ -392,7 +393,7 @@ class RbacLeastPrivilege(Check):
                               "and managed identities", evidence={"kind": whom.arm_type})
             return
         if _has_target(ctx):
-            scope = ctx.get(resource)["id"]
+            scope = rbac_scope(ctx)  # the key data_access reads them by: one request for both
         elif ctx.target.subscription_id:
             scope = f"/subscriptions/{ctx.target.subscription_id}"
         else:
