@@ -1,0 +1,82 @@
+"""The request plan of ``preflight check``, read from the twin's request log (issue 11). Not timed: the
+assertions are about which requests a run makes and which of them wait for which, not about seconds.
+
+**Each fact once.** No request (method, URL, and for POSTs what was asked: the token scope, the Resource
+Graph / ``$batch`` body) is sent twice in one run, except retries of throttled or failed answers.
+
+**The minimal dependent chain is 5 requests**, for a service principal signing in to a custom cloud (the
+twin) and a target named by ``--resource-id``:
+
+1. ``GET /metadata/endpoints`` — the custom cloud's endpoints; nothing else can be addressed before them;
+2. ``GET …/v2.0/.well-known/openid-configuration`` — MSAL needs the tenant's token endpoint;
+3. ``POST …/oauth2/v2.0/token`` (ARM) — every ARM call needs it, and it names the principal (its ``oid``);
+4. ``GET …/roleAssignments?$filter=assignedTo('oid')`` — needs that object id;
+5. ``GET …/roleDefinitions/{id}`` — the ids come from the assignments.
+
+Everything else overlaps with this chain: the resource's GET, deny assignments and ARM's own permissions start
+with the role assignments (the resource id is known from ``--resource-id``), the role definitions all at once,
+the other tokens, the Graph ``$batch`` (token → Graph token → batch is also 5 long), the subscription's tenant,
+the managed-identity and Azure CLI probes. With a latency injected into every answer, requests that could
+overlap do, so any serialised pair of independent reads shows as a chain longer than 5.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from helpers.critical_path import critical_path, duplicates
+from helpers.principal_world import service_principal
+from helpers.twin_fixtures import apply_environment
+
+from preflight.engine import RunOptions
+from preflight.model import Status
+from preflight.run import CheckOptions, run
+from preflight.target import build_target
+from preflight.twin import Twin
+
+LATENCY_MS = 200  # far above the scheduling jitter between the run's threads, so overlap is unambiguous
+MINIMAL_CHAIN = 5
+
+
+@pytest.fixture
+def logged_run(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> list:  # type: ignore[type-arg]
+    """Every default check against the healthy world with a service principal signing in, latency injected;
+    the run's request log (the Azure CLI shim's own helper endpoint excluded: it is a local process)."""
+    twin.use(service_principal())
+    apply_environment(monkeypatch, twin.environment())
+    target = build_target(dict(os.environ))
+    twin.clear_log()
+    twin.server.latency_ms = LATENCY_MS
+    try:
+        report = run(CheckOptions(target, engine=RunOptions(timeout=60, deadline=120)))
+    finally:
+        twin.server.latency_ms = 0
+    assert not [r for r in report.results if r.status in (Status.ERROR, Status.FAIL)], report.results
+    return [e for e in twin.requests() if e.service != "twin"]
+
+
+def test_each_fact_once_along_the_minimal_chain(logged_run: list) -> None:  # type: ignore[type-arg]
+    assert duplicates(logged_run) == {}
+    tokens = [e.extra.get("scope") for e in logged_run if e.path.endswith("/oauth2/v2.0/token")]
+    assert len(tokens) == len(set(tokens)) >= 2, tokens  # one token request per scope
+
+    chain = critical_path(logged_run)
+    labels = [s.label for s in chain]
+    assert len(chain) == MINIMAL_CHAIN, "\n".join(labels)
+    assert labels[0] == "arm GET /metadata/endpoints"
+    assert labels[2].startswith("entra POST ") and labels[2].endswith("/oauth2/v2.0/token")
+
+    # The reads independent of the role assignments are in flight while those are listed, and every role
+    # definition is fetched at once after them.
+    def spans(matches: Callable[[str], bool]) -> list[tuple[float, float]]:
+        return [(e.time - e.duration_ms / 1000, e.time) for e in logged_run if matches(e.path)]
+
+    [(_, listed)] = spans(lambda p: p.endswith("/roleAssignments"))
+    for read in ("/denyAssignments", "/Microsoft.Authorization/permissions", "/accounts/contoso-openai"):
+        [(start, _)] = spans(lambda p, r=read: p.endswith(r))  # type: ignore[misc]
+        assert start < listed, f"{read} waited for the role assignments"
+    definitions = spans(lambda p: "/roleDefinitions/" in p)
+    assert len(definitions) == 2
+    assert max(start for start, _ in definitions) < min(end for _, end in definitions), "definitions one by one"
