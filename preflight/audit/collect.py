@@ -1,8 +1,9 @@
 """Collect every role assignment in the audited scope, the role definitions they name and classic admins.
 
 The scale path is ONE Azure Resource Graph query over ``authorizationresources`` for all subscriptions at once,
-paged with ``$skipToken`` (1,000 rows a page, ARG's maximum). When the caller cannot use Resource Graph (403,
-or any other refusal), the audit falls back to ARM: one role-assignment listing per subscription (at, above
+paged with ``$skipToken``, aggregated (``summarize … make_list(pack(…)) by subscriptionId``) so that a page
+of at most 1,000 rows carries whole subscriptions, with the plain one-row-per-assignment query as fallback.
+When the caller cannot use Resource Graph (403, or any other refusal), the audit falls back to ARM: one role-assignment listing per subscription (at, above
 and below it), run concurrently with a bounded pool. Rows of both paths become the same compact
 :class:`Assignment` (slots, interned strings) at once, so 100,000 assignments fit comfortably in memory.
 
@@ -11,6 +12,7 @@ Every request here is a GET or a read-only query POST; nothing is ever written.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -163,25 +165,126 @@ def dedupe(items: Iterable[Assignment]) -> tuple[Assignment, ...]:
 
 # ------------------------------------------------------------------------------------------------ Resource Graph
 
+ARG_BUDGET_BYTES = 10 * 1024 * 1024  # aim each aggregated page at ~60 % of ARG's 16 MiB response limit
+ARG_FIRST_GROUPS = 10  # groups (subscriptions) on the first aggregated page, before their size is known
+TOO_LARGE = "ResponsePayloadTooLarge"  # ARG's error detail for a page beyond its response limit
+MAX_ARG_RESPONSE = 16_777_216  # bytes; the limit ARG names in that detail ("exceeded the limit of …")
+
+
+def _payload_limit(exc: RestError) -> int | None:
+    found = re.search(r"limit of (\d+)", exc.detail_message(TOO_LARGE))
+    return int(found[1]) if found else None
+
+
+class _Unpackable(Exception):
+    """The aggregated query cannot deliver every assignment (a truncated ``make_list``, a single group beyond
+    the response limit, or a query shape Resource Graph refused): use the one-row-per-assignment query."""
+
+
 def via_resource_graph(arm: RestClient, plan: AuditPlan, progress: Progress = _no_progress) -> list[Assignment]:
-    """All role assignments through one ARG query, following ``$skipToken``. Raises RestError on refusal."""
+    """All role assignments through Resource Graph, following ``$skipToken``. Raises RestError on refusal.
+
+    First the aggregated query (one row per subscription carrying all its assignments: ARG's 1,000-row page
+    limit then costs a handful of pages for 100,000 assignments instead of 100); when that cannot deliver
+    every assignment, the plain query with one row per assignment."""
+    try:
+        return _aggregated(arm, plan, progress)
+    except _Unpackable as exc:
+        progress(f"Resource Graph: {exc}; one row per assignment instead")
+    return _one_row_each(arm, plan, progress)
+
+
+def _arg_body(query: str, plan: AuditPlan) -> dict[str, Any]:
+    body: dict[str, Any] = {"query": query, "options": {"$top": ARG_PAGE, "resultFormat": "objectArray"}}
+    if plan.management_groups:
+        body["managementGroups"] = list(plan.management_groups)
+    elif plan.subscriptions and not plan.all_subscriptions:
+        body["subscriptions"] = list(plan.subscriptions)
+    return body
+
+
+def _aggregated(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[Assignment]:
+    """The ``summarize … make_list(pack(id, properties)) by subscriptionId`` query. Page sizes adapt: ARG limits
+    pages to 1,000 ROWS but also to 16 MiB of JSON, and a row here is a whole subscription, so ``$top`` (rows
+    per page) is set from the bytes per assignment and the largest group seen so far, and halved when ARG
+    still answers ``ResponsePayloadTooLarge``. Every group's ``n`` (``count()``) is checked against its list:
+    a shorter list (``make_list``'s size limit) means the aggregated answer is incomplete → :class:`_Unpackable`."""
+    from preflight.twin.resource_graph import (
+        role_assignments_summary_query,  # the one definition of the query
+    )
+
+    body = _arg_body(role_assignments_summary_query(columns=("id", "properties")), plan)
+    found: list[Assignment] = []
+    top, ceiling = ARG_FIRST_GROUPS, ARG_PAGE  # ceiling: below the $top ARG once found too large
+    budget = ARG_BUDGET_BYTES
+    last_count: int | None = None
+    largest = 1
+    groups = 0
+    seen_tokens: set[str] = set()
+    token: str | None = None
+    while True:
+        body["options"] = {"$top": top, "resultFormat": "objectArray", **({"$skipToken": token} if token else {})}
+        try:
+            page, size = arm.request_sized("POST", ARG_PATH, {"api-version": ARG_API}, body)
+        except RestError as exc:
+            if exc.status == 400 and exc.has_detail(TOO_LARGE):
+                budget = min(budget, int(0.6 * (_payload_limit(exc) or MAX_ARG_RESPONSE)))
+                if top == 1:
+                    raise _Unpackable("one subscription's assignments exceed a Resource Graph page") from exc
+                # half the rows that page would have held (ARG may send fewer than $top), and never more again
+                top = ceiling = max(1, min(top, last_count or top) // 2)
+                continue
+            if exc.status == 400:  # the query shape itself refused (InvalidQuery …): the plain query may pass
+                raise _Unpackable(f"the aggregated query was refused ({exc.code or exc.status})") from exc
+            raise
+        packed = 0
+        rows = page.get("data") or []
+        groups += len(rows)
+        last_count = len(rows) or None
+        for row in rows:
+            if not isinstance(row, Mapping):
+                continue
+            items = row.get("assignments")
+            items = items if isinstance(items, list) else []
+            count = row.get("n")
+            if not isinstance(count, int) or count != len(items):
+                raise _Unpackable(f"the list of subscription {row.get('subscriptionId') or '(none)'!r} holds "
+                                  f"{len(items)} of {count} assignments")
+            packed += count
+            largest = max(largest, count)
+            found.extend(a for a in (Assignment.from_arm(i) for i in items if isinstance(i, Mapping)) if a is not None)
+        total = page.get("totalRecords")
+        progress(f"Resource Graph: {groups}" + (f"/{total}" if isinstance(total, int) else "") +
+                 f" subscriptions and tenant scopes, {len(found)} assignments")
+        if page.get("resultTruncated") == "true" and not page.get("$skipToken"):
+            raise _Unpackable("Resource Graph truncated the aggregated answer")
+        token = page.get("$skipToken")
+        if not isinstance(token, str) or not token or token in seen_tokens:
+            return found
+        seen_tokens.add(token)  # a service bug repeating a token must not loop forever
+        per_assignment = size / packed if packed else 1024.0
+        top = max(1, min(ceiling, int(budget / (per_assignment * largest))))
+
+
+def _one_row_each(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[Assignment]:
+    """The plain query, one row per assignment, 1,000 rows a page."""
     from preflight.twin.resource_graph import (
         role_assignments_query,  # the one definition of the query
     )
 
     # only the columns the audit reads: half the bytes to send and decode per 1,000-row page
-    body: dict[str, Any] = {"query": role_assignments_query(columns=("id", "properties")),
-                            "options": {"$top": ARG_PAGE, "resultFormat": "objectArray"}}
-    if plan.management_groups:
-        body["managementGroups"] = list(plan.management_groups)
-    elif plan.subscriptions and not plan.all_subscriptions:
-        body["subscriptions"] = list(plan.subscriptions)
+    body = _arg_body(role_assignments_query(columns=("id", "properties")), plan)
     found: list[Assignment] = []
-    pages = 0
     seen_tokens: set[str] = set()
     while True:
-        page = arm.post(ARG_PATH, body, params={"api-version": ARG_API})
-        pages += 1
+        try:
+            page = arm.post(ARG_PATH, body, params={"api-version": ARG_API})
+        except RestError as exc:  # 1,000 rows with long conditions can pass 16 MiB too: smaller pages
+            top = int(body["options"]["$top"])
+            if exc.status == 400 and exc.has_detail(TOO_LARGE) and top > 1:
+                body["options"] = {**body["options"], "$top": max(1, top // 2)}
+                continue
+            raise
         for row in page.get("data") or []:
             if isinstance(row, Mapping) and (item := Assignment.from_arm(row)) is not None:
                 found.append(item)

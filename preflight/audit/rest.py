@@ -14,14 +14,37 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from preflight.azure.http import HttpError, capped_retry_policy, send_json
+from preflight.azure.http import HttpError, capped_retry_policy, error_of
 
 MAX_RETRY_AFTER = 10.0  # seconds; longer Retry-After values are shortened to this
 RETRY_TOTAL = 4
 
 
 class RestError(HttpError):
-    """A request to ARM or Resource Graph that failed for good (after retries)."""
+    """A request to ARM or Resource Graph that failed for good (after retries). ``details`` are the codes of
+    ``error.details`` (Resource Graph says what went wrong there: ``InvalidQuery``, ``ResponsePayloadTooLarge``
+    under a generic ``BadRequest``)."""
+
+    def __init__(self, method: str, url: str, status: int | None, code: str | None, message: str,
+                 details: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(method, url, status, code, message)
+        self.details = details  # (code, message) of each entry of error.details
+
+    def has_detail(self, code: str) -> bool:
+        return any(c == code for c, _ in self.details)
+
+    def detail_message(self, code: str) -> str:
+        return next((m for c, m in self.details if c == code), "")
+
+
+def _details(response: Any) -> tuple[tuple[str, str], ...]:
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return ()
+    details = error.get("details") if isinstance(error, dict) else None
+    return tuple((str(d["code"]), str(d.get("message") or "")[:500]) for d in details or []
+                 if isinstance(d, dict) and d.get("code"))
 
 
 def _capped_retry_policy(max_retry_after: float) -> Any:
@@ -59,11 +82,31 @@ class RestClient:
     def request(self, method: str, path: str, params: Mapping[str, str] | None = None,
                 body: Any = None) -> dict[str, Any]:
         """One call; the decoded JSON object, or :class:`RestError` (also for transport failures)."""
+        return self.request_sized(method, path, params, body)[0]
+
+    def request_sized(self, method: str, path: str, params: Mapping[str, str] | None = None,
+                      body: Any = None) -> tuple[dict[str, Any], int]:
+        """Like :meth:`request`, plus the size of the answer's body in bytes (what Resource Graph's response
+        limit counts), so a caller can size its next page."""
+        from azure.core.exceptions import AzureError
         from azure.core.rest import HttpRequest
 
         request = HttpRequest(method, self.url(path), params=dict(params or {}),
                               json=body if body is not None else None)
-        return send_json(self._client, request, RestError)
+        url = request.url
+        try:
+            response = self._client.send_request(request)
+        except AzureError as exc:
+            raise RestError(method, url, None, type(exc).__name__, str(exc).splitlines()[0]) from exc
+        if response.status_code >= 400:
+            raise RestError(method, url, response.status_code, *error_of(response), details=_details(response))
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise RestError(method, url, response.status_code, "InvalidJson", f"the answer is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise RestError(method, url, response.status_code, "InvalidJson", "the answer is not a JSON object")
+        return data, len(response.content or b"")
 
     def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         return self.request("GET", path, params)

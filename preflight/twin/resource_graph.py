@@ -16,6 +16,19 @@ product imports them (one definition, no drift) — anything else gets the real 
          [| where properties.endpoint =~ '<url>' | where properties.customSubDomainName =~ '<sub>'
           | where name =~ '<name>']
 
+   or, aggregated so that one row carries many assignments (:func:`role_assignments_summary_query`; ARG
+   pages hold at most 1,000 ROWS, so 100,000 assignments need 100 pages one by one, but far fewer packed)::
+
+       authorizationresources | where type =~ 'microsoft.authorization/roleassignments'
+         | summarize n = count(), assignments = make_list(pack('id', id, 'properties', properties)) by subscriptionId
+         | order by subscriptionId asc
+
+   The twin implements exactly this subset of ``summarize`` (KQL semantics): aggregates ``count()`` and
+   ``make_list(expr [, maxSize])`` with ``expr`` a column or ``pack``/``bag_pack('key', column, …)``, one
+   ``by`` column, then an optional ``order by``/``sort by`` column (``desc`` by default, as in KQL). Group-by
+   columns come first in each row. ``make_list`` keeps at most ``maxSize`` elements (default and maximum
+   1,048,576; the scenario option ``x-argMakeListMaxSize`` lowers the twin's cap to exercise truncation).
+
 3. subscriptions with their management-group ancestry (:func:`subscriptions_query`; each row's
    ``properties.managementGroupAncestorsChain`` lists ``{name, displayName}`` nearest first, as ARG does)::
 
@@ -25,7 +38,10 @@ product imports them (one definition, no drift) — anything else gets the real 
 Request body (api-version 2021-03-01 / 2022-10-01): ``subscriptions``, ``managementGroups``, ``query``,
 ``options`` {``$top``, ``$skip``, ``$skipToken``, ``resultFormat`` (only ``objectArray``)}. Response:
 ``totalRecords``, ``count``, ``data`` (rows), ``facets`` [], ``resultTruncated`` "false", ``$skipToken`` when
-more rows follow (pages of ``options.pageSize`` of the scenario, or ``$top`` if smaller).
+more rows follow (pages of ``options.pageSize`` of the scenario, or ``$top`` if smaller). Like ARG, no
+``$skipToken`` when every output column is dynamic (``resultTruncated`` "true" instead), and a 400
+``ResponsePayloadTooLarge`` when a page's JSON exceeds 16,777,216 bytes (scenario option
+``x-argMaxResponseBytes`` lowers the limit).
 Rows are limited, like ARG, to subscriptions the caller holds a role in (and, for ``resources``, to resources
 it may read); tenant and management-group level assignments are included when the request names no
 subscriptions or names management groups.
@@ -40,6 +56,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from preflight.twin import access
@@ -78,6 +95,16 @@ def role_assignments_query(principal_ids: Iterable[str] = (), scopes: Iterable[s
     if wanted:
         query += " | project " + ", ".join(wanted)
     return query
+
+
+def role_assignments_summary_query(columns: Sequence[str] = ("id", "properties"), by: str = "subscriptionId") -> str:
+    """Query 1, aggregated: one row per ``by`` value (``subscriptionId``: "" for management-group and tenant
+    assignments) carrying ``n`` (``count()``) and ``assignments`` (``make_list`` of ``pack``ed ``columns``).
+    ``n`` lets the caller see a truncated list (``make_list`` keeps at most 1,048,576 elements). Ordered by
+    the group key, which is unique per row, so ``$skipToken`` pages neither repeat nor skip a row."""
+    packed = ", ".join(f"{_kql_string(c)}, {c}" for c in columns)
+    return (f"{ROLE_ASSIGNMENTS_QUERY} | summarize n = count(), assignments = make_list(pack({packed})) by {by}"
+            f" | order by {by} asc")
 
 
 def accounts_query(endpoint: str | None = None, subdomain: str | None = None, name: str | None = None) -> str:
@@ -129,18 +156,59 @@ def _split_stages(query: str) -> list[str]:
     return [" ".join(s.split()) for s in stages]
 
 
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """One ``name = count()`` or ``name = make_list(expr [, maxSize])``; ``pack`` is the (key, column) pairs of
+    a ``pack``/``bag_pack`` expression, or empty when ``make_list`` takes the bare ``column``."""
+
+    name: str
+    function: str  # "count" | "make_list"
+    column: str | None = None
+    pack: tuple[tuple[str, str], ...] = ()
+    max_size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """``| summarize <aggregates> by <by> [| order by <column> [asc|desc]]``."""
+
+    aggregates: tuple[Aggregate, ...]
+    by: str
+    order: tuple[str, bool] | None = None  # (column, descending)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.by, *(a.name for a in self.aggregates))
+
+    @property
+    def dynamic(self) -> frozenset[str]:
+        return frozenset(a.name for a in self.aggregates if a.function == "make_list")
+
+
 class Query:
     """A recognised query: the table and its ``where`` predicates (field, operator, values)."""
 
-    def __init__(self, table: str, wheres: list[tuple[str, str, list[str]]], columns: tuple[str, ...] = ()) -> None:
+    def __init__(self, table: str, wheres: list[tuple[str, str, list[str]]], columns: tuple[str, ...] = (),
+                 summary: Summary | None = None) -> None:
         self.table = table
         self.wheres = wheres
         self.columns = columns  # a final ``| project a, b``: only these columns (KQL: names are case-sensitive)
+        self.summary = summary  # a final ``| summarize … by …`` (see the module docstring)
+
+    @property
+    def all_dynamic(self) -> bool:
+        """Every output column is dynamic: ARG cannot page such a result (no ``$skipToken``)."""
+        if self.summary is not None:
+            return set(self.summary.columns) <= self.summary.dynamic
+        return bool(self.columns) and set(self.columns) <= _DYNAMIC
 
 
 # the columns every row has (see _row), which ``project`` may name
 _COLUMNS = frozenset({"id", "name", "type", "tenantId", "kind", "location", "resourceGroup", "subscriptionId",
                       "managedBy", "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"})
+_DYNAMIC = frozenset({"sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"})
+MAKE_LIST_MAX = 1_048_576  # make_list's default and maximum maxSize (KQL)
+MAX_RESPONSE_BYTES = 16_777_216  # ARG's limit on one response (400 ResponsePayloadTooLarge beyond it)
 _TABLES = {"authorizationresources": "microsoft.authorization/roleassignments", "resources": ACCOUNT_TYPE,
            "resourcecontainers": SUBSCRIPTION_TYPE}
 _FIELDS = {
@@ -151,6 +219,94 @@ _FIELDS = {
 }
 
 
+def _split_args(text: str) -> list[str] | None:
+    """Split on commas outside parentheses and string literals; None when parentheses do not balance."""
+    parts, current, depth, quote = [], "", 0, ""
+    for ch in text:
+        if quote:
+            current += ch
+            if ch == quote and not current.endswith("\\" + quote):
+                quote = ""
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+            continue
+        current += ch
+    if depth or quote:
+        return None
+    parts.append(current.strip())
+    return parts
+
+
+def _call(text: str, names: tuple[str, ...]) -> tuple[str, list[str]] | None:
+    """``name(arg, …)`` with ``name`` one of ``names`` (case-sensitive, as KQL) → (name, args)."""
+    m = re.fullmatch(r"(\w+)\s*\((.*)\)", text.strip(), re.DOTALL)
+    if not m or m[1] not in names:
+        return None
+    args = _split_args(m[2]) if m[2].strip() else []
+    return None if args is None else (m[1], args)
+
+
+def _aggregate(text: str) -> Aggregate | None:
+    m = re.fullmatch(r"(?:(\w+)\s*=\s*)?(.+)", text.strip(), re.DOTALL)
+    if not m:
+        return None
+    called = _call(m[2], ("count", "make_list"))
+    if called is None:
+        return None
+    function, args = called
+    if function == "count":
+        return None if args else Aggregate(m[1] or "count_", "count")
+    if not 1 <= len(args) <= 2:
+        return None
+    max_size = None
+    if len(args) == 2:
+        if not re.fullmatch(r"\d+", args[1]):
+            return None
+        max_size = int(args[1])
+    if args[0] in _COLUMNS:
+        return Aggregate(m[1] or f"list_{args[0]}", "make_list", column=args[0], max_size=max_size)
+    packed = _call(args[0], ("pack", "bag_pack"))
+    if packed is None or not m[1] or not packed[1] or len(packed[1]) % 2:
+        return None  # KQL names a make_list of an expression list_; the twin asks for an explicit name
+    pairs = []
+    for key, column in zip(packed[1][::2], packed[1][1::2]):
+        keys = _strings(key)
+        if len(keys) != 1 or not _STR_RE.fullmatch(key) or column not in _COLUMNS:
+            return None
+        pairs.append((keys[0], column))
+    return Aggregate(m[1], "make_list", pack=tuple(pairs), max_size=max_size)
+
+
+def _summary(stages: list[str]) -> Summary | None:
+    """``summarize … by <column>`` and an optional following ``order by`` / ``sort by``."""
+    m = re.fullmatch(r"summarize\s+(.+)\s+by\s+(\w+)", stages[0], re.DOTALL)
+    if not m or m[2] not in _COLUMNS or m[2] in _DYNAMIC:  # KQL cannot group by a dynamic column
+        return None
+    texts = _split_args(m[1])
+    aggregates = tuple(a for a in (_aggregate(t) for t in texts or []) if a is not None)
+    if not texts or len(aggregates) != len(texts) or len({a.name for a in aggregates} | {m[2]}) != len(texts) + 1:
+        return None
+    order = None
+    if len(stages) == 2:
+        o = re.fullmatch(r"(?:order|sort)\s+by\s+(\w+)(?:\s+(asc|desc))?", stages[1])
+        if not o or o[1] not in (m[2], *(a.name for a in aggregates)):
+            return None
+        order = (o[1], o[2] != "asc")  # KQL sorts descending unless asked otherwise
+    elif len(stages) > 2:
+        return None
+    return Summary(aggregates, m[2], order)
+
+
 def parse_query(query: str) -> Query | None:
     """Recognise one of the supported queries (loosely: case, whitespace and quote style are free)."""
     stages = _split_stages(query)
@@ -158,8 +314,15 @@ def parse_query(query: str) -> Query | None:
     if table not in _TABLES or len(stages) < 2:
         return None
     columns: tuple[str, ...] = ()
+    summary: Summary | None = None
+    at = next((i for i, stage in enumerate(stages) if i > 1 and stage.startswith("summarize ")), None)
+    if at is not None:
+        summary = _summary(stages[at:])
+        if summary is None:
+            return None
+        stages = stages[:at]
     project = re.fullmatch(r"project\s+(\w+(?:\s*,\s*\w+)*)", stages[-1])
-    if project and len(stages) > 2:
+    if summary is None and project and len(stages) > 2:
         columns = tuple(c.strip() for c in project[1].split(","))
         if not set(columns) <= _COLUMNS:
             return None
@@ -179,7 +342,7 @@ def parse_query(query: str) -> Query | None:
         if not values:
             return None
         wheres.append((field, m[2].lower(), values))
-    return Query(table, wheres, columns)
+    return Query(table, wheres, columns, summary)
 
 
 def _field(row: Mapping[str, Any], field: str) -> str:
@@ -280,10 +443,40 @@ def _cached_rows(state: TwinState, caller: Caller, query_text: str, query: Query
             if len(cache) >= 16:
                 cache.clear()
             rows = [_strip_row(row) for row in _rows(state, caller, query, subscriptions, tenant_level)]
-            if query.columns:
+            if query.summary is not None:
+                rows = summarize(rows, query.summary, int((scenario.get("options") or {}).get(
+                    "x-argMakeListMaxSize", MAKE_LIST_MAX)))
+            elif query.columns:
                 rows = [{c: row.get(c) for c in query.columns} for row in rows]
             cache[key] = rows
         return cache[key]
+
+
+def summarize(rows: Sequence[Mapping[str, Any]], summary: Summary, list_cap: int = MAKE_LIST_MAX) -> list[dict[str, Any]]:
+    """KQL ``summarize`` over rows: one output row per distinct ``by`` value (in order of first appearance
+    unless ordered), the group key first, then each aggregate. ``make_list`` keeps at most
+    ``min(maxSize, list_cap)`` elements — silently, as KQL does (``count()`` still counts them all)."""
+    groups: dict[Any, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row.get(summary.by), []).append(row)
+    out: list[dict[str, Any]] = []
+    for key, members in groups.items():
+        result: dict[str, Any] = {summary.by: key}
+        for agg in summary.aggregates:
+            if agg.function == "count":
+                result[agg.name] = len(members)
+                continue
+            limit = min(agg.max_size or MAKE_LIST_MAX, list_cap, MAKE_LIST_MAX)
+            chosen = members[:limit]
+            if agg.pack:
+                result[agg.name] = [{k: m.get(c) for k, c in agg.pack} for m in chosen]
+            else:  # null values are ignored by make_list
+                result[agg.name] = [m.get(agg.column or "") for m in chosen if m.get(agg.column or "") is not None]
+        out.append(result)
+    if summary.order is not None:
+        column, descending = summary.order
+        out.sort(key=lambda r: (r.get(column) is None, r.get(column)), reverse=descending)
+    return out
 
 
 def _strip_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -397,8 +590,27 @@ def query_resources(state: TwinState, request: TwinRequest, match: re.Match[str]
     result: dict[str, Any] = {"totalRecords": len(rows), "count": len(chunk), "data": chunk, "facets": [],
                               "resultTruncated": "false"}
     if start + size < len(rows):
-        result["$skipToken"] = _encode_token(start + size)
-    return TwinResponse.json(200, result, principal=caller.object_id)  # rows are stripped once, when cached
+        if parsed.all_dynamic:  # ARG cannot page a result whose every column is dynamic
+            result["resultTruncated"] = "true"
+        else:
+            result["$skipToken"] = _encode_token(start + size)
+    payload = json.dumps(result).encode("utf-8")  # rows are stripped once, when cached
+    limit = int((scenario.get("options") or {}).get("x-argMaxResponseBytes", MAX_RESPONSE_BYTES))
+    if len(payload) > limit:
+        return _payload_too_large(len(payload), limit, caller)
+    return TwinResponse(200, payload, {"Content-Type": "application/json; charset=utf-8"}, caller.object_id)
+
+
+def _payload_too_large(size: int, limit: int, caller: Caller) -> TwinResponse:
+    """ARG's 400 for a page whose JSON would exceed its response limit (16 MiB)."""
+    return TwinResponse.json(400, {"error": {
+        "code": "BadRequest",
+        "message": "Please provide below info when asking for support: "
+                   f"timestamp = {iso_time(time.time())}, correlationId = {uuid.uuid4()}.",
+        "details": [{"code": "ResponsePayloadTooLarge",
+                     "message": f"Response payload size is {size}, and has exceeded the limit of {limit}. Please "
+                                "consider querying less data at a time and make paginated call if needed."}],
+    }}, principal=caller.object_id)
 
 
 def register(router: Router) -> None:

@@ -45,6 +45,7 @@ class Row:
     assignments: int
     unique: int
     exit_code: int
+    paths: dict[str, int]
 
 
 def run_once(twin: Twin, latency_ms: int, workdir: Path, also: str | None = None) -> Row:
@@ -69,8 +70,16 @@ def run_once(twin: Twin, latency_ms: int, workdir: Path, also: str | None = None
     requests = twin.requests()
     with out.open(newline="", encoding="utf-8") as handle:
         ids = [row["assignment_id"].lower() for row in csv.DictReader(handle)]
+    paths = Counter(f"{e.method} {_generic(e.path)} {e.status}" for e in requests)
     return Row(latency_ms, wall, len(requests), dict(Counter(e.service or "?" for e in requests)),
-               rss_kb / 1024, len(ids), len(set(ids)), code)
+               rss_kb / 1024, len(ids), len(set(ids)), code, dict(paths))
+
+
+def _generic(path: str) -> str:
+    """A path with its GUIDs replaced, so requests group by kind (``--paths``)."""
+    import re
+
+    return re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "{id}", path, flags=re.IGNORECASE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="Resource Graph answers 403: measure the ARM fallback (one listing per subscription)")
     parser.add_argument("--also", choices=["json", "html", "md", "sarif", "xml"], default=None,
                         help="also write this report format (to see its cost in time and memory)")
+    parser.add_argument("--paths", action="store_true", help="also print the requests grouped by method, path, status")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -106,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         services = ", ".join(f"{k}={v}" for k, v in sorted(row.by_service.items()))
         print(f"{row.latency_ms:>6}ms {row.wall_s:>8.2f} {row.requests:>9} {row.rss_mb:>12.0f} {row.assignments:>8} "
               f"{row.unique:>8} {row.exit_code:>4}  {services}")
+    if args.paths:
+        for row in rows:
+            print(f"requests at {row.latency_ms} ms:")
+            for key, count in sorted(row.paths.items()):
+                print(f"  {count:>5}  {key}")
     print(f"targets: ≤ {TARGETS['requests']} requests, ≤ {TARGETS['seconds_at_50ms']:g} s at 50 ms, "
           f"< {TARGETS['rss_mb']} MB; expected rows: {expected}")
     complete = all(r.assignments == r.unique == expected and r.exit_code == 0 for r in rows)

@@ -11,9 +11,22 @@ import pytest
 from azure.core import PipelineClient
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
 from azure.core.rest import HttpRequest
-
 from helpers.twin_fixtures import session_twin
-from helpers.twin_world import ACCOUNT, ACCOUNT2, ALICE, BOB, CORP_MG, RG, ROOT_MG, SP, SUB, SUB2, credential, world
+from helpers.twin_world import (
+    ACCOUNT,
+    ACCOUNT2,
+    ALICE,
+    BOB,
+    CORP_MG,
+    RG,
+    ROOT_MG,
+    SP,
+    SUB,
+    SUB2,
+    credential,
+    world,
+)
+
 from preflight.twin import Twin
 from preflight.twin.resource_graph import (
     ACCOUNTS_QUERY, ROLE_ASSIGNMENTS_QUERY, accounts_query, parse_query, role_assignments_query,
@@ -155,3 +168,79 @@ def test_subscriptions_with_management_group_ancestry(rg_twin: Twin) -> None:
     assert [a["name"] for a in row["properties"]["managementGroupAncestorsChain"]] == ["corp", ROOT_MG.rsplit("/")[-1]]
     rows, _ = all_rows(rg_twin, {"query": subscriptions_query([SUB2.upper()])})
     assert [r["subscriptionId"] for r in rows] == [SUB2]
+
+
+# ------------------------------------------------------------------------------------------------ summarize
+
+def test_aggregated_query_packs_every_assignment_once_one_row_per_subscription(rg_twin: Twin) -> None:
+    from preflight.twin.resource_graph import role_assignments_summary_query
+
+    plain, _ = all_rows(rg_twin, {"query": role_assignments_query()})
+    q = role_assignments_summary_query(columns=("id", "properties"))
+    rows, pages = all_rows(rg_twin, {"query": q, "options": {"$top": 1}})
+    assert pages == len(rows) == len({r["subscriptionId"] for r in plain})  # one row per subscription, "" too
+    assert [r["subscriptionId"] for r in rows] == sorted(r["subscriptionId"] for r in rows)  # order by … asc
+    assert all(list(r) == ["subscriptionId", "n", "assignments"] for r in rows)  # group key first, as KQL
+    packed = [a for r in rows for a in r["assignments"]]
+    assert all(r["n"] == len(r["assignments"]) for r in rows)
+    assert sorted(a["id"] for a in packed) == sorted(r["id"] for r in plain)  # each exactly once
+    assert all(set(a) == {"id", "properties"} for a in packed)
+    by_id = {r["id"]: r for r in plain}
+    assert all(a["properties"] == by_id[a["id"]]["properties"] for a in packed)
+    assert all(a["id"].split("/")[2] == r["subscriptionId"] for r in rows if r["subscriptionId"]
+               for a in r["assignments"])
+    # the whole answer in one page when the page size allows: the point of aggregating
+    rg_twin.use(world())
+    status, page = query(rg_twin, {"query": q, "options": {"$top": 1000}})
+    assert status == 200 and page["count"] == page["totalRecords"] == len(rows) and "$skipToken" not in page
+
+
+def test_summarize_subset_semantics(rg_twin: Twin) -> None:
+    base = ROLE_ASSIGNMENTS_QUERY
+    rows, _ = all_rows(rg_twin, {"query": base + " | summarize make_list(id) by subscriptionId | order by subscriptionId"})
+    assert list(rows[0]) == ["subscriptionId", "list_id"]  # KQL's default name
+    keys = [r["subscriptionId"] for r in rows]
+    assert keys == sorted(keys, reverse=True) and len(keys) == 3  # order by without asc: descending, as in KQL
+    rows, _ = all_rows(rg_twin, {"query": base + " | summarize c = count(), ids = make_list(bag_pack('i', id), 1) "
+                                                 "by subscriptionId | sort by c asc"})
+    assert all(len(r["ids"]) == 1 and set(r["ids"][0]) == {"i"} for r in rows)  # maxSize honoured
+    counts = [r["c"] for r in rows]
+    assert counts == sorted(counts) and sum(counts) == 7
+    for bad in (" | summarize make_list(pack('id', id)) by subscriptionId",  # an expression needs a name
+                " | summarize x = make_list(id) by properties",  # no grouping by a dynamic column
+                " | summarize x = make_set(id) by subscriptionId",  # not in the twin's subset
+                " | summarize x = make_list(pack('id', nosuch)) by subscriptionId",
+                " | summarize x = make_list(id) by subscriptionId | order by nosuch",
+                " | summarize x = make_list(id) by subscriptionId | where x != ''"):
+        status, body = query(rg_twin, {"query": base + bad})
+        assert status == 400 and body["error"]["details"][0]["code"] == "InvalidQuery", bad
+
+
+def test_make_list_truncates_silently_at_its_size_limit(rg_twin: Twin) -> None:
+    from preflight.twin.resource_graph import role_assignments_summary_query
+
+    doc = world()
+    doc["options"]["x-argMakeListMaxSize"] = 1
+    rg_twin.use(doc)
+    rows, _ = all_rows(rg_twin, {"query": role_assignments_summary_query()})
+    assert all(len(r["assignments"]) == 1 for r in rows) and any(r["n"] > 1 for r in rows)  # only n tells
+
+
+def test_pages_beyond_the_response_limit_get_arg_400(rg_twin: Twin) -> None:
+    from preflight.twin.resource_graph import role_assignments_summary_query
+
+    doc = world()
+    doc["options"]["x-argMaxResponseBytes"] = 3000
+    rg_twin.use(doc)
+    status, body = query(rg_twin, {"query": role_assignments_summary_query(), "options": {"$top": 1000}})
+    assert status == 400 and body["error"]["code"] == "BadRequest"
+    detail = body["error"]["details"][0]
+    assert detail["code"] == "ResponsePayloadTooLarge" and "has exceeded the limit of 3000" in detail["message"]
+    status, page = query(rg_twin, {"query": role_assignments_summary_query(), "options": {"$top": 1}})
+    assert status == 200 and page["count"] == 1  # smaller pages pass
+
+
+def test_no_skip_token_when_every_column_is_dynamic(rg_twin: Twin) -> None:
+    status, page = query(rg_twin, {"query": role_assignments_query(columns=("properties",)), "options": {"$top": 2}})
+    assert status == 200 and page["count"] == 2 and page["totalRecords"] == 7
+    assert page["resultTruncated"] == "true" and "$skipToken" not in page
