@@ -351,6 +351,7 @@ def issue_refresh_token(state: TwinState, user: Mapping[str, Any], client_id: st
     with server.store_lock:
         server.store.setdefault("refresh_tokens", {})[token] = {
             "user": str(user.get("id", "")), "client_id": client_id, "issued": state.now()}
+    server.issuer.remember(token)
     return token
 
 

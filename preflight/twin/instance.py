@@ -154,6 +154,11 @@ class Twin:
         """Tracebacks of handler crashes (twin bugs); tests should assert this stays empty."""
         return list(self.server.errors)
 
+    def issued_tokens(self) -> tuple[str, ...]:
+        """Every access, id and refresh token and federated assertion the twin issued since start (the most
+        recent 4096), for secret-hygiene tests that search outputs for each one. Read-only."""
+        return self.server.issuer.issued()
+
     def az_calls(self) -> list[list[str]]:
         """The argv of every ``az`` invocation the shim forwarded."""
         return [list(a) for a in self.server.store.get("az_calls", [])]

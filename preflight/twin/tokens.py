@@ -10,6 +10,7 @@ tokens with the real error answers (see :func:`verify_bearer`). Nothing here tou
 from __future__ import annotations
 
 import base64
+import collections
 import datetime as _dt
 import hashlib
 import json
@@ -88,6 +89,9 @@ def decode_claims(token: str) -> dict[str, Any]:
     return decode_jwt(token)[1]
 
 
+ISSUED_KEPT = 4096  # how many issued tokens TokenIssuer.issued() remembers
+
+
 class TokenIssuer:
     """Signs tokens with an RSA key generated at construction and publishes it as a JWKS.
 
@@ -108,6 +112,19 @@ class TokenIssuer:
         self.kid = b64url(hashlib.sha1(der).digest())
         self._x5c = base64.b64encode(der).decode("ascii")
         self._lock = threading.Lock()
+        # Every credential the twin handed out (bounded: a long `twin serve` must not grow without end), so the
+        # secret-hygiene tests can search every output for each one (tests/reliability/test_canaries.py).
+        self._issued: collections.deque[str] = collections.deque(maxlen=ISSUED_KEPT)
+
+    def remember(self, token: str) -> None:
+        """Record a credential issued outside :meth:`sign` (an opaque refresh token)."""
+        with self._lock:
+            self._issued.append(token)
+
+    def issued(self) -> tuple[str, ...]:
+        """The most recent :data:`ISSUED_KEPT` tokens issued (JWTs and refresh tokens), oldest first."""
+        with self._lock:
+            return tuple(self._issued)
 
     def sign(self, claims: Mapping[str, Any], header: Mapping[str, Any] | None = None) -> str:
         """A compact RS256 JWS of ``claims`` with Entra's header (``typ``, ``alg``, ``x5t``, ``kid``)."""
@@ -117,7 +134,9 @@ class TokenIssuer:
         signing_input = (b64url(json.dumps(hdr, separators=(",", ":")).encode())
                          + "." + b64url(json.dumps(dict(claims), separators=(",", ":")).encode()))
         signature = self._key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
-        return signing_input + "." + b64url(signature)
+        token = signing_input + "." + b64url(signature)
+        self.remember(token)
+        return token
 
     def verify(self, token: str) -> dict[str, Any]:
         """Claims of ``token`` if the twin's key signed it; raises ValueError otherwise."""
