@@ -50,6 +50,7 @@ subscriptions or names management groups.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import threading
@@ -194,6 +195,20 @@ class Query:
         self.wheres = wheres
         self.columns = columns  # a final ``| project a, b``: only these columns (KQL: names are case-sensitive)
         self.summary = summary  # a final ``| summarize … by …`` (see the module docstring)
+
+    @property
+    def needed(self) -> frozenset[str] | None:
+        """The row columns the query reads (``where`` fields live in ``properties``), None for all of them."""
+        if self.summary is not None:
+            used = {self.summary.by}
+            for agg in self.summary.aggregates:
+                used |= {agg.column} if agg.column else set()
+                used |= {column for _, column in agg.pack}
+        elif self.columns:
+            used = set(self.columns)
+        else:
+            return None
+        return frozenset(used | ({"properties"} if self.wheres else set()))
 
     @property
     def all_dynamic(self) -> bool:
@@ -389,6 +404,48 @@ def _row(item: Mapping[str, Any], tenant_id: str, table_type: str) -> dict[str, 
     }
 
 
+@functools.lru_cache(maxsize=65536)  # scopes repeat: 100,000 assignments, a few thousand distinct scopes
+def _scope_parts(scope: str) -> tuple[str, str]:
+    """(subscription id as written, lower-cased resource group) of a scope; "" where it has none."""
+    parts = [p for p in scope.split("/") if p]
+    if len(parts) < 2 or parts[0].lower() != "subscriptions":
+        return "", ""
+    return parts[1], (parts[3].lower() if len(parts) > 3 else "")
+
+
+_ASSIGNMENT_TYPE = "microsoft.authorization/roleassignments"
+
+
+def _assignment_row(ra: Mapping[str, Any], tenant_id: str, sub: str, rg: str,
+                    needed: frozenset[str] | None) -> dict[str, Any]:
+    """An ``authorizationresources`` row of a role assignment — only the ``needed`` columns (None: all), and
+    its flat properties without twin-only fields: the first query over 100,000 assignments builds them all."""
+    props = ra["properties"]
+    if "x-twin" in "|".join(props):  # one C-level scan instead of a generator per key
+        props = {k: v for k, v in props.items() if not k.startswith("x-twin")}
+    if needed is None:
+        return _row(dict(ra, properties=props), tenant_id, _ASSIGNMENT_TYPE)
+    row: dict[str, Any] = {}
+    for column in needed:
+        if column == "id":
+            row["id"] = str(ra.get("id", ""))
+        elif column == "properties":
+            row["properties"] = props
+        elif column == "subscriptionId":
+            row["subscriptionId"] = sub
+        elif column == "resourceGroup":
+            row["resourceGroup"] = rg
+        elif column == "type":
+            row["type"] = _ASSIGNMENT_TYPE
+        elif column == "tenantId":
+            row["tenantId"] = tenant_id
+        elif column == "name":
+            row["name"] = ra.get("name", "")
+        else:
+            row[column] = _row(ra, tenant_id, _ASSIGNMENT_TYPE)[column]
+    return row
+
+
 def _rows(state: TwinState, caller: Caller, query: Query, subscriptions: list[str],
           tenant_level: bool) -> list[dict[str, Any]]:
     scenario = state.scenario
@@ -396,15 +453,16 @@ def _rows(state: TwinState, caller: Caller, query: Query, subscriptions: list[st
     tid = str(scenario["tenant"]["tenantId"])
     rows: list[dict[str, Any]] = []
     if query.table == "authorizationresources":
+        needed = query.needed
         for ra in scenario.get("roleAssignments", []):
             # the subscription an assignment lives in, if any (management-group / tenant ones have none)
-            parts = access.norm_scope(ra["properties"]["scope"]).split("/")
-            if len(parts) < 3 or parts[1] != "subscriptions":
+            sub, rg = _scope_parts(str(ra["properties"].get("scope", "")))
+            if not sub:
                 if not tenant_level:
                     continue
-            elif parts[2] not in wanted:
+            elif sub.lower() not in wanted:
                 continue
-            rows.append(_row(ra, tid, "microsoft.authorization/roleassignments"))
+            rows.append(_assignment_row(ra, tid, sub, rg, needed))
     elif query.table == "resourcecontainers":
         for sub in scenario.get("subscriptions", []):
             if str(sub.get("subscriptionId", "")).lower() not in wanted:
@@ -442,7 +500,9 @@ def _cached_rows(state: TwinState, caller: Caller, query_text: str, query: Query
         if key not in cache:
             if len(cache) >= 16:
                 cache.clear()
-            rows = [_strip_row(row) for row in _rows(state, caller, query, subscriptions, tenant_level)]
+            rows = _rows(state, caller, query, subscriptions, tenant_level)
+            if query.table != "authorizationresources":  # assignment rows come out stripped
+                rows = [_strip_row(row) for row in rows]
             if query.summary is not None:
                 rows = summarize(rows, query.summary, int((scenario.get("options") or {}).get(
                     "x-argMakeListMaxSize", MAKE_LIST_MAX)))

@@ -4,12 +4,14 @@ assignments naming 20,000 distinct principals (preflight.twin.generate), at 0 ms
 One command (not collected by pytest: ``bench_*.py``)::
 
     /work/venv/bin/python tests/benchmarks/bench_audit.py [--subscriptions 100] [--per-subscription 1000]
-                                                          [--principals 20000] [--latency 0 50]
+                                                          [--principals 20000] [--latency 0 50] [--fallback]
+                                                          [--paths] [--also json]
 
 It serves the scenario from a twin in this process, runs the real ``preflight`` console script as a child
 process (so its peak RSS is measured alone, from ``wait4``'s rusage) and prints one row per latency: wall time,
 requests from the twin's request log (by service), peak RSS, and whether every assignment came back exactly
-once. Targets (issue 9): at most 60 requests, at most 15 s at 50 ms, under 500 MB.
+once. ``--fallback`` adds the ARM fallback (Resource Graph answering 403) as one more row per latency.
+Targets (issue 9): at most 60 requests, at most 15 s at 50 ms, under 500 MB.
 """
 
 from __future__ import annotations
@@ -35,8 +37,14 @@ from preflight.twin.generate import generate_scenario
 TARGETS = {"requests": 60, "seconds_at_50ms": 15.0, "rss_mb": 500}
 
 
+ARG_403 = [{"match": {"service": "resource_graph"}, "status": 403, "body": {"error": {
+    "code": "AuthorizationFailed",
+    "message": "The client does not have authorization to perform action 'Microsoft.ResourceGraph/resources/read'."}}}]
+
+
 @dataclass(frozen=True)
 class Row:
+    path: str  # "resource-graph" or "arm-fallback"
     latency_ms: int
     wall_s: float
     requests: int
@@ -48,9 +56,15 @@ class Row:
     paths: dict[str, int]
 
 
-def run_once(twin: Twin, latency_ms: int, workdir: Path, also: str | None = None) -> Row:
+def use_faults(twin: Twin, faults: list[dict[str, object]]) -> None:
+    """Swap the served scenario's faults in place: re-serving 100,000 assignments would rebuild every index."""
+    twin.scenario["faults"] = faults  # type: ignore[index]
+    twin.server.reset()
+
+
+def run_once(twin: Twin, latency_ms: int, workdir: Path, also: str | None = None, path: str = "resource-graph") -> Row:
     twin.server.latency_ms = latency_ms
-    twin.clear_log()
+    use_faults(twin, ARG_403 if path == "arm-fallback" else [])
     env = twin.process_environment(clean_env({"CI": "1"}))  # CI: no progress line on stderr
     out = workdir / f"audit-{latency_ms}.csv"
     log = workdir / f"audit-{latency_ms}.log"
@@ -71,7 +85,7 @@ def run_once(twin: Twin, latency_ms: int, workdir: Path, also: str | None = None
     with out.open(newline="", encoding="utf-8") as handle:
         ids = [row["assignment_id"].lower() for row in csv.DictReader(handle)]
     paths = Counter(f"{e.method} {_generic(e.path)} {e.status}" for e in requests)
-    return Row(latency_ms, wall, len(requests), dict(Counter(e.service or "?" for e in requests)),
+    return Row(path, latency_ms, wall, len(requests), dict(Counter(e.service or "?" for e in requests)),
                rss_kb / 1024, len(ids), len(set(ids)), code, dict(paths))
 
 
@@ -90,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latency", type=int, nargs="+", default=[0, 50])
     parser.add_argument("--fallback", action="store_true",
-                        help="Resource Graph answers 403: measure the ARM fallback (one listing per subscription)")
+                        help="also measure the ARM fallback (Resource Graph answers 403: one listing per "
+                             "subscription), one more row per latency")
     parser.add_argument("--also", choices=["json", "html", "md", "sarif", "xml"], default=None,
                         help="also write this report format (to see its cost in time and memory)")
     parser.add_argument("--paths", action="store_true", help="also print the requests grouped by method, path, status")
@@ -99,26 +114,23 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     scenario = generate_scenario(args.subscriptions, args.per_subscription, args.principals, seed=args.seed)
     expected = len(scenario["roleAssignments"])
-    if args.fallback:
-        scenario["faults"] = [{"match": {"service": "resource_graph"}, "status": 403, "body": {"error": {
-            "code": "AuthorizationFailed", "message": "The client does not have authorization to perform action "
-            "'Microsoft.ResourceGraph/resources/read'."}}}]
+    paths = ["resource-graph"] + (["arm-fallback"] if args.fallback else [])
     with Twin(scenario) as twin, tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         print(f"scenario: {args.subscriptions} subscriptions × {args.per_subscription} assignments "
               f"({expected} with the auditor's), {args.principals} principals; twin ready in "
               f"{time.perf_counter() - started:.1f} s", flush=True)
-        rows = [run_once(twin, latency, Path(tmp), args.also) for latency in args.latency]
+        rows = [run_once(twin, latency, Path(tmp), args.also, path) for path in paths for latency in args.latency]
         assert twin.errors() == [], twin.errors()
-    header = f"{'latency':>8} {'wall s':>8} {'requests':>9} {'peak RSS MB':>12} {'rows':>8} {'unique':>8} exit  by service"
+    header = f"{'path':<15} {'latency':>8} {'wall s':>8} {'requests':>9} {'peak RSS MB':>12} {'rows':>8} {'unique':>8} exit  by service"
     print(header)
     print("-" * len(header))
     for row in rows:
         services = ", ".join(f"{k}={v}" for k, v in sorted(row.by_service.items()))
-        print(f"{row.latency_ms:>6}ms {row.wall_s:>8.2f} {row.requests:>9} {row.rss_mb:>12.0f} {row.assignments:>8} "
+        print(f"{row.path:<15} {row.latency_ms:>6}ms {row.wall_s:>8.2f} {row.requests:>9} {row.rss_mb:>12.0f} {row.assignments:>8} "
               f"{row.unique:>8} {row.exit_code:>4}  {services}")
     if args.paths:
         for row in rows:
-            print(f"requests at {row.latency_ms} ms:")
+            print(f"requests, {row.path} at {row.latency_ms} ms:")
             for key, count in sorted(row.paths.items()):
                 print(f"  {count:>5}  {key}")
     print(f"targets: ≤ {TARGETS['requests']} requests, ≤ {TARGETS['seconds_at_50ms']:g} s at 50 ms, "
