@@ -7,8 +7,9 @@ count low; recording a failure once is what lets dependants say "skipped because
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -61,6 +62,10 @@ class Context:
         self._lock = threading.Lock()
         self._slots: dict[tuple[Hashable, ...], _Slot] = {}
         self._computations: dict[str, int] = {}
+        # What each thread is doing, so a check that times out can say what it was waiting for.
+        self._computing: dict[int, list[str]] = {}
+        self._waiting: dict[int, _Slot] = {}
+        self._doing: dict[int, str] = {}
 
     def get(self, which: Fact[T], *args: Hashable) -> T:
         """Return the fact, computing it on first use. A failure is remembered and re-raised to every caller
@@ -74,11 +79,27 @@ class Context:
                 slot = self._slots[key] = _Slot(me)
                 self._computations[which.name] = self._computations.get(which.name, 0) + 1
         if owner:
-            self._compute(which, args, slot)
+            with self._lock:
+                self._computing.setdefault(me, []).append(which.name)
+            try:
+                self._compute(which, args, slot)
+            finally:
+                with self._lock:
+                    stack = self._computing.get(me)
+                    if stack:
+                        stack.pop()
+                    if not stack:
+                        self._computing.pop(me, None)
         elif slot.owner == me and not slot.done.is_set():
             raise FactError(which.name, f"fact {which.name!r} depends on itself")
-        else:
-            slot.done.wait()
+        elif not slot.done.is_set():
+            with self._lock:
+                self._waiting[me] = slot
+            try:
+                slot.done.wait()
+            finally:
+                with self._lock:
+                    self._waiting.pop(me, None)
         if slot.error is not None:
             raise slot.error
         return slot.value  # type: ignore[no-any-return]
@@ -97,6 +118,52 @@ class Context:
             slot.error = error
         finally:
             slot.done.set()
+
+    def in_progress(self, which: Fact[Any], *args: Hashable) -> bool:
+        """Whether the fact is being computed right now (by a thread that may be stuck: a caller past its
+        deadline must not wait for it)."""
+        with self._lock:
+            slot = self._slots.get((which.name, *args))
+        return slot is not None and not slot.done.is_set()
+
+    @contextlib.contextmanager
+    def doing(self, what: str) -> Iterator[None]:
+        """Say what the current thread is doing outside any fact (e.g. a check's own call to the data plane),
+        for :meth:`activity`."""
+        me = threading.get_ident()
+        with self._lock:
+            before = self._doing.get(me)
+            self._doing[me] = what
+        try:
+            yield
+        finally:
+            with self._lock:
+                if before is None:
+                    self._doing.pop(me, None)
+                else:
+                    self._doing[me] = before
+
+    def activity(self, thread_id: int) -> str | None:
+        """What ``thread_id`` is blocked on, following waits to the thread that computes the awaited fact: its
+        :meth:`doing` note, else the innermost fact being computed that the ``describe-fact`` service (name →
+        text) describes, else that fact's name; None when it is doing nothing the Context knows of."""
+        with self._lock:
+            thread = thread_id
+            for _ in range(32):  # a chain of waits; bounded in case of a cycle
+                slot = self._waiting.get(thread)
+                if slot is None:
+                    break
+                thread = slot.owner
+            doing = self._doing.get(thread)
+            stack = list(self._computing.get(thread, ()))
+        if doing:
+            return doing
+        describe = self.services.get("describe-fact")
+        for name in reversed(stack):
+            described = describe(name) if callable(describe) else None
+            if described:
+                return str(described)
+        return f"fact {stack[-1]!r}" if stack else None
 
     def computations(self, name: str) -> int:
         """How many times the fact ``name`` was computed (summed over its argument variants) — for tests and
