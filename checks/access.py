@@ -48,16 +48,34 @@ class AccessProbe(Check):
         url = endpoint.rstrip("/") + "/openai/deployments"
         verify = ctx.target.environ.get("REQUESTS_CA_BUNDLE") or True
         try:
-            response = requests.get(url, params={"api-version": API_VERSION}, timeout=TIMEOUT, verify=verify,
-                                    headers={"Authorization": f"Bearer {found.access_token}"})
+            with ctx.doing(f"the data plane (GET {url})"):
+                response = requests.get(url, params={"api-version": API_VERSION}, timeout=TIMEOUT, verify=verify,
+                                        headers={"Authorization": f"Bearer {found.access_token}"})
         except requests.RequestException as exc:
-            yield self.result_error(f"could not reach {url}: {type(exc).__name__}")
+            from preflight.azure.http import describe_transport
+
+            yield self.result_error(f"the data plane could not be reached: {describe_transport(exc, url)} "
+                                    f"(GET {url})")
             return
         body: Any
         try:
             body = response.json()
         except ValueError:
             body = response.text[:500]
+            if response.status_code < 400 or response.status_code == 429 or response.status_code >= 500:
+                # A 200 HTML page is a captive portal or proxy, not the service accepting the token.
+                from preflight.azure.http import describe_body
+
+                yield self.result_error(
+                    f"the data plane answered HTTP {response.status_code} with "
+                    f"{describe_body(response.text, response.headers.get('Content-Type'))}: cannot tell whether "
+                    f"the token is accepted (GET {url})")
+                return
+        if response.status_code == 429 or response.status_code >= 500:
+            yield self.result_error(f"the data plane answered HTTP {response.status_code}"
+                                    f"{' (throttled)' if response.status_code == 429 else ''}: cannot tell whether "
+                                    f"the token is accepted (GET {url})")
+            return
         verdict = classify_probe(response.status_code, body)
         rbac = _rbac_verdict(ctx)
         evidence = {"url": url, "status": response.status_code, "verdict": verdict.kind,

@@ -49,6 +49,14 @@ class ResourceEndpoint(Check):
         except FactError as exc:
             if exc.fact != "resource":
                 raise
+            from preflight.azure.http import inconclusive
+            from preflight.model import Status
+
+            if inconclusive(exc.status, exc.code):  # no answer, throttled, 5xx: nothing is known to be wrong
+                yield self.result(Status.ERROR, exc.message, evidence={"status": exc.status, "code": exc.code},
+                                  remediation="re-run later; if it persists, check the network path to Azure "
+                                              "Resource Manager (proxy, firewall, DNS, TLS inspection)")
+                return
             remediation = ("ask for at least Reader on the account (or Cognitive Services OpenAI User, which "
                            "includes read)" if exc.status == 403 else "check the resource id / endpoint")
             yield self.failed(exc.message, evidence={"status": exc.status, "code": exc.code},

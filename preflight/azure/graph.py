@@ -26,7 +26,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from preflight.azure.facts import cloud, credential, credential_chain, principal
-from preflight.azure.http import HttpError, capped_retry_policy, send_json
+from preflight.azure.http import (
+    GRAPH,
+    HttpError,
+    answered,
+    capped_retry_policy,
+    describe_body,
+    describe_transport,
+    send_json,
+)
 from preflight.context import Context, fact
 from preflight.errors import FactError, TargetError
 from preflight.target import GUID
@@ -160,7 +168,11 @@ def _part(response: Any) -> Part:
     try:
         body = response.json()
     except ValueError:
-        body = None
+        # Not JSON (an HTML page from a proxy, a malformed or truncated body): a failed part that says so,
+        # never an empty success.
+        what = describe_body(response.text(), response.headers.get("Content-Type"))
+        return Part(response.status_code if response.status_code >= 300 else 502, None, "NotJson",
+                    f"(HTTP {response.status_code}) {what}")
     if 200 <= response.status_code < 300:
         return Part(response.status_code, body)
     error = (body or {}).get("error") if isinstance(body, dict) else None
@@ -183,7 +195,7 @@ def _send(reader: GraphReader, method: str, url: str, json_body: Any = None) -> 
     try:
         return reader.client.send_request(HttpRequest(method, url, json=json_body))
     except AzureError as exc:
-        raise FactError("graph", f"Microsoft Graph could not be reached: {str(exc).splitlines()[0]}") from exc
+        raise FactError("graph", f"{GRAPH} could not be reached: {describe_transport(exc, url)}") from exc
 
 
 def get(reader: GraphReader, relative: str) -> Part:
@@ -239,8 +251,11 @@ def raise_for(part: Part, fact_name: str, what: str, permission_key: str, reader
         return
     if part.denied:
         raise GraphDenied(fact_name, what, PERMISSIONS[permission_key], reader.reader)
-    raise FactError(fact_name, f"Microsoft Graph could not read {what}: {part.status} {part.code or ''} "
-                               f"{part.message or ''}".strip(), status=part.status, code=part.code)
+    if part.code == "NotJson":
+        said = f"{GRAPH} answered {part.message}"
+    else:
+        said = answered(GRAPH, part.status, part.code, part.message or "")
+    raise FactError(fact_name, f"could not read {what}: {said}", status=part.status, code=part.code)
 
 
 # ------------------------------------------------------------------------------------------ strict calls

@@ -16,11 +16,19 @@ from typing import Any
 
 from preflight.azure.arm import run_credential
 from preflight.azure.facts import cloud
+from preflight.azure.http import (
+    RESOURCE_GRAPH,
+    answered,
+    capped_retry_policy,
+    describe_body,
+    describe_transport,
+)
 from preflight.context import Context
 
 API_VERSION = "2022-10-01"
 ACCOUNTS = "resources | where type =~ 'microsoft.cognitiveservices/accounts'"
 MAX_PAGES = 20  # 20 pages of 1000 rows: far more accounts than one endpoint can ever match
+MAX_RETRY_AFTER = 5.0  # seconds: Retry-After is honoured up to this (azure-core alone has no cap)
 
 
 class ResourceGraphError(Exception):
@@ -51,13 +59,13 @@ def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[di
     every row, following ``$skipToken``. Raises :class:`ResourceGraphError` on any refusal."""
     from azure.core import PipelineClient
     from azure.core.exceptions import AzureError
-    from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
+    from azure.core.pipeline.policies import BearerTokenCredentialPolicy
     from azure.core.rest import HttpRequest
 
     the_cloud = ctx.get(cloud)
     base = the_cloud.resource_manager.rstrip("/")
     client: Any = PipelineClient(base, policies=[
-        RetryPolicy(retry_total=2, retry_backoff_max=8),
+        capped_retry_policy(MAX_RETRY_AFTER, retry_total=2, retry_backoff_max=8),
         BearerTokenCredentialPolicy(ctx.get(run_credential), the_cloud.arm_scope),
     ])
     url = f"{base}/providers/Microsoft.ResourceGraph/resources?api-version={API_VERSION}"
@@ -71,10 +79,19 @@ def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[di
             try:
                 response = client.send_request(HttpRequest("POST", url, json=body))
             except AzureError as exc:
-                raise ResourceGraphError(f"Resource Graph could not be reached: {exc}") from exc
+                raise ResourceGraphError(f"{RESOURCE_GRAPH} could not be reached: {describe_transport(exc, url)}"
+                                         ) from exc
             if response.status_code != 200:
                 raise ResourceGraphError(_error_text(response), response.status_code)
-            payload = response.json()
+            try:
+                payload = response.json()
+            except ValueError as exc:  # an HTML page from a proxy, a broken body: unusable, like an error
+                raise ResourceGraphError(f"{RESOURCE_GRAPH} answered HTTP 200 with "
+                                         f"{describe_body(response.text(), response.headers.get('Content-Type'))}",
+                                         response.status_code) from exc
+            if not isinstance(payload, dict):
+                raise ResourceGraphError(f"{RESOURCE_GRAPH} answered HTTP 200 with JSON that is not an object",
+                                         response.status_code)
             rows.extend(r for r in payload.get("data") or [] if isinstance(r, dict))
             token = payload.get("$skipToken")
             if not token:
@@ -87,6 +104,8 @@ def _error_text(response: Any) -> str:
     try:
         error = response.json().get("error") or {}
         details = "; ".join(str(d.get("message")) for d in error.get("details") or [] if isinstance(d, dict))
-        return f"{response.status_code} {error.get('code', '')} {details or error.get('message', '')}".strip()
-    except ValueError:
-        return f"{response.status_code} {response.text()[:200]}"
+        return answered(RESOURCE_GRAPH, response.status_code, error.get("code"),
+                        details or str(error.get("message", "")))
+    except (ValueError, AttributeError):
+        return (f"{RESOURCE_GRAPH} answered HTTP {response.status_code} with "
+                f"{describe_body(response.text(), response.headers.get('Content-Type'))}")
