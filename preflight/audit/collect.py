@@ -234,9 +234,12 @@ def _aggregated(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[As
                 # half the rows that page would have held (ARG may send fewer than $top), and never more again
                 top = ceiling = max(1, min(top, last_count or top) // 2)
                 continue
-            if exc.status == 400:  # the query shape itself refused (InvalidQuery …): the plain query may pass
-                raise _Unpackable(f"the aggregated query was refused ({exc.code or exc.status})") from exc
-            raise
+            if exc.status in (401, 403) or exc.status is None:  # no access / no service: the plain query neither
+                raise
+            # the shape refused (400 InvalidQuery), or the heavier query failing (5xx after retries): the plain
+            # query may still pass
+            why = " ".join(str(x) for x in (exc.status, exc.code) if x)
+            raise _Unpackable(f"the aggregated query failed ({why})") from exc
         packed = 0
         rows = page.get("data") or []
         groups += len(rows)

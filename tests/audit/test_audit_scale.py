@@ -118,3 +118,17 @@ def test_arm_fallback_when_resource_graph_answers_403(twin_session: Twin, monkey
     listed = [e.path.lower() for e in twin_session.requests() if e.path.lower().endswith("/roleassignments")]
     assert len(set(listed)) == SUBSCRIPTIONS and len(listed) == SUBSCRIPTIONS * 3  # 6 rows each: 3 pages of 2
     assert twin_session.errors() == []
+
+
+def test_a_refused_aggregated_query_falls_back_to_the_plain_one(twin_session: Twin,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = tenant()
+    doc["faults"] = [{"match": {"service": "resource_graph"}, "status": 400, "count": 1, "body": {"error": {
+        "code": "BadRequest", "message": "Please provide below info when asking for support",
+        "details": [{"code": "InvalidQuery", "message": "Query is invalid."}]}}}]
+    messages: list[str] = []
+    report = audit_in_process(twin_session, monkeypatch, doc, only=["audit.inventory"], progress=messages.append)
+    assert evidence(report, "source") == "resource-graph"
+    assert ids(report) == expected_ids(twin_session)
+    assert arg_statuses(twin_session) == [400] + [200] * math.ceil(len(ids(report)) / 2)
+    assert "Resource Graph: the aggregated query failed (400 BadRequest); one row per assignment instead" in messages

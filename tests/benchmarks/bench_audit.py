@@ -8,7 +8,8 @@ One command (not collected by pytest: ``bench_*.py``)::
                                                           [--paths] [--also json]
 
 It serves the scenario from a twin in this process, runs the real ``preflight`` console script as a child
-process (so its peak RSS is measured alone, from ``wait4``'s rusage) and prints one row per latency: wall time,
+process (so its peak RSS and CPU time are measured alone, from ``wait4``'s rusage) and prints one row per
+latency: wall time, the audit's CPU time (user + system: load on a shared machine inflates wall time, not this),
 requests from the twin's request log (by service), peak RSS, and whether every assignment came back exactly
 once. ``--fallback`` adds the ARM fallback (Resource Graph answering 403) as one more row per latency.
 Targets (issue 9): at most 60 requests, at most 15 s at 50 ms, under 500 MB.
@@ -47,6 +48,7 @@ class Row:
     path: str  # "resource-graph" or "arm-fallback"
     latency_ms: int
     wall_s: float
+    cpu_s: float  # the audit process's user + system CPU time: what load on a shared machine does not inflate
     requests: int
     by_service: dict[str, int]
     rss_mb: float
@@ -85,7 +87,7 @@ def run_once(twin: Twin, latency_ms: int, workdir: Path, also: str | None = None
     with out.open(newline="", encoding="utf-8") as handle:
         ids = [row["assignment_id"].lower() for row in csv.DictReader(handle)]
     paths = Counter(f"{e.method} {_generic(e.path)} {e.status}" for e in requests)
-    return Row(path, latency_ms, wall, len(requests), dict(Counter(e.service or "?" for e in requests)),
+    return Row(path, latency_ms, wall, usage.ru_utime + usage.ru_stime, len(requests), dict(Counter(e.service or "?" for e in requests)),
                rss_kb / 1024, len(ids), len(set(ids)), code, dict(paths))
 
 
@@ -121,12 +123,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{time.perf_counter() - started:.1f} s", flush=True)
         rows = [run_once(twin, latency, Path(tmp), args.also, path) for path in paths for latency in args.latency]
         assert twin.errors() == [], twin.errors()
-    header = f"{'path':<15} {'latency':>8} {'wall s':>8} {'requests':>9} {'peak RSS MB':>12} {'rows':>8} {'unique':>8} exit  by service"
+    header = f"{'path':<15} {'latency':>8} {'wall s':>8} {'cpu s':>6} {'requests':>9} {'peak RSS MB':>12} {'rows':>8} {'unique':>8} exit  by service"
     print(header)
     print("-" * len(header))
     for row in rows:
         services = ", ".join(f"{k}={v}" for k, v in sorted(row.by_service.items()))
-        print(f"{row.path:<15} {row.latency_ms:>6}ms {row.wall_s:>8.2f} {row.requests:>9} {row.rss_mb:>12.0f} {row.assignments:>8} "
+        print(f"{row.path:<15} {row.latency_ms:>6}ms {row.wall_s:>8.2f} {row.cpu_s:>6.1f} {row.requests:>9} {row.rss_mb:>12.0f} {row.assignments:>8} "
               f"{row.unique:>8} {row.exit_code:>4}  {services}")
     if args.paths:
         for row in rows:
