@@ -20,6 +20,7 @@ name = "csv"
 media_type = "text/csv"
 RESULT_COLUMNS = ("check_id", "status", "severity", "subject", "summary")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(_FORMULA_START)
 
 
 def cell(value: Any) -> str:
@@ -49,8 +50,9 @@ def _write(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
-    for row in rows:
-        writer.writerow([cell(row.get(c)) for c in columns])
+    write = writer.writerow
+    for row in rows:  # plain, formula-free text as is: 100,000 audit rows × 22 cells would call cell() 2.2M times
+        write([v if type(v) is str and v[:1] not in _FORMULA_FIRST else cell(v) for v in map(row.get, columns)])
     return out.getvalue()
 
 
