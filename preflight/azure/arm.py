@@ -6,6 +6,7 @@ evaluators in preflight.rbac and the checks never see SDK types.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 # Never let a hostile or buggy Retry-After stall a run: bounded retries (the per-check timeout still applies).
 CLIENT_KWARGS: dict[str, Any] = {"retry_total": 2, "retry_backoff_max": 8}
+MAX_RETRY_AFTER = 5.0  # seconds: Retry-After is honoured up to this
 
 
 class RunCredential:
@@ -54,8 +56,12 @@ def run_credential(ctx: Context) -> RunCredential:
 
 
 def _client_kwargs(ctx: Context) -> dict[str, Any]:
+    from preflight.azure.http import capped_retry_policy
+
     the_cloud = ctx.get(cloud)
-    return {"base_url": the_cloud.resource_manager, "credential_scopes": [the_cloud.arm_scope], **CLIENT_KWARGS}
+    # azure-core obeys Retry-After without a cap: a hostile or buggy value would hold the check until its timeout
+    return {"base_url": the_cloud.resource_manager, "credential_scopes": [the_cloud.arm_scope], **CLIENT_KWARGS,
+            "retry_policy": capped_retry_policy(MAX_RETRY_AFTER, **CLIENT_KWARGS)}
 
 
 @fact("arm:authorization-client")
@@ -74,13 +80,46 @@ def cognitive_client(ctx: Context, subscription_id: str) -> Any:
 
 
 def arm_error(fact_name: str, exc: Exception, what: str, reported_by: str) -> FactError:
-    """An SDK HttpResponseError as a FactError carrying ARM's status and error code."""
+    """An SDK error as a FactError naming Resource Manager and what happened: ``answered HTTP 503 …`` with ARM's
+    status and error code, an answer that is not JSON (an HTML page from a proxy, a broken body), or a transport
+    failure (DNS, TLS, reset, timeout) in words."""
+    from azure.core.exceptions import DeserializationError
+
+    from preflight.azure.http import ARM, answered, describe_transport
+
+    if isinstance(exc, DeserializationError):  # a 2xx whose body is not ARM's JSON shape
+        return FactError(fact_name, f"{what}: {ARM} answered with something that is not the JSON it should be — "
+                                    "an HTML page from a proxy or captive portal, or a malformed / truncated body "
+                                    f"({str(exc).splitlines()[0][:120]})", reported_by=reported_by, status=200,
+                         code="NotJson")
     status = getattr(exc, "status_code", None)
+    response = getattr(exc, "response", None)
+    if status is None or response is None:
+        return FactError(fact_name, f"{what}: {ARM}: {describe_transport(exc)}", reported_by=reported_by,
+                         code=type(exc).__name__)
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None)
-    message = getattr(error, "message", None) or str(exc).splitlines()[0]
-    return FactError(fact_name, f"{what}: {status or ''} {code or ''} {message}".replace("  ", " "),
-                     reported_by=reported_by, status=status, code=code)
+    message = getattr(error, "message", None)
+    if not message:
+        message = _unparsed(exc, response)
+    return FactError(fact_name, f"{what}: {answered(ARM, status, code, message)}", reported_by=reported_by,
+                     status=status, code=code)
+
+
+def _unparsed(exc: Exception, response: Any) -> str:
+    """The message of an answer the SDK could not read as ARM's error shape: what the body was when it is not
+    JSON (an HTML page, a broken body), else the SDK's own first line."""
+    from preflight.azure.http import describe_body
+
+    try:
+        text = response.text()
+    except Exception:  # noqa: BLE001 - a body that cannot even be decoded is described as missing
+        text = None
+    try:
+        json.loads(text or "")
+    except (ValueError, TypeError):
+        return describe_body(text, response.headers.get("Content-Type"))
+    return str(exc).splitlines()[0]
 
 
 def split_resource_id(resource_id: str) -> tuple[str, str, str, str]:
@@ -134,7 +173,7 @@ def resource(ctx: Context) -> dict[str, Any]:
     """The target resource, REST-shaped: from --resource-id, else --workspace, else the endpoint (flag,
     AZURE_OPENAI_ENDPOINT, AZURE_AI_ENDPOINT) found across the accessible subscriptions, else the workspace of
     the nearest ``.azureml/config.json``."""
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError, DeserializationError
 
     from preflight.azureml import resolve_workspace
     from preflight.errors import TargetError
@@ -152,7 +191,7 @@ def resource(ctx: Context) -> dict[str, Any]:
                 return _get_by_id(ctx, workspace.resource_id)
         if target.endpoint:
             return _find_by_endpoint(ctx, target.endpoint)
-    except HttpResponseError as exc:
+    except (AzureError, DeserializationError) as exc:
         raise arm_error("resource", exc, "could not read the resource", "resource.endpoint") from exc
     raise FactError("resource", "no resource to check: pass --resource-id, --endpoint or --workspace (or set "
                     "AZURE_OPENAI_ENDPOINT, or run inside a project with .azureml/config.json)",
@@ -285,38 +324,38 @@ def subscription_of(ctx: Context, scope: str) -> str:
 def role_assignments(ctx: Context, scope: str, principal_id: str) -> tuple[dict[str, Any], ...]:
     """Assignments that apply at ``scope`` to the principal or any group it is a transitive member of
     (ARM's ``assignedTo()`` resolves groups server-side), including inherited ones."""
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError, DeserializationError
 
     client = ctx.get(authorization_client, subscription_of(ctx, scope))
     try:
         items = client.role_assignments.list_for_scope(scope, filter=f"assignedTo('{principal_id}')")
         return tuple(dict(a.serialize(keep_readonly=True)) for a in items)
-    except HttpResponseError as exc:
+    except (AzureError, DeserializationError) as exc:
         raise arm_error("role-assignments", exc, f"could not list role assignments at {scope}",
                         "rbac.data-action") from exc
 
 
 @fact("role-definition")
 def role_definition(ctx: Context, definition_id: str) -> Mapping[str, Any]:
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError, DeserializationError
 
     subscription = definition_id.split("/")[2] if definition_id.lower().startswith("/subscriptions/") else None
     client = ctx.get(authorization_client, subscription or ctx.target.subscription_id or "")
     try:
         return dict(client.role_definitions.get_by_id(definition_id).serialize(keep_readonly=True))
-    except HttpResponseError as exc:
+    except (AzureError, DeserializationError) as exc:
         raise arm_error("role-definition", exc, f"could not read role definition {definition_id}",
                         "rbac.data-action") from exc
 
 
 @fact("deny-assignments", reported_by="rbac.data-action")
 def deny_assignments(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError, DeserializationError
 
     client = ctx.get(authorization_client, subscription_of(ctx, scope))
     try:
         return tuple(dict(d.serialize(keep_readonly=True)) for d in client.deny_assignments.list_for_scope(scope))
-    except HttpResponseError as exc:
+    except (AzureError, DeserializationError) as exc:
         raise arm_error("deny-assignments", exc, f"could not list deny assignments at {scope}",
                         "rbac.data-action") from exc
 
@@ -345,7 +384,7 @@ def arm_permissions(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
     """``Microsoft.Authorization/permissions`` for the CALLER at a resource or resource group: the permission
     blocks ARM itself computes (direct, inherited, through groups; deny assignments not reflected). The SDK
     sends ``//`` for an empty parent path and a lower-case ``resourcegroups`` — ARM (and the twin) accept both."""
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError, DeserializationError
 
     client = ctx.get(authorization_client, subscription_of(ctx, scope))
     try:
@@ -357,7 +396,7 @@ def arm_permissions(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
         else:
             items = client.permissions.list_for_resource_group(scope.rstrip("/").split("/")[-1])
         return tuple(dict(p.serialize(keep_readonly=True)) for p in items)
-    except HttpResponseError as exc:
+    except (AzureError, DeserializationError) as exc:
         raise arm_error("arm-permissions", exc, f"could not read your effective permissions at {scope}",
                         "rbac.data-action") from exc
 
@@ -367,14 +406,14 @@ def eligible_assignments(ctx: Context, scope: str, principal_id: str | None) -> 
     """PIM role eligibility schedule instances at or above ``scope``: roles the principal may *activate*.
     ``principal_id`` None asks for the caller's own (``asTarget()``, which needs no permission); another
     principal's need ``roleEligibilityScheduleInstances/read`` (``assignedTo()``, groups resolved by ARM)."""
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError, DeserializationError
 
     client = ctx.get(authorization_client, subscription_of(ctx, scope))
     text = "asTarget()" if principal_id is None else f"assignedTo('{principal_id}')"
     try:
         items = client.role_eligibility_schedule_instances.list_for_scope(scope, filter=text)
         return tuple(dict(i.serialize(keep_readonly=True)) for i in items)
-    except HttpResponseError as exc:
+    except (AzureError, DeserializationError) as exc:
         raise arm_error("eligible-assignments", exc, f"could not read PIM role eligibilities at {scope}",
                         "rbac.data-action") from exc
 
@@ -383,11 +422,11 @@ def eligible_assignments(ctx: Context, scope: str, principal_id: str | None) -> 
 def role_definitions_at(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
     """Every role definition assignable at ``scope`` (built-in and custom): to recommend the least-privilege
     role for an arbitrary action and to tell data actions from management actions."""
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError, DeserializationError
 
     client = ctx.get(authorization_client, subscription_of(ctx, scope))
     try:
         return tuple(dict(d.serialize(keep_readonly=True)) for d in client.role_definitions.list(scope))
-    except HttpResponseError as exc:
+    except (AzureError, DeserializationError) as exc:
         raise arm_error("role-definitions-at", exc, f"could not list role definitions at {scope}",
                         "rbac.data-action") from exc

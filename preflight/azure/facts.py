@@ -146,9 +146,61 @@ def credential(ctx: Context) -> LinkProbe:
                         reported_by="signin.chain")
     probe = report.probes[selection.link]
     if selection.outcome is Outcome.FAILED:
-        raise FactError("credential", f"{probe.name} failed and ends the chain: {probe.message}",
-                        reported_by="signin.chain")
+        raise FactError("credential", f"{probe.name} failed and ends the chain: "
+                        f"{probe_cause(probe, ctx.target.environ)}", reported_by="signin.chain")
     return probe
+
+
+# Which service a credential talks to when it signs in (for "could not reach …" messages).
+SIGNIN_SERVICES = {"ManagedIdentityCredential": "the managed identity endpoint",
+                   "AzureCliCredential": "the Azure CLI", "AzureDeveloperCliCredential": "the Azure Developer CLI",
+                   "AzurePowerShellCredential": "Azure PowerShell"}
+
+
+def probe_cause(probe: LinkProbe, environ: Mapping[str, str] | None = None) -> str:
+    """A failed link's cause in words (see :func:`probe_failure`)."""
+    return probe_failure(probe, environ)[0]
+
+
+def probe_failure(probe: LinkProbe, environ: Mapping[str, str] | None = None) -> tuple[str, bool]:
+    """(A failed link's cause in words, whether it is *inconclusive*). A transport failure names the service it
+    could not reach and how (DNS, TLS, reset, timeout); an HTTP error status or an answer that is not JSON names
+    the service and says so (MSAL / azure-identity keep these only in the text of the exceptions they chain) —
+    all inconclusive: nothing is known to be wrong with the credential. Anything else is the link's own
+    message (e.g. an AADSTS refusal: conclusive). ``environ`` names the endpoint when the error does not."""
+    from preflight.azure.http import (
+        _chain_text,
+        answered,
+        describe_transport,
+        is_transport_error,
+    )
+
+    error = probe.error
+    service = SIGNIN_SERVICES.get(probe.name, "the Microsoft Entra ID token endpoint")
+    text = _chain_text(error) if error is not None else probe.message
+    if error is not None and is_transport_error(error):
+        return f"{service} could not be reached: {describe_transport(error, _endpoint(probe, environ))}", True
+    status = re.search(r"HTTP (?:status|Error):? (\d{3})", text)
+    if status and (int(status.group(1)) in (408, 429) or int(status.group(1)) >= 500):
+        said = answered(service[0].upper() + service[1:], int(status.group(1)), None, "")
+        return f"{said} ({probe.message[:160]})", True
+    low = text.lower()
+    if "<html" in low or "<!doctype html" in low:
+        return f"{service} answered with an HTML page instead of JSON (a proxy or captive portal answered)", True
+    if "jsondecodeerror" in low or "json is invalid" in low or "expecting value" in low:
+        return (f"{service} answered with something that is not JSON — an HTML page from a proxy or captive "
+                f"portal, or a malformed / truncated body ({probe.message[:120]})"), True
+    return probe.message, False
+
+
+def _endpoint(probe: LinkProbe, environ: Mapping[str, str] | None) -> str | None:
+    """The URL a link signs in at, from the environment (for messages when the error does not name the host)."""
+    if not environ:
+        return None
+    if probe.name == "ManagedIdentityCredential":
+        return (environ.get("IDENTITY_ENDPOINT") or environ.get("MSI_ENDPOINT")
+                or environ.get("AZURE_POD_IDENTITY_AUTHORITY_HOST"))
+    return environ.get("AZURE_AUTHORITY_HOST")
 
 
 @dataclass(frozen=True, slots=True)
