@@ -159,6 +159,17 @@ class SigninChain(Check):
         probe = report.probes[selection.link]
         skipped = ", ".join(LINKS_BY_KEY[k].name for k in selection.skipped) or "none"
         if selection.outcome is Outcome.FAILED:
+            from preflight.azure.facts import probe_failure
+            from preflight.model import Status
+
+            cause, inconclusive = probe_failure(probe, ctx.target.environ)
+            if inconclusive:  # no answer, throttled, 5xx, not JSON: nothing known to be wrong with the credential
+                yield self.result(Status.ERROR, f"DefaultAzureCredential stops at {probe.name}, which could not "
+                                  f"sign in: {cause}", evidence={**evidence, "error": probe.message},
+                                  remediation="re-run later; if it persists, check the network path (proxy, "
+                                              "firewall, DNS, TLS inspection) to the sign-in endpoint")
+                yield from self._warnings(ctx, report)
+                return
             info = classify_probe_error(probe)
             if info is not None:
                 info = format_fix(info, tenant=tenant, scope=ctx.get(cloud).arm_scope,
