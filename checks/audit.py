@@ -26,6 +26,15 @@ def _rows(ctx: Context) -> tuple[dict[str, Any], ...]:
     return ctx.get(facts.inventory)
 
 
+def _why_unresolved(ctx: Context) -> str:
+    """``: <cause>`` when resolving the principals failed with a reason, else nothing."""
+    try:
+        ctx.get(facts.principals)
+    except FactError as exc:
+        return f": {exc.message[:300]}"
+    return ""
+
+
 def _brief(row: Mapping[str, Any]) -> dict[str, Any]:
     return {"assignment_id": row.get("assignment_id"), "scope": row.get("scope"), "role": row.get("role_name"),
             "principal_id": row.get("principal_id"), "principal": row.get("principal_display_name"),
@@ -91,8 +100,10 @@ class AuditInventory(Check):
                 evidence["unreadable"] = problems[:50]
             if unresolved:
                 evidence["principals"] = "not resolved: Microsoft Graph refused (see the SKIPs below)"
-            yield self.warned(summary + (f"; {len(problems)} scope(s) or role(s) could not be read" if problems
-                                         else "; principals could not be resolved"),
+            # Name the first cause, so the summary alone says what went wrong (throttling, a 503, DNS …).
+            first = f" (first: {str(problems[0])[:300]})" if problems else ""
+            yield self.warned(summary + (f"; {len(problems)} scope(s) or role(s) could not be read{first}"
+                                         if problems else f"; principals could not be resolved{_why_unresolved(ctx)}"),
                               evidence=evidence,
                               remediation="grant the auditing identity Reader on the scopes (and Directory.Read.All "
                                           "in Microsoft Graph) and run the audit again")

@@ -34,11 +34,15 @@ def run_audit(target: Target, options: AuditOptions, engine: RunOptions = AUDIT_
     started_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     start = time.perf_counter()
     checks = load(select(discover(AUDIT_GROUP), only, skip))
-    ctx = Context(target, services={"audit": options})
+    from preflight.azure.services import describe_fact
+
+    ctx = Context(target, services={"audit": options, "describe-fact": describe_fact})
     redactor = Redactor.from_environ(target.environ)
     results = run_checks(checks, ctx, engine, observer=observer, sanitize=redactor.result)
     try:
-        rows = ctx.get(inventory)
+        # Never wait for an inventory still being fetched by a check abandoned at its timeout or the deadline:
+        # the report is due now (the inventory check already says it timed out).
+        rows = () if ctx.in_progress(inventory) else ctx.get(inventory)
     except FactError:
         rows = ()  # the inventory check already reports why
     plan = options.plan
