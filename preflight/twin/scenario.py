@@ -577,8 +577,10 @@ def _normalise_target(doc: dict[str, Any], errors: list[str]) -> None:
 def account_endpoint(account: Mapping[str, Any], base_url: str) -> str:
     """The twin URL of an account's data plane: ``{base}/dataplane/{customSubDomainName}/`` with a custom
     subdomain, else the shared regional endpoint ``{base}/dataplane/regional/{location}/`` (which, like the
-    real ``{region}.api.cognitive.microsoft.com``, accepts keys but refuses Entra tokens)."""
-    base = base_url.rstrip("/")
+    real ``{region}.api.cognitive.microsoft.com``, accepts keys but refuses Entra tokens). An account's
+    ``x-twin-dataPlaneBase`` replaces ``base_url`` — a host fault (preflight.twin.hostfaults) puts the data
+    plane on a host that does not resolve or presents an untrusted certificate."""
+    base = str(account.get("x-twin-dataPlaneBase") or base_url).rstrip("/")
     sub = (account.get("properties") or {}).get("customSubDomainName")
     if sub:
         return f"{base}/dataplane/{str(sub).lower()}/"
