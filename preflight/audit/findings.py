@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
@@ -49,6 +50,7 @@ class Finding:
         return len(self.rows)
 
 
+@lru_cache(maxsize=65536)  # a few thousand distinct ids (roles × subscriptions) across 100,000 rows, every finding
 def guid_of(role_definition_id: str) -> str:
     return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
 
@@ -107,11 +109,12 @@ def is_ai_data_role(guid: str, definition: Mapping[str, Any] | None) -> bool:
 
 def broad_data_roles(rows: Sequence[Mapping[str, Any]], definitions: Mapping[str, Mapping[str, Any]]) -> Finding:
     """AI data roles granted at subscription, management-group or tenant scope instead of on the account."""
+    data_role: dict[str, bool] = {}  # per role, not per row
+    for guid in {guid_of(str(r.get("role_definition_id", ""))) for r in rows}:
+        data_role[guid] = is_ai_data_role(guid, definitions.get(guid))
     return Finding("broad-data-roles", tuple(
         r for r in rows
-        if r.get("scope_level") in BROAD_LEVELS
-        and is_ai_data_role(guid_of(str(r.get("role_definition_id", ""))),
-                            definitions.get(guid_of(str(r.get("role_definition_id", "")))))
+        if r.get("scope_level") in BROAD_LEVELS and data_role[guid_of(str(r.get("role_definition_id", "")))]
     ))
 
 

@@ -14,7 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from preflight.azure.http import HttpError, capped_retry_policy, error_of
+from preflight.azure.http import (
+    HttpError,
+    capped_retry_policy,
+    describe_body,
+    describe_transport,
+    error_of,
+)
 
 MAX_RETRY_AFTER = 10.0  # seconds; longer Retry-After values are shortened to this
 RETRY_TOTAL = 4
@@ -87,7 +93,8 @@ class RestClient:
     def request_sized(self, method: str, path: str, params: Mapping[str, str] | None = None,
                       body: Any = None) -> tuple[dict[str, Any], int]:
         """Like :meth:`request`, plus the size of the answer's body in bytes (what Resource Graph's response
-        limit counts), so a caller can size its next page."""
+        limit counts), so a caller can size its next page. Mirrors :func:`preflight.azure.http.send_json`
+        (same messages), which returns neither that size nor ``error.details``."""
         from azure.core.exceptions import AzureError
         from azure.core.rest import HttpRequest
 
@@ -97,13 +104,14 @@ class RestClient:
         try:
             response = self._client.send_request(request)
         except AzureError as exc:
-            raise RestError(method, url, None, type(exc).__name__, str(exc).splitlines()[0]) from exc
+            raise RestError(method, url, None, type(exc).__name__, describe_transport(exc, url)) from exc
         if response.status_code >= 400:
             raise RestError(method, url, response.status_code, *error_of(response), details=_details(response))
         try:
             data = response.json()
         except ValueError as exc:
-            raise RestError(method, url, response.status_code, "InvalidJson", f"the answer is not JSON: {exc}") from exc
+            raise RestError(method, url, response.status_code, "InvalidJson",
+                            describe_body(response.text(), response.headers.get("Content-Type"))) from exc
         if not isinstance(data, dict):
             raise RestError(method, url, response.status_code, "InvalidJson", "the answer is not a JSON object")
         return data, len(response.content or b"")
