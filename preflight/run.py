@@ -14,6 +14,7 @@ from preflight.context import Context
 from preflight.engine import Interrupted, Observer, RunOptions, discover, load, run_checks, select
 from preflight.model import CheckMeta, Report, Result, Status
 from preflight.redact import Redactor
+from preflight.release import close_context
 from preflight.target import Target
 
 FAIL_ON = {"fail": Status.FAIL.rank, "warn": Status.WARN.rank, "never": None}
@@ -82,7 +83,10 @@ def _run_once(options: CheckOptions, observer: Observer | None) -> Report:
 
     ctx = Context(options.target, services={"describe-fact": describe_fact})
     redactor = Redactor.from_environ(options.target.environ)
-    results = run_checks(checks, ctx, options.engine, observer=observer, sanitize=redactor.result)
+    try:
+        results = run_checks(checks, ctx, options.engine, observer=observer, sanitize=redactor.result)
+    finally:
+        close_context(ctx)  # sockets of the run's clients and credentials, now rather than at the next gc
     return Report(
         tool_version=__version__,
         target=redactor.value(options.target.to_dict()),
