@@ -211,10 +211,11 @@ class SoakResult:
         for r in self.runs:
             kinds[r.fault.kind] = kinds.get(r.fault.kind, 0) + 1
         peak = max((s.threads for s in self.trace), default=0)
+        peak_fds = max((s.fds for s in self.trace), default=0)
         half = self.trace[len(self.trace) // 2].rss_kb if self.trace else a.rss_kb
         return (f"{len(self.runs)} runs in {self.wall:.1f} s (slowest {self.slowest:.2f} s, settle {self.settle:.1f} s); "
                 f"threads {b.threads} -> {a.threads} (python {b.python_threads} -> {a.python_threads}); "
-                f"peak threads between runs {peak}; fds {b.fds} -> {a.fds}; RSS {b.rss_kb / 1024:.1f} -> {a.rss_kb / 1024:.1f} MB "
+                f"peak threads between runs {peak}; fds {b.fds} -> {a.fds} (peak between runs {peak_fds}); RSS {b.rss_kb / 1024:.1f} -> {a.rss_kb / 1024:.1f} MB "
                 f"({(a.rss_kb - b.rss_kb) / 1024:+.1f} MB, second half {(a.rss_kb - half) / 1024:+.1f} MB); twin requests {self.twin_requests}; faults {kinds}")
 
 
