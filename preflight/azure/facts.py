@@ -23,54 +23,42 @@ if TYPE_CHECKING:
     from preflight.claims import PrincipalInfo
     from preflight.profiles import Profile
 
-METADATA_TIMEOUT = 10
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-MAX_RETRY_AFTER = 5.0
-
-
-def _verify(environ: Mapping[str, str]) -> str | bool:
-    return environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
-
 
 @fact("cloud")
 def cloud(ctx: Context) -> Cloud:
-    """The cloud's endpoints: a known cloud by name, or a custom one from its metadata document."""
+    """The cloud's endpoints: a known cloud by name, or a custom one from its metadata document — the first
+    request of the run's dependent chain, sent with the standard library so it leaves before any SDK import
+    (see preflight.azure.metadata)."""
+    from preflight.azure.metadata import MetadataError, fetch_metadata
+
     target = ctx.target
     if not target.cloud_metadata_url:
         return KNOWN_CLOUDS[target.cloud]
-    import requests
-
     url = target.cloud_metadata_url
     try:
-        response = _get_with_retries(requests.Session(), url, _verify(target.environ))
-        response.raise_for_status()
-        return cloud_from_metadata(response.json())
-    except requests.RequestException as exc:
+        return cloud_from_metadata(fetch_metadata(url, target.environ))
+    except MetadataError as exc:
         raise FactError("cloud", f"could not read the cloud metadata from {url}: {exc}",
-                        remediation="check ARM_CLOUD_METADATA_URL / --cloud-metadata-url") from exc
+                        remediation="check ARM_CLOUD_METADATA_URL / --cloud-metadata-url",
+                        status=exc.status) from exc
     except ValueError as exc:
         raise FactError("cloud", f"the cloud metadata at {url} is not valid JSON: {exc}") from exc
 
 
-def _get_with_retries(session: Any, url: str, verify: str | bool, attempts: int = 3) -> Any:
-    """GET with bounded retries on throttling and server errors; Retry-After honoured but capped, so a
-    hostile or buggy value cannot stall the run."""
-    import time
+def import_in_background(module: str) -> None:
+    """Start importing ``module`` on a daemon thread: a fact that will need an SDK as soon as a request in
+    flight answers imports it meanwhile, instead of after (the import is the same work either way; Python's
+    import lock makes the real importer wait for it rather than repeat it)."""
+    import importlib
+    import threading
 
-    response = None
-    for attempt in range(attempts):
-        response = session.get(url, timeout=METADATA_TIMEOUT, verify=verify)
-        if response.status_code not in RETRY_STATUSES or attempt == attempts - 1:
-            break
-        time.sleep(min(_retry_after(response.headers.get("Retry-After")), MAX_RETRY_AFTER))
-    return response
+    def load() -> None:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass  # the real import reports it
 
-
-def _retry_after(value: str | None) -> float:
-    try:
-        return max(0.0, float(value)) if value else 1.0
-    except ValueError:
-        return 1.0
+    threading.Thread(target=load, name=f"import:{module}", daemon=True).start()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +82,7 @@ def credential_chain(ctx: Context) -> ChainReport:
     from preflight.azure.chain import excluded_probe, probe_chain, probe_link
     from preflight.chain import INTERACTIVE
 
+    import_in_background("azure.identity")  # the probes need it the moment the cloud's metadata answers
     the_cloud = ctx.get(cloud)
     probes = dict(probe_chain(the_cloud, the_cloud.arm_scope))
     try:

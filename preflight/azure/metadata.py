@@ -1,0 +1,108 @@
+"""The custom cloud's metadata document, fetched with the standard library.
+
+It is the first request of every run against a custom cloud (the twin, Azure Stack) and everything else waits
+for it, so it must leave at once: ``requests`` costs ~0.15 s to import alone, and several times that while the
+other checks import their SDKs on the same interpreter lock. ``urllib`` is already loaded or cheap, honours the
+same proxy variables (``HTTPS_PROXY`` / ``NO_PROXY``), and trusts the same CA bundle the SDKs are told to use
+(``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``, else certifi's, as ``requests`` does). No SDK import here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+TIMEOUT = 10.0  # seconds per attempt
+ATTEMPTS = 3
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 5.0  # a hostile or buggy Retry-After must not stall the run
+
+
+class MetadataError(Exception):
+    """The document could not be had: ``status`` is the final HTTP status, or None for a transport failure
+    (DNS, TLS, refused, reset, timeout), whose cause is chained."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    reason: str
+    body: bytes
+    retry_after: str | None
+
+
+def ca_bundle(environ: Mapping[str, str]) -> str | None:
+    """The CA file (or directory) to trust: what the SDKs' ``requests`` would use, certifi's bundle by default."""
+    configured = environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE")
+    if configured:
+        return configured
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - certifi comes with requests, which azure-core needs
+        return None
+    return str(certifi.where())
+
+
+def _context(environ: Mapping[str, str]) -> Any:
+    import ssl
+
+    bundle = ca_bundle(environ)
+    if bundle and os.path.isdir(bundle):
+        return ssl.create_default_context(capath=bundle)
+    return ssl.create_default_context(cafile=bundle)
+
+
+def _get_once(url: str, context: Any, timeout: float) -> _Answer:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+            return _Answer(response.status, response.reason, response.read(), response.headers.get("Retry-After"))
+    except urllib.error.HTTPError as exc:  # an answer, just not a 2xx
+        body = exc.read() if exc.fp is not None else b""
+        return _Answer(exc.code, str(exc.reason), body, exc.headers.get("Retry-After") if exc.headers else None)
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        return max(0.0, float(value)) if value else 1.0
+    except ValueError:
+        return 1.0
+
+
+def fetch_metadata(url: str, environ: Mapping[str, str], *, timeout: float = TIMEOUT,
+                   attempts: int = ATTEMPTS) -> Any:
+    """The decoded JSON document at ``url``. Throttling and server errors are retried (``attempts`` in all),
+    ``Retry-After`` honoured up to :data:`MAX_RETRY_AFTER`. Raises :class:`MetadataError` for a transport
+    failure or a final error status, ``ValueError`` for a body that is not JSON."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    if urlsplit(url).scheme.lower() not in ("https", "http"):
+        raise MetadataError(f"{url!r} is not an http(s) URL")
+    context = _context(environ)
+    answer: _Answer | None = None
+    for attempt in range(attempts):
+        try:
+            answer = _get_once(url, context, timeout)
+        except (OSError, http.client.HTTPException) as exc:  # URLError, TLS, refused, reset, timeout, truncated
+            from preflight.azure.http import describe_transport
+
+            raise MetadataError(describe_transport(exc, url)) from exc
+        if answer.status not in RETRY_STATUSES or attempt == attempts - 1:
+            break
+        time.sleep(min(_retry_after(answer.retry_after), MAX_RETRY_AFTER))
+    assert answer is not None
+    if answer.status >= 400:
+        raise MetadataError(f"HTTP {answer.status} {answer.reason}".strip(), answer.status)
+    return json.loads(answer.body.decode("utf-8"))

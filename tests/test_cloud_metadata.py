@@ -1,0 +1,74 @@
+"""The cloud metadata document over the standard library (preflight.azure.metadata), against the twin: the
+first request of a run must leave before any SDK import, and still retry, trust the configured CA and say
+what went wrong in one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from preflight.azure.metadata import MetadataError, fetch_metadata
+from preflight.twin import Twin
+
+PATH = "/metadata/endpoints?api-version=2022-09-01"
+
+
+def with_faults(twin: Twin, *faults: dict[str, Any]) -> None:
+    scenario = dict(twin.scenario)
+    scenario["faults"] = list(faults)
+    twin.use(scenario)
+
+
+def env(twin: Twin) -> dict[str, str]:
+    return {"REQUESTS_CA_BUNDLE": str(twin.ca_file)}
+
+
+def test_reads_the_document_trusting_the_configured_ca(twin: Twin) -> None:
+    doc = fetch_metadata(twin.base_url + PATH, env(twin))
+    assert doc["resourceManager"].startswith(twin.base_url)
+
+
+def test_throttling_is_retried_with_retry_after(twin: Twin) -> None:
+    with_faults(twin, {"match": {"path": "metadata/endpoints"}, "status": 503, "retryAfter": 0, "count": 2})
+    assert fetch_metadata(twin.base_url + PATH, env(twin))["resourceManager"]
+    assert [e.status for e in twin.requests() if e.path == "/metadata/endpoints"] == [503, 503, 200]
+
+
+def test_a_final_error_status_is_named(twin: Twin) -> None:
+    with_faults(twin, {"match": {"path": "metadata/endpoints"}, "status": 404})
+    with pytest.raises(MetadataError, match="HTTP 404") as caught:
+        fetch_metadata(twin.base_url + PATH, env(twin))
+    assert caught.value.status == 404
+
+
+def test_an_untrusted_certificate_is_a_tls_failure(twin: Twin, tmp_path: Path) -> None:
+    import certifi
+
+    with pytest.raises(MetadataError, match="TLS: certificate not trusted"):
+        fetch_metadata(twin.base_url + PATH, {"REQUESTS_CA_BUNDLE": certifi.where()})
+
+
+def test_nothing_listening_and_other_schemes() -> None:
+    with pytest.raises(MetadataError, match="refused"):
+        fetch_metadata("https://127.0.0.1:9/metadata/endpoints", {})
+    with pytest.raises(MetadataError, match="not an http"):
+        fetch_metadata("file:///etc/passwd", {})
+
+
+def test_a_body_that_is_not_json(twin: Twin) -> None:
+    with_faults(twin, {"match": {"path": "metadata/endpoints"}, "status": 200, "body": "<html>proxy</html>"})
+    with pytest.raises(ValueError):
+        fetch_metadata(twin.base_url + PATH, env(twin))
+
+
+def test_the_cloud_fact_imports_no_http_library(tmp_path: Path) -> None:
+    """What makes the first request leave early: fetching the document loads neither requests nor an SDK."""
+    probe = ("import sys\nfrom preflight.azure.metadata import fetch_metadata\n"
+             "try:\n    fetch_metadata('https://127.0.0.1:9/x', {})\nexcept Exception:\n    pass\n"
+             "print(sorted(n for n in sys.modules if n.split('.')[0] in ('requests', 'azure', 'msal', 'urllib3')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
