@@ -66,17 +66,18 @@ def _client_kwargs(ctx: Context) -> dict[str, Any]:
 
 @fact("arm:authorization-client")
 def authorization_client(ctx: Context, subscription_id: str) -> Any:
+    kwargs = _client_kwargs(ctx)  # the cloud first: importing the SDK before it is known competes with sign-in
     from azure.mgmt.authorization import AuthorizationManagementClient
 
-    return AuthorizationManagementClient(ctx.get(run_credential), subscription_id, **_client_kwargs(ctx))
+    return AuthorizationManagementClient(ctx.get(run_credential), subscription_id, **kwargs)
 
 
 @fact("arm:cognitive-client")
 def cognitive_client(ctx: Context, subscription_id: str) -> Any:
+    kwargs = _client_kwargs(ctx)  # the cloud first (see authorization_client)
     from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
 
-    return CognitiveServicesManagementClient(ctx.get(run_credential), subscription_id,
-                                             **_client_kwargs(ctx))
+    return CognitiveServicesManagementClient(ctx.get(run_credential), subscription_id, **kwargs)
 
 
 def arm_error(fact_name: str, exc: Exception, what: str, reported_by: str) -> FactError:
