@@ -110,13 +110,16 @@ def start_reads(ctx: Context, *, permissions: bool = False) -> None:
     definition the assignments name starts as soon as they are listed. Idempotent: facts are computed once."""
     def reads() -> None:
         try:
+            # Whose access (the ARM token's principal) first: no read can be sent before that token anyway, and
+            # building the ARM clients earlier would only compete for the interpreter with the sign-in's own
+            # imports, which are on the critical path.
+            who = ctx.get(subject).info.object_id
             scope = _early_scope(ctx)
             prefetch(ctx, deny_assignments, scope)
             if permissions:
                 from preflight.azure.arm import arm_permissions
 
                 prefetch(ctx, arm_permissions, scope)
-            who = ctx.get(subject).info.object_id
             listed = ctx.get(role_assignments, scope, who)
         except FactError:
             return  # the fact that failed is remembered; data_access reports it in its own order
