@@ -261,7 +261,12 @@ def can_i(action: str, scope: str | None, assignee: str | None, fmt: str, data_p
     if scope is None:
         scope = _default_scope(ctx)
     answer = decide(ctx, action, scope, assignee, plane)
-    click.echo(json.dumps(answer.to_json(), indent=2) if fmt == "json" else render_text(answer), nl=fmt == "json")
+    from preflight.redact import Redactor
+
+    redactor = Redactor.from_environ(target.environ)  # an answer may quote an SDK error quoting a secret
+    answer_text = render_text(answer) if fmt != "json" else ""
+    text = json.dumps(redactor.value(answer.to_json()), indent=2) if fmt == "json" else redactor.text(answer_text)
+    click.echo(text, nl=fmt == "json")
     return 0 if answer.decision.allowed else 1
 
 

@@ -317,6 +317,9 @@ def _main(argv: Sequence[str] | None) -> int:
     _State.verbose = "-v" in args or "--verbose" in args
     if _State.verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        from preflight.redact import install_log_redaction
+
+        install_log_redaction(os.environ)  # the SDKs' own messages may quote a secret (see RedactingFilter)
     try:
         result = cli.main(args=args, prog_name="preflight", standalone_mode=False)
     except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort (from the KeyboardInterrupt)
@@ -336,7 +339,10 @@ def _main(argv: Sequence[str] | None) -> int:
     except Exception as exc:  # a bug: still no traceback unless asked for
         if _State.verbose:
             raise
-        click.echo(f"preflight: internal error: {type(exc).__name__}: {exc} (run with -v for details)", err=True)
+        from preflight.redact import Redactor
+
+        detail = Redactor.from_environ(os.environ).text(f"{type(exc).__name__}: {exc}")
+        click.echo(f"preflight: internal error: {detail} (run with -v for details)", err=True)
         return EXIT_INCOMPLETE
     return result if isinstance(result, int) else 0
 
@@ -356,9 +362,12 @@ def _report_interrupt(exc: BaseException | None) -> None:
 
 
 def _report_error(exc: PreflightError) -> None:
-    click.echo(f"preflight: error: {exc.message}", err=True)
+    from preflight.redact import Redactor
+
+    redactor = Redactor.from_environ(os.environ)  # the message may quote an SDK error that quotes a secret
+    click.echo(f"preflight: error: {redactor.text(exc.message)}", err=True)
     if exc.remediation:
-        click.echo(f"  {exc.remediation}", err=True)
+        click.echo(f"  {redactor.text(exc.remediation)}", err=True)
     if _State.verbose and not isinstance(exc, ConfigError):
         logging.getLogger("preflight").debug("details", exc_info=exc)
 

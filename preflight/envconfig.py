@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from preflight.redact import SECRET_ENV_VARS, describe_secret
+from preflight.redact import ID_ENV_VARS, SECRET_ENV_VARS, describe_secret, looks_like_secret
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -127,13 +127,21 @@ def analyse_environment(env: Mapping[str, str], file_exists: Callable[[str], boo
 
 
 def _display(name: str, value: str) -> str:
-    return describe_secret(value) if name in SECRET_ENV_VARS else value
+    if name in SECRET_ENV_VARS or (name in ID_ENV_VARS and looks_like_secret(value)):
+        return describe_secret(value)
+    return value
 
 
 def _check_service_principal(env: Mapping[str, str], env_cred: str | None, findings: list[Finding],
                              file_exists: Callable[[str], bool]) -> None:
     client_id = env.get("AZURE_CLIENT_ID")
-    if client_id and not GUID.match(client_id):
+    if client_id and not GUID.match(client_id) and looks_like_secret(client_id):
+        findings.append(Finding("fail", f"AZURE_CLIENT_ID looks like a client secret ({describe_secret(client_id)}), "
+                                "not an application id: are AZURE_CLIENT_ID and AZURE_CLIENT_SECRET swapped?",
+                                "set AZURE_CLIENT_ID to the app registration's Application (client) ID and "
+                                "AZURE_CLIENT_SECRET to the secret's value; rotate the secret if this output was "
+                                "shared"))
+    elif client_id and not GUID.match(client_id):
         findings.append(Finding("fail", f"AZURE_CLIENT_ID {client_id!r} is not a GUID (application/client id)",
                                 "set AZURE_CLIENT_ID to the app registration's Application (client) ID"))
     tenant = env.get("AZURE_TENANT_ID")

@@ -6,6 +6,7 @@ Checks already avoid putting secrets into evidence; this is the safety net for w
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -29,7 +30,15 @@ SECRET_ENV_VARS = frozenset(
     }
 )
 
+# Variables that hold ids, never secrets — but a secret pasted into one (AZURE_CLIENT_ID and AZURE_CLIENT_SECRET
+# swapped) would be echoed everywhere: by env.config, and by Entra itself (AADSTS700016 "Application with
+# identifier '<the secret>' was not found"). Their values are masked when they look like a secret.
+ID_ENV_VARS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID")
+
 MASK = "***"
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+# An Entra client secret as the portal creates it: 3 characters, a digit, "Q~", then ~34 more.
+_ENTRA_SECRET = re.compile(r"^[A-Za-z0-9_.~-]{3}[0-9]Q~[A-Za-z0-9_.~-]{30,}$")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _PEM_PRIVATE = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
 # Query parameters and form fields that carry credentials in URLs or echoed request bodies.
@@ -37,6 +46,20 @@ _CREDENTIAL_PARAM = re.compile(
     r"(?i)\b(client_secret|client_assertion|access_token|refresh_token|id_token|password|sig)=([^&\s\"']+)"
 )
 _MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
+
+
+def looks_like_secret(value: str) -> bool:
+    """Whether a value in an id variable looks like a client secret rather than a GUID or a domain name: the
+    Entra secret shape, or 30+ characters without spaces mixing three of lower case, upper case, digits and
+    symbols (legacy base64 secrets). E-mail addresses and URLs never count."""
+    text = value.strip()
+    if not text or _GUID.match(text) or any(c.isspace() for c in text) or "@" in text or "://" in text:
+        return False
+    if _ENTRA_SECRET.match(text):
+        return True
+    classes = (any(c.islower() for c in text), any(c.isupper() for c in text), any(c.isdigit() for c in text),
+               any(not c.isalnum() for c in text))
+    return len(text) >= 30 and sum(classes) >= 3
 
 
 def describe_secret(value: str | None) -> str:
@@ -57,7 +80,9 @@ class Redactor:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Redactor:
-        return cls(environ[name] for name in SECRET_ENV_VARS if environ.get(name))
+        found = [environ[name] for name in SECRET_ENV_VARS if environ.get(name)]
+        found += [environ[name] for name in ID_ENV_VARS if looks_like_secret(environ.get(name) or "")]
+        return cls(found)
 
     def text(self, value: str) -> str:
         for secret in self._secrets:
@@ -87,3 +112,39 @@ class Redactor:
             evidence=tuple(Evidence(e.name, self.value(e.value)) for e in result.evidence),
             remediation=remediation,
         )
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in every log record a handler writes. With ``-v`` the SDKs log what Entra answered and the
+    URLs they called — an AADSTS700016 message quotes the client id, which is a secret when AZURE_CLIENT_ID and
+    AZURE_CLIENT_SECRET were swapped — so the ``-v`` output goes through the same Redactor as the reports."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record: the handler reports it; nothing to mask
+            return True
+        record.msg, record.args = self.redactor.text(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redactor.text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redactor.text(record.stack_info)
+        return True
+
+
+def install_log_redaction(environ: Mapping[str, str]) -> None:
+    """Put a :class:`RedactingFilter` for ``environ``'s secrets on every handler of the root logger; a handler
+    that has one already gets ``environ``'s secrets instead (one filter per handler, however often called)."""
+    redactor = Redactor.from_environ(environ)
+    for handler in logging.getLogger().handlers:
+        existing = [f for f in handler.filters if isinstance(f, RedactingFilter)]
+        if existing:
+            existing[0].redactor = redactor
+        else:
+            handler.addFilter(RedactingFilter(redactor))

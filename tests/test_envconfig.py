@@ -118,3 +118,13 @@ def test_username_password_is_flagged_as_deprecated() -> None:
     assert analysis.environment_credential == "username/password"
     assert analysis.variables["AZURE_PASSWORD"] == "set (9 characters, hidden)"
     assert any("deprecated" in m for _, m in levels(analysis))
+
+
+def test_a_secret_in_azure_client_id_is_named_as_swapped_and_never_shown() -> None:
+    secret = "Abc8Q~Zk3LmNoPqRsTuVwXyZ0123456789abcdEF"
+    result = analyse_environment({"AZURE_CLIENT_ID": secret, "AZURE_TENANT_ID": "contoso.onmicrosoft.com",
+                                  "AZURE_CLIENT_SECRET": "0b5c1f3e-1111-4111-8111-111111111111"}, lambda p: True)
+    assert result.variables["AZURE_CLIENT_ID"] == "set (40 characters, hidden)"
+    fail = [f for f in result.findings if f.level == "fail"]
+    assert len(fail) == 1 and "swapped" in fail[0].message, fail
+    assert secret not in repr(result)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from preflight.model import Evidence, Remediation, Result, Severity, Status
 from preflight.redact import Redactor, describe_secret
 
@@ -38,3 +40,50 @@ def test_describe_secret_never_shows_characters() -> None:
     assert describe_secret("hunter22") == "set (8 characters, hidden)"
     assert describe_secret("") == "set but empty"
     assert describe_secret(None) == "not set"
+
+
+SWAPPED = "Abc8Q~Zk3LmNoPqRsTuVwXyZ0123456789abcdEF"  # a portal-shaped client secret
+
+
+def test_a_secret_in_an_id_variable_is_treated_as_a_secret() -> None:
+    """AZURE_CLIENT_ID and AZURE_CLIENT_SECRET swapped: Entra quotes the client id back (AADSTS700016)."""
+    from preflight.redact import looks_like_secret
+
+    redactor = Redactor.from_environ({"AZURE_CLIENT_ID": SWAPPED, "AZURE_CLIENT_SECRET": "0b5c1f3e-guid-like"})
+    text = f"AADSTS700016: Application with identifier '{SWAPPED}' was not found"
+    assert SWAPPED not in redactor.text(text)
+    assert looks_like_secret(SWAPPED)
+    assert looks_like_secret("Xy7+abcDEF0123456789/ghijKLMNOPqrs=")  # a legacy base64 secret
+    for ordinary in ("0b5c1f3e-1111-4111-8111-111111111111", "contoso.onmicrosoft.com", "my-ci-app",
+                     "alice.example.1234@contoso.onmicrosoft.com", "https://login.microsoftonline.com/x",
+                     "Contoso Production Application Number 1"):
+        assert not looks_like_secret(ordinary), ordinary
+    plain = Redactor.from_environ({"AZURE_CLIENT_ID": "my-ci-app"})
+    assert plain.text("client my-ci-app") == "client my-ci-app"  # a typo stays visible
+
+
+def test_log_records_are_redacted_by_the_installed_filter() -> None:
+    import logging
+
+    from preflight.redact import RedactingFilter, install_log_redaction
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        install_log_redaction({"AZURE_CLIENT_SECRET": "first-secret-value"})
+        install_log_redaction({"AZURE_CLIENT_ID": SWAPPED})  # a later call replaces the secrets, one filter
+        assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
+        log = logging.getLogger("azure.identity.test")
+        log.warning("failed: Application with identifier '%s' and %s", SWAPPED, f"Bearer {JWT}")
+        try:
+            raise ValueError(f"client_secret=abc&client_id={SWAPPED}")
+        except ValueError:
+            log.exception("with a traceback")
+    finally:
+        root.removeHandler(handler)
+    out = stream.getvalue()
+    assert SWAPPED not in out and JWT not in out and "client_secret=abc" not in out
+    assert "failed: Application with identifier '***' and Bearer [token removed]" in out
+    assert "ValueError: client_secret=***&client_id=***" in out

@@ -22,6 +22,7 @@ from preflight.clouds import Cloud
 PROCESS_TIMEOUT = 8
 # Managed identity off Azure must fail fast: no retries, short connect/read timeouts.
 MI_PIPELINE = {"retry_total": 0, "connection_timeout": 2, "read_timeout": 4}
+TOKEN_MAX_RETRY_AFTER = 5.0  # seconds
 # Seconds a person gets to finish the browser sign-in with --interactive (azure-identity's default is 300):
 # below the engine's default per-check timeout (60 s), so a slow sign-in is "unavailable", not a check ERROR.
 INTERACTIVE_TIMEOUT = 45
@@ -61,7 +62,12 @@ def _as_inside_default_credential() -> Iterator[None]:
 
 
 def credential_kwargs(cloud: Cloud) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"authority": cloud.authority_host, "process_timeout": PROCESS_TIMEOUT}
+    from preflight.azure.http import capped_retry_policy_class
+
+    kwargs: dict[str, Any] = {"authority": cloud.authority_host, "process_timeout": PROCESS_TIMEOUT,
+                              # azure-identity obeys a token endpoint's Retry-After without a cap: 3600 would
+                              # hold sign-in for an hour
+                              "retry_policy_class": capped_retry_policy_class(TOKEN_MAX_RETRY_AFTER)}
     if cloud.needs_instance_discovery_off:
         kwargs["disable_instance_discovery"] = True
     return kwargs
@@ -76,6 +82,14 @@ def build_link(cloud: Cloud, key: str, tenant_id: str | None = None) -> Any:
         kwargs[link.exclude_param] = link.key != key
     if key == "managed_identity":
         kwargs.update(MI_PIPELINE)
+        import os
+
+        from preflight.redact import looks_like_secret
+
+        if looks_like_secret(os.environ.get("AZURE_CLIENT_ID") or ""):
+            # AZURE_CLIENT_ID holds a secret (swapped with AZURE_CLIENT_SECRET; env.config says so): never send it
+            # in the managed identity endpoint's URL as a client id — probe the system-assigned identity instead.
+            kwargs["managed_identity_client_id"] = None
     if key == INTERACTIVE.key:
         kwargs["timeout"] = INTERACTIVE_TIMEOUT
     chain = DefaultAzureCredential(**kwargs)
