@@ -1,6 +1,7 @@
 """Secret hygiene canary sweep (issue 10): plant canary secrets — a client secret, a certificate's private key,
 a federated assertion, the managed-identity header — sign in with them against the twin, healthy and failing
-(wrong secret, expired secret, unregistered certificate, federated subject mismatch, MFA required), and search
+(wrong secret, a secret in AZURE_CLIENT_ID, expired secret, unregistered certificate, federated subject mismatch,
+MFA required), and search
 every byte the tool wrote — every report format, stdout, ``-v`` logs on stderr, the GitHub step summary — plus
 the twin's JSONL request log for each canary, for every token the twin issued during the sweep, and for
 anything shaped like a JWT. None may appear; where the product shows a secret it shows it masked.
@@ -66,6 +67,14 @@ def _secret_scenario(signin_secret: str, registered: str, *, expired: bool = Fal
     return doc
 
 
+def _swapped_scenario(secret: str) -> dict[str, Any]:
+    """AZURE_CLIENT_ID and AZURE_CLIENT_SECRET swapped: the secret sits in the id variable, where env.config
+    would show it and Entra quotes it back (AADSTS700016 "Application with identifier '<secret>'")."""
+    doc = _secret_scenario(APP, secret)
+    doc["signIn"]["environment"]["clientId"] = secret
+    return doc
+
+
 def _certificate_scenario(*, registered: bool) -> dict[str, Any]:
     """The same principal signing in with a certificate (AZURE_CLIENT_CERTIFICATE_PATH); unregistered →
     the twin hands out a stray certificate and answers AADSTS700027."""
@@ -100,6 +109,8 @@ CASES = (
     Case("secret-ok", lambda s: _secret_scenario(s["secret"], s["secret"]), '"status": "pass"',
          commands=("check", "whoami", "audit", "can-i")),
     Case("secret-wrong", lambda s: _secret_scenario(s["secret"], s["registered"]), "7000215",
+         commands=("check", "whoami", "audit", "can-i")),
+    Case("client-id-swapped", lambda s: _swapped_scenario(s["secret"]), "700016",
          commands=("check", "whoami", "audit", "can-i")),
     Case("secret-expired", lambda s: _secret_scenario(s["secret"], s["secret"], expired=True), "7000222"),
     Case("certificate-ok", lambda s: _certificate_scenario(registered=True), '"status": "pass"',
@@ -137,6 +148,22 @@ class Sweep:
     tokens: tuple[str, ...] = ()
     read_only_violations: list[str] = field(default_factory=list)
     twin_errors: list[str] = field(default_factory=list)
+    sent_to_entra: int = 0
+
+
+def _entra_client_ids_removed(jsonl: str, client_id: str) -> tuple[str, int]:
+    """The twin's log with the swapped case's client id taken out of Entra token requests (``extra.client_id``):
+    Entra is the one party that must receive what AZURE_CLIENT_ID holds, and the twin logs it as Entra's sign-in
+    log would. Everything else in the log is searched; returns how many requests carried it."""
+    lines, count = [], 0
+    for line in jsonl.splitlines():
+        entry = json.loads(line)
+        extra = entry.get("extra") or {}
+        if entry.get("service") == "entra" and entry.get("method") == "POST" and extra.get("client_id") == client_id:
+            extra["client_id"] = "<client id sent to Entra>"
+            count += 1
+        lines.append(json.dumps(entry))
+    return "\n".join(lines), count
 
 
 def _read(path: Path) -> str:
@@ -220,7 +247,8 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sweep]:
         result.tokens = twin.issued_tokens()
         result.read_only_violations = violations(twin.all_requests())
         result.twin_errors = twin.errors()
-    result.corpus["twin request log (JSONL)"] = _read(log_path)
+    swapped = result.planted["client-id-swapped"]["secret"]
+    result.corpus["twin request log (JSONL)"], result.sent_to_entra = _entra_client_ids_removed(_read(log_path), swapped)
     result.canaries += [for_token(f"issued token #{i}", t) for i, t in enumerate(result.tokens)]
     yield result
 
@@ -246,6 +274,7 @@ def test_the_sweep_really_ran_every_path(sweep: Sweep) -> None:
     assert len(access) >= 20 and refresh, (len(access), len(refresh))
     assert sum(c.name.endswith("certificate private key") for c in sweep.canaries) == 2
     assert sum(c.name.endswith("federated assertion") for c in sweep.canaries) == 2
+    assert sweep.sent_to_entra >= 1  # the swapped case really signed in with the secret as client id
     assert "twin request log (JSONL)" in sweep.corpus and sweep.corpus["twin request log (JSONL)"].count("\n") > 100
 
 
@@ -273,6 +302,8 @@ def test_secrets_shown_in_evidence_are_masked(sweep: Sweep) -> None:
         secret = sweep.planted[case]["secret"]
         assert MASKED.format(n=len(secret)) in text, f"{case}: AZURE_CLIENT_SECRET not shown masked: {text[:400]}"
         assert MASKED.format(n=32) in text, f"{case}: IDENTITY_HEADER not shown masked"
+    swapped = json.dumps(_evidence(sweep.json_reports["client-id-swapped"], "env.config"))
+    assert f'"AZURE_CLIENT_ID": "{MASKED.format(n=40)}"' in swapped, swapped[:400]
     creds = json.dumps(_evidence(sweep.json_reports["secret-ok"], "principal.credentials"))
     hint = sweep.planted["secret-ok"]["secret"][:3]
     assert f'"hint": "{hint}"' in creds, creds[:400]
