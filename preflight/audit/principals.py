@@ -4,9 +4,10 @@
 requests (run a few at a time), never one call per principal. An id Graph does not return belongs to a deleted
 object: that is exactly what the portal shows as "Unknown" — an orphaned assignment.
 
-Applications' credentials (for the "secrets expiring" finding) come from one paged listing of
+Applications' credentials (for the "secrets expiring" finding) come from the paged listing of
 ``/v1.0/applications`` with ``$select`` (999 a page), filtered here to the apps whose service principals hold
-roles.
+roles — or, when after the first page at most 200 of those are missing, from ``$batch``es of
+``applications(appId='…')`` reads, so a large directory with few role-holding apps is not listed in full.
 """
 
 from __future__ import annotations
@@ -80,23 +81,58 @@ class AppCredential:
     end: str | None
 
 
+APP_SELECT = "id,appId,displayName,passwordCredentials,keyCredentials"
+BY_APP_ID_MAX = 200  # apps still wanted after the first listing page: fetch these by appId ($batch, 20 a call)
+
+
+def _credentials(app: Mapping[str, Any]) -> tuple[AppCredential, ...]:
+    app_id = str(app.get("appId", "")).lower()
+    creds = [AppCredential(app_id, app.get("displayName"), "secret", c.get("displayName"), c.get("keyId"),
+                           c.get("endDateTime")) for c in app.get("passwordCredentials") or []]
+    creds += [AppCredential(app_id, app.get("displayName"), "certificate", c.get("displayName"),
+                            c.get("keyId"), c.get("endDateTime")) for c in app.get("keyCredentials") or []]
+    return tuple(creds)
+
+
 def application_credentials(graph: GraphReader, app_ids: Iterable[str]) -> dict[str, tuple[AppCredential, ...]]:
-    """Credentials of the applications with these app ids (apps registered in other tenants have none here)."""
+    """Credentials of the applications with these app ids (apps registered in other tenants have none here).
+
+    The cost follows the apps that hold roles, not the tenant's size: the first page of ``/applications``
+    (999 apps) answers a small tenant at once; if at most :data:`BY_APP_ID_MAX` wanted apps are still missing,
+    they are read by app id — ``GET /applications(appId='…')`` in ``$batch``es of 20 — instead of listing a
+    directory of perhaps 50,000 apps page by page; otherwise the listing goes on."""
     wanted = {a.lower() for a in app_ids if a}
     found: dict[str, tuple[AppCredential, ...]] = {}
     if not wanted:
         return found
     from preflight.azure.graph import pages
 
-    params = {"$select": "id,appId,displayName,passwordCredentials,keyCredentials", "$top": "999"}
-    for page in pages(graph, "applications", params):
+    for number, page in enumerate(pages(graph, "applications", {"$select": APP_SELECT, "$top": "999"})):
         for app in page:
-            app_id = str(app.get("appId", "")).lower()
-            if app_id not in wanted:
-                continue
-            creds = [AppCredential(app_id, app.get("displayName"), "secret", c.get("displayName"), c.get("keyId"),
-                                   c.get("endDateTime")) for c in app.get("passwordCredentials") or []]
-            creds += [AppCredential(app_id, app.get("displayName"), "certificate", c.get("displayName"),
-                                    c.get("keyId"), c.get("endDateTime")) for c in app.get("keyCredentials") or []]
-            found[app_id] = tuple(creds)
+            if (app_id := str(app.get("appId", "")).lower()) in wanted:
+                found[app_id] = _credentials(app)
+        missing = wanted - found.keys()
+        if not missing:
+            return found
+        if number == 0 and len(missing) <= BY_APP_ID_MAX:
+            found.update(_by_app_id(graph, sorted(missing)))
+            return found
+    return found
+
+
+def _by_app_id(graph: GraphReader, app_ids: list[str]) -> dict[str, tuple[AppCredential, ...]]:
+    """``GET /applications(appId='…')`` for each id through ``$batch``. 404: not registered in this tenant
+    (a multi-tenant app from elsewhere) — no credentials here. Any other refusal raises GraphError, as the
+    listing would: without an answer no app may be called fine."""
+    from preflight.azure.graph import GraphError, batch, get
+
+    urls = {a: f"applications(appId='{a}')?$select={APP_SELECT}" for a in app_ids}
+    found: dict[str, tuple[AppCredential, ...]] = {}
+    for app_id, part in batch(graph, urls).items():
+        if part.status in (429, 503, 504):  # throttled inside the batch: alone, through the retry policy
+            part = get(graph, urls[app_id])
+        if part.ok and isinstance(part.body, dict):
+            found[app_id] = _credentials(part.body)
+        elif part.status != 404:
+            raise GraphError("GET", graph.base + urls[app_id], part.status, part.code, part.message or "")
     return found

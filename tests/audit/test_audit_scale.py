@@ -132,3 +132,36 @@ def test_a_refused_aggregated_query_falls_back_to_the_plain_one(twin_session: Tw
     assert ids(report) == expected_ids(twin_session)
     assert arg_statuses(twin_session) == [400] + [200] * math.ceil(len(ids(report)) / 2)
     assert "Resource Graph: the aggregated query failed (400 BadRequest); one row per assignment instead" in messages
+
+
+def test_credentials_of_few_role_holding_apps_in_a_large_directory_are_read_by_app_id(
+        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    only = ["audit.inventory", "audit.expiring-credentials"]
+    reference = audit_in_process(twin_session, monkeypatch, tenant(), only=only)  # one listing page holds all
+    listed = [e for e in twin_session.requests() if e.path == "/v1.0/applications"]
+    assert len(listed) == 1
+    doc = tenant()
+    apps = doc["directory"]["applications"]
+    holders = [a for a in apps if a["displayName"] != "auditor"]
+    assert holders, "the generated tenant has role-holding applications"
+    gone = holders[0]  # registered in another tenant: Graph answers 404 for it
+    apps.remove(gone)
+    # a directory far larger than the role holders, listed first: page 1 (999 apps, Graph's maximum) has none
+    apps[:0] = [{"id": f"00000000-0000-4000-8000-{n:012d}", "appId": f"11111111-0000-4000-8000-{n:012d}",
+                 "displayName": f"unrelated-{n}"} for n in range(3000)]
+    report = audit_in_process(twin_session, monkeypatch, doc, only=only)
+    requests = twin_session.requests()
+    assert len([e for e in requests if e.path == "/v1.0/applications"]) == 1  # not 4 pages
+    # the missing ones (role holders, the 404 one included) in ONE $batch of app-id reads
+    assert [(e.method, e.path, e.status) for e in requests if "$batch" in e.path or "applications(" in e.path] == \
+        [("POST", "/v1.0/$batch", 200)]
+    assert len(holders) >= 2 and flagged(reference)  # something to find, and an app left after the 404 one
+    assert flagged(report) == [a for a in flagged(reference) if a != gone["appId"].lower()]
+    assert twin_session.errors() == []
+
+
+def flagged(report: Report) -> list[str]:
+    """App ids the expiring-credentials finding names."""
+    result = one(report, "audit.expiring-credentials")
+    items = next((e.value for e in result.evidence if e.name == "items"), [])
+    return sorted(i["app_id"] for i in items)
