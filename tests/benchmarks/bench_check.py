@@ -257,7 +257,7 @@ def cold_start(env: dict[str, str], workdir: Path, rounds: int) -> dict[str, dic
 def print_table(rows: list[CheckRow], cold: dict[str, dict[str, float]], floor: float, modules: int,
                 top: list[dict[str, Any]]) -> None:
     with_az = any(r.az_s is not None for r in rows)
-    header = (f"{'latency':>8} {'preflight s':>11} {'requests':>9} {'chain':>6} {'ratio':>6} {'dups':>5} "
+    header = (f"{'latency':>8} {'preflight s':>11} {'median':>7} {'requests':>9} {'chain':>6} {'ratio':>6} {'dups':>5} "
               f"{'RSS MB':>7} {'sequential s':>13} {'speed-up':>9}" + (f" {'az s':>7} {'vs az':>6}" if with_az else "")
               + "  requests by service")
     print(header)
@@ -267,7 +267,7 @@ def print_table(rows: list[CheckRow], cold: dict[str, dict[str, float]], floor: 
         services = ", ".join(f"{k}={v}" for k, v in sorted(r.by_service.items()))
         az = (f" {r.az_s:>7.2f} {r.az_s / r.wall_s:>5.1f}×" if r.az_s is not None else f" {'-':>7} {'-':>6}") \
             if with_az else ""
-        print(f"{r.latency_ms:>6}ms {r.wall_s:>11.2f} {r.requests:>9} {len(r.chain):>6} {ratio:>6} "
+        print(f"{r.latency_ms:>6}ms {r.wall_s:>11.2f} {statistics.median(r.walls):>7.2f} {r.requests:>9} {len(r.chain):>6} {ratio:>6} "
               f"{sum(r.duplicates.values()):>5} {r.rss_mb:>7.0f} {r.sequential_s:>13.2f} "
               f"{r.sequential_s / r.wall_s:>8.1f}×{az}  {services}")
     print()
