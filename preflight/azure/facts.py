@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from preflight.claims import PrincipalInfo
     from preflight.profiles import Profile
 
+MAX_RETRY_AFTER = 5.0  # seconds: Retry-After is honoured up to this (subscription_tenant's ARM read)
+
 
 @fact("cloud")
 def cloud(ctx: Context) -> Cloud:
@@ -290,13 +292,17 @@ def subscription_tenant(ctx: Context, subscription_id: str) -> SubscriptionTenan
     """
     from azure.core import PipelineClient
     from azure.core.exceptions import ServiceRequestError
-    from azure.core.pipeline.policies import HeadersPolicy, RetryPolicy
+    from azure.core.pipeline.policies import HeadersPolicy
     from azure.core.rest import HttpRequest
 
     the_cloud = ctx.get(cloud)
     bearer = ctx.get(token, the_cloud.arm_scope)
     base = the_cloud.resource_manager.rstrip("/")
-    client: Any = PipelineClient(base, policies=[HeadersPolicy(), RetryPolicy(retry_total=1, retry_backoff_max=2)])
+    from preflight.azure.http import capped_retry_policy
+
+    # Retry-After capped: azure-core alone would obey 3600 and hold sign-in's checks until their timeout
+    client: Any = PipelineClient(base, policies=[HeadersPolicy(), capped_retry_policy(
+        MAX_RETRY_AFTER, retry_total=1, retry_backoff_max=2)])
     request = HttpRequest("GET", f"{base}/subscriptions/{subscription_id}?api-version={SUBSCRIPTIONS_API}",
                           headers={"Authorization": f"Bearer {bearer.access_token}", "Accept": "application/json"})
     try:

@@ -177,6 +177,12 @@ def capped_retry_policy(max_retry_after: float, **retry: Any) -> Any:
     """azure-core's RetryPolicy (``retry`` its keyword arguments) with ``Retry-After`` capped at
     ``max_retry_after`` seconds: azure-core obeys it without an upper bound, so a hostile or buggy value could
     stall a run for an hour, while ordinary throttling answers (429 / 503 with Retry-After) are still honoured."""
+    return capped_retry_policy_class(max_retry_after)(**retry)
+
+
+def capped_retry_policy_class(max_retry_after: float) -> Any:
+    """The class behind :func:`capped_retry_policy`, for azure-identity's ``retry_policy_class=`` keyword (its
+    credentials build their own pipelines, so a token endpoint's Retry-After is capped the same way)."""
     from azure.core.pipeline.policies import RetryPolicy
 
     class CappedRetryPolicy(RetryPolicy):  # type: ignore[misc]
@@ -184,7 +190,7 @@ def capped_retry_policy(max_retry_after: float, **retry: Any) -> Any:
             value = super().get_retry_after(response)
             return None if value is None else min(float(value), max_retry_after)
 
-    return CappedRetryPolicy(**retry)
+    return CappedRetryPolicy
 
 
 def send_json(client: Any, request: Any, error: type[HttpError] = HttpError) -> dict[str, Any]:
