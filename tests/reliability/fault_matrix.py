@@ -33,7 +33,11 @@ if str(TESTS) not in sys.path:  # run as a worker script: make `helpers` importa
 from helpers.twin_world import APP_ID, SP, SUB, TENANT, world
 
 SERVICES = ("entra", "managed_identity", "arm", "resource_graph", "graph", "data_plane")
-FAULTS = ("latency", "429", "5xx", "reset", "hang", "malformed", "html", "truncate", "tls", "dns")
+FAULTS = ("latency", "429", "5xx", "reset", "hang", "malformed", "html", "truncate", "tls", "dns", "cap")
+# "cap": one 429 with Retry-After: 3600 — the product must wait its capped Retry-After (5 s; the audit's REST
+# client 10 s), not an hour, and then succeed. Only where the product retries: the managed identity probe and
+# the data-plane probe make one attempt by design.
+CAPPED = ("entra", "arm", "resource_graph", "graph")
 COMMANDS = ("check", "audit")
 # Which services each command talks to (audit: never the data plane).
 USES = {"check": set(SERVICES), "audit": set(SERVICES) - {"data_plane"}}
@@ -83,7 +87,7 @@ def cells() -> list[Cell]:
     """Every (service, fault) pair. Resource Graph has no host of its own (management.azure.com serves both):
     its DNS/TLS cells are Resource Manager's, so they are not repeated."""
     return [Cell(s, f) for s in SERVICES for f in FAULTS
-            if not (s == "resource_graph" and f in ("tls", "dns"))]
+            if not (s == "resource_graph" and f in ("tls", "dns")) and (f != "cap" or s in CAPPED)]
 
 
 def fault_rules(cell: Cell) -> list[dict[str, Any]]:
@@ -96,6 +100,8 @@ def fault_rules(cell: Cell) -> list[dict[str, Any]]:
                 {"match": match, "latencyMs": 100}]
     if cell.fault == "429":
         return [{"match": match, "status": 429, "retryAfter": 1}]
+    if cell.fault == "cap":
+        return [{"match": match, "status": 429, "retryAfter": 3600, "count": 1}]
     if cell.fault == "5xx":
         # one answer of each: 500, then 502, then 503 for good — the log shows all three were retried
         return [{"match": match, "status": 500, "count": 1}, {"match": match, "status": 502, "count": 1},
@@ -242,7 +248,7 @@ def run_cells(selected: Sequence[Cell], *, baselines: Sequence[str] = ("sp", "mi
 def _cost(cell: Cell) -> float:
     if cell.service == "entra" and cell.fault in ("429", "5xx", "reset", "tls", "dns", "hang"):
         return 6.0
-    return {"429": 4.0, "hang": 3.5, "5xx": 3.0, "reset": 3.0, "latency": 3.0, "tls": 2.0, "dns": 2.0}.get(
+    return {"cap": 9.0, "429": 4.0, "hang": 3.5, "5xx": 3.0, "reset": 3.0, "latency": 3.0, "tls": 2.0, "dns": 2.0}.get(
         cell.fault, 1.0)
 
 
