@@ -392,9 +392,8 @@ def _row(item: Mapping[str, Any], tenant_id: str, table_type: str) -> dict[str, 
     sub = parts[1] if len(parts) > 1 and parts[0].lower() == "subscriptions" else ""
     rg = parts[3].lower() if len(parts) > 3 and parts[2].lower() == "resourcegroups" else ""
     if table_type == "microsoft.authorization/roleassignments":
-        scope_parts = str(item["properties"].get("scope", "")).strip("/").split("/")
-        sub = scope_parts[1] if len(scope_parts) > 1 and scope_parts[0].lower() == "subscriptions" else ""
-        rg = scope_parts[3].lower() if len(scope_parts) > 3 else ""
+        # from the scope; a management-group scope has neither (its 4th segment is the group, not a resource group)
+        sub, rg = _scope_parts(str(item["properties"].get("scope", "")))
     return {
         "id": rid, "name": item.get("name", ""), "type": table_type, "tenantId": tenant_id,
         "kind": item.get("kind", ""), "location": str(item.get("location", "")).lower(), "resourceGroup": rg,

@@ -244,3 +244,10 @@ def test_no_skip_token_when_every_column_is_dynamic(rg_twin: Twin) -> None:
     status, page = query(rg_twin, {"query": role_assignments_query(columns=("properties",)), "options": {"$top": 2}})
     assert status == 200 and page["count"] == 2 and page["totalRecords"] == 7
     assert page["resultTruncated"] == "true" and "$skipToken" not in page
+
+
+def test_management_group_assignment_rows_have_no_subscription_or_resource_group(rg_twin: Twin) -> None:
+    rows, _ = all_rows(rg_twin, {"query": role_assignments_query(scopes=[CORP_MG])})
+    assert rows and all((r["subscriptionId"], r["resourceGroup"]) == ("", "") for r in rows)
+    rows, _ = all_rows(rg_twin, {"query": role_assignments_query(scopes=[RG])})
+    assert rows and all(r["subscriptionId"] == SUB and r["resourceGroup"] == RG.rsplit("/", 1)[-1].lower() for r in rows)
