@@ -321,44 +321,106 @@ def subscription_of(ctx: Context, scope: str) -> str:
     return ctx.target.subscription_id or "00000000-0000-0000-0000-000000000000"
 
 
+AUTHORIZATION_API = "2022-04-01"
+_AUTHZ = "/providers/Microsoft.Authorization"
+
+
+@fact("arm:rest")
+def arm_rest(ctx: Context) -> Any:
+    """One plain azure-core pipeline for the RBAC reads on the run's critical path (token → role assignments →
+    role definitions; deny assignments and permissions beside them). They need no SDK models — the pure
+    evaluators read ARM's JSON as it comes — and azure-mgmt-authorization would cost its import (~0.1 s, on the
+    critical path right after the token) and a model per item. Same capped retries and bearer policy (with
+    its claims-challenge handling) as the SDK clients."""
+    from azure.core import PipelineClient
+    from azure.core.pipeline.policies import (
+        BearerTokenCredentialPolicy,
+        HeadersPolicy,
+        UserAgentPolicy,
+    )
+
+    from preflight import __version__
+    from preflight.azure.http import capped_retry_policy
+
+    the_cloud = ctx.get(cloud)
+    policies = [HeadersPolicy({"Accept": "application/json"}), UserAgentPolicy(f"azure-preflight/{__version__}"),
+                capped_retry_policy(MAX_RETRY_AFTER, **CLIENT_KWARGS),
+                BearerTokenCredentialPolicy(ctx.get(run_credential), the_cloud.arm_scope)]
+    return PipelineClient(the_cloud.resource_manager.rstrip("/"), policies=policies)
+
+
+def _rest_error(fact_name: str, exc: Exception, what: str, reported_by: str | None) -> FactError:
+    """A failed plain REST read in the words :func:`arm_error` uses for the SDK clients' failures."""
+    from preflight.azure.http import ARM, answered
+
+    status, code, message = getattr(exc, "status", None), getattr(exc, "code", None), getattr(exc, "message", "")
+    if status is None:
+        return FactError(fact_name, f"{what}: {ARM}: {message}", reported_by=reported_by, code=code)
+    code = None if code == "InvalidJson" else code
+    return FactError(fact_name, f"{what}: {answered(ARM, status, code, message)}", reported_by=reported_by,
+                     status=status, code=code)
+
+
+def _arm_get(ctx: Context, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+    from azure.core.rest import HttpRequest
+
+    from preflight.azure.http import send_json
+
+    client = ctx.get(arm_rest)
+    url = path if path.startswith(("https://", "http://")) else ctx.get(cloud).resource_manager.rstrip("/") + path
+    return send_json(client, HttpRequest("GET", url, params=dict(params or {})))
+
+
+def _arm_list(ctx: Context, path: str, params: Mapping[str, str]) -> tuple[dict[str, Any], ...]:
+    """Every ``value`` item, following ARM's absolute ``nextLink`` (which carries its own query)."""
+    page = _arm_get(ctx, path, params)
+    items: list[dict[str, Any]] = []
+    while True:
+        items.extend(v for v in page.get("value") or [] if isinstance(v, dict))
+        next_link = page.get("nextLink")
+        if not isinstance(next_link, str) or not next_link:
+            return tuple(items)
+        page = _arm_get(ctx, next_link)
+
+
+def _scope_path(scope: str) -> str:
+    return "/" + scope.strip("/")
+
+
 @fact("role-assignments", reported_by="rbac.data-action")
 def role_assignments(ctx: Context, scope: str, principal_id: str) -> tuple[dict[str, Any], ...]:
     """Assignments that apply at ``scope`` to the principal or any group it is a transitive member of
     (ARM's ``assignedTo()`` resolves groups server-side), including inherited ones."""
-    from azure.core.exceptions import AzureError, DeserializationError
+    from preflight.azure.http import HttpError
 
-    client = ctx.get(authorization_client, subscription_of(ctx, scope))
     try:
-        items = client.role_assignments.list_for_scope(scope, filter=f"assignedTo('{principal_id}')")
-        return tuple(dict(a.serialize(keep_readonly=True)) for a in items)
-    except (AzureError, DeserializationError) as exc:
-        raise arm_error("role-assignments", exc, f"could not list role assignments at {scope}",
-                        "rbac.data-action") from exc
+        return _arm_list(ctx, f"{_scope_path(scope)}{_AUTHZ}/roleAssignments",
+                         {"$filter": f"assignedTo('{principal_id}')", "api-version": AUTHORIZATION_API})
+    except HttpError as exc:
+        raise _rest_error("role-assignments", exc, f"could not list role assignments at {scope}",
+                          "rbac.data-action") from exc
 
 
 @fact("role-definition")
 def role_definition(ctx: Context, definition_id: str) -> Mapping[str, Any]:
-    from azure.core.exceptions import AzureError, DeserializationError
+    from preflight.azure.http import HttpError
 
-    subscription = definition_id.split("/")[2] if definition_id.lower().startswith("/subscriptions/") else None
-    client = ctx.get(authorization_client, subscription or ctx.target.subscription_id or "")
     try:
-        return dict(client.role_definitions.get_by_id(definition_id).serialize(keep_readonly=True))
-    except (AzureError, DeserializationError) as exc:
-        raise arm_error("role-definition", exc, f"could not read role definition {definition_id}",
-                        "rbac.data-action") from exc
+        return _arm_get(ctx, _scope_path(definition_id), {"api-version": AUTHORIZATION_API})
+    except HttpError as exc:
+        raise _rest_error("role-definition", exc, f"could not read role definition {definition_id}",
+                          "rbac.data-action") from exc
 
 
 @fact("deny-assignments", reported_by="rbac.data-action")
 def deny_assignments(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
-    from azure.core.exceptions import AzureError, DeserializationError
+    from preflight.azure.http import HttpError
 
-    client = ctx.get(authorization_client, subscription_of(ctx, scope))
     try:
-        return tuple(dict(d.serialize(keep_readonly=True)) for d in client.deny_assignments.list_for_scope(scope))
-    except (AzureError, DeserializationError) as exc:
-        raise arm_error("deny-assignments", exc, f"could not list deny assignments at {scope}",
-                        "rbac.data-action") from exc
+        return _arm_list(ctx, f"{_scope_path(scope)}{_AUTHZ}/denyAssignments", {"api-version": AUTHORIZATION_API})
+    except HttpError as exc:
+        raise _rest_error("deny-assignments", exc, f"could not list deny assignments at {scope}",
+                          "rbac.data-action") from exc
 
 
 @fact("profile")
@@ -383,23 +445,14 @@ def profile(ctx: Context) -> Profile:
 @fact("arm-permissions", reported_by="rbac.data-action")
 def arm_permissions(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
     """``Microsoft.Authorization/permissions`` for the CALLER at a resource or resource group: the permission
-    blocks ARM itself computes (direct, inherited, through groups; deny assignments not reflected). The SDK
-    sends ``//`` for an empty parent path and a lower-case ``resourcegroups`` — ARM (and the twin) accept both."""
-    from azure.core.exceptions import AzureError, DeserializationError
+    blocks ARM itself computes (direct, inherited, through groups; deny assignments not reflected)."""
+    from preflight.azure.http import HttpError
 
-    client = ctx.get(authorization_client, subscription_of(ctx, scope))
     try:
-        if "/providers/" in scope.lower():
-            _, group, namespace, rest = split_resource_id(scope)
-            segments = rest.split("/")
-            parent = "/".join(segments[:-2])
-            items = client.permissions.list_for_resource(group, namespace, parent, segments[-2], segments[-1])
-        else:
-            items = client.permissions.list_for_resource_group(scope.rstrip("/").split("/")[-1])
-        return tuple(dict(p.serialize(keep_readonly=True)) for p in items)
-    except (AzureError, DeserializationError) as exc:
-        raise arm_error("arm-permissions", exc, f"could not read your effective permissions at {scope}",
-                        "rbac.data-action") from exc
+        return _arm_list(ctx, f"{_scope_path(scope)}{_AUTHZ}/permissions", {"api-version": AUTHORIZATION_API})
+    except HttpError as exc:
+        raise _rest_error("arm-permissions", exc, f"could not read your effective permissions at {scope}",
+                          "rbac.data-action") from exc
 
 
 @fact("eligible-assignments", reported_by="rbac.data-action")
