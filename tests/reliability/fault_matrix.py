@@ -190,6 +190,19 @@ def _environment(twin: Any, extra: Mapping[str, str]) -> None:
 BASE_ENVIRON = dict(os.environ)
 
 
+def _await_retry(twin: Any, limit: float) -> None:
+    """Wait (at most ``limit`` s after the throttled request) until the twin logged the same request again at
+    least 3 s later — the retry after the capped Retry-After."""
+    while True:
+        log = twin.requests()
+        hit = next((e for e in log if e.status == 429), None)
+        if hit is None or any((e.method, e.path) == (hit.method, hit.path) and e.time - hit.time >= 3 for e in log):
+            return
+        if time.time() - hit.time > limit:
+            return
+        time.sleep(0.1)
+
+
 def _quiesce(before: int, limit: float) -> None:
     """Let threads abandoned by a timed-out run finish (the twin stops hanging once the fault is gone)."""
     end = time.monotonic() + limit
@@ -228,6 +241,8 @@ def run_cells(selected: Sequence[Cell], *, baselines: Sequence[str] = ("sp", "mi
             refused_before, handshakes_before = len(no_dns.REFUSED), untrusted.handshakes_failed
             started = time.monotonic()
             runs = _runs(COMMANDS, cell.limits)
+            if cell.fault == "cap":  # a sender the runs no longer wait for (a prefetch) may retry later: allow
+                _await_retry(twin, limit=12.0)  # it the longest cap (10 s) before the log is read
             if cell.fault == "hang":  # a hung request is logged when the twin gives up on it: every request
                 # in flight when the runs gave up has been by then
                 time.sleep(HANG_MS / 1000 + 0.3)
