@@ -12,7 +12,6 @@ expiry) and dropped. Errors go through :func:`preflight.aadsts.classify_error`.
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import os
 import shutil
@@ -235,5 +234,7 @@ def read_all(environ: Mapping[str, str], timeout: float = TOOL_TIMEOUT) -> tuple
     """Every tool, read concurrently (the CLIs are subprocesses)."""
     readers = (lambda: read_azure_cli(environ, timeout), lambda: read_azd(environ, timeout),
                lambda: read_vscode(environ), lambda: read_environment(environ))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(readers), thread_name_prefix="devtools") as pool:
-        return tuple(f.result() for f in [pool.submit(r) for r in readers])
+    from preflight.daemon import run_all
+
+    # daemon threads: an `az` that hangs must not hold the process past its report (see preflight.daemon)
+    return tuple(run_all(readers, name="devtools"))

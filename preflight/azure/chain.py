@@ -8,8 +8,8 @@ which is what makes a missing managed identity "unavailable" instead of a 13-sec
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
+import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -130,11 +130,13 @@ def excluded_probe(key: str, message: str) -> LinkProbe:
 def probe_chain(cloud: Cloud, scope: str) -> dict[str, LinkProbe]:
     """Probe every non-interactive link concurrently (developer tools are subprocesses, managed identity is
     network). The interactive browser link is never probed here: see ``probe_link(cloud, "interactive_browser",
-    …)``, called only when DefaultAzureCredential would really reach it."""
+    …)``, called only when DefaultAzureCredential would really reach it. On daemon threads (preflight.daemon): a
+    probe stuck on a token endpoint that never answers must not keep the process alive after the report."""
+    from preflight.daemon import run_all
+
     keys = [link.key for link in LINKS]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(keys), thread_name_prefix="probe") as pool:
-        futures = {key: pool.submit(probe_link, cloud, key, scope) for key in keys}
-        return {key: future.result() for key, future in futures.items()}
+    probes = run_all([functools.partial(probe_link, cloud, key, scope) for key in keys], name="probe")
+    return dict(zip(keys, probes, strict=True))
 
 
 def _message(exc: BaseException) -> str:
