@@ -14,6 +14,7 @@ tests/reliability/test_soak.py or a run overran its deadline. Results: docs/reli
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds one check may run")
     parser.add_argument("--deadline", type=float, default=5.0, help="seconds one run may take")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object (for the suite)")
     args = parser.parse_args(argv)
     timing = Timing(timeout=args.timeout, deadline=args.deadline)
     started = time.monotonic()
@@ -49,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  run {record.index + 1:>4}  {time.monotonic() - started:7.1f} s  threads {now.threads:>3}  "
                   f"fds {now.fds:>3}  RSS {now.rss_kb / 1024:6.1f} MB", flush=True)
 
-    result = soak(args.runs, seed=args.seed, warmup=args.warmup, timing=timing, progress=progress)
+    result = soak(args.runs, seed=args.seed, warmup=args.warmup, timing=timing,
+                  progress=None if args.json else progress)
+    if args.json:
+        print(json.dumps(result.to_json()))
+        return 0
     print(result.describe())
     problems = check(result, timing)
     for problem in problems:

@@ -108,6 +108,19 @@ class Sample:
                    int(status["VmRSS"].split()[0]))
 
 
+def fd_kinds() -> dict[str, int]:
+    """Open file descriptors by kind (socket, pipe, file path …): what a growth is made of."""
+    kinds: dict[str, int] = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        kind = target.split(":")[0] if ":" in target else target
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
 def _proc_status() -> dict[str, str]:
     with open("/proc/self/status", encoding="ascii") as handle:
         return dict(line.rstrip("\n").split(":\t", 1) for line in handle if ":\t" in line)
@@ -200,6 +213,17 @@ class SoakResult:
     twin_requests: int = 0
     twin_writes: list[list[Any]] = field(default_factory=list)
     twin_errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data (for ``bench_soak.py --json``, which the suite's soak runs in a fresh process)."""
+        from dataclasses import asdict
+
+        return {"before": asdict(self.before), "after": asdict(self.after), "wall": self.wall, "settle": self.settle,
+                "trace": [asdict(s) for s in self.trace], "twin_requests": self.twin_requests,
+                "twin_writes": self.twin_writes, "twin_errors": self.twin_errors, "describe": self.describe(),
+                "fds_now": fd_kinds(),
+                "runs": [{"index": r.index, "base": r.base, "kind": r.fault.kind, "service": r.fault.service,
+                          "wall": r.wall, "statuses": r.statuses} for r in self.runs]}
 
     @property
     def slowest(self) -> float:

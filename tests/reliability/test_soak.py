@@ -1,21 +1,31 @@
-"""Concurrency soak, short form (issue 10): consecutive ``preflight check --probe`` runs in this process through
+"""Concurrency soak, short form (issue 10): consecutive ``preflight check --probe`` runs in one process through
 the library API against the twin, each with a random seeded fault (latency, 429, 5xx, reset, a hang shorter and
-one longer than the per-check timeout, a malformed body), on one service. Afterwards this process has no more
-threads or open file descriptors than before, no notable memory growth, every run ended by its deadline, and
-the twin served nothing but reads.
+one longer than the per-check timeout, a malformed body), on one service. Afterwards that process has no more
+threads or open file descriptors than before, no notable memory growth, every run ended by its deadline, a
+finished run held no sockets, and the twin served nothing but reads.
 
-The full 200-run soak, with its figures: ``/work/venv/bin/python tests/benchmarks/bench_soak.py --runs 200``
+The soak runs in a fresh interpreter (``tests/benchmarks/bench_soak.py --json``): this pytest process carries
+whatever earlier tests left running (an in-process twin, threads still finishing a hang), which would blur the
+figures. The full 200-run soak: ``/work/venv/bin/python tests/benchmarks/bench_soak.py --runs 200``
 (docs/reliability.md).
 """
 
 from __future__ import annotations
 
-import pytest
-from helpers.readonly import violations
-from helpers.soak import SoakResult, Timing, soak
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
+import pytest
+from helpers.cli import clean_env
+from helpers.readonly import violations
+from helpers.soak import FAULT_KINDS
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_soak.py"
 RUNS = 16  # two shuffled cycles of the eight fault kinds
-TIMING = Timing(timeout=1.0, deadline=3.0)
+TIMEOUT, DEADLINE = 1.0, 3.0
 # Tolerances: a thread or fd more may be an interpreter-level cache (none seen so far: the figures are equal);
 # memory is allowed a few MB of allocator noise, far below what leaking a session or a report per run would cost.
 THREADS_TOLERANCE = 1
@@ -30,49 +40,52 @@ DEADLINE_SLACK = 2.0
 
 
 @pytest.fixture(scope="module")
-def result() -> SoakResult:
-    found = soak(RUNS, seed=10, warmup=2, timing=TIMING)
-    print(found.describe())
+def result() -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-P", str(BENCH), "--json", "--runs", str(RUNS), "--seed", "10",
+                           "--warmup", "2", "--timeout", str(TIMEOUT), "--deadline", str(DEADLINE)],
+                          env=clean_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(found["describe"])
     return found
 
 
-def test_no_run_hangs(result: SoakResult) -> None:
-    late = [(r.index, r.fault, round(r.wall, 2)) for r in result.runs if r.wall > TIMING.deadline + DEADLINE_SLACK]
+def test_no_run_hangs(result: dict[str, Any]) -> None:
+    late = [(r["index"], r["kind"], r["service"], round(r["wall"], 2)) for r in result["runs"]
+            if r["wall"] > DEADLINE + DEADLINE_SLACK]
     assert late == [], f"runs past their deadline: {late}"
-    assert len(result.runs) == RUNS
+    assert len(result["runs"]) == RUNS
     # every run produced a full report (the engine turns a stuck check into ERROR, never into nothing)
-    assert all(sum(r.statuses.values()) >= 10 for r in result.runs), [r.statuses for r in result.runs]
+    assert all(sum(r["statuses"].values()) >= 10 for r in result["runs"]), [r["statuses"] for r in result["runs"]]
 
 
-def test_the_faults_really_varied(result: SoakResult) -> None:
-    from helpers.soak import FAULT_KINDS
-
-    assert sorted(r.fault.kind for r in result.runs) == sorted(FAULT_KINDS * 2)
-    assert len({r.fault.service for r in result.runs}) >= 4
-    assert result.twin_requests > RUNS * 10
+def test_the_faults_really_varied(result: dict[str, Any]) -> None:
+    assert sorted(r["kind"] for r in result["runs"]) == sorted(FAULT_KINDS * 2)
+    assert len({r["service"] for r in result["runs"]}) >= 4
+    assert result["twin_requests"] > RUNS * 10
 
 
-def test_no_thread_fd_or_memory_growth(result: SoakResult) -> None:
-    before, after = result.before, result.after
-    figures = result.describe()
-    assert after.threads <= before.threads + THREADS_TOLERANCE, figures
-    assert after.python_threads <= before.python_threads + THREADS_TOLERANCE, figures
-    assert after.fds <= before.fds + FDS_TOLERANCE, figures
-    assert after.rss_kb - before.rss_kb <= RSS_TOLERANCE_KB, figures
+def test_no_thread_fd_or_memory_growth(result: dict[str, Any]) -> None:
+    before, after = result["before"], result["after"]
+    figures = f"{result['describe']}; open fds at the end: {result['fds_now']}"
+    assert after["threads"] <= before["threads"] + THREADS_TOLERANCE, figures
+    assert after["python_threads"] <= before["python_threads"] + THREADS_TOLERANCE, figures
+    assert after["fds"] <= before["fds"] + FDS_TOLERANCE, figures
+    assert after["rss_kb"] - before["rss_kb"] <= RSS_TOLERANCE_KB, figures
 
 
-def test_the_twin_stayed_read_only_and_healthy(result: SoakResult) -> None:
-    assert result.twin_errors == []
+def test_a_finished_run_holds_no_sockets(result: dict[str, Any]) -> None:
+    """The clients and credentials a run built are closed when it ends (preflight.release), not whenever the
+    cyclic garbage collector gets to them."""
+    peak = max(sample["fds"] for sample in result["trace"])
+    assert peak <= result["before"]["fds"] + FDS_BETWEEN_RUNS, result["describe"]
+
+
+def test_the_twin_stayed_read_only_and_healthy(result: dict[str, Any]) -> None:
+    assert result["twin_errors"] == []
 
     class _E:
         def __init__(self, row: list[object]) -> None:
             self.method, self.path, self.service, self.status = (str(row[0]), str(row[1]), row[2], row[3])
 
-    assert violations([_E(row) for row in result.twin_writes]) == []  # type: ignore[arg-type]
-
-
-def test_a_finished_run_holds_no_sockets(result: SoakResult) -> None:
-    """The clients and credentials a run built are closed when it ends (preflight.release), not whenever the
-    cyclic garbage collector gets to them."""
-    peak = max(sample.fds for sample in result.trace)
-    assert peak <= result.before.fds + FDS_BETWEEN_RUNS, result.describe()
+    assert violations([_E(row) for row in result["twin_writes"]]) == []  # type: ignore[arg-type]
