@@ -240,22 +240,10 @@ def _aggregated(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[As
             # query may still pass
             why = " ".join(str(x) for x in (exc.status, exc.code) if x)
             raise _Unpackable(f"the aggregated query failed ({why})") from exc
-        packed = 0
-        rows = page.get("data") or []
-        groups += len(rows)
-        last_count = len(rows) or None
-        for row in rows:
-            if not isinstance(row, Mapping):
-                continue
-            items = row.get("assignments")
-            items = items if isinstance(items, list) else []
-            count = row.get("n")
-            if not isinstance(count, int) or count != len(items):
-                raise _Unpackable(f"the list of subscription {row.get('subscriptionId') or '(none)'!r} holds "
-                                  f"{len(items)} of {count} assignments")
-            packed += count
-            largest = max(largest, count)
-            found.extend(a for a in (Assignment.from_arm(i) for i in items if isinstance(i, Mapping)) if a is not None)
+        rows, packed, biggest = _unpack(page, found)
+        groups += rows
+        last_count = rows or None
+        largest = max(largest, biggest)
         total = page.get("totalRecords")
         progress(f"Resource Graph: {groups}" + (f"/{total}" if isinstance(total, int) else "") +
                  f" subscriptions and tenant scopes, {len(found)} assignments")
@@ -267,6 +255,27 @@ def _aggregated(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[As
         seen_tokens.add(token)  # a service bug repeating a token must not loop forever
         per_assignment = size / packed if packed else 1024.0
         top = max(1, min(ceiling, int(budget / (per_assignment * largest))))
+        del page  # ~50 MB of decoded JSON: not alive while the next page decodes
+
+
+def _unpack(page: Mapping[str, Any], found: list[Assignment]) -> tuple[int, int, int]:
+    """Append one aggregated page's assignments to ``found``; (rows, assignments, largest group). A list shorter
+    than its row's ``n`` raises :class:`_Unpackable`."""
+    rows = page.get("data") or []
+    packed = largest = 0
+    for row in rows:
+        if not isinstance(row, Mapping):
+            continue
+        items = row.get("assignments")
+        items = items if isinstance(items, list) else []
+        count = row.get("n")
+        if not isinstance(count, int) or count != len(items):
+            raise _Unpackable(f"the list of subscription {row.get('subscriptionId') or '(none)'!r} holds "
+                              f"{len(items)} of {count} assignments")
+        packed += count
+        largest = max(largest, count)
+        found.extend(a for a in (Assignment.from_arm(i) for i in items if isinstance(i, Mapping)) if a is not None)
+    return len(rows), packed, largest
 
 
 def _one_row_each(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[Assignment]:
@@ -298,6 +307,7 @@ def _one_row_each(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[
             return found
         seen_tokens.add(token)  # a service bug repeating a token must not loop forever
         body["options"] = {**body["options"], "$skipToken": token}
+        del page  # not alive while the next page decodes
 
 
 # ------------------------------------------------------------------------------------------------ ARM fallback
