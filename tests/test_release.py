@@ -3,6 +3,8 @@ between garbage collections by a process running checks again and again)."""
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +15,7 @@ from azure.identity import ClientSecretCredential
 from preflight.context import Context, fact
 from preflight.errors import FactError
 from preflight.release import close_clients, close_context
+from preflight.twin import Twin
 
 
 @dataclass(frozen=True)
@@ -90,3 +93,36 @@ def test_close_context_closes_finished_facts_only() -> None:
         ctx.get(broken)
     assert close_context(ctx) == 1
     assert _session(client) is None
+
+
+def _open_transports(during: Callable[[], Any]) -> list[str]:
+    """The azure-core transports created by ``during()`` whose session is still open afterwards. The garbage
+    collector is held off meanwhile, so an unclosed transport cannot hide by being collected."""
+    from azure.core.pipeline.transport import RequestsTransport
+
+    gc.collect()
+    before = {id(o) for o in gc.get_objects() if isinstance(o, RequestsTransport)}
+    gc.disable()
+    try:
+        during()
+        return [repr(o) for o in gc.get_objects()
+                if isinstance(o, RequestsTransport) and id(o) not in before and o.session is not None]
+    finally:
+        gc.enable()
+
+
+def test_a_check_run_closes_every_client_it_built(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.scenarios import run_scenario
+
+    reports: list[Any] = []
+    assert _open_transports(lambda: reports.append(run_scenario(twin, monkeypatch, "principal-secret-expiring",
+                                                               only=("*",)))) == []
+    assert len(reports[0].results) >= 10
+
+
+def test_an_audit_closes_every_client_it_built(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.audit_scenarios import audit_in_process, audit_scenario
+
+    reports: list[Any] = []
+    assert _open_transports(lambda: reports.append(audit_in_process(twin, monkeypatch, audit_scenario()))) == []
+    assert reports[0].results

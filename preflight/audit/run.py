@@ -18,6 +18,7 @@ from preflight.engine import Observer, RunOptions, discover, load, run_checks, s
 from preflight.errors import FactError
 from preflight.model import Report
 from preflight.redact import Redactor
+from preflight.release import close_context
 from preflight.target import Target
 
 AUDIT_GROUP = "preflight.audit"
@@ -45,6 +46,7 @@ def run_audit(target: Target, options: AuditOptions, engine: RunOptions = AUDIT_
         rows = () if ctx.in_progress(inventory) else ctx.get(inventory)
     except FactError:
         rows = ()  # the inventory check already reports why
+    close_context(ctx)  # the run's clients and credentials hold sockets until closed (see preflight.release)
     plan = options.plan
     # Only what identifies the audited estate: a resource or endpoint from the environment plays no part.
     described = {k: v for k, v in redactor.value(target.to_dict()).items()
