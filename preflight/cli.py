@@ -320,6 +320,11 @@ def _main(argv: Sequence[str] | None) -> int:
         from preflight.redact import install_log_redaction
 
         install_log_redaction(os.environ)  # the SDKs' own messages may quote a secret (see RedactingFilter)
+    else:
+        # Without -v the SDKs' warnings are not for the user (the report says what failed): Python would print
+        # them, unredacted, through its last-resort handler — e.g. azure-core's "Incomplete download." when an
+        # answer is cut short.
+        logging.getLogger().addHandler(logging.NullHandler())
     try:
         result = cli.main(args=args, prog_name="preflight", standalone_mode=False)
     except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort (from the KeyboardInterrupt)
