@@ -41,10 +41,10 @@ CAPPED = ("entra", "arm", "resource_graph", "graph")
 COMMANDS = ("check", "audit")
 # Which services each command talks to (audit: never the data plane).
 USES = {"check": set(SERVICES), "audit": set(SERVICES) - {"data_plane"}}
-HANG_MS = 2500
+HANG_MS = 6000
 # Per-check timeout and overall deadline (seconds): a hang must outlive the timeout; every other fault gets
 # room for the product's bounded retries to finish, so the cause shows instead of a timeout.
-SHORT = (2.0, 8.0)
+SHORT = (5.0, 15.0)  # 5 s: a healthy sign-in on a loaded 2-core machine must still fit
 NORMAL = (30.0, 60.0)  # generous: on a loaded machine a retried call can take several seconds
 WORKERS = 8
 
@@ -182,6 +182,9 @@ def _environment(twin: Any, extra: Mapping[str, str]) -> None:
 
     env = {k: v for k, v in BASE_ENVIRON.items() if k not in INHERITED_IDENTITY_VARIABLES}
     env.update(twin.environment())
+    # No `az` on PATH: the matrix signs in with a secret or a managed identity, and each Azure CLI probe would
+    # start a Python process (the twin's shim) — seconds of CPU per run when eight workers share two cores.
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != str(twin.shim_dir))
     env.update(extra)
     os.environ.clear()
     os.environ.update(env)
@@ -243,9 +246,10 @@ def run_cells(selected: Sequence[Cell], *, baselines: Sequence[str] = ("sp", "mi
             runs = _runs(COMMANDS, cell.limits)
             if cell.fault == "cap":  # a sender the runs no longer wait for (a prefetch) may retry later: allow
                 _await_retry(twin, limit=12.0)  # it the longest cap (10 s) before the log is read
-            if cell.fault == "hang":  # a hung request is logged when the twin gives up on it: every request
-                # in flight when the runs gave up has been by then
-                time.sleep(HANG_MS / 1000 + 0.3)
+            if cell.fault == "hang":  # a hung request is logged when the twin gives up on it: wait for one
+                end = time.monotonic() + HANG_MS / 1000 + 0.5
+                while time.monotonic() < end and not any(e.fault == "hang" for e in twin.requests()):
+                    time.sleep(0.1)
             record = {"cell": cell.id, "service": cell.service, "fault": cell.fault, "base": cell.base,
                       "limits": cell.limits, "host": host, "ports": ports, "runs": runs,
                       "seconds": time.monotonic() - started, "log": _log(twin), "errors": twin.errors(),
