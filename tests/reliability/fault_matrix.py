@@ -245,7 +245,7 @@ def run_cells(selected: Sequence[Cell], *, baselines: Sequence[str] = ("sp", "mi
             started = time.monotonic()
             runs = _runs(COMMANDS, cell.limits)
             if cell.fault == "cap":  # a sender the runs no longer wait for (a prefetch) may retry later: allow
-                _await_retry(twin, limit=12.0)  # it the longest cap (10 s) before the log is read
+                _await_retry(twin, limit=16.0)  # it the longest cap (10 s, + scheduling) before the log is read
             if cell.fault == "hang":  # a hung request is logged when the twin gives up on it: wait for one
                 end = time.monotonic() + HANG_MS / 1000 + 0.5
                 while time.monotonic() < end and not any(e.fault == "hang" for e in twin.requests()):
