@@ -72,3 +72,18 @@ def test_the_cloud_fact_imports_no_http_library(tmp_path: Path) -> None:
              "print(sorted(n for n in sys.modules if n.split('.')[0] in ('requests', 'azure', 'msal', 'urllib3')))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("action", ["reset", "truncate", "malformed"])
+def test_one_dropped_or_garbled_answer_is_asked_again(twin: Twin, action: str) -> None:
+    """Everything in a run waits for this document: one reset, cut or garbled answer must not SKIP the run."""
+    with_faults(twin, {"match": {"path": "metadata/endpoints"}, "action": action, "count": 1})
+    assert fetch_metadata(twin.base_url + PATH, env(twin))["resourceManager"].startswith(twin.base_url)
+    assert len([e for e in twin.requests() if e.path == "/metadata/endpoints"]) == 2
+
+
+def test_a_connection_reset_for_good_is_named_after_the_attempts(twin: Twin) -> None:
+    with_faults(twin, {"match": {"path": "metadata/endpoints"}, "action": "reset"})
+    with pytest.raises(MetadataError, match="reset|closed"):
+        fetch_metadata(twin.base_url + PATH, env(twin))
+    assert len([e for e in twin.requests() if e.path == "/metadata/endpoints"]) == 3

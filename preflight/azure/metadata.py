@@ -20,6 +20,7 @@ TIMEOUT = 10.0  # seconds per attempt
 ATTEMPTS = 3
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 5.0  # a hostile or buggy Retry-After must not stall the run
+TRANSIENT_PAUSE = 0.3  # seconds before asking again after a dropped connection or a garbled body
 
 
 class MetadataError(Exception):
@@ -91,18 +92,41 @@ def fetch_metadata(url: str, environ: Mapping[str, str], *, timeout: float = TIM
     if urlsplit(url).scheme.lower() not in ("https", "http"):
         raise MetadataError(f"{url!r} is not an http(s) URL")
     context = _context(environ)
-    answer: _Answer | None = None
     for attempt in range(attempts):
+        last = attempt == attempts - 1
         try:
             answer = _get_once(url, context, timeout)
         except (OSError, http.client.HTTPException) as exc:  # URLError, TLS, refused, reset, timeout, truncated
-            from preflight.azure.http import describe_transport
+            if last or not _transient(exc):
+                from preflight.azure.http import describe_transport
 
-            raise MetadataError(describe_transport(exc, url)) from exc
-        if answer.status not in RETRY_STATUSES or attempt == attempts - 1:
-            break
-        time.sleep(min(_retry_after(answer.retry_after), MAX_RETRY_AFTER))
-    assert answer is not None
-    if answer.status >= 400:
-        raise MetadataError(f"HTTP {answer.status} {answer.reason}".strip(), answer.status)
-    return json.loads(answer.body.decode("utf-8"))
+                raise MetadataError(describe_transport(exc, url)) from exc
+            time.sleep(TRANSIENT_PAUSE)
+            continue
+        if answer.status in RETRY_STATUSES and not last:
+            time.sleep(min(_retry_after(answer.retry_after), MAX_RETRY_AFTER))
+            continue
+        if answer.status >= 400:
+            raise MetadataError(f"HTTP {answer.status} {answer.reason}".strip(), answer.status)
+        try:
+            return json.loads(answer.body.decode("utf-8"))
+        except ValueError:  # a garbled or cut answer from a proxy: asked again, it is usually whole
+            if last:
+                raise
+            time.sleep(TRANSIENT_PAUSE)
+    raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+
+def _transient(exc: BaseException) -> bool:
+    """A connection dropped mid-answer (reset, closed, truncated) is worth one more try; a name that does not
+    resolve, a certificate not trusted, a refused port or a timeout (already a long wait) is not."""
+    import http.client
+    import socket
+    import ssl
+    import urllib.error
+
+    cause = exc.reason if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException) else exc
+    if isinstance(cause, (socket.gaierror, ssl.SSLCertVerificationError, ConnectionRefusedError, TimeoutError)):
+        return False
+    return isinstance(cause, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError,
+                              http.client.RemoteDisconnected, http.client.IncompleteRead, ssl.SSLEOFError))
