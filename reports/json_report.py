@@ -34,4 +34,20 @@ def to_document(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report, options: RenderOptions) -> str:
-    return json.dumps(to_document(report), indent=2, ensure_ascii=False, default=str) + "\n"
+    """Indented, except the tables' rows: one compact row per line. ``indent`` makes the json module fall back
+    to its pure-Python encoder, which for an audit's 100,000 rows took seconds and ~860 MB at its peak; the
+    rows go through the C encoder, and a row per line still reads and diffs well."""
+    document = to_document(report)
+    tables = document.pop("tables", None)
+    text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+    if not tables:
+        return text + "\n"
+    compact = json.JSONEncoder(ensure_ascii=False, default=str).encode
+    assert text.endswith("\n}")
+    pieces = [text[:-2], ',\n  "tables": {']  # one join at the end: the rows are copied once, not per table
+    for number, (table, rows) in enumerate(tables.items()):
+        pieces.append(f"{',' if number else ''}\n    {compact(table)}: [")
+        pieces.extend(f"{',' if i else ''}\n      {compact(row)}" for i, row in enumerate(rows))
+        pieces.append("\n    ]" if rows else "]")
+    pieces.append("\n  }\n}\n")
+    return "".join(pieces)

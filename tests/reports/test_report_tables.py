@@ -4,6 +4,7 @@ pointing at the CSV/JSON. The renderers stay generic: a hand-built table, then a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -11,7 +12,7 @@ from dataclasses import replace
 import pytest
 from helpers.audit_scenarios import audit_in_process, audit_scenario
 from helpers.reports import XSS, every_status_report
-from preflight.reports import RenderOptions, html, markdown
+from preflight.reports import RenderOptions, html, json_report, markdown
 from preflight.reports.tables import HTML_MAX_ROWS, MARKDOWN_MAX_ROWS, views
 
 from preflight.model import Report
@@ -58,6 +59,18 @@ def test_markdown_renders_each_table_capped_harder() -> None:
     assert "99950 more rows — see the CSV/JSON report" in text
     assert XSS not in text and "&lt;script&gt;" in text
     assert len(text.encode()) < 64 * 1024  # far below GitHub's 1 MiB step-summary limit
+
+
+def test_json_keeps_every_row_one_per_line_and_parses_to_the_document() -> None:
+    report = _report(1234)
+    text = json_report.render(report, RenderOptions())
+    assert json.loads(text) == json.loads(json.dumps(json_report.to_document(report), default=str))
+    lines = text.splitlines()
+    assert sum(1 for line in lines if line.startswith('      {"principal": ')) == 1234, "a row per line"
+    assert '    "empty": []' in lines and text.endswith("}\n")
+    plain = replace(report, tables={})
+    assert json_report.render(plain, RenderOptions()) == json.dumps(
+        json_report.to_document(plain), indent=2, ensure_ascii=False, default=str) + "\n"
 
 
 def test_a_report_without_tables_renders_as_before() -> None:
