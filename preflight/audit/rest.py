@@ -14,13 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from preflight.azure.http import (
-    HttpError,
-    capped_retry_policy,
-    describe_body,
-    describe_transport,
-    error_of,
-)
+from preflight.azure.http import HttpError, capped_retry_policy, send_json_sized
 
 MAX_RETRY_AFTER = 10.0  # seconds; longer Retry-After values are shortened to this
 RETRY_TOTAL = 4
@@ -93,28 +87,12 @@ class RestClient:
     def request_sized(self, method: str, path: str, params: Mapping[str, str] | None = None,
                       body: Any = None) -> tuple[dict[str, Any], int]:
         """Like :meth:`request`, plus the size of the answer's body in bytes (what Resource Graph's response
-        limit counts), so a caller can size its next page. Mirrors :func:`preflight.azure.http.send_json`
-        (same messages), which returns neither that size nor ``error.details``."""
-        from azure.core.exceptions import AzureError
+        limit counts), so a caller can size its next page."""
         from azure.core.rest import HttpRequest
 
         request = HttpRequest(method, self.url(path), params=dict(params or {}),
                               json=body if body is not None else None)
-        url = request.url
-        try:
-            response = self._client.send_request(request)
-        except AzureError as exc:
-            raise RestError(method, url, None, type(exc).__name__, describe_transport(exc, url)) from exc
-        if response.status_code >= 400:
-            raise RestError(method, url, response.status_code, *error_of(response), details=_details(response))
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise RestError(method, url, response.status_code, "InvalidJson",
-                            describe_body(response.text(), response.headers.get("Content-Type"))) from exc
-        if not isinstance(data, dict):
-            raise RestError(method, url, response.status_code, "InvalidJson", "the answer is not a JSON object")
-        return data, len(response.content or b"")
+        return send_json_sized(self._client, request, RestError, details=_details)
 
     def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         return self.request("GET", path, params)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -196,6 +197,14 @@ def capped_retry_policy_class(max_retry_after: float) -> Any:
 def send_json(client: Any, request: Any, error: type[HttpError] = HttpError) -> dict[str, Any]:
     """Send ``request`` (an azure-core ``HttpRequest``) through ``client`` (a ``PipelineClient``): the decoded
     JSON object, or ``error`` — for a transport failure, an error status, or an answer that is not an object."""
+    return send_json_sized(client, request, error)[0]
+
+
+def send_json_sized(client: Any, request: Any, error: Callable[..., HttpError] = HttpError,
+                    details: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], int]:
+    """:func:`send_json`, plus the size of the answer's body in bytes (what Resource Graph's response limit
+    counts, so a caller can size its next page). ``details``, when given, reads extra data from an error answer
+    and is passed to ``error`` as ``details=``."""
     from azure.core.exceptions import AzureError
 
     method, url = request.method, request.url
@@ -204,7 +213,8 @@ def send_json(client: Any, request: Any, error: type[HttpError] = HttpError) -> 
     except AzureError as exc:
         raise error(method, url, None, type(exc).__name__, describe_transport(exc, url)) from exc
     if response.status_code >= 400:
-        raise error(method, url, response.status_code, *error_of(response))
+        extra = {"details": details(response)} if details is not None else {}
+        raise error(method, url, response.status_code, *error_of(response), **extra)
     try:
         data = response.json()
     except ValueError as exc:
@@ -212,7 +222,7 @@ def send_json(client: Any, request: Any, error: type[HttpError] = HttpError) -> 
                     describe_body(response.text(), response.headers.get("Content-Type"))) from exc
     if not isinstance(data, dict):
         raise error(method, url, response.status_code, "InvalidJson", "the answer is not a JSON object")
-    return data
+    return data, len(response.content or b"")
 
 
 def error_of(response: Any) -> tuple[str | None, str]:
