@@ -73,7 +73,19 @@ def credential_kwargs(cloud: Cloud) -> dict[str, Any]:
     return kwargs
 
 
-def build_link(cloud: Cloud, key: str, tenant_id: str | None = None) -> Any:
+class _LastStatus:
+    """azure-core's ``raw_response_hook``: keeps the managed identity endpoint's last HTTP status. Inside
+    DefaultAzureCredential, azure-identity turns an App Service endpoint's 429 / 5xx into "unavailable" with no
+    status in the message; this is how the report can still say "throttled" or "answered HTTP 503"."""
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+
+    def __call__(self, response: Any) -> None:
+        self.status = getattr(response.http_response, "status_code", None)
+
+
+def build_link(cloud: Cloud, key: str, tenant_id: str | None = None, last_status: _LastStatus | None = None) -> Any:
     """The one credential DefaultAzureCredential would build for link ``key``."""
     from azure.identity import DefaultAzureCredential
 
@@ -82,6 +94,8 @@ def build_link(cloud: Cloud, key: str, tenant_id: str | None = None) -> Any:
         kwargs[link.exclude_param] = link.key != key
     if key == "managed_identity":
         kwargs.update(MI_PIPELINE)
+        if last_status is not None:
+            kwargs["raw_response_hook"] = last_status
         import os
 
         from preflight.redact import looks_like_secret
@@ -105,12 +119,17 @@ def probe_link(cloud: Cloud, key: str, scope: str) -> LinkProbe:
     name = next(link.name for link in ALL_LINKS if link.key == key)
     started = time.perf_counter()
     credential = None
+    last = _LastStatus()
     try:
-        credential = build_link(cloud, key)
+        credential = build_link(cloud, key, last_status=last)
         with _as_inside_default_credential():
             token = credential.get_token_info(scope)
         return LinkProbe(key, name, Outcome.OK, "signed in", time.perf_counter() - started, credential, token)
     except CredentialUnavailableError as exc:
+        if last.status is not None and (last.status in (408, 429) or last.status >= 500):
+            # the endpoint exists and answered, throttled or failing: not "no managed identity here"
+            return LinkProbe(key, name, Outcome.FAILED, f"HTTP status {last.status}: {_message(exc)}",
+                             time.perf_counter() - started, credential, error=exc)
         return LinkProbe(key, name, Outcome.UNAVAILABLE, _message(exc), time.perf_counter() - started,
                          credential, error=exc)
     except (ClientAuthenticationError, ValueError, OSError) as exc:

@@ -168,7 +168,8 @@ def probe_failure(probe: LinkProbe, environ: Mapping[str, str] | None = None) ->
 
     error = probe.error
     service = SIGNIN_SERVICES.get(probe.name, "the Microsoft Entra ID token endpoint")
-    text = _chain_text(error) if error is not None else probe.message
+    # the probe's message may carry a status the exception lost (managed identity: see chain._LastStatus)
+    text = f"{_chain_text(error)} {probe.message}" if error is not None else probe.message
     if error is not None and is_transport_error(error):
         return f"{service} could not be reached: {describe_transport(error, _endpoint(probe, environ))}", True
     status = re.search(r"HTTP (?:status|Error):? (\d{3})", text)
