@@ -147,6 +147,8 @@ def subscription_client(ctx: Context) -> Any:
 
 WORKSPACE_TYPE = "microsoft.machinelearningservices/workspaces"
 WORKSPACE_API_VERSION = "2024-04-01"
+ACCOUNT_TYPE = "microsoft.cognitiveservices/accounts"
+ACCOUNT_API_VERSION = "2025-09-01"  # what azure-mgmt-cognitiveservices 14 sends (its listing is the ARM fallback)
 # Hosts whose first label is the account's custom subdomain (public, US Gov, China; OpenAI, AI Services, Foundry).
 SUBDOMAIN_SUFFIXES = (
     ".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com",
@@ -200,18 +202,25 @@ def resource(ctx: Context) -> dict[str, Any]:
 
 
 def _get_by_id(ctx: Context, resource_id: str) -> dict[str, Any]:
-    subscription, group, namespace, rest = split_resource_id(resource_id)
+    """The account or workspace as ARM's JSON, read over the run's plain REST pipeline: the read sits beside
+    the role assignments right after the token, and a management client would cost its import (~0.1 s of
+    azure-mgmt-cognitiveservices, azure-mgmt-core, isodate, asyncio) on the interpreter lock while sign-in
+    imports azure-identity — for a model the evaluators would turn back into this JSON."""
+    from preflight.azure.http import HttpError
+
+    _, _, namespace, rest = split_resource_id(resource_id)
     kind = f"{namespace}/{rest.split('/')[0]}".lower()
-    if kind == "microsoft.cognitiveservices/accounts" and rest.count("/") == 1:
-        account = ctx.get(cognitive_client, subscription).accounts.get(group, rest.split("/")[1])
-        return dict(account.serialize(keep_readonly=True))
-    if kind == WORKSPACE_TYPE and rest.count("/") == 1:
-        item = ctx.get(resource_client, subscription).resources.get_by_id(resource_id,
-                                                                          api_version=WORKSPACE_API_VERSION)
-        # azure-mgmt-resource 24+ models are MutableMappings of the wire JSON (as_dict), older ones serialize()
-        return dict(item.as_dict() if hasattr(item, "as_dict") else item.serialize(keep_readonly=True))
-    raise FactError("resource", f"{resource_id} is neither a Cognitive Services account nor an Azure ML workspace "
-                    "(other resource types are not supported)", reported_by="resource.endpoint")
+    if kind == ACCOUNT_TYPE and rest.count("/") == 1:
+        api_version = ACCOUNT_API_VERSION
+    elif kind == WORKSPACE_TYPE and rest.count("/") == 1:
+        api_version = WORKSPACE_API_VERSION
+    else:
+        raise FactError("resource", f"{resource_id} is neither a Cognitive Services account nor an Azure ML "
+                        "workspace (other resource types are not supported)", reported_by="resource.endpoint")
+    try:
+        return _arm_get(ctx, _scope_path(resource_id), {"api-version": api_version})
+    except HttpError as exc:
+        raise _rest_error("resource", exc, "could not read the resource", "resource.endpoint") from exc
 
 
 def endpoint_key(url: str) -> str:
