@@ -236,6 +236,7 @@ def can_i(action: str, scope: str | None, assignee: str | None, fmt: str, data_p
           tenant: str | None, verbose: bool, no_color: bool) -> int:
     """Can a principal perform ACTION at a scope? Exit 0 yes, 1 no, 2 bad input, 3 could not decide."""
     from preflight.context import Context
+    from preflight.release import close_context, end_context
     from preflight.target import build_target
 
     if data_plane and control_plane:
@@ -258,9 +259,14 @@ def can_i(action: str, scope: str | None, assignee: str | None, fmt: str, data_p
 
         parse_workspace(workspace)
     ctx = Context(target)
-    if scope is None:
-        scope = _default_scope(ctx)
-    answer = decide(ctx, action, scope, assignee, plane)
+    try:
+        if scope is None:
+            scope = _default_scope(ctx)
+        answer = decide(ctx, action, scope, assignee, plane)
+    except BaseException:
+        close_context(ctx)
+        raise
+    end_context(ctx)
     from preflight.redact import Redactor
 
     redactor = Redactor.from_environ(target.environ)  # an answer may quote an SDK error quoting a secret

@@ -66,6 +66,24 @@ class Context:
         self._computing: dict[int, list[str]] = {}
         self._waiting: dict[int, _Slot] = {}
         self._doing: dict[int, str] = {}
+        self._settlers: list[Callable[[float], None]] = []
+
+    def on_settle(self, wait: Callable[[float], None]) -> None:
+        """Register background work a fact started and its value does not wait for (``wait(seconds)`` waits for
+        it at most that long). The run settles it before releasing the Context, so nothing of one run is still
+        talking to a service when the run returns — or when the next ``--wait`` attempt starts."""
+        with self._lock:
+            self._settlers.append(wait)
+
+    def settle(self, timeout: float) -> None:
+        """Wait for the registered background work, at most ``timeout`` seconds in all."""
+        import time
+
+        end = time.monotonic() + max(0.0, timeout)
+        with self._lock:
+            settlers = list(self._settlers)
+        for wait in settlers:
+            wait(max(0.0, end - time.monotonic()))
 
     def get(self, which: Fact[T], *args: Hashable) -> T:
         """Return the fact, computing it on first use. A failure is remembered and re-raised to every caller

@@ -12,28 +12,59 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
 def run_all(calls: Sequence[Callable[[], T]], name: str = "preflight") -> list[T]:
     """Each call's result, in order; the first call's exception (in order) is re-raised after all finished."""
-    results: list[T | None] = [None] * len(calls)
-    errors: list[BaseException | None] = [None] * len(calls)
+    return start_all(calls, name).results()
 
-    def run(index: int) -> None:
+
+class Running(Generic[T]):
+    """Calls started on daemon threads: wait for one (``result(i)``) as soon as it is done, or for all."""
+
+    def __init__(self, calls: Sequence[Callable[[], T]], name: str) -> None:
+        self._results: list[T | None] = [None] * len(calls)
+        self._errors: list[BaseException | None] = [None] * len(calls)
+        self._threads = [threading.Thread(target=self._run, args=(calls[i], i), name=f"{name}-{i}", daemon=True)
+                         for i in range(len(calls))]
+
+    def _run(self, call: Callable[[], T], index: int) -> None:
         try:
-            results[index] = calls[index]()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
-            errors[index] = exc
+            self._results[index] = call()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the waiting thread
+            self._errors[index] = exc
 
-    threads = [threading.Thread(target=run, args=(i,), name=f"{name}-{i}", daemon=True) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for error in errors:
+    def result(self, index: int) -> T:
+        """Call ``index``'s result once it finished (its exception re-raised), whatever the others do."""
+        self._threads[index].join()
+        error = self._errors[index]
         if error is not None:
             raise error
-    return results  # type: ignore[return-value]
+        return self._results[index]  # type: ignore[return-value]
+
+    def join(self, timeout: float) -> None:
+        """Wait until every call finished, at most ``timeout`` seconds in all."""
+        import time
+
+        end = time.monotonic() + max(0.0, timeout)
+        for thread in self._threads:
+            thread.join(max(0.0, end - time.monotonic()))
+
+    def results(self) -> list[T]:
+        for thread in self._threads:
+            thread.join()
+        for error in self._errors:
+            if error is not None:
+                raise error
+        return self._results  # type: ignore[return-value]
+
+
+def start_all(calls: Sequence[Callable[[], T]], name: str = "preflight") -> Running[T]:
+    """Start every call on its own daemon thread now; wait later through the returned :class:`Running`."""
+    running = Running(calls, name)
+    for thread in running._threads:
+        thread.start()
+    return running

@@ -23,6 +23,7 @@ log = logging.getLogger("preflight.release")
 # requests sessions. Objects from these modules are closed, never walked into.
 SDK_MODULES = ("azure.", "msal", "requests")
 MAX_DEPTH = 4  # a fact value → a report → a probe → its credential
+SETTLE_MAX = 10.0  # seconds a finished run waits for background work it started (see Context.on_settle)
 
 
 def close_clients(values: Iterable[Any]) -> int:
@@ -77,3 +78,12 @@ def close_context(ctx: Any) -> int:
     with lock:
         values = [slot.value for slot in slots.values() if slot.done.is_set() and slot.error is None]
     return close_clients([*values, ctx.services])
+
+
+def end_context(ctx: Any, settle: float = SETTLE_MAX) -> int:
+    """A finished command's Context: wait (at most ``settle`` seconds) for the background work its facts
+    started, then close what they hold. For the commands that run no engine (whoami, can-i)."""
+    settler = getattr(ctx, "settle", None)
+    if callable(settler):
+        settler(settle)
+    return close_context(ctx)

@@ -14,7 +14,7 @@ from preflight.context import Context
 from preflight.engine import Interrupted, Observer, RunOptions, discover, load, run_checks, select
 from preflight.model import CheckMeta, Report, Result, Status
 from preflight.redact import Redactor
-from preflight.release import close_context
+from preflight.release import SETTLE_MAX, close_context
 from preflight.target import Target
 
 FAIL_ON = {"fail": Status.FAIL.rank, "warn": Status.WARN.rank, "never": None}
@@ -85,6 +85,9 @@ def _run_once(options: CheckOptions, observer: Observer | None) -> Report:
     redactor = Redactor.from_environ(options.target.environ)
     try:
         results = run_checks(checks, ctx, options.engine, observer=observer, sanitize=redactor.result)
+        # background work the checks did not wait for (e.g. credential probes after the chosen one) ends with
+        # the run — bounded, never past the run's deadline, and not at all after Ctrl-C
+        ctx.settle(min(SETTLE_MAX, options.engine.deadline - (time.perf_counter() - start)))
     finally:
         close_context(ctx)  # sockets of the run's clients and credentials, now rather than at the next gc
     return Report(

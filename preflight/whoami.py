@@ -80,6 +80,7 @@ def whoami(fmt: str, tenant: str | None, cloud: str | None, cloud_metadata_url: 
     Exit 0 when signed in, 1 when no credential can sign in, 2 on bad input."""
     from preflight.context import Context
     from preflight.redact import Redactor
+    from preflight.release import close_context, end_context
     from preflight.target import build_target
 
     environ = dict(os.environ)
@@ -89,12 +90,17 @@ def whoami(fmt: str, tenant: str | None, cloud: str | None, cloud_metadata_url: 
     try:
         data = describe(ctx)
     except FactError as exc:
+        end_context(ctx)
         message = redactor.value(exc.message)
         if fmt == "json":
             click.echo(json.dumps({"signed_in": False, "error": message}, indent=2))
         else:
             click.echo(f"not signed in: {message}", err=True)
         return 1
+    except BaseException:
+        close_context(ctx)
+        raise
+    end_context(ctx)
     data = redactor.value({"signed_in": True, **data})
     click.echo(json.dumps(data, indent=2) if fmt == "json" else render_table(data), nl=fmt == "json")
     return 0

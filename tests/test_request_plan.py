@@ -80,3 +80,27 @@ def test_each_fact_once_along_the_minimal_chain(logged_run: list) -> None:  # ty
     definitions = spans(lambda p: "/roleDefinitions/" in p)
     assert len(definitions) == 2
     assert max(start for start, _ in definitions) < min(end for _, end in definitions), "definitions one by one"
+
+
+@pytest.mark.parametrize("only", [(), ("rbac.data-action",)], ids=["all-checks", "rbac-only"])
+def test_the_chosen_credential_does_not_wait_for_later_links(twin: Twin, monkeypatch: pytest.MonkeyPatch,
+                                                            only: tuple[str, ...]) -> None:
+    """DefaultAzureCredential stops at the environment's service principal, so the RBAC reads need only that
+    link: a managed identity endpoint that answers slowly (later in the chain, probed for the signin.chain
+    report) must not hold them. The report still shows it; and a run without signin.chain, which never waits
+    for that probe, still ends only after it (no request of this run arrives after ``run`` returned)."""
+    doc = service_principal()
+    doc["faults"] = [{"match": {"service": "managed_identity"}, "latencyMs": 1500}]
+    twin.use(doc)
+    apply_environment(monkeypatch, twin.environment())
+    twin.clear_log()
+    report = run(CheckOptions(build_target(dict(os.environ)), only=only,
+                              engine=RunOptions(timeout=60, deadline=120)))
+    log = twin.requests()
+    [identity] = [e for e in log if e.service == "managed_identity"]
+    [listed] = [e for e in log if e.path.endswith("/roleAssignments")]
+    assert listed.time < identity.time, "the role assignments waited for the managed identity probe"
+    assert {r.check_id: r.status for r in report.results}["rbac.data-action"] is Status.PASS
+    if not only:
+        [chain] = [r for r in report.results if r.check_id == "signin.chain"]
+        assert "ManagedIdentityCredential" in str(chain.evidence)

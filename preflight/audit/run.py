@@ -18,7 +18,7 @@ from preflight.engine import Observer, RunOptions, discover, load, run_checks, s
 from preflight.errors import FactError
 from preflight.model import Report
 from preflight.redact import Redactor
-from preflight.release import close_context
+from preflight.release import SETTLE_MAX, close_context
 from preflight.target import Target
 
 AUDIT_GROUP = "preflight.audit"
@@ -46,6 +46,7 @@ def run_audit(target: Target, options: AuditOptions, engine: RunOptions = AUDIT_
         rows = () if ctx.in_progress(inventory) else ctx.get(inventory)
     except FactError:
         rows = ()  # the inventory check already reports why
+    ctx.settle(min(SETTLE_MAX, engine.deadline - (time.perf_counter() - start)))  # e.g. later credential probes
     close_context(ctx)  # the run's clients and credentials hold sockets until closed (see preflight.release)
     plan = options.plan
     # Only what identifies the audited estate: a resource or endpoint from the environment plays no part.

@@ -146,16 +146,36 @@ def excluded_probe(key: str, message: str) -> LinkProbe:
     return LinkProbe(key, name, Outcome.EXCLUDED, message, 0.0)
 
 
-def probe_chain(cloud: Cloud, scope: str) -> dict[str, LinkProbe]:
-    """Probe every non-interactive link concurrently (developer tools are subprocesses, managed identity is
-    network). The interactive browser link is never probed here: see ``probe_link(cloud, "interactive_browser",
-    …)``, called only when DefaultAzureCredential would really reach it. On daemon threads (preflight.daemon): a
-    probe stuck on a token endpoint that never answers must not keep the process alive after the report."""
-    from preflight.daemon import run_all
+class ChainProbes:
+    """Every non-interactive link being probed concurrently (developer tools are subprocesses, managed identity
+    is network). ``wait(key)`` returns one link's probe as soon as it is done: DefaultAzureCredential's choice is
+    known when the links before it are unavailable and it tried — a slow ``az`` later in the chain must not hold
+    the RBAC reads that need only the chosen credential. The interactive browser link is never probed here: see
+    ``probe_link(cloud, "interactive_browser", …)``, called only when DefaultAzureCredential would really reach
+    it. On daemon threads (preflight.daemon): a probe stuck on a token endpoint that never answers must not keep
+    the process alive after the report."""
 
-    keys = [link.key for link in LINKS]
-    probes = run_all([functools.partial(probe_link, cloud, key, scope) for key in keys], name="probe")
-    return dict(zip(keys, probes, strict=True))
+    def __init__(self, cloud: Cloud, scope: str) -> None:
+        from preflight.daemon import start_all
+
+        self.keys = tuple(link.key for link in LINKS)
+        self._running = start_all([functools.partial(probe_link, cloud, key, scope) for key in self.keys],
+                                  name="probe")
+
+    def wait(self, key: str) -> LinkProbe:
+        return self._running.result(self.keys.index(key))
+
+    def join(self, timeout: float) -> None:
+        """Wait for the links still being probed, at most ``timeout`` seconds (see Context.on_settle)."""
+        self._running.join(timeout)
+
+    def all(self) -> dict[str, LinkProbe]:
+        return dict(zip(self.keys, self._running.results(), strict=True))
+
+
+def probe_chain(cloud: Cloud, scope: str) -> dict[str, LinkProbe]:
+    """Probe every non-interactive link concurrently and wait for all (see :class:`ChainProbes`)."""
+    return ChainProbes(cloud, scope).all()
 
 
 def _message(exc: BaseException) -> str:

@@ -19,7 +19,7 @@ from preflight.errors import FactError
 
 if TYPE_CHECKING:
     from preflight.aadsts import AadstsInfo
-    from preflight.azure.chain import LinkProbe
+    from preflight.azure.chain import ChainProbes, LinkProbe
     from preflight.claims import PrincipalInfo
     from preflight.profiles import Profile
 
@@ -76,17 +76,28 @@ NOT_INTERACTIVE = ("excluded: it would open a browser, which DefaultAzureCredent
                    "exclude_interactive_browser_credential=False; pass --interactive to include it")
 
 
+@fact("chain-probes", reported_by="signin.chain")
+def chain_probes(ctx: Context) -> ChainProbes:
+    """Every non-interactive link's probe, started now and awaited by whoever needs one (see ChainProbes)."""
+    from preflight.azure.chain import ChainProbes
+
+    import_in_background("azure.identity")  # the probes need it the moment the cloud's metadata answers
+    the_cloud = ctx.get(cloud)
+    probes = ChainProbes(the_cloud, the_cloud.arm_scope)
+    ctx.on_settle(probes.join)  # a run that never waits for the whole chain still ends with it
+    return probes
+
+
 @fact("credential-chain", reported_by="signin.chain")
 def credential_chain(ctx: Context) -> ChainReport:
     """Every link probed, and the chain rule applied. The interactive browser link is included only with
     --interactive, and even then opened only when every link before it is unavailable — exactly when
     DefaultAzureCredential would open it."""
-    from preflight.azure.chain import excluded_probe, probe_chain, probe_link
+    from preflight.azure.chain import excluded_probe, probe_link
     from preflight.chain import INTERACTIVE
 
-    import_in_background("azure.identity")  # the probes need it the moment the cloud's metadata answers
     the_cloud = ctx.get(cloud)
-    probes = dict(probe_chain(the_cloud, the_cloud.arm_scope))
+    probes = ctx.get(chain_probes).all()
     try:
         included = included_links(ctx.target.environ, ctx.target.interactive)
     except ChainConfigError as exc:
@@ -127,7 +138,11 @@ def _replace_outcome(probe: LinkProbe, outcome: Outcome) -> LinkProbe:
 
 @fact("credential", reported_by="signin.chain")
 def credential(ctx: Context) -> LinkProbe:
-    """The credential DefaultAzureCredential would use, if it can sign in at all."""
+    """The credential DefaultAzureCredential would use, if it can sign in at all — as soon as that is known
+    (:func:`decided_early`), else once every link has answered."""
+    early = decided_early(ctx)
+    if early is not None:
+        return early
     report = ctx.get(credential_chain)
     if report.config_error:
         raise FactError("credential", report.config_error, reported_by="signin.chain")
@@ -140,6 +155,28 @@ def credential(ctx: Context) -> LinkProbe:
         raise FactError("credential", f"{probe.name} failed and ends the chain: "
                         f"{probe_cause(probe, ctx.target.environ)}", reported_by="signin.chain")
     return probe
+
+
+def decided_early(ctx: Context) -> LinkProbe | None:
+    """DefaultAzureCredential's working credential once the links before it are known to be unavailable,
+    without waiting for the links after it (which only the signin.chain report needs: shadowing, a second
+    principal). None when the choice needs the whole chain: a failure (its message comes from the full
+    report), no working link, the interactive browser link, or an invalid AZURE_TOKEN_CREDENTIALS."""
+    from preflight.chain import INTERACTIVE
+
+    try:
+        included = included_links(ctx.target.environ, ctx.target.interactive)
+    except ChainConfigError:
+        return None
+    running = ctx.get(chain_probes)
+    for key in included:
+        if key == INTERACTIVE.key or key not in running.keys:
+            return None
+        probe = running.wait(key)
+        if probe.outcome is Outcome.UNAVAILABLE:
+            continue
+        return probe if probe.outcome is Outcome.OK else None
+    return None
 
 
 # Which service a credential talks to when it signs in (for "could not reach …" messages).
