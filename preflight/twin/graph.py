@@ -465,7 +465,8 @@ def batch(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinR
     if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
         return graph_error(400, "BadRequest", "Invalid batch payload format.", caller.object_id, request)
     if len(body["requests"]) > MAX_BATCH:
-        return graph_error(400, "BadRequest", f"Too many requests in the batch; the maximum is {MAX_BATCH}.",
+        # Graph's own words (its limit is MAX_BATCH requests per batch)
+        return graph_error(400, "BadRequest", "Number of requests inside batch exceeds the limit.",
                            caller.object_id, request)
     responses = []
     for item in body["requests"]:
