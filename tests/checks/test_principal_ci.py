@@ -130,3 +130,18 @@ def test_missing_cognitive_services_first_party_is_aadsts500011(twin_session: Tw
     assert missing.remediation.commands == ("az ad sp create --id 7d312290-28c8-473c-a0ed-8e53749b6d6d",)
     healthy = run_with(twin_session, monkeypatch, builtin("healthy"), ["principal.first-party"])
     assert one(healthy, "principal.first-party", "7d312290-28c8-473c-a0ed-8e53749b6d6d").status is Status.PASS
+
+
+def test_assignee_by_service_principal_object_id(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.principal_world import SP_ID, expired_app_for_admin
+
+    twin_session.use(expired_app_for_admin())
+    apply_environment(monkeypatch, twin_session.environment())
+    report = run(CheckOptions(build_target(dict(os.environ), assignee=SP_ID), only=["principal.exists"],
+                              engine=RunOptions(timeout=30, deadline=60)))
+    exists = one(report, "principal.exists")
+    assert exists.status is Status.PASS, exists
+    assert evidence(exists, "object_id") == SP_ID and evidence(exists, "app_id") == APP_ID
+    # the id is resolved in one batch, then the directory view in another
+    assert [(e.method, e.path) for e in twin_session.requests() if e.service == "graph"] == [
+        ("POST", "/v1.0/$batch")] * 2

@@ -154,3 +154,31 @@ def test_default_credential_stops_at_a_failing_environment_secret(sdk_twin: Twin
         cred.get_token(ARM_SCOPE)
     assert "EnvironmentCredential" in str(info.value) and "AADSTS7000215" in str(info.value)
     assert not any(e.service == "managed_identity" for e in sdk_twin.requests())  # the chain stopped there
+
+
+CA_BLOCK = {"error": "invalid_grant", "error_codes": [53003], "suberror": "message_only",
+            "error_description": "AADSTS53003: Access has been blocked by Conditional Access policies. The access "
+                                 "policy does not allow token issuance.\r\nTrace ID: t\r\nCorrelation ID: c\r\n"
+                                 "Timestamp: 2026-01-01 00:00:00Z"}
+
+
+def test_forced_errors_match_by_grant_type_and_principal(sdk_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tokenErrors selected by grant type (client_credentials: apps only, not the az user's refresh-token
+    grant) and by principal (the service principal's object id)."""
+    from azure.identity import AzureCliCredential
+
+    from helpers.twin_world import SP
+
+    doc = world()
+    doc["signIn"] = {"azureCli": {"loggedIn": True, "user": "alice@contoso.onmicrosoft.com", "tenantId": TENANT}}
+    doc["tokenErrors"] = [{"match": {"grantType": "client_credentials"}, "status": 400, "body": CA_BLOCK}]
+    sdk_twin.use(doc)
+    with pytest.raises(ClientAuthenticationError, match="AADSTS53003: Access has been blocked by Conditional"):
+        credential(sdk_twin).get_token(ARM_SCOPE)
+    apply_environment(monkeypatch, sdk_twin.environment())
+    assert AzureCliCredential(process_timeout=20).get_token(ARM_SCOPE).token  # a user's grant is not matched
+    doc["tokenErrors"] = [{"match": {"principal": SP}, "body": CA_BLOCK}]
+    sdk_twin.use(doc)
+    with pytest.raises(ClientAuthenticationError, match="AADSTS53003"):
+        credential(sdk_twin).get_token(ARM_SCOPE)
+    assert AzureCliCredential(process_timeout=20).get_token(ARM_SCOPE).token
