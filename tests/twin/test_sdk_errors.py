@@ -182,3 +182,17 @@ def test_forced_errors_match_by_grant_type_and_principal(sdk_twin: Twin, monkeyp
     with pytest.raises(ClientAuthenticationError, match="AADSTS53003"):
         credential(sdk_twin).get_token(ARM_SCOPE)
     assert AzureCliCredential(process_timeout=20).get_token(ARM_SCOPE).token
+
+
+def test_sdk_waits_for_retry_after_before_retrying(sdk_twin: Twin) -> None:
+    """A 429 with ``Retry-After: 1`` on ARM: the client retries after (at least) the second the header asks for,
+    and the request log shows the throttled request, its fault and the retry."""
+    doc = world()
+    doc["faults"] = [{"match": {"service": "arm", "method": "GET", "path": "/accounts/contoso-openai$"},
+                      "status": 429, "retryAfter": 1, "count": 1}]
+    sdk_twin.use(doc)
+    client = CognitiveServicesManagementClient(credential(sdk_twin), SUB, **arm_kwargs(sdk_twin))
+    assert client.accounts.get("rg-ai", "contoso-openai").name == "contoso-openai"
+    gets = [e for e in sdk_twin.requests() if e.service == "arm"]
+    assert [(e.status, e.fault) for e in gets] == [(429, "status:429"), (200, None)]
+    assert gets[1].time - gets[0].time >= 1.0  # Retry-After obeyed (a lower bound: it cannot be flaky)
