@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -64,3 +65,18 @@ def test_exec_latency_and_request_log(tmp_path: Path) -> None:
     (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
     assert LOG_FIELDS <= set(entry) and entry["path"] == "/metadata/endpoints"
     assert entry["duration_ms"] >= 120
+
+
+def test_cloud_metadata_url_option_wins_over_the_environment(twin_session: Any) -> None:
+    """`preflight check --cloud-metadata-url URL` learns every endpoint from that document (the twin is just
+    another cloud); the flag wins over ARM_CLOUD_METADATA_URL, here pointing at a closed port."""
+    twin_session.use("healthy")
+    url = twin_session.environment()["ARM_CLOUD_METADATA_URL"]
+    env = twin_session.process_environment(clean_env())
+    env["ARM_CLOUD_METADATA_URL"] = "https://127.0.0.1:9/metadata/endpoints?api-version=2022-09-01"
+    proc = run_cli(["check", "--cloud-metadata-url", url, "--format", "json"], env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    statuses = {r["check_id"]: r["status"] for r in json.loads(proc.stdout)["results"]}
+    assert statuses["signin.chain"] == "pass" and statuses["rbac.data-action"] == "pass"
+    metadata = [e for e in twin_session.requests() if e.path == "/metadata/endpoints"]
+    assert metadata and all(e.status == 200 for e in metadata)
