@@ -80,3 +80,14 @@ def test_cloud_metadata_url_option_wins_over_the_environment(twin_session: Any) 
     assert statuses["signin.chain"] == "pass" and statuses["rbac.data-action"] == "pass"
     metadata = [e for e in twin_session.requests() if e.path == "/metadata/endpoints"]
     assert metadata and all(e.status == 200 for e in metadata)
+
+
+@pytest.mark.parametrize(("extra", "status"), [([], "warn"), (["--expiry-days", "5"], "pass")])
+def test_expiry_days_option_moves_the_credential_threshold(extra: list[str], status: str) -> None:
+    """principal.credentials from the command line: the secret in use ends in about 10 days — WARN at the
+    default 30-day threshold, PASS with --expiry-days 5."""
+    proc = run_cli(["twin", "exec", "--scenario", "principal-secret-expiring", "--", preflight_exe(), "check",
+                    "--only", "principal.credentials", "--format", "json", *extra])
+    assert proc.returncode in (0, 1), proc.stderr
+    found = [r for r in json.loads(proc.stdout)["results"] if r["check_id"] == "principal.credentials"]
+    assert [r["status"] for r in found if r["subject"] == "secrets and certificates"] == [status]
