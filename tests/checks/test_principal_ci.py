@@ -145,3 +145,27 @@ def test_assignee_by_service_principal_object_id(twin_session: Twin, monkeypatch
     # the id is resolved in one batch, then the directory view in another
     assert [(e.method, e.path) for e in twin_session.requests() if e.service == "graph"] == [
         ("POST", "/v1.0/$batch")] * 2
+
+
+def test_federated_assertion_with_the_wrong_audience_fails(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Any) -> None:
+    """AZURE_FEDERATED_TOKEN_FILE's assertion has the right issuer and subject but an audience no record accepts:
+    FAIL before Entra says AADSTS70021, naming the audience the record expects; the listing shows each record's
+    issuer and subject."""
+    from helpers.principal_world import SP_ID
+
+    scenario = builtin("principal-federated-mismatch")
+    main = "repo:contoso/ai-app:ref:refs/heads/main"
+    scenario["signIn"]["workloadIdentity"]["subject"] = main
+    scenario["signIn"]["azureCli"] = {"loggedIn": True, "user": "alice@contoso.onmicrosoft.com", "tenantId": TENANT}
+    scenario["directory"]["permissions"] = {SP_ID: ["Application.Read.All"]}
+    token_file = tmp_path / "assertion"
+    token_file.write_text(twin_session.federated_token(issuer=GITHUB_ISSUER, subject=main, audience="api://other"))
+    report = run_with(twin_session, monkeypatch, scenario, ["signin.chain", "principal.credentials"],
+                      {"AZURE_FEDERATED_TOKEN_FILE": str(token_file)})
+    fed = one(report, "principal.credentials", "federated credentials")
+    assert fed.status is Status.FAIL, fed
+    assert "audience" in fed.summary and "api://AzureADTokenExchange" in fed.summary
+    assert evidence(fed, "assertion")["aud"] == ["api://other"]
+    listed = evidence(fed, "records")
+    assert {(r["issuer"], r["subject"]) for r in listed} >= {(GITHUB_ISSUER, main)}
