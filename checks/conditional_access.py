@@ -4,8 +4,10 @@ Conditional Access is why a sign-in that works in the browser fails in a contain
 script suddenly prompts (MFA, sign-in frequency), or why tokens are refused outright (block). The policies live
 in a tenant setting few engineers can see; when the caller may read them (``Policy.Read.All``), this check
 matches them against the principal (user, groups, directory roles) and the target's apps, and says in plain
-language what each applicable one requires. It is preflight's own matching — a hint — not Entra's evaluation:
-conditions such as named locations or device platforms are listed, not guessed.
+language what each applicable one requires. Where the tenant answers Graph's What If evaluation
+(``identity/conditionalAccess/evaluate``), Entra decides which policies apply; otherwise it is preflight's own
+matching, labelled as a hint. Either way, conditions such as named locations or device platforms are listed,
+not guessed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from preflight.errors import FactError
 from preflight.model import CheckMeta, Result, Severity
 
 HINT_LABEL = "preflight's own matching of the policies (a hint, not Entra's evaluation)"
+WHAT_IF_LABEL = "Entra's What If evaluation (Graph identity/conditionalAccess/evaluate)"
 
 
 class ConditionalAccess(Check):
@@ -33,7 +36,7 @@ class ConditionalAccess(Check):
         tags=("access", "graph"),
         docs=("https://learn.microsoft.com/entra/identity/conditional-access/concept-conditional-access-policies",
               "https://learn.microsoft.com/entra/identity/conditional-access/workload-identity"),
-        facts=("graph-subject", "directory", "profile"),
+        facts=("graph-subject", "directory", "profile", "ca-what-if"),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
@@ -73,10 +76,11 @@ class ConditionalAccess(Check):
         principal = Principal.of(who.kind, who.object_id or "", groups, roles, guest)
         apps = app_ids_for(ctx.get(profile).audiences)
         verdicts = evaluate(policies, principal, apps, group_names=groups)
+        verdicts, label = self._what_if(ctx, verdicts, principal, apps, notes)
         hints = token_hints(claims) if who.kind == "user" else None
         applicable = [v for v in verdicts if v.applies]
         evidence: dict[str, Any] = {
-            "evaluation": HINT_LABEL, "principal": who.display or who.object_id, "kind": who.kind,
+            "evaluation": label, "principal": who.display or who.object_id, "kind": who.kind,
             "apps": [APP_NAMES.get(a, a) for a in apps], "groups": len(groups),
             "policies": [v.to_dict() for v in verdicts], "notes": notes,
         }
@@ -85,7 +89,7 @@ class ConditionalAccess(Check):
         for verdict in applicable:
             extra = list(notes_for(verdict, hints)) if hints is not None else []
             text = verdict.hint + ("; " + "; ".join(extra) if extra else "")
-            item = {"policy": verdict.to_dict(), "evaluation": HINT_LABEL}
+            item = {"policy": verdict.to_dict(), "evaluation": label}
             subject = f"policy:{verdict.name}"
             if verdict.report_only:
                 yield self.passed(text, subject=subject, evidence=item)
@@ -99,10 +103,33 @@ class ConditionalAccess(Check):
         disabled = sum(1 for v in verdicts if v.state == "disabled")
         summary = (f"{len(verdicts)} Conditional Access policies read; {len(enforced)} enforced and "
                    f"{len(applicable) - len(enforced)} report-only would apply to {who.display or who.object_id} "
-                   f"on {', '.join(APP_NAMES.get(a, a) for a in apps)}; {disabled} disabled ({HINT_LABEL})")
+                   f"on {', '.join(APP_NAMES.get(a, a) for a in apps)}; {disabled} disabled ({label})")
         if who.kind != "user" and not applicable:
             summary += "; user policies do not apply to workload identities"
         yield self.passed(summary, evidence=evidence)
+
+    @staticmethod
+    def _what_if(ctx: Context, verdicts: Any, principal: Any, apps: tuple[str, ...],
+                 notes: list[str]) -> tuple[Any, str]:
+        """Entra's What If decides where the tenant answers it; else preflight's matching stays, labelled as a
+        hint, with a note saying why What If was not used."""
+        from preflight.azure.graph import what_if
+        from preflight.ca import parse_what_if, with_what_if
+
+        if principal.kind == "managedIdentity":
+            return verdicts, HINT_LABEL
+        try:
+            part = ctx.get(what_if, apps)
+        except FactError as exc:
+            notes.append(f"Entra's What If evaluation could not be read ({exc.message})")
+            return verdicts, HINT_LABEL
+        if part is None:
+            return verdicts, HINT_LABEL
+        if not part.ok:
+            said = " ".join(str(x) for x in (part.code, part.message) if x) or "no details"
+            notes.append(f"Entra's What If evaluation is not available (HTTP {part.status}: {said})")
+            return verdicts, HINT_LABEL
+        return with_what_if(verdicts, parse_what_if(part.body), principal, apps), WHAT_IF_LABEL
 
     @staticmethod
     def _claims(ctx: Context) -> dict[str, Any] | None:

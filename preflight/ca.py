@@ -7,7 +7,9 @@ which policies target it and turns their grant and session controls into plain-l
 
 This is **preflight's own matching, a hint** — not Entra's evaluation. It reads users / groups / roles and
 applications; conditions it cannot know from here (named locations, device platforms, client app types, risk
-levels) are listed as "only when …" instead of guessed. Entra's own what-if evaluation would be authoritative.
+levels) are listed as "only when …" instead of guessed. Where the tenant answers Graph's What If evaluation
+(``identity/conditionalAccess/evaluate``), :func:`with_what_if` lets Entra's verdict decide whether each policy
+applies (:func:`what_if_request` builds the request, :func:`parse_what_if` reads the answer).
 
 User policies never apply to service principals or managed identities; workload-identity policies
 (``conditions.clientApplications``) apply to single-tenant service principals only — not managed identities.
@@ -75,6 +77,7 @@ class PolicyVerdict:
     only_when: tuple[str, ...] = ()  # conditions not evaluated here
     frequency: str | None = None  # sign-in frequency, plain language
     hint: str = ""
+    evaluated_by: str = "preflight"  # "preflight" (own matching, a hint) or "entra" (Graph's What If)
 
     @property
     def enforced(self) -> bool:
@@ -91,7 +94,8 @@ class PolicyVerdict:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.policy_id, "name": self.name, "state": self.state, "applies": self.applies,
                 "reason": self.reason, "apps": list(self.apps), "controls": list(self.controls),
-                "only_when": list(self.only_when), "sign_in_frequency": self.frequency}
+                "only_when": list(self.only_when), "sign_in_frequency": self.frequency,
+                "evaluated_by": self.evaluated_by}
 
 
 def _ids(values: Any) -> set[str]:
@@ -260,6 +264,70 @@ def _with_hint(v: PolicyVerdict, who: Principal) -> PolicyVerdict:
     if v.report_only:
         parts.append("report-only: evaluated and logged, not enforced")
     return replace(v, hint="; ".join(parts))
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    """Entra's What If answer for one policy: does it apply, and if not why (``analysisReasons``)."""
+
+    applies: bool
+    reasons: str
+
+    @property
+    def undecided(self) -> bool:
+        """Entra lacked details of the sign-in (location, device …) to decide: preflight's reading stays."""
+        return not self.applies and "notenoughinformation" in self.reasons.lower()
+
+
+def what_if_request(kind: PrincipalKind, object_id: str | None, app_id: str | None,
+                    app_ids: Sequence[str]) -> dict[str, Any] | None:
+    """The body of ``POST identity/conditionalAccess/evaluate`` for this principal on ``app_ids``, or None when
+    What If cannot describe it (a managed identity; a user without object id). No sign-in conditions are sent:
+    preflight does not know the location or device of the future sign-in, and Entra then says
+    ``notEnoughInformation`` for policies that depend on them instead of guessing.
+    https://learn.microsoft.com/graph/api/conditionalaccessroot-evaluate"""
+    if kind == "user" and object_id:
+        identity = {"@odata.type": "#microsoft.graph.userSignIn", "userId": object_id}
+    elif kind == "servicePrincipal" and app_id:
+        # servicePrincipalSignIn names the app id, not the service principal's object id
+        identity = {"@odata.type": "#microsoft.graph.servicePrincipalSignIn", "servicePrincipalId": app_id}
+    else:
+        return None
+    return {"signInIdentity": identity,
+            "signInContext": {"@odata.type": "#microsoft.graph.applicationContext",
+                              "includeApplications": list(app_ids)},
+            "signInConditions": {}, "appliedPoliciesOnly": False}
+
+
+def parse_what_if(body: Any) -> dict[str, WhatIf]:
+    """Policy id (lower-case) → Entra's verdict, from a ``whatIfAnalysisResult`` collection."""
+    found: dict[str, WhatIf] = {}
+    items = body.get("value") if isinstance(body, dict) else None
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and item.get("id") and isinstance(item.get("policyApplies"), bool):
+            found[str(item["id"]).lower()] = WhatIf(item["policyApplies"], str(item.get("analysisReasons") or ""))
+    return found
+
+
+def with_what_if(verdicts: Sequence[PolicyVerdict], results: Mapping[str, WhatIf], who: Principal,
+                 app_ids: Sequence[str]) -> tuple[PolicyVerdict, ...]:
+    """The verdicts with Entra's What If deciding ``applies`` where it decided; preflight's reading stays (and
+    says so) for policies Entra did not return, could not decide (``notEnoughInformation``), or that are
+    disabled. Controls, sign-in frequency and "only when" conditions are still read from the policy."""
+    from dataclasses import replace
+
+    out = []
+    for v in verdicts:
+        result = results.get(v.policy_id.lower())
+        if result is None or result.undecided or v.state == "disabled":
+            out.append(v)
+            continue
+        said = "applies" if result.applies else f"does not apply ({result.reasons or 'no reason given'})"
+        decided = replace(v, applies=result.applies, evaluated_by="entra", hint="",
+                          reason=f"Entra's What If: {said}; preflight's reading: {v.reason}",
+                          apps=v.apps or tuple(app_ids))
+        out.append(_with_hint(decided, who) if result.applies else decided)
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -445,6 +445,24 @@ def first_party(ctx: Context, app_ids: tuple[str, ...]) -> dict[str, Part]:
     return batch(reader, {a: f"servicePrincipals(appId='{a}')" for a in app_ids})
 
 
+WHAT_IF = "identity/conditionalAccess/evaluate"
+
+
+@fact("ca-what-if", reported_by="access.conditional-access")
+def what_if(ctx: Context, app_ids: tuple[str, ...]) -> Part | None:
+    """Entra's Conditional Access What If for the subject on ``app_ids``: one read-only POST (it evaluates, it
+    changes nothing), or None when What If cannot describe the subject (a managed identity). A refusal or an
+    unknown action comes back as a failed :class:`Part` — the caller falls back to its own matching."""
+    from preflight.ca import what_if_request
+
+    who = ctx.get(examined)
+    body = what_if_request(who.kind, who.object_id, who.app_id, app_ids)
+    if body is None:
+        return None
+    reader = ctx.get(graph_reader)
+    return _part(_send(reader, "POST", reader.base + WHAT_IF, body))
+
+
 def group_view(parts: Iterable[Mapping[str, Any]]) -> tuple[dict[str, str], set[str]]:
     """(group id → name, directory-role template ids) from a ``transitiveMemberOf`` listing."""
     groups: dict[str, str] = {}

@@ -4,7 +4,8 @@ Serves ``/v1.0/...`` on the twin's host: ``me``, ``users/{id|upn}``, ``servicePr
 ``(appId='…')``, ``$filter``, ``$select``), ``applications`` (by id, ``(appId='…')``, ``$filter``, with
 ``passwordCredentials`` / ``keyCredentials`` — secret values never leave the twin), ``applications/{id}/
 federatedIdentityCredentials``, ``groups/{id}``, ``…/transitiveMemberOf`` for me / users / service principals,
-``directoryObjects/getByIds``, ``$batch`` and ``identity/conditionalAccess/policies``. Shapes, ``@odata.*``
+``directoryObjects/getByIds``, ``$batch``, ``identity/conditionalAccess/policies`` and its What If
+(``identity/conditionalAccess/evaluate``). Shapes, ``@odata.*``
 annotations and errors (``{"error": {"code", "message", "innerError"}}``) follow the Graph v1.0 reference.
 
 Who may read what (docs/twin-scenarios.md, "directory.permissions"): a caller's Graph permissions are
@@ -367,17 +368,54 @@ def federated_credentials(state: TwinState, request: TwinRequest, match: re.Matc
     return TwinResponse.json(200, body, principal=caller.object_id)
 
 
+# Either reads Conditional Access policies (and runs What If); Policy.Read.ConditionalAccess is the least one.
+_CA_READ = ("Policy.Read.All", "Policy.Read.ConditionalAccess")
+
+
 def conditional_access_policies(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
-    """Conditional Access policies; needs ``Policy.Read.All``."""
+    """Conditional Access policies; needs ``Policy.Read.All`` (or ``Policy.Read.ConditionalAccess``). Paged like
+    every Graph collection: a page holds ``graphPageSize`` policies, the rest follow ``@odata.nextLink``."""
     caller = _authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
-    if not _allowed(state, caller, ("Policy.Read.All",)):
+    if not _allowed(state, caller, _CA_READ):
         return denied(caller, request)
     policies = [strip_twin_fields(p) for p in _directory(state).get("conditionalAccessPolicies", [])]
     size = int(option(state.scenario, "graphPageSize"))
+    token = request.query.get("$skiptoken", "")
+    start = int(token) if token.isdigit() else 0
     body: dict[str, Any] = {"@odata.context": _context(state, "identity/conditionalAccess/policies"),
-                            "value": policies[:size]}
+                            "value": policies[start:start + size]}
+    if start + size < len(policies):
+        params = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+        params["$skiptoken"] = str(start + size)
+        body["@odata.nextLink"] = f"{state.base_url}{request.path}?{urlencode(params)}"
+    return TwinResponse.json(200, body, principal=caller.object_id)
+
+
+def conditional_access_what_if(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``POST identity/conditionalAccess/evaluate`` — Entra's What If, by the twin's own evaluation
+    (:mod:`preflight.twin.whatif`). Same permission as reading the policies. ``options.conditionalAccessWhatIf:
+    false`` plays a cloud without the action: Graph's 400 for an unknown segment."""
+    from preflight.twin import whatif
+
+    caller = _authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    if not option(state.scenario, "conditionalAccessWhatIf"):
+        return graph_error(400, "BadRequest", "Resource not found for the segment 'evaluate'.", caller.object_id,
+                           request)
+    if not _allowed(state, caller, _CA_READ):
+        return denied(caller, request)
+    try:
+        kind, who, apps, applied_only = whatif.parse_request(request.json())
+    except ValueError as exc:  # not JSON, or not an evaluate request
+        return graph_error(400, "BadRequest", str(exc) if isinstance(exc, whatif.WhatIfRequestError) else
+                           "Invalid JSON in the request body.", caller.object_id, request)
+    results = whatif.evaluate(state.scenario, kind, who, apps)
+    if applied_only:
+        results = [r for r in results if r["policyApplies"]]
+    body = {"@odata.context": _context(state, "Collection(microsoft.graph.whatIfAnalysisResult)"), "value": results}
     return TwinResponse.json(200, body, principal=caller.object_id)
 
 
@@ -427,7 +465,8 @@ def batch(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinR
     if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
         return graph_error(400, "BadRequest", "Invalid batch payload format.", caller.object_id, request)
     if len(body["requests"]) > MAX_BATCH:
-        return graph_error(400, "BadRequest", f"Too many requests in the batch; the maximum is {MAX_BATCH}.",
+        # Graph's own words (its limit is MAX_BATCH requests per batch)
+        return graph_error(400, "BadRequest", "Number of requests inside batch exceeds the limit.",
                            caller.object_id, request)
     responses = []
     for item in body["requests"]:
@@ -488,6 +527,7 @@ def _add_routes(router: Router) -> None:
     router.add("GET", v1 + r"/groups/" + key, GRAPH)(get_object("groups"))
     router.add("POST", v1 + r"/directoryObjects/getByIds", GRAPH)(get_by_ids)
     router.add("GET", v1 + r"/identity/conditionalAccess/policies", GRAPH)(conditional_access_policies)
+    router.add("POST", v1 + r"/identity/conditionalAccess/evaluate", GRAPH)(conditional_access_what_if)
 
 
 _ROUTER = Router()  # the same routes, for dispatching the requests inside a $batch

@@ -46,6 +46,7 @@ OPTION_DEFAULTS: dict[str, tuple[type, Any]] = {
     "pageSize": (int, 100),  # ARM lists and Resource Graph pages
     "graphPageSize": (int, 100),  # Microsoft Graph collections
     "dataPlanePropagationSeconds": (int, 0),  # role assignments younger than this are not yet seen by the data plane
+    "conditionalAccessWhatIf": (bool, True),  # Graph's identity/conditionalAccess/evaluate is served
 }
 
 ACCOUNT_TYPE = "microsoft.cognitiveservices/accounts"
@@ -210,6 +211,9 @@ def _validate_top(doc: dict[str, Any], errors: list[str]) -> None:
                 continue
             if key not in OPTION_DEFAULTS:
                 errors.append(f"options.{key}: unknown option (allowed: {', '.join(OPTION_DEFAULTS)})")
+            elif OPTION_DEFAULTS[key][0] is bool:
+                if not isinstance(value, bool):
+                    errors.append(f"options.{key}: must be true or false")
             elif not isinstance(value, int) or isinstance(value, bool) or value < 0 or (
                     key.endswith("PageSize") or key == "pageSize") and value < 1:
                 errors.append(f"options.{key}: must be a {'positive' if 'age' in key else 'non-negative'} integer")

@@ -25,8 +25,16 @@ def evidence(result: Result, name: str) -> Any:
     return next(e.value for e in result.evidence if e.name == name)
 
 
+def without_what_if(name: str) -> dict[str, Any]:
+    """A built-in scenario in a tenant/cloud that does not answer Graph's What If (the twin's 400)."""
+    scenario = builtin(name)
+    scenario.setdefault("options", {})["conditionalAccessWhatIf"] = False
+    return scenario
+
+
 def test_policies_that_apply_and_those_that_do_not(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    report = run_scenario(twin_session, monkeypatch, "ca-policies", only=ONLY)
+    """Without What If: preflight's own matching, labelled as a hint."""
+    report = run_scenario(twin_session, monkeypatch, without_what_if("ca-policies"), only=ONLY)
     overall = one(report, "access.conditional-access")
     assert overall.status is Status.PASS
     assert "6 Conditional Access policies read; 2 enforced and 1 report-only would apply" in overall.summary
@@ -61,9 +69,12 @@ def test_policies_that_apply_and_those_that_do_not(twin_session: Twin, monkeypat
     assert report_only.status is Status.PASS
     assert "(report-only)" in report_only.summary and "every 8 hours" in report_only.summary
     assert len(results(report, "access.conditional-access")) == 4
-    # user, groups and policies: one batch
-    assert [(e.method, e.path) for e in twin_session.requests() if e.service == "graph"] == [
-        ("POST", "/v1.0/$batch")]
+    assert "Entra's What If evaluation is not available (HTTP 400: BadRequest Resource not found for the segment " \
+           "'evaluate'.)" in evidence(overall, "notes")
+    assert all(p["evaluated_by"] == "preflight" for p in verdicts.values())
+    # user, groups and policies: one batch; then the What If attempt the tenant refused
+    assert [(e.method, e.path, e.status) for e in twin_session.requests() if e.service == "graph"] == [
+        ("POST", "/v1.0/$batch", 200), ("POST", "/v1.0/identity/conditionalAccess/evaluate", 400)]
 
 
 def test_without_policy_read_all_it_skips_naming_the_permission(twin_session: Twin,

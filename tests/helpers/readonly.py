@@ -2,7 +2,8 @@
 run must be a read. Pure classification here; ``tests/conftest.py`` applies it at ``pytest_sessionfinish``.
 
 Allowed writes-by-verb that are really reads: the Entra token endpoints, Resource Graph queries, Graph
-``directoryObjects/getByIds`` and ``$batch`` (whose inner requests the twin only routes to GET handlers and
+``directoryObjects/getByIds``, Graph's Conditional Access What If (``identity/conditionalAccess/evaluate``:
+it evaluates, it changes nothing) and ``$batch`` (whose inner requests the twin only routes to GET handlers and
 getByIds — a PATCH/DELETE inside a batch is answered 400, see tests/test_readonly_proof.py), the data-plane
 chat call ``access.probe`` may make, and the twin's own ``az`` shim (the fake ``az`` on PATH, not Azure).
 Anything else that is not GET/HEAD — in particular PUT, PATCH or DELETE to any path, routed or not — is a
@@ -21,6 +22,7 @@ ALLOWED_POSTS = (
     re.compile(r"/providers/Microsoft\.ResourceGraph/resources", re.IGNORECASE),  # Resource Graph queries
     re.compile(r"/v1\.0/directoryObjects/getByIds"),                     # Graph read by ids
     re.compile(r"/v1\.0/\$batch"),                                       # Graph JSON batching (inner GETs)
+    re.compile(r"/v1\.0/identity/conditionalAccess/evaluate"),            # Graph CA What If (evaluates only)
     re.compile(r"/dataplane/.+/openai/(?:deployments/[^/]+/|v1/)chat/completions"),  # data plane (probe)
     re.compile(r"/_twin/az"),                                            # the twin's fake `az` shim
 )
