@@ -1,0 +1,66 @@
+"""signin.chain / signin.identity against the twin, for the cases the issue singles out: a wrong secret in the
+environment ends DefaultAzureCredential's chain before a working Azure CLI is ever tried (named, with the way
+out), and the identity check names a service principal's and a managed identity's ids from the token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from helpers.scenarios import one, run_scenario
+from helpers.twin_fixtures import IDS, core_scenario
+
+from preflight.model import Result, Status
+from preflight.twin import Twin
+
+
+def _evidence(result: Result, name: str) -> Any:
+    return next(e.value for e in result.evidence if e.name == name)
+
+
+def _targeted(doc: dict[str, Any]) -> dict[str, Any]:
+    doc["target"] = {"tenantId": IDS["tenant"], "subscriptionId": IDS["subscription"]}
+    return doc
+
+
+def test_a_wrong_environment_secret_shadows_a_working_cli(twin_session: Twin,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = _targeted(core_scenario(signIn={"managedIdentity": None, "environment": {
+        "clientId": IDS["secret_app"], "tenantId": IDS["tenant"], "clientSecret": "not-the-secret-canary"}}))
+    report = run_scenario(twin_session, monkeypatch, doc, only=["signin.chain"])  # type: ignore[arg-type]
+    chain = one(report, "signin.chain")
+    assert chain.status is Status.FAIL
+    assert chain.summary.startswith("DefaultAzureCredential stops at EnvironmentCredential, which tried and failed "
+                                    "(AADSTS7000215")
+    assert "AzureCliCredential would work but is never tried" in chain.summary
+    assert _evidence(chain, "aadsts") == "invalid_client_secret"
+    assert chain.remediation is not None
+    assert "unset AZURE_CLIENT_SECRET / AZURE_CLIENT_CERTIFICATE_PATH to fall through to AzureCliCredential" \
+        in chain.remediation.text
+    links = {link["credential"]: link for link in _evidence(chain, "links")}
+    assert links["EnvironmentCredential"]["outcome"] == "failed"
+    assert links["AzureCliCredential"]["outcome"] == "ok"  # probed on its own: it does work
+    assert "not-the-secret-canary" not in repr(report)
+
+
+def test_identity_of_a_service_principal(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = _targeted(core_scenario(signIn={"managedIdentity": None, "azureCli": {"loggedIn": False},
+                                          "environment": {"clientId": IDS["secret_app"], "tenantId": IDS["tenant"],
+                                                          "clientSecret": "twin-secret-value~0"}}))
+    identity = one(run_scenario(twin_session, monkeypatch, doc, only=["signin.identity"]),  # type: ignore[arg-type]
+                   "signin.identity")
+    assert identity.status is Status.PASS
+    assert _evidence(identity, "kind") == "servicePrincipal"
+    assert _evidence(identity, "object_id") == IDS["secret_sp"]
+    assert _evidence(identity, "app_id") == IDS["secret_app"]
+    assert _evidence(identity, "tenant_id") == IDS["tenant"]
+
+
+def test_identity_of_a_managed_identity(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = _targeted(core_scenario(signIn={"azureCli": {"loggedIn": False}}))  # App Service style MI only
+    identity = one(run_scenario(twin_session, monkeypatch, doc, only=["signin.identity"]),  # type: ignore[arg-type]
+                   "signin.identity")
+    assert identity.status is Status.PASS
+    assert _evidence(identity, "kind") == "managedIdentity"
+    assert _evidence(identity, "object_id") == IDS["mi_principal"]
+    assert _evidence(identity, "app_id") == IDS["mi_client"]
