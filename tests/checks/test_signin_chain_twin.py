@@ -4,6 +4,7 @@ out), and the identity check names a service principal's and a managed identity'
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -64,3 +65,41 @@ def test_identity_of_a_managed_identity(twin_session: Twin, monkeypatch: pytest.
     assert _evidence(identity, "kind") == "managedIdentity"
     assert _evidence(identity, "object_id") == IDS["mi_principal"]
     assert _evidence(identity, "app_id") == IDS["mi_client"]
+
+
+# ---------------------------------------------------------------------------------------------- IMDS-style MI
+# Off Azure, with no IDENTITY_ENDPOINT, DefaultAzureCredential's managed identity link is the IMDS one: the path
+# every developer machine takes. It must be "unavailable" (the chain moves on to the CLI), never a crash.
+
+def test_unreachable_imds_is_unavailable_and_the_cli_is_used(twin_session: Twin,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.twin_fixtures import apply_environment
+
+    from preflight.engine import RunOptions
+    from preflight.run import CheckOptions, run
+    from preflight.target import build_target
+
+    twin_session.use("healthy")
+    env = twin_session.environment()
+    for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT"):
+        env.pop(name, None)
+    env["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = "http://127.0.0.1:9"  # a closed loopback port, never 169.254…
+    apply_environment(monkeypatch, env)
+    for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    report = run(CheckOptions(build_target(dict(os.environ)), only=["signin.chain"],
+                              engine=RunOptions(timeout=30, deadline=60)))
+    chain = one(report, "signin.chain")
+    links = {link["credential"]: link for link in _evidence(chain, "links")}
+    assert links["ManagedIdentityCredential"]["outcome"] == "unavailable", links["ManagedIdentityCredential"]
+    assert chain.status is Status.PASS and _evidence(chain, "selected") == "AzureCliCredential"
+
+
+def test_imds_style_managed_identity_at_the_twin_signs_in(twin_session: Twin,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = _targeted(core_scenario(signIn={"azureCli": {"loggedIn": False}, "managedIdentity": {
+        "clientId": IDS["mi_client"], "principalId": IDS["mi_principal"], "style": "imds"}}))
+    report = run_scenario(twin_session, monkeypatch, doc, only=["signin.chain"])  # type: ignore[arg-type]
+    chain = one(report, "signin.chain")
+    assert chain.status is Status.PASS and _evidence(chain, "selected") == "ManagedIdentityCredential", chain
+    assert any(e.path == "/metadata/identity/oauth2/token" for e in twin_session.requests())
