@@ -51,3 +51,25 @@ def test_not_data_actions_carve_out_of_a_wildcard() -> None:
 ])
 def test_scope_containment_is_by_segment_not_by_prefix(outer: str, inner: str, contains: bool) -> None:
     assert scope_contains(outer, inner) is contains
+
+
+def test_an_assignment_condition_guards_only_the_actions_it_names() -> None:
+    """Azure's assignment-condition shape "(!(ActionMatches{'chat'})) OR (…)" restricts chat completions and
+    provably nothing else: deployments/read through the same assignment is granted, chat is conditional."""
+    from preflight.rbac import RoleAssignment, RoleDefinition, evaluate
+
+    role = RoleDefinition.from_arm({"id": "/providers/Microsoft.Authorization/roleDefinitions/r1", "name": "r1",
+                                    "properties": {"roleName": "OpenAI data", "permissions": [
+                                        {"dataActions": ["Microsoft.CognitiveServices/accounts/OpenAI/*"]}]}})
+    condition = (f"((!(ActionMatches{{'{CHAT}'}})) OR "
+                 "(@Resource[Microsoft.CognitiveServices/accounts/deployments:name] StringEquals 'gpt-4o'))")
+    scope = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a"
+    held = RoleAssignment("ra", scope, "r1", "me", condition=condition, condition_version="2.0")
+    read = evaluate("Microsoft.CognitiveServices/accounts/OpenAI/deployments/read", scope, ["me"], [held], [role],
+                    data_action=True)
+    assert read.status == "granted"
+    chat = evaluate(CHAT, scope, ["me"], [held], [role], data_action=True)
+    assert chat.status == "conditional" and "cannot be evaluated offline" in chat.explanation
+    unparsable = RoleAssignment("ra", scope, "r1", "me", condition="@Request[x] StringEquals 'y'")
+    assert evaluate("Microsoft.CognitiveServices/accounts/OpenAI/deployments/read", scope, ["me"], [unparsable],
+                    [role], data_action=True).status == "conditional"  # not provable: stays conditional
