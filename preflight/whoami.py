@@ -90,10 +90,13 @@ def whoami(fmt: str, tenant: str | None, cloud: str | None, cloud_metadata_url: 
         data = describe(ctx)
     except FactError as exc:
         message = redactor.value(exc.message)
+        fix = redactor.value(exc.remediation) if exc.remediation else None
         if fmt == "json":
-            click.echo(json.dumps({"signed_in": False, "error": message}, indent=2))
+            click.echo(json.dumps({"signed_in": False, "error": message, "fix": fix}, indent=2))
         else:
             click.echo(f"not signed in: {message}", err=True)
+            if fix:
+                click.echo(f"  fix: {fix}", err=True)
         return 1
     data = redactor.value({"signed_in": True, **data})
     click.echo(json.dumps(data, indent=2) if fmt == "json" else render_table(data), nl=fmt == "json")
