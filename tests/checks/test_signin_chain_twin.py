@@ -103,3 +103,48 @@ def test_imds_style_managed_identity_at_the_twin_signs_in(twin_session: Twin,
     chain = one(report, "signin.chain")
     assert chain.status is Status.PASS and _evidence(chain, "selected") == "ManagedIdentityCredential", chain
     assert any(e.path == "/metadata/identity/oauth2/token" for e in twin_session.requests())
+
+
+# ---------------------------------------------------------------------------------------------- per-link fixes
+
+@pytest.mark.parametrize(("key", "environ", "fix"), [
+    ("environment", {"AZURE_CLIENT_ID": "a", "AZURE_TENANT_ID": "t"},
+     "set AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) (EnvironmentCredential needs them all)"),
+    ("environment", {"AZURE_CLIENT_SECRET": "s"}, "set AZURE_CLIENT_ID and AZURE_TENANT_ID (EnvironmentCredential "
+                                                  "needs them all)"),
+    ("environment", {"AZURE_TENANT_ID": "t"}, "set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or "
+                                              "AZURE_CLIENT_CERTIFICATE_PATH)"),  # nothing started: the general fix
+    ("workload_identity", {"AZURE_FEDERATED_TOKEN_FILE": "/f"},
+     "set AZURE_CLIENT_ID and AZURE_TENANT_ID (WorkloadIdentityCredential needs them all)"),
+    ("cli", {}, "az login --tenant t1"),
+    ("developer_cli", {}, "azd auth login"),
+    ("shared_token_cache", {}, None),
+])
+def test_link_fix_names_what_is_missing(key: str, environ: dict[str, str], fix: str | None) -> None:
+    from preflight.checks.signin import link_fix
+
+    assert link_fix(key, environ, "t1") == fix
+
+
+def test_each_unavailable_link_carries_its_fix(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.twin_fixtures import apply_environment
+
+    from preflight.engine import RunOptions
+    from preflight.run import CheckOptions, run
+    from preflight.target import build_target
+
+    twin_session.use("no-credentials")
+    apply_environment(monkeypatch, twin_session.environment())
+    monkeypatch.setenv("AZURE_CLIENT_ID", "c1c1c1c1-0000-4000-8000-0000000000c1")  # a half-done SP setup
+    monkeypatch.setenv("AZURE_TENANT_ID", "11111111-1111-4111-8111-111111111111")
+    for name in ("AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    report = run(CheckOptions(build_target(dict(os.environ)), only=["signin.chain"],
+                              engine=RunOptions(timeout=30, deadline=60)))
+    chain = one(report, "signin.chain")
+    links = {link["credential"]: link for link in _evidence(chain, "links")}
+    assert links["EnvironmentCredential"]["outcome"] == "unavailable"
+    assert links["EnvironmentCredential"]["fix"].startswith("set AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)")
+    assert links["AzureCliCredential"]["fix"] == "az login --tenant 11111111-1111-4111-8111-111111111111"
+    assert chain.remediation is not None and "set AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) " \
+        "(EnvironmentCredential needs them all)" in chain.remediation.text

@@ -56,3 +56,17 @@ def test_a_token_for_another_audience_fails(twin_session: Twin, monkeypatch: pyt
     assert WRONG in cognitive.summary
     assert cognitive.remediation is not None and f"--scope {COGNITIVE}" in cognitive.remediation.text
     assert token not in repr(report)  # the token itself never reaches the report
+
+
+def test_each_scope_result_carries_the_claims_that_matter(twin_session: Twin,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """aud, tid, oid, idtyp, amr, scp (a user's delegated token) and the expiry, decoded — never the token."""
+    twin_session.use("healthy")
+    apply_environment(monkeypatch, twin_session.environment())
+    report = run(CheckOptions(build_target(dict(os.environ)), only=["tokens.*"],
+                              engine=RunOptions(timeout=30, deadline=60)))
+    found = {r.subject: r for r in report.results if r.check_id == "tokens.scope"}
+    claims = _evidence(found[COGNITIVE], "claims")
+    assert {"aud", "tid", "oid", "idtyp", "amr", "scp", "exp"} <= set(claims)
+    assert claims["idtyp"] == "user" and claims["oid"] == "a11ce000-0000-4000-8000-00000000a11c"
+    assert "access_token" not in claims and "signature" not in json.dumps(claims)
