@@ -46,6 +46,12 @@ def link_fix(key: str, environ: Mapping[str, str], tenant: str | None) -> str | 
     or workload identity names exactly the variables still missing (azure-identity only says "not fully
     configured"); the CLI's login names the target's tenant."""
     if key == "environment":
+        user_password = ("AZURE_USERNAME", "AZURE_PASSWORD")
+        if any(environ.get(v) for v in user_password) and not any(environ.get(v) for v in _ENVIRONMENT_CREDENTIALS):
+            # the (deprecated) username/password form needs AZURE_CLIENT_ID, AZURE_USERNAME and AZURE_PASSWORD
+            missing = [v for v in ("AZURE_CLIENT_ID", *user_password) if not environ.get(v)]
+            return f"set {' and '.join(missing)} (EnvironmentCredential's username/password form needs them all)" \
+                if missing else LINK_FIXES[key]
         credential_set = any(environ.get(v) for v in _ENVIRONMENT_CREDENTIALS)
         if environ.get("AZURE_CLIENT_ID") or credential_set:  # started, not finished
             missing = [v for v in _ENVIRONMENT_NEEDS if not environ.get(v)]

@@ -114,6 +114,8 @@ def test_imds_style_managed_identity_at_the_twin_signs_in(twin_session: Twin,
                                                   "needs them all)"),
     ("environment", {"AZURE_TENANT_ID": "t"}, "set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or "
                                               "AZURE_CLIENT_CERTIFICATE_PATH)"),  # nothing started: the general fix
+    ("environment", {"AZURE_CLIENT_ID": "a", "AZURE_USERNAME": "u@contoso.com"},
+     "set AZURE_PASSWORD (EnvironmentCredential's username/password form needs them all)"),
     ("workload_identity", {"AZURE_FEDERATED_TOKEN_FILE": "/f"},
      "set AZURE_CLIENT_ID and AZURE_TENANT_ID (WorkloadIdentityCredential needs them all)"),
     ("cli", {}, "az login --tenant t1"),
