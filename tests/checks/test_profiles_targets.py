@@ -88,3 +88,27 @@ def test_target_from_azure_ai_endpoint_alone(twin_session: Twin, monkeypatch: py
     assert ctx.target.endpoint == endpoint and not ctx.target.resource_id
     assert ctx.get(resource)["id"] == sc.ACCOUNT
     assert ctx.get(profile).name == "openai"  # from the account's kind
+
+
+@pytest.mark.parametrize(("kind", "name"), [("OpenAI", "openai"), ("AIServices", "openai"), ("openai", "openai"),
+                                            ("TextAnalytics", "cognitive"), ("SpeechServices", "cognitive"),
+                                            ("Hub", "ml"), (None, "openai"), ("SomethingNew", "openai")])
+def test_default_profile_by_kind(kind: str | None, name: str) -> None:
+    from preflight.profiles import profile_for_kind
+
+    assert profile_for_kind(kind).name == name
+
+
+def test_a_language_account_gets_the_cognitive_profile(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = sc.builtin("healthy")
+    doc["resources"][0]["kind"] = "TextAnalytics"
+    twin_session.use(doc)
+    apply_environment(monkeypatch, twin_session.environment())
+    monkeypatch.delenv("PREFLIGHT_PROFILE", raising=False)
+    report = run(CheckOptions(build_target(dict(os.environ)), only=["rbac.data-action"],
+                              engine=RunOptions(timeout=30, deadline=60)))
+    (analyze,) = results(report, "rbac.data-action")
+    assert analyze.subject == "Microsoft.CognitiveServices/accounts/TextAnalytics/analyze/action"
+    # Cognitive Services OpenAI User covers OpenAI/* only: the fix is Cognitive Services User
+    assert analyze.status is Status.FAIL and analyze.remediation is not None
+    assert "--role a97b65f3-24c7-4388-baec-2e87135dc908" in analyze.remediation.commands[0]
