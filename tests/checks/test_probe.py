@@ -48,3 +48,19 @@ def test_refusals_are_classified_by_cause(scenario: str, verdict: str, twin_sess
     assert probe.status is Status.FAIL and _evidence(probe, "verdict") == verdict
     if verdict == "permission_denied":
         assert _evidence(probe, "missing_action") == "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read"
+
+
+def test_the_generic_401_is_read_from_the_token_claims() -> None:
+    """No request: a target without subscription or tenant, so only the token's own claims decide."""
+    import time
+
+    from preflight.checks.access import _generic_401_cause
+    from preflight.context import Context
+    from preflight.target import build_target
+
+    ctx = Context(build_target({}))
+    aud = "https://cognitiveservices.azure.com"
+    expired = _generic_401_cause(ctx, {"aud": aud + "/", "tid": TENANT, "exp": time.time() - 60}, aud)
+    assert expired is not None and expired[0] == "expired" and "az login" in expired[2]
+    assert _generic_401_cause(ctx, {"aud": "https://management.azure.com", "exp": time.time() - 60}, aud) is None
+    assert _generic_401_cause(ctx, {"aud": aud, "tid": TENANT, "exp": time.time() + 600}, aud) is None
