@@ -70,3 +70,24 @@ def test_each_scope_result_carries_the_claims_that_matter(twin_session: Twin,
     assert {"aud", "tid", "oid", "idtyp", "amr", "scp", "exp"} <= set(claims)
     assert claims["idtyp"] == "user" and claims["oid"] == "a11ce000-0000-4000-8000-00000000a11c"
     assert "access_token" not in claims and "signature" not in json.dumps(claims)
+
+
+def test_an_arm_claims_challenge_is_named(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ARM answers the subscription read with 401 + WWW-Authenticate error="insufficient_claims" (a Conditional
+    Access / CAE claims challenge): tokens.scope says so and that only an interactive sign-in can satisfy it."""
+    from helpers import rbac_scenarios as sc
+
+    doc = sc.builtin("healthy")
+    www = ('Bearer authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+           'error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZX19fQ=="')
+    doc["faults"] = [{"match": {"service": "arm", "method": "GET", "path": f"^/subscriptions/{sc.SUB}$"},
+                      "status": 401, "headers": {"WWW-Authenticate": www},
+                      "body": {"error": {"code": "InvalidAuthenticationToken",
+                                         "message": "The access token requires additional claims."}}}]
+    twin_session.use(doc)
+    apply_environment(monkeypatch, twin_session.environment())
+    report = run(CheckOptions(build_target(dict(os.environ)), only=["tokens.*"],
+                              engine=RunOptions(timeout=30, deadline=60)))
+    challenge = next(r for r in report.results if r.check_id == "tokens.scope" and r.subject == "claims-challenge")
+    assert challenge.status is Status.WARN and "insufficient_claims" in challenge.summary
+    assert challenge.remediation is not None and "interactive sign-in" in challenge.remediation.text
