@@ -100,6 +100,10 @@ class AccessProbe(Check):
             evidence["expected_scope"] = wanted
             fix = (f"request the token for {wanted} (the audience this endpoint expects); the token sent was for "
                    f"{found.claims.get('aud')}")
+            cause = _generic_401_cause(ctx, found.claims, verdict.expected_audience)
+            if cause is not None:  # the audience was right: the same 401 text covers tenant and expiry too
+                kind, summary, fix = cause
+                evidence["verdict"] = kind
         if verdict.kind == "permission_denied" and rbac == "granted":
             summary += ("; the role evaluation says the role is granted, so the assignment has most likely not "
                         "propagated to the data plane yet")
@@ -115,6 +119,34 @@ class AccessProbe(Check):
 
 
 READ_DEPLOYMENTS = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read"
+
+
+def _generic_401_cause(ctx: Context, claims: Any, expected_audience: str) -> tuple[str, str, str] | None:
+    """Azure OpenAI answers one 401 text for every refused token ("missing, invalid, audience is incorrect (…),
+    or have expired"). When the token's ``aud`` IS the audience that text names, the audience is not the cause:
+    read the token's own claims for the one that is — a tenant other than the account's (a guest or a CLI in
+    another directory), or an expired token — as (verdict kind, summary, fix); None when the audience is wrong
+    or nothing better is known."""
+    import time
+
+    from preflight.azure.facts import target_tenant
+
+    aud = str((claims or {}).get("aud") or "")
+    if aud.rstrip("/").lower() != expected_audience.rstrip("/").lower():
+        return None
+    tid = str(claims.get("tid") or "")
+    wanted, source = target_tenant(ctx)
+    if wanted and tid and tid.lower() != wanted.lower():
+        return ("tenant",
+                f"the data plane refused the token (401): it was issued by tenant {tid}, but the account is in "
+                f"tenant {wanted} (from {source}) — the audience {aud} is right, the tenant is not",
+                f"get the token from the account's tenant: az login --tenant {wanted} (a guest account must name "
+                "the tenant), or set AZURE_TENANT_ID / --tenant to it")
+    exp = claims.get("exp")
+    if isinstance(exp, int | float) and exp <= time.time():
+        return ("expired", "the data plane refused the token (401): it has expired (the audience is right)",
+                "get a fresh token (sign in again: az login)")
+    return None
 
 
 def _rbac_verdict(ctx: Context) -> str | None:

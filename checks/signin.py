@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from preflight.check import Check
@@ -33,6 +33,39 @@ LINK_FIXES = {
 
 def _login_command(tenant: str | None) -> str:
     return f"az login --tenant {tenant}" if tenant else "az login"
+
+
+# What each partly-configurable link reads from the environment: (variables it needs, alternatives for the last).
+_ENVIRONMENT_NEEDS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID")
+_ENVIRONMENT_CREDENTIALS = ("AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH")
+_WORKLOAD_NEEDS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE")
+
+
+def link_fix(key: str, environ: Mapping[str, str], tenant: str | None) -> str | None:
+    """How to make an unavailable link available, from this environment: a half-configured service principal
+    or workload identity names exactly the variables still missing (azure-identity only says "not fully
+    configured"); the CLI's login names the target's tenant."""
+    if key == "environment":
+        user_password = ("AZURE_USERNAME", "AZURE_PASSWORD")
+        if any(environ.get(v) for v in user_password) and not any(environ.get(v) for v in _ENVIRONMENT_CREDENTIALS):
+            # the (deprecated) username/password form needs AZURE_CLIENT_ID, AZURE_USERNAME and AZURE_PASSWORD
+            missing = [v for v in ("AZURE_CLIENT_ID", *user_password) if not environ.get(v)]
+            return f"set {' and '.join(missing)} (EnvironmentCredential's username/password form needs them all)" \
+                if missing else LINK_FIXES[key]
+        credential_set = any(environ.get(v) for v in _ENVIRONMENT_CREDENTIALS)
+        if environ.get("AZURE_CLIENT_ID") or credential_set:  # started, not finished
+            missing = [v for v in _ENVIRONMENT_NEEDS if not environ.get(v)]
+            if not credential_set:
+                missing.append("AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)")
+            if missing:
+                return f"set {' and '.join(missing)} (EnvironmentCredential needs them all)"
+    elif key == "workload_identity" and environ.get("AZURE_FEDERATED_TOKEN_FILE"):
+        missing = [v for v in _WORKLOAD_NEEDS if not environ.get(v)]
+        if missing:
+            return f"set {' and '.join(missing)} (WorkloadIdentityCredential needs them all)"
+    elif key == "cli":
+        return _login_command(tenant)
+    return LINK_FIXES.get(key)
 
 
 # Environment variables only an Azure host sets (App Service / Functions, Container Apps, AKS, Azure ML, Cloud
@@ -112,6 +145,7 @@ class SigninChain(Check):
         report = ctx.get(credential_chain)
         selection = report.selection
         links = []
+        environ = ctx.target.environ
         for key, probe in report.probes.items():
             tid, oid, _ = _tid_oid(probe)
             links.append({
@@ -122,6 +156,9 @@ class SigninChain(Check):
                 "duration_ms": round(probe.duration * 1000),
                 "tenant_id": tid,
                 "object_id": oid,
+                # what would make it available (a failed link's fix is the result's remediation)
+                "fix": link_fix(key, environ, ctx.target.tenant_id) if probe.outcome is Outcome.UNAVAILABLE
+                else None,
             })
         evidence = {"links": links, "selected": LINKS_BY_KEY[selection.link].name if selection.link else None}
         tenant = ctx.target.tenant_id
@@ -151,7 +188,7 @@ class SigninChain(Check):
                 "no credential is available: DefaultAzureCredential would fail with 'failed to retrieve a token "
                 "from the included credentials'", evidence=evidence,
                 remediation="sign in with one of: " + "; ".join(
-                    LINK_FIXES[k] for k in selection.included if k in LINK_FIXES),
+                    fix for k in selection.included if (fix := link_fix(k, environ, tenant)) is not None),
                 commands=[_login_command(tenant)])
             yield from self._warnings(ctx, report)
             return

@@ -198,7 +198,16 @@ def _run_with_progress(options: Any, environ: dict[str, str]) -> Any:
     from preflight.progress import TerminalProgress, wants_progress
     from preflight.run import run
 
+    def say_retry(attempt: int, left: float, reason: str) -> None:
+        sys.stderr.write(f"  attempt {attempt} not settled ({reason[:120]}); re-checking in "
+                         f"{min(options.wait_interval, left):.0f} s, {left:.0f} s left\n")
+        sys.stderr.flush()
+
     if not wants_progress(sys.stderr, environ):
+        # No live status line off a TTY / in CI, but --wait still says what it is waiting for: a CI log
+        # would otherwise stay silent for the whole wait (issue 6: "re-checks … with progress").
+        if options.wait > 0:
+            return run(options, on_retry=lambda attempt, left, report, reason: say_retry(attempt, left, reason))
         return run(options)
     total = len(select(discover(), options.only, options.skip))
     progress = TerminalProgress(sys.stderr, total)
@@ -206,8 +215,7 @@ def _run_with_progress(options: Any, environ: dict[str, str]) -> Any:
     def retrying(attempt: int, left: float, report: Any, reason: str) -> None:  # --wait progress
         progress.done = 0
         progress.close()
-        sys.stderr.write(f"  attempt {attempt} not settled ({reason[:120]}); re-checking in "
-                         f"{min(options.wait_interval, left):.0f} s, {left:.0f} s left\n")
+        say_retry(attempt, left, reason)
 
     try:
         return run(options, observer=progress, on_retry=retrying)

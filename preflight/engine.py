@@ -20,7 +20,7 @@ from typing import Protocol
 from preflight.check import Check
 from preflight.context import Context
 from preflight.errors import ConfigError, FactError
-from preflight.model import CHECK_ID_PATTERN, CheckMeta, Result, Severity, Status, check_sort_key
+from preflight.model import CHECK_ID_PATTERN, CheckMeta, Remediation, Result, Severity, Status, check_sort_key
 
 ENTRY_POINT_GROUP = "preflight.checks"
 log = logging.getLogger("preflight.engine")
@@ -270,7 +270,9 @@ class _Run:
             summary = f"skipped: {exc.fact} is unavailable — {exc.message}"
             if exc.reported_by:
                 summary += f" (see {exc.reported_by})"
-            results = [_make(meta, Status.SKIP, summary, caused_by=root)]
+            # a cause no check reports is told only here: keep its fix (a reported one is told by its check)
+            fix = Remediation(exc.remediation) if exc.remediation and not exc.reported_by else None
+            results = [_make(meta, Status.SKIP, summary, caused_by=root, remediation=fix)]
         except Exception as exc:
             log.debug("check %s crashed", meta.id, exc_info=True)
             results = [_make(meta, Status.ERROR, f"check crashed: {type(exc).__name__}: {exc}")]
@@ -279,6 +281,6 @@ class _Run:
 
 
 def _make(meta: CheckMeta, status: Status, summary: str, *, duration: float = 0.0,
-          caused_by: str | None = None) -> Result:
+          caused_by: str | None = None, remediation: Remediation | None = None) -> Result:
     return Result(meta.id, meta.title, status, meta.severity, summary, docs=meta.docs, duration=duration,
-                  caused_by=caused_by)
+                  caused_by=caused_by, remediation=remediation)

@@ -642,7 +642,9 @@ def evaluate(
         applied = AppliedAssignment(assignment, role, inherited, via, matched)
         if matched is None:
             others.append(applied)
-        elif role_conditional or assignment.condition is not None:
+        elif role_conditional or condition_restricts(assignment.condition, action):
+            # an assignment's condition in Azure's "(!(ActionMatches{'x'})) OR (…)" shape provably leaves every
+            # action that x does not match alone; anything else it could restrict is conditional
             conditional.append(applied)
         else:
             granted.append(applied)

@@ -92,10 +92,13 @@ def whoami(fmt: str, tenant: str | None, cloud: str | None, cloud_metadata_url: 
     except FactError as exc:
         end_context(ctx)
         message = redactor.value(exc.message)
+        fix = redactor.value(exc.remediation) if exc.remediation else None
         if fmt == "json":
-            click.echo(json.dumps({"signed_in": False, "error": message}, indent=2))
+            click.echo(json.dumps({"signed_in": False, "error": message, "fix": fix}, indent=2))
         else:
             click.echo(f"not signed in: {message}", err=True)
+            if fix:
+                click.echo(f"  fix: {fix}", err=True)
         return 1
     except BaseException:
         close_context(ctx)

@@ -434,12 +434,16 @@ def deny_assignments(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
 
 @fact("profile")
 def profile(ctx: Context) -> Profile:
-    """--profile when given, else inferred from the account's kind (an unreadable account falls back to
-    ``openai``: the resource check reports why it is unreadable)."""
+    """--profile when given, else ``foundry`` for a Foundry project endpoint, else inferred from the account's
+    kind (an unreadable account falls back to ``openai``: the resource check reports why it is unreadable)."""
     from preflight.profiles import get_profile, profile_for_kind
 
     if ctx.target.profile:
         return get_profile(ctx.target.profile)
+    from preflight.azure.facts import audience_for_endpoint
+
+    if audience_for_endpoint(ctx.target.endpoint) == "ai":  # a Foundry project endpoint (…/api/projects/…)
+        return get_profile("foundry")
     if not has_target(ctx.target):
         return get_profile("openai")
     try:

@@ -93,6 +93,9 @@ def build_link(cloud: Cloud, key: str, tenant_id: str | None = None, last_status
     for link in ALL_LINKS:
         kwargs[link.exclude_param] = link.key != key
     if key == "managed_identity":
+        # No retries at all here (MI_PIPELINE), so no Retry-After to cap; and the IMDS credential passes its own
+        # retry_policy_class — a second one is a TypeError on exactly the path every machine off Azure takes.
+        kwargs.pop("retry_policy_class", None)
         kwargs.update(MI_PIPELINE)
         if last_status is not None:
             kwargs["raw_response_hook"] = last_status

@@ -148,12 +148,27 @@ def credential(ctx: Context) -> LinkProbe:
         raise FactError("credential", report.config_error, reported_by="signin.chain")
     selection = report.selection
     if selection.link is None:
+        # A developer tool whose sign-in Entra refused (MFA, Conditional Access, expired refresh token) counts as
+        # "unavailable" inside DefaultAzureCredential: name that refusal, classified, as signin.chain does.
+        refused = [(report.probes[k], info) for k in selection.included
+                   if (info := _classified(ctx, report.probes[k])) is not None]
+        if refused:
+            probe, info = refused[0]
+            raise FactError("credential", "no credential in DefaultAzureCredential's chain is available: "
+                            f"{probe.name} is signed in but Entra refused its token (AADSTS{info.code} "
+                            f"{info.category}: {info.title})", remediation=info.fix, reported_by="signin.chain",
+                            code=str(info.code))
         raise FactError("credential", "no credential in DefaultAzureCredential's chain is available",
                         reported_by="signin.chain")
     probe = report.probes[selection.link]
     if selection.outcome is Outcome.FAILED:
-        raise FactError("credential", f"{probe.name} failed and ends the chain: "
-                        f"{probe_cause(probe, ctx.target.environ)}", reported_by="signin.chain")
+        # every credential error goes through the AADSTS knowledge base: category and fix, not only Entra's text
+        info = _classified(ctx, probe)
+        label = f" (AADSTS{info.code} {info.category}: {info.title})" if info is not None else ""
+        raise FactError("credential", f"{probe.name} failed and ends the chain{label}: "
+                        f"{probe_cause(probe, ctx.target.environ)}", reported_by="signin.chain",
+                        remediation=info.fix if info is not None else None,
+                        code=str(info.code) if info is not None else None)
     return probe
 
 
@@ -177,6 +192,17 @@ def decided_early(ctx: Context) -> LinkProbe | None:
             continue
         return probe if probe.outcome is Outcome.OK else None
     return None
+
+
+def _classified(ctx: Context, probe: LinkProbe) -> AadstsInfo | None:
+    """A link's Entra refusal through the AADSTS knowledge base, its fix filled in for this target."""
+    from preflight.aadsts import format_fix
+
+    info = classify_probe_error(probe)
+    if info is None:
+        return None
+    return format_fix(info, tenant=ctx.target.tenant_id, scope=ctx.get(cloud).arm_scope,
+                      app_id=ctx.target.environ.get("AZURE_CLIENT_ID"))
 
 
 # Which service a credential talks to when it signs in (for "could not reach …" messages).

@@ -192,10 +192,33 @@ def _send(reader: GraphReader, method: str, url: str, json_body: Any = None) -> 
     from azure.core.exceptions import AzureError
     from azure.core.rest import HttpRequest
 
+    from azure.core.exceptions import ClientAuthenticationError
+
     try:
         return reader.client.send_request(HttpRequest(method, url, json=json_body))
+    except ClientAuthenticationError as exc:
+        # Entra refused the Graph token (MFA, Conditional Access, consent …): a sign-in refusal, classified like
+        # every credential error — not "could not be reached"
+        refusal = _graph_token_refusal(reader, exc)
+        if refusal is not None:
+            raise refusal from exc
+        raise FactError("graph", f"{GRAPH} could not be reached: {describe_transport(exc, url)}") from exc
     except AzureError as exc:
         raise FactError("graph", f"{GRAPH} could not be reached: {describe_transport(exc, url)}") from exc
+
+
+def _graph_token_refusal(reader: GraphReader, exc: BaseException) -> FactError | None:
+    """The FactError for a Graph token Entra refused, with the AADSTS category and fix; None when the error
+    carries no AADSTS code (then it is a transport or SDK problem, described as such)."""
+    from preflight.aadsts import classify_error, format_fix
+
+    info = classify_error(str(exc))
+    if info is None:
+        return None
+    scope = reader.base.rstrip("/").removesuffix("/v1.0") + "/.default"  # Graph's audience is its endpoint
+    info = format_fix(info, scope=scope)
+    return FactError("graph", f"{reader.reader} could not get a token for {GRAPH} ({scope}): AADSTS{info.code} "
+                     f"{info.category}: {info.title}", remediation=info.fix, code=str(info.code))
 
 
 def get(reader: GraphReader, relative: str) -> Part:

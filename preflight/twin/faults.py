@@ -10,6 +10,7 @@ Rule keys (all optional except that a rule must do something)::
     {"match": {"service": "arm", "method": "GET", "path": "roleAssignments"},   # path: regex, searched, case-insensitive
      "latencyMs": 200,            # delay before answering (also combined with a status or the real answer)
      "status": 429, "retryAfter": 1, "body": {...} | "text",   # answer this instead of the real handler
+     "headers": {"WWW-Authenticate": "…"},   # extra response headers of a status answer (e.g. a claims challenge)
      "count": 2,                  # how many matching requests it applies to; absent = all
      "action": "hang" | "reset" | "malformed" | "truncate" | "html",
      "hangMs": 1000}              # for "hang": hold the connection this long, then close without answering
@@ -26,7 +27,8 @@ from typing import Any
 from preflight.twin.http import SERVICES
 
 ACTIONS = ("hang", "reset", "malformed", "truncate", "html")
-_RULE_KEYS = {"match", "latencyMs", "status", "retryAfter", "body", "count", "action", "hangMs", "description"}
+_RULE_KEYS = {"match", "latencyMs", "status", "retryAfter", "body", "count", "action", "hangMs", "description",
+              "headers"}
 _MATCH_KEYS = {"service", "method", "path"}
 
 
@@ -45,6 +47,7 @@ class Fault:
     count: int | None
     action: str | None
     hang_ms: int
+    headers: tuple[tuple[str, str], ...] = ()
 
     def matches(self, service: str | None, method: str, path: str) -> bool:
         if self.service is not None and self.service != service:
@@ -97,6 +100,9 @@ def validate(section: Any) -> list[str]:
             errors.append(f"{where}.retryAfter: must be seconds (a number) or an HTTP date string")
         if "action" in rule and rule["action"] not in ACTIONS:
             errors.append(f"{where}.action: {rule['action']!r} is not one of {', '.join(ACTIONS)}")
+        if "headers" in rule and not (isinstance(rule["headers"], dict)
+                                      and all(isinstance(v, str) for v in rule["headers"].values())):
+            errors.append(f"{where}.headers: must be an object of header name → string value")
         if "body" in rule and not isinstance(rule["body"], (dict, list, str)):
             errors.append(f"{where}.body: must be a JSON object or a string")
         if not any(k in rule for k in ("latencyMs", "status", "action")):
@@ -123,6 +129,7 @@ def parse(section: Any) -> list[Fault]:
             count=rule.get("count"),
             action=rule.get("action"),
             hang_ms=int(rule.get("hangMs", 1000)),
+            headers=tuple((str(k), str(v)) for k, v in (rule.get("headers") or {}).items()),
         ))
     return faults
 

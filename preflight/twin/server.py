@@ -96,7 +96,7 @@ def _json_or_text(body: Any) -> tuple[bytes, str]:
 def fault_response(fault: Fault, service: str | None) -> TwinResponse:
     """The answer a status / ``malformed`` / ``html`` fault gives, in the matched service's error shape."""
     status = fault.status if fault.status is not None else (200 if fault.action else 500)
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = dict(fault.headers)
     if fault.retry_after is not None:
         headers["Retry-After"] = fault.retry_after
     if fault.action == "html":
