@@ -50,7 +50,9 @@ class TokensScope(Check):
         )
 
         target = ctx.target
-        scopes = wanted_scopes(ctx.get(cloud), ctx.get(profile), target.endpoint, tuple(target.extra_scopes))
+        graph = "graph" in ctx.services.get("selected-tags", ())  # a selected check reads Microsoft Graph
+        scopes = wanted_scopes(ctx.get(cloud), ctx.get(profile), target.endpoint, tuple(target.extra_scopes),
+                               graph=graph)
         tokens: dict[str, TokenFact] = {}
         ca_known: str | None = None  # a CA policy family seen on any scope: the target app is protected by CA
         failures: list[tuple[str, str, FactError, AadstsInfo | None]] = []

@@ -509,10 +509,14 @@ def scope_from_data_plane(status: int, body: Any) -> str | None:
     return Cloud.scope(verdict.expected_audience.strip())
 
 
+GRAPH_REASON = "checks that read Microsoft Graph (principal.*, access.conditional-access)"
+
+
 def wanted_scopes(the_cloud: Cloud, profile: Profile, endpoint: str | None,
-                  extra: tuple[str, ...] = ()) -> tuple[tuple[str, str], ...]:
-    """Every scope to test with why: the profile's, the endpoint's inferred audience, then --scope (pure).
-    Duplicates (compared without case, trailing slash or ``/.default``) are dropped, the first reason kept."""
+                  extra: tuple[str, ...] = (), graph: bool = False) -> tuple[tuple[str, str], ...]:
+    """Every scope to test with why: the profile's, the endpoint's inferred audience, Graph when a selected
+    check reads it (``graph``), then --scope (pure). Duplicates (compared without case, trailing slash or
+    ``/.default``) are dropped, the first reason kept."""
     from preflight.claims import normalize_audience
 
     found: dict[str, tuple[str, str]] = {}
@@ -525,6 +529,8 @@ def wanted_scopes(the_cloud: Cloud, profile: Profile, endpoint: str | None,
     key = audience_for_endpoint(endpoint)
     if key is not None:
         add(Cloud.scope(cloud_audience(the_cloud, key)), "the endpoint's host")
+    if graph:
+        add(the_cloud.graph_scope, GRAPH_REASON)
     for scope in extra:
         add(scope, "--scope")
     return tuple(found.values())

@@ -145,6 +145,36 @@ def graph_client(graph_endpoint: str, token_credential: Any, scope: str, *, retr
     return client, base
 
 
+class SharedGraphToken:
+    """The Graph reader's TokenCredential when the chain's credential works: the run's memoised ``token`` fact,
+    so tokens.scope's Graph row and the reads share one token request (the Azure CLI caches nothing: without
+    this, one more ``az`` process per run). A refusal is re-raised as the credential's own exception, the one
+    the reader classifies (AADSTS code, fix) — not the fact's wrapper. Claims challenges go to the credential."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
+                  **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        from preflight.azure.facts import token
+
+        if claims or tenant_id or len(scopes) != 1:
+            return self.ctx.get(credential).credential.get_token(*scopes, claims=claims, tenant_id=tenant_id,
+                                                                 **kwargs)
+        refusal: BaseException | None = None
+        try:
+            found = self.ctx.get(token, scopes[0])
+        except FactError as exc:
+            if exc.fact != "token" or not isinstance(exc.__cause__, Exception):
+                raise
+            refusal = exc.__cause__
+        if refusal is not None:
+            raise refusal  # outside the handler: its own cause chain stays as the SDK built it
+        return AccessToken(found.access_token, found.expires_on)
+
+
 @fact("graph-reader", reported_by="signin.chain")
 def graph_reader(ctx: Context) -> GraphReader:
     the_cloud = ctx.get(cloud)
@@ -160,7 +190,8 @@ def graph_reader(ctx: Context) -> GraphReader:
         if not working:
             raise
         probe, fallback = working[0], True
-    client, base = graph_client(the_cloud.graph_endpoint, probe.credential, the_cloud.graph_scope)
+    shared = probe.credential if fallback else SharedGraphToken(ctx)
+    client, base = graph_client(the_cloud.graph_endpoint, shared, the_cloud.graph_scope)
     return GraphReader(client, base, probe.name, fallback)
 
 

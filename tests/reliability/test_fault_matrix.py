@@ -78,7 +78,10 @@ def _key(row: Mapping[str, Any], service: str) -> tuple[str, str | None, str, st
     summary = _norm(row["summary"])
     if service == "resource_graph":  # the documented fallback: the audit lists through ARM when ARG fails
         summary = summary.replace("(via arm)", "(via resource-graph)")
-    return row["check_id"], row["subject"], row["status"], summary
+    subject = row["subject"]
+    if subject:  # a scope on the twin's own host (e.g. Graph's audience in its custom cloud) names its port
+        subject = re.sub(r"https://[^/\s]+", "https://HOST", subject)
+    return row["check_id"], subject, row["status"], summary
 
 
 def _explained(row: Mapping[str, Any], by_check: Mapping[str, list[Mapping[str, Any]]], service: str, fault: str,
