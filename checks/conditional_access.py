@@ -40,6 +40,9 @@ class ConditionalAccess(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.facts import after_signin_starts
+
+        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.azure.arm import profile
         from preflight.azure.graph import (
             GraphDenied,

@@ -70,6 +70,9 @@ class PrincipalExists(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.facts import after_signin_starts
+
+        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.azure.graph import GraphDenied, examined
 
         who = ctx.get(examined)
@@ -255,6 +258,9 @@ class PrincipalCredentials(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.facts import after_signin_starts
+
+        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.azure.graph import GraphDenied, examined
 
         who = ctx.get(examined)
@@ -468,6 +474,9 @@ class PrincipalFirstParty(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.facts import after_signin_starts
+
+        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.azure.arm import profile
         from preflight.azure.facts import cloud, scopes_for, token
         from preflight.azure.graph import (

@@ -55,7 +55,7 @@ def _no_target(check: Check) -> Result:
 
 
 def _has_target(ctx: Context) -> bool:
-    from preflight.azure.arm import has_target
+    from preflight.target import has_target
 
     return has_target(ctx.target)
 
@@ -82,6 +82,9 @@ class RbacDataAction(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.facts import after_signin_starts
+
+        after_signin_starts(ctx, needs_target=True)  # own imports after sign-in's (see there)
         from preflight.azure.access import data_access, start_reads
         from preflight.errors import FactError
 
@@ -249,6 +252,9 @@ class RbacPropagation(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.facts import after_signin_starts
+
+        after_signin_starts(ctx, needs_target=True)  # own imports after sign-in's (see there)
         from preflight.azure.access import data_access
 
         if not _has_target(ctx):
@@ -341,6 +347,9 @@ class RbacDeny(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.facts import after_signin_starts
+
+        after_signin_starts(ctx, needs_target=True)  # own imports after sign-in's (see there)
         from preflight.azure.access import data_access
 
         if not _has_target(ctx):
@@ -382,6 +391,9 @@ class RbacLeastPrivilege(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.facts import after_signin_starts
+
+        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.azure.access import rbac_scope, subject
         from preflight.azure.arm import role_assignments
         from preflight.rbac import RoleAssignment

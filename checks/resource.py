@@ -31,6 +31,9 @@ class ResourceEndpoint(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.facts import after_signin_starts
+
+        after_signin_starts(ctx, needs_target=True)  # own imports after sign-in's (see there)
         from preflight.azure.arm import (
             WORKSPACE_TYPE,
             account_endpoints,

@@ -37,6 +37,9 @@ class TokensScope(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
+        from preflight.azure.facts import after_signin_starts
+
+        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.checks.signin import conditional_access_hint, error_details
 
         from preflight.aadsts import classify_aadsts, format_fix

@@ -164,3 +164,15 @@ def _require_https(url: str, what: str) -> None:
     if parts.scheme != "https" or not parts.hostname:
         raise ConfigError(f"{what} {url!r} must be an https:// URL",
                           remediation="Entra ID bearer tokens are only sent over HTTPS")
+
+
+def has_target(target: Any) -> bool:
+    """Whether the run names a resource at all: --resource-id, --workspace, an endpoint, or an
+    ``.azureml/config.json`` above the working directory."""
+    if target.resource_id or target.workspace or target.endpoint:
+        return True
+    from pathlib import Path
+
+    from preflight.azureml import find_config
+
+    return find_config(Path.cwd()) is not None

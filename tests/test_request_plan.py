@@ -104,3 +104,19 @@ def test_the_chosen_credential_does_not_wait_for_later_links(twin: Twin, monkeyp
     if not only:
         [chain] = [r for r in report.results if r.check_id == "signin.chain"]
         assert "ManagedIdentityCredential" in str(chain.evidence)
+
+
+def test_checks_that_need_a_resource_make_no_request_without_one(twin: Twin, monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: os.PathLike[str]) -> None:
+    """The checks about a resource SKIP when the run names none; waiting for sign-in first (to keep their
+    imports off the critical path) must not make them start it: no request at all."""
+    twin.use(service_principal())
+    apply_environment(monkeypatch, twin.environment())
+    for name in ("PREFLIGHT_RESOURCE_ID", "AZURE_OPENAI_ENDPOINT", "AZURE_AI_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .azureml/config.json above
+    twin.clear_log()
+    report = run(CheckOptions(build_target(dict(os.environ)), only=("rbac.data-action", "rbac.deny", "rbac.propagation", "resource.*"),
+                              engine=RunOptions(timeout=60, deadline=120)))
+    assert len(report.results) == 4 and {r.status for r in report.results} == {Status.SKIP}, report.results
+    assert twin.requests() == []

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from preflight.azure.facts import cloud, credential
 from preflight.context import Context, fact
 from preflight.errors import FactError
-from preflight.target import RESOURCE_ID
+from preflight.target import RESOURCE_ID, has_target
 
 if TYPE_CHECKING:
     from preflight.profiles import Profile
@@ -155,16 +155,6 @@ SUBDOMAIN_SUFFIXES = (
     ".openai.azure.us", ".cognitiveservices.azure.us", ".openai.azure.cn", ".cognitiveservices.azure.cn",
 )
 MAX_LISTING_THREADS = 8  # ARM fallback: subscriptions listed concurrently, bounded
-
-
-def has_target(target: Any) -> bool:
-    """Whether the run names a resource at all: --resource-id, --workspace, an endpoint, or an
-    ``.azureml/config.json`` above the working directory."""
-    if target.resource_id or target.workspace or target.endpoint:
-        return True
-    from preflight.azureml import find_config
-
-    return find_config(Path.cwd()) is not None
 
 
 def describe_target(target: Any) -> str:
