@@ -229,6 +229,9 @@ def _write_atomically(path: Path, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
+            # mkstemp creates the file 0600; a report is an ordinary file (a CI artefact, a page to serve), so
+            # give it the mode open() would: 0666 minus the umask.
+            os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
             os.replace(tmp, path)
@@ -237,6 +240,13 @@ def _write_atomically(path: Path, text: str) -> None:
             raise
     except OSError as exc:
         raise RenderError(f"could not write the report to {str(path)!r}: {exc.strerror or exc}") from exc
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: put it straight back)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 @cli.command("explain")

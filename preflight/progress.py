@@ -5,6 +5,7 @@ Shown on stderr only when it is a TTY and not in CI, so logs and pipes stay clea
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -25,9 +26,10 @@ def wants_progress(stream: TextIO, environ: Mapping[str, str]) -> bool:
 class TerminalProgress:
     """Rewrites one status line as checks start and finish; prints each finished check above it."""
 
-    def __init__(self, stream: TextIO, total: int) -> None:
+    def __init__(self, stream: TextIO, total: int, width: int | None = None) -> None:
         self.stream = stream
         self.total = total
+        self.width = width  # None: ask the terminal at every redraw (it may be resized mid-run)
         self.done = 0
         self.running: dict[str, float] = {}
         self.lock = threading.Lock()
@@ -54,8 +56,22 @@ class TerminalProgress:
     def _clear(self) -> None:
         self.stream.write("\r\033[K")
 
+    def _columns(self) -> int:
+        if self.width is not None:
+            return self.width
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns or 80
+        except (AttributeError, OSError, ValueError):
+            return 80
+
     def _draw(self) -> None:
         names = ", ".join(sorted(self.running)) or "…"
         line = f"[{self.done}/{self.total}] running: {names}"
-        self.stream.write("\r\033[K" + line[:200])
+        # The status line must fit on one row: "\r\033[K" only clears the row the cursor is on, so a wrapped
+        # line would leave its first rows behind at every redraw. The last column stays free too (writing
+        # into it makes some terminals wrap early).
+        room = max(self._columns() - 1, 10)
+        if len(line) > room:
+            line = line[:room - 1] + "…"
+        self.stream.write("\r\033[K" + line)
         self.stream.flush()
