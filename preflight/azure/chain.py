@@ -97,11 +97,6 @@ def build_link(cloud: Cloud, key: str, tenant_id: str | None = None, last_status
         # retry_policy_class — a second one is a TypeError on exactly the path every machine off Azure takes.
         kwargs.pop("retry_policy_class", None)
         kwargs.update(MI_PIPELINE)
-        # No retry_policy_class here: the IMDS flavour passes its own (ImdsRetryPolicy), so ours made its
-        # constructor raise TypeError ("multiple values for keyword argument") and the link look *failed* on
-        # every Azure VM and every machine without managed identity. MI_PIPELINE's retry_total=0 means no
-        # Retry-After is ever waited for on this link anyway.
-        kwargs.pop("retry_policy_class", None)
         if last_status is not None:
             kwargs["raw_response_hook"] = last_status
         import os
