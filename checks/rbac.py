@@ -137,9 +137,10 @@ class RbacDataAction(Check):
                                     "My roles → Azure resources → Activate), then re-check; activation takes "
                                     "effect within minutes")
                     continue
-                yield self.failed(_not_granted(requirement.action, list(access.held)), subject=requirement.action,
-                                  evidence=evidence,
-                                  remediation=f"assign the least-privilege role {wanted.role_name} at the account",
+                yield self.failed(_not_granted(requirement.action, list(access.held), _noun(access.scope)),
+                                  subject=requirement.action, evidence=evidence,
+                                  remediation=f"assign the least-privilege role {wanted.role_name} at the "
+                                              f"{_noun(access.scope)}",
                                   commands=[_assign_command(who, access.principal_type, wanted.role_id, scope)])
         if pim_unreadable:
             yield self.skipped(f"PIM role eligibilities could not be read ({pim_unreadable}): an eligible role "
@@ -159,7 +160,8 @@ class RbacDataAction(Check):
             evidence = {"action": requirement.action, "preflight": decision.status, "armPermissions": arm,
                         "scope": access.scope}
             if ours:
-                summary = (f"ARM's effective permissions at the account do not include {requirement.action}, "
+                summary = (f"ARM's effective permissions at the {_noun(access.scope)} do not include "
+                           f"{requirement.action}, "
                            f"although {decision.granted_by[0].role_name} appears to grant it")
                 meaning = ("ARM's own computation is authoritative: the grant is probably through a group "
                            "membership ARM does not count yet, or the role definition changed since it was "
@@ -219,9 +221,14 @@ def _eligible_grant(ctx: Context, access: DataAccess,
     return (decision.granted_by[0] if decision.granted_by else None), None
 
 
-def _not_granted(action: str, held: list[Mapping[str, Any]]) -> str:
+def _noun(scope: str) -> str:
+    """What the target is called in messages: an Azure ML workspace or a Cognitive Services account."""
+    return "workspace" if "/microsoft.machinelearningservices/workspaces/" in scope.lower() else "account"
+
+
+def _not_granted(action: str, held: list[Mapping[str, Any]], noun: str = "account") -> str:
     if not held:
-        return f"no role assignment applies to this principal at the account, so nothing grants {action}"
+        return f"no role assignment applies to this principal at the {noun}, so nothing grants {action}"
     roles = ", ".join(f"{h['role']} at {h['scope']}" for h in held)
     return f"none of the principal's roles ({roles}) grants {action}; management roles such as Owner or " \
            "Contributor grant no data actions"
@@ -371,7 +378,7 @@ class RbacDeny(Check):
                                   remediation=f"deny assignments override every role; {owner}")
         if not blocked:
             yield self.passed(f"no deny assignment blocks the {len(access.decisions)} required action(s) at the "
-                              "account", evidence={"scope": access.scope})
+                              f"{_noun(access.scope)}", evidence={"scope": access.scope})
 
 
 class RbacLeastPrivilege(Check):
