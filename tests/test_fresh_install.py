@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,6 +21,7 @@ import pytest
 
 from helpers.cli import clean_env
 from helpers.no_dns import subprocess_environment
+from helpers.wheel import build_wheel
 
 ROOT = Path(__file__).parents[1]
 pytestmark = pytest.mark.slow
@@ -31,13 +31,7 @@ pytestmark = pytest.mark.slow
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new venv with the built wheel installed; returns its bin directory."""
     work = tmp_path_factory.mktemp("fresh")
-    source = work / "src"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", "build", "dist", "*.egg-info", "__pycache__", ".venv", "venv", ".pytest_cache"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--disable-pip-version-check", "-w", str(work / "out"), str(source)],
-                   check=True, capture_output=True, text=True, env=clean_env())
-    (wheel,) = (work / "out").glob("azure_preflight-*.whl")
+    wheel = build_wheel(work)
     # The runtime dependencies, without this project (its dist-info and editable finder would shadow the wheel).
     deps = work / "deps"
     deps.mkdir()

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 from helpers.principal_world import (
-    SP_ID,
     builtin,
     no_ci,  # noqa: F401  (fixture)
-    service_principal,
+    workload_block_policy,
 )
 from helpers.scenarios import one, results, run_scenario
 
@@ -89,13 +88,7 @@ def test_without_policy_read_all_it_skips_naming_the_permission(twin_session: Tw
 
 def test_workload_identity_policy_applies_to_a_service_principal(twin_session: Twin,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    scenario = service_principal(permissions=["Application.Read.All", "Policy.Read.All"])
-    user_policy, *_ = builtin("ca-policies")["directory"]["conditionalAccessPolicies"]
-    workload = {**user_policy, "id": "ca000000-0000-4000-8000-0000000000a1", "displayName": "Block CI identities",
-                "grantControls": {"operator": "OR", "builtInControls": ["block"]},
-                "conditions": {**user_policy["conditions"], "applications": {"includeApplications": ["All"]},
-                               "clientApplications": {"includeServicePrincipals": [SP_ID]}}}
-    scenario["directory"]["conditionalAccessPolicies"] = [user_policy, workload]
+    scenario = workload_block_policy()
     report = run_scenario(twin_session, monkeypatch, scenario, only=ONLY)
     blocked = one(report, "access.conditional-access", "policy:Block CI identities")
     assert blocked.status is Status.FAIL

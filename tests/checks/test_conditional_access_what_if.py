@@ -15,6 +15,7 @@ from helpers.principal_world import (
     builtin,
     no_ci,  # noqa: F401  (fixture)
     service_principal,
+    workload_block_policy,
 )
 from helpers.scenarios import one, run_scenario
 from helpers.twin_fixtures import apply_environment
@@ -109,13 +110,7 @@ def test_what_if_sees_groups_the_caller_cannot_read(twin_session: Twin, monkeypa
 
 
 def test_workload_identity_what_if(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    scenario = service_principal(permissions=["Application.Read.All", "Policy.Read.All"])
-    user_policy, *_ = builtin("ca-policies")["directory"]["conditionalAccessPolicies"]
-    workload = {**user_policy, "id": "ca000000-0000-4000-8000-0000000000a1", "displayName": "Block CI identities",
-                "grantControls": {"operator": "OR", "builtInControls": ["block"]},
-                "conditions": {**user_policy["conditions"], "applications": {"includeApplications": ["All"]},
-                               "clientApplications": {"includeServicePrincipals": [SP_ID]}}}
-    scenario["directory"]["conditionalAccessPolicies"] = [user_policy, workload]
+    scenario = workload_block_policy()
     report = run_scenario(twin_session, monkeypatch, scenario, only=ONLY)  # type: ignore[arg-type]
     blocked = one(report, "access.conditional-access", "policy:Block CI identities")
     assert blocked.status is Status.FAIL

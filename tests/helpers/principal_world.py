@@ -50,6 +50,19 @@ def service_principal(secret_end: str = "@now+400d", **changes: Any) -> dict[str
     return doc
 
 
+def workload_block_policy() -> dict[str, Any]:
+    """The CI service principal (with Policy.Read.All) and two CA policies: the built-in user policy and "Block
+    CI identities", a workload-identity policy that blocks this very service principal."""
+    scenario = service_principal(permissions=["Application.Read.All", "Policy.Read.All"])
+    user_policy, *_ = builtin("ca-policies")["directory"]["conditionalAccessPolicies"]
+    workload = {**user_policy, "id": "ca000000-0000-4000-8000-0000000000a1", "displayName": "Block CI identities",
+                "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+                "conditions": {**user_policy["conditions"], "applications": {"includeApplications": ["All"]},
+                               "clientApplications": {"includeServicePrincipals": [SP_ID]}}}
+    scenario["directory"]["conditionalAccessPolicies"] = [user_policy, workload]
+    return scenario
+
+
 def foreign_app() -> dict[str, Any]:
     """The environment names an app registered in another tenant (Fabrikam) with no service principal here;
     Alice's az login can read Contoso's directory."""
