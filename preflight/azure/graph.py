@@ -21,6 +21,7 @@ own credential and retry budget.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,7 @@ MAX_BATCH = 20  # Graph's limit of requests per $batch
 MAX_IDS = 1000  # Graph's limit of ids per directoryObjects/getByIds
 MAX_PAGES = 10  # per collection: 10 pages × 100 groups is far beyond what a diagnosis needs
 MAX_RETRY_AFTER = 5.0  # seconds: a hostile or buggy Retry-After must not stall the run
+RETRIED_PARTS = frozenset({429, 500, 502, 503, 504})  # inner $batch answers asked for again on their own
 # The directory permission each kind of read needs (what a 403 names).
 PERMISSIONS = {
     "servicePrincipal": "Application.Read.All",
@@ -292,11 +294,29 @@ def batch(reader: GraphReader, requests: Mapping[str, str]) -> dict[str, Part]:
                 parts[key] = outer
             continue
         answered = {str(r.get("id")): r for r in (outer.body or {}).get("responses") or [] if isinstance(r, dict)}
-        for i, (key, _) in enumerate(chunk):
+        for i, (key, url) in enumerate(chunk):
             item = answered.get(str(i))
-            parts[key] = _follow(reader, _part_from_batch(item)) if item else Part(500, None, "MissingResponse",
-                                                                                   "no answer in the batch")
+            if item is None:
+                parts[key] = Part(500, None, "MissingResponse", "no answer in the batch")
+            elif int(item.get("status") or 500) in RETRIED_PARTS:
+                # Graph throttles (429) and fails (5xx) each request inside a batch on its own, and retrying it is
+                # the caller's job: ask again for that one alone, after its Retry-After (capped), through the
+                # pipeline's own retry policy
+                time.sleep(_retry_after(item))
+                parts[key] = get(reader, url)
+            else:
+                parts[key] = _follow(reader, _part_from_batch(item))
     return parts
+
+
+def _retry_after(item: Mapping[str, Any]) -> float:
+    """An inner answer's ``Retry-After`` in seconds (delta-seconds form), capped at MAX_RETRY_AFTER; 0 if none."""
+    headers = {str(k).lower(): v for k, v in (item.get("headers") or {}).items()} \
+        if isinstance(item.get("headers"), Mapping) else {}
+    try:
+        return min(max(0.0, float(headers.get("retry-after", 0))), MAX_RETRY_AFTER)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def raise_for(part: Part, fact_name: str, what: str, permission_key: str, reader: GraphReader) -> None:

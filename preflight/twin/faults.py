@@ -142,11 +142,15 @@ class FaultSet:
         self._faults = parse(section)
         self._remaining = {f.index: f.count for f in self._faults}
 
-    def take(self, service: str | None, method: str, path: str) -> Fault | None:
-        """The first matching rule with count left, consuming one use of it; ``None`` if no rule applies."""
+    def take(self, service: str | None, method: str, path: str, *, status_only: bool = False) -> Fault | None:
+        """The first matching rule with count left, consuming one use of it; ``None`` if no rule applies.
+        ``status_only``: only rules that answer with a status and no transport action (a request inside a
+        ``$batch``)."""
         with self._lock:
             for fault in self._faults:
                 left = self._remaining[fault.index]
+                if status_only and (fault.status is None or fault.action is not None):
+                    continue
                 if (left is None or left > 0) and fault.matches(service, method, path):
                     if left is not None:
                         self._remaining[fault.index] = left - 1

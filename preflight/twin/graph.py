@@ -490,13 +490,13 @@ def _batch_one(state: TwinState, outer: TwinRequest, item: Any) -> dict[str, Any
     if resolved is None or resolved[0].handler is batch:
         return {"id": rid, "status": 400, "headers": {"Content-Type": "application/json"},
                 "body": {"error": {"code": "BadRequest", "message": f"Invalid request URL '{item['url']}'."}}}
-    response = resolved[0].handler(state, inner, resolved[1])
+    response = state.inner_fault(GRAPH, inner) or resolved[0].handler(state, inner, resolved[1])
     try:
         inner_body: Any = json.loads(response.body.decode() or "null")
     except ValueError:
         inner_body = response.body.decode(errors="replace")
     return {"id": rid, "status": response.status,
-            "headers": {k: v for k, v in response.headers.items() if k.lower() == "content-type"},
+            "headers": {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "retry-after")},
             "body": inner_body}
 
 

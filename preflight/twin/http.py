@@ -112,6 +112,11 @@ class TwinState(Protocol):
     def now(self) -> float:
         """The twin's clock (seconds since the epoch); scenarios may shift it."""
 
+    def inner_fault(self, service: str, request: TwinRequest) -> TwinResponse | None:
+        """The answer a scenario's status fault (429 with ``Retry-After``, 5xx) gives a request *inside* a
+        ``$batch`` — Graph throttles each inner request on its own — or None. Latency and transport actions
+        (hang, reset, …) cannot apply inside one answer and are left to the outer request."""
+
 
 Handler = Callable[[TwinState, TwinRequest, "re.Match[str]"], TwinResponse]
 

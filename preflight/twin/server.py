@@ -279,6 +279,19 @@ class TwinServer:
     def now(self) -> float:
         return time.time() + self.clock_offset
 
+    def inner_fault(self, service: str, request: TwinRequest) -> TwinResponse | None:
+        """See :meth:`TwinState.inner_fault`. The faulted inner request is logged (``fault`` ``status:…``,
+        ``extra`` ``{"inBatch": "true"}``) so tests can see it happened; answered inner requests are not."""
+        fault = self._faults.take(service, request.method, request.path, status_only=True)
+        if fault is None:
+            return None
+        response = fault_response(fault, service)
+        self.log.append(LogEntry(time=time.time(), method=request.method, path=request.path,
+                                 query=dict(request.query), service=service, principal=None, status=response.status,
+                                 duration_ms=0.0, raw_path=request.raw_path, fault=f"status:{fault.status}",
+                                 extra={"inBatch": "true"}))
+        return response
+
     @property
     def tenant_id(self) -> str:
         return str((self._scenario.get("tenant") or {}).get("id", ""))
