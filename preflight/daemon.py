@@ -37,6 +37,11 @@ class Running(Generic[T]):
         except BaseException as exc:  # noqa: BLE001 - re-raised in the waiting thread
             self._errors[index] = exc
 
+    def start(self) -> Running[T]:
+        for thread in self._threads:
+            thread.start()
+        return self
+
     def result(self, index: int) -> T:
         """Call ``index``'s result once it finished (its exception re-raised), whatever the others do."""
         self._threads[index].join()
@@ -64,7 +69,4 @@ class Running(Generic[T]):
 
 def start_all(calls: Sequence[Callable[[], T]], name: str = "preflight") -> Running[T]:
     """Start every call on its own daemon thread now; wait later through the returned :class:`Running`."""
-    running = Running(calls, name)
-    for thread in running._threads:
-        thread.start()
-    return running
+    return Running(calls, name).start()

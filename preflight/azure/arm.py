@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -41,13 +40,16 @@ class RunCredential:
                   **kwargs: Any) -> Any:
         from azure.core.credentials import AccessToken
 
-        from preflight.azure.facts import token
-
         if claims or tenant_id or len(scopes) != 1:
             return self.ctx.get(credential).credential.get_token(*scopes, claims=claims, tenant_id=tenant_id,
                                                                  **kwargs)
-        found = self.ctx.get(token, scopes[0])
+        found = self._token(scopes[0])
         return AccessToken(found.access_token, found.expires_on)
+
+    def _token(self, scope: str) -> Any:
+        from preflight.azure.facts import token
+
+        return self.ctx.get(token, scope)
 
 
 @fact("arm:run-credential")

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from preflight.azure.arm import RunCredential
 from preflight.azure.facts import cloud, credential, credential_chain, principal
 from preflight.azure.http import (
     GRAPH,
@@ -147,34 +148,20 @@ def graph_client(graph_endpoint: str, token_credential: Any, scope: str, *, retr
     return client, base
 
 
-class SharedGraphToken:
-    """The Graph reader's TokenCredential when the chain's credential works: the run's memoised ``token`` fact,
-    so tokens.scope's Graph row and the reads share one token request (the Azure CLI caches nothing: without
-    this, one more ``az`` process per run). A refusal is re-raised as the credential's own exception, the one
-    the reader classifies (AADSTS code, fix) — not the fact's wrapper. Claims challenges go to the credential."""
+class SharedGraphToken(RunCredential):
+    """The Graph reader's TokenCredential when the chain's credential works: the run's memoised ``token`` fact
+    (as for ARM), so tokens.scope's Graph row and the reads share one token request (the Azure CLI caches
+    nothing: without this, one more ``az`` process per run). A refusal is re-raised as the credential's own
+    exception, the one the reader classifies (AADSTS code, fix) — not the fact's wrapper."""
 
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-
-    def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
-                  **kwargs: Any) -> Any:
-        from azure.core.credentials import AccessToken
-
-        from preflight.azure.facts import token
-
-        if claims or tenant_id or len(scopes) != 1:
-            return self.ctx.get(credential).credential.get_token(*scopes, claims=claims, tenant_id=tenant_id,
-                                                                 **kwargs)
-        refusal: BaseException | None = None
+    def _token(self, scope: str) -> Any:
         try:
-            found = self.ctx.get(token, scopes[0])
+            return super()._token(scope)
         except FactError as exc:
             if exc.fact != "token" or not isinstance(exc.__cause__, Exception):
                 raise
             refusal = exc.__cause__
-        if refusal is not None:
-            raise refusal  # outside the handler: its own cause chain stays as the SDK built it
-        return AccessToken(found.access_token, found.expires_on)
+        raise refusal  # outside the handler: its own cause chain stays as the SDK built it
 
 
 @fact("graph-reader", reported_by="signin.chain")
