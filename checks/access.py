@@ -158,7 +158,7 @@ def _rbac_verdict(ctx: Context) -> str | None:
     from preflight.errors import FactError
 
     try:
-        decision = ctx.get(data_access).decision_for(READ_DEPLOYMENTS)
+        verdict = ctx.get(data_access).verdict_for(READ_DEPLOYMENTS)
     except FactError:
         return None
-    return decision.status if decision is not None else None
+    return verdict.status if verdict is not None else None

@@ -440,8 +440,9 @@ def profile(ctx: Context) -> Profile:
         return get_profile("openai")
     try:
         found = ctx.get(resource)
-    except FactError:
-        return get_profile("openai")
+    except FactError:  # an identity may use the resource without reading it: the id still says what it is
+        given = str(ctx.target.resource_id or ctx.target.workspace or "")
+        return get_profile("ml" if f"/{WORKSPACE_TYPE}/" in given.lower() else "openai")
     if str(found.get("type", "")).lower() == WORKSPACE_TYPE:
         return get_profile("ml")
     return profile_for_kind(found.get("kind"))

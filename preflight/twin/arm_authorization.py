@@ -283,18 +283,21 @@ def list_permissions(state: TwinState, request: TwinRequest, match: re.Match[str
         return checked
     caller, scope = checked
     blocks: list[dict[str, Any]] = []
-    assignments = access.applicable_assignments(state.scenario, caller.object_id, scope)
-    for block in access.permission_blocks(state.scenario, assignments):
-        entry = {
-            "actions": list(block.get("actions") or []),
-            "notActions": list(block.get("notActions") or []),
-            "dataActions": list(block.get("dataActions") or []),
-            "notDataActions": list(block.get("notDataActions") or []),
-            "condition": block.get("condition"),
-            "conditionVersion": block.get("conditionVersion"),
-        }
-        if entry not in blocks:
-            blocks.append(entry)
+    for assignment in access.applicable_assignments(state.scenario, caller.object_id, scope):
+        # Permission.condition is "the conditions on the role assignment" (REST reference, Permissions - List
+        # For Resource): an assignment's ABAC condition travels with each block its role grants
+        props = assignment.get("properties", {})
+        for block in access.permission_blocks(state.scenario, [assignment]):
+            entry = {
+                "actions": list(block.get("actions") or []),
+                "notActions": list(block.get("notActions") or []),
+                "dataActions": list(block.get("dataActions") or []),
+                "notDataActions": list(block.get("notDataActions") or []),
+                "condition": props.get("condition") or block.get("condition"),
+                "conditionVersion": props.get("conditionVersion") or block.get("conditionVersion"),
+            }
+            if entry not in blocks:
+                blocks.append(entry)
     return ok(page(state, request, blocks), caller.object_id)
 
 
