@@ -17,7 +17,8 @@ from preflight.twin import Twin
 
 CHAT = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"
 OPENAI_USER = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
-KEYS = {"allowed", "action", "scope", "principal", "grantedBy", "deniedBy", "conditional", "reason"}
+KEYS = {"allowed", "action", "scope", "principal", "grantedBy", "deniedBy", "conditional", "decidedBy", "unread",
+        "reason"}
 GRANT_KEYS = {"roleAssignmentId", "roleDefinitionId", "roleName", "scope", "viaGroup"}
 
 

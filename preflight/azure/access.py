@@ -22,7 +22,7 @@ from preflight.errors import FactError
 if TYPE_CHECKING:
     from preflight.claims import PrincipalInfo
     from preflight.profiles import Profile, Requirement
-    from preflight.rbac import RoleDefinition
+    from preflight.rbac import DenyAssignment, Permission, RoleAssignment, RoleDefinition
     from preflight.verdict import Unread, Verdict
 
 
@@ -164,7 +164,7 @@ _SOURCES = {"role-assignments": "role-assignments", "deny-assignments": "deny-as
             "arm-permissions": "effective-permissions", "role-definition": "role-definitions"}
 
 
-def _tolerant(ctx: Context, which: Fact[Any], *args: Hashable, unread: list[Unread]) -> Any:
+def tolerant_get(ctx: Context, which: Fact[Any], *args: Hashable, unread: list[Unread]) -> Any:
     """The fact, or None with the failure recorded in ``unread`` — only the fact's *own* failure (a refused or
     throttled read); a failure of what it depends on (the credential, the cloud) is re-raised, so its owner
     reports it and the verdict points there."""
@@ -182,52 +182,85 @@ def _tolerant(ctx: Context, which: Fact[Any], *args: Hashable, unread: list[Unre
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class Readings:
+    """What could be read about one principal's access at one scope — the input of every verdict, so
+    ``check`` and ``can-i`` decide the same action from the same reads in the same way. ``None`` marks a
+    source that could not be read (the reason is in ``unread``), never an empty answer."""
+
+    scope: str
+    assignments: tuple[RoleAssignment, ...] | None
+    definitions: tuple[RoleDefinition, ...]
+    denies: tuple[DenyAssignment, ...] | None
+    blocks: tuple[Permission, ...] | None  # ARM's effective permissions: the caller's only
+    principal_ids: tuple[str, ...]  # own object id first, then the groups ARM resolved
+    mg_ancestry: Mapping[str, tuple[str, ...]] | None
+    unread: tuple[Unread, ...]
+
+    def verdict(self, action: str, *, data: bool) -> Verdict:
+        """Every readable source's answer for ``action``, combined (:func:`preflight.verdict.combine`)."""
+        from preflight.rbac import evaluate
+        from preflight.verdict import combine, effective_says
+
+        decision = None if self.assignments is None else evaluate(
+            action, self.scope, self.principal_ids, self.assignments, self.definitions, self.denies or (),
+            data_action=data, mg_ancestry=self.mg_ancestry)
+        effective = None if self.blocks is None else effective_says(self.blocks, action, data=data)
+        return combine(action, data_action=data, decision=decision, effective=effective,
+                       deny_checked=self.denies is not None, unread=self.unread)
+
+
+def read_access(ctx: Context, scope: str, principal_id: str, *, is_caller: bool,
+                known: Sequence[RoleDefinition] = ()) -> Readings:
+    """Read every source of the verdict for ``principal_id`` at ``scope``, each as far as it can be read:
+    role assignments (``assignedTo()``: groups resolved by ARM) and their definitions (``known`` ones are not
+    fetched again), deny assignments, and — for the caller — ARM's effective permissions."""
+    from preflight.azure.arm import arm_permissions
+    from preflight.rbac import DenyAssignment, Permission, RoleAssignment, RoleDefinition
+
+    unread: list[Unread] = []
+    listed = tolerant_get(ctx, role_assignments, scope, principal_id, unread=unread)
+    assignments = [RoleAssignment.from_arm(a) for a in listed or ()]
+    have = {d.guid: d for d in known}
+    definition_ids = sorted({a.role_definition_id for a in assignments if a.role_guid not in have})
+    for definition_id in definition_ids:  # all in flight at once (no-op for those start_reads began)
+        prefetch(ctx, role_definition, definition_id)
+    for definition_id in definition_ids:
+        if (raw := tolerant_get(ctx, role_definition, definition_id, unread=unread)) is not None:
+            definition = RoleDefinition.from_arm(raw)
+            have[definition.guid] = definition
+    raw_denies = tolerant_get(ctx, deny_assignments, scope, unread=unread)
+    denies = [DenyAssignment.from_arm(d) for d in raw_denies or ()]
+    blocks = None
+    if is_caller:
+        raw_blocks = tolerant_get(ctx, arm_permissions, scope, unread=unread)
+        blocks = None if raw_blocks is None else tuple(Permission.from_arm(b) for b in raw_blocks)
+    # assignedTo() returns only assignments that apply to the principal or its (transitive) groups, so any
+    # other principal id among them is one of its groups.
+    own = principal_id.lower()
+    groups = sorted({a.principal_id for a in assignments if a.principal_id.lower() != own})
+    return Readings(scope, None if listed is None else tuple(assignments), tuple(have.values()),
+                    None if raw_denies is None else tuple(denies), blocks, (principal_id, *groups),
+                    ancestry_from(scope, [a.scope for a in assignments] + [d.scope for d in denies]), tuple(unread))
+
+
 @fact("data-access", reported_by="rbac.data-action")
 def data_access(ctx: Context) -> DataAccess:
     """The verdict for each required action from every source that can decide it (:mod:`preflight.verdict`):
     a refused read narrows what is known, it never stops the verdict by itself."""
-    from preflight.azure.arm import arm_permissions
-    from preflight.rbac import DenyAssignment, Permission, RoleAssignment, RoleDefinition, evaluate
-    from preflight.verdict import combine, effective_says
-
     whom = ctx.get(subject)
     start_reads(ctx, permissions=whom.is_caller)
     scope = rbac_scope(ctx)
     who = whom.info
     wanted = ctx.get(profile)
-    unread: list[Unread] = []
-    listed = _tolerant(ctx, role_assignments, scope, who.object_id, unread=unread)
-    assignments = [RoleAssignment.from_arm(a) for a in listed or ()]
-    definition_ids = sorted({a.role_definition_id for a in assignments})
-    for definition_id in definition_ids:  # all in flight at once (no-op for those start_reads began)
-        prefetch(ctx, role_definition, definition_id)
-    definitions = [RoleDefinition.from_arm(raw) for d in definition_ids
-                   if (raw := _tolerant(ctx, role_definition, d, unread=unread)) is not None]
-    raw_denies = _tolerant(ctx, deny_assignments, scope, unread=unread)
-    denies = [DenyAssignment.from_arm(d) for d in raw_denies or ()]
-    blocks = None
-    if whom.is_caller:
-        raw_blocks = _tolerant(ctx, arm_permissions, scope, unread=unread)
-        blocks = None if raw_blocks is None else [Permission.from_arm(b) for b in raw_blocks]
-    ancestry = ancestry_from(scope, [a.scope for a in assignments] + [d.scope for d in denies])
-    # assignedTo() returns only assignments that apply to the principal or its (transitive) groups, so any
-    # other principal id among them is one of its groups.
-    groups = sorted({a.principal_id for a in assignments if a.principal_id.lower() != (who.object_id or "").lower()})
-    principal_ids = [who.object_id or "", *groups]
-    names = {d.guid: d.role_name for d in definitions}
-    held = tuple({"role": names.get(a.role_guid, a.role_guid), "role_id": a.role_guid, "scope": a.scope, "principal_id": a.principal_id,
-                  "condition": a.condition, "created_on": a.created_on} for a in assignments)
-    verdicts = []
-    for requirement in wanted.requirements:
-        decision = None if listed is None else evaluate(
-            requirement.action, scope, principal_ids, assignments, definitions, denies,
-            data_action=requirement.data, mg_ancestry=ancestry)
-        effective = None if blocks is None else effective_says(blocks, requirement.action, data=requirement.data)
-        verdicts.append((requirement, combine(requirement.action, data_action=requirement.data, decision=decision,
-                                              effective=effective, deny_checked=raw_denies is not None,
-                                              unread=unread)))
-    return DataAccess(who, wanted, scope, held, tuple(verdicts), tuple(principal_ids), tuple(definitions), ancestry,
-                      whom.arm_type, whom.is_caller, tuple(unread))
+    readings = read_access(ctx, scope, who.object_id or "", is_caller=whom.is_caller)
+    names = {d.guid: d.role_name for d in readings.definitions}
+    held = tuple({"role": names.get(a.role_guid, a.role_guid), "role_id": a.role_guid, "scope": a.scope,
+                  "principal_id": a.principal_id, "condition": a.condition, "created_on": a.created_on}
+                 for a in readings.assignments or ())
+    verdicts = tuple((r, readings.verdict(r.action, data=r.data)) for r in wanted.requirements)
+    return DataAccess(who, wanted, scope, held, verdicts, readings.principal_ids, readings.definitions,
+                      readings.mg_ancestry, whom.arm_type, whom.is_caller, readings.unread)
 
 
 def ancestry_from(scope: str, applied_scopes: Sequence[str]) -> dict[str, tuple[str, ...]] | None:
