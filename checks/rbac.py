@@ -322,6 +322,10 @@ class RbacPropagation(Check):
             yield self.skipped("nothing grants the required actions yet, so there is nothing to propagate",
                                caused_by="rbac.data-action")
             return
+        if _probe_accepted(ctx):
+            yield self.passed("the data plane already accepts the token (see access.probe): the grant is "
+                              "effective", evidence={"principal": access.principal.object_id})
+            return
         unnamed = [r.action for r, v in granted if v.decision is None or not v.decision.granted_by]
         if unnamed:
             yield self.warned(f"which assignment grants {', '.join(unnamed)} could not be read (needs "
@@ -349,6 +353,21 @@ class RbacPropagation(Check):
         elif len(unnamed) < len(granted):
             yield self.passed("the granting assignments are established (older than 10 minutes, not only at "
                               "management-group scope or through a managed identity's group)", evidence=evidence)
+
+
+def _probe_accepted(ctx: Context) -> bool:
+    """Whether this run's data-plane probe (``--probe``) got a 200: the one proof that needs no guessing from
+    assignment ages. False when the probe is not part of the run or did not succeed."""
+    from preflight.azure.probe import dataplane_probe
+    from preflight.errors import FactError
+
+    if "probe" not in ctx.services.get("selected-tags", ()):
+        return False
+    try:
+        answer = ctx.get(dataplane_probe)
+    except FactError:
+        return False
+    return answer is not None and answer.accepted
 
 
 def settled_or_concerns(decision: Decision, principal_kind: str, now: float) -> list[str]:
