@@ -327,3 +327,29 @@ def test_an_old_group_grant_of_a_managed_identity_has_settled(
     report = run_scenario(twin_session, monkeypatch, sc.managed_identity_through_group("@now-3d"), only=RBAC)
     assert one(report, "rbac.data-action", CHAT).status is Status.PASS
     assert one(report, "rbac.propagation").status is Status.PASS
+
+
+def test_a_fresh_grant_the_data_plane_already_accepts_has_settled(twin_session: Twin,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # with --probe, the service's 200 proves the grant is effective: no guessing from the assignment's age
+    doc = sc.builtin("propagation-pending")
+    doc["options"]["dataPlanePropagationSeconds"] = 0  # this data plane has already learnt the assignment
+    report = run_scenario(twin_session, monkeypatch, doc, only=[*RBAC, "access.probe"])  # type: ignore[arg-type]
+    assert one(report, "access.probe").status is Status.PASS
+    settled = one(report, "rbac.propagation")
+    assert settled.status is Status.PASS and "already accepts the token" in settled.summary
+
+
+def test_a_fresh_grant_the_data_plane_refuses_says_wait_not_assign(twin_session: Twin,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # a least-privilege developer (no deny-assignment read) with a role granted a minute ago, probed: the
+    # refusal is propagation — the fix is to wait, never a second assignment
+    doc = sc.builtin("propagation-pending")
+    doc["roleAssignments"] = [a for a in doc["roleAssignments"] if a["properties"]["roleDefinitionId"] != "Reader"]
+    report = run_scenario(twin_session, monkeypatch, doc, only=[*RBAC, "access.probe"])  # type: ignore[arg-type]
+    assert one(report, "rbac.data-action", READ).status is Status.PASS
+    assert one(report, "rbac.propagation").status is Status.WARN
+    probe = one(report, "access.probe")
+    assert probe.status is Status.FAIL and probe.remediation is not None
+    assert probe.remediation.text.startswith("wait") and not probe.remediation.commands
+    assert "role assignment create" not in str(report.results)
