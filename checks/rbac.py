@@ -322,27 +322,22 @@ class RbacPropagation(Check):
             yield self.skipped("nothing grants the required actions yet, so there is nothing to propagate",
                                caused_by="rbac.data-action")
             return
-        if _probe_accepted(ctx):
+        unnamed = [r.action for r, v in granted if v.decision is None or not v.decision.granted_by]
+        if (unnamed or self._pending(access, granted)) and _probe_accepted(ctx):
+            # only asked when the ages leave a doubt: a settled run never waits for the probe
             yield self.passed("the data plane already accepts the token (see access.probe): the grant is "
                               "effective", evidence={"principal": access.principal.object_id})
             return
-        unnamed = [r.action for r, v in granted if v.decision is None or not v.decision.granted_by]
         if unnamed:
             yield self.warned(f"which assignment grants {', '.join(unnamed)} could not be read (needs "
                               f"{READ_ASSIGNMENTS}), so whether it is recent is unknown", subject="age",
                               evidence={"actions": unnamed, "scope": access.scope},
                               remediation="run with --probe: the data plane's answer shows whether the grant is "
                                           "effective")
-        now = time.time()
-        pending: list[str] = []
         evidence: dict[str, Any] = {"principal": access.principal.object_id, "kind": access.principal.kind}
-        for requirement, verdict in granted:
-            if verdict.decision is None or not verdict.decision.granted_by:
-                continue
-            concerns = settled_or_concerns(verdict.decision, access.principal.kind, now)
-            if concerns:
-                pending.extend(c for c in concerns if c not in pending)
-                evidence[requirement.action] = concerns
+        by_action = self._pending(access, granted)
+        pending = list(dict.fromkeys(c for concerns in by_action.values() for c in concerns))
+        evidence.update(by_action)
         if pending:
             yield self.warned("the assignment that grants access may not be effective yet: " + "; ".join(pending),
                               evidence=evidence,
@@ -353,6 +348,19 @@ class RbacPropagation(Check):
         elif len(unnamed) < len(granted):
             yield self.passed("the granting assignments are established (older than 10 minutes, not only at "
                               "management-group scope or through a managed identity's group)", evidence=evidence)
+
+
+    @staticmethod
+    def _pending(access: DataAccess, granted: list[tuple[Requirement, Verdict]]) -> dict[str, list[str]]:
+        """The propagation concerns per granted action whose granting assignments are known (pure)."""
+        now = time.time()
+        found: dict[str, list[str]] = {}
+        for requirement, verdict in granted:
+            if verdict.decision is not None and verdict.decision.granted_by:
+                concerns = settled_or_concerns(verdict.decision, access.principal.kind, now)
+                if concerns:
+                    found[requirement.action] = concerns
+        return found
 
 
 def _probe_accepted(ctx: Context) -> bool:
