@@ -787,7 +787,8 @@ def roles_granting(
     """The roles that grant ``action`` unconditionally, least privilege first, to recommend the smallest fix.
 
     Least privilege means granting the fewest operations: with ``operations`` (the provider's catalogue as
-    ``(name, is_data_action)`` pairs, from ``az provider operation show``) that is counted exactly; without it
+    ``(name, is_data_action)`` pairs, from ``az provider operation show``; ``preflight.operations.catalogue()``
+    ships them for the targeted providers) that is counted exactly; without it
     a wildcard-breadth estimate orders them. Either way "Cognitive Services OpenAI User" comes before
     "Cognitive Services OpenAI Contributor" and "Cognitive Services User" for chat completions. With ``scope``,
     only roles assignable there are returned (a custom role may be limited to some subscriptions).

@@ -524,11 +524,23 @@ def test_a_fix_never_proposes_a_role_already_held_at_or_above_the_target() -> No
         for held_at in (ACCOUNT, SUB):
             held = [assign_role(role, held_at)]
             for (action, data), proposed in proposals.items():
-                decision = evaluate(action, ACCOUNT, [ME], held, definitions, data_action=data)
+                decision = evaluate(action, ACCOUNT, [ME], held, [role], data_action=data)
                 if decision.status == "not-granted":
                     assert not proposed or proposed[0].guid != role.guid, (role.role_name, action)
                 elif proposed and proposed[0].guid == role.guid:
                     assert decision.status == "granted", (role.role_name, action)
+
+
+def test_each_profile_least_privilege_role_grants_every_requirement_of_its_profile() -> None:
+    """rbac.data-action's fix assigns the profile's least-privilege role: were that role unable to grant one of
+    the profile's own requirements, a principal holding it would be told to assign it again (AzureML Data
+    Scientist and workspaces/read before wildcards followed Azure's rule)."""
+    by_guid = {role.guid: role for role in _all_builtin_roles()}
+    for profile in profiles().values():
+        held = [assign_role(by_guid[profile.role_id], ACCOUNT)]
+        for requirement in profile.requirements:
+            decision = evaluate(requirement.action, ACCOUNT, [ME], held, by_guid.values(), data_action=requirement.data)
+            assert decision.status == "granted", (profile.name, requirement.action)
 
 
 # ---------------------------------------------------------------------------------------------------------------
