@@ -2,10 +2,10 @@
 
 Exit 0 allowed, 1 not allowed (denied, conditional or not granted), 2 bad input, 3 could not decide.
 
-Which plane the action belongs to (``actions`` vs ``dataActions`` — they never grant each other) is decided
-by, in order: ``--data-action`` / ``--control-action``; else the role definitions visible at the scope — if
-one lists a ``dataActions`` pattern matching the action (other than a bare leading ``*``) it is a data action,
-since Azure never uses one operation name on both planes; else it is a management (control-plane) action.
+Which plane the action belongs to (``actions`` vs ``dataActions`` — they never grant each other) comes from
+Azure's operation metadata (``isDataAction``), see :mod:`preflight.operations`: ``--data-action`` /
+``--control-action``; else the shipped catalogue; else ARM's provider operations for the namespace; else, said
+so in the answer, the role-pattern rule.
 """
 
 from __future__ import annotations
@@ -123,13 +123,21 @@ def validate_scope(scope: str) -> str:
 
 
 def is_data_action(action: str, definitions: Sequence[RoleDefinition]) -> bool:
-    """The documented rule: a data action when some role's ``dataActions`` pattern (not a bare leading ``*``)
-    matches it. Pure."""
-    from preflight.rbac import action_matches
+    """The role-pattern rule, now only the last resort of :func:`preflight.operations.decide_plane`. Pure."""
+    from preflight.operations import pattern_rule
 
-    return any(action_matches(pattern, action)
-               for role in definitions for p in role.permissions for pattern in p.data_actions
-               if not pattern.startswith("*"))
+    return pattern_rule(action, definitions)
+
+
+def _plane(ctx: Context, action: str, override: bool | None,
+           definitions: Sequence[RoleDefinition]) -> tuple[bool, str]:
+    """Data or management action, and which source said so (``preflight.operations``: override, shipped
+    catalogue, ARM's provider operations, role patterns)."""
+    from preflight.azure.arm import provider_operations
+    from preflight.operations import decide_plane
+
+    found = decide_plane(action, override, definitions, lambda namespace: ctx.get(provider_operations, namespace))
+    return found.data, found.reason
 
 
 def decide(ctx: Context, action: str, scope: str, assignee: str | None,
@@ -160,14 +168,7 @@ def decide(ctx: Context, action: str, scope: str, assignee: str | None,
     unread: list[Unread] = []
     listed = tolerant_get(ctx, role_definitions_at, scope, unread=unread)
     catalogue = [RoleDefinition.from_arm(d) for d in listed or ()]
-    if plane is None:
-        data = is_data_action(action, catalogue)
-        plane_reason = ("data action: a role definition's dataActions match it" if data else
-                        "management action: no role definition lists it among dataActions (pass --data-action "
-                        "if it is one)")
-    else:
-        data = plane
-        plane_reason = "data action (--data-action)" if data else "management action (--control-action)"
+    data, plane_reason = _plane(ctx, action, plane, catalogue)
 
     readings = read_access(ctx, scope, principal_id, is_caller=not assignee, known=catalogue)
     readings = replace(readings, unread=(*unread, *readings.unread))
@@ -242,7 +243,7 @@ def render_text(answer: Answer) -> str:
 @click.option("--assignee", default=None, help="Object id, UPN or application id (default: the signed-in one).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--data-action", "data_plane", is_flag=True,
-              help="ACTION is a data action (default: decided from the role definitions at the scope).")
+              help="ACTION is a data action (default: from Azure's provider operations metadata).")
 @click.option("--control-action", "control_plane", is_flag=True, help="ACTION is a control-plane action.")
 @click.option("--resource-id", default=None, help="Target resource (default scope).")
 @click.option("--endpoint", default=None, help="Target endpoint (default: AZURE_OPENAI_ENDPOINT / AZURE_AI_ENDPOINT).")

@@ -478,6 +478,21 @@ def eligible_assignments(ctx: Context, scope: str, principal_id: str | None) -> 
                         "rbac.data-action") from exc
 
 
+@fact("provider-operations")
+def provider_operations(ctx: Context, namespace: str) -> dict[str, Any]:
+    """ARM's Provider Operations Metadata for one resource provider namespace — every operation with its
+    ``isDataAction`` — for the namespaces the shipped catalogue lacks (``preflight.operations``). Tenant-level,
+    readable by any signed-in caller. A 404 / 400 means ARM does not know the namespace."""
+    from preflight.azure.http import HttpError
+
+    try:
+        return _arm_get(ctx, f"{_AUTHZ}/providerOperations/{namespace}",
+                        {"api-version": AUTHORIZATION_API, "$expand": "resourceTypes"})
+    except HttpError as exc:
+        raise _rest_error("provider-operations", exc, f"could not read the provider operations of {namespace}",
+                          None) from exc
+
+
 @fact("role-definitions-at")
 def role_definitions_at(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
     """Every role definition assignable at ``scope`` (built-in and custom): to recommend the least-privilege
