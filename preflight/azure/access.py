@@ -161,7 +161,8 @@ def start_reads(ctx: Context, *, permissions: bool = False) -> None:
 
 #: The reads a verdict can do without, by fact name → the source they are in :mod:`preflight.verdict`.
 _SOURCES = {"role-assignments": "role-assignments", "deny-assignments": "deny-assignments",
-            "arm-permissions": "effective-permissions", "role-definition": "role-definitions"}
+            "arm-permissions": "effective-permissions", "role-definition": "role-definitions",
+            "role-definitions-at": "role-definitions"}
 
 
 def tolerant_get(ctx: Context, which: Fact[Any], *args: Hashable, unread: list[Unread]) -> Any:

@@ -98,7 +98,8 @@ def two_regional_accounts() -> dict[str, Any]:
 
 
 def ml_workspace() -> dict[str, Any]:
-    """An Azure ML workspace; Alice is AzureML Data Scientist on it and Reader on its resource group."""
+    """An Azure ML workspace; Alice is AzureML Data Scientist on it (and, from healthy, Cognitive Services OpenAI
+    User on the account)."""
     doc = builtin("healthy")
     doc["name"] = "ml-workspace"
     doc["resources"].append({
