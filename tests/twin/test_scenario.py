@@ -15,7 +15,10 @@ from preflight.twin.scenario import (
 
 BUILT_INS = {"healthy", "owner-without-data-role", "no-custom-subdomain", "sp-expired-secret", "sp-missing",
              "mfa-required", "ca-blocked", "wrong-tenant", "propagation-pending", "deny-assignment",
-             "group-assignment", "network-blocked", "throttled", "no-credentials"}
+             "group-assignment", "network-blocked", "throttled", "no-credentials",
+             # least privilege (issue 15): tests/twin/test_least_privilege_scenarios.py
+             "dev-data-role-only", "cs-user-subscription", "ci-sp-data-role", "mi-via-group", "custom-data-only",
+             "wrong-data-role", "ml-data-scientist"}
 
 
 def test_every_promised_builtin_is_listed() -> None:
