@@ -235,3 +235,28 @@ def test_no_scenario_gives_an_extra_read() -> None:
         assert len(doc["roleAssignments"]) == 1, name
         assert doc["roleAssignments"][0]["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] != \
             "acdd72a7-3385-48ef-bd42-f606fba81ae7", name  # Reader
+
+
+# ---------------------------------------------------------------------------------- the audit: reads without checks
+
+def _resource_graph(signed: Signed) -> list[dict[str, Any]]:
+    from preflight.twin.resource_graph import role_assignments_query
+
+    answer = requests.post(signed.twin.base_url + "/providers/Microsoft.ResourceGraph/resources",
+                           params={"api-version": "2022-10-01"}, json={"query": role_assignments_query()},
+                           headers={"Authorization": f"Bearer {signed.token(ARM_SCOPE)}"},
+                           verify=str(signed.twin.ca_file), timeout=10)
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["data"])
+
+
+@pytest.mark.parametrize("signed", ["cs-user-subscription", "custom-data-only"], indirect=True)
+def test_resource_graph_hides_role_assignments_from_who_may_not_read_them(signed: Signed) -> None:
+    """Was: any role in the subscription showed every assignment in it through authorizationresources."""
+    assert _resource_graph(signed) == []
+
+
+@pytest.mark.parametrize("signed", ["dev-data-role-only"], indirect=True)
+def test_resource_graph_shows_role_assignments_where_they_may_be_read(signed: Signed) -> None:
+    rows = _resource_graph(signed)
+    assert [r["properties"]["scope"].lower() for r in rows] == [ACCOUNT.lower()]
