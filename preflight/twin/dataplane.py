@@ -17,7 +17,10 @@ The checks run in the order the service applies them — api-version, network ru
   for token authentication…"), the audience ``https://cognitiveservices.azure.com``, and a data action granted by
   the twin's own RBAC check (:mod:`preflight.twin.access`, not preflight's evaluator): roles at the account or
   above, via transitive groups, minus ``notDataActions``, minus deny assignments, ignoring assignments younger
-  than ``options.dataPlanePropagationSeconds`` → else 401 ``PermissionDenied`` naming the missing data action.
+  than ``options.dataPlanePropagationSeconds``, and honouring each granting assignment's ABAC ``condition``
+  (:mod:`preflight.twin.conditions`: a grant whose condition guards the action applies only when its expression
+  is provably true from the account and deployment the request names) → else 401 ``PermissionDenied`` naming
+  the missing data action.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from preflight.twin import access
+from preflight.twin import access, conditions
 from preflight.twin.http import DATA_PLANE, AuthError, Caller, Router, TwinRequest, TwinResponse, TwinState
 from preflight.twin.scenario import ACCOUNT_TYPE, DEPLOYMENT_TYPE, option, parse_time
 
@@ -82,7 +85,7 @@ def _key(request: TwinRequest) -> str | None:
 
 
 def _authorize(state: TwinState, request: TwinRequest, account: Mapping[str, Any] | None, subdomain: str | None,
-               action: str, operation: str) -> Caller | str | TwinResponse:
+               action: str, operation: str, deployment: str | None = None) -> Caller | str | TwinResponse:
     """The verified caller (a :class:`Caller`, or ``"key"`` for a valid api key), or the refusal."""
     if account is not None:
         refused = _network_refusal(account)
@@ -111,11 +114,25 @@ def _authorize(state: TwinState, request: TwinRequest, account: Mapping[str, Any
     decision = access.check(state.scenario, caller.object_id, action, str(account["id"]), data=True,
                             now=state.now(), propagation_seconds=float(option(state.scenario,
                                                                               "dataPlanePropagationSeconds")))
-    if not decision.allowed:
+    if not decision.allowed or not _granted_under_conditions(state, caller.object_id, decision, action, account,
+                                                             deployment):
         return _error(401, "PermissionDenied",
                       f"The principal `{caller.object_id}` lacks the required data action `{action}` to perform "
                       f"`{operation}` operation.", principal=caller.object_id)
     return caller
+
+
+def _granted_under_conditions(state: TwinState, object_id: str, decision: access.Decision, action: str,
+                              account: Mapping[str, Any], deployment: str | None) -> bool:
+    """Whether one of the granting assignments still applies once its ABAC condition is honoured."""
+    attributes = conditions.data_plane_attributes(account, deployment)
+    granting = {g.lower() for g in decision.granted_by}
+    index = access.assignments_by_principal(state.scenario)
+    for ra in (ra for who in access.principal_ids(state.scenario, object_id) for _, ra in index.get(who, ())):
+        if str(ra.get("id", "")).lower() in granting and conditions.grant_applies(
+                (ra.get("properties") or {}).get("condition"), action, attributes):
+            return True
+    return False
 
 
 def _route_parts(match: re.Match[str]) -> tuple[str | None, str | None]:
@@ -153,14 +170,15 @@ def _result(caller: Caller | str, payload: Any) -> TwinResponse:
 
 
 def _prelude(state: TwinState, request: TwinRequest, match: re.Match[str], action: str,
-             operation: str) -> tuple[Mapping[str, Any], Caller | str] | TwinResponse:
+             operation: str, deployment: str | None = None) -> tuple[Mapping[str, Any], Caller | str] | TwinResponse:
     sub, region = _route_parts(match)
     account = find_account(state, sub, region, _key(request))
     if sub is not None and account is None:
         return _not_found()
     if not request.query.get("api-version") and "/openai/v1/" not in request.path.lower():
         return _not_found()  # the dated API needs api-version; the v1 API does not
-    caller = _authorize(state, request, account, sub, action, operation)
+    caller = _authorize(state, request, account, sub, action, operation,
+                        deployment or match.groupdict().get("deployment"))
     if isinstance(caller, TwinResponse):
         return caller
     assert account is not None
@@ -247,7 +265,7 @@ def chat_completions_v1(state: TwinState, request: TwinRequest, match: re.Match[
     except ValueError:
         body = None
     model = str(body.get("model", "")) if isinstance(body, dict) else ""
-    got = _prelude(state, request, match, CHAT_COMPLETIONS, "POST /openai/v1/chat/completions")
+    got = _prelude(state, request, match, CHAT_COMPLETIONS, "POST /openai/v1/chat/completions", model or None)
     if isinstance(got, TwinResponse):
         return got
     return chat_completions_for(state, got, model)

@@ -43,8 +43,10 @@ more rows follow (pages of ``options.pageSize`` of the scenario, or ``$top`` if 
 ``ResponsePayloadTooLarge`` when a page's JSON exceeds 16,777,216 bytes (scenario option
 ``x-argMaxResponseBytes`` lowers the limit).
 Rows are limited, like ARG, to subscriptions the caller holds a role in (and, for ``resources``, to resources
-it may read); tenant and management-group level assignments are included when the request names no
-subscriptions or names management groups.
+it may read; for ``authorizationresources``, to assignments at scopes where it may read role assignments —
+``Microsoft.Authorization/roleAssignments/read``, which Reader has and Cognitive Services User has not);
+tenant and management-group level assignments are included when the request names no subscriptions or names
+management groups.
 """
 
 from __future__ import annotations
@@ -453,13 +455,17 @@ def _rows(state: TwinState, caller: Caller, query: Query, subscriptions: list[st
     rows: list[dict[str, Any]] = []
     if query.table == "authorizationresources":
         needed = query.needed
+        readable = _AssignmentReadScopes(scenario, caller.object_id)
         for ra in scenario.get("roleAssignments", []):
             # the subscription an assignment lives in, if any (management-group / tenant ones have none)
-            sub, rg = _scope_parts(str(ra["properties"].get("scope", "")))
+            scope = str(ra["properties"].get("scope", ""))
+            sub, rg = _scope_parts(scope)
             if not sub:
                 if not tenant_level:
                     continue
             elif sub.lower() not in wanted:
+                continue
+            if not readable(scope, sub):
                 continue
             rows.append(_assignment_row(ra, tid, sub, rg, needed))
     elif query.table == "resourcecontainers":
@@ -478,6 +484,55 @@ def _rows(state: TwinState, caller: Caller, query: Query, subscriptions: list[st
                 continue
             rows.append(_row(res, tid, ACCOUNT_TYPE))
     return [r for r in rows if _matches(r, query.wheres)]
+
+
+READ_ASSIGNMENTS = "Microsoft.Authorization/roleAssignments/read"
+
+
+class _AssignmentReadScopes:
+    """Where the caller may read role assignments, for trimming ``authorizationresources`` rows as ARG does.
+
+    The roots are the scopes of the caller's own assignments (direct or through groups) at which the twin's RBAC
+    check grants ``roleAssignments/read``; a row is readable when a root is at or above its scope, or when its
+    scope is above a root (an inherited assignment, which ARM's own list at the root shows too). Computed once
+    per query, then a prefix test per row (100,000 rows must not each walk the management-group tree); a deny
+    assignment on ``roleAssignments/read`` below a root is not applied (no built-in scenario has one)."""
+
+    def __init__(self, scenario: Mapping[str, Any], object_id: str) -> None:
+        self.scenario = scenario
+        by_principal = access.assignments_by_principal(scenario)
+        roots = {access.norm_scope(str(ra["properties"].get("scope", "/")))
+                 for who in access.principal_ids(scenario, object_id) for _, ra in by_principal.get(who, ())}
+        granted = [r for r in roots if access.check(scenario, object_id, READ_ASSIGNMENTS, r).allowed]
+        self.everywhere = "/" in granted
+        self.groups = {r for r in granted if r.startswith("/providers/microsoft.management/managementgroups/")}
+        self.prefixes = tuple(r for r in granted if r.startswith("/subscriptions/"))
+        self.above = {a for r in granted for a in access.ancestors(scenario, r)}
+        self._by_subscription: dict[str, bool] = {}
+        self._by_scope: dict[str, bool] = {}  # scopes repeat (thousands distinct among 100,000 rows)
+
+    def __call__(self, scope: str, subscription: str) -> bool:
+        if self.everywhere:
+            return True
+        known = self._by_scope.get(scope)
+        if known is None:
+            known = self._by_scope[scope] = self._readable(scope, subscription)
+        return known
+
+    def _readable(self, scope: str, subscription: str) -> bool:
+        scope_n = access.norm_scope(scope)
+        if scope_n in self.above or any(scope_n.startswith(p + "/") for p in self.prefixes):
+            return True
+        if not self.groups:
+            return False
+        if subscription:
+            key = subscription.lower()
+            if key not in self._by_subscription:
+                chain = access.management_group_chain(self.scenario, subscription)
+                self._by_subscription[key] = bool(self.groups.intersection(chain))
+            return self._by_subscription[key]
+        chain = access.management_group_chain(self.scenario, None, scope_n) if scope_n != "/" else []
+        return bool(self.groups.intersection(chain))
 
 
 _CACHE_LOCK = threading.Lock()

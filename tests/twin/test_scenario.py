@@ -15,7 +15,10 @@ from preflight.twin.scenario import (
 
 BUILT_INS = {"healthy", "owner-without-data-role", "no-custom-subdomain", "sp-expired-secret", "sp-missing",
              "mfa-required", "ca-blocked", "wrong-tenant", "propagation-pending", "deny-assignment",
-             "group-assignment", "network-blocked", "throttled", "no-credentials"}
+             "group-assignment", "network-blocked", "throttled", "no-credentials",
+             # least privilege (issue 15): tests/twin/test_least_privilege_scenarios.py
+             "dev-data-role-only", "cs-user-subscription", "ci-sp-data-role", "mi-via-group", "custom-data-only",
+             "wrong-data-role", "ml-data-scientist"}
 
 
 def test_every_promised_builtin_is_listed() -> None:
@@ -27,7 +30,10 @@ def test_builtin_loads_and_binds(name: str) -> None:
     doc = load_scenario(name)
     assert doc["name"] == name and doc["description"]
     bound = bind_endpoints(doc, "https://127.0.0.1:4443")
-    assert bound["target"]["endpoint"].startswith("https://127.0.0.1:4443/dataplane/")
+    if "/providers/microsoft.cognitiveservices/accounts/" in bound["target"]["resourceId"].lower():
+        assert bound["target"]["endpoint"].startswith("https://127.0.0.1:4443/dataplane/")
+    else:  # an Azure ML workspace has no account endpoint
+        assert "endpoint" not in bound["target"]
     assert bound["target"]["resourceId"] and bound["target"]["subscriptionId"] and bound["target"]["tenantId"]
     # real-shaped, normalised objects
     for ra in bound["roleAssignments"]:
