@@ -58,8 +58,9 @@ EXPECTED = {
     "wrong-data-role": Expected(1, {("rbac.data-action", CHAT): "fail", ("rbac.data-action", READ): "fail"},
                                 decided_by=("role-assignments", "effective-permissions"),
                                 mentions={("rbac.data-action", CHAT): "Cognitive Services Speech User"}),
-    "ml-data-scientist": Expected(0, {("rbac.data-action", WS_READ): "pass"}, action=WS_READ,
-                                  decided_by=("role-assignments", "effective-permissions")),
+    # AzureML Data Scientist reads its workspace (workspaces/*/read) but not role assignments
+    "ml-data-scientist": Expected(0, {("rbac.data-action", WS_READ): "pass", ("resource.endpoint", None): "pass"},
+                                  action=WS_READ, decided_by=("effective-permissions",)),
 }
 
 

@@ -18,7 +18,6 @@ from azure.mgmt.authorization import AuthorizationManagementClient
 
 from helpers.twin_fixtures import apply_environment, session_twin
 from preflight.twin import Twin, decode_claims
-from preflight.twin.access import action_matches
 
 ARM_SCOPE = "https://management.azure.com/.default"
 COGNITIVE_SCOPE = "https://cognitiveservices.azure.com/.default"
@@ -155,11 +154,6 @@ def _expected_resource_status(name: str) -> int:
 
 @pytest.mark.parametrize("signed", SCENARIOS, indirect=True)
 def test_the_target_resource_get(signed: Signed) -> None:
-    if signed.name == "ml-data-scientist" and not action_matches(
-            "Microsoft.MachineLearningServices/workspaces/*/read", "Microsoft.MachineLearningServices/workspaces/read"):
-        pytest.xfail("AzureML Data Scientist reads its workspace through the mid-pattern wildcard "
-                     "workspaces/*/read (its notActions exclude workspaces/write for the same reason); the twin's "
-                     "action_matches does not match it yet (issue 15, wildcard semantics)")
     api = "2025-09-01" if "CognitiveServices" in signed.target else "2024-10-01"
     answer = signed.arm_get(signed.target, **{"api-version": api})
     assert answer.status_code == EXPECTED[signed.name].resource, answer.text
