@@ -9,7 +9,8 @@ Follows the REST reference (api-version 2022-04-01, what azure-mgmt-authorizatio
   Inheritance runs management groups → subscription → resource group →
   resource. Pages of ``options.pageSize`` linked by an absolute ``nextLink`` with ``$skipToken``.
 * role definitions: every shipped built-in plus the scenario's custom roles assignable at the scope;
-  ``$filter=roleName eq '…'`` and ``type eq 'BuiltInRole'|'CustomRole'``. Readable by any signed-in caller.
+  ``$filter=roleName eq '…'`` and ``type eq 'BuiltInRole'|'CustomRole'``. Reading needs
+  ``Microsoft.Authorization/roleDefinitions/read`` at the scope, as the REST reference says.
 * deny assignments: same scope rules; ``atScope()``, ``principalId eq``, ``denyAssignmentName eq``.
 * permissions (``…/providers/Microsoft.Authorization/permissions``): the CALLER's permission blocks at the
   scope, one entry per distinct block of every role that applies (directly, inherited, via groups); their
@@ -34,6 +35,9 @@ from preflight.twin.arm_common import (
 from preflight.twin.http import ARM, Caller, Router, TwinRequest, TwinResponse, TwinState
 
 _AUTHZ = r"(?P<scope>(?:/.*)?)/providers/Microsoft\.Authorization/"
+# The REST reference (Role Definitions - Get, api-version 2022-04-01, "Permissions") requires it; Reader has it
+# through */read, the Cognitive Services data roles list it explicitly, Cognitive Services User does not.
+READ_DEFINITIONS = "Microsoft.Authorization/roleDefinitions/read"
 _QUOTED = r"""['"]?(?P<id>[^'"\s)]+)['"]?"""
 
 
@@ -201,7 +205,7 @@ def _definitions_at(state: TwinState, scope: str) -> list[dict[str, Any]]:
 
 def list_role_definitions(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """Role definitions visible at a scope, optionally filtered by roleName / type."""
-    checked = _prelude(state, request, match, action=None, must_exist=True)
+    checked = _prelude(state, request, match, action=READ_DEFINITIONS, must_exist=True)
     if isinstance(checked, TwinResponse):
         return checked
     caller, scope = checked
@@ -220,7 +224,7 @@ def list_role_definitions(state: TwinState, request: TwinRequest, match: re.Matc
 
 def get_role_definition(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """One role definition by GUID at a scope (also ``get_by_id``)."""
-    checked = _prelude(state, request, match, action=None, must_exist=False)
+    checked = _prelude(state, request, match, action=READ_DEFINITIONS, must_exist=False)
     if isinstance(checked, TwinResponse):
         return checked
     caller, scope = checked

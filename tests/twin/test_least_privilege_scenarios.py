@@ -143,6 +143,13 @@ def test_authorization_reads_answer_as_azure_does(signed: Signed) -> None:
     assert status_of(lambda: client.role_assignments.list_for_scope(
         signed.target, filter=f"atScope() and assignedTo('{oid}')")) == expected.role_assignments
     assert status_of(lambda: client.deny_assignments.list_for_scope(signed.target)) == expected.deny_assignments
+    assert status_of(lambda: client.role_definitions.list(signed.target)) == expected.role_definitions
+    # reading one definition by id at the target (not at the subscription, where a role held on the account
+    # gives no read)
+    guid = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
+    assert status_of(lambda: client.role_definitions.get(signed.target, guid)) == expected.role_definitions
+    if expected.role_definitions == ALLOWED and signed.name != "cs-user-subscription":
+        assert status_of(lambda: client.role_definitions.get(f"/subscriptions/{SUB}", guid)) == REFUSED
     # the caller's own effective permissions: readable by anyone for themselves
     blocks = list(client.permissions.list_for_resource(**_resource_parts(signed.target)))
     assert blocks, "every scenario's identity holds some role at its target"
