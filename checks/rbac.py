@@ -252,7 +252,7 @@ def _held_role(access: DataAccess, role_id: str) -> str | None:
 def _eligible_grant(ctx: Context, access: DataAccess,
                     requirement: Requirement) -> tuple[AppliedAssignment | None, str | None]:
     """The PIM eligibility that would grant the action once activated, or why eligibilities are unreadable."""
-    from preflight.azure.arm import eligible_assignments, role_definition
+    from preflight.azure.arm import definition_at, eligible_assignments, role_definition
     from preflight.errors import FactError
     from preflight.rbac import RoleAssignment, RoleDefinition, evaluate
 
@@ -261,7 +261,7 @@ def _eligible_grant(ctx: Context, access: DataAccess,
         eligible = [RoleAssignment.from_arm(item) for item in raw]
         known = {d.guid for d in access.definitions}
         definitions = list(access.definitions) + [
-            RoleDefinition.from_arm(ctx.get(role_definition, a.role_definition_id))
+            RoleDefinition.from_arm(ctx.get(role_definition, definition_at(access.scope, a.role_definition_id)))
             for a in {a.role_guid: a for a in eligible if a.role_guid not in known}.values()]
     except FactError as exc:
         return None, exc.message

@@ -203,7 +203,7 @@ def _eligible(ctx: Context, action: str, scope: str, principal_id: str, other: b
               definitions: list[RoleDefinition], data: bool) -> Any:
     """The PIM eligibility that would grant the action once activated (None when none, or unreadable: the
     verdict "not allowed now" stands either way)."""
-    from preflight.azure.arm import eligible_assignments, role_definition
+    from preflight.azure.arm import definition_at, eligible_assignments, role_definition
     from preflight.errors import FactError
     from preflight.rbac import RoleAssignment, RoleDefinition, evaluate
 
@@ -211,7 +211,7 @@ def _eligible(ctx: Context, action: str, scope: str, principal_id: str, other: b
         eligible = [RoleAssignment.from_arm(e) for e in
                     ctx.get(eligible_assignments, scope, principal_id if other else None)]
         known = {d.guid for d in definitions}
-        extra = [RoleDefinition.from_arm(ctx.get(role_definition, a.role_definition_id))
+        extra = [RoleDefinition.from_arm(ctx.get(role_definition, definition_at(scope, a.role_definition_id)))
                  for a in {a.role_guid: a for a in eligible if a.role_guid not in known}.values()]
     except FactError:
         return None

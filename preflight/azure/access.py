@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from preflight.azure.arm import (
+    definition_at,
     deny_assignments,
     profile,
     resource,
@@ -154,7 +155,7 @@ def start_reads(ctx: Context, *, permissions: bool = False) -> None:
         from preflight.rbac import RoleAssignment
 
         for definition_id in sorted({RoleAssignment.from_arm(a).role_definition_id for a in listed}):
-            prefetch(ctx, role_definition, definition_id)
+            prefetch(ctx, role_definition, definition_at(scope, definition_id))
 
     threading.Thread(target=reads, name="prefetch:rbac", daemon=True).start()
 
@@ -223,7 +224,8 @@ def read_access(ctx: Context, scope: str, principal_id: str, *, is_caller: bool,
     listed = tolerant_get(ctx, role_assignments, scope, principal_id, unread=unread)
     assignments = [RoleAssignment.from_arm(a) for a in listed or ()]
     have = {d.guid: d for d in known}
-    definition_ids = sorted({a.role_definition_id for a in assignments if a.role_guid not in have})
+    definition_ids = sorted({definition_at(scope, a.role_definition_id) for a in assignments
+                             if a.role_guid not in have})
     for definition_id in definition_ids:  # all in flight at once (no-op for those start_reads began)
         prefetch(ctx, role_definition, definition_id)
     for definition_id in definition_ids:

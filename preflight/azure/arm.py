@@ -402,6 +402,17 @@ def role_assignments(ctx: Context, scope: str, principal_id: str) -> tuple[dict[
                           "rbac.data-action") from exc
 
 
+def definition_at(scope: str, role_definition_id: str) -> str:
+    """The id to read a role definition by *at the target scope*. Assignments name definitions at their
+    subscription (``/subscriptions/{s}/providers/Microsoft.Authorization/roleDefinitions/{guid}``), but reading
+    there needs ``roleDefinitions/read`` at the subscription, which an identity whose only role is on the account
+    lacks; ARM serves the same definition at any scope it is assignable at (Role Definitions - Get: "valid
+    scopes are subscription, resource group, resource")."""
+    from preflight.rbac import role_definition_guid
+
+    return f"{_scope_path(scope)}{_AUTHZ}/roleDefinitions/{role_definition_guid(role_definition_id)}"
+
+
 @fact("role-definition")
 def role_definition(ctx: Context, definition_id: str) -> Mapping[str, Any]:
     from preflight.azure.http import HttpError
