@@ -94,7 +94,8 @@ def gate(outcomes: Sequence[Outcome]) -> list[Result]:
     """The gate rule: SKIP means "does not apply"; a check that could not decide is never a pass.
 
     A check whose fact was unavailable stays SKIP only as a *dependant*: the check it points at
-    (``reported_by``) tells the cause in this report with a FAIL or ERROR result, and the SKIP points at it in a
+    (``reported_by``) tells the cause in this report with a FAIL or ERROR result — or, when that check is not in
+    the report, another check's FAIL or ERROR names it as ``caused_by`` — and the SKIP points at the teller in a
     short clause. Otherwise — it points nowhere, at itself, at a check not in the report, or at one that
     passed, warned or skipped — it becomes ERROR carrying the cause's message and fix; a later ERROR with the
     same cause says only "same cause as <the first>", so one cause is told once.
@@ -102,7 +103,13 @@ def gate(outcomes: Sequence[Outcome]) -> list[Result]:
     Pure, one result out per result in, in the same order. Runs after the last check: a dependant may finish
     before the check it points at (whose own SKIP may become the ERROR that tells the cause).
     """
-    told = {r.check_id for r, why in outcomes if why is None and r.status in (Status.FAIL, Status.ERROR)}
+    present = {r.check_id for r, _ in outcomes}
+    told: dict[str, str] = {}  # cause (a check id) → the check whose FAIL/ERROR tells it in this report
+    for r, why in outcomes:
+        if why is None and r.status in (Status.FAIL, Status.ERROR):
+            told[r.check_id] = r.check_id
+            if r.caused_by and r.caused_by not in present:  # it caught and told a cause whose owner is not here
+                told.setdefault(r.caused_by, r.check_id)
     pending = {r.check_id: why for r, why in outcomes if why is not None}
     erred: dict[str, bool] = {}
 
@@ -110,7 +117,7 @@ def gate(outcomes: Sequence[Outcome]) -> list[Result]:
         """Whether this undecided check becomes ERROR (else it is a dependant of the check it points at)."""
         if check_id not in erred:
             owner = pending[check_id].reported_by
-            if owner in told:
+            if owner in told and told[owner] != check_id:
                 erred[check_id] = False
             elif owner in pending and owner != check_id and owner not in path:
                 erred[check_id] = not errs(owner, path | {check_id})  # a dependant's dependant tells nothing
@@ -124,8 +131,9 @@ def gate(outcomes: Sequence[Outcome]) -> list[Result]:
         if why is None:
             out.append(result)
         elif not errs(result.check_id, frozenset()):
-            out.append(replace(result, status=Status.SKIP, remediation=None, caused_by=why.reported_by,
-                               summary=f"skipped: {why.fact} is unavailable (see {why.reported_by})"))
+            teller = told.get(str(why.reported_by), why.reported_by)
+            out.append(replace(result, status=Status.SKIP, remediation=None, caused_by=teller,
+                               summary=f"skipped: {why.fact} is unavailable (see {teller})"))
         elif (teller := first.setdefault((why.fact, why.message), result.check_id)) != result.check_id:
             out.append(replace(result, status=Status.ERROR, remediation=None, caused_by=teller,
                                summary=f"could not decide: {why.fact} is unavailable (same cause as {teller})"))

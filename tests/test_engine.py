@@ -325,6 +325,19 @@ def test_gate_makes_error_of_a_skip_pointing_nowhere_at_an_absent_check_or_at_it
     assert gated.caused_by == (reported_by or "fact:token")
 
 
+def test_gate_points_at_a_check_that_told_the_cause_of_an_owner_missing_from_the_report() -> None:
+    # preflight audit runs no signin.chain: the inventory caught the sign-in failure and told it as its ERROR
+    told, dependant = gate([decided("audit.inventory", Status.ERROR, caused_by="signin.chain"),
+                            undecided("audit.orphaned", "signin.chain", "credential")])
+    assert dependant.status is Status.SKIP
+    assert dependant.summary == "skipped: credential is unavailable (see audit.inventory)"
+    assert dependant.caused_by == "audit.inventory"
+    # … but a check that IS in the report tells its own causes: one that passed told nothing
+    _, _, gated = gate([decided("rbac.deny", Status.PASS), decided("rbac.data-action", Status.FAIL, "rbac.deny"),
+                        undecided("rbac.x", "rbac.deny")])
+    assert gated.status is Status.ERROR
+
+
 def test_gate_lets_a_skip_depend_on_the_owner_whose_own_skip_became_the_error_whatever_the_order() -> None:
     gated = gate([undecided("rbac.x", "signin.chain", "cloud"), undecided("signin.chain", "signin.chain", "cloud"),
                   undecided("tokens.scope", "signin.chain", "cloud")])
