@@ -289,7 +289,7 @@ def render_undecided(exc: Exception, action: str, scope: str | None, assignee: s
     why = getattr(exc, "message", str(exc))
     fix = getattr(exc, "remediation", None)
     if fmt == "json":
-        body = {"allowed": None, "action": action, "scope": scope, "principal": {"id": assignee, "type": None},
+        body: dict[str, Any] = {"allowed": None, "action": action, "scope": scope, "principal": {"id": assignee, "type": None},
                 "grantedBy": [], "deniedBy": [], "conditional": [],
                 "reason": f"Could not decide: {why}" + (f" Fix: {fix}" if fix else "")}
         return json.dumps(redactor.value(body), indent=2) + "\n"
