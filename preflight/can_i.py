@@ -289,9 +289,10 @@ def render_undecided(exc: Exception, action: str, scope: str | None, assignee: s
     why = getattr(exc, "message", str(exc))
     fix = getattr(exc, "remediation", None)
     if fmt == "json":
-        body: dict[str, Any] = {"allowed": None, "action": action, "scope": scope, "principal": {"id": assignee, "type": None},
-                "grantedBy": [], "deniedBy": [], "conditional": [],
-                "reason": f"Could not decide: {why}" + (f" Fix: {fix}" if fix else "")}
+        body: dict[str, Any] = {"allowed": None, "action": action, "scope": scope,
+                                "principal": {"id": assignee, "type": None},
+                                "grantedBy": [], "deniedBy": [], "conditional": [],
+                                "reason": f"Could not decide: {why}" + (f" Fix: {fix}" if fix else "")}
         return json.dumps(redactor.value(body), indent=2) + "\n"
     lines = [f"undecided: {why}", f"  action:    {action}", f"  scope:     {scope or '(not resolved)'}"]
     if fix:
