@@ -1,6 +1,6 @@
 """The Azure facts checks share. Each is computed once per run (see preflight.context) and raises a
 FactError naming the check that diagnoses its failure, so dependants SKIP with a pointer instead of
-repeating the cause.
+repeating the cause (and are ERROR when that check does not tell it: preflight.engine.gate).
 
 SDKs are imported inside the providers: importing this module costs nothing.
 """
