@@ -277,7 +277,13 @@ class _Run:
                 self._record(index, [_make(meta, Status.SKIP,
                                            f"not started: the overall deadline of {self.options.deadline:g} s passed")])
         outcomes = [(r, self.unavailable.get(i)) for i in range(len(self.checks)) for r in self.results[i]]
-        return [r if r is before else self.sanitize(r) for (before, _), r in zip(outcomes, gate(outcomes))]
+        gated = [r if r is before else self.sanitize(r) for (before, _), r in zip(outcomes, gate(outcomes))]
+        if self.observer is not None:  # the undecided checks, held back until gate() knew what they are
+            by_check = {r.check_id: r for r in gated}
+            for index in sorted(self.unavailable):
+                meta = self.checks[index].meta
+                self.observer.finished(meta, [by_check[meta.id]])
+        return gated
 
     def _spawn_worker(self) -> None:
         threading.Thread(target=self._work, name="preflight-check", daemon=True).start()
@@ -304,12 +310,14 @@ class _Run:
                     return  # a replacement worker has taken over this thread's slot
 
     def _record(self, index: int, results: list[Result], abandoned: bool = False) -> None:
-        """Store results (caller holds the lock) and tell the observer."""
+        """Store results (caller holds the lock) and tell the observer — about a check that could not decide
+        only at the end, once :func:`gate` has made it SKIP or ERROR (progress must not show a SKIP that the
+        report then calls ERROR)."""
         if abandoned:
             self.running.pop(index, None)
         self.results[index] = results
         self.cond.notify_all()
-        if self.observer is not None:
+        if self.observer is not None and index not in self.unavailable:  # an undecided one: at the end
             self.observer.finished(self.checks[index].meta, results)
 
     def _timeout_result(self, index: int) -> Result:

@@ -264,6 +264,41 @@ def test_the_check_a_fact_points_at_tells_its_failure_as_error_and_the_others_de
     assert dependant.summary == "skipped: cloud is unavailable (see signin.chain)"
 
 
+def test_live_progress_hears_of_an_undecided_check_only_as_the_report_will_call_it() -> None:
+    from preflight.engine import run_checks
+
+    from helpers.builders import loaded
+
+    @fact("token")
+    def token(ctx: Context) -> str:
+        raise FactError("token", "Entra answered HTTP 503")
+
+    class Needs(Check):
+        meta = meta("dep.token")
+
+        def run(self, ctx: Context):  # type: ignore[no-untyped-def]
+            yield self.passed(ctx.get(token))
+
+    class Fine(Check):
+        meta = meta("dep.fine")
+
+        def run(self, ctx: Context):  # type: ignore[no-untyped-def]
+            yield self.passed("ok")
+
+    heard: list[tuple[str, Status]] = []
+
+    class Recorder:
+        def started(self, meta: CheckMeta) -> None:
+            pass
+
+        def finished(self, meta: CheckMeta, results: list[Result]) -> None:
+            heard.extend((r.check_id, r.status) for r in results)
+
+    results = run_checks([loaded(Needs), loaded(Fine)], Context(Target()), observer=Recorder())
+    assert sorted(heard) == sorted((r.check_id, r.status) for r in results)
+    assert ("dep.token", Status.ERROR) in heard
+
+
 def test_an_unexpected_exception_in_a_fact_is_an_error_naming_it() -> None:
     @fact("broken")
     def broken(ctx: Context) -> None:
