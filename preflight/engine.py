@@ -117,7 +117,7 @@ def gate(outcomes: Sequence[Outcome]) -> list[Result]:
         """Whether this undecided check becomes ERROR (else it is a dependant of the check it points at)."""
         if check_id not in erred:
             owner = pending[check_id].reported_by
-            if owner in told and told[owner] != check_id:
+            if owner in told:
                 erred[check_id] = False
             elif owner in pending and owner != check_id and owner not in path:
                 erred[check_id] = not errs(owner, path | {check_id})  # a dependant's dependant tells nothing
@@ -138,7 +138,10 @@ def gate(outcomes: Sequence[Outcome]) -> list[Result]:
             out.append(replace(result, status=Status.ERROR, remediation=None, caused_by=teller,
                                summary=f"could not decide: {why.fact} is unavailable (same cause as {teller})"))
         else:
-            out.append(replace(result, status=Status.ERROR, caused_by=why.reported_by or f"fact:{why.fact}",
+            # the owner, when it is not here to say otherwise (absent, or this very check); else the fact itself
+            silent = why.reported_by in present and why.reported_by != result.check_id
+            out.append(replace(result, status=Status.ERROR,
+                               caused_by=f"fact:{why.fact}" if silent or not why.reported_by else why.reported_by,
                                remediation=Remediation(why.remediation) if why.remediation else None,
                                summary=f"could not decide: {why.fact} is unavailable — {why.message}"))
     return out

@@ -350,6 +350,7 @@ def test_gate_makes_error_of_a_skip_pointing_at_a_check_that_did_not_tell_the_ca
     assert gated.status is Status.ERROR
     assert gated.summary == "could not decide: token is unavailable — Entra answered HTTP 503"
     assert gated.remediation is not None and gated.remediation.text == "try again"
+    assert gated.caused_by == "fact:token"  # not "reported by" a check that reported nothing
 
 
 @pytest.mark.parametrize("reported_by", [None, "not.selected", "rbac.x"], ids=["nobody", "absent", "itself"])
