@@ -9,8 +9,6 @@ from preflight.check import Check
 from preflight.context import Context
 from preflight.model import CheckMeta, Result, Severity
 
-API_VERSION = "2024-10-21"  # a GA Azure OpenAI data-plane version
-TIMEOUT = 15
 
 
 class AccessProbe(Check):
@@ -34,58 +32,52 @@ class AccessProbe(Check):
         from preflight.azure.facts import after_signin_starts
 
         after_signin_starts(ctx, needs_target=True)  # own imports after sign-in's (see there)
-        import requests
-
-        from preflight.azure.arm import resource
         from preflight.azure.facts import cloud, token
+        from preflight.azure.probe import dataplane_probe
         from preflight.dataplane import classify_probe
+        from preflight.errors import FactError
 
         if not (ctx.target.resource_id or ctx.target.endpoint):
             yield self.skipped("no resource given: pass --resource-id or --endpoint", caused_by="resource.endpoint")
             return
-        endpoint = ctx.target.endpoint or (ctx.get(resource).get("properties") or {}).get("endpoint")
-        if not endpoint:
+        try:
+            response = ctx.get(dataplane_probe)
+        except FactError as exc:
+            if exc.fact != "dataplane-probe":
+                raise
+            yield self.result_error(exc.message)
+            return
+        if response is None:
             yield self.skipped("the account has no endpoint to probe", caused_by="resource.endpoint")
             return
         found = ctx.get(token, ctx.get(cloud).cognitive_scope)
-        url = endpoint.rstrip("/") + "/openai/deployments"
-        verify = ctx.target.environ.get("REQUESTS_CA_BUNDLE") or True
-        try:
-            with ctx.doing(f"the data plane (GET {url})"):
-                response = requests.get(url, params={"api-version": API_VERSION}, timeout=TIMEOUT, verify=verify,
-                                        headers={"Authorization": f"Bearer {found.access_token}"})
-        except requests.RequestException as exc:
-            from preflight.azure.http import describe_transport
-
-            yield self.result_error(f"the data plane could not be reached: {describe_transport(exc, url)} "
-                                    f"(GET {url})")
-            return
+        url = response.url
         body: Any
         try:
             body = response.json()
         except ValueError:
             body = response.text[:500]
-            if response.status_code < 400 or response.status_code == 429 or response.status_code >= 500:
+            if response.status < 400 or response.status == 429 or response.status >= 500:
                 # A 200 HTML page is a captive portal or proxy, not the service accepting the token.
                 from preflight.azure.http import describe_body
 
                 yield self.result_error(
-                    f"the data plane answered HTTP {response.status_code} with "
-                    f"{describe_body(response.text, response.headers.get('Content-Type'))}: cannot tell whether "
+                    f"the data plane answered HTTP {response.status} with "
+                    f"{describe_body(response.text, response.content_type)}: cannot tell whether "
                     f"the token is accepted (GET {url})")
                 return
-        if response.status_code == 429 or response.status_code >= 500:
-            yield self.result_error(f"the data plane answered HTTP {response.status_code}"
-                                    f"{' (throttled)' if response.status_code == 429 else ''}: cannot tell whether "
+        if response.status == 429 or response.status >= 500:
+            yield self.result_error(f"the data plane answered HTTP {response.status}"
+                                    f"{' (throttled)' if response.status == 429 else ''}: cannot tell whether "
                                     f"the token is accepted (GET {url})")
             return
-        verdict = classify_probe(response.status_code, body)
+        verdict = classify_probe(response.status, body)
         rbac = _rbac_verdict(ctx)
-        evidence = {"url": url, "status": response.status_code, "verdict": verdict.kind,
+        evidence = {"url": url, "status": response.status, "verdict": verdict.kind,
                     "message": verdict.message, "missing_action": verdict.missing_action, "rbac_verdict": rbac}
         if verdict.allowed:
             count = len(body.get("data", [])) if isinstance(body, dict) else None
-            summary = (f"GET {url} answered {response.status_code}: the token is accepted"
+            summary = (f"GET {url} answered {response.status}: the token is accepted"
                        + (f" ({count} deployment(s) visible)" if count is not None else ""))
             if rbac in ("not-granted", "denied"):
                 yield self.warned(summary + f", although the role evaluation says {rbac}: access comes from "
@@ -99,7 +91,7 @@ class AccessProbe(Check):
         if verdict.kind == "audience" and verdict.expected_audience:
             from preflight.azure.facts import scope_from_data_plane
 
-            wanted = scope_from_data_plane(response.status_code, body)
+            wanted = scope_from_data_plane(response.status, body)
             evidence["expected_scope"] = wanted
             fix = (f"request the token for {wanted} (the audience this endpoint expects); the token sent was for "
                    f"{found.claims.get('aud')}")
@@ -158,7 +150,7 @@ def _rbac_verdict(ctx: Context) -> str | None:
     from preflight.errors import FactError
 
     try:
-        decision = ctx.get(data_access).decision_for(READ_DEPLOYMENTS)
+        verdict = ctx.get(data_access).verdict_for(READ_DEPLOYMENTS)
     except FactError:
         return None
-    return decision.status if decision is not None else None
+    return verdict.status if verdict is not None else None

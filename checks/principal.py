@@ -100,7 +100,7 @@ class PrincipalExists(Check):
         try:
             sp_part = view.require("servicePrincipal", f"the service principal of app {app_id}", "servicePrincipal")
         except GraphDenied as exc:
-            yield self.skipped(exc.message, remediation=exc.remediation, caused_by="fact:directory")
+            yield self.warned(exc.message, remediation=exc.remediation)  # the directory is not the app's read
             return
         evidence: dict[str, Any] = {"app_id": who.app_id, "read_by": view.reader.reader}
         if sp_part.missing:
@@ -276,7 +276,7 @@ class PrincipalCredentials(Check):
         try:
             app_part = view.require("application", f"the app registration {app_id}", "application")
         except GraphDenied as exc:
-            yield self.skipped(exc.message, remediation=exc.remediation, caused_by="fact:directory")
+            yield self.warned(exc.message, remediation=exc.remediation)  # the directory is not the app's read
             return
         if app_part.missing:
             sp = view.parts.get("servicePrincipal")
@@ -355,8 +355,7 @@ class PrincipalCredentials(Check):
             part = view.require("federatedCredentials", "the app's federated credentials", "federatedCredentials")
         except GraphDenied as exc:
             if token_file or expected:
-                yield self.skipped(exc.message, subject=subject, remediation=exc.remediation,
-                                   caused_by="fact:directory")
+                yield self.warned(exc.message, subject=subject, remediation=exc.remediation)
             return
         records = [FederatedRecord.from_graph(v) for v in part.values()]
         evidence: dict[str, Any] = {"records": [r.to_dict() for r in records]}
@@ -526,9 +525,7 @@ class PrincipalFirstParty(Check):
             elif part.denied:
                 denied = GraphDenied("first-party", f"the service principal of '{app.name}'",
                                      PERMISSIONS["firstParty"], ctx.get(graph_reader).reader)
-                yield self.skipped(denied.message, subject=app.app_id, remediation=denied.remediation,
-                                   caused_by="fact:first-party")
+                yield self.warned(denied.message, subject=app.app_id, remediation=denied.remediation)
             else:
-                yield self.skipped(f"Microsoft Graph could not read the service principal of '{app.name}': "
-                                   f"{part.status} {part.code or ''}", subject=app.app_id,
-                                   caused_by="fact:first-party")
+                yield self.warned(f"Microsoft Graph could not read the service principal of '{app.name}': "
+                                  f"{part.status} {part.code or ''}", subject=app.app_id)

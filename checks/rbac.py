@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from preflight.check import Check
 from preflight.context import Context
-from preflight.model import CheckMeta, Result, Severity
+from preflight.model import CheckMeta, Result, Severity, Status
 
 if TYPE_CHECKING:
     from preflight.azure.access import DataAccess
     from preflight.profiles import Requirement
     from preflight.rbac import AppliedAssignment, Decision
+    from preflight.verdict import Unread, Verdict
 
 DOCS = (
     "https://learn.microsoft.com/azure/ai-services/openai/how-to/role-based-access-control",
@@ -37,9 +38,14 @@ LEAST_PRIVILEGE_DOCS = (("https://learn.microsoft.com/azure/role-based-access-co
                          "#only-grant-the-access-users-need"),)
 PRINCIPAL_TYPES = {"user": "User", "servicePrincipal": "ServicePrincipal", "managedIdentity": "ServicePrincipal"}
 PIM_PERMISSION = "Microsoft.Authorization/roleEligibilityScheduleInstances/read"
+READ_ASSIGNMENTS = "Microsoft.Authorization/roleAssignments/read"
 
 #: A new assignment can take up to ~10 minutes to reach the data plane (ARM lists it at once).
 PROPAGATION_SECONDS = 600
+#: A managed identity's token (and the group membership in it) is cached for up to 24 hours: a grant through a
+#: group older than that has been seen by every token since (https://learn.microsoft.com/entra/identity/
+#: managed-identities-azure-resources/managed-identity-best-practice-recommendations#limitation-of-using-managed-identities-for-authorization).
+GROUP_CACHE_SECONDS = 24 * 3600
 #: Privileged roles, by GUID (the names are display only and may change).
 PRIVILEGED_ROLES = {
     "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
@@ -100,104 +106,147 @@ class RbacDataAction(Check):
             yield self.failed(f"--assignee {ctx.target.assignee}: {exc.message}",
                               remediation="pass an object id, a UPN or an application id from this tenant")
             return
-        who, wanted, scope = access.principal, access.profile, access.scope
-        evidence_base: dict[str, Any] = {"principal": who.object_id, "scope": scope, "profile": wanted.name,
-                                         "assignments": list(access.held)}
-        arm_view = _arm_effective(ctx, scope) if access.is_caller else "not asked: ARM computes it for the caller only"
+        undecided = [(r, v) for r, v in access.verdicts if v.status == "undecided"]
         pim_unreadable: str | None = None
-        for requirement, decision in access.decisions:
-            evidence = {**evidence_base, "action": requirement.action, "decision": decision.status,
-                        "armPermissions": _arm_says(arm_view, requirement)}
-            if decision.status == "granted":
-                grant = decision.granted_by[0]
-                via = f" via group {grant.via_group}" if grant.via_group else ""
-                here = "workspace" if "/workspaces/" in scope.lower() else "account"
-                where = "inherited from " + grant.scope if grant.inherited else f"at the {here}"
-                yield self.passed(f"{grant.role_name} ({where}{via}) grants {requirement.action}",
-                                  subject=requirement.action, evidence=evidence)
-            elif decision.status == "denied":
-                granted = (f" although {decision.granted_by[0].role_name} grants it" if decision.granted_by
-                           else "")
-                names = ", ".join(d.name or d.id for d in decision.denied_by)
-                yield self.failed(f"a deny assignment blocks {requirement.action}{granted} ({names}; see rbac.deny)",
-                                  subject=requirement.action, evidence=evidence, caused_by="rbac.deny")
-            elif decision.status == "conditional":
+        for requirement, verdict in access.verdicts:
+            if verdict.status == "granted":
+                yield self._granted(access, requirement, verdict)
+            elif verdict.status == "denied":
+                yield self._denied(access, requirement, verdict)
+            elif verdict.status == "conditional":
                 yield self.warned(f"only an assignment with an ABAC condition would grant {requirement.action}: "
                                   "conditional — cannot be evaluated offline", subject=requirement.action,
-                                  evidence=evidence)
-            else:
-                eligible, unreadable = _eligible_grant(ctx, access, requirement)
+                                  evidence=self._evidence(access, requirement, verdict))
+            elif verdict.status == "disputed":
+                yield self._disputed(access, requirement, verdict)
+            elif verdict.status == "not-granted":
+                result, unreadable = self._not_granted(ctx, access, requirement, verdict)
                 pim_unreadable = pim_unreadable or unreadable
-                if eligible is not None:
-                    yield self.failed(
-                        f"'{eligible.role_name}' at {eligible.scope} would grant {requirement.action}, but it is "
-                        "only eligible in PIM, not active: activate it in PIM", subject=requirement.action,
-                        evidence={**evidence, "eligible": eligible.as_evidence()}, docs=PIM_DOCS,
-                        remediation="activate the eligible role (Azure portal → Privileged Identity Management → "
-                                    "My roles → Azure resources → Activate), then re-check; activation takes "
-                                    "effect within minutes")
-                    continue
-                yield self.failed(_not_granted(requirement.action, list(access.held), _noun(access.scope)),
-                                  subject=requirement.action, evidence=evidence,
-                                  remediation=f"assign the least-privilege role {wanted.role_name} at the "
-                                              f"{_noun(access.scope)}",
-                                  commands=[_assign_command(who, access.principal_type, wanted.role_id, scope)])
+                yield result
+        if undecided:
+            yield self._undecided(access, undecided)
         if pim_unreadable:
-            yield self.skipped(f"PIM role eligibilities could not be read ({pim_unreadable}): an eligible role "
-                               f"that would grant access cannot be ruled out — reading others' needs "
-                               f"{PIM_PERMISSION}", subject="pim", docs=PIM_DOCS)
-        yield from self._cross_check(access, arm_view)
+            yield self.warned(f"PIM role eligibilities could not be read ({pim_unreadable}): an eligible role "
+                              f"that would grant access cannot be ruled out — reading others' needs "
+                              f"{PIM_PERMISSION}", subject="pim", docs=PIM_DOCS)
 
-    def _cross_check(self, access: DataAccess, arm_view: tuple[Any, ...] | str) -> Iterable[Result]:
-        """Say when preflight's evaluation and ARM's effective permissions disagree, and what it likely means."""
-        if isinstance(arm_view, str):
-            return
-        for requirement, decision in access.decisions:
-            ours = bool(decision.granted_by) or bool(decision.conditional)
-            arm = _arm_says(arm_view, requirement)
-            if arm == "conditional" or decision.status == "conditional" or ours == (arm == "allowed"):
-                continue
-            evidence = {"action": requirement.action, "preflight": decision.status, "armPermissions": arm,
-                        "scope": access.scope}
-            if ours:
-                summary = (f"ARM's effective permissions at the {_noun(access.scope)} do not include "
-                           f"{requirement.action}, "
-                           f"although {decision.granted_by[0].role_name} appears to grant it")
-                meaning = ("ARM's own computation is authoritative: the grant is probably through a group "
-                           "membership ARM does not count yet, or the role definition changed since it was "
-                           "read — sign in again (az login) and re-check")
-            else:
-                summary = (f"ARM says your effective permissions include {requirement.action}, but no role "
-                           "assignment preflight could read grants it")
-                meaning = ("an assignment preflight cannot list probably grants it: one at a scope where you "
-                           "lack roleAssignments/read, a cross-tenant (Lighthouse) delegation, or a classic "
-                           "administrator")
-            yield self.warned(summary, subject=f"effective-permissions:{requirement.action}", evidence=evidence,
-                              remediation=meaning)
+    @staticmethod
+    def _evidence(access: DataAccess, requirement: Requirement, verdict: Verdict) -> dict[str, Any]:
+        """What every per-action result carries: who, where, what each source said, what could not be read."""
+        return {"principal": access.principal.object_id, "scope": access.scope, "profile": access.profile.name,
+                "action": requirement.action, "verdict": verdict.status, "decidedBy": list(verdict.decided_by),
+                "assignments": list(access.held) if access.assignments_read else "not readable",
+                "roleAssignments": verdict.decision.status if verdict.decision else None,
+                "armPermissions": verdict.effective if access.is_caller else
+                "not asked: ARM computes it for the caller only",
+                "unread": [{"source": u.source, "permission": u.permission, "reason": u.reason}
+                           for u in verdict.unread]}
+
+    def _granted(self, access: DataAccess, requirement: Requirement, verdict: Verdict) -> Result:
+        noun = _noun(access.scope)
+        if verdict.decision is not None and verdict.decision.granted_by:
+            grant = verdict.decision.granted_by[0]
+            via = f" via group {grant.via_group}" if grant.via_group else ""
+            where = "inherited from " + grant.scope if grant.inherited else f"at the {noun}"
+            summary = f"{grant.role_name} ({where}{via}) grants {requirement.action}"
+        else:
+            summary = (f"your effective permissions at the {noun} include {requirement.action} (which "
+                       f"assignment grants it is not readable: needs {READ_ASSIGNMENTS})")
+        if not verdict.deny_checked:
+            summary += "; deny assignments could not be read (see rbac.deny)"
+        return self.passed(summary, subject=requirement.action,
+                           evidence=self._evidence(access, requirement, verdict))
+
+    def _denied(self, access: DataAccess, requirement: Requirement, verdict: Verdict) -> Result:
+        decision = verdict.decision  # only a deny list that was read can deny: the decision is there
+        granted = f" although {decision.granted_by[0].role_name} grants it" if decision and decision.granted_by else ""
+        names = ", ".join(d.name or d.id for d in (decision.denied_by if decision else ()))
+        return self.failed(f"a deny assignment blocks {requirement.action}{granted} ({names}; see rbac.deny)",
+                           subject=requirement.action, evidence=self._evidence(access, requirement, verdict),
+                           caused_by="rbac.deny")
+
+    def _disputed(self, access: DataAccess, requirement: Requirement, verdict: Verdict) -> Result:
+        """The role assignments and ARM's own computation disagree: say both, and what it likely means."""
+        decision = verdict.decision
+        noun = _noun(access.scope)
+        if decision is not None and decision.granted_by:
+            summary = (f"ARM's effective permissions at the {noun} do not include {requirement.action}, "
+                       f"although {decision.granted_by[0].role_name} appears to grant it")
+            meaning = ("ARM's own computation is authoritative: the grant is probably through a group "
+                       "membership ARM does not count yet, or the role definition changed since it was "
+                       "read — sign in again (az login) and re-check")
+        else:
+            summary = (f"ARM says your effective permissions include {requirement.action}, but no role "
+                       "assignment preflight could read grants it")
+            meaning = ("an assignment preflight cannot list probably grants it: one at a scope where you "
+                       "lack roleAssignments/read, a cross-tenant (Lighthouse) delegation, or a classic "
+                       "administrator")
+        return self.warned(summary, subject=requirement.action,
+                           evidence=self._evidence(access, requirement, verdict), remediation=meaning)
+
+    def _not_granted(self, ctx: Context, access: DataAccess, requirement: Requirement,
+                     verdict: Verdict) -> tuple[Result, str | None]:
+        """FAIL: nothing grants the action — an eligible PIM role to activate, else the assignment to add (never
+        a role the principal already holds at or above the target)."""
+        evidence = self._evidence(access, requirement, verdict)
+        eligible, unreadable = _eligible_grant(ctx, access, requirement)
+        if eligible is not None:
+            return self.failed(
+                f"'{eligible.role_name}' at {eligible.scope} would grant {requirement.action}, but it is "
+                "only eligible in PIM, not active: activate it in PIM", subject=requirement.action,
+                evidence={**evidence, "eligible": eligible.as_evidence()}, docs=PIM_DOCS,
+                remediation="activate the eligible role (Azure portal → Privileged Identity Management → "
+                            "My roles → Azure resources → Activate), then re-check; activation takes "
+                            "effect within minutes"), unreadable
+        wanted, noun = access.profile, _noun(access.scope)
+        if access.assignments_read:
+            summary = _not_granted(requirement.action, list(access.held), noun)
+        else:
+            summary = (f"your effective permissions at the {noun} (ARM's Microsoft.Authorization/permissions) do "
+                       f"not include {requirement.action}: no role you hold grants it")
+        held = _held_role(access, wanted.role_id)
+        if held is not None:
+            return self.failed(summary, subject=requirement.action, evidence=evidence,
+                               remediation=f"you already hold {wanted.role_name} at {held}, yet it does not grant "
+                                           f"{requirement.action} here: check for a custom role with this name, or "
+                                           "ask the data plane with --probe"), unreadable
+        return self.failed(summary, subject=requirement.action, evidence=evidence,
+                           remediation=f"assign the least-privilege role {wanted.role_name} at the {noun}",
+                           commands=[_assign_command(access.principal, access.principal_type, wanted.role_id,
+                                                     access.scope)]), unreadable
+
+    def _undecided(self, access: DataAccess, undecided: list[tuple[Requirement, Verdict]]) -> Result:
+        """ERROR, once for every action no source could decide: which reads failed and what would allow them."""
+        actions = [r.action for r, _ in undecided]
+        unread = undecided[0][1].unread
+        reasons = "; ".join(u.describe() for u in unread) or "no source could be read"
+        refused = [u.permission for u in unread if u.permission]
+        if refused and not access.is_caller:
+            fix = (f"reading another principal's access needs {' and '.join(refused)} at the "
+                   f"{_noun(access.scope)} (e.g. the Reader role), or ask that principal to run preflight")
+        elif refused:
+            fix = (f"ask for {' or '.join(refused)} at the {_noun(access.scope)}, or run with --probe: the data "
+                   "plane's answer decides it")
+        else:
+            fix = "re-run later; if it persists, check the network path to Azure Resource Manager"
+        return self.result(Status.ERROR,
+                           f"could not decide whether anything grants {', '.join(actions)}: {reasons}",
+                           subject=actions[0] if len(actions) == 1 else "verdict",
+                           evidence={"actions": actions, "scope": access.scope,
+                                     "unread": [{"source": u.source, "permission": u.permission,
+                                                 "reason": u.reason} for u in unread]},
+                           remediation=fix)
 
 
-def _arm_effective(ctx: Context, scope: str) -> tuple[Any, ...] | str:
-    """ARM's permission blocks for the caller at the account, or why they are unavailable (a string)."""
-    from preflight.azure.arm import arm_permissions
-    from preflight.errors import FactError
-    from preflight.rbac import Permission
+def _held_role(access: DataAccess, role_id: str) -> str | None:
+    """The scope at or above the target where the principal already holds the role (by GUID), else None."""
+    from preflight.rbac import role_definition_guid, scope_contains
 
-    try:
-        return tuple(Permission.from_arm(block) for block in ctx.get(arm_permissions, scope))
-    except FactError as exc:
-        return f"unavailable: {exc.message}"
-
-
-def _arm_says(arm_view: tuple[Any, ...] | str, requirement: Requirement) -> str:
-    """``allowed`` / ``not-allowed`` / ``conditional`` per ARM's blocks (or the reason they are unavailable)."""
-    from preflight.rbac import permission_grants
-
-    if isinstance(arm_view, str):
-        return arm_view
-    granting = [p for p in arm_view if permission_grants(p, requirement.action, data=requirement.data)]
-    if any(p.condition is None for p in granting):
-        return "allowed"
-    return "conditional" if granting else "not-allowed"
+    guid = role_definition_guid(role_id)
+    for item in access.held:
+        if item.get("role_id") == guid and scope_contains(str(item["scope"]), access.scope, access.mg_ancestry):
+            return str(item["scope"])
+    return None
 
 
 def _eligible_grant(ctx: Context, access: DataAccess,
@@ -268,19 +317,27 @@ class RbacPropagation(Check):
             yield _no_target(self)
             return
         access = ctx.get(data_access)
-        granted = [(r, d) for r, d in access.decisions if d.granted_by]
+        granted = [(r, v) for r, v in access.verdicts if v.status in ("granted", "disputed")]
         if not granted:
             yield self.skipped("nothing grants the required actions yet, so there is nothing to propagate",
                                caused_by="rbac.data-action")
             return
-        now = time.time()
-        pending: list[str] = []
+        unnamed = [r.action for r, v in granted if v.decision is None or not v.decision.granted_by]
+        if (unnamed or self._pending(access, granted)) and _probe_accepted(ctx):
+            # only asked when the ages leave a doubt: a settled run never waits for the probe
+            yield self.passed("the data plane already accepts the token (see access.probe): the grant is "
+                              "effective", evidence={"principal": access.principal.object_id})
+            return
+        if unnamed:
+            yield self.warned(f"which assignment grants {', '.join(unnamed)} could not be read (needs "
+                              f"{READ_ASSIGNMENTS}), so whether it is recent is unknown", subject="age",
+                              evidence={"actions": unnamed, "scope": access.scope},
+                              remediation="run with --probe: the data plane's answer shows whether the grant is "
+                                          "effective")
         evidence: dict[str, Any] = {"principal": access.principal.object_id, "kind": access.principal.kind}
-        for requirement, decision in granted:
-            concerns = settled_or_concerns(decision, access.principal.kind, now)
-            if concerns:
-                pending.extend(c for c in concerns if c not in pending)
-                evidence[requirement.action] = concerns
+        by_action = self._pending(access, granted)
+        pending = list(dict.fromkeys(c for concerns in by_action.values() for c in concerns))
+        evidence.update(by_action)
         if pending:
             yield self.warned("the assignment that grants access may not be effective yet: " + "; ".join(pending),
                               evidence=evidence,
@@ -288,9 +345,37 @@ class RbacPropagation(Check):
                                           "scope or through a managed identity's group) — do not add another "
                                           "assignment; in CI, re-check with --wait",
                               commands=["preflight check --wait 10m"])
-        else:
+        elif len(unnamed) < len(granted):
             yield self.passed("the granting assignments are established (older than 10 minutes, not only at "
                               "management-group scope or through a managed identity's group)", evidence=evidence)
+
+
+    @staticmethod
+    def _pending(access: DataAccess, granted: list[tuple[Requirement, Verdict]]) -> dict[str, list[str]]:
+        """The propagation concerns per granted action whose granting assignments are known (pure)."""
+        now = time.time()
+        found: dict[str, list[str]] = {}
+        for requirement, verdict in granted:
+            if verdict.decision is not None and verdict.decision.granted_by:
+                concerns = settled_or_concerns(verdict.decision, access.principal.kind, now)
+                if concerns:
+                    found[requirement.action] = concerns
+        return found
+
+
+def _probe_accepted(ctx: Context) -> bool:
+    """Whether this run's data-plane probe (``--probe``) got a 200: the one proof that needs no guessing from
+    assignment ages. False when the probe is not part of the run or did not succeed."""
+    from preflight.azure.probe import dataplane_probe
+    from preflight.errors import FactError
+
+    if "probe" not in ctx.services.get("selected-tags", ()):
+        return False
+    try:
+        answer = ctx.get(dataplane_probe)
+    except FactError:
+        return False
+    return answer is not None and answer.accepted
 
 
 def settled_or_concerns(decision: Decision, principal_kind: str, now: float) -> list[str]:
@@ -314,7 +399,8 @@ def grant_concerns(grant: AppliedAssignment, principal_kind: str, now: float, *,
     if data_action and _MG in grant.scope.lower():
         found.append(f"'{grant.role_name}' grants data actions from management group {grant.scope} (can take hours "
                      "to take effect on the data plane)")
-    if principal_kind == "managedIdentity" and grant.via_group:
+    if principal_kind == "managedIdentity" and grant.via_group and (created is None
+                                                                      or now - created < GROUP_CACHE_SECONDS):
         found.append(f"'{grant.role_name}' reaches this managed identity through group {grant.via_group} (its group "
                      "membership is cached in tokens for up to 24 hours)")
     return found
@@ -363,7 +449,11 @@ class RbacDeny(Check):
             yield _no_target(self)
             return
         access = ctx.get(data_access)
-        blocked = [(r, d) for r, d in access.decisions if d.status == "denied"]
+        unread = next((u for u in access.unread if u.source == "deny-assignments"), None)
+        if unread is not None:
+            yield self._unreadable(access, unread)
+            return
+        blocked = [(r, v.decision) for r, v in access.verdicts if v.status == "denied" and v.decision]
         for requirement, decision in blocked:
             for deny in decision.denied_by:
                 owner = ("it is system-protected (created by a managed application, Azure Blueprints or a "
@@ -377,8 +467,23 @@ class RbacDeny(Check):
                                             "action": requirement.action},
                                   remediation=f"deny assignments override every role; {owner}")
         if not blocked:
-            yield self.passed(f"no deny assignment blocks the {len(access.decisions)} required action(s) at the "
+            yield self.passed(f"no deny assignment blocks the {len(access.verdicts)} required action(s) at the "
                               f"{_noun(access.scope)}", evidence={"scope": access.scope})
+
+    def _unreadable(self, access: DataAccess, unread: Unread) -> Result:
+        """The deny list could not be read. When nothing grants the actions anyway, a deny changes nothing
+        (it only subtracts); otherwise say what is unknown and why it is rare — a WARN, never a pass."""
+        if all(v.status in ("not-granted", "undecided") for _, v in access.verdicts):
+            return self.skipped("nothing grants the required actions, so no deny assignment can matter",
+                                caused_by="rbac.data-action")
+        why = f"needs {unread.permission}" if unread.permission else unread.reason
+        return self.warned(f"deny assignments at the {_noun(access.scope)} could not be read ({why}); the role "
+                           "grants access unless one applies", evidence={"scope": access.scope,
+                                                                           "reason": unread.reason},
+                           remediation="deny assignments are created only by Azure itself (managed applications, "
+                                       "Azure Blueprints, deployment stacks), so one is unlikely; --probe asks the "
+                                       "data plane directly, or ask for "
+                                       "Microsoft.Authorization/denyAssignments/read (e.g. Reader) to list them")
 
 
 class RbacLeastPrivilege(Check):

@@ -60,6 +60,10 @@ class ResourceEndpoint(Check):
                                   remediation="re-run later; if it persists, check the network path to Azure "
                                               "Resource Manager (proxy, firewall, DNS, TLS inspection)")
                 return
+            named = ctx.target.resource_id or ctx.target.workspace
+            if exc.status == 403 and named:
+                yield self._unreadable(named, exc)
+                return
             remediation = ("ask for at least Reader on the account (or Cognitive Services OpenAI User, which "
                            "includes read)" if exc.status == 403 else "check the resource id / endpoint")
             yield self.failed(exc.message, evidence={"status": exc.status, "code": exc.code},
@@ -114,6 +118,24 @@ class ResourceEndpoint(Check):
                               commands=[f"az cognitiveservices account network-rule add --name {name} "
                                         f"--resource-group {group} --ip-address <your public IP>"])
 
+
+    def _unreadable(self, resource_id: str, exc: Any) -> Result:
+        """ARM refused the GET of a resource named by id. An app calls the data plane, never this read, and a
+        least-privilege role (a custom data-only role) rightly lacks it: a WARN naming the permission — its
+        configuration (custom subdomain, local auth, network rules) is what goes unchecked — not a FAIL asking
+        for more rights than the app needs. The RBAC verdict is still read at the id."""
+        from preflight.azure.arm import WORKSPACE_TYPE
+
+        kind = "workspace" if f"/{WORKSPACE_TYPE}/" in resource_id.lower() else "account"
+        permission = ("Microsoft.MachineLearningServices/workspaces/read" if kind == "workspace"
+                      else "Microsoft.CognitiveServices/accounts/read")
+        return self.warned(f"the {kind} could not be read (needs {permission}), so its configuration — custom "
+                           "subdomain, local auth, network rules — is not checked; the role verdict is read at "
+                           "the id (see rbac.data-action)",
+                           evidence={"status": exc.status, "code": exc.code, "permission": permission,
+                                     "resourceId": resource_id},
+                           remediation=f"only needed for this diagnosis, not by the app: {permission} at the "
+                                       f"{kind} (e.g. Reader) lets preflight check its configuration")
 
     def _workspace(self, workspace: dict[str, Any]) -> Iterable[Result]:
         """An Azure ML workspace has no custom subdomain or keys to judge: readable, and its network."""

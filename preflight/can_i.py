@@ -3,10 +3,10 @@
 Exit 0 allowed, 1 not allowed (denied, conditional or not granted), 2 bad input, 3 could not decide (the answer
 is still printed: ``allowed: null`` and the reason in JSON, ``undecided: <reason>`` in the table).
 
-Which plane the action belongs to (``actions`` vs ``dataActions`` — they never grant each other) is decided
-by, in order: ``--data-action`` / ``--control-action``; else the role definitions visible at the scope — if
-one lists a ``dataActions`` pattern matching the action (other than a bare leading ``*``) it is a data action,
-since Azure never uses one operation name on both planes; else it is a management (control-plane) action.
+Which plane the action belongs to (``actions`` vs ``dataActions`` — they never grant each other) comes from
+Azure's operation metadata (``isDataAction``), see :mod:`preflight.operations`: ``--data-action`` /
+``--control-action``; else the shipped catalogue; else ARM's provider operations for the namespace; else, said
+so in the answer, the role-pattern rule.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -24,7 +24,8 @@ from preflight.errors import ConfigError, TargetError
 
 if TYPE_CHECKING:
     from preflight.context import Context
-    from preflight.rbac import Decision, RoleDefinition
+    from preflight.rbac import RoleDefinition
+    from preflight.verdict import Verdict
 
 # Provider.Namespace/type[/…]/operation — every Azure operation ends in read, write, delete or action.
 ACTION = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)+(/[A-Za-z0-9_.\-]+)*/(read|write|delete|action)$",
@@ -43,25 +44,54 @@ EXAMPLE = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completi
 class Answer:
     """Everything ``can-i`` prints, in both formats."""
 
-    decision: Decision
+    verdict: Verdict
+    scope: str
     principal_id: str
     principal_type: str
     plane_reason: str
     fix: str | None
     notes: tuple[str, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        """The documented JSON contract (exactly these keys)."""
-        d = self.decision
+    @property
+    def allowed(self) -> bool | None:
+        """True / False when decided; None when no source could decide or the sources disagree."""
+        return None if self.verdict.status in ("undecided", "disputed") else self.verdict.allowed
+
+    @property
+    def explanation(self) -> str:
+        """The verdict in plain words: the role-assignment evaluation's when it spoke, else what did."""
+        v, head = self.verdict, f"'{self.verdict.action}' at {self.scope}"
+        if v.decision is not None and v.status in ("granted", "denied", "conditional") and v.decision.status == v.status:
+            return v.decision.explanation
+        if v.decision is not None and v.status == "not-granted" and v.decision.status == "not-granted":
+            return v.decision.explanation
         return {
-            "allowed": d.allowed,
-            "action": d.action,
-            "scope": d.scope,
+            "granted": f"Granted: ARM's effective permissions include {head}.",
+            "not-granted": f"Not granted: ARM's effective permissions do not include {head}.",
+            "conditional": f"Conditional: {head} is granted only under an ABAC condition that cannot be evaluated "
+                           "offline.",
+            "disputed": f"Undecided: the sources disagree about {head} — the role assignments say "
+                        f"{v.decision.status if v.decision else 'nothing'}, ARM's effective permissions say "
+                        f"{v.effective or 'nothing'}.",
+            "undecided": f"Undecided: no source could be read to decide {head}.",
+        }.get(v.status, f"{v.status}: {head}")
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON contract (exactly these keys; ``allowed`` is null when undecided)."""
+        d = self.verdict.decision
+        return {
+            "allowed": self.allowed,
+            "action": self.verdict.action,
+            "scope": self.scope,
             "principal": {"id": self.principal_id, "type": self.principal_type},
-            "grantedBy": [_grant(a) for a in d.granted_by],
-            "deniedBy": [{"denyAssignmentId": x.id, "name": x.name, "scope": x.scope} for x in d.denied_by],
-            "conditional": [{**_grant(a), "condition": a.assignment.condition} for a in d.conditional],
-            "reason": " ".join([d.explanation, *self.notes]),
+            "grantedBy": [_grant(a) for a in d.granted_by] if d else [],
+            "deniedBy": [{"denyAssignmentId": x.id, "name": x.name, "scope": x.scope} for x in d.denied_by]
+            if d else [],
+            "conditional": [{**_grant(a), "condition": a.assignment.condition} for a in d.conditional] if d else [],
+            "decidedBy": list(self.verdict.decided_by),
+            "unread": [{"source": u.source, "permission": u.permission, "reason": u.reason}
+                       for u in self.verdict.unread],
+            "reason": " ".join([self.explanation, *(n if n.endswith(".") else f"{n}." for n in self.notes)]),
         }
 
 
@@ -94,35 +124,33 @@ def validate_scope(scope: str) -> str:
 
 
 def is_data_action(action: str, definitions: Sequence[RoleDefinition]) -> bool:
-    """The documented rule: a data action when some role's ``dataActions`` pattern (not a bare leading ``*``)
-    matches it. Pure."""
-    from preflight.rbac import action_matches
+    """The role-pattern rule, now only the last resort of :func:`preflight.operations.decide_plane`. Pure."""
+    from preflight.operations import pattern_rule
 
-    return any(action_matches(pattern, action)
-               for role in definitions for p in role.permissions for pattern in p.data_actions
-               if not pattern.startswith("*"))
+    return pattern_rule(action, definitions)
+
+
+def _plane(ctx: Context, action: str, override: bool | None,
+           definitions: Sequence[RoleDefinition]) -> tuple[bool, str]:
+    """Data or management action, and which source said so (``preflight.operations``: override, shipped
+    catalogue, ARM's provider operations, role patterns)."""
+    from preflight.azure.arm import provider_operations
+    from preflight.operations import decide_plane
+
+    found = decide_plane(action, override, definitions, lambda namespace: ctx.get(provider_operations, namespace))
+    return found.data, found.reason
 
 
 def decide(ctx: Context, action: str, scope: str, assignee: str | None,
            plane: bool | None) -> Answer:
     """Gather the facts for one question and evaluate it with the pure core."""
-    from preflight.azure.access import ancestry_from
-    from preflight.azure.arm import (
-        deny_assignments,
-        role_assignments,
-        role_definition,
-        role_definitions_at,
-    )
+    from preflight.azure.access import read_access, tolerant_get
+    from preflight.azure.arm import role_definitions_at
     from preflight.azure.facts import principal
     from preflight.azure.management_groups import management_group_ancestors, management_group_of
     from preflight.errors import FactError
-    from preflight.rbac import (
-        DenyAssignment,
-        RoleAssignment,
-        RoleDefinition,
-        evaluate,
-        roles_granting,
-    )
+    from preflight.rbac import RoleDefinition, roles_granting
+    from preflight.verdict import Unread
 
     notes: list[str] = []
     if assignee:
@@ -138,50 +166,41 @@ def decide(ctx: Context, action: str, scope: str, assignee: str | None,
             raise ConfigError("the signed-in token carries no object id (oid): pass --assignee")
         principal_id, principal_type = who.object_id.lower(), PRINCIPAL_TYPES.get(who.kind, "ServicePrincipal")
 
-    catalogue = [RoleDefinition.from_arm(d) for d in ctx.get(role_definitions_at, scope)]
-    if plane is None:
-        data = is_data_action(action, catalogue)
-        plane_reason = ("data action: a role definition's dataActions match it" if data else
-                        "management action: no role definition lists it among dataActions (pass --data-action "
-                        "if it is one)")
-    else:
-        data = plane
-        plane_reason = "data action (--data-action)" if data else "management action (--control-action)"
+    unread: list[Unread] = []
+    listed = tolerant_get(ctx, role_definitions_at, scope, unread=unread)
+    catalogue = [RoleDefinition.from_arm(d) for d in listed or ()]
+    data, plane_reason = _plane(ctx, action, plane, catalogue)
 
-    assignments = [RoleAssignment.from_arm(a) for a in ctx.get(role_assignments, scope, principal_id)]
-    known = {d.guid: d for d in catalogue}
-    for guid, assignment in {a.role_guid: a for a in assignments}.items():
-        if guid not in known:
-            known[guid] = RoleDefinition.from_arm(ctx.get(role_definition, assignment.role_definition_id))
-    denies = [DenyAssignment.from_arm(d) for d in ctx.get(deny_assignments, scope)]
-    groups = sorted({a.principal_id for a in assignments if a.principal_id != principal_id})
-    mg_ancestry = ancestry_from(scope, [a.scope for a in assignments] + [d.scope for d in denies])
+    readings = read_access(ctx, scope, principal_id, is_caller=not assignee, known=catalogue)
+    readings = replace(readings, unread=(*unread, *readings.unread))
     group = management_group_of(scope)
-    if group is not None and any(management_group_of(s) not in (None, group)
-                                 for s in [a.scope for a in assignments] + [d.scope for d in denies]):
+    applied = [a.scope for a in readings.assignments or ()] + [d.scope for d in readings.denies or ()]
+    if group is not None and any(management_group_of(s) not in (None, group) for s in applied):
         try:  # assignments at other management groups: only the ones above this one count
-            mg_ancestry = {group: ctx.get(management_group_ancestors, group)}
+            above: tuple[str, ...] = ctx.get(management_group_ancestors, group)
+            readings = replace(readings, mg_ancestry={group: tuple(above)})
         except FactError as exc:
             notes.append(f"assignments at other management groups not counted: {exc.message}")
-    decision = evaluate(action, scope, [principal_id, *groups], assignments, list(known.values()), denies,
-                        data_action=data, mg_ancestry=mg_ancestry)
+    verdict = readings.verdict(action, data=data)
+    notes.extend(u.describe() for u in readings.unread)
     fix = None
-    eligible = _eligible(ctx, decision, scope, principal_id, assignee is not None, list(known.values()),
-                         data) if decision.status == "not-granted" else None
+    eligible = _eligible(ctx, action, scope, principal_id, assignee is not None,
+                         list(readings.definitions), data) if verdict.status == "not-granted" else None
     if eligible is not None:
         notes.append(f"eligible in PIM: '{eligible.role_name}' at {eligible.scope} would grant it once activated")
         fix = ("activate the eligible role in Privileged Identity Management (portal: PIM → My roles → Azure "
                "resources → Activate); do not add an assignment")
-    elif decision.status == "not-granted":
-        best = roles_granting(action, catalogue, data_action=data, scope=scope)
+    elif verdict.status == "not-granted":
+        held = {a.role_guid for a in readings.assignments or ()}
+        best = [r for r in roles_granting(action, catalogue, data_action=data, scope=scope) if r.guid not in held]
         if best:
             kind = principal_type if principal_type in ("User", "Group", "ServicePrincipal") else "ServicePrincipal"
             fix = (f"az role assignment create --assignee-object-id {principal_id} --assignee-principal-type {kind} "
                    f"--role {best[0].guid} --scope {scope}   # {best[0].role_name}")
-    return Answer(decision, principal_id, principal_type, plane_reason, fix, tuple(notes))
+    return Answer(verdict, scope, principal_id, principal_type, plane_reason, fix, tuple(notes))
 
 
-def _eligible(ctx: Context, decision: Decision, scope: str, principal_id: str, other: bool,
+def _eligible(ctx: Context, action: str, scope: str, principal_id: str, other: bool,
               definitions: list[RoleDefinition], data: bool) -> Any:
     """The PIM eligibility that would grant the action once activated (None when none, or unreadable: the
     verdict "not allowed now" stands either way)."""
@@ -198,20 +217,22 @@ def _eligible(ctx: Context, decision: Decision, scope: str, principal_id: str, o
     except FactError:
         return None
     groups = sorted({a.principal_id for a in eligible if a.principal_id != principal_id})
-    found = evaluate(decision.action, scope, [principal_id, *groups], eligible, definitions + extra, data_action=data)
+    found = evaluate(action, scope, [principal_id, *groups], eligible, definitions + extra, data_action=data)
     return found.granted_by[0] if found.granted_by else None
 
 
 def render_text(answer: Answer) -> str:
-    d = answer.decision
-    head = {"granted": "yes", "denied": "no (denied)", "conditional": "no (conditional)",
-            "not-granted": "no"}[d.status]
-    lines = [head, f"  {d.explanation}", f"  action:    {d.action} ({answer.plane_reason})",
-             f"  scope:     {d.scope}", f"  principal: {answer.principal_id} ({answer.principal_type})"]
+    v = answer.verdict
+    head = {"granted": "yes", "denied": "no (denied)", "conditional": "no (conditional)", "not-granted": "no",
+            "disputed": "undecided (the sources disagree)", "undecided": "undecided"}[v.status]
+    lines = [head, f"  {answer.explanation}", f"  action:    {v.action} ({answer.plane_reason})",
+             f"  scope:     {answer.scope}", f"  principal: {answer.principal_id} ({answer.principal_type})"]
+    if v.decided_by:
+        lines.append(f"  decided:   from {', '.join(v.decided_by)}")
     lines.extend(f"  note:      {n}" for n in answer.notes)
     if answer.fix:
         lines.append(f"  fix:       {answer.fix}")
-    elif d.status == "denied":
+    elif v.status == "denied":
         lines.append("  fix:       deny assignments override every role; ask the owner of the deny assignment "
                      "(a managed application, Blueprint or deployment stack)")
     return "\n".join(lines) + "\n"
@@ -223,7 +244,7 @@ def render_text(answer: Answer) -> str:
 @click.option("--assignee", default=None, help="Object id, UPN or application id (default: the signed-in one).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--data-action", "data_plane", is_flag=True,
-              help="ACTION is a data action (default: decided from the role definitions at the scope).")
+              help="ACTION is a data action (default: from Azure's provider operations metadata).")
 @click.option("--control-action", "control_plane", is_flag=True, help="ACTION is a control-plane action.")
 @click.option("--resource-id", default=None, help="Target resource (default scope).")
 @click.option("--endpoint", default=None, help="Target endpoint (default: AZURE_OPENAI_ENDPOINT / AZURE_AI_ENDPOINT).")
@@ -279,7 +300,7 @@ def can_i(action: str, scope: str | None, assignee: str | None, fmt: str, data_p
     answer_text = render_text(answer) if fmt != "json" else ""
     text = json.dumps(redactor.value(answer.to_json()), indent=2) if fmt == "json" else redactor.text(answer_text)
     click.echo(text, nl=fmt == "json")
-    return 0 if answer.decision.allowed else 1
+    return 0 if answer.allowed else 3 if answer.allowed is None else 1
 
 
 def render_undecided(exc: Exception, action: str, scope: str | None, assignee: str | None, fmt: str,
@@ -291,7 +312,7 @@ def render_undecided(exc: Exception, action: str, scope: str | None, assignee: s
     if fmt == "json":
         body: dict[str, Any] = {"allowed": None, "action": action, "scope": scope,
                                 "principal": {"id": assignee, "type": None},
-                                "grantedBy": [], "deniedBy": [], "conditional": [],
+                                "grantedBy": [], "deniedBy": [], "conditional": [], "decidedBy": [], "unread": [],
                                 "reason": f"Could not decide: {why}" + (f" Fix: {fix}" if fix else "")}
         return json.dumps(redactor.value(body), indent=2) + "\n"
     lines = [f"undecided: {why}", f"  action:    {action}", f"  scope:     {scope or '(not resolved)'}"]
@@ -301,9 +322,11 @@ def render_undecided(exc: Exception, action: str, scope: str | None, assignee: s
 
 
 def _default_scope(ctx: Context) -> str:
-    from preflight.azure.arm import has_target, resource
+    from preflight.azure.arm import has_target
 
     if not has_target(ctx.target):
         raise ConfigError("no scope: pass --scope, or name the resource (--resource-id, --endpoint, --workspace, "
                           "AZURE_OPENAI_ENDPOINT)")
-    return str(ctx.get(resource)["id"])
+    from preflight.azure.access import rbac_scope
+
+    return rbac_scope(ctx)  # the id as given when the account itself may not be read (a data-only role)

@@ -12,7 +12,10 @@ The rules implemented are Azure's documented ones
 - an action is allowed by a permission block when it matches ``actions`` and no ``notActions`` (control plane),
   or ``dataActions`` and no ``notDataActions`` (data plane). The two planes never grant each other: that is why
   Owner (``actions: ["*"]``, no ``dataActions``) cannot call the Azure OpenAI inference API;
-- matching is case-insensitive and ``*`` matches any run of characters, ``/`` included;
+- matching is case-insensitive; ``*`` matches any run of characters, ``/`` included, and a ``*`` that is a
+  whole segment between two others (``a/*/read``) also matches no segment at all (``a/read``) — see
+  docs/rbac.md "Wildcards" for the sources
+  (https://learn.microsoft.com/azure/role-based-access-control/custom-roles#wildcard-permissions);
 - an assignment at a scope applies to that scope and everything below it (management group ⊃ subscription ⊃
   resource group ⊃ resource ⊃ child resource);
 - a deny assignment that applies beats any allow; an assignment with an ABAC ``condition`` cannot be evaluated
@@ -258,23 +261,39 @@ class DenyAssignment:
 # --------------------------------------------------------------------------------------------------------------
 
 
+def _glob(text: str) -> str:
+    """Regex for one piece of a pattern: literals escaped (no regex injection), each ``*`` any run."""
+    return ".*".join(re.escape(piece) for piece in text.split("*"))
+
+
 @lru_cache(maxsize=4096)
 def _compile_pattern(pattern: str) -> re.Pattern[str]:
-    """A pattern as an anchored regex: every literal escaped (no regex injection), each ``*`` as ``.*``.
+    """A pattern as a regex for ``fullmatch`` (see :func:`action_matches` for the rule).
 
-    Both sides are casefolded before matching, which is more faithful to "case-insensitive" than ``re.I``
-    (which compares character by character and so treats e.g. ``ß`` and ``SS`` as different).
+    Built segment by segment: a ``*`` that is a whole segment *between* two others becomes ``(?:/.*)?`` —
+    any run of further segments, or none — so ``workspaces/*/read`` is ``workspaces(?:/.*)?/read``. Both sides
+    are casefolded before matching, which is more faithful to "case-insensitive" than ``re.I`` (which compares
+    character by character and so treats e.g. ``ß`` and ``SS`` as different).
     """
-    pieces = (re.escape(piece) for piece in pattern.casefold().split("*"))
-    return re.compile(".*".join(pieces), re.DOTALL)
+    segments = pattern.casefold().split("/")
+    parts = [_glob(segments[0])]
+    for index, segment in enumerate(segments[1:], start=1):
+        if segment == "*" and index < len(segments) - 1:
+            parts.append("(?:/.*)?")
+        else:
+            parts.append("/" + _glob(segment))
+    return re.compile("".join(parts), re.DOTALL)
 
 
 def action_matches(pattern: str, action: str) -> bool:
-    """Whether an ``actions``/``dataActions`` entry matches a concrete operation name.
+    """Whether an ``actions``/``notActions``/``dataActions``/``notDataActions`` entry matches an operation name.
 
-    Azure compares case-insensitively and lets ``*`` stand for any run of characters, segment separators
-    included: ``*/read`` matches every read, ``Microsoft.CognitiveServices/*`` every Cognitive Services
-    operation, ``Microsoft.CognitiveServices/accounts/OpenAI/*/read`` every OpenAI read below the account.
+    Azure's rule (docs/rbac.md "Wildcards"): case-insensitive; ``*`` stands for any run of characters,
+    segment separators included (``*/read`` is every read, ``Microsoft.CognitiveServices/*`` every Cognitive
+    Services operation); and a ``*`` standing for a whole segment in the middle (``a/*/read``) also matches
+    *no* segment, so ``Microsoft.MachineLearningServices/workspaces/*/read`` covers ``workspaces/read`` as well
+    as ``workspaces/jobs/read`` — which is why AzureML Data Scientist lists ``workspaces/write`` and
+    ``workspaces/delete`` in its ``notActions``.
     """
     return _compile_pattern(pattern.strip()).fullmatch(action.strip().casefold()) is not None
 
@@ -768,7 +787,8 @@ def roles_granting(
     """The roles that grant ``action`` unconditionally, least privilege first, to recommend the smallest fix.
 
     Least privilege means granting the fewest operations: with ``operations`` (the provider's catalogue as
-    ``(name, is_data_action)`` pairs, from ``az provider operation show``) that is counted exactly; without it
+    ``(name, is_data_action)`` pairs, from ``az provider operation show``; ``preflight.operations.catalogue()``
+    ships them for the targeted providers) that is counted exactly; without it
     a wildcard-breadth estimate orders them. Either way "Cognitive Services OpenAI User" comes before
     "Cognitive Services OpenAI Contributor" and "Cognitive Services User" for chat completions. With ``scope``,
     only roles assignable there are returned (a custom role may be limited to some subscriptions).

@@ -92,9 +92,11 @@ def test_workspace_from_config_is_checked_with_the_ml_profile(twin_session: Twin
     assert one(report, "resource.endpoint").status is Status.PASS
     assert "contoso-ml" in one(report, "resource.endpoint").summary
     submit = one(report, "rbac.data-action", "Microsoft.MachineLearningServices/workspaces/experiments/runs/submit/action")
-    assert submit.status is Status.PASS and "AzureML Data Scientist" in submit.summary
-    # ARM's effective permissions agree (no cross-check warning)
-    assert not [r for r in report.results if (r.subject or "").startswith("effective-permissions")]
+    # AzureML Data Scientist alone (least privilege) cannot list role assignments: ARM's effective permissions,
+    # which anyone may read for themselves, decide — the PASS says which assignment grants it is unreadable
+    assert submit.status is Status.PASS and "your effective permissions at the workspace include" in submit.summary
+    assert "Microsoft.Authorization/roleAssignments/read" in submit.summary
+    assert next(e.value for e in submit.evidence if e.name == "decidedBy") == ["effective-permissions"]
 
 
 def test_bad_workspace_input_is_rejected_before_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,8 @@ from preflight.twin import Twin
 
 CHAT = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"
 OPENAI_USER = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
-KEYS = {"allowed", "action", "scope", "principal", "grantedBy", "deniedBy", "conditional", "reason"}
+KEYS = {"allowed", "action", "scope", "principal", "grantedBy", "deniedBy", "conditional", "decidedBy", "unread",
+        "reason"}
 GRANT_KEYS = {"roleAssignmentId", "roleDefinitionId", "roleName", "scope", "viaGroup"}
 
 
@@ -91,6 +92,55 @@ def test_forced_plane(twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsy
     # asked as a management action, no role's `actions` grants chat completions to Alice
     code, out, _ = _can_i(twin_session, monkeypatch, capsys, "healthy", CHAT, "--control-action")
     assert code == 1 and "(--control-action)" in out
+
+
+def _provider_reads(twin: Twin) -> list[str]:
+    return [e.path for e in twin.requests() if "/providerOperations" in e.path]
+
+
+@pytest.mark.parametrize("action", ["Microsoft.CognitiveServices/accounts/listKeys/action",
+                                    "Microsoft.CognitiveServices/accounts/read",
+                                    "Microsoft.CognitiveServices/accounts/deployments/write"])
+def test_owner_may_manage_the_account(action: str, twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Cognitive Services User's dataActions "Microsoft.CognitiveServices/*" match these too, so the role-pattern
+    rule called them data actions and told an Owner "no"; Azure's isDataAction says management."""
+    code, out, _ = _can_i(twin_session, monkeypatch, capsys, "owner-without-data-role", action)
+    assert code == 0 and out.startswith("yes\n")
+    assert "management action: Azure's provider operations say so" in out and "'Owner'" in out
+    assert _provider_reads(twin_session) == []  # the shipped catalogue knew it: no request
+
+
+def _widgets() -> dict[str, Any]:
+    doc = sc.builtin("owner-without-data-role")
+    doc.setdefault("options", {})["x-providerOperations"] = [{
+        "name": "Contoso.Widgets", "displayName": "Widgets", "operations": [],
+        "resourceTypes": [{"name": "widgets", "displayName": "Widget", "operations": [
+            {"name": "Contoso.Widgets/widgets/read", "isDataAction": False, "displayName": "Read widget"},
+            {"name": "Contoso.Widgets/widgets/spin/action", "isDataAction": True, "displayName": "Spin"}]}]}]
+    return doc
+
+
+def test_plane_of_another_namespace_comes_from_arm(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _can_i(twin_session, monkeypatch, capsys, _widgets(), "Contoso.Widgets/widgets/spin/action",
+                          "--format", "json")
+    answer = json.loads(out)
+    assert code == 1 and answer["allowed"] is False  # Owner's actions ["*"] grant no data action
+    assert "no data actions" in answer["reason"]
+    assert _provider_reads(twin_session) == ["/providers/Microsoft.Authorization/providerOperations/Contoso.Widgets"]
+    code, out, _ = _can_i(twin_session, monkeypatch, capsys, _widgets(), "Contoso.Widgets/widgets/read")
+    assert code == 0 and "management action: ARM's provider operations for Contoso.Widgets say so" in out
+
+
+def test_unknown_namespace_falls_back_to_role_patterns_and_says_so(
+        twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _can_i(twin_session, monkeypatch, capsys, "owner-without-data-role",
+                          "Microsoft.Storage/storageAccounts/listKeys/action")
+    assert code == 0  # Owner; no role's dataActions match it, so: a management action, said to be a guess
+    assert "guessed from role patterns" in out and "ARM does not know the namespace Microsoft.Storage" in out
+    assert "--data-action" in out
+    assert len(_provider_reads(twin_session)) == 1
 
 
 @pytest.mark.parametrize(("args", "message"), [

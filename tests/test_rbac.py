@@ -13,6 +13,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from preflight.profiles import profiles
 from preflight.rbac import (
     ALL_PRINCIPALS,
     DenyAssignment,
@@ -28,10 +29,13 @@ from preflight.rbac import (
     roles_granting,
     scope_contains,
 )
+from preflight.twin import access as twin_access
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data" / "roles"
 TWIN_ROLES = ROOT / "preflight" / "twin" / "data" / "builtin_roles.json"
+# the shared reference data (all 928 built-in roles): beside the clone in CI, /work/shared on a workstation
+SHARED_ROLES = ROOT.parent / "shared" / "data" / "azure-roles" / "builtin_role_definitions_all.json"
 
 CHAT = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"
 EMBEDDINGS = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/embeddings/action"
@@ -410,6 +414,133 @@ def test_role_definition_condition_only_on_role_assignment_writes_is_not_conditi
     assert condition_restricts(condition, "microsoft.authorization/ROLEASSIGNMENTS/delete")
     assert condition_restricts("@Resource[x] StringEquals 'y'", CHAT)  # unknown shape → assume it restricts
     assert not condition_restricts(None, CHAT)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Wildcards, Azure's way (docs/rbac.md "Wildcards"), on real role definitions
+# ---------------------------------------------------------------------------------------------------------------
+
+ML = "Microsoft.MachineLearningServices/workspaces"
+
+
+def _grants(role: RoleDefinition, action: str, *, data: bool = False) -> bool:
+    return any(permission_grants(p, action, data=data) for p in role.permissions)
+
+
+def test_mid_pattern_star_also_stands_for_no_segment() -> None:
+    assert action_matches(f"{ML}/*/read", f"{ML}/read")
+    assert action_matches(f"{ML}/*/read", f"{ML}/jobs/read")
+    assert action_matches(f"{ML}/*/read", f"{ML}/onlineEndpoints/deployments/read")
+    assert not action_matches(f"{ML}/*/read", f"{ML}/write")
+    # only a whole segment collapses: no sibling with a common prefix, no partial segment
+    assert not action_matches(f"{ML}/*/read", "Microsoft.MachineLearningServices/workspacesX/read")
+    assert not action_matches(f"{ML}/*/read", "Microsoft.MachineLearningServices/read")
+
+
+def test_azureml_data_scientist_reads_its_workspace_but_cannot_modify_it(roles: dict[str, RoleDefinition]) -> None:
+    """The role's own description: "all actions within a workspace, except for creating or deleting compute
+    resources and modifying the workspace itself" — its notActions only make sense under Azure's rule."""
+    scientist = roles["AzureML Data Scientist"]
+    assert f"{ML}/*/read" in scientist.permissions[0].actions
+    for action in (f"{ML}/read", f"{ML}/jobs/read", f"{ML}/experiments/runs/submit/action", f"{ML}/jobs/write"):
+        assert _grants(scientist, action), action
+    for action in (f"{ML}/write", f"{ML}/delete", f"{ML}/listKeys/action",
+                   f"{ML}/computes/write", f"{ML}/computes/delete"):  # computes/*/write covers computes/write
+        assert not _grants(scientist, action), action
+
+
+def test_azureml_data_scientist_satisfies_the_ml_profile(roles: dict[str, RoleDefinition]) -> None:
+    ml = profiles()["ml"]
+    for requirement in ml.requirements:
+        decision = evaluate(requirement.action, ACCOUNT, [ME], [assign_role(roles["AzureML Data Scientist"], RG)],
+                            roles.values(), data_action=requirement.data)
+        assert decision.status == "granted", requirement.action
+
+
+def test_openai_user_patterns(roles: dict[str, RoleDefinition]) -> None:
+    user = roles["Cognitive Services OpenAI User"]
+    for action in (CHAT, EMBEDDINGS, "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read",
+                   "Microsoft.CognitiveServices/accounts/OpenAI/models/read"):
+        assert _grants(user, action, data=True), action
+    assert not _grants(user, STORED_COMPLETIONS_READ, data=True)  # notDataActions
+    assert not _grants(user, FINE_TUNE_DEPLOY, data=True)
+    assert _grants(user, "Microsoft.CognitiveServices/accounts/read")  # Microsoft.CognitiveServices/*/read
+    assert not _grants(user, "Microsoft.CognitiveServices/accounts/listKeys/action")
+
+
+WILD_SEGMENT = st.sampled_from(["a", "b", "ab", "*", "a*", "*b", "x.y", "A"])
+PATTERN = st.lists(WILD_SEGMENT, min_size=1, max_size=5).map("/".join)
+NAME = st.lists(st.sampled_from(["a", "b", "ab", "abb", "x.y", "B", "read"]), min_size=1, max_size=6).map("/".join)
+
+
+@given(PATTERN, NAME)
+def test_product_and_twin_matchers_agree(pattern: str, action: str) -> None:
+    """Two independent implementations (regex per segment vs fnmatch over collapsed variants) of one rule."""
+    assert action_matches(pattern, action) == twin_access.action_matches(pattern, action)
+
+
+@given(st.lists(st.text(alphabet=string.ascii_letters, min_size=1, max_size=6), min_size=2, max_size=6), st.data())
+def test_interior_star_segment_may_be_empty_in_both_matchers(segments: list[str], data: st.DataObject) -> None:
+    cut = data.draw(st.integers(1, len(segments) - 1))
+    pattern = "/".join([*segments[:cut], "*", *segments[cut:]])
+    action = "/".join(segments)
+    assert action_matches(pattern, action) and twin_access.action_matches(pattern, action)
+
+
+def test_matchers_agree_on_every_real_pattern_and_operation(roles: dict[str, RoleDefinition],
+                                                            catalogue: list[tuple[str, bool]]) -> None:
+    patterns = {x for r in roles.values() for p in r.permissions
+                for x in (*p.actions, *p.not_actions, *p.data_actions, *p.not_data_actions)}
+    names = [name for name, _ in catalogue] + [f"{ML}/read", f"{ML}/write", f"{ML}/computes/write"]
+    for pattern in patterns:
+        for name in names:
+            assert action_matches(pattern, name) == twin_access.action_matches(pattern, name), (pattern, name)
+
+
+def _all_builtin_roles() -> list[RoleDefinition]:
+    """Every built-in role when the shared reference data is beside the clone, else the copied key subset."""
+    path = SHARED_ROLES if SHARED_ROLES.exists() else DATA / "builtin_role_definitions_key_subset.json"
+    return [RoleDefinition.from_arm(obj) for obj in _load(path)]
+
+
+def assign_role(role: RoleDefinition, scope: str) -> RoleAssignment:
+    return RoleAssignment.from_arm({
+        "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{role.guid}",
+        "name": role.guid,
+        "properties": {"roleDefinitionId": f"/providers/Microsoft.Authorization/roleDefinitions/{role.guid}",
+                       "principalId": ME, "principalType": "User", "scope": scope},
+    })
+
+
+def test_a_fix_never_proposes_a_role_already_held_at_or_above_the_target() -> None:
+    """The invariant of issue 15 item 4, over evaluate() + roles_granting(): for every built-in role R held at
+    (or above) the target and every action a profile requires, when R does not grant it the first role
+    roles_granting proposes is not R — and when R is the first proposal, R grants it."""
+    definitions = _all_builtin_roles()
+    assert len(definitions) >= 28
+    requirements = {(r.action, r.data) for p in profiles().values() for r in p.requirements}
+    proposals = {req: roles_granting(req[0], definitions, data_action=req[1], scope=ACCOUNT) for req in requirements}
+    for role in definitions:
+        for held_at in (ACCOUNT, SUB):
+            held = [assign_role(role, held_at)]
+            for (action, data), proposed in proposals.items():
+                decision = evaluate(action, ACCOUNT, [ME], held, [role], data_action=data)
+                if decision.status == "not-granted":
+                    assert not proposed or proposed[0].guid != role.guid, (role.role_name, action)
+                elif proposed and proposed[0].guid == role.guid:
+                    assert decision.status == "granted", (role.role_name, action)
+
+
+def test_each_profile_least_privilege_role_grants_every_requirement_of_its_profile() -> None:
+    """rbac.data-action's fix assigns the profile's least-privilege role: were that role unable to grant one of
+    the profile's own requirements, a principal holding it would be told to assign it again (AzureML Data
+    Scientist and workspaces/read before wildcards followed Azure's rule)."""
+    by_guid = {role.guid: role for role in _all_builtin_roles()}
+    for profile in profiles().values():
+        held = [assign_role(by_guid[profile.role_id], ACCOUNT)]
+        for requirement in profile.requirements:
+            decision = evaluate(requirement.action, ACCOUNT, [ME], held, by_guid.values(), data_action=requirement.data)
+            assert decision.status == "granted", (profile.name, requirement.action)
 
 
 # ---------------------------------------------------------------------------------------------------------------

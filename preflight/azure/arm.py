@@ -440,8 +440,9 @@ def profile(ctx: Context) -> Profile:
         return get_profile("openai")
     try:
         found = ctx.get(resource)
-    except FactError:
-        return get_profile("openai")
+    except FactError:  # an identity may use the resource without reading it: the id still says what it is
+        given = str(ctx.target.resource_id or ctx.target.workspace or "")
+        return get_profile("ml" if f"/{WORKSPACE_TYPE}/" in given.lower() else "openai")
     if str(found.get("type", "")).lower() == WORKSPACE_TYPE:
         return get_profile("ml")
     return profile_for_kind(found.get("kind"))
@@ -475,6 +476,21 @@ def eligible_assignments(ctx: Context, scope: str, principal_id: str | None) -> 
     except (AzureError, DeserializationError) as exc:
         raise arm_error("eligible-assignments", exc, f"could not read PIM role eligibilities at {scope}",
                         "rbac.data-action") from exc
+
+
+@fact("provider-operations")
+def provider_operations(ctx: Context, namespace: str) -> dict[str, Any]:
+    """ARM's Provider Operations Metadata for one resource provider namespace — every operation with its
+    ``isDataAction`` — for the namespaces the shipped catalogue lacks (``preflight.operations``). Tenant-level,
+    readable by any signed-in caller. A 404 / 400 means ARM does not know the namespace."""
+    from preflight.azure.http import HttpError
+
+    try:
+        return _arm_get(ctx, f"{_AUTHZ}/providerOperations/{namespace}",
+                        {"api-version": AUTHORIZATION_API, "$expand": "resourceTypes"})
+    except HttpError as exc:
+        raise _rest_error("provider-operations", exc, f"could not read the provider operations of {namespace}",
+                          None) from exc
 
 
 @fact("role-definitions-at")

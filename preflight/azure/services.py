@@ -29,8 +29,8 @@ _FACTS = {
     "audit:inventory": f"{ARM} / Azure Resource Graph / {GRAPH}",
 }
 _ARM_FACTS = {"subscription-tenant", "role-assignments", "role-definition", "deny-assignments", "arm-permissions",
-              "eligible-assignments", "role-definitions-at", "management-group-ancestors", "data-access", "subject",
-              "audit:arm-client", "audit:role-definitions", "audit:classic-administrators"}
+              "eligible-assignments", "role-definitions-at", "provider-operations", "management-group-ancestors",
+              "data-access", "subject", "audit:arm-client", "audit:role-definitions", "audit:classic-administrators"}
 
 
 def describe_fact(name: str) -> str | None:

@@ -6,11 +6,12 @@ is tested against it, so sharing code would make both wrong in the same way. It 
 role assignments at the scope or above (management groups → subscription → resource group → resource → child),
 to the principal or any group it is a transitive member of; allowed = some assigned role's permission block has
 a pattern matching the action and no ``not`` pattern of that same block excluding it; deny assignments then
-win over any grant. Patterns are case-insensitive with ``*`` wildcards.
+win over any grant. Patterns are case-insensitive with ``*`` wildcards, Azure's way (docs/rbac.md "Wildcards").
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -120,13 +121,23 @@ def principal_ids(scenario: Mapping[str, Any], object_id: str) -> set[str]:
 
 
 @lru_cache(maxsize=4096)
-def _pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile("^" + ".*".join(re.escape(p) for p in pattern.split("*")) + "$", re.IGNORECASE)
+def _globs(pattern: str) -> tuple[str, ...]:
+    """The pattern as plain ``fnmatch`` globs (whose ``*`` already crosses ``/``): itself, plus every variant
+    with some whole-segment ``*`` between two segments left out — Azure lets ``a/*/read`` cover ``a/read``
+    (docs/rbac.md "Wildcards"). ``[`` and ``?`` are fnmatch syntax, not Azure's: escaped to literals."""
+    segments = pattern.strip().lower().replace("[", "[[]").replace("?", "[?]").split("/")
+    variants: list[list[str]] = [[segments[0]]]
+    for index, segment in enumerate(segments[1:], start=1):
+        interior = segment == "*" and index < len(segments) - 1
+        variants = [v + [segment] for v in variants] + (variants if interior else [])
+    return tuple(dict.fromkeys("/".join(v) for v in variants))
 
 
 def action_matches(pattern: str, action: str) -> bool:
-    """Azure's action pattern match: case-insensitive, ``*`` matches any run of characters."""
-    return bool(_pattern(pattern).match(action))
+    """Azure's action pattern match: case-insensitive; ``*`` matches any run of characters (``/`` included),
+    and a whole-segment ``*`` between two segments may also match no segment."""
+    name = action.strip().lower()
+    return any(fnmatch.fnmatchcase(name, glob) for glob in _globs(pattern))
 
 
 def _block_grants(block: Mapping[str, Any], action: str, data: bool) -> bool:

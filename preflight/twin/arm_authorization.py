@@ -14,6 +14,10 @@ Follows the REST reference (api-version 2022-04-01, what azure-mgmt-authorizatio
 * permissions (``…/providers/Microsoft.Authorization/permissions``): the CALLER's permission blocks at the
   scope, one entry per distinct block of every role that applies (directly, inherited, via groups); their
   union is the effective permission set. Like Azure, deny assignments are not reflected here.
+* provider operations metadata (``/providers/Microsoft.Authorization/providerOperations[/{namespace}]``):
+  each operation's ``isDataAction``, from ``preflight/twin/provider_operations.py``; ``resourceTypes`` only
+  with ``$expand=resourceTypes``. Tenant-level, readable by any signed-in caller; an unknown namespace is 404
+  ``InvalidResourceNamespace``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from preflight.twin import access, roles
+from preflight.twin import access, provider_operations, roles
 from preflight.twin.arm_common import (
     arm_error, authenticate, authorize, ok, page, resource_group_or_404, resource_or_404, subscription_or_404,
 )
@@ -283,19 +287,45 @@ def list_permissions(state: TwinState, request: TwinRequest, match: re.Match[str
         return checked
     caller, scope = checked
     blocks: list[dict[str, Any]] = []
-    assignments = access.applicable_assignments(state.scenario, caller.object_id, scope)
-    for block in access.permission_blocks(state.scenario, assignments):
-        entry = {
-            "actions": list(block.get("actions") or []),
-            "notActions": list(block.get("notActions") or []),
-            "dataActions": list(block.get("dataActions") or []),
-            "notDataActions": list(block.get("notDataActions") or []),
-            "condition": block.get("condition"),
-            "conditionVersion": block.get("conditionVersion"),
-        }
-        if entry not in blocks:
-            blocks.append(entry)
+    for assignment in access.applicable_assignments(state.scenario, caller.object_id, scope):
+        # Permission.condition is "the conditions on the role assignment" (REST reference, Permissions - List
+        # For Resource): an assignment's ABAC condition travels with each block its role grants
+        props = assignment.get("properties", {})
+        for block in access.permission_blocks(state.scenario, [assignment]):
+            entry = {
+                "actions": list(block.get("actions") or []),
+                "notActions": list(block.get("notActions") or []),
+                "dataActions": list(block.get("dataActions") or []),
+                "notDataActions": list(block.get("notDataActions") or []),
+                "condition": props.get("condition") or block.get("condition"),
+                "conditionVersion": props.get("conditionVersion") or block.get("conditionVersion"),
+            }
+            if entry not in blocks:
+                blocks.append(entry)
     return ok(page(state, request, blocks), caller.object_id)
+
+
+def get_provider_operations(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """One namespace's operation metadata (Provider Operations Metadata - Get); any signed-in caller."""
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    namespace = match["namespace"]
+    found = provider_operations.find(state.scenario, namespace)
+    if found is None:
+        return arm_error(404, "InvalidResourceNamespace", f"The resource namespace '{namespace}' is invalid.",
+                         principal=caller.object_id)
+    return ok(provider_operations.as_served(found, request.query.get("$expand", "")), caller.object_id)
+
+
+def list_provider_operations(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """Every namespace's operation metadata (Provider Operations Metadata - List), one page."""
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    expand = request.query.get("$expand", "")
+    items = [provider_operations.as_served(d, expand) for d in provider_operations.documents(state.scenario)]
+    return ok({"value": items}, caller.object_id)
 
 
 ELIGIBILITY_KEY = "x-roleEligibilityScheduleInstances"
@@ -360,6 +390,9 @@ def list_role_eligibility_instances(state: TwinState, request: TwinRequest, matc
 
 def register(router: Router) -> None:
     """Register before generic resource routes: these paths extend resource ids."""
+    router.add("GET", r"/providers/Microsoft\.Authorization/providerOperations", ARM)(list_provider_operations)
+    router.add("GET", r"/providers/Microsoft\.Authorization/providerOperations/(?P<namespace>[^/]+)",
+               ARM)(get_provider_operations)
     router.add("GET", _AUTHZ + r"roleEligibilityScheduleInstances", ARM)(list_role_eligibility_instances)
     router.add("GET", _AUTHZ + r"roleAssignments", ARM)(list_role_assignments)
     router.add("GET", _AUTHZ + r"roleAssignments/(?P<name>[^/]+)", ARM)(get_role_assignment)

@@ -76,11 +76,12 @@ def test_policies_that_apply_and_those_that_do_not(twin_session: Twin, monkeypat
         ("POST", "/v1.0/$batch", 200), ("POST", "/v1.0/identity/conditionalAccess/evaluate", 400)]
 
 
-def test_without_policy_read_all_it_skips_naming_the_permission(twin_session: Twin,
+def test_without_policy_read_all_it_warns_naming_the_permission(twin_session: Twin,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # undecided is never "does not apply": a WARN naming the permission (issue 15's gate rule)
     report = run_scenario(twin_session, monkeypatch, "healthy", only=ONLY)
     result = one(report, "access.conditional-access")
-    assert result.status is Status.SKIP, result
+    assert result.status is Status.WARN, result
     assert "Policy.Read.All" in result.summary
     assert evidence(result, "permission") == "Policy.Read.All"
     assert result.remediation is not None and "Policy.Read.All" in result.remediation.text

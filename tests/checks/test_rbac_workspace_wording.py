@@ -24,6 +24,7 @@ def test_workspace_is_called_a_workspace(twin_session: Twin, monkeypatch: pytest
         monkeypatch.delenv(name, raising=False)
     report = run(CheckOptions(build_target(dict(os.environ)), only=["rbac.deny", "rbac.data-action"]))
     deny = results(report, "rbac.deny")
-    assert [r.status for r in deny] == [Status.PASS], deny
-    assert deny[0].summary.endswith("at the workspace"), deny[0].summary
+    # AzureML Data Scientist cannot read deny assignments: rbac.deny says so, naming the workspace
+    assert [r.status for r in deny] == [Status.WARN], deny
+    assert deny[0].summary.startswith("deny assignments at the workspace could not be read"), deny[0].summary
     assert not [r for r in report.results if "account" in r.summary], report.results

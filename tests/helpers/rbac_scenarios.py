@@ -98,7 +98,8 @@ def two_regional_accounts() -> dict[str, Any]:
 
 
 def ml_workspace() -> dict[str, Any]:
-    """An Azure ML workspace; Alice is AzureML Data Scientist on it and Reader on its resource group."""
+    """An Azure ML workspace; Alice is AzureML Data Scientist on it (and, from healthy, Cognitive Services OpenAI
+    User on the account)."""
     doc = builtin("healthy")
     doc["name"] = "ml-workspace"
     doc["resources"].append({
@@ -116,7 +117,7 @@ MI_OBJECT = "3a3a3a3a-0000-4000-8000-0000000000b1"
 MI_GROUP = "6e0f0000-0000-4000-8000-0000000000c0"
 
 
-def managed_identity_through_group() -> dict[str, Any]:
+def managed_identity_through_group(granted: str = "@now-2h") -> dict[str, Any]:
     """A user-assigned managed identity (App Service style endpoint) that gets Cognitive Services OpenAI User
     only through a group: its group membership is cached in tokens for up to ~24 hours."""
     doc = builtin("healthy")
@@ -130,6 +131,6 @@ def managed_identity_through_group() -> dict[str, Any]:
     doc["directory"]["memberships"] = {MI_GROUP: [MI_OBJECT]}
     doc["signIn"] = {"environment": None, "workloadIdentity": None, "azureCli": None,
                      "managedIdentity": {"clientId": MI_APP, "principalId": MI_OBJECT, "style": "appService"}}
-    doc["roleAssignments"] = [assignment("Reader", MI_GROUP, RG),
-                              assignment("Cognitive Services OpenAI User", MI_GROUP, ACCOUNT)]
+    doc["roleAssignments"] = [assignment("Reader", MI_GROUP, RG, createdOn=granted),
+                              assignment("Cognitive Services OpenAI User", MI_GROUP, ACCOUNT, createdOn=granted)]
     return doc

@@ -441,3 +441,49 @@ def test_tokens_from_another_tenant(arm_twin: Twin) -> None:
     assert [t["tenantId"] for t in tenants] == [other] and tenants[0]["id"] == f"/tenants/{other}"
     refused = get(arm_twin, f"/subscriptions/{SUB}/resourceGroups", foreign, **{"api-version": "2022-12-01"})
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "InvalidAuthenticationTokenTenant"
+
+
+def test_provider_operations_metadata_through_the_real_sdk(arm_twin: Twin) -> None:
+    """Provider Operations Metadata - Get (api-version 2022-04-01), read by the real client: every operation's
+    isDataAction, resource types only with $expand=resourceTypes; any signed-in caller may read it."""
+    doc = world()
+    other_app = "d2d2d2d2-0000-4000-8000-0000000000c1"  # a caller with no role at all
+    doc["directory"]["applications"].append({"id": "d2d2d2d2-0000-4000-8000-0000000000a0", "appId": other_app,
+                                             "displayName": "no-roles", "passwordCredentials": [
+                                                 {"keyId": "5ec7e7a0-0000-4000-8000-000000000002",
+                                                  "endDateTime": "@now+1d", "x-twin-secretText": "other"}]})
+    doc["roleAssignments"] = [ra for ra in doc["roleAssignments"] if ra["properties"]["principalId"] != OTHER_SP]
+    arm_twin.use(doc)
+    meta = authz(arm_twin, credential(arm_twin, other_app, "other")).provider_operations_metadata.get(
+        "microsoft.cognitiveservices", expand="resourceTypes")
+    assert meta.name == "Microsoft.CognitiveServices" and meta.type == "Microsoft.Authorization/providerOperations"
+    planes = {op.name: op.is_data_action for rt in meta.resource_types for op in rt.operations}
+    assert planes["Microsoft.CognitiveServices/accounts/listKeys/action"] is False
+    assert planes["Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"] is True
+    assert len(planes) > 1500
+    bare = get(arm_twin, "/providers/Microsoft.Authorization/providerOperations/Microsoft.Authorization",
+               token(arm_twin), **{"api-version": "2022-04-01"}).json()
+    assert "resourceTypes" not in bare and bare["operations"][0]["name"] == "Microsoft.Authorization/elevateAccess/action"
+
+
+def test_provider_operations_unknown_namespace_and_scenario_additions(arm_twin: Twin) -> None:
+    missing = get(arm_twin, "/providers/Microsoft.Authorization/providerOperations/Contoso.Widgets",
+                  token(arm_twin), **{"api-version": "2022-04-01", "$expand": "resourceTypes"})
+    assert missing.status_code == 404
+    assert missing.json() == {"error": {"code": "InvalidResourceNamespace",
+                                        "message": "The resource namespace 'Contoso.Widgets' is invalid."}}
+    with pytest.raises(ResourceNotFoundError):
+        authz(arm_twin).provider_operations_metadata.get("Contoso.Widgets")
+    assert get(arm_twin, "/providers/Microsoft.Authorization/providerOperations/Microsoft.Authorization",
+               **{"api-version": "2022-04-01"}).status_code == 401  # signed in, like every ARM read
+    doc = world()
+    doc["options"]["x-providerOperations"] = [{"name": "Contoso.Widgets", "displayName": "Widgets", "operations": [
+        {"name": "Contoso.Widgets/widgets/read", "isDataAction": False},
+        {"name": "Contoso.Widgets/widgets/spin/action", "isDataAction": True}]}]
+    arm_twin.use(doc)
+    listed = get(arm_twin, "/providers/Microsoft.Authorization/providerOperations", token(arm_twin),
+                 **{"api-version": "2022-04-01"}).json()["value"]
+    assert [d["name"] for d in listed][:2] == ["Contoso.Widgets", "Microsoft.Authorization"]
+    meta = authz(arm_twin).provider_operations_metadata.get("Contoso.Widgets")
+    assert [(op.name, op.is_data_action) for op in meta.operations] == [
+        ("Contoso.Widgets/widgets/read", False), ("Contoso.Widgets/widgets/spin/action", True)]
