@@ -58,7 +58,8 @@ def _delete_commands(rows: Sequence[Mapping[str, Any]], limit: int = 3) -> list[
 
 class AuditInventory(Check):
     """Lists every role assignment in scope (the rows reports print); WARN when part of the scope was
-    unreadable or principals could not be resolved, so an incomplete audit never looks complete."""
+    unreadable, ERROR when a named scope is unknown or principals could not be resolved (the findings that need
+    them point here, undecided), so an incomplete audit never looks complete."""
 
     meta = CheckMeta(
         id="audit.inventory",
@@ -92,18 +93,26 @@ class AuditInventory(Check):
                                     "source": collected.source, "by_principal_type": by_type}
         if collected.fallback_reason:
             evidence["fallback"] = collected.fallback_reason
+        summary = f"{len(rows)} role assignments in {len(subscriptions)} subscription(s) (via {collected.source})"
+        if collected.unknown:  # a named scope that is not there: part of what was asked was not audited
+            evidence["unknown"] = list(collected.unknown)
+            yield self.result(Status.ERROR, f"{summary}; not audited: {'; '.join(collected.unknown[:3])}",
+                              evidence=evidence, remediation=facts.UNKNOWN_FIX)
+            return
         problems = list(collected.errors) + list(definition_errors)
         unresolved = rows and all(row["principal_exists"] is None for row in rows)
-        summary = f"{len(rows)} role assignments in {len(subscriptions)} subscription(s) (via {collected.source})"
         if problems or unresolved:
             if problems:
                 evidence["unreadable"] = problems[:50]
             if unresolved:
-                evidence["principals"] = "not resolved: Microsoft Graph refused (see the SKIPs below)"
+                evidence["principals"] = "not resolved: Microsoft Graph refused (see the checks pointing here)"
             # Name the first cause, so the summary alone says what went wrong (throttling, a 503, DNS …).
             first = f" (first: {str(problems[0])[:300]})" if problems else ""
-            yield self.warned(summary + (f"; {len(problems)} scope(s) or role(s) could not be read{first}"
-                                         if problems else f"; principals could not be resolved{_why_unresolved(ctx)}"),
+            said = [f"{len(problems)} scope(s) or role(s) could not be read{first}"] if problems else []
+            said += [f"principals could not be resolved{_why_unresolved(ctx)}"] if unresolved else []
+            # Unresolved principals leave the findings that need them undecided: they point here, and an
+            # undecided audit is not a pass (the gate rule). A partial read only WARNs: what was read is decided.
+            yield self.result(Status.ERROR if unresolved else Status.WARN, "; ".join([summary, *said]),
                               evidence=evidence,
                               remediation="grant the auditing identity Reader on the scopes (and Directory.Read.All "
                                           "in Microsoft Graph) and run the audit again")

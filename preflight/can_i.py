@@ -1,6 +1,7 @@
 """``preflight can-i ACTION``: an Azure ``kubectl auth can-i`` — may this principal perform this action here?
 
-Exit 0 allowed, 1 not allowed (denied, conditional or not granted), 2 bad input, 3 could not decide.
+Exit 0 allowed, 1 not allowed (denied, conditional or not granted), 2 bad input, 3 could not decide (the answer
+is still printed: ``allowed: null`` and the reason in JSON, ``undecided: <reason>`` in the table).
 
 Which plane the action belongs to (``actions`` vs ``dataActions`` — they never grant each other) comes from
 Azure's operation metadata (``isDataAction``), see :mod:`preflight.operations`: ``--data-action`` /
@@ -280,21 +281,44 @@ def can_i(action: str, scope: str | None, assignee: str | None, fmt: str, data_p
 
         parse_workspace(workspace)
     ctx = Context(target)
+    from preflight.errors import FactError
+    from preflight.redact import Redactor
+
+    redactor = Redactor.from_environ(target.environ)  # an answer may quote an SDK error quoting a secret
     try:
         if scope is None:
             scope = _default_scope(ctx)
         answer = decide(ctx, action, scope, assignee, plane)
+    except FactError as exc:  # undecided is an answer too: printed in the asked format, exit 3
+        end_context(ctx)
+        click.echo(render_undecided(exc, action, scope, assignee, fmt, redactor), nl=False)
+        return 3
     except BaseException:
         close_context(ctx)
         raise
     end_context(ctx)
-    from preflight.redact import Redactor
-
-    redactor = Redactor.from_environ(target.environ)  # an answer may quote an SDK error quoting a secret
     answer_text = render_text(answer) if fmt != "json" else ""
     text = json.dumps(redactor.value(answer.to_json()), indent=2) if fmt == "json" else redactor.text(answer_text)
     click.echo(text, nl=fmt == "json")
     return 0 if answer.allowed else 3 if answer.allowed is None else 1
+
+
+def render_undecided(exc: Exception, action: str, scope: str | None, assignee: str | None, fmt: str,
+                     redactor: Any) -> str:
+    """The answer when a fact the decision needs is unavailable: the same JSON keys with ``allowed: null`` and
+    the reason, or ``undecided: <reason>`` (and the fix) for people."""
+    why = getattr(exc, "message", str(exc))
+    fix = getattr(exc, "remediation", None)
+    if fmt == "json":
+        body: dict[str, Any] = {"allowed": None, "action": action, "scope": scope,
+                                "principal": {"id": assignee, "type": None},
+                                "grantedBy": [], "deniedBy": [], "conditional": [], "decidedBy": [], "unread": [],
+                                "reason": f"Could not decide: {why}" + (f" Fix: {fix}" if fix else "")}
+        return json.dumps(redactor.value(body), indent=2) + "\n"
+    lines = [f"undecided: {why}", f"  action:    {action}", f"  scope:     {scope or '(not resolved)'}"]
+    if fix:
+        lines.append(f"  fix:       {fix}")
+    return redactor.text("\n".join(lines) + "\n")
 
 
 def _default_scope(ctx: Context) -> str:

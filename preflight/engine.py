@@ -1,5 +1,9 @@
 """Discovers, selects and runs checks. Knows nothing about Azure.
 
+A check that cannot run because a fact it needs is unavailable is not a pass: once every result is known,
+:func:`gate` keeps its SKIP only as a dependant of a check that tells the cause with a FAIL or ERROR, and makes
+it ERROR otherwise (the gate rule, docs in README's exit codes).
+
 Checks run concurrently on daemon worker threads: a check stuck in a network call past its timeout is
 reported as ERROR and abandoned (a thread cannot be killed, but a daemon thread cannot hold the process open
 either), and a replacement worker keeps the pool at full strength.
@@ -71,6 +75,78 @@ class Observer(Protocol):
     def finished(self, meta: CheckMeta, results: Sequence[Result]) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """Why a check could not decide: the fact it needed failed (a FactError's words). Kept beside the SKIP the
+    engine made of it until the whole report is known, for :func:`gate`."""
+
+    fact: str
+    message: str
+    remediation: str | None = None
+    reported_by: str | None = None  # the check that tells this cause itself, if any
+
+
+#: A result, and why its check could not decide when it could not (else None).
+Outcome = tuple[Result, Unavailable | None]
+
+
+def gate(outcomes: Sequence[Outcome]) -> list[Result]:
+    """The gate rule: SKIP means "does not apply"; a check that could not decide is never a pass.
+
+    A check whose fact was unavailable stays SKIP only as a *dependant*: the check it points at
+    (``reported_by``) tells the cause in this report with a FAIL or ERROR result — or, when that check is not in
+    the report, another check's FAIL or ERROR names it as ``caused_by`` — and the SKIP points at the teller in a
+    short clause. Otherwise — it points nowhere, at itself, at a check not in the report, or at one that
+    passed, warned or skipped — it becomes ERROR carrying the cause's message and fix; a later ERROR with the
+    same cause says only "same cause as <the first>", so one cause is told once.
+
+    Pure, one result out per result in, in the same order. Runs after the last check: a dependant may finish
+    before the check it points at (whose own SKIP may become the ERROR that tells the cause).
+    """
+    present = {r.check_id for r, _ in outcomes}
+    told: dict[str, str] = {}  # cause (a check id) → the check whose FAIL/ERROR tells it in this report
+    for r, why in outcomes:
+        if why is None and r.status in (Status.FAIL, Status.ERROR):
+            told[r.check_id] = r.check_id
+            if r.caused_by and r.caused_by not in present:  # it caught and told a cause whose owner is not here
+                told.setdefault(r.caused_by, r.check_id)
+    pending = {r.check_id: why for r, why in outcomes if why is not None}
+    erred: dict[str, bool] = {}
+
+    def errs(check_id: str, path: frozenset[str]) -> bool:
+        """Whether this undecided check becomes ERROR (else it is a dependant of the check it points at)."""
+        if check_id not in erred:
+            owner = pending[check_id].reported_by
+            if owner in told:
+                erred[check_id] = False
+            elif owner in pending and owner != check_id and owner not in path:
+                erred[check_id] = not errs(owner, path | {check_id})  # a dependant's dependant tells nothing
+            else:  # nobody, itself, a cycle, not in the report, or a check that did not FAIL/ERROR
+                erred[check_id] = True
+        return erred[check_id]
+
+    first: dict[tuple[str, str], str] = {}  # (fact, message) → the check whose ERROR tells it
+    out: list[Result] = []
+    for result, why in outcomes:
+        if why is None:
+            out.append(result)
+        elif not errs(result.check_id, frozenset()):
+            teller = told.get(str(why.reported_by), why.reported_by)
+            out.append(replace(result, status=Status.SKIP, remediation=None, caused_by=teller,
+                               summary=f"skipped: {why.fact} is unavailable (see {teller})"))
+        elif (teller := first.setdefault((why.fact, why.message), result.check_id)) != result.check_id:
+            out.append(replace(result, status=Status.ERROR, remediation=None, caused_by=teller,
+                               summary=f"could not decide: {why.fact} is unavailable (same cause as {teller})"))
+        else:
+            # the owner, when it is not here to say otherwise (absent, or this very check); else the fact itself
+            silent = why.reported_by in present and why.reported_by != result.check_id
+            out.append(replace(result, status=Status.ERROR,
+                               caused_by=f"fact:{why.fact}" if silent or not why.reported_by else why.reported_by,
+                               remediation=Remediation(why.remediation) if why.remediation else None,
+                               summary=f"could not decide: {why.fact} is unavailable — {why.message}"))
+    return out
+
+
 def discover(group: str = ENTRY_POINT_GROUP) -> list[CheckSpec]:
     """All checks registered in the entry-point group, in diagnosis order. A duplicate id across distributions is
     a configuration error naming both, never a silent override."""
@@ -136,7 +212,8 @@ def run_checks(
     sanitize: Callable[[Result], Result] = lambda r: r,
 ) -> list[Result]:
     """Run every check concurrently; return their results in the order of ``checks``. Never raises for a
-    check's sake: crashes become ERROR, overdue checks ERROR, unstarted ones at the deadline SKIP."""
+    check's sake: crashes become ERROR, overdue checks ERROR, unstarted ones at the deadline SKIP, and a check
+    whose fact was unavailable SKIP or ERROR by :func:`gate`."""
     return _Run(checks, ctx, options, observer, sanitize).execute()
 
 
@@ -159,6 +236,7 @@ class _Run:
         self.running: dict[int, float] = {}
         self.threads: dict[int, int] = {}  # check index → the worker thread running it
         self.results: dict[int, list[Result]] = {}
+        self.unavailable: dict[int, Unavailable] = {}  # check index → why it could not decide
         self.closed = False
 
     def execute(self) -> list[Result]:
@@ -201,7 +279,14 @@ class _Run:
                 meta = self.checks[index].meta
                 self._record(index, [_make(meta, Status.SKIP,
                                            f"not started: the overall deadline of {self.options.deadline:g} s passed")])
-        return [r for i in range(len(self.checks)) for r in self.results[i]]
+        outcomes = [(r, self.unavailable.get(i)) for i in range(len(self.checks)) for r in self.results[i]]
+        gated = [r if r is before else self.sanitize(r) for (before, _), r in zip(outcomes, gate(outcomes))]
+        if self.observer is not None:  # the undecided checks, held back until gate() knew what they are
+            by_check = {r.check_id: r for r in gated}
+            for index in sorted(self.unavailable):
+                meta = self.checks[index].meta
+                self.observer.finished(meta, [by_check[meta.id]])
+        return gated
 
     def _spawn_worker(self) -> None:
         threading.Thread(target=self._work, name="preflight-check", daemon=True).start()
@@ -217,21 +302,25 @@ class _Run:
             loaded = self.checks[index]
             if self.observer is not None:
                 self.observer.started(loaded.meta)
-            results = self._execute(loaded)
+            results, why = self._execute(loaded)
             with self.cond:
                 if index in self.running:  # not abandoned by a timeout in the meantime
                     del self.running[index]
+                    if why is not None:
+                        self.unavailable[index] = why
                     self._record(index, results)
                 else:
                     return  # a replacement worker has taken over this thread's slot
 
     def _record(self, index: int, results: list[Result], abandoned: bool = False) -> None:
-        """Store results (caller holds the lock) and tell the observer."""
+        """Store results (caller holds the lock) and tell the observer — about a check that could not decide
+        only at the end, once :func:`gate` has made it SKIP or ERROR (progress must not show a SKIP that the
+        report then calls ERROR)."""
         if abandoned:
             self.running.pop(index, None)
         self.results[index] = results
         self.cond.notify_all()
-        if self.observer is not None:
+        if self.observer is not None and index not in self.unavailable:  # an undecided one: at the end
             self.observer.finished(self.checks[index].meta, results)
 
     def _timeout_result(self, index: int) -> Result:
@@ -253,11 +342,12 @@ class _Run:
             return ""
         return f" waiting for {what} (no answer yet)" if what else ""
 
-    def _execute(self, loaded: LoadedCheck) -> list[Result]:
+    def _execute(self, loaded: LoadedCheck) -> tuple[list[Result], Unavailable | None]:
         meta = loaded.meta
         started = time.perf_counter()
+        why = None
         if loaded.check is None:
-            return [_make(meta, Status.ERROR, loaded.load_error or "could not be loaded")]
+            return [_make(meta, Status.ERROR, loaded.load_error or "could not be loaded")], None
         try:
             results = list(loaded.check.run(self.ctx))
             bad = [r for r in results if not isinstance(r, Result) or r.check_id != meta.id]
@@ -266,18 +356,16 @@ class _Run:
             if not results:
                 raise RuntimeError("check finished without a result")
         except FactError as exc:
-            root = exc.reported_by or f"fact:{exc.fact}"
-            summary = f"skipped: {exc.fact} is unavailable — {exc.message}"
-            if exc.reported_by:
-                summary += f" (see {exc.reported_by})"
-            # a cause no check reports is told only here: keep its fix (a reported one is told by its check)
-            fix = Remediation(exc.remediation) if exc.remediation and not exc.reported_by else None
-            results = [_make(meta, Status.SKIP, summary, caused_by=root, remediation=fix)]
+            # SKIP for now (what live progress shows); gate() decides, once every result is known, whether it
+            # stays a dependant of the check telling the cause or becomes the ERROR that tells it
+            why = Unavailable(exc.fact, exc.message, exc.remediation, exc.reported_by)
+            results = [_make(meta, Status.SKIP, f"skipped: {exc.fact} is unavailable — {exc.message}",
+                             caused_by=exc.reported_by or f"fact:{exc.fact}")]
         except Exception as exc:
             log.debug("check %s crashed", meta.id, exc_info=True)
             results = [_make(meta, Status.ERROR, f"check crashed: {type(exc).__name__}: {exc}")]
         elapsed = time.perf_counter() - started
-        return [self.sanitize(replace(r, duration=r.duration or elapsed)) for r in results]
+        return [self.sanitize(replace(r, duration=r.duration or elapsed)) for r in results], why
 
 
 def _make(meta: CheckMeta, status: Status, summary: str, *, duration: float = 0.0,

@@ -29,7 +29,9 @@ class RenderError(PreflightError):
 
 
 class FactError(PreflightError):
-    """A fact could not be established. Checks that need it become SKIP naming ``fact`` as the root cause.
+    """A fact could not be established. A check that needs it cannot decide: the engine makes it a SKIP pointing
+    at ``reported_by`` when that check tells the cause (FAIL/ERROR) in the same report, else an ERROR carrying
+    the cause (preflight.engine.gate).
 
     ``reported_by`` names the check that reports this cause itself, so dependants can point at it instead of
     repeating it. ``status`` / ``code`` carry the HTTP status or AADSTS code when there is one.

@@ -233,3 +233,35 @@ def test_at_a_management_group_only_groups_above_count(
         assert answer["grantedBy"][0]["scope"].endswith(f"/managementGroups/{held_at}")
     asked = [e.path for e in twin_session.requests() if e.path.endswith("/managementGroups/platform")]
     assert asked == ["/providers/Microsoft.Management/managementGroups/platform"], "the hierarchy, read once"
+
+
+# Undecided is an answer too (the gate rule): printed in the asked format, exit 3 — never silence.
+METADATA_503 = {"match": {"path": "metadata/endpoints"}, "status": 503, "retryAfter": 0}
+
+
+def _undecided_scenario(twin: Twin) -> dict[str, Any]:
+    scenario = dict(twin.scenario)
+    scenario["faults"] = [METADATA_503]
+    return scenario
+
+
+def test_undecided_json_is_printed_with_allowed_null_and_the_reason(
+        twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _can_i(twin, monkeypatch, capsys, _undecided_scenario(twin), CHAT, "--format", "json",
+                            "--scope", sc.ACCOUNT)
+    assert code == 3 and err == ""
+    answer = json.loads(out)
+    assert set(answer) == KEYS
+    assert answer["allowed"] is None and answer["action"] == CHAT and answer["scope"] == sc.ACCOUNT
+    assert (answer["grantedBy"], answer["deniedBy"], answer["conditional"]) == ([], [], [])
+    assert answer["reason"].startswith(f"Could not decide: could not read the cloud metadata from {twin.base_url}")
+    assert "HTTP 503" in answer["reason"] and "Fix: " in answer["reason"]
+
+
+def test_undecided_table_says_why_on_stdout(twin: Twin, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _can_i(twin, monkeypatch, capsys, _undecided_scenario(twin), CHAT)
+    assert code == 3 and err == ""
+    assert out.startswith("undecided: could not read the cloud metadata from ")
+    assert f"  action:    {CHAT}\n" in out and "  scope:     (not resolved)\n" in out  # no resource without a cloud
+    assert "  fix:       " in out

@@ -87,3 +87,65 @@ def test_a_connection_reset_for_good_is_named_after_the_attempts(twin: Twin) -> 
     with pytest.raises(MetadataError, match="reset|closed"):
         fetch_metadata(twin.base_url + PATH, env(twin))
     assert len([e for e in twin.requests() if e.path == "/metadata/endpoints"]) == 3
+
+
+# The gate rule through the CLI: a run that could not read its cloud's endpoints verified nothing, so it never
+# exits 0; signin.chain (sign-in is the first step that needs them) tells the cause once, the others point at it.
+
+
+def _check_json(twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                *args: str) -> tuple[int, dict[str, Any]]:
+    import json
+
+    from helpers.twin_fixtures import apply_environment
+
+    from preflight.cli import main
+
+    apply_environment(monkeypatch, twin.environment())
+    code = main(["check", "--format", "json", *args])
+    return code, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(("fault", "words"), [
+    ({"status": 503, "retryAfter": 0}, "HTTP 503 Service Unavailable (after 3 attempts)"),
+    ({"status": 429, "retryAfter": 0}, "HTTP 429"),
+], ids=["5xx", "throttled"])
+def test_unreadable_metadata_is_one_error_told_by_signin_and_the_run_exits_1(
+        twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fault: dict[str, Any],
+        words: str) -> None:
+    with_faults(twin, {"match": {"path": "metadata/endpoints"}, **fault})
+    code, report = _check_json(twin, monkeypatch, capsys)
+    assert code == 1
+    by_status: dict[str, list[dict[str, Any]]] = {}
+    for result in report["results"]:
+        by_status.setdefault(result["status"], []).append(result)
+    (told,) = by_status["error"]
+    assert told["check_id"] == "signin.chain"
+    assert told["summary"].startswith("could not decide: cloud is unavailable — could not read the cloud metadata "
+                                      f"from {twin.base_url}/metadata/endpoints")
+    assert words in told["summary"] and "try again" in told["remediation"]["text"]
+    assert by_status["skip"] and all(r["summary"] == "skipped: cloud is unavailable (see signin.chain)"
+                                     for r in by_status["skip"])
+    assert set(by_status) <= {"error", "skip", "pass"}  # env.config needs no network
+
+
+def test_unreachable_metadata_without_the_signin_check_is_told_once_by_the_first_error(
+        twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from helpers.twin_fixtures import apply_environment
+
+    from preflight.cli import main
+
+    apply_environment(monkeypatch, twin.environment())
+    monkeypatch.setenv("ARM_CLOUD_METADATA_URL", "https://127.0.0.1:9/metadata/endpoints?api-version=2022-09-01")
+    code = main(["check", "--format", "json", "--only", "rbac.*"])
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert code == 1
+    assert [r["status"] for r in results] == ["error"] * len(results) and len(results) > 1
+    first, *rest = results
+    assert "could not read the cloud metadata from https://127.0.0.1:9/" in first["summary"]
+    assert "refused" in first["summary"] and first["remediation"]["text"].startswith("check ARM_CLOUD_METADATA_URL")
+    for result in rest:
+        assert result["summary"] == f"could not decide: cloud is unavailable (same cause as {first['check_id']})"
+        assert result["remediation"] is None

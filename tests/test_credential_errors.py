@@ -34,9 +34,10 @@ def test_whoami_and_can_i_classify_the_refusal(scenario: str, twin_session: Twin
     assert main(["whoami", "--format", "json"]) == 1
     document = json.loads(capsys.readouterr().out)
     assert document["signed_in"] is False and category in document["error"] and fix in document["fix"]
-    assert main(["can-i", READ]) == 3  # could not complete: nobody to ask about
-    err = capsys.readouterr().err
-    assert category in err and fix in err and "Traceback" not in err
+    assert main(["can-i", READ]) == 3  # could not decide: nobody to ask about — said on stdout, like an answer
+    out, err = capsys.readouterr()
+    assert out.startswith("undecided: ") and category in out and fix in out
+    assert "Traceback" not in err
 
 
 def test_dependent_checks_skip_with_the_category(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:

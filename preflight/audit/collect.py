@@ -27,6 +27,7 @@ ARG_API = "2022-10-01"
 AUTHZ_API = "2022-04-01"
 SUBSCRIPTIONS_API = "2022-12-01"
 CLASSIC_API = "2015-07-01"
+MANAGEMENT_GROUPS_API = "2023-04-01"
 ARG_PAGE = 1000  # ARG's maximum $top
 ARM_WORKERS = 8  # concurrent per-subscription listings in the fallback
 MG_PREFIX = "/providers/microsoft.management/managementgroups/"
@@ -111,13 +112,16 @@ def _interned(value: Any) -> str | None:
 @dataclass(frozen=True, slots=True)
 class Collected:
     """The assignments found, how (``resource-graph`` or ``arm``), why ARG was not used, and what could not
-    be read (a subscription that refused the listing is reported, never silently left out)."""
+    be read (a subscription that refused the listing is reported, never silently left out). ``unknown``: the
+    subscriptions, management groups or scopes the user NAMED that ARM does not know or will not show the
+    caller (404 / 403) — nothing was audited there, so the audit is not a pass."""
 
     assignments: tuple[Assignment, ...]
     source: str
     fallback_reason: str | None = None
     errors: tuple[str, ...] = ()
     subscriptions: tuple[str, ...] = field(default=())
+    unknown: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=65536)  # scopes repeat (a few per subscription): 100,000 rows, a few thousand distinct
@@ -330,11 +334,11 @@ def _list_at(arm: RestClient, scope: str) -> list[Assignment]:
 
 
 def via_arm(arm: RestClient, scopes: Sequence[str], progress: Progress = _no_progress,
-            workers: int = ARM_WORKERS) -> tuple[list[Assignment], list[str]]:
+            workers: int = ARM_WORKERS) -> tuple[list[Assignment], list[tuple[str, RestError]]]:
     """Role assignments at, above and below each scope, listed concurrently (at most ``workers`` at once).
-    Returns the assignments and one message per scope that could not be read."""
+    Returns the assignments and, per scope that could not be read, the scope and why."""
     found: list[Assignment] = []
-    errors: list[str] = []
+    failed: list[tuple[str, RestError]] = []
     done = 0
 
     def one(scope: str) -> tuple[str, list[Assignment] | RestError]:
@@ -348,11 +352,37 @@ def via_arm(arm: RestClient, scopes: Sequence[str], progress: Progress = _no_pro
         for scope, outcome in pool.map(one, scopes):
             done += 1
             if isinstance(outcome, RestError):
-                errors.append(f"{scope}: {outcome.status or ''} {outcome.code or ''} {outcome.message}".strip())
+                failed.append((scope, outcome))
             else:
                 found.extend(outcome)
             progress(f"ARM: {done}/{len(scopes)} scopes, {len(found)} assignments")
-    return found, errors
+    return found, failed
+
+
+def _unreadable(scope: str, exc: RestError) -> str:
+    return f"{scope}: {exc.status or ''} {exc.code or ''} {exc.message}".strip()
+
+
+NOT_THERE = (403, 404)  # ARM's answers for a scope that does not exist or that the caller may not see
+
+
+def unknown_roots(arm: RestClient, plan: AuditPlan, found: Sequence[Assignment]) -> list[str]:
+    """The subscriptions and management groups the plan names that ARM does not show the caller (404, or 403:
+    ARM answers a missing management group like a hidden one) — a mistyped id audits nothing and must not look
+    like a clean estate. Resource Graph answers such a query with no rows (or refuses it), so each named group is
+    read once, and each named subscription that returned no assignment (one that did evidently exists)."""
+    listed = {norm_scope(a.scope).split("/")[2] for a in found if norm_scope(a.scope).startswith("/subscriptions/")}
+    wanted = [(f"/subscriptions/{s}", SUBSCRIPTIONS_API) for s in plan.subscriptions if s.lower() not in listed]
+    wanted += [(f"/providers/Microsoft.Management/managementGroups/{g}", MANAGEMENT_GROUPS_API)
+               for g in plan.management_groups]
+    unknown = []
+    for path, api in wanted:
+        try:
+            arm.get(path, {"api-version": api})
+        except RestError as exc:
+            if exc.status in NOT_THERE:
+                unknown.append(_unreadable(path, exc))
+    return unknown
 
 
 def arm_scopes(arm: RestClient, plan: AuditPlan) -> list[str]:
@@ -369,16 +399,21 @@ def arm_scopes(arm: RestClient, plan: AuditPlan) -> list[str]:
 
 def collect(arm: RestClient, plan: AuditPlan, progress: Progress = _no_progress) -> Collected:
     """Resource Graph first (unless explicit ``--scope``s ask for ARM's at/above/below semantics), ARM when
-    Resource Graph refuses."""
+    Resource Graph refuses. Named scopes ARM does not show the caller are ``unknown`` (see :func:`unknown_roots`)."""
     reason = None
     if not plan.scopes:
         try:
-            return Collected(dedupe(via_resource_graph(arm, plan, progress)), "resource-graph")
+            found = dedupe(via_resource_graph(arm, plan, progress))
         except RestError as exc:
             reason = f"Resource Graph refused the query ({exc.status or ''} {exc.code or ''}); listed through ARM"
+        else:
+            return Collected(found, "resource-graph", unknown=tuple(unknown_roots(arm, plan, found)))
     scopes = arm_scopes(arm, plan)
-    found, errors = via_arm(arm, scopes, progress)
-    return Collected(dedupe(found), "arm", reason, tuple(errors))
+    listed, failed = via_arm(arm, scopes, progress)
+    named = set() if plan.all_subscriptions else {norm_scope(r) for r in plan.roots}
+    unknown = tuple(_unreadable(s, e) for s, e in failed if e.status in NOT_THERE and norm_scope(s) in named)
+    errors = tuple(_unreadable(s, e) for s, e in failed if _unreadable(s, e) not in unknown)
+    return Collected(dedupe(listed), "arm", reason, errors, unknown=unknown)
 
 
 # ------------------------------------------------------------------------------------------------ definitions

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from preflight.azure.graph import GraphReader
 
 INVENTORY_CHECK = "audit.inventory"
+UNKNOWN_FIX = ("check the ids (az account list --all -o table; az account management-group list -o table) and "
+               "that the auditing identity can read them (Reader on the subscription or management group)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,9 @@ def assignments(ctx: Context) -> Collected:
     from preflight.audit.collect import collect
 
     collected = collect(ctx.get(arm_client), options(ctx).plan, _progress(ctx))
+    if not collected.assignments and collected.unknown:
+        raise FactError("audit:assignments", "none of the named scopes is visible: " + "; ".join(collected.unknown[:3]),
+                        reported_by=INVENTORY_CHECK, remediation=UNKNOWN_FIX)
     if not collected.assignments and collected.errors:
         raise FactError("audit:assignments", "no role assignment could be read: " + "; ".join(collected.errors[:3]),
                         reported_by=INVENTORY_CHECK,

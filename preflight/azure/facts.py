@@ -1,6 +1,6 @@
 """The Azure facts checks share. Each is computed once per run (see preflight.context) and raises a
 FactError naming the check that diagnoses its failure, so dependants SKIP with a pointer instead of
-repeating the cause.
+repeating the cause (and are ERROR when that check does not tell it: preflight.engine.gate).
 
 SDKs are imported inside the providers: importing this module costs nothing.
 """
@@ -26,25 +26,30 @@ if TYPE_CHECKING:
 MAX_RETRY_AFTER = 5.0  # seconds: Retry-After is honoured up to this (subscription_tenant's ARM read)
 
 
-@fact("cloud")
+@fact("cloud", reported_by="signin.chain")
 def cloud(ctx: Context) -> Cloud:
     """The cloud's endpoints: a known cloud by name, or a custom one from its metadata document — the first
     request of the run's dependent chain, sent with the standard library so it leaves before any SDK import
-    (see preflight.azure.metadata)."""
-    from preflight.azure.metadata import MetadataError, fetch_metadata
+    (see preflight.azure.metadata). Its failure is told by signin.chain (sign-in is the first thing that needs
+    it); every other check points there — or, without signin.chain in the run, the first one tells it."""
+    from preflight.azure.metadata import ATTEMPTS, RETRY_STATUSES, MetadataError, fetch_metadata
 
     target = ctx.target
     if not target.cloud_metadata_url:
         return KNOWN_CLOUDS[target.cloud]
     url = target.cloud_metadata_url
+    where = "check ARM_CLOUD_METADATA_URL / --cloud-metadata-url"
     try:
         return cloud_from_metadata(fetch_metadata(url, target.environ))
     except MetadataError as exc:
-        raise FactError("cloud", f"could not read the cloud metadata from {url}: {exc}",
-                        remediation="check ARM_CLOUD_METADATA_URL / --cloud-metadata-url",
+        if exc.status in RETRY_STATUSES:  # throttled or failing for good: the URL itself is probably right
+            raise FactError("cloud", f"could not read the cloud metadata from {url}: {exc} (after {ATTEMPTS} "
+                            "attempts)", remediation=f"the endpoint is throttled or failing: try again in a few "
+                            f"minutes; if it persists, {where}", status=exc.status) from exc
+        raise FactError("cloud", f"could not read the cloud metadata from {url}: {exc}", remediation=where,
                         status=exc.status) from exc
     except ValueError as exc:
-        raise FactError("cloud", f"the cloud metadata at {url} is not valid JSON: {exc}") from exc
+        raise FactError("cloud", f"the cloud metadata at {url} is not valid JSON: {exc}", remediation=where) from exc
 
 
 def import_in_background(module: str) -> None:

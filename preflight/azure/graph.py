@@ -237,8 +237,10 @@ def _graph_token_refusal(reader: GraphReader, exc: BaseException) -> FactError |
         return None
     scope = reader.base.rstrip("/").removesuffix("/v1.0") + "/.default"  # Graph's audience is its endpoint
     info = format_fix(info, scope=scope)
+    # tokens.scope asks for the Graph token too when a Graph-reading check runs: it tells this refusal
     return FactError("graph", f"{reader.reader} could not get a token for {GRAPH} ({scope}): AADSTS{info.code} "
-                     f"{info.category}: {info.title}", remediation=info.fix, code=str(info.code))
+                     f"{info.category}: {info.title}", remediation=info.fix, code=str(info.code),
+                     reported_by="tokens.scope")
 
 
 def get(reader: GraphReader, relative: str) -> Part:

@@ -103,3 +103,60 @@ def test_progress_rewrites_one_line_on_stderr() -> None:
     progress.message("Resource Graph: 1000/100001 assignments")
     progress.close()
     assert stream.getvalue() == "\r\x1b[KResource Graph: 1000/100001 assignments\r\x1b[K"
+
+
+# An unknown subscription or management group audits nothing: never a clean audit (the gate rule). ARM answers 404
+# SubscriptionNotFound for a subscription, 403 for a management group it will not show (missing or hidden alike).
+TYPO_SUB = "5b000000-0000-4000-8000-0000000000ff"
+
+
+@pytest.mark.parametrize(("args", "named", "found"), [
+    (["--subscription", TYPO_SUB], f"/subscriptions/{TYPO_SUB}: 404 SubscriptionNotFound", False),
+    (["--scope", f"/subscriptions/{TYPO_SUB}"], f"/subscriptions/{TYPO_SUB}: 404 SubscriptionNotFound", False),
+    # the twin's Resource Graph answers a management-group query with no subscription by the tenant-level
+    # assignments (real Resource Graph may refuse it: then the ARM listing answers 403 the same way)
+    (["--management-group", "crop"], "/providers/Microsoft.Management/managementGroups/crop: 403 AuthorizationFailed",
+     True),
+], ids=["subscription", "scope", "management-group"])
+def test_an_unknown_scope_is_an_error_never_a_pass_with_no_assignments(
+        twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str],
+        named: str, found: bool) -> None:
+    from helpers.twin_fixtures import apply_environment
+
+    from preflight.cli import main
+
+    twin_session.use(audit_scenario())
+    apply_environment(monkeypatch, twin_session.environment())
+    code = main(["audit", "--format", "json", *args])
+    out, err = capsys.readouterr()
+    results = {r["check_id"]: r for r in json.loads(out)["results"]}
+    assert code == 1 and "Traceback" not in err
+    inventory = results["audit.inventory"]
+    assert inventory["status"] == "error" and named in inventory["summary"], inventory
+    assert "az account list" in inventory["remediation"]["text"]
+    if found:  # findings over what was found stand; the inventory's ERROR says the rest was not audited
+        assert "not audited: " + named in inventory["summary"]
+    else:  # no PASS over nothing: every finding points at the inventory
+        assert {r["status"] for r in results.values()} <= {"error", "skip"}, results
+        assert results["audit.orphaned"]["summary"] == ("skipped: audit:assignments is unavailable "
+                                                        "(see audit.inventory)")
+
+
+def test_an_unknown_subscription_beside_a_known_one_is_still_an_error(
+        twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from helpers.twin_fixtures import apply_environment
+
+    from preflight.cli import main
+
+    twin_session.use(audit_scenario())
+    apply_environment(monkeypatch, twin_session.environment())
+    code = main(["audit", "--format", "json", "--subscription", SUB1, "--subscription", TYPO_SUB,
+                 "--only", "audit.inventory,audit.orphaned"])
+    document = json.loads(capsys.readouterr().out)
+    results = {r["check_id"]: r for r in document["results"]}
+    assert code == 1
+    assert results["audit.inventory"]["status"] == "error"
+    assert f"not audited: /subscriptions/{TYPO_SUB}: 404" in results["audit.inventory"]["summary"]
+    assert document["tables"]["assignments"]  # what was found is still listed
+    requests = [e.path.lower() for e in twin_session.requests()]
+    assert f"/subscriptions/{TYPO_SUB}" in requests and f"/subscriptions/{SUB1}" not in requests  # it had rows

@@ -57,14 +57,15 @@ CASES = [
          r"Microsoft Graph", r"timed out after 10 s waiting for", deadline=20.0, hang_ms=40000),
     Case("check-entra-dns", "check", Cell("entra", "dns"), (), 1, r"Entra ID",
          r"DNS: the host name login\.twin\.invalid does not resolve"),
-    # a truncated Graph answer: the principal checks SKIP naming it, nothing gates (exit 0), and azure-core's
-    # "Incomplete download." warning does not leak onto stderr
-    Case("check-graph-truncate", "check", Cell("graph", "truncate"), (), 0, r"Microsoft Graph", r"truncated"),
+    # a truncated Graph answer: the principal checks could not decide — the first ERROR names it, the others say
+    # "same cause as" it — so the run does not pass (exit 1, the gate rule); azure-core's "Incomplete download."
+    # warning does not leak onto stderr
+    Case("check-graph-truncate", "check", Cell("graph", "truncate"), (), 1, r"Microsoft Graph", r"truncated"),
     Case("check-dataplane-tls", "check", Cell("data_plane", "tls"), ("--probe",), 1, r"data plane",
          r"TLS: certificate not trusted for 127\.0\.0\.1:\d+"),
-    # principals unresolved: the checks that need them SKIP naming the cause, the inventory WARNs that it is
-    # incomplete; nothing FAILs or ERRORs, so the default --fail-on fail exits 0 (--fail-on warn would gate)
-    Case("audit-graph-html", "audit", Cell("graph", "html"), (), 0, r"Microsoft Graph", r"HTML page"),
+    # principals unresolved: the findings that need them are undecided, so the inventory ERRORs naming the
+    # cause and they SKIP pointing at it — an undecided audit is not a pass (exit 1; the gate rule)
+    Case("audit-graph-html", "audit", Cell("graph", "html"), (), 1, r"Microsoft Graph", r"HTML page"),
     # role definitions unreadable (the inventory itself comes from Resource Graph): a WARN that says why;
     # --fail-on never: exit 0 whatever the results
     Case("audit-arm-reset-never", "audit", Cell("arm", "reset"), ("--fail-on", "never"), 0, r"Resource Manager",
