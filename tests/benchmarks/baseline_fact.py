@@ -49,7 +49,10 @@ def main(fact: str) -> int:
             items = client.role_assignments.list_for_scope(
                 resource_id, filter=f"assignedTo('{env['BENCH_ASSIGNEE']}')")
         else:
-            items = client.role_definitions.list(f"/subscriptions/{subscription}")
+            # at the account: the identity's roles are there, not on the subscription (least privilege), and
+            # reading definitions needs roleDefinitions/read at the scope asked (as `az role definition list
+            # --scope <account>` does)
+            items = client.role_definitions.list(resource_id)
         found = sum(1 for _ in items)
     elif fact == "account":
         from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
