@@ -358,3 +358,19 @@ def test_a_fresh_grant_the_data_plane_refuses_says_wait_not_assign(twin_session:
     assert probe.status is Status.FAIL and probe.remediation is not None
     assert probe.remediation.text.startswith("wait") and not probe.remediation.commands
     assert "role assignment create" not in str(report.results)
+
+
+def test_the_fix_never_proposes_a_role_already_held(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Alice holds Cognitive Services OpenAI User on the account, but its definition cannot be read and ARM's
+    # permissions (here emptied) say nothing grants chat: the verdict is "not granted", yet the least-privilege
+    # role is one she already holds — adding it again is never the fix
+    doc = sc.builtin("healthy")
+    doc["faults"] = [
+        {"match": {"service": "arm", "path": "roleDefinitions/"}, "status": 403,
+         "body": {"error": {"code": "AuthorizationFailed", "message": "no"}}},
+        {"match": {"service": "arm", "path": "Authorization/permissions"}, "status": 200, "body": {"value": []}}]
+    report = run_scenario(twin_session, monkeypatch, doc, only=["rbac.data-action"])
+    chat = one(report, "rbac.data-action", CHAT)
+    assert chat.status is Status.FAIL and chat.remediation is not None
+    assert not chat.remediation.commands, chat.remediation
+    assert chat.remediation.text.startswith("you already hold Cognitive Services OpenAI User at ")
