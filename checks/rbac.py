@@ -225,8 +225,7 @@ class RbacDataAction(Check):
             fix = (f"reading another principal's access needs {' and '.join(refused)} at the "
                    f"{_noun(access.scope)} (e.g. the Reader role), or ask that principal to run preflight")
         elif refused:
-            fix = (f"ask for {' or '.join(refused)} at the {_noun(access.scope)}, or run with --probe: the data "
-                   "plane's answer decides it")
+            fix = _verify_hint(access.scope, f"ask for {' or '.join(refused)} at the {_noun(access.scope)}")
         else:
             fix = "re-run later; if it persists, check the network path to Azure Resource Manager"
         return self.result(Status.ERROR,
@@ -332,8 +331,8 @@ class RbacPropagation(Check):
             yield self.warned(f"which assignment grants {', '.join(unnamed)} could not be read (needs "
                               f"{READ_ASSIGNMENTS}), so whether it is recent is unknown", subject="age",
                               evidence={"actions": unnamed, "scope": access.scope},
-                              remediation="run with --probe: the data plane's answer shows whether the grant is "
-                                          "effective")
+                              remediation=_verify_hint(access.scope, f"{READ_ASSIGNMENTS} (e.g. Reader) shows "
+                                                           "the assignment and its age"))
         evidence: dict[str, Any] = {"principal": access.principal.object_id, "kind": access.principal.kind}
         by_action = self._pending(access, granted)
         pending = list(dict.fromkeys(c for concerns in by_action.values() for c in concerns))
@@ -361,6 +360,14 @@ class RbacPropagation(Check):
                 if concerns:
                     found[requirement.action] = concerns
         return found
+
+
+def _verify_hint(scope: str, read: str) -> str:
+    """How to settle what an unreadable source leaves open: the data-plane probe where there is one (an Azure
+    OpenAI account), else the read that would show it."""
+    if _noun(scope) == "account":
+        return f"run with --probe (the data plane's answer settles it), or {read}"
+    return read
 
 
 def _probe_accepted(ctx: Context) -> bool:
@@ -481,9 +488,9 @@ class RbacDeny(Check):
                            "grants access unless one applies", evidence={"scope": access.scope,
                                                                            "reason": unread.reason},
                            remediation="deny assignments are created only by Azure itself (managed applications, "
-                                       "Azure Blueprints, deployment stacks), so one is unlikely; --probe asks the "
-                                       "data plane directly, or ask for "
-                                       "Microsoft.Authorization/denyAssignments/read (e.g. Reader) to list them")
+                                       "Azure Blueprints, deployment stacks), so one is unlikely; "
+                                       + _verify_hint(access.scope, "Microsoft.Authorization/denyAssignments/read "
+                                                                    "(e.g. Reader) lists them"))
 
 
 class RbacLeastPrivilege(Check):
