@@ -113,7 +113,6 @@ class AccessProbe(Check):
         return self.result(Status.ERROR, summary)
 
 
-READ_DEPLOYMENTS = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read"
 
 
 def _generic_401_cause(ctx: Context, claims: Any, expected_audience: str) -> tuple[str, str, str] | None:
@@ -147,10 +146,11 @@ def _generic_401_cause(ctx: Context, claims: Any, expected_audience: str) -> tup
 def _rbac_verdict(ctx: Context) -> str | None:
     """The offline verdict for the action the probe exercises (None when it cannot be evaluated)."""
     from preflight.azure.access import data_access
+    from preflight.azure.probe import PROBED_ACTION
     from preflight.errors import FactError
 
     try:
-        verdict = ctx.get(data_access).verdict_for(READ_DEPLOYMENTS)
+        verdict = ctx.get(data_access).verdict_for(PROBED_ACTION)
     except FactError:
         return None
     return verdict.status if verdict is not None else None

@@ -149,9 +149,12 @@ class RbacDataAction(Check):
             via = f" via group {grant.via_group}" if grant.via_group else ""
             where = "inherited from " + grant.scope if grant.inherited else f"at the {noun}"
             summary = f"{grant.role_name} ({where}{via}) grants {requirement.action}"
-        else:
+        elif verdict.effective == "allowed":
             summary = (f"your effective permissions at the {noun} include {requirement.action} (which "
                        f"assignment grants it is not readable: needs {READ_ASSIGNMENTS})")
+        else:  # only the data plane could decide: its 200 is the proof
+            summary = (f"the data plane accepted the token for {requirement.action} (see access.probe); no other "
+                       "source could be read")
         if not verdict.deny_checked:
             summary += "; deny assignments could not be read (see rbac.deny)"
         return self.passed(summary, subject=requirement.action,
@@ -372,17 +375,10 @@ def _verify_hint(scope: str, read: str) -> str:
 
 def _probe_accepted(ctx: Context) -> bool:
     """Whether this run's data-plane probe (``--probe``) got a 200: the one proof that needs no guessing from
-    assignment ages. False when the probe is not part of the run or did not succeed."""
-    from preflight.azure.probe import dataplane_probe
-    from preflight.errors import FactError
+    assignment ages."""
+    from preflight.azure.probe import probe_says
 
-    if "probe" not in ctx.services.get("selected-tags", ()):
-        return False
-    try:
-        answer = ctx.get(dataplane_probe)
-    except FactError:
-        return False
-    return answer is not None and answer.accepted
+    return probe_says(ctx) == "allowed"
 
 
 def settled_or_concerns(decision: Decision, principal_kind: str, now: float) -> list[str]:

@@ -261,9 +261,23 @@ def data_access(ctx: Context) -> DataAccess:
     held = tuple({"role": names.get(a.role_guid, a.role_guid), "role_id": a.role_guid, "scope": a.scope,
                   "principal_id": a.principal_id, "condition": a.condition, "created_on": a.created_on}
                  for a in readings.assignments or ())
-    verdicts = tuple((r, readings.verdict(r.action, data=r.data)) for r in wanted.requirements)
+    verdicts = tuple((r, _with_probe(ctx, readings.verdict(r.action, data=r.data))) for r in wanted.requirements)
     return DataAccess(who, wanted, scope, held, verdicts, readings.principal_ids, readings.definitions,
                       readings.mg_ancestry, whom.arm_type, whom.is_caller, readings.unread)
+
+
+def _with_probe(ctx: Context, verdict: Verdict) -> Verdict:
+    """An action no other source could decide is decided by the data plane's 200 when the run probes it
+    (``--probe``): the service's own answer. Asked only then, so a decided run never waits for the probe."""
+    from preflight.azure.probe import PROBED_ACTION, probe_says
+    from preflight.verdict import combine
+
+    if verdict.status != "undecided" or verdict.action.lower() != PROBED_ACTION.lower() or not verdict.data_action:
+        return verdict
+    if probe_says(ctx) != "allowed":
+        return verdict
+    return combine(verdict.action, data_action=True, decision=verdict.decision, effective=verdict.effective,
+                   probe="allowed", deny_checked=verdict.deny_checked, unread=verdict.unread)
 
 
 def ancestry_from(scope: str, applied_scopes: Sequence[str]) -> dict[str, tuple[str, ...]] | None:

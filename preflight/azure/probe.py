@@ -11,6 +11,8 @@ from preflight.context import Context, fact
 from preflight.errors import FactError
 
 API_VERSION = "2024-10-21"  # a GA Azure OpenAI data-plane version
+#: The one data action the probe exercises (GET /openai/deployments).
+PROBED_ACTION = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read"
 TIMEOUT = 15
 
 
@@ -70,3 +72,16 @@ def dataplane_probe(ctx: Context) -> ProbeAnswer | None:
         raise FactError("dataplane-probe", f"the data plane could not be reached: {describe_transport(exc, url)} "
                         f"(GET {url})", reported_by="access.probe") from exc
     return ProbeAnswer(url, response.status_code, response.text, response.headers.get("Content-Type"))
+
+
+def probe_says(ctx: Context) -> str | None:
+    """The probe as a verdict source (:mod:`preflight.verdict`): ``allowed`` when this run probes (``--probe``)
+    and the service accepted the token; None otherwise — a refusal is not counted, since a 401/403 has causes
+    besides RBAC (propagation, network, tenant) that access.probe tells apart."""
+    if "probe" not in ctx.services.get("selected-tags", ()):
+        return None
+    try:
+        answer = ctx.get(dataplane_probe)
+    except FactError:
+        return None
+    return "allowed" if answer is not None and answer.accepted else None

@@ -374,3 +374,19 @@ def test_the_fix_never_proposes_a_role_already_held(twin_session: Twin, monkeypa
     assert chat.status is Status.FAIL and chat.remediation is not None
     assert not chat.remediation.commands, chat.remediation
     assert chat.remediation.text.startswith("you already hold Cognitive Services OpenAI User at ")
+
+
+def test_the_data_plane_decides_what_no_other_source_could(twin_session: Twin,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # Cognitive Services User at the subscription reads no Microsoft.Authorization data, and ARM's permissions
+    # answer 503 throughout: only --probe's 200 can decide — for the action it exercises, and only that one
+    doc = sc.builtin("cs-user-subscription")
+    doc["faults"] = [{"match": {"service": "arm", "path": "Authorization/permissions"}, "status": 503,
+                      "body": {"error": {"code": "ServiceUnavailable", "message": "try later"}}}]
+    report = run_scenario(twin_session, monkeypatch, doc, only=["rbac.data-action", "access.probe"])  # type: ignore[arg-type]
+    read = one(report, "rbac.data-action", READ)
+    assert read.status is Status.PASS and "the data plane accepted the token" in read.summary
+    assert next(e.value for e in read.evidence if e.name == "decidedBy") == ["data-plane"]
+    undecided = one(report, "rbac.data-action", CHAT)
+    assert undecided.status is Status.ERROR and "could not decide" in undecided.summary
+    assert "roleAssignments/read" in undecided.summary
