@@ -48,6 +48,7 @@ __all__ = [
     "condition_restricts",
     "effective_permissions",
     "evaluate",
+    "granted_operations",
     "normalize_scope",
     "permission_grants",
     "role_definition_guid",
@@ -404,11 +405,25 @@ def condition_restricts(condition: str | None, action: str) -> bool:
     """
     if condition is None:
         return False
+    guarded = _condition_guards(condition)
+    if guarded is None:
+        return True
+    return any(action_matches(pattern, action) for pattern in guarded)
+
+
+@lru_cache(maxsize=256)
+def _condition_guards(condition: str) -> tuple[str, ...] | None:
+    """The ``ActionMatches`` patterns of a condition in the provable shape, ``None`` when it is not in it.
+
+    Cached because a condition is parsed once per operation otherwise: ranking the built-in roles by the
+    operations they grant asks about the same few conditions thousands of times (a character-by-character
+    split, most of the cost of :func:`preflight.builtin_roles.least_privilege_role` before this cache).
+    """
     clauses = _split_top_level_and(_strip_parens(condition))
     guarded = [_guarded_actions(clause) for clause in clauses]
     if not clauses or any(actions is None for actions in guarded):
-        return True
-    return any(action_matches(pattern, action) for actions in guarded if actions for pattern in actions)
+        return None
+    return tuple(pattern for actions in guarded if actions for pattern in actions)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -753,9 +768,10 @@ def _role_breadth(role: RoleDefinition) -> int:
     )
 
 
-def _catalogue_breadth(role: RoleDefinition, operations: Sequence[tuple[str, bool]]) -> int:
-    """How many known operations (name, is_data_action) the role grants: the exact measure when a provider
-    operation catalogue is at hand."""
+def granted_operations(role: RoleDefinition, operations: Iterable[tuple[str, bool]]) -> int:
+    """How many known operations (name, is_data_action) the role grants unconditionally: the exact measure of
+    its breadth when a provider operation catalogue is at hand (what :func:`roles_granting` orders by, public
+    so a recommendation can say how much it grants)."""
     return sum(
         1
         for name, is_data in operations
@@ -805,7 +821,7 @@ def roles_granting(
     ]
     return sorted(
         candidates,
-        key=lambda role: (_catalogue_breadth(role, catalogue), _role_breadth(role), role.role_name.lower()),
+        key=lambda role: (granted_operations(role, catalogue), _role_breadth(role), role.role_name.lower()),
     )
 
 

@@ -31,7 +31,7 @@ def test_checks_reports_and_data_files_are_inside_the_wheel(wheel: Path) -> None
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("preflight/checks/env.py", "preflight/reports/json_report.py", "preflight/reports/table.py",
                      "preflight/schemas/report-1.schema.json", "preflight/py.typed", "preflight/profiles.json",
-                     "preflight/provider_operations.json"):
+                     "preflight/provider_operations.json", "preflight/builtin_roles.json"):
         assert expected in names
     # every data file in the source tree of a package-data folder must ship
     for folder, pattern in (("preflight/twin/scenarios", "*.json"), ("preflight/twin/data", "*.json"),
