@@ -11,6 +11,13 @@ and, for the workload-identity federation codes the reference does not list (700
 700222, 90061), from the Microsoft Entra workload identity documentation and the azure-workload-identity
 troubleshooting guide. Fixes use the placeholders ``{tenant}``, ``{app_id}`` and ``{scope}``, filled in by
 :func:`format_fix`.
+
+Entra's words come second, and only where the number is not enough (:data:`_READINGS`): a code with several
+meanings (AADSTS50012 has been "Invalid client secret is provided", "Client assertion is not within its valid
+time range" and "Client assertion audience claim does not match Realm issuer"; AADSTS700027 an unregistered, an
+expired or a mismatched signing key; AADSTS50013 an on-behalf-of assertion that expired, was signed by an unknown
+key or was issued for another app; AADSTS700024 an expired assertion or a signer's clock running ahead), and a
+code the table lacks. Anything still unread is ``unknown`` with the code, Entra's own words and the lookup URL.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any
 
@@ -71,6 +80,9 @@ class AadstsInfo:
     fix: str
     docs: str
     ca_policy: str | None = None
+    #: which of Entra's messages decided the meaning (``"assertion_expired"``, ``"certificate_not_registered"``,
+    #: …); ``None`` when the number alone did
+    variant: str | None = None
 
     @property
     def known(self) -> bool:
@@ -209,6 +221,12 @@ _TABLE: dict[int, _Entry] = {
             "unauthorized thumbprint, or invalid signature).",
             "Check the certificate registered on the app: az ad app credential list --id {app_id} --cert",
             None),
+    50013: _Entry(_C.ASSERTION_INVALID, "Assertion invalid",
+            "The assertion presented (in an on-behalf-of or bearer-assertion exchange, the user's token) is "
+            "invalid: expired, signed by a key Entra does not know, issued by or for something else, or "
+            "malformed.",
+            "Acquire a fresh token for this API from the user right before the exchange and pass that access "
+            "token (not an ID token) as the assertion.", None),
     700024: _Entry(_C.ASSERTION_INVALID, "Client assertion expired",
              "The client assertion is not within its valid time range: it expired (federated tokens such as "
              "GitHub's live about 5 minutes) or the clock is skewed.",
@@ -314,6 +332,226 @@ KNOWN_CODES: frozenset[int] = frozenset(_TABLE)
 # AADSTS50126: …"); the code after them says what actually went wrong.
 _GENERIC: frozenset[int] = frozenset({70002, 50012})
 
+# --------------------------------------------------------------------------------------------------------------
+# Entra's words: the meanings a number alone cannot tell apart
+# --------------------------------------------------------------------------------------------------------------
+
+#: Codes whose number has several meanings, read by their message (style.md item 10: text only splits these,
+#: or reads a code the table lacks).
+_SEVERAL_MEANINGS: frozenset[int] = frozenset({50012, 50013, 700024, 700027})
+#: Codes whose assertion is a *user's* token (on-behalf-of, bearer assertion), not the app's own client assertion.
+_USER_ASSERTION: frozenset[int] = frozenset({50013, 500131})
+
+_SIGN_WITH_REGISTERED = (
+    "Sign the assertion with the private key of a certificate registered on the app (compare thumbprints: az ad "
+    "app credential list --id {app_id} --cert), or upload its public key: az ad app credential reset --id "
+    "{app_id} --cert @cert.pem --append"
+)
+_FRESH_ASSERTION = (
+    "Build (or fetch the federated token for) the assertion right before each token request instead of caching "
+    "it — GitHub's OIDC tokens live about 5 minutes — and keep the signer's clock in sync (NTP)."
+)
+_FRESH_USER_TOKEN = (
+    "Acquire a fresh access token for this API from the user right before the on-behalf-of exchange, and pass "
+    "the access token (not an ID token) as the assertion."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """One meaning recognised by Entra's words: ``pattern`` (case-insensitive) over the code's own sentence;
+    ``user`` limits it to user-assertion codes (True), client-assertion codes (False) or neither (None)."""
+
+    variant: str
+    pattern: re.Pattern[str]
+    entry: _Entry
+    user: bool | None = None
+
+
+def _words(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+# Most specific first: "Client assertion contains an invalid signature. [Reason - The key used is expired." says
+# "invalid signature" too. The texts quoted are Entra's as users pasted them in public issues.
+_READINGS: tuple[_Reading, ...] = (
+    # "AADSTS700024: Client assertion is not within its valid time range. Current time: 2024-10-02T22:05:03.67Z,
+    # assertion valid from 1970-01-01T00:00:00.0000000Z, expiry time of assertion 2024-10-02T21:30:53.0000000Z."
+    # (AzureAD/microsoft-authentication-library-for-dotnet#4951); "AADSTS70002: Error validating credentials.
+    # AADSTS50012: Client assertion is not within its valid time range." (azure-activedirectory-library-for-java#46);
+    # "AADSTS50013: Assertion is not within its valid time range." (active-directory-dotnet-webapi-onbehalfof#25);
+    # "AADSTS500133: Assertion is not within its valid time range" (MicrosoftDocs/azure-docs#16399).
+    # _time_range() turns the first two into assertion_expired / assertion_not_yet_valid when the times are given.
+    _Reading("user_assertion_expired", _words(r"not within its valid time range"), _Entry(
+        _C.ASSERTION_INVALID, "User assertion expired",
+        "The user's token passed as the on-behalf-of assertion is outside its validity period (Entra: 'Assertion "
+        "is not within its valid time range'): it was kept past its expiry.", _FRESH_USER_TOKEN), user=True),
+    _Reading("assertion_time_range", _words(r"not within its valid time range"), _Entry(
+        _C.ASSERTION_INVALID, "Client assertion outside its valid time range",
+        "The client assertion is not within its valid time range: it expired before Entra received it (federated "
+        "tokens such as GitHub's live about 5 minutes; a cached assertion outlives them) or the signer's clock is "
+        "skewed.", _FRESH_ASSERTION), user=False),
+    # "AADSTS70002: Error validating credentials. AADSTS50013: Assertion audience does not match the Client app
+    # presenting the assertion. The audience in the assertion was 'abc' and the expected audience is 'def' …"
+    # (AzureAD/microsoft-authentication-library-for-js#389); the same words under AADSTS500131 (AzureTRE-Deployment#65)
+    _Reading("user_assertion_audience", _words(r"assertion audience does not match the client app"), _Entry(
+        _C.ASSERTION_INVALID, "On-behalf-of assertion issued for another app",
+        "The user's token presented as the on-behalf-of assertion was issued for a different audience than the "
+        "app presenting it (Entra: 'Assertion audience does not match the Client app presenting the assertion').",
+        "The calling client must request its token for this API (api://{app_id}/.default or the API's App ID "
+        "URI) and the API must pass exactly that token as the assertion.")),
+    # "AADSTS70002: Error validating credentials. AADSTS50012: Client assertion audience claim does not match Realm
+    # issuer." (AzureAD/azure-activedirectory-library-for-python#79; AADSTS700023 in msal-dotnet#2746);
+    # "AADSTS5002741: Number of audience values in the provided client credential exceed maximum allowed."
+    # (zitadel/oidc#887)
+    _Reading("assertion_audience", _words(r"audience claim does not match realm issuer|number of audience values"),
+             _Entry(_C.ASSERTION_INVALID, "Client assertion audience wrong",
+                    "The client assertion's 'aud' claim is not this token endpoint (Entra: 'Client assertion "
+                    "audience claim does not match Realm issuer'): built for another tenant, for /common, another "
+                    "host or cloud, or with more than one audience.",
+                    "Set 'aud' to the one token endpoint the request goes to: "
+                    "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")),
+    # "AADSTS50013: Assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used
+    # by client: 'xxxx'" (microsoft-authentication-library-for-dotnet#2604) — for a user assertion, a token whose
+    # signing key is not Entra's
+    _Reading("user_assertion_signature", _words(r"signature"), _Entry(
+        _C.ASSERTION_INVALID, "User assertion signature not verifiable",
+        "Entra could not verify the signature of the user's token presented as the assertion (Entra: 'Assertion "
+        "failed signature validation'): it was not issued by this tenant's Entra for this API (an ID token, a "
+        "token from another tenant or cloud, or one for an app with its own signing keys).", _FRESH_USER_TOKEN),
+        user=True),
+    # "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on
+    # application. [Reason - The key was not found., Thumbprint of key used by client: '<thumbprint>' …"
+    # (microsoft-authentication-library-for-js#8339); "AADSTS700027: Client assertion contains an invalid
+    # signature. [Reason - The key was not found., …" (azure-sdk-for-net#29007)
+    _Reading("certificate_not_registered", _words(r"not registered on application|reason - the key was not found"),
+             _Entry(_C.ASSERTION_INVALID, "Signing certificate not registered",
+                    "The certificate that signed the client assertion is not registered on the app (Entra: 'The "
+                    "key was not found'; the message names the thumbprint the client used).",
+                    _SIGN_WITH_REGISTERED)),
+    # "Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used
+    # by client: …, Found key 'Start=…, End=…'" (Entra's wording as the twin reproduces it:
+    # preflight/twin/entra.py)
+    _Reading("certificate_expired", _words(r"the key used is expired"), _Entry(
+        _C.ASSERTION_INVALID, "Signing certificate expired",
+        "The certificate registered on the app that matches the signing key has expired (Entra: 'The key used is "
+        "expired').",
+        "Create a new certificate, upload it and sign with it: az ad app credential reset --id {app_id} --cert "
+        "@new-cert.pem --append")),
+    # "AADSTS50013: Assertion failed signature validation. [Reason - Key was found, but use of the key to verify the
+    # signature failed., …" (microsoftgraph/msgraph-sdk-php#1585); "… [Reason - The provided signature value did
+    # not match the expected signature value., …" (azure-sdk-for-java#25109); "AADSTS700027: Client assertion
+    # failed signature validation."
+    _Reading("signature_invalid", _words(r"signature"), _Entry(
+        _C.ASSERTION_INVALID, "Client assertion signature invalid",
+        "Entra found the registered key but the assertion's signature does not verify with it (Entra: 'invalid "
+        "signature' / 'failed signature validation'): signed with another private key, with an algorithm other "
+        "than RS256/PS256, or the JWT was altered.", _SIGN_WITH_REGISTERED)),
+    # "AADSTS7000222: The provided client secret keys for app '…' are expired." (dotnet/sign#849)
+    _Reading("client_secret_expired", _words(r"client secret keys (?:for app '[^']*' )?are expired"), _Entry(
+        _C.EXPIRED_CLIENT_SECRET, "Client secret expired", "The provided client secret keys have expired.",
+        _NEW_SECRET)),
+    # "AADSTS70002: Error validating credentials. AADSTS50012: Invalid client secret is provided."
+    # (sjkp/letsencrypt-siteextension#144, microsoft-authentication-library-for-dotnet#544)
+    _Reading("client_secret_invalid", _words(r"invalid client secret"), _Entry(
+        _C.INVALID_CLIENT_SECRET, "Invalid client secret",
+        "Entra says the client secret is invalid ('Invalid client secret is provided'): a wrong or rotated value, "
+        "or the secret's ID used instead of its value.",
+        "Set AZURE_CLIENT_SECRET to the secret's Value (not its Secret ID), or create a new one: "
+        "az ad app credential reset --id {app_id} --append")),
+    # "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or
+    # 'client_secret'." (MicrosoftDocs/azure-docs#25959)
+    _Reading("client_credential_missing", _words(r"must contain the following parameter: 'client_assertion'"),
+             _Entry(_C.APPLICATION_MISCONFIGURED, "No client credential sent",
+                    "The app is a confidential client and the request carried neither a client secret nor a client "
+                    "assertion — typically a device-code or username/password sign-in with an app registration "
+                    "that does not allow public client flows.",
+                    "Send the app's credential (AZURE_CLIENT_SECRET or a certificate), or allow public client "
+                    "flows: az ad app update --id {app_id} --set isFallbackPublicClient=true")),
+    # "AADSTS700025: Client is public so neither 'client_assertion' nor 'client_secret' should be presented."
+    # (pnp/cli-microsoft365#948)
+    _Reading("public_client_with_credential", _words(r"client is public so neither"), _Entry(
+        _C.APPLICATION_MISCONFIGURED, "Credential sent for a public client",
+        "The app registration is a public client, so it may not present a client secret or assertion.",
+        "Remove the secret/certificate from the request, or, if the app is meant to be confidential, turn "
+        "public client flows off: az ad app update --id {app_id} --set isFallbackPublicClient=false")),
+)
+
+# "Current time: 2024-10-02T22:05:03.6755165Z, assertion valid from 1970-01-01T00:00:00.0000000Z, expiry time of
+# assertion 2024-10-02T21:30:53.0000000Z." — dates may also come as "Tue, 02 Dec 2026 16:00:00 GMT"
+_TIME_RANGE = re.compile(r"Current time: (?P<now>.+?), assertion valid from (?P<nbf>.+?), expiry time of assertion "
+                         r"(?P<exp>.+?)\.(?:\s|$)", re.IGNORECASE | re.DOTALL)
+
+
+def _instant(text: str) -> datetime | None:
+    """An Entra timestamp (ISO 8601 with up to 7 fraction digits, or RFC 1123) as an aware datetime."""
+    text = text.strip()
+    try:
+        value = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", text))
+    except ValueError:
+        try:
+            value = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _span(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}" if minutes >= 2 else f"{round(seconds)} seconds"
+
+
+def _time_range(text: str) -> tuple[str, _Entry] | None:
+    """Expired or not yet valid, from the times Entra quotes: the fix differs (a fresher assertion vs the clock)."""
+    found = _TIME_RANGE.search(text)
+    if not found:
+        return None
+    now, nbf, exp = (_instant(found.group(key)) for key in ("now", "nbf", "exp"))
+    if now is None or exp is None:
+        return None
+    if now > exp:
+        return "assertion_expired", _Entry(
+            _C.ASSERTION_INVALID, "Client assertion expired",
+            f"The client assertion expired {_span((now - exp).total_seconds())} before Entra received it (expiry "
+            f"{found.group('exp').strip()}, Entra's time {found.group('now').strip()}): it was built or fetched "
+            "too early, or cached and reused.", _FRESH_ASSERTION)
+    if nbf is not None and now < nbf:
+        return "assertion_not_yet_valid", _Entry(
+            _C.ASSERTION_INVALID, "Client assertion not yet valid (clock skew)",
+            f"The client assertion becomes valid only {_span((nbf - now).total_seconds())} after Entra's current "
+            f"time ({found.group('nbf').strip()} vs {found.group('now').strip()}): the clock of the machine that "
+            "signed it runs ahead, or it was built from local time instead of UTC.",
+            "Sync the signer's clock (NTP: timedatectl set-ntp true, w32tm /resync) and build nbf / iat / exp "
+            "from UTC seconds since the epoch.")
+    return None
+
+
+def _sentence(text: str, code: int) -> str:
+    """The part of ``text`` that belongs to ``code``: from ``AADSTS<code>`` to the next code or Trace ID, so a
+    chained message's words are read under their own code (all of ``text`` when the code is not in it)."""
+    start = re.search(rf"AADSTS{code}(?![0-9])", text, re.IGNORECASE)
+    if start is None:
+        return text
+    rest = text[start.end():]
+    end = re.search(r"AADSTS[0-9]{4,8}|Trace ID:", rest, re.IGNORECASE)
+    return rest[: end.start()] if end else rest
+
+
+def _read(code: int, text: str) -> AadstsInfo | None:
+    """The meaning Entra's words give ``code``, or ``None`` when none of :data:`_READINGS` matches."""
+    sentence = _sentence(text, code)
+    for reading in _READINGS:
+        if reading.user is not None and reading.user != (code in _USER_ASSERTION):
+            continue
+        if reading.pattern.search(sentence):
+            variant, entry = reading.variant, reading.entry
+            if variant == "assertion_time_range":
+                variant, entry = _time_range(sentence) or (variant, entry)
+            return AadstsInfo(code, entry.category, entry.title, entry.cause, entry.fix, docs_url(code),
+                              entry.ca_policy, variant)
+    return None
+
+
 _CODE_IN_TEXT = re.compile(r"AADSTS([0-9]{4,8})", re.IGNORECASE)
 _BARE_CODE = re.compile(r"\s*(?:AADSTS)?([0-9]{4,8})\s*", re.IGNORECASE)
 
@@ -372,9 +610,14 @@ def most_specific(codes: Iterable[int]) -> int | None:
 
 
 def classify_aadsts(code: int, text: str | None = None) -> AadstsInfo:
-    """The knowledge-base entry for ``code``; an unknown code becomes ``unknown`` carrying ``text`` (the error
-    as received) as its cause, so nothing is lost."""
+    """The knowledge-base entry for ``code``. With ``text`` (the error as received), a code with several
+    meanings or one the table lacks is read by Entra's words first (:data:`_READINGS`); a code still unknown
+    becomes ``unknown`` carrying ``text`` as its cause, so nothing is lost."""
     entry = _TABLE.get(code)
+    if text and (entry is None or code in _SEVERAL_MEANINGS):
+        read = _read(code, text)
+        if read is not None:
+            return read
     if entry is None:
         cause = text.strip() if text and text.strip() else "This code is not in preflight's knowledge base."
         return AadstsInfo(
@@ -390,16 +633,29 @@ def classify_aadsts(code: int, text: str | None = None) -> AadstsInfo:
 
 def classify_error(source: str | Mapping[str, Any] | Iterable[int] | None) -> AadstsInfo | None:
     """Classify a whole error (message, token-endpoint body or code list) by its most specific code;
-    ``None`` when it contains no AADSTS code at all."""
-    code = most_specific(parse_aadsts_codes(source))
-    if code is None:
+    ``None`` when it contains no AADSTS code at all.
+
+    "Most specific" as in :func:`most_specific`, except that a code Entra's words explain (a generic wrapper
+    split by its text, a code the table lacks but whose message reads as a known meaning) counts as specific:
+    "AADSTS70002: Error validating credentials. AADSTS500133: Assertion is not within its valid time range" is
+    about the assertion, not the client secret that 70002 alone would suggest.
+    """
+    codes = parse_aadsts_codes(source)
+    if not codes:
         return None
     text: str | None = None
     if isinstance(source, str):
         text = source
     elif isinstance(source, Mapping) and isinstance(source.get("error_description"), str):
         text = source["error_description"]
-    return classify_aadsts(code, text)
+    infos = [classify_aadsts(code, text) for code in codes]
+
+    def rank(info: AadstsInfo) -> int:
+        if not info.known:
+            return 2
+        return 1 if info.code in _GENERIC and info.variant is None else 0
+
+    return min(infos, key=rank)  # min keeps the first of equals: the message's order
 
 
 _PLACEHOLDER = re.compile(r"\{(tenant|app_id|scope|issuer)\}")

@@ -91,8 +91,9 @@ def test_text_analytics_needs_the_language_reader_not_cognitive_services_user() 
 
 def test_list_keys_is_the_smallest_role_granting_it() -> None:
     """A control-plane action (Azure's metadata says so; a wrong ``data_action=True`` would let
-    ``Microsoft.CognitiveServices/*`` dataActions match it — the caller owns the plane). The smallest built-in granting it is the Defender service role "Defender Cloud Secrets
-    Posture" — four actions, of which listKeys is the only catalogued one (the others list Cosmos DB keys)."""
+    ``Microsoft.CognitiveServices/*`` dataActions match it — the caller owns the plane). The smallest built-in
+    granting it is the Defender service role "Defender Cloud Secrets Posture" — four actions, of which listKeys
+    is the only catalogued one (the others list Cosmos DB keys)."""
     role = least_privilege_role(f"{CS}/accounts/listKeys/action")
     assert role is not None and role.name == "Defender Cloud Secrets Posture" and role.granted_operations == 1
 
