@@ -192,11 +192,17 @@ def decide(ctx: Context, action: str, scope: str, assignee: str | None,
                "resources → Activate); do not add an assignment")
     elif verdict.status == "not-granted":
         held = {a.role_guid for a in readings.assignments or ()}
-        best = [r for r in roles_granting(action, catalogue, data_action=data, scope=scope) if r.guid not in held]
+        best = [(r.guid, r.role_name) for r in roles_granting(action, catalogue, data_action=data, scope=scope)
+                if r.guid not in held]
+        if not best and listed is None:  # the roles at the scope were unreadable: the shipped built-ins know
+            from preflight.builtin_roles import least_privilege_role
+
+            builtin = least_privilege_role(action, data_action=data)
+            best = [(builtin.guid, builtin.name)] if builtin is not None and builtin.guid not in held else []
         if best:
             kind = principal_type if principal_type in ("User", "Group", "ServicePrincipal") else "ServicePrincipal"
             fix = (f"az role assignment create --assignee-object-id {principal_id} --assignee-principal-type {kind} "
-                   f"--role {best[0].guid} --scope {scope}   # {best[0].role_name}")
+                   f"--role {best[0][0]} --scope {scope}   # {best[0][1]}")
     return Answer(verdict, scope, principal_id, principal_type, plane_reason, fix, tuple(notes))
 
 

@@ -265,3 +265,14 @@ def test_undecided_table_says_why_on_stdout(twin: Twin, monkeypatch: pytest.Monk
     assert out.startswith("undecided: could not read the cloud metadata from ")
     assert f"  action:    {CHAT}\n" in out and "  scope:     (not resolved)\n" in out  # no resource without a cloud
     assert "  fix:       " in out
+
+
+def test_a_refused_role_catalogue_still_yields_the_least_privilege_builtin(
+        twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # the wrong data role, and role definitions at the scope refused: the fix comes from the shipped built-ins
+    doc = sc.builtin("wrong-data-role")
+    doc["faults"] = [{"match": {"service": "arm", "method": "GET", "path": "Authorization/roleDefinitions$"},
+                      "status": 403,
+                      "body": {"error": {"code": "AuthorizationFailed", "message": "no"}}}]
+    code, out, _ = _can_i(twin_session, monkeypatch, capsys, doc, CHAT)
+    assert code == 1 and f"--role {OPENAI_USER}" in out, out
