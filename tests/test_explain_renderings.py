@@ -191,3 +191,34 @@ def test_free_text_is_read_when_it_says_something_known() -> None:
 def test_a_bare_refusal_is_not_guessed_to_be_rbac() -> None:
     found = explain(raw_body(403, "403", "Forbidden"))
     assert [e.category for e in found] == ["unknown"] and exit_code(found) == 1
+
+
+def test_a_pathological_paste_stays_fast() -> None:
+    import time
+
+    started = time.perf_counter()
+    deep = "{'a': " * 3000 + "1" + "}" * 3000  # deeper than the parser allows: refused, not crashed
+    for text in (deep, "{'" * 200_000, "{" * 300_000 + "}" * 300_000, "[" * 100_000, "(X) " * 100_000):
+        explain(text)
+    assert time.perf_counter() - started < 10
+
+
+def test_least_privilege_roles_really_grant_the_action() -> None:
+    """The recommendation (profiles' roles for now) checked against the real built-in role definitions the twin
+    ships: every role proposed grants its action (the product itself never reads the twin's data)."""
+    import json as _json
+    from importlib import resources
+
+    from preflight.explain.classify import _least_privilege_role
+    from preflight.profiles import profiles
+    from preflight.rbac import RoleDefinition, permission_grants
+
+    raw = _json.loads(resources.files("preflight.twin.data").joinpath("builtin_roles.json").read_text("utf-8"))
+    roles = {r.name: r for r in (RoleDefinition.from_arm(item) for item in raw)}
+    for profile in profiles().values():
+        for requirement in profile.requirements:
+            found = _least_privilege_role(requirement.action, requirement.data)
+            assert found is not None
+            role = next(r for r in roles.values() if r.name.lower() == found[0].lower() or
+                        r.id.lower().endswith(found[0].lower()))
+            assert any(permission_grants(p, requirement.action, data=requirement.data) for p in role.permissions)

@@ -21,6 +21,8 @@ from preflight.chain import ALL_LINKS
 from preflight.explain.model import Fragment
 
 _MAX_LITERAL = 20_000  # a dict repr longer than this is not an error body: never hand it to the parser
+_MAX_BODIES = 200  # brace positions tried per paste: a pathological paste ("{'{'{'…") stays linear
+_BODY_START = re.compile(r"\{\s*[\"']")  # where a JSON object or a dict repr with string keys starts
 _CREDENTIAL_NAMES = "|".join(link.name for link in ALL_LINKS)
 # "\tAzureCliCredential: message" (Python), "- ManagedIdentityCredential: message" (other SDKs' bullets)
 _CREDENTIAL_LINE = re.compile(rf"^[ \t]*(?:- )?({_CREDENTIAL_NAMES}):[ \t]*(.*)$", re.MULTILINE)
@@ -102,19 +104,21 @@ def _status_in(text: str) -> int | None:
 
 
 def _bodies(text: str, taken: list[tuple[int, int]]) -> Iterator[Fragment]:
-    index = text.find("{")
-    while index != -1:
+    start = _BODY_START.search(text)
+    for _ in range(_MAX_BODIES):
+        if start is None:
+            return
+        index = start.start()
         end = _balanced(text, index)
         body = _parse(text[index:end]) if end is not None and _free(taken, index, end) else None
         if isinstance(body, Mapping) and end is not None:
-            status = _status_in(text[max(0, index - 200):index])
-            errors = list(_body_errors(body, status, index))
+            errors = list(_body_errors(body, _status_in(text[max(0, index - 200):index]), index))
             if errors:
                 taken.append((index, end))
                 yield from errors
-                index = text.find("{", end)
+                start = _BODY_START.search(text, end)
                 continue
-        index = text.find("{", index + 1)
+        start = _BODY_START.search(text, index + 1)
 
 
 def _body_errors(body: Mapping[str, Any], status: int | None, position: int) -> Iterator[Fragment]:
