@@ -222,3 +222,27 @@ def test_least_privilege_roles_really_grant_the_action() -> None:
             role = next(r for r in roles.values() if r.name.lower() == found[0].lower() or
                         r.id.lower().endswith(found[0].lower()))
             assert any(permission_grants(p, requirement.action, data=requirement.data) for p in role.permissions)
+
+
+def test_every_verify_command_names_installed_checks() -> None:
+    """A verify command is only useful if `preflight check --only` accepts it: every pattern matches a check."""
+    from preflight.engine import discover, select, split_patterns
+    from preflight.explain import VERIFY
+
+    specs = discover()
+    for command in VERIFY.values():
+        words = command.split()
+        if "--only" in words:
+            patterns = split_patterns([words[words.index("--only") + 1]])
+            assert len(select(specs, patterns)) == len(patterns), command
+
+
+def test_every_category_is_documented() -> None:
+    from pathlib import Path
+
+    from preflight.explain import VERIFY
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "explain.md").read_text(encoding="utf-8")
+    categories = set(ERRORS) | {"credential_unavailable", "credential_failed"}
+    assert categories <= set(VERIFY) | {"unknown"}
+    assert all(f"`{category}`" in doc for category in categories)
