@@ -90,3 +90,18 @@ def test_secrets_in_an_unrecognised_paste_never_appear_in_the_error() -> None:
     proc = run_cli(["explain", f"hello api-key: {APIM} {API_KEY}"])
     assert proc.returncode == 2
     assert APIM not in proc.stderr and API_KEY not in proc.stderr
+
+
+def test_explain_is_offline_and_light(tmp_path: object) -> None:
+    """Pure text work: no Azure SDK, no HTTP client and never the twin is imported (the product does not import
+    the twin; explain must answer in a fraction of a second)."""
+    import sys
+
+    probe = ("import sys\nfrom preflight.cli import main\n"
+             "main(['explain', '--format', 'json', 'AADSTS50076'])\n"
+             "print('LOADED=' + ','.join(sorted(n for n in sys.modules if n.split('.')[0] in "
+             "('azure', 'msal', 'requests', 'httpx', 'jinja2', 'cryptography') or n.startswith('preflight.twin'))), "
+             "file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                          cwd=str(tmp_path), env=clean_env())
+    assert [line for line in proc.stderr.splitlines() if line.startswith("LOADED=")] == ["LOADED="], proc.stderr

@@ -246,3 +246,8 @@ def test_every_category_is_documented() -> None:
     categories = set(ERRORS) | {"credential_unavailable", "credential_failed"}
     assert categories <= set(VERIFY) | {"unknown"}
     assert all(f"`{category}`" in doc for category in categories)
+
+
+def test_a_body_does_not_inherit_the_status_of_the_error_before_it() -> None:
+    text = openai_sdk(*ERRORS["network"]) + "\n" + raw_body(*ERRORS["throttled"])
+    assert sorted((e.category, e.status) for e in explain(text)) == [("network", 403), ("throttled", None)]

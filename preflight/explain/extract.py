@@ -112,7 +112,9 @@ def _bodies(text: str, taken: list[tuple[int, int]]) -> Iterator[Fragment]:
         end = _balanced(text, index)
         body = _parse(text[index:end]) if end is not None and _free(taken, index, end) else None
         if isinstance(body, Mapping) and end is not None:
-            errors = list(_body_errors(body, _status_in(text[max(0, index - 200):index]), index))
+            # the status stated just before the body, never one belonging to an error read before it
+            floor = max([0, index - 200, *(stop for _, stop in taken if stop <= index)])
+            errors = list(_body_errors(body, _status_in(text[floor:index]), index))
             if errors:
                 taken.append((index, end))
                 yield from errors
