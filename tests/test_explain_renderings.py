@@ -119,9 +119,8 @@ def test_a_missing_data_action_names_the_action_the_role_and_the_principal() -> 
     found = explain(raw_body(status, code, message) + f"\nresource: {ACCOUNT}")[0]
     assert found.action == CHAT and found.principal == OID
     assert found.role == ("5e0bd9bd-7b93-4f28-af87-19fc36ad61bd", "Cognitive Services OpenAI User")
-    assert found.commands == (f"az role assignment create --assignee-object-id {OID} --assignee-principal-type "
-                              f"<User|ServicePrincipal|Group> --role 5e0bd9bd-7b93-4f28-af87-19fc36ad61bd "
-                              f"--scope {ACCOUNT}",)
+    assert found.commands == (f"az role assignment create --assignee-object-id {OID} "
+                              f"--role 5e0bd9bd-7b93-4f28-af87-19fc36ad61bd --scope {ACCOUNT}",)
 
 
 def test_foundry_agents_rendering_from_the_azure_ai_sdk() -> None:

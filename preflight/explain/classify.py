@@ -72,9 +72,9 @@ def _least_privilege_role(action: str, data_action: bool) -> tuple[str, str] | N
 
 
 def _assign(principal: str | None, role: tuple[str, str] | None, scope: str | None) -> str:
+    """The assignment command; what the text does not say stays a ``<PLACEHOLDER>`` the user fills in."""
     return (f"az role assignment create --assignee-object-id {principal or '<PRINCIPAL_ID>'} "
-            f"--assignee-principal-type <User|ServicePrincipal|Group> --role {role[0] if role else '<ROLE>'} "
-            f"--scope {scope or '<SCOPE>'}")
+            f"--role {role[0] if role else '<ROLE>'} --scope {scope or '<SCOPE>'}")
 
 
 def _principal(text: str) -> str | None:
@@ -296,7 +296,8 @@ def _permission_denied(fragment: Fragment, status: int, action: str | None, past
     principal = _principal(fragment.message)
     account = _ACCOUNT_ID.search(paste)
     scope = account.group(0) if account else None
-    role_text = f"the built-in role {role[1]} ({role[0]})" if role else "a built-in role granting it"
+    role_text = f"the built-in role {role[1]} ({role[0]})" if role else "a built-in role granting it (the verify " \
+        "command names the least-privilege one from your subscription's role definitions)"
     return Explanation(
         "permission_denied", Source.DATA_PLANE, f"Missing data action {action or ''}".strip(),
         f"The token is fine, but no role assigned to the principal grants the data action {action or '(unnamed)'} "
