@@ -1,9 +1,9 @@
 """`preflight explain` reads every category in every rendering a user pastes (issue 18, item 1 and 2).
 
 Each error below is written as the service sends it (messages as quoted in public bug reports, see
-docs/explain.md), then rendered the four ways it reaches a user: the raw JSON body, the openai SDK's
-``Error code: NNN - {...}`` (a Python dict repr), azure-core's ``(Code) Message`` block, and either of the SDK
-renderings at the bottom of a full traceback. The pure core is tested here; the CLI in test_explain_cli.py.
+docs/explain.md), then rendered the ways it reaches a user: the raw JSON body, a Python dict repr, the openai
+SDK's ``Error code: NNN - {...}``, azure-core's ``(Code) Message`` block, and either SDK rendering at the bottom
+of a full traceback. The pure core is tested here; the CLI in test_explain_cli.py.
 """
 
 from __future__ import annotations
@@ -76,6 +76,11 @@ def raw_body(status: int, code: str, message: str) -> str:
     return json.dumps({"error": {"code": code, "message": message}})
 
 
+def dict_repr(status: int, code: str, message: str) -> str:
+    # a body printed from Python (print(exc.body), print(response.json())): single quotes, a repr rather than JSON
+    return repr({"error": {"code": code, "message": message}})
+
+
 def openai_sdk(status: int, code: str, message: str) -> str:
     # openai-python: f"Error code: {status} - {body!r}" with the body as a dict (its repr, not JSON)
     return f"openai.{OPENAI_CLASS[status]}: Error code: {status} - {({'error': {'code': code, 'message': message}})!r}"
@@ -95,7 +100,7 @@ def traceback_azure_core(status: int, code: str, message: str) -> str:
         azure_core(status, code, message) + "\n"
 
 
-RENDERINGS = [raw_body, openai_sdk, azure_core, traceback_openai, traceback_azure_core]
+RENDERINGS = [raw_body, dict_repr, openai_sdk, azure_core, traceback_openai, traceback_azure_core]
 
 
 @pytest.mark.parametrize("render", RENDERINGS, ids=lambda r: r.__name__)
