@@ -255,3 +255,10 @@ def test_every_category_is_documented() -> None:
 def test_a_body_does_not_inherit_the_status_of_the_error_before_it() -> None:
     text = openai_sdk(*ERRORS["network"]) + "\n" + raw_body(*ERRORS["throttled"])
     assert sorted((e.category, e.status) for e in explain(text)) == [("network", 403), ("throttled", None)]
+
+
+def test_an_azure_ml_data_action_is_named_too() -> None:
+    message = (f"The principal `{OID}` lacks the required data action "
+               "`Microsoft.MachineLearningServices/workspaces/endpoints/score/action` to perform this operation.")
+    found = explain(raw_body(403, "PermissionDenied", message))[0]
+    assert found.action == "Microsoft.MachineLearningServices/workspaces/endpoints/score/action"

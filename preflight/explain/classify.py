@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from preflight.aadsts import AadstsInfo, classify_error, format_fix
 from preflight.chain import LINKS_BY_KEY, link_fix, login_command
-from preflight.dataplane import classify_probe
+from preflight.dataplane import ProbeVerdict, classify_probe
 from preflight.explain.model import Explanation, Fragment, Source
 
 _GUID = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
@@ -22,7 +22,8 @@ _ACCOUNT_ID = re.compile(r"/subscriptions/[^/\s'\"`]+/resourceGroups/[^/\s'\"`]+
                          r"Microsoft\.CognitiveServices/accounts/[^/\s'\"`]+", re.IGNORECASE)
 _PRINCIPAL = re.compile(rf"(?:principal|object id)\s*[`'\"]?({_GUID})", re.IGNORECASE)
 _ARM_ACTION = re.compile(r"perform action '([^']+)'(?: (?:over|on) scope '([^']+)')?", re.IGNORECASE)
-_DATA_ACTION = re.compile(r"data action `?([A-Za-z0-9_./*-]+/[A-Za-z0-9_./*-]+?)`?(?: to perform|\s|$)")
+# any provider's data action (classify_probe names Cognitive Services' ones; Azure ML's read the same way)
+_DATA_ACTION = re.compile(r"data action [`'\"]?([A-Za-z]+\.[A-Za-z]+/[^\s`'\"]+)")
 _TENANT_IN_ISSUER = re.compile(rf"must match the tenant '[^']*?({_GUID})", re.IGNORECASE)
 _LINKED_SUBSCRIPTION = re.compile(rf"linked subscription '({_GUID})'", re.IGNORECASE)
 
@@ -261,7 +262,7 @@ def _data_plane(fragment: Fragment, paste: str) -> Explanation:
     status = _status(fragment)
     for category, pattern in _KEY_ANSWERS:
         if pattern.search(fragment.message):
-            return _key_answer(category, fragment, status)
+            return _key_answer(category, fragment)
     verdict = classify_probe(status, {"error": {"code": fragment.code or "", "message": fragment.message}})
     kind = verdict.kind
     if kind == "permission_denied" and fragment.code != "PermissionDenied" and "data action" not in \
@@ -270,10 +271,10 @@ def _data_plane(fragment: Fragment, paste: str) -> Explanation:
     builder = _DATA_PLANE.get(kind)
     if builder is None:
         return _unknown(fragment, Source.DATA_PLANE)
-    return builder(fragment, status, verdict.missing_action or verdict.expected_audience, paste)
+    return builder(fragment, verdict, paste)
 
 
-def _key_answer(category: str, fragment: Fragment, status: int) -> Explanation:
+def _key_answer(category: str, fragment: Fragment) -> Explanation:
     if category == "gateway_key":
         return Explanation(
             "gateway_key", Source.DATA_PLANE, "API Management wants its own subscription key",
@@ -291,7 +292,9 @@ def _key_answer(category: str, fragment: Fragment, status: int) -> Explanation:
         VERIFY["invalid_key"], code=fragment.code, status=fragment.status, message=fragment.message[:600], rank=15)
 
 
-def _permission_denied(fragment: Fragment, status: int, action: str | None, paste: str) -> Explanation:
+def _permission_denied(fragment: Fragment, verdict: ProbeVerdict, paste: str) -> Explanation:
+    named = _DATA_ACTION.search(fragment.message)
+    action = verdict.missing_action or (named.group(1).rstrip(".") if named else None)
     role = _least_privilege_role(action, data_action=True) if action else None
     principal = _principal(fragment.message)
     account = _ACCOUNT_ID.search(paste)
@@ -308,8 +311,8 @@ def _permission_denied(fragment: Fragment, status: int, action: str | None, past
         principal=principal, role=role, rank=5)
 
 
-def _audience(fragment: Fragment, status: int, audience: str | None, paste: str) -> Explanation:
-    expected = audience or "https://cognitiveservices.azure.com"
+def _audience(fragment: Fragment, verdict: ProbeVerdict, paste: str) -> Explanation:
+    expected = verdict.expected_audience or "https://cognitiveservices.azure.com"
     return Explanation(
         "audience", Source.DATA_PLANE, "Token rejected: audience, expiry or missing",
         f"The service expects a token for {expected}: the one sent was for another audience (often ARM's), expired, "
@@ -321,14 +324,14 @@ def _audience(fragment: Fragment, status: int, audience: str | None, paste: str)
 
 
 def _simple(category: str, title: str, cause: str, fix: str, rank: int,
-            commands: tuple[str, ...] = ()) -> Callable[[Fragment, int, str | None, str], Explanation]:
-    def build(fragment: Fragment, status: int, _detail: str | None, _paste: str) -> Explanation:
+            commands: tuple[str, ...] = ()) -> Callable[[Fragment, ProbeVerdict, str], Explanation]:
+    def build(fragment: Fragment, _verdict: ProbeVerdict, _paste: str) -> Explanation:
         return Explanation(category, Source.DATA_PLANE, title, cause, fix, VERIFY[category], code=fragment.code,
                            status=fragment.status, message=fragment.message[:600], commands=commands, rank=rank)
     return build
 
 
-_DATA_PLANE: dict[str, Callable[[Fragment, int, str | None, str], Explanation]] = {
+_DATA_PLANE: dict[str, Callable[[Fragment, ProbeVerdict, str], Explanation]] = {
     "permission_denied": _permission_denied,
     "audience": _audience,
     "tenant": _simple("tenant", "Token from another tenant",
