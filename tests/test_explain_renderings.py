@@ -213,7 +213,7 @@ def test_least_privilege_roles_really_grant_the_action() -> None:
     import json as _json
     from importlib import resources
 
-    from preflight.explain.classify import _least_privilege_role
+    from preflight.explain.advice import least_privilege_role
     from preflight.profiles import profiles
     from preflight.rbac import RoleDefinition, permission_grants
 
@@ -221,7 +221,7 @@ def test_least_privilege_roles_really_grant_the_action() -> None:
     roles = {r.name: r for r in (RoleDefinition.from_arm(item) for item in raw)}
     for profile in profiles().values():
         for requirement in profile.requirements:
-            found = _least_privilege_role(requirement.action, requirement.data)
+            found = least_privilege_role(requirement.action, requirement.data)
             assert found is not None
             role = next(r for r in roles.values() if r.name.lower() == found[0].lower() or
                         r.id.lower().endswith(found[0].lower()))
