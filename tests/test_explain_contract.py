@@ -1,5 +1,5 @@
-"""`preflight explain --format json`: the document issue 5 specifies — code, category, title, cause, fix — for a bare
-number, a prefixed code and a whole pasted azure-identity message; unknown codes keep the code. Since
+"""`preflight explain --format json`: the document issue 5 specifies — code, category, title, cause, fix — for a
+bare number, a prefixed code and a whole pasted azure-identity message; unknown codes keep the code. Since
 issue 18 the output is a list, one such document per error (docs/explain.md)."""
 
 from __future__ import annotations

@@ -262,3 +262,11 @@ def test_an_azure_ml_data_action_is_named_too() -> None:
                "`Microsoft.MachineLearningServices/workspaces/endpoints/score/action` to perform this operation.")
     found = explain(raw_body(403, "PermissionDenied", message))[0]
     assert found.action == "Microsoft.MachineLearningServices/workspaces/endpoints/score/action"
+
+
+def test_azure_core_code_and_message_lines_repeat_the_head_and_are_not_a_second_error() -> None:
+    status, code, message = ERRORS["authorization_failed"]
+    text = f"HttpResponseError: ({code}) {message}\r\nCode: {code}\r\nMessage: (abridged by the user)\r\n"
+    assert len(explain(text)) == 1
+    only_lines = f"Code: {code}\nMessage: {message}"  # the lines alone (e.g. az CLI output) still read
+    assert [e.category for e in explain(only_lines)] == ["authorization_failed"]

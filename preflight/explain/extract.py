@@ -32,7 +32,8 @@ _ENTRY_END = re.compile(rf"^[ \t]*(?:- )?(?:{_CREDENTIAL_NAMES}):|^To mitigate|^
 # "Error code: 401 - {" (openai), "Status: 401 (PermissionDenied)" (.NET), "status_code=403", "HTTP/1.1 403"
 _STATUS = re.compile(r"(?:Error code|Status(?: ?code)?|status_code|HTTP(?:/\d\.\d)?)[:= ]+\s*(\d{3})\b", re.IGNORECASE)
 _CORE_BLOCK = re.compile(r"^[ \t]*Code: ?(\w+)[ \t]*\r?\n[ \t]*Message: ?(.+)$", re.MULTILINE)
-_CORE_HEAD = re.compile(r"\((?P<code>[A-Z][A-Za-z]+|\d{3})\) (?P<message>[^\n]+)")
+# the head starts the exception's text: at a line start or after "…Error: " (never "the authority (URL) '…'")
+_CORE_HEAD = re.compile(r"(?:^[ \t]*|(?<=: ))\((?P<code>[A-Z][A-Za-z]+|\d{3})\) (?P<message>[^\n]+)", re.MULTILINE)
 _AADSTS = re.compile(r"AADSTS\d{4,8}", re.IGNORECASE)
 
 
@@ -150,10 +151,18 @@ def _body_errors(body: Mapping[str, Any], status: int | None, position: int) -> 
 
 
 def _core_blocks(text: str, taken: list[tuple[int, int]]) -> Iterator[Fragment]:
-    for pattern in (_CORE_BLOCK, _CORE_HEAD):
-        for match in pattern.finditer(text):
-            if not _free(taken, match.start(), match.end()):
-                continue
+    """azure-core's ``(Code) Message`` head and the ``Code:`` / ``Message:`` lines that repeat it right below: one
+    error (the lines are read only when no head precedes them)."""
+    heads: dict[int, str] = {}  # where a head ends → its code
+    for match in _CORE_HEAD.finditer(text):
+        if _free(taken, match.start(), match.end()):
+            taken.append((match.start(), match.end()))
+            heads[match.end()] = match.group("code")
+            yield Fragment(match.group("message").strip(), code=match.group("code"), status=_status_in(text),
+                           position=match.start())
+    for match in _CORE_BLOCK.finditer(text):
+        repeated = any(code == match.group(1) and 0 <= match.start() - end <= 2 for end, code in heads.items())
+        if _free(taken, match.start(), match.end()) and not repeated:
             taken.append((match.start(), match.end()))
             yield Fragment(match.group(2).strip(), code=match.group(1), status=_status_in(text),
                            position=match.start())
