@@ -270,3 +270,25 @@ def test_azure_core_code_and_message_lines_repeat_the_head_and_are_not_a_second_
     assert len(explain(text)) == 1
     only_lines = f"Code: {code}\nMessage: {message}"  # the lines alone (e.g. az CLI output) still read
     assert [e.category for e in explain(only_lines)] == ["authorization_failed"]
+
+
+# Fuzzing (as tests/test_fuzz_parsers.py does for the other parsers): whatever is pasted, explain answers with
+# well-formed explanations and never raises — plausible fragments of real renderings mixed with noise.
+_PIECES = ["{", "}", "{'error': ", '{"error": ', "'code': 'PermissionDenied'", '"message": "', "Code: ", "Message: ",
+           "(AuthorizationFailed) ", "AADSTS50076", "Attempted credentials:\n\t", "AzureCliCredential: ",
+           "Error code: 401 - ", "\n", "'", '"', "\\", "data action `", "over scope '", "[", "]"]
+
+
+def test_arbitrary_pastes_never_raise() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=20)), max_size=30).map("".join))
+    def check(text: str) -> None:
+        for item in explain(text):
+            document = item.to_dict()
+            assert isinstance(document["category"], str) and document["verify"].startswith("preflight check")
+            json.dumps(document)
+
+    check()
