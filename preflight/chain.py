@@ -101,3 +101,54 @@ def select(outcomes: Mapping[str, Outcome], included: Sequence[str]) -> Selectio
         shadowed = tuple(k for k in later if outcomes.get(k) is Outcome.OK)
         return Selection(key, outcome, tuple(included), tuple(skipped), shadowed)
     return Selection(None, None, tuple(included), tuple(skipped), ())
+
+
+# What to do when a link is unavailable, by link key: the most useful way to make it available.
+LINK_FIXES = {
+    "environment": "set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)",
+    "workload_identity": "set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE (AKS workload "
+                         "identity sets them for you)",
+    "managed_identity": "assign a managed identity to the Azure host (VM, App Service, Container Apps …)",
+    "cli": "az login",
+    "developer_cli": "azd auth login",
+    "powershell": "Connect-AzAccount",
+    "interactive_browser": "pass --interactive to let preflight open the browser sign-in",
+}
+
+
+def login_command(tenant: str | None) -> str:
+    """``az login``, with ``--tenant`` when the target's tenant is known (a guest account needs it)."""
+    return f"az login --tenant {tenant}" if tenant else "az login"
+
+
+# What each partly-configurable link reads from the environment: (variables it needs, alternatives for the last).
+_ENVIRONMENT_NEEDS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID")
+_ENVIRONMENT_CREDENTIALS = ("AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH")
+_WORKLOAD_NEEDS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE")
+
+
+def link_fix(key: str, environ: Mapping[str, str], tenant: str | None) -> str | None:
+    """How to make an unavailable link available, from this environment: a half-configured service principal
+    or workload identity names exactly the variables still missing (azure-identity only says "not fully
+    configured"); the CLI's login names the target's tenant."""
+    if key == "environment":
+        user_password = ("AZURE_USERNAME", "AZURE_PASSWORD")
+        if any(environ.get(v) for v in user_password) and not any(environ.get(v) for v in _ENVIRONMENT_CREDENTIALS):
+            # the (deprecated) username/password form needs AZURE_CLIENT_ID, AZURE_USERNAME and AZURE_PASSWORD
+            missing = [v for v in ("AZURE_CLIENT_ID", *user_password) if not environ.get(v)]
+            return f"set {' and '.join(missing)} (EnvironmentCredential's username/password form needs them all)" \
+                if missing else LINK_FIXES[key]
+        credential_set = any(environ.get(v) for v in _ENVIRONMENT_CREDENTIALS)
+        if environ.get("AZURE_CLIENT_ID") or credential_set:  # started, not finished
+            missing = [v for v in _ENVIRONMENT_NEEDS if not environ.get(v)]
+            if not credential_set:
+                missing.append("AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)")
+            if missing:
+                return f"set {' and '.join(missing)} (EnvironmentCredential needs them all)"
+    elif key == "workload_identity" and environ.get("AZURE_FEDERATED_TOKEN_FILE"):
+        missing = [v for v in _WORKLOAD_NEEDS if not environ.get(v)]
+        if missing:
+            return f"set {' and '.join(missing)} (WorkloadIdentityCredential needs them all)"
+    elif key == "cli":
+        return login_command(tenant)
+    return LINK_FIXES.get(key)

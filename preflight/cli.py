@@ -253,31 +253,55 @@ def _umask() -> int:
 @click.argument("error", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def explain(error: Sequence[str], fmt: str) -> int:
-    """Explain an Entra ID sign-in error: AADSTS50076, 50076, or a whole pasted error message.
+    """Explain a pasted Azure auth error: AADSTS50076, a data-plane or ARM answer, an SDK exception, a
+    DefaultAzureCredential text or a whole traceback. `-` reads it from stdin (pbpaste | preflight explain -).
 
-    Exit 0 when the code is known, 1 when it is not, 2 when the input holds no code.
+    One explanation per error, most specific first, each ending with the `preflight check --only …` that verifies
+    the fix. Exit 0 when every error is explained, 1 when one is recognised but not explained, 2 when the input
+    holds no recognisable error. Keys, tokens and secrets in the input never appear in the output.
     """
     import json
 
-    from preflight.aadsts import classify_error, format_fix
+    from preflight.explain import explain as explain_text
+    from preflight.explain import exit_code
 
-    text = " ".join(error).strip()
-    found = classify_error([int(text)] if text.isdigit() else text)
-    if found is None:
-        raise ConfigError(f"no AADSTS error code found in {text[:80]!r}",
-                          remediation="pass a code such as AADSTS50076 or 50076, or the whole error message")
-    info = format_fix(found)
+    text = sys.stdin.read() if list(error) == ["-"] else " ".join(error)
+    found = explain_text(text)
+    if not found:
+        from preflight.redact import mask_pasted
+        from preflight.reports.table import clean
+
+        raise ConfigError(f"no Azure error recognised (no AADSTS error code found, nor an error body, code or "
+                          f"credential message) in {clean(mask_pasted(text.strip())[:80])!r}",
+                          remediation="paste the whole error: the exception text, the response body or the "
+                                      "traceback, or a code such as AADSTS50076 (use - to read it from stdin)")
     if fmt == "json":
-        click.echo(json.dumps({"code": info.code, "category": info.category.value, "title": info.title,
-                               "cause": info.cause, "fix": info.fix, "docs": info.docs,
-                               "conditional_access": info.ca_policy}, indent=2))
+        click.echo(json.dumps([item.to_dict() for item in found], indent=2))
     else:
-        click.echo(f"AADSTS{info.code}: {info.title}")
-        click.echo(f"category: {info.category.value}")
-        click.echo(f"cause:    {info.cause}")
-        click.echo(f"fix:      {info.fix}")
-        click.echo(f"docs:     {info.docs}")
-    return 0 if info.known else 1
+        click.echo(_render_explanations(found), nl=False)
+    return exit_code(found)
+
+
+def _render_explanations(found: Sequence[Any]) -> str:
+    """The table form: one block per explanation; every value through the table renderer's ``clean`` (a pasted
+    text may carry terminal escape sequences)."""
+    from preflight.reports.table import clean
+
+    blocks = []
+    for index, item in enumerate(found, start=1):
+        head = f"[{index}/{len(found)}] " if len(found) > 1 else ""
+        lines = [f"{head}{clean(item.title)}",
+                 f"category: {item.category} ({item.source.value}"
+                 + (f", {clean(item.credential)}" if item.credential else "")
+                 + (f", HTTP {item.status}" if item.status else "") + ")"]
+        lines += [f"{label:<9} {clean(value)}" for label, value in (
+            ("cause:", item.cause), ("fix:", item.fix)) if value]
+        lines += [f"run:      {clean(command)}" for command in item.commands]
+        lines.append(f"verify:   {item.verify}")
+        if item.docs:
+            lines.append(f"docs:     {clean(item.docs)}")
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
 
 
 class _LazyCommand(click.Command):

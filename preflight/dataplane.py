@@ -52,7 +52,7 @@ def classify_probe(status: int, body: Any) -> ProbeVerdict:
                             expected_audience=expected)
     if "tenant" in text and status == 401:
         return ProbeVerdict("tenant", False, message, "get a token from the resource's tenant (az login --tenant)")
-    if code == "AuthenticationTypeDisabled":
+    if code == "AuthenticationTypeDisabled" or "key based authentication is disabled" in text:
         return ProbeVerdict("keys_disabled", False, message, "use an Entra ID token instead of an API key")
     if "firewall" in text or "virtual network" in text or "public access is disabled" in text:
         return ProbeVerdict("network", False, message, "a network rule, not RBAC: call from an allowed network "

@@ -114,6 +114,29 @@ class Redactor:
         )
 
 
+# What a *pasted* error may carry besides what Redactor knows (``preflight explain``): an API key in a header or
+# a dict repr, a bearer token, a bare Azure AI key (32 hex digits, or the 84-character form), an Entra client
+# secret anywhere in the text. Known names keep their name so the reader still sees what was there.
+_NAMED_SECRET = re.compile(
+    r"(?i)\b(api[-_]?key|ocp-apim-subscription-key|x-api-key|subscription[-_]key|authorization|client_secret"
+    r"|client_assertion|password|access_token|refresh_token)(['\"]?\s*[:=]\s*['\"]?)(?:bearer\s+)?"
+    r"([^\s'\",}&]{4,})")
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}")
+_AZURE_KEY = re.compile(r"\b(?:[0-9a-fA-F]{32}|[A-Za-z0-9]{84})\b")
+_ENTRA_SECRET_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_.~-])[A-Za-z0-9_.~-]{3}[0-9]Q~[A-Za-z0-9_.~-]{30,}")
+
+
+def mask_pasted(text: str) -> str:
+    """A text a user pasted, with every secret it may hold masked: what :class:`Redactor` removes (JWTs, private
+    keys, credential parameters) plus named keys and secrets, bearer tokens and bare Azure AI keys. Applied to
+    the input of ``preflight explain`` before anything reads it, so no output can quote a secret."""
+    text = Redactor().text(text)
+    text = _NAMED_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    text = _BEARER.sub(f"Bearer {MASK}", text)
+    text = _ENTRA_SECRET_IN_TEXT.sub(MASK, text)
+    return _AZURE_KEY.sub(MASK, text)
+
+
 class RedactingFilter(logging.Filter):
     """Masks secrets in every log record a handler writes. With ``-v`` the SDKs log what Entra answered and the
     URLs they called — an AADSTS700016 message quotes the client id, which is a secret when AZURE_CLIENT_ID and

@@ -21,7 +21,7 @@ from helpers.cli import run_cli
 def test_known_codes_exit_0_with_the_classification(given: list[str], code: int, category: str) -> None:
     proc = run_cli(["explain", "--format", "json", *given])
     assert proc.returncode == 0, proc.stderr
-    document = json.loads(proc.stdout)
+    document = json.loads(proc.stdout)[0]  # a list since issue 18: one explanation per error
     assert document["code"] == code
     assert document["category"] == category
     assert document["fix"] and "{" not in document["fix"]  # placeholders shown as <tenant>, never raw

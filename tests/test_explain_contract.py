@@ -1,5 +1,6 @@
 """`preflight explain --format json`: the document issue 5 specifies — code, category, title, cause, fix — for a
-bare number, a prefixed code and a whole pasted azure-identity message; unknown codes keep the code."""
+bare number, a prefixed code and a whole pasted azure-identity message; unknown codes keep the code. Since
+issue 18 the output is a list, one such document per error (docs/explain.md)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ CONTRACT = {"code", "category", "title", "cause", "fix"}
 def test_json_document(given: str) -> None:
     proc = run_cli(["explain", "--format", "json", given])
     assert proc.returncode == 0, proc.stderr
-    document = json.loads(proc.stdout)
+    document = json.loads(proc.stdout)[0]  # a list since issue 18: one explanation per error
     assert CONTRACT <= set(document)
     assert (document["code"], document["category"]) == (50076, "mfa_required")
     assert all(isinstance(document[k], str) and document[k] for k in ("title", "cause", "fix"))
@@ -31,6 +32,6 @@ def test_json_document(given: str) -> None:
 def test_unknown_code_json_keeps_the_code() -> None:
     proc = run_cli(["explain", "--format", "json", "AADSTS999999: Something new happened."])
     assert proc.returncode == 1
-    document = json.loads(proc.stdout)
+    document = json.loads(proc.stdout)[0]  # a list since issue 18: one explanation per error
     assert (document["code"], document["category"]) == (999999, "unknown")
     assert "Something new happened" in document["cause"] + document["title"]

@@ -1,0 +1,72 @@
+"""What every explanation ends with: the check that verifies the fix, the least-privilege built-in role for an
+action, and the role assignment command — shared by the ARM and data-plane readings, kept in one place so a
+recommendation never has two sources."""
+
+from __future__ import annotations
+
+import re
+
+from preflight.explain.model import Explanation, Fragment, Source
+
+GUID = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
+_PRINCIPAL = re.compile(rf"(?:principal|object id)\s*[`'\"]?({GUID})", re.IGNORECASE)
+
+# The `preflight check --only …` that shows a fix worked, by category (docs/explain.md lists them).
+VERIFY: dict[str, str] = {
+    "permission_denied": "preflight check --only rbac.data-action,rbac.deny,access.probe --probe",
+    "audience": "preflight check --only tokens.scope,access.probe --probe",
+    "tenant": "preflight check --only signin.tenants,tokens.scope,access.probe --probe",
+    "custom_subdomain": "preflight check --only resource.endpoint,access.probe --probe",
+    "keys_disabled": "preflight check --only resource.endpoint,rbac.data-action,access.probe --probe",
+    "network": "preflight check --only resource.endpoint,access.probe --probe",
+    "invalid_key": "preflight check --only env.config,resource.endpoint",
+    "gateway_key": "preflight check --only resource.endpoint,access.probe --probe",
+    "throttled": "preflight check --only access.probe --probe",
+    "not_found": "preflight check --only resource.endpoint,access.probe --probe",
+    "authorization_failed": "preflight check --only rbac.data-action,rbac.deny,rbac.propagation",
+    "token_tenant": "preflight check --only signin.tenants,tokens.scope",
+    "token_expired": "preflight check --only signin.chain,tokens.scope",
+    "token_audience": "preflight check --only tokens.scope",
+    "linked_authorization_failed": "preflight check --only signin.tenants,rbac.data-action",
+    "credential_unavailable": "preflight check --only signin.chain",
+    "credential_failed": "preflight check --only signin.chain,signin.identity",
+    "entra": "preflight check --only signin.chain,signin.identity",
+    "conditional_access": "preflight check --only signin.chain,access.conditional-access",
+    "unknown": "preflight check",
+}
+
+
+def least_privilege_role(action: str, data_action: bool) -> tuple[str, str] | None:
+    """The least-privilege built-in role granting ``action`` as (role definition GUID, name), or None.
+
+    The one place the recommendation comes from. For now: the profiles' roles (preflight/profiles.json), each the
+    least-privilege built-in role for the actions its profile requires; an action no profile lists gets None and
+    the command keeps a ``<ROLE>`` placeholder. Meant to be replaced by the shipped catalogue of built-in roles.
+    """
+    from preflight.profiles import profiles
+
+    wanted = action.lower()
+    for profile in profiles().values():
+        if any(r.action.lower() == wanted and r.data == data_action for r in profile.requirements):
+            return profile.role_id, profile.role_name
+    return None
+
+def assign_command(principal: str | None, role: tuple[str, str] | None, scope: str | None) -> str:
+    """The assignment command; what the text does not say stays a ``<PLACEHOLDER>`` the user fills in."""
+    return (f"az role assignment create --assignee-object-id {principal or '<PRINCIPAL_ID>'} "
+            f"--role {role[0] if role else '<ROLE>'} --scope {scope or '<SCOPE>'}")
+
+def principal_in(text: str) -> str | None:
+    """The object id a refusal names ("The principal `…`", "with object id '…'"), for the assignment command."""
+    match = _PRINCIPAL.search(text)
+    return match.group(1) if match else None
+
+
+def unknown(fragment: Fragment, source: Source) -> Explanation:
+    """A recognised Azure error whose cause preflight does not know (exit 1): the service's words are kept and
+    the full run of checks is the way forward."""
+    return Explanation(
+        "unknown", source, f"Unrecognised error{f' {fragment.code}' if fragment.code else ''}",
+        "preflight recognises this as an Azure error but does not know its cause.",
+        "run the checks, which look at the sign-in, the token, the roles and the resource", VERIFY["unknown"],
+        code=fragment.code, status=fragment.status, message=fragment.message[:600], rank=90)
