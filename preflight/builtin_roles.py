@@ -102,6 +102,12 @@ _PREVIEW = re.compile(r"(?:\(preview\)|- preview)\s*$", re.IGNORECASE)
 
 
 _DEPRECATED = 2
+#: Roles made for a Microsoft service's own identity, not for a person or an app: Microsoft Defender's plans
+#: ("Defender AI": "Service role that provides permissions for Microsoft Defender for AI"; "AI Model Scanner
+#: Operator": "Grants Microsoft Defender for AI access …") and the "… Service Role" family. Strictly smaller
+#: than the roles the guides name (Defender CSPM reads Foundry agents; Defender AI reads accounts), they are
+#: never the advice a developer needs — recommended only when nothing else grants the action.
+_SERVICE_ROLE = re.compile(r"^(?:Defender\b|AI Model Scanner\b)|\bService Role\b", re.IGNORECASE)
 
 
 def _lifecycle_rank(name: str) -> int:
@@ -119,13 +125,15 @@ def least_privilege(action: str, definitions: Sequence[RoleDefinition], operatio
     role grants the action at all — a mere tie-break would never fire on the real data, where "Purview role 3
     (Deprecated)" is strictly smaller than Reader for ``Microsoft.Purview/accounts/read`` and "Security Manager
     (Legacy)" ("Please use Security Administrator instead") than Reader for ``Microsoft.ClassicCompute/*/read``;
-    and among roles granting equally few operations a generally available role beats a preview one.
+    and among roles granting equally few operations a generally available role beats a preview one. Service roles
+    (:data:`_SERVICE_ROLE`) count as deprecated: a last resort.
     Roles whose only grant is under an ABAC condition are not candidates (roles_granting excludes them: the
     condition might not allow it). Operations of providers outside ``operations`` are not counted, so a role
     granting one catalogue operation plus a few of another provider still counts as 1.
     """
     granting = roles_granting(action, definitions, data_action=data_action, operations=operations)
-    ordered = [role for role in granting if _lifecycle_rank(role.role_name) < _DEPRECATED] or granting
+    ordered = [role for role in granting if _lifecycle_rank(role.role_name) < _DEPRECATED
+               and not _SERVICE_ROLE.search(role.role_name)] or granting
     if not ordered:
         return None
     smallest = granted_operations(ordered[0], operations)

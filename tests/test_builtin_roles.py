@@ -89,13 +89,17 @@ def test_text_analytics_needs_the_language_reader_not_cognitive_services_user() 
     assert granted_operations(user, _operations()) > 5 * role.granted_operations
 
 
-def test_list_keys_is_the_smallest_role_granting_it() -> None:
+def test_list_keys_is_the_smallest_role_a_person_would_be_given() -> None:
     """A control-plane action (Azure's metadata says so; a wrong ``data_action=True`` would let
-    ``Microsoft.CognitiveServices/*`` dataActions match it — the caller owns the plane). The smallest built-in
-    granting it is the Defender service role "Defender Cloud Secrets Posture" — four actions, of which listKeys
-    is the only catalogued one (the others list Cosmos DB keys)."""
+    ``Microsoft.CognitiveServices/*`` dataActions match it — the caller owns the plane). The strictly smallest
+    built-in granting it is the Defender service role "Defender Cloud Secrets Posture" (four actions, listKeys the
+    only catalogued one) — a service's own role, so the advice is the smallest role that is not one."""
+    from preflight.builtin_roles import _operations
+
     role = least_privilege_role(f"{CS}/accounts/listKeys/action")
-    assert role is not None and role.name == "Defender Cloud Secrets Posture" and role.granted_operations == 1
+    assert role is not None and role.name != "Defender Cloud Secrets Posture"
+    every = [r for r in builtin_roles() if r.role_name == "Defender Cloud Secrets Posture"]
+    assert every and granted_operations(every[0], _operations()) < role.granted_operations
 
 
 def test_azureml_run_submit_is_the_data_scientist() -> None:
@@ -170,3 +174,13 @@ def test_no_file_is_read_at_import() -> None:
 @pytest.mark.parametrize("guid", [OPENAI_USER, COGNITIVE_SERVICES_USER, DATA_SCIENTIST])
 def test_recommendations_are_assignable_by_guid(guid: str) -> None:
     assert guid in {role.guid for role in builtin_roles()}
+
+
+def test_a_service_s_own_role_is_never_the_advice() -> None:
+    # strictly smaller on the real data ("Defender CSPM" reads agents, "Defender AI" reads accounts,
+    # "Defender Cloud Secrets Posture" lists keys), but made for Microsoft Defender's identity, not a person's
+    for action, data in [("Microsoft.CognitiveServices/accounts/AIServices/agents/read", True),
+                         ("Microsoft.CognitiveServices/accounts/read", False),
+                         ("Microsoft.CognitiveServices/accounts/listKeys/action", False)]:
+        found = least_privilege_role(action, data_action=data)
+        assert found is not None and not found.name.startswith("Defender"), (action, found)

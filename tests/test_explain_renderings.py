@@ -141,11 +141,16 @@ def test_foundry_agents_rendering_from_the_azure_ai_sdk() -> None:
     assert "<SCOPE>" in found[0].commands[0]  # no account id in the text: a placeholder the user fills
 
 
-def test_an_unlisted_action_keeps_a_role_placeholder() -> None:
+def test_an_action_no_profile_names_gets_the_catalogue_s_least_privilege_builtin() -> None:
+    from preflight.builtin_roles import least_privilege_role
+
     found = explain(azure_core(*ERRORS["authorization_failed"]))[0]
     assert (found.action, found.scope, found.principal) == ("Microsoft.CognitiveServices/accounts/read", ACCOUNT,
                                                             OID)
-    assert f"--role <ROLE> --scope {ACCOUNT}" in found.commands[0]
+    role = least_privilege_role("Microsoft.CognitiveServices/accounts/read", data_action=False)
+    assert role is not None and found.role == (role.guid, role.name)
+    assert not role.name.startswith("Defender")  # a service's own role is never the advice
+    assert f"--role {role.guid} --scope {ACCOUNT}" in found.commands[0]
 
 
 def test_the_audience_the_service_expects_is_named() -> None:

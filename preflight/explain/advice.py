@@ -39,22 +39,27 @@ VERIFY: dict[str, str] = {
 def least_privilege_role(action: str, data_action: bool) -> tuple[str, str] | None:
     """The least-privilege built-in role granting ``action`` as (role definition GUID, name), or None.
 
-    The one place the recommendation comes from. For now: the profiles' roles (preflight/profiles.json), each the
-    least-privilege built-in role for the actions its profile requires; an action no profile lists gets None and
-    the command keeps a ``<ROLE>`` placeholder. Meant to be replaced by the shipped catalogue of built-in roles.
-    """
+    The one place the recommendation comes from: all built-in role definitions, shipped compact with the package
+    (:mod:`preflight.builtin_roles`), ranked by how many known operations each grants, under Azure's matching
+    rules — after the role a profile names for its own required actions. None (the command keeps a ``<ROLE>``
+    placeholder) when no built-in role grants it."""
+    from preflight.builtin_roles import least_privilege_role as smallest
     from preflight.profiles import profiles
 
     wanted = action.lower()
-    for profile in profiles().values():
+    for profile in profiles().values():  # the roles Microsoft's guides name for these uses come first: the
+        # catalogue's strict minimum can be a service's own role (e.g. "Defender CSPM" reads agents)
         if any(r.action.lower() == wanted and r.data == data_action for r in profile.requirements):
             return profile.role_id, profile.role_name
-    return None
+    found = smallest(action, data_action=data_action)
+    return (found.guid, found.name) if found is not None else None
+
 
 def assign_command(principal: str | None, role: tuple[str, str] | None, scope: str | None) -> str:
     """The assignment command; what the text does not say stays a ``<PLACEHOLDER>`` the user fills in."""
     return (f"az role assignment create --assignee-object-id {principal or '<PRINCIPAL_ID>'} "
             f"--role {role[0] if role else '<ROLE>'} --scope {scope or '<SCOPE>'}")
+
 
 def principal_in(text: str) -> str | None:
     """The object id a refusal names ("The principal `…`", "with object id '…'"), for the assignment command."""
