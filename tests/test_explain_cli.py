@@ -10,7 +10,7 @@ import pytest
 from helpers.cli import clean_env, preflight_exe, run_cli
 
 KEYS = {"category", "source", "code", "status", "title", "message", "cause", "fix", "commands", "verify", "docs",
-        "credential", "action", "scope", "principal", "role", "expected_audience", "conditional_access"}
+        "credential", "action", "scope", "principal", "role", "expected_audience", "conditional_access", "variant"}
 FORBIDDEN = ('{"error": {"code": "AuthenticationTypeDisabled", "message": "Key based authentication is disabled '
              'for this resource."}}')
 DENIED = ("azure.core.exceptions.HttpResponseError: (AuthorizationFailed) The client 'a@contoso.com' with object id "
@@ -105,3 +105,13 @@ def test_explain_is_offline_and_light(tmp_path: object) -> None:
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
                           cwd=str(tmp_path), env=clean_env())
     assert [line for line in proc.stderr.splitlines() if line.startswith("LOADED=")] == ["LOADED="], proc.stderr
+
+
+def test_the_json_names_which_meaning_entra_s_words_chose(capsys: pytest.CaptureFixture[str]) -> None:
+    from preflight.cli import main
+
+    text = ("AADSTS700027: Client assertion contains an invalid signature. [Reason - The key was not found., "
+            "Thumbprint of key used by client: 'ABC']")
+    assert main(["explain", text, "--format", "json"]) == 0
+    (item,) = json.loads(capsys.readouterr().out)
+    assert item["code"] == 700027 and item["variant"] == "certificate_not_registered"

@@ -19,7 +19,7 @@ def _from_aadsts(info: AadstsInfo, fragment: Fragment, source: Source) -> Explan
                        VERIFY["conditional_access" if info.ca_policy else "entra"], code=info.code,
                        status=fragment.status, message=fragment.message[:600], docs=info.docs,
                        credential=fragment.credential, conditional_access=info.ca_policy,
-                       rank=10 if info.known else 45)
+                       variant=info.variant, rank=10 if info.known else 45)
 
 
 def read_aadsts(fragment: Fragment, source: Source) -> Explanation | None:

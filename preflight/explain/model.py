@@ -55,6 +55,7 @@ class Explanation:
     role: tuple[str, str] | None = None  # (role definition GUID, name) of the least-privilege built-in role
     expected_audience: str | None = None
     conditional_access: str | None = None
+    variant: str | None = None  # which meaning of a several-meaning AADSTS code Entra's words chose
     rank: int = 50  # lower = more specific; orders several explanations (not part of the JSON)
 
     @property
@@ -71,4 +72,5 @@ class Explanation:
             "principal": self.principal,
             "role": {"id": self.role[0], "name": self.role[1]} if self.role else None,
             "expected_audience": self.expected_audience, "conditional_access": self.conditional_access,
+            "variant": self.variant,
         }
