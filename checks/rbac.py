@@ -71,16 +71,18 @@ class RbacDataAction(Check):
     Contributor grant management actions only, so the inference API answers 401/403 until a data role such as
     Cognitive Services OpenAI User is assigned. One result per required action, naming the granting
     assignment — or what the principal does hold and the exact least-privilege assignment to add; a role that
-    is only *eligible* in PIM is reported as "activate it". ARM's own effective-permission computation
-    (``Microsoft.Authorization/permissions``) is compared with the verdict; a disagreement is reported."""
+    is only *eligible* in PIM is reported as "activate it". The verdict comes from every source the identity
+    can read (:mod:`preflight.verdict`): a least-privilege identity that cannot list assignments or deny
+    assignments is still answered, from ARM's own effective permissions; sources that disagree are reported;
+    nothing readable is an ERROR, never a pass."""
 
     meta = CheckMeta(
         id="rbac.data-action",
         title="Role grants the required data actions",
         severity=Severity.CRITICAL,
-        description="Evaluates the principal's role assignments (direct, inherited and through groups) at the "
-        "account against the profile's required actions; PIM eligibilities; cross-checked with ARM's "
-        "effective permissions.",
+        description="Decides the profile's required actions from every readable source: ARM's effective "
+        "permissions, the role assignments (direct, inherited, through groups) and definitions, deny assignments, "
+        "the --probe answer; PIM eligibilities.",
         tags=("rbac",),
         docs=DOCS,
         facts=("resource", "principal", "role-assignments", "role-definition", "deny-assignments",
