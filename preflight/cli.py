@@ -446,9 +446,12 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_INTERRUPTED
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
+    except click.UsageError as exc:
+        _report_error(_usage_error(exc))
+        return 2
     except click.ClickException as exc:
         exc.show()
-        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+        return exc.exit_code
     except KeyboardInterrupt as exc:
         _report_interrupt(exc)
         return EXIT_INTERRUPTED
@@ -478,6 +481,13 @@ def _report_interrupt(exc: BaseException | None) -> None:
     for meta, results in finished:
         statuses = ", ".join(sorted({r.status.value.upper() for r in results}))
         click.echo(f"  {meta.id}: {statuses}", err=True)
+
+
+def _usage_error(exc: click.UsageError) -> ConfigError:
+    """click's usage error as ours: one line naming the problem and a hint, not click's usage block ("Usage: …",
+    "Try …", a blank line, then "Error: …"), so every bad input reads the same (issue 17 item 6)."""
+    command = exc.ctx.command_path if exc.ctx is not None else "preflight"
+    return ConfigError(" ".join(exc.format_message().split()), remediation=f"see '{command} --help'")
 
 
 def _report_error(exc: PreflightError) -> None:
