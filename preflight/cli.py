@@ -3,12 +3,14 @@ chooses exit codes.
 
 Exit codes: 0 nothing at or above ``--fail-on``; 1 at least one result at or above it; 2 bad invocation or
 configuration; 3 the run itself could not complete (e.g. the report could not be written); 130 interrupted.
+A reader that closes stdout early (``| head``) changes none of these: the ``--output`` files are still written.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -23,6 +25,18 @@ from preflight.errors import ConfigError, PreflightError, RenderError
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_INTERRUPTED = 130
 EXIT_INCOMPLETE = 3
+STDOUT = "-"  # as an --output path: stdout, which carries the --format rendering anyway
+# What an existing --output path must not be, and how to name it. The atomic write renames a new file over the
+# path: that would swap a device node (/dev/full as root), a FIFO or a socket for a regular file, and replace a
+# symlink rather than write to its target. A directory would fail only after the whole run (issue 17 item 5).
+_NOT_REGULAR: tuple[tuple[Callable[[int], bool], str], ...] = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def _common(func: F) -> F:
@@ -107,8 +121,8 @@ def report_options(format_help: str) -> Callable[[F], F]:
                             show_default=True,
                             help="Exit 1 when a result reaches this status (ERROR counts as FAIL).")(func)
         func = click.option("--output", "outputs", multiple=True, metavar="FILE",
-                            help="Also write the report to FILE (format from the extension, else --format). "
-                                 "Repeatable.")(func)
+                            help="Also write the report to FILE (format from the extension, else --format), "
+                                 "a new or regular file; - is stdout. Repeatable.")(func)
         return click.option("--format", "fmt", type=click.Choice(_format_names()), default="table",
                             show_default=True, help=format_help)(func)
 
@@ -167,17 +181,13 @@ def check(fmt: str, outputs: Sequence[str], fail_on: str, only: Sequence[str], s
                           subscription=subscription, resource_id=resource_id, endpoint=endpoint, profile=profile,
                           assignee=assignee, workspace=workspace, extra_scopes=tuple(scopes),
                           interactive=interactive, credential_warn_days=expiry_days)
-    files = [(path, reports.for_path(path, default=fmt)) for path in outputs]
-    renderers = {name: reports.get(name) for name in {fmt, *(f for _, f in files)}}  # fail fast on bad formats
+    files = output_files(outputs, fmt)  # refused before the run: a bad --output must not cost a run
     options = CheckOptions(target, split_patterns(only), split_patterns(skip),
                            RunOptions(timeout=timeout, deadline=deadline), probe=probe,
                            wait=_duration(wait) if wait else 0.0)
     report = _run_with_progress(options, environ)
 
-    stdout_options = reports.RenderOptions(color=_use_color(no_color), verbose=verbose)
-    click.echo(renderers[fmt].render(report, stdout_options), nl=False)
-    for path, name in files:
-        _write_atomically(Path(path), renderers[name].render(report, reports.RenderOptions(verbose=verbose)))
+    emit_report(report, fmt, files, no_color=no_color, verbose=verbose)
     summary_file = environ.get("GITHUB_STEP_SUMMARY")
     if fmt == "github" and summary_file:
         # GitHub Actions shows this file's Markdown on the run page; other steps write to it too: append.
@@ -223,8 +233,67 @@ def _run_with_progress(options: Any, environ: dict[str, str]) -> Any:
         progress.close()
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a report."""
+def output_files(outputs: Sequence[str], fmt: str) -> list[tuple[Path, str]]:
+    """The ``--output`` files and their formats, checked before the run so a bad one costs no network call and
+    no wait: the format each names (by extension, else ``fmt``) must exist, and an existing path must be a
+    regular file (:func:`_not_regular`). ``-`` names stdout, which carries the ``fmt`` rendering already: it is
+    dropped here rather than written twice, and never becomes a file called ``-``."""
+    from preflight import reports
+
+    files: list[tuple[Path, str]] = []
+    for path in outputs:
+        if path == STDOUT:
+            continue
+        kind = _not_regular(Path(path))
+        if kind:
+            hint = ("pass the file the link points to" if kind == _NOT_REGULAR[0][1]
+                    else "name a regular file or a new path")
+            raise ConfigError(f"--output {path!r} is {kind}, not a regular file: a report replaces the file it "
+                              f"is written to", remediation=hint)
+        files.append((Path(path), reports.for_path(path, default=fmt)))
+    for name in {fmt, *(name for _, name in files)}:
+        reports.get(name)  # an unknown format fails here, before the run
+    return files
+
+
+def _not_regular(path: Path) -> str | None:
+    """What an existing ``path`` is when it is not a regular file (a symlink counts, whatever it points at);
+    None for a regular file or no file. A path that cannot be inspected is left to the write, which says why."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return None
+    return next((kind for test, kind in _NOT_REGULAR if test(mode)), None)
+
+
+def emit_report(report: Any, fmt: str, files: Sequence[tuple[Path, str]], *, no_color: bool,
+                verbose: bool) -> None:
+    """Print the ``fmt`` rendering on stdout, then write each ``--output`` file (the shell shared by ``check``
+    and ``audit``). A reader that stops reading (``| head``: a closed pipe, EPIPE) is no failure of the run: the
+    files are still written and the exit code stays the report's; nothing more is printed (no traceback)."""
+    from preflight import reports
+
+    stdout_options = reports.RenderOptions(color=_use_color(no_color), verbose=verbose)
+    _print_to_stdout(reports.get(fmt).render(report, stdout_options))
+    for path, name in files:
+        write_atomically(path, reports.get(name).render(report, reports.RenderOptions(verbose=verbose)))
+
+
+def _print_to_stdout(text: str) -> None:
+    """``click.echo`` that lets the reader go. On a closed pipe stdout is pointed at the null device: without
+    that, click turns EPIPE into a silent exit 1 before the files are written, and the interpreter's last flush
+    of stdout at exit prints "Exception ignored … BrokenPipeError"."""
+    try:
+        click.echo(text, nl=False)
+    except BrokenPipeError:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a report. The path is checked again
+    just before the rename: the run may have taken minutes since :func:`output_files` looked."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -234,6 +303,9 @@ def _write_atomically(path: Path, text: str) -> None:
             os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
+            kind = _not_regular(path)
+            if kind:
+                raise RenderError(f"could not write the report to {str(path)!r}: it became {kind} during the run")
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -374,9 +446,12 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_INTERRUPTED
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
+    except click.UsageError as exc:
+        _report_error(_usage_error(exc))
+        return 2
     except click.ClickException as exc:
         exc.show()
-        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+        return exc.exit_code
     except KeyboardInterrupt as exc:
         _report_interrupt(exc)
         return EXIT_INTERRUPTED
@@ -406,6 +481,13 @@ def _report_interrupt(exc: BaseException | None) -> None:
     for meta, results in finished:
         statuses = ", ".join(sorted({r.status.value.upper() for r in results}))
         click.echo(f"  {meta.id}: {statuses}", err=True)
+
+
+def _usage_error(exc: click.UsageError) -> ConfigError:
+    """click's usage error as ours: one line naming the problem and a hint, not click's usage block ("Usage: …",
+    "Try …", a blank line, then "Error: …"), so every bad input reads the same (issue 17 item 6)."""
+    command = exc.ctx.command_path if exc.ctx is not None else "preflight"
+    return ConfigError(" ".join(exc.format_message().split()), remediation=f"see '{command} --help'")
 
 
 def _report_error(exc: PreflightError) -> None:

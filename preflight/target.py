@@ -26,6 +26,11 @@ RESOURCE_ID = re.compile(  # no control characters anywhere (a pasted id with a 
     r"/providers/(?P<namespace>[^/\x00-\x1f]+)/(?P<rest>[^\x00-\x1f]+)\Z",
     re.IGNORECASE,
 )
+# What no segment of a resource id may hold: an id is pasted into ARM URLs, where "?" or "#" would start a query
+# or fragment of the caller's choosing and "." / ".." would move the request to another path (issue 17 item 6).
+BAD_ID_SEGMENT = re.compile(r"[?#\x00-\x1f\x7f]|^\.{0,2}\Z")
+# Control characters and whitespace: never part of a URL a person means (a pasted newline would be sent on).
+URL_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 KNOWN_CLOUDS = ("AzureCloud", "AzureChinaCloud", "AzureUSGovernment")
 
 # Environment variables that name the resource, in the order they are consulted.
@@ -90,7 +95,7 @@ def build_target(
                           remediation="use --cloud-metadata-url for a custom cloud")
     cloud_metadata_url = cloud_metadata_url or environ.get("ARM_CLOUD_METADATA_URL") or None
     if cloud_metadata_url is not None:
-        _require_https(cloud_metadata_url, "cloud metadata URL")
+        _require_https(cloud_metadata_url, "cloud metadata URL", query=True)  # ?api-version=… is usual
 
     tenant = tenant or environ.get("AZURE_TENANT_ID") or None
     if tenant is not None and not (GUID.match(tenant) or TENANT_DOMAIN.match(tenant)):
@@ -104,7 +109,8 @@ def build_target(
     if resource_id is not None:
         resource_id = resource_id.rstrip("/")
         match = RESOURCE_ID.match(resource_id)
-        if not match or not GUID.match(match["subscription"]):
+        bad = any(BAD_ID_SEGMENT.search(segment) for segment in resource_id.split("/")[1:])
+        if bad or not match or not GUID.match(match["subscription"]):
             raise TargetError(
                 f"{resource_id!r} is not an Azure resource id",
                 remediation="expected /subscriptions/<GUID>/resourceGroups/<group>/providers/<namespace>/<type>/<name>",
@@ -159,11 +165,26 @@ def _validate_scope(scope: str) -> str:
     return scope
 
 
-def _require_https(url: str, what: str) -> None:
-    parts = urlsplit(url)
+def _require_https(url: str, what: str, *, query: bool = False) -> None:
+    """An https URL with a host and nothing a person did not mean: no control characters or spaces, no
+    user:password@ (it would be sent, and shown in reports), no #fragment, no ?query unless ``query``. A URL
+    that does not parse (``https://[::1``, a bad port) is bad input too, not an internal error later."""
+    if URL_CONTROL.search(url):
+        raise ConfigError(f"{what} {url!r} contains a control character or a space")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 — parsed on access: raises ValueError for a port out of range or not a number
+    except ValueError as exc:
+        raise ConfigError(f"{what} {url!r} is not a valid URL ({exc})") from exc
     if parts.scheme != "https" or not parts.hostname:
         raise ConfigError(f"{what} {url!r} must be an https:// URL",
                           remediation="Entra ID bearer tokens are only sent over HTTPS")
+    if parts.username is not None:  # named by its host alone: the message must not repeat the password
+        raise ConfigError(f"{what} for {parts.hostname!r} must not carry a user:password@")
+    extra = [name for name, present in (("#fragment", bool(parts.fragment or url.endswith("#"))),
+                                        ("?query", not query and bool(parts.query or "?" in url))) if present]
+    if extra:
+        raise ConfigError(f"{what} {url!r} must not carry a {' or '.join(extra)}")
 
 
 def has_target(target: Any) -> bool:

@@ -72,6 +72,25 @@ CASES: list[tuple[str, list[str], Setup, bool, str]] = [
     ("twin-exec-unknown-name", ["twin", "exec", "--scenario", "no-such-scenario", "--", "true"], _nothing, False, "'no-such-scenario' is neither a built-in scenario"),
     ("demo-bad-json", ["demo", "--scenario", "scenario.json"], _scenario(b"{bad"), False, "not valid JSON"),
     ("demo-not-utf8", ["demo", "--scenario", "scenario.json"], _scenario(b"\xff\xfe{}"), False, "not UTF-8 text"),
+    # issue 17 item 6: URLs that do not parse or carry what nobody means; ids that would rewrite ARM URLs; click's
+    # own usage errors as one line. (Every URL names loopback: code that accepts them must reach nothing else.)
+    ("endpoint-unparsable", ["check", "--endpoint", "https://[::1"], _nothing, False, "'https://[::1' is not a valid URL"),
+    ("metadata-url-unparsable", ["check", "--cloud-metadata-url", "https://[::1"], _nothing, False, "cloud metadata URL 'https://[::1' is not a valid URL"),
+    ("endpoint-bad-port", ["check", "--endpoint", "https://127.0.0.1:99999/"], _nothing, False, "is not a valid URL"),
+    ("endpoint-newline", ["check", "--endpoint", "https://127.0.0.1:9/\nX-Injected: 1"], _nothing, False, "contains a control character"),
+    ("metadata-url-newline", ["check", "--cloud-metadata-url", "https://127.0.0.1:9/metadata\r\n"], _nothing, False, "contains a control character"),
+    ("endpoint-userinfo", ["check", "--endpoint", "https://user:hunter2@127.0.0.1:9/"], _nothing, False, "must not carry a user:password@"),
+    ("endpoint-fragment", ["check", "--endpoint", "https://127.0.0.1:9/#frag"], _nothing, False, "must not carry a #fragment"),
+    ("endpoint-query", ["check", "--endpoint", "https://127.0.0.1:9/?api-version=1"], _nothing, False, "must not carry a ?query"),
+    ("resource-id-query", ["check", "--resource-id", f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a?api-version=1&$expand=x#frag"], _nothing, False, "is not an Azure resource id"),
+    ("resource-id-fragment", ["check", "--resource-id", f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a#frag"], _nothing, False, "is not an Azure resource id"),
+    ("resource-id-dotdot", ["check", "--resource-id", f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/../../../../x"], _nothing, False, "is not an Azure resource id"),
+    ("resource-id-dot", ["check", "--resource-id", f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/./accounts/a"], _nothing, False, "is not an Azure resource id"),
+    ("resource-id-empty-segment", ["check", "--resource-id", f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts//a"], _nothing, False, "is not an Azure resource id"),
+    ("resource-id-del", ["check", "--resource-id", f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a\x7f"], _nothing, False, "is not an Azure resource id"),
+    ("format-unknown", ["check", "--format", "yaml"], _nothing, False, "Invalid value for '--format': 'yaml' is not one of"),
+    ("audit-format-unknown", ["audit", "--format", "yaml"], _nothing, False, "Invalid value for '--format'"),
+    ("no-such-option", ["check", "--frobnicate"], _nothing, False, "No such option"),
 ]
 
 
@@ -102,6 +121,8 @@ def test_bad_input_is_one_clear_line_and_exit_2(outcomes: dict[str, subprocess.C
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr + proc.stdout
     assert proc.stdout == ""
-    # Exactly one line carries the problem (ours: "preflight: error: …", click's: "Error: …"); a hint may follow.
-    problem = [line for line in proc.stderr.splitlines() if line.startswith(("preflight: error:", "Error:"))]
-    assert len(problem) == 1 and names in problem[0], proc.stderr
+    # One line carries the problem ("preflight: error: …", click's usage errors included); only an indented hint
+    # may follow — not click's usage block ("Usage: …", "Try …", a blank line, "Error: …").
+    lines = proc.stderr.splitlines()
+    assert lines and lines[0].startswith("preflight: error:") and names in lines[0], proc.stderr
+    assert all(line.startswith("  ") for line in lines[1:]), proc.stderr

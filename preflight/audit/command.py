@@ -13,7 +13,6 @@ import re
 import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TextIO
 
 import click
@@ -122,10 +121,9 @@ def audit(scopes: Sequence[str], subscriptions: Sequence[str], all_subscriptions
     Exit 0: no finding at or above --fail-on; 1: some finding is; 2: bad input; 3: the audit could not
     complete.
     """
-    from preflight import reports
     from preflight.audit.facts import AuditOptions
     from preflight.audit.run import run_audit
-    from preflight.cli import _use_color, _write_atomically
+    from preflight.cli import emit_report, output_files
     from preflight.engine import RunOptions, split_patterns
     from preflight.progress import wants_progress
     from preflight.run import exit_code
@@ -136,8 +134,7 @@ def audit(scopes: Sequence[str], subscriptions: Sequence[str], all_subscriptions
                           credential_warn_days=expiry_days)
     # An environment-level resource/endpoint is irrelevant to an audit: keep only the identity of the run.
     plan = build_plan(scopes, subscriptions, all_subscriptions, management_groups, target.subscription_id)
-    files = [(path, reports.for_path(path, default=fmt)) for path in outputs]
-    renderers = {name: reports.get(name) for name in {fmt, *(f for _, f in files)}}  # fail fast on bad formats
+    files = output_files(outputs, fmt)  # refused before the run: a bad --output must not cost a run
     progress = _Progress(sys.stderr) if wants_progress(sys.stderr, environ) else None
     options = AuditOptions(plan=plan, expiry_days=expiry_days,  # type: ignore[arg-type]
                            classic_administrators=classic_admins,
@@ -148,8 +145,5 @@ def audit(scopes: Sequence[str], subscriptions: Sequence[str], all_subscriptions
     finally:
         if progress:
             progress.close()
-    stdout_options = reports.RenderOptions(color=_use_color(no_color), verbose=verbose)
-    click.echo(renderers[fmt].render(report, stdout_options), nl=False)
-    for path, name in files:
-        _write_atomically(Path(path), renderers[name].render(report, reports.RenderOptions(verbose=verbose)))
+    emit_report(report, fmt, files, no_color=no_color, verbose=verbose)
     return exit_code(report, fail_on)
