@@ -1,7 +1,8 @@
 """Secret hygiene canary sweep (issue 10): plant canary secrets — a client secret, a certificate's private key,
 a federated assertion, the managed-identity header — sign in with them against the twin, healthy and failing
 (wrong secret, a secret in AZURE_CLIENT_ID, expired secret, unregistered certificate, federated subject mismatch,
-MFA required), and search
+MFA required) and, against an Entra that quotes what it was sent, with a trailing-newline secret, a secret
+quoted URL-encoded and JSON-escaped and an opaque federated assertion (issue 17), and search
 every byte the tool wrote — every report format, stdout, ``-v`` logs on stderr, the GitHub step summary — plus
 the twin's JSONL request log for each canary, for every token the twin issued during the sweep, and for
 anything shaped like a JWT. None may appear; where the product shows a secret it shows it masked.
