@@ -6,11 +6,15 @@ Checks already avoid putting secrets into evidence; this is the safety net for w
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
-from collections.abc import Iterable, Mapping
+import stat
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from preflight.model import Evidence, Remediation, Result
 
@@ -46,6 +50,65 @@ _CREDENTIAL_PARAM = re.compile(
     r"(?i)\b(client_secret|client_assertion|access_token|refresh_token|id_token|password|sig)=([^&\s\"']+)"
 )
 _MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
+# Files whose content is a secret: a federated assertion is a few KB, a PEM with its chain a few tens of KB. The
+# caps only bound what redaction reads (a path to /dev/zero or a huge file must not stall every run).
+_FEDERATED_TOKEN_MAX_BYTES = 64 * 1024
+_CERTIFICATE_MAX_BYTES = 1024 * 1024
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+
+
+def secret_forms(value: str) -> set[str]:
+    """Every form in which ``value`` may reach an output (issue 17): as set, trimmed (a value read from a file
+    or a Kubernetes secret ends in a newline that a quote of it drops) and with its whitespace collapsed (as a
+    one-line message shows it), each also URL-encoded (``quote``/``quote_plus``, upper and lower case hex, as
+    a request URL or form body echoed in an error carries it) and JSON-escaped (with ``/`` escaped or not, as
+    a response body quoted raw carries it). Forms shorter than a plausible secret are left out."""
+    bases = {value, value.strip(), " ".join(value.split())}
+    forms: set[str] = set()
+    for base in bases:
+        escaped = json.dumps(base)[1:-1]
+        encoded = {quote(base, safe=""), quote_plus(base, safe="")}
+        encoded |= {_PERCENT_ESCAPE.sub(lambda m: m.group(0).lower(), e) for e in encoded}
+        forms |= {base, escaped, escaped.replace("/", "\\/"), json.dumps(base, ensure_ascii=False)[1:-1], *encoded}
+    return {form for form in forms if len(form.strip()) >= _MIN_SECRET_LENGTH}
+
+
+def _read_small_file(path: str, limit: int) -> str | None:
+    """The text of a regular file of at most ``limit`` bytes; None for anything else — missing, unreadable,
+    too big, a FIFO or a device (opening a FIFO would block the run) — since redaction must never fail a run
+    or stall it. The check that reads the file reports what is wrong with it."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except (OSError, ValueError):  # ValueError: a path with a NUL character
+        return None
+    return data.decode("utf-8", errors="replace") if len(data) <= limit else None
+
+
+def _private_key_parts(pem: str) -> Iterator[str]:
+    """Each private key block of a PEM, its base64 body on one line, and each line of that body: a leak of a
+    key is as likely to be its body re-wrapped (or one line of it) as the whole block."""
+    for block in _PEM_PRIVATE.findall(pem):
+        lines = [line.strip() for line in block.splitlines()[1:-1] if line.strip() and ":" not in line]
+        yield block
+        yield "".join(lines)
+        yield from lines
+
+
+def _file_secrets(environ: Mapping[str, str]) -> Iterator[str]:
+    """Secrets held in files the environment names: the federated assertion (an opaque one is not caught by the
+    JWT pattern) and the private keys of the client certificate's PEM."""
+    token_file = environ.get("AZURE_FEDERATED_TOKEN_FILE")
+    if token_file:
+        assertion = _read_small_file(token_file, _FEDERATED_TOKEN_MAX_BYTES)
+        if assertion:
+            yield assertion
+    certificate = environ.get("AZURE_CLIENT_CERTIFICATE_PATH")
+    if certificate:
+        yield from _private_key_parts(_read_small_file(certificate, _CERTIFICATE_MAX_BYTES) or "")
 
 
 def looks_like_secret(value: str) -> bool:
@@ -72,22 +135,31 @@ def describe_secret(value: str | None) -> str:
 
 
 class Redactor:
-    """Removes known secret values, JWTs, private keys and credential-bearing parameters from text."""
+    """Removes known secret values (in every form :func:`secret_forms` lists), JWTs, private keys and
+    credential-bearing parameters from text.
+
+    The known values are one precompiled alternation, longest first (a secret containing another is masked
+    whole): redaction runs on every string of every result and log record, so it is one regex scan."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        # Longest first so a secret containing another is masked whole.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True)
+        forms = {form for secret in secrets if secret for form in secret_forms(secret)}
+        ordered = sorted(forms, key=lambda form: (-len(form), form))
+        self._known = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Redactor:
+        """The redactor for a run in ``environ``: its secret variables, an id variable holding a secret, the
+        federated token file's content and the client certificate's private keys (files read safely, see
+        :func:`_read_small_file`)."""
         found = [environ[name] for name in SECRET_ENV_VARS if environ.get(name)]
         found += [environ[name] for name in ID_ENV_VARS if looks_like_secret(environ.get(name) or "")]
+        found += _file_secrets(environ)
         return cls(found)
 
     def text(self, value: str) -> str:
-        for secret in self._secrets:
-            if secret in value:
-                value = value.replace(secret, MASK)
+        """``value`` with every secret masked."""
+        if self._known is not None:
+            value = self._known.sub(MASK, value)
         value = _PEM_PRIVATE.sub("[private key removed]", value)
         value = _JWT.sub("[token removed]", value)
         return _CREDENTIAL_PARAM.sub(lambda m: f"{m.group(1)}={MASK}", value)

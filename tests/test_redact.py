@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from preflight.model import Evidence, Remediation, Result, Severity, Status
 from preflight.redact import Redactor, describe_secret
@@ -87,3 +88,73 @@ def test_log_records_are_redacted_by_the_installed_filter() -> None:
     assert SWAPPED not in out and JWT not in out and "client_secret=abc" not in out
     assert "failed: Application with identifier '***' and Bearer [token removed]" in out
     assert "ValueError: client_secret=***&client_id=***" in out
+
+
+# -- issue 17 item 4: redaction by value, whatever the whitespace or encoding ----------------------------------
+
+ENCODED = 'Xy7+abcDEF0123/ghijKL"MNOP\\qrs tuv=='  # characters URL encoding and JSON escaping change
+
+
+def test_a_secret_read_from_a_file_is_masked_without_its_newline() -> None:
+    """A Kubernetes secret or a file ends in a newline; a message quoting the value usually drops it."""
+    redactor = Redactor.from_environ({"AZURE_CLIENT_SECRET": "s3cr3t-value\n", "AZURE_CLIENT_ID": SWAPPED + "\r\n"})
+    assert redactor.text("secret 's3cr3t-value' and 's3cr3t-value\n' rejected") == "secret '***' and '***' rejected"
+    assert redactor.text(f"identifier '{SWAPPED}' not found") == "identifier '***' not found"
+
+
+def test_url_encoded_and_json_escaped_forms_are_masked() -> None:
+    import json
+    import re
+    from urllib.parse import quote, quote_plus
+
+    redactor = Redactor.from_environ({"AZURE_CLIENT_SECRET": ENCODED})
+    for form in (ENCODED, quote(ENCODED, safe=""), re.sub("%..", lambda m: m.group(0).lower(), quote(ENCODED, safe="")), quote_plus(ENCODED),
+                 json.dumps(ENCODED)[1:-1], json.dumps(ENCODED)[1:-1].replace("/", "\\/")):
+        assert redactor.text(f"client_id={form}&x=1") == "client_id=***&x=1", form
+
+
+def test_the_federated_token_file_content_is_a_secret(tmp_path: Path) -> None:
+    """An opaque (non-JWT) assertion is caught by no pattern: only by its value."""
+    token = tmp_path / "token"
+    token.write_text("opaque-assertion-0123456789abcdef\n", "utf-8")
+    redactor = Redactor.from_environ({"AZURE_FEDERATED_TOKEN_FILE": str(token)})
+    assert redactor.text("malformed: 'opaque-assertion-0123456789abcdef'") == "malformed: '***'"
+
+
+def test_unreadable_or_odd_secret_files_are_ignored_safely(tmp_path: Path) -> None:
+    """Redaction never fails or stalls a run: a missing file, a directory, a FIFO (opening it would block),
+    a device and a file over the cap are each skipped (the checks report what is wrong with them)."""
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * (1 << 20))
+    for path in (tmp_path / "missing", tmp_path, fifo, Path("/dev/zero"), big, "bad\0path"):
+        redactor = Redactor.from_environ({"AZURE_FEDERATED_TOKEN_FILE": str(path),
+                                          "AZURE_CLIENT_CERTIFICATE_PATH": str(path)})
+        assert redactor.text("nothing to mask here") == "nothing to mask here"
+
+
+def test_certificate_password_and_private_key_bodies_are_masked(tmp_path: Path) -> None:
+    body = ["MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ", "Qk3LmNoPqRsTuVwXyZ0123456789abcdEFgh+/ijkLMN"]
+    pem = tmp_path / "cert.pem"
+    pem.write_text("-----BEGIN PRIVATE KEY-----\n" + "\n".join(body) + "\n-----END PRIVATE KEY-----\n"
+                   "-----BEGIN CERTIFICATE-----\nMIIBpublic\n-----END CERTIFICATE-----\n", "utf-8")
+    redactor = Redactor.from_environ({"AZURE_CLIENT_CERTIFICATE_PATH": str(pem),
+                                      "AZURE_CLIENT_CERTIFICATE_PASSWORD": "pfx-password!"})
+    assert redactor.text(f"key line {body[1]}") == "key line ***"
+    assert redactor.text(f"key body {''.join(body)}") == "key body ***"
+    assert redactor.text("password=pfx-password%21 certificate MIIBpublic") == "password=*** certificate MIIBpublic"
+
+
+def test_redaction_is_one_precompiled_scan() -> None:
+    """It runs on every string of every result and log record: many secrets must stay cheap."""
+    import time
+
+    redactor = Redactor([f"secret-number-{i:04d}-value" for i in range(50)])
+    text = "an ordinary SDK message about a role assignment, nothing secret in it " * 200
+    start = time.perf_counter()
+    for _ in range(20):
+        assert redactor.text(text) == text
+    assert time.perf_counter() - start < 1.0

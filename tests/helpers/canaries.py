@@ -57,6 +57,20 @@ def secret_canary(name: str, index: int = 0) -> str:
     return f"Cn{index}8Q~{body}"[:40]
 
 
+def encoded_canary(index: int = 0) -> str:
+    """A 40-character legacy-style secret holding characters URL encoding and JSON escaping change (``+``, ``/``,
+    ``=``, ``"``, ``\\``): masked only if the redactor also knows its encoded forms. Still 30+ characters of
+    three classes, so it counts as a secret in AZURE_CLIENT_ID too."""
+    body = secret_canary("encoded", index)
+    return f"{body[:12]}+{body[12:20]}/{body[20:28]}\"{body[28:34]}\\{body[34:38]}=="
+
+
+def opaque_canary() -> str:
+    """An opaque (non-JWT) federated assertion, as a token file may hold one: no dots, nothing JWT-shaped, so
+    only redaction by value can catch it."""
+    return "opq" + secrets.token_urlsafe(45).replace("-", "x").replace("_", "y")[:57]
+
+
 def for_secret(name: str, value: str) -> Canary:
     """A client secret, an identity header …: any 7 consecutive characters of it."""
     return Canary(name, value, value, SECRET_WINDOW)

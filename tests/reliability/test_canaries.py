@@ -1,7 +1,8 @@
 """Secret hygiene canary sweep (issue 10): plant canary secrets — a client secret, a certificate's private key,
 a federated assertion, the managed-identity header — sign in with them against the twin, healthy and failing
 (wrong secret, a secret in AZURE_CLIENT_ID, expired secret, unregistered certificate, federated subject mismatch,
-MFA required), and search
+MFA required) and, against an Entra that quotes what it was sent, with a trailing-newline secret, a secret
+quoted URL-encoded and JSON-escaped and an opaque federated assertion (issue 17), and search
 every byte the tool wrote — every report format, stdout, ``-v`` logs on stderr, the GitHub step summary — plus
 the twin's JSONL request log for each canary, for every token the twin issued during the sweep, and for
 anything shaped like a JWT. None may appear; where the product shows a secret it shows it masked.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from urllib.parse import quote
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +30,9 @@ from helpers.canaries import (
     for_private_key,
     for_secret,
     for_token,
+    encoded_canary,
     jwt_shaped,
+    opaque_canary,
     secret_canary,
 )
 from helpers.cli import clean_env
@@ -38,6 +42,7 @@ from helpers.twin_fixtures import apply_environment, core_scenario
 
 from preflight import reports
 from preflight.engine import RunOptions
+from preflight.redact import looks_like_secret
 from preflight.run import CheckOptions, run
 from preflight.target import build_target
 from preflight.twin import Twin
@@ -92,6 +97,14 @@ def _workload_scenario(*, matching: bool) -> dict[str, Any]:
     return doc
 
 
+def _echoing_entra(doc: dict[str, Any], code: int, message: str) -> dict[str, Any]:
+    """``doc`` with every token request answered by an Entra error quoting ``message`` (what it was sent)."""
+    body = {"error": "invalid_client", "error_description": f"AADSTS{code}: {message}", "error_codes": [code]}
+    doc["faults"] = [{"match": {"service": "entra", "method": "POST", "path": "/token"}, "status": 401,
+                      "body": body}]
+    return doc
+
+
 @dataclass
 class Case:
     """One sign-in situation: its scenario (given the case's planted secrets), the commands run, and the
@@ -103,6 +116,7 @@ class Case:
     probe: bool = False
     commands: tuple[str, ...] = ("check", "whoami")
     planted: dict[str, str] = field(default_factory=dict)
+    opaque_assertion: bool = False  # replace the federated token file's JWT with planted["assertion"]
 
 
 CASES = (
@@ -121,6 +135,24 @@ CASES = (
          commands=("check", "whoami", "can-i")),
     Case("mfa-required", lambda s: _builtin("mfa-required"), "50076", commands=("check", "whoami", "audit")),
     Case("healthy-probe", lambda s: _builtin("healthy"), '"status": "pass"', probe=True),
+    # Issue 17 item 4, against an Entra that quotes what it was sent (as AADSTS700016 quotes a client id; a proxy
+    # or a future message may quote more): a secret read from a file or a Kubernetes secret ends in a newline
+    # the quote drops; a federated assertion need not be a JWT; a quote may be URL-encoded or JSON-escaped.
+    Case("secret-trailing-newline",
+         lambda s: _echoing_entra(_secret_scenario(s["secret"] + "\n", s["registered"]), 7000215,
+                                  f"Invalid client secret provided: '{s['secret']}'."), "7000215",
+         commands=("check", "whoami", "audit", "can-i")),
+    Case("client-id-swapped-newline", lambda s: _swapped_scenario(s["secret"] + "\n"), "700016",
+         commands=("check", "whoami", "can-i")),
+    Case("client-id-swapped-encoded",
+         lambda s: _echoing_entra(_swapped_scenario(s["encoded"]), 700016,
+                                  f"Application with identifier '{quote(s['encoded'], safe='')}' was not found; "
+                                  f"request {json.dumps({'client_id': s['encoded']})}."), "700016",
+         commands=("check", "whoami", "can-i")),
+    Case("federated-opaque",
+         lambda s: _echoing_entra(_workload_scenario(matching=True), 50027,
+                                  f"JWT token is invalid or malformed: '{s['assertion']}'."), "50027",
+         opaque_assertion=True, commands=("check", "whoami", "can-i")),
 )
 
 
@@ -149,9 +181,10 @@ class Sweep:
     read_only_violations: list[str] = field(default_factory=list)
     twin_errors: list[str] = field(default_factory=list)
     sent_to_entra: int = 0
+    client_ids_sent: dict[str, str] = field(default_factory=dict)  # swapped cases: what AZURE_CLIENT_ID held
 
 
-def _entra_client_ids_removed(jsonl: str, client_id: str) -> tuple[str, int]:
+def _entra_client_ids_removed(jsonl: str, client_ids: frozenset[str]) -> tuple[str, int]:
     """The twin's log with the swapped case's client id taken out of Entra token requests (``extra.client_id``):
     Entra is the one party that must receive what AZURE_CLIENT_ID holds, and the twin logs it as Entra's sign-in
     log would. Everything else in the log is searched; returns how many requests carried it."""
@@ -159,7 +192,7 @@ def _entra_client_ids_removed(jsonl: str, client_id: str) -> tuple[str, int]:
     for line in jsonl.splitlines():
         entry = json.loads(line)
         extra = entry.get("extra") or {}
-        if entry.get("service") == "entra" and entry.get("method") == "POST" and extra.get("client_id") == client_id:
+        if entry.get("service") == "entra" and entry.get("method") == "POST" and extra.get("client_id") in client_ids:
             extra["client_id"] = "<client id sent to Entra>"
             count += 1
         lines.append(json.dumps(entry))
@@ -171,10 +204,10 @@ def _read(path: Path) -> str:
     return path.read_bytes().decode("latin-1")
 
 
-def _in_process(twin: Twin, case: Case, sweep: Sweep) -> None:
+def _in_process(twin: Twin, case: Case, sweep: Sweep, overrides: Mapping[str, str]) -> None:
     """One library run, rendered by every registered format, terse and verbose, from the same Report."""
     with pytest.MonkeyPatch.context() as mp:
-        apply_environment(mp, twin.environment())
+        apply_environment(mp, {**twin.environment(), **overrides})
         target = build_target(dict(os.environ))
         report = run(CheckOptions(target, probe=case.probe, engine=RunOptions(timeout=30, deadline=60)))
     for name in reports.FORMATS:
@@ -198,13 +231,22 @@ def _plant_refresh_token(twin: Twin, env_vars: Mapping[str, str], case: Case) ->
 
 
 def _run_case(twin: Twin, driver: CliDriver, case: Case, root: Path, sweep: Sweep) -> None:
-    planted = {"secret": secret_canary("secret", 1), "registered": secret_canary("registered", 2)}
+    planted = {"secret": secret_canary("secret", 1), "registered": secret_canary("registered", 2),
+               "encoded": encoded_canary(3), "assertion": opaque_canary()}
     sweep.planted[case.name] = planted
     twin.use(case.scenario(planted))
     env_vars = twin.environment()
-    _plant_refresh_token(twin, env_vars, case)
     out = root / case.name
     out.mkdir()
+    overrides: dict[str, str] = {}
+    if case.opaque_assertion:  # a file of our own (the twin rewrites its token file on every environment()),
+        opaque = root / f"{case.name}-federated-token"  # outside `out`, whose files are all searched
+        opaque.write_text(planted["assertion"] + "\n", "utf-8")
+        overrides["AZURE_FEDERATED_TOKEN_FILE"] = str(opaque)
+        env_vars = {**env_vars, **overrides}
+    if looks_like_secret(env_vars.get("AZURE_CLIENT_ID", "")):
+        sweep.client_ids_sent[case.name] = env_vars["AZURE_CLIENT_ID"]
+    _plant_refresh_token(twin, env_vars, case)
     sweep.canaries += [for_secret(f"{case.name}:{k}", v) for k, v in planted.items()]
     sweep.canaries.append(for_secret("IDENTITY_HEADER", env_vars["IDENTITY_HEADER"]))
     if "AZURE_CLIENT_CERTIFICATE_PATH" in env_vars:
@@ -215,7 +257,7 @@ def _run_case(twin: Twin, driver: CliDriver, case: Case, root: Path, sweep: Swee
         sweep.canaries.append(for_token(f"{case.name}:federated assertion", assertion))
 
     summary = out / "github-step-summary.md"
-    env = twin.process_environment(clean_env({"GITHUB_STEP_SUMMARY": str(summary), "NO_COLOR": "1"}))
+    env = {**twin.process_environment(clean_env({"GITHUB_STEP_SUMMARY": str(summary), "NO_COLOR": "1"})), **overrides}
 
     def commands() -> None:
         for command in case.commands:
@@ -228,7 +270,7 @@ def _run_case(twin: Twin, driver: CliDriver, case: Case, root: Path, sweep: Swee
     # The CLI runs in the driver's interpreter while this one renders its own run: two cores, half the wall time.
     with ThreadPoolExecutor(1) as pool:
         cli_done = pool.submit(commands)
-        _in_process(twin, case, sweep)
+        _in_process(twin, case, sweep, overrides)
         cli_done.result(timeout=300)
     for path in sorted(out.rglob("*")):
         if path.is_file():
@@ -247,7 +289,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sweep]:
         result.tokens = twin.issued_tokens()
         result.read_only_violations = violations(twin.all_requests())
         result.twin_errors = twin.errors()
-    swapped = result.planted["client-id-swapped"]["secret"]
+    swapped = frozenset(result.client_ids_sent.values())
     result.corpus["twin request log (JSONL)"], result.sent_to_entra = _entra_client_ids_removed(_read(log_path), swapped)
     result.canaries += [for_token(f"issued token #{i}", t) for i, t in enumerate(result.tokens)]
     yield result
@@ -273,7 +315,7 @@ def test_the_sweep_really_ran_every_path(sweep: Sweep) -> None:
     refresh = [t for t in sweep.tokens if t.startswith("1.")]
     assert len(access) >= 20 and refresh, (len(access), len(refresh))
     assert sum(c.name.endswith("certificate private key") for c in sweep.canaries) == 2
-    assert sum(c.name.endswith("federated assertion") for c in sweep.canaries) == 2
+    assert sum(c.name.endswith("federated assertion") for c in sweep.canaries) == 3
     assert sweep.sent_to_entra >= 1  # the swapped case really signed in with the secret as client id
     assert "twin request log (JSONL)" in sweep.corpus and sweep.corpus["twin request log (JSONL)"].count("\n") > 100
 
