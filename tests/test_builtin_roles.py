@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.shared_data import SHARED_ROLES_DIR
 
 from preflight.builtin_roles import (
     ROLES_FILE,
@@ -21,9 +21,7 @@ from preflight.builtin_roles import (
 )
 from preflight.rbac import Permission, RoleDefinition, granted_operations, permission_grants
 
-ROOT = Path(__file__).resolve().parent.parent
-# the shared reference data: beside the clone in CI (../shared), /work/shared on a workstation
-SHARED = ROOT.parent / "shared" / "data" / "azure-roles"
+SHARED = SHARED_ROLES_DIR
 CS = "Microsoft.CognitiveServices"
 CHAT = f"{CS}/accounts/OpenAI/deployments/chat/completions/action"
 OPENAI_USER = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.shared_data import SHARED_ROLES_DIR
 
 from preflight.errors import FactError
 from preflight.operations import (
@@ -24,9 +25,7 @@ from preflight.operations import (
 )
 from preflight.rbac import RoleDefinition
 
-ROOT = Path(__file__).resolve().parent.parent
-# the shared reference data: beside the clone in CI (../shared), /work/shared on a workstation
-SHARED = ROOT.parent / "shared" / "data" / "azure-roles"
+SHARED = SHARED_ROLES_DIR
 NAMESPACES = ("Microsoft.Authorization", "Microsoft.CognitiveServices", "Microsoft.MachineLearningServices")
 ROLES = Path(__file__).resolve().parent / "data" / "roles" / "builtin_role_definitions_key_subset.json"
 CS = "Microsoft.CognitiveServices"

@@ -98,6 +98,7 @@ def test_check_refuses_an_output_that_is_not_a_regular_file_before_the_run(twin:
     make, still, kind = SPECIAL[special]
     path = tmp_path / "report.json"
     make(path)
+    twin.clear_log()  # the session twin's log holds earlier tests' requests: count only this run's
     proc = run_cli(["check", "--output", str(tmp_path / "ok.json"), "--output", str(path)],
                    env=twin.process_environment(clean_env()), cwd=tmp_path)
     _refused(proc, path, kind)
@@ -112,6 +113,7 @@ def test_audit_refuses_a_fifo_output_before_the_run(twin_session: Twin, tmp_path
     twin_session.use(audit_scenario())
     path = tmp_path / "audit.json"
     os.mkfifo(path)
+    twin_session.clear_log()  # the session twin's log holds earlier tests' requests: count only this run's
     proc = run_cli(["audit", "--all-subscriptions", "--output", str(path)],
                    env=twin_session.process_environment(clean_env()), cwd=tmp_path)
     _refused(proc, path, "a named pipe (FIFO)")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.shared_data import SHARED_ROLES_DIR
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data" / "roles"
 TWIN_ROLES = ROOT / "preflight" / "twin" / "data" / "builtin_roles.json"
 # the shared reference data (all 928 built-in roles): beside the clone in CI, /work/shared on a workstation
-SHARED_ROLES = ROOT.parent / "shared" / "data" / "azure-roles" / "builtin_role_definitions_all.json"
+SHARED_ROLES = SHARED_ROLES_DIR / "builtin_role_definitions_all.json"
 
 CHAT = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"
 EMBEDDINGS = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/embeddings/action"

@@ -106,12 +106,8 @@ def rbac_scope(ctx: Context) -> str:
 
 def _given_id(ctx: Context) -> str | None:
     """The target's resource id when the user named it (``--resource-id``, ``--workspace``), else None."""
-    if ctx.target.resource_id:
-        return str(ctx.target.resource_id)
-    workspace = getattr(ctx.target, "workspace", None)
-    if workspace and str(workspace).startswith("/"):
-        return str(workspace)
-    return None
+    named = ctx.target.resource_id or ctx.target.workspace  # a workspace is always resolved to its ARM id
+    return str(named) if named else None
 
 
 def _early_scope(ctx: Context) -> str:

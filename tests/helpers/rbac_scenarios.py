@@ -131,6 +131,5 @@ def managed_identity_through_group(granted: str = "@now-2h") -> dict[str, Any]:
     doc["directory"]["memberships"] = {MI_GROUP: [MI_OBJECT]}
     doc["signIn"] = {"environment": None, "workloadIdentity": None, "azureCli": None,
                      "managedIdentity": {"clientId": MI_APP, "principalId": MI_OBJECT, "style": "appService"}}
-    doc["roleAssignments"] = [assignment("Reader", MI_GROUP, RG, createdOn=granted),
-                              assignment("Cognitive Services OpenAI User", MI_GROUP, ACCOUNT, createdOn=granted)]
+    doc["roleAssignments"] = [assignment("Cognitive Services OpenAI User", MI_GROUP, ACCOUNT, createdOn=granted)]
     return doc
