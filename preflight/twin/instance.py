@@ -139,7 +139,8 @@ class Twin:
         return self._workdir
 
     def requests(self) -> list[LogEntry]:
-        """Every request served since start / the last :meth:`use` / :meth:`clear_log`."""
+        """Every request that arrived since start / the last :meth:`use` / :meth:`clear_log` (one still in flight
+        then, e.g. held by a latency fault, is in :meth:`all_requests` only)."""
         return self.server.log.entries()
 
     def all_requests(self) -> list[LogEntry]:

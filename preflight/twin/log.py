@@ -72,11 +72,21 @@ class RequestLog:
         self._lock = threading.Lock()
         self._entries: list[LogEntry] = []
         self._history: list[LogEntry] = []  # never cleared: whole-session proofs (e.g. "read-only")
+        self._generation = 0  # bumped by clear(): a request that arrived before it is not "since the clear"
         self._file: IO[str] | None = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
 
-    def append(self, entry: LogEntry) -> None:
+    def generation(self) -> int:
+        """The log's current generation; pass it back to :meth:`append` for a request that arrived now."""
         with self._lock:
-            self._entries.append(entry)
+            return self._generation
+
+    def append(self, entry: LogEntry, generation: int | None = None) -> None:
+        """Record ``entry``. A request that *arrived* before the last :meth:`clear` (``generation`` older than
+        the log's) goes to the history only: an earlier test's in-flight request (held by a latency fault, or
+        abandoned by a run that hit its deadline) must not count as the current test's."""
+        with self._lock:
+            if generation is None or generation == self._generation:
+                self._entries.append(entry)
             self._history.append(entry)
             if self._file is not None:
                 self._file.write(json.dumps(entry.to_json()) + "\n")
@@ -96,6 +106,7 @@ class RequestLog:
         """Forget the in-memory entries (the JSONL file keeps its history)."""
         with self._lock:
             self._entries.clear()
+            self._generation += 1
 
     def close(self) -> None:
         with self._lock:

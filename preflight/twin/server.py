@@ -341,6 +341,7 @@ class TwinServer:
 
     def handle(self, request: TwinRequest, conn: _Handler) -> None:
         started = time.perf_counter()
+        generation = self.log.generation()
         route, match, wrong_method = self._route(request)
         service = route.service if route else None
         fault = self._faults.take(service, request.method, request.path)
@@ -355,7 +356,7 @@ class TwinServer:
                 duration_ms=round((time.perf_counter() - started) * 1000, 3), raw_path=request.raw_path,
                 fault=(fault.action or (f"status:{fault.status}" if fault.status else "latency")) if fault else None,
                 extra=body_summary(request.method, request.header("content-type"), request.body),
-            ))
+            ), generation)
 
         if fault and fault.action == "hang":
             self._stopping.wait(fault.hang_ms / 1000)

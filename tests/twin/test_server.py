@@ -315,6 +315,39 @@ def test_history_survives_use_and_clear(core_twin: Twin, core_env: dict[str, str
     assert [e.path for e in core_twin.all_requests()[before:]] == ["/one", "/two"]
 
 
+def test_request_log_generations() -> None:
+    from preflight.twin.log import LogEntry, RequestLog
+
+    log = RequestLog()
+    entry = LogEntry(time=0.0, method="GET", path="/x", query={}, service=None, principal=None, status=200,
+                     duration_ms=0.0)
+    arrived = log.generation()
+    log.clear()
+    log.append(entry, arrived)  # arrived before the clear, answered after it
+    assert log.entries() == [] and log.history() == [entry]
+    log.append(entry, log.generation())
+    log.append(entry)  # no generation: always current (the inner-fault log lines)
+    assert log.entries() == [entry, entry] and len(log.history()) == 3
+
+
+def test_a_request_in_flight_across_clear_log_counts_only_in_the_history(core_twin: Twin,
+                                                                          core_env: dict[str, str]) -> None:
+    """An earlier test's request held by a latency fault (or abandoned by a run at its deadline) is answered
+    after the next test cleared the log: it must not count as the next test's (a flaky full-suite failure)."""
+    import threading
+
+    core_twin.use(core_scenario(faults=[{"match": {"path": "^/held"}, "latencyMs": 2000}]))
+    before = len(core_twin.all_requests())
+    held = threading.Thread(target=_get, args=(core_twin, "/held"))
+    held.start()
+    time.sleep(0.8)  # the request has arrived and waits out its latency
+    core_twin.clear_log()
+    _get(core_twin, "/fresh")
+    held.join(timeout=10)
+    assert [e.path for e in core_twin.requests()] == ["/fresh"]
+    assert sorted(e.path for e in core_twin.all_requests()[before:]) == ["/fresh", "/held"]
+
+
 def test_stop_interrupts_hanging_and_idle_connections() -> None:
     import threading
 
