@@ -14,10 +14,10 @@ from preflight.azure.arm import endpoint_subdomain, matches_endpoint, resource
 from preflight.azure.resource_graph import (
     accounts_by_endpoint,
     accounts_by_subdomain,
-    kql_string,
 )
 from preflight.context import Context
 from preflight.errors import FactError
+from preflight.kql import kql_string
 from preflight.target import build_target
 from preflight.twin import Twin
 from preflight.twin.resource_graph import parse_query

@@ -213,7 +213,7 @@ def _aggregated(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[As
     per page) is set from the bytes per assignment and the largest group seen so far, and halved when ARG
     still answers ``ResponsePayloadTooLarge``. Every group's ``n`` (``count()``) is checked against its list:
     a shorter list (``make_list``'s size limit) means the aggregated answer is incomplete → :class:`_Unpackable`."""
-    from preflight.twin.resource_graph import (
+    from preflight.azure.resource_graph import (
         role_assignments_summary_query,  # the one definition of the query
     )
 
@@ -284,7 +284,7 @@ def _unpack(page: Mapping[str, Any], found: list[Assignment]) -> tuple[int, int,
 
 def _one_row_each(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[Assignment]:
     """The plain query, one row per assignment, 1,000 rows a page."""
-    from preflight.twin.resource_graph import (
+    from preflight.azure.resource_graph import (
         role_assignments_query,  # the one definition of the query
     )
 

@@ -7,11 +7,15 @@ ARM listing — so the queries are kept to the simplest KQL shape (table, a ``ty
 
 No SDK dependency: ``azure-mgmt-resourcegraph`` is not installed and the wire format is one POST
 (https://learn.microsoft.com/rest/api/azureresourcegraph/resourcegraph/resources/resources).
+
+Every query preflight sends (here and in preflight.audit.collect) is built by the pure builders below — the one
+definition: the twin (preflight.twin.resource_graph) imports them and answers exactly these shapes, so the product
+never depends on the twin and the twin cannot drift from what the product sends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from preflight.azure.arm import run_credential
@@ -24,9 +28,12 @@ from preflight.azure.http import (
     describe_transport,
 )
 from preflight.context import Context
+from preflight.kql import kql_string
 
 API_VERSION = "2022-10-01"
-ACCOUNTS = "resources | where type =~ 'microsoft.cognitiveservices/accounts'"
+ROLE_ASSIGNMENTS_QUERY = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments'"
+ACCOUNTS_QUERY = "resources | where type =~ 'microsoft.cognitiveservices/accounts'"
+SUBSCRIPTIONS_QUERY = "resourcecontainers | where type =~ 'microsoft.resources/subscriptions'"
 MAX_PAGES = 20  # 20 pages of 1000 rows: far more accounts than one endpoint can ever match
 MAX_RETRY_AFTER = 5.0  # seconds: Retry-After is honoured up to this (azure-core alone has no cap)
 
@@ -39,19 +46,62 @@ class ResourceGraphError(Exception):
         self.status = status
 
 
-def kql_string(value: str) -> str:
-    """A KQL single-quoted string literal (backslash and quote escaped) — never splice raw input into KQL."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def role_assignments_query(principal_ids: Iterable[str] = (), scopes: Iterable[str] = (),
+                           columns: Iterable[str] = ()) -> str:
+    """Role assignments, tenant-wide, optionally only for these principals and/or at exactly these scopes
+    (pass a resource's scope and its ancestors to get every assignment that applies to it), optionally
+    projected to some columns (``| project id, properties``: the audit's 100,000 rows at half the bytes)."""
+    query = ROLE_ASSIGNMENTS_QUERY
+    ids = list(principal_ids)
+    if ids:
+        query += " | where properties.principalId in~ (" + ", ".join(kql_string(i) for i in ids) + ")"
+    scope_list = list(scopes)
+    if scope_list:
+        query += " | where properties.scope in~ (" + ", ".join(kql_string(s) for s in scope_list) + ")"
+    wanted = list(columns)
+    if wanted:
+        query += " | project " + ", ".join(wanted)
+    return query
+
+
+def role_assignments_summary_query(columns: Sequence[str] = ("id", "properties"), by: str = "subscriptionId") -> str:
+    """Role assignments, aggregated: one row per ``by`` value (``subscriptionId``: "" for management-group and
+    tenant assignments) carrying ``n`` (``count()``) and ``assignments`` (``make_list`` of ``pack``ed ``columns``).
+    ``n`` lets the caller see a truncated list (``make_list`` keeps at most 1,048,576 elements). Ordered by
+    the group key, which is unique per row, so ``$skipToken`` pages neither repeat nor skip a row."""
+    packed = ", ".join(f"{kql_string(c)}, {c}" for c in columns)
+    return (f"{ROLE_ASSIGNMENTS_QUERY} | summarize n = count(), assignments = make_list(pack({packed})) by {by}"
+            f" | order by {by} asc")
+
+
+def accounts_query(endpoint: str | None = None, subdomain: str | None = None, name: str | None = None) -> str:
+    """Cognitive Services accounts, optionally by endpoint URL, custom subdomain or name (case-insensitive)."""
+    query = ACCOUNTS_QUERY
+    if endpoint:
+        query += f" | where properties.endpoint =~ {kql_string(endpoint)}"
+    if subdomain:
+        query += f" | where properties.customSubDomainName =~ {kql_string(subdomain)}"
+    if name:
+        query += f" | where name =~ {kql_string(name)}"
+    return query
+
+
+def subscriptions_query(subscription_ids: Iterable[str] = ()) -> str:
+    """Subscriptions (``resourcecontainers``) with their management-group ancestor chain."""
+    ids = list(subscription_ids)
+    if not ids:
+        return SUBSCRIPTIONS_QUERY
+    return SUBSCRIPTIONS_QUERY + " | where subscriptionId in~ (" + ", ".join(kql_string(i) for i in ids) + ")"
 
 
 def accounts_by_subdomain(subdomain: str) -> str:
     """Cognitive Services accounts whose custom subdomain is ``subdomain`` (case-insensitive)."""
-    return f"{ACCOUNTS} | where properties.customSubDomainName =~ {kql_string(subdomain)}"
+    return accounts_query(subdomain=subdomain)
 
 
 def accounts_by_endpoint(endpoint: str) -> str:
     """Cognitive Services accounts whose ``properties.endpoint`` is ``endpoint`` (case-insensitive)."""
-    return f"{ACCOUNTS} | where properties.endpoint =~ {kql_string(endpoint)}"
+    return accounts_query(endpoint=endpoint)
 
 
 def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[dict[str, Any]]:

@@ -1,10 +1,10 @@
 """Azure Resource Graph on the twin: ``POST /providers/Microsoft.ResourceGraph/resources``.
 
-The twin is not a KQL engine. It answers exactly the queries preflight sends, which are defined HERE so the
-product imports them (one definition, no drift) — anything else gets the real 400 ``BadRequest`` /
-``InvalidQuery`` answer:
+The twin is not a KQL engine. It answers exactly the queries preflight sends, which are defined by the product's
+builders in :mod:`preflight.azure.resource_graph` (one definition, no drift; the product never imports the twin)
+— anything else gets the real 400 ``BadRequest`` / ``InvalidQuery`` answer:
 
-1. role assignments, tenant-wide (:func:`role_assignments_query`)::
+1. role assignments, tenant-wide (:func:`~preflight.azure.resource_graph.role_assignments_query`)::
 
        authorizationresources | where type =~ 'microsoft.authorization/roleassignments'
          [| where properties.principalId in~ ('<id>', …)]
@@ -58,7 +58,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,65 +69,9 @@ from preflight.twin.http import (
 )
 from preflight.twin.scenario import ACCOUNT_TYPE, iso_time, option
 
-ROLE_ASSIGNMENTS_QUERY = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments'"
-ACCOUNTS_QUERY = "resources | where type =~ 'microsoft.cognitiveservices/accounts'"
-SUBSCRIPTIONS_QUERY = "resourcecontainers | where type =~ 'microsoft.resources/subscriptions'"
 SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
 API_VERSIONS = ("2021-03-01", "2022-10-01", "2024-04-01")
 _MAX_TOP = 1000
-
-
-def _kql_string(value: str) -> str:
-    """A KQL single-quoted string literal (backslash and quote escaped)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def role_assignments_query(principal_ids: Iterable[str] = (), scopes: Iterable[str] = (),
-                           columns: Iterable[str] = ()) -> str:
-    """Query 1: role assignments, optionally only for these principals and/or at exactly these scopes
-    (pass a resource's scope and its ancestors to get every assignment that applies to it), optionally
-    projected to some columns (``| project id, properties``: the audit's 100,000 rows at half the bytes)."""
-    query = ROLE_ASSIGNMENTS_QUERY
-    ids = list(principal_ids)
-    if ids:
-        query += " | where properties.principalId in~ (" + ", ".join(_kql_string(i) for i in ids) + ")"
-    scope_list = list(scopes)
-    if scope_list:
-        query += " | where properties.scope in~ (" + ", ".join(_kql_string(s) for s in scope_list) + ")"
-    wanted = list(columns)
-    if wanted:
-        query += " | project " + ", ".join(wanted)
-    return query
-
-
-def role_assignments_summary_query(columns: Sequence[str] = ("id", "properties"), by: str = "subscriptionId") -> str:
-    """Query 1, aggregated: one row per ``by`` value (``subscriptionId``: "" for management-group and tenant
-    assignments) carrying ``n`` (``count()``) and ``assignments`` (``make_list`` of ``pack``ed ``columns``).
-    ``n`` lets the caller see a truncated list (``make_list`` keeps at most 1,048,576 elements). Ordered by
-    the group key, which is unique per row, so ``$skipToken`` pages neither repeat nor skip a row."""
-    packed = ", ".join(f"{_kql_string(c)}, {c}" for c in columns)
-    return (f"{ROLE_ASSIGNMENTS_QUERY} | summarize n = count(), assignments = make_list(pack({packed})) by {by}"
-            f" | order by {by} asc")
-
-
-def accounts_query(endpoint: str | None = None, subdomain: str | None = None, name: str | None = None) -> str:
-    """Query 2: Cognitive Services accounts, optionally by endpoint URL, custom subdomain or name."""
-    query = ACCOUNTS_QUERY
-    if endpoint:
-        query += f" | where properties.endpoint =~ {_kql_string(endpoint)}"
-    if subdomain:
-        query += f" | where properties.customSubDomainName =~ {_kql_string(subdomain)}"
-    if name:
-        query += f" | where name =~ {_kql_string(name)}"
-    return query
-
-
-def subscriptions_query(subscription_ids: Iterable[str] = ()) -> str:
-    """Query 3: subscriptions (``resourcecontainers``) with their management-group ancestor chain."""
-    ids = list(subscription_ids)
-    if not ids:
-        return SUBSCRIPTIONS_QUERY
-    return SUBSCRIPTIONS_QUERY + " | where subscriptionId in~ (" + ", ".join(_kql_string(i) for i in ids) + ")"
 
 
 # ------------------------------------------------------------------------------------------------ parsing
@@ -667,7 +611,7 @@ def query_resources(state: TwinState, request: TwinRequest, match: re.Match[str]
                          principal=caller.object_id)
     parsed = parse_query(body["query"])
     if parsed is None:
-        return _invalid_query("The twin answers only the queries defined in preflight.twin.resource_graph "
+        return _invalid_query("The twin answers only the queries defined in preflight.azure.resource_graph "
                               f"(ROLE_ASSIGNMENTS_QUERY, ACCOUNTS_QUERY, SUBSCRIPTIONS_QUERY and their filters); "
                               f"got: {body['query']!r}",
                               caller)

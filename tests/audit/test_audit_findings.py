@@ -135,7 +135,8 @@ def test_inventory_marks_deleted_principals_unknown_and_unresolved_ones_as_unkno
 
 
 def test_the_audit_query_projects_two_columns_and_the_twin_refuses_unknown_ones() -> None:
-    from preflight.twin.resource_graph import parse_query, role_assignments_query
+    from preflight.azure.resource_graph import role_assignments_query
+    from preflight.twin.resource_graph import parse_query
 
     parsed = parse_query(role_assignments_query(columns=("id", "properties")))
     assert parsed is not None and parsed.columns == ("id", "properties") and parsed.wheres == []

@@ -241,7 +241,7 @@ def test_no_scenario_gives_an_extra_read() -> None:
 # ---------------------------------------------------------------------------------- the audit: reads without checks
 
 def _resource_graph(signed: Signed) -> list[dict[str, Any]]:
-    from preflight.twin.resource_graph import role_assignments_query
+    from preflight.azure.resource_graph import role_assignments_query
 
     answer = requests.post(signed.twin.base_url + "/providers/Microsoft.ResourceGraph/resources",
                            params={"api-version": "2022-10-01"}, json={"query": role_assignments_query()},

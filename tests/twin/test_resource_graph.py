@@ -1,4 +1,4 @@
-"""Resource Graph on the twin: the project's own queries (imported from preflight.twin.resource_graph), their
+"""Resource Graph on the twin: the project's own queries (built by preflight.azure.resource_graph), their
 filters, ``$skipToken`` paging, RBAC limits and the 400 for anything else — through azure-core's pipeline
 with a real bearer-token policy, as an SDK would send them."""
 
@@ -27,10 +27,14 @@ from helpers.twin_world import (
     world,
 )
 
-from preflight.twin import Twin
-from preflight.twin.resource_graph import (
-    ACCOUNTS_QUERY, ROLE_ASSIGNMENTS_QUERY, accounts_query, parse_query, role_assignments_query,
+from preflight.azure.resource_graph import (  # the product's queries: the twin answers exactly these
+    ACCOUNTS_QUERY,
+    ROLE_ASSIGNMENTS_QUERY,
+    accounts_query,
+    role_assignments_query,
 )
+from preflight.twin import Twin
+from preflight.twin.resource_graph import parse_query
 
 PATH = "/providers/Microsoft.ResourceGraph/resources"
 
@@ -159,7 +163,7 @@ def test_api_version_and_token_are_required(rg_twin: Twin) -> None:
 
 
 def test_subscriptions_with_management_group_ancestry(rg_twin: Twin) -> None:
-    from preflight.twin.resource_graph import subscriptions_query
+    from preflight.azure.resource_graph import subscriptions_query
 
     rows, _ = all_rows(rg_twin, {"query": subscriptions_query()})
     assert {r["subscriptionId"] for r in rows} == {SUB, SUB2}
@@ -173,7 +177,7 @@ def test_subscriptions_with_management_group_ancestry(rg_twin: Twin) -> None:
 # ------------------------------------------------------------------------------------------------ summarize
 
 def test_aggregated_query_packs_every_assignment_once_one_row_per_subscription(rg_twin: Twin) -> None:
-    from preflight.twin.resource_graph import role_assignments_summary_query
+    from preflight.azure.resource_graph import role_assignments_summary_query
 
     plain, _ = all_rows(rg_twin, {"query": role_assignments_query()})
     q = role_assignments_summary_query(columns=("id", "properties"))
@@ -217,7 +221,7 @@ def test_summarize_subset_semantics(rg_twin: Twin) -> None:
 
 
 def test_make_list_truncates_silently_at_its_size_limit(rg_twin: Twin) -> None:
-    from preflight.twin.resource_graph import role_assignments_summary_query
+    from preflight.azure.resource_graph import role_assignments_summary_query
 
     doc = world()
     doc["options"]["x-argMakeListMaxSize"] = 1
@@ -227,7 +231,7 @@ def test_make_list_truncates_silently_at_its_size_limit(rg_twin: Twin) -> None:
 
 
 def test_pages_beyond_the_response_limit_get_arg_400(rg_twin: Twin) -> None:
-    from preflight.twin.resource_graph import role_assignments_summary_query
+    from preflight.azure.resource_graph import role_assignments_summary_query
 
     doc = world()
     doc["options"]["x-argMaxResponseBytes"] = 3000
