@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from preflight.errors import TargetError
+from preflight.guid import GUID
 
 CONFIG = Path(".azureml") / "config.json"
 WORKSPACE_ID = re.compile(
@@ -24,7 +25,6 @@ WORKSPACE_ID = re.compile(
     r"/providers/Microsoft\.MachineLearningServices/workspaces/(?P<name>[^/\x00-\x1f]+)\Z",
     re.IGNORECASE,
 )
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from preflight.errors import ConfigError, TargetError
+from preflight.guid import GUID_PATTERN
 
 if TYPE_CHECKING:
     from preflight.context import Context
@@ -30,10 +31,9 @@ if TYPE_CHECKING:
 # Provider.Namespace/type[/…]/operation — every Azure operation ends in read, write, delete or action.
 ACTION = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)+(/[A-Za-z0-9_.\-]+)*/(read|write|delete|action)$",
                     re.IGNORECASE)
-GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 SCOPE = re.compile(
     r"^/$|^/providers/Microsoft\.Management/managementGroups/[^/]+$"
-    rf"|^/subscriptions/{GUID}(/resourceGroups/[^/]+(/providers/[^/]+(/[^/]+/[^/]+)+)?)?$",
+    rf"|^/subscriptions/{GUID_PATTERN}(/resourceGroups/[^/]+(/providers/[^/]+(/[^/]+/[^/]+)+)?)?$",
     re.IGNORECASE,
 )
 PRINCIPAL_TYPES = {"user": "User", "servicePrincipal": "ServicePrincipal", "managedIdentity": "ServicePrincipal"}

@@ -9,14 +9,13 @@ half-configured service principal silently ignored, a secret shadowing a certifi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from preflight.guid import GUID
 from preflight.redact import ID_ENV_VARS, SECRET_ENV_VARS, describe_secret, looks_like_secret
 
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 # Every variable azure-identity (or the hosting platform feeding it) reads, in display order.
 IDENTITY_ENV_VARS = (

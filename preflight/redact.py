@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from preflight.guid import GUID
 from preflight.model import Evidence, Remediation, Result
 
 # Environment variables whose values are secrets and must never be shown.
@@ -40,7 +41,6 @@ SECRET_ENV_VARS = frozenset(
 ID_ENV_VARS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID")
 
 MASK = "***"
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 # An Entra client secret as the portal creates it: 3 characters, a digit, "Q~", then ~34 more.
 _ENTRA_SECRET = re.compile(r"^[A-Za-z0-9_.~-]{3}[0-9]Q~[A-Za-z0-9_.~-]{30,}$")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
@@ -116,7 +116,7 @@ def looks_like_secret(value: str) -> bool:
     Entra secret shape, or 30+ characters without spaces mixing three of lower case, upper case, digits and
     symbols (legacy base64 secrets). E-mail addresses and URLs never count."""
     text = value.strip()
-    if not text or _GUID.match(text) or any(c.isspace() for c in text) or "@" in text or "://" in text:
+    if not text or GUID.match(text) or any(c.isspace() for c in text) or "@" in text or "://" in text:
         return False
     if _ENTRA_SECRET.match(text):
         return True

@@ -13,9 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from preflight.errors import ConfigError, TargetError
+from preflight.guid import GUID as GUID  # the one GUID pattern (its users import it from here)
 
-# \Z, not $: "$" also matches before a trailing newline, which would then travel into ARM URLs (issue 10 fuzz).
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 # can-i --assignee: an object / application id (GUID) or a user principal name (guests' #EXT# UPNs included).
 # (check --assignee also takes a service principal's display name.)
 UPN = re.compile(r"^[^@\s/]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\Z")

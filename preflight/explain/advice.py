@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 
 from preflight.explain.model import Explanation, Fragment, Source
+from preflight.guid import GUID_PATTERN as GUID
 
-GUID = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
 _PRINCIPAL = re.compile(rf"(?:principal|object id)\s*[`'\"]?({GUID})", re.IGNORECASE)
 
 # The `preflight check --only …` that shows a fix worked, by category (docs/explain.md lists them).

@@ -8,7 +8,8 @@ import re
 from collections.abc import Callable
 
 from preflight.chain import login_command
-from preflight.explain.advice import GUID, VERIFY, assign_command, least_privilege_role, principal_in
+from preflight.explain.advice import VERIFY, assign_command, least_privilege_role, principal_in
+from preflight.guid import GUID_PATTERN as GUID
 from preflight.explain.model import Explanation, Fragment, Source
 
 _ARM_ACTION = re.compile(r"perform action '([^']+)'(?: (?:over|on) scope '([^']+)')?", re.IGNORECASE)
