@@ -188,3 +188,10 @@ class Context:
         benchmarks proving each fact is fetched once."""
         with self._lock:
             return self._computations.get(name, 0)
+
+    def finished_values(self) -> list[Any]:
+        """The values of the facts computed successfully so far (a snapshot), so a finished run can release the
+        clients they hold (preflight.release). A fact still being computed — by a check abandoned at its
+        timeout — is left out: its thread owns the value until it ends."""
+        with self._lock:
+            return [slot.value for slot in self._slots.values() if slot.done.is_set() and slot.error is None]

@@ -15,7 +15,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from preflight.context import Context
 
 log = logging.getLogger("preflight.release")
 
@@ -68,22 +71,14 @@ def _children(obj: Any, module: str) -> Iterable[Any]:
     return ()
 
 
-def close_context(ctx: Any) -> int:
-    """Close what the Context's finished facts hold (see :func:`close_clients`). Facts still being computed by a
-    check abandoned at its timeout are left alone: their thread owns them until it ends."""
-    lock = getattr(ctx, "_lock", None)
-    slots = getattr(ctx, "_slots", None)
-    if lock is None or not isinstance(slots, Mapping):
-        return 0
-    with lock:
-        values = [slot.value for slot in slots.values() if slot.done.is_set() and slot.error is None]
-    return close_clients([*values, ctx.services])
+def close_context(ctx: Context) -> int:
+    """Close what the Context's finished facts and its services hold (see :func:`close_clients`). Facts still
+    being computed by a check abandoned at its timeout are left alone (:meth:`Context.finished_values`)."""
+    return close_clients([*ctx.finished_values(), ctx.services])
 
 
-def end_context(ctx: Any, settle: float = SETTLE_MAX) -> int:
+def end_context(ctx: Context, settle: float = SETTLE_MAX) -> int:
     """A finished command's Context: wait (at most ``settle`` seconds) for the background work its facts
     started, then close what they hold. For the commands that run no engine (whoami, can-i)."""
-    settler = getattr(ctx, "settle", None)
-    if callable(settler):
-        settler(settle)
+    ctx.settle(settle)
     return close_context(ctx)
