@@ -1,11 +1,28 @@
-"""Session fixtures. Twin fixtures live in helpers/twin_fixtures.py and are imported here."""
+"""Session fixtures, and the split of the suite into two layers. Twin fixtures live in helpers/twin_fixtures.py
+and are imported here.
+
+Layers (``pytest -m unit`` runs the first alone, in seconds; plain ``pytest`` runs both):
+
+- ``twin``: a test that uses the loopback twin or starts a process. Marked automatically when its fixtures
+  include one from helpers/twin_fixtures.py (or ``plugin_path``, which runs pip), when its module uses the twin,
+  the CLI-in-a-process helpers or ``subprocess``, or when it is marked ``slow``; or by hand with
+  ``@pytest.mark.twin``.
+- ``unit``: every other test — pure code on plain data. Kept honest at run time: while a ``unit`` test runs, its
+  thread may not start a process, bind a server socket or connect anywhere (an audit hook, :class:`_UnitGuard`);
+  a test that does fails and says to mark it ``twin``. So the split cannot drift silently, in CI included.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
+import threading
+import types
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -58,3 +75,113 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         else:
             print("READ-ONLY VIOLATION: " + message)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# ------------------------------------------------------------------------------------------ the two layers
+
+# Where a test module's names come from that make it a twin-layer module (a module-scoped fixture starting its
+# own Twin, run_cli spawning the console script, a wheel build …).
+_TWIN_MODULES = ("preflight.twin", "helpers.twin_fixtures", "helpers.cli", "helpers.cli_driver", "helpers.soak",
+                 "helpers.wheel", "helpers.no_dns", "reliability", "subprocess")
+_PROCESS_FIXTURES = frozenset({"plugin_path"})
+
+
+def _from_twin_module(value: Any) -> bool:
+    name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+    return isinstance(name, str) and any(name == m or name.startswith(m + ".") for m in _TWIN_MODULES)
+
+
+def _twin_fixture_names() -> frozenset[str]:
+    from helpers import twin_fixtures
+
+    return frozenset(name for name, value in vars(twin_fixtures).items()
+                     if type(value).__name__ == "FixtureFunctionDefinition") | _PROCESS_FIXTURES
+
+
+def _is_twin_layer(item: pytest.Item, twin_fixtures: frozenset[str], modules: dict[str, bool]) -> bool:
+    if item.get_closest_marker("twin") or item.get_closest_marker("slow"):
+        return True
+    if twin_fixtures.intersection(getattr(item, "fixturenames", ())):
+        return True
+    module = getattr(item, "module", None)
+    if module is None:
+        return False
+    if module.__name__ not in modules:
+        modules[module.__name__] = any(_from_twin_module(v) for v in vars(module).values())
+    return modules[module.__name__]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test ``unit`` or ``twin`` (see the module docstring)."""
+    twin_fixtures = _twin_fixture_names()
+    modules: dict[str, bool] = {}
+    for item in items:
+        if _is_twin_layer(item, twin_fixtures, modules):
+            if not item.get_closest_marker("twin"):
+                item.add_marker(pytest.mark.twin)
+        else:
+            item.add_marker(pytest.mark.unit)
+
+
+class UnitLayerViolation(RuntimeError):
+    """A ``unit`` test started a process or used the network: it belongs to the ``twin`` layer."""
+
+
+class _UnitGuard:
+    """An audit hook (PEP 578) armed while a ``unit`` test runs: on the main thread (the test's own; threads left
+    over from earlier twin tests are not its doing) it refuses and records process starts, server sockets and
+    connections. Recorded as well as raised, so a test that swallows the error still fails."""
+
+    EVENTS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "os.exec",
+                        "os.system", "socket.bind", "socket.connect"})
+
+    def __init__(self) -> None:
+        self.test: str | None = None
+        self.seen: list[str] = []
+        self._main = threading.main_thread().ident
+        sys.addaudithook(self._hook)
+
+    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if self.test is None or event not in self.EVENTS or threading.get_ident() != self._main:
+            return
+        what = f"{event}{args[1:] if event.startswith('socket.') else args[:1]!r}"
+        self.seen.append(what)
+        raise UnitLayerViolation(f"{self.test} is marked unit but did {what}: mark it @pytest.mark.twin "
+                                 "(tests/conftest.py explains the layers)")
+
+    @contextlib.contextmanager
+    def armed(self, test: str) -> Iterator[None]:
+        self.test, self.seen = test, []
+        try:
+            yield
+        finally:
+            self.test = None
+
+
+_GUARD = _UnitGuard()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Arm the guard around a ``unit`` test's setup, call and teardown."""
+    if item.get_closest_marker("unit") is None:
+        return (yield)
+    with _GUARD.armed(item.nodeid):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Fail a ``unit`` test whose guard saw a process or a connection, even if the test swallowed the error."""
+    report = yield
+    if call.when == "call" and report.passed and item.get_closest_marker("unit") and _GUARD.seen:
+        report.outcome = "failed"
+        report.longrepr = (f"{item.nodeid} is marked unit but did {', '.join(_GUARD.seen)}: mark it "
+                           "@pytest.mark.twin (tests/conftest.py explains the layers)")
+    return report
+
+
+@pytest.fixture
+def unit_guard() -> _UnitGuard:
+    """The guard itself, for the test that proves it works (tests/test_layers.py)."""
+    return _GUARD

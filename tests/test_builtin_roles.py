@@ -159,6 +159,7 @@ def test_ties_prefer_generally_available_roles_and_conditions_never_count() -> N
         BuiltinRole(retired.guid, "Old Reader (Deprecated)", 1)
 
 
+@pytest.mark.twin  # starts a fresh interpreter
 def test_no_file_is_read_at_import() -> None:
     import subprocess
     import sys

@@ -23,6 +23,8 @@ from helpers.reports import scenario_reports  # noqa: F401  (session fixture)
 from preflight.model import Report, Status
 from preflight.reports import RenderOptions, html
 
+pytestmark = pytest.mark.twin  # drives a real Chromium: processes, not the pure layer
+
 CHROMIUM = os.environ.get("PREFLIGHT_CHROMIUM", "/usr/bin/chromium")
 # Flags for a quiet, offline, sandbox-less browser (CI runs as root in a container).
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
