@@ -128,7 +128,7 @@ class UnitLayerViolation(RuntimeError):
 
 
 class _UnitGuard:
-    """An audit hook (PEP 578) armed while a ``unit`` test runs: on the main thread (the test's own; threads left
+    """An audit hook (PEP 578) armed while a ``unit`` test is set up and runs: on the main thread (the test's own; threads left
     over from earlier twin tests are not its doing) it refuses and records process starts, server sockets and
     connections. Recorded as well as raised, so a test that swallows the error still fails."""
 
@@ -150,8 +150,13 @@ class _UnitGuard:
                                  "(tests/conftest.py explains the layers)")
 
     @contextlib.contextmanager
-    def armed(self, test: str) -> Iterator[None]:
-        self.test, self.seen = test, []
+    def armed(self, item: pytest.Item, *, first: bool) -> Iterator[None]:
+        if item.get_closest_marker("unit") is None:
+            yield
+            return
+        if first:
+            self.seen = []
+        self.test = item.nodeid
         try:
             yield
         finally:
@@ -161,12 +166,17 @@ class _UnitGuard:
 _GUARD = _UnitGuard()
 
 
+# Armed for a unit test's setup and call, not its teardown: the teardown of the last test of a module or session
+# also finalises the fixtures of earlier (twin) tests, which may stop servers and processes.
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    """Arm the guard around a ``unit`` test's setup, call and teardown."""
-    if item.get_closest_marker("unit") is None:
+def pytest_runtest_setup(item: pytest.Item) -> Any:
+    with _GUARD.armed(item, first=True):
         return (yield)
-    with _GUARD.armed(item.nodeid):
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    with _GUARD.armed(item, first=False):
         return (yield)
 
 
