@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 from preflight.guid import GUID
 from preflight.redact import ID_ENV_VARS, SECRET_ENV_VARS, describe_secret, looks_like_secret
 
-
 # Every variable azure-identity (or the hosting platform feeding it) reads, in display order.
 IDENTITY_ENV_VARS = (
     "AZURE_CLIENT_ID",

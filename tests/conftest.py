@@ -128,9 +128,9 @@ class UnitLayerViolation(RuntimeError):
 
 
 class _UnitGuard:
-    """An audit hook (PEP 578) armed while a ``unit`` test is set up and runs: on the main thread (the test's own; threads left
-    over from earlier twin tests are not its doing) it refuses and records process starts, server sockets and
-    connections. Recorded as well as raised, so a test that swallows the error still fails."""
+    """An audit hook (PEP 578) armed while a ``unit`` test is set up and runs: on the main thread (the test's own;
+    threads left over from earlier twin tests are not its doing) it refuses and records process starts, server
+    sockets and connections. Recorded as well as raised, so a test that swallows the error still fails."""
 
     EVENTS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "os.exec",
                         "os.system", "socket.bind", "socket.connect"})

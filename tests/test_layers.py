@@ -119,11 +119,11 @@ def test_a_unit_test_may_not_start_a_process_or_use_the_network(request: pytest.
     import subprocess
 
     assert request.node.get_closest_marker("unit") is not None
-    with pytest.raises(RuntimeError, match="is marked unit but did subprocess.Popen"):
+    with pytest.raises(RuntimeError, match=re.escape("is marked unit but did subprocess.Popen")):
         subprocess.run([sys.executable, "-c", "pass"], check=False)
-    with pytest.raises(RuntimeError, match="is marked unit but did socket.bind"):
+    with pytest.raises(RuntimeError, match=re.escape("is marked unit but did socket.bind")):
         socket.create_server(("127.0.0.1", 0))
-    with socket.socket() as sock, pytest.raises(RuntimeError, match="is marked unit but did socket.connect"):
+    with socket.socket() as sock, pytest.raises(RuntimeError, match=re.escape("is marked unit but did socket.connect")):
         sock.connect(("127.0.0.1", 9))
     assert len(unit_guard.seen) == 3
     unit_guard.seen.clear()  # expected here: not this test's failure

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from preflight.chain import login_command
 from preflight.explain.advice import VERIFY, assign_command, least_privilege_role, principal_in
-from preflight.guid import GUID_PATTERN as GUID
 from preflight.explain.model import Explanation, Fragment, Source
+from preflight.guid import GUID_PATTERN as GUID
 
 _ARM_ACTION = re.compile(r"perform action '([^']+)'(?: (?:over|on) scope '([^']+)')?", re.IGNORECASE)
 _TENANT_IN_ISSUER = re.compile(rf"must match the tenant '[^']*?({GUID})", re.IGNORECASE)
