@@ -1,10 +1,10 @@
 """Azure Resource Graph on the twin: ``POST /providers/Microsoft.ResourceGraph/resources``.
 
 The twin is not a KQL engine. It answers exactly the queries preflight sends, which are defined by the product's
-builders in :mod:`preflight.azure.resource_graph` (one definition, no drift; the product never imports the twin)
-— anything else gets the real 400 ``BadRequest`` / ``InvalidQuery`` answer:
+builders in :mod:`preflight.azure.resource_graph`, named below (one definition, no drift; the product never
+imports the twin) — anything else gets the real 400 ``BadRequest`` / ``InvalidQuery`` answer:
 
-1. role assignments, tenant-wide (:func:`~preflight.azure.resource_graph.role_assignments_query`)::
+1. role assignments, tenant-wide (:func:`role_assignments_query`)::
 
        authorizationresources | where type =~ 'microsoft.authorization/roleassignments'
          [| where properties.principalId in~ ('<id>', …)]
