@@ -11,7 +11,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from preflight.errors import FactError
 
@@ -132,7 +132,7 @@ class Context(Generic[TargetT]):
                     self._waiting.pop(me, None)
         if slot.error is not None:
             raise slot.error
-        return slot.value  # type: ignore[no-any-return]
+        return cast(T, slot.value)  # the slot of a Fact[T] holds what its compute returned
 
     def _compute(self, which: Fact[Any], args: tuple[Hashable, ...], slot: _Slot) -> None:
         try:

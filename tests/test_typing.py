@@ -31,8 +31,9 @@ def _installed_layout_or_none() -> Path | None:
 def _assembled_layout(into: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(ROOT / "preflight", into / "preflight", ignore=ignore)
-    shutil.copytree(ROOT / "checks", into / "preflight" / "checks", ignore=ignore)
-    shutil.copytree(ROOT / "reports", into / "preflight" / "reports", ignore=ignore)
+    # (with the source tree's links preflight/checks, preflight/reports the first copy already holds them)
+    shutil.copytree(ROOT / "checks", into / "preflight" / "checks", ignore=ignore, dirs_exist_ok=True)
+    shutil.copytree(ROOT / "reports", into / "preflight" / "reports", ignore=ignore, dirs_exist_ok=True)
     return into
 
 
