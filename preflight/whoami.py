@@ -19,6 +19,7 @@ from preflight.shell import CONTEXT_SETTINGS, answer_format_option, cloud_option
 
 if TYPE_CHECKING:
     from preflight.context import Context
+    from preflight.redact import Redactor
 
 
 def describe(ctx: Context) -> dict[str, Any]:
@@ -87,21 +88,27 @@ def whoami(fmt: str, cloud: str | None, cloud_metadata_url: str | None, tenant: 
     environ = dict(os.environ)
     target = build_target(environ, cloud=cloud, cloud_metadata_url=cloud_metadata_url, tenant=tenant)
     with session(target) as active:
-        redactor = active.redactor
         try:
             data = describe(active.ctx)
         except FactError as exc:
-            message = redactor.value(exc.message)
-            fix = redactor.value(exc.remediation) if exc.remediation else None
-            data = None
-    if data is None:  # not signed in: the answer in JSON on stdout, or the reason on stderr
-        if fmt == "json":
-            print_stdout(json.dumps({"signed_in": False, "error": message, "fix": fix}, indent=2) + "\n")
+            failure: FactError | None = exc
         else:
-            click.echo(f"not signed in: {message}", err=True)
-            if fix:
-                click.echo(f"  fix: {fix}", err=True)
-        return 1
-    data = redactor.value({"signed_in": True, **data})
+            failure = None
+    if failure is not None:
+        return _not_signed_in(failure, fmt, active.redactor)
+    data = active.redactor.value({"signed_in": True, **data})
     print_stdout(json.dumps(data, indent=2) + "\n" if fmt == "json" else render_table(data))
     return 0
+
+
+def _not_signed_in(exc: FactError, fmt: str, redactor: Redactor) -> int:
+    """Exit 1 with the reason: the JSON answer on stdout, or the reason (and fix) on stderr for people."""
+    message = redactor.value(exc.message)
+    fix = redactor.value(exc.remediation) if exc.remediation else None
+    if fmt == "json":
+        print_stdout(json.dumps({"signed_in": False, "error": message, "fix": fix}, indent=2) + "\n")
+    else:
+        click.echo(f"not signed in: {message}", err=True)
+        if fix:
+            click.echo(f"  fix: {fix}", err=True)
+    return 1
