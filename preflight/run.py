@@ -45,7 +45,8 @@ class Session:
 @contextmanager
 def session(target: Target, *, services: Mapping[str, Any] | None = None, deadline: float | None = None,
             start: float | None = None) -> Iterator[Session]:
-    """Open a Context over ``target`` for one command and release it however the command ends.
+    """Open a Context over ``target`` for one command and release it however the command ends. With a
+    ``deadline`` (seconds), the ``deadline`` service says when the run is due (a ``time.monotonic()`` reading).
 
     On a normal end, first wait for the background work the facts started (e.g. credential probes after the
     chosen one) — at most :data:`~preflight.release.SETTLE_MAX` seconds and never past ``deadline`` seconds
@@ -53,6 +54,9 @@ def session(target: Target, *, services: Mapping[str, Any] | None = None, deadli
     (sockets of the run's clients and credentials, now rather than at the next gc). After an exception
     (Ctrl-C included) nothing is awaited: the Context is only closed."""
     start = time.perf_counter() if start is None else start
+    services = dict(services or {})
+    if deadline is not None:  # when the run is due, as a time.monotonic() reading: nothing may outlive it
+        services["deadline"] = time.monotonic() + deadline
     ctx = Context(target, services=services)
     try:
         yield Session(ctx, Redactor.from_environ(target.environ))

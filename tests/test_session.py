@@ -49,3 +49,14 @@ def test_an_exception_closes_without_settling_and_propagates() -> None:
         raise KeyboardInterrupt
     assert settled == []  # Ctrl-C waits for nothing
     assert client._pipeline._transport.session is None
+
+
+def test_a_deadline_is_offered_to_the_run_as_the_monotonic_time_it_is_due() -> None:
+    import time
+
+    before = time.monotonic()
+    with session(Target(), deadline=30.0) as active:
+        due = active.ctx.services["deadline"]
+    assert before + 30.0 <= due <= time.monotonic() + 30.0
+    with session(Target()) as active:  # can-i, whoami: no run deadline
+        assert "deadline" not in active.ctx.services
