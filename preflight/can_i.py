@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from preflight.errors import ConfigError, TargetError
+from preflight.errors import ConfigError, FactError, TargetError
 from preflight.shell import (
     CONTEXT_SETTINGS,
     answer_format_option,
@@ -32,9 +32,8 @@ from preflight.shell import (
 
 if TYPE_CHECKING:
     from preflight.context import Context
-    from preflight.errors import FactError
-    from preflight.redact import Redactor
     from preflight.rbac import AppliedAssignment, RoleDefinition
+    from preflight.redact import Redactor
     from preflight.verdict import Verdict
 
 # Provider.Namespace/type[/…]/operation — every Azure operation ends in read, write, delete or action.
@@ -270,7 +269,6 @@ def can_i(action: str, scope: str | None, assignee: str | None, fmt: str, data_p
           cloud: str | None, cloud_metadata_url: str | None, tenant: str | None, verbose: bool,
           no_color: bool) -> int:
     """Can a principal perform ACTION at a scope? Exit 0 yes, 1 no, 2 bad input, 3 could not decide."""
-    from preflight.errors import FactError
     from preflight.run import session
     from preflight.target import build_target
 
