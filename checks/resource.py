@@ -38,10 +38,10 @@ class ResourceEndpoint(Check):
             WORKSPACE_TYPE,
             account_endpoints,
             endpoint_key,
-            has_target,
             resource,
         )
         from preflight.errors import FactError
+        from preflight.target import has_target
 
         if not has_target(ctx.target):
             yield self.skipped("no resource given: pass --resource-id, --endpoint or --workspace (or set "

@@ -20,12 +20,21 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from preflight.errors import ConfigError, TargetError
+from preflight.errors import ConfigError, FactError, TargetError
 from preflight.guid import GUID_PATTERN
+from preflight.shell import (
+    CONTEXT_SETTINGS,
+    answer_format_option,
+    cloud_options,
+    common_options,
+    print_stdout,
+    resource_options,
+)
 
 if TYPE_CHECKING:
     from preflight.context import Context
-    from preflight.rbac import RoleDefinition
+    from preflight.rbac import AppliedAssignment, RoleDefinition
+    from preflight.redact import Redactor
     from preflight.verdict import Verdict
 
 # Provider.Namespace/type[/…]/operation — every Azure operation ends in read, write, delete or action.
@@ -95,7 +104,7 @@ class Answer:
         }
 
 
-def _grant(applied: Any) -> dict[str, Any]:
+def _grant(applied: AppliedAssignment) -> dict[str, Any]:
     full = applied.as_evidence()
     return {k: full[k] for k in ("roleAssignmentId", "roleDefinitionId", "roleName", "scope", "viaGroup")}
 
@@ -207,7 +216,7 @@ def decide(ctx: Context, action: str, scope: str, assignee: str | None,
 
 
 def _eligible(ctx: Context, action: str, scope: str, principal_id: str, other: bool,
-              definitions: list[RoleDefinition], data: bool) -> Any:
+              definitions: list[RoleDefinition], data: bool) -> AppliedAssignment | None:
     """The PIM eligibility that would grant the action once activated (None when none, or unreadable: the
     verdict "not allowed now" stands either way)."""
     from preflight.azure.arm import definition_at, eligible_assignments, role_definition
@@ -244,27 +253,23 @@ def render_text(answer: Answer) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command("can-i", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("can-i", context_settings=CONTEXT_SETTINGS)
 @click.argument("action")
 @click.option("--scope", default=None, help="Scope to ask about (default: the target resource).")
 @click.option("--assignee", default=None, help="Object id, UPN or application id (default: the signed-in one).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@answer_format_option
 @click.option("--data-action", "data_plane", is_flag=True,
               help="ACTION is a data action (default: from Azure's provider operations metadata).")
 @click.option("--control-action", "control_plane", is_flag=True, help="ACTION is a control-plane action.")
-@click.option("--resource-id", default=None, help="Target resource (default scope).")
-@click.option("--endpoint", default=None, help="Target endpoint (default: AZURE_OPENAI_ENDPOINT / AZURE_AI_ENDPOINT).")
-@click.option("--workspace", default=None, help="Azure ML workspace id (default: .azureml/config.json).")
-@click.option("--subscription", default=None, help="Subscription id (default: AZURE_SUBSCRIPTION_ID).")
-@click.option("--tenant", default=None, help="Tenant id or domain (default: AZURE_TENANT_ID).")
-@click.option("-v", "--verbose", is_flag=True, help="Tracebacks on internal errors.")
-@click.option("--no-color", is_flag=True, help="Plain output (there is no colour yet).")
+@resource_options
+@cloud_options
+@common_options
 def can_i(action: str, scope: str | None, assignee: str | None, fmt: str, data_plane: bool, control_plane: bool,
-          resource_id: str | None, endpoint: str | None, workspace: str | None, subscription: str | None,
-          tenant: str | None, verbose: bool, no_color: bool) -> int:
+          subscription: str | None, resource_id: str | None, endpoint: str | None, workspace: str | None,
+          cloud: str | None, cloud_metadata_url: str | None, tenant: str | None, verbose: bool,
+          no_color: bool) -> int:
     """Can a principal perform ACTION at a scope? Exit 0 yes, 1 no, 2 bad input, 3 could not decide."""
-    from preflight.context import Context
-    from preflight.release import close_context, end_context
+    from preflight.run import session
     from preflight.target import build_target
 
     if data_plane and control_plane:
@@ -280,41 +285,34 @@ def can_i(action: str, scope: str | None, assignee: str | None, fmt: str, data_p
                               remediation="pass a GUID (object or application id) or user@domain")
     if scope is not None:
         scope = validate_scope(scope)
-    target = build_target(dict(os.environ), tenant=tenant, subscription=subscription, resource_id=resource_id,
-                          endpoint=endpoint, workspace=workspace)
+    target = build_target(dict(os.environ), cloud=cloud, cloud_metadata_url=cloud_metadata_url, tenant=tenant,
+                          subscription=subscription, resource_id=resource_id, endpoint=endpoint, workspace=workspace)
     if workspace:
         from preflight.azureml import parse_workspace
 
         parse_workspace(workspace)
-    ctx = Context(target)
-    from preflight.errors import FactError
-    from preflight.redact import Redactor
-
-    redactor = Redactor.from_environ(target.environ)  # an answer may quote an SDK error quoting a secret
-    try:
-        if scope is None:
-            scope = _default_scope(ctx)
-        answer = decide(ctx, action, scope, assignee, plane)
-    except FactError as exc:  # undecided is an answer too: printed in the asked format, exit 3
-        end_context(ctx)
-        click.echo(render_undecided(exc, action, scope, assignee, fmt, redactor), nl=False)
-        return 3
-    except BaseException:
-        close_context(ctx)
-        raise
-    end_context(ctx)
-    answer_text = render_text(answer) if fmt != "json" else ""
-    text = json.dumps(redactor.value(answer.to_json()), indent=2) if fmt == "json" else redactor.text(answer_text)
-    click.echo(text, nl=fmt == "json")
-    return 0 if answer.allowed else 3 if answer.allowed is None else 1
+    with session(target) as active:  # its redactor: an answer may quote an SDK error quoting a secret
+        try:
+            if scope is None:
+                scope = _default_scope(active.ctx)
+            answer = decide(active.ctx, action, scope, assignee, plane)
+        except FactError as exc:  # undecided is an answer too: printed in the asked format, exit 3
+            text, code = render_undecided(exc, action, scope, assignee, fmt, active.redactor), 3
+        else:
+            if fmt == "json":
+                text = json.dumps(active.redactor.value(answer.to_json()), indent=2) + "\n"
+            else:
+                text = active.redactor.text(render_text(answer))
+            code = 0 if answer.allowed else 3 if answer.allowed is None else 1
+    print_stdout(text)  # once the Context is released, as before
+    return code
 
 
-def render_undecided(exc: Exception, action: str, scope: str | None, assignee: str | None, fmt: str,
-                     redactor: Any) -> str:
+def render_undecided(exc: FactError, action: str, scope: str | None, assignee: str | None, fmt: str,
+                     redactor: Redactor) -> str:
     """The answer when a fact the decision needs is unavailable: the same JSON keys with ``allowed: null`` and
     the reason, or ``undecided: <reason>`` (and the fix) for people."""
-    why = getattr(exc, "message", str(exc))
-    fix = getattr(exc, "remediation", None)
+    why, fix = exc.message, exc.remediation
     if fmt == "json":
         body: dict[str, Any] = {"allowed": None, "action": action, "scope": scope,
                                 "principal": {"id": assignee, "type": None},
@@ -328,7 +326,7 @@ def render_undecided(exc: Exception, action: str, scope: str | None, assignee: s
 
 
 def _default_scope(ctx: Context) -> str:
-    from preflight.azure.arm import has_target
+    from preflight.target import has_target
 
     if not has_target(ctx.target):
         raise ConfigError("no scope: pass --scope, or name the resource (--resource-id, --endpoint, --workspace, "

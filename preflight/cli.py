@@ -1,4 +1,5 @@
-"""The command line: a thin shell over ``preflight.run``. Only this module writes to stdout or files and
+"""The command line: a thin shell over ``preflight.run``. Only the command shell (this module and
+:mod:`preflight.shell`, which every command's options and output go through) writes to stdout or files and
 chooses exit codes.
 
 Exit codes: 0 nothing at or above ``--fail-on``; 1 at least one result at or above it; 2 bad invocation or
@@ -10,51 +11,38 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import sys
-import tempfile
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from preflight import __version__
-from preflight.errors import ConfigError, PreflightError, RenderError
-
-F = TypeVar("F", bound=Callable[..., Any])
-EXIT_INTERRUPTED = 130
-EXIT_INCOMPLETE = 3
-STDOUT = "-"  # as an --output path: stdout, which carries the --format rendering anyway
-# What an existing --output path must not be, and how to name it. The atomic write renames a new file over the
-# path: that would swap a device node (/dev/full as root), a FIFO or a socket for a regular file, and replace a
-# symlink rather than write to its target. A directory would fail only after the whole run (issue 17 item 5).
-_NOT_REGULAR: tuple[tuple[Callable[[int], bool], str], ...] = (
-    (stat.S_ISLNK, "a symbolic link"),
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISSOCK, "a socket"),
+from preflight.errors import ConfigError, PreflightError
+from preflight.shell import (
+    CONTEXT_SETTINGS,
+    answer_format_option,
+    cloud_options,
+    common_options,
+    emit_report,
+    engine_options,
+    live_progress,
+    output_files,
+    report_options,
+    resource_options,
 )
 
+if TYPE_CHECKING:
+    from preflight.explain.model import Explanation
+    from preflight.model import Report
+    from preflight.progress import TerminalProgress
+    from preflight.run import CheckOptions
 
-def _common(func: F) -> F:
-    """-v / --no-color on every command, so they work after the subcommand name."""
-    func = click.option("-v", "--verbose", is_flag=True, help="Show evidence, timings and tracebacks.")(func)
-    func = click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")(func)
-    return func
-
-
-def _use_color(no_color: bool) -> bool:
-    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+EXIT_INTERRUPTED = 130
+EXIT_INCOMPLETE = 3
 
 
-class _State:
-    verbose = False
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="azure-preflight", message="%(prog)s %(version)s")
 def cli() -> None:
     """Can you really reach your Azure AI resource with Microsoft Entra ID (keyless) auth?
@@ -65,15 +53,14 @@ def cli() -> None:
 
 
 @cli.command("list-checks")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@_common
+@answer_format_option
+@common_options
 def list_checks(fmt: str, verbose: bool, no_color: bool) -> int:
     """List the installed checks (built-in and plug-ins)."""
     import json
 
     from preflight.engine import discover, load
 
-    _State.verbose = verbose
     loaded = load(discover())
     if fmt == "json":
         rows = []
@@ -92,12 +79,6 @@ def list_checks(fmt: str, verbose: bool, no_color: bool) -> int:
     return 0
 
 
-def _format_names() -> list[str]:
-    from preflight.reports import FORMATS
-
-    return list(FORMATS)
-
-
 def _duration(value: str) -> float:
     """``90``, ``90s``, ``10m``, ``1h`` → seconds."""
     import math
@@ -113,47 +94,14 @@ def _duration(value: str) -> float:
     return seconds
 
 
-def report_options(format_help: str) -> Callable[[F], F]:
-    """--format / --output / --fail-on, shared by every command that produces a Report."""
-
-    def decorate(func: F) -> F:
-        func = click.option("--fail-on", type=click.Choice(["fail", "warn", "never"]), default="fail",
-                            show_default=True,
-                            help="Exit 1 when a result reaches this status (ERROR counts as FAIL).")(func)
-        func = click.option("--output", "outputs", multiple=True, metavar="FILE",
-                            help="Also write the report to FILE (format from the extension, else --format), "
-                                 "a new or regular file; - is stdout. Repeatable.")(func)
-        return click.option("--format", "fmt", type=click.Choice(_format_names()), default="table",
-                            show_default=True, help=format_help)(func)
-
-    return decorate
-
-
-def cloud_options(func: F) -> F:
-    """--cloud / --cloud-metadata-url / --tenant: which cloud and tenant a command talks to."""
-    func = click.option("--tenant", default=None, help="Tenant id or domain (default: AZURE_TENANT_ID).")(func)
-    func = click.option("--cloud-metadata-url", default=None,
-                        help="Custom cloud metadata (default: ARM_CLOUD_METADATA_URL).")(func)
-    return click.option("--cloud", type=click.Choice(["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"]),
-                        default=None, help="Azure cloud (default: AzureCloud, or AZURE_CLOUD).")(func)
-
-
 @cli.command("check")
 @report_options("Format printed on stdout.")
-@click.option("--only", multiple=True, metavar="PATTERN", help="Run only these check ids / globs (rbac.*).")
-@click.option("--skip", multiple=True, metavar="PATTERN", help="Skip these check ids / globs.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-              help="Seconds one check may run.")
-@click.option("--deadline", type=click.FloatRange(min=0.1), default=180.0, show_default=True,
-              help="Seconds the whole run may take.")
+@engine_options(timeout=60.0, deadline=180.0, what="run", example="rbac.*")
 @cloud_options
-@click.option("--subscription", default=None, help="Subscription id (default: AZURE_SUBSCRIPTION_ID).")
-@click.option("--resource-id", default=None, help="ARM id of the resource to check.")
-@click.option("--endpoint", default=None, help="Resource endpoint (default: AZURE_OPENAI_ENDPOINT / AZURE_AI_ENDPOINT).")
+@resource_options
 @click.option("--profile", default=None, help="Intended use: openai, cognitive, ml … (default: from the resource).")
 @click.option("--assignee", default=None, help="Check this principal instead of the signed-in one (admins).")
 @click.option("--probe", is_flag=True, help="Also make one read-only call to the data plane (list deployments).")
-@click.option("--workspace", default=None, help="Azure ML workspace ARM id (default: .azureml/config.json).")
 @click.option("--scope", "scopes", multiple=True, metavar="SCOPE",
               help="Also test a token for this scope (e.g. https://vault.azure.net/.default). Repeatable.")
 @click.option("--interactive", is_flag=True, help="Allow credentials that prompt (browser, device code).")
@@ -162,20 +110,18 @@ def cloud_options(func: F) -> F:
                    "provisioning.")
 @click.option("--expiry-days", type=click.IntRange(min=0), default=30, show_default=True,
               help="Secrets and certificates expiring within this many days are WARN.")
-@_common
+@common_options
 def check(fmt: str, outputs: Sequence[str], fail_on: str, only: Sequence[str], skip: Sequence[str],
           timeout: float, deadline: float, cloud: str | None, cloud_metadata_url: str | None, tenant: str | None,
-          subscription: str | None, resource_id: str | None, endpoint: str | None, profile: str | None,
-          assignee: str | None, probe: bool, workspace: str | None, scopes: Sequence[str], interactive: bool,
+          subscription: str | None, resource_id: str | None, endpoint: str | None, workspace: str | None,
+          profile: str | None, assignee: str | None, probe: bool, scopes: Sequence[str], interactive: bool,
           wait: str | None, expiry_days: int, verbose: bool, no_color: bool) -> int:
     """Run the checks and report. Exit 0: nothing at or above --fail-on; 1: something is; 2: bad input; 3:
     the run could not complete."""
-    from preflight import reports
     from preflight.engine import RunOptions, split_patterns
     from preflight.run import CheckOptions, exit_code
     from preflight.target import build_target
 
-    _State.verbose = verbose
     environ = dict(os.environ)
     target = build_target(environ, cloud=cloud, cloud_metadata_url=cloud_metadata_url, tenant=tenant,
                           subscription=subscription, resource_id=resource_id, endpoint=endpoint, profile=profile,
@@ -186,26 +132,13 @@ def check(fmt: str, outputs: Sequence[str], fail_on: str, only: Sequence[str], s
                            RunOptions(timeout=timeout, deadline=deadline), probe=probe,
                            wait=_duration(wait) if wait else 0.0)
     report = _run_with_progress(options, environ)
-
-    emit_report(report, fmt, files, no_color=no_color, verbose=verbose)
-    summary_file = environ.get("GITHUB_STEP_SUMMARY")
-    if fmt == "github" and summary_file:
-        # GitHub Actions shows this file's Markdown on the run page; other steps write to it too: append.
-        _append(Path(summary_file), reports.get("md").render(report, reports.RenderOptions(verbose=verbose)))
+    emit_report(report, fmt, files, no_color=no_color, verbose=verbose, environ=environ)
     return exit_code(report, fail_on)
 
 
-def _append(path: Path, text: str) -> None:
-    try:
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise RenderError(f"could not append the summary to {str(path)!r}: {exc.strerror or exc}") from exc
-
-
-def _run_with_progress(options: Any, environ: dict[str, str]) -> Any:
+def _run_with_progress(options: CheckOptions, environ: Mapping[str, str]) -> Report:
     from preflight.engine import discover, select
-    from preflight.progress import TerminalProgress, wants_progress
+    from preflight.progress import TerminalProgress
     from preflight.run import run
 
     def say_retry(attempt: int, left: float, reason: str) -> None:
@@ -213,117 +146,29 @@ def _run_with_progress(options: Any, environ: dict[str, str]) -> Any:
                          f"{min(options.wait_interval, left):.0f} s, {left:.0f} s left\n")
         sys.stderr.flush()
 
-    if not wants_progress(sys.stderr, environ):
-        # No live status line off a TTY / in CI, but --wait still says what it is waiting for: a CI log
-        # would otherwise stay silent for the whole wait (issue 6: "re-checks … with progress").
-        if options.wait > 0:
-            return run(options, on_retry=lambda attempt, left, report, reason: say_retry(attempt, left, reason))
-        return run(options)
-    total = len(select(discover(), options.only, options.skip))
-    progress = TerminalProgress(sys.stderr, total)
+    def terminal(stream: TextIO) -> TerminalProgress:
+        return TerminalProgress(stream, len(select(discover(), options.only, options.skip)))
 
-    def retrying(attempt: int, left: float, report: Any, reason: str) -> None:  # --wait progress
-        progress.done = 0
-        progress.close()
-        say_retry(attempt, left, reason)
+    with live_progress(environ, terminal) as progress:
+        if progress is None:
+            # No live status line off a TTY / in CI, but --wait still says what it is waiting for: a CI log
+            # would otherwise stay silent for the whole wait (issue 6: "re-checks … with progress").
+            if options.wait > 0:
+                return run(options, on_retry=lambda attempt, left, report, reason: say_retry(attempt, left, reason))
+            return run(options)
+        shown = progress
 
-    try:
+        def retrying(attempt: int, left: float, report: Report, reason: str) -> None:  # --wait progress
+            shown.done = 0
+            shown.close()
+            say_retry(attempt, left, reason)
+
         return run(options, observer=progress, on_retry=retrying)
-    finally:
-        progress.close()
-
-
-def output_files(outputs: Sequence[str], fmt: str) -> list[tuple[Path, str]]:
-    """The ``--output`` files and their formats, checked before the run so a bad one costs no network call and
-    no wait: the format each names (by extension, else ``fmt``) must exist, and an existing path must be a
-    regular file (:func:`_not_regular`). ``-`` names stdout, which carries the ``fmt`` rendering already: it is
-    dropped here rather than written twice, and never becomes a file called ``-``."""
-    from preflight import reports
-
-    files: list[tuple[Path, str]] = []
-    for path in outputs:
-        if path == STDOUT:
-            continue
-        kind = _not_regular(Path(path))
-        if kind:
-            hint = ("pass the file the link points to" if kind == _NOT_REGULAR[0][1]
-                    else "name a regular file or a new path")
-            raise ConfigError(f"--output {path!r} is {kind}, not a regular file: a report replaces the file it "
-                              f"is written to", remediation=hint)
-        files.append((Path(path), reports.for_path(path, default=fmt)))
-    for name in {fmt, *(name for _, name in files)}:
-        reports.get(name)  # an unknown format fails here, before the run
-    return files
-
-
-def _not_regular(path: Path) -> str | None:
-    """What an existing ``path`` is when it is not a regular file (a symlink counts, whatever it points at);
-    None for a regular file or no file. A path that cannot be inspected is left to the write, which says why."""
-    try:
-        mode = path.lstat().st_mode
-    except OSError:
-        return None
-    return next((kind for test, kind in _NOT_REGULAR if test(mode)), None)
-
-
-def emit_report(report: Any, fmt: str, files: Sequence[tuple[Path, str]], *, no_color: bool,
-                verbose: bool) -> None:
-    """Print the ``fmt`` rendering on stdout, then write each ``--output`` file (the shell shared by ``check``
-    and ``audit``). A reader that stops reading (``| head``: a closed pipe, EPIPE) is no failure of the run: the
-    files are still written and the exit code stays the report's; nothing more is printed (no traceback)."""
-    from preflight import reports
-
-    stdout_options = reports.RenderOptions(color=_use_color(no_color), verbose=verbose)
-    _print_to_stdout(reports.get(fmt).render(report, stdout_options))
-    for path, name in files:
-        write_atomically(path, reports.get(name).render(report, reports.RenderOptions(verbose=verbose)))
-
-
-def _print_to_stdout(text: str) -> None:
-    """``click.echo`` that lets the reader go. On a closed pipe stdout is pointed at the null device: without
-    that, click turns EPIPE into a silent exit 1 before the files are written, and the interpreter's last flush
-    of stdout at exit prints "Exception ignored … BrokenPipeError"."""
-    try:
-        click.echo(text, nl=False)
-    except BrokenPipeError:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
-        os.close(null)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a report. The path is checked again
-    just before the rename: the run may have taken minutes since :func:`output_files` looked."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            # mkstemp creates the file 0600; a report is an ordinary file (a CI artefact, a page to serve), so
-            # give it the mode open() would: 0666 minus the umask.
-            os.fchmod(fd, 0o666 & ~_umask())
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            kind = _not_regular(path)
-            if kind:
-                raise RenderError(f"could not write the report to {str(path)!r}: it became {kind} during the run")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise RenderError(f"could not write the report to {str(path)!r}: {exc.strerror or exc}") from exc
-
-
-def _umask() -> int:
-    """The process's umask (reading it means setting it: put it straight back)."""
-    mask = os.umask(0o077)
-    os.umask(mask)
-    return mask
 
 
 @cli.command("explain")
 @click.argument("error", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@answer_format_option
 def explain(error: Sequence[str], fmt: str) -> int:
     """Explain a pasted Azure auth error: AADSTS50076, a data-plane or ARM answer, an SDK exception, a
     DefaultAzureCredential text or a whole traceback. `-` reads it from stdin (pbpaste | preflight explain -).
@@ -354,7 +199,7 @@ def explain(error: Sequence[str], fmt: str) -> int:
     return exit_code(found)
 
 
-def _render_explanations(found: Sequence[Any]) -> str:
+def _render_explanations(found: Sequence[Explanation]) -> str:
     """The table form: one block per explanation; every value through the table renderer's ``clean`` (a pasted
     text may carry terminal escape sequences)."""
     from preflight.reports.table import clean
@@ -428,8 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    _State.verbose = "-v" in args or "--verbose" in args
-    if _State.verbose:
+    # Decided from the words, not by click: an error can come before (or while) any command parses its options.
+    verbose = "-v" in args or "--verbose" in args
+    if verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
         from preflight.redact import install_log_redaction
 
@@ -456,10 +302,10 @@ def _main(argv: Sequence[str] | None) -> int:
         _report_interrupt(exc)
         return EXIT_INTERRUPTED
     except PreflightError as exc:
-        _report_error(exc)
+        _report_error(exc, verbose=verbose)
         return exc.exit_code
     except Exception as exc:  # a bug: still no traceback unless asked for
-        if _State.verbose:
+        if verbose:
             raise
         from preflight.redact import Redactor
 
@@ -490,14 +336,14 @@ def _usage_error(exc: click.UsageError) -> ConfigError:
     return ConfigError(" ".join(exc.format_message().split()), remediation=f"see '{command} --help'")
 
 
-def _report_error(exc: PreflightError) -> None:
+def _report_error(exc: PreflightError, *, verbose: bool = False) -> None:
     from preflight.redact import Redactor
 
     redactor = Redactor.from_environ(os.environ)  # the message may quote an SDK error that quotes a secret
     click.echo(f"preflight: error: {redactor.text(exc.message)}", err=True)
     if exc.remediation:
         click.echo(f"  {redactor.text(exc.remediation)}", err=True)
-    if _State.verbose and not isinstance(exc, ConfigError):
+    if verbose and not isinstance(exc, ConfigError):
         logging.getLogger("preflight").debug("details", exc_info=exc)
 
 

@@ -11,9 +11,21 @@ import contextlib
 import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from preflight.errors import FactError
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as DefaultedTypeVar
+
+    from preflight.target import Target
+
+    # A bare ``Context`` annotation means ``Context[Target]``: the checks and facts read ``ctx.target`` typed
+    # without spelling the parameter at every one of their signatures. The engine, which knows nothing about
+    # what a target is, says ``Context[Any]``. (PEP 696 defaults; at runtime a plain TypeVar does.)
+    TargetT = DefaultedTypeVar("TargetT", default=Target)
+else:
+    TargetT = TypeVar("TargetT")
 
 T = TypeVar("T")
 
@@ -49,15 +61,15 @@ class _Slot:
         self.owner = owner
 
 
-class Context:
+class Context(Generic[TargetT]):
     """Passed explicitly to every check; no globals. Holds the target, shared services and memoised facts.
 
     ``services`` is an open mapping for things built once per run (the cloud, the credential factory …) so
     the engine and this class stay free of Azure knowledge.
     """
 
-    def __init__(self, target: Any, *, services: Mapping[str, Any] | None = None) -> None:
-        self.target = target
+    def __init__(self, target: TargetT, *, services: Mapping[str, Any] | None = None) -> None:
+        self.target: TargetT = target
         self.services: dict[str, Any] = dict(services or {})
         self._lock = threading.Lock()
         self._slots: dict[tuple[Hashable, ...], _Slot] = {}
@@ -120,7 +132,7 @@ class Context:
                     self._waiting.pop(me, None)
         if slot.error is not None:
             raise slot.error
-        return slot.value  # type: ignore[no-any-return]
+        return cast(T, slot.value)  # the slot of a Fact[T] holds what its compute returned
 
     def _compute(self, which: Fact[Any], args: tuple[Hashable, ...], slot: _Slot) -> None:
         try:

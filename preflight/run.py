@@ -1,13 +1,16 @@
 """``run(options) -> Report``: the work behind ``preflight check``, free of any terminal or file handling so
-the demo, tests and benchmarks call exactly what the CLI calls."""
+the demo, tests and benchmarks call exactly what the CLI calls; and :func:`session`, the one lifetime of a
+Context every command (``check``, ``audit``, ``can-i``, ``whoami``) runs in."""
 
 from __future__ import annotations
 
 import fnmatch
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from preflight import __version__
 from preflight.context import Context
@@ -29,6 +32,38 @@ class CheckOptions:
     probe: bool = False  # run opt-in checks that call the data plane (tag "opt-in")
     wait: float = 0.0  # --wait: re-check until PASS or this many seconds passed (issue 6)
     wait_interval: float = 15.0  # seconds between --wait attempts (never more than the time left)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A command's Context and the redactor for everything that leaves the run (results, answers, messages)."""
+
+    ctx: Context[Target]
+    redactor: Redactor
+
+
+@contextmanager
+def session(target: Target, *, services: Mapping[str, Any] | None = None, deadline: float | None = None,
+            start: float | None = None) -> Iterator[Session]:
+    """Open a Context over ``target`` for one command and release it however the command ends. With a
+    ``deadline`` (seconds), the ``deadline`` service says when the run is due (a ``time.monotonic()`` reading).
+
+    On a normal end, first wait for the background work the facts started (e.g. credential probes after the
+    chosen one) — at most :data:`~preflight.release.SETTLE_MAX` seconds and never past ``deadline`` seconds
+    after ``start`` (a ``time.perf_counter()`` reading; default: now) — then close what the facts hold
+    (sockets of the run's clients and credentials, now rather than at the next gc). After an exception
+    (Ctrl-C included) nothing is awaited: the Context is only closed."""
+    start = time.perf_counter() if start is None else start
+    services = dict(services or {})
+    if deadline is not None:  # when the run is due, as a time.monotonic() reading: nothing may outlive it
+        services["deadline"] = time.monotonic() + deadline
+    ctx = Context(target, services=services)
+    try:
+        yield Session(ctx, Redactor.from_environ(target.environ))
+        left = SETTLE_MAX if deadline is None else deadline - (time.perf_counter() - start)
+        ctx.settle(min(SETTLE_MAX, left))
+    finally:
+        close_context(ctx)
 
 
 #: Called between --wait attempts: (attempt just finished, seconds left, its report, the reason to retry).
@@ -85,18 +120,12 @@ def _run_once(options: CheckOptions, observer: Observer | None) -> Report:
     # the tags of the checks that run, so one check can serve another's needs (tokens.scope tests the Graph
     # token when a Graph-reading check is selected); the engine itself never reads them
     tags = frozenset(tag for c in checks for tag in c.meta.tags)
-    ctx = Context(options.target, services={"describe-fact": describe_fact, "selected-tags": tags})
-    redactor = Redactor.from_environ(options.target.environ)
-    try:
-        results = run_checks(checks, ctx, options.engine, observer=observer, sanitize=redactor.result)
-        # background work the checks did not wait for (e.g. credential probes after the chosen one) ends with
-        # the run — bounded, never past the run's deadline, and not at all after Ctrl-C
-        ctx.settle(min(SETTLE_MAX, options.engine.deadline - (time.perf_counter() - start)))
-    finally:
-        close_context(ctx)  # sockets of the run's clients and credentials, now rather than at the next gc
+    services = {"describe-fact": describe_fact, "selected-tags": tags}
+    with session(options.target, services=services, deadline=options.engine.deadline, start=start) as active:
+        results = run_checks(checks, active.ctx, options.engine, observer=observer, sanitize=active.redactor.result)
     return Report(
         tool_version=__version__,
-        target=redactor.value(options.target.to_dict()),
+        target=active.redactor.value(options.target.to_dict()),
         started_at=started_at,
         duration=time.perf_counter() - start,
         results=tuple(results),

@@ -10,14 +10,19 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from preflight.errors import FactError
+from preflight.shell import CONTEXT_SETTINGS, answer_format_option, cloud_options, common_options, print_stdout
+
+if TYPE_CHECKING:
+    from preflight.context import Context
+    from preflight.redact import Redactor
 
 
-def describe(ctx: Any) -> dict[str, Any]:
+def describe(ctx: Context) -> dict[str, Any]:
     """The whoami facts as plain data. Raises FactError when nobody is signed in."""
     from preflight.azure.facts import cloud, credential, principal
     from preflight.azure.graph import directory, group_view
@@ -68,42 +73,42 @@ def render_table(data: Mapping[str, Any]) -> str:
     return "".join(f"{label:<{width}}  {value}\n" for label, value in rows)
 
 
-@click.command("whoami")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--tenant", default=None, help="Tenant id or domain (default: AZURE_TENANT_ID).")
-@click.option("--cloud", type=click.Choice(["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"]), default=None)
-@click.option("--cloud-metadata-url", default=None, help="Custom cloud metadata (default: ARM_CLOUD_METADATA_URL).")
-@click.option("-v", "--verbose", is_flag=True, help="Tracebacks on errors.")
-def whoami(fmt: str, tenant: str | None, cloud: str | None, cloud_metadata_url: str | None, verbose: bool) -> int:
+@click.command("whoami", context_settings=CONTEXT_SETTINGS)
+@answer_format_option
+@cloud_options
+@common_options
+def whoami(fmt: str, cloud: str | None, cloud_metadata_url: str | None, tenant: str | None, verbose: bool,
+           no_color: bool) -> int:
     """Who am I signed in as: type, names, ids, tenant, groups count, which credential.
 
     Exit 0 when signed in, 1 when no credential can sign in, 2 on bad input."""
-    from preflight.context import Context
-    from preflight.redact import Redactor
-    from preflight.release import close_context, end_context
+    from preflight.run import session
     from preflight.target import build_target
 
     environ = dict(os.environ)
     target = build_target(environ, cloud=cloud, cloud_metadata_url=cloud_metadata_url, tenant=tenant)
-    ctx = Context(target)
-    redactor = Redactor.from_environ(environ)
-    try:
-        data = describe(ctx)
-    except FactError as exc:
-        end_context(ctx)
-        message = redactor.value(exc.message)
-        fix = redactor.value(exc.remediation) if exc.remediation else None
-        if fmt == "json":
-            click.echo(json.dumps({"signed_in": False, "error": message, "fix": fix}, indent=2))
+    with session(target) as active:
+        try:
+            data = describe(active.ctx)
+        except FactError as exc:
+            failure: FactError | None = exc
         else:
-            click.echo(f"not signed in: {message}", err=True)
-            if fix:
-                click.echo(f"  fix: {fix}", err=True)
-        return 1
-    except BaseException:
-        close_context(ctx)
-        raise
-    end_context(ctx)
-    data = redactor.value({"signed_in": True, **data})
-    click.echo(json.dumps(data, indent=2) if fmt == "json" else render_table(data), nl=fmt == "json")
+            failure = None
+    if failure is not None:
+        return _not_signed_in(failure, fmt, active.redactor)
+    data = active.redactor.value({"signed_in": True, **data})
+    print_stdout(json.dumps(data, indent=2) + "\n" if fmt == "json" else render_table(data))
     return 0
+
+
+def _not_signed_in(exc: FactError, fmt: str, redactor: Redactor) -> int:
+    """Exit 1 with the reason: the JSON answer on stdout, or the reason (and fix) on stderr for people."""
+    message = redactor.value(exc.message)
+    fix = redactor.value(exc.remediation) if exc.remediation else None
+    if fmt == "json":
+        print_stdout(json.dumps({"signed_in": False, "error": message, "fix": fix}, indent=2) + "\n")
+    else:
+        click.echo(f"not signed in: {message}", err=True)
+        if fix:
+            click.echo(f"  fix: {fix}", err=True)
+    return 1

@@ -7,6 +7,7 @@ is used, so a run that prints a table never imports jinja2.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Protocol
@@ -22,10 +23,28 @@ class RenderOptions:
 
 
 class Renderer(Protocol):
-    name: str
-    media_type: str
+    """What the CLI and tests use of a format: its name, media type and pure ``render``."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def media_type(self) -> str: ...
 
     def render(self, report: Report, options: RenderOptions) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRenderer:
+    """A renderer module (``name``, ``media_type``, ``render``) as a typed value, checked when loaded: a module
+    is not a class, so without this the registry could only cast it and mypy would see nothing."""
+
+    name: str
+    media_type: str
+    function: Callable[[Report, RenderOptions], str]
+
+    def render(self, report: Report, options: RenderOptions) -> str:
+        return self.function(report, options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +56,11 @@ class Format:
     extensions: tuple[str, ...]
 
     def load(self) -> Renderer:
-        return importlib.import_module(self.module)  # type: ignore[return-value]
+        module = importlib.import_module(self.module)
+        name, media_type, render = (getattr(module, attr, None) for attr in ("name", "media_type", "render"))
+        if not (isinstance(name, str) and isinstance(media_type, str) and callable(render)):
+            raise TypeError(f"{self.module} is not a renderer: it needs name, media_type and render()")
+        return ModuleRenderer(name, media_type, render)
 
 
 FORMATS: dict[str, Format] = {

@@ -144,6 +144,8 @@ class _UnitGuard:
     def _hook(self, event: str, args: tuple[Any, ...]) -> None:
         if self.test is None or event not in self.EVENTS or threading.get_ident() != self._main:
             return
+        if event == "socket.bind" and args[1:] == (("::1", 0),):
+            return  # urllib3's import-time IPv6 probe (util/connection.py _has_ipv6): no server, no traffic
         what = f"{event}{args[1:] if event.startswith('socket.') else args[:1]!r}"
         self.seen.append(what)
         raise UnitLayerViolation(f"{self.test} is marked unit but did {what}: mark it @pytest.mark.twin "

@@ -153,3 +153,19 @@ def test_audit_with_stdout_closed_still_writes_the_files(twin_session: Twin, tmp
     assert proc.returncode == 1, proc.stderr  # privileged findings FAIL, as with stdout read
     assert proc.stderr == ""
     assert len(json.loads(out.read_text())["tables"]["assignments"]) == 10
+
+
+@pytest.mark.parametrize("args", [
+    ["whoami"], ["whoami", "--format", "json"],
+    ["can-i", "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"],
+    ["can-i", "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action", "--format", "json"],
+], ids=["whoami", "whoami-json", "can-i", "can-i-json"])
+def test_answers_with_stdout_closed_keep_the_exit_code(args: list[str], twin_session: Twin, tmp_path: Path) -> None:
+    """``can-i`` and ``whoami`` print through the same shell as the reports: a reader that goes away changes
+    neither their exit code (the answer's) nor stderr (no traceback, no click exit 1)."""
+    twin_session.use("healthy")
+    env = twin_session.process_environment(clean_env())
+    read = run_cli(args, env=env, cwd=tmp_path)
+    assert read.returncode == 0 and read.stdout, read.stderr  # healthy: signed in, allowed
+    gone = run_cli_reader_gone(args, env=env, cwd=tmp_path)
+    assert (gone.returncode, gone.stderr) == (0, "")

@@ -10,16 +10,28 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import threading
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from preflight.cli import cloud_options, report_options
 from preflight.errors import ConfigError
+from preflight.shell import (
+    CONTEXT_SETTINGS,
+    cloud_options,
+    common_options,
+    emit_report,
+    engine_options,
+    live_progress,
+    output_files,
+    report_options,
+)
 from preflight.target import GUID
+
+if TYPE_CHECKING:
+    from preflight.audit.collect import AuditPlan
+    from preflight.model import CheckMeta, Result
 
 MANAGEMENT_GROUP_ID = re.compile(r"^[A-Za-z0-9_.()\-]{1,90}$")
 
@@ -37,11 +49,11 @@ class _Progress:
             self.stream.write("\r\033[K" + text[:200])
             self.stream.flush()
 
-    def started(self, meta: object) -> None:
+    def started(self, meta: CheckMeta) -> None:
         return None
 
-    def finished(self, meta: object, results: Sequence[object]) -> None:
-        self.message(f"done {getattr(meta, 'id', '?')}")
+    def finished(self, meta: CheckMeta, results: Sequence[Result]) -> None:
+        self.message(f"done {meta.id}")
 
     def close(self) -> None:
         with self.lock:
@@ -65,7 +77,7 @@ def _scope(value: str) -> str:
 
 
 def build_plan(scopes: Sequence[str], subscriptions: Sequence[str], all_subscriptions: bool,
-               management_groups: Sequence[str], default_subscription: str | None) -> object:
+               management_groups: Sequence[str], default_subscription: str | None) -> AuditPlan:
     """Validate the scope flags into an AuditPlan; nothing given → the target subscription, else all."""
     from preflight.audit.collect import AuditPlan
 
@@ -88,7 +100,7 @@ def build_plan(scopes: Sequence[str], subscriptions: Sequence[str], all_subscrip
     return plan
 
 
-@click.command("audit", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.command("audit", context_settings=CONTEXT_SETTINGS)
 @click.option("--scope", "scopes", multiple=True, metavar="SCOPE",
               help="Audit assignments at, above and below this ARM scope. Repeatable.")
 @click.option("--subscription", "subscriptions", multiple=True, metavar="ID",
@@ -101,15 +113,9 @@ def build_plan(scopes: Sequence[str], subscriptions: Sequence[str], all_subscrip
               help="Credentials expiring within this many days are reported.")
 @click.option("--classic-admins", is_flag=True,
               help="Also read classic administrators (one request per subscription).")
-@click.option("--only", multiple=True, metavar="PATTERN", help="Run only these audit checks (audit.orphaned …).")
-@click.option("--skip", multiple=True, metavar="PATTERN", help="Skip these audit checks.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=300.0, show_default=True,
-              help="Seconds one audit check may run.")
-@click.option("--deadline", type=click.FloatRange(min=0.1), default=600.0, show_default=True,
-              help="Seconds the whole audit may take.")
+@engine_options(timeout=300.0, deadline=600.0, what="audit", example="audit.orphaned, audit.*")
 @cloud_options
-@click.option("-v", "--verbose", is_flag=True, help="Show evidence and timings.")
-@click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")
+@common_options
 def audit(scopes: Sequence[str], subscriptions: Sequence[str], all_subscriptions: bool,
           management_groups: Sequence[str], fmt: str, outputs: Sequence[str], fail_on: str, expiry_days: int,
           classic_admins: bool, only: Sequence[str], skip: Sequence[str], timeout: float, deadline: float,
@@ -123,9 +129,7 @@ def audit(scopes: Sequence[str], subscriptions: Sequence[str], all_subscriptions
     """
     from preflight.audit.facts import AuditOptions
     from preflight.audit.run import run_audit
-    from preflight.cli import emit_report, output_files
     from preflight.engine import RunOptions, split_patterns
-    from preflight.progress import wants_progress
     from preflight.run import exit_code
     from preflight.target import build_target
 
@@ -135,15 +139,10 @@ def audit(scopes: Sequence[str], subscriptions: Sequence[str], all_subscriptions
     # An environment-level resource/endpoint is irrelevant to an audit: keep only the identity of the run.
     plan = build_plan(scopes, subscriptions, all_subscriptions, management_groups, target.subscription_id)
     files = output_files(outputs, fmt)  # refused before the run: a bad --output must not cost a run
-    progress = _Progress(sys.stderr) if wants_progress(sys.stderr, environ) else None
-    options = AuditOptions(plan=plan, expiry_days=expiry_days,  # type: ignore[arg-type]
-                           classic_administrators=classic_admins,
-                           progress=progress.message if progress else None)
-    try:
+    with live_progress(environ, _Progress) as progress:
+        options = AuditOptions(plan=plan, expiry_days=expiry_days, classic_administrators=classic_admins,
+                               progress=progress.message if progress else None)
         report = run_audit(target, options, RunOptions(timeout=timeout, deadline=deadline),
                            only=split_patterns(only), skip=split_patterns(skip), observer=progress)
-    finally:
-        if progress:
-            progress.close()
-    emit_report(report, fmt, files, no_color=no_color, verbose=verbose)
+    emit_report(report, fmt, files, no_color=no_color, verbose=verbose, environ=environ)
     return exit_code(report, fail_on)

@@ -13,12 +13,10 @@ from datetime import UTC, datetime
 
 from preflight import __version__
 from preflight.audit.facts import AuditOptions, inventory
-from preflight.context import Context
 from preflight.engine import Observer, RunOptions, discover, load, run_checks, select
 from preflight.errors import FactError
 from preflight.model import Report
-from preflight.redact import Redactor
-from preflight.release import SETTLE_MAX, close_context
+from preflight.run import session
 from preflight.target import Target
 
 AUDIT_GROUP = "preflight.audit"
@@ -37,17 +35,17 @@ def run_audit(target: Target, options: AuditOptions, engine: RunOptions = AUDIT_
     checks = load(select(discover(AUDIT_GROUP), only, skip))
     from preflight.azure.services import describe_fact
 
-    ctx = Context(target, services={"audit": options, "describe-fact": describe_fact})
-    redactor = Redactor.from_environ(target.environ)
-    results = run_checks(checks, ctx, engine, observer=observer, sanitize=redactor.result)
-    try:
-        # Never wait for an inventory still being fetched by a check abandoned at its timeout or the deadline:
-        # the report is due now (the inventory check already says it timed out).
-        rows = () if ctx.in_progress(inventory) else ctx.get(inventory)
-    except FactError:
-        rows = ()  # the inventory check already reports why
-    ctx.settle(min(SETTLE_MAX, engine.deadline - (time.perf_counter() - start)))  # e.g. later credential probes
-    close_context(ctx)  # the run's clients and credentials hold sockets until closed (see preflight.release)
+    services = {"audit": options, "describe-fact": describe_fact}
+    # the Context is released however the audit ends (settled first when it ends normally: see run.session)
+    with session(target, services=services, deadline=engine.deadline, start=start) as active:
+        ctx, redactor = active.ctx, active.redactor
+        results = run_checks(checks, ctx, engine, observer=observer, sanitize=redactor.result)
+        try:
+            # Never wait for an inventory still being fetched by a check abandoned at its timeout or the
+            # deadline: the report is due now (the inventory check already says it timed out).
+            rows = () if ctx.in_progress(inventory) else ctx.get(inventory)
+        except FactError:
+            rows = ()  # the inventory check already reports why
     plan = options.plan
     # Only what identifies the audited estate: a resource or endpoint from the environment plays no part.
     described = {k: v for k, v in redactor.value(target.to_dict()).items()

@@ -425,7 +425,7 @@ def claims_challenge(www_authenticate: str) -> str | None:
     """The ``claims`` of a 401's ``WWW-Authenticate: Bearer … error="insufficient_claims", claims="…"`` (a
     Conditional Access / CAE claims challenge), or ``None`` when the header carries no such challenge (pure).
     An ``insufficient_claims`` error without a claims value returns an empty string: still a challenge."""
-    params = {k.lower(): v for k, v in _CHALLENGE_PARAM.findall(www_authenticate or "")}
+    params: dict[str, str] = {k.lower(): v for k, v in _CHALLENGE_PARAM.findall(www_authenticate or "")}
     if params.get("error") != "insufficient_claims":
         return None
     return params.get("claims", "")

@@ -186,7 +186,7 @@ def capped_retry_policy_class(max_retry_after: float) -> Any:
     credentials build their own pipelines, so a token endpoint's Retry-After is capped the same way)."""
     from azure.core.pipeline.policies import RetryPolicy
 
-    class CappedRetryPolicy(RetryPolicy):  # type: ignore[misc]
+    class CappedRetryPolicy(RetryPolicy):  # type: ignore[type-arg]
         def get_retry_after(self, response: Any) -> float | None:
             value = super().get_retry_after(response)
             return None if value is None else min(float(value), max_retry_after)

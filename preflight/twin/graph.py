@@ -157,14 +157,16 @@ def _find(state: TwinState, kind: str, key: str) -> dict[str, Any] | None:
     found = _by_id(state).get((kind, wanted))
     if found is not None or kind != "users" or "@" not in wanted:  # only a UPN needs the scan
         return found
-    for obj in _directory(state).get(kind, []):
+    objects: list[dict[str, Any]] = _directory(state).get(kind, [])
+    for obj in objects:
         if str(obj.get("userPrincipalName", "")).lower() == wanted:
             return obj
     return None
 
 
 def _find_by_app_id(state: TwinState, kind: str, app_id: str) -> dict[str, Any] | None:
-    for obj in _directory(state).get(kind, []):
+    objects: list[dict[str, Any]] = _directory(state).get(kind, [])
+    for obj in objects:
         if str(obj.get("appId", "")).lower() == app_id.lower():
             return obj
     return None
@@ -181,7 +183,7 @@ def _kind_of(state: TwinState, object_id: str) -> str | None:
 
 def _public(obj: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """The object as Graph returns it: no twin fields, no expanded navigation properties, no secrets."""
-    out = strip_twin_fields(dict(obj))
+    out: dict[str, Any] = strip_twin_fields(dict(obj))
     out.pop("federatedIdentityCredentials", None)
     if kind == "applications":
         out["passwordCredentials"] = [dict(c, secretText=None) for c in out.get("passwordCredentials", [])]

@@ -119,7 +119,7 @@ def load_scenario(source: str | Path | Mapping[str, Any], *, now: float | None =
         raise ScenarioError(["the document must be a JSON object"], label)
     errors: list[str] = []
     anchor = time.time() if now is None else now
-    doc = resolve_relative_times(raw, anchor)
+    doc: dict[str, Any] = resolve_relative_times(raw, anchor)
     _validate_top(doc, errors)
     if not errors:
         _normalise(doc, errors)

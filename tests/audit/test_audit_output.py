@@ -160,3 +160,24 @@ def test_an_unknown_subscription_beside_a_known_one_is_still_an_error(
     assert document["tables"]["assignments"]  # what was found is still listed
     requests = [e.path.lower() for e in twin_session.requests()]
     assert f"/subscriptions/{TYPO_SUB}" in requests and f"/subscriptions/{SUB1}" not in requests  # it had rows
+
+
+def test_the_github_format_appends_the_audit_to_the_step_summary(
+        twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    """``audit`` ends through the same render-and-write path as ``check``: with ``--format github`` inside GitHub
+    Actions, the Markdown report (its assignments table included) goes to the step summary too."""
+    from helpers.twin_fixtures import apply_environment
+
+    from preflight.cli import main
+
+    twin_session.use(audit_scenario())
+    apply_environment(monkeypatch, twin_session.environment())
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("previous step\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    code = main(["audit", "--format", "github", "--only", "audit.inventory,audit.orphaned"])
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith("::group::azure-preflight "), out
+    appended = summary.read_text(encoding="utf-8")
+    assert appended.startswith("previous step\n## ") and "`audit.orphaned`" in appended, appended
