@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from preflight.azure.prerequisites import SIGNIN, NeedsTarget
 from preflight.check import Check
 from preflight.context import Context
 from preflight.model import CheckMeta, Result, Severity
@@ -26,20 +27,16 @@ class AccessProbe(Check):
         tags=("probe", "opt-in"),
         docs=("https://learn.microsoft.com/azure/ai-services/openai/how-to/managed-identity",),
         facts=("resource", "token"),
+        requires=(NeedsTarget("no resource given: pass --resource-id or --endpoint",
+                              named_by=("resource_id", "endpoint")), SIGNIN),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx, needs_target=True)  # own imports after sign-in's (see there)
         from preflight.azure.facts import cloud, token
         from preflight.azure.probe import dataplane_probe
         from preflight.dataplane import classify_probe
         from preflight.errors import FactError
 
-        if not (ctx.target.resource_id or ctx.target.endpoint):
-            yield self.skipped("no resource given: pass --resource-id or --endpoint", caused_by="resource.endpoint")
-            return
         try:
             response = ctx.get(dataplane_probe)
         except FactError as exc:

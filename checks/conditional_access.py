@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from preflight.azure.prerequisites import SIGNIN
 from preflight.check import Check
 from preflight.context import Context
 from preflight.errors import FactError
@@ -37,12 +38,10 @@ class ConditionalAccess(Check):
         docs=("https://learn.microsoft.com/entra/identity/conditional-access/concept-conditional-access-policies",
               "https://learn.microsoft.com/entra/identity/conditional-access/workload-identity"),
         facts=("graph-subject", "directory", "profile", "ca-what-if"),
+        requires=(SIGNIN,),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.azure.arm import profile
         from preflight.azure.graph import (
             GraphDenied,

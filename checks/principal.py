@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from preflight.azure.prerequisites import SERVICE_PRINCIPAL, SIGNIN
 from preflight.check import Check
 from preflight.context import Context
 from preflight.errors import FactError
@@ -28,17 +29,10 @@ DOCS_SP = ("https://learn.microsoft.com/entra/identity-platform/app-objects-and-
 DOCS_CREDS = ("https://learn.microsoft.com/entra/identity-platform/howto-create-service-principal-portal",
               "https://learn.microsoft.com/entra/workload-id/workload-identity-federation")
 DAY = 86400
-# What a user sign-in is told by the principal checks.
-NOT_SP = "not a service principal: signed in as user {who}; these checks examine service principals and " \
-         "managed identities (an admin can pass --assignee APP_ID)"
 
 
 def _tenant(ctx: Context) -> str:
     return ctx.target.tenant_id or "<tenant>"
-
-
-def _not_sp(check: Check, who: Subject) -> Result:
-    return check.skipped(NOT_SP.format(who=who.display or who.object_id), evidence={"kind": who.kind})
 
 
 def _view(ctx: Context) -> DirectoryView:
@@ -67,18 +61,13 @@ class PrincipalExists(Check):
         tags=("principal", "graph"),
         docs=DOCS_SP,
         facts=("graph-subject", "directory"),
+        requires=(SIGNIN, SERVICE_PRINCIPAL),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.azure.graph import GraphDenied, examined
 
         who = ctx.get(examined)
-        if who.kind == "user":
-            yield _not_sp(self, who)
-            return
         app_id = who.app_id or "<app id>"
         try:
             view = _view(ctx)
@@ -255,18 +244,13 @@ class PrincipalCredentials(Check):
         tags=("principal", "graph"),
         docs=DOCS_CREDS,
         facts=("graph-subject", "directory"),
+        requires=(SIGNIN, SERVICE_PRINCIPAL),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.azure.graph import GraphDenied, examined
 
         who = ctx.get(examined)
-        if who.kind == "user":
-            yield _not_sp(self, who)
-            return
         if who.kind == "managedIdentity":
             yield self.passed("managed identity: it has no secrets or certificates to expire (Azure rotates its "
                               "credentials)", evidence={"object_id": who.object_id})
@@ -470,12 +454,10 @@ class PrincipalFirstParty(Check):
         tags=("principal", "graph"),
         docs=("https://learn.microsoft.com/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in",),
         facts=("profile", "token", "first-party"),
+        requires=(SIGNIN,),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.azure.arm import profile
         from preflight.azure.facts import cloud, scopes_for, token
         from preflight.azure.graph import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from preflight.azure.prerequisites import SIGNIN, NeedsTarget
 from preflight.check import Check
 from preflight.context import Context
 from preflight.model import CheckMeta, Result, Severity
@@ -28,25 +29,15 @@ class ResourceEndpoint(Check):
         tags=("resource",),
         docs=(SUBDOMAIN_DOCS, LOCAL_AUTH_DOCS, NETWORK_DOCS),
         facts=("resource",),
+        requires=(NeedsTarget("no resource given: pass --resource-id, --endpoint or --workspace (or set "
+                              "AZURE_OPENAI_ENDPOINT, or run inside a project with .azureml/config.json)",
+                              caused_by=None), SIGNIN),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx, needs_target=True)  # own imports after sign-in's (see there)
-        from preflight.azure.arm import (
-            WORKSPACE_TYPE,
-            account_endpoints,
-            endpoint_key,
-            has_target,
-            resource,
-        )
+        from preflight.azure.arm import WORKSPACE_TYPE, account_endpoints, endpoint_key, resource
         from preflight.errors import FactError
 
-        if not has_target(ctx.target):
-            yield self.skipped("no resource given: pass --resource-id, --endpoint or --workspace (or set "
-                               "AZURE_OPENAI_ENDPOINT, or run inside a project with .azureml/config.json)")
-            return
         try:
             account = ctx.get(resource)
         except FactError as exc:

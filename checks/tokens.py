@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from preflight.azure.prerequisites import SIGNIN
 from preflight.check import Check
 from preflight.context import Context
 from preflight.errors import FactError
@@ -34,12 +35,10 @@ class TokensScope(Check):
         docs=("https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference",
               "https://learn.microsoft.com/entra/identity-platform/reference-error-codes"),
         facts=("token", "profile", "subscription-tenant"),
+        requires=(SIGNIN,),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.checks.signin import conditional_access_hint, error_details
 
         from preflight.aadsts import classify_aadsts, format_fix

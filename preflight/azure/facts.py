@@ -93,18 +93,14 @@ def chain_probes(ctx: Context) -> ChainProbes:
     return probes
 
 
-def after_signin_starts(ctx: Context, *, needs_target: bool = False) -> None:
+def after_signin_starts(ctx: Context) -> None:
     """Return once sign-in has what it needs to send its first request (the cloud's endpoints known, the
     credential probes started, azure-identity imported). A check off the run's critical path calls this before
     its own imports, so they run while sign-in waits on the network rather than competing with azure-identity's
     import for the interpreter lock (it is the longest step before the first token request). Never raises: a
-    failing cloud or probe is reported by the checks that need them. ``needs_target``: a check that only
-    SKIPs when the run names no resource does not start sign-in for nothing."""
-    if needs_target:
-        from preflight.target import has_target
-
-        if not has_target(ctx.target):
-            return
+    failing cloud or probe is reported by the checks that need them. Checks declare it as the prerequisite
+    ``preflight.azure.prerequisites.SIGNIN`` (after ``NeedsTarget``, so a run without a target does not start
+    sign-in for a SKIP)."""
     try:
         ctx.get(chain_probes)
     except FactError:
