@@ -10,15 +10,15 @@ credential whose subject does not match what the CI job presents. For a user sig
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from preflight.app_credentials import DAY, credentials_of, describe, in_use
 from preflight.azure.prerequisites import SERVICE_PRINCIPAL, SIGNIN
 from preflight.check import Check
 from preflight.context import Context
 from preflight.errors import FactError
+from preflight.first_party import FirstParty, first_party_for
 from preflight.model import CheckMeta, Result, Severity
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ DOCS_SP = ("https://learn.microsoft.com/entra/identity-platform/app-objects-and-
            "https://learn.microsoft.com/entra/identity-platform/reference-error-codes")
 DOCS_CREDS = ("https://learn.microsoft.com/entra/identity-platform/howto-create-service-principal-portal",
               "https://learn.microsoft.com/entra/workload-id/workload-identity-federation")
-DAY = 86400
 
 
 def _tenant(ctx: Context) -> str:
@@ -149,86 +148,6 @@ def _missing_sp(ctx: Context, app_id: str, registered_here: bool | None) -> tupl
 # ------------------------------------------------------------------------------------------- credentials
 
 
-@dataclass(frozen=True, slots=True)
-class Credential:
-    """A secret or certificate of an app registration (never its value)."""
-
-    kind: str  # "secret" | "certificate"
-    key_id: str
-    name: str
-    end: float | None
-    hint: str | None = None  # a secret's first three characters, as Graph shows them
-    thumbprint: str | None = None  # a certificate's SHA-1 thumbprint (customKeyIdentifier)
-
-    def days_left(self, now: float) -> float | None:
-        return None if self.end is None else (self.end - now) / DAY
-
-    def label(self) -> str:
-        extra = f", hint '{self.hint}'" if self.hint else (f", thumbprint {self.thumbprint}" if self.thumbprint
-                                                           else "")
-        return f"{self.kind} '{self.name or self.key_id}'{extra}"
-
-
-def _time(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        return None
-
-
-def credentials_of(app: Mapping[str, Any]) -> list[Credential]:
-    """Secrets and certificates of an application object (Graph shape)."""
-    out = [Credential("secret", str(c.get("keyId") or ""), str(c.get("displayName") or ""),
-                      _time(c.get("endDateTime")), hint=c.get("hint"))
-           for c in app.get("passwordCredentials") or () if isinstance(c, Mapping)]
-    out += [Credential("certificate", str(c.get("keyId") or ""), str(c.get("displayName") or ""),
-                       _time(c.get("endDateTime")), thumbprint=str(c.get("customKeyIdentifier") or "") or None)
-            for c in app.get("keyCredentials") or () if isinstance(c, Mapping)]
-    return out
-
-
-def in_use(creds: Sequence[Credential], environ: Mapping[str, str], app_id: str | None) -> Credential | None:
-    """The credential this process signs in with, when it can be told: a secret by its three-character hint
-    (unique among the app's secrets), a certificate by its SHA-1 thumbprint. Nothing is printed or kept."""
-    if not app_id or (environ.get("AZURE_CLIENT_ID") or "").lower() != app_id.lower():
-        return None
-    secret = environ.get("AZURE_CLIENT_SECRET")
-    if secret:
-        hits = [c for c in creds if c.kind == "secret" and c.hint and secret.startswith(c.hint)]
-        return hits[0] if len(hits) == 1 else None
-    path = environ.get("AZURE_CLIENT_CERTIFICATE_PATH")
-    if path:
-        thumb = _thumbprint(path)
-        return next((c for c in creds if c.kind == "certificate" and c.thumbprint and thumb
-                     and c.thumbprint.upper() == thumb), None)
-    return None
-
-
-def _thumbprint(path: str) -> str | None:
-    """SHA-1 thumbprint of the first certificate in a PEM file (the private key is never loaded)."""
-    try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes
-
-        with open(path, "rb") as handle:
-            data = handle.read()
-        start = data.find(b"-----BEGIN CERTIFICATE-----")
-        if start < 0:
-            return None
-        return x509.load_pem_x509_certificate(data[start:]).fingerprint(hashes.SHA1()).hex().upper()
-    except (OSError, ValueError, ImportError):
-        return None
-
-
-def _describe(c: Credential, now: float) -> dict[str, Any]:
-    left = c.days_left(now)
-    return {"kind": c.kind, "name": c.name, "key_id": c.key_id, "hint": c.hint, "thumbprint": c.thumbprint,
-            "expires": datetime.fromtimestamp(c.end, UTC).isoformat() if c.end else None,
-            "days_left": None if left is None else round(left, 1)}
-
-
 class PrincipalCredentials(Check):
     """AADSTS7000222 (expired secret) breaks a pipeline on a random Tuesday; a federated subject that differs by
     one character (a branch, an environment, letter case) gives AADSTS70021. This check reads the app's secrets,
@@ -282,7 +201,7 @@ class PrincipalCredentials(Check):
         name = app.get("displayName") or who.app_id
         evidence: dict[str, Any] = {"app": name, "count": len(creds), "warn_days": warn_days,
                                     "in_use": used.label() if used else None,
-                                    "credentials": [_describe(c, now) for c in creds]}
+                                    "credentials": [describe(c, now) for c in creds]}
         subject = "secrets and certificates"
         renew = [f"az ad app credential reset --id {who.app_id} --append --years 1"]
         if not creds:
@@ -418,26 +337,6 @@ def _fic_command(app_id: str | None, issuer: str | None, subject: str | None) ->
 
 
 # ------------------------------------------------------------------------------------------- first-party
-
-AZURE_ML_APP = "0736f41a-0425-4b46-bdb5-1563eff02385"
-
-
-@dataclass(frozen=True, slots=True)
-class FirstParty:
-    app_id: str
-    name: str
-    audience: str | None  # the profile audience whose token proves the SP exists (AADSTS500011 otherwise)
-
-
-def first_party_for(profile_name: str, kinds: Sequence[str] = ()) -> tuple[FirstParty, ...]:
-    """The Microsoft apps a profile relies on in the tenant."""
-    from preflight.ca import COGNITIVE_SERVICES_APP, ML_SERVICES_APP
-
-    if profile_name == "ml":
-        return (FirstParty(AZURE_ML_APP, "Azure Machine Learning", None),
-                FirstParty(ML_SERVICES_APP, "Azure Machine Learning Services (ml.azure.com)", "ml"))
-    return (FirstParty(COGNITIVE_SERVICES_APP, "Azure Cognitive Services", "cognitive"),)
-
 
 class PrincipalFirstParty(Check):
     """A tenant that never used a service lacks its first-party service principal: tokens for it fail with

@@ -11,6 +11,7 @@ from preflight.check import Check
 from preflight.context import Context
 from preflight.errors import FactError
 from preflight.model import CheckMeta, Result, Severity
+from preflight.remedies import conditional_access_hint, error_details
 
 if TYPE_CHECKING:
     from preflight.aadsts import AadstsInfo
@@ -39,8 +40,6 @@ class TokensScope(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.checks.signin import conditional_access_hint, error_details
-
         from preflight.aadsts import classify_aadsts, format_fix
         from preflight.azure.arm import profile
         from preflight.azure.facts import cloud, target_tenant, token, wanted_scopes
