@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 DOCS_SP = ("https://learn.microsoft.com/entra/identity-platform/app-objects-and-service-principals",
            "https://learn.microsoft.com/entra/identity-platform/reference-error-codes")
+FEDERATED = "federated credentials"  # the subject of principal.credentials' federated result
 DOCS_CREDS = ("https://learn.microsoft.com/entra/identity-platform/howto-create-service-principal-portal",
               "https://learn.microsoft.com/entra/workload-id/workload-identity-federation")
 
@@ -240,92 +241,93 @@ class PrincipalCredentials(Check):
                            "be identified", subject=subject, evidence=evidence)
 
     def _federated(self, ctx: Context, who: Subject, view: DirectoryView) -> Iterable[Result]:
+        """The app's federated credentials against what this process presents: the assertion file it signs in
+        with, else the subject of the CI job it runs in (only for an app set up for federation)."""
         from preflight.azure.graph import GraphDenied
-        from preflight.federation import (
-            ClaimsError,
-            FederatedRecord,
-            ci_subject,
-            match_records,
-            read_assertion_file,
-        )
+        from preflight.federation import FederatedRecord, ci_subject
 
         environ = ctx.target.environ
         mine = (environ.get("AZURE_CLIENT_ID") or "").lower() == (who.app_id or "").lower()
         token_file = environ.get("AZURE_FEDERATED_TOKEN_FILE") if mine else None
         expected = ci_subject(environ) if mine else None
-        subject = "federated credentials"
         try:
             part = view.require("federatedCredentials", "the app's federated credentials", "federatedCredentials")
         except GraphDenied as exc:
             if token_file or expected:
-                yield self.warned(exc.message, subject=subject, remediation=exc.remediation)
+                yield self.warned(exc.message, subject=FEDERATED, remediation=exc.remediation)
             return
         records = [FederatedRecord.from_graph(v) for v in part.values()]
         evidence: dict[str, Any] = {"records": [r.to_dict() for r in records]}
         if token_file:
-            try:
-                assertion = read_assertion_file(token_file)
-            except (OSError, ClaimsError) as exc:
-                yield self.failed(f"AZURE_FEDERATED_TOKEN_FILE cannot be read as an assertion: {exc}",
-                                  subject=subject, evidence=evidence,
-                                  remediation="check the projected token volume / the CI step that writes it")
-                return
-            evidence["assertion"] = assertion.to_dict()
-            found = match_records(records, assertion.issuer, assertion.subject, assertion.audiences)
-            if not found.ok:
-                wanted = [r.subject for r in records if r.issuer == assertion.issuer] or \
-                    [r.subject for r in records]
-                yield self.failed(f"no federated credential of app {who.app_id} matches the assertion "
-                                  f"(issuer {assertion.issuer}, subject {assertion.subject}): {found.reason}; "
-                                  f"the app expects subject {', '.join(map(str, wanted)) or '(none)'} — sign-in "
-                                  "fails with AADSTS70021", subject=subject, evidence=evidence,
-                                  remediation="add a federated credential for exactly this issuer and subject "
-                                              "(case-sensitive), or fix the workload's service account / branch",
-                                  commands=[_fic_command(who.app_id, assertion.issuer, assertion.subject)])
-                return
-            left = assertion.lifetime_left(time.time())
-            if left is not None and left <= 0:
-                yield self.failed(f"the federated assertion expired {int(-left)} s ago: sign-in fails with "
-                                  "AADSTS700024", subject=subject, evidence=evidence,
-                                  remediation="request a fresh token from the CI / Kubernetes issuer just before "
-                                              "signing in (GitHub's last about 5 minutes)")
-                return
-            if left is not None and left < 300:
-                yield self.warned(f"the federated assertion matches record '{found.matched.name if found.matched else ''}'"
-                                  f" but expires in {int(left)} s: a long job that signs in later meets AADSTS700024",
-                                  subject=subject, evidence=evidence,
-                                  remediation="sign in early, or re-request the assertion for later steps")
-                return
-            yield self.passed(f"the federated assertion (subject {assertion.subject}) matches record "
-                              f"'{found.matched.name if found.matched else ''}'", subject=subject, evidence=evidence)
-            return
-        if expected is not None and records:
+            yield self._assertion(who, token_file, records, evidence)
+        elif expected is not None and records:
             # Only an app set up for federation is compared with the job: a secret-based app in CI is fine.
-            evidence["ci"] = {"source": expected.source, "issuer": expected.issuer, "subject": expected.subject}
-            if expected.subject is None:
-                yield self.skipped(f"the subject this {expected.source} job presents cannot be computed: "
-                                   f"{expected.why}", subject=subject, evidence=evidence)
-                return
-            found = match_records(records, expected.issuer, expected.subject, ())
-            if found.ok:
-                yield self.passed(f"this {expected.source} job will present subject {expected.subject}, which "
-                                  f"record '{found.matched.name if found.matched else ''}' accepts", subject=subject,
-                                  evidence=evidence)
-                return
-            wanted = [r.subject for r in records]
-            # Signing in with a secret / certificate today, the mismatch bites only when switching to federation.
-            uses_secret = bool(environ.get("AZURE_CLIENT_SECRET") or environ.get("AZURE_CLIENT_CERTIFICATE_PATH"))
-            builder = self.warned if uses_secret else self.failed
-            yield builder(f"this {expected.source} job will present subject {expected.subject}, but app "
-                              f"{who.app_id} expects {', '.join(map(str, wanted)) or 'no federated subject'}: "
-                              f"{found.reason} — a federated sign-in from this job fails with AADSTS70021", subject=subject,
-                              evidence=evidence, remediation="add a federated credential for this subject (exact, "
-                                                             "case-sensitive)",
-                              commands=[_fic_command(who.app_id, expected.issuer or "<issuer>", expected.subject)])
-            return
-        if records:
+            yield self._ci_job(who, expected, records, evidence, environ)
+        elif records:
             yield self.passed(f"{len(records)} federated credential(s): " + "; ".join(
-                f"{r.name}: {r.issuer} / {r.subject}" for r in records), subject=subject, evidence=evidence)
+                f"{r.name}: {r.issuer} / {r.subject}" for r in records), subject=FEDERATED, evidence=evidence)
+
+    def _assertion(self, who: Subject, token_file: str, records: list[Any], evidence: dict[str, Any]) -> Result:
+        """The assertion in AZURE_FEDERATED_TOKEN_FILE: readable, matched by a record, not (about to be)
+        expired."""
+        from preflight.federation import ClaimsError, match_records, read_assertion_file
+
+        try:
+            assertion = read_assertion_file(token_file)
+        except (OSError, ClaimsError) as exc:
+            return self.failed(f"AZURE_FEDERATED_TOKEN_FILE cannot be read as an assertion: {exc}",
+                               subject=FEDERATED, evidence=evidence,
+                               remediation="check the projected token volume / the CI step that writes it")
+        evidence["assertion"] = assertion.to_dict()
+        found = match_records(records, assertion.issuer, assertion.subject, assertion.audiences)
+        if not found.ok:
+            wanted = [r.subject for r in records if r.issuer == assertion.issuer] or [r.subject for r in records]
+            return self.failed(f"no federated credential of app {who.app_id} matches the assertion "
+                               f"(issuer {assertion.issuer}, subject {assertion.subject}): {found.reason}; "
+                               f"the app expects subject {', '.join(map(str, wanted)) or '(none)'} — sign-in "
+                               "fails with AADSTS70021", subject=FEDERATED, evidence=evidence,
+                               remediation="add a federated credential for exactly this issuer and subject "
+                                           "(case-sensitive), or fix the workload's service account / branch",
+                               commands=[_fic_command(who.app_id, assertion.issuer, assertion.subject)])
+        matched = found.matched.name if found.matched else ""
+        left = assertion.lifetime_left(time.time())
+        if left is not None and left <= 0:
+            return self.failed(f"the federated assertion expired {int(-left)} s ago: sign-in fails with "
+                               "AADSTS700024", subject=FEDERATED, evidence=evidence,
+                               remediation="request a fresh token from the CI / Kubernetes issuer just before "
+                                           "signing in (GitHub's last about 5 minutes)")
+        if left is not None and left < 300:
+            return self.warned(f"the federated assertion matches record '{matched}'"
+                               f" but expires in {int(left)} s: a long job that signs in later meets AADSTS700024",
+                               subject=FEDERATED, evidence=evidence,
+                               remediation="sign in early, or re-request the assertion for later steps")
+        return self.passed(f"the federated assertion (subject {assertion.subject}) matches record "
+                           f"'{matched}'", subject=FEDERATED, evidence=evidence)
+
+    def _ci_job(self, who: Subject, expected: Any, records: list[Any], evidence: dict[str, Any],
+                environ: Mapping[str, str]) -> Result:
+        """The subject this CI job will present against the app's records (a mismatch only WARNs while the
+        process still signs in with a secret or certificate: it bites when switching to federation)."""
+        from preflight.federation import match_records
+
+        evidence["ci"] = {"source": expected.source, "issuer": expected.issuer, "subject": expected.subject}
+        if expected.subject is None:
+            return self.skipped(f"the subject this {expected.source} job presents cannot be computed: "
+                                f"{expected.why}", subject=FEDERATED, evidence=evidence)
+        found = match_records(records, expected.issuer, expected.subject, ())
+        if found.ok:
+            return self.passed(f"this {expected.source} job will present subject {expected.subject}, which "
+                               f"record '{found.matched.name if found.matched else ''}' accepts", subject=FEDERATED,
+                               evidence=evidence)
+        wanted = [r.subject for r in records]
+        uses_secret = bool(environ.get("AZURE_CLIENT_SECRET") or environ.get("AZURE_CLIENT_CERTIFICATE_PATH"))
+        builder = self.warned if uses_secret else self.failed
+        return builder(f"this {expected.source} job will present subject {expected.subject}, but app "
+                       f"{who.app_id} expects {', '.join(map(str, wanted)) or 'no federated subject'}: "
+                       f"{found.reason} — a federated sign-in from this job fails with AADSTS70021", subject=FEDERATED,
+                       evidence=evidence, remediation="add a federated credential for this subject (exact, "
+                                                      "case-sensitive)",
+                       commands=[_fic_command(who.app_id, expected.issuer or "<issuer>", expected.subject)])
 
 
 def _fic_command(app_id: str | None, issuer: str | None, subject: str | None) -> str:
