@@ -78,7 +78,7 @@ class AccessProbe(Check):
         summary = f"the data plane refused the call ({verdict.kind}): {verdict.message}"
         fix = verdict.fix or "see the message"
         if verdict.kind == "audience" and verdict.expected_audience:
-            from preflight.azure.facts import scope_from_data_plane
+            from preflight.scopes import scope_from_data_plane
 
             wanted = scope_from_data_plane(response.status, body)
             evidence["expected_scope"] = wanted

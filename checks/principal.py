@@ -360,13 +360,14 @@ class PrincipalFirstParty(Check):
 
     def run(self, ctx: Context) -> Iterable[Result]:
         from preflight.azure.arm import profile
-        from preflight.azure.facts import cloud, scopes_for, token
+        from preflight.azure.facts import cloud, token
         from preflight.azure.graph import (
             PERMISSIONS,
             GraphDenied,
             first_party,
             graph_reader,
         )
+        from preflight.scopes import scopes_for
 
         the_profile = ctx.get(profile)
         needed = first_party_for(the_profile.name)

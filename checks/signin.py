@@ -28,9 +28,10 @@ AZURE_HOST_MARKERS = ("WEBSITE_SITE_NAME", "WEBSITE_INSTANCE_ID", "FUNCTIONS_WOR
 DEVELOPER_LINKS = ("shared_token_cache", "visual_studio_code", "cli", "powershell", "developer_cli", "broker",
                    "interactive_browser")
 
+
 def _tid_oid(probe: LinkProbe) -> tuple[str | None, str | None, str | None]:
-    from preflight.azure.facts import probe_claims
     from preflight.claims import describe_principal
+    from preflight.token_errors import probe_claims
 
     claims = probe_claims(probe)
     if not claims:
@@ -101,7 +102,8 @@ class SigninChain(Check):
         """No link is available. Inside DefaultAzureCredential a developer tool whose sign-in Entra refused (MFA,
         conditional access, expired refresh token) is reported as merely "unavailable": dig the real cause out."""
         from preflight.aadsts import format_fix
-        from preflight.azure.facts import classify_probe_error, cloud
+        from preflight.azure.facts import cloud
+        from preflight.token_errors import classify_probe_error
 
         selection = report.selection
         tenant = ctx.target.tenant_id
@@ -141,8 +143,9 @@ class SigninChain(Check):
     def _refused(self, ctx: Context, report: ChainReport, evidence: dict[str, Any]) -> Result:
         """FAIL: the selected link tried and Entra said no; names the links it shadows that would work."""
         from preflight.aadsts import format_fix
-        from preflight.azure.facts import classify_probe_error, cloud
+        from preflight.azure.facts import cloud
         from preflight.chain import LINKS_BY_KEY
+        from preflight.token_errors import classify_probe_error
 
         selection = report.selection
         probe = report.probes[str(selection.link)]
@@ -313,13 +316,9 @@ class SigninTenants(Check):
     def run(self, ctx: Context) -> Iterable[Result]:
         from datetime import UTC, datetime
 
-        from preflight.azure.facts import (
-            classify_probe_error,
-            credential_chain,
-            devtools,
-            target_tenant,
-        )
+        from preflight.azure.facts import credential_chain, devtools, target_tenant
         from preflight.chain import Outcome
+        from preflight.token_errors import classify_probe_error
 
         tools = ctx.get(devtools)
         probes = ctx.get(credential_chain).probes

@@ -43,7 +43,8 @@ class TokensScope(Check):
 
     def run(self, ctx: Context) -> Iterable[Result]:
         from preflight.azure.arm import profile
-        from preflight.azure.facts import cloud, target_tenant, wanted_scopes
+        from preflight.azure.facts import cloud, target_tenant
+        from preflight.scopes import wanted_scopes
 
         target = ctx.target
         graph = "graph" in ctx.services.get("selected-tags", ())  # a selected check reads Microsoft Graph
