@@ -101,7 +101,8 @@ class CheckMeta:
     description: str = ""
     tags: tuple[str, ...] = ()
     docs: tuple[str, ...] = ()
-    # Facts this check needs; informational (the real dependency is what the check asks the Context for).
+    # Facts this check needs, by their registered names (preflight.azure.services.FACTS, checked by a test);
+    # informational: the real dependency is what the check asks the Context for.
     facts: tuple[str, ...] = ()
     # Prerequisites the engine checks, in order, before ``run``: the first that answers a Skip makes the result.
     requires: tuple[Prerequisite, ...] = ()
