@@ -4,6 +4,10 @@ A check that cannot run because a fact it needs is unavailable is not a pass: on
 :func:`gate` keeps its SKIP only as a dependant of a check that tells the cause with a FAIL or ERROR, and makes
 it ERROR otherwise (the gate rule, docs in README's exit codes).
 
+A check that does not apply is told before it runs: the prerequisites it declares in ``CheckMeta.requires``
+(objects defined outside the engine, e.g. ``preflight.azure.prerequisites``) are asked in order, and the first
+:class:`~preflight.model.Skip` one answers becomes its SKIP result (:func:`unmet`).
+
 Checks run concurrently on daemon worker threads: a check stuck in a network call past its timeout is
 reported as ERROR and abandoned (a thread cannot be killed, but a daemon thread cannot hold the process open
 either), and a replacement worker keeps the pool at full strength.

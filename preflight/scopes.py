@@ -15,9 +15,7 @@ if TYPE_CHECKING:
 
 def scopes_for(the_cloud: Cloud, profile: Profile) -> tuple[str, ...]:
     """The scope of each audience the profile names, in the cloud's own URIs."""
-    audiences = {"arm": the_cloud.arm_audience, "cognitive": the_cloud.cognitive_audience,
-                 "ml": the_cloud.ml_audience, "ai": the_cloud.ai_audience, "graph": the_cloud.graph_audience}
-    return tuple(Cloud.scope(audiences[a]) for a in profile.audiences)
+    return tuple(Cloud.scope(cloud_audience(the_cloud, a)) for a in profile.audiences)
 
 
 # Endpoint host suffix → the Cloud audience its data plane accepts (public and sovereign clouds alike).
