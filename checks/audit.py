@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from preflight.audit import facts, findings
+from preflight.azure.prerequisites import Resolved
 from preflight.check import Check
 from preflight.context import Context
 from preflight.errors import FactError
@@ -142,10 +143,11 @@ class AuditOrphaned(Check):
         docs=(("https://learn.microsoft.com/azure/role-based-access-control/troubleshoot-role-assignments"
                "#symptom---role-assignments-with-identity-not-found"),),
         facts=("audit:principals",),
+        # unresolved principals: SKIP with the root cause, never "none orphaned"
+        requires=(Resolved(facts.principals),),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        ctx.get(facts.principals)  # unresolved principals: SKIP with the root cause, never "none orphaned"
         finding = findings.orphaned(_rows(ctx))
         yield _verdict(self, finding, "no assignment names a deleted principal",
                        f"{finding.count} assignment(s) name a deleted principal (\"Unknown\" in the portal)",
@@ -189,10 +191,10 @@ class AuditPrivilegedGuests(Check):
         tags=("audit",),
         docs=(DOCS_RBAC,),
         facts=("audit:principals",),
+        requires=(Resolved(facts.principals),),  # guest status needs the directory
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        ctx.get(facts.principals)  # guest status needs the directory
         finding = findings.privileged_guests(_rows(ctx))
         yield _verdict(self, finding, "no guest holds a privileged role",
                        f"{finding.count} privileged assignment(s) held by guests", Status.FAIL,
@@ -211,10 +213,10 @@ class AuditDirectUsers(Check):
         tags=("audit",),
         docs=(DOCS_RBAC + "#assign-roles-to-groups-not-users",),
         facts=("audit:principals",),
+        requires=(Resolved(facts.principals),),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        ctx.get(facts.principals)
         finding = findings.direct_user_assignments(_rows(ctx))
         yield _verdict(self, finding,
                        "no direct user assignment stands out" + (f" ({finding.note})" if finding.note else ""),

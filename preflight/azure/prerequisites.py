@@ -10,8 +10,9 @@ inside ``check``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from preflight.context import Context
+from preflight.context import Context, Fact
 from preflight.model import Evidence, Skip
 
 #: What a check that needs a resource says when the run names none (``rbac.*``).
@@ -64,6 +65,19 @@ class ServicePrincipalOnly:
         if who.kind != "user":
             return None
         return Skip(NOT_SP.format(who=who.display or who.object_id), evidence=(Evidence("kind", who.kind),))
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """The check decides nothing without this fact: it is read first, so its failure makes the check a
+    dependant (SKIP pointing at the fact's teller, or ERROR by the gate rule) rather than a half-decision
+    such as "none orphaned" from principals that were never resolved. Never skips by itself."""
+
+    fact: Fact[Any]
+
+    def check(self, ctx: Context) -> Skip | None:
+        ctx.get(self.fact)
+        return None
 
 
 SIGNIN = SigninStarted()
