@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from preflight.azure.prerequisites import SIGNIN, NeedsTarget
 from preflight.check import Check
 from preflight.context import Context
 from preflight.model import CheckMeta, Result, Severity
-
 
 
 class AccessProbe(Check):
@@ -26,20 +26,16 @@ class AccessProbe(Check):
         tags=("probe", "opt-in"),
         docs=("https://learn.microsoft.com/azure/ai-services/openai/how-to/managed-identity",),
         facts=("resource", "token"),
+        requires=(NeedsTarget("no resource given: pass --resource-id or --endpoint",
+                              named_by=("resource_id", "endpoint")), SIGNIN),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx, needs_target=True)  # own imports after sign-in's (see there)
         from preflight.azure.facts import cloud, token
         from preflight.azure.probe import dataplane_probe
         from preflight.dataplane import classify_probe
         from preflight.errors import FactError
 
-        if not (ctx.target.resource_id or ctx.target.endpoint):
-            yield self.skipped("no resource given: pass --resource-id or --endpoint", caused_by="resource.endpoint")
-            return
         try:
             response = ctx.get(dataplane_probe)
         except FactError as exc:
@@ -51,51 +47,44 @@ class AccessProbe(Check):
             yield self.skipped("the account has no endpoint to probe", caused_by="resource.endpoint")
             return
         found = ctx.get(token, ctx.get(cloud).cognitive_scope)
-        url = response.url
-        body: Any
-        try:
-            body = response.json()
-        except ValueError:
-            body = response.text[:500]
-            if response.status < 400 or response.status == 429 or response.status >= 500:
-                # A 200 HTML page is a captive portal or proxy, not the service accepting the token.
-                from preflight.azure.http import describe_body
-
-                yield self.result_error(
-                    f"the data plane answered HTTP {response.status} with "
-                    f"{describe_body(response.text, response.content_type)}: cannot tell whether "
-                    f"the token is accepted (GET {url})")
-                return
-        if response.status == 429 or response.status >= 500:
-            yield self.result_error(f"the data plane answered HTTP {response.status}"
-                                    f"{' (throttled)' if response.status == 429 else ''}: cannot tell whether "
-                                    f"the token is accepted (GET {url})")
+        body, unclear = _body(response)
+        if unclear is not None:
+            yield self.result_error(unclear)
             return
         verdict = classify_probe(response.status, body)
         rbac = _rbac_verdict(ctx)
-        evidence = {"url": url, "status": response.status, "verdict": verdict.kind,
+        evidence = {"url": response.url, "status": response.status, "verdict": verdict.kind,
                     "message": verdict.message, "missing_action": verdict.missing_action, "rbac_verdict": rbac}
         if verdict.allowed:
-            count = len(body.get("data", [])) if isinstance(body, dict) else None
-            summary = (f"GET {url} answered {response.status}: the token is accepted"
-                       + (f" ({count} deployment(s) visible)" if count is not None else ""))
-            if rbac in ("not-granted", "denied"):
-                yield self.warned(summary + f", although the role evaluation says {rbac}: access comes from "
-                                  "something preflight cannot see (e.g. a role at a scope it cannot read)",
-                                  evidence=evidence)
-            else:
-                yield self.passed(summary, evidence=evidence)
-            return
+            yield self._accepted(response, body, rbac, evidence)
+        else:
+            yield self._refused(ctx, response, body, verdict, rbac, found.claims, evidence)
+
+    def _accepted(self, response: Any, body: Any, rbac: str | None, evidence: dict[str, Any]) -> Result:
+        """PASS: the data plane accepted the token — a WARN when the role evaluation says it should not have."""
+        count = len(body.get("data", [])) if isinstance(body, dict) else None
+        summary = (f"GET {response.url} answered {response.status}: the token is accepted"
+                   + (f" ({count} deployment(s) visible)" if count is not None else ""))
+        if rbac in ("not-granted", "denied"):
+            return self.warned(summary + f", although the role evaluation says {rbac}: access comes from "
+                               "something preflight cannot see (e.g. a role at a scope it cannot read)",
+                               evidence=evidence)
+        return self.passed(summary, evidence=evidence)
+
+    def _refused(self, ctx: Context, response: Any, body: Any, verdict: Any, rbac: str | None,
+                 claims: Any, evidence: dict[str, Any]) -> Result:
+        """FAIL: the data plane refused the token, with the real cause (audience, tenant, expiry, a grant not
+        propagated yet) and its fix."""
         summary = f"the data plane refused the call ({verdict.kind}): {verdict.message}"
         fix = verdict.fix or "see the message"
         if verdict.kind == "audience" and verdict.expected_audience:
-            from preflight.azure.facts import scope_from_data_plane
+            from preflight.scopes import scope_from_data_plane
 
             wanted = scope_from_data_plane(response.status, body)
             evidence["expected_scope"] = wanted
             fix = (f"request the token for {wanted} (the audience this endpoint expects); the token sent was for "
-                   f"{found.claims.get('aud')}")
-            cause = _generic_401_cause(ctx, found.claims, verdict.expected_audience)
+                   f"{claims.get('aud')}")
+            cause = _generic_401_cause(ctx, claims, verdict.expected_audience)
             if cause is not None:  # the audience was right: the same 401 text covers tenant and expiry too
                 kind, summary, fix = cause
                 evidence["verdict"] = kind
@@ -104,7 +93,7 @@ class AccessProbe(Check):
                         "propagated to the data plane yet")
             fix = ("wait: new role assignments take up to 10 minutes to reach the data plane (longer through "
                    "groups or at management-group scope), then re-run")
-        yield self.failed(summary, evidence=evidence, remediation=fix)
+        return self.failed(summary, evidence=evidence, remediation=fix)
 
     def result_error(self, summary: str) -> Result:
         """An ERROR result: the probe could not be made at all."""
@@ -113,6 +102,27 @@ class AccessProbe(Check):
         return self.result(Status.ERROR, summary)
 
 
+def _body(response: Any) -> tuple[Any, str | None]:
+    """The answer's body (JSON, else the start of its text), and why it cannot tell whether the token is
+    accepted when it cannot: throttled, a 5xx, or a page that is not the service's (a 200 HTML page is a captive
+    portal or proxy, not the service accepting the token)."""
+    url = response.url
+    body: Any
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.text[:500]
+        if response.status < 400 or response.status == 429 or response.status >= 500:
+            from preflight.azure.http import describe_body
+
+            return body, (f"the data plane answered HTTP {response.status} with "
+                          f"{describe_body(response.text, response.content_type)}: cannot tell whether "
+                          f"the token is accepted (GET {url})")
+    if response.status == 429 or response.status >= 500:
+        return body, (f"the data plane answered HTTP {response.status}"
+                      f"{' (throttled)' if response.status == 429 else ''}: cannot tell whether "
+                      f"the token is accepted (GET {url})")
+    return body, None
 
 
 def _generic_401_cause(ctx: Context, claims: Any, expected_audience: str) -> tuple[str, str, str] | None:

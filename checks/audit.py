@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from preflight.audit import facts, findings
+from preflight.azure.prerequisites import Resolved
 from preflight.check import Check
 from preflight.context import Context
 from preflight.errors import FactError
@@ -50,6 +51,15 @@ def _evidence(finding: findings.Finding, brief: bool = True, **extra: Any) -> di
         evidence["note"] = finding.note
     evidence.update(extra)
     return evidence
+
+
+def _verdict(check: Check, finding: findings.Finding, clean: str, found: str, status: Status = Status.WARN, *,
+             brief: bool = True, **fix: Any) -> Result:
+    """The shape every risky-assignment check shares: PASS saying ``clean`` when the finding is empty, else
+    ``status`` saying ``found`` with the fix (``remediation``, ``commands``); the finding's rows as evidence."""
+    if not finding.count:
+        return check.passed(clean, evidence=_evidence(finding, brief=brief))
+    return check.result(status, found, evidence=_evidence(finding, brief=brief), **fix)
 
 
 def _delete_commands(rows: Sequence[Mapping[str, Any]], limit: int = 3) -> list[str]:
@@ -133,17 +143,15 @@ class AuditOrphaned(Check):
         docs=(("https://learn.microsoft.com/azure/role-based-access-control/troubleshoot-role-assignments"
                "#symptom---role-assignments-with-identity-not-found"),),
         facts=("audit:principals",),
+        # unresolved principals: SKIP with the root cause, never "none orphaned"
+        requires=(Resolved(facts.principals),),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        ctx.get(facts.principals)  # unresolved principals: SKIP with the root cause, never "none orphaned"
         finding = findings.orphaned(_rows(ctx))
-        if not finding.count:
-            yield self.passed("no assignment names a deleted principal", evidence=_evidence(finding))
-            return
-        yield self.warned(f"{finding.count} assignment(s) name a deleted principal (\"Unknown\" in the portal)",
-                          evidence=_evidence(finding),
-                          remediation="delete the orphaned assignments", commands=_delete_commands(finding.rows))
+        yield _verdict(self, finding, "no assignment names a deleted principal",
+                       f"{finding.count} assignment(s) name a deleted principal (\"Unknown\" in the portal)",
+                       remediation="delete the orphaned assignments", commands=_delete_commands(finding.rows))
 
 
 class AuditPrivilegedApps(Check):
@@ -163,14 +171,12 @@ class AuditPrivilegedApps(Check):
 
     def run(self, ctx: Context) -> Iterable[Result]:
         finding = findings.privileged_service_principals(_rows(ctx))
-        if not finding.count:
-            yield self.passed("no service principal or managed identity holds a privileged role at subscription "
-                              "or management-group scope", evidence=_evidence(finding))
-            return
-        yield self.failed(f"{finding.count} privileged assignment(s) held by service principals or managed "
-                          "identities at broad scope", evidence=_evidence(finding),
-                          remediation="replace them with a least-privilege role on the resource group or resource "
-                                      "the workload needs")
+        yield _verdict(self, finding, "no service principal or managed identity holds a privileged role at "
+                       "subscription or management-group scope",
+                       f"{finding.count} privileged assignment(s) held by service principals or managed identities "
+                       "at broad scope", Status.FAIL,
+                       remediation="replace them with a least-privilege role on the resource group or resource the "
+                                   "workload needs")
 
 
 class AuditPrivilegedGuests(Check):
@@ -185,16 +191,14 @@ class AuditPrivilegedGuests(Check):
         tags=("audit",),
         docs=(DOCS_RBAC,),
         facts=("audit:principals",),
+        requires=(Resolved(facts.principals),),  # guest status needs the directory
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        ctx.get(facts.principals)  # guest status needs the directory
         finding = findings.privileged_guests(_rows(ctx))
-        if not finding.count:
-            yield self.passed("no guest holds a privileged role", evidence=_evidence(finding))
-            return
-        yield self.failed(f"{finding.count} privileged assignment(s) held by guests", evidence=_evidence(finding),
-                          remediation="remove the guests' privileged roles or move them behind PIM with approval")
+        yield _verdict(self, finding, "no guest holds a privileged role",
+                       f"{finding.count} privileged assignment(s) held by guests", Status.FAIL,
+                       remediation="remove the guests' privileged roles or move them behind PIM with approval")
 
 
 class AuditDirectUsers(Check):
@@ -209,19 +213,16 @@ class AuditDirectUsers(Check):
         tags=("audit",),
         docs=(DOCS_RBAC + "#assign-roles-to-groups-not-users",),
         facts=("audit:principals",),
+        requires=(Resolved(facts.principals),),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        ctx.get(facts.principals)
         finding = findings.direct_user_assignments(_rows(ctx))
-        if not finding.count:
-            yield self.passed("no direct user assignment stands out" + (f" ({finding.note})" if finding.note else ""),
-                              evidence=_evidence(finding))
-            return
-        yield self.warned(f"{finding.count} assignment(s) made directly to users ({finding.note})",
-                          evidence=_evidence(finding),
-                          remediation="grant these roles to the groups the users belong to and remove the direct "
-                                      "assignments")
+        yield _verdict(self, finding,
+                       "no direct user assignment stands out" + (f" ({finding.note})" if finding.note else ""),
+                       f"{finding.count} assignment(s) made directly to users ({finding.note})",
+                       remediation="grant these roles to the groups the users belong to and remove the direct "
+                                   "assignments")
 
 
 class AuditBroadDataRoles(Check):
@@ -242,14 +243,10 @@ class AuditBroadDataRoles(Check):
     def run(self, ctx: Context) -> Iterable[Result]:
         definitions, _ = ctx.get(facts.role_definitions)
         finding = findings.broad_data_roles(_rows(ctx), definitions)
-        if not finding.count:
-            yield self.passed("AI data roles are granted on accounts or resource groups only",
-                              evidence=_evidence(finding))
-            return
-        yield self.warned(f"{finding.count} AI data role assignment(s) at subscription or management-group scope",
-                          evidence=_evidence(finding),
-                          remediation="re-create each assignment with --scope set to the account's resource id, then "
-                                      "delete the broad one")
+        yield _verdict(self, finding, "AI data roles are granted on accounts or resource groups only",
+                       f"{finding.count} AI data role assignment(s) at subscription or management-group scope",
+                       remediation="re-create each assignment with --scope set to the account's resource id, then "
+                                   "delete the broad one")
 
 
 class AuditCustomWildcards(Check):
@@ -269,13 +266,10 @@ class AuditCustomWildcards(Check):
     def run(self, ctx: Context) -> Iterable[Result]:
         definitions, _ = ctx.get(facts.role_definitions)
         finding = findings.custom_role_wildcards(definitions, _rows(ctx))
-        if not finding.count:
-            yield self.passed("no custom role in use has wildcard actions", evidence=_evidence(finding, brief=False))
-            return
         names = ", ".join(str(r["role_name"]) for r in finding.rows[:5])
-        yield self.warned(f"{finding.count} custom role(s) with wildcard permissions: {names}",
-                          evidence=_evidence(finding, brief=False),
-                          remediation="list the exact operations the role needs instead of '*'")
+        yield _verdict(self, finding, "no custom role in use has wildcard actions",
+                       f"{finding.count} custom role(s) with wildcard permissions: {names}", brief=False,
+                       remediation="list the exact operations the role needs instead of '*'")
 
 
 class AuditClassicAdmins(Check):
@@ -330,19 +324,11 @@ class AuditExpiringCredentials(Check):
         days = facts.options(ctx).expiry_days
         credentials = ctx.get(facts.app_credentials)
         finding = findings.expiring_credentials(_rows(ctx), credentials, datetime.now(UTC), days)
-        if not finding.count:
-            yield self.passed(f"no role-holding application has credentials expiring within {days} days",
-                              evidence=_evidence(finding, brief=False))
-            return
         apps = sorted({str(r["app_id"]) for r in finding.rows})
         expired = [r for r in finding.rows if r["expired"]]
-        summary = (f"{len(apps)} role-holding application(s) have only expired or soon-expiring credentials "
-                   f"({len(expired)} expired)")
-        commands = [f"az ad app credential reset --id {app} --append" for app in apps[:3]]
-        evidence = _evidence(finding, brief=False)
-        if expired:
-            yield self.failed(summary, evidence=evidence, remediation="add a new credential, roll it out, then "
-                              "remove the old one", commands=commands)
-        else:
-            yield self.warned(summary, evidence=evidence, remediation="rotate the credentials before they expire",
-                              commands=commands)
+        yield _verdict(self, finding, f"no role-holding application has credentials expiring within {days} days",
+                       f"{len(apps)} role-holding application(s) have only expired or soon-expiring credentials "
+                       f"({len(expired)} expired)", Status.FAIL if expired else Status.WARN, brief=False,
+                       remediation="add a new credential, roll it out, then remove the old one" if expired
+                       else "rotate the credentials before they expire",
+                       commands=[f"az ad app credential reset --id {app} --append" for app in apps[:3]])

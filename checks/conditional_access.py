@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from preflight.azure.prerequisites import SIGNIN
 from preflight.check import Check
 from preflight.context import Context
 from preflight.errors import FactError
@@ -37,20 +38,13 @@ class ConditionalAccess(Check):
         docs=("https://learn.microsoft.com/entra/identity/conditional-access/concept-conditional-access-policies",
               "https://learn.microsoft.com/entra/identity/conditional-access/workload-identity"),
         facts=("graph-subject", "directory", "profile", "ca-what-if"),
+        requires=(SIGNIN,),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.azure.arm import profile
-        from preflight.azure.graph import (
-            GraphDenied,
-            app_ids_for,
-            directory,
-            group_view,
-        )
-        from preflight.ca import APP_NAMES, Principal, evaluate, notes_for, token_hints
+        from preflight.azure.graph import GraphDenied, app_ids_for, directory
+        from preflight.ca import APP_NAMES, evaluate, token_hints
 
         view = ctx.get(directory)
         who = view.subject
@@ -62,6 +56,38 @@ class ConditionalAccess(Check):
                               evidence={"permission": exc.permission, "read_by": view.reader.reader})
             return
         notes: list[str] = []
+        principal, groups, claims = self._principal(ctx, view, notes)
+        apps = app_ids_for(ctx.get(profile).audiences)
+        verdicts = evaluate(policies, principal, apps, group_names=groups)
+        verdicts, label = self._what_if(ctx, verdicts, principal, apps, notes)
+        hints = token_hints(claims) if who.kind == "user" else None
+        applicable = [v for v in verdicts if v.applies]
+        evidence: dict[str, Any] = {
+            "evaluation": label, "principal": who.display or who.object_id, "kind": who.kind,
+            "apps": [APP_NAMES.get(a, a) for a in apps], "groups": len(groups),
+            "policies": [v.to_dict() for v in verdicts], "notes": notes,
+        }
+        if hints is not None:
+            evidence["token"] = {"mfa": hints.mfa, "device_id_present": hints.device}
+        for verdict in applicable:
+            yield self._policy(verdict, label, hints, who.kind)
+        enforced = [v for v in applicable if v.enforced]
+        disabled = sum(1 for v in verdicts if v.state == "disabled")
+        summary = (f"{len(verdicts)} Conditional Access policies read; {len(enforced)} enforced and "
+                   f"{len(applicable) - len(enforced)} report-only would apply to {who.display or who.object_id} "
+                   f"on {', '.join(APP_NAMES.get(a, a) for a in apps)}; {disabled} disabled ({label})")
+        if who.kind != "user" and not applicable:
+            summary += "; user policies do not apply to workload identities"
+        yield self.passed(summary, evidence=evidence)
+
+    def _principal(self, ctx: Context, view: Any, notes: list[str]) -> tuple[Any, dict[str, str],
+                                                                              dict[str, Any] | None]:
+        """The principal as the policies see it (groups, directory roles, guest or member), its group names and
+        its token's claims (the signed-in one's only); a note when its groups could not be read."""
+        from preflight.azure.graph import group_view
+        from preflight.ca import Principal
+
+        who = view.subject
         groups: dict[str, str] = {}
         roles: set[str] = set()
         groups_part = view.parts.get("groups")
@@ -77,40 +103,23 @@ class ConditionalAccess(Check):
         claims = self._claims(ctx) if who.source == "signed-in" else None
         if claims and isinstance(claims.get("wids"), list):
             roles |= {str(w).lower() for w in claims["wids"]}
-        principal = Principal.of(who.kind, who.object_id or "", groups, roles, guest)
-        apps = app_ids_for(ctx.get(profile).audiences)
-        verdicts = evaluate(policies, principal, apps, group_names=groups)
-        verdicts, label = self._what_if(ctx, verdicts, principal, apps, notes)
-        hints = token_hints(claims) if who.kind == "user" else None
-        applicable = [v for v in verdicts if v.applies]
-        evidence: dict[str, Any] = {
-            "evaluation": label, "principal": who.display or who.object_id, "kind": who.kind,
-            "apps": [APP_NAMES.get(a, a) for a in apps], "groups": len(groups),
-            "policies": [v.to_dict() for v in verdicts], "notes": notes,
-        }
-        if hints is not None:
-            evidence["token"] = {"mfa": hints.mfa, "device_id_present": hints.device}
-        for verdict in applicable:
-            extra = list(notes_for(verdict, hints)) if hints is not None else []
-            text = verdict.hint + ("; " + "; ".join(extra) if extra else "")
-            item = {"policy": verdict.to_dict(), "evaluation": label}
-            subject = f"policy:{verdict.name}"
-            if verdict.report_only:
-                yield self.passed(text, subject=subject, evidence=item)
-            elif verdict.blocks and not verdict.only_when:
-                fix = "ask the tenant's Conditional Access admin for an exclusion" + (
-                    ", or use a service principal / managed identity for automation" if who.kind == "user" else "")
-                yield self.failed(text, subject=subject, evidence=item, remediation=fix)
-            else:
-                yield self.warned(text, subject=subject, evidence=item, remediation=_fix(verdict, who.kind))
-        enforced = [v for v in applicable if v.enforced]
-        disabled = sum(1 for v in verdicts if v.state == "disabled")
-        summary = (f"{len(verdicts)} Conditional Access policies read; {len(enforced)} enforced and "
-                   f"{len(applicable) - len(enforced)} report-only would apply to {who.display or who.object_id} "
-                   f"on {', '.join(APP_NAMES.get(a, a) for a in apps)}; {disabled} disabled ({label})")
-        if who.kind != "user" and not applicable:
-            summary += "; user policies do not apply to workload identities"
-        yield self.passed(summary, evidence=evidence)
+        return Principal.of(who.kind, who.object_id or "", groups, roles, guest), groups, claims
+
+    def _policy(self, verdict: Any, label: str, hints: Any, kind: str) -> Result:
+        """One applicable policy: report-only PASS, an unconditional block FAIL, any other requirement WARN."""
+        from preflight.ca import notes_for
+
+        extra = list(notes_for(verdict, hints)) if hints is not None else []
+        text = verdict.hint + ("; " + "; ".join(extra) if extra else "")
+        item = {"policy": verdict.to_dict(), "evaluation": label}
+        subject = f"policy:{verdict.name}"
+        if verdict.report_only:
+            return self.passed(text, subject=subject, evidence=item)
+        if verdict.blocks and not verdict.only_when:
+            fix = "ask the tenant's Conditional Access admin for an exclusion" + (
+                ", or use a service principal / managed identity for automation" if kind == "user" else "")
+            return self.failed(text, subject=subject, evidence=item, remediation=fix)
+        return self.warned(text, subject=subject, evidence=item, remediation=_fix(verdict, kind))
 
     @staticmethod
     def _what_if(ctx: Context, verdicts: Any, principal: Any, apps: tuple[str, ...],

@@ -10,14 +10,15 @@ credential whose subject does not match what the CI job presents. For a user sig
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from preflight.app_credentials import DAY, credentials_of, describe, in_use
+from preflight.azure.prerequisites import SERVICE_PRINCIPAL, SIGNIN
 from preflight.check import Check
 from preflight.context import Context
 from preflight.errors import FactError
+from preflight.first_party import FirstParty, first_party_for
 from preflight.model import CheckMeta, Result, Severity
 
 if TYPE_CHECKING:
@@ -25,20 +26,13 @@ if TYPE_CHECKING:
 
 DOCS_SP = ("https://learn.microsoft.com/entra/identity-platform/app-objects-and-service-principals",
            "https://learn.microsoft.com/entra/identity-platform/reference-error-codes")
+FEDERATED = "federated credentials"  # the subject of principal.credentials' federated result
 DOCS_CREDS = ("https://learn.microsoft.com/entra/identity-platform/howto-create-service-principal-portal",
               "https://learn.microsoft.com/entra/workload-id/workload-identity-federation")
-DAY = 86400
-# What a user sign-in is told by the principal checks.
-NOT_SP = "not a service principal: signed in as user {who}; these checks examine service principals and " \
-         "managed identities (an admin can pass --assignee APP_ID)"
 
 
 def _tenant(ctx: Context) -> str:
     return ctx.target.tenant_id or "<tenant>"
-
-
-def _not_sp(check: Check, who: Subject) -> Result:
-    return check.skipped(NOT_SP.format(who=who.display or who.object_id), evidence={"kind": who.kind})
 
 
 def _view(ctx: Context) -> DirectoryView:
@@ -67,18 +61,13 @@ class PrincipalExists(Check):
         tags=("principal", "graph"),
         docs=DOCS_SP,
         facts=("graph-subject", "directory"),
+        requires=(SIGNIN, SERVICE_PRINCIPAL),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.azure.graph import GraphDenied, examined
 
         who = ctx.get(examined)
-        if who.kind == "user":
-            yield _not_sp(self, who)
-            return
         app_id = who.app_id or "<app id>"
         try:
             view = _view(ctx)
@@ -160,86 +149,6 @@ def _missing_sp(ctx: Context, app_id: str, registered_here: bool | None) -> tupl
 # ------------------------------------------------------------------------------------------- credentials
 
 
-@dataclass(frozen=True, slots=True)
-class Credential:
-    """A secret or certificate of an app registration (never its value)."""
-
-    kind: str  # "secret" | "certificate"
-    key_id: str
-    name: str
-    end: float | None
-    hint: str | None = None  # a secret's first three characters, as Graph shows them
-    thumbprint: str | None = None  # a certificate's SHA-1 thumbprint (customKeyIdentifier)
-
-    def days_left(self, now: float) -> float | None:
-        return None if self.end is None else (self.end - now) / DAY
-
-    def label(self) -> str:
-        extra = f", hint '{self.hint}'" if self.hint else (f", thumbprint {self.thumbprint}" if self.thumbprint
-                                                           else "")
-        return f"{self.kind} '{self.name or self.key_id}'{extra}"
-
-
-def _time(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        return None
-
-
-def credentials_of(app: Mapping[str, Any]) -> list[Credential]:
-    """Secrets and certificates of an application object (Graph shape)."""
-    out = [Credential("secret", str(c.get("keyId") or ""), str(c.get("displayName") or ""),
-                      _time(c.get("endDateTime")), hint=c.get("hint"))
-           for c in app.get("passwordCredentials") or () if isinstance(c, Mapping)]
-    out += [Credential("certificate", str(c.get("keyId") or ""), str(c.get("displayName") or ""),
-                       _time(c.get("endDateTime")), thumbprint=str(c.get("customKeyIdentifier") or "") or None)
-            for c in app.get("keyCredentials") or () if isinstance(c, Mapping)]
-    return out
-
-
-def in_use(creds: Sequence[Credential], environ: Mapping[str, str], app_id: str | None) -> Credential | None:
-    """The credential this process signs in with, when it can be told: a secret by its three-character hint
-    (unique among the app's secrets), a certificate by its SHA-1 thumbprint. Nothing is printed or kept."""
-    if not app_id or (environ.get("AZURE_CLIENT_ID") or "").lower() != app_id.lower():
-        return None
-    secret = environ.get("AZURE_CLIENT_SECRET")
-    if secret:
-        hits = [c for c in creds if c.kind == "secret" and c.hint and secret.startswith(c.hint)]
-        return hits[0] if len(hits) == 1 else None
-    path = environ.get("AZURE_CLIENT_CERTIFICATE_PATH")
-    if path:
-        thumb = _thumbprint(path)
-        return next((c for c in creds if c.kind == "certificate" and c.thumbprint and thumb
-                     and c.thumbprint.upper() == thumb), None)
-    return None
-
-
-def _thumbprint(path: str) -> str | None:
-    """SHA-1 thumbprint of the first certificate in a PEM file (the private key is never loaded)."""
-    try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes
-
-        with open(path, "rb") as handle:
-            data = handle.read()
-        start = data.find(b"-----BEGIN CERTIFICATE-----")
-        if start < 0:
-            return None
-        return x509.load_pem_x509_certificate(data[start:]).fingerprint(hashes.SHA1()).hex().upper()
-    except (OSError, ValueError, ImportError):
-        return None
-
-
-def _describe(c: Credential, now: float) -> dict[str, Any]:
-    left = c.days_left(now)
-    return {"kind": c.kind, "name": c.name, "key_id": c.key_id, "hint": c.hint, "thumbprint": c.thumbprint,
-            "expires": datetime.fromtimestamp(c.end, UTC).isoformat() if c.end else None,
-            "days_left": None if left is None else round(left, 1)}
-
-
 class PrincipalCredentials(Check):
     """AADSTS7000222 (expired secret) breaks a pipeline on a random Tuesday; a federated subject that differs by
     one character (a branch, an environment, letter case) gives AADSTS70021. This check reads the app's secrets,
@@ -255,18 +164,13 @@ class PrincipalCredentials(Check):
         tags=("principal", "graph"),
         docs=DOCS_CREDS,
         facts=("graph-subject", "directory"),
+        requires=(SIGNIN, SERVICE_PRINCIPAL),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.azure.graph import GraphDenied, examined
 
         who = ctx.get(examined)
-        if who.kind == "user":
-            yield _not_sp(self, who)
-            return
         if who.kind == "managedIdentity":
             yield self.passed("managed identity: it has no secrets or certificates to expire (Azure rotates its "
                               "credentials)", evidence={"object_id": who.object_id})
@@ -298,7 +202,7 @@ class PrincipalCredentials(Check):
         name = app.get("displayName") or who.app_id
         evidence: dict[str, Any] = {"app": name, "count": len(creds), "warn_days": warn_days,
                                     "in_use": used.label() if used else None,
-                                    "credentials": [_describe(c, now) for c in creds]}
+                                    "credentials": [describe(c, now) for c in creds]}
         subject = "secrets and certificates"
         renew = [f"az ad app credential reset --id {who.app_id} --append --years 1"]
         if not creds:
@@ -337,92 +241,93 @@ class PrincipalCredentials(Check):
                            "be identified", subject=subject, evidence=evidence)
 
     def _federated(self, ctx: Context, who: Subject, view: DirectoryView) -> Iterable[Result]:
+        """The app's federated credentials against what this process presents: the assertion file it signs in
+        with, else the subject of the CI job it runs in (only for an app set up for federation)."""
         from preflight.azure.graph import GraphDenied
-        from preflight.federation import (
-            ClaimsError,
-            FederatedRecord,
-            ci_subject,
-            match_records,
-            read_assertion_file,
-        )
+        from preflight.federation import FederatedRecord, ci_subject
 
         environ = ctx.target.environ
         mine = (environ.get("AZURE_CLIENT_ID") or "").lower() == (who.app_id or "").lower()
         token_file = environ.get("AZURE_FEDERATED_TOKEN_FILE") if mine else None
         expected = ci_subject(environ) if mine else None
-        subject = "federated credentials"
         try:
             part = view.require("federatedCredentials", "the app's federated credentials", "federatedCredentials")
         except GraphDenied as exc:
             if token_file or expected:
-                yield self.warned(exc.message, subject=subject, remediation=exc.remediation)
+                yield self.warned(exc.message, subject=FEDERATED, remediation=exc.remediation)
             return
         records = [FederatedRecord.from_graph(v) for v in part.values()]
         evidence: dict[str, Any] = {"records": [r.to_dict() for r in records]}
         if token_file:
-            try:
-                assertion = read_assertion_file(token_file)
-            except (OSError, ClaimsError) as exc:
-                yield self.failed(f"AZURE_FEDERATED_TOKEN_FILE cannot be read as an assertion: {exc}",
-                                  subject=subject, evidence=evidence,
-                                  remediation="check the projected token volume / the CI step that writes it")
-                return
-            evidence["assertion"] = assertion.to_dict()
-            found = match_records(records, assertion.issuer, assertion.subject, assertion.audiences)
-            if not found.ok:
-                wanted = [r.subject for r in records if r.issuer == assertion.issuer] or \
-                    [r.subject for r in records]
-                yield self.failed(f"no federated credential of app {who.app_id} matches the assertion "
-                                  f"(issuer {assertion.issuer}, subject {assertion.subject}): {found.reason}; "
-                                  f"the app expects subject {', '.join(map(str, wanted)) or '(none)'} — sign-in "
-                                  "fails with AADSTS70021", subject=subject, evidence=evidence,
-                                  remediation="add a federated credential for exactly this issuer and subject "
-                                              "(case-sensitive), or fix the workload's service account / branch",
-                                  commands=[_fic_command(who.app_id, assertion.issuer, assertion.subject)])
-                return
-            left = assertion.lifetime_left(time.time())
-            if left is not None and left <= 0:
-                yield self.failed(f"the federated assertion expired {int(-left)} s ago: sign-in fails with "
-                                  "AADSTS700024", subject=subject, evidence=evidence,
-                                  remediation="request a fresh token from the CI / Kubernetes issuer just before "
-                                              "signing in (GitHub's last about 5 minutes)")
-                return
-            if left is not None and left < 300:
-                yield self.warned(f"the federated assertion matches record '{found.matched.name if found.matched else ''}'"
-                                  f" but expires in {int(left)} s: a long job that signs in later meets AADSTS700024",
-                                  subject=subject, evidence=evidence,
-                                  remediation="sign in early, or re-request the assertion for later steps")
-                return
-            yield self.passed(f"the federated assertion (subject {assertion.subject}) matches record "
-                              f"'{found.matched.name if found.matched else ''}'", subject=subject, evidence=evidence)
-            return
-        if expected is not None and records:
+            yield self._assertion(who, token_file, records, evidence)
+        elif expected is not None and records:
             # Only an app set up for federation is compared with the job: a secret-based app in CI is fine.
-            evidence["ci"] = {"source": expected.source, "issuer": expected.issuer, "subject": expected.subject}
-            if expected.subject is None:
-                yield self.skipped(f"the subject this {expected.source} job presents cannot be computed: "
-                                   f"{expected.why}", subject=subject, evidence=evidence)
-                return
-            found = match_records(records, expected.issuer, expected.subject, ())
-            if found.ok:
-                yield self.passed(f"this {expected.source} job will present subject {expected.subject}, which "
-                                  f"record '{found.matched.name if found.matched else ''}' accepts", subject=subject,
-                                  evidence=evidence)
-                return
-            wanted = [r.subject for r in records]
-            # Signing in with a secret / certificate today, the mismatch bites only when switching to federation.
-            uses_secret = bool(environ.get("AZURE_CLIENT_SECRET") or environ.get("AZURE_CLIENT_CERTIFICATE_PATH"))
-            builder = self.warned if uses_secret else self.failed
-            yield builder(f"this {expected.source} job will present subject {expected.subject}, but app "
-                              f"{who.app_id} expects {', '.join(map(str, wanted)) or 'no federated subject'}: "
-                              f"{found.reason} — a federated sign-in from this job fails with AADSTS70021", subject=subject,
-                              evidence=evidence, remediation="add a federated credential for this subject (exact, "
-                                                             "case-sensitive)",
-                              commands=[_fic_command(who.app_id, expected.issuer or "<issuer>", expected.subject)])
-            return
-        if records:
+            yield self._ci_job(who, expected, records, evidence, environ)
+        elif records:
             yield self.passed(f"{len(records)} federated credential(s): " + "; ".join(
-                f"{r.name}: {r.issuer} / {r.subject}" for r in records), subject=subject, evidence=evidence)
+                f"{r.name}: {r.issuer} / {r.subject}" for r in records), subject=FEDERATED, evidence=evidence)
+
+    def _assertion(self, who: Subject, token_file: str, records: list[Any], evidence: dict[str, Any]) -> Result:
+        """The assertion in AZURE_FEDERATED_TOKEN_FILE: readable, matched by a record, not (about to be)
+        expired."""
+        from preflight.federation import ClaimsError, match_records, read_assertion_file
+
+        try:
+            assertion = read_assertion_file(token_file)
+        except (OSError, ClaimsError) as exc:
+            return self.failed(f"AZURE_FEDERATED_TOKEN_FILE cannot be read as an assertion: {exc}",
+                               subject=FEDERATED, evidence=evidence,
+                               remediation="check the projected token volume / the CI step that writes it")
+        evidence["assertion"] = assertion.to_dict()
+        found = match_records(records, assertion.issuer, assertion.subject, assertion.audiences)
+        if not found.ok:
+            wanted = [r.subject for r in records if r.issuer == assertion.issuer] or [r.subject for r in records]
+            return self.failed(f"no federated credential of app {who.app_id} matches the assertion "
+                               f"(issuer {assertion.issuer}, subject {assertion.subject}): {found.reason}; "
+                               f"the app expects subject {', '.join(map(str, wanted)) or '(none)'} — sign-in "
+                               "fails with AADSTS70021", subject=FEDERATED, evidence=evidence,
+                               remediation="add a federated credential for exactly this issuer and subject "
+                                           "(case-sensitive), or fix the workload's service account / branch",
+                               commands=[_fic_command(who.app_id, assertion.issuer, assertion.subject)])
+        matched = found.matched.name if found.matched else ""
+        left = assertion.lifetime_left(time.time())
+        if left is not None and left <= 0:
+            return self.failed(f"the federated assertion expired {int(-left)} s ago: sign-in fails with "
+                               "AADSTS700024", subject=FEDERATED, evidence=evidence,
+                               remediation="request a fresh token from the CI / Kubernetes issuer just before "
+                                           "signing in (GitHub's last about 5 minutes)")
+        if left is not None and left < 300:
+            return self.warned(f"the federated assertion matches record '{matched}'"
+                               f" but expires in {int(left)} s: a long job that signs in later meets AADSTS700024",
+                               subject=FEDERATED, evidence=evidence,
+                               remediation="sign in early, or re-request the assertion for later steps")
+        return self.passed(f"the federated assertion (subject {assertion.subject}) matches record "
+                           f"'{matched}'", subject=FEDERATED, evidence=evidence)
+
+    def _ci_job(self, who: Subject, expected: Any, records: list[Any], evidence: dict[str, Any],
+                environ: Mapping[str, str]) -> Result:
+        """The subject this CI job will present against the app's records (a mismatch only WARNs while the
+        process still signs in with a secret or certificate: it bites when switching to federation)."""
+        from preflight.federation import match_records
+
+        evidence["ci"] = {"source": expected.source, "issuer": expected.issuer, "subject": expected.subject}
+        if expected.subject is None:
+            return self.skipped(f"the subject this {expected.source} job presents cannot be computed: "
+                                f"{expected.why}", subject=FEDERATED, evidence=evidence)
+        found = match_records(records, expected.issuer, expected.subject, ())
+        if found.ok:
+            return self.passed(f"this {expected.source} job will present subject {expected.subject}, which "
+                               f"record '{found.matched.name if found.matched else ''}' accepts", subject=FEDERATED,
+                               evidence=evidence)
+        wanted = [r.subject for r in records]
+        uses_secret = bool(environ.get("AZURE_CLIENT_SECRET") or environ.get("AZURE_CLIENT_CERTIFICATE_PATH"))
+        builder = self.warned if uses_secret else self.failed
+        return builder(f"this {expected.source} job will present subject {expected.subject}, but app "
+                       f"{who.app_id} expects {', '.join(map(str, wanted)) or 'no federated subject'}: "
+                       f"{found.reason} — a federated sign-in from this job fails with AADSTS70021", subject=FEDERATED,
+                       evidence=evidence, remediation="add a federated credential for this subject (exact, "
+                                                      "case-sensitive)",
+                       commands=[_fic_command(who.app_id, expected.issuer or "<issuer>", expected.subject)])
 
 
 def _fic_command(app_id: str | None, issuer: str | None, subject: str | None) -> str:
@@ -434,26 +339,6 @@ def _fic_command(app_id: str | None, issuer: str | None, subject: str | None) ->
 
 
 # ------------------------------------------------------------------------------------------- first-party
-
-AZURE_ML_APP = "0736f41a-0425-4b46-bdb5-1563eff02385"
-
-
-@dataclass(frozen=True, slots=True)
-class FirstParty:
-    app_id: str
-    name: str
-    audience: str | None  # the profile audience whose token proves the SP exists (AADSTS500011 otherwise)
-
-
-def first_party_for(profile_name: str, kinds: Sequence[str] = ()) -> tuple[FirstParty, ...]:
-    """The Microsoft apps a profile relies on in the tenant."""
-    from preflight.ca import COGNITIVE_SERVICES_APP, ML_SERVICES_APP
-
-    if profile_name == "ml":
-        return (FirstParty(AZURE_ML_APP, "Azure Machine Learning", None),
-                FirstParty(ML_SERVICES_APP, "Azure Machine Learning Services (ml.azure.com)", "ml"))
-    return (FirstParty(COGNITIVE_SERVICES_APP, "Azure Cognitive Services", "cognitive"),)
-
 
 class PrincipalFirstParty(Check):
     """A tenant that never used a service lacks its first-party service principal: tokens for it fail with
@@ -470,20 +355,19 @@ class PrincipalFirstParty(Check):
         tags=("principal", "graph"),
         docs=("https://learn.microsoft.com/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in",),
         facts=("profile", "token", "first-party"),
+        requires=(SIGNIN,),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.azure.arm import profile
-        from preflight.azure.facts import cloud, scopes_for, token
+        from preflight.azure.facts import cloud, token
         from preflight.azure.graph import (
             PERMISSIONS,
             GraphDenied,
             first_party,
             graph_reader,
         )
+        from preflight.scopes import scopes_for
 
         the_profile = ctx.get(profile)
         needed = first_party_for(the_profile.name)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from preflight.azure.prerequisites import SIGNIN, TARGET
 from preflight.check import Check
 from preflight.context import Context
 from preflight.model import CheckMeta, Result, Severity, Status
@@ -55,11 +56,6 @@ PRIVILEGED_ROLES = {
 _MG = "/providers/microsoft.management/managementgroups/"
 
 
-def _no_target(check: Check) -> Result:
-    return check.skipped("no resource given: pass --resource-id, --endpoint or --workspace",
-                         caused_by="resource.endpoint")
-
-
 def _has_target(ctx: Context) -> bool:
     from preflight.target import has_target
 
@@ -87,18 +83,13 @@ class RbacDataAction(Check):
         docs=DOCS,
         facts=("resource", "principal", "role-assignments", "role-definition", "deny-assignments",
                "arm-permissions", "eligible-assignments"),
+        requires=(TARGET, SIGNIN),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx, needs_target=True)  # own imports after sign-in's (see there)
         from preflight.azure.access import data_access, start_reads
         from preflight.errors import FactError
 
-        if not _has_target(ctx):
-            yield _no_target(self)
-            return
         start_reads(ctx, permissions=not ctx.target.assignee)  # ARM's own view is read alongside, not after
         try:
             access = ctx.get(data_access)
@@ -309,17 +300,12 @@ class RbacPropagation(Check):
         tags=("rbac",),
         docs=PROPAGATION_DOCS,
         facts=("resource", "principal", "role-assignments", "role-definition", "deny-assignments"),
+        requires=(TARGET, SIGNIN),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx, needs_target=True)  # own imports after sign-in's (see there)
         from preflight.azure.access import data_access
 
-        if not _has_target(ctx):
-            yield _no_target(self)
-            return
         access = ctx.get(data_access)
         granted = [(r, v) for r, v in access.verdicts if v.status in ("granted", "disputed")]
         if not granted:
@@ -442,17 +428,12 @@ class RbacDeny(Check):
         tags=("rbac",),
         docs=DENY_DOCS,
         facts=("resource", "principal", "role-assignments", "deny-assignments"),
+        requires=(TARGET, SIGNIN),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx, needs_target=True)  # own imports after sign-in's (see there)
         from preflight.azure.access import data_access
 
-        if not _has_target(ctx):
-            yield _no_target(self)
-            return
         access = ctx.get(data_access)
         unread = next((u for u in access.unread if u.source == "deny-assignments"), None)
         if unread is not None:
@@ -505,12 +486,10 @@ class RbacLeastPrivilege(Check):
         tags=("rbac",),
         docs=LEAST_PRIVILEGE_DOCS,
         facts=("principal", "role-assignments"),
+        requires=(SIGNIN,),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx)  # own imports after sign-in's (see there)
         from preflight.azure.access import rbac_scope, subject
         from preflight.azure.arm import role_assignments
         from preflight.rbac import RoleAssignment

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from preflight.azure.prerequisites import SIGNIN, NeedsTarget
 from preflight.check import Check
 from preflight.context import Context
 from preflight.model import CheckMeta, Result, Severity
@@ -28,78 +29,55 @@ class ResourceEndpoint(Check):
         tags=("resource",),
         docs=(SUBDOMAIN_DOCS, LOCAL_AUTH_DOCS, NETWORK_DOCS),
         facts=("resource",),
+        requires=(NeedsTarget("no resource given: pass --resource-id, --endpoint or --workspace (or set "
+                              "AZURE_OPENAI_ENDPOINT, or run inside a project with .azureml/config.json)",
+                              caused_by=None), SIGNIN),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.facts import after_signin_starts
-
-        after_signin_starts(ctx, needs_target=True)  # own imports after sign-in's (see there)
-        from preflight.azure.arm import (
-            WORKSPACE_TYPE,
-            account_endpoints,
-            endpoint_key,
-            resource,
-        )
+        from preflight.azure.arm import WORKSPACE_TYPE, resource
         from preflight.errors import FactError
-        from preflight.target import has_target
 
-        if not has_target(ctx.target):
-            yield self.skipped("no resource given: pass --resource-id, --endpoint or --workspace (or set "
-                               "AZURE_OPENAI_ENDPOINT, or run inside a project with .azureml/config.json)")
-            return
         try:
             account = ctx.get(resource)
         except FactError as exc:
             if exc.fact != "resource":
                 raise
-            from preflight.azure.http import inconclusive
-            from preflight.model import Status
-
-            if inconclusive(exc.status, exc.code):  # no answer, throttled, 5xx: nothing is known to be wrong
-                yield self.result(Status.ERROR, exc.message, evidence={"status": exc.status, "code": exc.code},
-                                  remediation="re-run later; if it persists, check the network path to Azure "
-                                              "Resource Manager (proxy, firewall, DNS, TLS inspection)")
-                return
-            named = ctx.target.resource_id or ctx.target.workspace
-            if exc.status == 403 and named:
-                yield self._unreadable(named, exc)
-                return
-            remediation = ("ask for at least Reader on the account (or Cognitive Services OpenAI User, which "
-                           "includes read)" if exc.status == 403 else "check the resource id / endpoint")
-            yield self.failed(exc.message, evidence={"status": exc.status, "code": exc.code},
-                              remediation=remediation)
+            yield self._not_read(ctx, exc)
             return
-
         if str(account.get("type", "")).lower() == WORKSPACE_TYPE:
             yield from self._workspace(account)
             return
+        yield from self._account(ctx, account)
+
+    def _not_read(self, ctx: Context, exc: Any) -> Result:
+        """The resource could not be read: ERROR when nothing is known to be wrong (no answer, throttled, 5xx),
+        a WARN when a resource named by id is merely unreadable to this identity, else FAIL."""
+        from preflight.azure.http import inconclusive
+        from preflight.model import Status
+
+        if inconclusive(exc.status, exc.code):
+            return self.result(Status.ERROR, exc.message, evidence={"status": exc.status, "code": exc.code},
+                               remediation="re-run later; if it persists, check the network path to Azure "
+                                           "Resource Manager (proxy, firewall, DNS, TLS inspection)")
+        named = ctx.target.resource_id or ctx.target.workspace
+        if exc.status == 403 and named:
+            return self._unreadable(named, exc)
+        remediation = ("ask for at least Reader on the account (or Cognitive Services OpenAI User, which "
+                       "includes read)" if exc.status == 403 else "check the resource id / endpoint")
+        return self.failed(exc.message, evidence={"status": exc.status, "code": exc.code}, remediation=remediation)
+
+    def _account(self, ctx: Context, account: dict[str, Any]) -> Iterable[Result]:
+        """An Azure AI services account: its endpoint (custom subdomain), local auth and network rules."""
         props: dict[str, Any] = account.get("properties") or {}
         name, resource_id = account.get("name", "?"), account.get("id", "?")
         group = resource_id.split("/")[4] if resource_id.count("/") > 4 else "<resource-group>"
-        subdomain = props.get("customSubDomainName")
-        endpoints = account_endpoints(account)
         evidence = {"id": resource_id, "kind": account.get("kind"), "location": account.get("location"),
-                    "endpoint": props.get("endpoint"), "customSubDomainName": subdomain,
+                    "endpoint": props.get("endpoint"), "customSubDomainName": props.get("customSubDomainName"),
                     "disableLocalAuth": props.get("disableLocalAuth"),
                     "publicNetworkAccess": props.get("publicNetworkAccess"),
                     "networkAcls": props.get("networkAcls")}
-
-        if not subdomain:
-            yield self.failed(
-                f"{name} has no custom subdomain: its endpoint {props.get('endpoint')} is a shared regional one, "
-                "which refuses Entra ID tokens", evidence=evidence,
-                remediation="give the account a custom subdomain (this cannot be undone; the endpoint changes "
-                            "to https://<subdomain>.cognitiveservices.azure.com/)",
-                commands=[f"az cognitiveservices account update --name {name} --resource-group {group} "
-                          f"--custom-domain {name}"], docs=(SUBDOMAIN_DOCS,))
-        elif ctx.target.endpoint and endpoint_key(ctx.target.endpoint) not in {endpoint_key(e) for e in endpoints}:
-            yield self.warned(f"the configured endpoint {ctx.target.endpoint} is not one of {name}'s endpoints "
-                              f"({', '.join(endpoints)})", evidence=evidence,
-                              remediation=f"set AZURE_OPENAI_ENDPOINT to {props.get('endpoint')}")
-        else:
-            yield self.passed(f"{name} ({account.get('kind')}) has the custom subdomain {subdomain}: "
-                              f"{props.get('endpoint')}", evidence=evidence)
-
+        yield self._endpoint(ctx, account, group, evidence)
         if props.get("disableLocalAuth") is True:
             yield self.passed("local (key) authentication is disabled: Entra ID is the only way in",
                               subject="local-auth", evidence=evidence)
@@ -109,7 +87,6 @@ class ResourceEndpoint(Check):
                               remediation="once every client uses Entra ID, disable local auth",
                               commands=[f"az resource update --ids {resource_id} --set "
                                         "properties.disableLocalAuth=true"])
-
         network = _network_finding(props)
         if network is not None:
             yield self.warned(network, subject="network", evidence=evidence, docs=(NETWORK_DOCS,),
@@ -118,6 +95,29 @@ class ResourceEndpoint(Check):
                               commands=[f"az cognitiveservices account network-rule add --name {name} "
                                         f"--resource-group {group} --ip-address <your public IP>"])
 
+    def _endpoint(self, ctx: Context, account: dict[str, Any], group: str, evidence: dict[str, Any]) -> Result:
+        """FAIL without a custom subdomain (shared regional endpoints refuse Entra ID tokens); WARN when the
+        configured endpoint is not the account's own."""
+        from preflight.azure.arm import account_endpoints, endpoint_key
+
+        props: dict[str, Any] = account.get("properties") or {}
+        name = account.get("name", "?")
+        subdomain = props.get("customSubDomainName")
+        endpoints = account_endpoints(account)
+        if not subdomain:
+            return self.failed(
+                f"{name} has no custom subdomain: its endpoint {props.get('endpoint')} is a shared regional one, "
+                "which refuses Entra ID tokens", evidence=evidence,
+                remediation="give the account a custom subdomain (this cannot be undone; the endpoint changes "
+                            "to https://<subdomain>.cognitiveservices.azure.com/)",
+                commands=[f"az cognitiveservices account update --name {name} --resource-group {group} "
+                          f"--custom-domain {name}"], docs=(SUBDOMAIN_DOCS,))
+        if ctx.target.endpoint and endpoint_key(ctx.target.endpoint) not in {endpoint_key(e) for e in endpoints}:
+            return self.warned(f"the configured endpoint {ctx.target.endpoint} is not one of {name}'s endpoints "
+                               f"({', '.join(endpoints)})", evidence=evidence,
+                               remediation=f"set AZURE_OPENAI_ENDPOINT to {props.get('endpoint')}")
+        return self.passed(f"{name} ({account.get('kind')}) has the custom subdomain {subdomain}: "
+                           f"{props.get('endpoint')}", evidence=evidence)
 
     def _unreadable(self, resource_id: str, exc: Any) -> Result:
         """ARM refused the GET of a resource named by id. An app calls the data plane, never this read, and a

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from preflight.chain import LINK_FIXES, link_fix  # noqa: F401 - LINK_FIXES re-exported (its tests import it here)
 from preflight.chain import login_command as _login_command
 from preflight.check import Check
 from preflight.context import Context
 from preflight.model import CheckMeta, Result, Severity
+from preflight.remedies import conditional_access_hint, error_details
 
 if TYPE_CHECKING:
     from preflight.azure.chain import LinkProbe
@@ -27,44 +28,10 @@ AZURE_HOST_MARKERS = ("WEBSITE_SITE_NAME", "WEBSITE_INSTANCE_ID", "FUNCTIONS_WOR
 DEVELOPER_LINKS = ("shared_token_cache", "visual_studio_code", "cli", "powershell", "developer_cli", "broker",
                    "interactive_browser")
 
-# Conditional Access policy family → what it means and what to do about it (AadstsInfo.ca_policy).
-CA_ADVICE = {
-    "mfa": ("MFA", "sign in interactively and complete MFA: az login --tenant {tenant} --scope {scope}"),
-    "device": ("device compliance", ("sign in from a compliant or Entra-joined device (az login --tenant "
-                                     "{tenant} in a browser on that device)")),
-    "block": ("location / block", ("the policy blocks this sign-in (location, client app or risk): ask the "
-                                   "tenant admin which policy applied (Entra sign-in logs > Conditional Access)")),
-    "sign_in_frequency": ("sign-in frequency", ("the session is older than the policy allows: sign in again "
-                                                "interactively: az login --tenant {tenant}")),
-    "token_protection": ("token protection", ("the policy requires device-bound tokens: use a client that "
-                                              "supports token protection (the Windows broker) or ask the admin "
-                                              "to exclude this app")),
-}
-AUTOMATION = "for automation use a service principal or managed identity, which user-targeted policies do not " \
-             "challenge"
-
-
-def conditional_access_hint(ca_policy: str | None, *, tenant: str | None, scope: str | None,
-                            suberror: str | None = None, claims: bool = False) -> str | None:
-    """A plain sentence naming the Conditional Access policy family behind a refusal and what to do — or
-    None when the refusal is not Conditional Access. A claims challenge (``suberror`` / ``claims`` in the
-    token error, ``insufficient_claims`` on a 401) is named too: it means only an interactive sign-in that
-    satisfies those claims can succeed."""
-    parts: list[str] = []
-    if ca_policy in CA_ADVICE:
-        family, action = CA_ADVICE[ca_policy]
-        action = action.format(tenant=tenant or "<tenant>", scope=scope or "<scope>")
-        parts.append(f"Conditional Access ({family} policy): {action}; {AUTOMATION}")
-    if claims or suberror:
-        what = f"suberror {suberror}" if suberror else "a claims challenge"
-        parts.append(f"Entra answered with {what}: a silent (cached or CLI) token cannot satisfy it — only an "
-                     "interactive sign-in requesting those claims can")
-    return ". ".join(parts) if parts else None
-
 
 def _tid_oid(probe: LinkProbe) -> tuple[str | None, str | None, str | None]:
-    from preflight.azure.facts import probe_claims
     from preflight.claims import describe_principal
+    from preflight.token_errors import probe_claims
 
     claims = probe_claims(probe)
     if not claims:
@@ -90,14 +57,32 @@ class SigninChain(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.aadsts import format_fix
-        from preflight.azure.facts import classify_probe_error, cloud, credential_chain
-        from preflight.chain import LINKS_BY_KEY, Outcome
+        from preflight.azure.facts import credential_chain
+        from preflight.chain import Outcome
 
         report = ctx.get(credential_chain)
+        evidence = self._evidence(ctx, report)
+        if report.config_error:
+            yield self.failed(report.config_error, evidence=evidence,
+                              remediation="use dev, prod or one credential name, or unset AZURE_TOKEN_CREDENTIALS")
+            return
+        if report.selection.link is None:
+            yield self._none_available(ctx, report, evidence)
+        elif report.selection.outcome is Outcome.FAILED:
+            yield self._stopped(ctx, report, evidence)
+        else:
+            yield from self._selected(report, evidence)
+        yield from self._warnings(ctx, report)
+
+    @staticmethod
+    def _evidence(ctx: Context, report: ChainReport) -> dict[str, Any]:
+        """Every link: its outcome, whether the chain contains it, who it signs in as, and what would make an
+        unavailable one available (a failed link's fix is the result's remediation)."""
+        from preflight.chain import LINKS_BY_KEY, Outcome
+
         selection = report.selection
-        links = []
         environ = ctx.target.environ
+        links = []
         for key, probe in report.probes.items():
             tid, oid, _ = _tid_oid(probe)
             links.append({
@@ -108,107 +93,118 @@ class SigninChain(Check):
                 "duration_ms": round(probe.duration * 1000),
                 "tenant_id": tid,
                 "object_id": oid,
-                # what would make it available (a failed link's fix is the result's remediation)
                 "fix": link_fix(key, environ, ctx.target.tenant_id) if probe.outcome is Outcome.UNAVAILABLE
                 else None,
             })
-        evidence = {"links": links, "selected": LINKS_BY_KEY[selection.link].name if selection.link else None}
-        tenant = ctx.target.tenant_id
+        return {"links": links, "selected": LINKS_BY_KEY[selection.link].name if selection.link else None}
 
-        if report.config_error:
-            yield self.failed(report.config_error, evidence=evidence,
-                              remediation="use dev, prod or one credential name, or unset AZURE_TOKEN_CREDENTIALS")
-            return
-        if selection.link is None:
-            # Inside DefaultAzureCredential a developer tool whose sign-in Entra refused (MFA, conditional
-            # access, expired refresh token) is reported as merely "unavailable": dig the real cause out.
-            hidden = [(report.probes[k], info) for k in selection.included
-                      if (info := classify_probe_error(report.probes[k])) is not None]
-            if hidden:
-                probe, info = hidden[0]
-                info = format_fix(info, tenant=tenant, scope=ctx.get(cloud).arm_scope)
-                hint = conditional_access_hint(info.ca_policy, tenant=tenant, scope=ctx.get(cloud).arm_scope)
-                yield self.failed(
-                    f"no credential is available: {probe.name} is signed in but Entra refused its token "
-                    f"(AADSTS{info.code}: {info.title}), which DefaultAzureCredential treats as unavailable",
-                    evidence={**evidence, "error": probe.message, "aadsts": info.category,
-                              "ca_policy": info.ca_policy},
-                    remediation=info.fix.rstrip(". ") + (f". {hint}" if hint else ""))
-                yield from self._warnings(ctx, report)
-                return
-            yield self.failed(
+    def _none_available(self, ctx: Context, report: ChainReport, evidence: dict[str, Any]) -> Result:
+        """No link is available. Inside DefaultAzureCredential a developer tool whose sign-in Entra refused (MFA,
+        conditional access, expired refresh token) is reported as merely "unavailable": dig the real cause out."""
+        from preflight.aadsts import format_fix
+        from preflight.azure.facts import cloud
+        from preflight.token_errors import classify_probe_error
+
+        selection = report.selection
+        tenant = ctx.target.tenant_id
+        hidden = [(report.probes[k], info) for k in selection.included
+                  if (info := classify_probe_error(report.probes[k])) is not None]
+        if not hidden:
+            return self.failed(
                 "no credential is available: DefaultAzureCredential would fail with 'failed to retrieve a token "
                 "from the included credentials'", evidence=evidence,
                 remediation="sign in with one of: " + "; ".join(
-                    fix for k in selection.included if (fix := link_fix(k, environ, tenant)) is not None),
+                    fix for k in selection.included if (fix := link_fix(k, ctx.target.environ, tenant)) is not None),
                 commands=[_login_command(tenant)])
-            yield from self._warnings(ctx, report)
-            return
+        probe, info = hidden[0]
+        info = format_fix(info, tenant=tenant, scope=ctx.get(cloud).arm_scope)
+        hint = conditional_access_hint(info.ca_policy, tenant=tenant, scope=ctx.get(cloud).arm_scope)
+        return self.failed(
+            f"no credential is available: {probe.name} is signed in but Entra refused its token "
+            f"(AADSTS{info.code}: {info.title}), which DefaultAzureCredential treats as unavailable",
+            evidence={**evidence, "error": probe.message, "aadsts": info.category, "ca_policy": info.ca_policy},
+            remediation=info.fix.rstrip(". ") + (f". {hint}" if hint else ""))
 
-        probe = report.probes[selection.link]
+    def _stopped(self, ctx: Context, report: ChainReport, evidence: dict[str, Any]) -> Result:
+        """The chain stops at a link that tried and failed: ERROR when nothing is known to be wrong with the
+        credential (no answer, throttled, 5xx, not JSON), else FAIL with Entra's cause and fix."""
+        from preflight.azure.facts import probe_failure
+        from preflight.model import Status
+
+        probe = report.probes[str(report.selection.link)]
+        cause, inconclusive = probe_failure(probe, ctx.target.environ)
+        if inconclusive:
+            return self.result(Status.ERROR, f"DefaultAzureCredential stops at {probe.name}, which could not "
+                               f"sign in: {cause}", evidence={**evidence, "error": probe.message},
+                               remediation="re-run later; if it persists, check the network path (proxy, "
+                                           "firewall, DNS, TLS inspection) to the sign-in endpoint")
+        return self._refused(ctx, report, evidence)
+
+    def _refused(self, ctx: Context, report: ChainReport, evidence: dict[str, Any]) -> Result:
+        """FAIL: the selected link tried and Entra said no; names the links it shadows that would work."""
+        from preflight.aadsts import format_fix
+        from preflight.azure.facts import cloud
+        from preflight.chain import LINKS_BY_KEY
+        from preflight.token_errors import classify_probe_error
+
+        selection = report.selection
+        probe = report.probes[str(selection.link)]
+        tenant = ctx.target.tenant_id
+        info = classify_probe_error(probe)
+        if info is not None:
+            info = format_fix(info, tenant=tenant, scope=ctx.get(cloud).arm_scope,
+                              app_id=ctx.target.environ.get("AZURE_CLIENT_ID"))
+        never_tried = [LINKS_BY_KEY[k].name for k in selection.shadowed]
+        summary = f"DefaultAzureCredential stops at {probe.name}, which tried and failed"
+        if info is not None:
+            summary += f" (AADSTS{info.code}: {info.title})"
+        if never_tried:
+            summary += f"; {', '.join(never_tried)} would work but is never tried"
+        fix = info.fix if info is not None else f"fix or remove the {probe.name} configuration"
+        if selection.link == "environment" and never_tried:
+            fix += "; or unset AZURE_CLIENT_SECRET / AZURE_CLIENT_CERTIFICATE_PATH to fall through to " \
+                   + never_tried[0]
+        details = error_details(probe.error)
+        hint = conditional_access_hint(info.ca_policy if info else None, tenant=tenant,
+                                       scope=ctx.get(cloud).arm_scope, suberror=details.get("suberror"),
+                                       claims=bool(details.get("claims")))
+        if hint:
+            fix = fix.rstrip(". ") + f". {hint}"
+        return self.failed(summary, evidence={**evidence, "error": probe.message,
+                                              "aadsts": info.category if info else None,
+                                              "ca_policy": info.ca_policy if info else None,
+                                              "suberror": details.get("suberror")}, remediation=fix)
+
+    def _selected(self, report: ChainReport, evidence: dict[str, Any]) -> Iterable[Result]:
+        """PASS naming the credential the chain uses; WARN when it shadows other links that also sign in."""
+        from preflight.chain import LINKS_BY_KEY
+
+        selection = report.selection
+        probe = report.probes[str(selection.link)]
         skipped = ", ".join(LINKS_BY_KEY[k].name for k in selection.skipped) or "none"
-        if selection.outcome is Outcome.FAILED:
-            from preflight.azure.facts import probe_failure
-            from preflight.model import Status
-
-            cause, inconclusive = probe_failure(probe, ctx.target.environ)
-            if inconclusive:  # no answer, throttled, 5xx, not JSON: nothing known to be wrong with the credential
-                yield self.result(Status.ERROR, f"DefaultAzureCredential stops at {probe.name}, which could not "
-                                  f"sign in: {cause}", evidence={**evidence, "error": probe.message},
-                                  remediation="re-run later; if it persists, check the network path (proxy, "
-                                              "firewall, DNS, TLS inspection) to the sign-in endpoint")
-                yield from self._warnings(ctx, report)
-                return
-            info = classify_probe_error(probe)
-            if info is not None:
-                info = format_fix(info, tenant=tenant, scope=ctx.get(cloud).arm_scope,
-                                  app_id=ctx.target.environ.get("AZURE_CLIENT_ID"))
-            never_tried = [LINKS_BY_KEY[k].name for k in selection.shadowed]
-            summary = f"DefaultAzureCredential stops at {probe.name}, which tried and failed"
-            if info is not None:
-                summary += f" (AADSTS{info.code}: {info.title})"
-            if never_tried:
-                summary += f"; {', '.join(never_tried)} would work but is never tried"
-            fix = info.fix if info is not None else f"fix or remove the {probe.name} configuration"
-            if selection.link == "environment" and never_tried:
-                fix += "; or unset AZURE_CLIENT_SECRET / AZURE_CLIENT_CERTIFICATE_PATH to fall through to " \
-                       + never_tried[0]
-            details = error_details(probe.error)
-            hint = conditional_access_hint(info.ca_policy if info else None, tenant=tenant,
-                                           scope=ctx.get(cloud).arm_scope, suberror=details.get("suberror"),
-                                           claims=bool(details.get("claims")))
-            if hint:
-                fix = fix.rstrip(". ") + f". {hint}"
-            yield self.failed(summary, evidence={**evidence, "error": probe.message,
-                                                 "aadsts": info.category if info else None,
-                                                 "ca_policy": info.ca_policy if info else None,
-                                                 "suberror": details.get("suberror")}, remediation=fix)
-            yield from self._warnings(ctx, report)
-            return
-
         yield self.passed(f"DefaultAzureCredential uses {probe.name} (unavailable before it: {skipped})",
                           evidence=evidence)
-        if selection.shadowed:
-            shadowed = ", ".join(LINKS_BY_KEY[k].name for k in selection.shadowed)
-            principals = {k: _tid_oid(report.probes[k]) for k in (selection.link, *selection.shadowed)}
-            oids = {who[1].lower() for who in principals.values() if who[1]}
-            if len(oids) > 1:
-                names = ", ".join(f"{LINKS_BY_KEY[k].name} → {who[2] or who[1]}" for k, who in principals.items())
-                summary = (f"{probe.name} comes first and shadows {shadowed}, which signs in as a DIFFERENT "
-                           f"principal ({names}): role assignments made for the other one will not apply")
-            elif oids:
-                summary = f"{probe.name} comes first and shadows {shadowed}, which also signs in (as the same " \
-                          "principal)"
-            else:
-                summary = f"{probe.name} comes first and shadows {shadowed}, which also signs in — possibly as " \
-                          "another principal than you expect"
-            yield self.warned(
-                summary, subject="shadowing",
-                evidence={**evidence, "principals": {LINKS_BY_KEY[k].name: {"tenant_id": w[0], "object_id": w[1]}
-                                                     for k, w in principals.items()}},
-                remediation=f"set AZURE_TOKEN_CREDENTIALS to the credential you mean (e.g. {probe.name}) to make "
-                            "the choice explicit")
-        yield from self._warnings(ctx, report)
+        if not selection.shadowed:
+            return
+        shadowed = ", ".join(LINKS_BY_KEY[k].name for k in selection.shadowed)
+        principals = {k: _tid_oid(report.probes[k]) for k in (str(selection.link), *selection.shadowed)}
+        oids = {who[1].lower() for who in principals.values() if who[1]}
+        if len(oids) > 1:
+            names = ", ".join(f"{LINKS_BY_KEY[k].name} → {who[2] or who[1]}" for k, who in principals.items())
+            summary = (f"{probe.name} comes first and shadows {shadowed}, which signs in as a DIFFERENT "
+                       f"principal ({names}): role assignments made for the other one will not apply")
+        elif oids:
+            summary = f"{probe.name} comes first and shadows {shadowed}, which also signs in (as the same " \
+                      "principal)"
+        else:
+            summary = f"{probe.name} comes first and shadows {shadowed}, which also signs in — possibly as " \
+                      "another principal than you expect"
+        yield self.warned(
+            summary, subject="shadowing",
+            evidence={**evidence, "principals": {LINKS_BY_KEY[k].name: {"tenant_id": w[0], "object_id": w[1]}
+                                                 for k, w in principals.items()}},
+            remediation=f"set AZURE_TOKEN_CREDENTIALS to the credential you mean (e.g. {probe.name}) to make "
+                        "the choice explicit")
 
     def _warnings(self, ctx: Context, report: ChainReport) -> Iterable[Result]:
         """Surprises that do not stop the chain but will bite later: a CLI in another tenant, a managed
@@ -263,24 +259,6 @@ def _mi_endpoint(environ: object) -> str:
         if env.get(name):
             return f"({name})"
     return "(IMDS)"
-
-
-def error_details(error: BaseException | None) -> dict[str, str]:
-    """``suberror`` and ``claims`` of the token-endpoint body behind an azure-identity exception, when the
-    SDK attached the response (the workload-identity path does; the secret/certificate path keeps only the
-    message). Never the body itself: only these two non-secret fields."""
-    import json
-
-    response = getattr(error, "response", None)
-    if response is None:
-        return {}
-    try:
-        body = json.loads(response.text())
-    except (ValueError, TypeError, AttributeError):
-        return {}
-    if not isinstance(body, dict):
-        return {}
-    return {k: str(body[k]) for k in ("suberror", "claims") if body.get(k)}
 
 
 class SigninIdentity(Check):
@@ -338,13 +316,9 @@ class SigninTenants(Check):
     def run(self, ctx: Context) -> Iterable[Result]:
         from datetime import UTC, datetime
 
-        from preflight.azure.facts import (
-            classify_probe_error,
-            credential_chain,
-            devtools,
-            target_tenant,
-        )
+        from preflight.azure.facts import credential_chain, devtools, target_tenant
         from preflight.chain import Outcome
+        from preflight.token_errors import classify_probe_error
 
         tools = ctx.get(devtools)
         probes = ctx.get(credential_chain).probes

@@ -155,41 +155,18 @@ def decide(ctx: Context, action: str, scope: str, assignee: str | None,
     """Gather the facts for one question and evaluate it with the pure core."""
     from preflight.azure.access import read_access, tolerant_get
     from preflight.azure.arm import role_definitions_at
-    from preflight.azure.facts import principal
-    from preflight.azure.management_groups import management_group_ancestors, management_group_of
-    from preflight.errors import FactError
-    from preflight.rbac import RoleDefinition, roles_granting
+    from preflight.rbac import RoleDefinition
     from preflight.verdict import Unread
 
     notes: list[str] = []
-    if assignee:
-        from preflight.azure.assignee import resolve_assignee
-
-        resolved = resolve_assignee(ctx, assignee)
-        principal_id, principal_type = resolved.object_id, resolved.type
-        if resolved.note:
-            notes.append(resolved.note)
-    else:
-        who = ctx.get(principal)
-        if not who.object_id:
-            raise ConfigError("the signed-in token carries no object id (oid): pass --assignee")
-        principal_id, principal_type = who.object_id.lower(), PRINCIPAL_TYPES.get(who.kind, "ServicePrincipal")
-
+    principal_id, principal_type = _whom(ctx, assignee, notes)
     unread: list[Unread] = []
     listed = tolerant_get(ctx, role_definitions_at, scope, unread=unread)
     catalogue = [RoleDefinition.from_arm(d) for d in listed or ()]
     data, plane_reason = _plane(ctx, action, plane, catalogue)
 
     readings = read_access(ctx, scope, principal_id, is_caller=not assignee, known=catalogue)
-    readings = replace(readings, unread=(*unread, *readings.unread))
-    group = management_group_of(scope)
-    applied = [a.scope for a in readings.assignments or ()] + [d.scope for d in readings.denies or ()]
-    if group is not None and any(management_group_of(s) not in (None, group) for s in applied):
-        try:  # assignments at other management groups: only the ones above this one count
-            above: tuple[str, ...] = ctx.get(management_group_ancestors, group)
-            readings = replace(readings, mg_ancestry={group: tuple(above)})
-        except FactError as exc:
-            notes.append(f"assignments at other management groups not counted: {exc.message}")
+    readings = _above_management_group(ctx, scope, replace(readings, unread=(*unread, *readings.unread)), notes)
     verdict = readings.verdict(action, data=data)
     notes.extend(u.describe() for u in readings.unread)
     fix = None
@@ -201,18 +178,65 @@ def decide(ctx: Context, action: str, scope: str, assignee: str | None,
                "resources → Activate); do not add an assignment")
     elif verdict.status == "not-granted":
         held = {a.role_guid for a in readings.assignments or ()}
-        best = [(r.guid, r.role_name) for r in roles_granting(action, catalogue, data_action=data, scope=scope)
-                if r.guid not in held]
-        if not best and listed is None:  # the roles at the scope were unreadable: the shipped built-ins know
-            from preflight.builtin_roles import least_privilege_role
-
-            builtin = least_privilege_role(action, data_action=data)
-            best = [(builtin.guid, builtin.name)] if builtin is not None and builtin.guid not in held else []
-        if best:
-            kind = principal_type if principal_type in ("User", "Group", "ServicePrincipal") else "ServicePrincipal"
-            fix = (f"az role assignment create --assignee-object-id {principal_id} --assignee-principal-type {kind} "
-                   f"--role {best[0][0]} --scope {scope}   # {best[0][1]}")
+        fix = _assignment_to_add(action, scope, principal_id, principal_type, catalogue, held, data,
+                                 roles_unreadable=listed is None)
     return Answer(verdict, scope, principal_id, principal_type, plane_reason, fix, tuple(notes))
+
+
+def _whom(ctx: Context, assignee: str | None, notes: list[str]) -> tuple[str, str]:
+    """(object id, ARM principal type) of the principal asked about: --assignee resolved, else the caller."""
+    from preflight.azure.facts import principal
+
+    if assignee:
+        from preflight.azure.assignee import resolve_assignee
+
+        resolved = resolve_assignee(ctx, assignee)
+        if resolved.note:
+            notes.append(resolved.note)
+        return resolved.object_id, resolved.type
+    who = ctx.get(principal)
+    if not who.object_id:
+        raise ConfigError("the signed-in token carries no object id (oid): pass --assignee")
+    return who.object_id.lower(), PRINCIPAL_TYPES.get(who.kind, "ServicePrincipal")
+
+
+def _above_management_group(ctx: Context, scope: str, readings: Any, notes: list[str]) -> Any:
+    """With assignments at other management groups than the scope's own, only those above it count: the
+    readings learn the group's ancestry (or a note says they were not counted)."""
+    from preflight.azure.management_groups import management_group_ancestors, management_group_of
+    from preflight.errors import FactError
+
+    group = management_group_of(scope)
+    applied = [a.scope for a in readings.assignments or ()] + [d.scope for d in readings.denies or ()]
+    if group is None or not any(management_group_of(s) not in (None, group) for s in applied):
+        return readings
+    try:
+        above: tuple[str, ...] = ctx.get(management_group_ancestors, group)
+        return replace(readings, mg_ancestry={group: tuple(above)})
+    except FactError as exc:
+        notes.append(f"assignments at other management groups not counted: {exc.message}")
+        return readings
+
+
+def _assignment_to_add(action: str, scope: str, principal_id: str, principal_type: str,
+                       catalogue: list[RoleDefinition], held: set[str], data: bool, *,
+                       roles_unreadable: bool) -> str | None:
+    """The least-privilege ``az role assignment create`` that would grant the action (never a role already
+    held); the shipped built-ins stand in when the roles at the scope were unreadable. Pure."""
+    from preflight.rbac import roles_granting
+
+    best = [(r.guid, r.role_name) for r in roles_granting(action, catalogue, data_action=data, scope=scope)
+            if r.guid not in held]
+    if not best and roles_unreadable:
+        from preflight.builtin_roles import least_privilege_role
+
+        builtin = least_privilege_role(action, data_action=data)
+        best = [(builtin.guid, builtin.name)] if builtin is not None and builtin.guid not in held else []
+    if not best:
+        return None
+    kind = principal_type if principal_type in ("User", "Group", "ServicePrincipal") else "ServicePrincipal"
+    return (f"az role assignment create --assignee-object-id {principal_id} --assignee-principal-type {kind} "
+            f"--role {best[0][0]} --scope {scope}   # {best[0][1]}")
 
 
 def _eligible(ctx: Context, action: str, scope: str, principal_id: str, other: bool,

@@ -4,6 +4,10 @@ A check that cannot run because a fact it needs is unavailable is not a pass: on
 :func:`gate` keeps its SKIP only as a dependant of a check that tells the cause with a FAIL or ERROR, and makes
 it ERROR otherwise (the gate rule, docs in README's exit codes).
 
+A check that does not apply is told before it runs: the prerequisites it declares in ``CheckMeta.requires``
+(objects defined outside the engine, e.g. ``preflight.azure.prerequisites``) are asked in order, and the first
+:class:`~preflight.model.Skip` one answers becomes its SKIP result (:func:`unmet`).
+
 Checks run concurrently on daemon worker threads: a check stuck in a network call past its timeout is
 reported as ERROR and abandoned (a thread cannot be killed, but a daemon thread cannot hold the process open
 either), and a replacement worker keeps the pool at full strength.
@@ -24,7 +28,17 @@ from typing import Protocol
 from preflight.check import Check
 from preflight.context import Context
 from preflight.errors import ConfigError, FactError
-from preflight.model import CHECK_ID_PATTERN, CheckMeta, Remediation, Result, Severity, Status, check_sort_key
+from preflight.model import (
+    CHECK_ID_PATTERN,
+    CheckMeta,
+    Evidence,
+    Remediation,
+    Result,
+    Severity,
+    Skip,
+    Status,
+    check_sort_key,
+)
 
 ENTRY_POINT_GROUP = "preflight.checks"
 log = logging.getLogger("preflight.engine")
@@ -349,7 +363,9 @@ class _Run:
         if loaded.check is None:
             return [_make(meta, Status.ERROR, loaded.load_error or "could not be loaded")], None
         try:
-            results = list(loaded.check.run(self.ctx))
+            skip = unmet(meta, self.ctx)
+            results = ([_make(meta, Status.SKIP, skip.summary, caused_by=skip.caused_by, evidence=skip.evidence)]
+                       if skip is not None else list(loaded.check.run(self.ctx)))
             bad = [r for r in results if not isinstance(r, Result) or r.check_id != meta.id]
             if bad:
                 raise TypeError(f"check yielded {len(bad)} object(s) that are not Results of {meta.id}")
@@ -368,7 +384,18 @@ class _Run:
         return [self.sanitize(replace(r, duration=r.duration or elapsed)) for r in results], why
 
 
+def unmet(meta: CheckMeta, ctx: object) -> Skip | None:
+    """The first of the check's declared prerequisites that says it does not apply, or None. Called inside the
+    same ``try`` as ``run``: a fact a prerequisite reads fails (or crashes) exactly as it would in the check."""
+    for prerequisite in meta.requires:
+        skip = prerequisite.check(ctx)
+        if skip is not None:
+            return skip
+    return None
+
+
 def _make(meta: CheckMeta, status: Status, summary: str, *, duration: float = 0.0,
-          caused_by: str | None = None, remediation: Remediation | None = None) -> Result:
-    return Result(meta.id, meta.title, status, meta.severity, summary, docs=meta.docs, duration=duration,
-                  caused_by=caused_by, remediation=remediation)
+          caused_by: str | None = None, remediation: Remediation | None = None,
+          evidence: tuple[Evidence, ...] = ()) -> Result:
+    return Result(meta.id, meta.title, status, meta.severity, summary, evidence=evidence, docs=meta.docs,
+                  duration=duration, caused_by=caused_by, remediation=remediation)

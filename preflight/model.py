@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 # The order a diagnosis reads in: configuration, sign-in, tokens, the resource, then permissions. Areas not
 # listed (plug-ins) follow, alphabetically.
@@ -71,6 +71,27 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class Skip:
+    """A prerequisite's answer that a check does not apply here ("no resource given", "not a service
+    principal"): the engine turns it into the check's SKIP result, so no check body repeats the guard."""
+
+    summary: str
+    caused_by: str | None = None
+    evidence: tuple[Evidence, ...] = ()
+
+
+class Prerequisite(Protocol):
+    """A condition a check declares in :attr:`CheckMeta.requires` and the engine enforces before ``run``.
+
+    The engine knows nothing about Azure: a prerequisite is a small object defined beside the facts it reads
+    (e.g. ``preflight.azure.prerequisites``) whose ``check(ctx)`` returns a :class:`Skip` when the check does
+    not apply, or None to go on. It may wait (sign-in started) or read a fact; a fact it reads that fails
+    raises ``FactError`` exactly as it would inside ``run``."""
+
+    def check(self, ctx: Any) -> Skip | None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class CheckMeta:
     """What a check is, declared beside its code. ``id`` is stable: reports and ``--only`` refer to it."""
 
@@ -80,13 +101,15 @@ class CheckMeta:
     description: str = ""
     tags: tuple[str, ...] = ()
     docs: tuple[str, ...] = ()
-    # Facts this check needs; informational (the real dependency is what the check asks the Context for).
+    # Facts this check needs, by their registered names (preflight.azure.services.FACTS, checked by a test);
+    # informational: the real dependency is what the check asks the Context for.
     facts: tuple[str, ...] = ()
+    # Prerequisites the engine checks, in order, before ``run``: the first that answers a Skip makes the result.
+    requires: tuple[Prerequisite, ...] = ()
 
     @property
     def area(self) -> str:
         return self.id.split(".", 1)[0]
-
 
     def to_dict(self) -> dict[str, Any]:
         return {

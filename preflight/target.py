@@ -88,57 +88,14 @@ def build_target(
     credential_warn_days: int = 30,
 ) -> Target:
     """Combine flags with their environment fallbacks and validate each; raises ConfigError / TargetError."""
-    cloud = cloud or environ.get("AZURE_CLOUD") or "AzureCloud"
-    if cloud not in KNOWN_CLOUDS:
-        raise ConfigError(f"unknown cloud {cloud!r}; expected one of {', '.join(KNOWN_CLOUDS)}",
-                          remediation="use --cloud-metadata-url for a custom cloud")
-    cloud_metadata_url = cloud_metadata_url or environ.get("ARM_CLOUD_METADATA_URL") or None
-    if cloud_metadata_url is not None:
-        _require_https(cloud_metadata_url, "cloud metadata URL", query=True)  # ?api-version=… is usual
-
-    tenant = tenant or environ.get("AZURE_TENANT_ID") or None
-    if tenant is not None and not (GUID.match(tenant) or TENANT_DOMAIN.match(tenant)):
-        raise ConfigError(f"tenant {tenant!r} is neither a GUID nor a domain name")
-
-    subscription = subscription or environ.get("AZURE_SUBSCRIPTION_ID") or None
-    if subscription is not None and not GUID.match(subscription):
-        raise ConfigError(f"subscription {subscription!r} is not a GUID")
-
-    resource_id = resource_id or environ.get("PREFLIGHT_RESOURCE_ID") or None
-    if resource_id is not None:
-        resource_id = resource_id.rstrip("/")
-        match = RESOURCE_ID.match(resource_id)
-        bad = any(BAD_ID_SEGMENT.search(segment) for segment in resource_id.split("/")[1:])
-        if bad or not match or not GUID.match(match["subscription"]):
-            raise TargetError(
-                f"{resource_id!r} is not an Azure resource id",
-                remediation="expected /subscriptions/<GUID>/resourceGroups/<group>/providers/<namespace>/<type>/<name>",
-            )
-        if subscription is not None and subscription.lower() != match["subscription"].lower():
-            raise TargetError(
-                f"--subscription {subscription} contradicts the resource id's subscription {match['subscription']}"
-            )
-        subscription = subscription or match["subscription"]
-
-    if endpoint is None:
-        endpoint = next((environ[v] for v in ENDPOINT_ENV_VARS if environ.get(v)), None)
-    if endpoint is not None:
-        _require_https(endpoint, "endpoint")
-
-    if workspace is not None or not (resource_id or endpoint):
-        # --workspace, else the nearest .azureml/config.json (as the Azure ML SDK searches): a malformed flag or
-        # config file is bad input (exit 2) before anything runs, not a failure in the middle of the report.
-        from preflight.azureml import resolve_workspace
-
-        found = resolve_workspace(workspace)
-        workspace = found.resource_id if found is not None else None
-
-    profile = profile or environ.get("PREFLIGHT_PROFILE") or None
-    if profile is not None:
-        from preflight.profiles import get_profile
-
-        get_profile(profile)  # raises ConfigError naming the known profiles
-
+    # validated in this order, so of several mistakes the same one is reported first
+    cloud, cloud_metadata_url = _cloud(environ, cloud, cloud_metadata_url)
+    tenant = _tenant(tenant or environ.get("AZURE_TENANT_ID") or None)
+    subscription = _guid_or_none(subscription or environ.get("AZURE_SUBSCRIPTION_ID") or None, "subscription")
+    resource_id, subscription = _resource_id(resource_id or environ.get("PREFLIGHT_RESOURCE_ID") or None,
+                                             subscription)
+    endpoint = _endpoint(environ, endpoint)
+    workspace = _workspace(workspace, named=bool(resource_id or endpoint))
     return Target(
         cloud=cloud,
         cloud_metadata_url=cloud_metadata_url,
@@ -146,7 +103,7 @@ def build_target(
         subscription_id=subscription,
         resource_id=resource_id,
         endpoint=endpoint,
-        profile=profile,
+        profile=_profile(profile or environ.get("PREFLIGHT_PROFILE") or None),
         assignee=assignee,
         workspace=workspace,
         extra_scopes=tuple(_validate_scope(s) for s in extra_scopes),
@@ -154,6 +111,78 @@ def build_target(
         credential_warn_days=credential_warn_days,
         environ=dict(environ),
     )
+
+
+def _cloud(environ: Mapping[str, str], cloud: str | None, metadata_url: str | None) -> tuple[str, str | None]:
+    """The cloud's name and its metadata URL (flag, then environment)."""
+    cloud = cloud or environ.get("AZURE_CLOUD") or "AzureCloud"
+    if cloud not in KNOWN_CLOUDS:
+        raise ConfigError(f"unknown cloud {cloud!r}; expected one of {', '.join(KNOWN_CLOUDS)}",
+                          remediation="use --cloud-metadata-url for a custom cloud")
+    metadata_url = metadata_url or environ.get("ARM_CLOUD_METADATA_URL") or None
+    if metadata_url is not None:
+        _require_https(metadata_url, "cloud metadata URL", query=True)  # ?api-version=… is usual
+    return cloud, metadata_url
+
+
+def _tenant(tenant: str | None) -> str | None:
+    if tenant is not None and not (GUID.match(tenant) or TENANT_DOMAIN.match(tenant)):
+        raise ConfigError(f"tenant {tenant!r} is neither a GUID nor a domain name")
+    return tenant
+
+
+def _guid_or_none(value: str | None, what: str) -> str | None:
+    if value is not None and not GUID.match(value):
+        raise ConfigError(f"{what} {value!r} is not a GUID")
+    return value
+
+
+def _resource_id(resource_id: str | None, subscription: str | None) -> tuple[str | None, str | None]:
+    """The validated resource id and the subscription, which the id supplies when none was given (and must
+    not contradict when one was)."""
+    if resource_id is None:
+        return None, subscription
+    resource_id = resource_id.rstrip("/")
+    match = RESOURCE_ID.match(resource_id)
+    bad = any(BAD_ID_SEGMENT.search(segment) for segment in resource_id.split("/")[1:])
+    if bad or not match or not GUID.match(match["subscription"]):
+        raise TargetError(
+            f"{resource_id!r} is not an Azure resource id",
+            remediation="expected /subscriptions/<GUID>/resourceGroups/<group>/providers/<namespace>/<type>/<name>",
+        )
+    if subscription is not None and subscription.lower() != match["subscription"].lower():
+        raise TargetError(
+            f"--subscription {subscription} contradicts the resource id's subscription {match['subscription']}"
+        )
+    return resource_id, subscription or match["subscription"]
+
+
+def _endpoint(environ: Mapping[str, str], endpoint: str | None) -> str | None:
+    if endpoint is None:
+        endpoint = next((environ[v] for v in ENDPOINT_ENV_VARS if environ.get(v)), None)
+    if endpoint is not None:
+        _require_https(endpoint, "endpoint")
+    return endpoint
+
+
+def _workspace(workspace: str | None, *, named: bool) -> str | None:
+    """--workspace, else (when no resource id or endpoint names the target) the nearest .azureml/config.json (as
+    the Azure ML SDK searches): a malformed flag or config file is bad input (exit 2) before anything runs, not a
+    failure in the middle of the report."""
+    if workspace is None and named:
+        return None
+    from preflight.azureml import resolve_workspace
+
+    found = resolve_workspace(workspace)
+    return found.resource_id if found is not None else None
+
+
+def _profile(profile: str | None) -> str | None:
+    if profile is not None:
+        from preflight.profiles import get_profile
+
+        get_profile(profile)  # raises ConfigError naming the known profiles
+    return profile
 
 
 def _validate_scope(scope: str) -> str:

@@ -23,7 +23,7 @@ from preflight.engine import (
     split_patterns,
 )
 from preflight.errors import ConfigError, FactError
-from preflight.model import CheckMeta, Result, Severity, Status
+from preflight.model import CheckMeta, Evidence, Result, Severity, Skip, Status
 from preflight.target import Target
 
 
@@ -207,6 +207,68 @@ def test_a_failed_fact_turns_dependants_into_skip_pointing_at_the_check_that_tel
         assert result.summary == "skipped: credential is unavailable (see signin.chain)"
         assert result.remediation is None
     assert calls == [1]
+
+
+@dataclasses.dataclass(frozen=True)
+class Needs:
+    """A prerequisite as a plug-in would declare one: the engine only calls ``check(ctx)``."""
+
+    name: str
+    skip: Skip | None = None
+    seen: list[str] = dataclasses.field(default_factory=list, compare=False, hash=False)
+
+    def check(self, ctx: Context) -> Skip | None:
+        self.seen.append(self.name)
+        return self.skip
+
+
+def test_declared_prerequisites_run_in_order_and_the_first_skip_is_the_result_without_running_the_check() -> None:
+    seen: list[str] = []
+    ran: list[str] = []
+    skip = Skip("no resource given", caused_by="resource.endpoint", evidence=(Evidence("kind", "user"),))
+
+    def make(check_id: str, *requires: Needs) -> type[Check]:
+        class Guarded(Check):
+            meta = CheckMeta(id=check_id, title=check_id, severity=Severity.LOW, docs=("https://d",),
+                             requires=requires)
+
+            def run(self, ctx: Context):  # type: ignore[no-untyped-def]
+                ran.append(check_id)
+                yield self.passed("decided")
+
+        return Guarded
+
+    first, second, third = Needs("first", seen=seen), Needs("target", skip, seen=seen), Needs("third", seen=seen)
+    skipped, applies = run([make("a.skipped", first, second, third), make("a.applies", first)])
+    assert seen.count("third") == 0 and seen.count("target") == 1  # stops at the first that answers a Skip
+    assert ran == ["a.applies"]
+    assert applies.status is Status.PASS
+    assert (skipped.status, skipped.summary, skipped.caused_by) == (Status.SKIP, "no resource given",
+                                                                     "resource.endpoint")
+    assert skipped.evidence == (Evidence("kind", "user"),) and skipped.docs == ("https://d",)
+    assert skipped.remediation is None and skipped.title == "a.skipped" and skipped.severity is Severity.LOW
+
+
+def test_a_prerequisite_whose_fact_fails_is_gated_like_the_check_asking_for_it() -> None:
+    @fact("credential", reported_by="signin.chain")
+    def credential(ctx: Context) -> str:
+        raise FactError("credential", "no credential in the chain could sign in", remediation="run az login")
+
+    @dataclasses.dataclass(frozen=True)
+    class SignedIn:
+        def check(self, ctx: Context) -> Skip | None:
+            ctx.get(credential)
+            return None
+
+    class Guarded(Check):
+        meta = CheckMeta(id="dep.one", title="dep.one", severity=Severity.LOW, requires=(SignedIn(),))
+
+        def run(self, ctx: Context):  # type: ignore[no-untyped-def]
+            raise AssertionError("never reached")
+
+    (result,) = run([Guarded])
+    assert result.status is Status.ERROR
+    assert result.summary == "could not decide: credential is unavailable — no credential in the chain could sign in"
 
 
 def test_a_failed_fact_whose_reporting_check_is_not_in_the_run_is_an_error_told_once() -> None:

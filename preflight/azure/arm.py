@@ -448,7 +448,7 @@ def profile(ctx: Context) -> Profile:
 
     if ctx.target.profile:
         return get_profile(ctx.target.profile)
-    from preflight.azure.facts import audience_for_endpoint
+    from preflight.scopes import audience_for_endpoint
 
     if audience_for_endpoint(ctx.target.endpoint) == "ai":  # a Foundry project endpoint (…/api/projects/…)
         return get_profile("foundry")

@@ -12,21 +12,37 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from preflight.azure.services import registered_fact
 from preflight.chain import ChainConfigError, Outcome, Selection, included_links, select
 from preflight.clouds import KNOWN_CLOUDS, Cloud, cloud_from_metadata
-from preflight.context import Context, fact
+from preflight.context import Context
 from preflight.errors import FactError
+from preflight.scopes import (  # noqa: F401 - re-exported: the facts' callers found them here before
+    GRAPH_REASON,
+    audience_for_endpoint,
+    cloud_audience,
+    scope_from_data_plane,
+    scopes_for,
+    wanted_scopes,
+)
+from preflight.token_errors import (  # noqa: F401 - re-exported (as above)
+    claims_challenge,
+    classify_probe_error,
+    error_body,
+    json_or_none,
+    one_line,
+    probe_claims,
+)
 
 if TYPE_CHECKING:
     from preflight.aadsts import AadstsInfo
     from preflight.azure.chain import ChainProbes, LinkProbe
     from preflight.claims import PrincipalInfo
-    from preflight.profiles import Profile
 
 MAX_RETRY_AFTER = 5.0  # seconds: Retry-After is honoured up to this (subscription_tenant's ARM read)
 
 
-@fact("cloud", reported_by="signin.chain")
+@registered_fact("cloud")
 def cloud(ctx: Context) -> Cloud:
     """The cloud's endpoints: a known cloud by name, or a custom one from its metadata document — the first
     request of the run's dependent chain, sent with the standard library so it leaves before any SDK import
@@ -81,7 +97,7 @@ NOT_INTERACTIVE = ("excluded: it would open a browser, which DefaultAzureCredent
                    "exclude_interactive_browser_credential=False; pass --interactive to include it")
 
 
-@fact("chain-probes", reported_by="signin.chain")
+@registered_fact("chain-probes")
 def chain_probes(ctx: Context) -> ChainProbes:
     """Every non-interactive link's probe, started now and awaited by whoever needs one (see ChainProbes)."""
     from preflight.azure.chain import ChainProbes
@@ -93,18 +109,14 @@ def chain_probes(ctx: Context) -> ChainProbes:
     return probes
 
 
-def after_signin_starts(ctx: Context, *, needs_target: bool = False) -> None:
+def after_signin_starts(ctx: Context) -> None:
     """Return once sign-in has what it needs to send its first request (the cloud's endpoints known, the
     credential probes started, azure-identity imported). A check off the run's critical path calls this before
     its own imports, so they run while sign-in waits on the network rather than competing with azure-identity's
     import for the interpreter lock (it is the longest step before the first token request). Never raises: a
-    failing cloud or probe is reported by the checks that need them. ``needs_target``: a check that only
-    SKIPs when the run names no resource does not start sign-in for nothing."""
-    if needs_target:
-        from preflight.target import has_target
-
-        if not has_target(ctx.target):
-            return
+    failing cloud or probe is reported by the checks that need them. Checks declare it as the prerequisite
+    ``preflight.azure.prerequisites.SIGNIN`` (after ``NeedsTarget``, so a run without a target does not start
+    sign-in for a SKIP)."""
     try:
         ctx.get(chain_probes)
     except FactError:
@@ -112,7 +124,7 @@ def after_signin_starts(ctx: Context, *, needs_target: bool = False) -> None:
     import azure.identity  # noqa: F401 - waits for the background import (the import lock), or does it
 
 
-@fact("credential-chain", reported_by="signin.chain")
+@registered_fact("credential-chain")
 def credential_chain(ctx: Context) -> ChainReport:
     """Every link probed, and the chain rule applied. The interactive browser link is included only with
     --interactive, and even then opened only when every link before it is unavailable — exactly when
@@ -160,7 +172,7 @@ def _replace_outcome(probe: LinkProbe, outcome: Outcome) -> LinkProbe:
     return replace(probe, outcome=outcome)
 
 
-@fact("credential", reported_by="signin.chain")
+@registered_fact("credential")
 def credential(ctx: Context) -> LinkProbe:
     """The credential DefaultAzureCredential would use, if it can sign in at all — as soon as that is known
     (:func:`decided_early`), else once every link has answered."""
@@ -293,7 +305,7 @@ class TokenFact:
     access_token: str = field(default="", repr=False, compare=False)
 
 
-@fact("token", reported_by="tokens.scope")
+@registered_fact("token")
 def token(ctx: Context, scope: str) -> TokenFact:
     from azure.core.exceptions import ClientAuthenticationError
 
@@ -308,52 +320,18 @@ def token(ctx: Context, scope: str) -> TokenFact:
     except ClientAuthenticationError as exc:
         from preflight.aadsts import classify_error
 
-        info = classify_error(_error_body(exc)) or classify_error(str(exc))
-        raise FactError("token", f"{probe.name} could not get a token for {scope}: {_one_line(exc)}",
+        info = classify_error(error_body(exc)) or classify_error(str(exc))
+        raise FactError("token", f"{probe.name} could not get a token for {scope}: {one_line(exc)}",
                         reported_by="tokens.scope", code=str(info.code) if info is not None else None) from exc
     return TokenFact(scope, decode_claims(info.token), int(info.expires_on), info.token)
 
 
-@fact("principal", reported_by="signin.identity")
+@registered_fact("principal")
 def principal(ctx: Context) -> PrincipalInfo:
     """Who the working credential is, from its ARM token's claims (decoded, never verified)."""
     from preflight.claims import describe_principal
 
     return describe_principal(ctx.get(token, ctx.get(cloud).arm_scope).claims)
-
-
-def scopes_for(the_cloud: Cloud, profile: Profile) -> tuple[str, ...]:
-    audiences = {"arm": the_cloud.arm_audience, "cognitive": the_cloud.cognitive_audience,
-                 "ml": the_cloud.ml_audience, "ai": the_cloud.ai_audience, "graph": the_cloud.graph_audience}
-    return tuple(Cloud.scope(audiences[a]) for a in profile.audiences)
-
-
-def _error_body(exc: BaseException) -> Mapping[str, Any] | None:
-    """The token endpoint's JSON error body when the SDK attached the response (workload identity does)."""
-    response = getattr(exc, "response", None)
-    if response is None:
-        return None
-    try:
-        body = _json_or_none(response.text())
-    except (AttributeError, TypeError, ValueError):
-        return None
-    return body if isinstance(body, Mapping) else None
-
-
-def classify_probe_error(probe: LinkProbe) -> AadstsInfo | None:
-    """A link's failure through the AADSTS knowledge base: the token endpoint's body (``error_codes``) when the
-    SDK attached it, else the exception's message (azure-identity's text, or ``az`` stderr for the CLI)."""
-    from preflight.aadsts import classify_error
-
-    body = _error_body(probe.error) if probe.error is not None else None
-    if body is not None and (info := classify_error(body)) is not None:
-        return info
-    return classify_error(probe.message)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    return " ".join(str(text).split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +349,7 @@ _REFUSAL_TENANT = re.compile(r"must match the tenant '[^']*?([0-9a-fA-F-]{36})",
 SUBSCRIPTIONS_API = "2022-12-01"
 
 
-@fact("subscription-tenant", reported_by="tokens.scope")
+@registered_fact("subscription-tenant")
 def subscription_tenant(ctx: Context, subscription_id: str) -> SubscriptionTenant:
     """``GET /subscriptions/{id}`` with the ARM token already fetched (one plain azure-core request).
 
@@ -400,8 +378,8 @@ def subscription_tenant(ctx: Context, subscription_id: str) -> SubscriptionTenan
             challenge = claims_challenge(response.headers.get("WWW-Authenticate", ""))
     except ServiceRequestError as exc:
         raise FactError("subscription-tenant", f"could not reach ARM to read subscription {subscription_id}: "
-                        f"{_one_line(exc)}", reported_by="tokens.scope") from exc
-    body = _json_or_none(text)
+                        f"{one_line(exc)}", reported_by="tokens.scope") from exc
+    body = json_or_none(text)
     if status == 200 and isinstance(body, Mapping) and isinstance(body.get("tenantId"), str):
         return SubscriptionTenant(subscription_id, body["tenantId"], "subscription")
     error = body.get("error") if isinstance(body, Mapping) else None
@@ -416,28 +394,6 @@ def subscription_tenant(ctx: Context, subscription_id: str) -> SubscriptionTenan
                         reported_by="tokens.scope", status=401, code="insufficient_claims")
     raise FactError("subscription-tenant", f"could not read subscription {subscription_id}: HTTP {status} "
                     f"{code or ''} {message}".strip(), reported_by="tokens.scope", status=status, code=code)
-
-
-_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
-
-
-def claims_challenge(www_authenticate: str) -> str | None:
-    """The ``claims`` of a 401's ``WWW-Authenticate: Bearer … error="insufficient_claims", claims="…"`` (a
-    Conditional Access / CAE claims challenge), or ``None`` when the header carries no such challenge (pure).
-    An ``insufficient_claims`` error without a claims value returns an empty string: still a challenge."""
-    params: dict[str, str] = {k.lower(): v for k, v in _CHALLENGE_PARAM.findall(www_authenticate or "")}
-    if params.get("error") != "insufficient_claims":
-        return None
-    return params.get("claims", "")
-
-
-def _json_or_none(text: str) -> Any:
-    import json
-
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
 
 
 def target_tenant(ctx: Context) -> tuple[str | None, str]:
@@ -457,104 +413,9 @@ def target_tenant(ctx: Context) -> tuple[str | None, str]:
     return None, "unknown"
 
 
-def probe_claims(probe: LinkProbe) -> dict[str, Any]:
-    """The decoded claims of a link probe's token (empty when it has none or it is not a JWT)."""
-    from preflight.claims import ClaimsError, decode_claims
-
-    if probe.token is None:
-        return {}
-    try:
-        return decode_claims(probe.token.token)
-    except ClaimsError:
-        return {}
-
-
-@fact("devtools", reported_by="signin.tenants")
+@registered_fact("devtools")
 def devtools(ctx: Context) -> tuple[Any, ...]:
     """What each developer tool (Azure CLI, azd, VS Code, environment) is signed into; see preflight.devtools."""
     from preflight.devtools import read_all
 
     return read_all(ctx.target.environ)
-
-
-# Endpoint host suffix → the Cloud audience its data plane accepts (public and sovereign clouds alike).
-_ENDPOINT_AUDIENCES: tuple[tuple[str, str | None, str], ...] = (
-    # (host suffix, required path prefix, audience key)
-    (".services.ai.azure.com", "/api/projects/", "ai"),
-    (".services.ai.azure.com", None, "cognitive"),
-    (".openai.azure.com", None, "cognitive"),
-    (".cognitiveservices.azure.com", None, "cognitive"),
-    (".openai.azure.us", None, "cognitive"),
-    (".cognitiveservices.azure.us", None, "cognitive"),
-    (".openai.azure.cn", None, "cognitive"),
-    (".cognitiveservices.azure.cn", None, "cognitive"),
-    (".inference.ml.azure.com", None, "ml"),
-    (".api.azureml.ms", None, "ml"),
-)
-
-
-def audience_for_endpoint(endpoint: str | None) -> str | None:
-    """The audience key ("cognitive", "ai", "ml") a data-plane endpoint expects, from its host (pure).
-
-    ``*.openai.azure.com`` / ``*.cognitiveservices.azure.com`` → Cognitive Services; an AI Foundry project
-    (``*.services.ai.azure.com/api/projects/…``) → ``https://ai.azure.com``; an Azure ML online endpoint
-    (``*.inference.ml.azure.com``) → ``https://ml.azure.com``. ``None`` for anything else (the twin's loopback
-    endpoints, custom domains): the profile decides then.
-    """
-    from urllib.parse import urlsplit
-
-    if not endpoint:
-        return None
-    parts = urlsplit(endpoint.strip())
-    host = (parts.hostname or "").lower()
-    path = (parts.path or "/").lower()
-    for suffix, prefix, key in _ENDPOINT_AUDIENCES:
-        if host.endswith(suffix) and (prefix is None or path.startswith(prefix)):
-            return key
-    return None
-
-
-def cloud_audience(the_cloud: Cloud, key: str) -> str:
-    """The cloud's audience URI for an audience key of a profile."""
-    audiences = {"arm": the_cloud.arm_audience, "cognitive": the_cloud.cognitive_audience,
-                 "ml": the_cloud.ml_audience, "ai": the_cloud.ai_audience, "graph": the_cloud.graph_audience}
-    return audiences[key]
-
-
-def scope_from_data_plane(status: int, body: Any) -> str | None:
-    """The scope to request when a data plane refused a token naming the audience it expected
-    (``401 … audience is incorrect (https://cognitiveservices.azure.com)``), read through
-    :func:`preflight.dataplane.classify_probe`; ``None`` when the answer names no audience."""
-    from preflight.dataplane import classify_probe
-
-    verdict = classify_probe(status, body)
-    if verdict.kind != "audience" or not verdict.expected_audience:
-        return None
-    return Cloud.scope(verdict.expected_audience.strip())
-
-
-GRAPH_REASON = "checks that read Microsoft Graph (principal.*, access.conditional-access)"
-
-
-def wanted_scopes(the_cloud: Cloud, profile: Profile, endpoint: str | None,
-                  extra: tuple[str, ...] = (), graph: bool = False) -> tuple[tuple[str, str], ...]:
-    """Every scope to test with why: the profile's, the endpoint's inferred audience, Graph when a selected
-    check reads it (``graph``), then --scope (pure). Duplicates (compared without case, trailing slash or
-    ``/.default``) are dropped, the first reason kept."""
-    from preflight.claims import normalize_audience
-
-    found: dict[str, tuple[str, str]] = {}
-
-    def add(scope: str, why: str) -> None:
-        found.setdefault(normalize_audience(scope), (scope, why))
-
-    for scope in scopes_for(the_cloud, profile):
-        add(scope, f"profile {profile.name}")
-    key = audience_for_endpoint(endpoint)
-    if key is not None:
-        add(Cloud.scope(cloud_audience(the_cloud, key)), "the endpoint's host")
-    if graph:
-        add(the_cloud.graph_scope, GRAPH_REASON)
-    for scope in extra:
-        add(scope, "--scope")
-    return tuple(found.values())

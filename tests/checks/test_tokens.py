@@ -171,7 +171,7 @@ def test_a_claims_challenge_is_recognised_in_www_authenticate() -> None:
 
 
 def test_conditional_access_hint_names_the_family_and_the_action() -> None:
-    from preflight.checks.signin import conditional_access_hint
+    from preflight.remedies import conditional_access_hint
 
     hint = conditional_access_hint("sign_in_frequency", tenant="t1", scope="s")
     assert hint is not None and "sign-in frequency" in hint and "az login --tenant t1" in hint
