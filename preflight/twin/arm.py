@@ -9,7 +9,9 @@ are filtered to what the caller may read, as ARM filters them.
 from __future__ import annotations
 
 import re
-from typing import Any
+import secrets
+from collections.abc import Mapping
+from typing import Any, cast
 
 from preflight.twin import access, api_versions, arm_authorization, arm_management
 from preflight.twin.arm_common import (
@@ -351,6 +353,36 @@ def list_providers(state: TwinState, request: TwinRequest, match: re.Match[str])
     return ok(page(state, request, items), caller.object_id)
 
 
+LIST_KEYS = "Microsoft.CognitiveServices/accounts/listKeys/action"
+
+
+def list_keys(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``POST …/accounts/{name}/listKeys`` (``az cognitiveservices account keys list``): needs
+    ``accounts/listKeys/action`` at the account (ARM's 403 ``AuthorizationFailed`` otherwise — a data role such as
+    *Cognitive Services OpenAI User* does not carry it). The keys are the account's twin-only ``x-twin-keys`` (so a
+    listed key works on the data plane), random per account and twin run where the scenario declares none; they
+    are secrets, so nothing logs them (the request log keeps no response body)."""
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    account_id = f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}/providers/" \
+                 f"Microsoft.CognitiveServices/accounts/{match['account']}"
+    account = resource_or_404(state, account_id, caller)
+    if isinstance(account, TwinResponse):
+        return account
+    refused = authorize(state, caller, LIST_KEYS, account_id)
+    if refused:
+        return refused
+    declared = [str(k) for k in account.get("x-twin-keys") or []]
+    server = cast(Any, state)
+    with server.store_lock:
+        keys: dict[str, Mapping[str, str]] = server.store.setdefault("account_keys", {})
+        pair = keys.setdefault(access.norm_scope(account_id), {
+            name: declared[i] if i < len(declared) else secrets.token_hex(16)
+            for i, name in enumerate(("key1", "key2"))})
+    return TwinResponse.json(200, dict(pair), principal=caller.object_id)
+
+
 def register(router: Router) -> None:
     """ARM routes; authorization (role assignments …) first, as they share prefixes with resources."""
     arm_authorization.register(router)
@@ -368,6 +400,8 @@ def register(router: Router) -> None:
     router.add("GET", _RG + r"/providers/Microsoft\.CognitiveServices/accounts", ARM)(list_accounts_in_group)
     router.add("GET", _RG + r"/providers/Microsoft\.CognitiveServices/accounts/(?P<account>[^/]+)/deployments",
                ARM)(list_deployments)
+    router.add("POST", _RG + r"/providers/Microsoft\.CognitiveServices/accounts/(?P<account>[^/]+)/listKeys",
+               ARM)(list_keys)
     router.add("GET", _SUB + r"/providers", ARM)(list_providers)
     router.add("GET", _SUB + r"/providers/(?P<ns>[^/]+)", ARM)(get_provider)
     router.add("GET", _RESOURCE, ARM)(get_resource)
