@@ -395,15 +395,17 @@ def test_msal_reuses_its_cached_user_token(core_twin: Twin, core_env: dict[str, 
                                        authority=f"{core_twin.base_url}/{TENANT}", instance_discovery=False,
                                        verify=str(core_twin.ca_file))
     scopes = ["https://management.core.windows.net//.default"]
-    first = app.acquire_token_by_refresh_token(core_twin.refresh_token("alice@contoso.onmicrosoft.com"), scopes)
-    assert "access_token" in first, first.get("error_description")
+    refresh_token = core_twin.refresh_token("alice@contoso.onmicrosoft.com")
     core_twin.clear_log()
+    first = app.acquire_token_by_refresh_token(refresh_token, scopes)
+    assert "access_token" in first, first.get("error_description")
     account = app.get_accounts(username="alice@contoso.onmicrosoft.com")
     assert account, "MSAL cached no account for the refresh answer"
     again = app.acquire_token_silent(scopes, account=account[0])
     assert again is not None and again["access_token"] == first["access_token"]
     assert again.get("token_source") == "cache"
-    assert [e for e in core_twin.requests() if e.method == "POST"] == []
+    posts = [e for e in core_twin.requests() if e.method == "POST"]
+    assert [(e.path, e.status) for e in posts] == [(f"/{TENANT}/oauth2/v2.0/token", 200)]
 
 
 def test_expired_refresh_token_is_aadsts700082(core_twin: Twin, core_env: dict[str, str]) -> None:
