@@ -9,14 +9,16 @@ are filtered to what the caller may read, as ARM filters them.
 from __future__ import annotations
 
 import re
-from typing import Any
+import secrets
+from collections.abc import Mapping
+from typing import Any, cast
 
-from preflight.twin import access, arm_authorization, arm_management
+from preflight.twin import access, api_versions, arm_authorization, arm_management
 from preflight.twin.arm_common import (
     arm_error, authenticate, authorization_failed, authorize, find_by_id, ok, page, resource_group_or_404,
     resource_or_404, subscription_or_404,
 )
-from preflight.twin.http import ARM, TwinRequest, TwinResponse, TwinState, Router
+from preflight.twin.http import ARM, Router, TwinRequest, TwinResponse, TwinState
 
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _RG = _SUB + r"/resourceGroups/(?P<rg>[^/]+)"
@@ -276,6 +278,111 @@ def list_deployments(state: TwinState, request: TwinRequest, match: re.Match[str
     return ok(page(state, request, found), caller.object_id)
 
 
+# Namespaces every subscription has without registering them (``registrationPolicy: RegistrationFree``).
+_REGISTRATION_FREE = {"microsoft.authorization", "microsoft.management", "microsoft.resourcegraph",
+                      "microsoft.resources"}
+# Display names ARM uses in a provider's ``resourceTypes[].locations`` (the scenario uses the short names).
+_REGION_NAMES = {"eastus": "East US", "eastus2": "East US 2", "westus": "West US", "westus2": "West US 2",
+                 "westus3": "West US 3", "centralus": "Central US", "northcentralus": "North Central US",
+                 "southcentralus": "South Central US", "westeurope": "West Europe", "northeurope": "North Europe",
+                 "uksouth": "UK South", "francecentral": "France Central", "swedencentral": "Sweden Central",
+                 "germanywestcentral": "Germany West Central", "switzerlandnorth": "Switzerland North",
+                 "japaneast": "Japan East", "australiaeast": "Australia East", "canadaeast": "Canada East",
+                 "southeastasia": "Southeast Asia", "eastasia": "East Asia", "koreacentral": "Korea Central",
+                 "southindia": "South India", "centralindia": "Central India", "brazilsouth": "Brazil South",
+                 "norwayeast": "Norway East", "uaenorth": "UAE North", "southafricanorth": "South Africa North"}
+
+
+def _provider(state: TwinState, subscription_id: str, namespace: str) -> dict[str, Any]:
+    """ARM's ``Provider`` for one namespace of the twin's api-version data (Providers - Get shape): each resource
+    type with its ``apiVersions`` (newest first, as ARM lists them) and ``locations``. ``Registered`` when the
+    namespace needs no registration or the subscription holds a resource of it (one cannot exist otherwise),
+    else ``NotRegistered``."""
+    types = api_versions.provider_types(namespace) or {}
+    prefix = f"/subscriptions/{subscription_id}/".lower()
+    held = any(str(r.get("type", "")).lower().startswith(namespace.lower() + "/")
+               and access.norm_scope(str(r.get("id", ""))).startswith(prefix.rstrip("/"))
+               for r in state.scenario.get("resources", []))
+    free = namespace.lower() in _REGISTRATION_FREE
+    resource_types = []
+    for name, entry in types.items():
+        regions = [_REGION_NAMES.get(loc.lower(), loc) for loc in
+                   api_versions.regional_locations(state, namespace, name)] if entry.get("regional") else []
+        resource_types.append({"resourceType": name, "locations": regions,
+                               "apiVersions": sorted(entry["apiVersions"], reverse=True),
+                               "capabilities": "SupportsTags, SupportsLocation" if entry.get("regional") else "None"})
+    return {"id": f"/subscriptions/{subscription_id}/providers/{namespace}", "namespace": namespace,
+            "resourceTypes": resource_types,
+            "registrationState": "Registered" if free or held else "NotRegistered",
+            "registrationPolicy": "RegistrationFree" if free else "RegistrationRequired"}
+
+
+def _providers_reader(state: TwinState, request: TwinRequest, sub_id: str) -> Any:
+    """The caller, or ARM's answer refusing it: the subscription must exist and the caller hold some role in it
+    (``Microsoft.Resources/subscriptions/providers/read`` is part of every built-in role's ``*/read``)."""
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    sub = subscription_or_404(state, sub_id, caller)
+    if isinstance(sub, TwinResponse):
+        return sub
+    if not access.has_any_access(state.scenario, caller.object_id, sub["id"]):
+        return authorization_failed(caller, "Microsoft.Resources/subscriptions/providers/read", sub["id"])
+    return caller
+
+
+def get_provider(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``GET /subscriptions/{sub}/providers/{namespace}`` (``az provider show``); an unknown namespace is ARM's
+    404 ``InvalidResourceNamespace``."""
+    caller = _providers_reader(state, request, match["sub"])
+    if isinstance(caller, TwinResponse):
+        return caller
+    namespace = api_versions.canonical_namespace(match["ns"])
+    if namespace is None:
+        return arm_error(404, "InvalidResourceNamespace", f"The resource namespace '{match['ns']}' is invalid.",
+                         principal=caller.object_id)
+    return ok(_provider(state, match["sub"], namespace), caller.object_id)
+
+
+def list_providers(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``GET /subscriptions/{sub}/providers`` (``az provider list``): every namespace the twin knows."""
+    caller = _providers_reader(state, request, match["sub"])
+    if isinstance(caller, TwinResponse):
+        return caller
+    items = [_provider(state, match["sub"], ns) for ns in api_versions.table()["providers"]]
+    return ok(page(state, request, items), caller.object_id)
+
+
+LIST_KEYS = "Microsoft.CognitiveServices/accounts/listKeys/action"
+
+
+def list_keys(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``POST …/accounts/{name}/listKeys`` (``az cognitiveservices account keys list``): needs
+    ``accounts/listKeys/action`` at the account (ARM's 403 ``AuthorizationFailed`` otherwise — a data role such as
+    *Cognitive Services OpenAI User* does not carry it). The keys are the account's twin-only ``x-twin-keys`` (so a
+    listed key works on the data plane), random per account and twin run where the scenario declares none; they
+    are secrets, so nothing logs them (the request log keeps no response body)."""
+    caller = authenticate(state, request)
+    if isinstance(caller, TwinResponse):
+        return caller
+    account_id = f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}/providers/" \
+                 f"Microsoft.CognitiveServices/accounts/{match['account']}"
+    account = resource_or_404(state, account_id, caller)
+    if isinstance(account, TwinResponse):
+        return account
+    refused = authorize(state, caller, LIST_KEYS, account_id)
+    if refused:
+        return refused
+    declared = [str(k) for k in account.get("x-twin-keys") or []]
+    server = cast(Any, state)
+    with server.store_lock:
+        keys: dict[str, Mapping[str, str]] = server.store.setdefault("account_keys", {})
+        pair = keys.setdefault(access.norm_scope(account_id), {
+            name: declared[i] if i < len(declared) else secrets.token_hex(16)
+            for i, name in enumerate(("key1", "key2"))})
+    return TwinResponse.json(200, dict(pair), principal=caller.object_id)
+
+
 def register(router: Router) -> None:
     """ARM routes; authorization (role assignments …) first, as they share prefixes with resources."""
     arm_authorization.register(router)
@@ -293,6 +400,10 @@ def register(router: Router) -> None:
     router.add("GET", _RG + r"/providers/Microsoft\.CognitiveServices/accounts", ARM)(list_accounts_in_group)
     router.add("GET", _RG + r"/providers/Microsoft\.CognitiveServices/accounts/(?P<account>[^/]+)/deployments",
                ARM)(list_deployments)
+    router.add("POST", _RG + r"/providers/Microsoft\.CognitiveServices/accounts/(?P<account>[^/]+)/listKeys",
+               ARM)(list_keys)
+    router.add("GET", _SUB + r"/providers", ARM)(list_providers)
+    router.add("GET", _SUB + r"/providers/(?P<ns>[^/]+)", ARM)(get_provider)
     router.add("GET", _RESOURCE, ARM)(get_resource)
 
 

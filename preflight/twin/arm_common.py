@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from preflight.twin import access
+from preflight.twin import access, api_versions
 from preflight.twin.http import ARM, AuthError, Caller, TwinRequest, TwinResponse, TwinState, strip_twin_fields
 from preflight.twin.scenario import option
 
@@ -60,12 +60,13 @@ def expected_tenant(state: TwinState, path: str) -> str | None:
 
 
 def authenticate(state: TwinState, request: TwinRequest, service: str = ARM) -> Caller | TwinResponse:
-    """api-version first (ARM checks it before the token), then the bearer token; a response means refused.
+    """api-version first (ARM checks it before the token: present, and supported by the addressed type — see
+    :mod:`api_versions`), then the bearer token; a response means refused.
 
     Like ARM, the token's tenant must be the tenant of the subscription addressed; tenant-level lists accept
     any tenant's token (they answer that tenant's subscriptions). Uses the server's ``tenant_id=`` extension
     of :meth:`TwinState.verify_bearer` when it has one."""
-    refused = missing_api_version(request)
+    refused = missing_api_version(request) or api_versions.refusal(state, request)
     if refused is not None:
         return refused
     tenant = expected_tenant(state, request.path)

@@ -584,7 +584,7 @@ def _refresh(state: TwinState, request: TwinRequest, tenant: Mapping[str, Any] |
     client_id = form.get("client_id") or record["client_id"]
     token, claims = mint_user_token(state, user, resource, client_id=client_id, scp=perm)
     payload: dict[str, Any] = {
-        "token_type": "Bearer", "scope": f"{resource}/{claims['scp'].split()[0]}" if perm is None else scope,
+        "token_type": "Bearer", "scope": _granted_scope(resource, claims["scp"]) if perm is None else scope,
         "expires_in": 4199, "ext_expires_in": 4199, "access_token": token,
         "refresh_token": issue_refresh_token(state, user, client_id),
         "client_info": client_info(state, str(user.get("id", ""))),
@@ -592,6 +592,15 @@ def _refresh(state: TwinState, request: TwinRequest, tenant: Mapping[str, Any] |
     if "openid" in scope.split():
         payload["id_token"] = _id_token(state, user, client_id)
     return payload, str(user.get("id", ""))
+
+
+def _granted_scope(resource: str, scp: str) -> str:
+    """The ``scope`` Entra answers a ``{resource}/.default`` request with: the granted permission and the
+    ``.default`` itself, e.g. ``https://management.core.windows.net//user_impersonation
+    https://management.core.windows.net//.default`` (a real answer quoted in Azure/azure-cli#32931). MSAL caches an
+    access token under the answered scopes and finds it again only if the requested ones are among them: without
+    ``.default`` every ``get_token`` would redeem the refresh token again."""
+    return f"{resource}/{scp.split()[0]} {resource}/.default"
 
 
 def _principal_names(state: TwinState, form: Mapping[str, str]) -> list[str]:

@@ -4,7 +4,8 @@ Serves ``/v1.0/...`` on the twin's host: ``me``, ``users/{id|upn}``, ``servicePr
 ``(appId='…')``, ``$filter``, ``$select``), ``applications`` (by id, ``(appId='…')``, ``$filter``, with
 ``passwordCredentials`` / ``keyCredentials`` — secret values never leave the twin), ``applications/{id}/
 federatedIdentityCredentials``, ``groups/{id}``, ``…/transitiveMemberOf`` for me / users / service principals,
-``directoryObjects/getByIds``, ``$batch``, ``identity/conditionalAccess/policies`` and its What If
+``directoryObjects/getByIds``, ``getMemberGroups`` / ``checkMemberGroups`` (me, users, service principals, groups,
+directory objects), ``$batch``, ``identity/conditionalAccess/policies`` and its What If
 (``identity/conditionalAccess/evaluate``). Shapes, ``@odata.*``
 annotations and errors (``{"error": {"code", "message", "innerError"}}``) follow the Graph v1.0 reference.
 
@@ -353,6 +354,68 @@ def transitive_member_of(kind: str) -> Any:
     return handler
 
 
+# Who may ask for an object's group memberships (Graph v1.0, "user: getMemberGroups" / "checkMemberGroups" and
+# "directoryObject: getMemberObjects"): every clause's permissions together, any clause suffices.
+_MEMBER_GROUPS_READ: dict[str, tuple[tuple[tuple[str, ...], ...], ...]] = {
+    "users": ((("User.ReadBasic.All", "User.Read.All"), ("GroupMember.Read.All", "Group.Read.All")),
+              (("Directory.Read.All",),)),
+    "servicePrincipals": ((("Application.Read.All",),), (("Directory.Read.All",),)),
+    "groups": ((("GroupMember.Read.All", "Group.Read.All"),), (("Directory.Read.All",),)),
+    "directoryObjects": ((("Directory.Read.All",),),),
+}
+MAX_CHECK_GROUPS = 20
+
+
+def _may_read_memberships(state: TwinState, caller: Caller, kind: str) -> bool:
+    have = granted_permissions(state, caller)
+    return any(all(any(p.lower() in have for p in alternatives) for alternatives in clause)
+               for clause in _MEMBER_GROUPS_READ[kind])
+
+
+def member_groups(kind: str, check: bool) -> Any:
+    """``POST /{kind}/{id}/getMemberGroups`` (body ``securityEnabledOnly``) and ``…/checkMemberGroups`` (body
+    ``groupIds``, at most 20), also on ``/me``: the ids of the groups the object is a member of, nested
+    memberships included, as ``Collection(Edm.String)``. Anyone may ask about themselves; otherwise the
+    reference's permissions for the object's type (see ``_MEMBER_GROUPS_READ``)."""
+    def handler(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+        caller = _authenticate(state, request)
+        if isinstance(caller, TwinResponse):
+            return caller
+        try:
+            body = request.json()
+        except ValueError:
+            body = None
+        field = "groupIds" if check else "securityEnabledOnly"
+        value = body.get(field) if isinstance(body, dict) else None
+        group_ids: list[Any] = value if isinstance(value, list) else []
+        if (check and not isinstance(value, list)) or (not check and not isinstance(value, bool)):
+            return graph_error(400, "Request_BadRequest",
+                               f"Invalid request: a value is required for parameter '{field}'.", caller.object_id,
+                               request)
+        if check and len(group_ids) > MAX_CHECK_GROUPS:
+            return graph_error(400, "Request_BadRequest",
+                               f"Too many group identifiers were specified; the maximum is {MAX_CHECK_GROUPS}.",
+                               caller.object_id, request)
+        key = match.groupdict().get("key") or caller.object_id
+        found_kind = _kind_of(state, unquote(key)) if kind == "directoryObjects" else kind
+        obj = _find(state, found_kind, key) if found_kind else None
+        is_self = obj is not None and str(obj.get("id", "")).lower() == caller.object_id.lower()
+        if not is_self and not _may_read_memberships(state, caller, kind):
+            return denied(caller, request)
+        if obj is None:
+            return not_found(unquote(key), caller, request)
+        ids = access.transitive_groups(state.scenario, str(obj["id"]))
+        if check:
+            wanted = {str(g).lower() for g in group_ids}
+            ids = [g for g in ids if g.lower() in wanted]
+        elif value:  # securityEnabledOnly
+            ids = [g for g in ids if (_find(state, "groups", g) or {}).get("securityEnabled", True)]
+        result = {"@odata.context": _context(state, "Collection(Edm.String)"), "value": list(ids)}
+        return TwinResponse.json(200, result, principal=caller.object_id)
+    handler.__name__ = f"{'check' if check else 'get'}_member_groups_{kind}"
+    return handler
+
+
 def federated_credentials(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """An application's federated identity credentials (by object id or ``(appId='…')``)."""
     caller = _authenticate(state, request)
@@ -528,6 +591,10 @@ def _add_routes(router: Router) -> None:
     router.add("GET", v1 + r"/groups", GRAPH)(list_objects("groups"))
     router.add("GET", v1 + r"/groups/" + key, GRAPH)(get_object("groups"))
     router.add("POST", v1 + r"/directoryObjects/getByIds", GRAPH)(get_by_ids)
+    for check, action in ((False, "getMemberGroups"), (True, "checkMemberGroups")):
+        router.add("POST", v1 + r"/me/" + action, GRAPH)(member_groups("users", check))
+        for kind in ("users", "servicePrincipals", "groups", "directoryObjects"):
+            router.add("POST", v1 + f"/{kind}/" + key + "/" + action, GRAPH)(member_groups(kind, check))
     router.add("GET", v1 + r"/identity/conditionalAccess/policies", GRAPH)(conditional_access_policies)
     router.add("POST", v1 + r"/identity/conditionalAccess/evaluate", GRAPH)(conditional_access_what_if)
 

@@ -375,6 +375,39 @@ def test_refresh_token_grant(core_twin: Twin, core_env: dict[str, str]) -> None:
     assert claims["oid"] == IDS["alice"] and claims["scp"] == "user_impersonation" and claims["amr"] == ["pwd"]
 
 
+def test_refresh_answer_keeps_dot_default_in_scope(core_twin: Twin, core_env: dict[str, str]) -> None:
+    """Entra answers a ``.default`` request with the granted permission *and* ``.default`` (Azure/azure-cli#32931)."""
+    rt = core_twin.refresh_token("alice@contoso.onmicrosoft.com")
+    answer = requests.post(_token_url(core_twin), data={
+        "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "grant_type": "refresh_token", "refresh_token": rt,
+        "scope": "https://management.core.windows.net//.default offline_access openid profile"},
+        verify=str(core_twin.ca_file), timeout=5)
+    assert answer.json()["scope"].split() == ["https://management.core.windows.net//user_impersonation",
+                                              "https://management.core.windows.net//.default"]
+
+
+def test_msal_reuses_its_cached_user_token(core_twin: Twin, core_env: dict[str, str]) -> None:
+    """A public client (the Azure CLI's MSAL set-up) redeems the refresh token once; the second request for the
+    same ``.default`` scope is served from MSAL's cache — one token POST in the request log for two tokens."""
+    import msal
+
+    app = msal.PublicClientApplication("04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+                                       authority=f"{core_twin.base_url}/{TENANT}", instance_discovery=False,
+                                       verify=str(core_twin.ca_file))
+    scopes = ["https://management.core.windows.net//.default"]
+    refresh_token = core_twin.refresh_token("alice@contoso.onmicrosoft.com")
+    core_twin.clear_log()
+    first = app.acquire_token_by_refresh_token(refresh_token, scopes)
+    assert "access_token" in first, first.get("error_description")
+    account = app.get_accounts(username="alice@contoso.onmicrosoft.com")
+    assert account, "MSAL cached no account for the refresh answer"
+    again = app.acquire_token_silent(scopes, account=account[0])
+    assert again is not None and again["access_token"] == first["access_token"]
+    assert again.get("token_source") == "cache"
+    posts = [e for e in core_twin.requests() if e.method == "POST"]
+    assert [(e.path, e.status) for e in posts] == [(f"/{TENANT}/oauth2/v2.0/token", 200)]
+
+
 def test_expired_refresh_token_is_aadsts700082(core_twin: Twin, core_env: dict[str, str]) -> None:
     core_twin.use(core_scenario(signIn={"azureCli": {"loggedIn": True, "user": "alice@contoso.onmicrosoft.com",
                                                      "refreshTokenExpired": True}}))
