@@ -70,7 +70,6 @@ from preflight.twin.http import (
 from preflight.twin.scenario import ACCOUNT_TYPE, iso_time, option
 
 SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
-API_VERSIONS = ("2021-03-01", "2022-10-01", "2024-04-01")
 _MAX_TOP = 1000
 
 
