@@ -85,7 +85,8 @@ def _run_once(options: CheckOptions, observer: Observer | None) -> Report:
     # the tags of the checks that run, so one check can serve another's needs (tokens.scope tests the Graph
     # token when a Graph-reading check is selected); the engine itself never reads them
     tags = frozenset(tag for c in checks for tag in c.meta.tags)
-    ctx = Context(options.target, services={"describe-fact": describe_fact, "selected-tags": tags})
+    ctx = Context(options.target, services={"describe-fact": describe_fact, "selected-tags": tags,
+                                            "deadline": time.monotonic() + options.engine.deadline})
     redactor = Redactor.from_environ(options.target.environ)
     try:
         results = run_checks(checks, ctx, options.engine, observer=observer, sanitize=redactor.result)

@@ -37,7 +37,8 @@ def run_audit(target: Target, options: AuditOptions, engine: RunOptions = AUDIT_
     checks = load(select(discover(AUDIT_GROUP), only, skip))
     from preflight.azure.services import describe_fact
 
-    ctx = Context(target, services={"audit": options, "describe-fact": describe_fact})
+    ctx = Context(target, services={"audit": options, "describe-fact": describe_fact,
+                                    "deadline": time.monotonic() + engine.deadline})  # request timeouts
     redactor = Redactor.from_environ(target.environ)
     results = run_checks(checks, ctx, engine, observer=observer, sanitize=redactor.result)
     try:
