@@ -43,7 +43,8 @@ def hostile() -> Iterator[Hostile]:
 
 
 def _run(twin: Twin, monkeypatch: pytest.MonkeyPatch, doc: dict[str, Any], hostile: Hostile | None,
-         only: Sequence[str], *, timeout: float = 20, env: dict[str, str] | None = None) -> Report:
+         only: Sequence[str], *, timeout: float = 20, env: dict[str, str] | None = None,
+         drop: Sequence[str] = ()) -> Report:
     """The checks in-process against the twin serving ``doc``, trusting the hostile server too."""
     twin.use(doc)
     apply_environment(monkeypatch, twin.environment())
@@ -54,6 +55,8 @@ def _run(twin: Twin, monkeypatch: pytest.MonkeyPatch, doc: dict[str, Any], hosti
         monkeypatch.setenv("NO_PROXY", "127.0.0.1,127.0.0.2,localhost")
     for key, value in (env or {}).items():
         monkeypatch.setenv(key, value)
+    for key in drop:
+        monkeypatch.delenv(key, raising=False)
     target = build_target(dict(os.environ))
     return run(CheckOptions(target, only=list(only), engine=RunOptions(timeout=timeout, deadline=timeout + 10)))
 
@@ -196,3 +199,29 @@ def test_a_declared_oversized_body_is_not_read(twin_session: Twin, monkeypatch: 
     probe = results(report, "access.probe")
     assert [r.status for r in probe] == [Status.ERROR], _texts(report, "access.probe")
     assert "declares 10,737,418,240 bytes" in probe[0].summary, probe[0].summary
+
+
+def test_the_audit_and_the_sdk_pager_refuse_a_foreign_next_link(twin_session: Twin, hostile: Hostile,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit's REST client and the ARM SDK's own pager (the subscription listing of the endpoint lookup's
+    ARM fallback) follow ``nextLink`` through the same host-bound token policy. Resource Graph refuses, so
+    both list subscriptions through ARM — whose first page points to another host."""
+    from preflight.audit.collect import AuditPlan
+    from preflight.audit.facts import AuditOptions
+    from preflight.audit.run import run_audit
+
+    foreign = f"{hostile.url}/subscriptions?page=2"
+    first = {"value": [{"id": f"/subscriptions/{sc.SUB}", "subscriptionId": sc.SUB, "displayName": "s",
+                        "state": "Enabled", "tenantId": sc.TENANT}], "nextLink": foreign}
+    doc = _with_faults({"match": {"service": "resource_graph"}, "status": 403},
+                       {"match": {"service": "arm", "method": "GET", "path": "^/subscriptions$"}, "status": 200,
+                        "body": first})
+    # the endpoint (AZURE_OPENAI_ENDPOINT) is the target: it is looked up
+    check = _run(twin_session, monkeypatch, doc, hostile, ["resource.endpoint"], drop=["PREFLIGHT_RESOURCE_ID"])
+    check_said = _texts(check, "resource.endpoint")
+    audit = run_audit(build_target(dict(os.environ)), AuditOptions(plan=AuditPlan(all_subscriptions=True)),
+                      RunOptions(timeout=20, deadline=30))
+    assert hostile.seen == [], "a token followed a nextLink to another host"
+    assert "error: " in check_said and "refused to send" in check_said and "127.0.0.2" in check_said, check_said
+    audit_said = " | ".join(r.summary for r in audit.results)
+    assert "refused to send" in audit_said and "127.0.0.2" in audit_said, audit_said
