@@ -232,7 +232,8 @@ def _part_from_batch(item: Mapping[str, Any]) -> Part:
         return Part(502, None, "InvalidAnswer", f"a $batch answer with the status {item.get('status')!r}")
     body = item.get("body")
     if 300 <= status < 400:
-        headers = item.get("headers") if isinstance(item.get("headers"), Mapping) else {}
+        given = item.get("headers")
+        headers: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
         location = next((str(v) for k, v in headers.items() if str(k).lower() == "location"), None)
         where = f" to {location[:200]}" if location else " (no Location)"
         return Part(502, None, "Redirect", f"a redirect (HTTP {status}){where} inside $batch, not followed")

@@ -225,3 +225,16 @@ def test_the_audit_and_the_sdk_pager_refuse_a_foreign_next_link(twin_session: Tw
     assert "error: " in check_said and "refused to send" in check_said and "127.0.0.2" in check_said, check_said
     audit_said = " | ".join(r.summary for r in audit.results)
     assert "refused to send" in audit_said and "127.0.0.2" in audit_said, audit_said
+
+
+def test_the_cloud_metadata_redirect_is_not_followed(twin_session: Twin, hostile: Hostile,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first request of a run (urllib, no token) follows no redirect either: a 3xx could point anywhere,
+    a link-local address included."""
+    doc = _with_faults({"match": {"path": "metadata/endpoints"}, "status": 302,
+                        "headers": {"Location": f"{hostile.url}/metadata/endpoints"}, "body": {}})
+    report = _run(twin_session, monkeypatch, doc, hostile, ["signin.chain"])
+    assert hostile.seen == [], "the metadata request followed the redirect"
+    chain = results(report, "signin.chain")
+    assert [r.status for r in chain] == [Status.ERROR], _texts(report, "signin.chain")
+    assert "redirect to https://127.0.0.2" in chain[0].summary, chain[0].summary
