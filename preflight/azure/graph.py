@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 MAX_BATCH = 20  # Graph's limit of requests per $batch
 MAX_IDS = 1000  # Graph's limit of ids per directoryObjects/getByIds
-MAX_PAGES = 10  # per collection: 10 pages × 100 groups is far beyond what a diagnosis needs
+MAX_PAGES = 100  # per collection: 100 pages × 100 groups; more is an ERROR (incomplete), never a partial list
 MAX_RETRY_AFTER = 5.0  # seconds: a hostile or buggy Retry-After must not stall the run
 RETRIED_PARTS = frozenset({429, 500, 502, 503, 504})  # inner $batch answers asked for again on their own
 # The directory permission each kind of read needs (what a 403 names).
@@ -288,15 +288,15 @@ def get(reader: GraphReader, relative: str) -> Part:
 
 
 def _follow(reader: GraphReader, part: Part) -> Part:
-    """Complete a collection by following ``@odata.nextLink`` (absolute URLs), bounded."""
+    """Complete a collection by following ``@odata.nextLink`` (absolute URLs): on Graph's own origin, never a
+    link twice, at most ``MAX_PAGES`` pages (preflight.azure.http.Pages) — past that, a failed part saying the
+    listing is incomplete, never a silently partial collection a verdict would trust."""
     if not part.ok or not isinstance(part.body, dict) or "@odata.nextLink" not in part.body:
         return part
     values = list(part.body.get("value") or [])
     link = part.body.get("@odata.nextLink")
-    pages = Pages(reader.base, MAX_PAGES + 1)  # on Graph's own origin, no loop (see preflight.azure.http.Pages)
-    for _ in range(MAX_PAGES):
-        if not link:
-            break
+    pages = Pages(reader.base, MAX_PAGES)
+    while link:
         try:
             pages.next(str(link))
         except RefusedRequest as exc:

@@ -408,7 +408,48 @@ def sdk_kwargs(credential: Any, scope: str, base_url: str, deadline: Deadline) -
     policy (the SDK's pager follows ``nextLink`` through it), no redirects, timeouts from the deadline."""
     connect, read = deadline.timeouts()
     return {"authentication_policy": bearer_policy(credential, scope, base_url), "permit_redirects": False,
-            "connection_timeout": connect, "read_timeout": read}
+            "connection_timeout": connect, "read_timeout": read, "transport": capped_transport()}
+
+
+def capped_transport(max_body: int | None = None) -> Any:
+    """An azure-core ``RequestsTransport`` whose every answer is read as a stream under the size cap (declared
+    ``Content-Length`` and decompressed size, :data:`MAX_BODY` by default) — for clients whose answers are read
+    inside the SDK (the ARM management clients: their pager decodes whole pages), where :func:`exchange`
+    cannot stand between. An answer over the cap is :class:`RefusedRequest` (``TooLarge``), not retried."""
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+    from azure.core.pipeline.transport._bigger_block_size_http_adapters import BiggerBlockSizeHTTPAdapter
+
+    class CappedAdapter(BiggerBlockSizeHTTPAdapter):  # type: ignore[misc]
+        def send(self, request: Any, stream: bool = False, **kwargs: Any) -> Any:  # type: ignore[override]
+            response = super().send(request, stream=True, **kwargs)
+            if stream:
+                return response
+            cap = MAX_BODY if max_body is None else max_body
+            declared = response.headers.get("Content-Length")
+            try:
+                if declared is not None and declared.strip().isdigit() and int(declared) > cap:
+                    raise RefusedRequest(request.url, "TooLarge", f"the answer declares {int(declared):,} bytes, "
+                                         f"more than the {cap:,}-byte limit (not read)")
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_content(64 * 1024):
+                    size += len(chunk)
+                    if size > cap:
+                        raise RefusedRequest(request.url, "TooLarge", f"the answer is larger than the {cap:,}-byte "
+                                             "limit (after decompression; reading stopped there)")
+                    chunks.append(chunk)
+            except RefusedRequest:
+                response.close()
+                raise
+            response._content = b"".join(chunks)
+            response._content_consumed = True
+            return response
+
+    session = requests.Session()
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, CappedAdapter())
+    return RequestsTransport(session=session, session_owner=True)
 
 
 class Answer:
