@@ -262,6 +262,15 @@ def _aggregated(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[As
         del page  # ~50 MB of decoded JSON: not alive while the next page decodes
 
 
+def _rows(page: Mapping[str, Any]) -> list[Any]:
+    """A Resource Graph page's ``data``: a list, or a RestError — ``{}`` is not "no assignments"."""
+    rows = page.get("data")
+    if not isinstance(rows, list):
+        raise RestError("POST", ARG_PATH, None, "InvalidAnswer", "Resource Graph answered HTTP 200 without a data "
+                        "list: the listing is unusable")
+    return rows
+
+
 def _next_token(token: str, seen: set[str]) -> None:
     """Record a ``$skipToken`` about to be sent; a repeated one (a loop) or more than ``MAX_PAGES`` pages is a
     RestError — never a silently partial inventory, never an endless listing."""
@@ -279,7 +288,7 @@ def _next_token(token: str, seen: set[str]) -> None:
 def _unpack(page: Mapping[str, Any], found: list[Assignment]) -> tuple[int, int, int]:
     """Append one aggregated page's assignments to ``found``; (rows, assignments, largest group). A list shorter
     than its row's ``n`` raises :class:`_Unpackable`."""
-    rows = page.get("data") or []
+    rows = _rows(page)
     packed = largest = 0
     for row in rows:
         if not isinstance(row, Mapping):
@@ -315,7 +324,7 @@ def _one_row_each(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[
                 body["options"] = {**body["options"], "$top": max(1, top // 2)}
                 continue
             raise
-        for row in page.get("data") or []:
+        for row in _rows(page):
             if isinstance(row, Mapping) and (item := Assignment.from_arm(row)) is not None:
                 found.append(item)
         total = page.get("totalRecords")

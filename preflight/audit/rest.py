@@ -14,7 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from preflight.azure.http import Deadline, HttpError, Pages, RefusedRequest, rest_client, send_json_sized
+from preflight.azure.http import (
+    Deadline,
+    HttpError,
+    Pages,
+    RefusedRequest,
+    page_values,
+    rest_client,
+    send_json_sized,
+)
 
 MAX_RETRY_AFTER = 10.0  # seconds; longer Retry-After values are shortened to this
 RETRY_TOTAL = 4
@@ -99,7 +107,7 @@ class RestClient:
         guard = Pages(self.url(path), self.max_pages)
         page = self.get(path, params)
         while True:
-            yield [v for v in page.get("value") or [] if isinstance(v, dict)]
+            yield page_values(page, self.url(path), RestError)
             link = page.get(next_key)
             if not isinstance(link, str) or not link:
                 return

@@ -395,13 +395,13 @@ def _arm_list(ctx: Context, path: str, params: Mapping[str, str]) -> tuple[dict[
     """Every ``value`` item, following ARM's absolute ``nextLink`` (which carries its own query) — only on
     Resource Manager's own origin, never a link twice, at most ``MAX_PAGES`` pages (preflight.azure.http.Pages):
     anything else is an HttpError naming the host, and no request."""
-    from preflight.azure.http import HttpError, Pages, RefusedRequest
+    from preflight.azure.http import HttpError, Pages, RefusedRequest, page_values
 
     pages = Pages(_arm_url(ctx, path))
     page = _arm_get(ctx, path, params)
     items: list[dict[str, Any]] = []
     while True:
-        items.extend(v for v in page.get("value") or [] if isinstance(v, dict))
+        items.extend(page_values(page, pages.first_url))
         next_link = page.get("nextLink")
         if not isinstance(next_link, str) or not next_link:
             return tuple(items)
@@ -446,10 +446,17 @@ def role_definition(ctx: Context, definition_id: str) -> Mapping[str, Any]:
     from preflight.azure.http import HttpError
 
     try:
-        return _arm_get(ctx, _scope_path(definition_id), {"api-version": AUTHORIZATION_API})
+        found = _arm_get(ctx, _scope_path(definition_id), {"api-version": AUTHORIZATION_API})
     except HttpError as exc:
         raise _rest_error("role-definition", exc, f"could not read role definition {definition_id}",
                           "rbac.data-action") from exc
+    properties = found.get("properties")
+    if not isinstance(properties, dict) or not isinstance(properties.get("permissions"), list):
+        # `{}` is not a role that grants nothing: the evaluator must not read it as one
+        raise FactError("role-definition", f"could not read role definition {definition_id}: Azure Resource "
+                        f"Manager answered HTTP 200 without properties.permissions (received "
+                        f"{json.dumps(found)[:120]})", status=200, code="InvalidAnswer")
+    return found
 
 
 @fact("deny-assignments", reported_by="rbac.data-action")

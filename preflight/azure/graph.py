@@ -39,6 +39,7 @@ from preflight.azure.http import (
     describe_body,
     describe_transport,
     exchange,
+    page_values,
     redirect_text,
     rest_client,
     send_json,
@@ -388,7 +389,7 @@ def pages(reader: GraphReader, relative: str, params: Mapping[str, str] | None =
     guard = Pages(reader.base, max_pages)
     page = call(reader, "GET", relative, params=params)
     while True:
-        yield [v for v in page.get("value") or [] if isinstance(v, dict)]
+        yield page_values(page, reader.base + relative, GraphError)
         link = page.get("@odata.nextLink")
         if not isinstance(link, str) or not link:
             return
@@ -410,7 +411,8 @@ def get_by_ids(reader: GraphReader, ids: Iterable[str], types: Sequence[str], *,
 
     def one(batch: Sequence[str]) -> list[dict[str, Any]]:
         page = call(reader, "POST", "directoryObjects/getByIds", {"ids": list(batch), "types": list(types)})
-        return [o for o in page.get("value") or [] if isinstance(o, dict)]
+        # `{}` is not "none of these exist": without a value list no id may be called deleted
+        return page_values(page, reader.base + "directoryObjects/getByIds", GraphError)
 
     if len(batches) <= 1 or workers <= 1:
         return [o for b in batches for o in one(b)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -501,6 +501,18 @@ def redirect_text(answer: Any) -> str:
     where = f" to {location[:200]}" if location else " (no Location)"
     return f"a redirect (HTTP {answer.status_code}){where}, not followed: preflight never sends a token on to " \
            "another address"
+
+
+def page_values(page: Mapping[str, Any], url: str, error: Callable[..., HttpError] = HttpError,
+                key: str = "value") -> list[dict[str, Any]]:
+    """The items of one listing page: its ``value`` (Resource Graph: ``data``) must be a list — a page without
+    one (``{}``, another object) is ``error`` with code ``InvalidAnswer`` saying what was received, never an
+    empty listing a verdict would read as "nothing there"."""
+    items = page.get(key)
+    if not isinstance(items, list):
+        raise error("GET", url, None, "InvalidAnswer", f"answered HTTP 200 with a listing page without a {key} list "
+                    f"(received {json.dumps(page)[:120]})")
+    return [v for v in items if isinstance(v, dict)]
 
 
 class Pages:

@@ -35,9 +35,10 @@ class ProbeAnswer:
         if self.status != 200:
             return False
         try:
-            return isinstance(self.json(), dict)
+            body = self.json()
         except ValueError:
             return False
+        return isinstance(body, dict) and isinstance(body.get("data"), list)
 
 
 def probe_endpoint(ctx: Context) -> str | None:
@@ -94,7 +95,18 @@ def dataplane_probe(ctx: Context) -> ProbeAnswer | None:
         raise FactError("dataplane-probe", f"the data plane answered {redirect_text(response)}: cannot tell "
                         f"whether the token is accepted (GET {url})", reported_by="access.probe",
                         status=response.status_code, code="Redirect")
-    return ProbeAnswer(url, response.status_code, response.text(), response.headers.get("Content-Type"))
+    answer = ProbeAnswer(url, response.status_code, response.text(), response.headers.get("Content-Type"))
+    if 200 <= answer.status < 300 and not answer.accepted:
+        try:
+            shape = isinstance(answer.json(), dict)
+        except ValueError:
+            shape = False  # not JSON at all: access.probe describes the body itself
+        if shape:  # JSON, but not the deployments list: not proof that the token was accepted
+            raise FactError("dataplane-probe", f"the data plane answered HTTP {answer.status} without the "
+                            f"deployments list (data) (received {answer.text[:120]!r}): cannot tell whether the "
+                            f"token is accepted (GET {url})", reported_by="access.probe", status=answer.status,
+                            code="InvalidAnswer")
+    return answer
 
 
 def probe_says(ctx: Context) -> str | None:

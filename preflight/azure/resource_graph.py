@@ -95,7 +95,9 @@ def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[di
             if not isinstance(payload, dict):
                 raise ResourceGraphError(f"{RESOURCE_GRAPH} answered HTTP 200 with JSON that is not an object",
                                          response.status_code)
-            rows.extend(r for r in payload.get("data") or [] if isinstance(r, dict))
+            if not isinstance(payload.get("data"), list):  # `{}` is not "no account": fall back to ARM
+                raise ResourceGraphError(f"{RESOURCE_GRAPH} answered HTTP 200 without a data list", 200)
+            rows.extend(r for r in payload["data"] if isinstance(r, dict))
             token = payload.get("$skipToken")
             if not token:
                 break
