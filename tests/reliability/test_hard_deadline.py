@@ -68,3 +68,61 @@ def test_a_hung_listing_does_not_hold_check_or_audit(tmp_path: Path) -> None:
             assert elapsed < DEADLINE + AFTER_REPORT + STARTUP, f"{name}: exited after {elapsed:.1f} s"
             summaries = [r["summary"] for r in json.loads(report.read_text("utf-8"))["results"]]
             assert any("timed out" in s or "deadline" in s for s in summaries), (name, summaries)  # the hang held
+
+
+def test_request_timeouts_come_from_the_remaining_deadline(monkeypatch: Any) -> None:
+    """A server that accepts and never answers: the read gives up when the run's deadline does (1.5 s here),
+    not after azure-core's 300 s; and once the deadline has passed no request is sent at all."""
+    import pytest
+    from azure.core.exceptions import AzureError
+    from azure.core.rest import HttpRequest
+    from reliability.hostile import Hostile
+
+    from preflight.azure.http import Deadline, RefusedRequest, exchange, rest_client
+
+    with Hostile("127.0.0.2", mode="hang", hang_s=20) as hung:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(hung.ca_file))
+        monkeypatch.setenv("NO_PROXY", "127.0.0.2")
+        deadline = Deadline(time.monotonic() + 1.5)
+        client = rest_client(hung.url, deadline=deadline, retry={"retry_total": 0})
+        started = time.monotonic()
+        with client, pytest.raises(AzureError):
+            exchange(client, HttpRequest("GET", hung.url + "/slow"), deadline=deadline)
+        assert time.monotonic() - started < 4.0
+        assert len(hung.seen) == 1
+        with rest_client(hung.url, deadline=Deadline(time.monotonic() - 1)) as late, \
+                pytest.raises(RefusedRequest) as refused:
+            exchange(late, HttpRequest("GET", hung.url + "/late"))
+        assert refused.value.code == "DeadlinePassed" and len(hung.seen) == 1
+
+
+def test_map_bounded_runs_on_daemon_threads_in_order_and_bounded() -> None:
+    import threading
+
+    import pytest
+
+    from preflight.daemon import map_bounded
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def work(n: int) -> tuple[int, bool]:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+        return n * n, threading.current_thread().daemon
+
+    found = map_bounded(work, list(range(12)), 3, "test")
+    assert [n for n, _ in found] == [n * n for n in range(12)]
+    assert all(daemon for _, daemon in found) and peak[0] <= 3
+
+    def fails(n: int) -> int:
+        if n in (2, 5):
+            raise ValueError(f"boom {n}")
+        return n
+
+    with pytest.raises(ValueError, match="boom 2"):
+        map_bounded(fails, list(range(8)), 4)
+    assert map_bounded(fails, [], 4) == []
