@@ -320,15 +320,16 @@ def _list_matching_accounts(ctx: Context, endpoint: str) -> list[dict[str, Any]]
     threads: a listing hung on a server that never answers must not hold the process at exit)."""
     from azure.core.exceptions import HttpResponseError
 
+    from preflight.azure.http import sdk_items
     from preflight.daemon import map_bounded
 
-    subscriptions = [s.subscription_id for s in ctx.get(subscription_client).subscriptions.list()
+    subscriptions = [s.subscription_id for s in sdk_items(ctx.get(subscription_client).subscriptions.list())
                      if _enabled(getattr(s, "state", None))]
 
     def accounts(subscription: str) -> list[dict[str, Any]]:
         try:
             return [dict(a.serialize(keep_readonly=True))
-                    for a in ctx.get(cognitive_client, subscription).accounts.list()]
+                    for a in sdk_items(ctx.get(cognitive_client, subscription).accounts.list())]
         except HttpResponseError as exc:  # one unreadable subscription must not hide the others
             log.info("cannot list accounts in %s: %s", subscription, exc)
             return []
@@ -514,12 +515,12 @@ def eligible_assignments(ctx: Context, scope: str, principal_id: str | None) -> 
     principal's need ``roleEligibilityScheduleInstances/read`` (``assignedTo()``, groups resolved by ARM)."""
     from azure.core.exceptions import AzureError, DeserializationError
 
-    from preflight.azure.http import RefusedRequest
+    from preflight.azure.http import RefusedRequest, sdk_items
 
     client = ctx.get(authorization_client, subscription_of(ctx, scope))
     text = "asTarget()" if principal_id is None else f"assignedTo('{principal_id}')"
     try:
-        items = client.role_eligibility_schedule_instances.list_for_scope(scope, filter=text)
+        items = sdk_items(client.role_eligibility_schedule_instances.list_for_scope(scope, filter=text))
         return tuple(dict(i.serialize(keep_readonly=True)) for i in items)
     except (AzureError, DeserializationError, RefusedRequest) as exc:
         raise arm_error("eligible-assignments", exc, f"could not read PIM role eligibilities at {scope}",
@@ -547,11 +548,11 @@ def role_definitions_at(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
     role for an arbitrary action and to tell data actions from management actions."""
     from azure.core.exceptions import AzureError, DeserializationError
 
-    from preflight.azure.http import RefusedRequest
+    from preflight.azure.http import RefusedRequest, sdk_items
 
     client = ctx.get(authorization_client, subscription_of(ctx, scope))
     try:
-        return tuple(dict(d.serialize(keep_readonly=True)) for d in client.role_definitions.list(scope))
+        return tuple(dict(d.serialize(keep_readonly=True)) for d in sdk_items(client.role_definitions.list(scope)))
     except (AzureError, DeserializationError, RefusedRequest) as exc:
         raise arm_error("role-definitions-at", exc, f"could not list role definitions at {scope}",
                         "rbac.data-action") from exc

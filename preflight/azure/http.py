@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -513,6 +513,20 @@ def page_values(page: Mapping[str, Any], url: str, error: Callable[..., HttpErro
         raise error("GET", url, None, "InvalidAnswer", f"answered HTTP 200 with a listing page without a {key} list "
                     f"(received {json.dumps(page)[:120]})")
     return [v for v in items if isinstance(v, dict)]
+
+
+def sdk_items(pager: Any, max_pages: int | None = None) -> Iterator[Any]:
+    """The items of an azure-core ``ItemPaged`` (an ARM SDK listing), page by page, with :class:`Pages`' loop
+    and page-count checks on its continuation links (the SDK follows ``nextLink`` itself; the host-bound bearer
+    policy already keeps those links at home)."""
+    pages = pager.by_page()
+    guard: Pages | None = None
+    for page in pages:
+        yield from page
+        token = getattr(pages, "continuation_token", None)
+        if isinstance(token, str) and token:
+            guard = guard or Pages(token, max_pages)
+            guard.next(token)
 
 
 class Pages:

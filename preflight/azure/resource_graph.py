@@ -105,6 +105,8 @@ def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[di
                 raise ResourceGraphError(f"{RESOURCE_GRAPH} repeated a $skipToken (a loop)")
             seen.add(str(token))
             options["$skipToken"] = token
+        else:  # every page had a next one: the rows so far are not the answer
+            raise ResourceGraphError(f"{RESOURCE_GRAPH}'s answer has more than {MAX_PAGES} pages")
     return rows
 
 

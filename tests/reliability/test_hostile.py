@@ -275,3 +275,20 @@ def test_a_graph_listing_over_the_page_limit_is_an_error_not_a_partial_list(twin
     report = _run(twin_session, monkeypatch, doc, None, ["principal.*", "signin.*"])
     everything = " | ".join(f"{r.check_id} {r.status.value}: {r.summary}" for r in report.results)
     assert "more than 1 pages" in everything and "error" in everything, everything
+
+
+def test_an_sdk_listing_loop_stops_at_once(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ARM SDK's pager (the endpoint lookup's subscription listing) under the same loop check."""
+    twin_session.use("healthy")
+    again = f"{twin_session.base_url}/subscriptions?api-version=2022-12-01&loop=1"
+    first = {"value": [{"id": f"/subscriptions/{sc.SUB}", "subscriptionId": sc.SUB, "displayName": "s",
+                        "state": "Enabled", "tenantId": sc.TENANT}], "nextLink": again}
+    doc = _with_faults({"match": {"service": "resource_graph"}, "status": 403},
+                       {"match": {"service": "arm", "method": "GET", "path": "^/subscriptions$"}, "status": 200,
+                        "body": first})
+    report = _run(twin_session, monkeypatch, doc, None, ["resource.endpoint"], timeout=8,
+                  drop=["PREFLIGHT_RESOURCE_ID"])
+    listed = [e for e in twin_session.requests() if e.path == "/subscriptions"]
+    assert 1 <= len(listed) <= 3, f"{len(listed)} requests for one listing: the loop was followed"
+    text = _texts(report, "resource.endpoint")
+    assert "error: " in text and "loop" in text, text
