@@ -341,7 +341,7 @@ def deadline_of(ctx: Any) -> Deadline:
 def _deadline_policy(deadline: Deadline, connect: float, read: float) -> Any:
     from azure.core.pipeline.policies import SansIOHTTPPolicy
 
-    class DeadlinePolicy(SansIOHTTPPolicy):  # type: ignore[misc]
+    class DeadlinePolicy(SansIOHTTPPolicy[Any, Any]):
         """Per attempt (it sits after the retry policy): timeouts from what is left of the run."""
 
         def on_request(self, request: Any) -> None:
@@ -358,7 +358,7 @@ def bearer_policy(credential: Any, scope: str, allowed: str) -> Any:
     :class:`RefusedRequest`, never sent. Also the ``authentication_policy`` of the ARM SDK clients."""
     from azure.core.pipeline.policies import BearerTokenCredentialPolicy
 
-    class HostBoundBearerPolicy(BearerTokenCredentialPolicy):  # type: ignore[misc]
+    class HostBoundBearerPolicy(BearerTokenCredentialPolicy[Any, Any]):
         def on_request(self, request: Any) -> None:
             check_origin(request.http_request.url, allowed)
             super().on_request(request)
@@ -420,7 +420,7 @@ def capped_transport(max_body: int | None = None) -> Any:
     from azure.core.pipeline.transport import RequestsTransport
     from azure.core.pipeline.transport._bigger_block_size_http_adapters import BiggerBlockSizeHTTPAdapter
 
-    class CappedAdapter(BiggerBlockSizeHTTPAdapter):  # type: ignore[misc]
+    class CappedAdapter(BiggerBlockSizeHTTPAdapter):
         def send(self, request: Any, stream: bool = False, **kwargs: Any) -> Any:  # type: ignore[override]
             response = super().send(request, stream=True, **kwargs)
             if stream:
@@ -461,10 +461,10 @@ class Answer:
         self.content = content
 
     def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
+        return self.content.decode("utf-8-sig", errors="replace")  # as azure-core: a BOM is not content
 
     def json(self) -> Any:
-        return json.loads(self.content.decode("utf-8"))
+        return json.loads(self.content.decode("utf-8-sig"))
 
 
 def exchange(client: Any, request: Any, *, max_body: int | None = None, deadline: Deadline | None = None) -> Answer:
