@@ -99,7 +99,7 @@ def map_bounded(call: Callable[[U], T], items: Sequence[U], workers: int, name: 
                 return
             try:
                 results[index] = call(items[index])
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the waiting thread
+            except BaseException as exc:  # re-raised in the waiting thread
                 errors[index] = exc
 
     threads = [threading.Thread(target=work, name=f"{name}-{i}", daemon=True)

@@ -471,7 +471,7 @@ def role_definitions(arm: RestClient, assignments: Sequence[Assignment],
             return exc
 
     if missing:
-        for definition_id, outcome in zip(missing, map_bounded(one, missing, workers, "preflight-audit")):
+        for definition_id, outcome in zip(missing, map_bounded(one, missing, workers, "preflight-audit"), strict=True):
             if isinstance(outcome, RestError):
                 errors.append(f"{definition_id}: {outcome.status or ''} {outcome.code or ''}".strip())
             else:
@@ -496,7 +496,8 @@ def classic_administrators(arm: RestClient, subscriptions: Sequence[str],
     errors: list[str] = []
     if not subscriptions:
         return rows, errors
-    for subscription, outcome in zip(subscriptions, map_bounded(one, subscriptions, workers, "preflight-audit")):
+    for subscription, outcome in zip(subscriptions, map_bounded(one, subscriptions, workers, "preflight-audit"),
+                                     strict=True):
         if isinstance(outcome, RestError):
             errors.append(f"{subscription}: {outcome.status or ''} {outcome.code or ''}".strip())
         else:

@@ -247,10 +247,8 @@ def _part_from_batch(item: Mapping[str, Any]) -> Part:
 def _send(reader: GraphReader, method: str, url: str, json_body: Any = None) -> Any:
     """One request, read whole under the size cap; a request refused before or while sending (a foreign host,
     a cap, the deadline) comes back as a failed :class:`Part` naming why."""
-    from azure.core.exceptions import AzureError
+    from azure.core.exceptions import AzureError, ClientAuthenticationError
     from azure.core.rest import HttpRequest
-
-    from azure.core.exceptions import ClientAuthenticationError
 
     try:
         return exchange(reader.client, HttpRequest(method, url, json=json_body), deadline=reader.deadline)
@@ -359,7 +357,7 @@ def raise_for(part: Part, fact_name: str, what: str, permission_key: str, reader
         return
     if part.denied:
         raise GraphDenied(fact_name, what, PERMISSIONS[permission_key], reader.reader)
-    if part.code == "NotJson" or part.code == "InvalidAnswer" and (part.message or "").startswith("(HTTP"):
+    if part.code == "NotJson" or (part.code == "InvalidAnswer" and (part.message or "").startswith("(HTTP")):
         said = f"{GRAPH} answered {part.message}"
     elif part.code in UNEXPECTED:
         said = f"{GRAPH}: {part.message}"

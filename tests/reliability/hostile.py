@@ -105,7 +105,7 @@ class Hostile:
         return str(path)
 
     def start(self) -> Self:
-        ca, cert, key = _certificate(Path(self._dir.name), self.ip)
+        _, cert, key = _certificate(Path(self._dir.name), self.ip)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(str(cert), str(key))
         server = self
@@ -124,7 +124,7 @@ class Hostile:
                                         {k.lower() for k in self.headers.keys()}))
                 getattr(server, f"_answer_{server.mode}")(self)
 
-            do_GET = do_POST = _any  # noqa: N815 - http.server's naming
+            do_GET = do_POST = _any
 
         self._httpd = ThreadingHTTPServer((self.ip, 0), Handler)
         self._httpd.daemon_threads = True

@@ -76,6 +76,7 @@ def test_request_timeouts_come_from_the_remaining_deadline(monkeypatch: Any) -> 
     import pytest
     from azure.core.exceptions import AzureError
     from azure.core.rest import HttpRequest
+
     from reliability.hostile import Hostile
 
     from preflight.azure.http import Deadline, RefusedRequest, exchange, rest_client

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+
 from helpers import rbac_scenarios as sc
 from helpers.scenarios import results
 from helpers.twin_fixtures import apply_environment
