@@ -70,3 +70,45 @@ class Running(Generic[T]):
 def start_all(calls: Sequence[Callable[[], T]], name: str = "preflight") -> Running[T]:
     """Start every call on its own daemon thread now; wait later through the returned :class:`Running`."""
     return Running(calls, name).start()
+
+
+U = TypeVar("U")
+
+
+def map_bounded(call: Callable[[U], T], items: Sequence[U], workers: int, name: str = "preflight") -> list[T]:
+    """``[call(item) for item in items]`` with at most ``workers`` calls at a time, on daemon threads — the
+    bounded pools of the ARM fallback, the audit's listings and Graph's getByIds (a ``ThreadPoolExecutor``'s
+    threads would be joined at exit: one listing hung on a server that never answers held ``preflight check``
+    for 152 s after its report was written). Results in order; the first exception (in order) is re-raised
+    once every call finished."""
+    import queue
+
+    if not items:
+        return []
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(items)):
+        todo.put(index)
+    results: list[T | None] = [None] * len(items)
+    errors: list[BaseException | None] = [None] * len(items)
+
+    def work() -> None:
+        while True:
+            try:
+                index = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results[index] = call(items[index])
+            except BaseException as exc:  # re-raised in the waiting thread
+                errors[index] = exc
+
+    threads = [threading.Thread(target=work, name=f"{name}-{i}", daemon=True)
+               for i in range(max(1, min(workers, len(items))))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for error in errors:
+        if error is not None:
+            raise error
+    return results  # type: ignore[return-value]

@@ -15,12 +15,12 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from preflight.audit.rest import RestClient, RestError
+from preflight.daemon import map_bounded  # daemon threads: a hung listing must not hold the process at exit
 
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources"
 ARG_API = "2022-10-01"
@@ -254,18 +254,41 @@ def _aggregated(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[As
         if page.get("resultTruncated") == "true" and not page.get("$skipToken"):
             raise _Unpackable("Resource Graph truncated the aggregated answer")
         token = page.get("$skipToken")
-        if not isinstance(token, str) or not token or token in seen_tokens:
+        if not isinstance(token, str) or not token:
             return found
-        seen_tokens.add(token)  # a service bug repeating a token must not loop forever
+        _next_token(token, seen_tokens)
         per_assignment = size / packed if packed else 1024.0
         top = max(1, min(ceiling, int(budget / (per_assignment * largest))))
         del page  # ~50 MB of decoded JSON: not alive while the next page decodes
 
 
+def _rows(page: Mapping[str, Any]) -> list[Any]:
+    """A Resource Graph page's ``data``: a list, or a RestError — ``{}`` is not "no assignments"."""
+    rows = page.get("data")
+    if not isinstance(rows, list):
+        raise RestError("POST", ARG_PATH, None, "InvalidAnswer", "Resource Graph answered HTTP 200 without a data "
+                        "list: the listing is unusable")
+    return rows
+
+
+def _next_token(token: str, seen: set[str]) -> None:
+    """Record a ``$skipToken`` about to be sent; a repeated one (a loop) or more than ``MAX_PAGES`` pages is a
+    RestError — never a silently partial inventory, never an endless listing."""
+    from preflight.azure.http import MAX_PAGES
+
+    if token in seen:
+        raise RestError("POST", ARG_PATH, None, "PageLoop", f"Resource Graph repeated a $skipToken after "
+                        f"{len(seen) + 1} pages (a loop): the listing stopped")
+    if len(seen) + 1 >= MAX_PAGES:
+        raise RestError("POST", ARG_PATH, None, "PageLimit", f"Resource Graph's answer has more than {MAX_PAGES} "
+                        "pages: the listing stopped at the limit")
+    seen.add(token)
+
+
 def _unpack(page: Mapping[str, Any], found: list[Assignment]) -> tuple[int, int, int]:
     """Append one aggregated page's assignments to ``found``; (rows, assignments, largest group). A list shorter
     than its row's ``n`` raises :class:`_Unpackable`."""
-    rows = page.get("data") or []
+    rows = _rows(page)
     packed = largest = 0
     for row in rows:
         if not isinstance(row, Mapping):
@@ -301,15 +324,15 @@ def _one_row_each(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[
                 body["options"] = {**body["options"], "$top": max(1, top // 2)}
                 continue
             raise
-        for row in page.get("data") or []:
+        for row in _rows(page):
             if isinstance(row, Mapping) and (item := Assignment.from_arm(row)) is not None:
                 found.append(item)
         total = page.get("totalRecords")
         progress(f"Resource Graph: {len(found)}" + (f"/{total}" if isinstance(total, int) else "") + " assignments")
         token = page.get("$skipToken")
-        if not isinstance(token, str) or not token or token in seen_tokens:
+        if not isinstance(token, str) or not token:
             return found
-        seen_tokens.add(token)  # a service bug repeating a token must not loop forever
+        _next_token(token, seen_tokens)
         body["options"] = {**body["options"], "$skipToken": token}
         del page  # not alive while the next page decodes
 
@@ -347,15 +370,13 @@ def via_arm(arm: RestClient, scopes: Sequence[str], progress: Progress = _no_pro
         except RestError as exc:
             return scope, exc
 
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(scopes) or 1)),
-                            thread_name_prefix="preflight-audit") as pool:
-        for scope, outcome in pool.map(one, scopes):
-            done += 1
-            if isinstance(outcome, RestError):
-                failed.append((scope, outcome))
-            else:
-                found.extend(outcome)
-            progress(f"ARM: {done}/{len(scopes)} scopes, {len(found)} assignments")
+    for scope, outcome in map_bounded(one, scopes, workers, "preflight-audit"):
+        done += 1
+        if isinstance(outcome, RestError):
+            failed.append((scope, outcome))
+        else:
+            found.extend(outcome)
+        progress(f"ARM: {done}/{len(scopes)} scopes, {len(found)} assignments")
     return found, failed
 
 
@@ -450,13 +471,11 @@ def role_definitions(arm: RestClient, assignments: Sequence[Assignment],
             return exc
 
     if missing:
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(missing))),
-                                thread_name_prefix="preflight-audit") as pool:
-            for definition_id, outcome in zip(missing, pool.map(one, missing)):
-                if isinstance(outcome, RestError):
-                    errors.append(f"{definition_id}: {outcome.status or ''} {outcome.code or ''}".strip())
-                else:
-                    found[str(outcome.get("name", "")).lower()] = outcome
+        for definition_id, outcome in zip(missing, map_bounded(one, missing, workers, "preflight-audit"), strict=True):
+            if isinstance(outcome, RestError):
+                errors.append(f"{definition_id}: {outcome.status or ''} {outcome.code or ''}".strip())
+            else:
+                found[str(outcome.get("name", "")).lower()] = outcome
     return found, errors
 
 
@@ -477,11 +496,10 @@ def classic_administrators(arm: RestClient, subscriptions: Sequence[str],
     errors: list[str] = []
     if not subscriptions:
         return rows, errors
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(subscriptions))),
-                            thread_name_prefix="preflight-audit") as pool:
-        for subscription, outcome in zip(subscriptions, pool.map(one, subscriptions)):
-            if isinstance(outcome, RestError):
-                errors.append(f"{subscription}: {outcome.status or ''} {outcome.code or ''}".strip())
-            else:
-                rows.extend(outcome)
+    for subscription, outcome in zip(subscriptions, map_bounded(one, subscriptions, workers, "preflight-audit"),
+                                     strict=True):
+        if isinstance(outcome, RestError):
+            errors.append(f"{subscription}: {outcome.status or ''} {outcome.code or ''}".strip())
+        else:
+            rows.extend(outcome)
     return rows, errors

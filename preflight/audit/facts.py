@@ -55,8 +55,10 @@ def arm_client(ctx: Context) -> RestClient:
     from preflight.audit.rest import RestClient
 
     the_cloud = ctx.get(cloud)
+    from preflight.azure.http import deadline_of
+
     return RestClient(the_cloud.resource_manager, ctx.get(credential).credential, the_cloud.arm_scope,
-                      verify=_verify(ctx.target.environ))
+                      verify=_verify(ctx.target.environ), deadline=deadline_of(ctx))
 
 
 @fact("audit:graph-client", reported_by="signin.chain")
@@ -66,14 +68,15 @@ def graph_client(ctx: Context) -> GraphReader:
     from preflight.audit.rest import MAX_RETRY_AFTER, RETRY_TOTAL
     from preflight.azure.graph import GraphReader
     from preflight.azure.graph import graph_client as build
+    from preflight.azure.http import deadline_of
 
     the_cloud = ctx.get(cloud)
     probe = ctx.get(credential)
     client, base = build(the_cloud.graph_endpoint, probe.credential, the_cloud.graph_scope,
                          retry_total=RETRY_TOTAL, retry_backoff_factor=0.2, retry_backoff_max=4,
                          retry_on_methods=["GET", "POST"], max_retry_after=MAX_RETRY_AFTER,
-                         verify=_verify(ctx.target.environ))
-    return GraphReader(client, base, probe.name, False)
+                         verify=_verify(ctx.target.environ), deadline=deadline_of(ctx))
+    return GraphReader(client, base, probe.name, False, deadline_of(ctx))
 
 
 @fact("audit:assignments", reported_by=INVENTORY_CHECK)

@@ -14,7 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from preflight.azure.http import HttpError, capped_retry_policy, send_json_sized
+from preflight.azure.http import (
+    Deadline,
+    HttpError,
+    Pages,
+    RefusedRequest,
+    page_values,
+    rest_client,
+    send_json_sized,
+)
 
 MAX_RETRY_AFTER = 10.0  # seconds; longer Retry-After values are shortened to this
 RETRY_TOTAL = 4
@@ -47,34 +55,23 @@ def _details(response: Any) -> tuple[tuple[str, str], ...]:
                  if isinstance(d, dict) and d.get("code"))
 
 
-def _capped_retry_policy(max_retry_after: float) -> Any:
-    return capped_retry_policy(max_retry_after, retry_total=RETRY_TOTAL, retry_backoff_factor=0.2,
-                               retry_backoff_max=4,
-                               retry_on_methods=["GET", "POST"])  # our POSTs are read-only queries: safe to repeat
+RETRY = {"retry_total": RETRY_TOTAL, "retry_backoff_factor": 0.2, "retry_backoff_max": 4,
+         "retry_on_methods": ["GET", "POST"]}  # our POSTs are read-only queries: safe to repeat
 
 
 class RestClient:
-    """JSON over ARM (and Resource Graph) with a bearer token from ``credential``."""
+    """JSON over ARM (and Resource Graph) with a bearer token from ``credential``, bound to ``base_url``'s host
+    (preflight.azure.http.rest_client: no redirects, timeouts from ``deadline``, answers under a size cap)."""
 
     def __init__(self, base_url: str, credential: Any, scope: str, *, verify: str | bool = True,
-                 max_retry_after: float = MAX_RETRY_AFTER) -> None:
-        from azure.core import PipelineClient
-        from azure.core.pipeline.policies import (
-            BearerTokenCredentialPolicy,
-            HeadersPolicy,
-            UserAgentPolicy,
-        )
-
-        from preflight import __version__
-
+                 max_retry_after: float = MAX_RETRY_AFTER, deadline: Deadline | None = None,
+                 max_body: int | None = None, max_pages: int | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        policies = [
-            HeadersPolicy({"Accept": "application/json"}),
-            UserAgentPolicy(user_agent=f"azure-preflight/{__version__}"),
-            _capped_retry_policy(max_retry_after),
-            BearerTokenCredentialPolicy(credential, scope),
-        ]
-        self._client: Any = PipelineClient(self.base_url, policies=policies, connection_verify=verify)
+        self.deadline = deadline or Deadline(None)
+        self.max_body = max_body
+        self.max_pages = max_pages
+        self._client: Any = rest_client(self.base_url, credential=credential, scope=scope, deadline=self.deadline,
+                                        retry=RETRY, max_retry_after=max_retry_after, verify=verify)
 
     def url(self, path: str) -> str:
         return path if path.startswith(("https://", "http://")) else self.base_url + path
@@ -92,7 +89,8 @@ class RestClient:
 
         request = HttpRequest(method, self.url(path), params=dict(params or {}),
                               json=body if body is not None else None)
-        return send_json_sized(self._client, request, RestError, details=_details)
+        return send_json_sized(self._client, request, RestError, details=_details, max_body=self.max_body,
+                               deadline=self.deadline)
 
     def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         return self.request("GET", path, params)
@@ -103,11 +101,18 @@ class RestClient:
     def pages(self, path: str, params: Mapping[str, str] | None = None,
               next_key: str = "nextLink") -> Iterator[list[dict[str, Any]]]:
         """The ``value`` of each page, following absolute ``nextLink`` / ``@odata.nextLink`` URLs (which carry
-        their own query, so ``params`` apply to the first request only)."""
+        their own query, so ``params`` apply to the first request only) — only on the first request's origin,
+        never a link twice, at most ``max_pages`` pages: anything else is a :class:`RestError` naming the host
+        or the limit, and no request (preflight.azure.http.Pages)."""
+        guard = Pages(self.url(path), self.max_pages)
         page = self.get(path, params)
         while True:
-            yield [v for v in page.get("value") or [] if isinstance(v, dict)]
+            yield page_values(page, self.url(path), RestError)
             link = page.get(next_key)
             if not isinstance(link, str) or not link:
                 return
+            try:
+                guard.next(link)
+            except RefusedRequest as exc:
+                raise RestError("GET", self.url(path), None, exc.code, exc.message) from exc
             page = self.get(link)

@@ -63,12 +63,15 @@ def run_credential(ctx: Context) -> RunCredential:
 
 
 def _client_kwargs(ctx: Context) -> dict[str, Any]:
-    from preflight.azure.http import capped_retry_policy
+    from preflight.azure.http import capped_retry_policy, deadline_of, sdk_kwargs
 
     the_cloud = ctx.get(cloud)
-    # azure-core obeys Retry-After without a cap: a hostile or buggy value would hold the check until its timeout
+    # azure-core obeys Retry-After without a cap: a hostile or buggy value would hold the check until its timeout;
+    # the token goes only to the cloud's Resource Manager host (the SDK's pager follows nextLink through that
+    # policy), redirects are not followed, timeouts come from the run's deadline (preflight.azure.http)
     return {"base_url": the_cloud.resource_manager, "credential_scopes": [the_cloud.arm_scope], **CLIENT_KWARGS,
-            "retry_policy": capped_retry_policy(MAX_RETRY_AFTER, **CLIENT_KWARGS)}
+            "retry_policy": capped_retry_policy(MAX_RETRY_AFTER, **CLIENT_KWARGS),
+            **sdk_kwargs(ctx.get(run_credential), the_cloud.arm_scope, the_cloud.resource_manager, deadline_of(ctx))}
 
 
 @fact("arm:authorization-client")
@@ -93,8 +96,10 @@ def arm_error(fact_name: str, exc: Exception, what: str, reported_by: str) -> Fa
     failure (DNS, TLS, reset, timeout) in words."""
     from azure.core.exceptions import DeserializationError
 
-    from preflight.azure.http import ARM, answered, describe_transport
+    from preflight.azure.http import ARM, RefusedRequest, answered, describe_transport
 
+    if isinstance(exc, RefusedRequest):  # a paging link or a token for another host, the deadline: not sent
+        return FactError(fact_name, f"{what}: {ARM}: {exc.message}", reported_by=reported_by, code=exc.code)
     if isinstance(exc, DeserializationError):  # a 2xx whose body is not ARM's JSON shape
         return FactError(fact_name, f"{what}: {ARM} answered with something that is not the JSON it should be — "
                                     "an HTML page from a proxy or captive portal, or a malformed / truncated body "
@@ -175,6 +180,7 @@ def resource(ctx: Context) -> dict[str, Any]:
     the nearest ``.azureml/config.json``."""
     from azure.core.exceptions import AzureError, DeserializationError
 
+    from preflight.azure.http import RefusedRequest
     from preflight.azureml import resolve_workspace
     from preflight.errors import TargetError
 
@@ -191,7 +197,7 @@ def resource(ctx: Context) -> dict[str, Any]:
                 return _get_by_id(ctx, workspace.resource_id)
         if target.endpoint:
             return _find_by_endpoint(ctx, target.endpoint)
-    except (AzureError, DeserializationError) as exc:
+    except (AzureError, DeserializationError, RefusedRequest) as exc:
         raise arm_error("resource", exc, "could not read the resource", "resource.endpoint") from exc
     raise FactError("resource", "no resource to check: pass --resource-id, --endpoint or --workspace (or set "
                     "AZURE_OPENAI_ENDPOINT, or run inside a project with .azureml/config.json)",
@@ -215,9 +221,27 @@ def _get_by_id(ctx: Context, resource_id: str) -> dict[str, Any]:
         raise FactError("resource", f"{resource_id} is neither a Cognitive Services account nor an Azure ML "
                         "workspace (other resource types are not supported)", reported_by="resource.endpoint")
     try:
-        return _arm_get(ctx, _scope_path(resource_id), {"api-version": api_version})
+        found = _arm_get(ctx, _scope_path(resource_id), {"api-version": api_version})
     except HttpError as exc:
         raise _rest_error("resource", exc, "could not read the resource", "resource.endpoint") from exc
+    return checked_resource(found, resource_id)
+
+
+def checked_resource(found: Mapping[str, Any], resource_id: str) -> dict[str, Any]:
+    """The account or workspace ARM answered, if it has what the verdicts read: ``id`` and ``name`` as strings,
+    ``properties`` an object. Anything else (``{}``, an unrelated JSON object) is a FactError saying what was
+    received — inconclusive (ERROR), so no verdict, and above all no irreversible fix such as
+    ``--custom-domain``, is ever built from a value that was not read."""
+    from preflight.azure.http import ARM
+
+    missing = [key for key, kind in (("id", str), ("name", str), ("properties", dict))
+               if not isinstance(found.get(key), kind) or not found.get(key)]
+    if missing:
+        shown = json.dumps(found)[:120]
+        raise FactError("resource", f"could not read the resource {resource_id}: {ARM} answered HTTP 200 without "
+                        f"{', '.join(missing)} (received {shown})", reported_by="resource.endpoint", status=200,
+                        code="InvalidAnswer")
+    return dict(found)
 
 
 def endpoint_key(url: str) -> str:
@@ -297,24 +321,26 @@ def _enabled(state: Any) -> bool:
 
 
 def _list_matching_accounts(ctx: Context, endpoint: str) -> list[dict[str, Any]]:
-    """ARM fallback: every enabled subscription the caller can see, accounts listed concurrently."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """ARM fallback: every enabled subscription the caller can see, accounts listed concurrently (daemon
+    threads: a listing hung on a server that never answers must not hold the process at exit)."""
     from azure.core.exceptions import HttpResponseError
 
-    subscriptions = [s.subscription_id for s in ctx.get(subscription_client).subscriptions.list()
+    from preflight.azure.http import sdk_items
+    from preflight.daemon import map_bounded
+
+    subscriptions = [s.subscription_id for s in sdk_items(ctx.get(subscription_client).subscriptions.list())
                      if _enabled(getattr(s, "state", None))]
 
     def accounts(subscription: str) -> list[dict[str, Any]]:
         try:
             return [dict(a.serialize(keep_readonly=True))
-                    for a in ctx.get(cognitive_client, subscription).accounts.list()]
+                    for a in sdk_items(ctx.get(cognitive_client, subscription).accounts.list())]
         except HttpResponseError as exc:  # one unreadable subscription must not hide the others
             log.info("cannot list accounts in %s: %s", subscription, exc)
             return []
 
-    with ThreadPoolExecutor(max_workers=max(1, min(MAX_LISTING_THREADS, len(subscriptions)))) as pool:
-        found = [a for batch in pool.map(accounts, subscriptions) for a in batch]
+    found = [a for batch in map_bounded(accounts, subscriptions, MAX_LISTING_THREADS, "preflight-arm")
+             for a in batch]
     return [a for a in found if matches_endpoint(a, endpoint)]
 
 
@@ -338,29 +364,19 @@ def arm_rest(ctx: Context) -> Any:
     evaluators read ARM's JSON as it comes — and azure-mgmt-authorization would cost its import (~0.1 s, on the
     critical path right after the token) and a model per item. Same capped retries and bearer policy (with
     its claims-challenge handling) as the SDK clients."""
-    from azure.core import PipelineClient
-    from azure.core.pipeline.policies import (
-        BearerTokenCredentialPolicy,
-        HeadersPolicy,
-        UserAgentPolicy,
-    )
-
-    from preflight import __version__
-    from preflight.azure.http import capped_retry_policy
+    from preflight.azure.http import deadline_of, rest_client
 
     the_cloud = ctx.get(cloud)
-    policies = [HeadersPolicy({"Accept": "application/json"}), UserAgentPolicy(f"azure-preflight/{__version__}"),
-                capped_retry_policy(MAX_RETRY_AFTER, **CLIENT_KWARGS),
-                BearerTokenCredentialPolicy(ctx.get(run_credential), the_cloud.arm_scope)]
-    return PipelineClient(the_cloud.resource_manager.rstrip("/"), policies=policies)
+    return rest_client(the_cloud.resource_manager, credential=ctx.get(run_credential), scope=the_cloud.arm_scope,
+                       deadline=deadline_of(ctx), retry=CLIENT_KWARGS, max_retry_after=MAX_RETRY_AFTER)
 
 
 def _rest_error(fact_name: str, exc: Exception, what: str, reported_by: str | None) -> FactError:
     """A failed plain REST read in the words :func:`arm_error` uses for the SDK clients' failures."""
-    from preflight.azure.http import ARM, answered
+    from preflight.azure.http import ARM, UNEXPECTED, answered
 
     status, code, message = getattr(exc, "status", None), getattr(exc, "code", None), getattr(exc, "message", "")
-    if status is None:
+    if status is None or code in UNEXPECTED - {"InvalidJson"}:
         return FactError(fact_name, f"{what}: {ARM}: {message}", reported_by=reported_by, code=code)
     code = None if code == "InvalidJson" else code
     return FactError(fact_name, f"{what}: {answered(ARM, status, code, message)}", reported_by=reported_by,
@@ -370,22 +386,35 @@ def _rest_error(fact_name: str, exc: Exception, what: str, reported_by: str | No
 def _arm_get(ctx: Context, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
     from azure.core.rest import HttpRequest
 
-    from preflight.azure.http import send_json
+    from preflight.azure.http import deadline_of, send_json
 
     client = ctx.get(arm_rest)
-    url = path if path.startswith(("https://", "http://")) else ctx.get(cloud).resource_manager.rstrip("/") + path
-    return send_json(client, HttpRequest("GET", url, params=dict(params or {})))
+    return send_json(client, HttpRequest("GET", _arm_url(ctx, path), params=dict(params or {})),
+                     deadline=deadline_of(ctx))
+
+
+def _arm_url(ctx: Context, path: str) -> str:
+    return path if path.startswith(("https://", "http://")) else ctx.get(cloud).resource_manager.rstrip("/") + path
 
 
 def _arm_list(ctx: Context, path: str, params: Mapping[str, str]) -> tuple[dict[str, Any], ...]:
-    """Every ``value`` item, following ARM's absolute ``nextLink`` (which carries its own query)."""
+    """Every ``value`` item, following ARM's absolute ``nextLink`` (which carries its own query) — only on
+    Resource Manager's own origin, never a link twice, at most ``MAX_PAGES`` pages (preflight.azure.http.Pages):
+    anything else is an HttpError naming the host, and no request."""
+    from preflight.azure.http import HttpError, Pages, RefusedRequest, page_values
+
+    pages = Pages(_arm_url(ctx, path))
     page = _arm_get(ctx, path, params)
     items: list[dict[str, Any]] = []
     while True:
-        items.extend(v for v in page.get("value") or [] if isinstance(v, dict))
+        items.extend(page_values(page, pages.first_url))
         next_link = page.get("nextLink")
         if not isinstance(next_link, str) or not next_link:
             return tuple(items)
+        try:
+            next_link = pages.next(next_link)
+        except RefusedRequest as exc:
+            raise HttpError("GET", pages.first_url, None, exc.code, exc.message) from exc
         page = _arm_get(ctx, next_link)
 
 
@@ -423,10 +452,17 @@ def role_definition(ctx: Context, definition_id: str) -> Mapping[str, Any]:
     from preflight.azure.http import HttpError
 
     try:
-        return _arm_get(ctx, _scope_path(definition_id), {"api-version": AUTHORIZATION_API})
+        found = _arm_get(ctx, _scope_path(definition_id), {"api-version": AUTHORIZATION_API})
     except HttpError as exc:
         raise _rest_error("role-definition", exc, f"could not read role definition {definition_id}",
                           "rbac.data-action") from exc
+    properties = found.get("properties")
+    if not isinstance(properties, dict) or not isinstance(properties.get("permissions"), list):
+        # `{}` is not a role that grants nothing: the evaluator must not read it as one
+        raise FactError("role-definition", f"could not read role definition {definition_id}: Azure Resource "
+                        f"Manager answered HTTP 200 without properties.permissions (received "
+                        f"{json.dumps(found)[:120]})", status=200, code="InvalidAnswer")
+    return found
 
 
 @fact("deny-assignments", reported_by="rbac.data-action")
@@ -484,12 +520,14 @@ def eligible_assignments(ctx: Context, scope: str, principal_id: str | None) -> 
     principal's need ``roleEligibilityScheduleInstances/read`` (``assignedTo()``, groups resolved by ARM)."""
     from azure.core.exceptions import AzureError, DeserializationError
 
+    from preflight.azure.http import RefusedRequest, sdk_items
+
     client = ctx.get(authorization_client, subscription_of(ctx, scope))
     text = "asTarget()" if principal_id is None else f"assignedTo('{principal_id}')"
     try:
-        items = client.role_eligibility_schedule_instances.list_for_scope(scope, filter=text)
+        items = sdk_items(client.role_eligibility_schedule_instances.list_for_scope(scope, filter=text))
         return tuple(dict(i.serialize(keep_readonly=True)) for i in items)
-    except (AzureError, DeserializationError) as exc:
+    except (AzureError, DeserializationError, RefusedRequest) as exc:
         raise arm_error("eligible-assignments", exc, f"could not read PIM role eligibilities at {scope}",
                         "rbac.data-action") from exc
 
@@ -515,9 +553,11 @@ def role_definitions_at(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
     role for an arbitrary action and to tell data actions from management actions."""
     from azure.core.exceptions import AzureError, DeserializationError
 
+    from preflight.azure.http import RefusedRequest, sdk_items
+
     client = ctx.get(authorization_client, subscription_of(ctx, scope))
     try:
-        return tuple(dict(d.serialize(keep_readonly=True)) for d in client.role_definitions.list(scope))
-    except (AzureError, DeserializationError) as exc:
+        return tuple(dict(d.serialize(keep_readonly=True)) for d in sdk_items(client.role_definitions.list(scope)))
+    except (AzureError, DeserializationError, RefusedRequest) as exc:
         raise arm_error("role-definitions-at", exc, f"could not list role definitions at {scope}",
                         "rbac.data-action") from exc

@@ -62,9 +62,11 @@ def _as_inside_default_credential() -> Iterator[None]:
 
 
 def credential_kwargs(cloud: Cloud) -> dict[str, Any]:
-    from preflight.azure.http import capped_retry_policy_class
+    from preflight.azure.http import CONNECT_TIMEOUT, READ_TIMEOUT, capped_retry_policy_class
 
     kwargs: dict[str, Any] = {"authority": cloud.authority_host, "process_timeout": PROCESS_TIMEOUT,
+                              # azure-core reads for up to 300 s by default, and retries (issue 17)
+                              "connection_timeout": CONNECT_TIMEOUT, "read_timeout": READ_TIMEOUT,
                               # azure-identity obeys a token endpoint's Retry-After without a cap: 3600 would
                               # hold sign-in for an hour
                               "retry_policy_class": capped_retry_policy_class(TOKEN_MAX_RETRY_AFTER)}

@@ -356,27 +356,25 @@ def subscription_tenant(ctx: Context, subscription_id: str) -> SubscriptionTenan
     A token from the wrong tenant is refused with InvalidAuthenticationTokenTenant, whose message names the
     subscription's tenant: that is the very case this fact exists for, so it is read rather than failed on.
     """
-    from azure.core import PipelineClient
     from azure.core.exceptions import ServiceRequestError
-    from azure.core.pipeline.policies import HeadersPolicy
     from azure.core.rest import HttpRequest
 
     the_cloud = ctx.get(cloud)
     bearer = ctx.get(token, the_cloud.arm_scope)
     base = the_cloud.resource_manager.rstrip("/")
-    from preflight.azure.http import capped_retry_policy
+    from preflight.azure.http import RefusedRequest, deadline_of, exchange, rest_client
 
-    # Retry-After capped: azure-core alone would obey 3600 and hold sign-in's checks until their timeout
-    client: Any = PipelineClient(base, policies=[HeadersPolicy(), capped_retry_policy(
-        MAX_RETRY_AFTER, retry_total=1, retry_backoff_max=2)])
+    # the shared factory (Retry-After capped, no redirects, timeouts from the deadline, body capped)
+    client: Any = rest_client(base, deadline=deadline_of(ctx), retry={"retry_total": 1, "retry_backoff_max": 2},
+                              max_retry_after=MAX_RETRY_AFTER)
     request = HttpRequest("GET", f"{base}/subscriptions/{subscription_id}?api-version={SUBSCRIPTIONS_API}",
                           headers={"Authorization": f"Bearer {bearer.access_token}", "Accept": "application/json"})
     try:
         with client:
-            response = client.send_request(request)
+            response = exchange(client, request, deadline=deadline_of(ctx))
             status, text = response.status_code, response.text()
             challenge = claims_challenge(response.headers.get("WWW-Authenticate", ""))
-    except ServiceRequestError as exc:
+    except (ServiceRequestError, RefusedRequest) as exc:
         raise FactError("subscription-tenant", f"could not reach ARM to read subscription {subscription_id}: "
                         f"{one_line(exc)}", reported_by="tokens.scope") from exc
     body = json_or_none(text)

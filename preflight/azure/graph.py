@@ -30,11 +30,18 @@ from preflight.azure.arm import RunCredential
 from preflight.azure.facts import cloud, credential, credential_chain, principal
 from preflight.azure.http import (
     GRAPH,
+    UNEXPECTED,
+    Deadline,
     HttpError,
+    Pages,
+    RefusedRequest,
     answered,
-    capped_retry_policy,
     describe_body,
     describe_transport,
+    exchange,
+    page_values,
+    redirect_text,
+    rest_client,
     send_json,
 )
 from preflight.context import Context, fact
@@ -46,7 +53,7 @@ if TYPE_CHECKING:
 
 MAX_BATCH = 20  # Graph's limit of requests per $batch
 MAX_IDS = 1000  # Graph's limit of ids per directoryObjects/getByIds
-MAX_PAGES = 10  # per collection: 10 pages × 100 groups is far beyond what a diagnosis needs
+MAX_PAGES = 100  # per collection: 100 pages × 100 groups; more is an ERROR (incomplete), never a partial list
 MAX_RETRY_AFTER = 5.0  # seconds: a hostile or buggy Retry-After must not stall the run
 RETRIED_PARTS = frozenset({429, 500, 502, 503, 504})  # inner $batch answers asked for again on their own
 # The directory permission each kind of read needs (what a 403 names).
@@ -119,6 +126,7 @@ class GraphReader:
     base: str
     reader: str  # "AzureCliCredential", …
     fallback: bool  # True when the chain's own credential failed and another link reads Graph
+    deadline: Deadline = field(default_factory=lambda: Deadline(None), repr=False)
 
 
 class GraphError(HttpError):
@@ -128,23 +136,20 @@ class GraphError(HttpError):
 def graph_client(graph_endpoint: str, token_credential: Any, scope: str, *, retry_total: int = 2,
                  retry_backoff_factor: float = 0.8, retry_backoff_max: float = 4,
                  retry_on_methods: Sequence[str] | None = None, max_retry_after: float | None = None,
-                 verify: str | bool | None = None) -> tuple[Any, str]:
-    """THE place a Microsoft Graph pipeline is built: (PipelineClient, ``…/v1.0/`` base). Bearer auth for
-    ``scope`` and bounded retries whose Retry-After is capped — azure-core obeys it without a cap, so a hostile
-    or buggy value could stall a run. Callers differ only in how hard they retry (the audit's read-only POSTs
-    are safe to repeat, so it passes ``retry_on_methods``)."""
-    from azure.core import PipelineClient
-    from azure.core.pipeline.policies import BearerTokenCredentialPolicy
-
+                 verify: str | bool | None = None, deadline: Deadline | None = None) -> tuple[Any, str]:
+    """THE place a Microsoft Graph pipeline is built: (PipelineClient, ``…/v1.0/`` base), through the shared
+    factory (preflight.azure.http.rest_client): bearer auth for ``scope`` bound to the Graph host, no redirects,
+    timeouts from ``deadline``, and bounded retries whose Retry-After is capped — azure-core obeys it without a
+    cap, so a hostile or buggy value could stall a run. Callers differ only in how hard they retry (the audit's
+    read-only POSTs are safe to repeat, so it passes ``retry_on_methods``)."""
     cap = MAX_RETRY_AFTER if max_retry_after is None else max_retry_after  # read at build time: tests lower it
     retry: dict[str, Any] = {"retry_total": retry_total, "retry_backoff_factor": retry_backoff_factor,
                              "retry_backoff_max": retry_backoff_max}
     if retry_on_methods is not None:
         retry["retry_on_methods"] = list(retry_on_methods)
-    extra: dict[str, Any] = {} if verify is None else {"connection_verify": verify}
     base = graph_endpoint.rstrip("/") + "/v1.0/"
-    client = PipelineClient(base, policies=[capped_retry_policy(cap, **retry),
-                                            BearerTokenCredentialPolicy(token_credential, scope)], **extra)
+    client = rest_client(base, credential=token_credential, scope=scope, deadline=deadline, retry=retry,
+                         max_retry_after=cap, verify=verify)
     return client, base
 
 
@@ -179,12 +184,19 @@ def graph_reader(ctx: Context) -> GraphReader:
         if not working:
             raise
         probe, fallback = working[0], True
+    from preflight.azure.http import deadline_of
+
     shared = probe.credential if fallback else SharedGraphToken(ctx)
-    client, base = graph_client(the_cloud.graph_endpoint, shared, the_cloud.graph_scope)
-    return GraphReader(client, base, probe.name, fallback)
+    deadline = deadline_of(ctx)
+    client, base = graph_client(the_cloud.graph_endpoint, shared, the_cloud.graph_scope, deadline=deadline)
+    return GraphReader(client, base, probe.name, fallback, deadline)
 
 
 def _part(response: Any) -> Part:
+    if isinstance(response, Part):  # refused before or while sending (see _send)
+        return response
+    if 300 <= response.status_code < 400:
+        return Part(502, None, "Redirect", redirect_text(response))
     try:
         body = response.json()
     except ValueError:
@@ -194,28 +206,54 @@ def _part(response: Any) -> Part:
         return Part(response.status_code if response.status_code >= 300 else 502, None, "NotJson",
                     f"(HTTP {response.status_code}) {what}")
     if 200 <= response.status_code < 300:
-        return Part(response.status_code, body)
+        return _checked(response.status_code, body)
     error = (body or {}).get("error") if isinstance(body, dict) else None
     return Part(response.status_code, None, (error or {}).get("code"), (error or {}).get("message"))
 
 
-def _part_from_batch(item: Mapping[str, Any]) -> Part:
-    status = int(item.get("status") or 500)
-    body = item.get("body")
-    if 200 <= status < 300:
+def _checked(status: int, body: Any) -> Part:
+    """A 2xx part, if its body has what the verdicts read: a JSON object that is a collection (``value`` a
+    list) or a directory object with an ``id``. Anything else — ``{}``, an object without its id — is a failed
+    part saying what was received, so no check reports "object id None" as found."""
+    if isinstance(body, dict) and (isinstance(body.get("value"), list) or isinstance(body.get("responses"), list)
+                                   or (isinstance(body.get("id"), str) and body["id"])):
         return Part(status, body)
+    import json
+
+    shown = json.dumps(body)[:120] if body is not None else "no body"
+    what = "a collection without a value list" if isinstance(body, dict) and "value" in body else \
+        "an object without an id" if isinstance(body, dict) else "JSON that is not an object"
+    return Part(502, None, "InvalidAnswer", f"(HTTP {status}) {what}: {shown}")
+
+
+def _part_from_batch(item: Mapping[str, Any]) -> Part:
+    try:
+        status = int(item.get("status") or 500)
+    except (TypeError, ValueError):
+        return Part(502, None, "InvalidAnswer", f"a $batch answer with the status {item.get('status')!r}")
+    body = item.get("body")
+    if 300 <= status < 400:
+        given = item.get("headers")
+        headers: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+        location = next((str(v) for k, v in headers.items() if str(k).lower() == "location"), None)
+        where = f" to {location[:200]}" if location else " (no Location)"
+        return Part(502, None, "Redirect", f"a redirect (HTTP {status}){where} inside $batch, not followed")
+    if 200 <= status < 300:
+        return _checked(status, body)
     error = body.get("error") if isinstance(body, dict) else None
     return Part(status, None, (error or {}).get("code"), (error or {}).get("message"))
 
 
 def _send(reader: GraphReader, method: str, url: str, json_body: Any = None) -> Any:
-    from azure.core.exceptions import AzureError
+    """One request, read whole under the size cap; a request refused before or while sending (a foreign host,
+    a cap, the deadline) comes back as a failed :class:`Part` naming why."""
+    from azure.core.exceptions import AzureError, ClientAuthenticationError
     from azure.core.rest import HttpRequest
 
-    from azure.core.exceptions import ClientAuthenticationError
-
     try:
-        return reader.client.send_request(HttpRequest(method, url, json=json_body))
+        return exchange(reader.client, HttpRequest(method, url, json=json_body), deadline=reader.deadline)
+    except RefusedRequest as exc:
+        return Part(502, None, exc.code, exc.message)
     except ClientAuthenticationError as exc:
         # Entra refused the Graph token (MFA, Conditional Access, consent …): a sign-in refusal, classified like
         # every credential error — not "could not be reached"
@@ -249,14 +287,19 @@ def get(reader: GraphReader, relative: str) -> Part:
 
 
 def _follow(reader: GraphReader, part: Part) -> Part:
-    """Complete a collection by following ``@odata.nextLink`` (absolute URLs), bounded."""
+    """Complete a collection by following ``@odata.nextLink`` (absolute URLs): on Graph's own origin, never a
+    link twice, at most ``MAX_PAGES`` pages (preflight.azure.http.Pages) — past that, a failed part saying the
+    listing is incomplete, never a silently partial collection a verdict would trust."""
     if not part.ok or not isinstance(part.body, dict) or "@odata.nextLink" not in part.body:
         return part
     values = list(part.body.get("value") or [])
     link = part.body.get("@odata.nextLink")
-    for _ in range(MAX_PAGES):
-        if not link:
-            break
+    pages = Pages(reader.base, MAX_PAGES)
+    while link:
+        try:
+            pages.next(str(link))
+        except RefusedRequest as exc:
+            return Part(502, None, exc.code, exc.message)
         page = _part(_send(reader, "GET", str(link)))
         if not page.ok:
             return page
@@ -287,7 +330,7 @@ def batch(reader: GraphReader, requests: Mapping[str, str]) -> dict[str, Part]:
             item = answered.get(str(i))
             if item is None:
                 parts[key] = Part(500, None, "MissingResponse", "no answer in the batch")
-            elif int(item.get("status") or 500) in RETRIED_PARTS:
+            elif str(item.get("status")) in {str(s) for s in RETRIED_PARTS}:
                 # Graph throttles (429) and fails (5xx) each request inside a batch on its own, and retrying it is
                 # the caller's job: ask again for that one alone, after its Retry-After (capped), through the
                 # pipeline's own retry policy
@@ -314,8 +357,10 @@ def raise_for(part: Part, fact_name: str, what: str, permission_key: str, reader
         return
     if part.denied:
         raise GraphDenied(fact_name, what, PERMISSIONS[permission_key], reader.reader)
-    if part.code == "NotJson":
+    if part.code == "NotJson" or (part.code == "InvalidAnswer" and (part.message or "").startswith("(HTTP")):
         said = f"{GRAPH} answered {part.message}"
+    elif part.code in UNEXPECTED:
+        said = f"{GRAPH}: {part.message}"
     else:
         said = answered(GRAPH, part.status, part.code, part.message or "")
     raise FactError(fact_name, f"could not read {what}: {said}", status=part.status, code=part.code)
@@ -331,17 +376,25 @@ def call(reader: GraphReader, method: str, relative: str, body: Any = None,
     from azure.core.rest import HttpRequest
 
     url = relative if relative.startswith(("https://", "http://")) else reader.base + relative.lstrip("/")
-    return send_json(reader.client, HttpRequest(method, url, params=dict(params or {}), json=body), GraphError)
+    return send_json(reader.client, HttpRequest(method, url, params=dict(params or {}), json=body), GraphError,
+                     deadline=reader.deadline)
 
 
-def pages(reader: GraphReader, relative: str, params: Mapping[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
-    """The ``value`` of each page, following ``@odata.nextLink`` (absolute, carrying its own query) to the end."""
+def pages(reader: GraphReader, relative: str, params: Mapping[str, str] | None = None,
+          max_pages: int | None = None) -> Iterator[list[dict[str, Any]]]:
+    """The ``value`` of each page, following ``@odata.nextLink`` (absolute, carrying its own query) to the end —
+    only on Graph's own origin, never a link twice, at most ``max_pages`` (preflight.azure.http.Pages)."""
+    guard = Pages(reader.base, max_pages)
     page = call(reader, "GET", relative, params=params)
     while True:
-        yield [v for v in page.get("value") or [] if isinstance(v, dict)]
+        yield page_values(page, reader.base + relative, GraphError)
         link = page.get("@odata.nextLink")
         if not isinstance(link, str) or not link:
             return
+        try:
+            guard.next(link)
+        except RefusedRequest as exc:
+            raise GraphError("GET", reader.base + relative, None, exc.code, exc.message) from exc
         page = call(reader, "GET", link)
 
 
@@ -356,14 +409,14 @@ def get_by_ids(reader: GraphReader, ids: Iterable[str], types: Sequence[str], *,
 
     def one(batch: Sequence[str]) -> list[dict[str, Any]]:
         page = call(reader, "POST", "directoryObjects/getByIds", {"ids": list(batch), "types": list(types)})
-        return [o for o in page.get("value") or [] if isinstance(o, dict)]
+        # `{}` is not "none of these exist": without a value list no id may be called deleted
+        return page_values(page, reader.base + "directoryObjects/getByIds", GraphError)
 
     if len(batches) <= 1 or workers <= 1:
         return [o for b in batches for o in one(b)]
-    from concurrent.futures import ThreadPoolExecutor
+    from preflight.daemon import map_bounded  # daemon threads: a hung request must not hold the process at exit
 
-    with ThreadPoolExecutor(max_workers=min(workers, len(batches)), thread_name_prefix="preflight-graph") as pool:
-        return [o for found in pool.map(one, batches) for o in found]
+    return [o for found in map_bounded(one, batches, workers, "preflight-graph") for o in found]
 
 
 # ------------------------------------------------------------------------------------------ the subject

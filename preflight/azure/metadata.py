@@ -21,6 +21,7 @@ ATTEMPTS = 3
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 5.0  # a hostile or buggy Retry-After must not stall the run
 TRANSIENT_PAUSE = 0.3  # seconds before asking again after a dropped connection or a garbled body
+MAX_BODY = 1024 * 1024  # bytes: the real document is ~4 KB; more is not a metadata document
 
 
 class MetadataError(Exception):
@@ -38,6 +39,26 @@ class _Answer:
     reason: str
     body: bytes
     retry_after: str | None
+    location: str | None = None
+
+
+def _opener(context: Any) -> Any:
+    """urllib with the CA context and without redirects: a 3xx is an answer (issue 17: no client follows a
+    redirect to wherever a server points — a link-local address included)."""
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None  # urllib then raises HTTPError for the 3xx, read below as an answer
+
+    return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), NoRedirect)
+
+
+def _read_capped(stream: Any) -> bytes:
+    body: bytes = stream.read(MAX_BODY + 1) if stream is not None else b""
+    if len(body) > MAX_BODY:
+        raise MetadataError(f"the answer is larger than {MAX_BODY:,} bytes: not a cloud metadata document")
+    return body
 
 
 def ca_bundle(environ: Mapping[str, str]) -> str | None:
@@ -67,11 +88,14 @@ def _get_once(url: str, context: Any, timeout: float) -> _Answer:
 
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
-            return _Answer(response.status, response.reason, response.read(), response.headers.get("Retry-After"))
+        with _opener(context).open(request, timeout=timeout) as response:
+            return _Answer(response.status, response.reason, _read_capped(response),
+                           response.headers.get("Retry-After"))
     except urllib.error.HTTPError as exc:  # an answer, just not a 2xx
-        body = exc.read() if exc.fp is not None else b""
-        return _Answer(exc.code, str(exc.reason), body, exc.headers.get("Retry-After") if exc.headers else None)
+        body = _read_capped(exc) if exc.fp is not None else b""
+        headers = exc.headers
+        return _Answer(exc.code, str(exc.reason), body, headers.get("Retry-After") if headers else None,
+                       headers.get("Location") if headers else None)
 
 
 def _retry_after(value: str | None) -> float:
@@ -106,6 +130,9 @@ def fetch_metadata(url: str, environ: Mapping[str, str], *, timeout: float = TIM
         if answer.status in RETRY_STATUSES and not last:
             time.sleep(min(_retry_after(answer.retry_after), MAX_RETRY_AFTER))
             continue
+        if 300 <= answer.status < 400:
+            where = f" to {answer.location[:200]}" if answer.location else ""
+            raise MetadataError(f"HTTP {answer.status}: a redirect{where}, not followed", answer.status)
         if answer.status >= 400:
             raise MetadataError(f"HTTP {answer.status} {answer.reason}".strip(), answer.status)
         try:

@@ -35,9 +35,10 @@ class ProbeAnswer:
         if self.status != 200:
             return False
         try:
-            return isinstance(self.json(), dict)
+            body = self.json()
         except ValueError:
             return False
+        return isinstance(body, dict) and isinstance(body.get("data"), list)
 
 
 def probe_endpoint(ctx: Context) -> str | None:
@@ -52,9 +53,19 @@ def probe_endpoint(ctx: Context) -> str | None:
 def dataplane_probe(ctx: Context) -> ProbeAnswer | None:
     """One read-only call (list deployments) with the Entra ID token for Cognitive Services; None when the
     account has no endpoint. A transport failure is this fact's error (access.probe reports it)."""
-    import requests
+    from azure.core.exceptions import AzureError
+    from azure.core.rest import HttpRequest
 
     from preflight.azure.facts import cloud, token
+    from preflight.azure.http import (
+        RefusedRequest,
+        StaticToken,
+        deadline_of,
+        describe_transport,
+        exchange,
+        redirect_text,
+        rest_client,
+    )
 
     endpoint = probe_endpoint(ctx)
     if endpoint is None:
@@ -62,16 +73,40 @@ def dataplane_probe(ctx: Context) -> ProbeAnswer | None:
     found = ctx.get(token, ctx.get(cloud).cognitive_scope)
     url = endpoint.rstrip("/") + "/openai/deployments"
     verify = ctx.target.environ.get("REQUESTS_CA_BUNDLE") or True
+    deadline = deadline_of(ctx)
+    # the shared factory: the token only for the endpoint's own origin, no redirect followed, timeouts from the
+    # run's deadline (at most TIMEOUT), the body read under the size cap; one attempt, as before
+    client = rest_client(endpoint, credential=StaticToken(found.access_token, int(found.expires_on)),
+                         scope=ctx.get(cloud).cognitive_scope, deadline=deadline, retry={"retry_total": 0},
+                         verify=verify, connect_timeout=TIMEOUT, read_timeout=TIMEOUT)
     try:
-        with ctx.doing(f"the data plane (GET {url})"):
-            response = requests.get(url, params={"api-version": API_VERSION}, timeout=TIMEOUT, verify=verify,
-                                    headers={"Authorization": f"Bearer {found.access_token}"})
-    except requests.RequestException as exc:
-        from preflight.azure.http import describe_transport
-
+        with ctx.doing(f"the data plane (GET {url})"), client:
+            response = exchange(client, HttpRequest("GET", url, params={"api-version": API_VERSION}),
+                                deadline=deadline)
+    except RefusedRequest as exc:
+        raise FactError("dataplane-probe", f"the data plane probe was stopped: {exc.message} (GET {url})",
+                        reported_by="access.probe", code=exc.code) from exc
+    except AzureError as exc:
         raise FactError("dataplane-probe", f"the data plane could not be reached: {describe_transport(exc, url)} "
                         f"(GET {url})", reported_by="access.probe") from exc
-    return ProbeAnswer(url, response.status_code, response.text, response.headers.get("Content-Type"))
+    if 300 <= response.status_code < 400:
+        # never followed: a redirect may point anywhere (another host, a link-local address) and would carry
+        # the token there; and a 200 from wherever it points proves nothing about this account
+        raise FactError("dataplane-probe", f"the data plane answered {redirect_text(response)}: cannot tell "
+                        f"whether the token is accepted (GET {url})", reported_by="access.probe",
+                        status=response.status_code, code="Redirect")
+    answer = ProbeAnswer(url, response.status_code, response.text(), response.headers.get("Content-Type"))
+    if 200 <= answer.status < 300 and not answer.accepted:
+        try:
+            shape = isinstance(answer.json(), dict)
+        except ValueError:
+            shape = False  # not JSON at all: access.probe describes the body itself
+        if shape:  # JSON, but not the deployments list: not proof that the token was accepted
+            raise FactError("dataplane-probe", f"the data plane answered HTTP {answer.status} without the "
+                            f"deployments list (data) (received {answer.text[:120]!r}): cannot tell whether the "
+                            f"token is accepted (GET {url})", reported_by="access.probe", status=answer.status,
+                            code="InvalidAnswer")
+    return answer
 
 
 def probe_says(ctx: Context) -> str | None:

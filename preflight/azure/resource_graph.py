@@ -23,7 +23,6 @@ from preflight.azure.facts import cloud
 from preflight.azure.http import (
     RESOURCE_GRAPH,
     answered,
-    capped_retry_policy,
     describe_body,
     describe_transport,
 )
@@ -107,17 +106,17 @@ def accounts_by_endpoint(endpoint: str) -> str:
 def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Run ``text`` over the given subscriptions (none: every subscription the caller can read) and return
     every row, following ``$skipToken``. Raises :class:`ResourceGraphError` on any refusal."""
-    from azure.core import PipelineClient
     from azure.core.exceptions import AzureError
-    from azure.core.pipeline.policies import BearerTokenCredentialPolicy
     from azure.core.rest import HttpRequest
+
+    from preflight.azure.http import RefusedRequest, deadline_of, exchange, redirect_text, rest_client
 
     the_cloud = ctx.get(cloud)
     base = the_cloud.resource_manager.rstrip("/")
-    client: Any = PipelineClient(base, policies=[
-        capped_retry_policy(MAX_RETRY_AFTER, retry_total=2, retry_backoff_max=8),
-        BearerTokenCredentialPolicy(ctx.get(run_credential), the_cloud.arm_scope),
-    ])
+    deadline = deadline_of(ctx)
+    client: Any = rest_client(base, credential=ctx.get(run_credential), scope=the_cloud.arm_scope,
+                              deadline=deadline, max_retry_after=MAX_RETRY_AFTER)
+    seen: set[str] = set()
     url = f"{base}/providers/Microsoft.ResourceGraph/resources?api-version={API_VERSION}"
     rows: list[dict[str, Any]] = []
     options: dict[str, Any] = {"resultFormat": "objectArray"}
@@ -127,10 +126,14 @@ def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[di
             if subscriptions:
                 body["subscriptions"] = list(subscriptions)
             try:
-                response = client.send_request(HttpRequest("POST", url, json=body))
+                response = exchange(client, HttpRequest("POST", url, json=body), deadline=deadline)
             except AzureError as exc:
                 raise ResourceGraphError(f"{RESOURCE_GRAPH} could not be reached: {describe_transport(exc, url)}"
                                          ) from exc
+            except RefusedRequest as exc:
+                raise ResourceGraphError(f"{RESOURCE_GRAPH}: {exc.message}") from exc
+            if 300 <= response.status_code < 400:
+                raise ResourceGraphError(f"{RESOURCE_GRAPH} answered {redirect_text(response)}", response.status_code)
             if response.status_code != 200:
                 raise ResourceGraphError(_error_text(response), response.status_code)
             try:
@@ -142,11 +145,18 @@ def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[di
             if not isinstance(payload, dict):
                 raise ResourceGraphError(f"{RESOURCE_GRAPH} answered HTTP 200 with JSON that is not an object",
                                          response.status_code)
-            rows.extend(r for r in payload.get("data") or [] if isinstance(r, dict))
+            if not isinstance(payload.get("data"), list):  # `{}` is not "no account": fall back to ARM
+                raise ResourceGraphError(f"{RESOURCE_GRAPH} answered HTTP 200 without a data list", 200)
+            rows.extend(r for r in payload["data"] if isinstance(r, dict))
             token = payload.get("$skipToken")
             if not token:
                 break
+            if str(token) in seen:  # a loop: the rows so far are not the answer (the caller falls back to ARM)
+                raise ResourceGraphError(f"{RESOURCE_GRAPH} repeated a $skipToken (a loop)")
+            seen.add(str(token))
             options["$skipToken"] = token
+        else:  # every page had a next one: the rows so far are not the answer
+            raise ResourceGraphError(f"{RESOURCE_GRAPH}'s answer has more than {MAX_PAGES} pages")
     return rows
 
 

@@ -33,11 +33,16 @@ if str(TESTS) not in sys.path:  # run as a worker script: make `helpers` importa
 from helpers.twin_world import APP_ID, SP, SUB, TENANT, world
 
 SERVICES = ("entra", "managed_identity", "arm", "resource_graph", "graph", "data_plane")
-FAULTS = ("latency", "429", "5xx", "reset", "hang", "malformed", "html", "truncate", "tls", "dns", "cap")
+FAULTS = ("latency", "429", "5xx", "reset", "hang", "malformed", "html", "truncate", "tls", "dns", "cap", "redirect",
+          "empty")
 # "cap": one 429 with Retry-After: 3600 — the product must wait its capped Retry-After (5 s; the audit's REST
 # client 10 s), not an hour, and then succeed. Only where the product retries: the managed identity probe and
 # the data-plane probe make one attempt by design.
 CAPPED = ("entra", "arm", "resource_graph", "graph")
+# "redirect": every answer a 302 to another loopback host (never followed: preflight.azure.http); "empty": every
+# answer 200 with ``{}`` (no field a verdict reads) — issue 17. For the services a bearer token goes to.
+BEARER = ("arm", "resource_graph", "graph", "data_plane")
+ELSEWHERE = "https://127.0.0.2:9/elsewhere"  # a closed port: were it followed, nothing would answer
 COMMANDS = ("check", "audit")
 # Which services each command talks to (audit: never the data plane).
 USES = {"check": set(SERVICES), "audit": set(SERVICES) - {"data_plane"}}
@@ -87,7 +92,8 @@ def cells() -> list[Cell]:
     """Every (service, fault) pair. Resource Graph has no host of its own (management.azure.com serves both):
     its DNS/TLS cells are Resource Manager's, so they are not repeated."""
     return [Cell(s, f) for s in SERVICES for f in FAULTS
-            if not (s == "resource_graph" and f in ("tls", "dns")) and (f != "cap" or s in CAPPED)]
+            if not (s == "resource_graph" and f in ("tls", "dns")) and (f != "cap" or s in CAPPED)
+            and (f not in ("redirect", "empty") or s in BEARER)]
 
 
 def fault_rules(cell: Cell) -> list[dict[str, Any]]:
@@ -108,6 +114,10 @@ def fault_rules(cell: Cell) -> list[dict[str, Any]]:
                 {"match": match, "status": 503}]
     if cell.fault == "hang":
         return [{"match": match, "action": "hang", "hangMs": HANG_MS}]
+    if cell.fault == "redirect":
+        return [{"match": match, "status": 302, "headers": {"Location": ELSEWHERE}, "body": {}}]
+    if cell.fault == "empty":
+        return [{"match": match, "status": 200, "body": {}}]
     if cell.fault == "html":
         return [{"match": match, "action": "html"}]  # 200 text/html: a captive portal or proxy answered
     return [{"match": match, "action": cell.fault}]  # reset, malformed, truncate

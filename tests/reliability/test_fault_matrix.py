@@ -48,6 +48,8 @@ FAULT_WORDS = {
     "tls": r"TLS: certificate not trusted for {host}",
     "dns": r"DNS: the host name \S+\.twin\.invalid does not resolve",
     "cap": r"HTTP 429",  # (a cap cell may change nothing: the retry after the capped wait succeeds)
+    "redirect": r"redirect \(HTTP 302\) to https://127\.0\.0\.2:9/elsewhere, not followed",
+    "empty": r"HTTP 200 (without|with a listing page without)|an object without an id",
 }
 # Cells where the product cannot name the fault because the SDK drops it; each one is a known gap, asserted to
 # still fail the same way (strict xfail), so fixing it shows up.
