@@ -21,13 +21,14 @@ class AccessProbe(Check):
         id="access.probe",
         title="Data-plane probe (read-only)",
         severity=Severity.HIGH,
-        description="With --probe: GET {endpoint}/openai/deployments with the Entra ID token and classify the "
-        "answer.",
+        description="With --probe: GET {endpoint}/openai/deployments with the Entra ID token and classify the answer.",
         tags=("probe", "opt-in"),
         docs=("https://learn.microsoft.com/azure/ai-services/openai/how-to/managed-identity",),
         facts=("resource", "token"),
-        requires=(NeedsTarget("no resource given: pass --resource-id or --endpoint",
-                              named_by=("resource_id", "endpoint")), SIGNIN),
+        requires=(
+            NeedsTarget("no resource given: pass --resource-id or --endpoint", named_by=("resource_id", "endpoint")),
+            SIGNIN,
+        ),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
@@ -53,8 +54,14 @@ class AccessProbe(Check):
             return
         verdict = classify_probe(response.status, body)
         rbac = _rbac_verdict(ctx)
-        evidence = {"url": response.url, "status": response.status, "verdict": verdict.kind,
-                    "message": verdict.message, "missing_action": verdict.missing_action, "rbac_verdict": rbac}
+        evidence = {
+            "url": response.url,
+            "status": response.status,
+            "verdict": verdict.kind,
+            "message": verdict.message,
+            "missing_action": verdict.missing_action,
+            "rbac_verdict": rbac,
+        }
         if verdict.allowed:
             yield self._accepted(response, body, rbac, evidence)
         else:
@@ -63,16 +70,27 @@ class AccessProbe(Check):
     def _accepted(self, response: Any, body: Any, rbac: str | None, evidence: dict[str, Any]) -> Result:
         """PASS: the data plane accepted the token — a WARN when the role evaluation says it should not have."""
         count = len(body.get("data", [])) if isinstance(body, dict) else None
-        summary = (f"GET {response.url} answered {response.status}: the token is accepted"
-                   + (f" ({count} deployment(s) visible)" if count is not None else ""))
+        summary = f"GET {response.url} answered {response.status}: the token is accepted" + (
+            f" ({count} deployment(s) visible)" if count is not None else ""
+        )
         if rbac in ("not-granted", "denied"):
-            return self.warned(summary + f", although the role evaluation says {rbac}: access comes from "
-                               "something preflight cannot see (e.g. a role at a scope it cannot read)",
-                               evidence=evidence)
+            return self.warned(
+                summary + f", although the role evaluation says {rbac}: access comes from "
+                "something preflight cannot see (e.g. a role at a scope it cannot read)",
+                evidence=evidence,
+            )
         return self.passed(summary, evidence=evidence)
 
-    def _refused(self, ctx: Context, response: Any, body: Any, verdict: Any, rbac: str | None,
-                 claims: Any, evidence: dict[str, Any]) -> Result:
+    def _refused(
+        self,
+        ctx: Context,
+        response: Any,
+        body: Any,
+        verdict: Any,
+        rbac: str | None,
+        claims: Any,
+        evidence: dict[str, Any],
+    ) -> Result:
         """FAIL: the data plane refused the token, with the real cause (audience, tenant, expiry, a grant not
         propagated yet) and its fix."""
         summary = f"the data plane refused the call ({verdict.kind}): {verdict.message}"
@@ -82,17 +100,23 @@ class AccessProbe(Check):
 
             wanted = scope_from_data_plane(response.status, body)
             evidence["expected_scope"] = wanted
-            fix = (f"request the token for {wanted} (the audience this endpoint expects); the token sent was for "
-                   f"{claims.get('aud')}")
+            fix = (
+                f"request the token for {wanted} (the audience this endpoint expects); the token sent was for "
+                f"{claims.get('aud')}"
+            )
             cause = _generic_401_cause(ctx, claims, verdict.expected_audience)
             if cause is not None:  # the audience was right: the same 401 text covers tenant and expiry too
                 kind, summary, fix = cause
                 evidence["verdict"] = kind
         if verdict.kind == "permission_denied" and rbac == "granted":
-            summary += ("; the role evaluation says the role is granted, so the assignment has most likely not "
-                        "propagated to the data plane yet")
-            fix = ("wait: new role assignments take up to 10 minutes to reach the data plane (longer through "
-                   "groups or at management-group scope), then re-run")
+            summary += (
+                "; the role evaluation says the role is granted, so the assignment has most likely not "
+                "propagated to the data plane yet"
+            )
+            fix = (
+                "wait: new role assignments take up to 10 minutes to reach the data plane (longer through "
+                "groups or at management-group scope), then re-run"
+            )
         return self.failed(summary, evidence=evidence, remediation=fix)
 
     def result_error(self, summary: str) -> Result:
@@ -115,13 +139,17 @@ def _body(response: Any) -> tuple[Any, str | None]:
         if response.status < 400 or response.status == 429 or response.status >= 500:
             from preflight.azure.http import describe_body
 
-            return body, (f"the data plane answered HTTP {response.status} with "
-                          f"{describe_body(response.text, response.content_type)}: cannot tell whether "
-                          f"the token is accepted (GET {url})")
+            return body, (
+                f"the data plane answered HTTP {response.status} with "
+                f"{describe_body(response.text, response.content_type)}: cannot tell whether "
+                f"the token is accepted (GET {url})"
+            )
     if response.status == 429 or response.status >= 500:
-        return body, (f"the data plane answered HTTP {response.status}"
-                      f"{' (throttled)' if response.status == 429 else ''}: cannot tell whether "
-                      f"the token is accepted (GET {url})")
+        return body, (
+            f"the data plane answered HTTP {response.status}"
+            f"{' (throttled)' if response.status == 429 else ''}: cannot tell whether "
+            f"the token is accepted (GET {url})"
+        )
     return body, None
 
 
@@ -141,15 +169,20 @@ def _generic_401_cause(ctx: Context, claims: Any, expected_audience: str) -> tup
     tid = str(claims.get("tid") or "")
     wanted, source = target_tenant(ctx)
     if wanted and tid and tid.lower() != wanted.lower():
-        return ("tenant",
-                f"the data plane refused the token (401): it was issued by tenant {tid}, but the account is in "
-                f"tenant {wanted} (from {source}) — the audience {aud} is right, the tenant is not",
-                f"get the token from the account's tenant: az login --tenant {wanted} (a guest account must name "
-                "the tenant), or set AZURE_TENANT_ID / --tenant to it")
+        return (
+            "tenant",
+            f"the data plane refused the token (401): it was issued by tenant {tid}, but the account is in "
+            f"tenant {wanted} (from {source}) — the audience {aud} is right, the tenant is not",
+            f"get the token from the account's tenant: az login --tenant {wanted} (a guest account must name "
+            "the tenant), or set AZURE_TENANT_ID / --tenant to it",
+        )
     exp = claims.get("exp")
     if isinstance(exp, int | float) and exp <= time.time():
-        return ("expired", "the data plane refused the token (401): it has expired (the audience is right)",
-                "get a fresh token (sign in again: az login)")
+        return (
+            "expired",
+            "the data plane refused the token (401): it has expired (the audience is right)",
+            "get a fresh token (sign in again: az login)",
+        )
     return None
 
 

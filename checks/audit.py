@@ -37,9 +37,15 @@ def _why_unresolved(ctx: Context) -> str:
 
 
 def _brief(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {"assignment_id": row.get("assignment_id"), "scope": row.get("scope"), "role": row.get("role_name"),
-            "principal_id": row.get("principal_id"), "principal": row.get("principal_display_name"),
-            "principal_type": row.get("principal_type"), "principal_subtype": row.get("principal_subtype")}
+    return {
+        "assignment_id": row.get("assignment_id"),
+        "scope": row.get("scope"),
+        "role": row.get("role_name"),
+        "principal_id": row.get("principal_id"),
+        "principal": row.get("principal_display_name"),
+        "principal_type": row.get("principal_type"),
+        "principal_subtype": row.get("principal_subtype"),
+    }
 
 
 def _evidence(finding: findings.Finding, brief: bool = True, **extra: Any) -> dict[str, Any]:
@@ -53,8 +59,16 @@ def _evidence(finding: findings.Finding, brief: bool = True, **extra: Any) -> di
     return evidence
 
 
-def _verdict(check: Check, finding: findings.Finding, clean: str, found: str, status: Status = Status.WARN, *,
-             brief: bool = True, **fix: Any) -> Result:
+def _verdict(
+    check: Check,
+    finding: findings.Finding,
+    clean: str,
+    found: str,
+    status: Status = Status.WARN,
+    *,
+    brief: bool = True,
+    **fix: Any,
+) -> Result:
     """The shape every risky-assignment check shares: PASS saying ``clean`` when the finding is empty, else
     ``status`` saying ``found`` with the fix (``remediation``, ``commands``); the finding's rows as evidence."""
     if not finding.count:
@@ -86,12 +100,14 @@ class AuditInventory(Check):
             collected = ctx.get(facts.assignments)
         except FactError as exc:
             # Not a SKIP: an audit that could not read anything must not exit 0 as if the estate were clean.
-            yield self.result(Status.ERROR, f"could not list role assignments: {exc.message}",
-                              evidence={"fact": exc.fact, "caused_by": exc.reported_by, "status": exc.status,
-                                        "code": exc.code},
-                              remediation=exc.remediation or "sign in (az login, or AZURE_CLIENT_ID/SECRET) as an "
-                                                             "identity with Reader on the audited scopes",
-                              caused_by=exc.reported_by)
+            yield self.result(
+                Status.ERROR,
+                f"could not list role assignments: {exc.message}",
+                evidence={"fact": exc.fact, "caused_by": exc.reported_by, "status": exc.status, "code": exc.code},
+                remediation=exc.remediation
+                or "sign in (az login, or AZURE_CLIENT_ID/SECRET) as an identity with Reader on the audited scopes",
+                caused_by=exc.reported_by,
+            )
             return
         rows = _rows(ctx)
         _, definition_errors = ctx.get(facts.role_definitions)
@@ -99,15 +115,23 @@ class AuditInventory(Check):
         for row in rows:
             by_type[str(row["principal_type"])] = by_type.get(str(row["principal_type"]), 0) + 1
         subscriptions = {row["subscription_id"] for row in rows if row["subscription_id"]}
-        evidence: dict[str, Any] = {"assignments": len(rows), "subscriptions": len(subscriptions),
-                                    "source": collected.source, "by_principal_type": by_type}
+        evidence: dict[str, Any] = {
+            "assignments": len(rows),
+            "subscriptions": len(subscriptions),
+            "source": collected.source,
+            "by_principal_type": by_type,
+        }
         if collected.fallback_reason:
             evidence["fallback"] = collected.fallback_reason
         summary = f"{len(rows)} role assignments in {len(subscriptions)} subscription(s) (via {collected.source})"
         if collected.unknown:  # a named scope that is not there: part of what was asked was not audited
             evidence["unknown"] = list(collected.unknown)
-            yield self.result(Status.ERROR, f"{summary}; not audited: {'; '.join(collected.unknown[:3])}",
-                              evidence=evidence, remediation=facts.UNKNOWN_FIX)
+            yield self.result(
+                Status.ERROR,
+                f"{summary}; not audited: {'; '.join(collected.unknown[:3])}",
+                evidence=evidence,
+                remediation=facts.UNKNOWN_FIX,
+            )
             return
         problems = list(collected.errors) + list(definition_errors)
         unresolved = rows and all(row["principal_exists"] is None for row in rows)
@@ -122,10 +146,13 @@ class AuditInventory(Check):
             said += [f"principals could not be resolved{_why_unresolved(ctx)}"] if unresolved else []
             # Unresolved principals leave the findings that need them undecided: they point here, and an
             # undecided audit is not a pass (the gate rule). A partial read only WARNs: what was read is decided.
-            yield self.result(Status.ERROR if unresolved else Status.WARN, "; ".join([summary, *said]),
-                              evidence=evidence,
-                              remediation="grant the auditing identity Reader on the scopes (and Directory.Read.All "
-                                          "in Microsoft Graph) and run the audit again")
+            yield self.result(
+                Status.ERROR if unresolved else Status.WARN,
+                "; ".join([summary, *said]),
+                evidence=evidence,
+                remediation="grant the auditing identity Reader on the scopes (and Directory.Read.All "
+                "in Microsoft Graph) and run the audit again",
+            )
             return
         yield self.passed(summary, evidence=evidence)
 
@@ -140,8 +167,12 @@ class AuditOrphaned(Check):
         severity=Severity.MEDIUM,
         description="Role assignments whose user, group or service principal no longer exists.",
         tags=("audit",),
-        docs=(("https://learn.microsoft.com/azure/role-based-access-control/troubleshoot-role-assignments"
-               "#symptom---role-assignments-with-identity-not-found"),),
+        docs=(
+            (
+                "https://learn.microsoft.com/azure/role-based-access-control/troubleshoot-role-assignments"
+                "#symptom---role-assignments-with-identity-not-found"
+            ),
+        ),
         facts=("audit:principals",),
         # unresolved principals: SKIP with the root cause, never "none orphaned"
         requires=(Resolved(facts.principals),),
@@ -149,9 +180,14 @@ class AuditOrphaned(Check):
 
     def run(self, ctx: Context) -> Iterable[Result]:
         finding = findings.orphaned(_rows(ctx))
-        yield _verdict(self, finding, "no assignment names a deleted principal",
-                       f"{finding.count} assignment(s) name a deleted principal (\"Unknown\" in the portal)",
-                       remediation="delete the orphaned assignments", commands=_delete_commands(finding.rows))
+        yield _verdict(
+            self,
+            finding,
+            "no assignment names a deleted principal",
+            f'{finding.count} assignment(s) name a deleted principal ("Unknown" in the portal)',
+            remediation="delete the orphaned assignments",
+            commands=_delete_commands(finding.rows),
+        )
 
 
 class AuditPrivilegedApps(Check):
@@ -163,7 +199,7 @@ class AuditPrivilegedApps(Check):
         title="Privileged roles held by applications at broad scope",
         severity=Severity.HIGH,
         description="Owner / Contributor / User Access Administrator / RBAC Administrator held by service "
-                    "principals or managed identities at subscription or management-group scope.",
+        "principals or managed identities at subscription or management-group scope.",
         tags=("audit",),
         docs=(DOCS_RBAC + "#only-grant-the-access-users-need",),
         facts=("audit:principals",),
@@ -171,12 +207,15 @@ class AuditPrivilegedApps(Check):
 
     def run(self, ctx: Context) -> Iterable[Result]:
         finding = findings.privileged_service_principals(_rows(ctx))
-        yield _verdict(self, finding, "no service principal or managed identity holds a privileged role at "
-                       "subscription or management-group scope",
-                       f"{finding.count} privileged assignment(s) held by service principals or managed identities "
-                       "at broad scope", Status.FAIL,
-                       remediation="replace them with a least-privilege role on the resource group or resource the "
-                                   "workload needs")
+        yield _verdict(
+            self,
+            finding,
+            "no service principal or managed identity holds a privileged role at "
+            "subscription or management-group scope",
+            f"{finding.count} privileged assignment(s) held by service principals or managed identities at broad scope",
+            Status.FAIL,
+            remediation="replace them with a least-privilege role on the resource group or resource the workload needs",
+        )
 
 
 class AuditPrivilegedGuests(Check):
@@ -196,9 +235,14 @@ class AuditPrivilegedGuests(Check):
 
     def run(self, ctx: Context) -> Iterable[Result]:
         finding = findings.privileged_guests(_rows(ctx))
-        yield _verdict(self, finding, "no guest holds a privileged role",
-                       f"{finding.count} privileged assignment(s) held by guests", Status.FAIL,
-                       remediation="remove the guests' privileged roles or move them behind PIM with approval")
+        yield _verdict(
+            self,
+            finding,
+            "no guest holds a privileged role",
+            f"{finding.count} privileged assignment(s) held by guests",
+            Status.FAIL,
+            remediation="remove the guests' privileged roles or move them behind PIM with approval",
+        )
 
 
 class AuditDirectUsers(Check):
@@ -218,11 +262,13 @@ class AuditDirectUsers(Check):
 
     def run(self, ctx: Context) -> Iterable[Result]:
         finding = findings.direct_user_assignments(_rows(ctx))
-        yield _verdict(self, finding,
-                       "no direct user assignment stands out" + (f" ({finding.note})" if finding.note else ""),
-                       f"{finding.count} assignment(s) made directly to users ({finding.note})",
-                       remediation="grant these roles to the groups the users belong to and remove the direct "
-                                   "assignments")
+        yield _verdict(
+            self,
+            finding,
+            "no direct user assignment stands out" + (f" ({finding.note})" if finding.note else ""),
+            f"{finding.count} assignment(s) made directly to users ({finding.note})",
+            remediation="grant these roles to the groups the users belong to and remove the direct assignments",
+        )
 
 
 class AuditBroadDataRoles(Check):
@@ -234,7 +280,7 @@ class AuditBroadDataRoles(Check):
         title="AI data roles granted above the account",
         severity=Severity.MEDIUM,
         description="Cognitive Services OpenAI User / Contributor, Cognitive Services User … granted at "
-                    "subscription or management-group scope instead of on the account.",
+        "subscription or management-group scope instead of on the account.",
         tags=("audit",),
         docs=("https://learn.microsoft.com/azure/ai-services/openai/how-to/role-based-access-control",),
         facts=("audit:role-definitions",),
@@ -243,10 +289,14 @@ class AuditBroadDataRoles(Check):
     def run(self, ctx: Context) -> Iterable[Result]:
         definitions, _ = ctx.get(facts.role_definitions)
         finding = findings.broad_data_roles(_rows(ctx), definitions)
-        yield _verdict(self, finding, "AI data roles are granted on accounts or resource groups only",
-                       f"{finding.count} AI data role assignment(s) at subscription or management-group scope",
-                       remediation="re-create each assignment with --scope set to the account's resource id, then "
-                                   "delete the broad one")
+        yield _verdict(
+            self,
+            finding,
+            "AI data roles are granted on accounts or resource groups only",
+            f"{finding.count} AI data role assignment(s) at subscription or management-group scope",
+            remediation="re-create each assignment with --scope set to the account's resource id, then "
+            "delete the broad one",
+        )
 
 
 class AuditCustomWildcards(Check):
@@ -267,9 +317,14 @@ class AuditCustomWildcards(Check):
         definitions, _ = ctx.get(facts.role_definitions)
         finding = findings.custom_role_wildcards(definitions, _rows(ctx))
         names = ", ".join(str(r["role_name"]) for r in finding.rows[:5])
-        yield _verdict(self, finding, "no custom role in use has wildcard actions",
-                       f"{finding.count} custom role(s) with wildcard permissions: {names}", brief=False,
-                       remediation="list the exact operations the role needs instead of '*'")
+        yield _verdict(
+            self,
+            finding,
+            "no custom role in use has wildcard actions",
+            f"{finding.count} custom role(s) with wildcard permissions: {names}",
+            brief=False,
+            remediation="list the exact operations the role needs instead of '*'",
+        )
 
 
 class AuditClassicAdmins(Check):
@@ -288,16 +343,17 @@ class AuditClassicAdmins(Check):
 
     def run(self, ctx: Context) -> Iterable[Result]:
         if not facts.options(ctx).classic_administrators:
-            yield self.skipped("classic administrators not read (pass --classic-admins: one request per "
-                               "subscription)")
+            yield self.skipped("classic administrators not read (pass --classic-admins: one request per subscription)")
             return
         admins, errors = ctx.get(facts.classic_admins)
         finding = findings.classic_administrators(admins)
         extra = {"unreadable": list(errors[:50])} if errors else {}
         if finding.count:
-            yield self.warned(f"{finding.count} classic administrator(s)", evidence=_evidence(finding, False, **extra),
-                              remediation="convert them to Azure RBAC role assignments and remove the classic "
-                                          "administrators")
+            yield self.warned(
+                f"{finding.count} classic administrator(s)",
+                evidence=_evidence(finding, False, **extra),
+                remediation="convert them to Azure RBAC role assignments and remove the classic administrators",
+            )
         elif errors and len(errors) >= len({row["subscription_id"] for row in _rows(ctx)} - {None}):
             yield self.skipped(f"classic administrators are not readable ({errors[0]})", evidence=extra)
         else:
@@ -313,10 +369,14 @@ class AuditExpiringCredentials(Check):
         title="Role-holding applications with expiring credentials",
         severity=Severity.MEDIUM,
         description="Service principals with role assignments whose secrets/certificates are expired or expire "
-                    "within --expiry-days (30).",
+        "within --expiry-days (30).",
         tags=("audit",),
-        docs=(("https://learn.microsoft.com/entra/identity-platform/howto-create-service-principal-portal"
-               "#set-up-authentication"),),
+        docs=(
+            (
+                "https://learn.microsoft.com/entra/identity-platform/howto-create-service-principal-portal"
+                "#set-up-authentication"
+            ),
+        ),
         facts=("audit:app-credentials",),
     )
 
@@ -326,9 +386,16 @@ class AuditExpiringCredentials(Check):
         finding = findings.expiring_credentials(_rows(ctx), credentials, datetime.now(UTC), days)
         apps = sorted({str(r["app_id"]) for r in finding.rows})
         expired = [r for r in finding.rows if r["expired"]]
-        yield _verdict(self, finding, f"no role-holding application has credentials expiring within {days} days",
-                       f"{len(apps)} role-holding application(s) have only expired or soon-expiring credentials "
-                       f"({len(expired)} expired)", Status.FAIL if expired else Status.WARN, brief=False,
-                       remediation="add a new credential, roll it out, then remove the old one" if expired
-                       else "rotate the credentials before they expire",
-                       commands=[f"az ad app credential reset --id {app} --append" for app in apps[:3]])
+        yield _verdict(
+            self,
+            finding,
+            f"no role-holding application has credentials expiring within {days} days",
+            f"{len(apps)} role-holding application(s) have only expired or soon-expiring credentials "
+            f"({len(expired)} expired)",
+            Status.FAIL if expired else Status.WARN,
+            brief=False,
+            remediation="add a new credential, roll it out, then remove the old one"
+            if expired
+            else "rotate the credentials before they expire",
+            commands=[f"az ad app credential reset --id {app} --append" for app in apps[:3]],
+        )

@@ -33,10 +33,12 @@ class ConditionalAccess(Check):
         title="Conditional Access policies",
         severity=Severity.MEDIUM,
         description="Enabled and report-only Conditional Access policies that target this principal and the "
-                    "target's apps, and what they require (MFA, compliant device, block, sign-in frequency …).",
+        "target's apps, and what they require (MFA, compliant device, block, sign-in frequency …).",
         tags=("access", "graph"),
-        docs=("https://learn.microsoft.com/entra/identity/conditional-access/concept-conditional-access-policies",
-              "https://learn.microsoft.com/entra/identity/conditional-access/workload-identity"),
+        docs=(
+            "https://learn.microsoft.com/entra/identity/conditional-access/concept-conditional-access-policies",
+            "https://learn.microsoft.com/entra/identity/conditional-access/workload-identity",
+        ),
         facts=("graph-subject", "directory", "profile", "ca-what-if"),
         requires=(SIGNIN,),
     )
@@ -52,8 +54,11 @@ class ConditionalAccess(Check):
             policies = view.require("policies", "Conditional Access policies", "policies").values()
         except GraphDenied as exc:
             # a read the app itself never makes: a WARN naming the permission, not "does not apply" (SKIP)
-            yield self.warned(exc.message, remediation=exc.remediation,
-                              evidence={"permission": exc.permission, "read_by": view.reader.reader})
+            yield self.warned(
+                exc.message,
+                remediation=exc.remediation,
+                evidence={"permission": exc.permission, "read_by": view.reader.reader},
+            )
             return
         notes: list[str] = []
         principal, groups, claims = self._principal(ctx, view, notes)
@@ -63,9 +68,13 @@ class ConditionalAccess(Check):
         hints = token_hints(claims) if who.kind == "user" else None
         applicable = [v for v in verdicts if v.applies]
         evidence: dict[str, Any] = {
-            "evaluation": label, "principal": who.display or who.object_id, "kind": who.kind,
-            "apps": [APP_NAMES.get(a, a) for a in apps], "groups": len(groups),
-            "policies": [v.to_dict() for v in verdicts], "notes": notes,
+            "evaluation": label,
+            "principal": who.display or who.object_id,
+            "kind": who.kind,
+            "apps": [APP_NAMES.get(a, a) for a in apps],
+            "groups": len(groups),
+            "policies": [v.to_dict() for v in verdicts],
+            "notes": notes,
         }
         if hints is not None:
             evidence["token"] = {"mfa": hints.mfa, "device_id_present": hints.device}
@@ -73,15 +82,18 @@ class ConditionalAccess(Check):
             yield self._policy(verdict, label, hints, who.kind)
         enforced = [v for v in applicable if v.enforced]
         disabled = sum(1 for v in verdicts if v.state == "disabled")
-        summary = (f"{len(verdicts)} Conditional Access policies read; {len(enforced)} enforced and "
-                   f"{len(applicable) - len(enforced)} report-only would apply to {who.display or who.object_id} "
-                   f"on {', '.join(APP_NAMES.get(a, a) for a in apps)}; {disabled} disabled ({label})")
+        summary = (
+            f"{len(verdicts)} Conditional Access policies read; {len(enforced)} enforced and "
+            f"{len(applicable) - len(enforced)} report-only would apply to {who.display or who.object_id} "
+            f"on {', '.join(APP_NAMES.get(a, a) for a in apps)}; {disabled} disabled ({label})"
+        )
         if who.kind != "user" and not applicable:
             summary += "; user policies do not apply to workload identities"
         yield self.passed(summary, evidence=evidence)
 
-    def _principal(self, ctx: Context, view: Any, notes: list[str]) -> tuple[Any, dict[str, str],
-                                                                              dict[str, Any] | None]:
+    def _principal(
+        self, ctx: Context, view: Any, notes: list[str]
+    ) -> tuple[Any, dict[str, str], dict[str, Any] | None]:
         """The principal as the policies see it (groups, directory roles, guest or member), its group names and
         its token's claims (the signed-in one's only); a note when its groups could not be read."""
         from preflight.azure.graph import group_view
@@ -94,8 +106,10 @@ class ConditionalAccess(Check):
         if groups_part is not None and groups_part.ok:
             groups, roles = group_view(groups_part.values())
         elif groups_part is not None:
-            notes.append("group memberships could not be read (GroupMember.Read.All): policies that target "
-                         "groups were matched without them")
+            notes.append(
+                "group memberships could not be read (GroupMember.Read.All): policies that target "
+                "groups were matched without them"
+            )
         guest = False
         user_part = view.parts.get("user")
         if user_part is not None and user_part.ok:
@@ -117,13 +131,15 @@ class ConditionalAccess(Check):
             return self.passed(text, subject=subject, evidence=item)
         if verdict.blocks and not verdict.only_when:
             fix = "ask the tenant's Conditional Access admin for an exclusion" + (
-                ", or use a service principal / managed identity for automation" if kind == "user" else "")
+                ", or use a service principal / managed identity for automation" if kind == "user" else ""
+            )
             return self.failed(text, subject=subject, evidence=item, remediation=fix)
         return self.warned(text, subject=subject, evidence=item, remediation=_fix(verdict, kind))
 
     @staticmethod
-    def _what_if(ctx: Context, verdicts: Any, principal: Any, apps: tuple[str, ...],
-                 notes: list[str]) -> tuple[Any, str]:
+    def _what_if(
+        ctx: Context, verdicts: Any, principal: Any, apps: tuple[str, ...], notes: list[str]
+    ) -> tuple[Any, str]:
         """Entra's What If decides where the tenant answers it; else preflight's matching stays, labelled as a
         hint, with a note saying why What If was not used."""
         from preflight.azure.graph import what_if
@@ -158,8 +174,10 @@ def _fix(verdict: Any, kind: str) -> str:
     if kind != "user":
         return "workload-identity Conditional Access applies: check the policy's conditions with the tenant admin"
     if any("MFA" in c or "strength" in c for c in verdict.controls):
-        return ("interactive: az login (it will prompt for MFA); automation: sign in as a service principal or "
-                "managed identity")
+        return (
+            "interactive: az login (it will prompt for MFA); automation: sign in as a service principal or "
+            "managed identity"
+        )
     if any("device" in c for c in verdict.controls):
         return "sign in from a compliant / joined device, or use a service principal or managed identity in CI"
     return "see the policy in the Entra admin center (Protection → Conditional Access)"

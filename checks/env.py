@@ -41,12 +41,16 @@ class EnvConfig(Check):
             "token_credentials": analysis.token_credentials,
         }
         if not analysis.findings:
-            configured = (analysis.environment_credential or analysis.workload_identity
-                          or analysis.managed_identity != "IMDS")
-            summary = (f"environment variables configure {analysis.selected}; whether each one can sign in is "
-                       "signin.chain's question" if configured else
-                       "no credential is configured by environment variables; signin.chain probes the rest of "
-                       "DefaultAzureCredential's chain")
+            configured = (
+                analysis.environment_credential or analysis.workload_identity or analysis.managed_identity != "IMDS"
+            )
+            summary = (
+                f"environment variables configure {analysis.selected}; whether each one can sign in is "
+                "signin.chain's question"
+                if configured
+                else "no credential is configured by environment variables; signin.chain probes the rest of "
+                "DefaultAzureCredential's chain"
+            )
             yield self.passed(summary, evidence=evidence)
             return
         for finding in analysis.findings:

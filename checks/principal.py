@@ -24,11 +24,15 @@ from preflight.model import CheckMeta, Result, Severity
 if TYPE_CHECKING:
     from preflight.azure.graph import DirectoryView, Subject
 
-DOCS_SP = ("https://learn.microsoft.com/entra/identity-platform/app-objects-and-service-principals",
-           "https://learn.microsoft.com/entra/identity-platform/reference-error-codes")
+DOCS_SP = (
+    "https://learn.microsoft.com/entra/identity-platform/app-objects-and-service-principals",
+    "https://learn.microsoft.com/entra/identity-platform/reference-error-codes",
+)
 FEDERATED = "federated credentials"  # the subject of principal.credentials' federated result
-DOCS_CREDS = ("https://learn.microsoft.com/entra/identity-platform/howto-create-service-principal-portal",
-              "https://learn.microsoft.com/entra/workload-id/workload-identity-federation")
+DOCS_CREDS = (
+    "https://learn.microsoft.com/entra/identity-platform/howto-create-service-principal-portal",
+    "https://learn.microsoft.com/entra/workload-id/workload-identity-federation",
+)
 
 
 def _tenant(ctx: Context) -> str:
@@ -57,7 +61,7 @@ class PrincipalExists(Check):
         title="Service principal in this tenant",
         severity=Severity.HIGH,
         description="The service principal exists in the target tenant, is enabled; its type, app and owner "
-                    "tenant (Microsoft Graph).",
+        "tenant (Microsoft Graph).",
         tags=("principal", "graph"),
         docs=DOCS_SP,
         facts=("graph-subject", "directory"),
@@ -78,12 +82,16 @@ class PrincipalExists(Check):
             code = _signin_code(who)
             if code == 700016:
                 summary, fix, commands = _missing_sp(ctx, app_id, registered_here=None)
-                yield self.failed(summary, evidence={"app_id": app_id, "aadsts": code}, remediation=fix,
-                                  commands=commands)
+                yield self.failed(
+                    summary, evidence={"app_id": app_id, "aadsts": code}, remediation=fix, commands=commands
+                )
                 return
             if code == 7000112:
-                yield self.failed(f"the service principal of app {app_id} is disabled (AADSTS7000112)",
-                                  evidence={"app_id": app_id}, commands=[_enable(app_id)])
+                yield self.failed(
+                    f"the service principal of app {app_id} is disabled (AADSTS7000112)",
+                    evidence={"app_id": app_id},
+                    commands=[_enable(app_id)],
+                )
                 return
             raise
         try:
@@ -101,21 +109,32 @@ class PrincipalExists(Check):
         sp = sp_part.body or {}
         home = ctx.target.tenant_id
         owner = sp.get("appOwnerOrganizationId")
-        evidence.update({"object_id": sp.get("id"), "display_name": sp.get("displayName"),
-                         "type": sp.get("servicePrincipalType"), "account_enabled": sp.get("accountEnabled"),
-                         "owner_tenant": owner})
+        evidence.update(
+            {
+                "object_id": sp.get("id"),
+                "display_name": sp.get("displayName"),
+                "type": sp.get("servicePrincipalType"),
+                "account_enabled": sp.get("accountEnabled"),
+                "owner_tenant": owner,
+            }
+        )
         owner_text = ""
         if owner and sp.get("servicePrincipalType") != "ManagedIdentity":  # an MI's app belongs to Azure
-            owner_text = "registered in this tenant" if home and owner.lower() == home.lower() else \
-                f"registered in another tenant ({owner})"
+            owner_text = (
+                "registered in this tenant"
+                if home and owner.lower() == home.lower()
+                else f"registered in another tenant ({owner})"
+            )
         kind = sp.get("servicePrincipalType") or "Application"
         name = sp.get("displayName") or app_id
         if sp.get("accountEnabled") is False:
-            yield self.failed(f"service principal '{name}' ({kind}) exists but is disabled: every sign-in fails "
-                              "with AADSTS7000112", evidence=evidence,
-                              remediation="enable it (Enterprise applications → Properties → Enabled for users "
-                                          "to sign-in), if it was not disabled on purpose",
-                              commands=[_enable(str(sp.get("appId") or app_id))])
+            yield self.failed(
+                f"service principal '{name}' ({kind}) exists but is disabled: every sign-in fails with AADSTS7000112",
+                evidence=evidence,
+                remediation="enable it (Enterprise applications → Properties → Enabled for users "
+                "to sign-in), if it was not disabled on purpose",
+                commands=[_enable(str(sp.get("appId") or app_id))],
+            )
             return
         app_part = view.parts.get("application")
         app_name = (app_part.body or {}).get("displayName") if app_part is not None and app_part.ok else None
@@ -134,15 +153,21 @@ def _missing_sp(ctx: Context, app_id: str, registered_here: bool | None) -> tupl
     tenant = _tenant(ctx)
     commands = [f"az ad sp create --id {app_id}"]
     if registered_here:
-        summary = (f"app {app_id} is registered in tenant {tenant} but has no service principal there: sign-ins "
-                   "fail with AADSTS700016")
+        summary = (
+            f"app {app_id} is registered in tenant {tenant} but has no service principal there: sign-ins "
+            "fail with AADSTS700016"
+        )
         return summary, "create its service principal (an app registration alone cannot sign in)", commands
     known = "" if registered_here is None else " and no app registration"
-    summary = (f"no service principal for app {app_id} in tenant {tenant}{known} — the classic AADSTS700016: "
-               "the app is registered in another tenant and was never provisioned (consented) here, was deleted, "
-               "or AZURE_TENANT_ID names the wrong tenant")
-    fix = ("use the tenant the app is registered in (AZURE_TENANT_ID), or have an admin of this tenant provision "
-           "the multi-tenant app (its signInAudience must allow other tenants)")
+    summary = (
+        f"no service principal for app {app_id} in tenant {tenant}{known} — the classic AADSTS700016: "
+        "the app is registered in another tenant and was never provisioned (consented) here, was deleted, "
+        "or AZURE_TENANT_ID names the wrong tenant"
+    )
+    fix = (
+        "use the tenant the app is registered in (AZURE_TENANT_ID), or have an admin of this tenant provision "
+        "the multi-tenant app (its signInAudience must allow other tenants)"
+    )
     return summary, fix, commands
 
 
@@ -160,7 +185,7 @@ class PrincipalCredentials(Check):
         title="App credentials: secrets, certificates, federated",
         severity=Severity.HIGH,
         description="Expired / soon-expiring secrets and certificates of the app registration; federated "
-                    "credentials against the assertion or CI job this process presents.",
+        "credentials against the assertion or CI job this process presents.",
         tags=("principal", "graph"),
         docs=DOCS_CREDS,
         facts=("graph-subject", "directory"),
@@ -172,8 +197,10 @@ class PrincipalCredentials(Check):
 
         who = ctx.get(examined)
         if who.kind == "managedIdentity":
-            yield self.passed("managed identity: it has no secrets or certificates to expire (Azure rotates its "
-                              "credentials)", evidence={"object_id": who.object_id})
+            yield self.passed(
+                "managed identity: it has no secrets or certificates to expire (Azure rotates its credentials)",
+                evidence={"object_id": who.object_id},
+            )
             return
         view = _view(ctx)
         app_id = who.app_id or "<app id>"
@@ -186,9 +213,11 @@ class PrincipalCredentials(Check):
             sp = view.parts.get("servicePrincipal")
             owner = (sp.body or {}).get("appOwnerOrganizationId") if sp is not None and sp.ok else None
             where = f"in its home tenant {owner}" if owner else "in the tenant that owns it"
-            yield self.skipped(f"app {app_id} has no registration in this tenant, so its credentials cannot be "
-                               f"read here; they are managed {where} (see principal.exists)",
-                               caused_by="principal.exists")
+            yield self.skipped(
+                f"app {app_id} has no registration in this tenant, so its credentials cannot be "
+                f"read here; they are managed {where} (see principal.exists)",
+                caused_by="principal.exists",
+            )
             return
         app = app_part.body or {}
         yield self._secrets(ctx, who, app)
@@ -200,45 +229,77 @@ class PrincipalCredentials(Check):
         creds = credentials_of(app)
         used = in_use(creds, ctx.target.environ, who.app_id)
         name = app.get("displayName") or who.app_id
-        evidence: dict[str, Any] = {"app": name, "count": len(creds), "warn_days": warn_days,
-                                    "in_use": used.label() if used else None,
-                                    "credentials": [describe(c, now) for c in creds]}
+        evidence: dict[str, Any] = {
+            "app": name,
+            "count": len(creds),
+            "warn_days": warn_days,
+            "in_use": used.label() if used else None,
+            "credentials": [describe(c, now) for c in creds],
+        }
         subject = "secrets and certificates"
         renew = [f"az ad app credential reset --id {who.app_id} --append --years 1"]
         if not creds:
-            return self.passed(f"app '{name}' has no secrets or certificates (it signs in another way: federated "
-                               "credentials or none)", subject=subject, evidence=evidence)
+            return self.passed(
+                f"app '{name}' has no secrets or certificates (it signs in another way: federated credentials or none)",
+                subject=subject,
+                evidence=evidence,
+            )
         expired = [c for c in creds if c.end is not None and c.end <= now]
         soon = [c for c in creds if c.end is not None and now < c.end <= now + warn_days * DAY]
         if used is not None:
             left = used.days_left(now)
             if used in expired:
-                return self.failed(f"the {used.label()} this process uses expired {int(-(left or 0))} days ago: "
-                                   "sign-ins fail with AADSTS7000222", subject=subject, evidence=evidence,
-                                   remediation="create a new secret, update AZURE_CLIENT_SECRET (or your "
-                                               "pipeline's secret), then delete the old one", commands=renew)
+                return self.failed(
+                    f"the {used.label()} this process uses expired {int(-(left or 0))} days ago: "
+                    "sign-ins fail with AADSTS7000222",
+                    subject=subject,
+                    evidence=evidence,
+                    remediation="create a new secret, update AZURE_CLIENT_SECRET (or your "
+                    "pipeline's secret), then delete the old one",
+                    commands=renew,
+                )
             if used in soon:
-                return self.warned(f"the {used.label()} this process uses expires in {int(left or 0)} days "
-                                   f"(threshold {warn_days})", subject=subject, evidence=evidence,
-                                   remediation="rotate it before it expires", commands=renew)
+                return self.warned(
+                    f"the {used.label()} this process uses expires in {int(left or 0)} days (threshold {warn_days})",
+                    subject=subject,
+                    evidence=evidence,
+                    remediation="rotate it before it expires",
+                    commands=renew,
+                )
             others = f"; {len(expired)} other credential(s) expired" if expired else ""
-            return self.passed(f"the {used.label()} this process uses is valid for {int(left or 0)} more days"
-                               + others if left is not None else f"the {used.label()} never expires" + others,
-                               subject=subject, evidence=evidence)
+            return self.passed(
+                f"the {used.label()} this process uses is valid for {int(left or 0)} more days" + others
+                if left is not None
+                else f"the {used.label()} never expires" + others,
+                subject=subject,
+                evidence=evidence,
+            )
         alive = [c for c in creds if c not in expired]
         if not alive:
-            return self.failed(f"every secret and certificate of app '{name}' has expired ({len(creds)}): "
-                               "sign-ins fail with AADSTS7000222 / 700027", subject=subject, evidence=evidence,
-                               remediation="create a new credential and update whatever signs in with it",
-                               commands=renew)
+            return self.failed(
+                f"every secret and certificate of app '{name}' has expired ({len(creds)}): "
+                "sign-ins fail with AADSTS7000222 / 700027",
+                subject=subject,
+                evidence=evidence,
+                remediation="create a new credential and update whatever signs in with it",
+                commands=renew,
+            )
         best = max(alive, key=lambda c: c.end if c.end is not None else float("inf"))
         if best in soon:
-            return self.warned(f"app '{name}''s latest credential ({best.label()}) expires in "
-                               f"{int(best.days_left(now) or 0)} days (threshold {warn_days})", subject=subject,
-                               evidence=evidence, remediation="rotate it before it expires", commands=renew)
+            return self.warned(
+                f"app '{name}''s latest credential ({best.label()}) expires in "
+                f"{int(best.days_left(now) or 0)} days (threshold {warn_days})",
+                subject=subject,
+                evidence=evidence,
+                remediation="rotate it before it expires",
+                commands=renew,
+            )
         note = f" ({len(expired)} expired, {len(soon)} expiring within {warn_days} days)" if expired or soon else ""
-        return self.passed(f"app '{name}' has {len(alive)} valid credential(s){note}; the one in use could not "
-                           "be identified", subject=subject, evidence=evidence)
+        return self.passed(
+            f"app '{name}' has {len(alive)} valid credential(s){note}; the one in use could not be identified",
+            subject=subject,
+            evidence=evidence,
+        )
 
     def _federated(self, ctx: Context, who: Subject, view: DirectoryView) -> Iterable[Result]:
         """The app's federated credentials against what this process presents: the assertion file it signs in
@@ -264,8 +325,12 @@ class PrincipalCredentials(Check):
             # Only an app set up for federation is compared with the job: a secret-based app in CI is fine.
             yield self._ci_job(who, expected, records, evidence, environ)
         elif records:
-            yield self.passed(f"{len(records)} federated credential(s): " + "; ".join(
-                f"{r.name}: {r.issuer} / {r.subject}" for r in records), subject=FEDERATED, evidence=evidence)
+            yield self.passed(
+                f"{len(records)} federated credential(s): "
+                + "; ".join(f"{r.name}: {r.issuer} / {r.subject}" for r in records),
+                subject=FEDERATED,
+                evidence=evidence,
+            )
 
     def _assertion(self, who: Subject, token_file: str, records: list[Any], evidence: dict[str, Any]) -> Result:
         """The assertion in AZURE_FEDERATED_TOKEN_FILE: readable, matched by a record, not (about to be)
@@ -275,70 +340,103 @@ class PrincipalCredentials(Check):
         try:
             assertion = read_assertion_file(token_file)
         except (OSError, ClaimsError) as exc:
-            return self.failed(f"AZURE_FEDERATED_TOKEN_FILE cannot be read as an assertion: {exc}",
-                               subject=FEDERATED, evidence=evidence,
-                               remediation="check the projected token volume / the CI step that writes it")
+            return self.failed(
+                f"AZURE_FEDERATED_TOKEN_FILE cannot be read as an assertion: {exc}",
+                subject=FEDERATED,
+                evidence=evidence,
+                remediation="check the projected token volume / the CI step that writes it",
+            )
         evidence["assertion"] = assertion.to_dict()
         found = match_records(records, assertion.issuer, assertion.subject, assertion.audiences)
         if not found.ok:
             wanted = [r.subject for r in records if r.issuer == assertion.issuer] or [r.subject for r in records]
-            return self.failed(f"no federated credential of app {who.app_id} matches the assertion "
-                               f"(issuer {assertion.issuer}, subject {assertion.subject}): {found.reason}; "
-                               f"the app expects subject {', '.join(map(str, wanted)) or '(none)'} — sign-in "
-                               "fails with AADSTS70021", subject=FEDERATED, evidence=evidence,
-                               remediation="add a federated credential for exactly this issuer and subject "
-                                           "(case-sensitive), or fix the workload's service account / branch",
-                               commands=[_fic_command(who.app_id, assertion.issuer, assertion.subject)])
+            return self.failed(
+                f"no federated credential of app {who.app_id} matches the assertion "
+                f"(issuer {assertion.issuer}, subject {assertion.subject}): {found.reason}; "
+                f"the app expects subject {', '.join(map(str, wanted)) or '(none)'} — sign-in "
+                "fails with AADSTS70021",
+                subject=FEDERATED,
+                evidence=evidence,
+                remediation="add a federated credential for exactly this issuer and subject "
+                "(case-sensitive), or fix the workload's service account / branch",
+                commands=[_fic_command(who.app_id, assertion.issuer, assertion.subject)],
+            )
         matched = found.matched.name if found.matched else ""
         left = assertion.lifetime_left(time.time())
         if left is not None and left <= 0:
-            return self.failed(f"the federated assertion expired {int(-left)} s ago: sign-in fails with "
-                               "AADSTS700024", subject=FEDERATED, evidence=evidence,
-                               remediation="request a fresh token from the CI / Kubernetes issuer just before "
-                                           "signing in (GitHub's last about 5 minutes)")
+            return self.failed(
+                f"the federated assertion expired {int(-left)} s ago: sign-in fails with AADSTS700024",
+                subject=FEDERATED,
+                evidence=evidence,
+                remediation="request a fresh token from the CI / Kubernetes issuer just before "
+                "signing in (GitHub's last about 5 minutes)",
+            )
         if left is not None and left < 300:
-            return self.warned(f"the federated assertion matches record '{matched}'"
-                               f" but expires in {int(left)} s: a long job that signs in later meets AADSTS700024",
-                               subject=FEDERATED, evidence=evidence,
-                               remediation="sign in early, or re-request the assertion for later steps")
-        return self.passed(f"the federated assertion (subject {assertion.subject}) matches record "
-                           f"'{matched}'", subject=FEDERATED, evidence=evidence)
+            return self.warned(
+                f"the federated assertion matches record '{matched}'"
+                f" but expires in {int(left)} s: a long job that signs in later meets AADSTS700024",
+                subject=FEDERATED,
+                evidence=evidence,
+                remediation="sign in early, or re-request the assertion for later steps",
+            )
+        return self.passed(
+            f"the federated assertion (subject {assertion.subject}) matches record '{matched}'",
+            subject=FEDERATED,
+            evidence=evidence,
+        )
 
-    def _ci_job(self, who: Subject, expected: Any, records: list[Any], evidence: dict[str, Any],
-                environ: Mapping[str, str]) -> Result:
+    def _ci_job(
+        self, who: Subject, expected: Any, records: list[Any], evidence: dict[str, Any], environ: Mapping[str, str]
+    ) -> Result:
         """The subject this CI job will present against the app's records (a mismatch only WARNs while the
         process still signs in with a secret or certificate: it bites when switching to federation)."""
         from preflight.federation import match_records
 
         evidence["ci"] = {"source": expected.source, "issuer": expected.issuer, "subject": expected.subject}
         if expected.subject is None:
-            return self.skipped(f"the subject this {expected.source} job presents cannot be computed: "
-                                f"{expected.why}", subject=FEDERATED, evidence=evidence)
+            return self.skipped(
+                f"the subject this {expected.source} job presents cannot be computed: {expected.why}",
+                subject=FEDERATED,
+                evidence=evidence,
+            )
         found = match_records(records, expected.issuer, expected.subject, ())
         if found.ok:
-            return self.passed(f"this {expected.source} job will present subject {expected.subject}, which "
-                               f"record '{found.matched.name if found.matched else ''}' accepts", subject=FEDERATED,
-                               evidence=evidence)
+            return self.passed(
+                f"this {expected.source} job will present subject {expected.subject}, which "
+                f"record '{found.matched.name if found.matched else ''}' accepts",
+                subject=FEDERATED,
+                evidence=evidence,
+            )
         wanted = [r.subject for r in records]
         uses_secret = bool(environ.get("AZURE_CLIENT_SECRET") or environ.get("AZURE_CLIENT_CERTIFICATE_PATH"))
         builder = self.warned if uses_secret else self.failed
-        return builder(f"this {expected.source} job will present subject {expected.subject}, but app "
-                       f"{who.app_id} expects {', '.join(map(str, wanted)) or 'no federated subject'}: "
-                       f"{found.reason} — a federated sign-in from this job fails with AADSTS70021", subject=FEDERATED,
-                       evidence=evidence, remediation="add a federated credential for this subject (exact, "
-                                                      "case-sensitive)",
-                       commands=[_fic_command(who.app_id, expected.issuer or "<issuer>", expected.subject)])
+        return builder(
+            f"this {expected.source} job will present subject {expected.subject}, but app "
+            f"{who.app_id} expects {', '.join(map(str, wanted)) or 'no federated subject'}: "
+            f"{found.reason} — a federated sign-in from this job fails with AADSTS70021",
+            subject=FEDERATED,
+            evidence=evidence,
+            remediation="add a federated credential for this subject (exact, case-sensitive)",
+            commands=[_fic_command(who.app_id, expected.issuer or "<issuer>", expected.subject)],
+        )
 
 
 def _fic_command(app_id: str | None, issuer: str | None, subject: str | None) -> str:
     import json
 
-    params = json.dumps({"name": "preflight-suggested", "issuer": issuer, "subject": subject,
-                         "audiences": ["api://AzureADTokenExchange"]})
+    params = json.dumps(
+        {
+            "name": "preflight-suggested",
+            "issuer": issuer,
+            "subject": subject,
+            "audiences": ["api://AzureADTokenExchange"],
+        }
+    )
     return f"az ad app federated-credential create --id {app_id} --parameters '{params}'"
 
 
 # ------------------------------------------------------------------------------------------- first-party
+
 
 class PrincipalFirstParty(Check):
     """A tenant that never used a service lacks its first-party service principal: tokens for it fail with
@@ -351,7 +449,7 @@ class PrincipalFirstParty(Check):
         title="First-party service principals",
         severity=Severity.MEDIUM,
         description="The Microsoft service principals the target needs (Azure Cognitive Services, Azure Machine "
-                    "Learning) exist in the tenant.",
+        "Learning) exist in the tenant.",
         tags=("principal", "graph"),
         docs=("https://learn.microsoft.com/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in",),
         facts=("profile", "token", "first-party"),
@@ -382,34 +480,52 @@ class PrincipalFirstParty(Check):
                 ctx.get(token, scope)
             except FactError as exc:
                 if exc.code == "500011":
-                    yield self.warned(f"'{app.name}' ({app.app_id}) has no service principal in this tenant: tokens "
-                                      f"for {scope} fail with AADSTS500011", subject=app.app_id,
-                                      commands=[f"az ad sp create --id {app.app_id}"])
+                    yield self.warned(
+                        f"'{app.name}' ({app.app_id}) has no service principal in this tenant: tokens "
+                        f"for {scope} fail with AADSTS500011",
+                        subject=app.app_id,
+                        commands=[f"az ad sp create --id {app.app_id}"],
+                    )
                     continue
                 # no token at all: the sign-in / token check reports why; the audience's SP is not in question
-                yield self.skipped(f"cannot tell whether '{app.name}' exists: no token for {scope}"
-                                   + (f" (see {exc.reported_by})" if exc.reported_by else f": {exc.message}"),
-                                   subject=app.app_id, caused_by=exc.reported_by or f"fact:{exc.fact}")
+                yield self.skipped(
+                    f"cannot tell whether '{app.name}' exists: no token for {scope}"
+                    + (f" (see {exc.reported_by})" if exc.reported_by else f": {exc.message}"),
+                    subject=app.app_id,
+                    caused_by=exc.reported_by or f"fact:{exc.fact}",
+                )
                 continue
-            yield self.passed(f"'{app.name}' exists in the tenant (Entra issued a token for {scope})",
-                              subject=app.app_id)
+            yield self.passed(
+                f"'{app.name}' exists in the tenant (Entra issued a token for {scope})", subject=app.app_id
+            )
         if not unproven:
             return
         parts = ctx.get(first_party, tuple(a.app_id for a in unproven))
         for app in unproven:
             part = parts[app.app_id]
             if part.ok:
-                yield self.passed(f"'{app.name}' exists in the tenant (service principal "
-                                  f"{(part.body or {}).get('id')})", subject=app.app_id)
+                yield self.passed(
+                    f"'{app.name}' exists in the tenant (service principal {(part.body or {}).get('id')})",
+                    subject=app.app_id,
+                )
             elif part.missing:
-                yield self.warned(f"'{app.name}' ({app.app_id}) has no service principal in this tenant",
-                                  subject=app.app_id,
-                                  remediation="an admin creates it once for the tenant",
-                                  commands=[f"az ad sp create --id {app.app_id}"])
+                yield self.warned(
+                    f"'{app.name}' ({app.app_id}) has no service principal in this tenant",
+                    subject=app.app_id,
+                    remediation="an admin creates it once for the tenant",
+                    commands=[f"az ad sp create --id {app.app_id}"],
+                )
             elif part.denied:
-                denied = GraphDenied("first-party", f"the service principal of '{app.name}'",
-                                     PERMISSIONS["firstParty"], ctx.get(graph_reader).reader)
+                denied = GraphDenied(
+                    "first-party",
+                    f"the service principal of '{app.name}'",
+                    PERMISSIONS["firstParty"],
+                    ctx.get(graph_reader).reader,
+                )
                 yield self.warned(denied.message, subject=app.app_id, remediation=denied.remediation)
             else:
-                yield self.warned(f"Microsoft Graph could not read the service principal of '{app.name}': "
-                                  f"{part.status} {part.code or ''}", subject=app.app_id)
+                yield self.warned(
+                    f"Microsoft Graph could not read the service principal of '{app.name}': "
+                    f"{part.status} {part.code or ''}",
+                    subject=app.app_id,
+                )

@@ -30,13 +30,22 @@ DOCS = (
     "https://learn.microsoft.com/azure/ai-services/openai/how-to/role-based-access-control",
     "https://learn.microsoft.com/azure/role-based-access-control/role-definitions#control-and-data-actions",
 )
-PROPAGATION_DOCS = (("https://learn.microsoft.com/azure/role-based-access-control/troubleshooting"
-                     "#symptom---role-assignment-changes-are-not-being-detected"),)
+PROPAGATION_DOCS = (
+    (
+        "https://learn.microsoft.com/azure/role-based-access-control/troubleshooting"
+        "#symptom---role-assignment-changes-are-not-being-detected"
+    ),
+)
 DENY_DOCS = ("https://learn.microsoft.com/azure/role-based-access-control/deny-assignments",)
-PIM_DOCS = (("https://learn.microsoft.com/entra/id-governance/privileged-identity-management/"
-             "pim-resource-roles-activate-your-roles"),)
-LEAST_PRIVILEGE_DOCS = (("https://learn.microsoft.com/azure/role-based-access-control/best-practices"
-                         "#only-grant-the-access-users-need"),)
+PIM_DOCS = (
+    (
+        "https://learn.microsoft.com/entra/id-governance/privileged-identity-management/"
+        "pim-resource-roles-activate-your-roles"
+    ),
+)
+LEAST_PRIVILEGE_DOCS = (
+    ("https://learn.microsoft.com/azure/role-based-access-control/best-practices#only-grant-the-access-users-need"),
+)
 PRINCIPAL_TYPES = {"user": "User", "servicePrincipal": "ServicePrincipal", "managedIdentity": "ServicePrincipal"}
 PIM_PERMISSION = "Microsoft.Authorization/roleEligibilityScheduleInstances/read"
 READ_ASSIGNMENTS = "Microsoft.Authorization/roleAssignments/read"
@@ -45,7 +54,7 @@ READ_ASSIGNMENTS = "Microsoft.Authorization/roleAssignments/read"
 PROPAGATION_SECONDS = 600
 #: A managed identity's token (and the group membership in it) is cached for up to 24 hours: a grant through a
 #: group older than that has been seen by every token since (https://learn.microsoft.com/entra/identity/
-#: managed-identities-azure-resources/managed-identity-best-practice-recommendations#limitation-of-using-managed-identities-for-authorization).
+#: managed-identities-azure-resources/managed-identity-best-practice-recommendations#limitation-of-using-managed-identities-for-authorization).  # noqa: E501
 GROUP_CACHE_SECONDS = 24 * 3600
 #: Privileged roles, by GUID (the names are display only and may change).
 PRIVILEGED_ROLES = {
@@ -81,8 +90,15 @@ class RbacDataAction(Check):
         "the --probe answer; PIM eligibilities.",
         tags=("rbac",),
         docs=DOCS,
-        facts=("resource", "principal", "role-assignments", "role-definition", "deny-assignments",
-               "arm-permissions", "eligible-assignments"),
+        facts=(
+            "resource",
+            "principal",
+            "role-assignments",
+            "role-definition",
+            "deny-assignments",
+            "arm-permissions",
+            "eligible-assignments",
+        ),
         requires=(TARGET, SIGNIN),
     )
 
@@ -96,8 +112,10 @@ class RbacDataAction(Check):
         except FactError as exc:
             if exc.fact != "assignee":
                 raise
-            yield self.failed(f"--assignee {ctx.target.assignee}: {exc.message}",
-                              remediation="pass an object id, a UPN or an application id from this tenant")
+            yield self.failed(
+                f"--assignee {ctx.target.assignee}: {exc.message}",
+                remediation="pass an object id, a UPN or an application id from this tenant",
+            )
             return
         undecided = [(r, v) for r, v in access.verdicts if v.status == "undecided"]
         pim_unreadable: str | None = None
@@ -107,9 +125,12 @@ class RbacDataAction(Check):
             elif verdict.status == "denied":
                 yield self._denied(access, requirement, verdict)
             elif verdict.status == "conditional":
-                yield self.warned(f"only an assignment with an ABAC condition would grant {requirement.action}: "
-                                  "conditional — cannot be evaluated offline", subject=requirement.action,
-                                  evidence=self._evidence(access, requirement, verdict))
+                yield self.warned(
+                    f"only an assignment with an ABAC condition would grant {requirement.action}: "
+                    "conditional — cannot be evaluated offline",
+                    subject=requirement.action,
+                    evidence=self._evidence(access, requirement, verdict),
+                )
             elif verdict.status == "disputed":
                 yield self._disputed(access, requirement, verdict)
             elif verdict.status == "not-granted":
@@ -119,21 +140,31 @@ class RbacDataAction(Check):
         if undecided:
             yield self._undecided(access, undecided)
         if pim_unreadable:
-            yield self.warned(f"PIM role eligibilities could not be read ({pim_unreadable}): an eligible role "
-                              f"that would grant access cannot be ruled out — reading others' needs "
-                              f"{PIM_PERMISSION}", subject="pim", docs=PIM_DOCS)
+            yield self.warned(
+                f"PIM role eligibilities could not be read ({pim_unreadable}): an eligible role "
+                f"that would grant access cannot be ruled out — reading others' needs "
+                f"{PIM_PERMISSION}",
+                subject="pim",
+                docs=PIM_DOCS,
+            )
 
     @staticmethod
     def _evidence(access: DataAccess, requirement: Requirement, verdict: Verdict) -> dict[str, Any]:
         """What every per-action result carries: who, where, what each source said, what could not be read."""
-        return {"principal": access.principal.object_id, "scope": access.scope, "profile": access.profile.name,
-                "action": requirement.action, "verdict": verdict.status, "decidedBy": list(verdict.decided_by),
-                "assignments": list(access.held) if access.assignments_read else "not readable",
-                "roleAssignments": verdict.decision.status if verdict.decision else None,
-                "armPermissions": verdict.effective if access.is_caller else
-                "not asked: ARM computes it for the caller only",
-                "unread": [{"source": u.source, "permission": u.permission, "reason": u.reason}
-                           for u in verdict.unread]}
+        return {
+            "principal": access.principal.object_id,
+            "scope": access.scope,
+            "profile": access.profile.name,
+            "action": requirement.action,
+            "verdict": verdict.status,
+            "decidedBy": list(verdict.decided_by),
+            "assignments": list(access.held) if access.assignments_read else "not readable",
+            "roleAssignments": verdict.decision.status if verdict.decision else None,
+            "armPermissions": verdict.effective
+            if access.is_caller
+            else "not asked: ARM computes it for the caller only",
+            "unread": [{"source": u.source, "permission": u.permission, "reason": u.reason} for u in verdict.unread],
+        }
 
     def _granted(self, access: DataAccess, requirement: Requirement, verdict: Verdict) -> Result:
         noun = _noun(access.scope)
@@ -143,45 +174,64 @@ class RbacDataAction(Check):
             where = "inherited from " + grant.scope if grant.inherited else f"at the {noun}"
             summary = f"{grant.role_name} ({where}{via}) grants {requirement.action}"
         elif verdict.effective == "allowed":
-            summary = (f"your effective permissions at the {noun} include {requirement.action} (which "
-                       f"assignment grants it is not readable: needs {READ_ASSIGNMENTS})")
+            summary = (
+                f"your effective permissions at the {noun} include {requirement.action} (which "
+                f"assignment grants it is not readable: needs {READ_ASSIGNMENTS})"
+            )
         else:  # only the data plane could decide: its 200 is the proof
-            summary = (f"the data plane accepted the token for {requirement.action} (see access.probe); no other "
-                       "source could be read")
+            summary = (
+                f"the data plane accepted the token for {requirement.action} (see access.probe); no other "
+                "source could be read"
+            )
         if not verdict.deny_checked:
             summary += "; deny assignments could not be read (see rbac.deny)"
-        return self.passed(summary, subject=requirement.action,
-                           evidence=self._evidence(access, requirement, verdict))
+        return self.passed(summary, subject=requirement.action, evidence=self._evidence(access, requirement, verdict))
 
     def _denied(self, access: DataAccess, requirement: Requirement, verdict: Verdict) -> Result:
         decision = verdict.decision  # only a deny list that was read can deny: the decision is there
         granted = f" although {decision.granted_by[0].role_name} grants it" if decision and decision.granted_by else ""
         names = ", ".join(d.name or d.id for d in (decision.denied_by if decision else ()))
-        return self.failed(f"a deny assignment blocks {requirement.action}{granted} ({names}; see rbac.deny)",
-                           subject=requirement.action, evidence=self._evidence(access, requirement, verdict),
-                           caused_by="rbac.deny")
+        return self.failed(
+            f"a deny assignment blocks {requirement.action}{granted} ({names}; see rbac.deny)",
+            subject=requirement.action,
+            evidence=self._evidence(access, requirement, verdict),
+            caused_by="rbac.deny",
+        )
 
     def _disputed(self, access: DataAccess, requirement: Requirement, verdict: Verdict) -> Result:
         """The role assignments and ARM's own computation disagree: say both, and what it likely means."""
         decision = verdict.decision
         noun = _noun(access.scope)
         if decision is not None and decision.granted_by:
-            summary = (f"ARM's effective permissions at the {noun} do not include {requirement.action}, "
-                       f"although {decision.granted_by[0].role_name} appears to grant it")
-            meaning = ("ARM's own computation is authoritative: the grant is probably through a group "
-                       "membership ARM does not count yet, or the role definition changed since it was "
-                       "read — sign in again (az login) and re-check")
+            summary = (
+                f"ARM's effective permissions at the {noun} do not include {requirement.action}, "
+                f"although {decision.granted_by[0].role_name} appears to grant it"
+            )
+            meaning = (
+                "ARM's own computation is authoritative: the grant is probably through a group "
+                "membership ARM does not count yet, or the role definition changed since it was "
+                "read — sign in again (az login) and re-check"
+            )
         else:
-            summary = (f"ARM says your effective permissions include {requirement.action}, but no role "
-                       "assignment preflight could read grants it")
-            meaning = ("an assignment preflight cannot list probably grants it: one at a scope where you "
-                       "lack roleAssignments/read, a cross-tenant (Lighthouse) delegation, or a classic "
-                       "administrator")
-        return self.warned(summary, subject=requirement.action,
-                           evidence=self._evidence(access, requirement, verdict), remediation=meaning)
+            summary = (
+                f"ARM says your effective permissions include {requirement.action}, but no role "
+                "assignment preflight could read grants it"
+            )
+            meaning = (
+                "an assignment preflight cannot list probably grants it: one at a scope where you "
+                "lack roleAssignments/read, a cross-tenant (Lighthouse) delegation, or a classic "
+                "administrator"
+            )
+        return self.warned(
+            summary,
+            subject=requirement.action,
+            evidence=self._evidence(access, requirement, verdict),
+            remediation=meaning,
+        )
 
-    def _not_granted(self, ctx: Context, access: DataAccess, requirement: Requirement,
-                     verdict: Verdict) -> tuple[Result, str | None]:
+    def _not_granted(
+        self, ctx: Context, access: DataAccess, requirement: Requirement, verdict: Verdict
+    ) -> tuple[Result, str | None]:
         """FAIL: nothing grants the action — an eligible PIM role to activate, else the assignment to add (never
         a role the principal already holds at or above the target)."""
         evidence = self._evidence(access, requirement, verdict)
@@ -189,27 +239,39 @@ class RbacDataAction(Check):
         if eligible is not None:
             return self.failed(
                 f"'{eligible.role_name}' at {eligible.scope} would grant {requirement.action}, but it is "
-                "only eligible in PIM, not active: activate it in PIM", subject=requirement.action,
-                evidence={**evidence, "eligible": eligible.as_evidence()}, docs=PIM_DOCS,
+                "only eligible in PIM, not active: activate it in PIM",
+                subject=requirement.action,
+                evidence={**evidence, "eligible": eligible.as_evidence()},
+                docs=PIM_DOCS,
                 remediation="activate the eligible role (Azure portal → Privileged Identity Management → "
-                            "My roles → Azure resources → Activate), then re-check; activation takes "
-                            "effect within minutes"), unreadable
+                "My roles → Azure resources → Activate), then re-check; activation takes "
+                "effect within minutes",
+            ), unreadable
         wanted, noun = access.profile, _noun(access.scope)
         if access.assignments_read:
             summary = _not_granted(requirement.action, list(access.held), noun)
         else:
-            summary = (f"your effective permissions at the {noun} (ARM's Microsoft.Authorization/permissions) do "
-                       f"not include {requirement.action}: no role you hold grants it")
+            summary = (
+                f"your effective permissions at the {noun} (ARM's Microsoft.Authorization/permissions) do "
+                f"not include {requirement.action}: no role you hold grants it"
+            )
         held = _held_role(access, wanted.role_id)
         if held is not None:
-            return self.failed(summary, subject=requirement.action, evidence=evidence,
-                               remediation=f"you already hold {wanted.role_name} at {held}, yet it does not grant "
-                                           f"{requirement.action} here: check for a custom role with this name, or "
-                                           "ask the data plane with --probe"), unreadable
-        return self.failed(summary, subject=requirement.action, evidence=evidence,
-                           remediation=f"assign the least-privilege role {wanted.role_name} at the {noun}",
-                           commands=[_assign_command(access.principal, access.principal_type, wanted.role_id,
-                                                     access.scope)]), unreadable
+            return self.failed(
+                summary,
+                subject=requirement.action,
+                evidence=evidence,
+                remediation=f"you already hold {wanted.role_name} at {held}, yet it does not grant "
+                f"{requirement.action} here: check for a custom role with this name, or "
+                "ask the data plane with --probe",
+            ), unreadable
+        return self.failed(
+            summary,
+            subject=requirement.action,
+            evidence=evidence,
+            remediation=f"assign the least-privilege role {wanted.role_name} at the {noun}",
+            commands=[_assign_command(access.principal, access.principal_type, wanted.role_id, access.scope)],
+        ), unreadable
 
     def _undecided(self, access: DataAccess, undecided: list[tuple[Requirement, Verdict]]) -> Result:
         """ERROR, once for every action no source could decide: which reads failed and what would allow them."""
@@ -218,19 +280,25 @@ class RbacDataAction(Check):
         reasons = "; ".join(u.describe() for u in unread) or "no source could be read"
         refused = [u.permission for u in unread if u.permission]
         if refused and not access.is_caller:
-            fix = (f"reading another principal's access needs {' and '.join(refused)} at the "
-                   f"{_noun(access.scope)} (e.g. the Reader role), or ask that principal to run preflight")
+            fix = (
+                f"reading another principal's access needs {' and '.join(refused)} at the "
+                f"{_noun(access.scope)} (e.g. the Reader role), or ask that principal to run preflight"
+            )
         elif refused:
             fix = _verify_hint(access.scope, f"ask for {' or '.join(refused)} at the {_noun(access.scope)}")
         else:
             fix = "re-run later; if it persists, check the network path to Azure Resource Manager"
-        return self.result(Status.ERROR,
-                           f"could not decide whether anything grants {', '.join(actions)}: {reasons}",
-                           subject=actions[0] if len(actions) == 1 else "verdict",
-                           evidence={"actions": actions, "scope": access.scope,
-                                     "unread": [{"source": u.source, "permission": u.permission,
-                                                 "reason": u.reason} for u in unread]},
-                           remediation=fix)
+        return self.result(
+            Status.ERROR,
+            f"could not decide whether anything grants {', '.join(actions)}: {reasons}",
+            subject=actions[0] if len(actions) == 1 else "verdict",
+            evidence={
+                "actions": actions,
+                "scope": access.scope,
+                "unread": [{"source": u.source, "permission": u.permission, "reason": u.reason} for u in unread],
+            },
+            remediation=fix,
+        )
 
 
 def _held_role(access: DataAccess, role_id: str) -> str | None:
@@ -244,8 +312,9 @@ def _held_role(access: DataAccess, role_id: str) -> str | None:
     return None
 
 
-def _eligible_grant(ctx: Context, access: DataAccess,
-                    requirement: Requirement) -> tuple[AppliedAssignment | None, str | None]:
+def _eligible_grant(
+    ctx: Context, access: DataAccess, requirement: Requirement
+) -> tuple[AppliedAssignment | None, str | None]:
     """The PIM eligibility that would grant the action once activated, or why eligibilities are unreadable."""
     from preflight.azure.arm import definition_at, eligible_assignments, role_definition
     from preflight.errors import FactError
@@ -257,11 +326,19 @@ def _eligible_grant(ctx: Context, access: DataAccess,
         known = {d.guid for d in access.definitions}
         definitions = list(access.definitions) + [
             RoleDefinition.from_arm(ctx.get(role_definition, definition_at(access.scope, a.role_definition_id)))
-            for a in {a.role_guid: a for a in eligible if a.role_guid not in known}.values()]
+            for a in {a.role_guid: a for a in eligible if a.role_guid not in known}.values()
+        ]
     except FactError as exc:
         return None, exc.message
-    decision = evaluate(requirement.action, access.scope, access.principal_ids, eligible, definitions,
-                        data_action=requirement.data, mg_ancestry=access.mg_ancestry)
+    decision = evaluate(
+        requirement.action,
+        access.scope,
+        access.principal_ids,
+        eligible,
+        definitions,
+        data_action=requirement.data,
+        mg_ancestry=access.mg_ancestry,
+    )
     return (decision.granted_by[0] if decision.granted_by else None), None
 
 
@@ -274,15 +351,22 @@ def _not_granted(action: str, held: list[Mapping[str, Any]], noun: str = "accoun
     if not held:
         return f"no role assignment applies to this principal at the {noun}, so nothing grants {action}"
     roles = ", ".join(f"{h['role']} at {h['scope']}" for h in held)
-    return f"none of the principal's roles ({roles}) grants {action}; management roles such as Owner or " \
-           "Contributor grant no data actions"
+    return (
+        f"none of the principal's roles ({roles}) grants {action}; management roles such as Owner or "
+        "Contributor grant no data actions"
+    )
 
 
 def _assign_command(who: Any, arm_type: str, role_id: str, scope: str) -> str:
-    kind = arm_type if arm_type in ("User", "Group", "ServicePrincipal") else PRINCIPAL_TYPES.get(who.kind,
-                                                                                                "ServicePrincipal")
-    return (f"az role assignment create --assignee-object-id {who.object_id} --assignee-principal-type {kind} "
-            f"--role {role_id} --scope {scope}")
+    kind = (
+        arm_type
+        if arm_type in ("User", "Group", "ServicePrincipal")
+        else PRINCIPAL_TYPES.get(who.kind, "ServicePrincipal")
+    )
+    return (
+        f"az role assignment create --assignee-object-id {who.object_id} --assignee-principal-type {kind} "
+        f"--role {role_id} --scope {scope}"
+    )
 
 
 class RbacPropagation(Check):
@@ -309,36 +393,48 @@ class RbacPropagation(Check):
         access = ctx.get(data_access)
         granted = [(r, v) for r, v in access.verdicts if v.status in ("granted", "disputed")]
         if not granted:
-            yield self.skipped("nothing grants the required actions yet, so there is nothing to propagate",
-                               caused_by="rbac.data-action")
+            yield self.skipped(
+                "nothing grants the required actions yet, so there is nothing to propagate",
+                caused_by="rbac.data-action",
+            )
             return
         unnamed = [r.action for r, v in granted if v.decision is None or not v.decision.granted_by]
         if (unnamed or self._pending(access, granted)) and _probe_accepted(ctx):
             # only asked when the ages leave a doubt: a settled run never waits for the probe
-            yield self.passed("the data plane already accepts the token (see access.probe): the grant is "
-                              "effective", evidence={"principal": access.principal.object_id})
+            yield self.passed(
+                "the data plane already accepts the token (see access.probe): the grant is effective",
+                evidence={"principal": access.principal.object_id},
+            )
             return
         if unnamed:
-            yield self.warned(f"which assignment grants {', '.join(unnamed)} could not be read (needs "
-                              f"{READ_ASSIGNMENTS}), so whether it is recent is unknown", subject="age",
-                              evidence={"actions": unnamed, "scope": access.scope},
-                              remediation=_verify_hint(access.scope, f"{READ_ASSIGNMENTS} (e.g. Reader) shows "
-                                                           "the assignment and its age"))
+            yield self.warned(
+                f"which assignment grants {', '.join(unnamed)} could not be read (needs "
+                f"{READ_ASSIGNMENTS}), so whether it is recent is unknown",
+                subject="age",
+                evidence={"actions": unnamed, "scope": access.scope},
+                remediation=_verify_hint(
+                    access.scope, f"{READ_ASSIGNMENTS} (e.g. Reader) shows the assignment and its age"
+                ),
+            )
         evidence: dict[str, Any] = {"principal": access.principal.object_id, "kind": access.principal.kind}
         by_action = self._pending(access, granted)
         pending = list(dict.fromkeys(c for concerns in by_action.values() for c in concerns))
         evidence.update(by_action)
         if pending:
-            yield self.warned("the assignment that grants access may not be effective yet: " + "; ".join(pending),
-                              evidence=evidence,
-                              remediation="wait (up to 10 minutes for a new assignment; longer at management-group "
-                                          "scope or through a managed identity's group) — do not add another "
-                                          "assignment; in CI, re-check with --wait",
-                              commands=["preflight check --wait 10m"])
+            yield self.warned(
+                "the assignment that grants access may not be effective yet: " + "; ".join(pending),
+                evidence=evidence,
+                remediation="wait (up to 10 minutes for a new assignment; longer at management-group "
+                "scope or through a managed identity's group) — do not add another "
+                "assignment; in CI, re-check with --wait",
+                commands=["preflight check --wait 10m"],
+            )
         elif len(unnamed) < len(granted):
-            yield self.passed("the granting assignments are established (older than 10 minutes, not only at "
-                              "management-group scope or through a managed identity's group)", evidence=evidence)
-
+            yield self.passed(
+                "the granting assignments are established (older than 10 minutes, not only at "
+                "management-group scope or through a managed identity's group)",
+                evidence=evidence,
+            )
 
     @staticmethod
     def _pending(access: DataAccess, granted: list[tuple[Requirement, Verdict]]) -> dict[str, list[str]]:
@@ -388,12 +484,19 @@ def grant_concerns(grant: AppliedAssignment, principal_kind: str, now: float, *,
     if created is not None and now - created < PROPAGATION_SECONDS:
         found.append(f"'{grant.role_name}' was assigned {max(0, int(now - created))} s ago (allow up to 10 minutes)")
     if data_action and _MG in grant.scope.lower():
-        found.append(f"'{grant.role_name}' grants data actions from management group {grant.scope} (can take hours "
-                     "to take effect on the data plane)")
-    if principal_kind == "managedIdentity" and grant.via_group and (created is None
-                                                                      or now - created < GROUP_CACHE_SECONDS):
-        found.append(f"'{grant.role_name}' reaches this managed identity through group {grant.via_group} (its group "
-                     "membership is cached in tokens for up to 24 hours)")
+        found.append(
+            f"'{grant.role_name}' grants data actions from management group {grant.scope} (can take hours "
+            "to take effect on the data plane)"
+        )
+    if (
+        principal_kind == "managedIdentity"
+        and grant.via_group
+        and (created is None or now - created < GROUP_CACHE_SECONDS)
+    ):
+        found.append(
+            f"'{grant.role_name}' reaches this managed identity through group {grant.via_group} (its group "
+            "membership is cached in tokens for up to 24 hours)"
+        )
     return found
 
 
@@ -442,34 +545,47 @@ class RbacDeny(Check):
         blocked = [(r, v.decision) for r, v in access.verdicts if v.status == "denied" and v.decision]
         for requirement, decision in blocked:
             for deny in decision.denied_by:
-                owner = ("it is system-protected (created by a managed application, Azure Blueprints or a "
-                         "deployment stack) — only its owner can change it" if deny.is_system_protected
-                         else "remove it or add this principal to its excludePrincipals")
-                yield self.failed(f"deny assignment '{deny.name or deny.id}' at {deny.scope} blocks "
-                                  f"{requirement.action}", subject=requirement.action,
-                                  evidence={"denyAssignment": deny.id, "name": deny.name, "scope": deny.scope,
-                                            "description": deny.description,
-                                            "isSystemProtected": deny.is_system_protected,
-                                            "action": requirement.action},
-                                  remediation=f"deny assignments override every role; {owner}")
+                owner = (
+                    "it is system-protected (created by a managed application, Azure Blueprints or a "
+                    "deployment stack) — only its owner can change it"
+                    if deny.is_system_protected
+                    else "remove it or add this principal to its excludePrincipals"
+                )
+                yield self.failed(
+                    f"deny assignment '{deny.name or deny.id}' at {deny.scope} blocks {requirement.action}",
+                    subject=requirement.action,
+                    evidence={
+                        "denyAssignment": deny.id,
+                        "name": deny.name,
+                        "scope": deny.scope,
+                        "description": deny.description,
+                        "isSystemProtected": deny.is_system_protected,
+                        "action": requirement.action,
+                    },
+                    remediation=f"deny assignments override every role; {owner}",
+                )
         if not blocked:
-            yield self.passed(f"no deny assignment blocks the {len(access.verdicts)} required action(s) at the "
-                              f"{_noun(access.scope)}", evidence={"scope": access.scope})
+            yield self.passed(
+                f"no deny assignment blocks the {len(access.verdicts)} required action(s) at the {_noun(access.scope)}",
+                evidence={"scope": access.scope},
+            )
 
     def _unreadable(self, access: DataAccess, unread: Unread) -> Result:
         """The deny list could not be read. When nothing grants the actions anyway, a deny changes nothing
         (it only subtracts); otherwise say what is unknown and why it is rare — a WARN, never a pass."""
         if all(v.status in ("not-granted", "undecided") for _, v in access.verdicts):
-            return self.skipped("nothing grants the required actions, so no deny assignment can matter",
-                                caused_by="rbac.data-action")
+            return self.skipped(
+                "nothing grants the required actions, so no deny assignment can matter", caused_by="rbac.data-action"
+            )
         why = f"needs {unread.permission}" if unread.permission else unread.reason
-        return self.warned(f"deny assignments at the {_noun(access.scope)} could not be read ({why}); the role "
-                           "grants access unless one applies", evidence={"scope": access.scope,
-                                                                           "reason": unread.reason},
-                           remediation="deny assignments are created only by Azure itself (managed applications, "
-                                       "Azure Blueprints, deployment stacks), so one is unlikely; "
-                                       + _verify_hint(access.scope, "Microsoft.Authorization/denyAssignments/read "
-                                                                    "(e.g. Reader) lists them"))
+        return self.warned(
+            f"deny assignments at the {_noun(access.scope)} could not be read ({why}); the role "
+            "grants access unless one applies",
+            evidence={"scope": access.scope, "reason": unread.reason},
+            remediation="deny assignments are created only by Azure itself (managed applications, "
+            "Azure Blueprints, deployment stacks), so one is unlikely; "
+            + _verify_hint(access.scope, "Microsoft.Authorization/denyAssignments/read (e.g. Reader) lists them"),
+        )
 
 
 class RbacLeastPrivilege(Check):
@@ -497,35 +613,50 @@ class RbacLeastPrivilege(Check):
         whom = ctx.get(subject)
         who = whom.info
         if whom.arm_type != "ServicePrincipal":
-            yield self.passed(f"the principal is a {whom.arm_type.lower()}: this check is about service principals "
-                              "and managed identities", evidence={"kind": whom.arm_type})
+            yield self.passed(
+                f"the principal is a {whom.arm_type.lower()}: this check is about service principals "
+                "and managed identities",
+                evidence={"kind": whom.arm_type},
+            )
             return
         if _has_target(ctx):
             scope = rbac_scope(ctx)  # the key data_access reads them by: one request for both
         elif ctx.target.subscription_id:
             scope = f"/subscriptions/{ctx.target.subscription_id}"
         else:
-            yield self.skipped("no resource or subscription given to look for broad assignments",
-                               caused_by="resource.endpoint")
+            yield self.skipped(
+                "no resource or subscription given to look for broad assignments", caused_by="resource.endpoint"
+            )
             return
         assignments = [RoleAssignment.from_arm(a) for a in ctx.get(role_assignments, scope, who.object_id)]
         findings = broad_privileged(assignments, who.object_id or "")
         kind = "managed identity" if who.kind == "managedIdentity" else "service principal"
         if not findings:
-            yield self.passed(f"this {kind} holds no Owner, Contributor or User Access Administrator at "
-                              "subscription or management-group scope", evidence={"scope": scope})
+            yield self.passed(
+                f"this {kind} holds no Owner, Contributor or User Access Administrator at "
+                "subscription or management-group scope",
+                evidence={"scope": scope},
+            )
             return
         for assignment, role_name in findings:
-            via = f" via group {assignment.principal_id}" if assignment.principal_id != (who.object_id or "").lower() \
+            via = (
+                f" via group {assignment.principal_id}"
+                if assignment.principal_id != (who.object_id or "").lower()
                 else ""
-            yield self.warned(f"this {kind} holds {role_name} at {assignment.scope}{via}: far more than calling the "
-                              "model needs", subject=assignment.id or assignment.scope,
-                              evidence={"roleAssignmentId": assignment.id,
-                                        "roleDefinitionId": assignment.role_definition_id, "roleName": role_name,
-                                        "scope": assignment.scope},
-                              remediation="grant the minimum the task needs (a data role such as Cognitive Services "
-                                          "OpenAI User on the account) and remove the broad assignment",
-                              commands=[f"az role assignment delete --ids {assignment.id}"] if assignment.id else [])
+            )
+            yield self.warned(
+                f"this {kind} holds {role_name} at {assignment.scope}{via}: far more than calling the model needs",
+                subject=assignment.id or assignment.scope,
+                evidence={
+                    "roleAssignmentId": assignment.id,
+                    "roleDefinitionId": assignment.role_definition_id,
+                    "roleName": role_name,
+                    "scope": assignment.scope,
+                },
+                remediation="grant the minimum the task needs (a data role such as Cognitive Services "
+                "OpenAI User on the account) and remove the broad assignment",
+                commands=[f"az role assignment delete --ids {assignment.id}"] if assignment.id else [],
+            )
 
 
 def broad_privileged(assignments: Sequence[Any], principal_id: str) -> list[tuple[Any, str]]:
@@ -537,8 +668,7 @@ def broad_privileged(assignments: Sequence[Any], principal_id: str) -> list[tupl
         if name is None:
             continue
         parts = [p for p in assignment.scope.lower().split("/") if p]
-        broad = (not parts or _MG in assignment.scope.lower() + "/"
-                 or (len(parts) == 2 and parts[0] == "subscriptions"))
+        broad = not parts or _MG in assignment.scope.lower() + "/" or (len(parts) == 2 and parts[0] == "subscriptions")
         if broad:
             found.append((assignment, name))
     return found

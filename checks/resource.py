@@ -29,9 +29,14 @@ class ResourceEndpoint(Check):
         tags=("resource",),
         docs=(SUBDOMAIN_DOCS, LOCAL_AUTH_DOCS, NETWORK_DOCS),
         facts=("resource",),
-        requires=(NeedsTarget("no resource given: pass --resource-id, --endpoint or --workspace (or set "
-                              "AZURE_OPENAI_ENDPOINT, or run inside a project with .azureml/config.json)",
-                              caused_by=None), SIGNIN),
+        requires=(
+            NeedsTarget(
+                "no resource given: pass --resource-id, --endpoint or --workspace (or set "
+                "AZURE_OPENAI_ENDPOINT, or run inside a project with .azureml/config.json)",
+                caused_by=None,
+            ),
+            SIGNIN,
+        ),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
@@ -57,14 +62,21 @@ class ResourceEndpoint(Check):
         from preflight.model import Status
 
         if inconclusive(exc.status, exc.code):
-            return self.result(Status.ERROR, exc.message, evidence={"status": exc.status, "code": exc.code},
-                               remediation="re-run later; if it persists, check the network path to Azure "
-                                           "Resource Manager (proxy, firewall, DNS, TLS inspection)")
+            return self.result(
+                Status.ERROR,
+                exc.message,
+                evidence={"status": exc.status, "code": exc.code},
+                remediation="re-run later; if it persists, check the network path to Azure "
+                "Resource Manager (proxy, firewall, DNS, TLS inspection)",
+            )
         named = ctx.target.resource_id or ctx.target.workspace
         if exc.status == 403 and named:
             return self._unreadable(named, exc)
-        remediation = ("ask for at least Reader on the account (or Cognitive Services OpenAI User, which "
-                       "includes read)" if exc.status == 403 else "check the resource id / endpoint")
+        remediation = (
+            "ask for at least Reader on the account (or Cognitive Services OpenAI User, which includes read)"
+            if exc.status == 403
+            else "check the resource id / endpoint"
+        )
         return self.failed(exc.message, evidence={"status": exc.status, "code": exc.code}, remediation=remediation)
 
     def _account(self, ctx: Context, account: dict[str, Any]) -> Iterable[Result]:
@@ -72,28 +84,46 @@ class ResourceEndpoint(Check):
         props: dict[str, Any] = account.get("properties") or {}
         name, resource_id = account.get("name", "?"), account.get("id", "?")
         group = resource_id.split("/")[4] if resource_id.count("/") > 4 else "<resource-group>"
-        evidence = {"id": resource_id, "kind": account.get("kind"), "location": account.get("location"),
-                    "endpoint": props.get("endpoint"), "customSubDomainName": props.get("customSubDomainName"),
-                    "disableLocalAuth": props.get("disableLocalAuth"),
-                    "publicNetworkAccess": props.get("publicNetworkAccess"),
-                    "networkAcls": props.get("networkAcls")}
+        evidence = {
+            "id": resource_id,
+            "kind": account.get("kind"),
+            "location": account.get("location"),
+            "endpoint": props.get("endpoint"),
+            "customSubDomainName": props.get("customSubDomainName"),
+            "disableLocalAuth": props.get("disableLocalAuth"),
+            "publicNetworkAccess": props.get("publicNetworkAccess"),
+            "networkAcls": props.get("networkAcls"),
+        }
         yield self._endpoint(ctx, account, group, evidence)
         if props.get("disableLocalAuth") is True:
-            yield self.passed("local (key) authentication is disabled: Entra ID is the only way in",
-                              subject="local-auth", evidence=evidence)
+            yield self.passed(
+                "local (key) authentication is disabled: Entra ID is the only way in",
+                subject="local-auth",
+                evidence=evidence,
+            )
         else:
-            yield self.warned("API keys are still enabled on this account: anyone with a key bypasses Entra ID "
-                              "and RBAC", subject="local-auth", evidence=evidence, docs=(LOCAL_AUTH_DOCS,),
-                              remediation="once every client uses Entra ID, disable local auth",
-                              commands=[f"az resource update --ids {resource_id} --set "
-                                        "properties.disableLocalAuth=true"])
+            yield self.warned(
+                "API keys are still enabled on this account: anyone with a key bypasses Entra ID and RBAC",
+                subject="local-auth",
+                evidence=evidence,
+                docs=(LOCAL_AUTH_DOCS,),
+                remediation="once every client uses Entra ID, disable local auth",
+                commands=[f"az resource update --ids {resource_id} --set properties.disableLocalAuth=true"],
+            )
         network = _network_finding(props)
         if network is not None:
-            yield self.warned(network, subject="network", evidence=evidence, docs=(NETWORK_DOCS,),
-                              remediation="this is a network rule, not RBAC: call from an allowed network or "
-                                          "private endpoint, or add your IP",
-                              commands=[f"az cognitiveservices account network-rule add --name {name} "
-                                        f"--resource-group {group} --ip-address <your public IP>"])
+            yield self.warned(
+                network,
+                subject="network",
+                evidence=evidence,
+                docs=(NETWORK_DOCS,),
+                remediation="this is a network rule, not RBAC: call from an allowed network or "
+                "private endpoint, or add your IP",
+                commands=[
+                    f"az cognitiveservices account network-rule add --name {name} "
+                    f"--resource-group {group} --ip-address <your public IP>"
+                ],
+            )
 
     def _endpoint(self, ctx: Context, account: dict[str, Any], group: str, evidence: dict[str, Any]) -> Result:
         """FAIL without a custom subdomain (shared regional endpoints refuse Entra ID tokens); WARN when the
@@ -107,17 +137,26 @@ class ResourceEndpoint(Check):
         if not subdomain:
             return self.failed(
                 f"{name} has no custom subdomain: its endpoint {props.get('endpoint')} is a shared regional one, "
-                "which refuses Entra ID tokens", evidence=evidence,
+                "which refuses Entra ID tokens",
+                evidence=evidence,
                 remediation="give the account a custom subdomain (this cannot be undone; the endpoint changes "
-                            "to https://<subdomain>.cognitiveservices.azure.com/)",
-                commands=[f"az cognitiveservices account update --name {name} --resource-group {group} "
-                          f"--custom-domain {name}"], docs=(SUBDOMAIN_DOCS,))
+                "to https://<subdomain>.cognitiveservices.azure.com/)",
+                commands=[
+                    f"az cognitiveservices account update --name {name} --resource-group {group} --custom-domain {name}"
+                ],
+                docs=(SUBDOMAIN_DOCS,),
+            )
         if ctx.target.endpoint and endpoint_key(ctx.target.endpoint) not in {endpoint_key(e) for e in endpoints}:
-            return self.warned(f"the configured endpoint {ctx.target.endpoint} is not one of {name}'s endpoints "
-                               f"({', '.join(endpoints)})", evidence=evidence,
-                               remediation=f"set AZURE_OPENAI_ENDPOINT to {props.get('endpoint')}")
-        return self.passed(f"{name} ({account.get('kind')}) has the custom subdomain {subdomain}: "
-                           f"{props.get('endpoint')}", evidence=evidence)
+            return self.warned(
+                f"the configured endpoint {ctx.target.endpoint} is not one of {name}'s endpoints "
+                f"({', '.join(endpoints)})",
+                evidence=evidence,
+                remediation=f"set AZURE_OPENAI_ENDPOINT to {props.get('endpoint')}",
+            )
+        return self.passed(
+            f"{name} ({account.get('kind')}) has the custom subdomain {subdomain}: {props.get('endpoint')}",
+            evidence=evidence,
+        )
 
     def _unreadable(self, resource_id: str, exc: Any) -> Result:
         """ARM refused the GET of a resource named by id. An app calls the data plane, never this read, and a
@@ -127,28 +166,42 @@ class ResourceEndpoint(Check):
         from preflight.azure.arm import WORKSPACE_TYPE
 
         kind = "workspace" if f"/{WORKSPACE_TYPE}/" in resource_id.lower() else "account"
-        permission = ("Microsoft.MachineLearningServices/workspaces/read" if kind == "workspace"
-                      else "Microsoft.CognitiveServices/accounts/read")
-        return self.warned(f"the {kind} could not be read (needs {permission}), so its configuration — custom "
-                           "subdomain, local auth, network rules — is not checked; the role verdict is read at "
-                           "the id (see rbac.data-action)",
-                           evidence={"status": exc.status, "code": exc.code, "permission": permission,
-                                     "resourceId": resource_id},
-                           remediation=f"only needed for this diagnosis, not by the app: {permission} at the "
-                                       f"{kind} (e.g. Reader) lets preflight check its configuration")
+        permission = (
+            "Microsoft.MachineLearningServices/workspaces/read"
+            if kind == "workspace"
+            else "Microsoft.CognitiveServices/accounts/read"
+        )
+        return self.warned(
+            f"the {kind} could not be read (needs {permission}), so its configuration — custom "
+            "subdomain, local auth, network rules — is not checked; the role verdict is read at "
+            "the id (see rbac.data-action)",
+            evidence={"status": exc.status, "code": exc.code, "permission": permission, "resourceId": resource_id},
+            remediation=f"only needed for this diagnosis, not by the app: {permission} at the "
+            f"{kind} (e.g. Reader) lets preflight check its configuration",
+        )
 
     def _workspace(self, workspace: dict[str, Any]) -> Iterable[Result]:
         """An Azure ML workspace has no custom subdomain or keys to judge: readable, and its network."""
         props: dict[str, Any] = workspace.get("properties") or {}
-        evidence = {"id": workspace.get("id"), "kind": workspace.get("kind"), "location": workspace.get("location"),
-                    "publicNetworkAccess": props.get("publicNetworkAccess"),
-                    "discoveryUrl": props.get("discoveryUrl")}
-        yield self.passed(f"Azure ML workspace {workspace.get('name')} ({workspace.get('kind') or 'Default'}) is "
-                          "readable", evidence=evidence)
+        evidence = {
+            "id": workspace.get("id"),
+            "kind": workspace.get("kind"),
+            "location": workspace.get("location"),
+            "publicNetworkAccess": props.get("publicNetworkAccess"),
+            "discoveryUrl": props.get("discoveryUrl"),
+        }
+        yield self.passed(
+            f"Azure ML workspace {workspace.get('name')} ({workspace.get('kind') or 'Default'}) is readable",
+            evidence=evidence,
+        )
         if str(props.get("publicNetworkAccess", "")).lower() == "disabled":
-            yield self.warned("public network access to the workspace is disabled: only private endpoints reach it "
-                              "(403 otherwise) — a network rule, not RBAC", subject="network", evidence=evidence,
-                              docs=(NETWORK_DOCS,))
+            yield self.warned(
+                "public network access to the workspace is disabled: only private endpoints reach it "
+                "(403 otherwise) — a network rule, not RBAC",
+                subject="network",
+                evidence=evidence,
+                docs=(NETWORK_DOCS,),
+            )
 
 
 def _network_finding(props: dict[str, Any]) -> str | None:
@@ -159,6 +212,8 @@ def _network_finding(props: dict[str, Any]) -> str | None:
     if str(acls.get("defaultAction", "")).lower() == "deny":
         rules = [r.get("value") for r in acls.get("ipRules") or []]
         vnets = len(acls.get("virtualNetworkRules") or [])
-        return (f"the account's firewall denies by default (allowed IPs: {', '.join(map(str, rules)) or 'none'}; "
-                f"{vnets} virtual network rule(s)): calls from other networks get 403")
+        return (
+            f"the account's firewall denies by default (allowed IPs: {', '.join(map(str, rules)) or 'none'}; "
+            f"{vnets} virtual network rule(s)): calls from other networks get 403"
+        )
     return None

@@ -23,10 +23,26 @@ CHAIN_DOCS = (
 
 # Environment variables only an Azure host sets (App Service / Functions, Container Apps, AKS, Azure ML, Cloud
 # Shell). IDENTITY_ENDPOINT / MSI_ENDPOINT are deliberately absent: they are what a developer sets by mistake.
-AZURE_HOST_MARKERS = ("WEBSITE_SITE_NAME", "WEBSITE_INSTANCE_ID", "FUNCTIONS_WORKER_RUNTIME", "CONTAINER_APP_NAME",
-                      "KUBERNETES_SERVICE_HOST", "AZUREML_RUN_ID", "CI_NAME", "ACC_CLOUD", "AZUREPS_HOST_ENVIRONMENT")
-DEVELOPER_LINKS = ("shared_token_cache", "visual_studio_code", "cli", "powershell", "developer_cli", "broker",
-                   "interactive_browser")
+AZURE_HOST_MARKERS = (
+    "WEBSITE_SITE_NAME",
+    "WEBSITE_INSTANCE_ID",
+    "FUNCTIONS_WORKER_RUNTIME",
+    "CONTAINER_APP_NAME",
+    "KUBERNETES_SERVICE_HOST",
+    "AZUREML_RUN_ID",
+    "CI_NAME",
+    "ACC_CLOUD",
+    "AZUREPS_HOST_ENVIRONMENT",
+)
+DEVELOPER_LINKS = (
+    "shared_token_cache",
+    "visual_studio_code",
+    "cli",
+    "powershell",
+    "developer_cli",
+    "broker",
+    "interactive_browser",
+)
 
 
 def _tid_oid(probe: LinkProbe) -> tuple[str | None, str | None, str | None]:
@@ -63,8 +79,11 @@ class SigninChain(Check):
         report = ctx.get(credential_chain)
         evidence = self._evidence(ctx, report)
         if report.config_error:
-            yield self.failed(report.config_error, evidence=evidence,
-                              remediation="use dev, prod or one credential name, or unset AZURE_TOKEN_CREDENTIALS")
+            yield self.failed(
+                report.config_error,
+                evidence=evidence,
+                remediation="use dev, prod or one credential name, or unset AZURE_TOKEN_CREDENTIALS",
+            )
             return
         if report.selection.link is None:
             yield self._none_available(ctx, report, evidence)
@@ -85,17 +104,20 @@ class SigninChain(Check):
         links = []
         for key, probe in report.probes.items():
             tid, oid, _ = _tid_oid(probe)
-            links.append({
-                "credential": probe.name,
-                "outcome": probe.outcome.value,
-                "in_chain": key in selection.included,
-                "reason": probe.message,
-                "duration_ms": round(probe.duration * 1000),
-                "tenant_id": tid,
-                "object_id": oid,
-                "fix": link_fix(key, environ, ctx.target.tenant_id) if probe.outcome is Outcome.UNAVAILABLE
-                else None,
-            })
+            links.append(
+                {
+                    "credential": probe.name,
+                    "outcome": probe.outcome.value,
+                    "in_chain": key in selection.included,
+                    "reason": probe.message,
+                    "duration_ms": round(probe.duration * 1000),
+                    "tenant_id": tid,
+                    "object_id": oid,
+                    "fix": link_fix(key, environ, ctx.target.tenant_id)
+                    if probe.outcome is Outcome.UNAVAILABLE
+                    else None,
+                }
+            )
         return {"links": links, "selected": LINKS_BY_KEY[selection.link].name if selection.link else None}
 
     def _none_available(self, ctx: Context, report: ChainReport, evidence: dict[str, Any]) -> Result:
@@ -107,15 +129,22 @@ class SigninChain(Check):
 
         selection = report.selection
         tenant = ctx.target.tenant_id
-        hidden = [(report.probes[k], info) for k in selection.included
-                  if (info := classify_probe_error(report.probes[k])) is not None]
+        hidden = [
+            (report.probes[k], info)
+            for k in selection.included
+            if (info := classify_probe_error(report.probes[k])) is not None
+        ]
         if not hidden:
             return self.failed(
                 "no credential is available: DefaultAzureCredential would fail with 'failed to retrieve a token "
-                "from the included credentials'", evidence=evidence,
-                remediation="sign in with one of: " + "; ".join(
-                    fix for k in selection.included if (fix := link_fix(k, ctx.target.environ, tenant)) is not None),
-                commands=[_login_command(tenant)])
+                "from the included credentials'",
+                evidence=evidence,
+                remediation="sign in with one of: "
+                + "; ".join(
+                    fix for k in selection.included if (fix := link_fix(k, ctx.target.environ, tenant)) is not None
+                ),
+                commands=[_login_command(tenant)],
+            )
         probe, info = hidden[0]
         info = format_fix(info, tenant=tenant, scope=ctx.get(cloud).arm_scope)
         hint = conditional_access_hint(info.ca_policy, tenant=tenant, scope=ctx.get(cloud).arm_scope)
@@ -123,7 +152,8 @@ class SigninChain(Check):
             f"no credential is available: {probe.name} is signed in but Entra refused its token "
             f"(AADSTS{info.code}: {info.title}), which DefaultAzureCredential treats as unavailable",
             evidence={**evidence, "error": probe.message, "aadsts": info.category, "ca_policy": info.ca_policy},
-            remediation=info.fix.rstrip(". ") + (f". {hint}" if hint else ""))
+            remediation=info.fix.rstrip(". ") + (f". {hint}" if hint else ""),
+        )
 
     def _stopped(self, ctx: Context, report: ChainReport, evidence: dict[str, Any]) -> Result:
         """The chain stops at a link that tried and failed: ERROR when nothing is known to be wrong with the
@@ -134,10 +164,13 @@ class SigninChain(Check):
         probe = report.probes[str(report.selection.link)]
         cause, inconclusive = probe_failure(probe, ctx.target.environ)
         if inconclusive:
-            return self.result(Status.ERROR, f"DefaultAzureCredential stops at {probe.name}, which could not "
-                               f"sign in: {cause}", evidence={**evidence, "error": probe.message},
-                               remediation="re-run later; if it persists, check the network path (proxy, "
-                                           "firewall, DNS, TLS inspection) to the sign-in endpoint")
+            return self.result(
+                Status.ERROR,
+                f"DefaultAzureCredential stops at {probe.name}, which could not sign in: {cause}",
+                evidence={**evidence, "error": probe.message},
+                remediation="re-run later; if it persists, check the network path (proxy, "
+                "firewall, DNS, TLS inspection) to the sign-in endpoint",
+            )
         return self._refused(ctx, report, evidence)
 
     def _refused(self, ctx: Context, report: ChainReport, evidence: dict[str, Any]) -> Result:
@@ -152,8 +185,9 @@ class SigninChain(Check):
         tenant = ctx.target.tenant_id
         info = classify_probe_error(probe)
         if info is not None:
-            info = format_fix(info, tenant=tenant, scope=ctx.get(cloud).arm_scope,
-                              app_id=ctx.target.environ.get("AZURE_CLIENT_ID"))
+            info = format_fix(
+                info, tenant=tenant, scope=ctx.get(cloud).arm_scope, app_id=ctx.target.environ.get("AZURE_CLIENT_ID")
+            )
         never_tried = [LINKS_BY_KEY[k].name for k in selection.shadowed]
         summary = f"DefaultAzureCredential stops at {probe.name}, which tried and failed"
         if info is not None:
@@ -162,18 +196,28 @@ class SigninChain(Check):
             summary += f"; {', '.join(never_tried)} would work but is never tried"
         fix = info.fix if info is not None else f"fix or remove the {probe.name} configuration"
         if selection.link == "environment" and never_tried:
-            fix += "; or unset AZURE_CLIENT_SECRET / AZURE_CLIENT_CERTIFICATE_PATH to fall through to " \
-                   + never_tried[0]
+            fix += "; or unset AZURE_CLIENT_SECRET / AZURE_CLIENT_CERTIFICATE_PATH to fall through to " + never_tried[0]
         details = error_details(probe.error)
-        hint = conditional_access_hint(info.ca_policy if info else None, tenant=tenant,
-                                       scope=ctx.get(cloud).arm_scope, suberror=details.get("suberror"),
-                                       claims=bool(details.get("claims")))
+        hint = conditional_access_hint(
+            info.ca_policy if info else None,
+            tenant=tenant,
+            scope=ctx.get(cloud).arm_scope,
+            suberror=details.get("suberror"),
+            claims=bool(details.get("claims")),
+        )
         if hint:
             fix = fix.rstrip(". ") + f". {hint}"
-        return self.failed(summary, evidence={**evidence, "error": probe.message,
-                                              "aadsts": info.category if info else None,
-                                              "ca_policy": info.ca_policy if info else None,
-                                              "suberror": details.get("suberror")}, remediation=fix)
+        return self.failed(
+            summary,
+            evidence={
+                **evidence,
+                "error": probe.message,
+                "aadsts": info.category if info else None,
+                "ca_policy": info.ca_policy if info else None,
+                "suberror": details.get("suberror"),
+            },
+            remediation=fix,
+        )
 
     def _selected(self, report: ChainReport, evidence: dict[str, Any]) -> Iterable[Result]:
         """PASS naming the credential the chain uses; WARN when it shadows other links that also sign in."""
@@ -182,8 +226,9 @@ class SigninChain(Check):
         selection = report.selection
         probe = report.probes[str(selection.link)]
         skipped = ", ".join(LINKS_BY_KEY[k].name for k in selection.skipped) or "none"
-        yield self.passed(f"DefaultAzureCredential uses {probe.name} (unavailable before it: {skipped})",
-                          evidence=evidence)
+        yield self.passed(
+            f"DefaultAzureCredential uses {probe.name} (unavailable before it: {skipped})", evidence=evidence
+        )
         if not selection.shadowed:
             return
         shadowed = ", ".join(LINKS_BY_KEY[k].name for k in selection.shadowed)
@@ -191,20 +236,29 @@ class SigninChain(Check):
         oids = {who[1].lower() for who in principals.values() if who[1]}
         if len(oids) > 1:
             names = ", ".join(f"{LINKS_BY_KEY[k].name} → {who[2] or who[1]}" for k, who in principals.items())
-            summary = (f"{probe.name} comes first and shadows {shadowed}, which signs in as a DIFFERENT "
-                       f"principal ({names}): role assignments made for the other one will not apply")
+            summary = (
+                f"{probe.name} comes first and shadows {shadowed}, which signs in as a DIFFERENT "
+                f"principal ({names}): role assignments made for the other one will not apply"
+            )
         elif oids:
-            summary = f"{probe.name} comes first and shadows {shadowed}, which also signs in (as the same " \
-                      "principal)"
+            summary = f"{probe.name} comes first and shadows {shadowed}, which also signs in (as the same principal)"
         else:
-            summary = f"{probe.name} comes first and shadows {shadowed}, which also signs in — possibly as " \
-                      "another principal than you expect"
+            summary = (
+                f"{probe.name} comes first and shadows {shadowed}, which also signs in — possibly as "
+                "another principal than you expect"
+            )
         yield self.warned(
-            summary, subject="shadowing",
-            evidence={**evidence, "principals": {LINKS_BY_KEY[k].name: {"tenant_id": w[0], "object_id": w[1]}
-                                                 for k, w in principals.items()}},
+            summary,
+            subject="shadowing",
+            evidence={
+                **evidence,
+                "principals": {
+                    LINKS_BY_KEY[k].name: {"tenant_id": w[0], "object_id": w[1]} for k, w in principals.items()
+                },
+            },
             remediation=f"set AZURE_TOKEN_CREDENTIALS to the credential you mean (e.g. {probe.name}) to make "
-                        "the choice explicit")
+            "the choice explicit",
+        )
 
     def _warnings(self, ctx: Context, report: ChainReport) -> Iterable[Result]:
         """Surprises that do not stop the chain but will bite later: a CLI in another tenant, a managed
@@ -222,33 +276,46 @@ class SigninChain(Check):
             if cli_tenant and wanted and cli_tenant.lower() != wanted.lower():
                 yield self.warned(
                     f"the Azure CLI is signed in to tenant {cli_tenant}, but the target is in tenant {wanted} "
-                    f"(from {source}): its tokens will be refused there", subject="cli-tenant",
+                    f"(from {source}): its tokens will be refused there",
+                    subject="cli-tenant",
                     evidence={"cli_tenant": cli_tenant, "target_tenant": wanted, "target_tenant_source": source},
                     remediation="sign the CLI in to the target's tenant (a guest account needs --tenant)",
-                    commands=[_login_command(wanted)])
+                    commands=[_login_command(wanted)],
+                )
         if selection.link == "managed_identity" and selection.outcome is Outcome.OK:
             environ = ctx.target.environ
             markers = [m for m in AZURE_HOST_MARKERS if environ.get(m)]
-            developer = [report.probes[k].name for k in DEVELOPER_LINKS
-                         if k in report.probes and report.probes[k].outcome is Outcome.OK]
+            developer = [
+                report.probes[k].name
+                for k in DEVELOPER_LINKS
+                if k in report.probes and report.probes[k].outcome is Outcome.OK
+            ]
             if developer or not markers:
                 why = []
                 if developer:
                     why.append(f"{', '.join(developer)} is also signed in")
                 if not markers:
-                    why.append("no Azure host environment (App Service, Functions, Container Apps, AKS, Azure ML) "
-                               "is detected")
+                    why.append(
+                        "no Azure host environment (App Service, Functions, Container Apps, AKS, Azure ML) is detected"
+                    )
                 yield self.warned(
                     "DefaultAzureCredential picks ManagedIdentityCredential, but this looks like a developer "
                     f"machine ({'; '.join(why)}): the managed identity endpoint "
-                    f"{_mi_endpoint(environ)} answers instead of your own sign-in", subject="managed-identity",
-                    evidence={"host_markers": markers, "developer_credentials": developer,
-                              "endpoint_variables": [v for v in ("IDENTITY_ENDPOINT", "MSI_ENDPOINT",
-                                                                 "AZURE_POD_IDENTITY_AUTHORITY_HOST")
-                                                     if environ.get(v)]},
+                    f"{_mi_endpoint(environ)} answers instead of your own sign-in",
+                    subject="managed-identity",
+                    evidence={
+                        "host_markers": markers,
+                        "developer_credentials": developer,
+                        "endpoint_variables": [
+                            v
+                            for v in ("IDENTITY_ENDPOINT", "MSI_ENDPOINT", "AZURE_POD_IDENTITY_AUTHORITY_HOST")
+                            if environ.get(v)
+                        ],
+                    },
                     remediation="on a developer machine set AZURE_TOKEN_CREDENTIALS=dev (or unset IDENTITY_ENDPOINT "
-                                "/ MSI_ENDPOINT / AZURE_POD_IDENTITY_AUTHORITY_HOST); on an Azure host set "
-                                "AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential to make it explicit")
+                    "/ MSI_ENDPOINT / AZURE_POD_IDENTITY_AUTHORITY_HOST); on an Azure host set "
+                    "AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential to make it explicit",
+                )
 
 
 def _mi_endpoint(environ: object) -> str:
@@ -279,21 +346,34 @@ class SigninIdentity(Check):
         from preflight.azure.facts import principal
 
         who = ctx.get(principal)
-        evidence = {"kind": who.kind, "object_id": who.object_id, "tenant_id": who.tenant_id,
-                    "app_id": who.app_id, "display": who.display, "token_version": who.token_version}
-        summary = f"signed in as {who.kind} {who.display or who.object_id} (object id {who.object_id}) in tenant " \
-                  f"{who.tenant_id}"
+        evidence = {
+            "kind": who.kind,
+            "object_id": who.object_id,
+            "tenant_id": who.tenant_id,
+            "app_id": who.app_id,
+            "display": who.display,
+            "token_version": who.token_version,
+        }
+        summary = (
+            f"signed in as {who.kind} {who.display or who.object_id} (object id {who.object_id}) in tenant "
+            f"{who.tenant_id}"
+        )
         tenant = ctx.target.tenant_id
         if tenant and who.tenant_id and tenant.lower() != who.tenant_id.lower() and "." not in tenant:
-            yield self.warned(summary + f", but the target tenant is {tenant}", evidence=evidence,
-                              commands=[_login_command(tenant)])
+            yield self.warned(
+                summary + f", but the target tenant is {tenant}", evidence=evidence, commands=[_login_command(tenant)]
+            )
             return
         yield self.passed(summary, evidence=evidence)
 
 
 # Developer tool → the chain link whose probe token tells when that tool's access token expires.
-_EXPIRY_LINKS = {"Azure CLI": ("cli",), "Azure Developer CLI": ("developer_cli",),
-                 "VS Code": ("visual_studio_code",), "Environment": ("environment", "workload_identity")}
+_EXPIRY_LINKS = {
+    "Azure CLI": ("cli",),
+    "Azure Developer CLI": ("developer_cli",),
+    "VS Code": ("visual_studio_code",),
+    "Environment": ("environment", "workload_identity"),
+}
 
 
 class SigninTenants(Check):
@@ -308,8 +388,10 @@ class SigninTenants(Check):
         description="What the Azure CLI, azd, VS Code and the environment are signed into, and whether that is "
         "the target's tenant.",
         tags=("signin",),
-        docs=("https://learn.microsoft.com/cli/azure/authenticate-azure-cli",
-              "https://learn.microsoft.com/entra/external-id/b2b-fundamentals"),
+        docs=(
+            "https://learn.microsoft.com/cli/azure/authenticate-azure-cli",
+            "https://learn.microsoft.com/entra/external-id/b2b-fundamentals",
+        ),
         facts=("devtools", "credential-chain", "subscription-tenant"),
     )
 
@@ -334,15 +416,19 @@ class SigninTenants(Check):
             row = tool.to_dict()
             for key in _EXPIRY_LINKS.get(tool.tool, ()):
                 probe = probes.get(key)
-                refused = classify_probe_error(probe) if probe is not None and probe.outcome is not Outcome.OK \
-                    else None
+                refused = classify_probe_error(probe) if probe is not None and probe.outcome is not Outcome.OK else None
                 if refused is not None:  # configured / signed in, but Entra refuses its tokens
-                    row.update(state="error", aadsts=str(refused.category),
-                               detail=f"{tool.detail}; Entra refuses its token: AADSTS{refused.code} {refused.title}")
-            row["expires_on"] = (datetime.fromtimestamp(expires_on, UTC).isoformat(timespec="seconds")
-                                 if expires_on else None)
-            differs = bool(row["state"] == "signed_in" and wanted and tool.tenant_id
-                           and tool.tenant_id.lower() != wanted.lower())
+                    row.update(
+                        state="error",
+                        aadsts=str(refused.category),
+                        detail=f"{tool.detail}; Entra refuses its token: AADSTS{refused.code} {refused.title}",
+                    )
+            row["expires_on"] = (
+                datetime.fromtimestamp(expires_on, UTC).isoformat(timespec="seconds") if expires_on else None
+            )
+            differs = bool(
+                row["state"] == "signed_in" and wanted and tool.tenant_id and tool.tenant_id.lower() != wanted.lower()
+            )
             row["other_tenant"] = differs
             rows.append(row)
             if differs:
@@ -354,15 +440,21 @@ class SigninTenants(Check):
             commands = [_login_command(wanted)] if any(t.tool == "Azure CLI" for t in mismatched) else []
             if any(t.tool == "Azure Developer CLI" for t in mismatched):
                 commands.append(f"azd auth login --tenant-id {wanted}")
-            yield self.warned(f"signed in to another tenant than the target's {wanted} (from {source}): {names}",
-                              evidence=evidence, commands=commands,
-                              remediation="sign in to the target's tenant (a guest account must name it "
-                                          "explicitly), or set AZURE_TENANT_ID / --tenant to the tenant you mean")
+            yield self.warned(
+                f"signed in to another tenant than the target's {wanted} (from {source}): {names}",
+                evidence=evidence,
+                commands=commands,
+                remediation="sign in to the target's tenant (a guest account must name it "
+                "explicitly), or set AZURE_TENANT_ID / --tenant to the tenant you mean",
+            )
             return
         if not signed_in:
             failing = [row["tool"] for row in rows if row["state"] == "error"]
-            what = (f"no developer tool has a working sign-in ({', '.join(failing)}: see the table)" if failing
-                    else "no developer tool is signed in")
+            what = (
+                f"no developer tool has a working sign-in ({', '.join(failing)}: see the table)"
+                if failing
+                else "no developer tool is signed in"
+            )
             yield self.passed(f"{what}; signin.chain says what DefaultAzureCredential can use", evidence=evidence)
             return
         where = f"the target's tenant {wanted}" if wanted else "a tenant (the target's tenant is unknown)"

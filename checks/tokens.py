@@ -35,8 +35,10 @@ class TokensScope(Check):
         description="Requests a token for each scope of the target's profile, of the endpoint's audience and of "
         "--scope, and checks aud, tid (against the subscription's tenant) and expiry.",
         tags=("signin", "tokens"),
-        docs=("https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference",
-              "https://learn.microsoft.com/entra/identity-platform/reference-error-codes"),
+        docs=(
+            "https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference",
+            "https://learn.microsoft.com/entra/identity-platform/reference-error-codes",
+        ),
         facts=("token", "profile", "subscription-tenant"),
         requires=(SIGNIN,),
     )
@@ -48,8 +50,9 @@ class TokensScope(Check):
 
         target = ctx.target
         graph = "graph" in ctx.services.get("selected-tags", ())  # a selected check reads Microsoft Graph
-        scopes = wanted_scopes(ctx.get(cloud), ctx.get(profile), target.endpoint, tuple(target.extra_scopes),
-                               graph=graph)
+        scopes = wanted_scopes(
+            ctx.get(cloud), ctx.get(profile), target.endpoint, tuple(target.extra_scopes), graph=graph
+        )
         tokens, failures, ca_known = self._tokens(ctx, scopes)
         for scope, why, error, info in failures:
             yield self._no_token(ctx, scope, why, error, info)
@@ -58,18 +61,22 @@ class TokensScope(Check):
         tenant, tenant_source = target_tenant(ctx)
         challenged = _claims_challenge(ctx)
         if challenged is not None:
-            yield self.warned(challenged, subject="claims-challenge",
-                              evidence={"www_authenticate_error": "insufficient_claims"},
-                              remediation=conditional_access_hint(None, tenant=tenant, scope=None, claims=True)
-                              or "sign in again interactively",
-                              commands=[f"az login --tenant {tenant}" if tenant else "az login"])
+            yield self.warned(
+                challenged,
+                subject="claims-challenge",
+                evidence={"www_authenticate_error": "insufficient_claims"},
+                remediation=conditional_access_hint(None, tenant=tenant, scope=None, claims=True)
+                or "sign in again interactively",
+                commands=[f"az login --tenant {tenant}" if tenant else "az login"],
+            )
         for scope, why in scopes:
             if scope in tokens:
                 yield self._token(ctx, scope, why, tokens[scope], (tenant, tenant_source), ca_known)
 
     @staticmethod
-    def _tokens(ctx: Context, scopes: Iterable[tuple[str, str]]) -> tuple[dict[str, TokenFact], list[_Failure],
-                                                                           str | None]:
+    def _tokens(
+        ctx: Context, scopes: Iterable[tuple[str, str]]
+    ) -> tuple[dict[str, TokenFact], list[_Failure], str | None]:
         """A token per scope, the scopes Entra refused (AADSTS classified), and a Conditional Access policy
         family seen on any of them (the target app is then protected by CA)."""
         from preflight.aadsts import classify_aadsts
@@ -98,22 +105,35 @@ class TokensScope(Check):
         if info is not None:
             info = format_fix(info, tenant=target.tenant_id, scope=scope, app_id=target.environ.get("AZURE_CLIENT_ID"))
         details = error_details(error.__cause__)
-        hint = conditional_access_hint(info.ca_policy if info else None, tenant=target.tenant_id, scope=scope,
-                                       suberror=details.get("suberror"), claims=bool(details.get("claims")))
+        hint = conditional_access_hint(
+            info.ca_policy if info else None,
+            tenant=target.tenant_id,
+            scope=scope,
+            suberror=details.get("suberror"),
+            claims=bool(details.get("claims")),
+        )
         summary = f"no token for {scope}"
         if info is not None:
             summary += f": AADSTS{info.code} {info.title} ({info.category})"
         fix = info.fix if info else "see the error for the cause"
         if hint:
             fix = fix.rstrip(". ") + f". {hint}"
-        return self.failed(summary, subject=scope,
-                           evidence={"error": error.message, "aadsts": info.category if info else None,
-                                     "ca_policy": info.ca_policy if info else None,
-                                     "suberror": details.get("suberror"), "requested_because": why},
-                           remediation=fix)
+        return self.failed(
+            summary,
+            subject=scope,
+            evidence={
+                "error": error.message,
+                "aadsts": info.category if info else None,
+                "ca_policy": info.ca_policy if info else None,
+                "suberror": details.get("suberror"),
+                "requested_because": why,
+            },
+            remediation=fix,
+        )
 
-    def _token(self, ctx: Context, scope: str, why: str, found: TokenFact, tenant: tuple[str | None, str],
-               ca_known: str | None) -> Result:
+    def _token(
+        self, ctx: Context, scope: str, why: str, found: TokenFact, tenant: tuple[str | None, str], ca_known: str | None
+    ) -> Result:
         """The token's claims against what the scope needs: PASS, or the worst finding (FAIL before WARN)."""
         from preflight.azure.facts import cloud
         from preflight.claims import ExpectedClaims, analyse_claims, describe_principal, safe_claims
@@ -122,18 +142,30 @@ class TokensScope(Check):
         claims = found.claims
         # The "target app" is the data plane: an ARM token without MFA says nothing about its policies.
         data_plane = scope != ctx.get(cloud).arm_scope
-        expected = ExpectedClaims(audiences=(scope.removesuffix("/.default"),), tenant_id=expected_tenant,
-                                  now=time.time(), require_mfa=data_plane and ca_known in _MFA_POLICIES)
+        expected = ExpectedClaims(
+            audiences=(scope.removesuffix("/.default"),),
+            tenant_id=expected_tenant,
+            now=time.time(),
+            require_mfa=data_plane and ca_known in _MFA_POLICIES,
+        )
         findings = analyse_claims(claims, expected)
-        evidence: dict[str, Any] = {"claims": safe_claims(claims), "requested_because": why,
-                                    "expected_tenant": expected_tenant, "expected_tenant_source": tenant_source}
+        evidence: dict[str, Any] = {
+            "claims": safe_claims(claims),
+            "requested_because": why,
+            "expected_tenant": expected_tenant,
+            "expected_tenant_source": tenant_source,
+        }
         worst = next((f for f in findings if f.level == "fail"), None) or next(
-            (f for f in findings if f.level == "warn"), None)
+            (f for f in findings if f.level == "warn"), None
+        )
         if worst is None:
             who = describe_principal(claims)
             minutes = max(0, int((found.expires_on - time.time()) // 60))
-            return self.passed(f"token for {claims.get('aud')} as {who.display or who.object_id}, "
-                               f"valid for {minutes} more minutes", subject=scope, evidence=evidence)
+            return self.passed(
+                f"token for {claims.get('aud')} as {who.display or who.object_id}, valid for {minutes} more minutes",
+                subject=scope,
+                evidence=evidence,
+            )
         builder = self.failed if worst.level == "fail" else self.warned
         others = [f.message for f in findings if f is not worst]
         if others:

@@ -28,8 +28,7 @@ class Credential:
         return None if self.end is None else (self.end - now) / DAY
 
     def label(self) -> str:
-        extra = f", hint '{self.hint}'" if self.hint else (f", thumbprint {self.thumbprint}" if self.thumbprint
-                                                           else "")
+        extra = f", hint '{self.hint}'" if self.hint else (f", thumbprint {self.thumbprint}" if self.thumbprint else "")
         return f"{self.kind} '{self.name or self.key_id}'{extra}"
 
 
@@ -44,12 +43,28 @@ def _time(value: Any) -> float | None:
 
 def credentials_of(app: Mapping[str, Any]) -> list[Credential]:
     """Secrets and certificates of an application object (Graph shape)."""
-    out = [Credential("secret", str(c.get("keyId") or ""), str(c.get("displayName") or ""),
-                      _time(c.get("endDateTime")), hint=c.get("hint"))
-           for c in app.get("passwordCredentials") or () if isinstance(c, Mapping)]
-    out += [Credential("certificate", str(c.get("keyId") or ""), str(c.get("displayName") or ""),
-                       _time(c.get("endDateTime")), thumbprint=str(c.get("customKeyIdentifier") or "") or None)
-            for c in app.get("keyCredentials") or () if isinstance(c, Mapping)]
+    out = [
+        Credential(
+            "secret",
+            str(c.get("keyId") or ""),
+            str(c.get("displayName") or ""),
+            _time(c.get("endDateTime")),
+            hint=c.get("hint"),
+        )
+        for c in app.get("passwordCredentials") or ()
+        if isinstance(c, Mapping)
+    ]
+    out += [
+        Credential(
+            "certificate",
+            str(c.get("keyId") or ""),
+            str(c.get("displayName") or ""),
+            _time(c.get("endDateTime")),
+            thumbprint=str(c.get("customKeyIdentifier") or "") or None,
+        )
+        for c in app.get("keyCredentials") or ()
+        if isinstance(c, Mapping)
+    ]
     return out
 
 
@@ -65,8 +80,10 @@ def in_use(creds: Sequence[Credential], environ: Mapping[str, str], app_id: str 
     path = environ.get("AZURE_CLIENT_CERTIFICATE_PATH")
     if path:
         thumb = _thumbprint(path)
-        return next((c for c in creds if c.kind == "certificate" and c.thumbprint and thumb
-                     and c.thumbprint.upper() == thumb), None)
+        return next(
+            (c for c in creds if c.kind == "certificate" and c.thumbprint and thumb and c.thumbprint.upper() == thumb),
+            None,
+        )
     return None
 
 
@@ -89,6 +106,12 @@ def _thumbprint(path: str) -> str | None:
 def describe(c: Credential, now: float) -> dict[str, Any]:
     """The credential as evidence: names, hint / thumbprint, expiry and days left (no value: Graph has none)."""
     left = c.days_left(now)
-    return {"kind": c.kind, "name": c.name, "key_id": c.key_id, "hint": c.hint, "thumbprint": c.thumbprint,
-            "expires": datetime.fromtimestamp(c.end, UTC).isoformat() if c.end else None,
-            "days_left": None if left is None else round(left, 1)}
+    return {
+        "kind": c.kind,
+        "name": c.name,
+        "key_id": c.key_id,
+        "hint": c.hint,
+        "thumbprint": c.thumbprint,
+        "expires": datetime.fromtimestamp(c.end, UTC).isoformat() if c.end else None,
+        "days_left": None if left is None else round(left, 1),
+    }

@@ -45,8 +45,10 @@ def find_config(start: Path) -> Path | None:
 
 
 def workspace_id(subscription: str, group: str, name: str) -> str:
-    return (f"/subscriptions/{subscription}/resourceGroups/{group}/providers/"
-            f"Microsoft.MachineLearningServices/workspaces/{name}")
+    return (
+        f"/subscriptions/{subscription}/resourceGroups/{group}/providers/"
+        f"Microsoft.MachineLearningServices/workspaces/{name}"
+    )
 
 
 def parse_workspace(value: str, source: str = "--workspace") -> WorkspaceRef:
@@ -54,9 +56,11 @@ def parse_workspace(value: str, source: str = "--workspace") -> WorkspaceRef:
     value = value.strip().rstrip("/")
     match = WORKSPACE_ID.match(value)
     if not match or not GUID.match(match["sub"]):
-        raise TargetError(f"{source}: {value!r} is not an Azure ML workspace id",
-                          remediation="expected /subscriptions/<GUID>/resourceGroups/<group>/providers/"
-                                      "Microsoft.MachineLearningServices/workspaces/<name>")
+        raise TargetError(
+            f"{source}: {value!r} is not an Azure ML workspace id",
+            remediation="expected /subscriptions/<GUID>/resourceGroups/<group>/providers/"
+            "Microsoft.MachineLearningServices/workspaces/<name>",
+        )
     return WorkspaceRef(value, source)
 
 
@@ -75,10 +79,13 @@ def read_config(path: Path) -> WorkspaceRef:
     keys = ("subscription_id", "resource_group", "workspace_name")
     missing = [k for k in keys if not isinstance(data.get(k), str) or not data.get(k)]
     if missing:
-        raise TargetError(f"{path}: missing {', '.join(missing)}",
-                          remediation="download config.json again from the workspace's overview page")
-    return parse_workspace(workspace_id(data["subscription_id"], data["resource_group"], data["workspace_name"]),
-                           str(path))
+        raise TargetError(
+            f"{path}: missing {', '.join(missing)}",
+            remediation="download config.json again from the workspace's overview page",
+        )
+    return parse_workspace(
+        workspace_id(data["subscription_id"], data["resource_group"], data["workspace_name"]), str(path)
+    )
 
 
 def resolve_workspace(flag: str | None, cwd: Path | None = None) -> WorkspaceRef | None:

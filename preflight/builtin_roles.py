@@ -23,14 +23,23 @@ from typing import Any
 
 from preflight.rbac import RoleDefinition, granted_operations, roles_granting
 
-__all__ = ["ROLES_FILE", "BuiltinRole", "builtin_roles", "compact_role", "least_privilege", "least_privilege_role",
-           "roles_json"]
+__all__ = [
+    "ROLES_FILE",
+    "BuiltinRole",
+    "builtin_roles",
+    "compact_role",
+    "least_privilege",
+    "least_privilege_role",
+    "roles_json",
+]
 
 ROLES_FILE = "builtin_roles.json"
 
-SOURCE = ("az role definition list output (all built-in roles; per role only its GUID as `name`, `roleName` and "
-          "its permission blocks), from /work/shared/data/azure-roles (easimon/azure-builtin-roles, MIT, snapshot "
-          "db0b2258505032bd004bc356dd3eec87250d5b99); regenerate with tools/generate_builtin_roles.py")
+SOURCE = (
+    "az role definition list output (all built-in roles; per role only its GUID as `name`, `roleName` and "
+    "its permission blocks), from /work/shared/data/azure-roles (easimon/azure-builtin-roles, MIT, snapshot "
+    "db0b2258505032bd004bc356dd3eec87250d5b99); regenerate with tools/generate_builtin_roles.py"
+)
 
 # The permission keys that decide a grant (preflight.rbac.Permission); ``conditionVersion`` does not.
 _PERMISSION_KEYS = ("actions", "notActions", "dataActions", "notDataActions", "condition")
@@ -61,7 +70,7 @@ def roles_json(definitions: Iterable[Mapping[str, Any]]) -> str:
     changed."""
     roles = sorted((compact_role(d) for d in definitions), key=lambda r: (r["roleName"].casefold(), r["name"]))
     lines = ",\n".join(json.dumps(role, separators=(",", ":"), ensure_ascii=False) for role in roles)
-    return "{\"_source\": " + json.dumps(SOURCE) + ",\n\"roles\": [\n" + lines + "\n]}\n"
+    return '{"_source": ' + json.dumps(SOURCE) + ',\n"roles": [\n' + lines + "\n]}\n"
 
 
 @cache
@@ -77,9 +86,12 @@ def _operations() -> tuple[tuple[str, bool], ...]:
     counted over."""
     from preflight.operations import catalogue
 
-    return tuple((f"{namespace}/{name}", key == "dataActions")
-                 for namespace, planes in catalogue().items()
-                 for key in ("actions", "dataActions") for name in planes.get(key, ()))
+    return tuple(
+        (f"{namespace}/{name}", key == "dataActions")
+        for namespace, planes in catalogue().items()
+        for key in ("actions", "dataActions")
+        for name in planes.get(key, ())
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +127,9 @@ def _lifecycle_rank(name: str) -> int:
     return _DEPRECATED if _RETIRED.search(name) else 1 if _PREVIEW.search(name) else 0
 
 
-def least_privilege(action: str, definitions: Sequence[RoleDefinition], operations: Sequence[tuple[str, bool]], *,
-                    data_action: bool) -> BuiltinRole | None:
+def least_privilege(
+    action: str, definitions: Sequence[RoleDefinition], operations: Sequence[tuple[str, bool]], *, data_action: bool
+) -> BuiltinRole | None:
     """The pure core of :func:`least_privilege_role`: among ``definitions``, the role that grants ``action``
     on the given plane unconditionally and grants the fewest of ``operations``; ``None`` when none does.
 
@@ -132,8 +145,11 @@ def least_privilege(action: str, definitions: Sequence[RoleDefinition], operatio
     granting one catalogue operation plus a few of another provider still counts as 1.
     """
     granting = roles_granting(action, definitions, data_action=data_action, operations=operations)
-    ordered = [role for role in granting if _lifecycle_rank(role.role_name) < _DEPRECATED
-               and not _SERVICE_ROLE.search(role.role_name)] or granting
+    ordered = [
+        role
+        for role in granting
+        if _lifecycle_rank(role.role_name) < _DEPRECATED and not _SERVICE_ROLE.search(role.role_name)
+    ] or granting
     if not ordered:
         return None
     smallest = granted_operations(ordered[0], operations)

@@ -42,8 +42,10 @@ _UNEVALUATED = {
     "servicePrincipalRiskLevels": "at certain service-principal risk levels",
     "insiderRiskLevels": "at certain insider risk levels",
 }
-WORKLOAD_NOTE = ("workload identities are not subject to user Conditional Access policies unless "
-                 "workload-identity Conditional Access is configured")
+WORKLOAD_NOTE = (
+    "workload identities are not subject to user Conditional Access policies unless "
+    "workload-identity Conditional Access is configured"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +59,17 @@ class Principal:
     guest: bool = False
 
     @classmethod
-    def of(cls, kind: PrincipalKind, object_id: str, groups: Iterable[str] = (), roles: Iterable[str] = (),
-           guest: bool = False) -> Principal:
-        return cls(kind, object_id.lower(), frozenset(g.lower() for g in groups),
-                   frozenset(r.lower() for r in roles), guest)
+    def of(
+        cls,
+        kind: PrincipalKind,
+        object_id: str,
+        groups: Iterable[str] = (),
+        roles: Iterable[str] = (),
+        guest: bool = False,
+    ) -> Principal:
+        return cls(
+            kind, object_id.lower(), frozenset(g.lower() for g in groups), frozenset(r.lower() for r in roles), guest
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +101,18 @@ class PolicyVerdict:
         return "block" in self.controls
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.policy_id, "name": self.name, "state": self.state, "applies": self.applies,
-                "reason": self.reason, "apps": list(self.apps), "controls": list(self.controls),
-                "only_when": list(self.only_when), "sign_in_frequency": self.frequency,
-                "evaluated_by": self.evaluated_by}
+        return {
+            "id": self.policy_id,
+            "name": self.name,
+            "state": self.state,
+            "applies": self.applies,
+            "reason": self.reason,
+            "apps": list(self.apps),
+            "controls": list(self.controls),
+            "only_when": list(self.only_when),
+            "sign_in_frequency": self.frequency,
+            "evaluated_by": self.evaluated_by,
+        }
 
 
 def _ids(values: Any) -> set[str]:
@@ -116,7 +133,9 @@ def _user_scope(users: Mapping[str, Any], who: Principal, group_names: Mapping[s
         included = "targets all users"
     elif who.object_id in include_users:
         included = "names you"
-    elif who.guest and "guestsorexternalusers" in include_users or users.get("includeGuestsOrExternalUsers") and who.guest:
+    elif (who.guest and "guestsorexternalusers" in include_users) or (
+        users.get("includeGuestsOrExternalUsers") and who.guest
+    ):
         included = "targets guests and external users"
     elif hits := include_groups & who.group_ids:
         included = f"includes you via group {_names(hits, group_names)}"
@@ -126,8 +145,9 @@ def _user_scope(users: Mapping[str, Any], who: Principal, group_names: Mapping[s
         return False, "does not include you"
     if who.object_id in _ids(users.get("excludeUsers")):
         return False, f"{included} but excludes you"
-    if who.guest and ("guestsorexternalusers" in _ids(users.get("excludeUsers"))
-                      or users.get("excludeGuestsOrExternalUsers")):
+    if who.guest and (
+        "guestsorexternalusers" in _ids(users.get("excludeUsers")) or users.get("excludeGuestsOrExternalUsers")
+    ):
         return False, f"{included} but excludes guests and external users"
     if hits := _ids(users.get("excludeGroups")) & who.group_ids:
         return False, f"{included} but excludes your group {_names(hits, group_names)}"
@@ -173,10 +193,15 @@ def _app_scope(apps: Mapping[str, Any], app_ids: Sequence[str]) -> tuple[tuple[s
 def _controls(policy: Mapping[str, Any]) -> tuple[tuple[str, ...], str | None]:
     grant = policy.get("grantControls") or {}
     controls: list[str] = []
-    names = {"mfa": "MFA", "compliantdevice": "a compliant device", "domainjoineddevice":
-             "a hybrid Microsoft Entra joined device", "approvedapplication": "an approved client app",
-             "compliantapplication": "an app protection policy", "passwordchange": "a password change",
-             "block": "block"}
+    names = {
+        "mfa": "MFA",
+        "compliantdevice": "a compliant device",
+        "domainjoineddevice": "a hybrid Microsoft Entra joined device",
+        "approvedapplication": "an approved client app",
+        "compliantapplication": "an app protection policy",
+        "passwordchange": "a password change",
+        "block": "block",
+    }
     for control in grant.get("builtInControls") or ():
         controls.append(names.get(str(control).lower(), str(control)))
     strength = grant.get("authenticationStrength")
@@ -206,8 +231,13 @@ def _only_when(conditions: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def evaluate(policies: Sequence[Mapping[str, Any]], who: Principal, app_ids: Sequence[str], *,
-             group_names: Mapping[str, str] | None = None) -> tuple[PolicyVerdict, ...]:
+def evaluate(
+    policies: Sequence[Mapping[str, Any]],
+    who: Principal,
+    app_ids: Sequence[str],
+    *,
+    group_names: Mapping[str, str] | None = None,
+) -> tuple[PolicyVerdict, ...]:
     """Every policy's verdict for ``who`` on ``app_ids`` (disabled ones included, with applies=False)."""
     verdicts = []
     names = {k.lower(): v for k, v in (group_names or {}).items()}
@@ -216,16 +246,21 @@ def evaluate(policies: Sequence[Mapping[str, Any]], who: Principal, app_ids: Seq
         name = str(policy.get("displayName") or policy.get("id") or "?")
         conditions = policy.get("conditions") or {}
         controls, frequency = _controls(policy)
-        base: dict[str, Any] = {"policy_id": str(policy.get("id") or ""), "name": name, "state": state,
-                                "controls": controls, "frequency": frequency, "only_when": _only_when(conditions)}
+        base: dict[str, Any] = {
+            "policy_id": str(policy.get("id") or ""),
+            "name": name,
+            "state": state,
+            "controls": controls,
+            "frequency": frequency,
+            "only_when": _only_when(conditions),
+        }
         if who.kind == "user":
             ok, why = _user_scope(conditions.get("users") or {}, who, names)
         else:
             ok, why = _workload_scope(conditions, who)
         apps, app_why = _app_scope(conditions.get("applications") or {}, app_ids)
         if state == "disabled":
-            verdicts.append(PolicyVerdict(**base, applies=False, reason=f"disabled ({why}; {app_why})",
-                                          apps=apps))
+            verdicts.append(PolicyVerdict(**base, applies=False, reason=f"disabled ({why}; {app_why})", apps=apps))
             continue
         applies = ok and bool(apps)
         reason = f"{why}; {app_why}"
@@ -253,14 +288,19 @@ def _with_hint(v: PolicyVerdict, who: Principal) -> PolicyVerdict:
         parts.append("only " + ", ".join(v.only_when))
     if who.kind == "user":
         if any("MFA" in c or "authentication strength" in c for c in v.controls):
-            parts.append("interactive sign-ins will prompt; automation must use a service principal or managed "
-                         f"identity ({WORKLOAD_NOTE})")
+            parts.append(
+                "interactive sign-ins will prompt; automation must use a service principal or managed "
+                f"identity ({WORKLOAD_NOTE})"
+            )
         if any("device" in c for c in v.controls):
-            parts.append("tokens from an unmanaged machine, container or CI runner are refused (AADSTS53000); "
-                         "automation must use a service principal or managed identity")
+            parts.append(
+                "tokens from an unmanaged machine, container or CI runner are refused (AADSTS53000); "
+                "automation must use a service principal or managed identity"
+            )
     if v.frequency:
-        parts.append(f"sign-in is required again {v.frequency}: long jobs using a user sign-in will need "
-                     "az login again")
+        parts.append(
+            f"sign-in is required again {v.frequency}: long jobs using a user sign-in will need az login again"
+        )
     if v.report_only:
         parts.append("report-only: evaluated and logged, not enforced")
     return replace(v, hint="; ".join(parts))
@@ -279,8 +319,9 @@ class WhatIf:
         return not self.applies and "notenoughinformation" in self.reasons.lower()
 
 
-def what_if_request(kind: PrincipalKind, object_id: str | None, app_id: str | None,
-                    app_ids: Sequence[str]) -> dict[str, Any] | None:
+def what_if_request(
+    kind: PrincipalKind, object_id: str | None, app_id: str | None, app_ids: Sequence[str]
+) -> dict[str, Any] | None:
     """The body of ``POST identity/conditionalAccess/evaluate`` for this principal on ``app_ids``, or None when
     What If cannot describe it (a managed identity; a user without object id). No sign-in conditions are sent:
     preflight does not know the location or device of the future sign-in, and Entra then says
@@ -293,10 +334,12 @@ def what_if_request(kind: PrincipalKind, object_id: str | None, app_id: str | No
         identity = {"@odata.type": "#microsoft.graph.servicePrincipalSignIn", "servicePrincipalId": app_id}
     else:
         return None
-    return {"signInIdentity": identity,
-            "signInContext": {"@odata.type": "#microsoft.graph.applicationContext",
-                              "includeApplications": list(app_ids)},
-            "signInConditions": {}, "appliedPoliciesOnly": False}
+    return {
+        "signInIdentity": identity,
+        "signInContext": {"@odata.type": "#microsoft.graph.applicationContext", "includeApplications": list(app_ids)},
+        "signInConditions": {},
+        "appliedPoliciesOnly": False,
+    }
 
 
 def parse_what_if(body: Any) -> dict[str, WhatIf]:
@@ -309,8 +352,9 @@ def parse_what_if(body: Any) -> dict[str, WhatIf]:
     return found
 
 
-def with_what_if(verdicts: Sequence[PolicyVerdict], results: Mapping[str, WhatIf], who: Principal,
-                 app_ids: Sequence[str]) -> tuple[PolicyVerdict, ...]:
+def with_what_if(
+    verdicts: Sequence[PolicyVerdict], results: Mapping[str, WhatIf], who: Principal, app_ids: Sequence[str]
+) -> tuple[PolicyVerdict, ...]:
     """The verdicts with Entra's What If deciding ``applies`` where it decided; preflight's reading stays (and
     says so) for policies Entra did not return, could not decide (``notEnoughInformation``), or that are
     disabled. Controls, sign-in frequency and "only when" conditions are still read from the policy."""
@@ -323,9 +367,14 @@ def with_what_if(verdicts: Sequence[PolicyVerdict], results: Mapping[str, WhatIf
             out.append(v)
             continue
         said = "applies" if result.applies else f"does not apply ({result.reasons or 'no reason given'})"
-        decided = replace(v, applies=result.applies, evaluated_by="entra", hint="",
-                          reason=f"Entra's What If: {said}; preflight's reading: {v.reason}",
-                          apps=v.apps or tuple(app_ids))
+        decided = replace(
+            v,
+            applies=result.applies,
+            evaluated_by="entra",
+            hint="",
+            reason=f"Entra's What If: {said}; preflight's reading: {v.reason}",
+            apps=v.apps or tuple(app_ids),
+        )
         out.append(_with_hint(decided, who) if result.applies else decided)
     return tuple(out)
 
@@ -353,9 +402,13 @@ def notes_for(verdict: PolicyVerdict, hints: TokenHints) -> tuple[str, ...]:
         return ()
     notes = []
     if hints.mfa is False and any("MFA" in c or "authentication strength" in c for c in verdict.controls):
-        notes.append("your current token was issued without MFA (amr has no 'mfa'): the next token for these apps "
-                     "will require it, and non-interactive tools get AADSTS50076")
+        notes.append(
+            "your current token was issued without MFA (amr has no 'mfa'): the next token for these apps "
+            "will require it, and non-interactive tools get AADSTS50076"
+        )
     if hints.device is False and any("device" in c for c in verdict.controls):
-        notes.append("your current token carries no device id: this sign-in did not come from a registered "
-                     "device, so the policy will refuse it (AADSTS53000)")
+        notes.append(
+            "your current token carries no device id: this sign-in did not come from a registered "
+            "device, so the policy will refuse it (AADSTS53000)"
+        )
     return tuple(notes)

@@ -38,8 +38,9 @@ if TYPE_CHECKING:
     from preflight.verdict import Verdict
 
 # Provider.Namespace/type[/…]/operation — every Azure operation ends in read, write, delete or action.
-ACTION = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)+(/[A-Za-z0-9_.\-]+)*/(read|write|delete|action)$",
-                    re.IGNORECASE)
+ACTION = re.compile(
+    r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)+(/[A-Za-z0-9_.\-]+)*/(read|write|delete|action)$", re.IGNORECASE
+)
 SCOPE = re.compile(
     r"^/$|^/providers/Microsoft\.Management/managementGroups/[^/]+$"
     rf"|^/subscriptions/{GUID_PATTERN}(/resourceGroups/[^/]+(/providers/[^/]+(/[^/]+/[^/]+)+)?)?$",
@@ -70,7 +71,11 @@ class Answer:
     def explanation(self) -> str:
         """The verdict in plain words: the role-assignment evaluation's when it spoke, else what did."""
         v, head = self.verdict, f"'{self.verdict.action}' at {self.scope}"
-        if v.decision is not None and v.status in ("granted", "denied", "conditional") and v.decision.status == v.status:
+        if (
+            v.decision is not None
+            and v.status in ("granted", "denied", "conditional")
+            and v.decision.status == v.status
+        ):
             return v.decision.explanation
         if v.decision is not None and v.status == "not-granted" and v.decision.status == "not-granted":
             return v.decision.explanation
@@ -78,10 +83,10 @@ class Answer:
             "granted": f"Granted: ARM's effective permissions include {head}.",
             "not-granted": f"Not granted: ARM's effective permissions do not include {head}.",
             "conditional": f"Conditional: {head} is granted only under an ABAC condition that cannot be evaluated "
-                           "offline.",
+            "offline.",
             "disputed": f"Undecided: the sources disagree about {head} — the role assignments say "
-                        f"{v.decision.status if v.decision else 'nothing'}, ARM's effective permissions say "
-                        f"{v.effective or 'nothing'}.",
+            f"{v.decision.status if v.decision else 'nothing'}, ARM's effective permissions say "
+            f"{v.effective or 'nothing'}.",
             "undecided": f"Undecided: no source could be read to decide {head}.",
         }.get(v.status, f"{v.status}: {head}")
 
@@ -95,11 +100,13 @@ class Answer:
             "principal": {"id": self.principal_id, "type": self.principal_type},
             "grantedBy": [_grant(a) for a in d.granted_by] if d else [],
             "deniedBy": [{"denyAssignmentId": x.id, "name": x.name, "scope": x.scope} for x in d.denied_by]
-            if d else [],
+            if d
+            else [],
             "conditional": [{**_grant(a), "condition": a.assignment.condition} for a in d.conditional] if d else [],
             "decidedBy": list(self.verdict.decided_by),
-            "unread": [{"source": u.source, "permission": u.permission, "reason": u.reason}
-                       for u in self.verdict.unread],
+            "unread": [
+                {"source": u.source, "permission": u.permission, "reason": u.reason} for u in self.verdict.unread
+            ],
             "reason": " ".join([self.explanation, *(n if n.endswith(".") else f"{n}." for n in self.notes)]),
         }
 
@@ -113,11 +120,14 @@ def validate_action(action: str) -> str:
     """A concrete Azure operation name; raises ConfigError (exit 2) otherwise."""
     action = action.strip()
     if "*" in action:
-        raise ConfigError(f"{action!r} contains a wildcard: ask about one concrete operation",
-                          remediation=f"e.g. {EXAMPLE}")
+        raise ConfigError(
+            f"{action!r} contains a wildcard: ask about one concrete operation", remediation=f"e.g. {EXAMPLE}"
+        )
     if not ACTION.match(action):
-        raise ConfigError(f"{action!r} is not an Azure action (expected Provider.Namespace/type/…/read|write|"
-                          "delete|action)", remediation=f"e.g. {EXAMPLE}")
+        raise ConfigError(
+            f"{action!r} is not an Azure action (expected Provider.Namespace/type/…/read|write|delete|action)",
+            remediation=f"e.g. {EXAMPLE}",
+        )
     return action
 
 
@@ -126,9 +136,11 @@ def validate_scope(scope: str) -> str:
     cleaned = scope.strip()
     cleaned = cleaned if cleaned == "/" else cleaned.rstrip("/")
     if not SCOPE.match(cleaned):
-        raise TargetError(f"--scope {scope!r} is not an Azure scope",
-                          remediation="expected /subscriptions/<GUID>[/resourceGroups/<group>[/providers/…]], "
-                                      "/providers/Microsoft.Management/managementGroups/<id> or /")
+        raise TargetError(
+            f"--scope {scope!r} is not an Azure scope",
+            remediation="expected /subscriptions/<GUID>[/resourceGroups/<group>[/providers/…]], "
+            "/providers/Microsoft.Management/managementGroups/<id> or /",
+        )
     return cleaned
 
 
@@ -139,8 +151,7 @@ def is_data_action(action: str, definitions: Sequence[RoleDefinition]) -> bool:
     return pattern_rule(action, definitions)
 
 
-def _plane(ctx: Context, action: str, override: bool | None,
-           definitions: Sequence[RoleDefinition]) -> tuple[bool, str]:
+def _plane(ctx: Context, action: str, override: bool | None, definitions: Sequence[RoleDefinition]) -> tuple[bool, str]:
     """Data or management action, and which source said so (``preflight.operations``: override, shipped
     catalogue, ARM's provider operations, role patterns)."""
     from preflight.azure.arm import provider_operations
@@ -150,8 +161,7 @@ def _plane(ctx: Context, action: str, override: bool | None,
     return found.data, found.reason
 
 
-def decide(ctx: Context, action: str, scope: str, assignee: str | None,
-           plane: bool | None) -> Answer:
+def decide(ctx: Context, action: str, scope: str, assignee: str | None, plane: bool | None) -> Answer:
     """Gather the facts for one question and evaluate it with the pure core."""
     from preflight.azure.access import read_access, tolerant_get
     from preflight.azure.arm import role_definitions_at
@@ -170,16 +180,22 @@ def decide(ctx: Context, action: str, scope: str, assignee: str | None,
     verdict = readings.verdict(action, data=data)
     notes.extend(u.describe() for u in readings.unread)
     fix = None
-    eligible = _eligible(ctx, action, scope, principal_id, assignee is not None,
-                         list(readings.definitions), data) if verdict.status == "not-granted" else None
+    eligible = (
+        _eligible(ctx, action, scope, principal_id, assignee is not None, list(readings.definitions), data)
+        if verdict.status == "not-granted"
+        else None
+    )
     if eligible is not None:
         notes.append(f"eligible in PIM: '{eligible.role_name}' at {eligible.scope} would grant it once activated")
-        fix = ("activate the eligible role in Privileged Identity Management (portal: PIM → My roles → Azure "
-               "resources → Activate); do not add an assignment")
+        fix = (
+            "activate the eligible role in Privileged Identity Management (portal: PIM → My roles → Azure "
+            "resources → Activate); do not add an assignment"
+        )
     elif verdict.status == "not-granted":
         held = {a.role_guid for a in readings.assignments or ()}
-        fix = _assignment_to_add(action, scope, principal_id, principal_type, catalogue, held, data,
-                                 roles_unreadable=listed is None)
+        fix = _assignment_to_add(
+            action, scope, principal_id, principal_type, catalogue, held, data, roles_unreadable=listed is None
+        )
     return Answer(verdict, scope, principal_id, principal_type, plane_reason, fix, tuple(notes))
 
 
@@ -218,15 +234,26 @@ def _above_management_group(ctx: Context, scope: str, readings: Any, notes: list
         return readings
 
 
-def _assignment_to_add(action: str, scope: str, principal_id: str, principal_type: str,
-                       catalogue: list[RoleDefinition], held: set[str], data: bool, *,
-                       roles_unreadable: bool) -> str | None:
+def _assignment_to_add(
+    action: str,
+    scope: str,
+    principal_id: str,
+    principal_type: str,
+    catalogue: list[RoleDefinition],
+    held: set[str],
+    data: bool,
+    *,
+    roles_unreadable: bool,
+) -> str | None:
     """The least-privilege ``az role assignment create`` that would grant the action (never a role already
     held); the shipped built-ins stand in when the roles at the scope were unreadable. Pure."""
     from preflight.rbac import roles_granting
 
-    best = [(r.guid, r.role_name) for r in roles_granting(action, catalogue, data_action=data, scope=scope)
-            if r.guid not in held]
+    best = [
+        (r.guid, r.role_name)
+        for r in roles_granting(action, catalogue, data_action=data, scope=scope)
+        if r.guid not in held
+    ]
     if not best and roles_unreadable:
         from preflight.builtin_roles import least_privilege_role
 
@@ -235,12 +262,15 @@ def _assignment_to_add(action: str, scope: str, principal_id: str, principal_typ
     if not best:
         return None
     kind = principal_type if principal_type in ("User", "Group", "ServicePrincipal") else "ServicePrincipal"
-    return (f"az role assignment create --assignee-object-id {principal_id} --assignee-principal-type {kind} "
-            f"--role {best[0][0]} --scope {scope}   # {best[0][1]}")
+    return (
+        f"az role assignment create --assignee-object-id {principal_id} --assignee-principal-type {kind} "
+        f"--role {best[0][0]} --scope {scope}   # {best[0][1]}"
+    )
 
 
-def _eligible(ctx: Context, action: str, scope: str, principal_id: str, other: bool,
-              definitions: list[RoleDefinition], data: bool) -> AppliedAssignment | None:
+def _eligible(
+    ctx: Context, action: str, scope: str, principal_id: str, other: bool, definitions: list[RoleDefinition], data: bool
+) -> AppliedAssignment | None:
     """The PIM eligibility that would grant the action once activated (None when none, or unreadable: the
     verdict "not allowed now" stands either way)."""
     from preflight.azure.arm import definition_at, eligible_assignments, role_definition
@@ -248,11 +278,14 @@ def _eligible(ctx: Context, action: str, scope: str, principal_id: str, other: b
     from preflight.rbac import RoleAssignment, RoleDefinition, evaluate
 
     try:
-        eligible = [RoleAssignment.from_arm(e) for e in
-                    ctx.get(eligible_assignments, scope, principal_id if other else None)]
+        eligible = [
+            RoleAssignment.from_arm(e) for e in ctx.get(eligible_assignments, scope, principal_id if other else None)
+        ]
         known = {d.guid for d in definitions}
-        extra = [RoleDefinition.from_arm(ctx.get(role_definition, definition_at(scope, a.role_definition_id)))
-                 for a in {a.role_guid: a for a in eligible if a.role_guid not in known}.values()]
+        extra = [
+            RoleDefinition.from_arm(ctx.get(role_definition, definition_at(scope, a.role_definition_id)))
+            for a in {a.role_guid: a for a in eligible if a.role_guid not in known}.values()
+        ]
     except FactError:
         return None
     groups = sorted({a.principal_id for a in eligible if a.principal_id != principal_id})
@@ -262,18 +295,31 @@ def _eligible(ctx: Context, action: str, scope: str, principal_id: str, other: b
 
 def render_text(answer: Answer) -> str:
     v = answer.verdict
-    head = {"granted": "yes", "denied": "no (denied)", "conditional": "no (conditional)", "not-granted": "no",
-            "disputed": "undecided (the sources disagree)", "undecided": "undecided"}[v.status]
-    lines = [head, f"  {answer.explanation}", f"  action:    {v.action} ({answer.plane_reason})",
-             f"  scope:     {answer.scope}", f"  principal: {answer.principal_id} ({answer.principal_type})"]
+    head = {
+        "granted": "yes",
+        "denied": "no (denied)",
+        "conditional": "no (conditional)",
+        "not-granted": "no",
+        "disputed": "undecided (the sources disagree)",
+        "undecided": "undecided",
+    }[v.status]
+    lines = [
+        head,
+        f"  {answer.explanation}",
+        f"  action:    {v.action} ({answer.plane_reason})",
+        f"  scope:     {answer.scope}",
+        f"  principal: {answer.principal_id} ({answer.principal_type})",
+    ]
     if v.decided_by:
         lines.append(f"  decided:   from {', '.join(v.decided_by)}")
     lines.extend(f"  note:      {n}" for n in answer.notes)
     if answer.fix:
         lines.append(f"  fix:       {answer.fix}")
     elif v.status == "denied":
-        lines.append("  fix:       deny assignments override every role; ask the owner of the deny assignment "
-                     "(a managed application, Blueprint or deployment stack)")
+        lines.append(
+            "  fix:       deny assignments override every role; ask the owner of the deny assignment "
+            "(a managed application, Blueprint or deployment stack)"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -282,16 +328,33 @@ def render_text(answer: Answer) -> str:
 @click.option("--scope", default=None, help="Scope to ask about (default: the target resource).")
 @click.option("--assignee", default=None, help="Object id, UPN or application id (default: the signed-in one).")
 @answer_format_option
-@click.option("--data-action", "data_plane", is_flag=True,
-              help="ACTION is a data action (default: from Azure's provider operations metadata).")
+@click.option(
+    "--data-action",
+    "data_plane",
+    is_flag=True,
+    help="ACTION is a data action (default: from Azure's provider operations metadata).",
+)
 @click.option("--control-action", "control_plane", is_flag=True, help="ACTION is a control-plane action.")
 @resource_options
 @cloud_options
 @common_options
-def can_i(action: str, scope: str | None, assignee: str | None, fmt: str, data_plane: bool, control_plane: bool,
-          subscription: str | None, resource_id: str | None, endpoint: str | None, workspace: str | None,
-          cloud: str | None, cloud_metadata_url: str | None, tenant: str | None, verbose: bool,
-          no_color: bool) -> int:
+def can_i(
+    action: str,
+    scope: str | None,
+    assignee: str | None,
+    fmt: str,
+    data_plane: bool,
+    control_plane: bool,
+    subscription: str | None,
+    resource_id: str | None,
+    endpoint: str | None,
+    workspace: str | None,
+    cloud: str | None,
+    cloud_metadata_url: str | None,
+    tenant: str | None,
+    verbose: bool,
+    no_color: bool,
+) -> int:
     """Can a principal perform ACTION at a scope? Exit 0 yes, 1 no, 2 bad input, 3 could not decide."""
     from preflight.run import session
     from preflight.target import build_target
@@ -305,12 +368,22 @@ def can_i(action: str, scope: str | None, assignee: str | None, fmt: str, data_p
 
         assignee = assignee.strip()
         if not (GUID.match(assignee) or UPN.match(assignee)):  # before any request
-            raise ConfigError(f"--assignee {assignee!r} is neither an object id, a UPN nor an application id",
-                              remediation="pass a GUID (object or application id) or user@domain")
+            raise ConfigError(
+                f"--assignee {assignee!r} is neither an object id, a UPN nor an application id",
+                remediation="pass a GUID (object or application id) or user@domain",
+            )
     if scope is not None:
         scope = validate_scope(scope)
-    target = build_target(dict(os.environ), cloud=cloud, cloud_metadata_url=cloud_metadata_url, tenant=tenant,
-                          subscription=subscription, resource_id=resource_id, endpoint=endpoint, workspace=workspace)
+    target = build_target(
+        dict(os.environ),
+        cloud=cloud,
+        cloud_metadata_url=cloud_metadata_url,
+        tenant=tenant,
+        subscription=subscription,
+        resource_id=resource_id,
+        endpoint=endpoint,
+        workspace=workspace,
+    )
     if workspace:
         from preflight.azureml import parse_workspace
 
@@ -332,16 +405,25 @@ def can_i(action: str, scope: str | None, assignee: str | None, fmt: str, data_p
     return code
 
 
-def render_undecided(exc: FactError, action: str, scope: str | None, assignee: str | None, fmt: str,
-                     redactor: Redactor) -> str:
+def render_undecided(
+    exc: FactError, action: str, scope: str | None, assignee: str | None, fmt: str, redactor: Redactor
+) -> str:
     """The answer when a fact the decision needs is unavailable: the same JSON keys with ``allowed: null`` and
     the reason, or ``undecided: <reason>`` (and the fix) for people."""
     why, fix = exc.message, exc.remediation
     if fmt == "json":
-        body: dict[str, Any] = {"allowed": None, "action": action, "scope": scope,
-                                "principal": {"id": assignee, "type": None},
-                                "grantedBy": [], "deniedBy": [], "conditional": [], "decidedBy": [], "unread": [],
-                                "reason": f"Could not decide: {why}" + (f" Fix: {fix}" if fix else "")}
+        body: dict[str, Any] = {
+            "allowed": None,
+            "action": action,
+            "scope": scope,
+            "principal": {"id": assignee, "type": None},
+            "grantedBy": [],
+            "deniedBy": [],
+            "conditional": [],
+            "decidedBy": [],
+            "unread": [],
+            "reason": f"Could not decide: {why}" + (f" Fix: {fix}" if fix else ""),
+        }
         return json.dumps(redactor.value(body), indent=2) + "\n"
     lines = [f"undecided: {why}", f"  action:    {action}", f"  scope:     {scope or '(not resolved)'}"]
     if fix:
@@ -353,8 +435,10 @@ def _default_scope(ctx: Context) -> str:
     from preflight.target import has_target
 
     if not has_target(ctx.target):
-        raise ConfigError("no scope: pass --scope, or name the resource (--resource-id, --endpoint, --workspace, "
-                          "AZURE_OPENAI_ENDPOINT)")
+        raise ConfigError(
+            "no scope: pass --scope, or name the resource (--resource-id, --endpoint, --workspace, "
+            "AZURE_OPENAI_ENDPOINT)"
+        )
     from preflight.azure.access import rbac_scope
 
     return rbac_scope(ctx)  # the id as given when the account itself may not be read (a data-only role)

@@ -38,8 +38,9 @@ LINKS: tuple[Link, ...] = (
 # The interactive browser link: DefaultAzureCredential builds it (just before the broker) only with
 # exclude_interactive_browser_credential=False; preflight includes it only with --interactive, since probing it
 # opens a browser. Kept out of LINKS so "every link we probe concurrently" stays exactly the non-interactive ones.
-INTERACTIVE = Link("interactive_browser", "InteractiveBrowserCredential", "exclude_interactive_browser_credential",
-                   False, False)
+INTERACTIVE = Link(
+    "interactive_browser", "InteractiveBrowserCredential", "exclude_interactive_browser_credential", False, False
+)
 # Every link in DefaultAzureCredential's real order, the interactive one included.
 ALL_LINKS: tuple[Link, ...] = (*LINKS[:-1], INTERACTIVE, LINKS[-1])
 LINKS_BY_KEY = {link.key: link for link in ALL_LINKS}
@@ -97,7 +98,7 @@ def select(outcomes: Mapping[str, Outcome], included: Sequence[str]) -> Selectio
         if outcome is Outcome.UNAVAILABLE:
             skipped.append(key)
             continue
-        later = included[index + 1:]
+        later = included[index + 1 :]
         shadowed = tuple(k for k in later if outcomes.get(k) is Outcome.OK)
         return Selection(key, outcome, tuple(included), tuple(skipped), shadowed)
     return Selection(None, None, tuple(included), tuple(skipped), ())
@@ -107,7 +108,7 @@ def select(outcomes: Mapping[str, Outcome], included: Sequence[str]) -> Selectio
 LINK_FIXES = {
     "environment": "set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)",
     "workload_identity": "set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE (AKS workload "
-                         "identity sets them for you)",
+    "identity sets them for you)",
     "managed_identity": "assign a managed identity to the Azure host (VM, App Service, Container Apps …)",
     "cli": "az login",
     "developer_cli": "azd auth login",
@@ -136,8 +137,11 @@ def link_fix(key: str, environ: Mapping[str, str], tenant: str | None) -> str | 
         if any(environ.get(v) for v in user_password) and not any(environ.get(v) for v in _ENVIRONMENT_CREDENTIALS):
             # the (deprecated) username/password form needs AZURE_CLIENT_ID, AZURE_USERNAME and AZURE_PASSWORD
             missing = [v for v in ("AZURE_CLIENT_ID", *user_password) if not environ.get(v)]
-            return f"set {' and '.join(missing)} (EnvironmentCredential's username/password form needs them all)" \
-                if missing else LINK_FIXES[key]
+            return (
+                f"set {' and '.join(missing)} (EnvironmentCredential's username/password form needs them all)"
+                if missing
+                else LINK_FIXES[key]
+            )
         credential_set = any(environ.get(v) for v in _ENVIRONMENT_CREDENTIALS)
         if environ.get("AZURE_CLIENT_ID") or credential_set:  # started, not finished
             missing = [v for v in _ENVIRONMENT_NEEDS if not environ.get(v)]

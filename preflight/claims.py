@@ -149,9 +149,31 @@ def describe_principal(claims: Mapping[str, Any]) -> PrincipalInfo:
 #: ``onprem_sid``, ``deviceid``, ``nonce``, ``at_hash``/``c_hash`` (derived from secrets).
 SAFE_CLAIMS: frozenset[str] = frozenset(
     {
-        "aud", "iss", "tid", "oid", "appid", "azp", "app_displayname", "appidacr", "azpacr", "idtyp", "idp",
-        "upn", "unique_name", "preferred_username", "name", "scp", "roles", "wids", "amr", "acr", "iat",
-        "nbf", "exp", "ver", "xms_mirid",
+        "aud",
+        "iss",
+        "tid",
+        "oid",
+        "appid",
+        "azp",
+        "app_displayname",
+        "appidacr",
+        "azpacr",
+        "idtyp",
+        "idp",
+        "upn",
+        "unique_name",
+        "preferred_username",
+        "name",
+        "scp",
+        "roles",
+        "wids",
+        "amr",
+        "acr",
+        "iat",
+        "nbf",
+        "exp",
+        "ver",
+        "xms_mirid",
     }
 )
 
@@ -295,8 +317,7 @@ def _lifetime_findings(claims: Mapping[str, Any], expected: ExpectedClaims) -> l
             ClaimFinding(
                 "fail",
                 "token-not-yet-valid",
-                f"The token is not valid for another {int(nbf - now)} s: this machine's clock is probably "
-                "wrong.",
+                f"The token is not valid for another {int(nbf - now)} s: this machine's clock is probably wrong.",
                 "Synchronise the system clock (NTP), then get a new token.",
             )
         )

@@ -102,20 +102,54 @@ def _duration(value: str) -> float:
 @click.option("--profile", default=None, help="Intended use: openai, cognitive, ml … (default: from the resource).")
 @click.option("--assignee", default=None, help="Check this principal instead of the signed-in one (admins).")
 @click.option("--probe", is_flag=True, help="Also make one read-only call to the data plane (list deployments).")
-@click.option("--scope", "scopes", multiple=True, metavar="SCOPE",
-              help="Also test a token for this scope (e.g. https://vault.azure.net/.default). Repeatable.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    metavar="SCOPE",
+    help="Also test a token for this scope (e.g. https://vault.azure.net/.default). Repeatable.",
+)
 @click.option("--interactive", is_flag=True, help="Allow credentials that prompt (browser, device code).")
-@click.option("--wait", "wait", default=None, metavar="DURATION",
-              help="Re-check until every result passes or DURATION (90s, 10m) is over — for CI right after "
-                   "provisioning.")
-@click.option("--expiry-days", type=click.IntRange(min=0), default=30, show_default=True,
-              help="Secrets and certificates expiring within this many days are WARN.")
+@click.option(
+    "--wait",
+    "wait",
+    default=None,
+    metavar="DURATION",
+    help="Re-check until every result passes or DURATION (90s, 10m) is over — for CI right after provisioning.",
+)
+@click.option(
+    "--expiry-days",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Secrets and certificates expiring within this many days are WARN.",
+)
 @common_options
-def check(fmt: str, outputs: Sequence[str], fail_on: str, only: Sequence[str], skip: Sequence[str],
-          timeout: float, deadline: float, cloud: str | None, cloud_metadata_url: str | None, tenant: str | None,
-          subscription: str | None, resource_id: str | None, endpoint: str | None, workspace: str | None,
-          profile: str | None, assignee: str | None, probe: bool, scopes: Sequence[str], interactive: bool,
-          wait: str | None, expiry_days: int, verbose: bool, no_color: bool) -> int:
+def check(
+    fmt: str,
+    outputs: Sequence[str],
+    fail_on: str,
+    only: Sequence[str],
+    skip: Sequence[str],
+    timeout: float,
+    deadline: float,
+    cloud: str | None,
+    cloud_metadata_url: str | None,
+    tenant: str | None,
+    subscription: str | None,
+    resource_id: str | None,
+    endpoint: str | None,
+    workspace: str | None,
+    profile: str | None,
+    assignee: str | None,
+    probe: bool,
+    scopes: Sequence[str],
+    interactive: bool,
+    wait: str | None,
+    expiry_days: int,
+    verbose: bool,
+    no_color: bool,
+) -> int:
     """Run the checks and report. Exit 0: nothing at or above --fail-on; 1: something is; 2: bad input; 3:
     the run could not complete."""
     from preflight.engine import RunOptions, split_patterns
@@ -123,14 +157,30 @@ def check(fmt: str, outputs: Sequence[str], fail_on: str, only: Sequence[str], s
     from preflight.target import build_target
 
     environ = dict(os.environ)
-    target = build_target(environ, cloud=cloud, cloud_metadata_url=cloud_metadata_url, tenant=tenant,
-                          subscription=subscription, resource_id=resource_id, endpoint=endpoint, profile=profile,
-                          assignee=assignee, workspace=workspace, extra_scopes=tuple(scopes),
-                          interactive=interactive, credential_warn_days=expiry_days)
+    target = build_target(
+        environ,
+        cloud=cloud,
+        cloud_metadata_url=cloud_metadata_url,
+        tenant=tenant,
+        subscription=subscription,
+        resource_id=resource_id,
+        endpoint=endpoint,
+        profile=profile,
+        assignee=assignee,
+        workspace=workspace,
+        extra_scopes=tuple(scopes),
+        interactive=interactive,
+        credential_warn_days=expiry_days,
+    )
     files = output_files(outputs, fmt)  # refused before the run: a bad --output must not cost a run
-    options = CheckOptions(target, split_patterns(only), split_patterns(skip),
-                           RunOptions(timeout=timeout, deadline=deadline), probe=probe,
-                           wait=_duration(wait) if wait else 0.0)
+    options = CheckOptions(
+        target,
+        split_patterns(only),
+        split_patterns(skip),
+        RunOptions(timeout=timeout, deadline=deadline),
+        probe=probe,
+        wait=_duration(wait) if wait else 0.0,
+    )
     report = _run_with_progress(options, environ)
     emit_report(report, fmt, files, no_color=no_color, verbose=verbose, environ=environ)
     return exit_code(report, fail_on)
@@ -142,8 +192,10 @@ def _run_with_progress(options: CheckOptions, environ: Mapping[str, str]) -> Rep
     from preflight.run import run
 
     def say_retry(attempt: int, left: float, reason: str) -> None:
-        sys.stderr.write(f"  attempt {attempt} not settled ({reason[:120]}); re-checking in "
-                         f"{min(options.wait_interval, left):.0f} s, {left:.0f} s left\n")
+        sys.stderr.write(
+            f"  attempt {attempt} not settled ({reason[:120]}); re-checking in "
+            f"{min(options.wait_interval, left):.0f} s, {left:.0f} s left\n"
+        )
         sys.stderr.flush()
 
     def terminal(stream: TextIO) -> TerminalProgress:
@@ -179,8 +231,8 @@ def explain(error: Sequence[str], fmt: str) -> int:
     """
     import json
 
-    from preflight.explain import explain as explain_text
     from preflight.explain import exit_code
+    from preflight.explain import explain as explain_text
 
     text = sys.stdin.read() if list(error) == ["-"] else " ".join(error)
     found = explain_text(text)
@@ -188,10 +240,12 @@ def explain(error: Sequence[str], fmt: str) -> int:
         from preflight.redact import mask_pasted
         from preflight.reports.table import clean
 
-        raise ConfigError(f"no Azure error recognised (no AADSTS error code found, nor an error body, code or "
-                          f"credential message) in {clean(mask_pasted(text.strip())[:80])!r}",
-                          remediation="paste the whole error: the exception text, the response body or the "
-                                      "traceback, or a code such as AADSTS50076 (use - to read it from stdin)")
+        raise ConfigError(
+            f"no Azure error recognised (no AADSTS error code found, nor an error body, code or "
+            f"credential message) in {clean(mask_pasted(text.strip())[:80])!r}",
+            remediation="paste the whole error: the exception text, the response body or the "
+            "traceback, or a code such as AADSTS50076 (use - to read it from stdin)",
+        )
     if fmt == "json":
         click.echo(json.dumps([item.to_dict() for item in found], indent=2))
     else:
@@ -207,12 +261,16 @@ def _render_explanations(found: Sequence[Explanation]) -> str:
     blocks = []
     for index, item in enumerate(found, start=1):
         head = f"[{index}/{len(found)}] " if len(found) > 1 else ""
-        lines = [f"{head}{clean(item.title)}",
-                 f"category: {item.category} ({item.source.value}"
-                 + (f", {clean(item.credential)}" if item.credential else "")
-                 + (f", HTTP {item.status}" if item.status else "") + ")"]
-        lines += [f"{label:<9} {clean(value)}" for label, value in (
-            ("cause:", item.cause), ("fix:", item.fix)) if value]
+        lines = [
+            f"{head}{clean(item.title)}",
+            f"category: {item.category} ({item.source.value}"
+            + (f", {clean(item.credential)}" if item.credential else "")
+            + (f", HTTP {item.status}" if item.status else "")
+            + ")",
+        ]
+        lines += [
+            f"{label:<9} {clean(value)}" for label, value in (("cause:", item.cause), ("fix:", item.fix)) if value
+        ]
         lines += [f"run:      {clean(command)}" for command in item.commands]
         lines.append(f"verify:   {item.verify}")
         if item.docs:
@@ -225,8 +283,12 @@ class _LazyCommand(click.Command):
     """Shows in --help without importing its module; the real command loads only when invoked."""
 
     def __init__(self, name: str, module: str, attr: str, help_text: str) -> None:
-        super().__init__(name, help=help_text, context_settings={"ignore_unknown_options": True,
-                                                                 "allow_extra_args": True}, add_help_option=False)
+        super().__init__(
+            name,
+            help=help_text,
+            context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+            add_help_option=False,
+        )
         self.target = (module, attr)
 
     def _real(self) -> click.Command:
@@ -244,16 +306,41 @@ class _LazyCommand(click.Command):
         return []
 
 
-cli.add_command(_LazyCommand("can-i", "preflight.can_i", "can_i",
-                             "Can a principal perform an action at a scope? (an Azure `kubectl auth can-i`)"))
-cli.add_command(_LazyCommand("whoami", "preflight.whoami", "whoami",
-                             "Who am I signed in as: type, names, ids, tenant, groups, which credential."))
-cli.add_command(_LazyCommand("audit", "preflight.audit.command", "audit",
-                             "Audit role assignments at scale: orphaned, over-privileged, misplaced."))
-cli.add_command(_LazyCommand("twin", "preflight.twin.commands", "twin",
-                             "A loopback Azure twin: serve, exec, scenarios."))
-cli.add_command(_LazyCommand("demo", "preflight.twin.commands", "demo",
-                             "See a full report with no Azure account (runs the checks against the twin)."))
+cli.add_command(
+    _LazyCommand(
+        "can-i",
+        "preflight.can_i",
+        "can_i",
+        "Can a principal perform an action at a scope? (an Azure `kubectl auth can-i`)",
+    )
+)
+cli.add_command(
+    _LazyCommand(
+        "whoami",
+        "preflight.whoami",
+        "whoami",
+        "Who am I signed in as: type, names, ids, tenant, groups, which credential.",
+    )
+)
+cli.add_command(
+    _LazyCommand(
+        "audit",
+        "preflight.audit.command",
+        "audit",
+        "Audit role assignments at scale: orphaned, over-privileged, misplaced.",
+    )
+)
+cli.add_command(
+    _LazyCommand("twin", "preflight.twin.commands", "twin", "A loopback Azure twin: serve, exec, scenarios.")
+)
+cli.add_command(
+    _LazyCommand(
+        "demo",
+        "preflight.twin.commands",
+        "demo",
+        "See a full report with no Azure account (runs the checks against the twin).",
+    )
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

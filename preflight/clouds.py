@@ -55,8 +55,12 @@ class Cloud:
         return (urlsplit(self.authority_host).hostname or "") not in PUBLIC_AUTHORITY_HOSTS
 
     def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "authority_host": self.authority_host, "resource_manager": self.resource_manager,
-                "graph_endpoint": self.graph_endpoint}
+        return {
+            "name": self.name,
+            "authority_host": self.authority_host,
+            "resource_manager": self.resource_manager,
+            "graph_endpoint": self.graph_endpoint,
+        }
 
 
 AZURE_PUBLIC = Cloud(
@@ -114,8 +118,9 @@ def cloud_from_metadata(document: Mapping[str, Any]) -> Cloud:
     name = str(document.get("name") or "CustomCloud")
     base = KNOWN_CLOUDS.get(name, AZURE_PUBLIC)
     # Prefer the management.azure.com-style audience (what the ARM SDKs request), else the first one.
-    arm_audience = next((a for a in reversed(audiences) if "management" in a), audiences[0] if audiences else
-                        resource_manager)
+    arm_audience = next(
+        (a for a in reversed(audiences) if "management" in a), audiences[0] if audiences else resource_manager
+    )
     graph = str(document.get("microsoftGraphResourceId") or base.graph_endpoint)
     return Cloud(
         name=name,

@@ -52,7 +52,7 @@ def fact(name: str, *, reported_by: str | None = None) -> Callable[[Callable[...
 class _Slot:
     """One memo entry: the first caller computes, every concurrent caller waits for the same outcome."""
 
-    __slots__ = ("done", "value", "error", "owner")
+    __slots__ = ("done", "error", "owner", "value")
 
     def __init__(self, owner: int) -> None:
         self.done = threading.Event()

@@ -28,13 +28,15 @@ class Running(Generic[T]):
     def __init__(self, calls: Sequence[Callable[[], T]], name: str) -> None:
         self._results: list[T | None] = [None] * len(calls)
         self._errors: list[BaseException | None] = [None] * len(calls)
-        self._threads = [threading.Thread(target=self._run, args=(calls[i], i), name=f"{name}-{i}", daemon=True)
-                         for i in range(len(calls))]
+        self._threads = [
+            threading.Thread(target=self._run, args=(calls[i], i), name=f"{name}-{i}", daemon=True)
+            for i in range(len(calls))
+        ]
 
     def _run(self, call: Callable[[], T], index: int) -> None:
         try:
             self._results[index] = call()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the waiting thread
+        except BaseException as exc:
             self._errors[index] = exc
 
     def start(self) -> Running[T]:
@@ -102,8 +104,9 @@ def map_bounded(call: Callable[[U], T], items: Sequence[U], workers: int, name: 
             except BaseException as exc:  # re-raised in the waiting thread
                 errors[index] = exc
 
-    threads = [threading.Thread(target=work, name=f"{name}-{i}", daemon=True)
-               for i in range(max(1, min(workers, len(items))))]
+    threads = [
+        threading.Thread(target=work, name=f"{name}-{i}", daemon=True) for i in range(max(1, min(workers, len(items))))
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

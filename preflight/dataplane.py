@@ -42,26 +42,44 @@ def classify_probe(status: int, body: Any) -> ProbeVerdict:
     if 200 <= status < 300:
         return ProbeVerdict("ok", True, "the data plane accepted the token")
     if "custom subdomain" in text:
-        return ProbeVerdict("custom_subdomain", False, message or "a custom subdomain is required for Entra ID",
-                            "use the account's custom-subdomain endpoint (see resource.endpoint)")
+        return ProbeVerdict(
+            "custom_subdomain",
+            False,
+            message or "a custom subdomain is required for Entra ID",
+            "use the account's custom-subdomain endpoint (see resource.endpoint)",
+        )
     audience = _AUDIENCE.search(message)
     if audience or "audience" in text:
         expected = audience.group(1) if audience else None
-        return ProbeVerdict("audience", False, message, f"request the token for {expected or 'the right'} "
-                            "audience (scope https://cognitiveservices.azure.com/.default)",
-                            expected_audience=expected)
+        return ProbeVerdict(
+            "audience",
+            False,
+            message,
+            f"request the token for {expected or 'the right'} "
+            "audience (scope https://cognitiveservices.azure.com/.default)",
+            expected_audience=expected,
+        )
     if "tenant" in text and status == 401:
         return ProbeVerdict("tenant", False, message, "get a token from the resource's tenant (az login --tenant)")
     if code == "AuthenticationTypeDisabled" or "key based authentication is disabled" in text:
         return ProbeVerdict("keys_disabled", False, message, "use an Entra ID token instead of an API key")
     if "firewall" in text or "virtual network" in text or "public access is disabled" in text:
-        return ProbeVerdict("network", False, message, "a network rule, not RBAC: call from an allowed network "
-                            "or private endpoint, or add your IP to the account's firewall")
+        return ProbeVerdict(
+            "network",
+            False,
+            message,
+            "a network rule, not RBAC: call from an allowed network "
+            "or private endpoint, or add your IP to the account's firewall",
+        )
     if code == "PermissionDenied" or status in (401, 403):
         action = _ACTION.search(message)
-        return ProbeVerdict("permission_denied", False, message or f"HTTP {status}",
-                            "assign a role granting the data action (see rbac.data-action)",
-                            missing_action=action.group(1) if action else None)
+        return ProbeVerdict(
+            "permission_denied",
+            False,
+            message or f"HTTP {status}",
+            "assign a role granting the data action (see rbac.data-action)",
+            missing_action=action.group(1) if action else None,
+        )
     if status == 404:
         return ProbeVerdict("not_found", False, message or "not found")
     if status == 429:

@@ -49,9 +49,16 @@ class ToolSignin:
     aadsts: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tool": self.tool, "state": self.state, "account": self.account, "tenant_id": self.tenant_id,
-                "expires_on": self.expires_on, "detail": self.detail, "source": self.source,
-                "aadsts": self.aadsts}
+        return {
+            "tool": self.tool,
+            "state": self.state,
+            "account": self.account,
+            "tenant_id": self.tenant_id,
+            "expires_on": self.expires_on,
+            "detail": self.detail,
+            "source": self.source,
+            "aadsts": self.aadsts,
+        }
 
 
 def _which(name: str, environ: Mapping[str, str]) -> str | None:
@@ -61,8 +68,15 @@ def _which(name: str, environ: Mapping[str, str]) -> str | None:
 def _run(argv: list[str], environ: Mapping[str, str], timeout: float) -> tuple[int | None, str, str]:
     """(exit code, stdout, stderr); exit code ``None`` when the tool could not be run or timed out."""
     try:
-        done = subprocess.run(argv, env=dict(environ), capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, check=False)
+        done = subprocess.run(
+            argv,
+            env=dict(environ),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return None, "", f"{type(exc).__name__}: {exc}"
     return done.returncode, done.stdout, done.stderr
@@ -78,8 +92,13 @@ def _failure(tool: str, stderr: str, source: str, signed_out_hint: str) -> ToolS
 
     info = classify_error(stderr)
     if info is not None:
-        return ToolSignin(tool, "error", detail=f"signed in, but Entra refused a token: AADSTS{info.code} "
-                          f"{info.title}", source=source, aadsts=str(info.category))
+        return ToolSignin(
+            tool,
+            "error",
+            detail=f"signed in, but Entra refused a token: AADSTS{info.code} {info.title}",
+            source=source,
+            aadsts=str(info.category),
+        )
     lowered = stderr.lower()
     if signed_out_hint in lowered or "not logged in" in lowered:
         return ToolSignin(tool, "signed_out", detail=_one_line(stderr) or "not signed in", source=source)
@@ -87,6 +106,7 @@ def _failure(tool: str, stderr: str, source: str, signed_out_hint: str) -> ToolS
 
 
 # ---------------------------------------------------------------------------------------------- Azure CLI
+
 
 def parse_az_account(stdout: str, source: str = "az account show") -> ToolSignin:
     """``az account show --output json`` → account, tenant (the CLI's active subscription's tenant)."""
@@ -103,8 +123,9 @@ def parse_az_account(stdout: str, source: str = "az account show") -> ToolSignin
     home, tenant = data.get("homeTenantId"), data.get("tenantId")
     if isinstance(home, str) and isinstance(tenant, str) and home and home.lower() != tenant.lower():
         detail += f" · guest: home tenant {home}"
-    return ToolSignin("Azure CLI", "signed_in", account=user.get("name"), tenant_id=data.get("tenantId"),
-                      detail=detail, source=source)
+    return ToolSignin(
+        "Azure CLI", "signed_in", account=user.get("name"), tenant_id=data.get("tenantId"), detail=detail, source=source
+    )
 
 
 def parse_azure_profile(text: str) -> ToolSignin:
@@ -114,8 +135,7 @@ def parse_azure_profile(text: str) -> ToolSignin:
         data = json.loads(text.lstrip("\ufeff"))
     except ValueError:
         return ToolSignin("Azure CLI", "error", detail=f"{AZ_PROFILE} is not valid JSON", source=source)
-    subs = [s for s in (data.get("subscriptions") or []) if isinstance(s, Mapping)] if isinstance(data, Mapping) \
-        else []
+    subs = [s for s in (data.get("subscriptions") or []) if isinstance(s, Mapping)] if isinstance(data, Mapping) else []
     if not subs:
         return ToolSignin("Azure CLI", "signed_out", detail="no account in azureProfile.json", source=source)
     current = next((s for s in subs if s.get("isDefault")), subs[0])
@@ -130,8 +150,16 @@ def read_azure_cli(environ: Mapping[str, str], timeout: float = TOOL_TIMEOUT) ->
         profile = config / AZ_PROFILE
         if profile.is_file():
             found = parse_azure_profile(profile.read_text(encoding="utf-8-sig", errors="replace"))
-            return ToolSignin(found.tool, found.state, found.account, found.tenant_id, found.expires_on,
-                              (found.detail + "; az is not on PATH").strip("; "), found.source, found.aadsts)
+            return ToolSignin(
+                found.tool,
+                found.state,
+                found.account,
+                found.tenant_id,
+                found.expires_on,
+                (found.detail + "; az is not on PATH").strip("; "),
+                found.source,
+                found.aadsts,
+            )
         return ToolSignin("Azure CLI", "not_installed", detail="az is not on PATH")
     code, out, err = _run([az, "account", "show", "--output", "json"], environ, timeout)
     if code == 0:
@@ -140,6 +168,7 @@ def read_azure_cli(environ: Mapping[str, str], timeout: float = TOOL_TIMEOUT) ->
 
 
 # ---------------------------------------------------------------------------------------------- azd
+
 
 def parse_azd_token(stdout: str) -> ToolSignin:
     """``azd auth token --output json`` → claims of the token (decoded, then dropped) and its expiry."""
@@ -150,8 +179,9 @@ def parse_azd_token(stdout: str) -> ToolSignin:
         data = json.loads(stdout)
         claims = decode_claims(str(data.get("token") or ""))
     except (ValueError, AttributeError, ClaimsError):
-        return ToolSignin("Azure Developer CLI", "error", detail="azd auth token printed no readable token",
-                          source=source)
+        return ToolSignin(
+            "Azure Developer CLI", "error", detail="azd auth token printed no readable token", source=source
+        )
     who = describe_principal(claims)
     expires = data.get("expiresOn")
     expires_on: float | None = claims.get("exp") if isinstance(claims.get("exp"), int | float) else None
@@ -160,8 +190,15 @@ def parse_azd_token(stdout: str) -> ToolSignin:
             expires_on = datetime.fromisoformat(expires).timestamp()
         except ValueError:
             expires_on = None
-    return ToolSignin("Azure Developer CLI", "signed_in", account=who.display or who.object_id,
-                      tenant_id=who.tenant_id, expires_on=expires_on, detail=who.kind, source=source)
+    return ToolSignin(
+        "Azure Developer CLI",
+        "signed_in",
+        account=who.display or who.object_id,
+        tenant_id=who.tenant_id,
+        expires_on=expires_on,
+        detail=who.kind,
+        source=source,
+    )
 
 
 def read_azd(environ: Mapping[str, str], timeout: float = TOOL_TIMEOUT) -> ToolSignin:
@@ -176,6 +213,7 @@ def read_azd(environ: Mapping[str, str], timeout: float = TOOL_TIMEOUT) -> ToolS
 
 # ---------------------------------------------------------------------------------------------- VS Code
 
+
 def parse_vscode_record(text: str) -> ToolSignin:
     """The Azure Resources extension's authentication record (what VisualStudioCodeCredential reads)."""
     source = "VS Code authRecord.json"
@@ -185,9 +223,14 @@ def parse_vscode_record(text: str) -> ToolSignin:
         return ToolSignin("VS Code", "error", detail="authRecord.json is not valid JSON", source=source)
     if not isinstance(data, Mapping) or not data.get("username"):
         return ToolSignin("VS Code", "error", detail="authRecord.json has no username", source=source)
-    return ToolSignin("VS Code", "signed_in", account=str(data["username"]),
-                      tenant_id=str(data.get("tenantId") or "") or None,
-                      detail="Azure Resources extension", source=source)
+    return ToolSignin(
+        "VS Code",
+        "signed_in",
+        account=str(data["username"]),
+        tenant_id=str(data.get("tenantId") or "") or None,
+        detail="Azure Resources extension",
+        source=source,
+    )
 
 
 def read_vscode(environ: Mapping[str, str]) -> ToolSignin:
@@ -197,12 +240,14 @@ def read_vscode(environ: Mapping[str, str]) -> ToolSignin:
         if record.is_file() and record.stat().st_size < 100_000:
             return parse_vscode_record(record.read_text(encoding="utf-8", errors="replace"))
     if _which("code", environ) or (home / ".vscode").is_dir():
-        return ToolSignin("VS Code", "signed_out",
-                          detail="not signed in with the Azure Resources extension (Azure: Sign In)")
+        return ToolSignin(
+            "VS Code", "signed_out", detail="not signed in with the Azure Resources extension (Azure: Sign In)"
+        )
     return ToolSignin("VS Code", "not_installed", detail="VS Code not found")
 
 
 # ---------------------------------------------------------------------------------------------- environment
+
 
 def read_environment(environ: Mapping[str, str]) -> ToolSignin:
     """The service principal / workload identity the environment variables describe (names only, never values
@@ -219,21 +264,36 @@ def read_environment(environ: Mapping[str, str]) -> ToolSignin:
         kind = "user (AZURE_USERNAME)"
         client = environ.get("AZURE_USERNAME")
     else:
-        return ToolSignin("Environment", "signed_out", tenant_id=tenant,
-                          detail="no AZURE_CLIENT_SECRET, certificate, federated token or username set",
-                          source="environment variables")
+        return ToolSignin(
+            "Environment",
+            "signed_out",
+            tenant_id=tenant,
+            detail="no AZURE_CLIENT_SECRET, certificate, federated token or username set",
+            source="environment variables",
+        )
     if not (client and tenant):
         missing = " and ".join(n for n, v in (("AZURE_CLIENT_ID", client), ("AZURE_TENANT_ID", tenant)) if not v)
-        return ToolSignin("Environment", "error", account=client, tenant_id=tenant,
-                          detail=f"{kind} is incomplete: {missing} missing", source="environment variables")
-    return ToolSignin("Environment", "signed_in", account=client, tenant_id=tenant, detail=kind,
-                      source="environment variables")
+        return ToolSignin(
+            "Environment",
+            "error",
+            account=client,
+            tenant_id=tenant,
+            detail=f"{kind} is incomplete: {missing} missing",
+            source="environment variables",
+        )
+    return ToolSignin(
+        "Environment", "signed_in", account=client, tenant_id=tenant, detail=kind, source="environment variables"
+    )
 
 
 def read_all(environ: Mapping[str, str], timeout: float = TOOL_TIMEOUT) -> tuple[ToolSignin, ...]:
     """Every tool, read concurrently (the CLIs are subprocesses)."""
-    readers = (lambda: read_azure_cli(environ, timeout), lambda: read_azd(environ, timeout),
-               lambda: read_vscode(environ), lambda: read_environment(environ))
+    readers = (
+        lambda: read_azure_cli(environ, timeout),
+        lambda: read_azd(environ, timeout),
+        lambda: read_vscode(environ),
+        lambda: read_environment(environ),
+    )
     from preflight.daemon import run_all
 
     # daemon threads: an `az` that hangs must not hold the process past its report (see preflight.daemon)

@@ -146,18 +146,37 @@ def gate(outcomes: Sequence[Outcome]) -> list[Result]:
             out.append(result)
         elif not errs(result.check_id, frozenset()):
             teller = told.get(str(why.reported_by), why.reported_by)
-            out.append(replace(result, status=Status.SKIP, remediation=None, caused_by=teller,
-                               summary=f"skipped: {why.fact} is unavailable (see {teller})"))
+            out.append(
+                replace(
+                    result,
+                    status=Status.SKIP,
+                    remediation=None,
+                    caused_by=teller,
+                    summary=f"skipped: {why.fact} is unavailable (see {teller})",
+                )
+            )
         elif (teller := first.setdefault((why.fact, why.message), result.check_id)) != result.check_id:
-            out.append(replace(result, status=Status.ERROR, remediation=None, caused_by=teller,
-                               summary=f"could not decide: {why.fact} is unavailable (same cause as {teller})"))
+            out.append(
+                replace(
+                    result,
+                    status=Status.ERROR,
+                    remediation=None,
+                    caused_by=teller,
+                    summary=f"could not decide: {why.fact} is unavailable (same cause as {teller})",
+                )
+            )
         else:
             # the owner, when it is not here to say otherwise (absent, or this very check); else the fact itself
             silent = why.reported_by in present and why.reported_by != result.check_id
-            out.append(replace(result, status=Status.ERROR,
-                               caused_by=f"fact:{why.fact}" if silent or not why.reported_by else why.reported_by,
-                               remediation=Remediation(why.remediation) if why.remediation else None,
-                               summary=f"could not decide: {why.fact} is unavailable — {why.message}"))
+            out.append(
+                replace(
+                    result,
+                    status=Status.ERROR,
+                    caused_by=f"fact:{why.fact}" if silent or not why.reported_by else why.reported_by,
+                    remediation=Remediation(why.remediation) if why.remediation else None,
+                    summary=f"could not decide: {why.fact} is unavailable — {why.message}",
+                )
+            )
     return out
 
 
@@ -285,16 +304,35 @@ class _Run:
             self.closed = True
             for index in list(self.running):
                 meta = self.checks[index].meta
-                self._record(index, [_make(meta, Status.ERROR,
-                                           f"still running when the overall deadline of {self.options.deadline:g} s "
-                                           f"passed{self._waiting_for(index)}")], abandoned=True)
+                self._record(
+                    index,
+                    [
+                        _make(
+                            meta,
+                            Status.ERROR,
+                            f"still running when the overall deadline of {self.options.deadline:g} s "
+                            f"passed{self._waiting_for(index)}",
+                        )
+                    ],
+                    abandoned=True,
+                )
             while self.pending:
                 index = self.pending.popleft()
                 meta = self.checks[index].meta
-                self._record(index, [_make(meta, Status.SKIP,
-                                           f"not started: the overall deadline of {self.options.deadline:g} s passed")])
+                self._record(
+                    index,
+                    [
+                        _make(
+                            meta,
+                            Status.SKIP,
+                            f"not started: the overall deadline of {self.options.deadline:g} s passed",
+                        )
+                    ],
+                )
         outcomes = [(r, self.unavailable.get(i)) for i in range(len(self.checks)) for r in self.results[i]]
-        gated = [r if r is before else self.sanitize(r) for (before, _), r in zip(outcomes, gate(outcomes))]
+        gated = [
+            r if r is before else self.sanitize(r) for (before, _), r in zip(outcomes, gate(outcomes), strict=True)
+        ]
         if self.observer is not None:  # the undecided checks, held back until gate() knew what they are
             by_check = {r.check_id: r for r in gated}
             for index in sorted(self.unavailable):
@@ -339,8 +377,12 @@ class _Run:
 
     def _timeout_result(self, index: int) -> Result:
         meta = self.checks[index].meta
-        return _make(meta, Status.ERROR, f"timed out after {self.options.timeout:g} s{self._waiting_for(index)}",
-                     duration=self.options.timeout)
+        return _make(
+            meta,
+            Status.ERROR,
+            f"timed out after {self.options.timeout:g} s{self._waiting_for(index)}",
+            duration=self.options.timeout,
+        )
 
     def _waiting_for(self, index: int) -> str:
         """`` waiting for <what>`` — what the check's thread is blocked on, from the Context (which follows
@@ -351,7 +393,7 @@ class _Run:
             return ""
         try:
             what = activity(thread)
-        except Exception:  # noqa: BLE001 - a description must never turn a timeout into a crash
+        except Exception:
             log.debug("activity of check %s", self.checks[index].meta.id, exc_info=True)
             return ""
         return f" waiting for {what} (no answer yet)" if what else ""
@@ -364,8 +406,11 @@ class _Run:
             return [_make(meta, Status.ERROR, loaded.load_error or "could not be loaded")], None
         try:
             skip = unmet(meta, self.ctx)
-            results = ([_make(meta, Status.SKIP, skip.summary, caused_by=skip.caused_by, evidence=skip.evidence)]
-                       if skip is not None else list(loaded.check.run(self.ctx)))
+            results = (
+                [_make(meta, Status.SKIP, skip.summary, caused_by=skip.caused_by, evidence=skip.evidence)]
+                if skip is not None
+                else list(loaded.check.run(self.ctx))
+            )
             bad = [r for r in results if not isinstance(r, Result) or r.check_id != meta.id]
             if bad:
                 raise TypeError(f"check yielded {len(bad)} object(s) that are not Results of {meta.id}")
@@ -375,8 +420,14 @@ class _Run:
             # SKIP for now (what live progress shows); gate() decides, once every result is known, whether it
             # stays a dependant of the check telling the cause or becomes the ERROR that tells it
             why = Unavailable(exc.fact, exc.message, exc.remediation, exc.reported_by)
-            results = [_make(meta, Status.SKIP, f"skipped: {exc.fact} is unavailable — {exc.message}",
-                             caused_by=exc.reported_by or f"fact:{exc.fact}")]
+            results = [
+                _make(
+                    meta,
+                    Status.SKIP,
+                    f"skipped: {exc.fact} is unavailable — {exc.message}",
+                    caused_by=exc.reported_by or f"fact:{exc.fact}",
+                )
+            ]
         except Exception as exc:
             log.debug("check %s crashed", meta.id, exc_info=True)
             results = [_make(meta, Status.ERROR, f"check crashed: {type(exc).__name__}: {exc}")]
@@ -394,8 +445,25 @@ def unmet(meta: CheckMeta, ctx: object) -> Skip | None:
     return None
 
 
-def _make(meta: CheckMeta, status: Status, summary: str, *, duration: float = 0.0,
-          caused_by: str | None = None, remediation: Remediation | None = None,
-          evidence: tuple[Evidence, ...] = ()) -> Result:
-    return Result(meta.id, meta.title, status, meta.severity, summary, evidence=evidence, docs=meta.docs,
-                  duration=duration, caused_by=caused_by, remediation=remediation)
+def _make(
+    meta: CheckMeta,
+    status: Status,
+    summary: str,
+    *,
+    duration: float = 0.0,
+    caused_by: str | None = None,
+    remediation: Remediation | None = None,
+    evidence: tuple[Evidence, ...] = (),
+) -> Result:
+    return Result(
+        meta.id,
+        meta.title,
+        status,
+        meta.severity,
+        summary,
+        evidence=evidence,
+        docs=meta.docs,
+        duration=duration,
+        caused_by=caused_by,
+        remediation=remediation,
+    )

@@ -46,8 +46,14 @@ WORKLOAD_VARS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FI
 
 # AZURE_TOKEN_CREDENTIALS values accepted by azure-identity 1.27 (compared lower-cased).
 TOKEN_CREDENTIALS_MODES = {
-    "dev": ("SharedTokenCacheCredential", "VisualStudioCodeCredential", "AzureCliCredential",
-            "AzurePowerShellCredential", "AzureDeveloperCliCredential", "BrokerCredential"),
+    "dev": (
+        "SharedTokenCacheCredential",
+        "VisualStudioCodeCredential",
+        "AzureCliCredential",
+        "AzurePowerShellCredential",
+        "AzureDeveloperCliCredential",
+        "BrokerCredential",
+    ),
     "prod": ("EnvironmentCredential", "WorkloadIdentityCredential", "ManagedIdentityCredential"),
 }
 TOKEN_CREDENTIALS_NAMES = (
@@ -130,71 +136,126 @@ def _display(name: str, value: str) -> str:
     return value
 
 
-def _check_service_principal(env: Mapping[str, str], env_cred: str | None, findings: list[Finding],
-                             file_exists: Callable[[str], bool]) -> None:
+def _check_service_principal(
+    env: Mapping[str, str], env_cred: str | None, findings: list[Finding], file_exists: Callable[[str], bool]
+) -> None:
     client_id = env.get("AZURE_CLIENT_ID")
     if client_id and not GUID.match(client_id) and looks_like_secret(client_id):
-        findings.append(Finding("fail", f"AZURE_CLIENT_ID looks like a client secret ({describe_secret(client_id)}), "
-                                "not an application id: are AZURE_CLIENT_ID and AZURE_CLIENT_SECRET swapped?",
-                                "set AZURE_CLIENT_ID to the app registration's Application (client) ID and "
-                                "AZURE_CLIENT_SECRET to the secret's value; rotate the secret if this output was "
-                                "shared"))
+        findings.append(
+            Finding(
+                "fail",
+                f"AZURE_CLIENT_ID looks like a client secret ({describe_secret(client_id)}), "
+                "not an application id: are AZURE_CLIENT_ID and AZURE_CLIENT_SECRET swapped?",
+                "set AZURE_CLIENT_ID to the app registration's Application (client) ID and "
+                "AZURE_CLIENT_SECRET to the secret's value; rotate the secret if this output was "
+                "shared",
+            )
+        )
     elif client_id and not GUID.match(client_id):
-        findings.append(Finding("fail", f"AZURE_CLIENT_ID {client_id!r} is not a GUID (application/client id)",
-                                "set AZURE_CLIENT_ID to the app registration's Application (client) ID"))
+        findings.append(
+            Finding(
+                "fail",
+                f"AZURE_CLIENT_ID {client_id!r} is not a GUID (application/client id)",
+                "set AZURE_CLIENT_ID to the app registration's Application (client) ID",
+            )
+        )
     tenant = env.get("AZURE_TENANT_ID")
     if tenant is not None and not tenant.strip():
         findings.append(Finding("fail", "AZURE_TENANT_ID is set but empty", "set it to the tenant GUID or unset it"))
 
     if env.get("AZURE_CLIENT_SECRET") is not None and env_cred != "client secret":
         missing = [n for n in SECRET_VARS if env.get(n) is None]
-        findings.append(Finding(
-            "warn",
-            f"AZURE_CLIENT_SECRET is set but {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not: "
-            "EnvironmentCredential ignores the secret and DefaultAzureCredential moves on to the next credential",
-            f"export {' '.join(f'{m}=<value>' for m in missing)}, or unset AZURE_CLIENT_SECRET"))
+        findings.append(
+            Finding(
+                "warn",
+                f"AZURE_CLIENT_SECRET is set but {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not: "
+                "EnvironmentCredential ignores the secret and DefaultAzureCredential moves on to the next credential",
+                f"export {' '.join(f'{m}=<value>' for m in missing)}, or unset AZURE_CLIENT_SECRET",
+            )
+        )
     if env_cred == "client secret" and env.get("AZURE_CLIENT_CERTIFICATE_PATH"):
-        findings.append(Finding(
-            "warn", "both AZURE_CLIENT_SECRET and AZURE_CLIENT_CERTIFICATE_PATH are set: the secret wins and the "
-            "certificate is ignored", "unset the one you do not mean to use"))
+        findings.append(
+            Finding(
+                "warn",
+                "both AZURE_CLIENT_SECRET and AZURE_CLIENT_CERTIFICATE_PATH are set: the secret wins and the "
+                "certificate is ignored",
+                "unset the one you do not mean to use",
+            )
+        )
     cert = env.get("AZURE_CLIENT_CERTIFICATE_PATH")
     if cert is not None and env_cred in ("client certificate", "client secret") and not file_exists(cert):
         level = "fail" if env_cred == "client certificate" else "warn"
-        findings.append(Finding(level, f"AZURE_CLIENT_CERTIFICATE_PATH points to {cert!r}, which does not exist",
-                                "point it to a PEM or PKCS12 file holding the certificate and its private key"))
+        findings.append(
+            Finding(
+                level,
+                f"AZURE_CLIENT_CERTIFICATE_PATH points to {cert!r}, which does not exist",
+                "point it to a PEM or PKCS12 file holding the certificate and its private key",
+            )
+        )
     if cert is not None and env_cred is None:
         missing = [n for n in CERT_VARS if env.get(n) is None]
-        findings.append(Finding(
-            "warn", f"AZURE_CLIENT_CERTIFICATE_PATH is set but {' and '.join(missing)} not: the certificate is "
-            "ignored", f"export {' '.join(f'{m}=<value>' for m in missing)}"))
+        findings.append(
+            Finding(
+                "warn",
+                f"AZURE_CLIENT_CERTIFICATE_PATH is set but {' and '.join(missing)} not: the certificate is ignored",
+                f"export {' '.join(f'{m}=<value>' for m in missing)}",
+            )
+        )
     if env_cred == "username/password":
-        findings.append(Finding(
-            "warn", "username/password authentication is deprecated and fails for any account that requires MFA",
-            "use a service principal, workload identity or 'az login' instead"))
+        findings.append(
+            Finding(
+                "warn",
+                "username/password authentication is deprecated and fails for any account that requires MFA",
+                "use a service principal, workload identity or 'az login' instead",
+            )
+        )
     if env.get("AZURE_CLIENT_SECRET") is not None and env["AZURE_CLIENT_SECRET"] == "":
-        findings.append(Finding("fail", "AZURE_CLIENT_SECRET is set but empty: every sign-in will fail",
-                                "set the secret's value (not its id) or unset the variable"))
+        findings.append(
+            Finding(
+                "fail",
+                "AZURE_CLIENT_SECRET is set but empty: every sign-in will fail",
+                "set the secret's value (not its id) or unset the variable",
+            )
+        )
 
 
-def _check_workload(env: Mapping[str, str], workload: bool, env_cred: str | None, findings: list[Finding],
-                    file_exists: Callable[[str], bool]) -> None:
+def _check_workload(
+    env: Mapping[str, str],
+    workload: bool,
+    env_cred: str | None,
+    findings: list[Finding],
+    file_exists: Callable[[str], bool],
+) -> None:
     token_file = env.get("AZURE_FEDERATED_TOKEN_FILE")
     if not token_file:
         return
     if not file_exists(token_file):
-        findings.append(Finding("fail", f"AZURE_FEDERATED_TOKEN_FILE points to {token_file!r}, which does not exist",
-                                "check the projected service account token volume (AKS) or the CI step that "
-                                "writes the federated token"))
+        findings.append(
+            Finding(
+                "fail",
+                f"AZURE_FEDERATED_TOKEN_FILE points to {token_file!r}, which does not exist",
+                "check the projected service account token volume (AKS) or the CI step that writes the federated token",
+            )
+        )
     if not workload:
         missing = [n for n in WORKLOAD_VARS if not env.get(n)]
-        findings.append(Finding("warn", f"AZURE_FEDERATED_TOKEN_FILE is set but {' and '.join(missing)} not: "
-                                "WorkloadIdentityCredential is unavailable",
-                                f"export {' '.join(f'{m}=<value>' for m in missing)}"))
+        findings.append(
+            Finding(
+                "warn",
+                f"AZURE_FEDERATED_TOKEN_FILE is set but {' and '.join(missing)} not: "
+                "WorkloadIdentityCredential is unavailable",
+                f"export {' '.join(f'{m}=<value>' for m in missing)}",
+            )
+        )
     if workload and env_cred:
-        findings.append(Finding("warn", f"both an environment service principal ({env_cred}) and workload identity "
-                                "are configured: DefaultAzureCredential uses the service principal first",
-                                "unset AZURE_CLIENT_SECRET / AZURE_CLIENT_CERTIFICATE_PATH if workload identity "
-                                "is intended"))
+        findings.append(
+            Finding(
+                "warn",
+                f"both an environment service principal ({env_cred}) and workload identity "
+                "are configured: DefaultAzureCredential uses the service principal first",
+                "unset AZURE_CLIENT_SECRET / AZURE_CLIENT_CERTIFICATE_PATH if workload identity is intended",
+            )
+        )
 
 
 def _managed_identity_flavour(env: Mapping[str, str]) -> str:
@@ -215,17 +276,32 @@ def _check_token_credentials(env: Mapping[str, str], findings: list[Finding]) ->
     value = raw.strip().lower()
     valid = {"dev", "prod", *(n.lower() for n in TOKEN_CREDENTIALS_NAMES)}
     if value not in valid:
-        findings.append(Finding(
-            "fail", f"AZURE_TOKEN_CREDENTIALS={raw!r} is not valid: DefaultAzureCredential raises ValueError",
-            "use dev, prod or one credential name: " + ", ".join(TOKEN_CREDENTIALS_NAMES)))
+        findings.append(
+            Finding(
+                "fail",
+                f"AZURE_TOKEN_CREDENTIALS={raw!r} is not valid: DefaultAzureCredential raises ValueError",
+                "use dev, prod or one credential name: " + ", ".join(TOKEN_CREDENTIALS_NAMES),
+            )
+        )
         return value
     if value == "dev" and env.get("AZURE_CLIENT_SECRET") is not None:
-        findings.append(Finding("warn", "AZURE_TOKEN_CREDENTIALS=dev excludes the environment service principal "
-                                "that AZURE_CLIENT_SECRET configures", "use prod, or unset AZURE_TOKEN_CREDENTIALS"))
+        findings.append(
+            Finding(
+                "warn",
+                "AZURE_TOKEN_CREDENTIALS=dev excludes the environment service principal "
+                "that AZURE_CLIENT_SECRET configures",
+                "use prod, or unset AZURE_TOKEN_CREDENTIALS",
+            )
+        )
     if value == "prod" and not env.get("AZURE_CLIENT_ID") and _managed_identity_flavour(env) == "IMDS":
-        findings.append(Finding("warn", "AZURE_TOKEN_CREDENTIALS=prod excludes developer tools (Azure CLI, azd …) "
-                                "and no service principal is configured: only managed identity remains",
-                                "unset AZURE_TOKEN_CREDENTIALS on a developer machine, or use dev"))
+        findings.append(
+            Finding(
+                "warn",
+                "AZURE_TOKEN_CREDENTIALS=prod excludes developer tools (Azure CLI, azd …) "
+                "and no service principal is configured: only managed identity remains",
+                "unset AZURE_TOKEN_CREDENTIALS on a developer machine, or use dev",
+            )
+        )
     return value
 
 
@@ -236,8 +312,12 @@ def _check_authority(env: Mapping[str, str], findings: list[Finding]) -> None:
             continue
         parts = urlsplit(value if "://" in value else f"https://{value}")
         if name == "AZURE_AUTHORITY_HOST" and parts.scheme != "https":
-            findings.append(Finding("fail", f"AZURE_AUTHORITY_HOST={value!r} is not https: azure-identity refuses "
-                                    "non-https authorities", "use https://login.microsoftonline.com or your "
-                                    "cloud's https authority"))
+            findings.append(
+                Finding(
+                    "fail",
+                    f"AZURE_AUTHORITY_HOST={value!r} is not https: azure-identity refuses non-https authorities",
+                    "use https://login.microsoftonline.com or your cloud's https authority",
+                )
+            )
         if parts.hostname is None:
             findings.append(Finding("fail", f"{name}={value!r} is not a valid URL", f"fix or unset {name}"))

@@ -56,8 +56,13 @@ class Assertion:
         return None if self.expires_on is None else self.expires_on - now
 
     def to_dict(self) -> dict[str, Any]:
-        return {"iss": self.issuer, "sub": self.subject, "aud": list(self.audiences), "exp": self.expires_on,
-                "iat": self.issued_at}
+        return {
+            "iss": self.issuer,
+            "sub": self.subject,
+            "aud": list(self.audiences),
+            "exp": self.expires_on,
+            "iat": self.issued_at,
+        }
 
 
 def read_assertion(token: str) -> Assertion:
@@ -138,8 +143,15 @@ def azure_pipelines_subject(environ: Mapping[str, str]) -> ExpectedFederation:
     org = azure_devops_organization(environ.get("SYSTEM_COLLECTIONURI", ""))
     project = environ.get("SYSTEM_TEAMPROJECT", "")
     connection = environ.get(SERVICE_CONNECTION_VAR, "")
-    missing = [name for name, value in (("SYSTEM_COLLECTIONURI", org), ("SYSTEM_TEAMPROJECT", project),
-                                        (SERVICE_CONNECTION_VAR, connection)) if not value]
+    missing = [
+        name
+        for name, value in (
+            ("SYSTEM_COLLECTIONURI", org),
+            ("SYSTEM_TEAMPROJECT", project),
+            (SERVICE_CONNECTION_VAR, connection),
+        )
+        if not value
+    ]
     if missing:
         return ExpectedFederation("azure-pipelines", issuer, None, f"{', '.join(missing)} not set")
     return ExpectedFederation("azure-pipelines", issuer, f"sc://{org}/{project}/{connection}")
@@ -156,9 +168,12 @@ class FederatedRecord:
 
     @classmethod
     def from_graph(cls, item: Mapping[str, Any]) -> FederatedRecord:
-        return cls(str(item.get("name") or ""), str(item.get("issuer") or ""),
-                   item.get("subject") if isinstance(item.get("subject"), str) else None,
-                   tuple(str(a) for a in item.get("audiences") or (DEFAULT_AUDIENCE,)))
+        return cls(
+            str(item.get("name") or ""),
+            str(item.get("issuer") or ""),
+            item.get("subject") if isinstance(item.get("subject"), str) else None,
+            tuple(str(a) for a in item.get("audiences") or (DEFAULT_AUDIENCE,)),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "issuer": self.issuer, "subject": self.subject, "audiences": list(self.audiences)}
@@ -177,8 +192,12 @@ class FederationMatch:
         return self.matched is not None
 
 
-def match_records(records: Sequence[FederatedRecord], issuer: str | None, subject: str | None,
-                  audiences: Iterable[str] = (DEFAULT_AUDIENCE,)) -> FederationMatch:
+def match_records(
+    records: Sequence[FederatedRecord],
+    issuer: str | None,
+    subject: str | None,
+    audiences: Iterable[str] = (DEFAULT_AUDIENCE,),
+) -> FederationMatch:
     """Entra's rule: issuer and subject equal, case-sensitively; one audience among the record's.
 
     ``issuer`` None means "not known" (compare subjects only). A subject that differs only in letter case is
@@ -188,26 +207,46 @@ def match_records(records: Sequence[FederatedRecord], issuer: str | None, subjec
     if not records:
         return FederationMatch(None, None, "the application has no federated credentials")
     for record in records:
-        if (issuer is None or record.issuer == issuer) and record.subject == subject and \
-                (not auds or any(a in record.audiences for a in auds)):
+        if (
+            (issuer is None or record.issuer == issuer)
+            and record.subject == subject
+            and (not auds or any(a in record.audiences for a in auds))
+        ):
             return FederationMatch(record, None, None)
     same_issuer = [r for r in records if issuer is None or r.issuer.rstrip("/") == issuer.rstrip("/")]
     for record in same_issuer:
-        if record.subject is not None and subject is not None and record.subject.lower() == subject.lower() \
-                and record.subject != subject:
-            return FederationMatch(None, record, f"subject differs only in letter case: the record has "
-                                                 f"{record.subject!r}, the job presents {subject!r} "
-                                                 "(the comparison is case-sensitive)")
+        if (
+            record.subject is not None
+            and subject is not None
+            and record.subject.lower() == subject.lower()
+            and record.subject != subject
+        ):
+            return FederationMatch(
+                None,
+                record,
+                f"subject differs only in letter case: the record has "
+                f"{record.subject!r}, the job presents {subject!r} "
+                "(the comparison is case-sensitive)",
+            )
         if record.subject == subject:
             if issuer is not None and record.issuer != issuer:
-                return FederationMatch(None, record, f"issuer differs: the record has {record.issuer!r}, the "
-                                                     f"assertion {issuer!r} (a trailing slash matters)")
-            return FederationMatch(None, record, f"audience differs: the record accepts "
-                                                 f"{', '.join(record.audiences)}, the assertion has "
-                                                 f"{', '.join(auds) or 'none'}")
+                return FederationMatch(
+                    None,
+                    record,
+                    f"issuer differs: the record has {record.issuer!r}, the "
+                    f"assertion {issuer!r} (a trailing slash matters)",
+                )
+            return FederationMatch(
+                None,
+                record,
+                f"audience differs: the record accepts "
+                f"{', '.join(record.audiences)}, the assertion has "
+                f"{', '.join(auds) or 'none'}",
+            )
     if same_issuer:
-        return FederationMatch(None, same_issuer[0], f"no record for subject {subject!r} from issuer "
-                                                     f"{issuer or same_issuer[0].issuer!r}")
+        return FederationMatch(
+            None, same_issuer[0], f"no record for subject {subject!r} from issuer {issuer or same_issuer[0].issuer!r}"
+        )
     return FederationMatch(None, records[0], f"no record for issuer {issuer!r}")
 
 
@@ -218,8 +257,20 @@ def read_assertion_file(path: str) -> Assertion:
 
 
 __all__ = [
-    "AZURE_DEVOPS_ISSUER_PREFIX", "DEFAULT_AUDIENCE", "GITHUB_ISSUER", "SHORT_LIFETIME_S", "Assertion",
-    "ClaimsError", "ExpectedFederation", "FederatedRecord", "FederationMatch", "azure_devops_organization",
-    "azure_pipelines_subject", "ci_subject", "github_subject", "match_records", "read_assertion",
+    "AZURE_DEVOPS_ISSUER_PREFIX",
+    "DEFAULT_AUDIENCE",
+    "GITHUB_ISSUER",
+    "SHORT_LIFETIME_S",
+    "Assertion",
+    "ClaimsError",
+    "ExpectedFederation",
+    "FederatedRecord",
+    "FederationMatch",
+    "azure_devops_organization",
+    "azure_pipelines_subject",
+    "ci_subject",
+    "github_subject",
+    "match_records",
+    "read_assertion",
     "read_assertion_file",
 ]

@@ -23,6 +23,8 @@ def first_party_for(profile_name: str, kinds: Sequence[str] = ()) -> tuple[First
     from preflight.ca import COGNITIVE_SERVICES_APP, ML_SERVICES_APP
 
     if profile_name == "ml":
-        return (FirstParty(AZURE_ML_APP, "Azure Machine Learning", None),
-                FirstParty(ML_SERVICES_APP, "Azure Machine Learning Services (ml.azure.com)", "ml"))
+        return (
+            FirstParty(AZURE_ML_APP, "Azure Machine Learning", None),
+            FirstParty(ML_SERVICES_APP, "Azure Machine Learning Services (ml.azure.com)", "ml"),
+        )
     return (FirstParty(COGNITIVE_SERVICES_APP, "Azure Cognitive Services", "cognitive"),)

@@ -30,8 +30,18 @@ from preflight.errors import FactError
 if TYPE_CHECKING:
     from preflight.rbac import RoleDefinition
 
-__all__ = ["CATALOGUE_FILE", "Plane", "catalogue", "catalogue_from", "catalogue_json", "decide_plane", "namespace_of",
-           "plane_in", "plane_of", "pattern_rule"]
+__all__ = [
+    "CATALOGUE_FILE",
+    "Plane",
+    "catalogue",
+    "catalogue_from",
+    "catalogue_json",
+    "decide_plane",
+    "namespace_of",
+    "pattern_rule",
+    "plane_in",
+    "plane_of",
+]
 
 CATALOGUE_FILE = "provider_operations.json"
 
@@ -60,14 +70,16 @@ def catalogue_from(documents: Iterable[Mapping[str, Any]]) -> dict[str, dict[str
         for op in _operations(document):
             name = str(op.get("name") or "")
             if name.lower().startswith(namespace.lower() + "/"):
-                planes["dataActions" if op.get("isDataAction") else "actions"].add(name[len(namespace) + 1:])
+                planes["dataActions" if op.get("isDataAction") else "actions"].add(name[len(namespace) + 1 :])
         out[namespace] = {key: sorted(names, key=str.lower) for key, names in planes.items()}
     return dict(sorted(out.items(), key=lambda item: item[0].lower()))
 
 
-SOURCE = ("az provider operation show output (isDataAction per operation), from /work/shared/data/azure-roles "
-          "(easimon/azure-builtin-roles, MIT, snapshot db0b2258505032bd004bc356dd3eec87250d5b99); regenerate with "
-          "tools/generate_operations.py")
+SOURCE = (
+    "az provider operation show output (isDataAction per operation), from /work/shared/data/azure-roles "
+    "(easimon/azure-builtin-roles, MIT, snapshot db0b2258505032bd004bc356dd3eec87250d5b99); regenerate with "
+    "tools/generate_operations.py"
+)
 
 
 def catalogue_json(documents: Iterable[Mapping[str, Any]]) -> str:
@@ -115,9 +127,13 @@ def pattern_rule(action: str, definitions: Sequence[RoleDefinition]) -> bool:
     data wildcard — that is why it comes last and the answer says it was used."""
     from preflight.rbac import action_matches
 
-    return any(action_matches(pattern, action)
-               for role in definitions for p in role.permissions for pattern in p.data_actions
-               if not pattern.startswith("*"))
+    return any(
+        action_matches(pattern, action)
+        for role in definitions
+        for p in role.permissions
+        for pattern in p.data_actions
+        if not pattern.startswith("*")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +144,12 @@ class Plane:
     reason: str
 
 
-def decide_plane(action: str, override: bool | None, definitions: Sequence[RoleDefinition],
-                 read_provider: Callable[[str], Mapping[str, Any]]) -> Plane:
+def decide_plane(
+    action: str,
+    override: bool | None,
+    definitions: Sequence[RoleDefinition],
+    read_provider: Callable[[str], Mapping[str, Any]],
+) -> Plane:
     """The plane of ``action`` from the first source that knows it (module docstring). ``read_provider`` reads
     ARM's provider operations for a namespace and raises :class:`FactError` when it cannot (a 404 or 400: ARM
     does not know the namespace); it is called only when the shipped catalogue does not know the action."""
@@ -143,15 +163,19 @@ def decide_plane(action: str, override: bool | None, definitions: Sequence[RoleD
         known = plane_in(read_provider(namespace), action)
         unread = f"ARM's provider operations for {namespace} do not list it"
     except FactError as exc:
-        unread = (f"ARM does not know the namespace {namespace} (HTTP {exc.status})" if exc.status in (400, 404)
-                  else f"ARM's provider operations for {namespace} could not be read: {exc.message}")
+        unread = (
+            f"ARM does not know the namespace {namespace} (HTTP {exc.status})"
+            if exc.status in (400, 404)
+            else f"ARM's provider operations for {namespace} could not be read: {exc.message}"
+        )
     if known is not None:
         return Plane(known, _words(known) + f": ARM's provider operations for {namespace} say so (isDataAction)")
     data = pattern_rule(action, definitions)
-    rule = ("a role definition's dataActions match it" if data else "no role definition lists it among dataActions")
+    rule = "a role definition's dataActions match it" if data else "no role definition lists it among dataActions"
     flag = "--control-action" if data else "--data-action"
-    return Plane(data, f"{_words(data)}, guessed from role patterns ({rule}) because {unread}; pass {flag} if "
-                       "that is wrong")
+    return Plane(
+        data, f"{_words(data)}, guessed from role patterns ({rule}) because {unread}; pass {flag} if that is wrong"
+    )
 
 
 def _words(data: bool) -> str:

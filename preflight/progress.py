@@ -72,6 +72,6 @@ class TerminalProgress:
         # into it makes some terminals wrap early).
         room = max(self._columns() - 1, 10)
         if len(line) > room:
-            line = line[:room - 1] + "…"
+            line = line[: room - 1] + "…"
         self.stream.write("\r\033[K" + line)
         self.stream.flush()

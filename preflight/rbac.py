@@ -310,9 +310,7 @@ def _first_match(patterns: Iterable[str], action: str) -> str | None:
 def _grant_pattern(permission: Permission, action: str, *, data: bool) -> str | None:
     """The ``actions``/``dataActions`` pattern through which ``permission`` grants ``action``, if it does."""
     allow, carve = (
-        (permission.data_actions, permission.not_data_actions)
-        if data
-        else (permission.actions, permission.not_actions)
+        (permission.data_actions, permission.not_data_actions) if data else (permission.actions, permission.not_actions)
     )
     matched = _first_match(allow, action)
     if matched is None or _first_match(carve, action) is not None:
@@ -388,9 +386,7 @@ def _guarded_actions(clause: str) -> tuple[str, ...] | None:
     head = _strip_parens(head)
     if not head.startswith("!") or not clause[end + 1 :].strip().upper().startswith(("OR", "||")):
         return None
-    actions = tuple(
-        quoted for match in _ACTION_MATCHES.finditer(head) for quoted in _QUOTED.findall(match.group(1))
-    )
+    actions = tuple(quoted for match in _ACTION_MATCHES.finditer(head) for quoted in _QUOTED.findall(match.group(1)))
     return actions or None
 
 
@@ -763,9 +759,7 @@ def _pattern_breadth(pattern: str) -> int:
 
 
 def _role_breadth(role: RoleDefinition) -> int:
-    return sum(
-        _pattern_breadth(pattern) for p in role.permissions for pattern in (*p.actions, *p.data_actions)
-    )
+    return sum(_pattern_breadth(pattern) for p in role.permissions for pattern in (*p.actions, *p.data_actions))
 
 
 def granted_operations(role: RoleDefinition, operations: Iterable[tuple[str, bool]]) -> int:
@@ -782,9 +776,7 @@ def granted_operations(role: RoleDefinition, operations: Iterable[tuple[str, boo
     )
 
 
-def _assignable_at(
-    role: RoleDefinition, scope: str | None, mg_ancestry: Mapping[str, Sequence[str]] | None
-) -> bool:
+def _assignable_at(role: RoleDefinition, scope: str | None, mg_ancestry: Mapping[str, Sequence[str]] | None) -> bool:
     """Whether the role may be assigned at ``scope`` (no scope given, or no assignable scopes listed: yes)."""
     if scope is None or not role.assignable_scopes:
         return True
@@ -895,7 +887,5 @@ def effective_permissions(
             conditional = assignment.condition is not None or permission.condition is not None
             provenance = (role.role_name, role.id, assignment.id, assignment.scope, via, conditional)
             actions.extend(_effective(p, permission.not_actions, provenance) for p in permission.actions)
-            data_actions.extend(
-                _effective(p, permission.not_data_actions, provenance) for p in permission.data_actions
-            )
+            data_actions.extend(_effective(p, permission.not_data_actions, provenance) for p in permission.data_actions)
     return EffectivePermissions(scope=scope, actions=tuple(actions), data_actions=tuple(data_actions))

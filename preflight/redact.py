@@ -120,8 +120,12 @@ def looks_like_secret(value: str) -> bool:
         return False
     if _ENTRA_SECRET.match(text):
         return True
-    classes = (any(c.islower() for c in text), any(c.isupper() for c in text), any(c.isdigit() for c in text),
-               any(not c.isalnum() for c in text))
+    classes = (
+        any(c.islower() for c in text),
+        any(c.isupper() for c in text),
+        any(c.isdigit() for c in text),
+        any(not c.isalnum() for c in text),
+    )
     return len(text) >= 30 and sum(classes) >= 3
 
 
@@ -192,7 +196,8 @@ class Redactor:
 _NAMED_SECRET = re.compile(
     r"(?i)\b(api[-_]?key|ocp-apim-subscription-key|x-api-key|subscription[-_]key|authorization|client_secret"
     r"|client_assertion|password|access_token|refresh_token)(['\"]?\s*[:=]\s*['\"]?)(?:bearer\s+)?"
-    r"([^\s'\",}&]{4,})")
+    r"([^\s'\",}&]{4,})"
+)
 _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}")
 _AZURE_KEY = re.compile(r"\b(?:[0-9a-fA-F]{32}|[A-Za-z0-9]{84})\b")
 _ENTRA_SECRET_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_.~-])[A-Za-z0-9_.~-]{3}[0-9]Q~[A-Za-z0-9_.~-]{30,}")
@@ -221,7 +226,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a malformed record: the handler reports it; nothing to mask
+        except Exception:
             return True
         record.msg, record.args = self.redactor.text(message), None
         if record.exc_info and not record.exc_text:

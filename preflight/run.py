@@ -8,7 +8,7 @@ import fnmatch
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ class CheckOptions:
     target: Target
     only: Sequence[str] = ()
     skip: Sequence[str] = ()
-    engine: RunOptions = RunOptions()
+    engine: RunOptions = field(default_factory=RunOptions)
     probe: bool = False  # run opt-in checks that call the data plane (tag "opt-in")
     wait: float = 0.0  # --wait: re-check until PASS or this many seconds passed (issue 6)
     wait_interval: float = 15.0  # seconds between --wait attempts (never more than the time left)
@@ -43,8 +43,13 @@ class Session:
 
 
 @contextmanager
-def session(target: Target, *, services: Mapping[str, Any] | None = None, deadline: float | None = None,
-            start: float | None = None) -> Iterator[Session]:
+def session(
+    target: Target,
+    *,
+    services: Mapping[str, Any] | None = None,
+    deadline: float | None = None,
+    start: float | None = None,
+) -> Iterator[Session]:
     """Open a Context over ``target`` for one command and release it however the command ends. With a
     ``deadline`` (seconds), the ``deadline`` service says when the run is due (a ``time.monotonic()`` reading).
 
@@ -96,8 +101,10 @@ def run(options: CheckOptions, observer: Observer | None = None, on_retry: Retry
             by_check: dict[str, list[Result]] = {}
             for result in report.results:
                 by_check.setdefault(result.check_id, []).append(result)
-            raise Interrupted([(meta, by_check[meta.id]) for meta in report.checks if meta.id in by_check],
-                              during=f"the pause after --wait attempt {attempt}") from exc
+            raise Interrupted(
+                [(meta, by_check[meta.id]) for meta in report.checks if meta.id in by_check],
+                during=f"the pause after --wait attempt {attempt}",
+            ) from exc
 
 
 def unsettled(report: Report) -> str | None:
@@ -105,7 +112,8 @@ def unsettled(report: Report) -> str | None:
     is not effective yet). Other WARNs (e.g. keys still enabled) do not change by waiting. None = settled."""
     for result in report.results:
         if result.status in (Status.FAIL, Status.ERROR) or (
-                result.check_id == "rbac.propagation" and result.status is Status.WARN and result.subject != "age"):
+            result.check_id == "rbac.propagation" and result.status is Status.WARN and result.subject != "age"
+        ):
             # (a WARN that the grant's age is unreadable cannot settle by waiting: it would never end)
             return f"{result.check_id}: {result.summary}"
     return None

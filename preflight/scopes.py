@@ -57,8 +57,13 @@ def audience_for_endpoint(endpoint: str | None) -> str | None:
 
 def cloud_audience(the_cloud: Cloud, key: str) -> str:
     """The cloud's audience URI for an audience key of a profile."""
-    audiences = {"arm": the_cloud.arm_audience, "cognitive": the_cloud.cognitive_audience,
-                 "ml": the_cloud.ml_audience, "ai": the_cloud.ai_audience, "graph": the_cloud.graph_audience}
+    audiences = {
+        "arm": the_cloud.arm_audience,
+        "cognitive": the_cloud.cognitive_audience,
+        "ml": the_cloud.ml_audience,
+        "ai": the_cloud.ai_audience,
+        "graph": the_cloud.graph_audience,
+    }
     return audiences[key]
 
 
@@ -77,8 +82,9 @@ def scope_from_data_plane(status: int, body: Any) -> str | None:
 GRAPH_REASON = "checks that read Microsoft Graph (principal.*, access.conditional-access)"
 
 
-def wanted_scopes(the_cloud: Cloud, profile: Profile, endpoint: str | None,
-                  extra: tuple[str, ...] = (), graph: bool = False) -> tuple[tuple[str, str], ...]:
+def wanted_scopes(
+    the_cloud: Cloud, profile: Profile, endpoint: str | None, extra: tuple[str, ...] = (), graph: bool = False
+) -> tuple[tuple[str, str], ...]:
     """Every scope to test with why: the profile's, the endpoint's inferred audience, Graph when a selected
     check reads it (``graph``), then --scope (pure). Duplicates (compared without case, trailing slash or
     ``/.default``) are dropped, the first reason kept."""

@@ -45,6 +45,7 @@ _NOT_REGULAR: tuple[tuple[Callable[[int], bool], str], ...] = (
 
 # --- options, declared once -------------------------------------------------------------------------------------
 
+
 def common_options(func: F) -> F:
     """-v / --no-color on every command, so they work after the subcommand name."""
     func = click.option("-v", "--verbose", is_flag=True, help="Show evidence, timings and tracebacks.")(func)
@@ -53,8 +54,9 @@ def common_options(func: F) -> F:
 
 def answer_format_option(func: F) -> F:
     """--format table|json, for the commands that print an answer rather than a Report."""
-    return click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-                        show_default=True)(func)
+    return click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)(
+        func
+    )
 
 
 def _format_names() -> list[str]:
@@ -67,14 +69,24 @@ def report_options(format_help: str) -> Callable[[F], F]:
     """--format / --output / --fail-on, shared by every command that produces a Report."""
 
     def decorate(func: F) -> F:
-        func = click.option("--fail-on", type=click.Choice(["fail", "warn", "never"]), default="fail",
-                            show_default=True,
-                            help="Exit 1 when a result reaches this status (ERROR counts as FAIL).")(func)
-        func = click.option("--output", "outputs", multiple=True, metavar="FILE",
-                            help="Also write the report to FILE (format from the extension, else --format), "
-                                 "a new or regular file; - is stdout. Repeatable.")(func)
-        return click.option("--format", "fmt", type=click.Choice(_format_names()), default="table",
-                            show_default=True, help=format_help)(func)
+        func = click.option(
+            "--fail-on",
+            type=click.Choice(["fail", "warn", "never"]),
+            default="fail",
+            show_default=True,
+            help="Exit 1 when a result reaches this status (ERROR counts as FAIL).",
+        )(func)
+        func = click.option(
+            "--output",
+            "outputs",
+            multiple=True,
+            metavar="FILE",
+            help="Also write the report to FILE (format from the extension, else --format), "
+            "a new or regular file; - is stdout. Repeatable.",
+        )(func)
+        return click.option(
+            "--format", "fmt", type=click.Choice(_format_names()), default="table", show_default=True, help=format_help
+        )(func)
 
     return decorate
 
@@ -83,13 +95,24 @@ def engine_options(*, timeout: float, deadline: float, what: str, example: str) 
     """--only / --skip / --timeout / --deadline: which checks run and how long they may take."""
 
     def decorate(func: F) -> F:
-        func = click.option("--deadline", type=click.FloatRange(min=0.1), default=deadline, show_default=True,
-                            help=f"Seconds the whole {what} may take.")(func)
-        func = click.option("--timeout", type=click.FloatRange(min=0.1), default=timeout, show_default=True,
-                            help="Seconds one check may run.")(func)
+        func = click.option(
+            "--deadline",
+            type=click.FloatRange(min=0.1),
+            default=deadline,
+            show_default=True,
+            help=f"Seconds the whole {what} may take.",
+        )(func)
+        func = click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.1),
+            default=timeout,
+            show_default=True,
+            help="Seconds one check may run.",
+        )(func)
         func = click.option("--skip", multiple=True, metavar="PATTERN", help="Skip these check ids / globs.")(func)
-        return click.option("--only", multiple=True, metavar="PATTERN",
-                            help=f"Run only these check ids / globs ({example}).")(func)
+        return click.option(
+            "--only", multiple=True, metavar="PATTERN", help=f"Run only these check ids / globs ({example})."
+        )(func)
 
     return decorate
 
@@ -97,24 +120,28 @@ def engine_options(*, timeout: float, deadline: float, what: str, example: str) 
 def cloud_options(func: F) -> F:
     """--cloud / --cloud-metadata-url / --tenant: which cloud and tenant a command talks to."""
     func = click.option("--tenant", default=None, help="Tenant id or domain (default: AZURE_TENANT_ID).")(func)
-    func = click.option("--cloud-metadata-url", default=None,
-                        help="Custom cloud metadata (default: ARM_CLOUD_METADATA_URL).")(func)
-    return click.option("--cloud", type=click.Choice(CLOUDS), default=None,
-                        help="Azure cloud (default: AzureCloud, or AZURE_CLOUD).")(func)
+    func = click.option(
+        "--cloud-metadata-url", default=None, help="Custom cloud metadata (default: ARM_CLOUD_METADATA_URL)."
+    )(func)
+    return click.option(
+        "--cloud", type=click.Choice(CLOUDS), default=None, help="Azure cloud (default: AzureCloud, or AZURE_CLOUD)."
+    )(func)
 
 
 def resource_options(func: F) -> F:
     """--subscription / --resource-id / --endpoint / --workspace: the resource a command is about."""
-    func = click.option("--workspace", default=None,
-                        help="Azure ML workspace ARM id (default: .azureml/config.json).")(func)
-    func = click.option("--endpoint", default=None,
-                        help="Resource endpoint (default: AZURE_OPENAI_ENDPOINT / AZURE_AI_ENDPOINT).")(func)
+    func = click.option("--workspace", default=None, help="Azure ML workspace ARM id (default: .azureml/config.json).")(
+        func
+    )
+    func = click.option(
+        "--endpoint", default=None, help="Resource endpoint (default: AZURE_OPENAI_ENDPOINT / AZURE_AI_ENDPOINT)."
+    )(func)
     func = click.option("--resource-id", default=None, help="ARM id of the resource.")(func)
-    return click.option("--subscription", default=None,
-                        help="Subscription id (default: AZURE_SUBSCRIPTION_ID).")(func)
+    return click.option("--subscription", default=None, help="Subscription id (default: AZURE_SUBSCRIPTION_ID).")(func)
 
 
 # --- progress -----------------------------------------------------------------------------------------------------
+
 
 class Closable(Protocol):
     def close(self) -> None: ...
@@ -141,6 +168,7 @@ def live_progress(environ: Mapping[str, str], make: Callable[[TextIO], P]) -> It
 
 # --- output: stdout, --output files, the GitHub step summary -------------------------------------------------------
 
+
 def use_color(no_color: bool) -> bool:
     return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
@@ -158,10 +186,15 @@ def output_files(outputs: Sequence[str], fmt: str) -> list[tuple[Path, str]]:
             continue
         kind = _not_regular(Path(path))
         if kind:
-            hint = ("pass the file the link points to" if kind == _NOT_REGULAR[0][1]
-                    else "name a regular file or a new path")
-            raise ConfigError(f"--output {path!r} is {kind}, not a regular file: a report replaces the file it "
-                              f"is written to", remediation=hint)
+            hint = (
+                "pass the file the link points to"
+                if kind == _NOT_REGULAR[0][1]
+                else "name a regular file or a new path"
+            )
+            raise ConfigError(
+                f"--output {path!r} is {kind}, not a regular file: a report replaces the file it is written to",
+                remediation=hint,
+            )
         files.append((Path(path), reports.for_path(path, default=fmt)))
     for name in {fmt, *(name for _, name in files)}:
         reports.get(name)  # an unknown format fails here, before the run
@@ -178,8 +211,15 @@ def _not_regular(path: Path) -> str | None:
     return next((kind for test, kind in _NOT_REGULAR if test(mode)), None)
 
 
-def emit_report(report: Report, fmt: str, files: Sequence[tuple[Path, str]], *, no_color: bool,
-                verbose: bool, environ: Mapping[str, str]) -> None:
+def emit_report(
+    report: Report,
+    fmt: str,
+    files: Sequence[tuple[Path, str]],
+    *,
+    no_color: bool,
+    verbose: bool,
+    environ: Mapping[str, str],
+) -> None:
     """Print the ``fmt`` rendering on stdout, write each ``--output`` file, then, for ``--format github`` inside
     GitHub Actions, append the Markdown report to ``$GITHUB_STEP_SUMMARY`` — the one path every Report-producing
     command (``check``, ``audit``) ends with. A reader that stops reading (``| head``: a closed pipe, EPIPE) is no

@@ -92,8 +92,7 @@ def build_target(
     cloud, cloud_metadata_url = _cloud(environ, cloud, cloud_metadata_url)
     tenant = _tenant(tenant or environ.get("AZURE_TENANT_ID") or None)
     subscription = _guid_or_none(subscription or environ.get("AZURE_SUBSCRIPTION_ID") or None, "subscription")
-    resource_id, subscription = _resource_id(resource_id or environ.get("PREFLIGHT_RESOURCE_ID") or None,
-                                             subscription)
+    resource_id, subscription = _resource_id(resource_id or environ.get("PREFLIGHT_RESOURCE_ID") or None, subscription)
     endpoint = _endpoint(environ, endpoint)
     workspace = _workspace(workspace, named=bool(resource_id or endpoint))
     return Target(
@@ -117,8 +116,10 @@ def _cloud(environ: Mapping[str, str], cloud: str | None, metadata_url: str | No
     """The cloud's name and its metadata URL (flag, then environment)."""
     cloud = cloud or environ.get("AZURE_CLOUD") or "AzureCloud"
     if cloud not in KNOWN_CLOUDS:
-        raise ConfigError(f"unknown cloud {cloud!r}; expected one of {', '.join(KNOWN_CLOUDS)}",
-                          remediation="use --cloud-metadata-url for a custom cloud")
+        raise ConfigError(
+            f"unknown cloud {cloud!r}; expected one of {', '.join(KNOWN_CLOUDS)}",
+            remediation="use --cloud-metadata-url for a custom cloud",
+        )
     metadata_url = metadata_url or environ.get("ARM_CLOUD_METADATA_URL") or None
     if metadata_url is not None:
         _require_https(metadata_url, "cloud metadata URL", query=True)  # ?api-version=… is usual
@@ -205,12 +206,19 @@ def _require_https(url: str, what: str, *, query: bool = False) -> None:
     except ValueError as exc:
         raise ConfigError(f"{what} {url!r} is not a valid URL ({exc})") from exc
     if parts.scheme != "https" or not parts.hostname:
-        raise ConfigError(f"{what} {url!r} must be an https:// URL",
-                          remediation="Entra ID bearer tokens are only sent over HTTPS")
+        raise ConfigError(
+            f"{what} {url!r} must be an https:// URL", remediation="Entra ID bearer tokens are only sent over HTTPS"
+        )
     if parts.username is not None:  # named by its host alone: the message must not repeat the password
         raise ConfigError(f"{what} for {parts.hostname!r} must not carry a user:password@")
-    extra = [name for name, present in (("#fragment", bool(parts.fragment or url.endswith("#"))),
-                                        ("?query", not query and bool(parts.query or "?" in url))) if present]
+    extra = [
+        name
+        for name, present in (
+            ("#fragment", bool(parts.fragment or url.endswith("#"))),
+            ("?query", not query and bool(parts.query or "?" in url)),
+        )
+        if present
+    ]
     if extra:
         raise ConfigError(f"{what} {url!r} must not carry a {' or '.join(extra)}")
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from preflight.rbac import Decision, Permission
 
-__all__ = ["Unread", "Verdict", "VerdictStatus", "combine", "effective_says", "READ_PERMISSION"]
+__all__ = ["READ_PERMISSION", "Unread", "Verdict", "VerdictStatus", "combine", "effective_says"]
 
 VerdictStatus = Literal["granted", "denied", "conditional", "not-granted", "disputed", "undecided"]
 Says = Literal["allowed", "not-allowed", "conditional"]
@@ -117,11 +117,18 @@ def _assignments_say(decision: Decision | None) -> Says | None:
     return None if decision.unresolved else "not-allowed"
 
 
-def combine(action: str, *, data_action: bool, decision: Decision | None, effective: Says | None = None,
-            probe: Says | None = None, deny_checked: bool, unread: Sequence[Unread] = ()) -> Verdict:
+def combine(
+    action: str,
+    *,
+    data_action: bool,
+    decision: Decision | None,
+    effective: Says | None = None,
+    probe: Says | None = None,
+    deny_checked: bool,
+    unread: Sequence[Unread] = (),
+) -> Verdict:
     """Apply the module's rules to what each source said (None: the source was not read)."""
-    said = {"role-assignments": _assignments_say(decision), "effective-permissions": effective,
-            "data-plane": probe}
+    said = {"role-assignments": _assignments_say(decision), "effective-permissions": effective, "data-plane": probe}
     decided_by = tuple(name for name, answer in said.items() if answer is not None)
     answers = {answer for answer in said.values() if answer is not None}
     status: VerdictStatus
@@ -137,5 +144,4 @@ def combine(action: str, *, data_action: bool, decision: Decision | None, effect
         status = "not-granted"
     else:
         status = "undecided"
-    return Verdict(action, data_action, status, decision, effective, probe, deny_checked, decided_by,
-                   tuple(unread))
+    return Verdict(action, data_action, status, decision, effective, probe, deny_checked, decided_by, tuple(unread))

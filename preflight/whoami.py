@@ -30,9 +30,16 @@ def describe(ctx: Context) -> dict[str, Any]:
     probe = ctx.get(credential)
     who = ctx.get(principal)
     out: dict[str, Any] = {
-        "type": who.kind, "display_name": who.display, "object_id": who.object_id, "tenant_id": who.tenant_id,
-        "app_id": who.app_id if who.kind != "user" else None, "credential": probe.name,
-        "cloud": ctx.get(cloud).name, "user_principal_name": None, "groups": None, "directory": None,
+        "type": who.kind,
+        "display_name": who.display,
+        "object_id": who.object_id,
+        "tenant_id": who.tenant_id,
+        "app_id": who.app_id if who.kind != "user" else None,
+        "credential": probe.name,
+        "cloud": ctx.get(cloud).name,
+        "user_principal_name": None,
+        "groups": None,
+        "directory": None,
     }
     try:
         view = ctx.get(directory)
@@ -63,9 +70,17 @@ def describe(ctx: Context) -> dict[str, Any]:
 
 
 def render_table(data: Mapping[str, Any]) -> str:
-    labels = [("type", "type"), ("display_name", "name"), ("user_principal_name", "upn"),
-              ("object_id", "object id"), ("app_id", "app id"), ("tenant_id", "tenant"),
-              ("groups", "groups"), ("credential", "credential"), ("directory", "directory")]
+    labels = [
+        ("type", "type"),
+        ("display_name", "name"),
+        ("user_principal_name", "upn"),
+        ("object_id", "object id"),
+        ("app_id", "app id"),
+        ("tenant_id", "tenant"),
+        ("groups", "groups"),
+        ("credential", "credential"),
+        ("directory", "directory"),
+    ]
     rows = [(label, data.get(key)) for key, label in labels if data.get(key) not in (None, "")]
     if data.get("groups") is None:
         rows.append(("groups", "unknown"))
@@ -77,8 +92,9 @@ def render_table(data: Mapping[str, Any]) -> str:
 @answer_format_option
 @cloud_options
 @common_options
-def whoami(fmt: str, cloud: str | None, cloud_metadata_url: str | None, tenant: str | None, verbose: bool,
-           no_color: bool) -> int:
+def whoami(
+    fmt: str, cloud: str | None, cloud_metadata_url: str | None, tenant: str | None, verbose: bool, no_color: bool
+) -> int:
     """Who am I signed in as: type, names, ids, tenant, groups count, which credential.
 
     Exit 0 when signed in, 1 when no credential can sign in, 2 on bad input."""

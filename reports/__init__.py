@@ -86,13 +86,16 @@ def for_path(path: str, default: str | None = None) -> str:
     """The format a file name asks for, by extension; ``default`` when the extension is not registered."""
     name = PurePath(path).name.lower()
     # longest extension first, so report.sarif.json is SARIF, not JSON
-    candidates = sorted(((ext, fmt) for fmt in FORMATS.values() for ext in fmt.extensions),
-                        key=lambda item: len(item[0]), reverse=True)
+    candidates = sorted(
+        ((ext, fmt) for fmt in FORMATS.values() for ext in fmt.extensions), key=lambda item: len(item[0]), reverse=True
+    )
     for ext, fmt in candidates:
         if name.endswith(ext):
             return fmt.name
     if default is not None:
         return default
     known = ", ".join(ext for f in FORMATS.values() for ext in f.extensions)
-    raise ConfigError(f"cannot tell the report format of {path!r} from its extension (known: {known})",
-                      remediation="use a known extension or pass --format")
+    raise ConfigError(
+        f"cannot tell the report format of {path!r} from its extension (known: {known})",
+        remediation="use a known extension or pass --format",
+    )

@@ -12,9 +12,8 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from preflight.reports import RenderOptions
-
 from preflight.model import Report
+from preflight.reports import RenderOptions
 
 name = "csv"
 media_type = "text/csv"
@@ -60,5 +59,16 @@ def render(report: Report, options: RenderOptions) -> str:
     if report.tables:
         rows = next(iter(report.tables.values()))
         return _write(_columns(rows), rows)
-    return _write(RESULT_COLUMNS, ({"check_id": r.check_id, "status": r.status.value, "severity": r.severity.value,
-                                    "subject": r.subject, "summary": r.summary} for r in report.results))
+    return _write(
+        RESULT_COLUMNS,
+        (
+            {
+                "check_id": r.check_id,
+                "status": r.status.value,
+                "severity": r.severity.value,
+                "subject": r.subject,
+                "summary": r.summary,
+            }
+            for r in report.results
+        ),
+    )

@@ -14,8 +14,7 @@ from __future__ import annotations
 import hashlib
 
 from preflight.model import Report, Result, Status
-from preflight.reports import RenderOptions
-from preflight.reports import table
+from preflight.reports import RenderOptions, table
 
 name = "github"
 media_type = "text/plain"
@@ -57,10 +56,12 @@ def render(report: Report, options: RenderOptions) -> str:
     plain = table.render(report, RenderOptions(color=False, verbose=options.verbose))
     # Deterministic yet unguessable by whoever wrote the data: it depends on the whole text, theirs included.
     token = "preflight-" + hashlib.sha256(plain.encode("utf-8")).hexdigest()[:32]
-    lines = [f"::group::{escape_data(f'azure-preflight {report.tool_version}: {table.summary_line(report)}')}",
-             f"::stop-commands::{token}",
-             plain.rstrip("\n"),
-             f"::{token}::",
-             "::endgroup::"]
+    lines = [
+        f"::group::{escape_data(f'azure-preflight {report.tool_version}: {table.summary_line(report)}')}",
+        f"::stop-commands::{token}",
+        plain.rstrip("\n"),
+        f"::{token}::",
+        "::endgroup::",
+    ]
     lines += [line for line in (annotation(result) for result in report.results) if line is not None]
     return "\n".join(lines) + "\n"

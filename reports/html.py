@@ -26,8 +26,13 @@ media_type = "text/html"
 TEMPLATE = "report.html.j2"
 # Display order of the status filters and summary cards: what needs attention first.
 STATUS_ORDER = (Status.FAIL, Status.ERROR, Status.WARN, Status.SKIP, Status.PASS)
-STATUS_LABELS = {Status.FAIL: "Fail", Status.ERROR: "Error", Status.WARN: "Warn", Status.SKIP: "Skip",
-                 Status.PASS: "Pass"}
+STATUS_LABELS = {
+    Status.FAIL: "Fail",
+    Status.ERROR: "Error",
+    Status.WARN: "Warn",
+    Status.SKIP: "Skip",
+    Status.PASS: "Pass",
+}
 VERDICTS = {
     Status.PASS: "Every check passed.",
     Status.SKIP: "Nothing failed, but some checks were skipped.",
@@ -44,9 +49,15 @@ def _environment() -> Any:
     jinja2 is imported here, not at module scope: `preflight --help` and table runs never pay for it."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    env = Environment(loader=PackageLoader("preflight.reports", "templates"), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                      finalize=_visible_controls)
+    env = Environment(
+        loader=PackageLoader("preflight.reports", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        finalize=_visible_controls,
+    )
     env.filters["pretty"] = _pretty
     env.filters["safe_url"] = _safe_url
     return env
@@ -88,8 +99,7 @@ def _source(env: Any, template: str) -> str:
 
 def _row(result: Result, index: int) -> dict[str, Any]:
     details = bool(result.evidence or result.remediation or result.docs or result.caused_by)
-    return {"r": result, "id": f"r{index}", "details": details,
-            "open": result.status in (Status.FAIL, Status.ERROR)}
+    return {"r": result, "id": f"r{index}", "details": details, "open": result.status in (Status.FAIL, Status.ERROR)}
 
 
 def render(report: Report, options: RenderOptions) -> str:
@@ -100,26 +110,33 @@ def render(report: Report, options: RenderOptions) -> str:
     js = _source(env, "report.js")
     # The script must never contain "</script" (it would end the element early); ours doesn't, and a test
     # keeps it that way. Markup: these are our own files, inserted verbatim.
-    policy = (f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; img-src data:; "
-              "base-uri 'none'; form-action 'none'")
+    policy = (
+        f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
     counts = report.counts()
     worst = report.worst()
-    target = [(key, value if isinstance(value, str) else _pretty(value))
-              for key, value in report.target.items() if value not in (None, "", [], ())]
+    target = [
+        (key, value if isinstance(value, str) else _pretty(value))
+        for key, value in report.target.items()
+        if value not in (None, "", [], ())
+    ]
     from preflight.reports.tables import HTML_MAX_ROWS, views
 
-    return str(env.get_template(TEMPLATE).render(
-        report=report,
-        rows=[_row(result, i) for i, result in enumerate(report.results)],
-        counts=counts,
-        total=len(report.results),
-        statuses=[(s.value, STATUS_LABELS[s]) for s in STATUS_ORDER],
-        worst=worst.value,
-        verdict=VERDICTS[worst],
-        target=target,
-        tables=views(report.tables, HTML_MAX_ROWS),
-        css=Markup(css),
-        js=Markup(js),
-        csp=policy,
-        verbose=options.verbose,
-    ))
+    return str(
+        env.get_template(TEMPLATE).render(
+            report=report,
+            rows=[_row(result, i) for i, result in enumerate(report.results)],
+            counts=counts,
+            total=len(report.results),
+            statuses=[(s.value, STATUS_LABELS[s]) for s in STATUS_ORDER],
+            worst=worst.value,
+            verdict=VERDICTS[worst],
+            target=target,
+            tables=views(report.tables, HTML_MAX_ROWS),
+            css=Markup(css),
+            js=Markup(js),
+            csp=policy,
+            verbose=options.verbose,
+        )
+    )

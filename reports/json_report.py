@@ -28,8 +28,16 @@ def to_document(report: Report) -> dict[str, Any]:
         "checks": [meta.to_dict() for meta in report.checks],
         "results": [result.to_dict() for result in report.results],
         # rows that already are dicts are not copied: an audit's 100,000 rows would double the report's memory
-        **({"tables": {name: [row if isinstance(row, dict) else dict(row) for row in rows]
-                       for name, rows in report.tables.items()}} if report.tables else {}),
+        **(
+            {
+                "tables": {
+                    name: [row if isinstance(row, dict) else dict(row) for row in rows]
+                    for name, rows in report.tables.items()
+                }
+            }
+            if report.tables
+            else {}
+        ),
     }
 
 

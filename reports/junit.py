@@ -64,8 +64,7 @@ def _details(result: Result) -> str:
         lines.append(f"fix: {result.remediation.text}")
         lines.extend(f"  $ {command}" for command in result.remediation.commands)
     for item in result.evidence:
-        value = item.value if isinstance(item.value, str) else json.dumps(item.value, ensure_ascii=False,
-                                                                          default=str)
+        value = item.value if isinstance(item.value, str) else json.dumps(item.value, ensure_ascii=False, default=str)
         lines.append(f"{item.name}: {value}")
     lines.extend(f"docs: {doc}" for doc in result.docs)
     return _clean("\n".join(lines))
@@ -73,32 +72,37 @@ def _details(result: Result) -> str:
 
 def _testcase(result: Result, classname: str) -> ET.Element:
     case_name = result.check_id + (f" [{result.subject}]" if result.subject else "")
-    case = ET.Element("testcase", {"name": _clean(case_name), "classname": classname,
-                                   "time": _seconds(result.duration)})
+    case = ET.Element(
+        "testcase", {"name": _clean(case_name), "classname": classname, "time": _seconds(result.duration)}
+    )
     element = STATUS_ELEMENT[result.status]
     if element == "skipped":
         ET.SubElement(case, "skipped", {"message": _clean(result.summary)})
     elif element is not None:
-        child = ET.SubElement(case, element, {"message": _clean(result.summary),
-                                              "type": f"{result.check_id}.{result.status.value}"})
+        child = ET.SubElement(
+            case, element, {"message": _clean(result.summary), "type": f"{result.check_id}.{result.status.value}"}
+        )
         child.text = _details(result)
     return case
 
 
 def _suite(area: str, results: list[Result], report: Report, index: int) -> ET.Element:
     statuses = [r.status for r in results]
-    suite = ET.Element("testsuite", {
-        "name": f"preflight.{area}",
-        "package": "preflight",
-        "id": str(index),
-        "timestamp": _timestamp(report.started_at),
-        "hostname": HOSTNAME,
-        "tests": str(len(results)),
-        "failures": str(statuses.count(Status.FAIL)),
-        "errors": str(statuses.count(Status.ERROR)),
-        "skipped": str(statuses.count(Status.SKIP)),
-        "time": _seconds(sum(r.duration for r in results)),
-    })
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": f"preflight.{area}",
+            "package": "preflight",
+            "id": str(index),
+            "timestamp": _timestamp(report.started_at),
+            "hostname": HOSTNAME,
+            "tests": str(len(results)),
+            "failures": str(statuses.count(Status.FAIL)),
+            "errors": str(statuses.count(Status.ERROR)),
+            "skipped": str(statuses.count(Status.SKIP)),
+            "time": _seconds(sum(r.duration for r in results)),
+        },
+    )
     properties = ET.SubElement(suite, "properties")
     ET.SubElement(properties, "property", {"name": "tool.version", "value": _clean(report.tool_version)})
     for key, value in report.target.items():
@@ -110,8 +114,11 @@ def _suite(area: str, results: list[Result], report: Report, index: int) -> ET.E
         suite.append(_testcase(result, classname))
     out = ET.SubElement(suite, "system-out")
     warnings = [r for r in results if r.status is Status.WARN]
-    out.text = _clean("\n\n".join(f"WARN {r.check_id}" + (f" [{r.subject}]" if r.subject else "") + "\n"
-                                  + _details(r) for r in warnings))
+    out.text = _clean(
+        "\n\n".join(
+            f"WARN {r.check_id}" + (f" [{r.subject}]" if r.subject else "") + "\n" + _details(r) for r in warnings
+        )
+    )
     ET.SubElement(suite, "system-err").text = ""
     return suite
 

@@ -52,8 +52,15 @@ def code(text: object) -> str:
     characters is written entity-escaped inside ``<code>`` instead (no tag from the data is ever emitted)."""
     value = " ".join(_CONTROL.sub("", str(text)).split())
     if any(c in value for c in "`|<>&"):
-        return "<code>" + value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(
-            "|", "&#124;").replace("`", "&#96;") + "</code>"
+        return (
+            "<code>"
+            + value.replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace(">", "&gt;")
+            .replace("|", "&#124;")
+            .replace("`", "&#96;")
+            + "</code>"
+        )
     return f"`{value}`"
 
 
@@ -79,8 +86,10 @@ def _evidence_text(value: Any) -> str:
 
 def _details(result: Result, verbose: bool) -> list[str]:
     subject = f" · <code>{html_text(result.subject)}</code>" if result.subject else ""
-    heading = (f"<summary>{ICONS[result.status]} <b>{result.status.value.upper()}</b> "
-               f"<code>{html_text(result.check_id)}</code>{subject} — {html_text(result.summary)}</summary>")
+    heading = (
+        f"<summary>{ICONS[result.status]} <b>{result.status.value.upper()}</b> "
+        f"<code>{html_text(result.check_id)}</code>{subject} — {html_text(result.summary)}</summary>"
+    )
     lines = ["<details>", heading, ""]
     if result.caused_by:
         lines += [f"Root cause reported by {code(result.caused_by)}.", ""]
@@ -119,11 +128,15 @@ def _tables(report: Report) -> list[str]:
     lines: list[str] = []
     for table in views(report.tables, MARKDOWN_MAX_ROWS):
         shown = f", the first {len(table.rows)} shown" if table.more else ""
-        lines += [f"### {escape(table.name)}", "", "<details>",
-                  f"<summary>{table.total} row{'' if table.total == 1 else 's'}{shown}</summary>", ""]
+        lines += [
+            f"### {escape(table.name)}",
+            "",
+            "<details>",
+            f"<summary>{table.total} row{'' if table.total == 1 else 's'}{shown}</summary>",
+            "",
+        ]
         if table.rows:
-            lines += ["| " + " | ".join(escape(c) for c in table.columns) + " |",
-                      "|" + "---|" * len(table.columns)]
+            lines += ["| " + " | ".join(escape(c) for c in table.columns) + " |", "|" + "---|" * len(table.columns)]
             lines += ["| " + " | ".join(_cell(row.get(c)) for c in table.columns) + " |" for row in table.rows]
             lines.append("")
         else:
@@ -142,20 +155,28 @@ def _link(url: str) -> str:
 
 def render(report: Report, options: RenderOptions) -> str:
     worst = report.worst()
-    lines = [f"## {ICONS[worst]} azure-preflight: {escape(worst.value.upper())}", "",
-             f"{_counts_line(report)} — {report.duration:.2f} s · azure-preflight {escape(report.tool_version)}", ""]
+    lines = [
+        f"## {ICONS[worst]} azure-preflight: {escape(worst.value.upper())}",
+        "",
+        f"{_counts_line(report)} — {report.duration:.2f} s · azure-preflight {escape(report.tool_version)}",
+        "",
+    ]
     target = [(key, value) for key, value in report.target.items() if value not in (None, "", [], ())]
     if target:
         lines += ["<details>", "<summary>Target</summary>", "", "| | |", "|---|---|"]
-        lines += [f"| {escape(key)} | {code(value if isinstance(value, str) else json.dumps(value))} |"
-                  for key, value in target]
+        lines += [
+            f"| {escape(key)} | {code(value if isinstance(value, str) else json.dumps(value))} |"
+            for key, value in target
+        ]
         lines += ["", "</details>", ""]
     if report.results:
         lines += ["| Status | Check | Subject | Summary |", "|---|---|---|---|"]
         for result in report.results:
             subject = code(result.subject) if result.subject else ""
-            lines.append(f"| {ICONS[result.status]} {result.status.value.upper()} | {code(result.check_id)} | "
-                         f"{subject} | {escape(result.summary)} |")
+            lines.append(
+                f"| {ICONS[result.status]} {result.status.value.upper()} | {code(result.check_id)} | "
+                f"{subject} | {escape(result.summary)} |"
+            )
         lines.append("")
     detailed = [r for r in report.results if options.verbose or r.status in ATTENTION]
     if detailed:

@@ -77,8 +77,13 @@ def _meta_for(result: Result) -> CheckMeta:
 
 def _location(report: Report) -> dict[str, Any]:
     target = report.target
-    for key, kind in (("resource_id", "resource"), ("workspace", "resource"), ("endpoint", "endpoint"),
-                      ("subscription_id", "subscription"), ("tenant_id", "tenant")):
+    for key, kind in (
+        ("resource_id", "resource"),
+        ("workspace", "resource"),
+        ("endpoint", "endpoint"),
+        ("subscription_id", "subscription"),
+        ("tenant_id", "tenant"),
+    ):
         value = target.get(key)
         if value:
             return {"logicalLocations": [{"fullyQualifiedName": str(value), "kind": kind}]}
@@ -106,8 +111,11 @@ def _fingerprint(result: Result, location: dict[str, Any]) -> str:
 
 def _result(result: Result, rule_index: int, meta: CheckMeta, location: dict[str, Any]) -> dict[str, Any]:
     level = STATUS_LEVEL[result.status] or SEVERITY_LEVEL[meta.severity]
-    properties: dict[str, Any] = {"status": result.status.value, "severity": result.severity.value,
-                                  "evidence": {item.name: item.value for item in result.evidence}}
+    properties: dict[str, Any] = {
+        "status": result.status.value,
+        "severity": result.severity.value,
+        "evidence": {item.name: item.value for item in result.evidence},
+    }
     if result.subject:
         properties["subject"] = result.subject
     if result.remediation is not None:
@@ -142,8 +150,9 @@ def to_document(report: Report) -> dict[str, Any]:
     rule_ids = list(metas)
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
     location = _location(report)
-    results = [_result(r, index[r.check_id], metas[r.check_id], location)
-               for r in report.results if r.status in FINDINGS]
+    results = [
+        _result(r, index[r.check_id], metas[r.check_id], location) for r in report.results if r.status in FINDINGS
+    ]
     notifications = [_notification(r, index[r.check_id]) for r in report.results if r.status is Status.ERROR]
     invocation: dict[str, Any] = {"executionSuccessful": not notifications}
     if report.started_at:
@@ -154,17 +163,21 @@ def to_document(report: Report) -> dict[str, Any]:
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "azure-preflight",
-                "version": report.tool_version,
-                "rules": [_rule(metas[rule_id]) for rule_id in rule_ids],
-            }},
-            "invocations": [invocation],
-            "automationDetails": {"id": "azure-preflight/"},
-            "results": results,
-            "properties": {"target": target, "counts": report.counts()},
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "azure-preflight",
+                        "version": report.tool_version,
+                        "rules": [_rule(metas[rule_id]) for rule_id in rule_ids],
+                    }
+                },
+                "invocations": [invocation],
+                "automationDetails": {"id": "azure-preflight/"},
+                "results": results,
+                "properties": {"target": target, "counts": report.counts()},
+            }
+        ],
     }
 
 

@@ -47,13 +47,29 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(PLUGIN_SOURCE, source)
     target = work / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--no-index", "--target", str(target), str(source)],
-        check=True, capture_output=True, text=True, env=clean_env(),
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "--no-index",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
     )
     return target
 
-from helpers.twin_fixtures import *  # noqa: E402,F401,F403  (twin_session, twin, twin_env, core_twin …)
+
+from helpers.twin_fixtures import *  # noqa: E402, F403  (twin_session, twin, twin_env, core_twin …)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -81,8 +97,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 # Where a test module's names come from that make it a twin-layer module (a module-scoped fixture starting its
 # own Twin, run_cli spawning the console script, a wheel build …).
-_TWIN_MODULES = ("preflight.twin", "helpers.twin_fixtures", "helpers.cli", "helpers.cli_driver", "helpers.soak",
-                 "helpers.wheel", "helpers.no_dns", "reliability", "subprocess")
+_TWIN_MODULES = (
+    "preflight.twin",
+    "helpers.twin_fixtures",
+    "helpers.cli",
+    "helpers.cli_driver",
+    "helpers.soak",
+    "helpers.wheel",
+    "helpers.no_dns",
+    "reliability",
+    "subprocess",
+)
 _PROCESS_FIXTURES = frozenset({"plugin_path"})
 
 
@@ -94,8 +119,12 @@ def _from_twin_module(value: Any) -> bool:
 def _twin_fixture_names() -> frozenset[str]:
     from helpers import twin_fixtures
 
-    return frozenset(name for name, value in vars(twin_fixtures).items()
-                     if type(value).__name__ == "FixtureFunctionDefinition") | _PROCESS_FIXTURES
+    return (
+        frozenset(
+            name for name, value in vars(twin_fixtures).items() if type(value).__name__ == "FixtureFunctionDefinition"
+        )
+        | _PROCESS_FIXTURES
+    )
 
 
 def _is_twin_layer(item: pytest.Item, twin_fixtures: frozenset[str], modules: dict[str, bool]) -> bool:
@@ -132,8 +161,19 @@ class _UnitGuard:
     threads left over from earlier twin tests are not its doing) it refuses and records process starts, server
     sockets and connections. Recorded as well as raised, so a test that swallows the error still fails."""
 
-    EVENTS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "os.exec",
-                        "os.system", "socket.bind", "socket.connect"})
+    EVENTS = frozenset(
+        {
+            "subprocess.Popen",
+            "os.posix_spawn",
+            "os.spawn",
+            "os.fork",
+            "os.forkpty",
+            "os.exec",
+            "os.system",
+            "socket.bind",
+            "socket.connect",
+        }
+    )
 
     def __init__(self) -> None:
         self.test: str | None = None
@@ -148,8 +188,10 @@ class _UnitGuard:
             return  # urllib3's import-time IPv6 probe (util/connection.py _has_ipv6): no server, no traffic
         what = f"{event}{args[1:] if event.startswith('socket.') else args[:1]!r}"
         self.seen.append(what)
-        raise UnitLayerViolation(f"{self.test} is marked unit but did {what}: mark it @pytest.mark.twin "
-                                 "(tests/conftest.py explains the layers)")
+        raise UnitLayerViolation(
+            f"{self.test} is marked unit but did {what}: mark it @pytest.mark.twin "
+            "(tests/conftest.py explains the layers)"
+        )
 
     @contextlib.contextmanager
     def armed(self, item: pytest.Item, *, first: bool) -> Iterator[None]:
@@ -188,8 +230,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if call.when == "call" and report.passed and item.get_closest_marker("unit") and _GUARD.seen:
         report.outcome = "failed"
-        report.longrepr = (f"{item.nodeid} is marked unit but did {', '.join(_GUARD.seen)}: mark it "
-                           "@pytest.mark.twin (tests/conftest.py explains the layers)")
+        report.longrepr = (
+            f"{item.nodeid} is marked unit but did {', '.join(_GUARD.seen)}: mark it "
+            "@pytest.mark.twin (tests/conftest.py explains the layers)"
+        )
     return report
 
 

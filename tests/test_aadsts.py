@@ -24,29 +24,62 @@ C = Category
 
 EXPECTED: dict[int, Category] = {
     # MFA / Conditional Access
-    50074: C.MFA_REQUIRED, 50076: C.MFA_REQUIRED, 50079: C.MFA_REQUIRED, 50158: C.MFA_REQUIRED,
-    53000: C.DEVICE_COMPLIANCE_REQUIRED, 53001: C.DEVICE_COMPLIANCE_REQUIRED, 530003: C.DEVICE_COMPLIANCE_REQUIRED,
+    50074: C.MFA_REQUIRED,
+    50076: C.MFA_REQUIRED,
+    50079: C.MFA_REQUIRED,
+    50158: C.MFA_REQUIRED,
+    53000: C.DEVICE_COMPLIANCE_REQUIRED,
+    53001: C.DEVICE_COMPLIANCE_REQUIRED,
+    530003: C.DEVICE_COMPLIANCE_REQUIRED,
     50097: C.DEVICE_COMPLIANCE_REQUIRED,
-    53002: C.CONDITIONAL_ACCESS_BLOCKED, 53003: C.CONDITIONAL_ACCESS_BLOCKED, 530032: C.CONDITIONAL_ACCESS_BLOCKED,
-    530084: C.CONDITIONAL_ACCESS_BLOCKED, 50005: C.CONDITIONAL_ACCESS_BLOCKED,
+    53002: C.CONDITIONAL_ACCESS_BLOCKED,
+    53003: C.CONDITIONAL_ACCESS_BLOCKED,
+    530032: C.CONDITIONAL_ACCESS_BLOCKED,
+    530084: C.CONDITIONAL_ACCESS_BLOCKED,
+    50005: C.CONDITIONAL_ACCESS_BLOCKED,
     # sessions
-    50058: C.REAUTHENTICATION_REQUIRED, 50132: C.REAUTHENTICATION_REQUIRED, 50173: C.REAUTHENTICATION_REQUIRED,
-    700082: C.REAUTHENTICATION_REQUIRED, 70043: C.REAUTHENTICATION_REQUIRED, 54005: C.REAUTHENTICATION_REQUIRED,
+    50058: C.REAUTHENTICATION_REQUIRED,
+    50132: C.REAUTHENTICATION_REQUIRED,
+    50173: C.REAUTHENTICATION_REQUIRED,
+    700082: C.REAUTHENTICATION_REQUIRED,
+    70043: C.REAUTHENTICATION_REQUIRED,
+    54005: C.REAUTHENTICATION_REQUIRED,
     # client credentials
-    70002: C.INVALID_CLIENT_SECRET, 7000215: C.INVALID_CLIENT_SECRET, 7000222: C.EXPIRED_CLIENT_SECRET,
-    700016: C.APPLICATION_NOT_FOUND, 7000112: C.ACCOUNT_LOCKED_OR_DISABLED, 50011: C.APPLICATION_MISCONFIGURED,
+    70002: C.INVALID_CLIENT_SECRET,
+    7000215: C.INVALID_CLIENT_SECRET,
+    7000222: C.EXPIRED_CLIENT_SECRET,
+    700016: C.APPLICATION_NOT_FOUND,
+    7000112: C.ACCOUNT_LOCKED_OR_DISABLED,
+    50011: C.APPLICATION_MISCONFIGURED,
     # assertions and federation
-    50012: C.ASSERTION_INVALID, 50013: C.ASSERTION_INVALID, 700024: C.ASSERTION_INVALID, 700027: C.ASSERTION_INVALID,
-    70021: C.FEDERATION_MISMATCH, 700211: C.FEDERATION_MISMATCH, 700212: C.FEDERATION_MISMATCH,
-    700213: C.FEDERATION_MISMATCH, 7002138: C.FEDERATION_MISMATCH, 700222: C.FEDERATION_MISMATCH,
+    50012: C.ASSERTION_INVALID,
+    50013: C.ASSERTION_INVALID,
+    700024: C.ASSERTION_INVALID,
+    700027: C.ASSERTION_INVALID,
+    70021: C.FEDERATION_MISMATCH,
+    700211: C.FEDERATION_MISMATCH,
+    700212: C.FEDERATION_MISMATCH,
+    700213: C.FEDERATION_MISMATCH,
+    7002138: C.FEDERATION_MISMATCH,
+    700222: C.FEDERATION_MISMATCH,
     90061: C.FEDERATION_MISMATCH,
     # tenant / resource / scope / consent
-    90002: C.TENANT_NOT_FOUND, 900023: C.TENANT_NOT_FOUND, 50128: C.TENANT_NOT_FOUND,
-    500011: C.RESOURCE_NOT_FOUND, 70011: C.INVALID_SCOPE, 65001: C.CONSENT_REQUIRED, 65004: C.CONSENT_REQUIRED,
+    90002: C.TENANT_NOT_FOUND,
+    900023: C.TENANT_NOT_FOUND,
+    50128: C.TENANT_NOT_FOUND,
+    500011: C.RESOURCE_NOT_FOUND,
+    70011: C.INVALID_SCOPE,
+    65001: C.CONSENT_REQUIRED,
+    65004: C.CONSENT_REQUIRED,
     # users
-    50126: C.INVALID_USER_CREDENTIALS, 50055: C.INVALID_USER_CREDENTIALS, 50034: C.USER_NOT_FOUND,
-    50053: C.ACCOUNT_LOCKED_OR_DISABLED, 50057: C.ACCOUNT_LOCKED_OR_DISABLED,
-    50020: C.EXTERNAL_USER_NOT_IN_TENANT, 16000: C.EXTERNAL_USER_NOT_IN_TENANT, 90072: C.EXTERNAL_USER_NOT_IN_TENANT,
+    50126: C.INVALID_USER_CREDENTIALS,
+    50055: C.INVALID_USER_CREDENTIALS,
+    50034: C.USER_NOT_FOUND,
+    50053: C.ACCOUNT_LOCKED_OR_DISABLED,
+    50057: C.ACCOUNT_LOCKED_OR_DISABLED,
+    50020: C.EXTERNAL_USER_NOT_IN_TENANT,
+    16000: C.EXTERNAL_USER_NOT_IN_TENANT,
+    90072: C.EXTERNAL_USER_NOT_IN_TENANT,
     50105: C.USER_NOT_ASSIGNED,
 }
 
@@ -135,10 +168,16 @@ def test_unknown_code_keeps_the_error_text() -> None:
     "code,values,expected",
     [
         (700082, {"tenant": "contoso.onmicrosoft.com"}, "az login --tenant contoso.onmicrosoft.com"),
-        (7000222, {"app_id": "11111111-2222-3333-4444-555555555555"},
-         "az ad app credential reset --id 11111111-2222-3333-4444-555555555555 --append"),
-        (50076, {"tenant": "t", "scope": "https://cognitiveservices.azure.com/.default"},
-         "az login --tenant t --scope https://cognitiveservices.azure.com/.default"),
+        (
+            7000222,
+            {"app_id": "11111111-2222-3333-4444-555555555555"},
+            "az ad app credential reset --id 11111111-2222-3333-4444-555555555555 --append",
+        ),
+        (
+            50076,
+            {"tenant": "t", "scope": "https://cognitiveservices.azure.com/.default"},
+            "az login --tenant t --scope https://cognitiveservices.azure.com/.default",
+        ),
     ],
 )
 def test_format_fix_fills_placeholders(code: int, values: dict[str, str], expected: str) -> None:
@@ -170,11 +209,25 @@ def test_fixes_are_concrete_commands() -> None:
 
 def test_category_names_are_the_documented_strings() -> None:
     assert {c.value for c in Category} >= {
-        "mfa_required", "conditional_access_blocked", "device_compliance_required", "reauthentication_required",
-        "invalid_client_secret", "expired_client_secret", "application_not_found", "tenant_not_found",
-        "resource_not_found", "invalid_scope", "consent_required", "invalid_user_credentials", "user_not_found",
-        "account_locked_or_disabled", "federation_mismatch", "assertion_invalid", "external_user_not_in_tenant",
-        "user_not_assigned", "unknown",
+        "mfa_required",
+        "conditional_access_blocked",
+        "device_compliance_required",
+        "reauthentication_required",
+        "invalid_client_secret",
+        "expired_client_secret",
+        "application_not_found",
+        "tenant_not_found",
+        "resource_not_found",
+        "invalid_scope",
+        "consent_required",
+        "invalid_user_credentials",
+        "user_not_found",
+        "account_locked_or_disabled",
+        "federation_mismatch",
+        "assertion_invalid",
+        "external_user_not_in_tenant",
+        "user_not_assigned",
+        "unknown",
     }
     assert all(re.fullmatch(r"[a-z_]+", c.value) for c in Category)
 
@@ -204,54 +257,103 @@ def test_only_ascii_digits_are_codes() -> None:
 # them in public issues (the source is named beside each).
 # ---------------------------------------------------------------------------------------------------------------
 
-TRACE = ("\r\nTrace ID: 62d60ed5-56c3-45a0-b960-93d4ec917d00\r\nCorrelation ID: 23f6c5a9\r\n"
-         "Timestamp: 2021-10-29 10:23:09Z")
+TRACE = (
+    "\r\nTrace ID: 62d60ed5-56c3-45a0-b960-93d4ec917d00\r\nCorrelation ID: 23f6c5a9\r\nTimestamp: 2021-10-29 10:23:09Z"
+)
 
 
-@pytest.mark.parametrize("text,code,category,variant", [
-    # sjkp/letsencrypt-siteextension#144: AADSTS50012 used to mean a wrong secret
-    ("AADSTS70002: Error validating credentials. AADSTS50012: Invalid client secret is provided.",
-     50012, C.INVALID_CLIENT_SECRET, "client_secret_invalid"),
-    # AzureAD/azure-activedirectory-library-for-java#46: … and an expired assertion (no times quoted)
-    ("AADSTS70002: Error validating credentials. AADSTS50012: Client assertion is not within its valid time range.",
-     50012, C.ASSERTION_INVALID, "assertion_time_range"),
-    # AzureAD/azure-activedirectory-library-for-python#79: … and a wrong assertion audience
-    ("AADSTS70002: Error validating credentials. AADSTS50012: Client assertion audience claim does not match Realm "
-     "issuer.", 50012, C.ASSERTION_INVALID, "assertion_audience"),
-    # microsoft-authentication-library-for-js#8339
-    ("AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on "
-     "application. [Reason - The key was not found., Thumbprint of key used by client: '8BDEB513EAC11E9E9DA752EB9D50"
-     "87F317F6D931', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys "
-     "for app Id '26790ce1-d05c-4de7-ba73-51837152f0bc'.]", 700027, C.ASSERTION_INVALID, "certificate_not_registered"),
-    # Azure/azure-sdk-for-net#29007: the older wording of the same
-    ("ClientAssertionCredential authentication failed: … Original exception: AADSTS700027: Client assertion contains "
-     "an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: '8BDE']",
-     700027, C.ASSERTION_INVALID, "certificate_not_registered"),
-    # the twin's (and Entra's) expired-key wording: "invalid signature" must not win over "key used is expired"
-    ("AADSTS700027: Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint "
-     "of key used by client: 'AB12', Found key 'Start=2020-01-01, End=2021-01-01']",
-     700027, C.ASSERTION_INVALID, "certificate_expired"),
-    ("AADSTS700027: Client assertion failed signature validation.", 700027, C.ASSERTION_INVALID, "signature_invalid"),
-    # microsoftgraph/msgraph-sdk-php#1585 and azure-sdk-for-java#25109 (OnBehalfOfCredential): a user assertion
-    ("AADSTS50013: Assertion failed signature validation. [Reason - Key was found, but use of the key to verify the "
-     "signature failed., Thumbprint of key used by client: '1FD9E3E40392B30329860D52171EE3695FA507DC']",
-     50013, C.ASSERTION_INVALID, "user_assertion_signature"),
-    # AzureAD/microsoft-authentication-library-for-js#389
-    ("AADSTS70002: Error validating credentials. AADSTS50013: Assertion audience does not match the Client app "
-     "presenting the assertion. The audience in the assertion was 'abc' and the expected audience is 'def' or one "
-     "of the Application Uris of this application with App ID 'def'.", 50013, C.ASSERTION_INVALID,
-     "user_assertion_audience"),
-    # Azure-Samples/active-directory-dotnet-webapi-onbehalfof#25
-    ("AADSTS50013: Assertion is not within its valid time range.", 50013, C.ASSERTION_INVALID,
-     "user_assertion_expired"),
-])
-def test_a_code_with_several_meanings_is_split_by_entras_words(text: str, code: int, category: Category,
-                                                               variant: str) -> None:
+@pytest.mark.parametrize(
+    "text,code,category,variant",
+    [
+        # sjkp/letsencrypt-siteextension#144: AADSTS50012 used to mean a wrong secret
+        (
+            "AADSTS70002: Error validating credentials. AADSTS50012: Invalid client secret is provided.",
+            50012,
+            C.INVALID_CLIENT_SECRET,
+            "client_secret_invalid",
+        ),
+        # AzureAD/azure-activedirectory-library-for-java#46: … and an expired assertion (no times quoted)
+        (
+            "AADSTS70002: Error validating credentials. AADSTS50012: Client assertion is not within its valid time range.",
+            50012,
+            C.ASSERTION_INVALID,
+            "assertion_time_range",
+        ),
+        # AzureAD/azure-activedirectory-library-for-python#79: … and a wrong assertion audience
+        (
+            "AADSTS70002: Error validating credentials. AADSTS50012: Client assertion audience claim does not match Realm "
+            "issuer.",
+            50012,
+            C.ASSERTION_INVALID,
+            "assertion_audience",
+        ),
+        # microsoft-authentication-library-for-js#8339
+        (
+            "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on "
+            "application. [Reason - The key was not found., Thumbprint of key used by client: '8BDEB513EAC11E9E9DA752EB9D50"
+            "87F317F6D931', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys "
+            "for app Id '26790ce1-d05c-4de7-ba73-51837152f0bc'.]",
+            700027,
+            C.ASSERTION_INVALID,
+            "certificate_not_registered",
+        ),
+        # Azure/azure-sdk-for-net#29007: the older wording of the same
+        (
+            "ClientAssertionCredential authentication failed: … Original exception: AADSTS700027: Client assertion contains "
+            "an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: '8BDE']",
+            700027,
+            C.ASSERTION_INVALID,
+            "certificate_not_registered",
+        ),
+        # the twin's (and Entra's) expired-key wording: "invalid signature" must not win over "key used is expired"
+        (
+            "AADSTS700027: Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint "
+            "of key used by client: 'AB12', Found key 'Start=2020-01-01, End=2021-01-01']",
+            700027,
+            C.ASSERTION_INVALID,
+            "certificate_expired",
+        ),
+        (
+            "AADSTS700027: Client assertion failed signature validation.",
+            700027,
+            C.ASSERTION_INVALID,
+            "signature_invalid",
+        ),
+        # microsoftgraph/msgraph-sdk-php#1585 and azure-sdk-for-java#25109 (OnBehalfOfCredential): a user assertion
+        (
+            "AADSTS50013: Assertion failed signature validation. [Reason - Key was found, but use of the key to verify the "
+            "signature failed., Thumbprint of key used by client: '1FD9E3E40392B30329860D52171EE3695FA507DC']",
+            50013,
+            C.ASSERTION_INVALID,
+            "user_assertion_signature",
+        ),
+        # AzureAD/microsoft-authentication-library-for-js#389
+        (
+            "AADSTS70002: Error validating credentials. AADSTS50013: Assertion audience does not match the Client app "
+            "presenting the assertion. The audience in the assertion was 'abc' and the expected audience is 'def' or one "
+            "of the Application Uris of this application with App ID 'def'.",
+            50013,
+            C.ASSERTION_INVALID,
+            "user_assertion_audience",
+        ),
+        # Azure-Samples/active-directory-dotnet-webapi-onbehalfof#25
+        (
+            "AADSTS50013: Assertion is not within its valid time range.",
+            50013,
+            C.ASSERTION_INVALID,
+            "user_assertion_expired",
+        ),
+    ],
+)
+def test_a_code_with_several_meanings_is_split_by_entras_words(
+    text: str, code: int, category: Category, variant: str
+) -> None:
     info = classify_error(text + TRACE)
     assert info is not None and (info.code, info.category, info.variant) == (code, category, variant)
     assert info.known and info.docs == docs_url(code)
-    assert classify_error({"error": "invalid_client", "error_description": text + TRACE,
-                           "error_codes": [code]}) == info  # the same from a token-endpoint body
+    assert (
+        classify_error({"error": "invalid_client", "error_description": text + TRACE, "error_codes": [code]}) == info
+    )  # the same from a token-endpoint body
 
 
 def test_the_number_alone_still_decides_without_words() -> None:
@@ -266,10 +368,12 @@ def test_the_number_alone_still_decides_without_words() -> None:
 
 def test_an_expired_assertion_says_by_how_much() -> None:
     """microsoft-authentication-library-for-dotnet#4951: expiry 21:30:53, Entra's time 22:05:03 — expired."""
-    text = ("AADSTS700024: Client assertion is not within its valid time range. Current time: "
-            "2024-10-02T22:05:03.6755165Z, assertion valid from 1970-01-01T00:00:00.0000000Z, expiry time of "
-            "assertion 2024-10-02T21:30:53.0000000Z. Review the documentation at "
-            "https://learn.microsoft.com/entra/identity-platform/certificate-credentials")
+    text = (
+        "AADSTS700024: Client assertion is not within its valid time range. Current time: "
+        "2024-10-02T22:05:03.6755165Z, assertion valid from 1970-01-01T00:00:00.0000000Z, expiry time of "
+        "assertion 2024-10-02T21:30:53.0000000Z. Review the documentation at "
+        "https://learn.microsoft.com/entra/identity-platform/certificate-credentials"
+    )
     info = classify_error(text)
     assert info is not None and info.variant == "assertion_expired" and info.title == "Client assertion expired"
     assert "expired 34 minutes before Entra received it" in info.cause
@@ -278,9 +382,11 @@ def test_an_expired_assertion_says_by_how_much() -> None:
 
 def test_an_assertion_from_the_future_is_clock_skew() -> None:
     """The signer's clock ahead: valid from after Entra's time (the twin's RFC 1123 dates)."""
-    text = ("AADSTS700024: Client assertion is not within its valid time range. Current time: 2026-12-02 16:00:00Z, "
-            "assertion valid from Wed, 02 Dec 2026 16:20:00 GMT, expiry time of assertion Wed, 02 Dec 2026 16:30:00 "
-            "GMT. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/x .")
+    text = (
+        "AADSTS700024: Client assertion is not within its valid time range. Current time: 2026-12-02 16:00:00Z, "
+        "assertion valid from Wed, 02 Dec 2026 16:20:00 GMT, expiry time of assertion Wed, 02 Dec 2026 16:30:00 "
+        "GMT. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/x ."
+    )
     info = classify_error(text)
     assert info is not None and info.variant == "assertion_not_yet_valid"
     assert "20 minutes after Entra's current time" in info.cause and "NTP" in info.fix
@@ -289,21 +395,29 @@ def test_an_assertion_from_the_future_is_clock_skew() -> None:
 def test_a_code_the_table_lacks_is_read_by_its_words() -> None:
     """MicrosoftDocs/azure-docs#16399: 500133 arrived after the generic 70002; the words say assertion time, not
     a wrong secret (70002's number alone) — the read code wins over the wrapper."""
-    body = {"error": "invalid_grant", "error_codes": [70002, 500133],
-            "error_description": "AADSTS70002: Error validating credentials. AADSTS500133: Assertion is not within "
-                                 "its valid time range" + TRACE}
+    body = {
+        "error": "invalid_grant",
+        "error_codes": [70002, 500133],
+        "error_description": "AADSTS70002: Error validating credentials. AADSTS500133: Assertion is not within "
+        "its valid time range" + TRACE,
+    }
     info = classify_error(body)
     assert info is not None and (info.code, info.variant) == (500133, "assertion_time_range") and info.known
-    audience = classify_error("AADSTS500131: Assertion audience does not match the Client app presenting the "
-                              "assertion. The audience in the assertion was 'api://x' and the expected audience "
-                              "is 'y'.")
+    audience = classify_error(
+        "AADSTS500131: Assertion audience does not match the Client app presenting the "
+        "assertion. The audience in the assertion was 'api://x' and the expected audience "
+        "is 'y'."
+    )
     assert audience is not None and audience.variant == "user_assertion_audience"
-    missing = classify_error("AADSTS7000218: The request body must contain the following parameter: "
-                             "'client_assertion' or 'client_secret'." + TRACE)
+    missing = classify_error(
+        "AADSTS7000218: The request body must contain the following parameter: "
+        "'client_assertion' or 'client_secret'." + TRACE
+    )
     assert missing is not None and missing.category is C.APPLICATION_MISCONFIGURED
     assert "isFallbackPublicClient=true" in missing.fix
-    public = classify_error("AADSTS700025: Client is public so neither 'client_assertion' nor 'client_secret' "
-                            "should be presented.")
+    public = classify_error(
+        "AADSTS700025: Client is public so neither 'client_assertion' nor 'client_secret' should be presented."
+    )
     assert public is not None and public.variant == "public_client_with_credential"
     assertion_aud = classify_error("AADSTS700023: Client assertion audience claim does not match Realm issuer.")
     assert assertion_aud is not None and assertion_aud.variant == "assertion_audience"

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from helpers import rbac_scenarios as sc
 from helpers.scenarios import one
 from helpers.twin_fixtures import apply_environment
@@ -57,11 +58,14 @@ def test_scope_key_and_flag(tmp_path: Path) -> None:
     assert resolve_workspace(sc.WORKSPACE + "/", tmp_path) == parse_workspace(sc.WORKSPACE)  # the flag wins
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"subscription_id": sc.SUB, "workspace_name": "w"}, "missing resource_group"),
-    ({**CONFIG, "subscription_id": "nope"}, "is not an Azure ML workspace id"),
-    ([1, 2], "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"subscription_id": sc.SUB, "workspace_name": "w"}, "missing resource_group"),
+        ({**CONFIG, "subscription_id": "nope"}, "is not an Azure ML workspace id"),
+        ([1, 2], "expected a JSON object"),
+    ],
+)
 def test_bad_config_is_a_target_error(tmp_path: Path, data: object, message: str) -> None:
     with pytest.raises(TargetError, match=message):
         read_config(_write(tmp_path, data))
@@ -80,8 +84,9 @@ def test_no_config_anywhere(tmp_path: Path) -> None:
     assert resolve_workspace(None, tmp_path) is None
 
 
-def test_workspace_from_config_is_checked_with_the_ml_profile(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
-                                                              tmp_path: Path) -> None:
+def test_workspace_from_config_is_checked_with_the_ml_profile(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     twin_session.use(sc.ml_workspace())
     apply_environment(monkeypatch, twin_session.environment())
     for name in ("PREFLIGHT_RESOURCE_ID", "AZURE_OPENAI_ENDPOINT", "AZURE_AI_ENDPOINT", "PREFLIGHT_PROFILE"):
@@ -91,7 +96,9 @@ def test_workspace_from_config_is_checked_with_the_ml_profile(twin_session: Twin
     report = run(CheckOptions(build_target(dict(os.environ)), only=["resource.endpoint", "rbac.data-action"]))
     assert one(report, "resource.endpoint").status is Status.PASS
     assert "contoso-ml" in one(report, "resource.endpoint").summary
-    submit = one(report, "rbac.data-action", "Microsoft.MachineLearningServices/workspaces/experiments/runs/submit/action")
+    submit = one(
+        report, "rbac.data-action", "Microsoft.MachineLearningServices/workspaces/experiments/runs/submit/action"
+    )
     # AzureML Data Scientist alone (least privilege) cannot list role assignments: ARM's effective permissions,
     # which anyone may read for themselves, decide — the PASS says which assignment grants it is unreadable
     assert submit.status is Status.PASS and "your effective permissions at the workspace include" in submit.summary
@@ -101,6 +108,7 @@ def test_workspace_from_config_is_checked_with_the_ml_profile(twin_session: Twin
 
 def test_bad_workspace_input_is_rejected_before_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from helpers.cli import clean_env, run_cli
+
     from preflight.errors import TargetError
 
     with pytest.raises(TargetError, match="is not an Azure ML workspace id"):

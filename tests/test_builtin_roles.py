@@ -8,6 +8,7 @@ from importlib import resources
 from typing import Any
 
 import pytest
+
 from helpers.shared_data import SHARED_ROLES_DIR
 
 from preflight.builtin_roles import (
@@ -46,8 +47,10 @@ def test_shipped_roles_are_what_the_generator_writes() -> None:
     assert len(set(guids)) == len(guids) and all(guid == guid.lower() and len(guid) == 36 for guid in guids)
     for role in roles:  # nothing but what deciding a grant needs
         assert set(role) == {"name", "roleName", "permissions"}
-        assert all(set(block) <= {"actions", "notActions", "dataActions", "notDataActions", "condition"}
-                   for block in role["permissions"])
+        assert all(
+            set(block) <= {"actions", "notActions", "dataActions", "notDataActions", "condition"}
+            for block in role["permissions"]
+        )
     names = {role["name"]: role["roleName"] for role in roles}
     assert names[OPENAI_USER] == "Cognitive Services OpenAI User"
     assert names[COGNITIVE_SERVICES_USER] == "Cognitive Services User"
@@ -56,10 +59,22 @@ def test_shipped_roles_are_what_the_generator_writes() -> None:
 
 def test_the_compact_form_reads_back_as_the_same_definitions() -> None:
     """Dropping empty lists and null conditions loses nothing: both shapes give the same Permission values."""
-    arm: dict[str, Any] = {"id": f"/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_USER.upper()}",
-                           "properties": {"roleName": "X", "permissions": [
-                               {"actions": ["a/read"], "notActions": [], "dataActions": [], "notDataActions": None,
-                                "condition": None, "conditionVersion": None}]}}
+    arm: dict[str, Any] = {
+        "id": f"/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_USER.upper()}",
+        "properties": {
+            "roleName": "X",
+            "permissions": [
+                {
+                    "actions": ["a/read"],
+                    "notActions": [],
+                    "dataActions": [],
+                    "notDataActions": None,
+                    "condition": None,
+                    "conditionVersion": None,
+                }
+            ],
+        },
+    }
     compact = compact_role(arm)
     assert compact == {"name": OPENAI_USER, "roleName": "X", "permissions": [{"actions": ["a/read"]}]}
     assert RoleDefinition.from_arm(compact).permissions == RoleDefinition.from_arm(arm).permissions
@@ -112,8 +127,10 @@ def test_role_assignment_write_and_conditional_grants() -> None:
     role = least_privilege_role("Microsoft.Authorization/roleAssignments/write")
     assert role is not None and role.name == "Role Based Access Control Administrator"
     foundry = _by_name()["Foundry Account Owner"]
-    assert any(permission_grants(p, "Microsoft.Authorization/roleAssignments/write", data=False) and p.condition
-               for p in foundry.permissions)
+    assert any(
+        permission_grants(p, "Microsoft.Authorization/roleAssignments/write", data=False) and p.condition
+        for p in foundry.permissions
+    )
 
 
 def test_deprecated_roles_only_as_the_last_resort() -> None:
@@ -131,14 +148,21 @@ def test_unknown_actions() -> None:
     assert least_privilege_role("Contoso.Widgets/widgets/spin/action") is None
     assert least_privilege_role(f"{CS}/accounts/noSuchThing/action") is None
     assert least_privilege_role("Contoso.Widgets/widgets/spin/action", data_action=True) is None
-    blob = least_privilege_role("Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
-                                data_action=True)
+    blob = least_privilege_role(
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read", data_action=True
+    )
     assert blob is not None and blob.name == "Storage Blob Data Reader"  # outside the catalogue: counts 0
 
 
 def _role(name: str, *data_actions: str, condition: str | None = None) -> RoleDefinition:
-    return RoleDefinition(id="", name=name.lower().replace(" ", "-"), role_name=name, role_type="BuiltInRole",
-                          description="", permissions=(Permission(data_actions=data_actions, condition=condition),))
+    return RoleDefinition(
+        id="",
+        name=name.lower().replace(" ", "-"),
+        role_name=name,
+        role_type="BuiltInRole",
+        description="",
+        permissions=(Permission(data_actions=data_actions, condition=condition),),
+    )
 
 
 OPS = [("W/a/read", True), ("W/a/write", True), ("W/b/read", True)]
@@ -153,10 +177,12 @@ def test_ties_prefer_generally_available_roles_and_conditions_never_count() -> N
     assert found == BuiltinRole(guid=ga.guid, name="B Reader", granted_operations=1)
     assert least_privilege("W/a/write", [conditional, preview], OPS, data_action=True) is None
     retired = _role("Old Reader (Deprecated)", "W/a/read")
-    assert least_privilege("W/a/read", [retired, wide], OPS, data_action=True) == \
-        BuiltinRole(wide.guid, "A Contributor", 2)
-    assert least_privilege("W/a/read", [retired], OPS, data_action=True) == \
-        BuiltinRole(retired.guid, "Old Reader (Deprecated)", 1)
+    assert least_privilege("W/a/read", [retired, wide], OPS, data_action=True) == BuiltinRole(
+        wide.guid, "A Contributor", 2
+    )
+    assert least_privilege("W/a/read", [retired], OPS, data_action=True) == BuiltinRole(
+        retired.guid, "Old Reader (Deprecated)", 1
+    )
 
 
 @pytest.mark.twin  # starts a fresh interpreter
@@ -164,8 +190,10 @@ def test_no_file_is_read_at_import() -> None:
     import subprocess
     import sys
 
-    probe = ("import preflight.builtin_roles as b; assert b.builtin_roles.cache_info().currsize == 0; "
-             "import preflight.operations as o; assert o.catalogue.cache_info().currsize == 0")
+    probe = (
+        "import preflight.builtin_roles as b; assert b.builtin_roles.cache_info().currsize == 0; "
+        "import preflight.operations as o; assert o.catalogue.cache_info().currsize == 0"
+    )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -178,8 +206,10 @@ def test_recommendations_are_assignable_by_guid(guid: str) -> None:
 def test_a_service_s_own_role_is_never_the_advice() -> None:
     # strictly smaller on the real data ("Defender CSPM" reads agents, "Defender AI" reads accounts,
     # "Defender Cloud Secrets Posture" lists keys), but made for Microsoft Defender's identity, not a person's
-    for action, data in [("Microsoft.CognitiveServices/accounts/AIServices/agents/read", True),
-                         ("Microsoft.CognitiveServices/accounts/read", False),
-                         ("Microsoft.CognitiveServices/accounts/listKeys/action", False)]:
+    for action, data in [
+        ("Microsoft.CognitiveServices/accounts/AIServices/agents/read", True),
+        ("Microsoft.CognitiveServices/accounts/read", False),
+        ("Microsoft.CognitiveServices/accounts/listKeys/action", False),
+    ]:
         found = least_privilege_role(action, data_action=data)
         assert found is not None and not found.name.startswith("Defender"), (action, found)

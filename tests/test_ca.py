@@ -20,18 +20,30 @@ ADMIN_ROLE = "62e90394-69f5-4237-9190-012177145e10"
 APPS = (AZURE_MANAGEMENT_APP, COGNITIVE_SERVICES_APP)
 
 
-def policy(name: str, users: dict[str, Any], apps: list[str], controls: list[str] | None = None, *,
-           state: str = "enabled", operator: str = "OR", **extra: Any) -> dict[str, Any]:
-    conditions = {"users": users, "applications": {"includeApplications": apps, "excludeApplications": []},
-                  "clientAppTypes": ["all"], **extra.pop("conditions", {})}
+def policy(
+    name: str,
+    users: dict[str, Any],
+    apps: list[str],
+    controls: list[str] | None = None,
+    *,
+    state: str = "enabled",
+    operator: str = "OR",
+    **extra: Any,
+) -> dict[str, Any]:
+    conditions = {
+        "users": users,
+        "applications": {"includeApplications": apps, "excludeApplications": []},
+        "clientAppTypes": ["all"],
+        **extra.pop("conditions", {}),
+    }
     grant = {"operator": operator, "builtInControls": controls or []} if controls is not None else None
-    return {"id": name, "displayName": name, "state": state, "conditions": conditions, "grantControls": grant,
-            **extra}
+    return {"id": name, "displayName": name, "state": state, "conditions": conditions, "grantControls": grant, **extra}
 
 
 def one(policies: list[dict[str, Any]], who: Principal | None = None) -> PolicyVerdict:
-    (verdict,) = evaluate(policies, who or Principal.of("user", ALICE, [GROUP]), APPS,
-                          group_names={GROUP: "AI developers"})
+    (verdict,) = evaluate(
+        policies, who or Principal.of("user", ALICE, [GROUP]), APPS, group_names={GROUP: "AI developers"}
+    )
     return verdict
 
 
@@ -65,8 +77,9 @@ def test_excluded_application_is_not_targeted() -> None:
 
 
 def test_states() -> None:
-    report_only = one([policy("ro", {"includeUsers": ["All"]}, ["All"], ["mfa"],
-                              state="enabledForReportingButNotEnforced")])
+    report_only = one(
+        [policy("ro", {"includeUsers": ["All"]}, ["All"], ["mfa"], state="enabledForReportingButNotEnforced")]
+    )
     assert report_only.applies and report_only.report_only and "report-only" in report_only.hint
     disabled = one([policy("off", {"includeUsers": ["All"]}, ["All"], ["block"], state="disabled")])
     assert not disabled.applies and disabled.reason.startswith("disabled")
@@ -89,8 +102,13 @@ def test_controls_in_plain_language() -> None:
     assert both.controls == ("a compliant device or a hybrid Microsoft Entra joined device",)
     anded = one([policy("a", {"includeUsers": ["All"]}, ["All"], ["mfa", "compliantDevice"], operator="AND")])
     assert anded.controls == ("MFA and a compliant device",)
-    sif = policy("f", {"includeUsers": ["All"]}, ["All"], None,
-                 sessionControls={"signInFrequency": {"value": 8, "type": "hours", "isEnabled": True}})
+    sif = policy(
+        "f",
+        {"includeUsers": ["All"]},
+        ["All"],
+        None,
+        sessionControls={"signInFrequency": {"value": 8, "type": "hours", "isEnabled": True}},
+    )
     verdict = one([sif])
     assert verdict.frequency == "every 8 hours" and "az login again" in verdict.hint
     blocked = one([policy("b", {"includeUsers": ["All"]}, ["All"], ["block"])])
@@ -98,12 +116,21 @@ def test_controls_in_plain_language() -> None:
 
 
 def test_unevaluated_conditions_are_named_not_guessed() -> None:
-    p = policy("loc", {"includeUsers": ["All"]}, ["All"], ["block"],
-               conditions={"locations": {"includeLocations": ["All"], "excludeLocations": ["AllTrusted"]},
-                           "clientAppTypes": ["exchangeActiveSync", "other"]})
+    p = policy(
+        "loc",
+        {"includeUsers": ["All"]},
+        ["All"],
+        ["block"],
+        conditions={
+            "locations": {"includeLocations": ["All"], "excludeLocations": ["AllTrusted"]},
+            "clientAppTypes": ["exchangeActiveSync", "other"],
+        },
+    )
     verdict = one([p])
-    assert verdict.applies and verdict.only_when == ("from certain locations",
-                                                     "for client app types exchangeActiveSync, other")
+    assert verdict.applies and verdict.only_when == (
+        "from certain locations",
+        "for client app types exchangeActiveSync, other",
+    )
     assert "only from certain locations" in verdict.hint
 
 
@@ -111,8 +138,13 @@ def test_workload_identities() -> None:
     sp = Principal.of("servicePrincipal", "dddddddd-0000-4000-8000-000000000001")
     user_policy = one([policy("u", {"includeUsers": ["All"]}, ["All"], ["mfa"])], sp)
     assert not user_policy.applies and "workload identities are not subject" in user_policy.reason
-    wl = policy("wl", {"includeUsers": ["None"]}, ["All"], ["block"],
-                conditions={"clientApplications": {"includeServicePrincipals": ["ServicePrincipalsInMyTenant"]}})
+    wl = policy(
+        "wl",
+        {"includeUsers": ["None"]},
+        ["All"],
+        ["block"],
+        conditions={"clientApplications": {"includeServicePrincipals": ["ServicePrincipalsInMyTenant"]}},
+    )
     verdict = one([wl], sp)
     assert verdict.applies and "this service principal" in verdict.hint
     mi = Principal.of("managedIdentity", "dddddddd-0000-4000-8000-000000000007")

@@ -10,17 +10,29 @@ ALL = tuple(link.key for link in LINKS)
 
 
 def test_default_chain_order_matches_azure_identity() -> None:
-    assert ALL == ("environment", "workload_identity", "managed_identity", "shared_token_cache",
-                   "visual_studio_code", "cli", "powershell", "developer_cli", "broker")
+    assert ALL == (
+        "environment",
+        "workload_identity",
+        "managed_identity",
+        "shared_token_cache",
+        "visual_studio_code",
+        "cli",
+        "powershell",
+        "developer_cli",
+        "broker",
+    )
     assert included_links({}) == ALL
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("dev", ("shared_token_cache", "visual_studio_code", "cli", "powershell", "developer_cli", "broker")),
-    ("PROD", ("environment", "workload_identity", "managed_identity")),
-    ("AzureCliCredential", ("cli",)),
-    (" managedidentitycredential ", ("managed_identity",)),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("dev", ("shared_token_cache", "visual_studio_code", "cli", "powershell", "developer_cli", "broker")),
+        ("PROD", ("environment", "workload_identity", "managed_identity")),
+        ("AzureCliCredential", ("cli",)),
+        (" managedidentitycredential ", ("managed_identity",)),
+    ],
+)
 def test_azure_token_credentials_narrows_the_chain(value: str, expected: tuple[str, ...]) -> None:
     assert included_links({"AZURE_TOKEN_CREDENTIALS": value}) == expected
 
@@ -34,8 +46,13 @@ def test_unavailable_links_are_skipped_and_the_first_ok_wins() -> None:
     outcomes = {k: Outcome.UNAVAILABLE for k in ALL} | {"cli": Outcome.OK, "developer_cli": Outcome.OK}
     selection = select(outcomes, ALL)
     assert selection.link == "cli" and selection.outcome is Outcome.OK
-    assert selection.skipped == ("environment", "workload_identity", "managed_identity", "shared_token_cache",
-                                 "visual_studio_code")
+    assert selection.skipped == (
+        "environment",
+        "workload_identity",
+        "managed_identity",
+        "shared_token_cache",
+        "visual_studio_code",
+    )
     assert selection.shadowed == ("developer_cli",)
 
 

@@ -48,14 +48,30 @@ def user_claims(**overrides: Any) -> dict[str, Any]:
     claims: dict[str, Any] = {
         "aud": COGNITIVE,
         "iss": f"https://sts.windows.net/{TENANT}/",
-        "iat": NOW - 600, "nbf": NOW - 600, "exp": NOW + 3000,
-        "acr": "1", "aio": "AVQAq/8YAAAA-opaque", "amr": ["pwd", "mfa"],
-        "appid": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "appidacr": "0",
-        "family_name": "Doe", "given_name": "Alice", "idtyp": "user", "ipaddr": "203.0.113.7",
-        "name": "Alice Doe", "oid": "a11ce000-0000-4000-8000-00000000a11c", "puid": "10032000ABCDEF",
-        "rh": "1.AReftokenhint-opaque.", "scp": "user_impersonation",
-        "sub": "pairwise-subject-value", "tid": TENANT, "unique_name": "alice@contoso.com",
-        "upn": "alice@contoso.com", "uti": "unique-token-id", "ver": "1.0", "xms_tcdt": 1289241547,
+        "iat": NOW - 600,
+        "nbf": NOW - 600,
+        "exp": NOW + 3000,
+        "acr": "1",
+        "aio": "AVQAq/8YAAAA-opaque",
+        "amr": ["pwd", "mfa"],
+        "appid": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+        "appidacr": "0",
+        "family_name": "Doe",
+        "given_name": "Alice",
+        "idtyp": "user",
+        "ipaddr": "203.0.113.7",
+        "name": "Alice Doe",
+        "oid": "a11ce000-0000-4000-8000-00000000a11c",
+        "puid": "10032000ABCDEF",
+        "rh": "1.AReftokenhint-opaque.",
+        "scp": "user_impersonation",
+        "sub": "pairwise-subject-value",
+        "tid": TENANT,
+        "unique_name": "alice@contoso.com",
+        "upn": "alice@contoso.com",
+        "uti": "unique-token-id",
+        "ver": "1.0",
+        "xms_tcdt": 1289241547,
     }
     claims.update(overrides)
     return claims
@@ -66,10 +82,17 @@ def sp_claims(**overrides: Any) -> dict[str, Any]:
     claims: dict[str, Any] = {
         "aud": COGNITIVE_APP_ID,
         "iss": f"https://login.microsoftonline.com/{TENANT}/v2.0",
-        "iat": NOW - 60, "nbf": NOW - 60, "exp": NOW + 3540,
-        "azp": "11111111-2222-4333-8444-555555555555", "azpacr": "1", "idtyp": "app",
-        "oid": "5e7e0000-0000-4000-8000-000000005e7e", "sub": "5e7e0000-0000-4000-8000-000000005e7e",
-        "tid": TENANT, "uti": "u", "ver": "2.0",
+        "iat": NOW - 60,
+        "nbf": NOW - 60,
+        "exp": NOW + 3540,
+        "azp": "11111111-2222-4333-8444-555555555555",
+        "azpacr": "1",
+        "idtyp": "app",
+        "oid": "5e7e0000-0000-4000-8000-000000005e7e",
+        "sub": "5e7e0000-0000-4000-8000-000000005e7e",
+        "tid": TENANT,
+        "uti": "u",
+        "ver": "2.0",
     }
     claims.update(overrides)
     return claims
@@ -78,11 +101,18 @@ def sp_claims(**overrides: Any) -> dict[str, Any]:
 def mi_claims(**overrides: Any) -> dict[str, Any]:
     """A v1 managed identity token (xms_mirid names the identity resource)."""
     claims: dict[str, Any] = {
-        "aud": COGNITIVE, "iss": f"https://sts.windows.net/{TENANT}/",
-        "iat": NOW - 60, "nbf": NOW - 60, "exp": NOW + 86000,
-        "appid": "99999999-2222-4333-8444-555555555555", "appidacr": "2", "idtyp": "app",
-        "oid": "3a3a0000-0000-4000-8000-000000003a3a", "sub": "3a3a0000-0000-4000-8000-000000003a3a",
-        "tid": TENANT, "ver": "1.0",
+        "aud": COGNITIVE,
+        "iss": f"https://sts.windows.net/{TENANT}/",
+        "iat": NOW - 60,
+        "nbf": NOW - 60,
+        "exp": NOW + 86000,
+        "appid": "99999999-2222-4333-8444-555555555555",
+        "appidacr": "2",
+        "idtyp": "app",
+        "oid": "3a3a0000-0000-4000-8000-000000003a3a",
+        "sub": "3a3a0000-0000-4000-8000-000000003a3a",
+        "tid": TENANT,
+        "ver": "1.0",
         "xms_mirid": "/subscriptions/s/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-app",
     }
     claims.update(overrides)
@@ -125,7 +155,7 @@ GARBAGE = [
     f"eyJhbGciOiJSUzI1NiJ9.%%%%.{CANARY}",
     f"eyJhbGciOiJSUzI1NiJ9.{b64url(b'not json')}.{CANARY}",
     f"eyJhbGciOiJSUzI1NiJ9.{b64url(b'[1, 2]')}.{CANARY}",
-    f"eyJhbGciOiJSUzI1NiJ9.{b64url(bytes([0xff, 0xfe]))}.{CANARY}",
+    f"eyJhbGciOiJSUzI1NiJ9.{b64url(bytes([0xFF, 0xFE]))}.{CANARY}",
     f"eyJhbGciOiJSUzI1NiJ9.{b64url(b'[' * 100000)}.{CANARY}",
 ]
 
@@ -202,8 +232,18 @@ def test_describe_managed_identity() -> None:
 
 def test_safe_claims_is_an_allow_list() -> None:
     shown = safe_claims(user_claims(brand_new_claim="?"))
-    for dropped in ("uti", "rh", "aio", "xms_tcdt", "ipaddr", "puid", "sub", "given_name", "family_name",
-                    "brand_new_claim"):
+    for dropped in (
+        "uti",
+        "rh",
+        "aio",
+        "xms_tcdt",
+        "ipaddr",
+        "puid",
+        "sub",
+        "given_name",
+        "family_name",
+        "brand_new_claim",
+    ):
         assert dropped not in shown
     for kept in ("aud", "iss", "tid", "oid", "appid", "idtyp", "upn", "scp", "amr", "exp", "ver"):
         assert kept in shown
@@ -254,7 +294,11 @@ def test_audience_mismatch() -> None:
 
 def test_arm_audiences_are_equivalent() -> None:
     arm = expected(audiences=("https://management.azure.com/.default",))
-    for aud in ("https://management.core.windows.net/", "https://management.azure.com", "797f4846-ba00-4fd7-ba43-dac1f8f63013"):
+    for aud in (
+        "https://management.core.windows.net/",
+        "https://management.azure.com",
+        "797f4846-ba00-4fd7-ba43-dac1f8f63013",
+    ):
         assert "audience-mismatch" not in codes(analyse_claims(user_claims(aud=aud), arm))
     assert normalize_audience("HTTPS://ml.azure.com/.default") == "https://ml.azure.com"
 

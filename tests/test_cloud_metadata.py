@@ -67,9 +67,11 @@ def test_a_body_that_is_not_json(twin: Twin) -> None:
 
 def test_the_cloud_fact_imports_no_http_library(tmp_path: Path) -> None:
     """What makes the first request leave early: fetching the document loads neither requests nor an SDK."""
-    probe = ("import sys\nfrom preflight.azure.metadata import fetch_metadata\n"
-             "try:\n    fetch_metadata('https://127.0.0.1:9/x', {})\nexcept Exception:\n    pass\n"
-             "print(sorted(n for n in sys.modules if n.split('.')[0] in ('requests', 'azure', 'msal', 'urllib3')))")
+    probe = (
+        "import sys\nfrom preflight.azure.metadata import fetch_metadata\n"
+        "try:\n    fetch_metadata('https://127.0.0.1:9/x', {})\nexcept Exception:\n    pass\n"
+        "print(sorted(n for n in sys.modules if n.split('.')[0] in ('requests', 'azure', 'msal', 'urllib3')))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
@@ -84,7 +86,7 @@ def test_one_dropped_or_garbled_answer_is_asked_again(twin: Twin, action: str) -
 
 def test_a_connection_reset_for_good_is_named_after_the_attempts(twin: Twin) -> None:
     with_faults(twin, {"match": {"path": "metadata/endpoints"}, "action": "reset"})
-    with pytest.raises(MetadataError, match="reset|closed"):
+    with pytest.raises(MetadataError, match=r"reset|closed"):
         fetch_metadata(twin.base_url + PATH, env(twin))
     assert len([e for e in twin.requests() if e.path == "/metadata/endpoints"]) == 3
 
@@ -93,8 +95,9 @@ def test_a_connection_reset_for_good_is_named_after_the_attempts(twin: Twin) -> 
 # exits 0; signin.chain (sign-in is the first step that needs them) tells the cause once, the others point at it.
 
 
-def _check_json(twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                *args: str) -> tuple[int, dict[str, Any]]:
+def _check_json(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, dict[str, Any]]:
     import json
 
     from helpers.twin_fixtures import apply_environment
@@ -106,13 +109,17 @@ def _check_json(twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     return code, json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize(("fault", "words"), [
-    ({"status": 503, "retryAfter": 0}, "HTTP 503 Service Unavailable (after 3 attempts)"),
-    ({"status": 429, "retryAfter": 0}, "HTTP 429"),
-], ids=["5xx", "throttled"])
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        ({"status": 503, "retryAfter": 0}, "HTTP 503 Service Unavailable (after 3 attempts)"),
+        ({"status": 429, "retryAfter": 0}, "HTTP 429"),
+    ],
+    ids=["5xx", "throttled"],
+)
 def test_unreadable_metadata_is_one_error_told_by_signin_and_the_run_exits_1(
-        twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fault: dict[str, Any],
-        words: str) -> None:
+    twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fault: dict[str, Any], words: str
+) -> None:
     with_faults(twin, {"match": {"path": "metadata/endpoints"}, **fault})
     code, report = _check_json(twin, monkeypatch, capsys)
     assert code == 1
@@ -121,16 +128,20 @@ def test_unreadable_metadata_is_one_error_told_by_signin_and_the_run_exits_1(
         by_status.setdefault(result["status"], []).append(result)
     (told,) = by_status["error"]
     assert told["check_id"] == "signin.chain"
-    assert told["summary"].startswith("could not decide: cloud is unavailable — could not read the cloud metadata "
-                                      f"from {twin.base_url}/metadata/endpoints")
+    assert told["summary"].startswith(
+        "could not decide: cloud is unavailable — could not read the cloud metadata "
+        f"from {twin.base_url}/metadata/endpoints"
+    )
     assert words in told["summary"] and "try again" in told["remediation"]["text"]
-    assert by_status["skip"] and all(r["summary"] == "skipped: cloud is unavailable (see signin.chain)"
-                                     for r in by_status["skip"])
+    assert by_status["skip"] and all(
+        r["summary"] == "skipped: cloud is unavailable (see signin.chain)" for r in by_status["skip"]
+    )
     assert set(by_status) <= {"error", "skip", "pass"}  # env.config needs no network
 
 
 def test_unreachable_metadata_without_the_signin_check_is_told_once_by_the_first_error(
-        twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import json
 
     from helpers.twin_fixtures import apply_environment

@@ -11,9 +11,12 @@ from preflight.errors import ConfigError
 PUBLIC_DOCUMENT = {
     "name": "AzureCloud",
     "portal": "https://portal.azure.com",
-    "authentication": {"loginEndpoint": "https://login.microsoftonline.com",
-                       "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
-                       "tenant": "common", "identityProvider": "AAD"},
+    "authentication": {
+        "loginEndpoint": "https://login.microsoftonline.com",
+        "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
+        "tenant": "common",
+        "identityProvider": "AAD",
+    },
     "resourceManager": "https://management.azure.com/",
     "microsoftGraphResourceId": "https://graph.microsoft.com/",
 }
@@ -27,9 +30,13 @@ def test_the_public_document_gives_the_public_cloud() -> None:
 
 
 def test_a_custom_cloud_uses_its_own_endpoints_and_turns_instance_discovery_off() -> None:
-    document = {**PUBLIC_DOCUMENT, "name": "AzureTwin",
-                "authentication": {**PUBLIC_DOCUMENT["authentication"], "loginEndpoint": "https://127.0.0.1:8443/"},
-                "resourceManager": "https://127.0.0.1:8443/", "microsoftGraphResourceId": "https://127.0.0.1:8443/"}
+    document = {
+        **PUBLIC_DOCUMENT,
+        "name": "AzureTwin",
+        "authentication": {**PUBLIC_DOCUMENT["authentication"], "loginEndpoint": "https://127.0.0.1:8443/"},
+        "resourceManager": "https://127.0.0.1:8443/",
+        "microsoftGraphResourceId": "https://127.0.0.1:8443/",
+    }
     cloud = cloud_from_metadata(document)
     assert cloud.authority_host == "https://127.0.0.1:8443/"
     assert cloud.resource_manager == "https://127.0.0.1:8443/"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from helpers.scenarios import one, run_scenario
 from helpers.twin_fixtures import apply_environment
 
@@ -17,14 +18,17 @@ READ = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read"
 APP = "c1c1c1c1-0000-4000-8000-0000000000c1"
 CASES = {
     "sp-expired-secret": ("AADSTS7000222 expired_client_secret", f"az ad app credential reset --id {APP}"),
-    "ca-blocked": ("AzureCliCredential is signed in but Entra refused its token (AADSTS53003 "
-                   "conditional_access_blocked", "Ask the tenant admin which Conditional Access policy applied"),
+    "ca-blocked": (
+        "AzureCliCredential is signed in but Entra refused its token (AADSTS53003 conditional_access_blocked",
+        "Ask the tenant admin which Conditional Access policy applied",
+    ),
 }
 
 
 @pytest.mark.parametrize("scenario", sorted(CASES))
-def test_whoami_and_can_i_classify_the_refusal(scenario: str, twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_whoami_and_can_i_classify_the_refusal(
+    scenario: str, twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     category, fix = CASES[scenario]
     twin_session.use(scenario)
     apply_environment(monkeypatch, twin_session.environment())

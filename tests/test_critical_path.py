@@ -41,8 +41,13 @@ def test_overlapping_requests_are_one_step() -> None:
 
 def test_chain_follows_only_requests_that_started_after_the_previous_ended() -> None:
     # token → assignments → two definitions in parallel; deny assignments overlap the assignments
-    spans = [Span(0, 1, "token"), Span(1.01, 2, "assignments"), Span(1.02, 2.1, "deny"),
-             Span(2.05, 3, "definition-1"), Span(2.06, 3.02, "definition-2")]
+    spans = [
+        Span(0, 1, "token"),
+        Span(1.01, 2, "assignments"),
+        Span(1.02, 2.1, "deny"),
+        Span(2.05, 3, "definition-1"),
+        Span(2.06, 3.02, "definition-2"),
+    ]
     assert labels(longest_chain(spans)) == ["token", "assignments", "definition-1"]
 
 
@@ -64,8 +69,11 @@ def test_slack_tolerates_clock_jitter() -> None:
 
 
 def test_critical_path_reads_log_entries_as_intervals() -> None:
-    entries = [Entry(time=1.0, duration_ms=1000, path="/a"), Entry(time=2.5, duration_ms=1000, path="/b"),
-               Entry(time=1.8, duration_ms=1000, path="/c")]
+    entries = [
+        Entry(time=1.0, duration_ms=1000, path="/a"),
+        Entry(time=2.5, duration_ms=1000, path="/b"),
+        Entry(time=1.8, duration_ms=1000, path="/c"),
+    ]
     assert labels(critical_path(entries)) == ["arm GET /a", "arm GET /b"]
 
 
@@ -73,7 +81,8 @@ def test_duplicates_ignore_retries_and_tell_bodies_apart() -> None:
     entries = [
         Entry(1, 1, path="/roleDefinitions/r1", query={"api-version": "1"}),
         Entry(2, 1, path="/roleDefinitions/R1", query={"api-version": "1"}),  # same URL, ARM ignores case
-        Entry(3, 1, path="/throttled", status=429), Entry(4, 1, path="/throttled"),  # a retry
+        Entry(3, 1, path="/throttled", status=429),
+        Entry(4, 1, path="/throttled"),  # a retry
         Entry(5, 1, method="POST", path="/token", extra={"scope": "arm"}),
         Entry(6, 1, method="POST", path="/token", extra={"scope": "graph"}),
     ]

@@ -10,6 +10,7 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from helpers.builders import run
+
 from preflight.check import Check
 from preflight.context import Context, fact
 from preflight.engine import (
@@ -229,8 +230,7 @@ def test_declared_prerequisites_run_in_order_and_the_first_skip_is_the_result_wi
 
     def make(check_id: str, *requires: Needs) -> type[Check]:
         class Guarded(Check):
-            meta = CheckMeta(id=check_id, title=check_id, severity=Severity.LOW, docs=("https://d",),
-                             requires=requires)
+            meta = CheckMeta(id=check_id, title=check_id, severity=Severity.LOW, docs=("https://d",), requires=requires)
 
             def run(self, ctx: Context):  # type: ignore[no-untyped-def]
                 ran.append(check_id)
@@ -243,8 +243,11 @@ def test_declared_prerequisites_run_in_order_and_the_first_skip_is_the_result_wi
     assert seen.count("third") == 0 and seen.count("target") == 1  # stops at the first that answers a Skip
     assert ran == ["a.applies"]
     assert applies.status is Status.PASS
-    assert (skipped.status, skipped.summary, skipped.caused_by) == (Status.SKIP, "no resource given",
-                                                                     "resource.endpoint")
+    assert (skipped.status, skipped.summary, skipped.caused_by) == (
+        Status.SKIP,
+        "no resource given",
+        "resource.endpoint",
+    )
     assert skipped.evidence == (Evidence("kind", "user"),) and skipped.docs == ("https://d",)
     assert skipped.remediation is None and skipped.title == "a.skipped" and skipped.severity is Severity.LOW
 
@@ -300,8 +303,11 @@ def test_the_check_a_fact_points_at_tells_its_failure_as_error_and_the_others_de
     @fact("cloud", reported_by="signin.chain")
     def cloud(ctx: Context) -> str:
         started.wait(10)
-        raise FactError("cloud", "could not read the cloud metadata from https://127.0.0.1:1/m: HTTP 503",
-                        remediation="check ARM_CLOUD_METADATA_URL")
+        raise FactError(
+            "cloud",
+            "could not read the cloud metadata from https://127.0.0.1:1/m: HTTP 503",
+            remediation="check ARM_CLOUD_METADATA_URL",
+        )
 
     class Dependant(Check):
         meta = meta("rbac.thing")
@@ -319,17 +325,19 @@ def test_the_check_a_fact_points_at_tells_its_failure_as_error_and_the_others_de
 
     dependant, chain = run([Dependant, Chain], workers=2)
     assert chain.status is Status.ERROR
-    assert chain.summary == ("could not decide: cloud is unavailable — could not read the cloud metadata from "
-                             "https://127.0.0.1:1/m: HTTP 503")
+    assert chain.summary == (
+        "could not decide: cloud is unavailable — could not read the cloud metadata from "
+        "https://127.0.0.1:1/m: HTTP 503"
+    )
     assert chain.remediation is not None and chain.remediation.text == "check ARM_CLOUD_METADATA_URL"
     assert dependant.status is Status.SKIP
     assert dependant.summary == "skipped: cloud is unavailable (see signin.chain)"
 
 
 def test_live_progress_hears_of_an_undecided_check_only_as_the_report_will_call_it() -> None:
-    from preflight.engine import run_checks
-
     from helpers.builders import loaded
+
+    from preflight.engine import run_checks
 
     @fact("token")
     def token(ctx: Context) -> str:
@@ -386,10 +394,19 @@ def result(check_id: str, status: Status, summary: str = "", caused_by: str | No
     return Result(check_id, check_id, status, Severity.MEDIUM, summary, caused_by=caused_by, duration=0.25)
 
 
-def undecided(check_id: str, reported_by: str | None, fact_name: str = "token",
-              message: str = "Entra answered HTTP 503", fix: str | None = "try again") -> Outcome:
-    skip = result(check_id, Status.SKIP, f"skipped: {fact_name} is unavailable — {message}",
-                  caused_by=reported_by or f"fact:{fact_name}")
+def undecided(
+    check_id: str,
+    reported_by: str | None,
+    fact_name: str = "token",
+    message: str = "Entra answered HTTP 503",
+    fix: str | None = "try again",
+) -> Outcome:
+    skip = result(
+        check_id,
+        Status.SKIP,
+        f"skipped: {fact_name} is unavailable — {message}",
+        caused_by=reported_by or f"fact:{fact_name}",
+    )
     return skip, Unavailable(fact_name, message, fix, reported_by)
 
 
@@ -425,27 +442,46 @@ def test_gate_makes_error_of_a_skip_pointing_nowhere_at_an_absent_check_or_at_it
 
 def test_gate_points_at_a_check_that_told_the_cause_of_an_owner_missing_from_the_report() -> None:
     # preflight audit runs no signin.chain: the inventory caught the sign-in failure and told it as its ERROR
-    told, dependant = gate([decided("audit.inventory", Status.ERROR, caused_by="signin.chain"),
-                            undecided("audit.orphaned", "signin.chain", "credential")])
+    _told, dependant = gate(
+        [
+            decided("audit.inventory", Status.ERROR, caused_by="signin.chain"),
+            undecided("audit.orphaned", "signin.chain", "credential"),
+        ]
+    )
     assert dependant.status is Status.SKIP
     assert dependant.summary == "skipped: credential is unavailable (see audit.inventory)"
     assert dependant.caused_by == "audit.inventory"
     # … but a check that IS in the report tells its own causes: one that passed told nothing
-    _, _, gated = gate([decided("rbac.deny", Status.PASS), decided("rbac.data-action", Status.FAIL, "rbac.deny"),
-                        undecided("rbac.x", "rbac.deny")])
+    _, _, gated = gate(
+        [
+            decided("rbac.deny", Status.PASS),
+            decided("rbac.data-action", Status.FAIL, "rbac.deny"),
+            undecided("rbac.x", "rbac.deny"),
+        ]
+    )
     assert gated.status is Status.ERROR
 
 
 def test_gate_lets_a_skip_depend_on_the_owner_whose_own_skip_became_the_error_whatever_the_order() -> None:
-    gated = gate([undecided("rbac.x", "signin.chain", "cloud"), undecided("signin.chain", "signin.chain", "cloud"),
-                  undecided("tokens.scope", "signin.chain", "cloud")])
+    gated = gate(
+        [
+            undecided("rbac.x", "signin.chain", "cloud"),
+            undecided("signin.chain", "signin.chain", "cloud"),
+            undecided("tokens.scope", "signin.chain", "cloud"),
+        ]
+    )
     assert [r.status for r in gated] == [Status.SKIP, Status.ERROR, Status.SKIP]
     assert gated[0].summary == gated[2].summary == "skipped: cloud is unavailable (see signin.chain)"
 
 
 def test_gate_tells_one_cause_once_and_the_other_errors_point_at_the_first() -> None:
-    first, second, other = gate([undecided("rbac.x", None), undecided("rbac.y", None),
-                                 undecided("rbac.z", None, message="ARM answered HTTP 429")])
+    first, second, other = gate(
+        [
+            undecided("rbac.x", None),
+            undecided("rbac.y", None),
+            undecided("rbac.z", None, message="ARM answered HTTP 429"),
+        ]
+    )
     assert first.summary == "could not decide: token is unavailable — Entra answered HTTP 503"
     assert first.remediation is not None
     assert second.status is Status.ERROR and second.remediation is None and second.caused_by == "rbac.x"
@@ -454,10 +490,13 @@ def test_gate_tells_one_cause_once_and_the_other_errors_point_at_the_first() -> 
 
 
 def test_gate_does_not_touch_decided_results_not_even_a_skip_that_does_not_apply() -> None:
-    outcomes = [decided("principal.exists", Status.SKIP), decided("access.probe", Status.SKIP, "resource.endpoint"),
-                decided("signin.chain", Status.PASS)]
+    outcomes = [
+        decided("principal.exists", Status.SKIP),
+        decided("access.probe", Status.SKIP, "resource.endpoint"),
+        decided("signin.chain", Status.PASS),
+    ]
     gated = gate(outcomes)
-    assert all(after is before for after, (before, _) in zip(gated, outcomes))
+    assert all(after is before for after, (before, _) in zip(gated, outcomes, strict=True))
 
 
 def test_gate_breaks_a_cycle_of_pointers_with_one_error() -> None:
@@ -496,12 +535,14 @@ def test_selection_by_ids_and_globs() -> None:
     assert [s.id for s in select(specs, only=["rbac.*"])] == ["rbac.data-action", "rbac.propagation"]
     assert [s.id for s in select(specs, skip=["rbac.*", "env.config"])] == ["signin.chain"]
     assert [s.id for s in select(specs, only=["rbac.*", "signin.chain"], skip=["rbac.prop*"])] == [
-        "rbac.data-action", "signin.chain"]
+        "rbac.data-action",
+        "signin.chain",
+    ]
     assert [s.id for s in select(specs, only=["RBAC.DATA-ACTION"])] == ["rbac.data-action"]
 
 
 def test_a_pattern_matching_nothing_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigError, match="no check matches 'rbca.*'"):
+    with pytest.raises(ConfigError, match=r"no check matches 'rbca.*'"):
         select(_specs("rbac.data-action"), only=["rbca.*"])
     with pytest.raises(ConfigError, match="no check matches 'nope'"):
         select(_specs("rbac.data-action"), skip=["nope"])
@@ -512,8 +553,9 @@ def test_split_patterns_accepts_commas_and_repeats() -> None:
 
 
 def test_a_check_that_cannot_be_loaded_is_reported_not_dropped() -> None:
-    spec = CheckSpec("ghost.check", "ghost-dist", EntryPoint("ghost.check", "no_such_module_x:Check",
-                                                             ENTRY_POINT_GROUP))
+    spec = CheckSpec(
+        "ghost.check", "ghost-dist", EntryPoint("ghost.check", "no_such_module_x:Check", ENTRY_POINT_GROUP)
+    )
     (item,) = load([spec])
     assert item.check is None
     assert "could not load check from ghost-dist" in (item.load_error or "")

@@ -43,22 +43,31 @@ def test_a_secret_without_tenant_is_ignored_by_azure_identity_and_we_say_so() ->
 
 
 def test_secret_wins_over_certificate() -> None:
-    analysis = analyse({"AZURE_CLIENT_ID": APP, "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_SECRET": "abcdefgh",
-                        "AZURE_CLIENT_CERTIFICATE_PATH": "/certs/sp.pem"}, {"/certs/sp.pem"})
+    analysis = analyse(
+        {
+            "AZURE_CLIENT_ID": APP,
+            "AZURE_TENANT_ID": TENANT,
+            "AZURE_CLIENT_SECRET": "abcdefgh",
+            "AZURE_CLIENT_CERTIFICATE_PATH": "/certs/sp.pem",
+        },
+        {"/certs/sp.pem"},
+    )
     assert analysis.environment_credential == "client secret"
     assert any("the secret wins" in m for _, m in levels(analysis))
 
 
 def test_missing_certificate_file_fails() -> None:
-    analysis = analyse({"AZURE_CLIENT_ID": APP, "AZURE_TENANT_ID": TENANT,
-                        "AZURE_CLIENT_CERTIFICATE_PATH": "/nope.pem"})
+    analysis = analyse(
+        {"AZURE_CLIENT_ID": APP, "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_CERTIFICATE_PATH": "/nope.pem"}
+    )
     assert analysis.environment_credential == "client certificate"
     assert ("fail", "AZURE_CLIENT_CERTIFICATE_PATH points to '/nope.pem', which does not exist") in levels(analysis)
 
 
 def test_workload_identity_needs_all_three_variables_and_the_file() -> None:
-    ok = analyse({"AZURE_CLIENT_ID": APP, "AZURE_TENANT_ID": TENANT, "AZURE_FEDERATED_TOKEN_FILE": "/var/t"},
-                 {"/var/t"})
+    ok = analyse(
+        {"AZURE_CLIENT_ID": APP, "AZURE_TENANT_ID": TENANT, "AZURE_FEDERATED_TOKEN_FILE": "/var/t"}, {"/var/t"}
+    )
     assert ok.workload_identity and ok.findings == ()
     missing_file = analyse({"AZURE_CLIENT_ID": APP, "AZURE_TENANT_ID": TENANT, "AZURE_FEDERATED_TOKEN_FILE": "/x"})
     assert [lvl for lvl, _ in levels(missing_file)] == ["fail"]
@@ -68,8 +77,15 @@ def test_workload_identity_needs_all_three_variables_and_the_file() -> None:
 
 
 def test_service_principal_shadows_workload_identity() -> None:
-    analysis = analyse({"AZURE_CLIENT_ID": APP, "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_SECRET": "abcdefgh",
-                        "AZURE_FEDERATED_TOKEN_FILE": "/var/t"}, {"/var/t"})
+    analysis = analyse(
+        {
+            "AZURE_CLIENT_ID": APP,
+            "AZURE_TENANT_ID": TENANT,
+            "AZURE_CLIENT_SECRET": "abcdefgh",
+            "AZURE_FEDERATED_TOKEN_FILE": "/var/t",
+        },
+        {"/var/t"},
+    )
     assert any("uses the service principal first" in m for _, m in levels(analysis))
 
 
@@ -77,8 +93,10 @@ def test_service_principal_shadows_workload_identity() -> None:
     ("env", "flavour"),
     [
         ({"IDENTITY_ENDPOINT": "http://x", "IDENTITY_HEADER": "h"}, "App Service"),
-        ({"IDENTITY_ENDPOINT": "http://x", "IDENTITY_HEADER": "h", "IDENTITY_SERVER_THUMBPRINT": "t"},
-         "Service Fabric"),
+        (
+            {"IDENTITY_ENDPOINT": "http://x", "IDENTITY_HEADER": "h", "IDENTITY_SERVER_THUMBPRINT": "t"},
+            "Service Fabric",
+        ),
         ({"IDENTITY_ENDPOINT": "http://x", "IMDS_ENDPOINT": "http://y"}, "Azure Arc"),
         ({"MSI_ENDPOINT": "http://x", "MSI_SECRET": "s"}, "Azure ML"),
         ({"MSI_ENDPOINT": "http://x"}, "Cloud Shell"),
@@ -101,8 +119,14 @@ def test_valid_token_credentials_values_are_accepted_case_insensitively() -> Non
 
 
 def test_dev_mode_excluding_a_configured_service_principal_warns() -> None:
-    analysis = analyse({"AZURE_TOKEN_CREDENTIALS": "dev", "AZURE_CLIENT_ID": APP, "AZURE_TENANT_ID": TENANT,
-                        "AZURE_CLIENT_SECRET": "abcdefgh"})
+    analysis = analyse(
+        {
+            "AZURE_TOKEN_CREDENTIALS": "dev",
+            "AZURE_CLIENT_ID": APP,
+            "AZURE_TENANT_ID": TENANT,
+            "AZURE_CLIENT_SECRET": "abcdefgh",
+        }
+    )
     assert any("excludes the environment service principal" in m for _, m in levels(analysis))
 
 
@@ -122,8 +146,14 @@ def test_username_password_is_flagged_as_deprecated() -> None:
 
 def test_a_secret_in_azure_client_id_is_named_as_swapped_and_never_shown() -> None:
     secret = "Abc8Q~Zk3LmNoPqRsTuVwXyZ0123456789abcdEF"
-    result = analyse_environment({"AZURE_CLIENT_ID": secret, "AZURE_TENANT_ID": "contoso.onmicrosoft.com",
-                                  "AZURE_CLIENT_SECRET": "0b5c1f3e-1111-4111-8111-111111111111"}, lambda p: True)
+    result = analyse_environment(
+        {
+            "AZURE_CLIENT_ID": secret,
+            "AZURE_TENANT_ID": "contoso.onmicrosoft.com",
+            "AZURE_CLIENT_SECRET": "0b5c1f3e-1111-4111-8111-111111111111",
+        },
+        lambda p: True,
+    )
     assert result.variables["AZURE_CLIENT_ID"] == "set (40 characters, hidden)"
     fail = [f for f in result.findings if f.level == "fail"]
     assert len(fail) == 1 and "swapped" in fail[0].message, fail

@@ -9,15 +9,24 @@ import pytest
 from helpers.cli import run_cli
 
 
-@pytest.mark.parametrize(("given", "code", "category"), [
-    (["AADSTS50076"], 50076, "mfa_required"),
-    (["53003"], 53003, "conditional_access_blocked"),
-    (["AADSTS7000222:", "The", "provided", "client", "secret", "keys", "are", "expired."], 7000222,
-     "expired_client_secret"),
-    # a chained message is classified by its most specific code
-    (["AADSTS70002: Error validating credentials. AADSTS50126: Invalid username or password."], 50126,
-     "invalid_user_credentials"),
-])
+@pytest.mark.parametrize(
+    ("given", "code", "category"),
+    [
+        (["AADSTS50076"], 50076, "mfa_required"),
+        (["53003"], 53003, "conditional_access_blocked"),
+        (
+            ["AADSTS7000222:", "The", "provided", "client", "secret", "keys", "are", "expired."],
+            7000222,
+            "expired_client_secret",
+        ),
+        # a chained message is classified by its most specific code
+        (
+            ["AADSTS70002: Error validating credentials. AADSTS50126: Invalid username or password."],
+            50126,
+            "invalid_user_credentials",
+        ),
+    ],
+)
 def test_known_codes_exit_0_with_the_classification(given: list[str], code: int, category: str) -> None:
     proc = run_cli(["explain", "--format", "json", *given])
     assert proc.returncode == 0, proc.stderr

@@ -7,25 +7,50 @@ import json
 import subprocess
 
 import pytest
+
 from helpers.cli import clean_env, preflight_exe, run_cli
 
-KEYS = {"category", "source", "code", "status", "title", "message", "cause", "fix", "commands", "verify", "docs",
-        "credential", "action", "scope", "principal", "role", "expected_audience", "conditional_access", "variant"}
-FORBIDDEN = ('{"error": {"code": "AuthenticationTypeDisabled", "message": "Key based authentication is disabled '
-             'for this resource."}}')
-DENIED = ("azure.core.exceptions.HttpResponseError: (AuthorizationFailed) The client 'a@contoso.com' with object id "
-          "'11111111-2222-3333-4444-555555555555' does not have authorization to perform action "
-          "'Microsoft.CognitiveServices/accounts/read' over scope '/subscriptions/s/resourceGroups/rg/providers/"
-          "Microsoft.CognitiveServices/accounts/acc' or the scope is invalid.\nCode: AuthorizationFailed\n"
-          "Message: The client 'a@contoso.com' with object id '11111111-2222-3333-4444-555555555555' does not have "
-          "authorization to perform action 'Microsoft.CognitiveServices/accounts/read' over scope "
-          "'/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/acc' or the scope "
-          "is invalid.")
+KEYS = {
+    "category",
+    "source",
+    "code",
+    "status",
+    "title",
+    "message",
+    "cause",
+    "fix",
+    "commands",
+    "verify",
+    "docs",
+    "credential",
+    "action",
+    "scope",
+    "principal",
+    "role",
+    "expected_audience",
+    "conditional_access",
+    "variant",
+}
+FORBIDDEN = (
+    '{"error": {"code": "AuthenticationTypeDisabled", "message": "Key based authentication is disabled '
+    'for this resource."}}'
+)
+DENIED = (
+    "azure.core.exceptions.HttpResponseError: (AuthorizationFailed) The client 'a@contoso.com' with object id "
+    "'11111111-2222-3333-4444-555555555555' does not have authorization to perform action "
+    "'Microsoft.CognitiveServices/accounts/read' over scope '/subscriptions/s/resourceGroups/rg/providers/"
+    "Microsoft.CognitiveServices/accounts/acc' or the scope is invalid.\nCode: AuthorizationFailed\n"
+    "Message: The client 'a@contoso.com' with object id '11111111-2222-3333-4444-555555555555' does not have "
+    "authorization to perform action 'Microsoft.CognitiveServices/accounts/read' over scope "
+    "'/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/acc' or the scope "
+    "is invalid."
+)
 
 
 def stdin_cli(args: list[str], text: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([preflight_exe(), *args], input=text, env=clean_env(), capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [preflight_exe(), *args], input=text, env=clean_env(), capture_output=True, text=True, timeout=120
+    )
 
 
 def test_stdin_and_the_json_list_contract() -> None:
@@ -48,10 +73,13 @@ def test_table_lists_each_explanation_with_its_verify_command() -> None:
     assert proc.stdout.count("verify:   preflight check --only") == 2
 
 
-@pytest.mark.parametrize(("text", "code"), [
-    ('{"error": {"code": "InternalServerError", "message": "The server had an error."}}', 1),
-    ("my laptop is slow today", 2),
-])
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ('{"error": {"code": "InternalServerError", "message": "The server had an error."}}', 1),
+        ("my laptop is slow today", 2),
+    ],
+)
 def test_exit_codes(text: str, code: int) -> None:
     assert run_cli(["explain", text]).returncode == code
 
@@ -78,8 +106,11 @@ openai.AuthenticationError: Error code: 401 - {{'error': {{'code': '401', 'messa
 @pytest.mark.parametrize("via", ["argument", "stdin"])
 def test_secrets_in_the_paste_never_appear(fmt: str, via: str) -> None:
     paste = PASTE + f"\nbad: {API_KEY} {SECRET}"  # a key and a secret quoted in an unrecognised line too
-    proc = stdin_cli(["explain", "--format", fmt, "-"], paste) if via == "stdin" \
+    proc = (
+        stdin_cli(["explain", "--format", fmt, "-"], paste)
+        if via == "stdin"
         else run_cli(["explain", "--format", fmt, paste])
+    )
     assert proc.returncode == 0, proc.stderr
     assert "invalid_key" in proc.stdout
     for canary in (API_KEY, NEW_KEY, JWT, JWT.split(".")[1], SECRET, APIM):
@@ -97,21 +128,26 @@ def test_explain_is_offline_and_light(tmp_path: object) -> None:
     the twin; explain must answer in a fraction of a second)."""
     import sys
 
-    probe = ("import sys\nfrom preflight.cli import main\n"
-             "main(['explain', '--format', 'json', 'AADSTS50076'])\n"
-             "print('LOADED=' + ','.join(sorted(n for n in sys.modules if n.split('.')[0] in "
-             "('azure', 'msal', 'requests', 'httpx', 'jinja2', 'cryptography') or n.startswith('preflight.twin'))), "
-             "file=sys.stderr)\n")
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
-                          cwd=str(tmp_path), env=clean_env())
+    probe = (
+        "import sys\nfrom preflight.cli import main\n"
+        "main(['explain', '--format', 'json', 'AADSTS50076'])\n"
+        "print('LOADED=' + ','.join(sorted(n for n in sys.modules if n.split('.')[0] in "
+        "('azure', 'msal', 'requests', 'httpx', 'jinja2', 'cryptography') or n.startswith('preflight.twin'))), "
+        "file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=str(tmp_path), env=clean_env()
+    )
     assert [line for line in proc.stderr.splitlines() if line.startswith("LOADED=")] == ["LOADED="], proc.stderr
 
 
 def test_the_json_names_which_meaning_entra_s_words_chose(capsys: pytest.CaptureFixture[str]) -> None:
     from preflight.cli import main
 
-    text = ("AADSTS700027: Client assertion contains an invalid signature. [Reason - The key was not found., "
-            "Thumbprint of key used by client: 'ABC']")
+    text = (
+        "AADSTS700027: Client assertion contains an invalid signature. [Reason - The key was not found., "
+        "Thumbprint of key used by client: 'ABC']"
+    )
     assert main(["explain", text, "--format", "json"]) == 0
     (item,) = json.loads(capsys.readouterr().out)
     assert item["code"] == 700027 and item["variant"] == "certificate_not_registered"

@@ -7,19 +7,23 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from helpers.cli import run_cli
 
 CONTRACT = {"code", "category", "title", "cause", "fix"}
 
 
-@pytest.mark.parametrize("given", [
-    "50076",
-    "AADSTS50076",
-    "DefaultAzureCredential failed to retrieve a token from the included credentials.\nAttempted credentials:\n"
-    "\tAzureCliCredential: ERROR: AADSTS50076: Due to a configuration change made by your administrator, or "
-    "because you moved to a new location, you must use multi-factor authentication to access '797f4846'. "
-    "Trace ID: 0 Correlation ID: 0 Timestamp: 2026-01-01 00:00:00Z",
-])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "50076",
+        "AADSTS50076",
+        "DefaultAzureCredential failed to retrieve a token from the included credentials.\nAttempted credentials:\n"
+        "\tAzureCliCredential: ERROR: AADSTS50076: Due to a configuration change made by your administrator, or "
+        "because you moved to a new location, you must use multi-factor authentication to access '797f4846'. "
+        "Trace ID: 0 Correlation ID: 0 Timestamp: 2026-01-01 00:00:00Z",
+    ],
+)
 def test_json_document(given: str) -> None:
     proc = run_cli(["explain", "--format", "json", given])
     assert proc.returncode == 0, proc.stderr

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from preflight.chain import link_fix
-from preflight.explain import explain, exit_code
+from preflight.explain import exit_code, explain
 
 # DefaultAzureCredential's message as azure-identity (Python) builds it: one "\t<Credential>: <error>" line per
 # credential tried (Azure/azure-cli#31648, dask/dask-cloudprovider#340, Azure/azure-sdk-for-python#28478).
@@ -49,9 +49,15 @@ To mitigate this issue, please refer to the troubleshooting guidelines here at h
 def test_every_credential_named_gets_one_explanation() -> None:
     found = explain(ALL_UNAVAILABLE)
     assert [e.credential for e in found] == [
-        "EnvironmentCredential", "WorkloadIdentityCredential", "ManagedIdentityCredential",
-        "SharedTokenCacheCredential", "VisualStudioCodeCredential", "AzureCliCredential",
-        "AzurePowerShellCredential", "AzureDeveloperCliCredential"]
+        "EnvironmentCredential",
+        "WorkloadIdentityCredential",
+        "ManagedIdentityCredential",
+        "SharedTokenCacheCredential",
+        "VisualStudioCodeCredential",
+        "AzureCliCredential",
+        "AzurePowerShellCredential",
+        "AzureDeveloperCliCredential",
+    ]
     assert {e.category for e in found} == {"credential_unavailable"}
     assert {e.source.value for e in found} == {"credential"}
     assert exit_code(found) == 0
@@ -69,39 +75,58 @@ def test_unavailable_links_get_signin_chain_fixes() -> None:
 def test_a_refusal_inside_a_chain_is_classified_by_its_code_and_comes_first() -> None:
     found = explain(STOPPED_AT_ENVIRONMENT)
     assert [(e.category, e.credential, e.code) for e in found] == [
-        ("invalid_client_secret", "EnvironmentCredential", 7000215)]
+        ("invalid_client_secret", "EnvironmentCredential", 7000215)
+    ]
 
 
 def test_a_link_that_failed_without_a_code_is_failed_and_comes_first() -> None:
     found = explain(MI_FAILED)
     assert [(e.category, e.credential) for e in found] == [
-        ("credential_failed", "ManagedIdentityCredential"), ("credential_unavailable", "EnvironmentCredential"),
-        ("credential_unavailable", "WorkloadIdentityCredential")]
+        ("credential_failed", "ManagedIdentityCredential"),
+        ("credential_unavailable", "EnvironmentCredential"),
+        ("credential_unavailable", "WorkloadIdentityCredential"),
+    ]
 
 
 def test_a_chain_inside_a_log_line_and_the_raised_exception_is_explained_once() -> None:
-    text = "WARNING:azure.identity._credentials.chained:" + ALL_UNAVAILABLE + "\n\n" + \
-        "azure.core.exceptions.ClientAuthenticationError: " + ALL_UNAVAILABLE
+    text = (
+        "WARNING:azure.identity._credentials.chained:"
+        + ALL_UNAVAILABLE
+        + "\n\n"
+        + "azure.core.exceptions.ClientAuthenticationError: "
+        + ALL_UNAVAILABLE
+    )
     assert len(explain(text)) == 8
 
 
 # Entra's answers, in the wrappings they arrive in
-ENTRA_TEXT = ("AADSTS700016: Application with identifier '00000000-0000-0000-0000-000000000003' was not found in the "
-              "directory 'Contoso'. This can happen if the application has not been installed by the administrator "
-              "of the tenant or consented to by any user in the tenant.\nTrace ID: 0b8e0000-0000-0000-0000-000000000000"
-              "\nCorrelation ID: 1c9f0000-0000-0000-0000-000000000000\nTimestamp: 2026-01-01 00:00:00Z")
-TOKEN_BODY = json.dumps({"error": "invalid_client", "error_description": ENTRA_TEXT.replace("\n", " "),
-                         "error_codes": [700016], "timestamp": "2026-01-01 00:00:00Z",
-                         "trace_id": "0b8e0000-0000-0000-0000-000000000000",
-                         "correlation_id": "1c9f0000-0000-0000-0000-000000000000"})
+ENTRA_TEXT = (
+    "AADSTS700016: Application with identifier '00000000-0000-0000-0000-000000000003' was not found in the "
+    "directory 'Contoso'. This can happen if the application has not been installed by the administrator "
+    "of the tenant or consented to by any user in the tenant.\nTrace ID: 0b8e0000-0000-0000-0000-000000000000"
+    "\nCorrelation ID: 1c9f0000-0000-0000-0000-000000000000\nTimestamp: 2026-01-01 00:00:00Z"
+)
+TOKEN_BODY = json.dumps(
+    {
+        "error": "invalid_client",
+        "error_description": ENTRA_TEXT.replace("\n", " "),
+        "error_codes": [700016],
+        "timestamp": "2026-01-01 00:00:00Z",
+        "trace_id": "0b8e0000-0000-0000-0000-000000000000",
+        "correlation_id": "1c9f0000-0000-0000-0000-000000000000",
+    }
+)
 CLIENT_SECRET_TRACEBACK = (
-    "Traceback (most recent call last):\n  File \"/app/main.py\", line 5, in <module>\n"
-    "azure.core.exceptions.ClientAuthenticationError: Authentication failed: " + ENTRA_TEXT)
+    'Traceback (most recent call last):\n  File "/app/main.py", line 5, in <module>\n'
+    "azure.core.exceptions.ClientAuthenticationError: Authentication failed: " + ENTRA_TEXT
+)
 
 
-@pytest.mark.parametrize("text", [ENTRA_TEXT, TOKEN_BODY, CLIENT_SECRET_TRACEBACK,
-                                  "ERROR: " + ENTRA_TEXT.replace("\n", " ")],
-                         ids=["entra-text", "token-body", "traceback", "az-cli-stderr"])
+@pytest.mark.parametrize(
+    "text",
+    [ENTRA_TEXT, TOKEN_BODY, CLIENT_SECRET_TRACEBACK, "ERROR: " + ENTRA_TEXT.replace("\n", " ")],
+    ids=["entra-text", "token-body", "traceback", "az-cli-stderr"],
+)
 def test_entra_errors_in_every_wrapping(text: str) -> None:
     found = explain(text)
     assert [(e.category, e.code, e.source.value) for e in found] == [("application_not_found", 700016, "entra")]

@@ -14,12 +14,16 @@ import pytest
 
 from preflight.azure.services import COMMANDS, FACTS, describe_fact
 from preflight.context import Fact
-from preflight.engine import load, select
 from preflight.engine import discover as discover_checks
+from preflight.engine import load, select
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = sorted(p for folder in ("preflight", "checks") for p in (ROOT / folder).rglob("*.py")
-                 if "twin" not in p.relative_to(ROOT).parts)
+SOURCES = sorted(
+    p
+    for folder in ("preflight", "checks")
+    for p in (ROOT / folder).rglob("*.py")
+    if "twin" not in p.relative_to(ROOT).parts
+)
 #: Calls whose first argument is a fact name (and, for the error builders, whose fourth is its teller).
 NAMING_CALLS = {"fact", "registered_fact", "FactError", "arm_error", "_rest_error"}
 CHECK_GROUPS = ("preflight.checks", "preflight.audit")
@@ -70,8 +74,11 @@ def test_every_declared_fact_is_registered_with_the_registrys_teller() -> None:
     assert len(declared) >= 30  # the scan found the providers (not an empty pass)
     unregistered = sorted(set(declared) - set(FACTS))
     assert not unregistered, f"facts declared but not in preflight.azure.services.FACTS: {unregistered}"
-    differs = {name: (f.reported_by, FACTS[name].reported_by) for name, f in declared.items()
-               if f.reported_by != FACTS[name].reported_by}
+    differs = {
+        name: (f.reported_by, FACTS[name].reported_by)
+        for name, f in declared.items()
+        if f.reported_by != FACTS[name].reported_by
+    }
     assert not differs, f"@fact reported_by (declared, registered) disagree: {differs}"
 
 
@@ -111,13 +118,16 @@ def test_every_teller_is_a_check_that_exists() -> None:
     assert not unknown, f"reported_by names no check: {unknown}"
 
 
-@pytest.mark.parametrize(("name", "said"), [
-    ("role-assignments", "Azure Resource Manager (role-assignments)"),
-    ("arm:rest", "Azure Resource Manager (arm:rest)"),
-    ("directory", "Microsoft Graph (directory)"),
-    ("resource", "Azure Resource Manager / Azure Resource Graph (resource)"),
-    ("profile", None),
-    ("no-such-fact", None),
-])
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("role-assignments", "Azure Resource Manager (role-assignments)"),
+        ("arm:rest", "Azure Resource Manager (arm:rest)"),
+        ("directory", "Microsoft Graph (directory)"),
+        ("resource", "Azure Resource Manager / Azure Resource Graph (resource)"),
+        ("profile", None),
+        ("no-such-fact", None),
+    ],
+)
 def test_a_registered_fact_is_described_by_its_service(name: str, said: str | None) -> None:
     assert describe_fact(name) == said

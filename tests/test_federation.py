@@ -23,12 +23,22 @@ from preflight.federation import (
 def jwt(claims: dict[str, object]) -> str:
     def part(data: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
     return f"{part({'alg': 'RS256'})}.{part(claims)}.c2ln"
 
 
 def test_read_assertion_decodes_without_verifying() -> None:
-    found = read_assertion(jwt({"iss": GITHUB_ISSUER, "sub": "repo:o/r:ref:refs/heads/main",
-                                "aud": "api://AzureADTokenExchange", "exp": 1700000300, "iat": 1700000000}))
+    found = read_assertion(
+        jwt(
+            {
+                "iss": GITHUB_ISSUER,
+                "sub": "repo:o/r:ref:refs/heads/main",
+                "aud": "api://AzureADTokenExchange",
+                "exp": 1700000300,
+                "iat": 1700000000,
+            }
+        )
+    )
     assert found.issuer == GITHUB_ISSUER and found.subject == "repo:o/r:ref:refs/heads/main"
     assert found.audiences == ("api://AzureADTokenExchange",)
     assert found.lifetime_left(1700000200) == 100
@@ -41,17 +51,38 @@ def test_read_assertion_rejects_garbage_without_quoting_it() -> None:
     assert "secret-looking-value" not in str(info.value)
 
 
-@pytest.mark.parametrize(("env", "subject"), [
-    ({"GITHUB_REPOSITORY": "Contoso/AI-App", "GITHUB_REF": "refs/heads/main", "GITHUB_EVENT_NAME": "push"},
-     "repo:Contoso/AI-App:ref:refs/heads/main"),
-    ({"GITHUB_REPOSITORY": "o/r", "GITHUB_REF": "refs/tags/v1.2", "GITHUB_EVENT_NAME": "push"},
-     "repo:o/r:ref:refs/tags/v1.2"),
-    ({"GITHUB_REPOSITORY": "o/r", "GITHUB_REF": "refs/pull/7/merge", "GITHUB_EVENT_NAME": "pull_request",
-      "GITHUB_HEAD_REF": "feature"}, "repo:o/r:pull_request"),
-    # a job that references an environment presents it, whatever the event
-    ({"GITHUB_REPOSITORY": "o/r", "GITHUB_REF": "refs/heads/main", "GITHUB_EVENT_NAME": "pull_request",
-      "PREFLIGHT_GITHUB_ENVIRONMENT": "production"}, "repo:o/r:environment:production"),
-])
+@pytest.mark.parametrize(
+    ("env", "subject"),
+    [
+        (
+            {"GITHUB_REPOSITORY": "Contoso/AI-App", "GITHUB_REF": "refs/heads/main", "GITHUB_EVENT_NAME": "push"},
+            "repo:Contoso/AI-App:ref:refs/heads/main",
+        ),
+        (
+            {"GITHUB_REPOSITORY": "o/r", "GITHUB_REF": "refs/tags/v1.2", "GITHUB_EVENT_NAME": "push"},
+            "repo:o/r:ref:refs/tags/v1.2",
+        ),
+        (
+            {
+                "GITHUB_REPOSITORY": "o/r",
+                "GITHUB_REF": "refs/pull/7/merge",
+                "GITHUB_EVENT_NAME": "pull_request",
+                "GITHUB_HEAD_REF": "feature",
+            },
+            "repo:o/r:pull_request",
+        ),
+        # a job that references an environment presents it, whatever the event
+        (
+            {
+                "GITHUB_REPOSITORY": "o/r",
+                "GITHUB_REF": "refs/heads/main",
+                "GITHUB_EVENT_NAME": "pull_request",
+                "PREFLIGHT_GITHUB_ENVIRONMENT": "production",
+            },
+            "repo:o/r:environment:production",
+        ),
+    ],
+)
 def test_github_subjects(env: dict[str, str], subject: str) -> None:
     expected = ci_subject({"GITHUB_ACTIONS": "true", **env})
     assert expected is not None and expected.source == "github"
@@ -64,9 +95,13 @@ def test_github_without_ref_cannot_compute() -> None:
 
 
 def test_azure_pipelines_subject() -> None:
-    env = {"TF_BUILD": "True", "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
-           "SYSTEM_TEAMPROJECT": "AI Platform", "SYSTEM_COLLECTIONID": "0f0f0f0f-1111-4111-8111-111111111111",
-           "PREFLIGHT_SERVICE_CONNECTION": "azure-prod"}
+    env = {
+        "TF_BUILD": "True",
+        "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
+        "SYSTEM_TEAMPROJECT": "AI Platform",
+        "SYSTEM_COLLECTIONID": "0f0f0f0f-1111-4111-8111-111111111111",
+        "PREFLIGHT_SERVICE_CONNECTION": "azure-prod",
+    }
     expected = ci_subject(env)
     assert expected is not None and expected.source == "azure-pipelines"
     assert expected.subject == "sc://contoso/AI Platform/azure-prod"
@@ -81,10 +116,10 @@ def test_outside_ci_there_is_no_subject() -> None:
     assert ci_subject({"PATH": "/usr/bin"}) is None
 
 
-RECORDS = [FederatedRecord("main", GITHUB_ISSUER, "repo:Contoso/AI-App:ref:refs/heads/main",
-                           ("api://AzureADTokenExchange",)),
-           FederatedRecord("prod", GITHUB_ISSUER, "repo:Contoso/AI-App:environment:prod",
-                           ("api://AzureADTokenExchange",))]
+RECORDS = [
+    FederatedRecord("main", GITHUB_ISSUER, "repo:Contoso/AI-App:ref:refs/heads/main", ("api://AzureADTokenExchange",)),
+    FederatedRecord("prod", GITHUB_ISSUER, "repo:Contoso/AI-App:environment:prod", ("api://AzureADTokenExchange",)),
+]
 
 
 def test_match_is_exact_and_case_sensitive() -> None:

@@ -42,12 +42,32 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
     python = venv / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     Path(site, "runtime-deps.pth").write_text(str(deps) + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    "--no-index", "--disable-pip-version-check", str(wheel)],
-                   check=True, capture_output=True, text=True, env=clean_env())
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+    )
     return venv / "bin"
 
 
@@ -58,17 +78,39 @@ def _env(bin_dir: Path, home: Path, dns_log: Path) -> dict[str, str]:
 
 
 def test_the_wheel_is_what_runs(fresh: Path, tmp_path: Path) -> None:
-    where = subprocess.run([str(fresh / "python"), "-c", "import preflight; print(preflight.__file__)"],
-                           capture_output=True, text=True, env=clean_env(), check=True, cwd=tmp_path).stdout
+    where = subprocess.run(
+        [str(fresh / "python"), "-c", "import preflight; print(preflight.__file__)"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=True,
+        cwd=tmp_path,
+    ).stdout
     assert where.startswith(str(fresh.parent)), where  # not the source tree, not the editable install
 
 
 def test_twin_exec_check_json_from_a_fresh_install(fresh: Path, tmp_path: Path) -> None:
     home, dns_log = tmp_path / "home", tmp_path / "dns.log"
     home.mkdir()
-    proc = subprocess.run([str(fresh / "preflight"), "twin", "exec", "--scenario", "healthy", "--",
-                           str(fresh / "preflight"), "check", "--format", "json"],
-                          env=_env(fresh, home, dns_log), capture_output=True, text=True, timeout=180, cwd=home)
+    proc = subprocess.run(
+        [
+            str(fresh / "preflight"),
+            "twin",
+            "exec",
+            "--scenario",
+            "healthy",
+            "--",
+            str(fresh / "preflight"),
+            "check",
+            "--format",
+            "json",
+        ],
+        env=_env(fresh, home, dns_log),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=home,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     report = json.loads(proc.stdout)
     statuses = {r["check_id"]: r["status"] for r in report["results"]}
@@ -80,8 +122,14 @@ def test_twin_exec_check_json_from_a_fresh_install(fresh: Path, tmp_path: Path) 
 def test_demo_from_a_fresh_install(fresh: Path, tmp_path: Path) -> None:
     home, dns_log = tmp_path / "home", tmp_path / "dns.log"
     home.mkdir()
-    proc = subprocess.run([str(fresh / "preflight"), "demo"], env=_env(fresh, home, dns_log),
-                          capture_output=True, text=True, timeout=180, cwd=home)
+    proc = subprocess.run(
+        [str(fresh / "preflight"), "demo"],
+        env=_env(fresh, home, dns_log),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=home,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "scenario 'healthy'" in proc.stderr and "nothing leaves this machine" in proc.stderr
     for check_id in ("signin.chain", "tokens.scope", "resource.endpoint", "rbac.data-action"):

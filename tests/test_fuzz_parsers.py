@@ -20,17 +20,32 @@ ENDPOINT = "https://contoso.openai.azure.com/"  # given, so no .azureml/config.j
 FAST = settings(max_examples=150, deadline=None)
 
 guids = st.uuids().map(str)
-segments = st.one_of(st.text(max_size=12), st.text(string.ascii_letters + string.digits + "-._", min_size=1,
-                                                   max_size=12), guids)
+segments = st.one_of(
+    st.text(max_size=12), st.text(string.ascii_letters + string.digits + "-._", min_size=1, max_size=12), guids
+)
 # Mostly-plausible resource ids with one part off: hypothesis explores the parser's edges, not just noise.
 resource_ids = st.one_of(
     st.text(max_size=80),
-    st.builds(lambda sub, rg, ns, typ, name, tail: f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{ns}/{typ}/"
-              f"{name}{tail}", st.one_of(guids, segments), segments, segments, segments, segments,
-              st.sampled_from(["", "/", "//", "\n", " ", "/sub/child", "?x=1"])),
+    st.builds(
+        lambda sub, rg, ns, typ, name, tail: (
+            f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{ns}/{typ}/{name}{tail}"
+        ),
+        st.one_of(guids, segments),
+        segments,
+        segments,
+        segments,
+        segments,
+        st.sampled_from(["", "/", "//", "\n", " ", "/sub/child", "?x=1"]),
+    ),
 )
-subscriptions = st.one_of(st.text(max_size=40), guids, guids.map(lambda g: g + "\n"), guids.map(lambda g: " " + g),
-                          guids.map(lambda g: g.replace("-", "")), guids.map(lambda g: "{" + g + "}"))
+subscriptions = st.one_of(
+    st.text(max_size=40),
+    guids,
+    guids.map(lambda g: g + "\n"),
+    guids.map(lambda g: " " + g),
+    guids.map(lambda g: g.replace("-", "")),
+    guids.map(lambda g: "{" + g + "}"),
+)
 
 
 @FAST
@@ -59,9 +74,17 @@ def test_subscription_parsing_accepts_only_guids(subscription: str) -> None:
 
 
 @FAST
-@given(text=st.one_of(st.text(max_size=200),
-                      st.lists(st.one_of(st.text(max_size=10), st.from_regex(r"AADSTS\d{1,9}", fullmatch=True),
-                                         st.integers(-10, 10**12).map(str)), max_size=8).map(" ".join)))
+@given(
+    text=st.one_of(
+        st.text(max_size=200),
+        st.lists(
+            st.one_of(
+                st.text(max_size=10), st.from_regex(r"AADSTS\d{1,9}", fullmatch=True), st.integers(-10, 10**12).map(str)
+            ),
+            max_size=8,
+        ).map(" ".join),
+    )
+)
 def test_aadsts_scanning_never_raises(text: str) -> None:
     codes = parse_aadsts_codes(text)
     assert all(isinstance(c, int) and c >= 0 for c in codes)
@@ -69,10 +92,15 @@ def test_aadsts_scanning_never_raises(text: str) -> None:
 
 
 @FAST
-@given(token=st.one_of(st.text(max_size=200),
-                       st.lists(st.text(string.ascii_letters + string.digits + "-_=", max_size=40),
-                                min_size=1, max_size=6).map(".".join),
-                       st.text(max_size=60).map(lambda t: "Bearer " + t)))
+@given(
+    token=st.one_of(
+        st.text(max_size=200),
+        st.lists(st.text(string.ascii_letters + string.digits + "-_=", max_size=40), min_size=1, max_size=6).map(
+            ".".join
+        ),
+        st.text(max_size=60).map(lambda t: "Bearer " + t),
+    )
+)
 def test_decode_claims_raises_only_claims_error(token: str) -> None:
     try:
         claims = decode_claims(token)

@@ -26,13 +26,19 @@ ARM_DELAY_MS = 5000
 def _slow_arm_scenario() -> dict[str, object]:
     doc = json.loads(builtin_scenario_text("healthy"))
     doc["name"] = "interrupt-slow-arm"
-    doc["faults"] = [{"match": {"service": "arm", "path": "/subscriptions/.*"}, "latencyMs": ARM_DELAY_MS,
-                      "description": "keep the run busy so Ctrl-C lands mid-run"}]
+    doc["faults"] = [
+        {
+            "match": {"service": "arm", "path": "/subscriptions/.*"},
+            "latencyMs": ARM_DELAY_MS,
+            "description": "keep the run busy so Ctrl-C lands mid-run",
+        }
+    ]
     return doc
 
 
-def _interrupt_once(proc: subprocess.Popen[str], twin: Twin, seen: Callable[[LogEntry], bool], what: str,
-                    settle: float) -> tuple[str, str, float]:
+def _interrupt_once(
+    proc: subprocess.Popen[str], twin: Twin, seen: Callable[[LogEntry], bool], what: str, settle: float
+) -> tuple[str, str, float]:
     """Once the twin has logged a request ``seen`` accepts (plus ``settle`` seconds), send SIGINT; returns
     stdout, stderr and the seconds the process took to stop."""
     try:
@@ -55,9 +61,14 @@ def _interrupt_once(proc: subprocess.Popen[str], twin: Twin, seen: Callable[[Log
 def test_sigint_stops_quickly_lists_finished_checks_and_writes_nothing(twin_session: Twin, tmp_path: Path) -> None:
     twin_session.use(_slow_arm_scenario())
     report = tmp_path / "R.json"
-    proc = subprocess.Popen([preflight_exe(), "check", "--format", "json", "--output", str(report)],
-                            env=twin_session.process_environment(), cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [preflight_exe(), "check", "--format", "json", "--output", str(report)],
+        env=twin_session.process_environment(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     # Wait until the run is really under way: Graph has answered (sign-in checks are finishing) and the delayed
     # ARM calls are in flight. (The twin logs a request when it answers, so ARM cannot be awaited.)
     out, err, latency = _interrupt_once(proc, twin_session, lambda e: e.service == "graph", "called Graph", 0.3)
@@ -76,13 +87,18 @@ def test_sigint_during_the_wait_pause_lists_the_last_attempt(twin_session: Twin,
     """--wait sleeps between attempts; Ctrl-C there still says what the last attempt found, exit 130."""
     twin_session.use("owner-without-data-role")  # rbac.data-action FAILs: --wait keeps trying
     report = tmp_path / "R.json"
-    proc = subprocess.Popen([preflight_exe(), "check", "--only", "rbac.data-action", "--wait", "60s",
-                             "--output", str(report)],
-                            env=twin_session.process_environment(), cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [preflight_exe(), "check", "--only", "rbac.data-action", "--wait", "60s", "--output", str(report)],
+        env=twin_session.process_environment(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     # the role assignments have been read once: the first attempt is over and the 15 s pause has begun
-    out, err, latency = _interrupt_once(proc, twin_session, lambda e: "roleAssignments" in e.path,
-                                        "read the role assignments", 1.0)
+    out, err, latency = _interrupt_once(
+        proc, twin_session, lambda e: "roleAssignments" in e.path, "read the role assignments", 1.0
+    )
     assert proc.returncode == 130, (proc.returncode, out, err)
     assert latency < 1.5 and "Traceback" not in err, err
     assert "interrupted during the pause after --wait attempt 1: 1 check(s) had finished" in err, err

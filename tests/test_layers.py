@@ -51,8 +51,12 @@ def test_the_import_contracts_hold(tmp_path: Path) -> None:
     # Any directory but the checkout: lint-imports puts its working directory first on sys.path, and must find
     # the installed package, not the source tree.
     lint = Path(sys.executable).with_name("lint-imports")
-    command = [str(lint) if lint.exists() else (shutil.which("lint-imports") or "lint-imports"),
-               str(CONFIG), "--no-cache", "--no-logo"]
+    command = [
+        str(lint) if lint.exists() else (shutil.which("lint-imports") or "lint-imports"),
+        str(CONFIG),
+        "--no-cache",
+        "--no-logo",
+    ]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -96,8 +100,11 @@ def test_only_the_twin_commands_name_the_twin() -> None:
         if path.is_relative_to(twin):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(
-                    r"preflight\.twin(\.\w+)*", node.value):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and re.fullmatch(r"preflight\.twin(\.\w+)*", node.value)
+            ):
                 named.append(f"{path.relative_to(package.parent)}: {node.value}")
     assert named, "the twin/demo commands are no longer registered by name: update this test and the contract"
     assert all(entry.endswith(": preflight.twin.commands") for entry in named), named
@@ -113,8 +120,9 @@ def test_the_source_tree_mirrors_the_installed_layout() -> None:
         assert link.resolve() == (ROOT / name).resolve()
 
 
-def test_a_unit_test_may_not_start_a_process_or_use_the_network(request: pytest.FixtureRequest,
-                                                                    unit_guard: Any) -> None:
+def test_a_unit_test_may_not_start_a_process_or_use_the_network(
+    request: pytest.FixtureRequest, unit_guard: Any
+) -> None:
     """The guard that keeps ``pytest -m unit`` honest (tests/conftest.py), tried on this very test."""
     import subprocess
 

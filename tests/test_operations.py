@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from helpers.shared_data import SHARED_ROLES_DIR
 
 from preflight.errors import FactError
@@ -59,20 +60,33 @@ def test_shipped_catalogue_is_what_the_generator_writes() -> None:
     assert len(namespaces[CS]["dataActions"]) > 1000 and len(namespaces[CS]["actions"]) > 100
 
 
-@pytest.mark.parametrize("action", [f"{CS}/accounts/read", f"{CS}/accounts/listKeys/action",
-                                    f"{CS}/accounts/deployments/write", f"{CS}/accounts/regenerateKey/action",
-                                    "Microsoft.MachineLearningServices/workspaces/read",
-                                    "Microsoft.Authorization/roleAssignments/write"])
+@pytest.mark.parametrize(
+    "action",
+    [
+        f"{CS}/accounts/read",
+        f"{CS}/accounts/listKeys/action",
+        f"{CS}/accounts/deployments/write",
+        f"{CS}/accounts/regenerateKey/action",
+        "Microsoft.MachineLearningServices/workspaces/read",
+        "Microsoft.Authorization/roleAssignments/write",
+    ],
+)
 def test_management_actions_that_role_patterns_called_data_actions(action: str) -> None:
     """Cognitive Services User's dataActions "Microsoft.CognitiveServices/*" match these; Azure says control."""
     assert plane_of(action) is False
     assert plane_of(action.upper()) is False and plane_of(f"  {action.lower()} ") is False
 
 
-@pytest.mark.parametrize("action", [CHAT, f"{CS}/accounts/OpenAI/deployments/embeddings/action",
-                                    f"{CS}/accounts/OpenAI/deployments/read",
-                                    f"{CS}/accounts/TextAnalytics/analyze/action",
-                                    f"{CS}/accounts/AIServices/agents/read"])
+@pytest.mark.parametrize(
+    "action",
+    [
+        CHAT,
+        f"{CS}/accounts/OpenAI/deployments/embeddings/action",
+        f"{CS}/accounts/OpenAI/deployments/read",
+        f"{CS}/accounts/TextAnalytics/analyze/action",
+        f"{CS}/accounts/AIServices/agents/read",
+    ],
+)
 def test_real_data_actions(action: str) -> None:
     assert plane_of(action) is True
 
@@ -94,15 +108,22 @@ def test_every_profile_requirement_is_on_the_plane_the_profile_says() -> None:
 WIDGETS: Mapping[str, Any] = {
     "name": "Contoso.Widgets",
     "operations": [{"name": "Contoso.Widgets/register/action", "isDataAction": False}],
-    "resourceTypes": [{"name": "widgets", "operations": [
-        {"name": "Contoso.Widgets/widgets/read", "isDataAction": False},
-        {"name": "Contoso.Widgets/widgets/spin/action", "isDataAction": True}]}],
+    "resourceTypes": [
+        {
+            "name": "widgets",
+            "operations": [
+                {"name": "Contoso.Widgets/widgets/read", "isDataAction": False},
+                {"name": "Contoso.Widgets/widgets/spin/action", "isDataAction": True},
+            ],
+        }
+    ],
 }
 
 
 def test_catalogue_from_reads_operations_and_resource_types() -> None:
-    assert catalogue_from([WIDGETS]) == {"Contoso.Widgets": {
-        "actions": ["register/action", "widgets/read"], "dataActions": ["widgets/spin/action"]}}
+    assert catalogue_from([WIDGETS]) == {
+        "Contoso.Widgets": {"actions": ["register/action", "widgets/read"], "dataActions": ["widgets/spin/action"]}
+    }
     assert plane_in(WIDGETS, "contoso.widgets/WIDGETS/spin/action") is True
     assert plane_in(WIDGETS, "Contoso.Widgets/widgets/read") is False
     assert plane_in(WIDGETS, "Contoso.Widgets/gadgets/read") is None
@@ -132,8 +153,9 @@ def test_decide_plane_falls_back_to_role_patterns_and_says_so() -> None:
     roles = _definitions()
 
     def refused(namespace: str) -> Mapping[str, Any]:
-        raise FactError("provider-operations", f"could not read the provider operations of {namespace}: 404",
-                        status=404)
+        raise FactError(
+            "provider-operations", f"could not read the provider operations of {namespace}: 404", status=404
+        )
 
     blob = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"  # Storage Blob Data Reader's
     plane = decide_plane(blob, None, roles, refused)

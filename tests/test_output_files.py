@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from helpers.audit_scenarios import audit_scenario
 from helpers.cli import clean_env, run_cli, run_cli_reader_gone
 
@@ -38,6 +39,7 @@ def test_report_files_get_the_mode_the_umask_gives(tmp_path: Path, umask: int) -
 
 
 # --- issue 17 item 5: an --output path that is not a regular file is refused, never replaced ----------------
+
 
 def _fifo(path: Path) -> None:
     os.mkfifo(path)
@@ -93,14 +95,18 @@ def _refused(proc: subprocess.CompletedProcess[str], path: Path, kind: str) -> N
 
 
 @pytest.mark.parametrize("special", list(SPECIAL))
-def test_check_refuses_an_output_that_is_not_a_regular_file_before_the_run(twin: Twin, tmp_path: Path,
-                                                                          special: str) -> None:
+def test_check_refuses_an_output_that_is_not_a_regular_file_before_the_run(
+    twin: Twin, tmp_path: Path, special: str
+) -> None:
     make, still, kind = SPECIAL[special]
     path = tmp_path / "report.json"
     make(path)
     twin.clear_log()  # the session twin's log holds earlier tests' requests: count only this run's
-    proc = run_cli(["check", "--output", str(tmp_path / "ok.json"), "--output", str(path)],
-                   env=twin.process_environment(clean_env()), cwd=tmp_path)
+    proc = run_cli(
+        ["check", "--output", str(tmp_path / "ok.json"), "--output", str(path)],
+        env=twin.process_environment(clean_env()),
+        cwd=tmp_path,
+    )
     _refused(proc, path, kind)
     assert still(path.lstat().st_mode), f"{special} was replaced"
     assert twin.requests() == [], "the run started: the refusal must come before any network call"
@@ -114,8 +120,11 @@ def test_audit_refuses_a_fifo_output_before_the_run(twin_session: Twin, tmp_path
     path = tmp_path / "audit.json"
     os.mkfifo(path)
     twin_session.clear_log()  # the session twin's log holds earlier tests' requests: count only this run's
-    proc = run_cli(["audit", "--all-subscriptions", "--output", str(path)],
-                   env=twin_session.process_environment(clean_env()), cwd=tmp_path)
+    proc = run_cli(
+        ["audit", "--all-subscriptions", "--output", str(path)],
+        env=twin_session.process_environment(clean_env()),
+        cwd=tmp_path,
+    )
     _refused(proc, path, "a named pipe (FIFO)")
     assert stat.S_ISFIFO(path.lstat().st_mode)
     assert twin_session.requests() == []
@@ -123,8 +132,11 @@ def test_audit_refuses_a_fifo_output_before_the_run(twin_session: Twin, tmp_path
 
 def test_dash_is_stdout_not_a_file_named_dash(twin: Twin, tmp_path: Path) -> None:
     """``--output -`` is stdout, which carries the --format rendering: printed once, no file called ``-``."""
-    proc = run_cli(["check", "--only", "env.config", "--format", "json", "--output", "-"],
-                   env=twin.process_environment(clean_env()), cwd=tmp_path)
+    proc = run_cli(
+        ["check", "--only", "env.config", "--format", "json", "--output", "-"],
+        env=twin.process_environment(clean_env()),
+        cwd=tmp_path,
+    )
     assert proc.returncode in (0, 1), proc.stderr
     assert json.loads(proc.stdout)["schema"]  # one JSON document, not two concatenated
     assert list(tmp_path.iterdir()) == []
@@ -132,11 +144,10 @@ def test_dash_is_stdout_not_a_file_named_dash(twin: Twin, tmp_path: Path) -> Non
 
 # --- a reader that goes away (`preflight … | head -0`) costs neither the files nor the exit code ----------------
 
-def test_check_with_stdout_closed_still_writes_the_files_and_keeps_the_exit_code(twin: Twin, tmp_path: Path
-                                                                                 ) -> None:
+
+def test_check_with_stdout_closed_still_writes_the_files_and_keeps_the_exit_code(twin: Twin, tmp_path: Path) -> None:
     env = twin.process_environment(clean_env())
-    args = ["check", "--only", "env.config", "--output", str(tmp_path / "r.json"), "--output",
-            str(tmp_path / "r.html")]
+    args = ["check", "--only", "env.config", "--output", str(tmp_path / "r.json"), "--output", str(tmp_path / "r.html")]
     gone = run_cli_reader_gone(args, env=env, cwd=tmp_path)
     read = run_cli(["check", "--only", "env.config"], env=env, cwd=tmp_path)
     assert gone.returncode == read.returncode and read.returncode in (0, 1), (gone.returncode, gone.stderr)
@@ -148,18 +159,31 @@ def test_check_with_stdout_closed_still_writes_the_files_and_keeps_the_exit_code
 def test_audit_with_stdout_closed_still_writes_the_files(twin_session: Twin, tmp_path: Path) -> None:
     twin_session.use(audit_scenario())
     out = tmp_path / "audit.json"
-    proc = run_cli_reader_gone(["audit", "--all-subscriptions", "--format", "csv", "--output", str(out)],
-                               env=twin_session.process_environment(clean_env()), cwd=tmp_path)
+    proc = run_cli_reader_gone(
+        ["audit", "--all-subscriptions", "--format", "csv", "--output", str(out)],
+        env=twin_session.process_environment(clean_env()),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 1, proc.stderr  # privileged findings FAIL, as with stdout read
     assert proc.stderr == ""
     assert len(json.loads(out.read_text())["tables"]["assignments"]) == 10
 
 
-@pytest.mark.parametrize("args", [
-    ["whoami"], ["whoami", "--format", "json"],
-    ["can-i", "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"],
-    ["can-i", "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action", "--format", "json"],
-], ids=["whoami", "whoami-json", "can-i", "can-i-json"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["whoami"],
+        ["whoami", "--format", "json"],
+        ["can-i", "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"],
+        [
+            "can-i",
+            "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action",
+            "--format",
+            "json",
+        ],
+    ],
+    ids=["whoami", "whoami-json", "can-i", "can-i-json"],
+)
 def test_answers_with_stdout_closed_keep_the_exit_code(args: list[str], twin_session: Twin, tmp_path: Path) -> None:
     """``can-i`` and ``whoami`` print through the same shell as the reports: a reader that goes away changes
     neither their exit code (the answer's) nor stderr (no traceback, no click exit 1)."""

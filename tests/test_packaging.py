@@ -29,13 +29,23 @@ def test_the_only_top_level_package_is_preflight(wheel: Path) -> None:
 
 def test_checks_reports_and_data_files_are_inside_the_wheel(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    for expected in ("preflight/checks/env.py", "preflight/reports/json_report.py", "preflight/reports/table.py",
-                     "preflight/schemas/report-1.schema.json", "preflight/py.typed", "preflight/profiles.json",
-                     "preflight/provider_operations.json", "preflight/builtin_roles.json"):
+    for expected in (
+        "preflight/checks/env.py",
+        "preflight/reports/json_report.py",
+        "preflight/reports/table.py",
+        "preflight/schemas/report-1.schema.json",
+        "preflight/py.typed",
+        "preflight/profiles.json",
+        "preflight/provider_operations.json",
+        "preflight/builtin_roles.json",
+    ):
         assert expected in names
     # every data file in the source tree of a package-data folder must ship
-    for folder, pattern in (("preflight/twin/scenarios", "*.json"), ("preflight/twin/data", "*.json"),
-                            ("preflight/twin/data", "*.json.gz")):
+    for folder, pattern in (
+        ("preflight/twin/scenarios", "*.json"),
+        ("preflight/twin/data", "*.json"),
+        ("preflight/twin/data", "*.json.gz"),
+    ):
         for path in (ROOT / folder).glob(pattern):
             assert f"{folder}/{path.name}" in names
 
@@ -50,14 +60,31 @@ def test_entry_points_and_console_script_are_declared(wheel: Path) -> None:
 
 def test_import_checks_fails_after_install(wheel: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
-                    "--target", str(site), str(wheel)], check=True, capture_output=True, text=True, env=clean_env())
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+    )
     env = clean_env({"PYTHONPATH": str(site)})
     probe = "import preflight.checks.env, preflight.reports.table; print(preflight.checks.env.__file__)"
     ok = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith(str(site))
     for generic in ("checks", "reports"):
-        proc = subprocess.run([sys.executable, "-c", f"import {generic}"], cwd=tmp_path, env=env,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", f"import {generic}"], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
         assert proc.returncode != 0 and "ModuleNotFoundError" in proc.stderr

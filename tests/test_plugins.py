@@ -30,8 +30,9 @@ def test_plugin_checks_are_listed_with_their_distribution(plugin_path: Path) -> 
 
 
 def test_plugin_checks_run_and_a_crashing_one_is_isolated(plugin_path: Path) -> None:
-    proc = run_cli(["check", "--format", "json", "--only", "example.*", "--skip", "example.leaky"],
-                   env=env_with(plugin_path))
+    proc = run_cli(
+        ["check", "--format", "json", "--only", "example.*", "--skip", "example.leaky"], env=env_with(plugin_path)
+    )
     assert proc.returncode == 1  # the crash is an ERROR, which gates like a FAIL
     assert "Traceback" not in proc.stderr + proc.stdout
     results = {r["check_id"]: r for r in json.loads(proc.stdout)["results"]}
@@ -41,8 +42,9 @@ def test_plugin_checks_run_and_a_crashing_one_is_isolated(plugin_path: Path) -> 
 
 
 def test_a_secret_echoed_by_a_careless_plugin_is_redacted(plugin_path: Path) -> None:
-    proc = run_cli(["check", "--format", "json", "--only", "example.leaky"],
-                   env=env_with(plugin_path, AZURE_CLIENT_SECRET=SECRET))
+    proc = run_cli(
+        ["check", "--format", "json", "--only", "example.leaky"], env=env_with(plugin_path, AZURE_CLIENT_SECRET=SECRET)
+    )
     assert SECRET not in proc.stdout + proc.stderr
     (result,) = json.loads(proc.stdout)["results"]
     assert result["summary"] == "the secret is ***"

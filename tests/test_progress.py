@@ -11,8 +11,14 @@ from helpers.cli import clean_env, preflight_exe
 def run_with_tty_stderr(env: dict[str, str]) -> tuple[int, str, str]:
     master, slave = os.openpty()
     try:
-        proc = subprocess.run([preflight_exe(), "check", "--only", "env.config"], env=env, stdout=subprocess.PIPE,
-                              stderr=slave, text=True, timeout=60)
+        proc = subprocess.run(
+            [preflight_exe(), "check", "--only", "env.config"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            text=True,
+            timeout=60,
+        )
         os.close(slave)
         chunks = []
         while True:

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.shared_data import SHARED_ROLES_DIR
 from hypothesis import assume, given
 from hypothesis import strategies as st
+
+from helpers.shared_data import SHARED_ROLES_DIR
 
 from preflight.profiles import profiles
 from preflight.rbac import (
@@ -112,9 +113,7 @@ def assign(role: str, scope: str, principal: str = ME, **extra: Any) -> RoleAssi
 def deny(scope: str, data_actions: list[str], **props: Any) -> DenyAssignment:
     body: dict[str, Any] = {
         "denyAssignmentName": "Deny Azure OpenAI data access",
-        "permissions": [
-            {"actions": [], "notActions": [], "dataActions": data_actions, "notDataActions": []}
-        ],
+        "permissions": [{"actions": [], "notActions": [], "dataActions": data_actions, "notDataActions": []}],
         "scope": scope,
         "doNotApplyToChildScopes": False,
         "principals": [{"id": ALL_PRINCIPALS, "type": "SystemDefined"}],
@@ -309,8 +308,13 @@ def test_management_group_contains_subscriptions_given_ancestry(roles: dict[str,
     assert not scope_contains(mg, root_mg, ancestry)
     assert not scope_contains("/providers/Microsoft.Management/managementGroups/contoso", ACCOUNT, ancestry)
     decision = evaluate(
-        CHAT, ACCOUNT, [ME], [assign("Cognitive Services User", mg)], roles.values(),
-        data_action=True, mg_ancestry=ancestry,
+        CHAT,
+        ACCOUNT,
+        [ME],
+        [assign("Cognitive Services User", mg)],
+        roles.values(),
+        data_action=True,
+        mg_ancestry=ancestry,
     )
     assert decision.status == "granted" and decision.granted_by[0].scope == mg
 
@@ -362,9 +366,10 @@ def test_deny_exclude_principals_also_by_group(roles: dict[str, RoleDefinition])
     excluded_me = deny(RG, [CHAT], excludePrincipals=[{"id": ME, "type": "User"}])
     excluded_group = deny(RG, [CHAT], excludePrincipals=[{"id": GROUP, "type": "Group"}])
     assert evaluate(CHAT, ACCOUNT, [ME], grant, roles.values(), [excluded_me], data_action=True).status == "granted"
-    assert evaluate(
-        CHAT, ACCOUNT, [ME, GROUP], grant, roles.values(), [excluded_group], data_action=True
-    ).status == "granted"
+    assert (
+        evaluate(CHAT, ACCOUNT, [ME, GROUP], grant, roles.values(), [excluded_group], data_action=True).status
+        == "granted"
+    )
     assert evaluate(CHAT, ACCOUNT, [ME], grant, roles.values(), [excluded_group], data_action=True).status == "denied"
 
 
@@ -445,23 +450,38 @@ def test_azureml_data_scientist_reads_its_workspace_but_cannot_modify_it(roles: 
     assert f"{ML}/*/read" in scientist.permissions[0].actions
     for action in (f"{ML}/read", f"{ML}/jobs/read", f"{ML}/experiments/runs/submit/action", f"{ML}/jobs/write"):
         assert _grants(scientist, action), action
-    for action in (f"{ML}/write", f"{ML}/delete", f"{ML}/listKeys/action",
-                   f"{ML}/computes/write", f"{ML}/computes/delete"):  # computes/*/write covers computes/write
+    for action in (
+        f"{ML}/write",
+        f"{ML}/delete",
+        f"{ML}/listKeys/action",
+        f"{ML}/computes/write",
+        f"{ML}/computes/delete",
+    ):  # computes/*/write covers computes/write
         assert not _grants(scientist, action), action
 
 
 def test_azureml_data_scientist_satisfies_the_ml_profile(roles: dict[str, RoleDefinition]) -> None:
     ml = profiles()["ml"]
     for requirement in ml.requirements:
-        decision = evaluate(requirement.action, ACCOUNT, [ME], [assign_role(roles["AzureML Data Scientist"], RG)],
-                            roles.values(), data_action=requirement.data)
+        decision = evaluate(
+            requirement.action,
+            ACCOUNT,
+            [ME],
+            [assign_role(roles["AzureML Data Scientist"], RG)],
+            roles.values(),
+            data_action=requirement.data,
+        )
         assert decision.status == "granted", requirement.action
 
 
 def test_openai_user_patterns(roles: dict[str, RoleDefinition]) -> None:
     user = roles["Cognitive Services OpenAI User"]
-    for action in (CHAT, EMBEDDINGS, "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read",
-                   "Microsoft.CognitiveServices/accounts/OpenAI/models/read"):
+    for action in (
+        CHAT,
+        EMBEDDINGS,
+        "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read",
+        "Microsoft.CognitiveServices/accounts/OpenAI/models/read",
+    ):
         assert _grants(user, action, data=True), action
     assert not _grants(user, STORED_COMPLETIONS_READ, data=True)  # notDataActions
     assert not _grants(user, FINE_TUNE_DEPLOY, data=True)
@@ -488,10 +508,15 @@ def test_interior_star_segment_may_be_empty_in_both_matchers(segments: list[str]
     assert action_matches(pattern, action) and twin_access.action_matches(pattern, action)
 
 
-def test_matchers_agree_on_every_real_pattern_and_operation(roles: dict[str, RoleDefinition],
-                                                            catalogue: list[tuple[str, bool]]) -> None:
-    patterns = {x for r in roles.values() for p in r.permissions
-                for x in (*p.actions, *p.not_actions, *p.data_actions, *p.not_data_actions)}
+def test_matchers_agree_on_every_real_pattern_and_operation(
+    roles: dict[str, RoleDefinition], catalogue: list[tuple[str, bool]]
+) -> None:
+    patterns = {
+        x
+        for r in roles.values()
+        for p in r.permissions
+        for x in (*p.actions, *p.not_actions, *p.data_actions, *p.not_data_actions)
+    }
     names = [name for name, _ in catalogue] + [f"{ML}/read", f"{ML}/write", f"{ML}/computes/write"]
     for pattern in patterns:
         for name in names:
@@ -505,12 +530,18 @@ def _all_builtin_roles() -> list[RoleDefinition]:
 
 
 def assign_role(role: RoleDefinition, scope: str) -> RoleAssignment:
-    return RoleAssignment.from_arm({
-        "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{role.guid}",
-        "name": role.guid,
-        "properties": {"roleDefinitionId": f"/providers/Microsoft.Authorization/roleDefinitions/{role.guid}",
-                       "principalId": ME, "principalType": "User", "scope": scope},
-    })
+    return RoleAssignment.from_arm(
+        {
+            "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{role.guid}",
+            "name": role.guid,
+            "properties": {
+                "roleDefinitionId": f"/providers/Microsoft.Authorization/roleDefinitions/{role.guid}",
+                "principalId": ME,
+                "principalType": "User",
+                "scope": scope,
+            },
+        }
+    )
 
 
 def test_a_fix_never_proposes_a_role_already_held_at_or_above_the_target() -> None:
@@ -648,7 +679,12 @@ def test_scope_never_contains_sibling_with_common_prefix(parent: str, name: str,
 def test_roles_granting_honours_assignable_scopes(roles: dict[str, RoleDefinition]) -> None:
     custom = RoleDefinition(
         "/subscriptions/other/providers/Microsoft.Authorization/roleDefinitions/c0ffee00",
-        "c0ffee00", "Chat only", "CustomRole", "", (Permission(data_actions=(CHAT,)),), ("/subscriptions/other",),
+        "c0ffee00",
+        "Chat only",
+        "CustomRole",
+        "",
+        (Permission(data_actions=(CHAT,)),),
+        ("/subscriptions/other",),
     )
     everything = [*roles.values(), custom]
     assert roles_granting(CHAT, everything, data_action=True)[0].role_name == "Chat only"
@@ -659,7 +695,11 @@ def test_roles_granting_honours_assignable_scopes(roles: dict[str, RoleDefinitio
 
 def test_applied_assignment_evidence_shape(roles: dict[str, RoleDefinition]) -> None:
     decision = evaluate(
-        CHAT, ACCOUNT, [ME, GROUP], [assign("Cognitive Services OpenAI User", RG, GROUP)], roles.values(),
+        CHAT,
+        ACCOUNT,
+        [ME, GROUP],
+        [assign("Cognitive Services OpenAI User", RG, GROUP)],
+        roles.values(),
         data_action=True,
     )
     evidence = decision.granted_by[0].as_evidence()

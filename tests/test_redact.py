@@ -13,9 +13,16 @@ JWT = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL21hbmFnZW1lbnQuYXp1cmUuY29tIn0.
 
 def test_known_secret_values_are_masked_everywhere_in_a_result() -> None:
     redactor = Redactor.from_environ({"AZURE_CLIENT_SECRET": "Abc~123.secret", "AZURE_CLIENT_ID": "not-secret"})
-    result = Result("a.b", "t", Status.FAIL, Severity.HIGH, "secret Abc~123.secret leaked", subject="Abc~123.secret",
-                    evidence=(Evidence("e", {"k": ["Abc~123.secret", 3]}),),
-                    remediation=Remediation("use Abc~123.secret", ("az login -p Abc~123.secret",)))
+    result = Result(
+        "a.b",
+        "t",
+        Status.FAIL,
+        Severity.HIGH,
+        "secret Abc~123.secret leaked",
+        subject="Abc~123.secret",
+        evidence=(Evidence("e", {"k": ["Abc~123.secret", 3]}),),
+        remediation=Remediation("use Abc~123.secret", ("az login -p Abc~123.secret",)),
+    )
     cleaned = redactor.result(result)
     text = repr(cleaned)
     assert "Abc~123.secret" not in text
@@ -55,9 +62,14 @@ def test_a_secret_in_an_id_variable_is_treated_as_a_secret() -> None:
     assert SWAPPED not in redactor.text(text)
     assert looks_like_secret(SWAPPED)
     assert looks_like_secret("Xy7+abcDEF0123456789/ghijKLMNOPqrs=")  # a legacy base64 secret
-    for ordinary in ("0b5c1f3e-1111-4111-8111-111111111111", "contoso.onmicrosoft.com", "my-ci-app",
-                     "alice.example.1234@contoso.onmicrosoft.com", "https://login.microsoftonline.com/x",
-                     "Contoso Production Application Number 1"):
+    for ordinary in (
+        "0b5c1f3e-1111-4111-8111-111111111111",
+        "contoso.onmicrosoft.com",
+        "my-ci-app",
+        "alice.example.1234@contoso.onmicrosoft.com",
+        "https://login.microsoftonline.com/x",
+        "Contoso Production Application Number 1",
+    ):
         assert not looks_like_secret(ordinary), ordinary
     plain = Redactor.from_environ({"AZURE_CLIENT_ID": "my-ci-app"})
     assert plain.text("client my-ci-app") == "client my-ci-app"  # a typo stays visible
@@ -108,8 +120,14 @@ def test_url_encoded_and_json_escaped_forms_are_masked() -> None:
     from urllib.parse import quote, quote_plus
 
     redactor = Redactor.from_environ({"AZURE_CLIENT_SECRET": ENCODED})
-    for form in (ENCODED, quote(ENCODED, safe=""), re.sub("%..", lambda m: m.group(0).lower(), quote(ENCODED, safe="")), quote_plus(ENCODED),
-                 json.dumps(ENCODED)[1:-1], json.dumps(ENCODED)[1:-1].replace("/", "\\/")):
+    for form in (
+        ENCODED,
+        quote(ENCODED, safe=""),
+        re.sub("%..", lambda m: m.group(0).lower(), quote(ENCODED, safe="")),
+        quote_plus(ENCODED),
+        json.dumps(ENCODED)[1:-1],
+        json.dumps(ENCODED)[1:-1].replace("/", "\\/"),
+    ):
         assert redactor.text(f"client_id={form}&x=1") == "client_id=***&x=1", form
 
 
@@ -131,18 +149,23 @@ def test_unreadable_or_odd_secret_files_are_ignored_safely(tmp_path: Path) -> No
     big = tmp_path / "big"
     big.write_bytes(b"x" * (1 << 20))
     for path in (tmp_path / "missing", tmp_path, fifo, Path("/dev/zero"), big, "bad\0path"):
-        redactor = Redactor.from_environ({"AZURE_FEDERATED_TOKEN_FILE": str(path),
-                                          "AZURE_CLIENT_CERTIFICATE_PATH": str(path)})
+        redactor = Redactor.from_environ(
+            {"AZURE_FEDERATED_TOKEN_FILE": str(path), "AZURE_CLIENT_CERTIFICATE_PATH": str(path)}
+        )
         assert redactor.text("nothing to mask here") == "nothing to mask here"
 
 
 def test_certificate_password_and_private_key_bodies_are_masked(tmp_path: Path) -> None:
     body = ["MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ", "Qk3LmNoPqRsTuVwXyZ0123456789abcdEFgh+/ijkLMN"]
     pem = tmp_path / "cert.pem"
-    pem.write_text("-----BEGIN PRIVATE KEY-----\n" + "\n".join(body) + "\n-----END PRIVATE KEY-----\n"
-                   "-----BEGIN CERTIFICATE-----\nMIIBpublic\n-----END CERTIFICATE-----\n", "utf-8")
-    redactor = Redactor.from_environ({"AZURE_CLIENT_CERTIFICATE_PATH": str(pem),
-                                      "AZURE_CLIENT_CERTIFICATE_PASSWORD": "pfx-password!"})
+    pem.write_text(
+        "-----BEGIN PRIVATE KEY-----\n" + "\n".join(body) + "\n-----END PRIVATE KEY-----\n"
+        "-----BEGIN CERTIFICATE-----\nMIIBpublic\n-----END CERTIFICATE-----\n",
+        "utf-8",
+    )
+    redactor = Redactor.from_environ(
+        {"AZURE_CLIENT_CERTIFICATE_PATH": str(pem), "AZURE_CLIENT_CERTIFICATE_PASSWORD": "pfx-password!"}
+    )
     assert redactor.text(f"key line {body[1]}") == "key line ***"
     assert redactor.text(f"key body {''.join(body)}") == "key body ***"
     assert redactor.text("password=pfx-password%21 certificate MIIBpublic") == "password=*** certificate MIIBpublic"

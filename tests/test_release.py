@@ -57,8 +57,7 @@ def _session(client: Any) -> Any:
 
 def test_sdk_objects_nested_in_fact_values_are_closed() -> None:
     a, b, c = _client(), _client(), _client()
-    credential = ClientSecretCredential("t", "c", "s", authority="https://127.0.0.1:9",
-                                        disable_instance_discovery=True)
+    credential = ClientSecretCredential("t", "c", "s", authority="https://127.0.0.1:9", disable_instance_discovery=True)
     values = [{"probes": (_Probe(credential), _Probe(None))}, _Holder(a), [b], {"deep": {"er": [c]}}]
     assert all(_session(x) is not None for x in (a, b, c))
     assert close_clients(values) == 4
@@ -105,8 +104,11 @@ def _open_transports(during: Callable[[], Any]) -> list[str]:
     gc.disable()
     try:
         during()
-        return [repr(o) for o in gc.get_objects()
-                if isinstance(o, RequestsTransport) and id(o) not in before and o.session is not None]
+        return [
+            repr(o)
+            for o in gc.get_objects()
+            if isinstance(o, RequestsTransport) and id(o) not in before and o.session is not None
+        ]
     finally:
         gc.enable()
 
@@ -115,8 +117,12 @@ def test_a_check_run_closes_every_client_it_built(twin: Twin, monkeypatch: pytes
     from helpers.scenarios import run_scenario
 
     reports: list[Any] = []
-    assert _open_transports(lambda: reports.append(run_scenario(twin, monkeypatch, "principal-secret-expiring",
-                                                               only=("*",)))) == []
+    assert (
+        _open_transports(
+            lambda: reports.append(run_scenario(twin, monkeypatch, "principal-secret-expiring", only=("*",)))
+        )
+        == []
+    )
     assert len(reports[0].results) >= 10
 
 

@@ -26,6 +26,7 @@ import os
 from collections.abc import Callable
 
 import pytest
+
 from helpers.critical_path import critical_path, duplicates
 from helpers.principal_world import service_principal
 from helpers.twin_fixtures import apply_environment
@@ -83,8 +84,9 @@ def test_each_fact_once_along_the_minimal_chain(logged_run: list) -> None:  # ty
 
 
 @pytest.mark.parametrize("only", [(), ("rbac.data-action",)], ids=["all-checks", "rbac-only"])
-def test_the_chosen_credential_does_not_wait_for_later_links(twin: Twin, monkeypatch: pytest.MonkeyPatch,
-                                                            only: tuple[str, ...]) -> None:
+def test_the_chosen_credential_does_not_wait_for_later_links(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch, only: tuple[str, ...]
+) -> None:
     """DefaultAzureCredential stops at the environment's service principal, so the RBAC reads need only that
     link: a managed identity endpoint that answers slowly (later in the chain, probed for the signin.chain
     report) must not hold them. The report still shows it; and a run without signin.chain, which never waits
@@ -94,8 +96,7 @@ def test_the_chosen_credential_does_not_wait_for_later_links(twin: Twin, monkeyp
     twin.use(doc)
     apply_environment(monkeypatch, twin.environment())
     twin.clear_log()
-    report = run(CheckOptions(build_target(dict(os.environ)), only=only,
-                              engine=RunOptions(timeout=60, deadline=120)))
+    report = run(CheckOptions(build_target(dict(os.environ)), only=only, engine=RunOptions(timeout=60, deadline=120)))
     log = twin.requests()
     [identity] = [e for e in log if e.service == "managed_identity"]
     [listed] = [e for e in log if e.path.endswith("/roleAssignments")]
@@ -106,8 +107,9 @@ def test_the_chosen_credential_does_not_wait_for_later_links(twin: Twin, monkeyp
         assert "ManagedIdentityCredential" in str(chain.evidence)
 
 
-def test_checks_that_need_a_resource_make_no_request_without_one(twin: Twin, monkeypatch: pytest.MonkeyPatch,
-                                                                 tmp_path: os.PathLike[str]) -> None:
+def test_checks_that_need_a_resource_make_no_request_without_one(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]
+) -> None:
     """The checks about a resource SKIP when the run names none; waiting for sign-in first (to keep their
     imports off the critical path) must not make them start it: no request at all."""
     twin.use(service_principal())
@@ -116,7 +118,12 @@ def test_checks_that_need_a_resource_make_no_request_without_one(twin: Twin, mon
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no .azureml/config.json above
     twin.clear_log()
-    report = run(CheckOptions(build_target(dict(os.environ)), only=("rbac.data-action", "rbac.deny", "rbac.propagation", "resource.*"),
-                              engine=RunOptions(timeout=60, deadline=120)))
+    report = run(
+        CheckOptions(
+            build_target(dict(os.environ)),
+            only=("rbac.data-action", "rbac.deny", "rbac.propagation", "resource.*"),
+            engine=RunOptions(timeout=60, deadline=120),
+        )
+    )
     assert len(report.results) == 4 and {r.status for r in report.results} == {Status.SKIP}, report.results
     assert twin.requests() == []

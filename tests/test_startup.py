@@ -22,7 +22,12 @@ PROBE = (
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["list-checks"], ["check", "--help"]])
 def test_fast_commands_import_no_heavy_module(args: list[str], tmp_path: Path) -> None:
     # cwd outside the repository so the installed package is measured, not the source tree.
-    proc = subprocess.run([sys.executable, "-c", PROBE.format(args=args, heavy=HEAVY)],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=args, heavy=HEAVY)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     heavy_line = [line for line in proc.stderr.splitlines() if line.startswith("HEAVY=")]
     assert heavy_line == ["HEAVY="], proc.stderr

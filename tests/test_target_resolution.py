@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import pytest
+
 from helpers import rbac_scenarios as sc
 from helpers.twin_fixtures import apply_environment
 
@@ -36,7 +37,9 @@ def _by_endpoint(twin: Twin, monkeypatch: pytest.MonkeyPatch, scenario: Any, end
 
 
 def _arm_listings(twin: Twin) -> list[str]:
-    return [e.path for e in twin.requests() if e.path.lower().endswith("/providers/microsoft.cognitiveservices/accounts")]
+    return [
+        e.path for e in twin.requests() if e.path.lower().endswith("/providers/microsoft.cognitiveservices/accounts")
+    ]
 
 
 def test_endpoint_is_found_with_one_resource_graph_query(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,8 +57,13 @@ def test_endpoint_in_another_subscription_is_found(twin_session: Twin, monkeypat
 
 def test_resource_graph_refused_falls_back_to_arm_listing(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     doc = sc.second_subscription_account()
-    doc["faults"] = [{"match": {"service": "resource_graph"}, "status": 403,
-                      "body": {"error": {"code": "AuthorizationFailed", "message": "no ARG for you"}}}]
+    doc["faults"] = [
+        {
+            "match": {"service": "resource_graph"},
+            "status": 403,
+            "body": {"error": {"code": "AuthorizationFailed", "message": "no ARG for you"}},
+        }
+    ]
     ctx = _by_endpoint(twin_session, monkeypatch, doc)
     assert ctx.get(resource)["id"].startswith(f"/subscriptions/{sc.SUB2}/")
     listed = {p.split("/")[2] for p in _arm_listings(twin_session)}
@@ -64,8 +72,11 @@ def test_resource_graph_refused_falls_back_to_arm_listing(twin_session: Twin, mo
 
 def test_no_account_matches(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx = _by_endpoint(twin_session, monkeypatch, "healthy", endpoint="https://nobody.openai.azure.com/")
-    with pytest.raises(FactError, match=r"no Cognitive Services account you can read has the endpoint "
-                                        r"https://nobody\.openai\.azure\.com/"):
+    with pytest.raises(
+        FactError,
+        match=r"no Cognitive Services account you can read has the endpoint "
+        r"https://nobody\.openai\.azure\.com/",
+    ):
         ctx.get(resource)
 
 
@@ -91,23 +102,31 @@ def test_no_match_is_a_resource_endpoint_failure_in_a_run(twin_session: Twin, mo
 
 # ------------------------------------------------------------------------------------------------ pure parts
 
-@pytest.mark.parametrize(("url", "subdomain"), [
-    ("https://contoso.openai.azure.com/", "contoso"),
-    ("https://Contoso.cognitiveservices.azure.com", "contoso"),
-    ("https://contoso.services.ai.azure.com/models", "contoso"),
-    ("https://contoso.openai.azure.us/", "contoso"),
-    ("https://eastus.api.cognitive.microsoft.com/", None),  # regional: no subdomain
-    ("https://a.b.openai.azure.com/", None),
-    ("https://127.0.0.1:8443/dataplane/contoso/", None),
-])
+
+@pytest.mark.parametrize(
+    ("url", "subdomain"),
+    [
+        ("https://contoso.openai.azure.com/", "contoso"),
+        ("https://Contoso.cognitiveservices.azure.com", "contoso"),
+        ("https://contoso.services.ai.azure.com/models", "contoso"),
+        ("https://contoso.openai.azure.us/", "contoso"),
+        ("https://eastus.api.cognitive.microsoft.com/", None),  # regional: no subdomain
+        ("https://a.b.openai.azure.com/", None),
+        ("https://127.0.0.1:8443/dataplane/contoso/", None),
+    ],
+)
 def test_endpoint_subdomain(url: str, subdomain: str | None) -> None:
     assert endpoint_subdomain(url) == subdomain
 
 
 def test_an_account_matches_its_endpoints_and_its_subdomain() -> None:
-    account = {"properties": {"endpoint": "https://contoso.cognitiveservices.azure.com/",
-                              "customSubDomainName": "Contoso",
-                              "endpoints": {"OpenAI Language Model Instance API": "https://contoso.openai.azure.com/"}}}
+    account = {
+        "properties": {
+            "endpoint": "https://contoso.cognitiveservices.azure.com/",
+            "customSubDomainName": "Contoso",
+            "endpoints": {"OpenAI Language Model Instance API": "https://contoso.openai.azure.com/"},
+        }
+    }
     assert matches_endpoint(account, "https://CONTOSO.openai.azure.com")
     assert matches_endpoint(account, "https://contoso.services.ai.azure.com/")  # same subdomain
     assert not matches_endpoint(account, "https://contoso2.openai.azure.com/")
@@ -122,10 +141,18 @@ def test_the_product_queries_are_ones_the_twin_understands() -> None:
 
 # ------------------------------------------------------------------------------------------------ bad input
 
-@pytest.mark.parametrize("bad", ["/subscriptions/not-a-guid/resourceGroups/rg/providers/X/y/z", "contoso-openai",
-                                 "/subscriptions/22222222-2222-4222-8222-222222222222"])
-def test_malformed_resource_id_is_exit_2(bad: str, capsys: pytest.CaptureFixture[str],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "/subscriptions/not-a-guid/resourceGroups/rg/providers/X/y/z",
+        "contoso-openai",
+        "/subscriptions/22222222-2222-4222-8222-222222222222",
+    ],
+)
+def test_malformed_resource_id_is_exit_2(
+    bad: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from preflight.cli import main
 
     monkeypatch.delenv("PREFLIGHT_RESOURCE_ID", raising=False)

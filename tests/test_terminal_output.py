@@ -15,6 +15,7 @@ import termios
 import time
 
 from helpers.cli import clean_env, preflight_exe
+
 from preflight.model import CheckMeta, Severity, Status
 from preflight.progress import TerminalProgress
 from preflight.twin import Twin
@@ -66,8 +67,10 @@ def test_the_table_is_coloured_on_a_terminal() -> None:
 
 
 def test_no_color_and_the_flag_give_plain_text_even_on_a_terminal() -> None:
-    for args, extra in ((["check", "--only", "env.config"], {"NO_COLOR": "1"}),
-                        (["check", "--only", "env.config", "--no-color"], {})):
+    for args, extra in (
+        (["check", "--only", "env.config"], {"NO_COLOR": "1"}),
+        (["check", "--only", "env.config", "--no-color"], {}),
+    ):
         code, terminal = run_on_a_terminal(args, clean_env(extra))
         assert code == 0
         report = report_part(terminal)

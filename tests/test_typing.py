@@ -44,10 +44,26 @@ def test_the_installed_package_type_checks_strictly(tmp_path: Path) -> None:
         env["MYPYPATH"] = str(_assembled_layout(tmp_path / "layout"))
     work = tmp_path / "cwd"
     work.mkdir()
-    done = subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
-                           "--cache-dir", str(tmp_path / ".mypy_cache"), "--linecount-report", str(tmp_path),
-                           "-p", "preflight"],
-                          cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--cache-dir",
+            str(tmp_path / ".mypy_cache"),
+            "--linecount-report",
+            str(tmp_path),
+            "-p",
+            "preflight",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     # checks/ and reports/ were checked as the modules they install as
     checked = {line.split()[-1] for line in (tmp_path / "linecount.txt").read_text().splitlines()[1:]}

@@ -8,14 +8,16 @@ import time
 from types import SimpleNamespace
 
 import pytest
+
 from helpers.twin_fixtures import apply_environment
 
 from preflight.cli import main
 from preflight.twin import Twin
 
 
-def test_wait_prints_each_unsettled_attempt_off_a_tty(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_wait_prints_each_unsettled_attempt_off_a_tty(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     twin_session.use("propagation-pending")
     apply_environment(monkeypatch, twin_session.environment())
     monkeypatch.setenv("CI", "true")  # as in a pipeline: no live progress line
@@ -25,8 +27,10 @@ def test_wait_prints_each_unsettled_attempt_off_a_tty(twin_session: Twin, monkey
         pauses.append(seconds)
         twin_session.use("healthy")
 
-    monkeypatch.setattr("preflight.run.time", SimpleNamespace(sleep=propagated, monotonic=time.monotonic,
-                                                              perf_counter=time.perf_counter))
+    monkeypatch.setattr(
+        "preflight.run.time",
+        SimpleNamespace(sleep=propagated, monotonic=time.monotonic, perf_counter=time.perf_counter),
+    )
     code = main(["check", "--only", "rbac.*", "--wait", "10m", "--no-color"])
     out, err = capsys.readouterr()
     assert code == 0, (out, err)
@@ -38,8 +42,9 @@ def test_wait_prints_each_unsettled_attempt_off_a_tty(twin_session: Twin, monkey
     assert "PASS  rbac.propagation" in out
 
 
-def test_no_wait_no_retry_lines(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_wait_no_retry_lines(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     twin_session.use("propagation-pending")
     apply_environment(monkeypatch, twin_session.environment())
     monkeypatch.setenv("CI", "true")

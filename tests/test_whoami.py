@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from helpers.cli import run_cli
 from helpers.twin_fixtures import apply_environment
 
@@ -14,8 +15,9 @@ from preflight.twin import Twin
 ALICE = "a11ce000-0000-4000-8000-00000000a11c"
 
 
-def test_json_for_a_user(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
-                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_for_a_user(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     twin_session.use("ca-policies")
     apply_environment(monkeypatch, twin_session.environment())
     assert main(["whoami", "--format", "json"]) == 0
@@ -25,12 +27,12 @@ def test_json_for_a_user(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
     assert data["display_name"] == "Alice Smith" and data["groups"] == 1
     assert data["credential"] == "AzureCliCredential"
     assert data["tenant_id"] == "11111111-1111-4111-8111-111111111111"
-    assert [(e.method, e.path) for e in twin_session.requests() if e.service == "graph"] == [
-        ("POST", "/v1.0/$batch")]
+    assert [(e.method, e.path) for e in twin_session.requests() if e.service == "graph"] == [("POST", "/v1.0/$batch")]
 
 
-def test_table_for_a_service_principal(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_table_for_a_service_principal(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     twin_session.use("principal-secret-expiring")
     apply_environment(monkeypatch, twin_session.environment())
     assert main(["whoami"]) == 0
@@ -42,8 +44,9 @@ def test_table_for_a_service_principal(twin_session: Twin, monkeypatch: pytest.M
     assert "twin-ci-secret-value" not in out
 
 
-def test_not_signed_in_and_bad_input(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_not_signed_in_and_bad_input(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     twin_session.use("no-credentials")
     apply_environment(monkeypatch, twin_session.environment())
     assert main(["whoami"]) == 1

@@ -24,8 +24,7 @@ NAMESPACES = ("Microsoft.Authorization", "Microsoft.CognitiveServices", "Microso
 
 def main(argv: list[str]) -> int:
     data = Path(argv[1]) if len(argv) > 1 else DEFAULT_DATA
-    documents = [json.loads((data / f"provider_operations_{ns}.json").read_text(encoding="utf-8"))
-                 for ns in NAMESPACES]
+    documents = [json.loads((data / f"provider_operations_{ns}.json").read_text(encoding="utf-8")) for ns in NAMESPACES]
     target = ROOT / "preflight" / CATALOGUE_FILE
     target.write_text(catalogue_json(documents), encoding="utf-8")
     twin = ROOT / "preflight" / "twin" / "data" / "provider_operations.json.gz"

@@ -3,9 +3,10 @@
 The scale path is ONE Azure Resource Graph query over ``authorizationresources`` for all subscriptions at once,
 paged with ``$skipToken``, aggregated (``summarize … make_list(pack(…)) by subscriptionId``) so that a page
 of at most 1,000 rows carries whole subscriptions, with the plain one-row-per-assignment query as fallback.
-When the caller cannot use Resource Graph (403, or any other refusal), the audit falls back to ARM: one role-assignment listing per subscription (at, above
-and below it), run concurrently with a bounded pool. Rows of both paths become the same compact
-:class:`Assignment` (slots, interned strings) at once, so 100,000 assignments fit comfortably in memory.
+When the caller cannot use Resource Graph (403, or any other refusal), the audit falls back to ARM: one
+role-assignment listing per subscription (at, above and below it), run concurrently with a bounded pool. Rows
+of both paths become the same compact :class:`Assignment` (slots, interned strings) at once, so 100,000
+assignments fit comfortably in memory.
 
 Every request here is a GET or a read-only query POST; nothing is ever written.
 """
@@ -249,8 +250,11 @@ def _aggregated(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[As
         last_count = rows or None
         largest = max(largest, biggest)
         total = page.get("totalRecords")
-        progress(f"Resource Graph: {groups}" + (f"/{total}" if isinstance(total, int) else "") +
-                 f" subscriptions and tenant scopes, {len(found)} assignments")
+        progress(
+            f"Resource Graph: {groups}"
+            + (f"/{total}" if isinstance(total, int) else "")
+            + f" subscriptions and tenant scopes, {len(found)} assignments"
+        )
         if page.get("resultTruncated") == "true" and not page.get("$skipToken"):
             raise _Unpackable("Resource Graph truncated the aggregated answer")
         token = page.get("$skipToken")
@@ -266,8 +270,13 @@ def _rows(page: Mapping[str, Any]) -> list[Any]:
     """A Resource Graph page's ``data``: a list, or a RestError — ``{}`` is not "no assignments"."""
     rows = page.get("data")
     if not isinstance(rows, list):
-        raise RestError("POST", ARG_PATH, None, "InvalidAnswer", "Resource Graph answered HTTP 200 without a data "
-                        "list: the listing is unusable")
+        raise RestError(
+            "POST",
+            ARG_PATH,
+            None,
+            "InvalidAnswer",
+            "Resource Graph answered HTTP 200 without a data list: the listing is unusable",
+        )
     return rows
 
 
@@ -277,11 +286,21 @@ def _next_token(token: str, seen: set[str]) -> None:
     from preflight.azure.http import MAX_PAGES
 
     if token in seen:
-        raise RestError("POST", ARG_PATH, None, "PageLoop", f"Resource Graph repeated a $skipToken after "
-                        f"{len(seen) + 1} pages (a loop): the listing stopped")
+        raise RestError(
+            "POST",
+            ARG_PATH,
+            None,
+            "PageLoop",
+            f"Resource Graph repeated a $skipToken after {len(seen) + 1} pages (a loop): the listing stopped",
+        )
     if len(seen) + 1 >= MAX_PAGES:
-        raise RestError("POST", ARG_PATH, None, "PageLimit", f"Resource Graph's answer has more than {MAX_PAGES} "
-                        "pages: the listing stopped at the limit")
+        raise RestError(
+            "POST",
+            ARG_PATH,
+            None,
+            "PageLimit",
+            f"Resource Graph's answer has more than {MAX_PAGES} pages: the listing stopped at the limit",
+        )
     seen.add(token)
 
 
@@ -297,8 +316,10 @@ def _unpack(page: Mapping[str, Any], found: list[Assignment]) -> tuple[int, int,
         items = items if isinstance(items, list) else []
         count = row.get("n")
         if not isinstance(count, int) or count != len(items):
-            raise _Unpackable(f"the list of subscription {row.get('subscriptionId') or '(none)'!r} holds "
-                              f"{len(items)} of {count} assignments")
+            raise _Unpackable(
+                f"the list of subscription {row.get('subscriptionId') or '(none)'!r} holds "
+                f"{len(items)} of {count} assignments"
+            )
         packed += count
         largest = max(largest, count)
         found.extend(a for a in (Assignment.from_arm(i) for i in items if isinstance(i, Mapping)) if a is not None)
@@ -339,6 +360,7 @@ def _one_row_each(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[
 
 # ------------------------------------------------------------------------------------------------ ARM fallback
 
+
 def list_subscriptions(arm: RestClient) -> list[str]:
     """Every subscription the caller can see (``GET /subscriptions``, all pages)."""
     ids: list[str] = []
@@ -348,16 +370,18 @@ def list_subscriptions(arm: RestClient) -> list[str]:
 
 
 def _list_at(arm: RestClient, scope: str) -> list[Assignment]:
-    path = ("" if norm_scope(scope) == "/" else "/" + scope.strip("/")) + \
-        "/providers/Microsoft.Authorization/roleAssignments"
+    path = (
+        "" if norm_scope(scope) == "/" else "/" + scope.strip("/")
+    ) + "/providers/Microsoft.Authorization/roleAssignments"
     found: list[Assignment] = []
     for page in arm.pages(path, {"api-version": AUTHZ_API}):
         found.extend(a for a in (Assignment.from_arm(i) for i in page) if a is not None)
     return found
 
 
-def via_arm(arm: RestClient, scopes: Sequence[str], progress: Progress = _no_progress,
-            workers: int = ARM_WORKERS) -> tuple[list[Assignment], list[tuple[str, RestError]]]:
+def via_arm(
+    arm: RestClient, scopes: Sequence[str], progress: Progress = _no_progress, workers: int = ARM_WORKERS
+) -> tuple[list[Assignment], list[tuple[str, RestError]]]:
     """Role assignments at, above and below each scope, listed concurrently (at most ``workers`` at once).
     Returns the assignments and, per scope that could not be read, the scope and why."""
     found: list[Assignment] = []
@@ -394,8 +418,9 @@ def unknown_roots(arm: RestClient, plan: AuditPlan, found: Sequence[Assignment])
     read once, and each named subscription that returned no assignment (one that did evidently exists)."""
     listed = {norm_scope(a.scope).split("/")[2] for a in found if norm_scope(a.scope).startswith("/subscriptions/")}
     wanted = [(f"/subscriptions/{s}", SUBSCRIPTIONS_API) for s in plan.subscriptions if s.lower() not in listed]
-    wanted += [(f"/providers/Microsoft.Management/managementGroups/{g}", MANAGEMENT_GROUPS_API)
-               for g in plan.management_groups]
+    wanted += [
+        (f"/providers/Microsoft.Management/managementGroups/{g}", MANAGEMENT_GROUPS_API) for g in plan.management_groups
+    ]
     unknown = []
     for path, api in wanted:
         try:
@@ -439,8 +464,10 @@ def collect(arm: RestClient, plan: AuditPlan, progress: Progress = _no_progress)
 
 # ------------------------------------------------------------------------------------------------ definitions
 
-def role_definitions(arm: RestClient, assignments: Sequence[Assignment],
-                     workers: int = ARM_WORKERS) -> tuple[dict[str, dict[str, Any]], list[str]]:
+
+def role_definitions(
+    arm: RestClient, assignments: Sequence[Assignment], workers: int = ARM_WORKERS
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Each distinct role definition the assignments name, by lower-case GUID: one listing at a subscription
     the assignments live in (built-ins plus the custom roles assignable there), then one GET per GUID that
     listing did not contain (custom roles assignable elsewhere). Returns the definitions and read errors."""
@@ -451,8 +478,9 @@ def role_definitions(arm: RestClient, assignments: Sequence[Assignment],
     errors: list[str] = []
     if not wanted:
         return found, errors
-    subscription = next((a.scope.split("/")[2] for a in assignments
-                         if norm_scope(a.scope).startswith("/subscriptions/")), None)
+    subscription = next(
+        (a.scope.split("/")[2] for a in assignments if norm_scope(a.scope).startswith("/subscriptions/")), None
+    )
     base = f"/subscriptions/{subscription}" if subscription else ""
     try:
         for page in arm.pages(base + "/providers/Microsoft.Authorization/roleDefinitions", {"api-version": AUTHZ_API}):
@@ -479,14 +507,18 @@ def role_definitions(arm: RestClient, assignments: Sequence[Assignment],
     return found, errors
 
 
-def classic_administrators(arm: RestClient, subscriptions: Sequence[str],
-                           workers: int = ARM_WORKERS) -> tuple[list[dict[str, Any]], list[str]]:
+def classic_administrators(
+    arm: RestClient, subscriptions: Sequence[str], workers: int = ARM_WORKERS
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Classic (co-)administrators per subscription, where readable; returns rows and refusals."""
+
     def one(subscription: str) -> list[dict[str, Any]] | RestError:
         try:
             items: list[dict[str, Any]] = []
-            for page in arm.pages(f"/subscriptions/{subscription}/providers/Microsoft.Authorization/"
-                                  "classicAdministrators", {"api-version": CLASSIC_API}):
+            for page in arm.pages(
+                f"/subscriptions/{subscription}/providers/Microsoft.Authorization/classicAdministrators",
+                {"api-version": CLASSIC_API},
+            ):
                 items.extend({"subscription": subscription, **(i.get("properties") or {})} for i in page)
             return items
         except RestError as exc:
@@ -496,8 +528,9 @@ def classic_administrators(arm: RestClient, subscriptions: Sequence[str],
     errors: list[str] = []
     if not subscriptions:
         return rows, errors
-    for subscription, outcome in zip(subscriptions, map_bounded(one, subscriptions, workers, "preflight-audit"),
-                                     strict=True):
+    for subscription, outcome in zip(
+        subscriptions, map_bounded(one, subscriptions, workers, "preflight-audit"), strict=True
+    ):
         if isinstance(outcome, RestError):
             errors.append(f"{subscription}: {outcome.status or ''} {outcome.code or ''}".strip())
         else:

@@ -67,17 +67,29 @@ def _scope(value: str) -> str:
     valid = scope.startswith("/") and (
         not parts
         or (parts[0].lower() == "subscriptions" and len(parts) >= 2 and bool(GUID.match(parts[1])))
-        or (len(parts) >= 4 and parts[0].lower() == "providers"
-            and parts[1].lower() == "microsoft.management" and parts[2].lower() == "managementgroups"))
+        or (
+            len(parts) >= 4
+            and parts[0].lower() == "providers"
+            and parts[1].lower() == "microsoft.management"
+            and parts[2].lower() == "managementgroups"
+        )
+    )
     if not valid:
-        raise ConfigError(f"{value!r} is not an ARM scope",
-                          remediation="e.g. /subscriptions/<GUID>[/resourceGroups/<group>…] or "
-                                      "/providers/Microsoft.Management/managementGroups/<id>")
+        raise ConfigError(
+            f"{value!r} is not an ARM scope",
+            remediation="e.g. /subscriptions/<GUID>[/resourceGroups/<group>…] or "
+            "/providers/Microsoft.Management/managementGroups/<id>",
+        )
     return "/" + "/".join(parts) if parts else "/"
 
 
-def build_plan(scopes: Sequence[str], subscriptions: Sequence[str], all_subscriptions: bool,
-               management_groups: Sequence[str], default_subscription: str | None) -> AuditPlan:
+def build_plan(
+    scopes: Sequence[str],
+    subscriptions: Sequence[str],
+    all_subscriptions: bool,
+    management_groups: Sequence[str],
+    default_subscription: str | None,
+) -> AuditPlan:
     """Validate the scope flags into an AuditPlan; nothing given → the target subscription, else all."""
     from preflight.audit.collect import AuditPlan
 
@@ -86,13 +98,18 @@ def build_plan(scopes: Sequence[str], subscriptions: Sequence[str], all_subscrip
             raise ConfigError(f"subscription {sub!r} is not a GUID")
     for group in management_groups:
         if not MANAGEMENT_GROUP_ID.match(group):
-            raise ConfigError(f"management group id {group!r} is not valid",
-                              remediation="pass the group's id (name), e.g. --management-group corp")
+            raise ConfigError(
+                f"management group id {group!r} is not valid",
+                remediation="pass the group's id (name), e.g. --management-group corp",
+            )
     if all_subscriptions and (subscriptions or management_groups or scopes):
-        raise ConfigError("--all-subscriptions cannot be combined with --subscription, --management-group or "
-                          "--scope")
-    plan = AuditPlan(subscriptions=tuple(s.lower() for s in subscriptions), management_groups=tuple(management_groups),
-                     scopes=tuple(_scope(s) for s in scopes), all_subscriptions=all_subscriptions)
+        raise ConfigError("--all-subscriptions cannot be combined with --subscription, --management-group or --scope")
+    plan = AuditPlan(
+        subscriptions=tuple(s.lower() for s in subscriptions),
+        management_groups=tuple(management_groups),
+        scopes=tuple(_scope(s) for s in scopes),
+        all_subscriptions=all_subscriptions,
+    )
     if not (plan.subscriptions or plan.management_groups or plan.scopes or plan.all_subscriptions):
         if default_subscription:
             return AuditPlan(subscriptions=(default_subscription.lower(),))
@@ -101,26 +118,60 @@ def build_plan(scopes: Sequence[str], subscriptions: Sequence[str], all_subscrip
 
 
 @click.command("audit", context_settings=CONTEXT_SETTINGS)
-@click.option("--scope", "scopes", multiple=True, metavar="SCOPE",
-              help="Audit assignments at, above and below this ARM scope. Repeatable.")
-@click.option("--subscription", "subscriptions", multiple=True, metavar="ID",
-              help="Audit this subscription (default: AZURE_SUBSCRIPTION_ID, else all). Repeatable.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    metavar="SCOPE",
+    help="Audit assignments at, above and below this ARM scope. Repeatable.",
+)
+@click.option(
+    "--subscription",
+    "subscriptions",
+    multiple=True,
+    metavar="ID",
+    help="Audit this subscription (default: AZURE_SUBSCRIPTION_ID, else all). Repeatable.",
+)
 @click.option("--all-subscriptions", is_flag=True, help="Audit every subscription the caller can read.")
-@click.option("--management-group", "management_groups", multiple=True, metavar="ID",
-              help="Audit everything under this management group. Repeatable.")
+@click.option(
+    "--management-group",
+    "management_groups",
+    multiple=True,
+    metavar="ID",
+    help="Audit everything under this management group. Repeatable.",
+)
 @report_options("Format printed on stdout (csv: one row per role assignment).")
-@click.option("--expiry-days", type=click.IntRange(min=0), default=30, show_default=True,
-              help="Credentials expiring within this many days are reported.")
-@click.option("--classic-admins", is_flag=True,
-              help="Also read classic administrators (one request per subscription).")
+@click.option(
+    "--expiry-days",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Credentials expiring within this many days are reported.",
+)
+@click.option("--classic-admins", is_flag=True, help="Also read classic administrators (one request per subscription).")
 @engine_options(timeout=300.0, deadline=600.0, what="audit", example="audit.orphaned, audit.*")
 @cloud_options
 @common_options
-def audit(scopes: Sequence[str], subscriptions: Sequence[str], all_subscriptions: bool,
-          management_groups: Sequence[str], fmt: str, outputs: Sequence[str], fail_on: str, expiry_days: int,
-          classic_admins: bool, only: Sequence[str], skip: Sequence[str], timeout: float, deadline: float,
-          cloud: str | None, cloud_metadata_url: str | None, tenant: str | None, verbose: bool,
-          no_color: bool) -> int:
+def audit(
+    scopes: Sequence[str],
+    subscriptions: Sequence[str],
+    all_subscriptions: bool,
+    management_groups: Sequence[str],
+    fmt: str,
+    outputs: Sequence[str],
+    fail_on: str,
+    expiry_days: int,
+    classic_admins: bool,
+    only: Sequence[str],
+    skip: Sequence[str],
+    timeout: float,
+    deadline: float,
+    cloud: str | None,
+    cloud_metadata_url: str | None,
+    tenant: str | None,
+    verbose: bool,
+    no_color: bool,
+) -> int:
     """List every role assignment in scope (principal resolved, role, scope, inherited or direct, created
     on / by, condition) and report orphaned, over-privileged and misplaced ones.
 
@@ -134,15 +185,26 @@ def audit(scopes: Sequence[str], subscriptions: Sequence[str], all_subscriptions
     from preflight.target import build_target
 
     environ = dict(os.environ)
-    target = build_target(environ, cloud=cloud, cloud_metadata_url=cloud_metadata_url, tenant=tenant,
-                          credential_warn_days=expiry_days)
+    target = build_target(
+        environ, cloud=cloud, cloud_metadata_url=cloud_metadata_url, tenant=tenant, credential_warn_days=expiry_days
+    )
     # An environment-level resource/endpoint is irrelevant to an audit: keep only the identity of the run.
     plan = build_plan(scopes, subscriptions, all_subscriptions, management_groups, target.subscription_id)
     files = output_files(outputs, fmt)  # refused before the run: a bad --output must not cost a run
     with live_progress(environ, _Progress) as progress:
-        options = AuditOptions(plan=plan, expiry_days=expiry_days, classic_administrators=classic_admins,
-                               progress=progress.message if progress else None)
-        report = run_audit(target, options, RunOptions(timeout=timeout, deadline=deadline),
-                           only=split_patterns(only), skip=split_patterns(skip), observer=progress)
+        options = AuditOptions(
+            plan=plan,
+            expiry_days=expiry_days,
+            classic_administrators=classic_admins,
+            progress=progress.message if progress else None,
+        )
+        report = run_audit(
+            target,
+            options,
+            RunOptions(timeout=timeout, deadline=deadline),
+            only=split_patterns(only),
+            skip=split_patterns(skip),
+            observer=progress,
+        )
     emit_report(report, fmt, files, no_color=no_color, verbose=verbose, environ=environ)
     return exit_code(report, fail_on)

@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     from preflight.azure.graph import GraphReader
 
 INVENTORY_CHECK = "audit.inventory"
-UNKNOWN_FIX = ("check the ids (az account list --all -o table; az account management-group list -o table) and "
-               "that the auditing identity can read them (Reader on the subscription or management group)")
+UNKNOWN_FIX = (
+    "check the ids (az account list --all -o table; az account management-group list -o table) and "
+    "that the auditing identity can read them (Reader on the subscription or management group)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +59,13 @@ def arm_client(ctx: Context) -> RestClient:
     the_cloud = ctx.get(cloud)
     from preflight.azure.http import deadline_of
 
-    return RestClient(the_cloud.resource_manager, ctx.get(credential).credential, the_cloud.arm_scope,
-                      verify=_verify(ctx.target.environ), deadline=deadline_of(ctx))
+    return RestClient(
+        the_cloud.resource_manager,
+        ctx.get(credential).credential,
+        the_cloud.arm_scope,
+        verify=_verify(ctx.target.environ),
+        deadline=deadline_of(ctx),
+    )
 
 
 @fact("audit:graph-client", reported_by="signin.chain")
@@ -72,10 +79,18 @@ def graph_client(ctx: Context) -> GraphReader:
 
     the_cloud = ctx.get(cloud)
     probe = ctx.get(credential)
-    client, base = build(the_cloud.graph_endpoint, probe.credential, the_cloud.graph_scope,
-                         retry_total=RETRY_TOTAL, retry_backoff_factor=0.2, retry_backoff_max=4,
-                         retry_on_methods=["GET", "POST"], max_retry_after=MAX_RETRY_AFTER,
-                         verify=_verify(ctx.target.environ), deadline=deadline_of(ctx))
+    client, base = build(
+        the_cloud.graph_endpoint,
+        probe.credential,
+        the_cloud.graph_scope,
+        retry_total=RETRY_TOTAL,
+        retry_backoff_factor=0.2,
+        retry_backoff_max=4,
+        retry_on_methods=["GET", "POST"],
+        max_retry_after=MAX_RETRY_AFTER,
+        verify=_verify(ctx.target.environ),
+        deadline=deadline_of(ctx),
+    )
     return GraphReader(client, base, probe.name, False, deadline_of(ctx))
 
 
@@ -85,13 +100,20 @@ def assignments(ctx: Context) -> Collected:
 
     collected = collect(ctx.get(arm_client), options(ctx).plan, _progress(ctx))
     if not collected.assignments and collected.unknown:
-        raise FactError("audit:assignments", "none of the named scopes is visible: " + "; ".join(collected.unknown[:3]),
-                        reported_by=INVENTORY_CHECK, remediation=UNKNOWN_FIX)
+        raise FactError(
+            "audit:assignments",
+            "none of the named scopes is visible: " + "; ".join(collected.unknown[:3]),
+            reported_by=INVENTORY_CHECK,
+            remediation=UNKNOWN_FIX,
+        )
     if not collected.assignments and collected.errors:
-        raise FactError("audit:assignments", "no role assignment could be read: " + "; ".join(collected.errors[:3]),
-                        reported_by=INVENTORY_CHECK,
-                        remediation="the audit needs Microsoft.Authorization/roleAssignments/read (e.g. Reader) "
-                                    "on the audited scopes")
+        raise FactError(
+            "audit:assignments",
+            "no role assignment could be read: " + "; ".join(collected.errors[:3]),
+            reported_by=INVENTORY_CHECK,
+            remediation="the audit needs Microsoft.Authorization/roleAssignments/read (e.g. Reader) "
+            "on the audited scopes",
+        )
     return collected
 
 
@@ -114,10 +136,15 @@ def principals(ctx: Context) -> dict[str, Principal]:
     try:
         return resolve(ctx.get(graph_client), ids)
     except GraphError as exc:
-        raise FactError("audit:principals", f"Microsoft Graph did not resolve the principals: {exc}",
-                        reported_by=INVENTORY_CHECK, status=exc.status, code=exc.code,
-                        remediation="reading principals needs Directory.Read.All (a member user has it by "
-                                    "default; an application needs the Graph application permission)") from exc
+        raise FactError(
+            "audit:principals",
+            f"Microsoft Graph did not resolve the principals: {exc}",
+            reported_by=INVENTORY_CHECK,
+            status=exc.status,
+            code=exc.code,
+            remediation="reading principals needs Directory.Read.All (a member user has it by "
+            "default; an application needs the Graph application permission)",
+        ) from exc
 
 
 @fact("audit:inventory")
@@ -140,14 +167,21 @@ def app_credentials(ctx: Context) -> dict[str, tuple[AppCredential, ...]]:
     from preflight.azure.graph import GraphError
 
     resolved = ctx.get(principals)
-    app_ids = {p.app_id for p in resolved.values()
-               if p.kind == "ServicePrincipal" and p.service_principal_type != "ManagedIdentity" and p.app_id}
+    app_ids = {
+        p.app_id
+        for p in resolved.values()
+        if p.kind == "ServicePrincipal" and p.service_principal_type != "ManagedIdentity" and p.app_id
+    }
     try:
         return application_credentials(ctx.get(graph_client), app_ids)
     except GraphError as exc:
-        raise FactError("audit:app-credentials", f"could not read applications' credentials: {exc}",
-                        status=exc.status, code=exc.code,
-                        remediation="reading credentials needs Application.Read.All") from exc
+        raise FactError(
+            "audit:app-credentials",
+            f"could not read applications' credentials: {exc}",
+            status=exc.status,
+            code=exc.code,
+            remediation="reading credentials needs Application.Read.All",
+        ) from exc
 
 
 @fact("audit:classic-administrators")
@@ -155,7 +189,8 @@ def classic_admins(ctx: Context) -> tuple[tuple[dict[str, Any], ...], tuple[str,
     from preflight.audit.collect import classic_administrators
 
     collected = ctx.get(assignments)
-    subscriptions = sorted({a.scope.split("/")[2].lower() for a in collected.assignments
-                            if a.scope.lower().startswith("/subscriptions/")})
+    subscriptions = sorted(
+        {a.scope.split("/")[2].lower() for a in collected.assignments if a.scope.lower().startswith("/subscriptions/")}
+    )
     rows, errors = classic_administrators(ctx.get(arm_client), subscriptions)
     return tuple(rows), tuple(errors)

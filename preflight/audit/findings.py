@@ -22,15 +22,17 @@ PRIVILEGED_ROLES = frozenset({OWNER, CONTRIBUTOR, USER_ACCESS_ADMINISTRATOR, RBA
 # Roles that grant data access to Azure AI accounts: they belong on the account (or its resource group), not on
 # a whole subscription or management group. Known GUIDs, plus any role whose dataActions reach
 # Microsoft.CognitiveServices (see :func:`is_ai_data_role`).
-AI_DATA_ROLES = frozenset({
-    "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd",  # Cognitive Services OpenAI User
-    "a001fd3d-188f-4b5d-821b-7da978bf7442",  # Cognitive Services OpenAI Contributor
-    "a97b65f3-24c7-4388-baec-2e87135dc908",  # Cognitive Services User
-    "b59867f0-fa02-499b-be73-45a86b5b3e1c",  # Cognitive Services Data Reader
-    "f2dc8367-1007-4938-bd23-fe263f013447",  # Cognitive Services Speech User
-    "64702f94-c441-49e6-a78b-ef80e0188fee",  # Azure AI Developer
-    "53ca6127-db72-4b80-b1b0-d745d6d5456d",  # Foundry User
-})
+AI_DATA_ROLES = frozenset(
+    {
+        "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd",  # Cognitive Services OpenAI User
+        "a001fd3d-188f-4b5d-821b-7da978bf7442",  # Cognitive Services OpenAI Contributor
+        "a97b65f3-24c7-4388-baec-2e87135dc908",  # Cognitive Services User
+        "b59867f0-fa02-499b-be73-45a86b5b3e1c",  # Cognitive Services Data Reader
+        "f2dc8367-1007-4938-bd23-fe263f013447",  # Cognitive Services Speech User
+        "64702f94-c441-49e6-a78b-ef80e0188fee",  # Azure AI Developer
+        "53ca6127-db72-4b80-b1b0-d745d6d5456d",  # Foundry User
+    }
+)
 BROAD_LEVELS = frozenset({"tenant", "managementGroup", "subscription"})
 SP_TYPES = frozenset({"ServicePrincipal", "MSI", "ManagedIdentity"})
 # "the tenant otherwise uses groups": at least this share of user-or-group assignments go to groups
@@ -67,20 +69,31 @@ def _is_service_principal(row: Mapping[str, Any]) -> bool:
 def privileged_service_principals(rows: Sequence[Mapping[str, Any]]) -> Finding:
     """Owner / Contributor / User Access Administrator / RBAC Administrator held by a service principal or a
     managed identity at subscription, management-group or tenant scope."""
-    return Finding("privileged-service-principals", tuple(
-        r for r in rows
-        if guid_of(str(r.get("role_definition_id", ""))) in PRIVILEGED_ROLES
-        and r.get("scope_level") in BROAD_LEVELS and _is_service_principal(r) and r.get("principal_exists") is not False
-    ))
+    return Finding(
+        "privileged-service-principals",
+        tuple(
+            r
+            for r in rows
+            if guid_of(str(r.get("role_definition_id", ""))) in PRIVILEGED_ROLES
+            and r.get("scope_level") in BROAD_LEVELS
+            and _is_service_principal(r)
+            and r.get("principal_exists") is not False
+        ),
+    )
 
 
 def privileged_guests(rows: Sequence[Mapping[str, Any]]) -> Finding:
     """Privileged roles (Owner, Contributor, User Access Administrator, RBAC Administrator) held by guests."""
-    return Finding("privileged-guests", tuple(
-        r for r in rows
-        if guid_of(str(r.get("role_definition_id", ""))) in PRIVILEGED_ROLES
-        and r.get("principal_type") == "User" and r.get("principal_subtype") == "Guest"
-    ))
+    return Finding(
+        "privileged-guests",
+        tuple(
+            r
+            for r in rows
+            if guid_of(str(r.get("role_definition_id", ""))) in PRIVILEGED_ROLES
+            and r.get("principal_type") == "User"
+            and r.get("principal_subtype") == "Guest"
+        ),
+    )
 
 
 def direct_user_assignments(rows: Sequence[Mapping[str, Any]], group_share: float = GROUP_SHARE) -> Finding:
@@ -92,8 +105,9 @@ def direct_user_assignments(rows: Sequence[Mapping[str, Any]], group_share: floa
     if not users or not groups or groups / total < group_share:
         note = "the tenant grants mostly to users directly" if users and groups else ""
         return Finding("direct-user-assignments", (), note)
-    return Finding("direct-user-assignments", tuple(users),
-                   f"{groups} of {total} user-or-group assignments go to groups")
+    return Finding(
+        "direct-user-assignments", tuple(users), f"{groups} of {total} user-or-group assignments go to groups"
+    )
 
 
 def is_ai_data_role(guid: str, definition: Mapping[str, Any] | None) -> bool:
@@ -102,7 +116,9 @@ def is_ai_data_role(guid: str, definition: Mapping[str, Any] | None) -> bool:
     if guid.lower() in AI_DATA_ROLES:
         return True
     for block in ((definition or {}).get("properties") or {}).get("permissions") or []:
-        if any(str(d).lower().startswith(("microsoft.cognitiveservices/", "*")) for d in block.get("dataActions") or []):
+        if any(
+            str(d).lower().startswith(("microsoft.cognitiveservices/", "*")) for d in block.get("dataActions") or []
+        ):
             return True
     return False
 
@@ -112,10 +128,14 @@ def broad_data_roles(rows: Sequence[Mapping[str, Any]], definitions: Mapping[str
     data_role: dict[str, bool] = {}  # per role, not per row
     for guid in {guid_of(str(r.get("role_definition_id", ""))) for r in rows}:
         data_role[guid] = is_ai_data_role(guid, definitions.get(guid))
-    return Finding("broad-data-roles", tuple(
-        r for r in rows
-        if r.get("scope_level") in BROAD_LEVELS and data_role[guid_of(str(r.get("role_definition_id", "")))]
-    ))
+    return Finding(
+        "broad-data-roles",
+        tuple(
+            r
+            for r in rows
+            if r.get("scope_level") in BROAD_LEVELS and data_role[guid_of(str(r.get("role_definition_id", "")))]
+        ),
+    )
 
 
 def _wildcards(patterns: Iterable[Any]) -> list[str]:
@@ -123,8 +143,9 @@ def _wildcards(patterns: Iterable[Any]) -> list[str]:
     return [str(p) for p in patterns if "*" in str(p) and not str(p).lower().endswith("/read")]
 
 
-def custom_role_wildcards(definitions: Mapping[str, Mapping[str, Any]],
-                          rows: Sequence[Mapping[str, Any]] = ()) -> Finding:
+def custom_role_wildcards(
+    definitions: Mapping[str, Mapping[str, Any]], rows: Sequence[Mapping[str, Any]] = ()
+) -> Finding:
     """Custom roles with ``*`` in ``actions`` or ``dataActions``; each row names the role, its wildcards and
     how many assignments use it."""
     uses: dict[str, int] = {}
@@ -141,18 +162,29 @@ def custom_role_wildcards(definitions: Mapping[str, Mapping[str, Any]],
             actions += _wildcards(block.get("actions") or [])
             data += _wildcards(block.get("dataActions") or [])
         if actions or data:
-            found.append({"role_name": props.get("roleName"), "role_guid": guid, "actions": actions,
-                          "data_actions": data, "assignments": uses.get(guid, 0),
-                          "assignable_scopes": list(props.get("assignableScopes") or [])})
+            found.append(
+                {
+                    "role_name": props.get("roleName"),
+                    "role_guid": guid,
+                    "actions": actions,
+                    "data_actions": data,
+                    "assignments": uses.get(guid, 0),
+                    "assignable_scopes": list(props.get("assignableScopes") or []),
+                }
+            )
     return Finding("custom-role-wildcards", tuple(found))
 
 
 def classic_administrators(admins: Sequence[Mapping[str, Any]]) -> Finding:
     """Classic subscription administrators (Service Administrator, Co-Administrators): retired in favour of
     Azure RBAC, every one still present is an unmanaged Owner-equivalent."""
-    return Finding("classic-administrators", tuple(
-        {"subscription": a.get("subscription"), "email": a.get("emailAddress"), "role": a.get("role")}
-        for a in admins))
+    return Finding(
+        "classic-administrators",
+        tuple(
+            {"subscription": a.get("subscription"), "email": a.get("emailAddress"), "role": a.get("role")}
+            for a in admins
+        ),
+    )
 
 
 def _parse(value: Any) -> datetime | None:
@@ -162,7 +194,7 @@ def _parse(value: Any) -> datetime | None:
     if "." in text:  # Graph / ARM use up to 7 fractional digits; Python takes 6
         head, _, rest = text.partition(".")
         digits = "".join(c for c in rest if c.isdigit())
-        tz = rest[len(digits):]
+        tz = rest[len(digits) :]
         text = f"{head}.{digits[:6]}{tz}"
     try:
         parsed = datetime.fromisoformat(text)
@@ -171,8 +203,9 @@ def _parse(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def expiring_credentials(rows: Sequence[Mapping[str, Any]], credentials: Mapping[str, Sequence[Any]],
-                         now: datetime, days: int = 30) -> Finding:
+def expiring_credentials(
+    rows: Sequence[Mapping[str, Any]], credentials: Mapping[str, Sequence[Any]], now: datetime, days: int = 30
+) -> Finding:
     """Secrets and certificates of service principals that hold role assignments and are expired or expire
     within ``days``: whatever runs as them is about to stop authenticating. An application is flagged only
     when it has no credential valid beyond the window (a rotated app with a fresh secret is fine)."""
@@ -191,9 +224,17 @@ def expiring_credentials(rows: Sequence[Mapping[str, Any]], credentials: Mapping
         for cred, end in ends:
             if end is None:
                 continue
-            found.append({"app_id": app_id, "principal": row.get("principal_display_name"),
-                          "principal_id": row.get("principal_id"), "credential": cred.kind,
-                          "name": cred.name, "key_id": cred.key_id, "ends": end.isoformat(),
-                          "expired": end.timestamp() <= now.timestamp(),
-                          "days_left": int((end.timestamp() - now.timestamp()) // 86400)})
+            found.append(
+                {
+                    "app_id": app_id,
+                    "principal": row.get("principal_display_name"),
+                    "principal_id": row.get("principal_id"),
+                    "credential": cred.kind,
+                    "name": cred.name,
+                    "key_id": cred.key_id,
+                    "ends": end.isoformat(),
+                    "expired": end.timestamp() <= now.timestamp(),
+                    "days_left": int((end.timestamp() - now.timestamp()) // 86400),
+                }
+            )
     return Finding("expiring-credentials", tuple(found))

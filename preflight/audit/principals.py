@@ -47,9 +47,11 @@ class Principal:
             user_principal_name=upn,
             app_id=obj.get("appId"),
             user_type=intern(str(obj.get("userType") or ("Guest" if upn and "#EXT#" in str(upn) else "Member")))
-            if kind == "User" else None,
+            if kind == "User"
+            else None,
             service_principal_type=intern(str(obj.get("servicePrincipalType") or "Application"))
-            if kind == "ServicePrincipal" else None,
+            if kind == "ServicePrincipal"
+            else None,
         )
 
     @classmethod
@@ -64,8 +66,13 @@ def resolve(graph: GraphReader, object_ids: Iterable[str], workers: int = GRAPH_
     from preflight.azure.graph import get_by_ids
 
     ids = sorted({i.lower() for i in object_ids if i})
-    found = {p.id: p for p in (Principal.from_graph(o) for o in
-                               get_by_ids(graph, ids, ["user", "group", "servicePrincipal"], workers=workers))}
+    found = {
+        p.id: p
+        for p in (
+            Principal.from_graph(o)
+            for o in get_by_ids(graph, ids, ["user", "group", "servicePrincipal"], workers=workers)
+        )
+    }
     return {i: found.get(i) or Principal.missing(i) for i in ids}
 
 
@@ -87,10 +94,18 @@ BY_APP_ID_MAX = 200  # apps still wanted after the first listing page: fetch the
 
 def _credentials(app: Mapping[str, Any]) -> tuple[AppCredential, ...]:
     app_id = str(app.get("appId", "")).lower()
-    creds = [AppCredential(app_id, app.get("displayName"), "secret", c.get("displayName"), c.get("keyId"),
-                           c.get("endDateTime")) for c in app.get("passwordCredentials") or []]
-    creds += [AppCredential(app_id, app.get("displayName"), "certificate", c.get("displayName"),
-                            c.get("keyId"), c.get("endDateTime")) for c in app.get("keyCredentials") or []]
+    creds = [
+        AppCredential(
+            app_id, app.get("displayName"), "secret", c.get("displayName"), c.get("keyId"), c.get("endDateTime")
+        )
+        for c in app.get("passwordCredentials") or []
+    ]
+    creds += [
+        AppCredential(
+            app_id, app.get("displayName"), "certificate", c.get("displayName"), c.get("keyId"), c.get("endDateTime")
+        )
+        for c in app.get("keyCredentials") or []
+    ]
     return tuple(creds)
 
 

@@ -27,8 +27,15 @@ def audit_checks(only: Sequence[str] = (), skip: Sequence[str] = ()) -> list[str
     return [s.id for s in select(discover(AUDIT_GROUP), only, skip)]
 
 
-def run_audit(target: Target, options: AuditOptions, engine: RunOptions = AUDIT_ENGINE, *,
-              only: Sequence[str] = (), skip: Sequence[str] = (), observer: Observer | None = None) -> Report:
+def run_audit(
+    target: Target,
+    options: AuditOptions,
+    engine: RunOptions = AUDIT_ENGINE,
+    *,
+    only: Sequence[str] = (),
+    skip: Sequence[str] = (),
+    observer: Observer | None = None,
+) -> Report:
     """Run the audit checks; always returns a complete Report (an unreadable scope is a result, not a crash)."""
     started_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     start = time.perf_counter()
@@ -48,10 +55,15 @@ def run_audit(target: Target, options: AuditOptions, engine: RunOptions = AUDIT_
             rows = ()  # the inventory check already reports why
     plan = options.plan
     # Only what identifies the audited estate: a resource or endpoint from the environment plays no part.
-    described = {k: v for k, v in redactor.value(target.to_dict()).items()
-                 if k in ("cloud", "cloud_metadata_url", "tenant_id")}
-    described["audit"] = {"subscriptions": list(plan.subscriptions), "management_groups": list(plan.management_groups),
-                          "scopes": list(plan.scopes), "all_subscriptions": plan.all_subscriptions}
+    described = {
+        k: v for k, v in redactor.value(target.to_dict()).items() if k in ("cloud", "cloud_metadata_url", "tenant_id")
+    }
+    described["audit"] = {
+        "subscriptions": list(plan.subscriptions),
+        "management_groups": list(plan.management_groups),
+        "scopes": list(plan.scopes),
+        "all_subscriptions": plan.all_subscriptions,
+    }
     return Report(
         tool_version=__version__,
         target=described,

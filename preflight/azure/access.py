@@ -118,6 +118,7 @@ def _early_scope(ctx: Context) -> str:
 def prefetch(ctx: Context, which: Fact[Any], *args: Hashable) -> None:
     """Start computing a fact on a daemon thread and return at once. Its value — or its failure, which the
     Context remembers and re-raises to the real caller — is then ready (or in flight) when a check asks."""
+
     def compute() -> None:
         try:
             ctx.get(which, *args)
@@ -133,6 +134,7 @@ def start_reads(ctx: Context, *, permissions: bool = False) -> None:
     the deny assignments and (``permissions``: the caller's ``Microsoft.Authorization/permissions``) start as
     soon as a token exists — with ``--resource-id``, without waiting for the resource's GET — and every role
     definition the assignments name starts as soon as they are listed. Idempotent: facts are computed once."""
+
     def reads() -> None:
         try:
             # Whose access (the ARM token's principal) first: no read can be sent before that token anyway, and
@@ -157,9 +159,13 @@ def start_reads(ctx: Context, *, permissions: bool = False) -> None:
 
 
 #: The reads a verdict can do without, by fact name → the source they are in :mod:`preflight.verdict`.
-_SOURCES = {"role-assignments": "role-assignments", "deny-assignments": "deny-assignments",
-            "arm-permissions": "effective-permissions", "role-definition": "role-definitions",
-            "role-definitions-at": "role-definitions"}
+_SOURCES = {
+    "role-assignments": "role-assignments",
+    "deny-assignments": "deny-assignments",
+    "arm-permissions": "effective-permissions",
+    "role-definition": "role-definitions",
+    "role-definitions-at": "role-definitions",
+}
 
 
 def tolerant_get(ctx: Context, which: Fact[Any], *args: Hashable, unread: list[Unread]) -> Any:
@@ -200,16 +206,34 @@ class Readings:
         from preflight.rbac import evaluate
         from preflight.verdict import combine, effective_says
 
-        decision = None if self.assignments is None else evaluate(
-            action, self.scope, self.principal_ids, self.assignments, self.definitions, self.denies or (),
-            data_action=data, mg_ancestry=self.mg_ancestry)
+        decision = (
+            None
+            if self.assignments is None
+            else evaluate(
+                action,
+                self.scope,
+                self.principal_ids,
+                self.assignments,
+                self.definitions,
+                self.denies or (),
+                data_action=data,
+                mg_ancestry=self.mg_ancestry,
+            )
+        )
         effective = None if self.blocks is None else effective_says(self.blocks, action, data=data)
-        return combine(action, data_action=data, decision=decision, effective=effective,
-                       deny_checked=self.denies is not None, unread=self.unread)
+        return combine(
+            action,
+            data_action=data,
+            decision=decision,
+            effective=effective,
+            deny_checked=self.denies is not None,
+            unread=self.unread,
+        )
 
 
-def read_access(ctx: Context, scope: str, principal_id: str, *, is_caller: bool,
-                known: Sequence[RoleDefinition] = ()) -> Readings:
+def read_access(
+    ctx: Context, scope: str, principal_id: str, *, is_caller: bool, known: Sequence[RoleDefinition] = ()
+) -> Readings:
     """Read every source of the verdict for ``principal_id`` at ``scope``, each as far as it can be read:
     role assignments (``assignedTo()``: groups resolved by ARM) and their definitions (``known`` ones are not
     fetched again), deny assignments, and — for the caller — ARM's effective permissions."""
@@ -220,8 +244,9 @@ def read_access(ctx: Context, scope: str, principal_id: str, *, is_caller: bool,
     listed = tolerant_get(ctx, role_assignments, scope, principal_id, unread=unread)
     assignments = [RoleAssignment.from_arm(a) for a in listed or ()]
     have = {d.guid: d for d in known}
-    definition_ids = sorted({definition_at(scope, a.role_definition_id) for a in assignments
-                             if a.role_guid not in have})
+    definition_ids = sorted(
+        {definition_at(scope, a.role_definition_id) for a in assignments if a.role_guid not in have}
+    )
     for definition_id in definition_ids:  # all in flight at once (no-op for those start_reads began)
         prefetch(ctx, role_definition, definition_id)
     for definition_id in definition_ids:
@@ -238,9 +263,16 @@ def read_access(ctx: Context, scope: str, principal_id: str, *, is_caller: bool,
     # other principal id among them is one of its groups.
     own = principal_id.lower()
     groups = sorted({a.principal_id for a in assignments if a.principal_id.lower() != own})
-    return Readings(scope, None if listed is None else tuple(assignments), tuple(have.values()),
-                    None if raw_denies is None else tuple(denies), blocks, (principal_id, *groups),
-                    ancestry_from(scope, [a.scope for a in assignments] + [d.scope for d in denies]), tuple(unread))
+    return Readings(
+        scope,
+        None if listed is None else tuple(assignments),
+        tuple(have.values()),
+        None if raw_denies is None else tuple(denies),
+        blocks,
+        (principal_id, *groups),
+        ancestry_from(scope, [a.scope for a in assignments] + [d.scope for d in denies]),
+        tuple(unread),
+    )
 
 
 @fact("data-access", reported_by="rbac.data-action")
@@ -254,12 +286,31 @@ def data_access(ctx: Context) -> DataAccess:
     wanted = ctx.get(profile)
     readings = read_access(ctx, scope, who.object_id or "", is_caller=whom.is_caller)
     names = {d.guid: d.role_name for d in readings.definitions}
-    held = tuple({"role": names.get(a.role_guid, a.role_guid), "role_id": a.role_guid, "scope": a.scope,
-                  "principal_id": a.principal_id, "condition": a.condition, "created_on": a.created_on}
-                 for a in readings.assignments or ())
+    held = tuple(
+        {
+            "role": names.get(a.role_guid, a.role_guid),
+            "role_id": a.role_guid,
+            "scope": a.scope,
+            "principal_id": a.principal_id,
+            "condition": a.condition,
+            "created_on": a.created_on,
+        }
+        for a in readings.assignments or ()
+    )
     verdicts = tuple((r, _with_probe(ctx, readings.verdict(r.action, data=r.data))) for r in wanted.requirements)
-    return DataAccess(who, wanted, scope, held, verdicts, readings.principal_ids, readings.definitions,
-                      readings.mg_ancestry, whom.arm_type, whom.is_caller, readings.unread)
+    return DataAccess(
+        who,
+        wanted,
+        scope,
+        held,
+        verdicts,
+        readings.principal_ids,
+        readings.definitions,
+        readings.mg_ancestry,
+        whom.arm_type,
+        whom.is_caller,
+        readings.unread,
+    )
 
 
 def _with_probe(ctx: Context, verdict: Verdict) -> Verdict:
@@ -272,8 +323,15 @@ def _with_probe(ctx: Context, verdict: Verdict) -> Verdict:
         return verdict
     if probe_says(ctx) != "allowed":
         return verdict
-    return combine(verdict.action, data_action=True, decision=verdict.decision, effective=verdict.effective,
-                   probe="allowed", deny_checked=verdict.deny_checked, unread=verdict.unread)
+    return combine(
+        verdict.action,
+        data_action=True,
+        decision=verdict.decision,
+        effective=verdict.effective,
+        probe="allowed",
+        deny_checked=verdict.deny_checked,
+        unread=verdict.unread,
+    )
 
 
 def ancestry_from(scope: str, applied_scopes: Sequence[str]) -> dict[str, tuple[str, ...]] | None:
@@ -285,6 +343,13 @@ def ancestry_from(scope: str, applied_scopes: Sequence[str]) -> dict[str, tuple[
     parts = [p for p in scope.split("/") if p]
     if len(parts) < 2 or parts[0].lower() != "subscriptions":
         return None
-    groups = tuple(sorted({s.rstrip("/").rsplit("/", 1)[-1].lower() for s in applied_scopes
-                           if "/providers/microsoft.management/managementgroups/" in s.lower()}))
+    groups = tuple(
+        sorted(
+            {
+                s.rstrip("/").rsplit("/", 1)[-1].lower()
+                for s in applied_scopes
+                if "/providers/microsoft.management/managementgroups/" in s.lower()
+            }
+        )
+    )
     return {parts[1].lower(): groups} if groups else None

@@ -41,13 +41,11 @@ class RunCredential:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
-                  **kwargs: Any) -> Any:
+    def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None, **kwargs: Any) -> Any:
         from azure.core.credentials import AccessToken
 
         if claims or tenant_id or len(scopes) != 1:
-            return self.ctx.get(credential).credential.get_token(*scopes, claims=claims, tenant_id=tenant_id,
-                                                                 **kwargs)
+            return self.ctx.get(credential).credential.get_token(*scopes, claims=claims, tenant_id=tenant_id, **kwargs)
         found = self._token(scopes[0])
         return AccessToken(found.access_token, found.expires_on)
 
@@ -69,9 +67,13 @@ def _client_kwargs(ctx: Context) -> dict[str, Any]:
     # azure-core obeys Retry-After without a cap: a hostile or buggy value would hold the check until its timeout;
     # the token goes only to the cloud's Resource Manager host (the SDK's pager follows nextLink through that
     # policy), redirects are not followed, timeouts come from the run's deadline (preflight.azure.http)
-    return {"base_url": the_cloud.resource_manager, "credential_scopes": [the_cloud.arm_scope], **CLIENT_KWARGS,
-            "retry_policy": capped_retry_policy(MAX_RETRY_AFTER, **CLIENT_KWARGS),
-            **sdk_kwargs(ctx.get(run_credential), the_cloud.arm_scope, the_cloud.resource_manager, deadline_of(ctx))}
+    return {
+        "base_url": the_cloud.resource_manager,
+        "credential_scopes": [the_cloud.arm_scope],
+        **CLIENT_KWARGS,
+        "retry_policy": capped_retry_policy(MAX_RETRY_AFTER, **CLIENT_KWARGS),
+        **sdk_kwargs(ctx.get(run_credential), the_cloud.arm_scope, the_cloud.resource_manager, deadline_of(ctx)),
+    }
 
 
 @fact("arm:authorization-client")
@@ -101,22 +103,29 @@ def arm_error(fact_name: str, exc: Exception, what: str, reported_by: str) -> Fa
     if isinstance(exc, RefusedRequest):  # a paging link or a token for another host, the deadline: not sent
         return FactError(fact_name, f"{what}: {ARM}: {exc.message}", reported_by=reported_by, code=exc.code)
     if isinstance(exc, DeserializationError):  # a 2xx whose body is not ARM's JSON shape
-        return FactError(fact_name, f"{what}: {ARM} answered with something that is not the JSON it should be — "
-                                    "an HTML page from a proxy or captive portal, or a malformed / truncated body "
-                                    f"({str(exc).splitlines()[0][:120]})", reported_by=reported_by, status=200,
-                         code="NotJson")
+        return FactError(
+            fact_name,
+            f"{what}: {ARM} answered with something that is not the JSON it should be — "
+            "an HTML page from a proxy or captive portal, or a malformed / truncated body "
+            f"({str(exc).splitlines()[0][:120]})",
+            reported_by=reported_by,
+            status=200,
+            code="NotJson",
+        )
     status = getattr(exc, "status_code", None)
     response = getattr(exc, "response", None)
     if status is None or response is None:
-        return FactError(fact_name, f"{what}: {ARM}: {describe_transport(exc)}", reported_by=reported_by,
-                         code=type(exc).__name__)
+        return FactError(
+            fact_name, f"{what}: {ARM}: {describe_transport(exc)}", reported_by=reported_by, code=type(exc).__name__
+        )
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None)
     message = getattr(error, "message", None)
     if not message:
         message = _unparsed(exc, response)
-    return FactError(fact_name, f"{what}: {answered(ARM, status, code, message)}", reported_by=reported_by,
-                     status=status, code=code)
+    return FactError(
+        fact_name, f"{what}: {answered(ARM, status, code, message)}", reported_by=reported_by, status=status, code=code
+    )
 
 
 def _unparsed(exc: Exception, response: Any) -> str:
@@ -126,7 +135,7 @@ def _unparsed(exc: Exception, response: Any) -> str:
 
     try:
         text = response.text()
-    except Exception:  # noqa: BLE001 - a body that cannot even be decoded is described as missing
+    except Exception:
         text = None
     try:
         json.loads(text or "")
@@ -163,8 +172,13 @@ ACCOUNT_TYPE = "microsoft.cognitiveservices/accounts"
 ACCOUNT_API_VERSION = "2025-09-01"  # what azure-mgmt-cognitiveservices 14 sends (its listing is the ARM fallback)
 # Hosts whose first label is the account's custom subdomain (public, US Gov, China; OpenAI, AI Services, Foundry).
 SUBDOMAIN_SUFFIXES = (
-    ".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com",
-    ".openai.azure.us", ".cognitiveservices.azure.us", ".openai.azure.cn", ".cognitiveservices.azure.cn",
+    ".openai.azure.com",
+    ".cognitiveservices.azure.com",
+    ".services.ai.azure.com",
+    ".openai.azure.us",
+    ".cognitiveservices.azure.us",
+    ".openai.azure.cn",
+    ".cognitiveservices.azure.cn",
 )
 MAX_LISTING_THREADS = 8  # ARM fallback: subscriptions listed concurrently, bounded
 
@@ -199,9 +213,12 @@ def resource(ctx: Context) -> dict[str, Any]:
             return _find_by_endpoint(ctx, target.endpoint)
     except (AzureError, DeserializationError, RefusedRequest) as exc:
         raise arm_error("resource", exc, "could not read the resource", "resource.endpoint") from exc
-    raise FactError("resource", "no resource to check: pass --resource-id, --endpoint or --workspace (or set "
-                    "AZURE_OPENAI_ENDPOINT, or run inside a project with .azureml/config.json)",
-                    reported_by="resource.endpoint")
+    raise FactError(
+        "resource",
+        "no resource to check: pass --resource-id, --endpoint or --workspace (or set "
+        "AZURE_OPENAI_ENDPOINT, or run inside a project with .azureml/config.json)",
+        reported_by="resource.endpoint",
+    )
 
 
 def _get_by_id(ctx: Context, resource_id: str) -> dict[str, Any]:
@@ -218,8 +235,12 @@ def _get_by_id(ctx: Context, resource_id: str) -> dict[str, Any]:
     elif kind == WORKSPACE_TYPE and rest.count("/") == 1:
         api_version = WORKSPACE_API_VERSION
     else:
-        raise FactError("resource", f"{resource_id} is neither a Cognitive Services account nor an Azure ML "
-                        "workspace (other resource types are not supported)", reported_by="resource.endpoint")
+        raise FactError(
+            "resource",
+            f"{resource_id} is neither a Cognitive Services account nor an Azure ML "
+            "workspace (other resource types are not supported)",
+            reported_by="resource.endpoint",
+        )
     try:
         found = _arm_get(ctx, _scope_path(resource_id), {"api-version": api_version})
     except HttpError as exc:
@@ -234,13 +255,21 @@ def checked_resource(found: Mapping[str, Any], resource_id: str) -> dict[str, An
     ``--custom-domain``, is ever built from a value that was not read."""
     from preflight.azure.http import ARM
 
-    missing = [key for key, kind in (("id", str), ("name", str), ("properties", dict))
-               if not isinstance(found.get(key), kind) or not found.get(key)]
+    missing = [
+        key
+        for key, kind in (("id", str), ("name", str), ("properties", dict))
+        if not isinstance(found.get(key), kind) or not found.get(key)
+    ]
     if missing:
         shown = json.dumps(found)[:120]
-        raise FactError("resource", f"could not read the resource {resource_id}: {ARM} answered HTTP 200 without "
-                        f"{', '.join(missing)} (received {shown})", reported_by="resource.endpoint", status=200,
-                        code="InvalidAnswer")
+        raise FactError(
+            "resource",
+            f"could not read the resource {resource_id}: {ARM} answered HTTP 200 without "
+            f"{', '.join(missing)} (received {shown})",
+            reported_by="resource.endpoint",
+            status=200,
+            code="InvalidAnswer",
+        )
     return dict(found)
 
 
@@ -251,7 +280,7 @@ def endpoint_key(url: str) -> str:
 
 def account_endpoints(account: dict[str, Any]) -> list[str]:
     properties = account.get("properties") or {}
-    found = [properties.get("endpoint")] + list((properties.get("endpoints") or {}).values())
+    found = [properties.get("endpoint"), *list((properties.get("endpoints") or {}).values())]
     return [e for e in found if isinstance(e, str) and e]
 
 
@@ -285,16 +314,20 @@ def _find_by_endpoint(ctx: Context, endpoint: str) -> dict[str, Any]:
     )
 
     subdomain = endpoint_subdomain(endpoint)
-    text = accounts_by_subdomain(subdomain) if subdomain else accounts_by_endpoint(
-        endpoint if endpoint.endswith("/") else endpoint + "/")
+    text = (
+        accounts_by_subdomain(subdomain)
+        if subdomain
+        else accounts_by_endpoint(endpoint if endpoint.endswith("/") else endpoint + "/")
+    )
     try:
         rows = query(ctx, text)
         candidates = [r for r in rows if matches_endpoint(r, endpoint)]
         source = "Resource Graph"
         if not candidates and not subdomain:
             # ARG compares strings exactly; the endpoint may be written without its trailing slash there
-            candidates = [r for r in query(ctx, accounts_by_endpoint(endpoint.rstrip("/")))
-                          if matches_endpoint(r, endpoint)]
+            candidates = [
+                r for r in query(ctx, accounts_by_endpoint(endpoint.rstrip("/"))) if matches_endpoint(r, endpoint)
+            ]
     except ResourceGraphError as exc:
         log.info("Resource Graph unavailable (%s); listing accounts through ARM", exc)
         candidates = _list_matching_accounts(ctx, endpoint)
@@ -305,12 +338,18 @@ def _find_by_endpoint(ctx: Context, endpoint: str) -> dict[str, Any]:
             return _get_by_id(ctx, str(found["id"]))
         return found
     if not candidates:
-        raise FactError("resource", f"no Cognitive Services account you can read has the endpoint {endpoint} "
-                        f"(searched every accessible subscription through {source})",
-                        reported_by="resource.endpoint")
+        raise FactError(
+            "resource",
+            f"no Cognitive Services account you can read has the endpoint {endpoint} "
+            f"(searched every accessible subscription through {source})",
+            reported_by="resource.endpoint",
+        )
     names = ", ".join(sorted(str(c.get("id", "?")) for c in candidates))
-    raise FactError("resource", f"{len(candidates)} accounts have the endpoint {endpoint}: {names} — pass "
-                    "--resource-id to choose one", reported_by="resource.endpoint")
+    raise FactError(
+        "resource",
+        f"{len(candidates)} accounts have the endpoint {endpoint}: {names} — pass --resource-id to choose one",
+        reported_by="resource.endpoint",
+    )
 
 
 def _enabled(state: Any) -> bool:
@@ -328,19 +367,23 @@ def _list_matching_accounts(ctx: Context, endpoint: str) -> list[dict[str, Any]]
     from preflight.azure.http import sdk_items
     from preflight.daemon import map_bounded
 
-    subscriptions = [s.subscription_id for s in sdk_items(ctx.get(subscription_client).subscriptions.list())
-                     if _enabled(getattr(s, "state", None))]
+    subscriptions = [
+        s.subscription_id
+        for s in sdk_items(ctx.get(subscription_client).subscriptions.list())
+        if _enabled(getattr(s, "state", None))
+    ]
 
     def accounts(subscription: str) -> list[dict[str, Any]]:
         try:
-            return [dict(a.serialize(keep_readonly=True))
-                    for a in sdk_items(ctx.get(cognitive_client, subscription).accounts.list())]
+            return [
+                dict(a.serialize(keep_readonly=True))
+                for a in sdk_items(ctx.get(cognitive_client, subscription).accounts.list())
+            ]
         except HttpResponseError as exc:  # one unreadable subscription must not hide the others
             log.info("cannot list accounts in %s: %s", subscription, exc)
             return []
 
-    found = [a for batch in map_bounded(accounts, subscriptions, MAX_LISTING_THREADS, "preflight-arm")
-             for a in batch]
+    found = [a for batch in map_bounded(accounts, subscriptions, MAX_LISTING_THREADS, "preflight-arm") for a in batch]
     return [a for a in found if matches_endpoint(a, endpoint)]
 
 
@@ -367,8 +410,14 @@ def arm_rest(ctx: Context) -> Any:
     from preflight.azure.http import deadline_of, rest_client
 
     the_cloud = ctx.get(cloud)
-    return rest_client(the_cloud.resource_manager, credential=ctx.get(run_credential), scope=the_cloud.arm_scope,
-                       deadline=deadline_of(ctx), retry=CLIENT_KWARGS, max_retry_after=MAX_RETRY_AFTER)
+    return rest_client(
+        the_cloud.resource_manager,
+        credential=ctx.get(run_credential),
+        scope=the_cloud.arm_scope,
+        deadline=deadline_of(ctx),
+        retry=CLIENT_KWARGS,
+        max_retry_after=MAX_RETRY_AFTER,
+    )
 
 
 def _rest_error(fact_name: str, exc: Exception, what: str, reported_by: str | None) -> FactError:
@@ -379,8 +428,9 @@ def _rest_error(fact_name: str, exc: Exception, what: str, reported_by: str | No
     if status is None or code in UNEXPECTED - {"InvalidJson"}:
         return FactError(fact_name, f"{what}: {ARM}: {message}", reported_by=reported_by, code=code)
     code = None if code == "InvalidJson" else code
-    return FactError(fact_name, f"{what}: {answered(ARM, status, code, message)}", reported_by=reported_by,
-                     status=status, code=code)
+    return FactError(
+        fact_name, f"{what}: {answered(ARM, status, code, message)}", reported_by=reported_by, status=status, code=code
+    )
 
 
 def _arm_get(ctx: Context, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -389,8 +439,9 @@ def _arm_get(ctx: Context, path: str, params: Mapping[str, str] | None = None) -
     from preflight.azure.http import deadline_of, send_json
 
     client = ctx.get(arm_rest)
-    return send_json(client, HttpRequest("GET", _arm_url(ctx, path), params=dict(params or {})),
-                     deadline=deadline_of(ctx))
+    return send_json(
+        client, HttpRequest("GET", _arm_url(ctx, path), params=dict(params or {})), deadline=deadline_of(ctx)
+    )
 
 
 def _arm_url(ctx: Context, path: str) -> str:
@@ -429,11 +480,15 @@ def role_assignments(ctx: Context, scope: str, principal_id: str) -> tuple[dict[
     from preflight.azure.http import HttpError
 
     try:
-        return _arm_list(ctx, f"{_scope_path(scope)}{_AUTHZ}/roleAssignments",
-                         {"$filter": f"assignedTo('{principal_id}')", "api-version": AUTHORIZATION_API})
+        return _arm_list(
+            ctx,
+            f"{_scope_path(scope)}{_AUTHZ}/roleAssignments",
+            {"$filter": f"assignedTo('{principal_id}')", "api-version": AUTHORIZATION_API},
+        )
     except HttpError as exc:
-        raise _rest_error("role-assignments", exc, f"could not list role assignments at {scope}",
-                          "rbac.data-action") from exc
+        raise _rest_error(
+            "role-assignments", exc, f"could not list role assignments at {scope}", "rbac.data-action"
+        ) from exc
 
 
 def definition_at(scope: str, role_definition_id: str) -> str:
@@ -454,14 +509,20 @@ def role_definition(ctx: Context, definition_id: str) -> Mapping[str, Any]:
     try:
         found = _arm_get(ctx, _scope_path(definition_id), {"api-version": AUTHORIZATION_API})
     except HttpError as exc:
-        raise _rest_error("role-definition", exc, f"could not read role definition {definition_id}",
-                          "rbac.data-action") from exc
+        raise _rest_error(
+            "role-definition", exc, f"could not read role definition {definition_id}", "rbac.data-action"
+        ) from exc
     properties = found.get("properties")
     if not isinstance(properties, dict) or not isinstance(properties.get("permissions"), list):
         # `{}` is not a role that grants nothing: the evaluator must not read it as one
-        raise FactError("role-definition", f"could not read role definition {definition_id}: Azure Resource "
-                        f"Manager answered HTTP 200 without properties.permissions (received "
-                        f"{json.dumps(found)[:120]})", status=200, code="InvalidAnswer")
+        raise FactError(
+            "role-definition",
+            f"could not read role definition {definition_id}: Azure Resource "
+            f"Manager answered HTTP 200 without properties.permissions (received "
+            f"{json.dumps(found)[:120]})",
+            status=200,
+            code="InvalidAnswer",
+        )
     return found
 
 
@@ -472,8 +533,9 @@ def deny_assignments(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
     try:
         return _arm_list(ctx, f"{_scope_path(scope)}{_AUTHZ}/denyAssignments", {"api-version": AUTHORIZATION_API})
     except HttpError as exc:
-        raise _rest_error("deny-assignments", exc, f"could not list deny assignments at {scope}",
-                          "rbac.data-action") from exc
+        raise _rest_error(
+            "deny-assignments", exc, f"could not list deny assignments at {scope}", "rbac.data-action"
+        ) from exc
 
 
 @fact("profile")
@@ -509,8 +571,9 @@ def arm_permissions(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
     try:
         return _arm_list(ctx, f"{_scope_path(scope)}{_AUTHZ}/permissions", {"api-version": AUTHORIZATION_API})
     except HttpError as exc:
-        raise _rest_error("arm-permissions", exc, f"could not read your effective permissions at {scope}",
-                          "rbac.data-action") from exc
+        raise _rest_error(
+            "arm-permissions", exc, f"could not read your effective permissions at {scope}", "rbac.data-action"
+        ) from exc
 
 
 @fact("eligible-assignments", reported_by="rbac.data-action")
@@ -528,8 +591,9 @@ def eligible_assignments(ctx: Context, scope: str, principal_id: str | None) -> 
         items = sdk_items(client.role_eligibility_schedule_instances.list_for_scope(scope, filter=text))
         return tuple(dict(i.serialize(keep_readonly=True)) for i in items)
     except (AzureError, DeserializationError, RefusedRequest) as exc:
-        raise arm_error("eligible-assignments", exc, f"could not read PIM role eligibilities at {scope}",
-                        "rbac.data-action") from exc
+        raise arm_error(
+            "eligible-assignments", exc, f"could not read PIM role eligibilities at {scope}", "rbac.data-action"
+        ) from exc
 
 
 @fact("provider-operations")
@@ -540,11 +604,15 @@ def provider_operations(ctx: Context, namespace: str) -> dict[str, Any]:
     from preflight.azure.http import HttpError
 
     try:
-        return _arm_get(ctx, f"{_AUTHZ}/providerOperations/{namespace}",
-                        {"api-version": AUTHORIZATION_API, "$expand": "resourceTypes"})
+        return _arm_get(
+            ctx,
+            f"{_AUTHZ}/providerOperations/{namespace}",
+            {"api-version": AUTHORIZATION_API, "$expand": "resourceTypes"},
+        )
     except HttpError as exc:
-        raise _rest_error("provider-operations", exc, f"could not read the provider operations of {namespace}",
-                          None) from exc
+        raise _rest_error(
+            "provider-operations", exc, f"could not read the provider operations of {namespace}", None
+        ) from exc
 
 
 @fact("role-definitions-at")
@@ -559,5 +627,6 @@ def role_definitions_at(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
     try:
         return tuple(dict(d.serialize(keep_readonly=True)) for d in sdk_items(client.role_definitions.list(scope)))
     except (AzureError, DeserializationError, RefusedRequest) as exc:
-        raise arm_error("role-definitions-at", exc, f"could not list role definitions at {scope}",
-                        "rbac.data-action") from exc
+        raise arm_error(
+            "role-definitions-at", exc, f"could not list role definitions at {scope}", "rbac.data-action"
+        ) from exc

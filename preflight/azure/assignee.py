@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from preflight.azure.graph import GraphReader
 
 
-
 @dataclass(frozen=True, slots=True)
 class Assignee:
     """A resolved principal: ``type`` is ARM's principalType (User, Group, ServicePrincipal, or Unknown when
@@ -54,26 +53,34 @@ def resolve_assignee(ctx: Context, value: str) -> Assignee:
             return Assignee(str(data["id"]).lower(), "User", data.get("displayName"))
         if status == 404:
             raise ConfigError(f"--assignee {value}: no such user in the tenant")
-        raise ConfigError(f"--assignee {value}: Microsoft Graph could not resolve the UPN ({status})",
-                          remediation="pass the user's object id instead")
+        raise ConfigError(
+            f"--assignee {value}: Microsoft Graph could not resolve the UPN ({status})",
+            remediation="pass the user's object id instead",
+        )
     if not GUID.match(value):
         raise ConfigError(f"--assignee {value!r} is neither an object id, a UPN nor an application id")
     reader = _reader(ctx)
     part = get(reader, f"servicePrincipals(appId='{value}')?$select=id,displayName")
     data = part.body if part.ok and isinstance(part.body, dict) else {}
     if data.get("id"):
-        return Assignee(str(data["id"]).lower(), "ServicePrincipal", data.get("displayName"),
-                        note=f"application id {value} → service principal {data['id']}")
+        return Assignee(
+            str(data["id"]).lower(),
+            "ServicePrincipal",
+            data.get("displayName"),
+            note=f"application id {value} → service principal {data['id']}",
+        )
     try:
         found = get_by_ids(reader, [value], ["user", "group", "servicePrincipal"])
     except GraphError as exc:
         # the directory is not readable (e.g. a guest, or an app without Directory.Read.All): ARM does not need it
-        return Assignee(value.lower(), "Unknown",
-                        note=f"Microsoft Graph could not be read ({exc.status or exc.code}); {value} taken as an "
-                             "object id")
+        return Assignee(
+            value.lower(),
+            "Unknown",
+            note=f"Microsoft Graph could not be read ({exc.status or exc.code}); {value} taken as an object id",
+        )
     if not found:
-        raise ConfigError(f"--assignee {value}: no user, group, service principal or application with this id "
-                          "in the tenant")
+        raise ConfigError(
+            f"--assignee {value}: no user, group, service principal or application with this id in the tenant"
+        )
     obj = found[0]
-    return Assignee(str(obj.get("id", value)).lower(), principal_type(obj),
-                    obj.get("displayName"))
+    return Assignee(str(obj.get("id", value)).lower(), principal_type(obj), obj.get("displayName"))

@@ -64,12 +64,16 @@ def _as_inside_default_credential() -> Iterator[None]:
 def credential_kwargs(cloud: Cloud) -> dict[str, Any]:
     from preflight.azure.http import CONNECT_TIMEOUT, READ_TIMEOUT, capped_retry_policy_class
 
-    kwargs: dict[str, Any] = {"authority": cloud.authority_host, "process_timeout": PROCESS_TIMEOUT,
-                              # azure-core reads for up to 300 s by default, and retries (issue 17)
-                              "connection_timeout": CONNECT_TIMEOUT, "read_timeout": READ_TIMEOUT,
-                              # azure-identity obeys a token endpoint's Retry-After without a cap: 3600 would
-                              # hold sign-in for an hour
-                              "retry_policy_class": capped_retry_policy_class(TOKEN_MAX_RETRY_AFTER)}
+    kwargs: dict[str, Any] = {
+        "authority": cloud.authority_host,
+        "process_timeout": PROCESS_TIMEOUT,
+        # azure-core reads for up to 300 s by default, and retries (issue 17)
+        "connection_timeout": CONNECT_TIMEOUT,
+        "read_timeout": READ_TIMEOUT,
+        # azure-identity obeys a token endpoint's Retry-After without a cap: 3600 would
+        # hold sign-in for an hour
+        "retry_policy_class": capped_retry_policy_class(TOKEN_MAX_RETRY_AFTER),
+    }
     if cloud.needs_instance_discovery_off:
         kwargs["disable_instance_discovery"] = True
     return kwargs
@@ -133,16 +137,30 @@ def probe_link(cloud: Cloud, key: str, scope: str) -> LinkProbe:
     except CredentialUnavailableError as exc:
         if last.status is not None and (last.status in (408, 429) or last.status >= 500):
             # the endpoint exists and answered, throttled or failing: not "no managed identity here"
-            return LinkProbe(key, name, Outcome.FAILED, f"HTTP status {last.status}: {_message(exc)}",
-                             time.perf_counter() - started, credential, error=exc)
-        return LinkProbe(key, name, Outcome.UNAVAILABLE, _message(exc), time.perf_counter() - started,
-                         credential, error=exc)
+            return LinkProbe(
+                key,
+                name,
+                Outcome.FAILED,
+                f"HTTP status {last.status}: {_message(exc)}",
+                time.perf_counter() - started,
+                credential,
+                error=exc,
+            )
+        return LinkProbe(
+            key, name, Outcome.UNAVAILABLE, _message(exc), time.perf_counter() - started, credential, error=exc
+        )
     except (ClientAuthenticationError, ValueError, OSError) as exc:
-        return LinkProbe(key, name, Outcome.FAILED, _message(exc), time.perf_counter() - started, credential,
-                         error=exc)
+        return LinkProbe(key, name, Outcome.FAILED, _message(exc), time.perf_counter() - started, credential, error=exc)
     except Exception as exc:  # an SDK surprise is still this link's failure, not the whole probe's
-        return LinkProbe(key, name, Outcome.FAILED, f"{type(exc).__name__}: {_message(exc)}",
-                         time.perf_counter() - started, credential, error=exc)
+        return LinkProbe(
+            key,
+            name,
+            Outcome.FAILED,
+            f"{type(exc).__name__}: {_message(exc)}",
+            time.perf_counter() - started,
+            credential,
+            error=exc,
+        )
 
 
 def excluded_probe(key: str, message: str) -> LinkProbe:
@@ -164,8 +182,7 @@ class ChainProbes:
         from preflight.daemon import start_all
 
         self.keys = tuple(link.key for link in LINKS)
-        self._running = start_all([functools.partial(probe_link, cloud, key, scope) for key in self.keys],
-                                  name="probe")
+        self._running = start_all([functools.partial(probe_link, cloud, key, scope) for key in self.keys], name="probe")
 
     def wait(self, key: str) -> LinkProbe:
         return self._running.result(self.keys.index(key))

@@ -59,11 +59,16 @@ def cloud(ctx: Context) -> Cloud:
         return cloud_from_metadata(fetch_metadata(url, target.environ))
     except MetadataError as exc:
         if exc.status in RETRY_STATUSES:  # throttled or failing for good: the URL itself is probably right
-            raise FactError("cloud", f"could not read the cloud metadata from {url}: {exc} (after {ATTEMPTS} "
-                            "attempts)", remediation=f"the endpoint is throttled or failing: try again in a few "
-                            f"minutes; if it persists, {where}", status=exc.status) from exc
-        raise FactError("cloud", f"could not read the cloud metadata from {url}: {exc}", remediation=where,
-                        status=exc.status) from exc
+            raise FactError(
+                "cloud",
+                f"could not read the cloud metadata from {url}: {exc} (after {ATTEMPTS} attempts)",
+                remediation=f"the endpoint is throttled or failing: try again in a few "
+                f"minutes; if it persists, {where}",
+                status=exc.status,
+            ) from exc
+        raise FactError(
+            "cloud", f"could not read the cloud metadata from {url}: {exc}", remediation=where, status=exc.status
+        ) from exc
     except ValueError as exc:
         raise FactError("cloud", f"the cloud metadata at {url} is not valid JSON: {exc}", remediation=where) from exc
 
@@ -93,8 +98,10 @@ class ChainReport:
     config_error: str | None = None
 
 
-NOT_INTERACTIVE = ("excluded: it would open a browser, which DefaultAzureCredential only does with "
-                   "exclude_interactive_browser_credential=False; pass --interactive to include it")
+NOT_INTERACTIVE = (
+    "excluded: it would open a browser, which DefaultAzureCredential only does with "
+    "exclude_interactive_browser_credential=False; pass --interactive to include it"
+)
 
 
 @registered_fact("chain-probes")
@@ -147,13 +154,15 @@ def credential_chain(ctx: Context) -> ChainReport:
             probes[INTERACTIVE.key] = probe_link(the_cloud, INTERACTIVE.key, the_cloud.arm_scope)
         else:
             probes[INTERACTIVE.key] = excluded_probe(
-                INTERACTIVE.key, "not opened: DefaultAzureCredential stops at an earlier credential")
+                INTERACTIVE.key, "not opened: DefaultAzureCredential stops at an earlier credential"
+            )
             probes[INTERACTIVE.key] = _replace_outcome(probes[INTERACTIVE.key], Outcome.UNAVAILABLE)
     elif INTERACTIVE.key in included:
         # AZURE_TOKEN_CREDENTIALS=InteractiveBrowserCredential without --interactive: never open a browser
         # unasked; the chain then has nothing it may try.
-        probes[INTERACTIVE.key] = _replace_outcome(excluded_probe(INTERACTIVE.key, NOT_INTERACTIVE),
-                                                   Outcome.UNAVAILABLE)
+        probes[INTERACTIVE.key] = _replace_outcome(
+            excluded_probe(INTERACTIVE.key, NOT_INTERACTIVE), Outcome.UNAVAILABLE
+        )
     else:
         probes[INTERACTIVE.key] = excluded_probe(INTERACTIVE.key, NOT_INTERACTIVE)
     outcomes = {k: p.outcome for k, p in probes.items()}
@@ -186,25 +195,37 @@ def credential(ctx: Context) -> LinkProbe:
     if selection.link is None:
         # A developer tool whose sign-in Entra refused (MFA, Conditional Access, expired refresh token) counts as
         # "unavailable" inside DefaultAzureCredential: name that refusal, classified, as signin.chain does.
-        refused = [(report.probes[k], info) for k in selection.included
-                   if (info := _classified(ctx, report.probes[k])) is not None]
+        refused = [
+            (report.probes[k], info)
+            for k in selection.included
+            if (info := _classified(ctx, report.probes[k])) is not None
+        ]
         if refused:
             probe, info = refused[0]
-            raise FactError("credential", "no credential in DefaultAzureCredential's chain is available: "
-                            f"{probe.name} is signed in but Entra refused its token (AADSTS{info.code} "
-                            f"{info.category}: {info.title})", remediation=info.fix, reported_by="signin.chain",
-                            code=str(info.code))
-        raise FactError("credential", "no credential in DefaultAzureCredential's chain is available",
-                        reported_by="signin.chain")
+            raise FactError(
+                "credential",
+                "no credential in DefaultAzureCredential's chain is available: "
+                f"{probe.name} is signed in but Entra refused its token (AADSTS{info.code} "
+                f"{info.category}: {info.title})",
+                remediation=info.fix,
+                reported_by="signin.chain",
+                code=str(info.code),
+            )
+        raise FactError(
+            "credential", "no credential in DefaultAzureCredential's chain is available", reported_by="signin.chain"
+        )
     probe = report.probes[selection.link]
     if selection.outcome is Outcome.FAILED:
         # every credential error goes through the AADSTS knowledge base: category and fix, not only Entra's text
         info = _classified(ctx, probe)
         label = f" (AADSTS{info.code} {info.category}: {info.title})" if info is not None else ""
-        raise FactError("credential", f"{probe.name} failed and ends the chain{label}: "
-                        f"{probe_cause(probe, ctx.target.environ)}", reported_by="signin.chain",
-                        remediation=info.fix if info is not None else None,
-                        code=str(info.code) if info is not None else None)
+        raise FactError(
+            "credential",
+            f"{probe.name} failed and ends the chain{label}: {probe_cause(probe, ctx.target.environ)}",
+            reported_by="signin.chain",
+            remediation=info.fix if info is not None else None,
+            code=str(info.code) if info is not None else None,
+        )
     return probe
 
 
@@ -237,14 +258,21 @@ def _classified(ctx: Context, probe: LinkProbe) -> AadstsInfo | None:
     info = classify_probe_error(probe)
     if info is None:
         return None
-    return format_fix(info, tenant=ctx.target.tenant_id, scope=ctx.get(cloud).arm_scope,
-                      app_id=ctx.target.environ.get("AZURE_CLIENT_ID"))
+    return format_fix(
+        info,
+        tenant=ctx.target.tenant_id,
+        scope=ctx.get(cloud).arm_scope,
+        app_id=ctx.target.environ.get("AZURE_CLIENT_ID"),
+    )
 
 
 # Which service a credential talks to when it signs in (for "could not reach …" messages).
-SIGNIN_SERVICES = {"ManagedIdentityCredential": "the managed identity endpoint",
-                   "AzureCliCredential": "the Azure CLI", "AzureDeveloperCliCredential": "the Azure Developer CLI",
-                   "AzurePowerShellCredential": "Azure PowerShell"}
+SIGNIN_SERVICES = {
+    "ManagedIdentityCredential": "the managed identity endpoint",
+    "AzureCliCredential": "the Azure CLI",
+    "AzureDeveloperCliCredential": "the Azure Developer CLI",
+    "AzurePowerShellCredential": "Azure PowerShell",
+}
 
 
 def probe_cause(probe: LinkProbe, environ: Mapping[str, str] | None = None) -> str:
@@ -279,8 +307,10 @@ def probe_failure(probe: LinkProbe, environ: Mapping[str, str] | None = None) ->
     if "<html" in low or "<!doctype html" in low:
         return f"{service} answered with an HTML page instead of JSON (a proxy or captive portal answered)", True
     if "jsondecodeerror" in low or "json is invalid" in low or "expecting value" in low:
-        return (f"{service} answered with something that is not JSON — an HTML page from a proxy or captive "
-                f"portal, or a malformed / truncated body ({probe.message[:120]})"), True
+        return (
+            f"{service} answered with something that is not JSON — an HTML page from a proxy or captive "
+            f"portal, or a malformed / truncated body ({probe.message[:120]})"
+        ), True
     return probe.message, False
 
 
@@ -289,8 +319,11 @@ def _endpoint(probe: LinkProbe, environ: Mapping[str, str] | None) -> str | None
     if not environ:
         return None
     if probe.name == "ManagedIdentityCredential":
-        return (environ.get("IDENTITY_ENDPOINT") or environ.get("MSI_ENDPOINT")
-                or environ.get("AZURE_POD_IDENTITY_AUTHORITY_HOST"))
+        return (
+            environ.get("IDENTITY_ENDPOINT")
+            or environ.get("MSI_ENDPOINT")
+            or environ.get("AZURE_POD_IDENTITY_AUTHORITY_HOST")
+        )
     return environ.get("AZURE_AUTHORITY_HOST")
 
 
@@ -321,8 +354,12 @@ def token(ctx: Context, scope: str) -> TokenFact:
         from preflight.aadsts import classify_error
 
         info = classify_error(error_body(exc)) or classify_error(str(exc))
-        raise FactError("token", f"{probe.name} could not get a token for {scope}: {one_line(exc)}",
-                        reported_by="tokens.scope", code=str(info.code) if info is not None else None) from exc
+        raise FactError(
+            "token",
+            f"{probe.name} could not get a token for {scope}: {one_line(exc)}",
+            reported_by="tokens.scope",
+            code=str(info.code) if info is not None else None,
+        ) from exc
     return TokenFact(scope, decode_claims(info.token), int(info.expires_on), info.token)
 
 
@@ -365,18 +402,28 @@ def subscription_tenant(ctx: Context, subscription_id: str) -> SubscriptionTenan
     from preflight.azure.http import RefusedRequest, deadline_of, exchange, rest_client
 
     # the shared factory (Retry-After capped, no redirects, timeouts from the deadline, body capped)
-    client: Any = rest_client(base, deadline=deadline_of(ctx), retry={"retry_total": 1, "retry_backoff_max": 2},
-                              max_retry_after=MAX_RETRY_AFTER)
-    request = HttpRequest("GET", f"{base}/subscriptions/{subscription_id}?api-version={SUBSCRIPTIONS_API}",
-                          headers={"Authorization": f"Bearer {bearer.access_token}", "Accept": "application/json"})
+    client: Any = rest_client(
+        base,
+        deadline=deadline_of(ctx),
+        retry={"retry_total": 1, "retry_backoff_max": 2},
+        max_retry_after=MAX_RETRY_AFTER,
+    )
+    request = HttpRequest(
+        "GET",
+        f"{base}/subscriptions/{subscription_id}?api-version={SUBSCRIPTIONS_API}",
+        headers={"Authorization": f"Bearer {bearer.access_token}", "Accept": "application/json"},
+    )
     try:
         with client:
             response = exchange(client, request, deadline=deadline_of(ctx))
             status, text = response.status_code, response.text()
             challenge = claims_challenge(response.headers.get("WWW-Authenticate", ""))
     except (ServiceRequestError, RefusedRequest) as exc:
-        raise FactError("subscription-tenant", f"could not reach ARM to read subscription {subscription_id}: "
-                        f"{one_line(exc)}", reported_by="tokens.scope") from exc
+        raise FactError(
+            "subscription-tenant",
+            f"could not reach ARM to read subscription {subscription_id}: {one_line(exc)}",
+            reported_by="tokens.scope",
+        ) from exc
     body = json_or_none(text)
     if status == 200 and isinstance(body, Mapping) and isinstance(body.get("tenantId"), str):
         return SubscriptionTenant(subscription_id, body["tenantId"], "subscription")
@@ -386,12 +433,22 @@ def subscription_tenant(ctx: Context, subscription_id: str) -> SubscriptionTenan
     if code == "InvalidAuthenticationTokenTenant" and (found := _REFUSAL_TENANT.search(message)):
         return SubscriptionTenant(subscription_id, found.group(1).lower(), "tenant-refusal")
     if status == 401 and challenge is not None:
-        raise FactError("subscription-tenant", f"ARM answered 401 with a claims challenge (insufficient_claims) "
-                        f"reading subscription {subscription_id}: a Conditional Access / continuous access "
-                        "evaluation policy wants a fresh sign-in that satisfies those claims",
-                        reported_by="tokens.scope", status=401, code="insufficient_claims")
-    raise FactError("subscription-tenant", f"could not read subscription {subscription_id}: HTTP {status} "
-                    f"{code or ''} {message}".strip(), reported_by="tokens.scope", status=status, code=code)
+        raise FactError(
+            "subscription-tenant",
+            f"ARM answered 401 with a claims challenge (insufficient_claims) "
+            f"reading subscription {subscription_id}: a Conditional Access / continuous access "
+            "evaluation policy wants a fresh sign-in that satisfies those claims",
+            reported_by="tokens.scope",
+            status=401,
+            code="insufficient_claims",
+        )
+    raise FactError(
+        "subscription-tenant",
+        f"could not read subscription {subscription_id}: HTTP {status} {code or ''} {message}".strip(),
+        reported_by="tokens.scope",
+        status=status,
+        code=code,
+    )
 
 
 def target_tenant(ctx: Context) -> tuple[str | None, str]:

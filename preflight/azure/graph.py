@@ -70,8 +70,11 @@ PERMISSIONS = {
 
 
 # A directory object's @odata.type → ARM's principalType (Graph's casing varies: compare lower-cased).
-PRINCIPAL_TYPES = {"#microsoft.graph.user": "User", "#microsoft.graph.group": "Group",
-                   "#microsoft.graph.serviceprincipal": "ServicePrincipal"}
+PRINCIPAL_TYPES = {
+    "#microsoft.graph.user": "User",
+    "#microsoft.graph.group": "Group",
+    "#microsoft.graph.serviceprincipal": "ServicePrincipal",
+}
 
 
 def principal_type(obj: Mapping[str, Any]) -> str:
@@ -84,12 +87,16 @@ class GraphDenied(FactError):
 
     def __init__(self, fact_name: str, what: str, permission: str, reader: str | None = None) -> None:
         who = f" ({reader})" if reader else ""
-        super().__init__(fact_name, f"the signed-in identity{who} may not read {what}: Microsoft Graph needs the "
-                                    f"directory permission {permission}",
-                         remediation=f"grant {permission} (application permission for a service principal, or a "
-                                     "directory role such as Directory Readers / Global Reader for a user), or run "
-                                     "preflight as someone who has it",
-                         status=403, code="Authorization_RequestDenied")
+        super().__init__(
+            fact_name,
+            f"the signed-in identity{who} may not read {what}: Microsoft Graph needs the "
+            f"directory permission {permission}",
+            remediation=f"grant {permission} (application permission for a service principal, or a "
+            "directory role such as Directory Readers / Global Reader for a user), or run "
+            "preflight as someone who has it",
+            status=403,
+            code="Authorization_RequestDenied",
+        )
         self.permission = permission
 
 
@@ -133,23 +140,42 @@ class GraphError(HttpError):
     """A strict Microsoft Graph call that failed for good (after retries)."""
 
 
-def graph_client(graph_endpoint: str, token_credential: Any, scope: str, *, retry_total: int = 2,
-                 retry_backoff_factor: float = 0.8, retry_backoff_max: float = 4,
-                 retry_on_methods: Sequence[str] | None = None, max_retry_after: float | None = None,
-                 verify: str | bool | None = None, deadline: Deadline | None = None) -> tuple[Any, str]:
+def graph_client(
+    graph_endpoint: str,
+    token_credential: Any,
+    scope: str,
+    *,
+    retry_total: int = 2,
+    retry_backoff_factor: float = 0.8,
+    retry_backoff_max: float = 4,
+    retry_on_methods: Sequence[str] | None = None,
+    max_retry_after: float | None = None,
+    verify: str | bool | None = None,
+    deadline: Deadline | None = None,
+) -> tuple[Any, str]:
     """THE place a Microsoft Graph pipeline is built: (PipelineClient, ``…/v1.0/`` base), through the shared
     factory (preflight.azure.http.rest_client): bearer auth for ``scope`` bound to the Graph host, no redirects,
     timeouts from ``deadline``, and bounded retries whose Retry-After is capped — azure-core obeys it without a
     cap, so a hostile or buggy value could stall a run. Callers differ only in how hard they retry (the audit's
     read-only POSTs are safe to repeat, so it passes ``retry_on_methods``)."""
     cap = MAX_RETRY_AFTER if max_retry_after is None else max_retry_after  # read at build time: tests lower it
-    retry: dict[str, Any] = {"retry_total": retry_total, "retry_backoff_factor": retry_backoff_factor,
-                             "retry_backoff_max": retry_backoff_max}
+    retry: dict[str, Any] = {
+        "retry_total": retry_total,
+        "retry_backoff_factor": retry_backoff_factor,
+        "retry_backoff_max": retry_backoff_max,
+    }
     if retry_on_methods is not None:
         retry["retry_on_methods"] = list(retry_on_methods)
     base = graph_endpoint.rstrip("/") + "/v1.0/"
-    client = rest_client(base, credential=token_credential, scope=scope, deadline=deadline, retry=retry,
-                         max_retry_after=cap, verify=verify)
+    client = rest_client(
+        base,
+        credential=token_credential,
+        scope=scope,
+        deadline=deadline,
+        retry=retry,
+        max_retry_after=cap,
+        verify=verify,
+    )
     return client, base
 
 
@@ -203,8 +229,12 @@ def _part(response: Any) -> Part:
         # Not JSON (an HTML page from a proxy, a malformed or truncated body): a failed part that says so,
         # never an empty success.
         what = describe_body(response.text(), response.headers.get("Content-Type"))
-        return Part(response.status_code if response.status_code >= 300 else 502, None, "NotJson",
-                    f"(HTTP {response.status_code}) {what}")
+        return Part(
+            response.status_code if response.status_code >= 300 else 502,
+            None,
+            "NotJson",
+            f"(HTTP {response.status_code}) {what}",
+        )
     if 200 <= response.status_code < 300:
         return _checked(response.status_code, body)
     error = (body or {}).get("error") if isinstance(body, dict) else None
@@ -215,14 +245,22 @@ def _checked(status: int, body: Any) -> Part:
     """A 2xx part, if its body has what the verdicts read: a JSON object that is a collection (``value`` a
     list) or a directory object with an ``id``. Anything else — ``{}``, an object without its id — is a failed
     part saying what was received, so no check reports "object id None" as found."""
-    if isinstance(body, dict) and (isinstance(body.get("value"), list) or isinstance(body.get("responses"), list)
-                                   or (isinstance(body.get("id"), str) and body["id"])):
+    if isinstance(body, dict) and (
+        isinstance(body.get("value"), list)
+        or isinstance(body.get("responses"), list)
+        or (isinstance(body.get("id"), str) and body["id"])
+    ):
         return Part(status, body)
     import json
 
     shown = json.dumps(body)[:120] if body is not None else "no body"
-    what = "a collection without a value list" if isinstance(body, dict) and "value" in body else \
-        "an object without an id" if isinstance(body, dict) else "JSON that is not an object"
+    what = (
+        "a collection without a value list"
+        if isinstance(body, dict) and "value" in body
+        else "an object without an id"
+        if isinstance(body, dict)
+        else "JSON that is not an object"
+    )
     return Part(502, None, "InvalidAnswer", f"(HTTP {status}) {what}: {shown}")
 
 
@@ -276,9 +314,13 @@ def _graph_token_refusal(reader: GraphReader, exc: BaseException) -> FactError |
     scope = reader.base.rstrip("/").removesuffix("/v1.0") + "/.default"  # Graph's audience is its endpoint
     info = format_fix(info, scope=scope)
     # tokens.scope asks for the Graph token too when a Graph-reading check runs: it tells this refusal
-    return FactError("graph", f"{reader.reader} could not get a token for {GRAPH} ({scope}): AADSTS{info.code} "
-                     f"{info.category}: {info.title}", remediation=info.fix, code=str(info.code),
-                     reported_by="tokens.scope")
+    return FactError(
+        "graph",
+        f"{reader.reader} could not get a token for {GRAPH} ({scope}): AADSTS{info.code} {info.category}: {info.title}",
+        remediation=info.fix,
+        code=str(info.code),
+        reported_by="tokens.scope",
+    )
 
 
 def get(reader: GraphReader, relative: str) -> Part:
@@ -313,13 +355,12 @@ def batch(reader: GraphReader, requests: Mapping[str, str]) -> dict[str, Part]:
     items = list(requests.items())
     parts: dict[str, Part] = {}
     for start in range(0, len(items), MAX_BATCH):
-        chunk = items[start:start + MAX_BATCH]
+        chunk = items[start : start + MAX_BATCH]
         if len(chunk) == 1:  # one object needs no batch
             key, url = chunk[0]
             parts[key] = get(reader, url)
             continue
-        payload = {"requests": [{"id": str(i), "method": "GET", "url": "/" + url} for i, (_, url) in
-                                enumerate(chunk)]}
+        payload = {"requests": [{"id": str(i), "method": "GET", "url": "/" + url} for i, (_, url) in enumerate(chunk)]}
         outer = _part(_send(reader, "POST", reader.base + "$batch", payload))
         if not outer.ok:
             for key, _ in chunk:
@@ -343,8 +384,11 @@ def batch(reader: GraphReader, requests: Mapping[str, str]) -> dict[str, Part]:
 
 def _retry_after(item: Mapping[str, Any]) -> float:
     """An inner answer's ``Retry-After`` in seconds (delta-seconds form), capped at MAX_RETRY_AFTER; 0 if none."""
-    headers = {str(k).lower(): v for k, v in (item.get("headers") or {}).items()} \
-        if isinstance(item.get("headers"), Mapping) else {}
+    headers = (
+        {str(k).lower(): v for k, v in (item.get("headers") or {}).items()}
+        if isinstance(item.get("headers"), Mapping)
+        else {}
+    )
     try:
         return min(max(0.0, float(headers.get("retry-after", 0))), MAX_RETRY_AFTER)
     except (TypeError, ValueError):
@@ -369,19 +413,25 @@ def raise_for(part: Part, fact_name: str, what: str, permission_key: str, reader
 # ------------------------------------------------------------------------------------------ strict calls
 
 
-def call(reader: GraphReader, method: str, relative: str, body: Any = None,
-         params: Mapping[str, str] | None = None) -> dict[str, Any]:
+def call(
+    reader: GraphReader, method: str, relative: str, body: Any = None, params: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """One request (relative to ``v1.0/``, or an absolute nextLink): the JSON object, or :class:`GraphError`
     (also for a transport failure or an answer that is not JSON) — for callers that need every answer."""
     from azure.core.rest import HttpRequest
 
     url = relative if relative.startswith(("https://", "http://")) else reader.base + relative.lstrip("/")
-    return send_json(reader.client, HttpRequest(method, url, params=dict(params or {}), json=body), GraphError,
-                     deadline=reader.deadline)
+    return send_json(
+        reader.client,
+        HttpRequest(method, url, params=dict(params or {}), json=body),
+        GraphError,
+        deadline=reader.deadline,
+    )
 
 
-def pages(reader: GraphReader, relative: str, params: Mapping[str, str] | None = None,
-          max_pages: int | None = None) -> Iterator[list[dict[str, Any]]]:
+def pages(
+    reader: GraphReader, relative: str, params: Mapping[str, str] | None = None, max_pages: int | None = None
+) -> Iterator[list[dict[str, Any]]]:
     """The ``value`` of each page, following ``@odata.nextLink`` (absolute, carrying its own query) to the end —
     only on Graph's own origin, never a link twice, at most ``max_pages`` (preflight.azure.http.Pages)."""
     guard = Pages(reader.base, max_pages)
@@ -398,14 +448,15 @@ def pages(reader: GraphReader, relative: str, params: Mapping[str, str] | None =
         page = call(reader, "GET", link)
 
 
-def get_by_ids(reader: GraphReader, ids: Iterable[str], types: Sequence[str], *, chunk: int | None = None,
-               workers: int = 1) -> list[dict[str, Any]]:
+def get_by_ids(
+    reader: GraphReader, ids: Iterable[str], types: Sequence[str], *, chunk: int | None = None, workers: int = 1
+) -> list[dict[str, Any]]:
     """``POST directoryObjects/getByIds`` for every id, ``chunk`` (Graph's limit: 1,000) per request, up to
     ``workers`` requests at a time. Objects Graph does not know are simply absent from the answer. Raises
     :class:`GraphError` when any request is refused: without an answer no id may be called deleted."""
     wanted = list(ids)
     size = chunk or MAX_IDS  # read at call time, so a test may lower it
-    batches = [wanted[i:i + size] for i in range(0, len(wanted), size)]
+    batches = [wanted[i : i + size] for i in range(0, len(wanted), size)]
 
     def one(batch: Sequence[str]) -> list[dict[str, Any]]:
         page = call(reader, "POST", "directoryObjects/getByIds", {"ids": list(batch), "types": list(types)})
@@ -446,8 +497,11 @@ def examined(ctx: Context) -> Subject:
     except FactError as exc:
         environ = ctx.target.environ
         client_id = environ.get("AZURE_CLIENT_ID")
-        if client_id and (environ.get("AZURE_CLIENT_SECRET") or environ.get("AZURE_CLIENT_CERTIFICATE_PATH")
-                          or environ.get("AZURE_FEDERATED_TOKEN_FILE")):
+        if client_id and (
+            environ.get("AZURE_CLIENT_SECRET")
+            or environ.get("AZURE_CLIENT_CERTIFICATE_PATH")
+            or environ.get("AZURE_FEDERATED_TOKEN_FILE")
+        ):
             return Subject("servicePrincipal", None, client_id, None, "environment", exc.message)
         raise
     return Subject(who.kind, who.object_id, who.app_id if who.kind != "user" else None, who.display, "signed-in")
@@ -459,9 +513,15 @@ def _resolve_assignee(ctx: Context, assignee: str) -> Subject:
 
     reader = ctx.get(graph_reader)
     if GUID.match(assignee):
-        parts = batch(reader, {"sp-app": f"servicePrincipals(appId='{assignee}')",
-                               "sp": f"servicePrincipals/{assignee}", "user": f"users/{assignee}",
-                               "app": f"applications(appId='{assignee}')"})
+        parts = batch(
+            reader,
+            {
+                "sp-app": f"servicePrincipals(appId='{assignee}')",
+                "sp": f"servicePrincipals/{assignee}",
+                "user": f"users/{assignee}",
+                "app": f"applications(appId='{assignee}')",
+            },
+        )
         for key in ("sp-app", "sp"):
             if parts[key].ok:
                 return _sp_subject(parts[key].body)
@@ -469,12 +529,16 @@ def _resolve_assignee(ctx: Context, assignee: str) -> Subject:
             return _user_subject(parts["user"].body)
         if parts["app"].ok or all(p.missing for p in parts.values()):
             # an app id with no service principal here: the classic AADSTS700016 case, examined as such
-            return Subject("servicePrincipal", None, assignee, (parts["app"].body or {}).get("displayName")
-                           if parts["app"].ok else None, "assignee")
+            return Subject(
+                "servicePrincipal",
+                None,
+                assignee,
+                (parts["app"].body or {}).get("displayName") if parts["app"].ok else None,
+                "assignee",
+            )
         denied = next((k for k, p in parts.items() if p.denied), None)
         if denied:
-            raise GraphDenied("graph-subject", f"the directory object {assignee}", PERMISSIONS["lookup"],
-                              reader.reader)
+            raise GraphDenied("graph-subject", f"the directory object {assignee}", PERMISSIONS["lookup"], reader.reader)
         raise TargetError(f"--assignee {assignee}: no service principal, user or application has this id")
     name = assignee.replace("'", "''")
     requests = {"sp": f"servicePrincipals?$filter=displayName eq '{quote(name)}'"}
@@ -488,22 +552,28 @@ def _resolve_assignee(ctx: Context, assignee: str) -> Subject:
     if len(found) == 1:
         return _sp_subject(found[0])
     if not found:
-        raise TargetError(f"--assignee {assignee!r}: no service principal or user has this name",
-                          remediation="pass the app id or object id")
+        raise TargetError(
+            f"--assignee {assignee!r}: no service principal or user has this name",
+            remediation="pass the app id or object id",
+        )
     ids = ", ".join(str(f.get("appId")) for f in found[:5])
-    raise TargetError(f"--assignee {assignee!r} names {len(found)} service principals ({ids})",
-                      remediation="pass the app id or object id")
+    raise TargetError(
+        f"--assignee {assignee!r} names {len(found)} service principals ({ids})",
+        remediation="pass the app id or object id",
+    )
 
 
 def _sp_subject(body: Mapping[str, Any]) -> Subject:
-    kind: PrincipalKind = "managedIdentity" if body.get("servicePrincipalType") == "ManagedIdentity" \
-        else "servicePrincipal"
+    kind: PrincipalKind = (
+        "managedIdentity" if body.get("servicePrincipalType") == "ManagedIdentity" else "servicePrincipal"
+    )
     return Subject(kind, str(body.get("id")), str(body.get("appId")), body.get("displayName"), "assignee")
 
 
 def _user_subject(body: Mapping[str, Any]) -> Subject:
-    return Subject("user", str(body.get("id")), None, body.get("userPrincipalName") or body.get("displayName"),
-                   "assignee")
+    return Subject(
+        "user", str(body.get("id")), None, body.get("userPrincipalName") or body.get("displayName"), "assignee"
+    )
 
 
 # ------------------------------------------------------------------------------------------ the directory view

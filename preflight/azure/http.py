@@ -16,9 +16,18 @@ from urllib.parse import urlsplit
 ARM = "Azure Resource Manager"
 RESOURCE_GRAPH = "Azure Resource Graph"
 GRAPH = "Microsoft Graph"
-TRANSPORT_ERRORS = ("ServiceRequestError", "ServiceResponseError", "ServiceRequestTimeoutError",
-                    "ServiceResponseTimeoutError", "IncompleteReadError", "ConnectionError",
-                    "ReadTimeout", "ConnectTimeout", "SSLError", "ChunkedEncodingError")
+TRANSPORT_ERRORS = (
+    "ServiceRequestError",
+    "ServiceResponseError",
+    "ServiceRequestTimeoutError",
+    "ServiceResponseTimeoutError",
+    "IncompleteReadError",
+    "ConnectionError",
+    "ReadTimeout",
+    "ConnectTimeout",
+    "SSLError",
+    "ChunkedEncodingError",
+)
 
 
 def service_of(url: str) -> str:
@@ -87,14 +96,24 @@ def describe_transport(error: BaseException | str, url: str | None = None) -> st
     host = f"{found.group(1)}:{found.group(2)}" if found else (host_of(url) if url else "the server")
     if resolve := _RESOLVE.search(text):
         return f"DNS: the host name {resolve.group(1)} does not resolve ({host})"
-    if any(m in low for m in ("name or service not known", "nodename nor servname", "getaddrinfo failed",
-                              "temporary failure in name resolution", "no address associated with hostname")):
+    if any(
+        m in low
+        for m in (
+            "name or service not known",
+            "nodename nor servname",
+            "getaddrinfo failed",
+            "temporary failure in name resolution",
+            "no address associated with hostname",
+        )
+    ):
         return f"DNS: the host name of {host} does not resolve"
     if "certificate_verify_failed" in low or "certificate verify failed" in low:
         why = _VERIFY.search(text)
         reason = why.group(1).strip() if why else "certificate verify failed"
-        return f"TLS: certificate not trusted for {host} ({reason}: a proxy that intercepts TLS, or a missing CA " \
-               "in REQUESTS_CA_BUNDLE)"
+        return (
+            f"TLS: certificate not trusted for {host} ({reason}: a proxy that intercepts TLS, or a missing CA "
+            "in REQUESTS_CA_BUNDLE)"
+        )
     if "[ssl" in low or "sslerror" in low or "tlsv1" in low:
         return f"TLS: the handshake with {host} failed ({text.splitlines()[0][:160]})"
     if "connection reset" in low or "errno 104" in low or "econnreset" in low:
@@ -198,17 +217,29 @@ def capped_retry_policy_class(max_retry_after: float) -> Any:
     return CappedRetryPolicy
 
 
-def send_json(client: Any, request: Any, error: type[HttpError] = HttpError, *, max_body: int | None = None,
-              deadline: Deadline | None = None) -> dict[str, Any]:
+def send_json(
+    client: Any,
+    request: Any,
+    error: type[HttpError] = HttpError,
+    *,
+    max_body: int | None = None,
+    deadline: Deadline | None = None,
+) -> dict[str, Any]:
     """Send ``request`` (an azure-core ``HttpRequest``) through ``client`` (a ``PipelineClient``): the decoded
     JSON object, or ``error`` — for a transport failure, an error status, a redirect (never followed), an answer
     over the size cap, or an answer that is not an object."""
     return send_json_sized(client, request, error, max_body=max_body, deadline=deadline)[0]
 
 
-def send_json_sized(client: Any, request: Any, error: Callable[..., HttpError] = HttpError,
-                    details: Callable[[Any], Any] | None = None, *, max_body: int | None = None,
-                    deadline: Deadline | None = None) -> tuple[dict[str, Any], int]:
+def send_json_sized(
+    client: Any,
+    request: Any,
+    error: Callable[..., HttpError] = HttpError,
+    details: Callable[[Any], Any] | None = None,
+    *,
+    max_body: int | None = None,
+    deadline: Deadline | None = None,
+) -> tuple[dict[str, Any], int]:
     """:func:`send_json`, plus the size of the answer's body in bytes (what Resource Graph's response limit
     counts, so a caller can size its next page). ``details``, when given, reads extra data from an error answer
     and is passed to ``error`` as ``details=``."""
@@ -229,8 +260,13 @@ def send_json_sized(client: Any, request: Any, error: Callable[..., HttpError] =
     try:
         data = response.json()
     except ValueError as exc:
-        raise error(method, url, response.status_code, "InvalidJson",
-                    describe_body(response.text(), response.headers.get("Content-Type"))) from exc
+        raise error(
+            method,
+            url,
+            response.status_code,
+            "InvalidJson",
+            describe_body(response.text(), response.headers.get("Content-Type")),
+        ) from exc
     if not isinstance(data, dict):
         raise error(method, url, response.status_code, "InvalidJson", "the answer is not a JSON object")
     return data, len(response.content)
@@ -270,8 +306,19 @@ MAX_PAGES = 1000  # pages per listing (ARM pages hold up to 1,000 items; Graph's
 MIN_TIMEOUT = 0.5  # seconds: never ask a transport for less (a zero timeout means "no timeout" to some)
 #: Error codes for answers that are not what the protocol promises (no status of their own to blame, or a 2xx
 #: that cannot be used): a check that meets one says ERROR, never PASS / FAIL.
-UNEXPECTED = frozenset({"Redirect", "ForeignHost", "PageLimit", "PageLoop", "TooLarge", "InvalidAnswer",
-                        "InvalidJson", "NotJson", "DeadlinePassed"})
+UNEXPECTED = frozenset(
+    {
+        "Redirect",
+        "ForeignHost",
+        "PageLimit",
+        "PageLoop",
+        "TooLarge",
+        "InvalidAnswer",
+        "InvalidJson",
+        "NotJson",
+        "DeadlinePassed",
+    }
+)
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -306,8 +353,12 @@ class RefusedRequest(Exception):
 def check_origin(url: str, allowed: str, what: str = "a bearer token") -> None:
     """Raise :class:`RefusedRequest` unless ``url`` has the origin of ``allowed``."""
     if origin(url) != origin(allowed):
-        raise RefusedRequest(url, "ForeignHost", f"refused to send {what} to {origin_text(url)}: only "
-                             f"{origin_text(allowed)} may receive it (the link came from the server's answer)")
+        raise RefusedRequest(
+            url,
+            "ForeignHost",
+            f"refused to send {what} to {origin_text(url)}: only "
+            f"{origin_text(allowed)} may receive it (the link came from the server's answer)",
+        )
 
 
 class Deadline:
@@ -378,11 +429,19 @@ class StaticToken:
         return AccessToken(*self._token)
 
 
-def rest_client(base_url: str, *, credential: Any = None, scope: str | None = None,
-                deadline: Deadline | None = None, retry: dict[str, Any] | None = None,
-                max_retry_after: float = 5.0, verify: str | bool | None = None,
-                headers: dict[str, str] | None = None, connect_timeout: float = CONNECT_TIMEOUT,
-                read_timeout: float = READ_TIMEOUT) -> Any:
+def rest_client(
+    base_url: str,
+    *,
+    credential: Any = None,
+    scope: str | None = None,
+    deadline: Deadline | None = None,
+    retry: dict[str, Any] | None = None,
+    max_retry_after: float = 5.0,
+    verify: str | bool | None = None,
+    headers: dict[str, str] | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    read_timeout: float = READ_TIMEOUT,
+) -> Any:
     """THE azure-core ``PipelineClient`` factory for every REST call preflight makes (ARM, Resource Graph,
     Microsoft Graph, the audit, the data-plane probe): JSON headers and preflight's user agent, bounded retries
     with ``Retry-After`` capped, timeouts from ``deadline``, and — with ``credential`` and ``scope`` — a bearer
@@ -392,11 +451,12 @@ def rest_client(base_url: str, *, credential: Any = None, scope: str | None = No
 
     from preflight import __version__
 
-    policies: list[Any] = [HeadersPolicy({"Accept": "application/json", **(headers or {})}),
-                           UserAgentPolicy(f"azure-preflight/{__version__}"),
-                           capped_retry_policy(max_retry_after, **(retry or {"retry_total": 2,
-                                                                              "retry_backoff_max": 8})),
-                           _deadline_policy(deadline or Deadline(None), connect_timeout, read_timeout)]
+    policies: list[Any] = [
+        HeadersPolicy({"Accept": "application/json", **(headers or {})}),
+        UserAgentPolicy(f"azure-preflight/{__version__}"),
+        capped_retry_policy(max_retry_after, **(retry or {"retry_total": 2, "retry_backoff_max": 8})),
+        _deadline_policy(deadline or Deadline(None), connect_timeout, read_timeout),
+    ]
     if credential is not None and scope is not None:
         policies.append(bearer_policy(credential, scope, base_url))
     extra: dict[str, Any] = {} if verify is None else {"connection_verify": verify}
@@ -407,8 +467,13 @@ def sdk_kwargs(credential: Any, scope: str, base_url: str, deadline: Deadline) -
     """Keyword arguments for an ARM SDK management client with the same guarantees: the host-bound bearer
     policy (the SDK's pager follows ``nextLink`` through it), no redirects, timeouts from the deadline."""
     connect, read = deadline.timeouts()
-    return {"authentication_policy": bearer_policy(credential, scope, base_url), "permit_redirects": False,
-            "connection_timeout": connect, "read_timeout": read, "transport": capped_transport()}
+    return {
+        "authentication_policy": bearer_policy(credential, scope, base_url),
+        "permit_redirects": False,
+        "connection_timeout": connect,
+        "read_timeout": read,
+        "transport": capped_transport(),
+    }
 
 
 def capped_transport(max_body: int | None = None) -> Any:
@@ -429,15 +494,22 @@ def capped_transport(max_body: int | None = None) -> Any:
             declared = response.headers.get("Content-Length")
             try:
                 if declared is not None and declared.strip().isdigit() and int(declared) > cap:
-                    raise RefusedRequest(request.url, "TooLarge", f"the answer declares {int(declared):,} bytes, "
-                                         f"more than the {cap:,}-byte limit (not read)")
+                    raise RefusedRequest(
+                        request.url,
+                        "TooLarge",
+                        f"the answer declares {int(declared):,} bytes, more than the {cap:,}-byte limit (not read)",
+                    )
                 chunks: list[bytes] = []
                 size = 0
                 for chunk in response.iter_content(64 * 1024):
                     size += len(chunk)
                     if size > cap:
-                        raise RefusedRequest(request.url, "TooLarge", f"the answer is larger than the {cap:,}-byte "
-                                             "limit (after decompression; reading stopped there)")
+                        raise RefusedRequest(
+                            request.url,
+                            "TooLarge",
+                            f"the answer is larger than the {cap:,}-byte "
+                            "limit (after decompression; reading stopped there)",
+                        )
                     chunks.append(chunk)
             except RefusedRequest:
                 response.close()
@@ -476,20 +548,27 @@ def exchange(client: Any, request: Any, *, max_body: int | None = None, deadline
     try:
         declared = response.headers.get("Content-Length")
         if declared is not None and declared.strip().isdigit() and int(declared) > cap:
-            raise RefusedRequest(request.url, "TooLarge", f"the answer declares {int(declared):,} bytes, more "
-                                 f"than the {cap:,}-byte limit (not read)")
+            raise RefusedRequest(
+                request.url,
+                "TooLarge",
+                f"the answer declares {int(declared):,} bytes, more than the {cap:,}-byte limit (not read)",
+            )
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > cap:
-                raise RefusedRequest(request.url, "TooLarge", f"the answer is larger than the {cap:,}-byte limit "
-                                     "(after decompression; reading stopped there)")
+                raise RefusedRequest(
+                    request.url,
+                    "TooLarge",
+                    f"the answer is larger than the {cap:,}-byte limit (after decompression; reading stopped there)",
+                )
             chunks.append(chunk)
             left = deadline.left() if deadline is not None else None
             if left is not None and left <= 0:
-                raise RefusedRequest(request.url, "DeadlinePassed", "the run's deadline passed while the answer "
-                                     "was still arriving")
+                raise RefusedRequest(
+                    request.url, "DeadlinePassed", "the run's deadline passed while the answer was still arriving"
+                )
         return Answer(response.status_code, response.headers, b"".join(chunks))
     finally:
         response.close()
@@ -499,19 +578,27 @@ def redirect_text(answer: Any) -> str:
     """What a 3xx said, for an error: where it pointed (never followed)."""
     location = answer.headers.get("Location") if answer.headers is not None else None
     where = f" to {location[:200]}" if location else " (no Location)"
-    return f"a redirect (HTTP {answer.status_code}){where}, not followed: preflight never sends a token on to " \
-           "another address"
+    return (
+        f"a redirect (HTTP {answer.status_code}){where}, not followed: preflight never sends a token on to "
+        "another address"
+    )
 
 
-def page_values(page: Mapping[str, Any], url: str, error: Callable[..., HttpError] = HttpError,
-                key: str = "value") -> list[dict[str, Any]]:
+def page_values(
+    page: Mapping[str, Any], url: str, error: Callable[..., HttpError] = HttpError, key: str = "value"
+) -> list[dict[str, Any]]:
     """The items of one listing page: its ``value`` (Resource Graph: ``data``) must be a list — a page without
     one (``{}``, another object) is ``error`` with code ``InvalidAnswer`` saying what was received, never an
     empty listing a verdict would read as "nothing there"."""
     items = page.get(key)
     if not isinstance(items, list):
-        raise error("GET", url, None, "InvalidAnswer", f"answered HTTP 200 with a listing page without a {key} list "
-                    f"(received {json.dumps(page)[:120]})")
+        raise error(
+            "GET",
+            url,
+            None,
+            "InvalidAnswer",
+            f"answered HTTP 200 with a listing page without a {key} list (received {json.dumps(page)[:120]})",
+        )
     return [v for v in items if isinstance(v, dict)]
 
 
@@ -543,11 +630,17 @@ class Pages:
     def next(self, link: str) -> str:
         check_origin(link, self.first_url, "the next page's request (with its token)")
         if link in self._seen:
-            raise RefusedRequest(link, "PageLoop", f"the listing's next-page link repeats an earlier one "
-                                 f"(a loop, after {self.count} pages): stopped")
+            raise RefusedRequest(
+                link,
+                "PageLoop",
+                f"the listing's next-page link repeats an earlier one (a loop, after {self.count} pages): stopped",
+            )
         if self.count >= self.max_pages:
-            raise RefusedRequest(link, "PageLimit", f"the listing has more than {self.max_pages} pages: stopped "
-                                 "at the limit (the answer is incomplete)")
+            raise RefusedRequest(
+                link,
+                "PageLimit",
+                f"the listing has more than {self.max_pages} pages: stopped at the limit (the answer is incomplete)",
+            )
         self._seen.add(link)
         self.count += 1
         return link

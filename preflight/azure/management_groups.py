@@ -20,7 +20,7 @@ def management_group_of(scope: str) -> str | None:
     lowered = scope.rstrip("/").lower()
     if not lowered.startswith(PREFIX):
         return None
-    name = scope.rstrip("/")[len(PREFIX):]
+    name = scope.rstrip("/")[len(PREFIX) :]
     return name if name and "/" not in name else None
 
 
@@ -35,18 +35,21 @@ def management_group_ancestors(ctx: Context, group: str) -> tuple[str, ...]:
     from preflight.azure.arm import arm_error, resource_client, subscription_of
 
     client = ctx.get(resource_client, subscription_of(ctx, f"{PREFIX}{group}"))
-    request = HttpRequest("GET", f"/providers/Microsoft.Management/managementGroups/{quote(group, safe='')}",
-                          params={"api-version": API_VERSION, "$expand": "ancestors"})
+    request = HttpRequest(
+        "GET",
+        f"/providers/Microsoft.Management/managementGroups/{quote(group, safe='')}",
+        params={"api-version": API_VERSION, "$expand": "ancestors"},
+    )
     try:
         response = client.send_request(request)
         response.raise_for_status()
         body = response.json()
     except HttpResponseError as exc:
-        raise arm_error("management-group-ancestors", exc, f"could not read management group {group}",
-                        "can-i") from exc
+        raise arm_error("management-group-ancestors", exc, f"could not read management group {group}", "can-i") from exc
     except ValueError as exc:
-        raise FactError("management-group-ancestors", f"management group {group}: the answer is not JSON",
-                        reported_by="can-i") from exc
+        raise FactError(
+            "management-group-ancestors", f"management group {group}: the answer is not JSON", reported_by="can-i"
+        ) from exc
     details = ((body.get("properties") or {}).get("details") or {}) if isinstance(body, dict) else {}
     ancestors = details.get("managementGroupAncestors") or []
     return tuple(str(a) for a in ancestors if isinstance(a, str))

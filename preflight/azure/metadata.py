@@ -89,13 +89,19 @@ def _get_once(url: str, context: Any, timeout: float) -> _Answer:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
         with _opener(context).open(request, timeout=timeout) as response:
-            return _Answer(response.status, response.reason, _read_capped(response),
-                           response.headers.get("Retry-After"))
+            return _Answer(
+                response.status, response.reason, _read_capped(response), response.headers.get("Retry-After")
+            )
     except urllib.error.HTTPError as exc:  # an answer, just not a 2xx
         body = _read_capped(exc) if exc.fp is not None else b""
         headers = exc.headers
-        return _Answer(exc.code, str(exc.reason), body, headers.get("Retry-After") if headers else None,
-                       headers.get("Location") if headers else None)
+        return _Answer(
+            exc.code,
+            str(exc.reason),
+            body,
+            headers.get("Retry-After") if headers else None,
+            headers.get("Location") if headers else None,
+        )
 
 
 def _retry_after(value: str | None) -> float:
@@ -105,8 +111,7 @@ def _retry_after(value: str | None) -> float:
         return 1.0
 
 
-def fetch_metadata(url: str, environ: Mapping[str, str], *, timeout: float = TIMEOUT,
-                   attempts: int = ATTEMPTS) -> Any:
+def fetch_metadata(url: str, environ: Mapping[str, str], *, timeout: float = TIMEOUT, attempts: int = ATTEMPTS) -> Any:
     """The decoded JSON document at ``url``. Throttling and server errors are retried (``attempts`` in all),
     ``Retry-After`` honoured up to :data:`MAX_RETRY_AFTER`. Raises :class:`MetadataError` for a transport
     failure or a final error status, ``ValueError`` for a body that is not JSON."""
@@ -155,5 +160,14 @@ def _transient(exc: BaseException) -> bool:
     cause = exc.reason if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException) else exc
     if isinstance(cause, (socket.gaierror, ssl.SSLCertVerificationError, ConnectionRefusedError, TimeoutError)):
         return False
-    return isinstance(cause, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError,
-                              http.client.RemoteDisconnected, http.client.IncompleteRead, ssl.SSLEOFError))
+    return isinstance(
+        cause,
+        (
+            ConnectionResetError,
+            ConnectionAbortedError,
+            BrokenPipeError,
+            http.client.RemoteDisconnected,
+            http.client.IncompleteRead,
+            ssl.SSLEOFError,
+        ),
+    )

@@ -18,8 +18,10 @@ from preflight.model import Evidence, Skip
 #: What a check that needs a resource says when the run names none (``rbac.*``).
 NO_TARGET = "no resource given: pass --resource-id, --endpoint or --workspace"
 #: What a user sign-in is told by the checks that examine service principals (``principal.*``).
-NOT_SP = "not a service principal: signed in as user {who}; these checks examine service principals and " \
-         "managed identities (an admin can pass --assignee APP_ID)"
+NOT_SP = (
+    "not a service principal: signed in as user {who}; these checks examine service principals and "
+    "managed identities (an admin can pass --assignee APP_ID)"
+)
 
 
 @dataclass(frozen=True, slots=True)

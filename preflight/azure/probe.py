@@ -76,25 +76,42 @@ def dataplane_probe(ctx: Context) -> ProbeAnswer | None:
     deadline = deadline_of(ctx)
     # the shared factory: the token only for the endpoint's own origin, no redirect followed, timeouts from the
     # run's deadline (at most TIMEOUT), the body read under the size cap; one attempt, as before
-    client = rest_client(endpoint, credential=StaticToken(found.access_token, int(found.expires_on)),
-                         scope=ctx.get(cloud).cognitive_scope, deadline=deadline, retry={"retry_total": 0},
-                         verify=verify, connect_timeout=TIMEOUT, read_timeout=TIMEOUT)
+    client = rest_client(
+        endpoint,
+        credential=StaticToken(found.access_token, int(found.expires_on)),
+        scope=ctx.get(cloud).cognitive_scope,
+        deadline=deadline,
+        retry={"retry_total": 0},
+        verify=verify,
+        connect_timeout=TIMEOUT,
+        read_timeout=TIMEOUT,
+    )
     try:
         with ctx.doing(f"the data plane (GET {url})"), client:
-            response = exchange(client, HttpRequest("GET", url, params={"api-version": API_VERSION}),
-                                deadline=deadline)
+            response = exchange(client, HttpRequest("GET", url, params={"api-version": API_VERSION}), deadline=deadline)
     except RefusedRequest as exc:
-        raise FactError("dataplane-probe", f"the data plane probe was stopped: {exc.message} (GET {url})",
-                        reported_by="access.probe", code=exc.code) from exc
+        raise FactError(
+            "dataplane-probe",
+            f"the data plane probe was stopped: {exc.message} (GET {url})",
+            reported_by="access.probe",
+            code=exc.code,
+        ) from exc
     except AzureError as exc:
-        raise FactError("dataplane-probe", f"the data plane could not be reached: {describe_transport(exc, url)} "
-                        f"(GET {url})", reported_by="access.probe") from exc
+        raise FactError(
+            "dataplane-probe",
+            f"the data plane could not be reached: {describe_transport(exc, url)} (GET {url})",
+            reported_by="access.probe",
+        ) from exc
     if 300 <= response.status_code < 400:
         # never followed: a redirect may point anywhere (another host, a link-local address) and would carry
         # the token there; and a 200 from wherever it points proves nothing about this account
-        raise FactError("dataplane-probe", f"the data plane answered {redirect_text(response)}: cannot tell "
-                        f"whether the token is accepted (GET {url})", reported_by="access.probe",
-                        status=response.status_code, code="Redirect")
+        raise FactError(
+            "dataplane-probe",
+            f"the data plane answered {redirect_text(response)}: cannot tell whether the token is accepted (GET {url})",
+            reported_by="access.probe",
+            status=response.status_code,
+            code="Redirect",
+        )
     answer = ProbeAnswer(url, response.status_code, response.text(), response.headers.get("Content-Type"))
     if 200 <= answer.status < 300 and not answer.accepted:
         try:
@@ -102,10 +119,15 @@ def dataplane_probe(ctx: Context) -> ProbeAnswer | None:
         except ValueError:
             shape = False  # not JSON at all: access.probe describes the body itself
         if shape:  # JSON, but not the deployments list: not proof that the token was accepted
-            raise FactError("dataplane-probe", f"the data plane answered HTTP {answer.status} without the "
-                            f"deployments list (data) (received {answer.text[:120]!r}): cannot tell whether the "
-                            f"token is accepted (GET {url})", reported_by="access.probe", status=answer.status,
-                            code="InvalidAnswer")
+            raise FactError(
+                "dataplane-probe",
+                f"the data plane answered HTTP {answer.status} without the "
+                f"deployments list (data) (received {answer.text[:120]!r}): cannot tell whether the "
+                f"token is accepted (GET {url})",
+                reported_by="access.probe",
+                status=answer.status,
+                code="InvalidAnswer",
+            )
     return answer
 
 

@@ -45,8 +45,9 @@ class ResourceGraphError(Exception):
         self.status = status
 
 
-def role_assignments_query(principal_ids: Iterable[str] = (), scopes: Iterable[str] = (),
-                           columns: Iterable[str] = ()) -> str:
+def role_assignments_query(
+    principal_ids: Iterable[str] = (), scopes: Iterable[str] = (), columns: Iterable[str] = ()
+) -> str:
     """Role assignments, tenant-wide, optionally only for these principals and/or at exactly these scopes
     (pass a resource's scope and its ancestors to get every assignment that applies to it), optionally
     projected to some columns (``| project id, properties``: the audit's 100,000 rows at half the bytes)."""
@@ -69,8 +70,10 @@ def role_assignments_summary_query(columns: Sequence[str] = ("id", "properties")
     ``n`` lets the caller see a truncated list (``make_list`` keeps at most 1,048,576 elements). Ordered by
     the group key, which is unique per row, so ``$skipToken`` pages neither repeat nor skip a row."""
     packed = ", ".join(f"{kql_string(c)}, {c}" for c in columns)
-    return (f"{ROLE_ASSIGNMENTS_QUERY} | summarize n = count(), assignments = make_list(pack({packed})) by {by}"
-            f" | order by {by} asc")
+    return (
+        f"{ROLE_ASSIGNMENTS_QUERY} | summarize n = count(), assignments = make_list(pack({packed})) by {by}"
+        f" | order by {by} asc"
+    )
 
 
 def accounts_query(endpoint: str | None = None, subdomain: str | None = None, name: str | None = None) -> str:
@@ -114,8 +117,13 @@ def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[di
     the_cloud = ctx.get(cloud)
     base = the_cloud.resource_manager.rstrip("/")
     deadline = deadline_of(ctx)
-    client: Any = rest_client(base, credential=ctx.get(run_credential), scope=the_cloud.arm_scope,
-                              deadline=deadline, max_retry_after=MAX_RETRY_AFTER)
+    client: Any = rest_client(
+        base,
+        credential=ctx.get(run_credential),
+        scope=the_cloud.arm_scope,
+        deadline=deadline,
+        max_retry_after=MAX_RETRY_AFTER,
+    )
     seen: set[str] = set()
     url = f"{base}/providers/Microsoft.ResourceGraph/resources?api-version={API_VERSION}"
     rows: list[dict[str, Any]] = []
@@ -128,8 +136,9 @@ def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[di
             try:
                 response = exchange(client, HttpRequest("POST", url, json=body), deadline=deadline)
             except AzureError as exc:
-                raise ResourceGraphError(f"{RESOURCE_GRAPH} could not be reached: {describe_transport(exc, url)}"
-                                         ) from exc
+                raise ResourceGraphError(
+                    f"{RESOURCE_GRAPH} could not be reached: {describe_transport(exc, url)}"
+                ) from exc
             except RefusedRequest as exc:
                 raise ResourceGraphError(f"{RESOURCE_GRAPH}: {exc.message}") from exc
             if 300 <= response.status_code < 400:
@@ -139,12 +148,15 @@ def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[di
             try:
                 payload = response.json()
             except ValueError as exc:  # an HTML page from a proxy, a broken body: unusable, like an error
-                raise ResourceGraphError(f"{RESOURCE_GRAPH} answered HTTP 200 with "
-                                         f"{describe_body(response.text(), response.headers.get('Content-Type'))}",
-                                         response.status_code) from exc
+                raise ResourceGraphError(
+                    f"{RESOURCE_GRAPH} answered HTTP 200 with "
+                    f"{describe_body(response.text(), response.headers.get('Content-Type'))}",
+                    response.status_code,
+                ) from exc
             if not isinstance(payload, dict):
-                raise ResourceGraphError(f"{RESOURCE_GRAPH} answered HTTP 200 with JSON that is not an object",
-                                         response.status_code)
+                raise ResourceGraphError(
+                    f"{RESOURCE_GRAPH} answered HTTP 200 with JSON that is not an object", response.status_code
+                )
             if not isinstance(payload.get("data"), list):  # `{}` is not "no account": fall back to ARM
                 raise ResourceGraphError(f"{RESOURCE_GRAPH} answered HTTP 200 without a data list", 200)
             rows.extend(r for r in payload["data"] if isinstance(r, dict))
@@ -164,8 +176,11 @@ def _error_text(response: Any) -> str:
     try:
         error = response.json().get("error") or {}
         details = "; ".join(str(d.get("message")) for d in error.get("details") or [] if isinstance(d, dict))
-        return answered(RESOURCE_GRAPH, response.status_code, error.get("code"),
-                        details or str(error.get("message", "")))
+        return answered(
+            RESOURCE_GRAPH, response.status_code, error.get("code"), details or str(error.get("message", ""))
+        )
     except (ValueError, AttributeError):
-        return (f"{RESOURCE_GRAPH} answered HTTP {response.status_code} with "
-                f"{describe_body(response.text(), response.headers.get('Content-Type'))}")
+        return (
+            f"{RESOURCE_GRAPH} answered HTTP {response.status_code} with "
+            f"{describe_body(response.text(), response.headers.get('Content-Type'))}"
+        )

@@ -12,7 +12,7 @@ from preflight.explain.extract import fragments
 from preflight.explain.model import Explanation, Fragment, Source
 from preflight.redact import mask_pasted
 
-__all__ = ["VERIFY", "Explanation", "Source", "explain", "exit_code"]
+__all__ = ["VERIFY", "Explanation", "Source", "exit_code", "explain"]
 
 
 def _recognised(fragment: Fragment, explanation: Explanation) -> bool:
@@ -27,8 +27,13 @@ def _key(explanation: Explanation) -> tuple[object, ...]:
     the raised exception) are one explanation."""
     if explanation.category == "unknown":
         return explanation.category, explanation.credential, explanation.code, explanation.message[:120]
-    return (explanation.category, explanation.credential, explanation.action, explanation.expected_audience,
-            explanation.code if isinstance(explanation.code, int) else None)
+    return (
+        explanation.category,
+        explanation.credential,
+        explanation.action,
+        explanation.expected_audience,
+        explanation.code if isinstance(explanation.code, int) else None,
+    )
 
 
 def explain(text: str) -> list[Explanation]:

@@ -57,8 +57,10 @@ def least_privilege_role(action: str, data_action: bool) -> tuple[str, str] | No
 
 def assign_command(principal: str | None, role: tuple[str, str] | None, scope: str | None) -> str:
     """The assignment command; what the text does not say stays a ``<PLACEHOLDER>`` the user fills in."""
-    return (f"az role assignment create --assignee-object-id {principal or '<PRINCIPAL_ID>'} "
-            f"--role {role[0] if role else '<ROLE>'} --scope {scope or '<SCOPE>'}")
+    return (
+        f"az role assignment create --assignee-object-id {principal or '<PRINCIPAL_ID>'} "
+        f"--role {role[0] if role else '<ROLE>'} --scope {scope or '<SCOPE>'}"
+    )
 
 
 def principal_in(text: str) -> str | None:
@@ -71,7 +73,14 @@ def unknown(fragment: Fragment, source: Source) -> Explanation:
     """A recognised Azure error whose cause preflight does not know (exit 1): the service's words are kept and
     the full run of checks is the way forward."""
     return Explanation(
-        "unknown", source, f"Unrecognised error{f' {fragment.code}' if fragment.code else ''}",
+        "unknown",
+        source,
+        f"Unrecognised error{f' {fragment.code}' if fragment.code else ''}",
         "preflight recognises this as an Azure error but does not know its cause.",
-        "run the checks, which look at the sign-in, the token, the roles and the resource", VERIFY["unknown"],
-        code=fragment.code, status=fragment.status, message=fragment.message[:600], rank=90)
+        "run the checks, which look at the sign-in, the token, the roles and the resource",
+        VERIFY["unknown"],
+        code=fragment.code,
+        status=fragment.status,
+        message=fragment.message[:600],
+        rank=90,
+    )

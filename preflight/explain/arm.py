@@ -15,8 +15,7 @@ from preflight.guid import GUID_PATTERN as GUID
 _ARM_ACTION = re.compile(r"perform action '([^']+)'(?: (?:over|on) scope '([^']+)')?", re.IGNORECASE)
 _TENANT_IN_ISSUER = re.compile(rf"must match the tenant '[^']*?({GUID})", re.IGNORECASE)
 _LINKED_SUBSCRIPTION = re.compile(rf"linked subscription '({GUID})'", re.IGNORECASE)
-_ARM_ERRORS_DOCS = ("https://learn.microsoft.com/azure/azure-resource-manager/troubleshooting/"
-                    "common-deployment-errors")
+_ARM_ERRORS_DOCS = "https://learn.microsoft.com/azure/azure-resource-manager/troubleshooting/common-deployment-errors"
 
 
 def read_arm(fragment: Fragment) -> Explanation | None:
@@ -33,77 +32,135 @@ def _authorization_failed(fragment: Fragment) -> Explanation:
     role = least_privilege_role(action, data_action=False) if action else None
     principal = principal_in(fragment.message)
     command = assign_command(principal, role, scope)
-    role_text = f"the built-in role {role[1]} ({role[0]})" if role else "a built-in role granting it (least " \
-        "privilege: the role with the fewest actions that includes it)"
+    role_text = (
+        f"the built-in role {role[1]} ({role[0]})"
+        if role
+        else "a built-in role granting it (least privilege: the role with the fewest actions that includes it)"
+    )
     return Explanation(
-        "authorization_failed", Source.ARM, f"ARM refused {action or 'an action'}",
+        "authorization_failed",
+        Source.ARM,
+        f"ARM refused {action or 'an action'}",
         f"No role assigned to the principal grants {action or 'the action'} at {scope or 'that scope'} or above "
         "(or the scope does not exist). A role assigned minutes ago may not be effective yet.",
-        f"assign {role_text} at the scope, then sign in again to refresh the token", VERIFY["authorization_failed"],
-        code=fragment.code or "AuthorizationFailed", status=fragment.status, message=fragment.message[:600],
-        commands=(command,), docs=_ARM_ERRORS_DOCS, action=action, scope=scope, principal=principal, role=role,
-        rank=5)
+        f"assign {role_text} at the scope, then sign in again to refresh the token",
+        VERIFY["authorization_failed"],
+        code=fragment.code or "AuthorizationFailed",
+        status=fragment.status,
+        message=fragment.message[:600],
+        commands=(command,),
+        docs=_ARM_ERRORS_DOCS,
+        action=action,
+        scope=scope,
+        principal=principal,
+        role=role,
+        rank=5,
+    )
 
 
 def _token_tenant(fragment: Fragment) -> Explanation:
     found = _TENANT_IN_ISSUER.search(fragment.message)
     tenant = found.group(1) if found else None
     return Explanation(
-        "token_tenant", Source.ARM, "Token from the wrong tenant",
+        "token_tenant",
+        Source.ARM,
+        "Token from the wrong tenant",
         "The access token was issued by another tenant than the one the subscription belongs to (a guest account, "
         "or a CLI signed in to its home tenant).",
         f"sign in to the subscription's tenant{f' ({tenant})' if tenant else ''} and retry",
-        VERIFY["token_tenant"], code=fragment.code or "InvalidAuthenticationTokenTenant",
-        status=fragment.status, message=fragment.message[:600], commands=(login_command(tenant),),
-        docs=_ARM_ERRORS_DOCS, rank=8)
+        VERIFY["token_tenant"],
+        code=fragment.code or "InvalidAuthenticationTokenTenant",
+        status=fragment.status,
+        message=fragment.message[:600],
+        commands=(login_command(tenant),),
+        docs=_ARM_ERRORS_DOCS,
+        rank=8,
+    )
 
 
 def _token_expired(fragment: Fragment) -> Explanation:
     return Explanation(
-        "token_expired", Source.ARM, "Expired access token",
+        "token_expired",
+        Source.ARM,
+        "Expired access token",
         "ARM received a token past its expiry: a cached token was reused (a long-running process, a token copied "
         "into a variable) instead of asking the credential for a fresh one.",
         "let the SDK's credential fetch tokens on each call instead of caching one; for the CLI, sign in again",
-        VERIFY["token_expired"], code=fragment.code or "ExpiredAuthenticationToken", status=fragment.status,
-        message=fragment.message[:600], commands=("az account get-access-token --output none",),
-        docs=_ARM_ERRORS_DOCS, rank=8)
+        VERIFY["token_expired"],
+        code=fragment.code or "ExpiredAuthenticationToken",
+        status=fragment.status,
+        message=fragment.message[:600],
+        commands=("az account get-access-token --output none",),
+        docs=_ARM_ERRORS_DOCS,
+        rank=8,
+    )
 
 
 def _token_audience(fragment: Fragment) -> Explanation:
     return Explanation(
-        "token_audience", Source.ARM, "Token for another audience",
+        "token_audience",
+        Source.ARM,
+        "Token for another audience",
         "ARM accepts only tokens for https://management.azure.com/ — this one was requested for another resource "
         "(e.g. the Cognitive Services scope).",
-        "request the token for the scope https://management.azure.com/.default", VERIFY["token_audience"],
-        code=fragment.code or "InvalidAuthenticationTokenAudience", status=fragment.status,
-        message=fragment.message[:600], expected_audience="https://management.azure.com/", docs=_ARM_ERRORS_DOCS,
-        rank=8)
+        "request the token for the scope https://management.azure.com/.default",
+        VERIFY["token_audience"],
+        code=fragment.code or "InvalidAuthenticationTokenAudience",
+        status=fragment.status,
+        message=fragment.message[:600],
+        expected_audience="https://management.azure.com/",
+        docs=_ARM_ERRORS_DOCS,
+        rank=8,
+    )
 
 
 def _linked(fragment: Fragment) -> Explanation:
     found = _ARM_ACTION.search(fragment.message)
     linked = _LINKED_SUBSCRIPTION.search(fragment.message)
     return Explanation(
-        "linked_authorization_failed", Source.ARM, "Refused on a linked resource",
+        "linked_authorization_failed",
+        Source.ARM,
+        "Refused on a linked resource",
         "You may perform the action on the resource itself, but it references another resource (a subnet, an "
         "identity, an image) in a scope or tenant where you lack the linked permission"
-        + (f" (linked subscription {linked.group(1)})" if linked else "") + ".",
+        + (f" (linked subscription {linked.group(1)})" if linked else "")
+        + ".",
         "get the linked permission on the referenced resource (e.g. .../join/action or .../assign/action), or sign "
-        "in with an account of the tenant that owns the linked subscription", VERIFY["linked_authorization_failed"],
-        code=fragment.code or "LinkedAuthorizationFailed", status=fragment.status,
-        message=fragment.message[:600], action=found.group(1) if found else None,
-        scope=found.group(2) if found else None, docs=_ARM_ERRORS_DOCS, rank=6)
+        "in with an account of the tenant that owns the linked subscription",
+        VERIFY["linked_authorization_failed"],
+        code=fragment.code or "LinkedAuthorizationFailed",
+        status=fragment.status,
+        message=fragment.message[:600],
+        action=found.group(1) if found else None,
+        scope=found.group(2) if found else None,
+        docs=_ARM_ERRORS_DOCS,
+        rank=6,
+    )
 
 
 _ARM_RULES: tuple[tuple[Callable[[str, str], bool], Callable[[Fragment], Explanation]], ...] = (
-    (lambda code, low: code == "LinkedAuthorizationFailed" or "linked subscription" in low
-     or "linked scope" in low, _linked),
-    (lambda code, low: code == "AuthorizationFailed" or "does not have authorization to perform action" in low,
-     _authorization_failed),
-    (lambda code, low: code == "InvalidAuthenticationTokenTenant" or "access token is from the wrong issuer" in low,
-     _token_tenant),
-    (lambda code, low: code == "ExpiredAuthenticationToken" or "lifetime validation failed, the token is expired"
-     in low, _token_expired),
-    (lambda code, low: code == "InvalidAuthenticationTokenAudience" or "access token has been obtained for wrong "
-     "audience" in low, _token_audience),
+    (
+        lambda code, low: code == "LinkedAuthorizationFailed" or "linked subscription" in low or "linked scope" in low,
+        _linked,
+    ),
+    (
+        lambda code, low: code == "AuthorizationFailed" or "does not have authorization to perform action" in low,
+        _authorization_failed,
+    ),
+    (
+        lambda code, low: code == "InvalidAuthenticationTokenTenant" or "access token is from the wrong issuer" in low,
+        _token_tenant,
+    ),
+    (
+        lambda code, low: (
+            code == "ExpiredAuthenticationToken" or "lifetime validation failed, the token is expired" in low
+        ),
+        _token_expired,
+    ),
+    (
+        lambda code, low: (
+            code == "InvalidAuthenticationTokenAudience" or "access token has been obtained for wrong audience" in low
+        ),
+        _token_audience,
+    ),
 )

@@ -12,8 +12,11 @@ from preflight.dataplane import ProbeVerdict, classify_probe
 from preflight.explain.advice import VERIFY, assign_command, least_privilege_role, principal_in, unknown
 from preflight.explain.model import Explanation, Fragment, Source
 
-_ACCOUNT_ID = re.compile(r"/subscriptions/[^/\s'\"`]+/resourceGroups/[^/\s'\"`]+/providers/"
-                         r"Microsoft\.CognitiveServices/accounts/[^/\s'\"`]+", re.IGNORECASE)
+_ACCOUNT_ID = re.compile(
+    r"/subscriptions/[^/\s'\"`]+/resourceGroups/[^/\s'\"`]+/providers/"
+    r"Microsoft\.CognitiveServices/accounts/[^/\s'\"`]+",
+    re.IGNORECASE,
+)
 # any provider's data action (classify_probe names Cognitive Services' ones; Azure ML's read the same way)
 _DATA_ACTION = re.compile(r"data action [`'\"]?([A-Za-z]+\.[A-Za-z]+/[^\s`'\"]+)")
 _AI_SCOPE = "https://cognitiveservices.azure.com/.default"
@@ -21,16 +24,35 @@ _RBAC_DOCS = "https://learn.microsoft.com/azure/ai-services/openai/how-to/role-b
 
 
 _KEY_ANSWERS = (
-    ("gateway_key", re.compile(r"missing subscription key|ocp-apim-subscription-key|subscription key.*api "
-                               r"management|invalid subscription key\. make sure", re.IGNORECASE)),
-    ("invalid_key", re.compile(r"invalid subscription key or wrong api endpoint|incorrect api key|"
-                               r"invalid api key", re.IGNORECASE)),
+    (
+        "gateway_key",
+        re.compile(
+            r"missing subscription key|ocp-apim-subscription-key|subscription key.*api "
+            r"management|invalid subscription key\. make sure",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "invalid_key",
+        re.compile(
+            r"invalid subscription key or wrong api endpoint|incorrect api key|"
+            r"invalid api key",
+            re.IGNORECASE,
+        ),
+    ),
 )
 
 
 # A raw body carries no status line: these codes say it for themselves.
-_CODE_STATUS = {"DeploymentNotFound": 404, "NotFound": 404, "ResourceNotFound": 404, "TooManyRequests": 429,
-                "RateLimitExceeded": 429, "PermissionDenied": 403, "AuthenticationTypeDisabled": 403}
+_CODE_STATUS = {
+    "DeploymentNotFound": 404,
+    "NotFound": 404,
+    "ResourceNotFound": 404,
+    "TooManyRequests": 429,
+    "RateLimitExceeded": 429,
+    "PermissionDenied": 403,
+    "AuthenticationTypeDisabled": 403,
+}
 
 
 def _status(fragment: Fragment) -> int:
@@ -48,8 +70,11 @@ def read_data_plane(fragment: Fragment, paste: str) -> Explanation:
             return _key_answer(category, fragment)
     verdict = classify_probe(status, {"error": {"code": fragment.code or "", "message": fragment.message}})
     kind = verdict.kind
-    if kind == "permission_denied" and fragment.code != "PermissionDenied" and "data action" not in \
-            fragment.message.lower():
+    if (
+        kind == "permission_denied"
+        and fragment.code != "PermissionDenied"
+        and "data action" not in fragment.message.lower()
+    ):
         kind = "unknown"  # a bare 401/403 says nothing about its cause: do not guess RBAC
     builder = _DATA_PLANE.get(kind)
     if builder is None:
@@ -60,19 +85,33 @@ def read_data_plane(fragment: Fragment, paste: str) -> Explanation:
 def _key_answer(category: str, fragment: Fragment) -> Explanation:
     if category == "gateway_key":
         return Explanation(
-            "gateway_key", Source.DATA_PLANE, "API Management wants its own subscription key",
+            "gateway_key",
+            Source.DATA_PLANE,
+            "API Management wants its own subscription key",
             "An Azure API Management gateway in front of the service refused the call before it reached Azure "
             "OpenAI: it requires its subscription key (Ocp-Apim-Subscription-Key), whatever Entra token you send.",
             "send the gateway's subscription key in the Ocp-Apim-Subscription-Key header (from the APIM "
             "subscription), or call the account's own endpoint; the gateway then forwards with its managed identity",
-            VERIFY["gateway_key"], code=fragment.code, status=fragment.status, message=fragment.message[:600], rank=15)
+            VERIFY["gateway_key"],
+            code=fragment.code,
+            status=fragment.status,
+            message=fragment.message[:600],
+            rank=15,
+        )
     return Explanation(
-        "invalid_key", Source.DATA_PLANE, "Wrong API key or endpoint",
+        "invalid_key",
+        Source.DATA_PLANE,
+        "Wrong API key or endpoint",
         "The call used key authentication and the key does not belong to this endpoint: a key of another account, "
         "a regenerated key, or a regional endpoint instead of the account's own.",
         "use keyless auth (DefaultAzureCredential with the scope https://cognitiveservices.azure.com/.default) on "
         "the account's custom-subdomain endpoint — or a current key of that very account",
-        VERIFY["invalid_key"], code=fragment.code, status=fragment.status, message=fragment.message[:600], rank=15)
+        VERIFY["invalid_key"],
+        code=fragment.code,
+        status=fragment.status,
+        message=fragment.message[:600],
+        rank=15,
+    )
 
 
 def _permission_denied(fragment: Fragment, verdict: ProbeVerdict, paste: str) -> Explanation:
@@ -82,66 +121,128 @@ def _permission_denied(fragment: Fragment, verdict: ProbeVerdict, paste: str) ->
     principal = principal_in(fragment.message)
     account = _ACCOUNT_ID.search(paste)
     scope = account.group(0) if account else None
-    role_text = f"the built-in role {role[1]} ({role[0]})" if role else "a built-in role granting it (the verify " \
+    role_text = (
+        f"the built-in role {role[1]} ({role[0]})"
+        if role
+        else "a built-in role granting it (the verify "
         "command names the least-privilege one from your subscription's role definitions)"
+    )
     return Explanation(
-        "permission_denied", Source.DATA_PLANE, f"Missing data action {action or ''}".strip(),
+        "permission_denied",
+        Source.DATA_PLANE,
+        f"Missing data action {action or ''}".strip(),
         f"The token is fine, but no role assigned to the principal grants the data action {action or '(unnamed)'} "
         "on this account. Owner and Contributor grant management actions only, no data actions.",
         f"assign {role_text} on the account (or its resource group); it can take a few minutes to apply",
-        VERIFY["permission_denied"], code=fragment.code, status=fragment.status, message=fragment.message[:600],
-        commands=(assign_command(principal, role, scope),), docs=_RBAC_DOCS, action=action, scope=scope,
-        principal=principal, role=role, rank=5)
+        VERIFY["permission_denied"],
+        code=fragment.code,
+        status=fragment.status,
+        message=fragment.message[:600],
+        commands=(assign_command(principal, role, scope),),
+        docs=_RBAC_DOCS,
+        action=action,
+        scope=scope,
+        principal=principal,
+        role=role,
+        rank=5,
+    )
 
 
 def _audience(fragment: Fragment, verdict: ProbeVerdict, paste: str) -> Explanation:
     expected = verdict.expected_audience or "https://cognitiveservices.azure.com"
     return Explanation(
-        "audience", Source.DATA_PLANE, "Token rejected: audience, expiry or missing",
+        "audience",
+        Source.DATA_PLANE,
+        "Token rejected: audience, expiry or missing",
         f"The service expects a token for {expected}: the one sent was for another audience (often ARM's), expired, "
         "or absent.",
         f"request the token for the scope {expected.rstrip('/')}/.default (the openai SDK: "
         "azure_ad_token_provider=get_bearer_token_provider(credential, "
-        f"\"{_AI_SCOPE}\")) and let the provider refresh it", VERIFY["audience"], code=fragment.code,
-        status=fragment.status, message=fragment.message[:600], expected_audience=expected, rank=10)
+        f'"{_AI_SCOPE}")) and let the provider refresh it',
+        VERIFY["audience"],
+        code=fragment.code,
+        status=fragment.status,
+        message=fragment.message[:600],
+        expected_audience=expected,
+        rank=10,
+    )
 
 
-def _simple(category: str, title: str, cause: str, fix: str, rank: int,
-            commands: tuple[str, ...] = ()) -> Callable[[Fragment, ProbeVerdict, str], Explanation]:
+def _simple(
+    category: str, title: str, cause: str, fix: str, rank: int, commands: tuple[str, ...] = ()
+) -> Callable[[Fragment, ProbeVerdict, str], Explanation]:
     def build(fragment: Fragment, _verdict: ProbeVerdict, _paste: str) -> Explanation:
-        return Explanation(category, Source.DATA_PLANE, title, cause, fix, VERIFY[category], code=fragment.code,
-                           status=fragment.status, message=fragment.message[:600], commands=commands, rank=rank)
+        return Explanation(
+            category,
+            Source.DATA_PLANE,
+            title,
+            cause,
+            fix,
+            VERIFY[category],
+            code=fragment.code,
+            status=fragment.status,
+            message=fragment.message[:600],
+            commands=commands,
+            rank=rank,
+        )
+
     return build
 
 
 _DATA_PLANE: dict[str, Callable[[Fragment, ProbeVerdict, str], Explanation]] = {
     "permission_denied": _permission_denied,
     "audience": _audience,
-    "tenant": _simple("tenant", "Token from another tenant",
-                      "The token was issued by another tenant than the account's (a guest account, or a credential "
-                      "signed in to its home tenant).",
-                      "sign in to the account's tenant (az login --tenant <TENANT_ID>, or AZURE_TENANT_ID for a "
-                      "service principal) and request a new token", 10, ("az login --tenant <TENANT_ID>",)),
-    "custom_subdomain": _simple("custom_subdomain", "Entra ID needs the custom-subdomain endpoint",
-                                "Entra ID tokens are accepted only on the account's own endpoint "
-                                "(https://<account>.openai.azure.com or .cognitiveservices.azure.com), not on a "
-                                "regional endpoint such as https://<region>.api.cognitive.microsoft.com.",
-                                "use the endpoint shown under the account's Keys and Endpoint page; an account "
-                                "without one needs a custom subdomain (az cognitiveservices account update "
-                                "--custom-domain <name>, irreversible)", 10),
-    "keys_disabled": _simple("keys_disabled", "API keys are disabled on this account",
-                             "The account has local (key) authentication disabled (disableLocalAuth): an API key "
-                             "is refused whatever its value.",
-                             "authenticate with Entra ID instead of the key (DefaultAzureCredential with the scope "
-                             f"{_AI_SCOPE}) and hold a data role such as Cognitive Services OpenAI User", 10),
-    "network": _simple("network", "Blocked by the network rules, not by RBAC",
-                       "The account's firewall, virtual-network rules or disabled public network access refused the "
-                       "caller's network before any role was checked.",
-                       "call from an allowed network or through the private endpoint, or add your IP to the "
-                       "account's firewall (az cognitiveservices account network-rule add --ip-address <IP>)", 10),
-    "throttled": _simple("throttled", "Throttled", "The deployment's rate or token quota is exhausted; access "
-                         "itself is fine.", "retry after the Retry-After delay, or raise the deployment's quota", 30),
-    "not_found": _simple("not_found", "Not found", "The deployment, API version or path does not exist on this "
-                         "account (access itself was not refused).",
-                         "check the deployment name, the api-version and the endpoint", 30),
+    "tenant": _simple(
+        "tenant",
+        "Token from another tenant",
+        "The token was issued by another tenant than the account's (a guest account, or a credential "
+        "signed in to its home tenant).",
+        "sign in to the account's tenant (az login --tenant <TENANT_ID>, or AZURE_TENANT_ID for a "
+        "service principal) and request a new token",
+        10,
+        ("az login --tenant <TENANT_ID>",),
+    ),
+    "custom_subdomain": _simple(
+        "custom_subdomain",
+        "Entra ID needs the custom-subdomain endpoint",
+        "Entra ID tokens are accepted only on the account's own endpoint "
+        "(https://<account>.openai.azure.com or .cognitiveservices.azure.com), not on a "
+        "regional endpoint such as https://<region>.api.cognitive.microsoft.com.",
+        "use the endpoint shown under the account's Keys and Endpoint page; an account "
+        "without one needs a custom subdomain (az cognitiveservices account update "
+        "--custom-domain <name>, irreversible)",
+        10,
+    ),
+    "keys_disabled": _simple(
+        "keys_disabled",
+        "API keys are disabled on this account",
+        "The account has local (key) authentication disabled (disableLocalAuth): an API key "
+        "is refused whatever its value.",
+        "authenticate with Entra ID instead of the key (DefaultAzureCredential with the scope "
+        f"{_AI_SCOPE}) and hold a data role such as Cognitive Services OpenAI User",
+        10,
+    ),
+    "network": _simple(
+        "network",
+        "Blocked by the network rules, not by RBAC",
+        "The account's firewall, virtual-network rules or disabled public network access refused the "
+        "caller's network before any role was checked.",
+        "call from an allowed network or through the private endpoint, or add your IP to the "
+        "account's firewall (az cognitiveservices account network-rule add --ip-address <IP>)",
+        10,
+    ),
+    "throttled": _simple(
+        "throttled",
+        "Throttled",
+        "The deployment's rate or token quota is exhausted; access itself is fine.",
+        "retry after the Retry-After delay, or raise the deployment's quota",
+        30,
+    ),
+    "not_found": _simple(
+        "not_found",
+        "Not found",
+        "The deployment, API version or path does not exist on this account (access itself was not refused).",
+        "check the deployment name, the api-version and the endpoint",
+        30,
+    ),
 }

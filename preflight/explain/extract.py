@@ -27,8 +27,9 @@ _CREDENTIAL_NAMES = "|".join(link.name for link in ALL_LINKS)
 # "\tAzureCliCredential: message" (Python), "- ManagedIdentityCredential: message" (other SDKs' bullets)
 _CREDENTIAL_LINE = re.compile(rf"^[ \t]*(?:- )?({_CREDENTIAL_NAMES}):[ \t]*(.*)$", re.MULTILINE)
 # where a chain entry ends: the next entry, the chain's closing advice, a blank line or a traceback line
-_ENTRY_END = re.compile(rf"^[ \t]*(?:- )?(?:{_CREDENTIAL_NAMES}):|^To mitigate|^\s*$|^Traceback|^\S+Error\b",
-                        re.MULTILINE)
+_ENTRY_END = re.compile(
+    rf"^[ \t]*(?:- )?(?:{_CREDENTIAL_NAMES}):|^To mitigate|^\s*$|^Traceback|^\S+Error\b", re.MULTILINE
+)
 # "Error code: 401 - {" (openai), "Status: 401 (PermissionDenied)" (.NET), "status_code=403", "HTTP/1.1 403"
 _STATUS = re.compile(r"(?:Error code|Status(?: ?code)?|status_code|HTTP(?:/\d\.\d)?)[:= ]+\s*(\d{3})\b", re.IGNORECASE)
 _CORE_BLOCK = re.compile(r"^[ \t]*Code: ?(\w+)[ \t]*\r?\n[ \t]*Message: ?(.+)$", re.MULTILINE)
@@ -59,7 +60,7 @@ def _chain_entries(text: str, taken: list[tuple[int, int]]) -> Iterator[Fragment
         start, end = match.start(), match.end()
         following = _ENTRY_END.search(text, end + 1) if end < len(text) else None
         stop = following.start() if following else len(text)
-        message = " ".join(text[match.start(2):stop].split())
+        message = " ".join(text[match.start(2) : stop].split())
         taken.append((start, stop))
         yield Fragment(message, credential=match.group(1), position=start)
 
@@ -132,22 +133,24 @@ def _body_errors(body: Mapping[str, Any], status: int | None, position: int) -> 
         status = raw_status
     error = body.get("error")
     if isinstance(error, str) and ("error_description" in body or "error_codes" in body):
-        yield Fragment(str(body.get("error_description") or error), code=error, status=status, entra=True,
-                       position=position)
+        yield Fragment(
+            str(body.get("error_description") or error), code=error, status=status, entra=True, position=position
+        )
         return
     inner = error if isinstance(error, Mapping) else body
     code, message = inner.get("code"), inner.get("message")
     if message is None and code is None:
         return
     details = inner.get("details")
-    specific = [d for d in details if isinstance(d, Mapping) and d.get("message")] \
-        if isinstance(details, list) else []
+    specific = [d for d in details if isinstance(d, Mapping) and d.get("message")] if isinstance(details, list) else []
     for detail in specific:  # ARM's DeploymentFailed wraps the real refusals in details
-        yield Fragment(str(detail.get("message")), code=str(detail.get("code") or "") or None, status=status,
-                       position=position)
+        yield Fragment(
+            str(detail.get("message")), code=str(detail.get("code") or "") or None, status=status, position=position
+        )
     if not specific or str(code) not in ("DeploymentFailed", "InvalidTemplateDeployment"):
-        yield Fragment(str(message or ""), code=str(code) if code is not None else None, status=status,
-                       position=position)
+        yield Fragment(
+            str(message or ""), code=str(code) if code is not None else None, status=status, position=position
+        )
 
 
 def _core_blocks(text: str, taken: list[tuple[int, int]]) -> Iterator[Fragment]:
@@ -158,14 +161,17 @@ def _core_blocks(text: str, taken: list[tuple[int, int]]) -> Iterator[Fragment]:
         if _free(taken, match.start(), match.end()):
             taken.append((match.start(), match.end()))
             heads[match.end()] = match.group("code")
-            yield Fragment(match.group("message").strip(), code=match.group("code"), status=_status_in(text),
-                           position=match.start())
+            yield Fragment(
+                match.group("message").strip(),
+                code=match.group("code"),
+                status=_status_in(text),
+                position=match.start(),
+            )
     for match in _CORE_BLOCK.finditer(text):
         repeated = any(code == match.group(1) and 0 <= match.start() - end <= 2 for end, code in heads.items())
         if _free(taken, match.start(), match.end()) and not repeated:
             taken.append((match.start(), match.end()))
-            yield Fragment(match.group(2).strip(), code=match.group(1), status=_status_in(text),
-                           position=match.start())
+            yield Fragment(match.group(2).strip(), code=match.group(1), status=_status_in(text), position=match.start())
 
 
 def _entra(text: str, taken: list[tuple[int, int]]) -> Iterator[Fragment]:

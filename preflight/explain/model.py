@@ -65,12 +65,23 @@ class Explanation:
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract (docs/explain.md)."""
         return {
-            "category": self.category, "source": self.source.value, "code": self.code, "status": self.status,
-            "title": self.title, "message": self.message, "cause": self.cause, "fix": self.fix,
-            "commands": list(self.commands), "verify": self.verify, "docs": self.docs,
-            "credential": self.credential, "action": self.action, "scope": self.scope,
+            "category": self.category,
+            "source": self.source.value,
+            "code": self.code,
+            "status": self.status,
+            "title": self.title,
+            "message": self.message,
+            "cause": self.cause,
+            "fix": self.fix,
+            "commands": list(self.commands),
+            "verify": self.verify,
+            "docs": self.docs,
+            "credential": self.credential,
+            "action": self.action,
+            "scope": self.scope,
             "principal": self.principal,
             "role": {"id": self.role[0], "name": self.role[1]} if self.role else None,
-            "expected_audience": self.expected_audience, "conditional_access": self.conditional_access,
+            "expected_audience": self.expected_audience,
+            "conditional_access": self.conditional_access,
             "variant": self.variant,
         }

@@ -49,8 +49,9 @@ def _resource_chain(scope: str) -> list[str]:
     return chain
 
 
-def management_group_chain(scenario: Mapping[str, Any], subscription_id: str | None,
-                           group_id: str | None = None) -> list[str]:
+def management_group_chain(
+    scenario: Mapping[str, Any], subscription_id: str | None, group_id: str | None = None
+) -> list[str]:
     """Normalised ids of the management groups above a subscription (or above and including ``group_id``),
     nearest first. Membership comes from each group's ``x-twin-subscriptions``; parents from
     ``properties.details.parent.id``."""
@@ -129,7 +130,7 @@ def _globs(pattern: str) -> tuple[str, ...]:
     variants: list[list[str]] = [[segments[0]]]
     for index, segment in enumerate(segments[1:], start=1):
         interior = segment == "*" and index < len(segments) - 1
-        variants = [v + [segment] for v in variants] + (variants if interior else [])
+        variants = [[*v, segment] for v in variants] + (variants if interior else [])
     return tuple(dict.fromkeys("/".join(v) for v in variants))
 
 
@@ -142,8 +143,9 @@ def action_matches(pattern: str, action: str) -> bool:
 
 def _block_grants(block: Mapping[str, Any], action: str, data: bool) -> bool:
     allow, deny = ("dataActions", "notDataActions") if data else ("actions", "notActions")
-    return (any(action_matches(p, action) for p in block.get(allow) or [])
-            and not any(action_matches(p, action) for p in block.get(deny) or []))
+    return any(action_matches(p, action) for p in block.get(allow) or []) and not any(
+        action_matches(p, action) for p in block.get(deny) or []
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +184,9 @@ def _assignments_of(scenario: Mapping[str, Any], who: Iterable[str]) -> list[dic
     return [ra for _, ra in sorted(found, key=lambda item: item[0])]
 
 
-def applicable_assignments(scenario: Mapping[str, Any], object_id: str, scope: str, *,
-                           now: float | None = None, propagation_seconds: float = 0) -> list[dict[str, Any]]:
+def applicable_assignments(
+    scenario: Mapping[str, Any], object_id: str, scope: str, *, now: float | None = None, propagation_seconds: float = 0
+) -> list[dict[str, Any]]:
     """Role assignments that apply to ``object_id`` (directly or via groups) at ``scope``. With ``now`` and
     ``propagation_seconds``, assignments created less than that long ago are not yet visible (how the data
     plane lags behind ARM after a role is granted)."""
@@ -230,8 +233,16 @@ def permission_blocks(scenario: Mapping[str, Any], assignments: Iterable[Mapping
     return blocks
 
 
-def check(scenario: Mapping[str, Any], object_id: str, action: str, scope: str, *, data: bool = False,
-          now: float | None = None, propagation_seconds: float = 0) -> Decision:
+def check(
+    scenario: Mapping[str, Any],
+    object_id: str,
+    action: str,
+    scope: str,
+    *,
+    data: bool = False,
+    now: float | None = None,
+    propagation_seconds: float = 0,
+) -> Decision:
     """May ``object_id`` perform ``action`` (a data action if ``data``) at ``scope``?"""
     granted: list[str] = []
     for ra in applicable_assignments(scenario, object_id, scope, now=now, propagation_seconds=propagation_seconds):
@@ -252,8 +263,9 @@ def has_any_access(scenario: Mapping[str, Any], object_id: str, scope: str) -> b
     for ra in _assignments_of(scenario, who):
         props = ra.get("properties", {})
         if str(props.get("principalId", "")).lower() in who and (
-                is_at_or_above(scenario, props.get("scope", "/"), scope)
-                or is_below(scenario, props.get("scope", "/"), scope)):
+            is_at_or_above(scenario, props.get("scope", "/"), scope)
+            or is_below(scenario, props.get("scope", "/"), scope)
+        ):
             return True
     return False
 

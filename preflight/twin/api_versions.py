@@ -69,7 +69,7 @@ def addressed_type(method: str, path: str) -> tuple[str, str] | None:
     if not marks or marks[-1] + 2 >= len(parts):
         return None
     start = marks[-1]
-    rest = parts[start + 2:]
+    rest = parts[start + 2 :]
     types = rest[0::2]
     if method.upper() == "POST" and len(rest) > 1 and len(rest) % 2 == 1:
         types = types[:-1]
@@ -92,8 +92,13 @@ def regional_locations(state: TwinState, namespace: str, rtype: str) -> list[str
     """A regional type's supported locations: the twin does not model region availability, so the locations
     its scenario's resources of that type are in."""
     full = f"{namespace}/{rtype}".lower()
-    return sorted({str(r["location"]) for r in state.scenario.get("resources", [])
-                   if str(r.get("type", "")).lower() == full and r.get("location")})
+    return sorted(
+        {
+            str(r["location"])
+            for r in state.scenario.get("resources", [])
+            if str(r.get("type", "")).lower() == full and r.get("location")
+        }
+    )
 
 
 def refusal(state: TwinState, request: TwinRequest) -> TwinResponse | None:
@@ -106,9 +111,16 @@ def refusal(state: TwinState, request: TwinRequest) -> TwinResponse | None:
         supported = arm_versions()
         if version.lower() in {v.lower() for v in supported}:
             return None
-        return TwinResponse.json(400, {"error": {
-            "code": "InvalidApiVersionParameter",
-            "message": f"The api-version '{version}' is invalid. The supported versions are '{','.join(supported)}'."}})
+        return TwinResponse.json(
+            400,
+            {
+                "error": {
+                    "code": "InvalidApiVersionParameter",
+                    "message": f"The api-version '{version}' is invalid. "
+                    f"The supported versions are '{','.join(supported)}'.",
+                }
+            },
+        )
     namespace, rtype = addressed
     types = provider_types(namespace)
     entry = next((e for name, e in (types or {}).items() if name.lower() == rtype.lower()), None)
@@ -119,8 +131,15 @@ def refusal(state: TwinState, request: TwinRequest) -> TwinResponse | None:
         return None
     name = next(n for n in (types or {}) if n.lower() == rtype.lower())
     locations = regional_locations(state, namespace, name) if entry.get("regional") else []
-    return TwinResponse.json(400, {"error": {
-        "code": "NoRegisteredProviderFound",
-        "message": f"No registered resource provider found for location '{_location(state, request.path)}' and API "
-                   f"version '{version}' for type '{name}'. The supported api-versions are '{', '.join(versions)}'. "
-                   f"The supported locations are '{', '.join(locations)}'."}})
+    return TwinResponse.json(
+        400,
+        {
+            "error": {
+                "code": "NoRegisteredProviderFound",
+                "message": "No registered resource provider found for location "
+                f"'{_location(state, request.path)}' and API version '{version}' for type '{name}'. "
+                f"The supported api-versions are '{', '.join(versions)}'. "
+                f"The supported locations are '{', '.join(locations)}'.",
+            }
+        },
+    )

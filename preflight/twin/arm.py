@@ -15,8 +15,16 @@ from typing import Any, cast
 
 from preflight.twin import access, api_versions, arm_authorization, arm_management
 from preflight.twin.arm_common import (
-    arm_error, authenticate, authorization_failed, authorize, find_by_id, ok, page, resource_group_or_404,
-    resource_or_404, subscription_or_404,
+    arm_error,
+    authenticate,
+    authorization_failed,
+    authorize,
+    find_by_id,
+    ok,
+    page,
+    resource_group_or_404,
+    resource_or_404,
+    subscription_or_404,
 )
 from preflight.twin.http import ARM, Router, TwinRequest, TwinResponse, TwinState
 
@@ -62,7 +70,7 @@ def cloud_metadata(base_url: str) -> dict[str, Any]:
         "batch": "https://batch.core.windows.net/",
         "resourceManager": root,
         "vmImageAliasDoc": "https://raw.githubusercontent.com/Azure/azure-rest-api-specs/main/arm-compute/"
-                           "quickstart-templates/aliases.json",
+        "quickstart-templates/aliases.json",
         "activeDirectoryDataLake": "https://datalake.azure.net/",
         "sqlManagement": "https://management.core.windows.net:8443/",
         "microsoftGraphResourceId": root,
@@ -79,8 +87,11 @@ def cloud_metadata(base_url: str) -> dict[str, Any]:
 def metadata_endpoints(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """Unauthenticated, like the real one; ARM requires api-version here too."""
     if not request.query.get("api-version"):
-        return arm_error(400, "MissingApiVersionParameter",
-                         "The api-version query parameter (?api-version=) is required for all requests.")
+        return arm_error(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
     return TwinResponse.json(200, cloud_metadata(state.base_url))
 
 
@@ -97,8 +108,15 @@ def list_tenants(state: TwinState, request: TwinRequest, match: re.Match[str]) -
 def tenant_description(tenant: Any) -> dict[str, Any]:
     """ARM's ``TenantIdDescription`` for a scenario tenant (whose ``id`` is the bare GUID)."""
     tid = str(tenant.get("tenantId") or tenant.get("id"))
-    keys = ("countryCode", "displayName", "domains", "tenantCategory", "defaultDomain", "tenantType",
-            "tenantBrandingLogoUrl")
+    keys = (
+        "countryCode",
+        "displayName",
+        "domains",
+        "tenantCategory",
+        "defaultDomain",
+        "tenantType",
+        "tenantBrandingLogoUrl",
+    )
     return {"id": f"/tenants/{tid}", "tenantId": tid, **{k: tenant[k] for k in keys if k in tenant}}
 
 
@@ -107,9 +125,12 @@ def list_subscriptions(state: TwinState, request: TwinRequest, match: re.Match[s
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
-    subs = [s for s in state.scenario.get("subscriptions", [])
-            if str(s.get("tenantId", "")).lower() == caller.tenant_id.lower()
-            and access.has_any_access(state.scenario, caller.object_id, s["id"])]
+    subs = [
+        s
+        for s in state.scenario.get("subscriptions", [])
+        if str(s.get("tenantId", "")).lower() == caller.tenant_id.lower()
+        and access.has_any_access(state.scenario, caller.object_id, s["id"])
+    ]
     return ok(page(state, request, subs), caller.object_id)
 
 
@@ -139,9 +160,12 @@ def list_resource_groups(state: TwinState, request: TwinRequest, match: re.Match
     if not access.has_any_access(state.scenario, caller.object_id, sub["id"]):
         return authorization_failed(caller, action, sub["id"])
     prefix = access.norm_scope(sub["id"]) + "/"
-    groups = [g for g in state.scenario.get("resourceGroups", [])
-              if access.norm_scope(g["id"]).startswith(prefix)
-              and access.check(state.scenario, caller.object_id, action, g["id"]).allowed]
+    groups = [
+        g
+        for g in state.scenario.get("resourceGroups", [])
+        if access.norm_scope(g["id"]).startswith(prefix)
+        and access.check(state.scenario, caller.object_id, action, g["id"]).allowed
+    ]
     return ok(page(state, request, groups), caller.object_id)
 
 
@@ -153,8 +177,12 @@ def get_resource_group(state: TwinState, request: TwinRequest, match: re.Match[s
     rg = resource_group_or_404(state, match["sub"], match["rg"], caller)
     if isinstance(rg, TwinResponse):
         return rg
-    refused = authorize(state, caller, "Microsoft.Resources/subscriptions/resourceGroups/read",
-                        f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}")
+    refused = authorize(
+        state,
+        caller,
+        "Microsoft.Resources/subscriptions/resourceGroups/read",
+        f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}",
+    )
     return refused or ok(rg, caller.object_id)
 
 
@@ -162,8 +190,9 @@ def head_resource_group(state: TwinState, request: TwinRequest, match: re.Match[
     """``HEAD`` a resource group (``check_existence``): 204 if it exists, 404 if not, no body either way."""
     answer = get_resource_group(state, request, match)
     status = 204 if answer.status == 200 else answer.status
-    return TwinResponse(status, b"", {k: v for k, v in answer.headers.items() if k.lower() != "content-type"},
-                        answer.principal)
+    return TwinResponse(
+        status, b"", {k: v for k, v in answer.headers.items() if k.lower() != "content-type"}, answer.principal
+    )
 
 
 def _read_action(resource_id: str) -> str:
@@ -202,14 +231,30 @@ def _list_typed(state: TwinState, request: TwinRequest, scope: str, rtype: str) 
     if not access.has_any_access(state.scenario, caller.object_id, scope):
         return authorization_failed(caller, action, scope)
     prefix = access.norm_scope(scope) + "/"
-    found = [r for r in state.scenario.get("resources", [])
-             if str(r.get("type", "")).lower() == rtype.lower() and access.norm_scope(r["id"]).startswith(prefix)
-             and access.check(state.scenario, caller.object_id, action, r["id"]).allowed]
+    found = [
+        r
+        for r in state.scenario.get("resources", [])
+        if str(r.get("type", "")).lower() == rtype.lower()
+        and access.norm_scope(r["id"]).startswith(prefix)
+        and access.check(state.scenario, caller.object_id, action, r["id"]).allowed
+    ]
     return ok(page(state, request, found), caller.object_id)
 
 
-_LIST_KEYS = ("id", "name", "type", "kind", "location", "managedBy", "sku", "plan", "identity", "tags", "zones",
-              "extendedLocation")
+_LIST_KEYS = (
+    "id",
+    "name",
+    "type",
+    "kind",
+    "location",
+    "managedBy",
+    "sku",
+    "plan",
+    "identity",
+    "tags",
+    "zones",
+    "extendedLocation",
+)
 
 
 def list_resources(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
@@ -221,8 +266,11 @@ def list_resources(state: TwinState, request: TwinRequest, match: re.Match[str])
         return caller
     groups = match.groupdict()
     scope = f"/subscriptions/{groups['sub']}" + (f"/resourceGroups/{groups['rg']}" if groups.get("rg") else "")
-    holder: Any = (resource_group_or_404(state, groups["sub"], groups["rg"], caller) if groups.get("rg")
-                   else subscription_or_404(state, groups["sub"], caller))
+    holder: Any = (
+        resource_group_or_404(state, groups["sub"], groups["rg"], caller)
+        if groups.get("rg")
+        else subscription_or_404(state, groups["sub"], caller)
+    )
     if isinstance(holder, TwinResponse):
         return holder
     text = request.query.get("$filter", "").strip()
@@ -230,8 +278,12 @@ def list_resources(state: TwinState, request: TwinRequest, match: re.Match[str])
     for clause in re.split(r"\s+and\s+", text, flags=re.IGNORECASE) if text else []:
         m = re.fullmatch(r"(resourceType|name)\s+eq\s+'([^']*)'", clause.strip(), re.IGNORECASE)
         if not m:
-            return arm_error(400, "InvalidFilterInQueryString",
-                             f"Invalid $filter '{text}' specified in the query string.", principal=caller.object_id)
+            return arm_error(
+                400,
+                "InvalidFilterInQueryString",
+                f"Invalid $filter '{text}' specified in the query string.",
+                principal=caller.object_id,
+            )
         wanted["type" if m[1].lower() == "resourcetype" else "name"] = m[2].lower()
     if not access.has_any_access(state.scenario, caller.object_id, scope):
         return authorization_failed(caller, "Microsoft.Resources/subscriptions/resources/read", scope)
@@ -255,8 +307,12 @@ def list_accounts_in_subscription(state: TwinState, request: TwinRequest, match:
 
 def list_accounts_in_group(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """Cognitive Services accounts of a resource group the caller may read."""
-    return _list_typed(state, request, f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}",
-                       "Microsoft.CognitiveServices/accounts")
+    return _list_typed(
+        state,
+        request,
+        f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}",
+        "Microsoft.CognitiveServices/accounts",
+    )
 
 
 def list_deployments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
@@ -265,8 +321,10 @@ def list_deployments(state: TwinState, request: TwinRequest, match: re.Match[str
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
-    account_id = f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}/providers/" \
-                 f"Microsoft.CognitiveServices/accounts/{match['account']}"
+    account_id = (
+        f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}/providers/"
+        f"Microsoft.CognitiveServices/accounts/{match['account']}"
+    )
     account = resource_or_404(state, account_id, caller)
     if isinstance(account, TwinResponse):
         return account
@@ -279,18 +337,42 @@ def list_deployments(state: TwinState, request: TwinRequest, match: re.Match[str
 
 
 # Namespaces every subscription has without registering them (``registrationPolicy: RegistrationFree``).
-_REGISTRATION_FREE = {"microsoft.authorization", "microsoft.management", "microsoft.resourcegraph",
-                      "microsoft.resources"}
+_REGISTRATION_FREE = {
+    "microsoft.authorization",
+    "microsoft.management",
+    "microsoft.resourcegraph",
+    "microsoft.resources",
+}
 # Display names ARM uses in a provider's ``resourceTypes[].locations`` (the scenario uses the short names).
-_REGION_NAMES = {"eastus": "East US", "eastus2": "East US 2", "westus": "West US", "westus2": "West US 2",
-                 "westus3": "West US 3", "centralus": "Central US", "northcentralus": "North Central US",
-                 "southcentralus": "South Central US", "westeurope": "West Europe", "northeurope": "North Europe",
-                 "uksouth": "UK South", "francecentral": "France Central", "swedencentral": "Sweden Central",
-                 "germanywestcentral": "Germany West Central", "switzerlandnorth": "Switzerland North",
-                 "japaneast": "Japan East", "australiaeast": "Australia East", "canadaeast": "Canada East",
-                 "southeastasia": "Southeast Asia", "eastasia": "East Asia", "koreacentral": "Korea Central",
-                 "southindia": "South India", "centralindia": "Central India", "brazilsouth": "Brazil South",
-                 "norwayeast": "Norway East", "uaenorth": "UAE North", "southafricanorth": "South Africa North"}
+_REGION_NAMES = {
+    "eastus": "East US",
+    "eastus2": "East US 2",
+    "westus": "West US",
+    "westus2": "West US 2",
+    "westus3": "West US 3",
+    "centralus": "Central US",
+    "northcentralus": "North Central US",
+    "southcentralus": "South Central US",
+    "westeurope": "West Europe",
+    "northeurope": "North Europe",
+    "uksouth": "UK South",
+    "francecentral": "France Central",
+    "swedencentral": "Sweden Central",
+    "germanywestcentral": "Germany West Central",
+    "switzerlandnorth": "Switzerland North",
+    "japaneast": "Japan East",
+    "australiaeast": "Australia East",
+    "canadaeast": "Canada East",
+    "southeastasia": "Southeast Asia",
+    "eastasia": "East Asia",
+    "koreacentral": "Korea Central",
+    "southindia": "South India",
+    "centralindia": "Central India",
+    "brazilsouth": "Brazil South",
+    "norwayeast": "Norway East",
+    "uaenorth": "UAE North",
+    "southafricanorth": "South Africa North",
+}
 
 
 def _provider(state: TwinState, subscription_id: str, namespace: str) -> dict[str, Any]:
@@ -300,21 +382,34 @@ def _provider(state: TwinState, subscription_id: str, namespace: str) -> dict[st
     else ``NotRegistered``."""
     types = api_versions.provider_types(namespace) or {}
     prefix = f"/subscriptions/{subscription_id}/".lower()
-    held = any(str(r.get("type", "")).lower().startswith(namespace.lower() + "/")
-               and access.norm_scope(str(r.get("id", ""))).startswith(prefix.rstrip("/"))
-               for r in state.scenario.get("resources", []))
+    held = any(
+        str(r.get("type", "")).lower().startswith(namespace.lower() + "/")
+        and access.norm_scope(str(r.get("id", ""))).startswith(prefix.rstrip("/"))
+        for r in state.scenario.get("resources", [])
+    )
     free = namespace.lower() in _REGISTRATION_FREE
     resource_types = []
     for name, entry in types.items():
-        regions = [_REGION_NAMES.get(loc.lower(), loc) for loc in
-                   api_versions.regional_locations(state, namespace, name)] if entry.get("regional") else []
-        resource_types.append({"resourceType": name, "locations": regions,
-                               "apiVersions": sorted(entry["apiVersions"], reverse=True),
-                               "capabilities": "SupportsTags, SupportsLocation" if entry.get("regional") else "None"})
-    return {"id": f"/subscriptions/{subscription_id}/providers/{namespace}", "namespace": namespace,
-            "resourceTypes": resource_types,
-            "registrationState": "Registered" if free or held else "NotRegistered",
-            "registrationPolicy": "RegistrationFree" if free else "RegistrationRequired"}
+        regions = (
+            [_REGION_NAMES.get(loc.lower(), loc) for loc in api_versions.regional_locations(state, namespace, name)]
+            if entry.get("regional")
+            else []
+        )
+        resource_types.append(
+            {
+                "resourceType": name,
+                "locations": regions,
+                "apiVersions": sorted(entry["apiVersions"], reverse=True),
+                "capabilities": "SupportsTags, SupportsLocation" if entry.get("regional") else "None",
+            }
+        )
+    return {
+        "id": f"/subscriptions/{subscription_id}/providers/{namespace}",
+        "namespace": namespace,
+        "resourceTypes": resource_types,
+        "registrationState": "Registered" if free or held else "NotRegistered",
+        "registrationPolicy": "RegistrationFree" if free else "RegistrationRequired",
+    }
 
 
 def _providers_reader(state: TwinState, request: TwinRequest, sub_id: str) -> Any:
@@ -339,8 +434,12 @@ def get_provider(state: TwinState, request: TwinRequest, match: re.Match[str]) -
         return caller
     namespace = api_versions.canonical_namespace(match["ns"])
     if namespace is None:
-        return arm_error(404, "InvalidResourceNamespace", f"The resource namespace '{match['ns']}' is invalid.",
-                         principal=caller.object_id)
+        return arm_error(
+            404,
+            "InvalidResourceNamespace",
+            f"The resource namespace '{match['ns']}' is invalid.",
+            principal=caller.object_id,
+        )
     return ok(_provider(state, match["sub"], namespace), caller.object_id)
 
 
@@ -365,8 +464,10 @@ def list_keys(state: TwinState, request: TwinRequest, match: re.Match[str]) -> T
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
-    account_id = f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}/providers/" \
-                 f"Microsoft.CognitiveServices/accounts/{match['account']}"
+    account_id = (
+        f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}/providers/"
+        f"Microsoft.CognitiveServices/accounts/{match['account']}"
+    )
     account = resource_or_404(state, account_id, caller)
     if isinstance(account, TwinResponse):
         return account
@@ -377,9 +478,13 @@ def list_keys(state: TwinState, request: TwinRequest, match: re.Match[str]) -> T
     server = cast(Any, state)
     with server.store_lock:
         keys: dict[str, Mapping[str, str]] = server.store.setdefault("account_keys", {})
-        pair = keys.setdefault(access.norm_scope(account_id), {
-            name: declared[i] if i < len(declared) else secrets.token_hex(16)
-            for i, name in enumerate(("key1", "key2"))})
+        pair = keys.setdefault(
+            access.norm_scope(account_id),
+            {
+                name: declared[i] if i < len(declared) else secrets.token_hex(16)
+                for i, name in enumerate(("key1", "key2"))
+            },
+        )
     return TwinResponse.json(200, dict(pair), principal=caller.object_id)
 
 
@@ -398,10 +503,12 @@ def register(router: Router) -> None:
     router.add("GET", _RG + r"/resources", ARM)(list_resources)
     router.add("GET", _SUB + r"/providers/Microsoft\.CognitiveServices/accounts", ARM)(list_accounts_in_subscription)
     router.add("GET", _RG + r"/providers/Microsoft\.CognitiveServices/accounts", ARM)(list_accounts_in_group)
-    router.add("GET", _RG + r"/providers/Microsoft\.CognitiveServices/accounts/(?P<account>[^/]+)/deployments",
-               ARM)(list_deployments)
-    router.add("POST", _RG + r"/providers/Microsoft\.CognitiveServices/accounts/(?P<account>[^/]+)/listKeys",
-               ARM)(list_keys)
+    router.add("GET", _RG + r"/providers/Microsoft\.CognitiveServices/accounts/(?P<account>[^/]+)/deployments", ARM)(
+        list_deployments
+    )
+    router.add("POST", _RG + r"/providers/Microsoft\.CognitiveServices/accounts/(?P<account>[^/]+)/listKeys", ARM)(
+        list_keys
+    )
     router.add("GET", _SUB + r"/providers", ARM)(list_providers)
     router.add("GET", _SUB + r"/providers/(?P<ns>[^/]+)", ARM)(get_provider)
     router.add("GET", _RESOURCE, ARM)(get_resource)

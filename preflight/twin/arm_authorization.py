@@ -30,7 +30,14 @@ from typing import Any
 
 from preflight.twin import access, provider_operations, roles
 from preflight.twin.arm_common import (
-    arm_error, authenticate, authorize, ok, page, resource_group_or_404, resource_or_404, subscription_or_404,
+    arm_error,
+    authenticate,
+    authorize,
+    ok,
+    page,
+    resource_group_or_404,
+    resource_or_404,
+    subscription_or_404,
 )
 from preflight.twin.http import ARM, Caller, Router, TwinRequest, TwinResponse, TwinState
 
@@ -59,8 +66,9 @@ def _clean_scope(raw: str) -> str:
     return "/" + raw.strip("/") if raw.strip("/") else "/"
 
 
-def _prelude(state: TwinState, request: TwinRequest, match: re.Match[str], *, action: str | None,
-             must_exist: bool) -> tuple[Caller, str] | TwinResponse:
+def _prelude(
+    state: TwinState, request: TwinRequest, match: re.Match[str], *, action: str | None, must_exist: bool
+) -> tuple[Caller, str] | TwinResponse:
     """ARM's order of refusals for an authorization read: the token, then (for collections) the scope must
     exist, then the caller needs ``action`` there. Returns the caller and the cleaned scope, or the refusal."""
     caller = authenticate(state, request)
@@ -97,9 +105,13 @@ def parse_assignment_filter(text: str) -> tuple[bool, str | None, str | None] | 
 
 def unsupported_filter(text: str, caller: Caller) -> TwinResponse:
     """ARM's exact 400 for a role-assignment ``$filter`` it does not support."""
-    return arm_error(400, "UnsupportedQuery",
-                     f"The filter '{text}' is not supported. Supported filters are either 'atScope()' or "
-                     "'principalId eq '{value}' or assignedTo('{value}')'.", principal=caller.object_id)
+    return arm_error(
+        400,
+        "UnsupportedQuery",
+        f"The filter '{text}' is not supported. Supported filters are either 'atScope()' or "
+        "'principalId eq '{value}' or assignedTo('{value}')'.",
+        principal=caller.object_id,
+    )
 
 
 def _in_range(scenario: Mapping[str, Any], item_scope: str, scope: str, at_scope_only: bool) -> bool:
@@ -123,9 +135,12 @@ def list_role_assignments(state: TwinState, request: TwinRequest, match: re.Matc
     elif assigned:
         who = access.principal_ids(state.scenario, assigned)
     view = access.ScopeView(state.scenario, scope)
-    found = [ra for ra in _candidates(state.scenario, scope, who)
-             if (who is None or str(ra["properties"]["principalId"]).lower() in who)
-             and view.in_range(ra["properties"]["scope"], at_scope)]
+    found = [
+        ra
+        for ra in _candidates(state.scenario, scope, who)
+        if (who is None or str(ra["properties"]["principalId"]).lower() in who)
+        and view.in_range(ra["properties"]["scope"], at_scope)
+    ]
     return ok(page(state, request, found), caller.object_id)
 
 
@@ -144,7 +159,9 @@ def assignments_by_subscription(scenario: Mapping[str, Any]) -> Mapping[str, lis
             return _BY_SUBSCRIPTION[2]  # type: ignore[no-any-return]
         index: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         for position, ra in enumerate(items):
-            index.setdefault(_subscription_of(str(ra.get("properties", {}).get("scope", ""))), []).append((position, ra))
+            index.setdefault(_subscription_of(str(ra.get("properties", {}).get("scope", ""))), []).append(
+                (position, ra)
+            )
         _BY_SUBSCRIPTION[:] = [scenario, len(items), index]
         return index
 
@@ -160,8 +177,9 @@ def _candidates(scenario: Mapping[str, Any], scope: str, who: set[str] | None) -
     ones (nothing else can be at, above or below it); every assignment for a management group or the root."""
     if who is not None:
         by_principal = access.assignments_by_principal(scenario)
-        found = sorted((item for principal in who for item in by_principal.get(principal, ())),
-                       key=lambda item: item[0])
+        found = sorted(
+            (item for principal in who for item in by_principal.get(principal, ())), key=lambda item: item[0]
+        )
         return [ra for _, ra in found]
     subscription = _subscription_of(scope)
     if not subscription:
@@ -181,8 +199,12 @@ def get_role_assignment(state: TwinState, request: TwinRequest, match: re.Match[
     for ra in state.scenario.get("roleAssignments", []):
         if ra["name"].lower() == name and access.norm_scope(ra["properties"]["scope"]) == access.norm_scope(scope):
             return ok(ra, caller.object_id)
-    return arm_error(404, "RoleAssignmentNotFound", f"The role assignment '{match['name']}' is not found.",
-                     principal=caller.object_id)
+    return arm_error(
+        404,
+        "RoleAssignmentNotFound",
+        f"The role assignment '{match['name']}' is not found.",
+        principal=caller.object_id,
+    )
 
 
 def _definitions_at(state: TwinState, scope: str) -> list[dict[str, Any]]:
@@ -214,8 +236,9 @@ def list_role_definitions(state: TwinState, request: TwinRequest, match: re.Matc
     for clause in re.split(r"\s+and\s+", text, flags=re.IGNORECASE) if text else []:
         m = re.fullmatch(r"(roleName|type)\s+eq\s+'(?P<v>(?:[^']|'')*)'", clause.strip(), re.IGNORECASE)
         if not m:
-            return arm_error(400, "UnsupportedQuery", f"The filter '{text}' is not supported.",
-                             principal=caller.object_id)
+            return arm_error(
+                400, "UnsupportedQuery", f"The filter '{text}' is not supported.", principal=caller.object_id
+            )
         key = "roleName" if m[1].lower() == "rolename" else "type"
         value = m["v"].replace("''", "'").lower()
         found = [rd for rd in found if str(rd["properties"].get(key, "")).lower() == value]
@@ -231,9 +254,12 @@ def get_role_definition(state: TwinState, request: TwinRequest, match: re.Match[
     for rd in _definitions_at(state, scope):
         if rd["name"].lower() == match["name"].lower():
             return ok(rd, caller.object_id)
-    return arm_error(404, "RoleDefinitionDoesNotExist",
-                     f"The specified role definition with ID '{match['name']}' does not exist.",
-                     principal=caller.object_id)
+    return arm_error(
+        404,
+        "RoleDefinitionDoesNotExist",
+        f"The specified role definition with ID '{match['name']}' does not exist.",
+        principal=caller.object_id,
+    )
 
 
 def list_deny_assignments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
@@ -253,8 +279,9 @@ def list_deny_assignments(state: TwinState, request: TwinRequest, match: re.Matc
         elif m := re.fullmatch(r"denyAssignmentName\s+eq\s+'(?P<n>[^']*)'", clause, re.IGNORECASE):
             name = m["n"]
         else:
-            return arm_error(400, "UnsupportedQuery", f"The filter '{text}' is not supported.",
-                             principal=caller.object_id)
+            return arm_error(
+                400, "UnsupportedQuery", f"The filter '{text}' is not supported.", principal=caller.object_id
+            )
     found = []
     view = access.ScopeView(state.scenario, scope)
     for da in state.scenario.get("denyAssignments", []):
@@ -276,12 +303,16 @@ def get_deny_assignment(state: TwinState, request: TwinRequest, match: re.Match[
     checked = _prelude(state, request, match, action="Microsoft.Authorization/denyAssignments/read", must_exist=False)
     if isinstance(checked, TwinResponse):
         return checked
-    caller, scope = checked
+    caller, _scope = checked
     for da in state.scenario.get("denyAssignments", []):
         if da["name"].lower() == match["name"].lower():
             return ok(da, caller.object_id)
-    return arm_error(404, "DenyAssignmentNotFound",
-                     f"The deny assignment '{match['name']}' is not found.", principal=caller.object_id)
+    return arm_error(
+        404,
+        "DenyAssignmentNotFound",
+        f"The deny assignment '{match['name']}' is not found.",
+        principal=caller.object_id,
+    )
 
 
 def list_permissions(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
@@ -317,8 +348,12 @@ def get_provider_operations(state: TwinState, request: TwinRequest, match: re.Ma
     namespace = match["namespace"]
     found = provider_operations.find(state.scenario, namespace)
     if found is None:
-        return arm_error(404, "InvalidResourceNamespace", f"The resource namespace '{namespace}' is invalid.",
-                         principal=caller.object_id)
+        return arm_error(
+            404,
+            "InvalidResourceNamespace",
+            f"The resource namespace '{namespace}' is invalid.",
+            principal=caller.object_id,
+        )
     return ok(provider_operations.as_served(found, request.query.get("$expand", "")), caller.object_id)
 
 
@@ -361,7 +396,9 @@ def _eligibility(state: TwinState, item: Mapping[str, Any]) -> dict[str, Any]:
     base = scope.rstrip("/")
     return {
         "id": item.get("id") or f"{base}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances/{name}",
-        "name": name, "type": "Microsoft.Authorization/roleEligibilityScheduleInstances", "properties": props,
+        "name": name,
+        "type": "Microsoft.Authorization/roleEligibilityScheduleInstances",
+        "properties": props,
     }
 
 
@@ -386,17 +423,21 @@ def list_role_eligibility_instances(state: TwinState, request: TwinRequest, matc
         return arm_error(400, "InvalidFilter", f"The filter '{text}' is not supported.", principal=caller.object_id)
     view = access.ScopeView(state.scenario, scope)
     raw = (state.scenario.get("options") or {}).get(ELIGIBILITY_KEY) or []
-    found = [item for item in (_eligibility(state, r) for r in raw if isinstance(r, Mapping))
-             if str(item["properties"].get("principalId", "")).lower() in who
-             and view.in_range(str(item["properties"]["scope"]), False)]
+    found = [
+        item
+        for item in (_eligibility(state, r) for r in raw if isinstance(r, Mapping))
+        if str(item["properties"].get("principalId", "")).lower() in who
+        and view.in_range(str(item["properties"]["scope"]), False)
+    ]
     return ok(page(state, request, found), caller.object_id)
 
 
 def register(router: Router) -> None:
     """Register before generic resource routes: these paths extend resource ids."""
     router.add("GET", r"/providers/Microsoft\.Authorization/providerOperations", ARM)(list_provider_operations)
-    router.add("GET", r"/providers/Microsoft\.Authorization/providerOperations/(?P<namespace>[^/]+)",
-               ARM)(get_provider_operations)
+    router.add("GET", r"/providers/Microsoft\.Authorization/providerOperations/(?P<namespace>[^/]+)", ARM)(
+        get_provider_operations
+    )
     router.add("GET", _AUTHZ + r"roleEligibilityScheduleInstances", ARM)(list_role_eligibility_instances)
     router.add("GET", _AUTHZ + r"roleAssignments", ARM)(list_role_assignments)
     router.add("GET", _AUTHZ + r"roleAssignments/(?P<name>[^/]+)", ARM)(get_role_assignment)

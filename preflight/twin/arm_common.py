@@ -16,20 +16,26 @@ from preflight.twin.http import ARM, AuthError, Caller, TwinRequest, TwinRespons
 from preflight.twin.scenario import option
 
 # The audiences ARM accepts (its token audience list in the cloud metadata document) plus the twin's own origin.
-ARM_AUDIENCES = ("https://management.azure.com", "https://management.azure.com/",
-                 "https://management.core.windows.net", "https://management.core.windows.net/")
+ARM_AUDIENCES = (
+    "https://management.azure.com",
+    "https://management.azure.com/",
+    "https://management.core.windows.net",
+    "https://management.core.windows.net/",
+)
 
 
 def arm_audiences(state: TwinState) -> tuple[str, ...]:
     """Audiences ARM on the twin accepts: the public ones and the twin's own ``resourceManager`` URL."""
-    return ARM_AUDIENCES + (state.base_url, state.base_url + "/")
+    return (*ARM_AUDIENCES, state.base_url, state.base_url + "/")
 
 
-def arm_error(status: int, code: str, message: str, principal: str | None = None,
-              headers: Mapping[str, str] | None = None) -> TwinResponse:
+def arm_error(
+    status: int, code: str, message: str, principal: str | None = None, headers: Mapping[str, str] | None = None
+) -> TwinResponse:
     """ARM's error body: ``{"error": {"code", "message"}}``."""
-    return TwinResponse.json(status, {"error": {"code": code, "message": message}}, headers=headers,
-                             principal=principal)
+    return TwinResponse.json(
+        status, {"error": {"code": code, "message": message}}, headers=headers, principal=principal
+    )
 
 
 def ok(payload: Any, principal: str | None) -> TwinResponse:
@@ -41,8 +47,11 @@ def missing_api_version(request: TwinRequest) -> TwinResponse | None:
     """ARM refuses any request without ``api-version`` (400 MissingApiVersionParameter)."""
     if request.query.get("api-version"):
         return None
-    return arm_error(400, "MissingApiVersionParameter",
-                     "The api-version query parameter (?api-version=) is required for all requests.")
+    return arm_error(
+        400,
+        "MissingApiVersionParameter",
+        "The api-version query parameter (?api-version=) is required for all requests.",
+    )
 
 
 def expected_tenant(state: TwinState, path: str) -> str | None:
@@ -88,11 +97,13 @@ def client_name(caller: Caller) -> str:
 def authorization_failed(caller: Caller, action: str, scope: str) -> TwinResponse:
     """ARM's 403 when no role grants ``action`` at ``scope``."""
     return arm_error(
-        403, "AuthorizationFailed",
+        403,
+        "AuthorizationFailed",
         f"The client '{client_name(caller)}' with object id '{caller.object_id}' does not have authorization to "
         f"perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently "
         "granted, please refresh your credentials.",
-        principal=caller.object_id)
+        principal=caller.object_id,
+    )
 
 
 def authorize(state: TwinState, caller: Caller, action: str, scope: str) -> TwinResponse | None:
@@ -102,8 +113,15 @@ def authorize(state: TwinState, caller: Caller, action: str, scope: str) -> Twin
     return authorization_failed(caller, action, scope)
 
 
-def page(state: TwinState, request: TwinRequest, items: Sequence[Any], *, size_option: str = "pageSize",
-         token_param: str = "$skipToken", extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+def page(
+    state: TwinState,
+    request: TwinRequest,
+    items: Sequence[Any],
+    *,
+    size_option: str = "pageSize",
+    token_param: str = "$skipToken",
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """One page of ``items`` as ``{"value": [...], "nextLink"?}``. ``nextLink`` is absolute on the twin's own
     origin and repeats the query (``$filter`` …) with ``token_param`` = the next offset, as ARM's does; the
     SDK follows it verbatim except for replacing ``api-version``."""
@@ -112,7 +130,7 @@ def page(state: TwinState, request: TwinRequest, items: Sequence[Any], *, size_o
         start = max(0, int(request.query.get(token_param.lower(), "0") or 0))
     except ValueError:
         start = 0
-    chunk = list(items[start:start + size])
+    chunk = list(items[start : start + size])
     result: dict[str, Any] = {"value": chunk}  # ok() strips twin-only fields
     if start + size < len(items):
         params = {k: v for k, v in request.query.items() if k != token_param.lower()}
@@ -139,22 +157,29 @@ def subscription_or_404(state: TwinState, subscription_id: str, caller: Caller) 
     """The subscription, or ARM's 404 SubscriptionNotFound (also for subscriptions of another tenant)."""
     sub = find_by_id(state.scenario.get("subscriptions", []), f"/subscriptions/{subscription_id}")
     if sub is None or str(sub.get("tenantId", "")).lower() != caller.tenant_id.lower():
-        return arm_error(404, "SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found.",
-                         principal=caller.object_id)
+        return arm_error(
+            404,
+            "SubscriptionNotFound",
+            f"The subscription '{subscription_id}' could not be found.",
+            principal=caller.object_id,
+        )
     return sub
 
 
-def resource_group_or_404(state: TwinState, subscription_id: str, group: str,
-                          caller: Caller) -> Mapping[str, Any] | TwinResponse:
+def resource_group_or_404(
+    state: TwinState, subscription_id: str, group: str, caller: Caller
+) -> Mapping[str, Any] | TwinResponse:
     """The resource group, or ARM's 404 (SubscriptionNotFound / ResourceGroupNotFound)."""
     sub = subscription_or_404(state, subscription_id, caller)
     if isinstance(sub, TwinResponse):
         return sub
-    rg = find_by_id(state.scenario.get("resourceGroups", []),
-                    f"/subscriptions/{subscription_id}/resourceGroups/{group}")
+    rg = find_by_id(
+        state.scenario.get("resourceGroups", []), f"/subscriptions/{subscription_id}/resourceGroups/{group}"
+    )
     if rg is None:
-        return arm_error(404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.",
-                         principal=caller.object_id)
+        return arm_error(
+            404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.", principal=caller.object_id
+        )
     return rg
 
 
@@ -171,9 +196,12 @@ def resource_or_404(state: TwinState, resource_id: str, caller: Caller) -> Mappi
         if len(parts) >= 8:
             type_name = f"{original[5]}/{original[6]}/{original[7]}" if len(parts) == 8 else "/".join(original[5:])
         return arm_error(
-            404, "ResourceNotFound",
+            404,
+            "ResourceNotFound",
             f"The Resource '{type_name}' under resource group '{original[3]}' was not found. For more details "
-            "please go to https://aka.ms/ARMResourceNotFoundFix", principal=caller.object_id)
+            "please go to https://aka.ms/ARMResourceNotFoundFix",
+            principal=caller.object_id,
+        )
     return res
 
 

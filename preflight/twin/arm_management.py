@@ -28,9 +28,12 @@ def _groups(state: TwinState) -> list[Mapping[str, Any]]:
 
 def _summary(group: Mapping[str, Any]) -> dict[str, Any]:
     props = group.get("properties") or {}
-    return {"id": group["id"], "type": group.get("type", "Microsoft.Management/managementGroups"),
-            "name": group["name"], "properties": {"tenantId": props.get("tenantId"),
-                                                  "displayName": props.get("displayName", group["name"])}}
+    return {
+        "id": group["id"],
+        "type": group.get("type", "Microsoft.Management/managementGroups"),
+        "name": group["name"],
+        "properties": {"tenantId": props.get("tenantId"), "displayName": props.get("displayName", group["name"])},
+    }
 
 
 def _parent_ref(state: TwinState, group: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -48,14 +51,27 @@ def _children(state: TwinState, group: Mapping[str, Any], recurse: bool) -> list
     for child in _groups(state):
         parent = ((child.get("properties") or {}).get("details") or {}).get("parent") or {}
         if access.norm_scope(str(parent.get("id", "-"))) == access.norm_scope(group["id"]):
-            out.append({"type": "Microsoft.Management/managementGroups", "id": child["id"], "name": child["name"],
-                        "displayName": (child.get("properties") or {}).get("displayName", child["name"]),
-                        "children": _children(state, child, recurse) if recurse else None})
+            out.append(
+                {
+                    "type": "Microsoft.Management/managementGroups",
+                    "id": child["id"],
+                    "name": child["name"],
+                    "displayName": (child.get("properties") or {}).get("displayName", child["name"]),
+                    "children": _children(state, child, recurse) if recurse else None,
+                }
+            )
     subs = {str(s.get("subscriptionId", "")).lower(): s for s in state.scenario.get("subscriptions", [])}
     for sid in group.get("x-twin-subscriptions", []):
         sub = subs.get(str(sid).lower(), {})
-        out.append({"type": "/subscriptions", "id": f"/subscriptions/{sid}", "name": sid,
-                    "displayName": sub.get("displayName", sid), "children": None})
+        out.append(
+            {
+                "type": "/subscriptions",
+                "id": f"/subscriptions/{sid}",
+                "name": sid,
+                "displayName": sub.get("displayName", sid),
+                "children": None,
+            }
+        )
     return out
 
 
@@ -64,8 +80,9 @@ def list_groups(state: TwinState, request: TwinRequest, match: re.Match[str]) ->
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
-    readable = [_summary(g) for g in _groups(state)
-                if access.check(state.scenario, caller.object_id, READ, g["id"]).allowed]
+    readable = [
+        _summary(g) for g in _groups(state) if access.check(state.scenario, caller.object_id, READ, g["id"]).allowed
+    ]
     return ok(page(state, request, readable), caller.object_id)
 
 
@@ -82,8 +99,12 @@ def get_group(state: TwinState, request: TwinRequest, match: re.Match[str]) -> T
     if refused:
         return refused
     body = _summary(group)
-    details: dict[str, Any] = {"version": 1, "updatedTime": "2024-01-01T00:00:00Z", "updatedBy": None,
-                               "parent": _parent_ref(state, group)}
+    details: dict[str, Any] = {
+        "version": 1,
+        "updatedTime": "2024-01-01T00:00:00Z",
+        "updatedBy": None,
+        "parent": _parent_ref(state, group),
+    }
     expand = {e.strip().lower() for e in request.query.get("$expand", "").split(",") if e.strip()}
     chain = access.management_group_chain(state.scenario, None, group["id"])[1:]  # ancestors, nearest first
     names = [c.rsplit("/", 1)[-1] for c in chain]
@@ -91,12 +112,17 @@ def get_group(state: TwinState, request: TwinRequest, match: re.Match[str]) -> T
         path = []
         for gid in reversed(chain):
             found = find_by_id(_groups(state), gid) or {}
-            path.append({"name": found.get("name", gid.rsplit("/", 1)[-1]),
-                         "displayName": (found.get("properties") or {}).get("displayName", found.get("name"))})
+            path.append(
+                {
+                    "name": found.get("name", gid.rsplit("/", 1)[-1]),
+                    "displayName": (found.get("properties") or {}).get("displayName", found.get("name")),
+                }
+            )
         details["path"] = path
     if "ancestors" in expand:
-        details["managementGroupAncestors"] = [(find_by_id(_groups(state), c) or {}).get("name", n)
-                                               for c, n in zip(chain, names)]
+        details["managementGroupAncestors"] = [
+            (find_by_id(_groups(state), c) or {}).get("name", n) for c, n in zip(chain, names, strict=False)
+        ]
     body["properties"]["details"] = details
     if "children" in expand:
         body["properties"]["children"] = _children(state, group, request.query.get("$recurse", "").lower() == "true")

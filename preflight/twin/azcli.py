@@ -9,8 +9,9 @@ controls. The script forwards its argv to the twin's ``POST /_twin/az`` endpoint
 answers ``{"exitCode", "stdout", "stderr"}`` from the scenario's ``signIn.azureCli`` — so swapping the scenario
 changes the CLI's login state with no file to rewrite.
 
-Supported: ``az account get-access-token`` (``--resource``, ``--resource-type arm|ms-graph``, ``--scope`` …, ``--tenant``/``-t``,
-``--subscription``/``-s``, ``--output``/``-o`` json|tsv|none), ``az account show``, ``az --version``.
+Supported: ``az account get-access-token`` (``--resource``, ``--resource-type arm|ms-graph``, ``--scope`` …,
+``--tenant``/``-t``, ``--subscription``/``-s``, ``--output``/``-o`` json|tsv|none), ``az account show``,
+``az --version``.
 """
 
 from __future__ import annotations
@@ -60,13 +61,16 @@ def write_shim(directory: Path, base_url: str, ca_file: Path) -> Path:
     """Write the ``az`` executable into ``directory`` (created if needed) and return its path."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "az"
-    path.write_text(_SCRIPT.format(python=sys.executable, base_url=base_url, url=base_url + SHIM_PATH,
-                                   ca_file=str(ca_file)), encoding="utf-8")
+    path.write_text(
+        _SCRIPT.format(python=sys.executable, base_url=base_url, url=base_url + SHIM_PATH, ca_file=str(ca_file)),
+        encoding="utf-8",
+    )
     path.chmod(0o755)
     return path
 
 
 # ---------------------------------------------------------------------------------------------- argv parsing
+
 
 class UsageError(Exception):
     pass
@@ -98,6 +102,7 @@ def _one(options: Mapping[str, list[str]], *names: str) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------- answers
+
 
 class Answer:
     def __init__(self, exit_code: int = 0, stdout: str = "", stderr: str = "", principal: str | None = None):
@@ -182,8 +187,11 @@ def get_access_token(state: TwinState, options: Mapping[str, list[str]]) -> Answ
     resource_type = _one(options, "resource-type")
     if resource_type is not None:
         if resource_type not in RESOURCE_TYPES:
-            return _error(f"ERROR: argument --resource-type: invalid choice: '{resource_type}' (choose from "
-                          f"{', '.join(repr(k) for k in RESOURCE_TYPES)})", 2)
+            return _error(
+                f"ERROR: argument --resource-type: invalid choice: '{resource_type}' (choose from "
+                f"{', '.join(repr(k) for k in RESOURCE_TYPES)})",
+                2,
+            )
         if resource or scopes:
             return _error("ERROR: usage error: --resource/--resource-type/--scope are mutually exclusive", 2)
         resource = RESOURCE_TYPES[resource_type]
@@ -201,9 +209,13 @@ def get_access_token(state: TwinState, options: Mapping[str, list[str]]) -> Answ
     names = [str(cli.get("user") or cli.get("servicePrincipal") or "")]
     if obj:
         names += [str(obj.get("id", "")), str(obj.get("userPrincipalName") or obj.get("appId") or "")]
-    forced = entra.forced_error(state, client_id=tokens.AZURE_CLI_APP_ID if kind == "user"
-                                else str(cli.get("servicePrincipal")), principals=names, scope=scope,
-                                grant_type="refresh_token" if kind == "user" else "client_credentials")
+    forced = entra.forced_error(
+        state,
+        client_id=tokens.AZURE_CLI_APP_ID if kind == "user" else str(cli.get("servicePrincipal")),
+        principals=names,
+        scope=scope,
+        grant_type="refresh_token" if kind == "user" else "client_credentials",
+    )
     if forced is not None:
         body = forced.body
         if isinstance(body, Mapping):
@@ -219,23 +231,39 @@ def get_access_token(state: TwinState, options: Mapping[str, list[str]]) -> Answ
                 token_tenant = entra.tenant_id_of(tenant)  # a domain name resolves to the tenant's GUID
             if where == "other" and token_tenant.lower() != home.lower():  # not the tenant az is signed into
                 if kind == "user":
-                    raise entra.EntraError(400, 50020, "invalid_grant", (
-                        f"User account '{cli.get('user')}' from identity provider "
-                        f"'https://sts.windows.net/{home}/' does not exist in tenant "
-                        f"'{entra.tenant_display_name(tenant)}' and cannot access the application "
-                        f"'{tokens.AZURE_CLI_APP_ID}'(Microsoft Azure CLI) in that tenant. The account "
-                        "needs to be added as an external user in the tenant first. Sign out and sign in again "
-                        "with a different Microsoft Entra user account."))
+                    raise entra.EntraError(
+                        400,
+                        50020,
+                        "invalid_grant",
+                        (
+                            f"User account '{cli.get('user')}' from identity provider "
+                            f"'https://sts.windows.net/{home}/' does not exist in tenant "
+                            f"'{entra.tenant_display_name(tenant)}' and cannot access the application "
+                            f"'{tokens.AZURE_CLI_APP_ID}'(Microsoft Azure CLI) in that tenant. The account "
+                            "needs to be added as an external user in the tenant first. Sign out and sign in again "
+                            "with a different Microsoft Entra user account."
+                        ),
+                    )
                 raise entra.app_not_found(str(cli.get("servicePrincipal")), tenant)
         if obj is None:
             if kind == "user":
-                raise entra.EntraError(400, 50034, "invalid_grant", (
-                    f"The user account {cli.get('user')} does not exist in the {home} directory. To sign into "
-                    "this application, the account must be added to the directory."))
+                raise entra.EntraError(
+                    400,
+                    50034,
+                    "invalid_grant",
+                    (
+                        f"The user account {cli.get('user')} does not exist in the {home} directory. To sign into "
+                        "this application, the account must be added to the directory."
+                    ),
+                )
             raise entra.app_not_found(str(cli.get("servicePrincipal")), state.scenario.get("tenant"))
         if kind == "user" and obj.get("accountEnabled") is False:
-            raise entra.EntraError(400, 50057, "invalid_grant", (
-                "The user account is disabled. The account has been disabled by an administrator."))
+            raise entra.EntraError(
+                400,
+                50057,
+                "invalid_grant",
+                ("The user account is disabled. The account has been disabled by an administrator."),
+            )
         if kind == "user" and cli.get("refreshTokenExpired"):
             raise entra.refresh_token_expired(state.now() - 91 * 86400)
         if not entra.resource_known(state, audience):
@@ -256,7 +284,8 @@ def get_access_token(state: TwinState, options: Mapping[str, list[str]]) -> Answ
     }
     if not requested_tenant:
         payload["subscription"] = _one(options, "subscription", "s") or _subscription(state, cli).get(
-            "subscriptionId", "")
+            "subscriptionId", ""
+        )
     payload.update(tenant=token_tenant, tokenType="Bearer")
     return Answer(0, _render(payload, _one(options, "output", "o") or "json"), principal=str(obj.get("id", "")))
 
@@ -265,8 +294,11 @@ def run(state: TwinState, argv: Sequence[str]) -> Answer:
     """Answer one ``az`` invocation."""
     args = [a for a in argv if a not in ("--only-show-errors", "--debug", "--verbose")]
     if not args or args[0] in ("--version", "version"):
-        return Answer(0, f"azure-cli                         {CLI_VERSION}\n\ncore                              "
-                         f"{CLI_VERSION}\n\nPython location '{sys.executable}'\n")
+        return Answer(
+            0,
+            f"azure-cli                         {CLI_VERSION}\n\ncore                              "
+            f"{CLI_VERSION}\n\nPython location '{sys.executable}'\n",
+        )
     try:
         if args[:2] == ["account", "get-access-token"]:
             return get_access_token(state, parse_options(args[2:]))
@@ -283,8 +315,11 @@ def shim_endpoint(state: TwinState, request: TwinRequest, match: re.Match[str]) 
     server: Any = state
     with server.store_lock:
         server.store.setdefault("az_calls", []).append(argv)
-    return TwinResponse.json(200, {"exitCode": answer.exit_code, "stdout": answer.stdout, "stderr": answer.stderr},
-                             principal=answer.principal)
+    return TwinResponse.json(
+        200,
+        {"exitCode": answer.exit_code, "stdout": answer.stdout, "stderr": answer.stderr},
+        principal=answer.principal,
+    )
 
 
 def register(router: Router) -> None:

@@ -35,12 +35,22 @@ def _start(scenario: str, port: int = 0, latency_ms: int = 0, request_log: str |
         raise ConfigError(f"could not start the twin: {exc.strerror or exc}") from exc
 
 
-_scenario_option = click.option("--scenario", default="healthy", show_default=True, metavar="NAME|FILE",
-                                help="A built-in scenario name or a scenario JSON file.")
-_log_option = click.option("--request-log", default=None, metavar="FILE",
-                           help="Write every request the twin serves as JSON lines.")
-_latency_option = click.option("--latency-ms", type=click.IntRange(min=0), default=0,
-                               help="Add this many milliseconds to every request (benchmarks).")
+_scenario_option = click.option(
+    "--scenario",
+    default="healthy",
+    show_default=True,
+    metavar="NAME|FILE",
+    help="A built-in scenario name or a scenario JSON file.",
+)
+_log_option = click.option(
+    "--request-log", default=None, metavar="FILE", help="Write every request the twin serves as JSON lines."
+)
+_latency_option = click.option(
+    "--latency-ms",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Add this many milliseconds to every request (benchmarks).",
+)
 
 
 @click.group("twin")

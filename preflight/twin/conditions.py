@@ -43,14 +43,17 @@ from preflight.twin.access import action_matches
 
 Truth = bool | None  # None: unknown — not provably true
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     \s*(?:
       (?P<lparen>\() | (?P<rparen>\)) | (?P<bang>!)
     | (?P<matcher>ActionMatches|SubOperationMatches)\s*\{\s*'(?P<pattern>[^']*)'\s*\}
     | (?P<attribute>@(?:Resource|Request|Principal|Environment)\[[^\]]+\])
     | '(?P<literal>(?:[^']|'')*)'
     | (?P<word>[A-Za-z][A-Za-z0-9:]*)
-    )""", re.VERBOSE)
+    )""",
+    re.VERBOSE,
+)
 
 _COMPARE: dict[str, Callable[[str, str], bool]] = {
     "stringequals": lambda have, want: have == want,
@@ -79,7 +82,7 @@ def _tokens(condition: str) -> list[_Token]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None or match.end() == position:
-            raise ConditionSyntaxError(f"unexpected text at {position}: {text[position:position + 30]!r}")
+            raise ConditionSyntaxError(f"unexpected text at {position}: {text[position : position + 30]!r}")
         position = match.end()
         kind = match.lastgroup or ""
         if kind == "pattern":  # the matcher's name and its pattern come together

@@ -34,8 +34,12 @@ from preflight.twin.http import DATA_PLANE, AuthError, Caller, Router, TwinReque
 from preflight.twin.scenario import ACCOUNT_TYPE, DEPLOYMENT_TYPE, option, parse_time
 
 # Audiences the Azure OpenAI data plane accepts (the first is the one its 401 names).
-DATA_PLANE_AUDIENCES = ("https://cognitiveservices.azure.com", "https://cognitiveservices.azure.com/",
-                        "https://ai.azure.com", "https://ai.azure.com/")
+DATA_PLANE_AUDIENCES = (
+    "https://cognitiveservices.azure.com",
+    "https://cognitiveservices.azure.com/",
+    "https://ai.azure.com",
+    "https://ai.azure.com/",
+)
 READ_DEPLOYMENTS = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read"
 READ_MODELS = "Microsoft.CognitiveServices/accounts/OpenAI/models/read"
 CHAT_COMPLETIONS = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"
@@ -54,8 +58,9 @@ def _accounts(state: TwinState) -> list[Mapping[str, Any]]:
     return [r for r in state.scenario.get("resources", []) if str(r.get("type", "")).lower() == ACCOUNT_TYPE]
 
 
-def find_account(state: TwinState, subdomain: str | None, region: str | None,
-                 key: str | None) -> Mapping[str, Any] | None:
+def find_account(
+    state: TwinState, subdomain: str | None, region: str | None, key: str | None
+) -> Mapping[str, Any] | None:
     """The account behind a custom subdomain, or — on a regional endpoint — the one whose key was sent."""
     for account in _accounts(state):
         props = account.get("properties") or {}
@@ -84,8 +89,15 @@ def _key(request: TwinRequest) -> str | None:
     return request.header("api-key") or request.header("ocp-apim-subscription-key") or None
 
 
-def _authorize(state: TwinState, request: TwinRequest, account: Mapping[str, Any] | None, subdomain: str | None,
-               action: str, operation: str, deployment: str | None = None) -> Caller | str | TwinResponse:
+def _authorize(
+    state: TwinState,
+    request: TwinRequest,
+    account: Mapping[str, Any] | None,
+    subdomain: str | None,
+    action: str,
+    operation: str,
+    deployment: str | None = None,
+) -> Caller | str | TwinResponse:
     """The verified caller (a :class:`Caller`, or ``"key"`` for a valid api key), or the refusal."""
     if account is not None:
         refused = _network_refusal(account)
@@ -96,41 +108,70 @@ def _authorize(state: TwinState, request: TwinRequest, account: Mapping[str, Any
         if account is not None and (account.get("properties") or {}).get("disableLocalAuth"):
             return _error(403, "AuthenticationTypeDisabled", "Key based authentication is disabled for this resource.")
         if account is None or key not in (account.get("x-twin-keys") or []):
-            return _error(401, "401", "Access denied due to invalid subscription key or wrong API endpoint. Make sure "
-                                      "to provide a valid key for an active subscription and use a correct regional "
-                                      "API endpoint for your resource.")
+            return _error(
+                401,
+                "401",
+                "Access denied due to invalid subscription key or wrong API endpoint. Make sure "
+                "to provide a valid key for an active subscription and use a correct regional "
+                "API endpoint for your resource.",
+            )
         return "key"
     if subdomain is None:  # the regional endpoint
         if not request.header("authorization"):
-            return _error(401, "401", "Access denied due to missing subscription key. Make sure to include "
-                                      "subscription key when making requests to an API.")
-        return _error(401, "401", "Please provide a custom subdomain for token authentication, otherwise API "
-                                  "access will be rejected.")
+            return _error(
+                401,
+                "401",
+                "Access denied due to missing subscription key. Make sure to include "
+                "subscription key when making requests to an API.",
+            )
+        return _error(
+            401,
+            "401",
+            "Please provide a custom subdomain for token authentication, otherwise API access will be rejected.",
+        )
     try:
         caller = state.verify_bearer(request, DATA_PLANE_AUDIENCES, service=DATA_PLANE)
     except AuthError as exc:
         return exc.response
     assert account is not None
-    decision = access.check(state.scenario, caller.object_id, action, str(account["id"]), data=True,
-                            now=state.now(), propagation_seconds=float(option(state.scenario,
-                                                                              "dataPlanePropagationSeconds")))
-    if not decision.allowed or not _granted_under_conditions(state, caller.object_id, decision, action, account,
-                                                             deployment):
-        return _error(401, "PermissionDenied",
-                      f"The principal `{caller.object_id}` lacks the required data action `{action}` to perform "
-                      f"`{operation}` operation.", principal=caller.object_id)
+    decision = access.check(
+        state.scenario,
+        caller.object_id,
+        action,
+        str(account["id"]),
+        data=True,
+        now=state.now(),
+        propagation_seconds=float(option(state.scenario, "dataPlanePropagationSeconds")),
+    )
+    if not decision.allowed or not _granted_under_conditions(
+        state, caller.object_id, decision, action, account, deployment
+    ):
+        return _error(
+            401,
+            "PermissionDenied",
+            f"The principal `{caller.object_id}` lacks the required data action `{action}` to perform "
+            f"`{operation}` operation.",
+            principal=caller.object_id,
+        )
     return caller
 
 
-def _granted_under_conditions(state: TwinState, object_id: str, decision: access.Decision, action: str,
-                              account: Mapping[str, Any], deployment: str | None) -> bool:
+def _granted_under_conditions(
+    state: TwinState,
+    object_id: str,
+    decision: access.Decision,
+    action: str,
+    account: Mapping[str, Any],
+    deployment: str | None,
+) -> bool:
     """Whether one of the granting assignments still applies once its ABAC condition is honoured."""
     attributes = conditions.data_plane_attributes(account, deployment)
     granting = {g.lower() for g in decision.granted_by}
     index = access.assignments_by_principal(state.scenario)
     for ra in (ra for who in access.principal_ids(state.scenario, object_id) for _, ra in index.get(who, ())):
         if str(ra.get("id", "")).lower() in granting and conditions.grant_applies(
-                (ra.get("properties") or {}).get("condition"), action, attributes):
+            (ra.get("properties") or {}).get("condition"), action, attributes
+        ):
             return True
     return False
 
@@ -150,35 +191,45 @@ def _deployments(state: TwinState, account: Mapping[str, Any]) -> list[dict[str,
         props = res.get("properties") or {}
         model = props.get("model") or {}
         created = parse_time((res.get("systemData") or {}).get("createdAt")) or 1700000000
-        out.append({
-            "scale_settings": {"scale_type": "standard"},
-            "model": model.get("name", ""),
-            "owner": "organization-owner",
-            "id": res["name"].rsplit("/", 1)[-1],
-            "status": "succeeded" if props.get("provisioningState", "Succeeded") == "Succeeded" else "failed",
-            "created_at": int(created),
-            "updated_at": int(created),
-            "object": "deployment",
-        })
+        out.append(
+            {
+                "scale_settings": {"scale_type": "standard"},
+                "model": model.get("name", ""),
+                "owner": "organization-owner",
+                "id": res["name"].rsplit("/", 1)[-1],
+                "status": "succeeded" if props.get("provisioningState", "Succeeded") == "Succeeded" else "failed",
+                "created_at": int(created),
+                "updated_at": int(created),
+                "object": "deployment",
+            }
+        )
     return out
 
 
 def _result(caller: Caller | str, payload: Any) -> TwinResponse:
     principal = caller.object_id if isinstance(caller, Caller) else None
-    return TwinResponse.json(200, payload, headers={"apim-request-id": "00000000-0000-0000-0000-000000000000"},
-                             principal=principal)
+    return TwinResponse.json(
+        200, payload, headers={"apim-request-id": "00000000-0000-0000-0000-000000000000"}, principal=principal
+    )
 
 
-def _prelude(state: TwinState, request: TwinRequest, match: re.Match[str], action: str,
-             operation: str, deployment: str | None = None) -> tuple[Mapping[str, Any], Caller | str] | TwinResponse:
+def _prelude(
+    state: TwinState,
+    request: TwinRequest,
+    match: re.Match[str],
+    action: str,
+    operation: str,
+    deployment: str | None = None,
+) -> tuple[Mapping[str, Any], Caller | str] | TwinResponse:
     sub, region = _route_parts(match)
     account = find_account(state, sub, region, _key(request))
     if sub is not None and account is None:
         return _not_found()
     if not request.query.get("api-version") and "/openai/v1/" not in request.path.lower():
         return _not_found()  # the dated API needs api-version; the v1 API does not
-    caller = _authorize(state, request, account, sub, action, operation,
-                        deployment or match.groupdict().get("deployment"))
+    caller = _authorize(
+        state, request, account, sub, action, operation, deployment or match.groupdict().get("deployment")
+    )
     if isinstance(caller, TwinResponse):
         return caller
     assert account is not None
@@ -203,8 +254,12 @@ def get_deployment(state: TwinState, request: TwinRequest, match: re.Match[str])
     for dep in _deployments(state, account):
         if dep["id"].lower() == match["deployment"].lower():
             return _result(caller, dep)
-    return _error(404, "DeploymentNotFound", "The API deployment for this resource does not exist. If you created "
-                  "the deployment within the last 5 minutes, please wait a moment and try again.")
+    return _error(
+        404,
+        "DeploymentNotFound",
+        "The API deployment for this resource does not exist. If you created "
+        "the deployment within the last 5 minutes, please wait a moment and try again.",
+    )
 
 
 def list_models(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
@@ -214,37 +269,65 @@ def list_models(state: TwinState, request: TwinRequest, match: re.Match[str]) ->
         return got
     account, caller = got
     names = sorted({d["model"] for d in _deployments(state, account) if d["model"]})
-    models = [{"status": "succeeded", "capabilities": {"chat_completion": True, "completion": False,
-                                                      "embeddings": False, "fine_tune": False, "inference": True},
-               "lifecycle_status": "generally-available", "id": name, "created_at": 1700000000, "object": "model"}
-              for name in names]
+    models = [
+        {
+            "status": "succeeded",
+            "capabilities": {
+                "chat_completion": True,
+                "completion": False,
+                "embeddings": False,
+                "fine_tune": False,
+                "inference": True,
+            },
+            "lifecycle_status": "generally-available",
+            "id": name,
+            "created_at": 1700000000,
+            "object": "model",
+        }
+        for name in names
+    ]
     return _result(caller, {"data": models, "object": "list"})
 
 
 def chat_completions(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """``POST openai/deployments/{name}/chat/completions``: a canned answer."""
-    got = _prelude(state, request, match, CHAT_COMPLETIONS,
-                   "POST /openai/deployments/{deployment-id}/chat/completions")
+    got = _prelude(state, request, match, CHAT_COMPLETIONS, "POST /openai/deployments/{deployment-id}/chat/completions")
     if isinstance(got, TwinResponse):
         return got
     return chat_completions_for(state, got, match["deployment"])
 
 
-def chat_completions_for(state: TwinState, got: tuple[Mapping[str, Any], Caller | str],
-                         deployment: str) -> TwinResponse:
+def chat_completions_for(
+    state: TwinState, got: tuple[Mapping[str, Any], Caller | str], deployment: str
+) -> TwinResponse:
     """The canned completion of an authorised caller, or 404 for an unknown deployment."""
     account, caller = got
     dep = next((d for d in _deployments(state, account) if d["id"].lower() == deployment.lower()), None)
     if dep is None:
-        return _error(404, "DeploymentNotFound", "The API deployment for this resource does not exist. If you "
-                      "created the deployment within the last 5 minutes, please wait a moment and try again.")
+        return _error(
+            404,
+            "DeploymentNotFound",
+            "The API deployment for this resource does not exist. If you "
+            "created the deployment within the last 5 minutes, please wait a moment and try again.",
+        )
     now = int(state.now())
-    return _result(caller, {
-        "id": f"chatcmpl-twin{now}", "object": "chat.completion", "created": now, "model": dep["model"],
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": "Hello from the Azure twin."}}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 6, "total_tokens": 7},
-    })
+    return _result(
+        caller,
+        {
+            "id": f"chatcmpl-twin{now}",
+            "object": "chat.completion",
+            "created": now,
+            "model": dep["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "Hello from the Azure twin."},
+                }
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 6, "total_tokens": 7},
+        },
+    )
 
 
 def list_models_v1(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
@@ -254,8 +337,13 @@ def list_models_v1(state: TwinState, request: TwinRequest, match: re.Match[str])
         return got
     account, caller = got
     names = sorted({d["model"] for d in _deployments(state, account) if d["model"]})
-    return _result(caller, {"object": "list", "data": [
-        {"id": name, "object": "model", "created": 1700000000, "owned_by": "system"} for name in names]})
+    return _result(
+        caller,
+        {
+            "object": "list",
+            "data": [{"id": name, "object": "model", "created": 1700000000, "owned_by": "system"} for name in names],
+        },
+    )
 
 
 def chat_completions_v1(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
@@ -277,7 +365,8 @@ def register(router: Router) -> None:
         router.add("GET", head + r"/openai/deployments", DATA_PLANE)(list_deployments)
         router.add("GET", head + r"/openai/deployments/(?P<deployment>[^/]+)", DATA_PLANE)(get_deployment)
         router.add("GET", head + r"/openai/models", DATA_PLANE)(list_models)
-        router.add("POST", head + r"/openai/deployments/(?P<deployment>[^/]+)/chat/completions",
-                   DATA_PLANE)(chat_completions)
+        router.add("POST", head + r"/openai/deployments/(?P<deployment>[^/]+)/chat/completions", DATA_PLANE)(
+            chat_completions
+        )
         router.add("GET", head + r"/openai/v1/models", DATA_PLANE)(list_models_v1)
         router.add("POST", head + r"/openai/v1/chat/completions", DATA_PLANE)(chat_completions_v1)

@@ -44,6 +44,7 @@ _TOKEN_ERROR_MATCH_KEYS = {"clientId", "principal", "scope", "grantType"}
 
 # ---------------------------------------------------------------------------------------------- validation
 
+
 def validate_token_errors(section: Any) -> list[str]:
     """Check a scenario's ``tokenErrors`` section (called by the scenario loader)."""
     if section is None:
@@ -79,6 +80,7 @@ def validate_token_errors(section: Any) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- directory
 
+
 def tenant_id_of(tenant: Mapping[str, Any]) -> str:
     """A tenant's GUID from either shape: ARM's (``tenantId``, ``id`` = ``/tenants/{guid}``) or plain ``id``."""
     tid = tenant.get("tenantId") or str(tenant.get("id", "")).rsplit("/", 1)[-1]
@@ -111,12 +113,14 @@ def _directory(scenario: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]
 
 
 def find_application(scenario: Mapping[str, Any], app_id: str) -> Mapping[str, Any] | None:
-    return next((a for a in _directory(scenario, "applications")
-                 if str(a.get("appId", "")).lower() == app_id.lower()), None)
+    return next(
+        (a for a in _directory(scenario, "applications") if str(a.get("appId", "")).lower() == app_id.lower()), None
+    )
 
 
-def find_service_principal(scenario: Mapping[str, Any], *, app_id: str | None = None,
-                           object_id: str | None = None) -> Mapping[str, Any] | None:
+def find_service_principal(
+    scenario: Mapping[str, Any], *, app_id: str | None = None, object_id: str | None = None
+) -> Mapping[str, Any] | None:
     for sp in _directory(scenario, "servicePrincipals"):
         if app_id and str(sp.get("appId", "")).lower() == app_id.lower():
             return sp
@@ -128,8 +132,14 @@ def find_service_principal(scenario: Mapping[str, Any], *, app_id: str | None = 
 def find_user(scenario: Mapping[str, Any], ref: str) -> Mapping[str, Any] | None:
     """A user by object id or UPN (case-insensitive)."""
     ref = ref.lower()
-    return next((u for u in _directory(scenario, "users")
-                 if ref in (str(u.get("id", "")).lower(), str(u.get("userPrincipalName", "")).lower())), None)
+    return next(
+        (
+            u
+            for u in _directory(scenario, "users")
+            if ref in (str(u.get("id", "")).lower(), str(u.get("userPrincipalName", "")).lower())
+        ),
+        None,
+    )
 
 
 def _parse_time(value: Any) -> float | None:
@@ -163,20 +173,30 @@ def graph_resources(state: TwinState) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------------------------------------- errors
 
+
 def _stamp(now: float) -> str:
     return _dt.datetime.fromtimestamp(now, _dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def aadsts_body(state: TwinState, request: TwinRequest | None, code: int, error: str, message: str, *,
-                suberror: str | None = None, claims: str | None = None) -> dict[str, Any]:
+def aadsts_body(
+    state: TwinState,
+    request: TwinRequest | None,
+    code: int,
+    error: str,
+    message: str,
+    *,
+    suberror: str | None = None,
+    claims: str | None = None,
+) -> dict[str, Any]:
     """Entra's error body for ``AADSTS{code}: {message}``, with the trace/correlation trailer Entra appends."""
     trace_id = str(uuid.uuid4())
     correlation_id = (request.header("client-request-id") if request else "") or str(uuid.uuid4())
     stamp = _stamp(state.now())
     body: dict[str, Any] = {
         "error": error,
-        "error_description": (f"AADSTS{code}: {message}\r\nTrace ID: {trace_id}\r\n"
-                              f"Correlation ID: {correlation_id}\r\nTimestamp: {stamp}"),
+        "error_description": (
+            f"AADSTS{code}: {message}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {stamp}"
+        ),
         "error_codes": [code],
         "timestamp": stamp,
         "trace_id": trace_id,
@@ -193,19 +213,31 @@ def aadsts_body(state: TwinState, request: TwinRequest | None, code: int, error:
 class EntraError(Exception):
     """An Entra refusal: raised anywhere in a token request, turned into the HTTP answer at the edge."""
 
-    def __init__(self, status: int, code: int, error: str, message: str, *, suberror: str | None = None,
-                 claims: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: int,
+        error: str,
+        message: str,
+        *,
+        suberror: str | None = None,
+        claims: str | None = None,
+    ) -> None:
         super().__init__(f"AADSTS{code}: {message}")
         self.status, self.code, self.error, self.message = status, code, error, message
         self.suberror, self.claims = suberror, claims
 
     def body(self, state: TwinState, request: TwinRequest | None) -> dict[str, Any]:
-        return aadsts_body(state, request, self.code, self.error, self.message, suberror=self.suberror,
-                           claims=self.claims)
+        return aadsts_body(
+            state, request, self.code, self.error, self.message, suberror=self.suberror, claims=self.claims
+        )
 
     def response(self, state: TwinState, request: TwinRequest | None) -> TwinResponse:
-        return TwinResponse.json(self.status, self.body(state, request),
-                                 headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
+        return TwinResponse.json(
+            self.status,
+            self.body(state, request),
+            headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"},
+        )
 
 
 class ForcedError(Exception):
@@ -217,8 +249,9 @@ class ForcedError(Exception):
 
     def response(self) -> TwinResponse:
         if isinstance(self.body, str):
-            return TwinResponse(self.status, self.body.encode("utf-8"),
-                                {"Content-Type": "application/json; charset=utf-8"})
+            return TwinResponse(
+                self.status, self.body.encode("utf-8"), {"Content-Type": "application/json; charset=utf-8"}
+            )
         return TwinResponse.json(self.status, self.body)
 
 
@@ -227,39 +260,66 @@ def tenant_display_name(tenant: Mapping[str, Any] | None) -> str:
 
 
 def unknown_tenant(segment: str) -> EntraError:
-    return EntraError(400, 90002, "invalid_request", (
-        f"Tenant '{segment}' not found. Check to make sure you have the correct tenant ID and are signing into "
-        "the correct cloud. Check with your subscription administrator, this may happen if there are no active "
-        "subscriptions for the tenant."))
+    return EntraError(
+        400,
+        90002,
+        "invalid_request",
+        (
+            f"Tenant '{segment}' not found. Check to make sure you have the correct tenant ID and are signing into "
+            "the correct cloud. Check with your subscription administrator, this may happen if there are no active "
+            "subscriptions for the tenant."
+        ),
+    )
 
 
 def app_not_found(app_id: str, tenant: Mapping[str, Any] | None) -> EntraError:
-    return EntraError(400, 700016, "unauthorized_client", (
-        f"Application with identifier '{app_id}' was not found in the directory '{tenant_display_name(tenant)}'. "
-        "This can happen if the application has not been installed by the administrator of the tenant or "
-        "consented to by any user in the tenant. You may have sent your authentication request to the wrong "
-        "tenant."))
+    return EntraError(
+        400,
+        700016,
+        "unauthorized_client",
+        (
+            f"Application with identifier '{app_id}' was not found in the directory '{tenant_display_name(tenant)}'. "
+            "This can happen if the application has not been installed by the administrator of the tenant or "
+            "consented to by any user in the tenant. You may have sent your authentication request to the wrong "
+            "tenant."
+        ),
+    )
 
 
 def resource_not_found(resource: str, tenant: Mapping[str, Any] | None) -> EntraError:
-    return EntraError(400, 500011, "invalid_resource", (
-        f"The resource principal named {resource} was not found in the tenant named "
-        f"{tenant_display_name(tenant)}. This can happen if the application has not been installed by the "
-        "administrator of the tenant or consented to by any user in the tenant. You might have sent your "
-        "authentication request to the wrong tenant."))
+    return EntraError(
+        400,
+        500011,
+        "invalid_resource",
+        (
+            f"The resource principal named {resource} was not found in the tenant named "
+            f"{tenant_display_name(tenant)}. This can happen if the application has not been installed by the "
+            "administrator of the tenant or consented to by any user in the tenant. You might have sent your "
+            "authentication request to the wrong tenant."
+        ),
+    )
 
 
 def refresh_token_expired(issued: float) -> EntraError:
     issued_text = _dt.datetime.fromtimestamp(issued, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
-    return EntraError(400, 700082, "invalid_grant", (
-        f"The refresh token has expired due to inactivity. The token was issued on {issued_text} and was "
-        "inactive for 90.00:00:00."), suberror="bad_token")
+    return EntraError(
+        400,
+        700082,
+        "invalid_grant",
+        (
+            f"The refresh token has expired due to inactivity. The token was issued on {issued_text} and was "
+            "inactive for 90.00:00:00."
+        ),
+        suberror="bad_token",
+    )
 
 
 # ---------------------------------------------------------------------------------------------- forced errors
 
-def forced_error(state: TwinState, *, client_id: str = "", principals: Iterable[str] = (), scope: str = "",
-                 grant_type: str = "") -> ForcedError | None:
+
+def forced_error(
+    state: TwinState, *, client_id: str = "", principals: Iterable[str] = (), scope: str = "", grant_type: str = ""
+) -> ForcedError | None:
     """The first ``tokenErrors`` rule matching this token request, or ``None``.
 
     ``principals`` are every name of the caller (object id, appId, UPN); ``scope`` matches with or without
@@ -290,6 +350,7 @@ def forced_error(state: TwinState, *, client_id: str = "", principals: Iterable[
 
 # ---------------------------------------------------------------------------------------------- minting
 
+
 def _scope_to_resource(scope: str) -> tuple[str, str | None]:
     """``(resource, permission)`` of one v2 scope: ``R/.default`` → (R, None), ``R/User.Read`` → (R, User.Read)."""
     if scope.endswith("/.default"):
@@ -316,31 +377,54 @@ def _app_roles(state: TwinState, sp: Mapping[str, Any], audience: str) -> list[s
     return [str(p) for p in perms]
 
 
-def mint_app_token(state: TwinState, sp: Mapping[str, Any], audience: str, *, appidacr: str = "1",
-                   lifetime: int = 3599) -> tuple[str, dict[str, Any]]:
+def mint_app_token(
+    state: TwinState, sp: Mapping[str, Any], audience: str, *, appidacr: str = "1", lifetime: int = 3599
+) -> tuple[str, dict[str, Any]]:
     """An app-only access token for ``sp`` (application or managed identity) and its claims."""
     server = cast("TwinServer", state)
     is_mi = sp.get("servicePrincipalType") == "ManagedIdentity"
     claims = tokens.app_claims(
-        tenant_id=server.tenant_id, audience=audience, app_id=str(sp.get("appId", "")),
-        object_id=str(sp.get("id", "")), base_url=state.base_url, now=state.now(),
-        appidacr="2" if is_mi else appidacr, roles=_app_roles(state, sp, audience),
-        mi_resource_id=mi_resource_id(sp) if is_mi else None, lifetime=lifetime)
+        tenant_id=server.tenant_id,
+        audience=audience,
+        app_id=str(sp.get("appId", "")),
+        object_id=str(sp.get("id", "")),
+        base_url=state.base_url,
+        now=state.now(),
+        appidacr="2" if is_mi else appidacr,
+        roles=_app_roles(state, sp, audience),
+        mi_resource_id=mi_resource_id(sp) if is_mi else None,
+        lifetime=lifetime,
+    )
     return server.issuer.sign(claims), claims
 
 
-def mint_user_token(state: TwinState, user: Mapping[str, Any], audience: str, *,
-                    client_id: str = tokens.AZURE_CLI_APP_ID, amr: Sequence[str] | None = None,
-                    scp: str | None = None, lifetime: int = 4199, tenant_id: str | None = None
-                    ) -> tuple[str, dict[str, Any]]:
+def mint_user_token(
+    state: TwinState,
+    user: Mapping[str, Any],
+    audience: str,
+    *,
+    client_id: str = tokens.AZURE_CLI_APP_ID,
+    amr: Sequence[str] | None = None,
+    scp: str | None = None,
+    lifetime: int = 4199,
+    tenant_id: str | None = None,
+) -> tuple[str, dict[str, Any]]:
     """A delegated access token for ``user`` (as the Azure CLI would get it) and its claims. ``tenant_id`` is
     the tenant the token is issued in (a guest signed into another tenant gets that tenant's ``tid``); ``amr``
     defaults to the user's twin-only ``x-twin-amr`` (e.g. ``["pwd", "mfa"]``), else ``["pwd"]``."""
     server = cast("TwinServer", state)
     amr = amr if amr is not None else [str(a) for a in user.get("x-twin-amr") or ["pwd"]]
-    claims = tokens.user_claims(tenant_id=tenant_id or server.tenant_id, audience=audience, user=user,
-                                client_id=client_id, base_url=state.base_url, now=state.now(), amr=amr, scp=scp,
-                                lifetime=lifetime)
+    claims = tokens.user_claims(
+        tenant_id=tenant_id or server.tenant_id,
+        audience=audience,
+        user=user,
+        client_id=client_id,
+        base_url=state.base_url,
+        now=state.now(),
+        amr=amr,
+        scp=scp,
+        lifetime=lifetime,
+    )
     return server.issuer.sign(claims), claims
 
 
@@ -350,7 +434,10 @@ def issue_refresh_token(state: TwinState, user: Mapping[str, Any], client_id: st
     token = "1.AXoA" + tokens.b64url(secrets.token_bytes(48))
     with server.store_lock:
         server.store.setdefault("refresh_tokens", {})[token] = {
-            "user": str(user.get("id", "")), "client_id": client_id, "issued": state.now()}
+            "user": str(user.get("id", "")),
+            "client_id": client_id,
+            "issued": state.now(),
+        }
     server.issuer.remember(token)
     return token
 
@@ -358,11 +445,21 @@ def issue_refresh_token(state: TwinState, user: Mapping[str, Any], client_id: st
 def _id_token(state: TwinState, user: Mapping[str, Any], client_id: str) -> str:
     server = cast("TwinServer", state)
     now = int(state.now())
-    return server.issuer.sign({
-        "aud": client_id, "iss": tokens.v2_issuer(state.base_url, server.tenant_id), "iat": now, "nbf": now,
-        "exp": now + 3600, "name": user.get("displayName", ""), "oid": user.get("id", ""),
-        "preferred_username": user.get("userPrincipalName", ""), "sub": user.get("id", ""),
-        "tid": server.tenant_id, "ver": "2.0"})
+    return server.issuer.sign(
+        {
+            "aud": client_id,
+            "iss": tokens.v2_issuer(state.base_url, server.tenant_id),
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "name": user.get("displayName", ""),
+            "oid": user.get("id", ""),
+            "preferred_username": user.get("userPrincipalName", ""),
+            "sub": user.get("id", ""),
+            "tid": server.tenant_id,
+            "ver": "2.0",
+        }
+    )
 
 
 def client_info(state: TwinState, object_id: str) -> str:
@@ -372,13 +469,14 @@ def client_info(state: TwinState, object_id: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- client auth
 
+
 def _thumbprints(cert: x509.Certificate) -> tuple[str, str]:
-    return (tokens.b64url(cert.fingerprint(hashes.SHA1())),
-            tokens.b64url(cert.fingerprint(hashes.SHA256())))
+    return (tokens.b64url(cert.fingerprint(hashes.SHA1())), tokens.b64url(cert.fingerprint(hashes.SHA256())))
 
 
 def _load_key_credential(cred: Mapping[str, Any]) -> x509.Certificate | None:
     import base64
+
     try:
         return x509.load_der_x509_certificate(base64.b64decode(str(cred.get("key", ""))))
     except ValueError:
@@ -408,16 +506,30 @@ def _check_assertion_lifetime(state: TwinState, claims: Mapping[str, Any]) -> No
     now = state.now()
     exp, nbf = float(claims.get("exp", 0)), float(claims.get("nbf", claims.get("iat", 0)))
     if exp <= now - 300 or nbf > now + 300:  # Entra allows five minutes of clock skew
+
         def fmt(ts: float) -> str:
             return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
-        raise EntraError(400, 700024, "invalid_client", (
-            f"Client assertion is not within its valid time range. Current time: {_stamp(now)}, assertion valid "
-            f"from {fmt(nbf)}, expiry time of assertion {fmt(exp)}. Review the documentation at "
-            "https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials ."))
+
+        raise EntraError(
+            400,
+            700024,
+            "invalid_client",
+            (
+                f"Client assertion is not within its valid time range. Current time: {_stamp(now)}, assertion valid "
+                f"from {fmt(nbf)}, expiry time of assertion {fmt(exp)}. Review the documentation at "
+                "https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials ."
+            ),
+        )
 
 
-def authenticate_certificate(state: TwinState, app: Mapping[str, Any] | None, client_id: str,
-                             assertion: str, header: Mapping[str, Any], claims: Mapping[str, Any]) -> str:
+def authenticate_certificate(
+    state: TwinState,
+    app: Mapping[str, Any] | None,
+    client_id: str,
+    assertion: str,
+    header: Mapping[str, Any],
+    claims: Mapping[str, Any],
+) -> str:
     """Check a certificate client assertion against the app's ``keyCredentials``; returns ``appidacr``."""
     # MSAL pads its base64url thumbprints ("="); JOSE says unpadded: accept both.
     presented = str(header.get("x5t#S256") or header.get("x5t") or "").rstrip("=")
@@ -428,27 +540,45 @@ def authenticate_certificate(state: TwinState, app: Mapping[str, Any] | None, cl
             continue
         end = _parse_time(cred.get("endDateTime"))
         if end is not None and end < state.now():
-            raise EntraError(401, 700027, "invalid_client", (
-                f"Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint "
-                f"of key used by client: '{thumb_hex}', Found key 'Start={cred.get('startDateTime')}, "
-                f"End={cred.get('endDateTime')}', Please visit the Azure Portal, Graph Explorer or directly use "
-                f"MS Graph to see configured keys for app Id '{client_id}'.]"))
+            raise EntraError(
+                401,
+                700027,
+                "invalid_client",
+                (
+                    f"Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint "
+                    f"of key used by client: '{thumb_hex}', Found key 'Start={cred.get('startDateTime')}, "
+                    f"End={cred.get('endDateTime')}', Please visit the Azure Portal, Graph Explorer or directly use "
+                    f"MS Graph to see configured keys for app Id '{client_id}'.]"
+                ),
+            )
         if not _verify_assertion_signature(cert, assertion, str(header.get("alg", ""))):
             raise EntraError(401, 700027, "invalid_client", "Client assertion failed signature validation.")
-        if str(claims.get("sub", "")).lower() != client_id.lower() or \
-                str(claims.get("iss", "")).lower() != client_id.lower():
-            raise EntraError(401, 700021, "invalid_client",
-                             "Client assertion application identifier doesn't match 'client_id' parameter.")
+        if (
+            str(claims.get("sub", "")).lower() != client_id.lower()
+            or str(claims.get("iss", "")).lower() != client_id.lower()
+        ):
+            raise EntraError(
+                401,
+                700021,
+                "invalid_client",
+                "Client assertion application identifier doesn't match 'client_id' parameter.",
+            )
         _check_assertion_lifetime(state, claims)
         return "2"
-    raise EntraError(401, 700027, "invalid_client", (
-        "The certificate with identifier used to sign the client assertion is not registered on application. "
-        f"[Reason - The key was not found., Thumbprint of key used by client: '{thumb_hex}', Please visit the "
-        "Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id "
-        f"'{client_id}'. Review the documentation at https://docs.microsoft.com/en-us/graph/deployments to "
-        "determine the corresponding service endpoint and "
-        "https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0&tabs=http to build a "
-        f"query request URL, such as 'https://graph.microsoft.com/beta/applications/{client_id}']"))
+    raise EntraError(
+        401,
+        700027,
+        "invalid_client",
+        (
+            "The certificate with identifier used to sign the client assertion is not registered on application. "
+            f"[Reason - The key was not found., Thumbprint of key used by client: '{thumb_hex}', Please visit the "
+            "Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id "
+            f"'{client_id}'. Review the documentation at https://docs.microsoft.com/en-us/graph/deployments to "
+            "determine the corresponding service endpoint and "
+            "https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0&tabs=http to build a "
+            f"query request URL, such as 'https://graph.microsoft.com/beta/applications/{client_id}']"
+        ),
+    )
 
 
 def authenticate_federated(state: TwinState, app: Mapping[str, Any] | None, assertion: str) -> str:
@@ -458,10 +588,16 @@ def authenticate_federated(state: TwinState, app: Mapping[str, Any] | None, asse
     try:
         claims = server.issuer.verify(assertion)
     except ValueError:
-        raise EntraError(401, 50013, "invalid_client", (
-            "Assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used by "
-            "client: '', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured "
-            "keys.]")) from None
+        raise EntraError(
+            401,
+            50013,
+            "invalid_client",
+            (
+                "Assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used by "
+                "client: '', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured "
+                "keys.]"
+            ),
+        ) from None
     _check_assertion_lifetime(state, claims)
     iss, sub = str(claims.get("iss", "")), str(claims.get("sub", ""))
     auds = claims.get("aud")
@@ -470,10 +606,16 @@ def authenticate_federated(state: TwinState, app: Mapping[str, Any] | None, asse
         audiences = fic.get("audiences") or ["api://AzureADTokenExchange"]
         if fic.get("issuer") == iss and fic.get("subject") == sub and any(a in audiences for a in aud_list):
             return "2"
-    raise EntraError(400, 70021, "invalid_request", (
-        f"No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. "
-        f"Assertion Subject: '{sub}'. Assertion Audience: '{','.join(aud_list)}'. "
-        "https://docs.microsoft.com/en-us/azure/active-directory/develop/workload-identity-federation"))
+    raise EntraError(
+        400,
+        70021,
+        "invalid_request",
+        (
+            f"No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. "
+            f"Assertion Subject: '{sub}'. Assertion Audience: '{','.join(aud_list)}'. "
+            "https://docs.microsoft.com/en-us/azure/active-directory/develop/workload-identity-federation"
+        ),
+    )
 
 
 def authenticate_secret(state: TwinState, app: Mapping[str, Any] | None, client_id: str, secret: str) -> str:
@@ -481,8 +623,7 @@ def authenticate_secret(state: TwinState, app: Mapping[str, Any] | None, client_
     now = state.now()
     creds = [c for c in (app or {}).get("passwordCredentials") or () if isinstance(c, Mapping)]
     for cred in creds:
-        if cred.get("x-twin-secretText") is not None and \
-                secrets.compare_digest(str(cred["x-twin-secretText"]), secret):
+        if cred.get("x-twin-secretText") is not None and secrets.compare_digest(str(cred["x-twin-secretText"]), secret):
             end = _parse_time(cred.get("endDateTime"))
             if end is not None and end < now:
                 break  # the presented secret is expired
@@ -490,36 +631,58 @@ def authenticate_secret(state: TwinState, app: Mapping[str, Any] | None, client_
             if start is None or start <= now + 300:
                 return "1"
     else:
-        raise EntraError(401, 7000215, "invalid_client", (
-            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret "
-            f"value, not the client secret ID, for a secret added to app '{client_id}'."))
-    raise EntraError(401, 7000222, "invalid_client", (
-        f"The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new "
-        "keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added "
-        "security: https://aka.ms/certCreds."))
+        raise EntraError(
+            401,
+            7000215,
+            "invalid_client",
+            (
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret "
+                f"value, not the client secret ID, for a secret added to app '{client_id}'."
+            ),
+        )
+    raise EntraError(
+        401,
+        7000222,
+        "invalid_client",
+        (
+            f"The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new "
+            "keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added "
+            "security: https://aka.ms/certCreds."
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- token endpoint
 
+
 def _requested_resource(state: TwinState, scope: str, grant_type: str) -> tuple[str, str | None]:
     scopes = [s for s in scope.split() if s.lower() not in OIDC_SCOPES]
     if not scopes:
-        raise EntraError(400, 900144, "invalid_request",
-                         "The request body must contain the following parameter: 'scope'.")
+        raise EntraError(
+            400, 900144, "invalid_request", "The request body must contain the following parameter: 'scope'."
+        )
     resource, perm = _scope_to_resource(scopes[0])
     if grant_type == "client_credentials" and perm is not None:
-        raise EntraError(400, 1002012, "invalid_scope", (
-            f"The provided value for scope {scopes[0]} is not valid. Client credential flows must have a scope "
-            "value with /.default suffixed to the resource identifier (application ID URI)."))
+        raise EntraError(
+            400,
+            1002012,
+            "invalid_scope",
+            (
+                f"The provided value for scope {scopes[0]} is not valid. Client credential flows must have a scope "
+                "value with /.default suffixed to the resource identifier (application ID URI)."
+            ),
+        )
     return resource, perm
 
 
-def _client_credentials(state: TwinState, request: TwinRequest, tenant: Mapping[str, Any] | None,
-                        kind: str, form: Mapping[str, str]) -> tuple[dict[str, Any], str]:
+def _client_credentials(
+    state: TwinState, request: TwinRequest, tenant: Mapping[str, Any] | None, kind: str, form: Mapping[str, str]
+) -> tuple[dict[str, Any], str]:
     client_id = form.get("client_id", "")
     if not client_id:
-        raise EntraError(400, 900144, "invalid_request",
-                         "The request body must contain the following parameter: 'client_id'.")
+        raise EntraError(
+            400, 900144, "invalid_request", "The request body must contain the following parameter: 'client_id'."
+        )
     resource, _ = _requested_resource(state, form.get("scope", ""), "client_credentials")
     if kind != "home":  # an existing tenant that is not the scenario's holds none of its apps
         raise app_not_found(client_id, tenant)
@@ -529,20 +692,21 @@ def _client_credentials(state: TwinState, request: TwinRequest, tenant: Mapping[
     if sp is None:
         raise app_not_found(client_id, tenant)
     if sp.get("accountEnabled") is False:
-        raise EntraError(400, 7000112, "unauthorized_client",
-                         f"Application '{client_id}'({sp.get('displayName', '')}) is disabled.")
+        raise EntraError(
+            400, 7000112, "unauthorized_client", f"Application '{client_id}'({sp.get('displayName', '')}) is disabled."
+        )
     if form.get("client_secret"):
         appidacr = authenticate_secret(state, app, client_id, form["client_secret"])
     elif form.get("client_assertion"):
         if form.get("client_assertion_type") != JWT_BEARER:
-            raise EntraError(400, 50027, "invalid_request",
-                             "JWT token is invalid or malformed: unsupported client_assertion_type.")
+            raise EntraError(
+                400, 50027, "invalid_request", "JWT token is invalid or malformed: unsupported client_assertion_type."
+            )
         assertion = form["client_assertion"]
         try:
             header, claims = tokens.decode_jwt(assertion)
         except ValueError:
-            raise EntraError(400, 50027, "invalid_request", (
-                "JWT token is invalid or malformed.")) from None
+            raise EntraError(400, 50027, "invalid_request", ("JWT token is invalid or malformed.")) from None
         # A certificate assertion is issued by the app itself (iss = sub = client_id); anything else is a
         # federated credential from an external issuer (Kubernetes, GitHub Actions, …).
         if str(claims.get("iss", "")).lower() == client_id.lower():
@@ -550,17 +714,23 @@ def _client_credentials(state: TwinState, request: TwinRequest, tenant: Mapping[
         else:
             appidacr = authenticate_federated(state, app, assertion)
     else:
-        raise EntraError(401, 7000218, "invalid_client", (
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."))
+        raise EntraError(
+            401,
+            7000218,
+            "invalid_client",
+            ("The request body must contain the following parameter: 'client_assertion' or 'client_secret'."),
+        )
     if not resource_known(state, resource):
         raise resource_not_found(resource, tenant)
     token, _ = mint_app_token(state, sp, resource, appidacr=appidacr)
-    return {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}, \
-        str(sp.get("id", ""))
+    return {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}, str(
+        sp.get("id", "")
+    )
 
 
-def _refresh(state: TwinState, request: TwinRequest, tenant: Mapping[str, Any] | None, kind: str,
-             form: Mapping[str, str]) -> tuple[dict[str, Any], str]:
+def _refresh(
+    state: TwinState, request: TwinRequest, tenant: Mapping[str, Any] | None, kind: str, form: Mapping[str, str]
+) -> tuple[dict[str, Any], str]:
     server = cast("TwinServer", state)
     with server.store_lock:
         record = (server.store.get("refresh_tokens") or {}).get(form.get("refresh_token", ""))
@@ -568,15 +738,25 @@ def _refresh(state: TwinState, request: TwinRequest, tenant: Mapping[str, Any] |
         raise EntraError(400, 9002313, "invalid_grant", "Invalid request. Request is malformed or invalid.")
     user = find_user(state.scenario, record["user"])
     if user is None:
-        raise EntraError(400, 50034, "invalid_grant", (
-            f"The user account {record['user']} does not exist in the {tenant_id_of(tenant or {})} directory. To "
-            "sign into this application, the account must be added to the directory."))
+        raise EntraError(
+            400,
+            50034,
+            "invalid_grant",
+            (
+                f"The user account {record['user']} does not exist in the {tenant_id_of(tenant or {})} directory. To "
+                "sign into this application, the account must be added to the directory."
+            ),
+        )
     cli = (state.scenario.get("signIn") or {}).get("azureCli") or {}
     if cli.get("refreshTokenExpired"):
         raise refresh_token_expired(record["issued"] - 90 * 86400)
     if user.get("accountEnabled") is False:
-        raise EntraError(400, 50057, "invalid_grant",
-                         "The user account is disabled. The account has been disabled by an administrator.")
+        raise EntraError(
+            400,
+            50057,
+            "invalid_grant",
+            "The user account is disabled. The account has been disabled by an administrator.",
+        )
     scope = form.get("scope", "")
     resource, perm = _requested_resource(state, scope, "refresh_token")
     if not resource_known(state, resource):
@@ -584,8 +764,11 @@ def _refresh(state: TwinState, request: TwinRequest, tenant: Mapping[str, Any] |
     client_id = form.get("client_id") or record["client_id"]
     token, claims = mint_user_token(state, user, resource, client_id=client_id, scp=perm)
     payload: dict[str, Any] = {
-        "token_type": "Bearer", "scope": _granted_scope(resource, claims["scp"]) if perm is None else scope,
-        "expires_in": 4199, "ext_expires_in": 4199, "access_token": token,
+        "token_type": "Bearer",
+        "scope": _granted_scope(resource, claims["scp"]) if perm is None else scope,
+        "expires_in": 4199,
+        "ext_expires_in": 4199,
+        "access_token": token,
         "refresh_token": issue_refresh_token(state, user, client_id),
         "client_info": client_info(state, str(user.get("id", ""))),
     }
@@ -617,16 +800,23 @@ def _principal_names(state: TwinState, form: Mapping[str, str]) -> list[str]:
     return names
 
 
-def token_endpoint(state: TwinState, request: TwinRequest, tenant_segment: str, *, v1: bool = False
-                   ) -> TwinResponse:
+def token_endpoint(state: TwinState, request: TwinRequest, tenant_segment: str, *, v1: bool = False) -> TwinResponse:
     """``POST /{tenant}/oauth2/v2.0/token`` (and v1 ``/oauth2/token``, which takes ``resource``)."""
     form = request.form()
     if v1 and "resource" in form and "scope" not in form:
-        form["scope"] = form["resource"].rstrip("/") + "/.default" if not form["resource"].endswith("/") \
+        form["scope"] = (
+            form["resource"].rstrip("/") + "/.default"
+            if not form["resource"].endswith("/")
             else form["resource"] + "/.default"
+        )
     grant_type = form.get("grant_type", "")
-    forced = forced_error(state, client_id=form.get("client_id", ""), principals=_principal_names(state, form),
-                          scope=form.get("scope", ""), grant_type=grant_type)
+    forced = forced_error(
+        state,
+        client_id=form.get("client_id", ""),
+        principals=_principal_names(state, form),
+        scope=form.get("scope", ""),
+        grant_type=grant_type,
+    )
     if forced is not None:
         return forced.response()
     try:
@@ -638,23 +828,31 @@ def token_endpoint(state: TwinState, request: TwinRequest, tenant_segment: str, 
         elif grant_type == "refresh_token":
             payload, principal = _refresh(state, request, tenant, kind, form)
         elif not grant_type:
-            raise EntraError(400, 900144, "invalid_request",
-                             "The request body must contain the following parameter: 'grant_type'.")
+            raise EntraError(
+                400, 900144, "invalid_request", "The request body must contain the following parameter: 'grant_type'."
+            )
         else:
-            raise EntraError(400, 70003, "unsupported_grant_type",
-                             f"The app requested an unsupported grant type '{grant_type}'.")
+            raise EntraError(
+                400, 70003, "unsupported_grant_type", f"The app requested an unsupported grant type '{grant_type}'."
+            )
     except EntraError as exc:
         return exc.response(state, request)
     if v1:
         now = int(state.now())
-        payload.update(expires_in=str(payload["expires_in"]), ext_expires_in=str(payload["ext_expires_in"]),
-                       expires_on=str(now + int(payload["expires_in"])), not_before=str(now),
-                       resource=form.get("resource", ""))
-    return TwinResponse.json(200, payload, headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"},
-                             principal=principal)
+        payload.update(
+            expires_in=str(payload["expires_in"]),
+            ext_expires_in=str(payload["ext_expires_in"]),
+            expires_on=str(now + int(payload["expires_in"])),
+            not_before=str(now),
+            resource=form.get("resource", ""),
+        )
+    return TwinResponse.json(
+        200, payload, headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}, principal=principal
+    )
 
 
 # ---------------------------------------------------------------------------------------------- discovery
+
 
 def openid_configuration(state: TwinState, tenant_segment: str, *, v2: bool = True) -> dict[str, Any]:
     """The OIDC discovery document, with every endpoint on the twin's own origin."""
@@ -674,8 +872,9 @@ def openid_configuration(state: TwinState, tenant_segment: str, *, v2: bool = Tr
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": tokens.v2_issuer(state.base_url, "{tenantid}" if alias else tid) if v2 else tokens.v1_issuer(
-            "{tenantid}" if alias else tid),
+        "issuer": tokens.v2_issuer(state.base_url, "{tenantid}" if alias else tid)
+        if v2
+        else tokens.v1_issuer("{tenantid}" if alias else tid),
         "request_uri_parameter_supported": False,
         "userinfo_endpoint": f"{state.base_url}/oidc/userinfo",
         "authorization_endpoint": f"{base}/oauth2{suffix}/authorize",
@@ -683,9 +882,27 @@ def openid_configuration(state: TwinState, tenant_segment: str, *, v2: bool = Tr
         "http_logout_supported": True,
         "frontchannel_logout_supported": True,
         "end_session_endpoint": f"{base}/oauth2{suffix}/logout",
-        "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name",
-                             "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr",
-                             "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
+        "claims_supported": [
+            "sub",
+            "iss",
+            "cloud_instance_name",
+            "cloud_instance_host_name",
+            "cloud_graph_host_name",
+            "msgraph_host",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "acr",
+            "nonce",
+            "preferred_username",
+            "name",
+            "tid",
+            "ver",
+            "at_hash",
+            "c_hash",
+            "email",
+        ],
         "kerberos_endpoint": f"{base}/kerberos",
         "tenant_region_scope": "NA",
         "cloud_instance_name": "twin.local",
@@ -714,13 +931,15 @@ def register(router: Router) -> None:
 
     @router.add("GET", _TENANT + r"/v2\.0/\.well-known/openid-configuration", ENTRA)
     def discovery_v2(state: TwinState, request: TwinRequest, m: re.Match[str]) -> TwinResponse:
-        return tenant_or_error(state, request, m["tenant"]) or \
-            TwinResponse.json(200, openid_configuration(state, m["tenant"]))
+        return tenant_or_error(state, request, m["tenant"]) or TwinResponse.json(
+            200, openid_configuration(state, m["tenant"])
+        )
 
     @router.add("GET", _TENANT + r"/\.well-known/openid-configuration", ENTRA)
     def discovery_v1(state: TwinState, request: TwinRequest, m: re.Match[str]) -> TwinResponse:
-        return tenant_or_error(state, request, m["tenant"]) or \
-            TwinResponse.json(200, openid_configuration(state, m["tenant"], v2=False))
+        return tenant_or_error(state, request, m["tenant"]) or TwinResponse.json(
+            200, openid_configuration(state, m["tenant"], v2=False)
+        )
 
     @router.add("GET", _TENANT + r"/discovery(?:/v2\.0)?/keys", ENTRA)
     def keys(state: TwinState, request: TwinRequest, m: re.Match[str]) -> TwinResponse:
@@ -738,8 +957,10 @@ def register(router: Router) -> None:
 
 # ---------------------------------------------------------------------------------------------- preparation
 
-def prepare_scenario(scenario: Mapping[str, Any], workdir: Path,
-                     cache: dict[tuple[str, ...], Any] | None = None) -> dict[str, Any]:
+
+def prepare_scenario(
+    scenario: Mapping[str, Any], workdir: Path, cache: dict[tuple[str, ...], Any] | None = None
+) -> dict[str, Any]:
     """A copy of ``scenario`` with every ``"x-twin-generate": true`` key credential materialised.
 
     The twin generates the certificate and key, writes ``{workdir}/certs/{appId}-{keyId}.pem`` (key + cert),
@@ -768,21 +989,27 @@ def prepare_scenario(scenario: Mapping[str, Any], workdir: Path,
             if generated is None:
                 # One file per distinct certificate: a cached one must never be overwritten by another.
                 generated = generate_client_certificate(
-                    certs / f"{app.get('appId', 'app')}-{key_id}-{fingerprint('|'.join(cache_key))}.pem", str(app.get("displayName") or "twin-app"),
+                    certs / f"{app.get('appId', 'app')}-{key_id}-{fingerprint('|'.join(cache_key))}.pem",
+                    str(app.get("displayName") or "twin-app"),
                     not_before=_dt.datetime.fromtimestamp(start, _dt.UTC) if start else None,
-                    not_after=_dt.datetime.fromtimestamp(end, _dt.UTC) if end else None)
+                    not_after=_dt.datetime.fromtimestamp(end, _dt.UTC) if end else None,
+                )
                 if cache is not None:
                     cache[cache_key] = generated
             cert = generated.certificate
-            cred.update({
-                "customKeyIdentifier": generated.thumbprint,
-                "displayName": cred.get("displayName") or f"CN={app.get('displayName') or 'twin-app'}",
-                "type": "AsymmetricX509Cert", "usage": "Verify", "key": generated.key_b64,
-                "startDateTime": cred.get("startDateTime") or cert.not_valid_before_utc.strftime(
-                    "%Y-%m-%dT%H:%M:%SZ"),
-                "endDateTime": cred.get("endDateTime") or cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "x-twin-certificatePath": str(generated.pem_path),
-            })
+            cred.update(
+                {
+                    "customKeyIdentifier": generated.thumbprint,
+                    "displayName": cred.get("displayName") or f"CN={app.get('displayName') or 'twin-app'}",
+                    "type": "AsymmetricX509Cert",
+                    "usage": "Verify",
+                    "key": generated.key_b64,
+                    "startDateTime": cred.get("startDateTime")
+                    or cert.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "endDateTime": cred.get("endDateTime") or cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "x-twin-certificatePath": str(generated.pem_path),
+                }
+            )
             cred.pop("x-twin-generate", None)
             app["keyCredentials"][i] = cred
     return doc
@@ -797,15 +1024,22 @@ def certificate_path(scenario: Mapping[str, Any], app_id: str) -> str | None:
     return None
 
 
-def federated_assertion(state: TwinState, *, issuer: str, subject: str, audience: str,
-                        lifetime: int = 3600) -> str:
+def federated_assertion(state: TwinState, *, issuer: str, subject: str, audience: str, lifetime: int = 3600) -> str:
     """A workload-identity token (what Kubernetes would project into the pod), signed with the twin's key."""
     server = cast("TwinServer", state)
     now = int(state.now())
-    return server.issuer.sign({"aud": [audience], "exp": now + lifetime, "iat": now, "nbf": now,
-                               "iss": issuer, "sub": subject,
-                               "kubernetes.io": {"namespace": "default", "serviceaccount": {"name": "workload"}}},
-                              header={"x5t": None, "typ": None})
+    return server.issuer.sign(
+        {
+            "aud": [audience],
+            "exp": now + lifetime,
+            "iat": now,
+            "nbf": now,
+            "iss": issuer,
+            "sub": subject,
+            "kubernetes.io": {"namespace": "default", "serviceaccount": {"name": "workload"}},
+        },
+        header={"x5t": None, "typ": None},
+    )
 
 
 def fingerprint(text: str) -> str:

@@ -7,7 +7,8 @@ behave, without touching the service code.
 
 Rule keys (all optional except that a rule must do something)::
 
-    {"match": {"service": "arm", "method": "GET", "path": "roleAssignments"},   # path: regex, searched, case-insensitive
+    # match.path: a regex, searched, case-insensitive
+    {"match": {"service": "arm", "method": "GET", "path": "roleAssignments"},
      "latencyMs": 200,            # delay before answering (also combined with a status or the real answer)
      "status": 429, "retryAfter": 1, "body": {...} | "text",   # answer this instead of the real handler
      "headers": {"WWW-Authenticate": "…"},   # extra response headers of a status answer (e.g. a claims challenge)
@@ -27,8 +28,18 @@ from typing import Any
 from preflight.twin.http import SERVICES
 
 ACTIONS = ("hang", "reset", "malformed", "truncate", "html")
-_RULE_KEYS = {"match", "latencyMs", "status", "retryAfter", "body", "count", "action", "hangMs", "description",
-              "headers"}
+_RULE_KEYS = {
+    "match",
+    "latencyMs",
+    "status",
+    "retryAfter",
+    "body",
+    "count",
+    "action",
+    "hangMs",
+    "description",
+    "headers",
+}
 _MATCH_KEYS = {"service", "method", "path"}
 
 
@@ -100,8 +111,9 @@ def validate(section: Any) -> list[str]:
             errors.append(f"{where}.retryAfter: must be seconds (a number) or an HTTP date string")
         if "action" in rule and rule["action"] not in ACTIONS:
             errors.append(f"{where}.action: {rule['action']!r} is not one of {', '.join(ACTIONS)}")
-        if "headers" in rule and not (isinstance(rule["headers"], dict)
-                                      and all(isinstance(v, str) for v in rule["headers"].values())):
+        if "headers" in rule and not (
+            isinstance(rule["headers"], dict) and all(isinstance(v, str) for v in rule["headers"].values())
+        ):
             errors.append(f"{where}.headers: must be an object of header name → string value")
         if "body" in rule and not isinstance(rule["body"], (dict, list, str)):
             errors.append(f"{where}.body: must be a JSON object or a string")
@@ -116,21 +128,24 @@ def parse(section: Any) -> list[Fault]:
     for i, rule in enumerate(section or ()):
         match = rule.get("match") or {}
         retry_after = rule.get("retryAfter")
-        faults.append(Fault(
-            index=i,
-            service=match.get("service"),
-            method=str(match["method"]).upper() if match.get("method") else None,
-            path=re.compile(str(match["path"]), re.IGNORECASE) if match.get("path") else None,
-            latency_ms=int(rule.get("latencyMs", 0)),
-            status=rule.get("status"),
-            retry_after=None if retry_after is None else (
-                str(int(retry_after)) if isinstance(retry_after, (int, float)) else str(retry_after)),
-            body=rule.get("body"),
-            count=rule.get("count"),
-            action=rule.get("action"),
-            hang_ms=int(rule.get("hangMs", 1000)),
-            headers=tuple((str(k), str(v)) for k, v in (rule.get("headers") or {}).items()),
-        ))
+        faults.append(
+            Fault(
+                index=i,
+                service=match.get("service"),
+                method=str(match["method"]).upper() if match.get("method") else None,
+                path=re.compile(str(match["path"]), re.IGNORECASE) if match.get("path") else None,
+                latency_ms=int(rule.get("latencyMs", 0)),
+                status=rule.get("status"),
+                retry_after=None
+                if retry_after is None
+                else (str(int(retry_after)) if isinstance(retry_after, (int, float)) else str(retry_after)),
+                body=rule.get("body"),
+                count=rule.get("count"),
+                action=rule.get("action"),
+                hang_ms=int(rule.get("hangMs", 1000)),
+                headers=tuple((str(k), str(v)) for k, v in (rule.get("headers") or {}).items()),
+            )
+        )
     return faults
 
 

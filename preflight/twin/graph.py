@@ -29,27 +29,51 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from preflight.twin import access
 from preflight.twin.http import (
-    GRAPH, AuthError, Caller, Router, TwinRequest, TwinResponse, TwinState, strip_twin_fields,
+    GRAPH,
+    AuthError,
+    Caller,
+    Router,
+    TwinRequest,
+    TwinResponse,
+    TwinState,
+    strip_twin_fields,
 )
 from preflight.twin.scenario import iso_time, option
 
-GRAPH_AUDIENCES = ("https://graph.microsoft.com", "https://graph.microsoft.com/",
-                   "00000003-0000-0000-c000-000000000000")
+GRAPH_AUDIENCES = (
+    "https://graph.microsoft.com",
+    "https://graph.microsoft.com/",
+    "00000003-0000-0000-c000-000000000000",
+)
 MAX_BATCH = 20
 MAX_GET_BY_IDS = 1000
-_ODATA_TYPES = {"users": "#microsoft.graph.user", "groups": "#microsoft.graph.group",
-                "servicePrincipals": "#microsoft.graph.servicePrincipal",
-                "applications": "#microsoft.graph.application"}
-_TYPE_NAMES = {"user": "users", "group": "groups", "serviceprincipal": "servicePrincipals",
-               "application": "applications"}
+_ODATA_TYPES = {
+    "users": "#microsoft.graph.user",
+    "groups": "#microsoft.graph.group",
+    "servicePrincipals": "#microsoft.graph.servicePrincipal",
+    "applications": "#microsoft.graph.application",
+}
+_TYPE_NAMES = {
+    "user": "users",
+    "group": "groups",
+    "serviceprincipal": "servicePrincipals",
+    "application": "applications",
+}
 # Which permissions imply which (a *.ReadWrite.All implies its *.Read.All; Directory.Read.All reads objects).
 _IMPLIED = {
     "directory.readwrite.all": {"directory.read.all"},
-    "directory.read.all": {"user.read.all", "user.readbasic.all", "group.read.all", "groupmember.read.all",
-                           "application.read.all"},
+    "directory.read.all": {
+        "user.read.all",
+        "user.readbasic.all",
+        "group.read.all",
+        "groupmember.read.all",
+        "application.read.all",
+    },
     "directory.accessasuser.all": {"directory.read.all"},
-    "user.readwrite.all": {"user.read.all"}, "user.read.all": {"user.readbasic.all"},
-    "group.readwrite.all": {"group.read.all"}, "group.read.all": {"groupmember.read.all"},
+    "user.readwrite.all": {"user.read.all"},
+    "user.read.all": {"user.readbasic.all"},
+    "group.readwrite.all": {"group.read.all"},
+    "group.read.all": {"groupmember.read.all"},
     "application.readwrite.all": {"application.read.all"},
     "application.readwrite.ownedby": {"application.read.all"},
     "policy.readwrite.conditionalaccess": {"policy.read.all"},
@@ -59,31 +83,47 @@ _MEMBER_DEFAULTS = {"User.Read", "Directory.Read.All"}
 
 # ------------------------------------------------------------------------------------------------ helpers
 
-def graph_error(status: int, code: str, message: str, principal: str | None = None,
-                request: TwinRequest | None = None) -> TwinResponse:
+
+def graph_error(
+    status: int, code: str, message: str, principal: str | None = None, request: TwinRequest | None = None
+) -> TwinResponse:
     """Graph's error body with its ``innerError`` (date, request-id, client-request-id)."""
     request_id = str(uuid.uuid4())
     client_id = request.header("client-request-id", request_id) if request else request_id
-    body = {"error": {"code": code, "message": message, "innerError": {
-        "date": iso_time(time.time()), "request-id": request_id, "client-request-id": client_id}}}
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {"date": iso_time(time.time()), "request-id": request_id, "client-request-id": client_id},
+        }
+    }
     return TwinResponse.json(status, body, headers={"request-id": request_id}, principal=principal)
 
 
 def not_found(key: str, caller: Caller, request: TwinRequest) -> TwinResponse:
     """Graph's 404 ``Request_ResourceNotFound`` naming the key that was looked up."""
-    return graph_error(404, "Request_ResourceNotFound",
-                       f"Resource '{key}' does not exist or one of its queried reference-property objects are not "
-                       "present.", caller.object_id, request)
+    return graph_error(
+        404,
+        "Request_ResourceNotFound",
+        f"Resource '{key}' does not exist or one of its queried reference-property objects are not present.",
+        caller.object_id,
+        request,
+    )
 
 
 def denied(caller: Caller, request: TwinRequest) -> TwinResponse:
     """Graph's 403 ``Authorization_RequestDenied``."""
-    return graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.",
-                       caller.object_id, request)
+    return graph_error(
+        403,
+        "Authorization_RequestDenied",
+        "Insufficient privileges to complete the operation.",
+        caller.object_id,
+        request,
+    )
 
 
 def _authenticate(state: TwinState, request: TwinRequest) -> Caller | TwinResponse:
-    audiences = GRAPH_AUDIENCES + (state.base_url, state.base_url + "/")
+    audiences = (*GRAPH_AUDIENCES, state.base_url, state.base_url + "/")
     try:
         return state.verify_bearer(request, audiences, service=GRAPH)
     except AuthError as exc:
@@ -211,8 +251,14 @@ def _entity(state: TwinState, request: TwinRequest, caller: Caller, kind: str, o
     return TwinResponse.json(200, body, principal=caller.object_id)
 
 
-def _collection(state: TwinState, request: TwinRequest, caller: Caller, fragment: str,
-                items: list[dict[str, Any]], typed: bool = False) -> TwinResponse:
+def _collection(
+    state: TwinState,
+    request: TwinRequest,
+    caller: Caller,
+    fragment: str,
+    items: list[dict[str, Any]],
+    typed: bool = False,
+) -> TwinResponse:
     """A Graph collection page: ``value`` plus ``@odata.nextLink`` (absolute, ``$skiptoken``) when more remain."""
     size = int(option(state.scenario, "graphPageSize"))
     top = request.query.get("$top")
@@ -220,7 +266,7 @@ def _collection(state: TwinState, request: TwinRequest, caller: Caller, fragment
         size = min(int(top), 999)
     token = request.query.get("$skiptoken", "")
     start = int(token) if token.isdigit() else 0
-    chunk = items[start:start + size]
+    chunk = items[start : start + size]
     values = []
     for item in chunk:
         kind = _kind_of(state, str(item.get("id", ""))) or "users"
@@ -236,8 +282,9 @@ def _collection(state: TwinState, request: TwinRequest, caller: Caller, fragment
     return TwinResponse.json(200, body, principal=caller.object_id)
 
 
-def _filter(items: list[dict[str, Any]], text: str, caller: Caller, request: TwinRequest,
-            kind: str) -> list[dict[str, Any]] | TwinResponse:
+def _filter(
+    items: list[dict[str, Any]], text: str, caller: Caller, request: TwinRequest, kind: str
+) -> list[dict[str, Any]] | TwinResponse:
     """The ``$filter`` forms preflight uses: ``prop eq 'v'`` (appId, displayName, id, userPrincipalName,
     servicePrincipalType), ``startswith(displayName,'v')``, joined by ``and``."""
     for clause in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE) if text.strip() else []:
@@ -245,8 +292,9 @@ def _filter(items: list[dict[str, Any]], text: str, caller: Caller, request: Twi
         m = re.fullmatch(r"(\w+)\s+eq\s+'((?:[^']|'')*)'", clause, re.IGNORECASE)
         s = re.fullmatch(r"startswith\(\s*(\w+)\s*,\s*'((?:[^']|'')*)'\s*\)", clause, re.IGNORECASE)
         # what `az ad sp show --id <appId or URI>` and `az role assignment --assignee` send
-        spn = re.fullmatch(r"servicePrincipalNames/any\(\s*(\w+)\s*:\s*\1\s+eq\s+'((?:[^']|'')*)'\s*\)",
-                           clause, re.IGNORECASE)
+        spn = re.fullmatch(
+            r"servicePrincipalNames/any\(\s*(\w+)\s*:\s*\1\s+eq\s+'((?:[^']|'')*)'\s*\)", clause, re.IGNORECASE
+        )
         if spn:
             wanted = spn[2].replace("''", "'").lower()
             items = [o for o in items if wanted in {str(n).lower() for n in o.get("servicePrincipalNames") or []}]
@@ -258,9 +306,14 @@ def _filter(items: list[dict[str, Any]], text: str, caller: Caller, request: Twi
         else:
             found = m or s
             prop = found[1] if found else clause
-            return graph_error(400, "Request_UnsupportedQuery",
-                               f"Unsupported or invalid query filter clause specified for property '{prop}' of "
-                               f"resource '{kind[0].upper() + kind[1:-1]}'.", caller.object_id, request)
+            return graph_error(
+                400,
+                "Request_UnsupportedQuery",
+                f"Unsupported or invalid query filter clause specified for property '{prop}' of "
+                f"resource '{kind[0].upper() + kind[1:-1]}'.",
+                caller.object_id,
+                request,
+            )
     return items
 
 
@@ -270,6 +323,7 @@ def _get_ci(obj: Mapping[str, Any], key: str) -> Any:
 
 # ------------------------------------------------------------------------------------------------ handlers
 
+
 def me(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """``GET /me``: delegated tokens only (an app token gets Graph's 400)."""
     caller = _authenticate(state, request)
@@ -277,8 +331,13 @@ def me(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResp
         return caller
     user = _find(state, "users", caller.object_id)
     if caller.kind != "user":
-        return graph_error(400, "BadRequest", "/me request is only valid with delegated authentication flow.",
-                           caller.object_id, request)
+        return graph_error(
+            400,
+            "BadRequest",
+            "/me request is only valid with delegated authentication flow.",
+            caller.object_id,
+            request,
+        )
     if user is None:
         return not_found(caller.object_id, caller, request)
     return _entity(state, request, caller, "users", user)
@@ -286,6 +345,7 @@ def me(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResp
 
 def get_object(kind: str) -> Any:
     """GET ``/{kind}/{id}`` (users also by UPN)."""
+
     def handler(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
         caller = _authenticate(state, request)
         if isinstance(caller, TwinResponse):
@@ -297,12 +357,14 @@ def get_object(kind: str) -> Any:
         if obj is None:
             return not_found(unquote(match["key"]), caller, request)
         return _entity(state, request, caller, kind, obj)
+
     handler.__name__ = f"get_{kind}"
     return handler
 
 
 def get_by_app_id(kind: str) -> Any:
     """GET ``/{kind}(appId='…')``."""
+
     def handler(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
         caller = _authenticate(state, request)
         if isinstance(caller, TwinResponse):
@@ -313,29 +375,32 @@ def get_by_app_id(kind: str) -> Any:
         if obj is None:
             return not_found(match["app"], caller, request)
         return _entity(state, request, caller, kind, obj)
+
     handler.__name__ = f"get_{kind}_by_app_id"
     return handler
 
 
 def list_objects(kind: str) -> Any:
     """GET ``/{kind}`` with ``$filter`` / ``$select`` / ``$top`` and paging."""
+
     def handler(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
         caller = _authenticate(state, request)
         if isinstance(caller, TwinResponse):
             return caller
         if not _allowed(state, caller, _READ[kind]):
             return denied(caller, request)
-        items = _filter(list(_directory(state).get(kind, [])), request.query.get("$filter", ""), caller,
-                        request, kind)
+        items = _filter(list(_directory(state).get(kind, [])), request.query.get("$filter", ""), caller, request, kind)
         if isinstance(items, TwinResponse):
             return items
         return _collection(state, request, caller, kind, items)
+
     handler.__name__ = f"list_{kind}"
     return handler
 
 
 def transitive_member_of(kind: str) -> Any:
     """GET ``/{kind}/{id}/transitiveMemberOf`` and ``/me/transitiveMemberOf``: every group, nested included."""
+
     def handler(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
         caller = _authenticate(state, request)
         if isinstance(caller, TwinResponse):
@@ -350,6 +415,7 @@ def transitive_member_of(kind: str) -> Any:
         ids = access.transitive_groups(state.scenario, str(obj["id"]))
         groups = [g for g in (_find(state, "groups", gid) for gid in ids) if g is not None]
         return _collection(state, request, caller, "directoryObjects", groups, typed=True)
+
     handler.__name__ = f"transitive_member_of_{kind}"
     return handler
 
@@ -357,8 +423,10 @@ def transitive_member_of(kind: str) -> Any:
 # Who may ask for an object's group memberships (Graph v1.0, "user: getMemberGroups" / "checkMemberGroups" and
 # "directoryObject: getMemberObjects"): every clause's permissions together, any clause suffices.
 _MEMBER_GROUPS_READ: dict[str, tuple[tuple[tuple[str, ...], ...], ...]] = {
-    "users": ((("User.ReadBasic.All", "User.Read.All"), ("GroupMember.Read.All", "Group.Read.All")),
-              (("Directory.Read.All",),)),
+    "users": (
+        (("User.ReadBasic.All", "User.Read.All"), ("GroupMember.Read.All", "Group.Read.All")),
+        (("Directory.Read.All",),),
+    ),
     "servicePrincipals": ((("Application.Read.All",),), (("Directory.Read.All",),)),
     "groups": ((("GroupMember.Read.All", "Group.Read.All"),), (("Directory.Read.All",),)),
     "directoryObjects": ((("Directory.Read.All",),),),
@@ -368,8 +436,10 @@ MAX_CHECK_GROUPS = 20
 
 def _may_read_memberships(state: TwinState, caller: Caller, kind: str) -> bool:
     have = granted_permissions(state, caller)
-    return any(all(any(p.lower() in have for p in alternatives) for alternatives in clause)
-               for clause in _MEMBER_GROUPS_READ[kind])
+    return any(
+        all(any(p.lower() in have for p in alternatives) for alternatives in clause)
+        for clause in _MEMBER_GROUPS_READ[kind]
+    )
 
 
 def member_groups(kind: str, check: bool) -> Any:
@@ -377,6 +447,7 @@ def member_groups(kind: str, check: bool) -> Any:
     ``groupIds``, at most 20), also on ``/me``: the ids of the groups the object is a member of, nested
     memberships included, as ``Collection(Edm.String)``. Anyone may ask about themselves; otherwise the
     reference's permissions for the object's type (see ``_MEMBER_GROUPS_READ``)."""
+
     def handler(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
         caller = _authenticate(state, request)
         if isinstance(caller, TwinResponse):
@@ -389,13 +460,21 @@ def member_groups(kind: str, check: bool) -> Any:
         value = body.get(field) if isinstance(body, dict) else None
         group_ids: list[Any] = value if isinstance(value, list) else []
         if (check and not isinstance(value, list)) or (not check and not isinstance(value, bool)):
-            return graph_error(400, "Request_BadRequest",
-                               f"Invalid request: a value is required for parameter '{field}'.", caller.object_id,
-                               request)
+            return graph_error(
+                400,
+                "Request_BadRequest",
+                f"Invalid request: a value is required for parameter '{field}'.",
+                caller.object_id,
+                request,
+            )
         if check and len(group_ids) > MAX_CHECK_GROUPS:
-            return graph_error(400, "Request_BadRequest",
-                               f"Too many group identifiers were specified; the maximum is {MAX_CHECK_GROUPS}.",
-                               caller.object_id, request)
+            return graph_error(
+                400,
+                "Request_BadRequest",
+                f"Too many group identifiers were specified; the maximum is {MAX_CHECK_GROUPS}.",
+                caller.object_id,
+                request,
+            )
         key = match.groupdict().get("key") or caller.object_id
         found_kind = _kind_of(state, unquote(key)) if kind == "directoryObjects" else kind
         obj = _find(state, found_kind, key) if found_kind else None
@@ -412,6 +491,7 @@ def member_groups(kind: str, check: bool) -> Any:
             ids = [g for g in ids if (_find(state, "groups", g) or {}).get("securityEnabled", True)]
         result = {"@odata.context": _context(state, "Collection(Edm.String)"), "value": list(ids)}
         return TwinResponse.json(200, result, principal=caller.object_id)
+
     handler.__name__ = f"{'check' if check else 'get'}_member_groups_{kind}"
     return handler
 
@@ -423,13 +503,18 @@ def federated_credentials(state: TwinState, request: TwinRequest, match: re.Matc
         return caller
     if not _allowed(state, caller, _READ["applications"]):
         return denied(caller, request)
-    app = _find_by_app_id(state, "applications", match["app"]) if match.groupdict().get("app") \
+    app = (
+        _find_by_app_id(state, "applications", match["app"])
+        if match.groupdict().get("app")
         else _find(state, "applications", match["key"])
+    )
     if app is None:
         return not_found(match.groupdict().get("app") or match["key"], caller, request)
     creds = [strip_twin_fields(c) for c in app.get("federatedIdentityCredentials", [])]
-    body = {"@odata.context": _context(state, f"applications('{app['id']}')/federatedIdentityCredentials"),
-            "value": creds}
+    body = {
+        "@odata.context": _context(state, f"applications('{app['id']}')/federatedIdentityCredentials"),
+        "value": creds,
+    }
     return TwinResponse.json(200, body, principal=caller.object_id)
 
 
@@ -449,8 +534,10 @@ def conditional_access_policies(state: TwinState, request: TwinRequest, match: r
     size = int(option(state.scenario, "graphPageSize"))
     token = request.query.get("$skiptoken", "")
     start = int(token) if token.isdigit() else 0
-    body: dict[str, Any] = {"@odata.context": _context(state, "identity/conditionalAccess/policies"),
-                            "value": policies[start:start + size]}
+    body: dict[str, Any] = {
+        "@odata.context": _context(state, "identity/conditionalAccess/policies"),
+        "value": policies[start : start + size],
+    }
     if start + size < len(policies):
         params = {k: v for k, v in request.query.items() if k != "$skiptoken"}
         params["$skiptoken"] = str(start + size)
@@ -468,15 +555,21 @@ def conditional_access_what_if(state: TwinState, request: TwinRequest, match: re
     if isinstance(caller, TwinResponse):
         return caller
     if not option(state.scenario, "conditionalAccessWhatIf"):
-        return graph_error(400, "BadRequest", "Resource not found for the segment 'evaluate'.", caller.object_id,
-                           request)
+        return graph_error(
+            400, "BadRequest", "Resource not found for the segment 'evaluate'.", caller.object_id, request
+        )
     if not _allowed(state, caller, _CA_READ):
         return denied(caller, request)
     try:
         kind, who, apps, applied_only = whatif.parse_request(request.json())
     except ValueError as exc:  # not JSON, or not an evaluate request
-        return graph_error(400, "BadRequest", str(exc) if isinstance(exc, whatif.WhatIfRequestError) else
-                           "Invalid JSON in the request body.", caller.object_id, request)
+        return graph_error(
+            400,
+            "BadRequest",
+            str(exc) if isinstance(exc, whatif.WhatIfRequestError) else "Invalid JSON in the request body.",
+            caller.object_id,
+            request,
+        )
     results = whatif.evaluate(state.scenario, kind, who, apps)
     if applied_only:
         results = [r for r in results if r["policyApplies"]]
@@ -494,16 +587,20 @@ def get_by_ids(state: TwinState, request: TwinRequest, match: re.Match[str]) -> 
     except ValueError:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("ids"), list):
-        return graph_error(400, "Request_BadRequest", "Invalid request: 'ids' is required.", caller.object_id,
-                           request)
+        return graph_error(400, "Request_BadRequest", "Invalid request: 'ids' is required.", caller.object_id, request)
     if len(body["ids"]) > MAX_GET_BY_IDS:
-        return graph_error(400, "Request_BadRequest",
-                           f"Too many identifiers were specified; the maximum is {MAX_GET_BY_IDS}.",
-                           caller.object_id, request)
+        return graph_error(
+            400,
+            "Request_BadRequest",
+            f"Too many identifiers were specified; the maximum is {MAX_GET_BY_IDS}.",
+            caller.object_id,
+            request,
+        )
     if not _allowed(state, caller, ("Directory.Read.All",)):
         return denied(caller, request)
-    wanted_types = {_TYPE_NAMES.get(str(t).lower().removeprefix("microsoft.graph."), "?")
-                    for t in body.get("types") or []}
+    wanted_types = {
+        _TYPE_NAMES.get(str(t).lower().removeprefix("microsoft.graph."), "?") for t in body.get("types") or []
+    }
     found = []
     for oid in body["ids"]:
         kind = _kind_of(state, str(oid))
@@ -512,10 +609,16 @@ def get_by_ids(state: TwinState, request: TwinRequest, match: re.Match[str]) -> 
         obj = _find(state, kind, str(oid))
         if obj is not None:
             found.append(obj)
-    values = [{"@odata.type": _ODATA_TYPES[_kind_of(state, o["id"]) or "users"],
-               **_public(o, _kind_of(state, o["id"]) or "users")} for o in found]
-    return TwinResponse.json(200, {"@odata.context": _context(state, "directoryObjects"), "value": values},
-                             principal=caller.object_id)
+    values = [
+        {
+            "@odata.type": _ODATA_TYPES[_kind_of(state, o["id"]) or "users"],
+            **_public(o, _kind_of(state, o["id"]) or "users"),
+        }
+        for o in found
+    ]
+    return TwinResponse.json(
+        200, {"@odata.context": _context(state, "directoryObjects"), "value": values}, principal=caller.object_id
+    )
 
 
 def batch(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
@@ -531,8 +634,9 @@ def batch(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinR
         return graph_error(400, "BadRequest", "Invalid batch payload format.", caller.object_id, request)
     if len(body["requests"]) > MAX_BATCH:
         # Graph's own words (its limit is MAX_BATCH requests per batch)
-        return graph_error(400, "BadRequest", "Number of requests inside batch exceeds the limit.",
-                           caller.object_id, request)
+        return graph_error(
+            400, "BadRequest", "Number of requests inside batch exceeds the limit.", caller.object_id, request
+        )
     responses = []
     for item in body["requests"]:
         responses.append(_batch_one(state, request, item))
@@ -542,8 +646,12 @@ def batch(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinR
 def _batch_one(state: TwinState, outer: TwinRequest, item: Any) -> dict[str, Any]:
     rid = str(item.get("id", "")) if isinstance(item, dict) else ""
     if not isinstance(item, dict) or not item.get("url") or not item.get("method"):
-        return {"id": rid, "status": 400, "headers": {"Content-Type": "application/json"},
-                "body": {"error": {"code": "BadRequest", "message": "Each request needs id, method and url."}}}
+        return {
+            "id": rid,
+            "status": 400,
+            "headers": {"Content-Type": "application/json"},
+            "body": {"error": {"code": "BadRequest", "message": "Each request needs id, method and url."}},
+        }
     url = urlsplit(str(item["url"]))
     path = "/v1.0/" + unquote(url.path).lstrip("/")
     query = {k.lower(): v for k, v in parse_qsl(url.query, keep_blank_values=True)}
@@ -553,19 +661,27 @@ def _batch_one(state: TwinState, outer: TwinRequest, item: Any) -> dict[str, Any
     inner = TwinRequest(str(item["method"]).upper(), path, query, headers, payload, raw_path=str(item["url"]))
     resolved = _ROUTER.resolve(inner.method, inner.path)
     if resolved is None or resolved[0].handler is batch:
-        return {"id": rid, "status": 400, "headers": {"Content-Type": "application/json"},
-                "body": {"error": {"code": "BadRequest", "message": f"Invalid request URL '{item['url']}'."}}}
+        return {
+            "id": rid,
+            "status": 400,
+            "headers": {"Content-Type": "application/json"},
+            "body": {"error": {"code": "BadRequest", "message": f"Invalid request URL '{item['url']}'."}},
+        }
     response = state.inner_fault(GRAPH, inner) or resolved[0].handler(state, inner, resolved[1])
     try:
         inner_body: Any = json.loads(response.body.decode() or "null")
     except ValueError:
         inner_body = response.body.decode(errors="replace")
-    return {"id": rid, "status": response.status,
-            "headers": {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "retry-after")},
-            "body": inner_body}
+    return {
+        "id": rid,
+        "status": response.status,
+        "headers": {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "retry-after")},
+        "body": inner_body,
+    }
 
 
 # ------------------------------------------------------------------------------------------------ routes
+
 
 def _add_routes(router: Router) -> None:
     v1 = r"/v1\.0"
@@ -577,12 +693,14 @@ def _add_routes(router: Router) -> None:
     router.add("GET", v1 + r"/users", GRAPH)(list_objects("users"))
     router.add("GET", v1 + r"/users/" + key, GRAPH)(get_object("users"))
     router.add("GET", v1 + r"/users/" + key + r"/transitiveMemberOf(?:/microsoft\.graph\.group)?", GRAPH)(
-        transitive_member_of("users"))
+        transitive_member_of("users")
+    )
     router.add("GET", v1 + r"/servicePrincipals", GRAPH)(list_objects("servicePrincipals"))
     router.add("GET", v1 + r"/servicePrincipals" + app, GRAPH)(get_by_app_id("servicePrincipals"))
     router.add("GET", v1 + r"/servicePrincipals/" + key, GRAPH)(get_object("servicePrincipals"))
-    router.add("GET", v1 + r"/servicePrincipals/" + key + r"/transitiveMemberOf(?:/microsoft\.graph\.group)?",
-               GRAPH)(transitive_member_of("servicePrincipals"))
+    router.add("GET", v1 + r"/servicePrincipals/" + key + r"/transitiveMemberOf(?:/microsoft\.graph\.group)?", GRAPH)(
+        transitive_member_of("servicePrincipals")
+    )
     router.add("GET", v1 + r"/applications", GRAPH)(list_objects("applications"))
     router.add("GET", v1 + r"/applications" + app, GRAPH)(get_by_app_id("applications"))
     router.add("GET", v1 + r"/applications" + app + r"/federatedIdentityCredentials", GRAPH)(federated_credentials)

@@ -37,8 +37,13 @@ KINDS = ("dns", "tls")
 # failure of that host is the arm fault.
 HOST_SERVICES = ("entra", "managed_identity", "arm", "graph", "data_plane")
 DNS_SUFFIX = ".twin.invalid"
-_DNS_LABEL = {"entra": "login", "managed_identity": "identity", "arm": "management", "graph": "graph",
-              "data_plane": "openai"}
+_DNS_LABEL = {
+    "entra": "login",
+    "managed_identity": "identity",
+    "arm": "management",
+    "graph": "graph",
+    "data_plane": "openai",
+}
 
 
 class UntrustedListener:
@@ -81,8 +86,9 @@ class UntrustedListener:
                 conn.close()  # a client that trusted this certificate gets nothing: it should never get here
 
         self._httpd = _Counting(self._twin.server, 0, context)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="twin-untrusted", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="twin-untrusted", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -129,8 +135,9 @@ def dns_host(service: str) -> str:
     return _DNS_LABEL[service] + DNS_SUFFIX
 
 
-def host_fault(twin: Any, scenario: Mapping[str, Any], service: str, kind: str,
-               untrusted: UntrustedListener | None = None) -> HostFault:
+def host_fault(
+    twin: Any, scenario: Mapping[str, Any], service: str, kind: str, untrusted: UntrustedListener | None = None
+) -> HostFault:
     """``scenario`` (a mapping, not yet loaded) with ``service`` moved to a failing host; ``twin`` is running.
 
     ``kind`` ``tls`` needs a started ``untrusted`` listener. Raises ValueError for an unknown service / kind
@@ -140,8 +147,10 @@ def host_fault(twin: Any, scenario: Mapping[str, Any], service: str, kind: str,
     from preflight.twin.managed_identity import APP_SERVICE_PATH
 
     if service not in HOST_SERVICES:
-        raise ValueError(f"no host fault for {service!r}: one of {', '.join(HOST_SERVICES)} "
-                         "(Resource Graph shares Resource Manager's host: use arm)")
+        raise ValueError(
+            f"no host fault for {service!r}: one of {', '.join(HOST_SERVICES)} "
+            "(Resource Graph shares Resource Manager's host: use arm)"
+        )
     if kind not in KINDS:
         raise ValueError(f"unknown host fault {kind!r}: one of {', '.join(KINDS)}")
     if kind == "tls":
@@ -170,17 +179,27 @@ def host_fault(twin: Any, scenario: Mapping[str, Any], service: str, kind: str,
         # Graph's URL is also its token audience: Entra must still issue tokens for it (the call then fails on
         # the host, as it would for graph.microsoft.com), so the tenant knows a service principal by that name.
         directory = doc.setdefault("directory", {})
-        directory.setdefault("servicePrincipals", []).append({
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, base)), "appId": str(uuid.uuid5(uuid.NAMESPACE_DNS, base)),
-            "displayName": "Microsoft Graph (moved by a host fault)", "servicePrincipalType": "Application",
-            "accountEnabled": True, "servicePrincipalNames": [base, base + "/"]})
+        directory.setdefault("servicePrincipals", []).append(
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, base)),
+                "appId": str(uuid.uuid5(uuid.NAMESPACE_DNS, base)),
+                "displayName": "Microsoft Graph (moved by a host fault)",
+                "servicePrincipalType": "Application",
+                "accountEnabled": True,
+                "servicePrincipalNames": [base, base + "/"],
+            }
+        )
     else:  # data_plane
         for res in doc.get("resources") or []:
             parts = str(res.get("id", "")).lower().split("/")
             if len(parts) == 9 and parts[6:8] == ["microsoft.cognitiveservices", "accounts"]:
                 res["x-twin-dataPlaneBase"] = base
     if service in ("entra", "arm", "graph"):
-        rule = {"match": {"service": "arm", "method": "GET", "path": "^/metadata/endpoints$"}, "status": 200,
-                "body": metadata, "description": f"{kind} host fault: {service} at {base}"}
+        rule = {
+            "match": {"service": "arm", "method": "GET", "path": "^/metadata/endpoints$"},
+            "status": 200,
+            "body": metadata,
+            "description": f"{kind} host fault: {service} at {base}",
+        }
         doc["faults"] = [rule, *(doc.get("faults") or [])]
     return HostFault(doc, env, host)

@@ -66,8 +66,9 @@ class TwinResponse:
     principal: str | None = None
 
     @classmethod
-    def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None,
-             principal: str | None = None) -> TwinResponse:
+    def json(
+        cls, status: int, payload: Any, headers: Mapping[str, str] | None = None, principal: str | None = None
+    ) -> TwinResponse:
         hdrs = {"Content-Type": "application/json; charset=utf-8"}
         hdrs.update(headers or {})
         return cls(status, json.dumps(payload).encode("utf-8"), hdrs, principal)

@@ -23,14 +23,42 @@ from preflight.twin.server import TwinServer
 # Variables a process under the twin must NOT inherit from the parent: each would make azure-identity (or MSAL)
 # pick another credential, authority or managed-identity endpoint. :meth:`Twin.process_environment` drops them.
 INHERITED_IDENTITY_VARIABLES = (
-    "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
-    "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "AZURE_FEDERATED_TOKEN_FILE",
-    "AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_AUTHORITY_HOST", "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-    "AZURE_REGIONAL_AUTHORITY_NAME", "AZURE_TOKEN_CREDENTIALS", "AZURE_SUBSCRIPTION_ID", "AZURE_OPENAI_ENDPOINT",
-    "AZURE_AI_ENDPOINT", "AZURE_CLOUD", "AZURE_CONFIG_DIR", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
-    "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT", "MSI_ENDPOINT", "MSI_SECRET", "ARM_CLOUD_METADATA_URL",
-    "PREFLIGHT_RESOURCE_ID", "PREFLIGHT_PROFILE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE",
-    "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+    "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_USERNAME",
+    "AZURE_PASSWORD",
+    "AZURE_AUTHORITY_HOST",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+    "AZURE_REGIONAL_AUTHORITY_NAME",
+    "AZURE_TOKEN_CREDENTIALS",
+    "AZURE_SUBSCRIPTION_ID",
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_AI_ENDPOINT",
+    "AZURE_CLOUD",
+    "AZURE_CONFIG_DIR",
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "IMDS_ENDPOINT",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "ARM_CLOUD_METADATA_URL",
+    "PREFLIGHT_RESOURCE_ID",
+    "PREFLIGHT_PROFILE",
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "CURL_CA_BUNDLE",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
 )
 
 
@@ -48,8 +76,14 @@ class Twin:
     ``request_log_path`` mirrors the request log to a JSONL file.
     """
 
-    def __init__(self, scenario: str | os.PathLike[str] | Mapping[str, Any] = "healthy", *, port: int = 0,
-                 latency_ms: int = 0, request_log_path: str | None = None) -> None:
+    def __init__(
+        self,
+        scenario: str | os.PathLike[str] | Mapping[str, Any] = "healthy",
+        *,
+        port: int = 0,
+        latency_ms: int = 0,
+        request_log_path: str | None = None,
+    ) -> None:
         self._spec = scenario
         self._port = port
         self._latency_ms = latency_ms
@@ -70,8 +104,14 @@ class Twin:
         try:
             files = tls.generate(self._workdir)
             self.ca_file = files.ca_file
-            self._server = TwinServer({}, tls=files, workdir=self._workdir, port=self._port,
-                                      latency_ms=self._latency_ms, request_log_path=self._request_log_path)
+            self._server = TwinServer(
+                {},
+                tls=files,
+                workdir=self._workdir,
+                port=self._port,
+                latency_ms=self._latency_ms,
+                request_log_path=self._request_log_path,
+            )
             self._server.reset(self._bind(scenario))
             self.shim_dir = self._workdir / "bin"
             azcli.write_shim(self.shim_dir, self.base_url, self.ca_file)
@@ -106,8 +146,7 @@ class Twin:
         from preflight.twin.scenario import bind_endpoints
 
         assert self._server is not None and self._workdir is not None
-        return entra.prepare_scenario(bind_endpoints(scenario, self._server.base_url), self._workdir,
-                                      self._cert_cache)
+        return entra.prepare_scenario(bind_endpoints(scenario, self._server.base_url), self._workdir, self._cert_cache)
 
     # -- facts -------------------------------------------------------------------------------------------
     @property
@@ -176,11 +215,13 @@ class Twin:
             raise KeyError(f"no user {user!r} in the scenario")
         return entra.issue_refresh_token(self.server, found, client_id or tokens.AZURE_CLI_APP_ID)
 
-    def federated_token(self, *, issuer: str, subject: str, audience: str = signin.DEFAULT_FEDERATED_AUDIENCE,
-                        lifetime: int = 3600) -> str:
+    def federated_token(
+        self, *, issuer: str, subject: str, audience: str = signin.DEFAULT_FEDERATED_AUDIENCE, lifetime: int = 3600
+    ) -> str:
         """A workload-identity assertion signed by the twin (what a Kubernetes token file would hold)."""
-        return entra.federated_assertion(self.server, issuer=issuer, subject=subject, audience=audience,
-                                         lifetime=lifetime)
+        return entra.federated_assertion(
+            self.server, issuer=issuer, subject=subject, audience=audience, lifetime=lifetime
+        )
 
     # -- environment -------------------------------------------------------------------------------------
     def environment(self, *, sign_in: bool = True) -> dict[str, str]:
@@ -211,11 +252,9 @@ class Twin:
             env.update(self._sign_in_environment(scenario))
         return env
 
-    def process_environment(self, base: Mapping[str, str] | None = None, *, sign_in: bool = True
-                            ) -> dict[str, str]:
+    def process_environment(self, base: Mapping[str, str] | None = None, *, sign_in: bool = True) -> dict[str, str]:
         """``base`` (default ``os.environ``) minus inherited identity variables, plus :meth:`environment`."""
-        env = {k: v for k, v in (os.environ if base is None else base).items()
-               if k not in INHERITED_IDENTITY_VARIABLES}
+        env = {k: v for k, v in (os.environ if base is None else base).items() if k not in INHERITED_IDENTITY_VARIABLES}
         env.update(self.environment(sign_in=sign_in))
         return env
 
@@ -231,9 +270,13 @@ class Twin:
 
     def _target_environment(self) -> dict[str, str]:
         target = self.scenario.get("target") or {}
-        mapping = {"tenantId": "AZURE_TENANT_ID", "subscriptionId": "AZURE_SUBSCRIPTION_ID",
-                   "resourceId": "PREFLIGHT_RESOURCE_ID", "endpoint": "AZURE_OPENAI_ENDPOINT",
-                   "profile": "PREFLIGHT_PROFILE"}
+        mapping = {
+            "tenantId": "AZURE_TENANT_ID",
+            "subscriptionId": "AZURE_SUBSCRIPTION_ID",
+            "resourceId": "PREFLIGHT_RESOURCE_ID",
+            "endpoint": "AZURE_OPENAI_ENDPOINT",
+            "profile": "PREFLIGHT_PROFILE",
+        }
         return {var: str(target[key]) for key, var in mapping.items() if target.get(key)}
 
     def _sign_in_environment(self, scenario: Mapping[str, Any]) -> dict[str, str]:
@@ -246,11 +289,19 @@ class Twin:
         wi = signin.section(scenario, "workloadIdentity")
         if wi is not None:
             token_file = self.workdir / "federated-token"
-            token_file.write_text(self.federated_token(
-                issuer=str(wi["issuer"]), subject=str(wi["subject"]),
-                audience=str(wi.get("audience") or signin.DEFAULT_FEDERATED_AUDIENCE)), encoding="utf-8")
-            env.update(AZURE_CLIENT_ID=str(wi["clientId"]), AZURE_TENANT_ID=str(wi["tenantId"]),
-                       AZURE_FEDERATED_TOKEN_FILE=str(token_file))
+            token_file.write_text(
+                self.federated_token(
+                    issuer=str(wi["issuer"]),
+                    subject=str(wi["subject"]),
+                    audience=str(wi.get("audience") or signin.DEFAULT_FEDERATED_AUDIENCE),
+                ),
+                encoding="utf-8",
+            )
+            env.update(
+                AZURE_CLIENT_ID=str(wi["clientId"]),
+                AZURE_TENANT_ID=str(wi["tenantId"]),
+                AZURE_FEDERATED_TOKEN_FILE=str(token_file),
+            )
         sp_env = signin.section(scenario, "environment")
         if sp_env is not None:
             env.update(AZURE_CLIENT_ID=str(sp_env["clientId"]), AZURE_TENANT_ID=str(sp_env["tenantId"]))

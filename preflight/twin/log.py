@@ -73,7 +73,7 @@ class RequestLog:
         self._entries: list[LogEntry] = []
         self._history: list[LogEntry] = []  # never cleared: whole-session proofs (e.g. "read-only")
         self._generation = 0  # bumped by clear(): a request that arrived before it is not "since the clear"
-        self._file: IO[str] | None = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
+        self._file: IO[str] | None = open(path, "a", encoding="utf-8") if path else None
 
     def generation(self) -> int:
         """The log's current generation; pass it back to :meth:`append` for a request that arrived now."""

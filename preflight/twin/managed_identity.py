@@ -44,8 +44,13 @@ def _identity(state: TwinState) -> Mapping[str, Any] | None:
     if sp is None and mi.get("clientId"):
         sp = entra.find_service_principal(state.scenario, app_id=str(mi["clientId"]))
     if sp is None:
-        sp = {"id": mi.get("principalId") or str(uuid.uuid4()), "appId": mi.get("clientId") or str(uuid.uuid4()),
-              "displayName": "managed-identity", "servicePrincipalType": "ManagedIdentity", "accountEnabled": True}
+        sp = {
+            "id": mi.get("principalId") or str(uuid.uuid4()),
+            "appId": mi.get("clientId") or str(uuid.uuid4()),
+            "displayName": "managed-identity",
+            "servicePrincipalType": "ManagedIdentity",
+            "accountEnabled": True,
+        }
     return sp
 
 
@@ -61,8 +66,7 @@ def _selected(sp: Mapping[str, Any], query: Mapping[str, str]) -> bool:
 
 
 def _app_service_error(status: int, message: str) -> TwinResponse:
-    return TwinResponse.json(status, {"statusCode": status, "message": message,
-                                      "correlationId": str(uuid.uuid4())})
+    return TwinResponse.json(status, {"statusCode": status, "message": message, "correlationId": str(uuid.uuid4())})
 
 
 def _imds_error(status: int, error: str, description: str) -> TwinResponse:
@@ -76,8 +80,13 @@ def _issue(state: TwinState, sp: Mapping[str, Any], resource: str) -> tuple[str,
 
 def _forced(state: TwinState, sp: Mapping[str, Any] | None, resource: str) -> TwinResponse | None:
     names = [str(sp.get("id", "")), str(sp.get("appId", ""))] if sp else []
-    forced = entra.forced_error(state, client_id=str((sp or {}).get("appId", "")), principals=names,
-                                scope=resource, grant_type="managed_identity")
+    forced = entra.forced_error(
+        state,
+        client_id=str((sp or {}).get("appId", "")),
+        principals=names,
+        scope=resource,
+        grant_type="managed_identity",
+    )
     return forced.response() if forced else None
 
 
@@ -97,9 +106,17 @@ def app_service_token(state: TwinState, request: TwinRequest, match: re.Match[st
     if not entra.resource_known(state, resource):
         return _app_service_error(400, entra.resource_not_found(resource, state.scenario.get("tenant")).args[0])
     token, exp = _issue(state, sp, resource)
-    return TwinResponse.json(200, {"access_token": token, "expires_on": str(exp), "resource": resource,
-                                   "token_type": "Bearer", "client_id": sp.get("appId")},
-                             principal=str(sp.get("id", "")))
+    return TwinResponse.json(
+        200,
+        {
+            "access_token": token,
+            "expires_on": str(exp),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": sp.get("appId"),
+        },
+        principal=str(sp.get("id", "")),
+    )
 
 
 def imds_token(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
@@ -121,10 +138,20 @@ def imds_token(state: TwinState, request: TwinRequest, match: re.Match[str]) -> 
         return _imds_error(400, "invalid_resource", str(err.body(state, request)["error_description"]))
     token, exp = _issue(state, sp, resource)
     now = int(state.now())
-    return TwinResponse.json(200, {
-        "access_token": token, "client_id": sp.get("appId"), "expires_in": str(exp - now), "expires_on": str(exp),
-        "ext_expires_in": str(exp - now), "not_before": str(now), "resource": resource, "token_type": "Bearer",
-    }, principal=str(sp.get("id", "")))
+    return TwinResponse.json(
+        200,
+        {
+            "access_token": token,
+            "client_id": sp.get("appId"),
+            "expires_in": str(exp - now),
+            "expires_on": str(exp),
+            "ext_expires_in": str(exp - now),
+            "not_before": str(now),
+            "resource": resource,
+            "token_type": "Bearer",
+        },
+        principal=str(sp.get("id", "")),
+    )
 
 
 def register(router: Router) -> None:

@@ -65,7 +65,13 @@ from typing import Any
 from preflight.twin import access
 from preflight.twin.arm_common import arm_error, authenticate
 from preflight.twin.http import (
-    RESOURCE_GRAPH, Caller, Router, TwinRequest, TwinResponse, TwinState, strip_twin_fields,
+    RESOURCE_GRAPH,
+    Caller,
+    Router,
+    TwinRequest,
+    TwinResponse,
+    TwinState,
+    strip_twin_fields,
 )
 from preflight.twin.scenario import ACCOUNT_TYPE, iso_time, option
 
@@ -134,8 +140,13 @@ class Summary:
 class Query:
     """A recognised query: the table and its ``where`` predicates (field, operator, values)."""
 
-    def __init__(self, table: str, wheres: list[tuple[str, str, list[str]]], columns: tuple[str, ...] = (),
-                 summary: Summary | None = None) -> None:
+    def __init__(
+        self,
+        table: str,
+        wheres: list[tuple[str, str, list[str]]],
+        columns: tuple[str, ...] = (),
+        summary: Summary | None = None,
+    ) -> None:
         self.table = table
         self.wheres = wheres
         self.columns = columns  # a final ``| project a, b``: only these columns (KQL: names are case-sensitive)
@@ -164,17 +175,37 @@ class Query:
 
 
 # the columns every row has (see _row), which ``project`` may name
-_COLUMNS = frozenset({"id", "name", "type", "tenantId", "kind", "location", "resourceGroup", "subscriptionId",
-                      "managedBy", "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"})
+_COLUMNS = frozenset(
+    {
+        "id",
+        "name",
+        "type",
+        "tenantId",
+        "kind",
+        "location",
+        "resourceGroup",
+        "subscriptionId",
+        "managedBy",
+        "sku",
+        "plan",
+        "properties",
+        "tags",
+        "identity",
+        "zones",
+        "extendedLocation",
+    }
+)
 _DYNAMIC = frozenset({"sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"})
 MAKE_LIST_MAX = 1_048_576  # make_list's default and maximum maxSize (KQL)
 MAX_RESPONSE_BYTES = 16_777_216  # ARG's limit on one response (400 ResponsePayloadTooLarge beyond it)
-_TABLES = {"authorizationresources": "microsoft.authorization/roleassignments", "resources": ACCOUNT_TYPE,
-           "resourcecontainers": SUBSCRIPTION_TYPE}
+_TABLES = {
+    "authorizationresources": "microsoft.authorization/roleassignments",
+    "resources": ACCOUNT_TYPE,
+    "resourcecontainers": SUBSCRIPTION_TYPE,
+}
 _FIELDS = {
     "authorizationresources": ("properties.principalid", "properties.scope", "properties.roledefinitionid"),
-    "resources": ("properties.endpoint", "properties.customsubdomainname", "name", "resourcegroup",
-                  "subscriptionid"),
+    "resources": ("properties.endpoint", "properties.customsubdomainname", "name", "resourcegroup", "subscriptionid"),
     "resourcecontainers": ("subscriptionid", "name"),
 }
 
@@ -239,7 +270,7 @@ def _aggregate(text: str) -> Aggregate | None:
     if packed is None or not m[1] or not packed[1] or len(packed[1]) % 2:
         return None  # KQL names a make_list of an expression list_; the twin asks for an explicit name
     pairs = []
-    for key, column in zip(packed[1][::2], packed[1][1::2]):
+    for key, column in zip(packed[1][::2], packed[1][1::2], strict=False):
         keys = _strings(key)
         if len(keys) != 1 or not _STR_RE.fullmatch(key) or column not in _COLUMNS:
             return None
@@ -330,6 +361,7 @@ def _matches(row: Mapping[str, Any], wheres: Sequence[tuple[str, str, list[str]]
 
 # ------------------------------------------------------------------------------------------------ rows
 
+
 def _row(item: Mapping[str, Any], tenant_id: str, table_type: str) -> dict[str, Any]:
     """An ARG row: the ARM object with ARG's lower-cased ``type``/``resourceGroup`` and standard columns."""
     rid = str(item.get("id", ""))
@@ -340,11 +372,22 @@ def _row(item: Mapping[str, Any], tenant_id: str, table_type: str) -> dict[str, 
         # from the scope; a management-group scope has neither (its 4th segment is the group, not a resource group)
         sub, rg = _scope_parts(str(item["properties"].get("scope", "")))
     return {
-        "id": rid, "name": item.get("name", ""), "type": table_type, "tenantId": tenant_id,
-        "kind": item.get("kind", ""), "location": str(item.get("location", "")).lower(), "resourceGroup": rg,
-        "subscriptionId": sub, "managedBy": item.get("managedBy", ""), "sku": item.get("sku"),
-        "plan": item.get("plan"), "properties": item.get("properties", {}), "tags": item.get("tags"),
-        "identity": item.get("identity"), "zones": item.get("zones"), "extendedLocation": item.get("extendedLocation"),
+        "id": rid,
+        "name": item.get("name", ""),
+        "type": table_type,
+        "tenantId": tenant_id,
+        "kind": item.get("kind", ""),
+        "location": str(item.get("location", "")).lower(),
+        "resourceGroup": rg,
+        "subscriptionId": sub,
+        "managedBy": item.get("managedBy", ""),
+        "sku": item.get("sku"),
+        "plan": item.get("plan"),
+        "properties": item.get("properties", {}),
+        "tags": item.get("tags"),
+        "identity": item.get("identity"),
+        "zones": item.get("zones"),
+        "extendedLocation": item.get("extendedLocation"),
     }
 
 
@@ -360,8 +403,9 @@ def _scope_parts(scope: str) -> tuple[str, str]:
 _ASSIGNMENT_TYPE = "microsoft.authorization/roleassignments"
 
 
-def _assignment_row(ra: Mapping[str, Any], tenant_id: str, sub: str, rg: str,
-                    needed: frozenset[str] | None) -> dict[str, Any]:
+def _assignment_row(
+    ra: Mapping[str, Any], tenant_id: str, sub: str, rg: str, needed: frozenset[str] | None
+) -> dict[str, Any]:
     """An ``authorizationresources`` row of a role assignment — only the ``needed`` columns (None: all), and
     its flat properties without twin-only fields: the first query over 100,000 assignments builds them all."""
     props = ra["properties"]
@@ -390,8 +434,9 @@ def _assignment_row(ra: Mapping[str, Any], tenant_id: str, sub: str, rg: str,
     return row
 
 
-def _rows(state: TwinState, caller: Caller, query: Query, subscriptions: list[str],
-          tenant_level: bool) -> list[dict[str, Any]]:
+def _rows(
+    state: TwinState, caller: Caller, query: Query, subscriptions: list[str], tenant_level: bool
+) -> list[dict[str, Any]]:
     scenario = state.scenario
     wanted = {s.lower() for s in subscriptions}
     tid = str(scenario["tenant"]["tenantId"])
@@ -422,8 +467,9 @@ def _rows(state: TwinState, caller: Caller, query: Query, subscriptions: list[st
                 continue
             if res["id"].split("/")[2].lower() not in wanted:
                 continue
-            if not access.check(scenario, caller.object_id, "Microsoft.CognitiveServices/accounts/read",
-                                res["id"]).allowed:
+            if not access.check(
+                scenario, caller.object_id, "Microsoft.CognitiveServices/accounts/read", res["id"]
+            ).allowed:
                 continue
             rows.append(_row(res, tid, ACCOUNT_TYPE))
     return [r for r in rows if _matches(r, query.wheres)]
@@ -444,8 +490,11 @@ class _AssignmentReadScopes:
     def __init__(self, scenario: Mapping[str, Any], object_id: str) -> None:
         self.scenario = scenario
         by_principal = access.assignments_by_principal(scenario)
-        roots = {access.norm_scope(str(ra["properties"].get("scope", "/")))
-                 for who in access.principal_ids(scenario, object_id) for _, ra in by_principal.get(who, ())}
+        roots = {
+            access.norm_scope(str(ra["properties"].get("scope", "/")))
+            for who in access.principal_ids(scenario, object_id)
+            for _, ra in by_principal.get(who, ())
+        }
         granted = [r for r in roots if access.check(scenario, object_id, READ_ASSIGNMENTS, r).allowed]
         self.everywhere = "/" in granted
         self.groups = {r for r in granted if r.startswith("/providers/microsoft.management/managementgroups/")}
@@ -482,8 +531,9 @@ _CACHE_LOCK = threading.Lock()
 _CACHE: list[Any] = [None, -1, {}]  # [scenario, number of assignments, key -> rows]
 
 
-def _cached_rows(state: TwinState, caller: Caller, query_text: str, query: Query, subscriptions: list[str],
-                 tenant_level: bool) -> list[dict[str, Any]]:
+def _cached_rows(
+    state: TwinState, caller: Caller, query_text: str, query: Query, subscriptions: list[str], tenant_level: bool
+) -> list[dict[str, Any]]:
     """The rows of one query, computed once per served scenario and reused for its ``$skipToken`` pages: like
     ARG's own result snapshot, and what keeps 100 pages over 100,000 assignments from rescanning them 100 times.
     Dropped when another scenario is served or assignments are appended."""
@@ -501,15 +551,18 @@ def _cached_rows(state: TwinState, caller: Caller, query_text: str, query: Query
             if query.table != "authorizationresources":  # assignment rows come out stripped
                 rows = [_strip_row(row) for row in rows]
             if query.summary is not None:
-                rows = summarize(rows, query.summary, int((scenario.get("options") or {}).get(
-                    "x-argMakeListMaxSize", MAKE_LIST_MAX)))
+                rows = summarize(
+                    rows, query.summary, int((scenario.get("options") or {}).get("x-argMakeListMaxSize", MAKE_LIST_MAX))
+                )
             elif query.columns:
                 rows = [{c: row.get(c) for c in query.columns} for row in rows]
             cache[key] = rows
         return cache[key]
 
 
-def summarize(rows: Sequence[Mapping[str, Any]], summary: Summary, list_cap: int = MAKE_LIST_MAX) -> list[dict[str, Any]]:
+def summarize(
+    rows: Sequence[Mapping[str, Any]], summary: Summary, list_cap: int = MAKE_LIST_MAX
+) -> list[dict[str, Any]]:
     """KQL ``summarize`` over rows: one output row per distinct ``by`` value (in order of first appearance
     unless ordered), the group key first, then each aggregate. ``make_list`` keeps at most
     ``min(maxSize, list_cap)`` elements — silently, as KQL does (``count()`` still counts them all)."""
@@ -555,32 +608,59 @@ def _subscription_row(scenario: Mapping[str, Any], sub: Mapping[str, Any], tenan
     groups = {access.norm_scope(str(g.get("id", ""))): g for g in scenario.get("managementGroups", [])}
     for gid in access.management_group_chain(scenario, str(sub["subscriptionId"])):
         group = groups.get(gid, {})
-        chain.append({"name": group.get("name", gid.rsplit("/", 1)[-1]),
-                      "displayName": (group.get("properties") or {}).get("displayName", group.get("name"))})
+        chain.append(
+            {
+                "name": group.get("name", gid.rsplit("/", 1)[-1]),
+                "displayName": (group.get("properties") or {}).get("displayName", group.get("name")),
+            }
+        )
     sid = str(sub["subscriptionId"])
     return {
-        "id": f"/subscriptions/{sid}", "name": sub.get("displayName", sid), "type": SUBSCRIPTION_TYPE,
-        "tenantId": sub.get("tenantId", tenant_id), "kind": "", "location": "", "resourceGroup": "",
-        "subscriptionId": sid, "managedBy": "", "sku": None, "plan": None,
-        "properties": {"subscriptionPolicies": sub.get("subscriptionPolicies"),
-                       "managementGroupAncestorsChain": chain, "state": sub.get("state", "Enabled")},
-        "tags": sub.get("tags") or {}, "identity": None, "zones": None, "extendedLocation": None,
+        "id": f"/subscriptions/{sid}",
+        "name": sub.get("displayName", sid),
+        "type": SUBSCRIPTION_TYPE,
+        "tenantId": sub.get("tenantId", tenant_id),
+        "kind": "",
+        "location": "",
+        "resourceGroup": "",
+        "subscriptionId": sid,
+        "managedBy": "",
+        "sku": None,
+        "plan": None,
+        "properties": {
+            "subscriptionPolicies": sub.get("subscriptionPolicies"),
+            "managementGroupAncestorsChain": chain,
+            "state": sub.get("state", "Enabled"),
+        },
+        "tags": sub.get("tags") or {},
+        "identity": None,
+        "zones": None,
+        "extendedLocation": None,
     }
 
 
 def _invalid_query(detail: str, caller: Caller | None) -> TwinResponse:
     """ARG's 400 for a query it cannot run (the shape the real service answers)."""
     correlation = str(uuid.uuid4())
-    return TwinResponse.json(400, {"error": {
-        "code": "BadRequest",
-        "message": "Please provide below info when asking for support: "
-                   f"timestamp = {iso_time(time.time())}, correlationId = {correlation}.",
-        "details": [
-            {"code": "InvalidQuery", "message": "Query is invalid. Please refer to the documentation for the Azure "
-                                                "Resource Graph service and fix the error before retrying."},
-            {"code": "ParserFailure", "message": detail},
-        ],
-    }}, principal=caller.object_id if caller else None)
+    return TwinResponse.json(
+        400,
+        {
+            "error": {
+                "code": "BadRequest",
+                "message": "Please provide below info when asking for support: "
+                f"timestamp = {iso_time(time.time())}, correlationId = {correlation}.",
+                "details": [
+                    {
+                        "code": "InvalidQuery",
+                        "message": "Query is invalid. Please refer to the documentation for the Azure "
+                        "Resource Graph service and fix the error before retrying.",
+                    },
+                    {"code": "ParserFailure", "message": detail},
+                ],
+            }
+        },
+        principal=caller.object_id if caller else None,
+    )
 
 
 def _encode_token(offset: int) -> str:
@@ -605,26 +685,40 @@ def query_resources(state: TwinState, request: TwinRequest, match: re.Match[str]
     except ValueError:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
-        return arm_error(400, "InvalidRequestContent",
-                         "The request content was invalid and could not be deserialized: 'query' is required.",
-                         principal=caller.object_id)
+        return arm_error(
+            400,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized: 'query' is required.",
+            principal=caller.object_id,
+        )
     parsed = parse_query(body["query"])
     if parsed is None:
-        return _invalid_query("The twin answers only the queries defined in preflight.azure.resource_graph "
-                              f"(ROLE_ASSIGNMENTS_QUERY, ACCOUNTS_QUERY, SUBSCRIPTIONS_QUERY and their filters); "
-                              f"got: {body['query']!r}",
-                              caller)
+        return _invalid_query(
+            "The twin answers only the queries defined in preflight.azure.resource_graph "
+            f"(ROLE_ASSIGNMENTS_QUERY, ACCOUNTS_QUERY, SUBSCRIPTIONS_QUERY and their filters); "
+            f"got: {body['query']!r}",
+            caller,
+        )
     scenario = state.scenario
-    tenant_subs = [s["subscriptionId"] for s in scenario.get("subscriptions", [])
-                   if str(s.get("tenantId", "")).lower() == caller.tenant_id.lower()]
+    tenant_subs = [
+        s["subscriptionId"]
+        for s in scenario.get("subscriptions", [])
+        if str(s.get("tenantId", "")).lower() == caller.tenant_id.lower()
+    ]
     requested = body.get("subscriptions")
     mgs = body.get("managementGroups") or []
     if requested:
         subs = [s for s in tenant_subs if s.lower() in {str(r).lower() for r in requested}]
     elif mgs:
-        subs = [s for s in tenant_subs if any(
-            access.norm_scope(f"/providers/Microsoft.Management/managementGroups/{g}")
-            in access.management_group_chain(scenario, s) for g in mgs)]
+        subs = [
+            s
+            for s in tenant_subs
+            if any(
+                access.norm_scope(f"/providers/Microsoft.Management/managementGroups/{g}")
+                in access.management_group_chain(scenario, s)
+                for g in mgs
+            )
+        ]
     else:
         subs = tenant_subs
     subs = [s for s in subs if access.has_any_access(scenario, caller.object_id, f"/subscriptions/{s}")]
@@ -643,9 +737,14 @@ def query_resources(state: TwinState, request: TwinRequest, match: re.Match[str]
         if decoded is None:
             return _invalid_query("The $skipToken is invalid.", caller)
         start = decoded
-    chunk = rows[start:start + size]
-    result: dict[str, Any] = {"totalRecords": len(rows), "count": len(chunk), "data": chunk, "facets": [],
-                              "resultTruncated": "false"}
+    chunk = rows[start : start + size]
+    result: dict[str, Any] = {
+        "totalRecords": len(rows),
+        "count": len(chunk),
+        "data": chunk,
+        "facets": [],
+        "resultTruncated": "false",
+    }
     if start + size < len(rows):
         if parsed.all_dynamic:  # ARG cannot page a result whose every column is dynamic
             result["resultTruncated"] = "true"
@@ -660,14 +759,24 @@ def query_resources(state: TwinState, request: TwinRequest, match: re.Match[str]
 
 def _payload_too_large(size: int, limit: int, caller: Caller) -> TwinResponse:
     """ARG's 400 for a page whose JSON would exceed its response limit (16 MiB)."""
-    return TwinResponse.json(400, {"error": {
-        "code": "BadRequest",
-        "message": "Please provide below info when asking for support: "
-                   f"timestamp = {iso_time(time.time())}, correlationId = {uuid.uuid4()}.",
-        "details": [{"code": "ResponsePayloadTooLarge",
-                     "message": f"Response payload size is {size}, and has exceeded the limit of {limit}. Please "
-                                "consider querying less data at a time and make paginated call if needed."}],
-    }}, principal=caller.object_id)
+    return TwinResponse.json(
+        400,
+        {
+            "error": {
+                "code": "BadRequest",
+                "message": "Please provide below info when asking for support: "
+                f"timestamp = {iso_time(time.time())}, correlationId = {uuid.uuid4()}.",
+                "details": [
+                    {
+                        "code": "ResponsePayloadTooLarge",
+                        "message": f"Response payload size is {size}, and has exceeded the limit of {limit}. Please "
+                        "consider querying less data at a time and make paginated call if needed.",
+                    }
+                ],
+            }
+        },
+        principal=caller.object_id,
+    )
 
 
 def register(router: Router) -> None:

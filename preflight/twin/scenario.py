@@ -23,7 +23,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,31 @@ from preflight.errors import ConfigError
 from preflight.twin import roles
 
 TOP_LEVEL_KEYS = (
-    "name", "description", "target", "options", "tenant", "otherTenants", "subscriptions", "managementGroups",
-    "resourceGroups", "resources", "roleDefinitions", "roleAssignments", "denyAssignments", "directory",
-    "signIn", "tokenErrors", "faults",
+    "name",
+    "description",
+    "target",
+    "options",
+    "tenant",
+    "otherTenants",
+    "subscriptions",
+    "managementGroups",
+    "resourceGroups",
+    "resources",
+    "roleDefinitions",
+    "roleAssignments",
+    "denyAssignments",
+    "directory",
+    "signIn",
+    "tokenErrors",
+    "faults",
 )
 DIRECTORY_KEYS = (
-    "users", "groups", "memberships", "servicePrincipals", "applications", "conditionalAccessPolicies",
+    "users",
+    "groups",
+    "memberships",
+    "servicePrincipals",
+    "applications",
+    "conditionalAccessPolicies",
     "permissions",
 )
 TARGET_KEYS = ("subscriptionId", "resourceId", "endpoint", "tenantId", "profile")
@@ -64,12 +83,15 @@ class ScenarioError(ConfigError, ValueError):
     def __init__(self, errors: list[str], source: str = "scenario") -> None:
         self.errors = list(errors)
         self.source = source
-        super().__init__(f"invalid {source}: " + "; ".join(self.errors),
-                         remediation="docs/twin-scenarios.md documents every key; "
-                                     "`preflight twin scenarios --dump healthy` prints a valid example")
+        super().__init__(
+            f"invalid {source}: " + "; ".join(self.errors),
+            remediation="docs/twin-scenarios.md documents every key; "
+            "`preflight twin scenarios --dump healthy` prints a valid example",
+        )
 
 
 # ---------------------------------------------------------------------------------------------------- loading
+
 
 def list_scenarios() -> list[str]:
     """The names of the built-in scenarios (``preflight/twin/scenarios/*.json``), sorted."""
@@ -106,11 +128,13 @@ def load_scenario(source: str | Path | Mapping[str, Any], *, now: float | None =
             except OSError as exc:
                 raise ScenarioError([f"cannot read: {exc.strerror or exc}"], label) from exc
             except UnicodeDecodeError as exc:
-                raise ScenarioError([f"not UTF-8 text (byte {exc.start}: {exc.object[exc.start]:#04x})"],
-                                    label) from exc
+                raise ScenarioError(
+                    [f"not UTF-8 text (byte {exc.start}: {exc.object[exc.start]:#04x})"], label
+                ) from exc
         else:
             raise ScenarioError(
-                [f"{text_source!r} is neither a built-in scenario ({', '.join(list_scenarios())}) nor a file"])
+                [f"{text_source!r} is neither a built-in scenario ({', '.join(list_scenarios())}) nor a file"]
+            )
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -184,14 +208,25 @@ def _external_validators(doc: Mapping[str, Any]) -> list[str]:
 
 # ------------------------------------------------------------------------------------------------ validation
 
+
 def _validate_top(doc: dict[str, Any], errors: list[str]) -> None:
     for key in doc:
         if key not in TOP_LEVEL_KEYS and not key.startswith("$"):  # "$schema" / "$comment" are allowed
             errors.append(f"{key}: unknown top-level key (allowed: {', '.join(TOP_LEVEL_KEYS)})")
     if "tenant" not in doc:
         errors.append("tenant: required (an object with at least id, the tenant GUID)")
-    list_keys = ("otherTenants", "subscriptions", "managementGroups", "resourceGroups", "resources",
-                 "roleDefinitions", "roleAssignments", "denyAssignments", "tokenErrors", "faults")
+    list_keys = (
+        "otherTenants",
+        "subscriptions",
+        "managementGroups",
+        "resourceGroups",
+        "resources",
+        "roleDefinitions",
+        "roleAssignments",
+        "denyAssignments",
+        "tokenErrors",
+        "faults",
+    )
     for key in list_keys:
         if key in doc and not isinstance(doc[key], list):
             errors.append(f"{key}: must be a list")
@@ -214,8 +249,12 @@ def _validate_top(doc: dict[str, Any], errors: list[str]) -> None:
             elif OPTION_DEFAULTS[key][0] is bool:
                 if not isinstance(value, bool):
                     errors.append(f"options.{key}: must be true or false")
-            elif not isinstance(value, int) or isinstance(value, bool) or value < 0 or (
-                    key.endswith("PageSize") or key == "pageSize") and value < 1:
+            elif (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or value < 0
+                or ((key.endswith("PageSize") or key == "pageSize") and value < 1)
+            ):
                 errors.append(f"options.{key}: must be a {'positive' if 'age' in key else 'non-negative'} integer")
     directory = doc.get("directory")
     if isinstance(directory, dict):
@@ -246,10 +285,12 @@ def _require(obj: Any, path: str, keys: tuple[str, ...], errors: list[str]) -> b
 
 # ------------------------------------------------------------------------------------------------ normalising
 
+
 def _normalise(doc: dict[str, Any], errors: list[str]) -> None:
     tenant = doc["tenant"]
-    for path, obj in [("tenant", tenant)] + [(f"otherTenants[{i}]", o)
-                                             for i, o in enumerate(doc.setdefault("otherTenants", []))]:
+    for path, obj in [("tenant", tenant)] + [
+        (f"otherTenants[{i}]", o) for i, o in enumerate(doc.setdefault("otherTenants", []))
+    ]:
         if not isinstance(obj, dict) or not (obj.get("id") or obj.get("tenantId")):
             errors.append(f"{path}.id: required (the tenant GUID)")
         else:
@@ -270,8 +311,10 @@ def _normalise(doc: dict[str, Any], errors: list[str]) -> None:
         sub.setdefault("tenantId", tid)
         sub.setdefault("displayName", f"Subscription {sid[:8]}")
         sub.setdefault("state", "Enabled")
-        sub.setdefault("subscriptionPolicies", {"locationPlacementId": "Public_2014-09-01",
-                                                "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"})
+        sub.setdefault(
+            "subscriptionPolicies",
+            {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
+        )
         subs[sid.lower()] = sub
 
     _normalise_management_groups(doc, subs, tid, errors)
@@ -318,8 +361,7 @@ def _fill_tenant(tenant: dict[str, Any]) -> None:
     tenant.setdefault("tenantType", "AAD")
 
 
-def _normalise_management_groups(doc: dict[str, Any], subs: Mapping[str, Any], tid: str,
-                                 errors: list[str]) -> None:
+def _normalise_management_groups(doc: dict[str, Any], subs: Mapping[str, Any], tid: str, errors: list[str]) -> None:
     ids: set[str] = set()
     mgs = doc.setdefault("managementGroups", [])
     for i, mg in enumerate(mgs):
@@ -349,9 +391,16 @@ def _normalise_resource(res: Any, path: str, groups: Mapping[str, Any], errors: 
         return
     parts = res["id"].strip("/").split("/")
     # /subscriptions/s/resourceGroups/rg/providers/NS/type/name[/childType/childName...]
-    if (len(parts) < 8 or len(parts) % 2 != 0 or parts[0].lower() != "subscriptions"
-            or parts[2].lower() != "resourcegroups" or parts[4].lower() != "providers"):
-        errors.append(f"{path}.id: must look like /subscriptions/{{s}}/resourceGroups/{{rg}}/providers/{{ns}}/{{type}}/{{name}}")
+    if (
+        len(parts) < 8
+        or len(parts) % 2 != 0
+        or parts[0].lower() != "subscriptions"
+        or parts[2].lower() != "resourcegroups"
+        or parts[4].lower() != "providers"
+    ):
+        errors.append(
+            f"{path}.id: must look like /subscriptions/{{s}}/resourceGroups/{{rg}}/providers/{{ns}}/{{type}}/{{name}}"
+        )
         return
     rg_id = "/" + "/".join(parts[:4])
     rg = groups.get(rg_id.lower())
@@ -359,7 +408,7 @@ def _normalise_resource(res: Any, path: str, groups: Mapping[str, Any], errors: 
         errors.append(f"{path}.id: resource group {rg_id} is not in resourceGroups")
     type_segments = [parts[6]] + [parts[k] for k in range(8, len(parts), 2)]
     res.setdefault("name", parts[-1])  # ARM answers child resources with their own name only
-    res.setdefault("type", "/".join([parts[5]] + type_segments))
+    res.setdefault("type", "/".join([parts[5], *type_segments]))
     if res["type"].lower() != DEPLOYMENT_TYPE:
         res.setdefault("location", (rg or {}).get("location", "eastus"))
     props = res.setdefault("properties", {})
@@ -392,8 +441,9 @@ def _check_unique_subdomains(doc: Mapping[str, Any], errors: list[str]) -> None:
             continue
         sub = str((res.get("properties") or {}).get("customSubDomainName") or "").lower()
         if sub and sub in seen:
-            errors.append(f"resources[{i}].properties.customSubDomainName: {sub!r} is already used by "
-                          f"resources[{seen[sub]}]")
+            errors.append(
+                f"resources[{i}].properties.customSubDomainName: {sub!r} is already used by resources[{seen[sub]}]"
+            )
         elif sub:
             seen[sub] = i
 
@@ -407,8 +457,9 @@ def _normalise_role_definitions(doc: dict[str, Any], errors: list[str]) -> None:
         if isinstance(entry, str):
             found = roles.find_builtin(entry)
             if found is None:
-                errors.append(f"{path}: {entry!r} is not a shipped built-in role "
-                              f"({', '.join(roles.builtin_role_names())})")
+                errors.append(
+                    f"{path}: {entry!r} is not a shipped built-in role ({', '.join(roles.builtin_role_names())})"
+                )
             else:
                 out.append(found)
             continue
@@ -449,8 +500,13 @@ def _normalise_directory(doc: dict[str, Any], errors: list[str]) -> None:
     directory = doc.setdefault("directory", {})
     for key in DIRECTORY_KEYS:
         directory.setdefault(key, {} if key in ("memberships", "permissions") else [])
-    required = {"users": ("id", "userPrincipalName"), "groups": ("id",), "servicePrincipals": ("id", "appId"),
-                "applications": ("id", "appId"), "conditionalAccessPolicies": ("id",)}
+    required = {
+        "users": ("id", "userPrincipalName"),
+        "groups": ("id",),
+        "servicePrincipals": ("id", "appId"),
+        "applications": ("id", "appId"),
+        "conditionalAccessPolicies": ("id",),
+    }
     known: set[str] = set()
     for key, keys in required.items():
         for i, obj in enumerate(directory[key]):
@@ -502,16 +558,19 @@ def principal_type(doc: Mapping[str, Any], object_id: str) -> str:
 def _normalise_role_assignments(doc: dict[str, Any], errors: list[str]) -> None:
     for i, ra in enumerate(doc.setdefault("roleAssignments", [])):
         path = f"roleAssignments[{i}]"
-        if not _require(ra, path, ("properties.principalId", "properties.roleDefinitionId", "properties.scope"),
-                        errors):
+        if not _require(
+            ra, path, ("properties.principalId", "properties.roleDefinitionId", "properties.scope"), errors
+        ):
             continue
         props = ra["properties"]
         scope = "/" + props["scope"].strip("/") if props["scope"].strip("/") else "/"
         props["scope"] = scope
         rd = find_role_definition(doc, props["roleDefinitionId"])
         if rd is None:
-            errors.append(f"{path}.properties.roleDefinitionId: {props['roleDefinitionId']!r} is neither a role "
-                          "in roleDefinitions nor a shipped built-in role")
+            errors.append(
+                f"{path}.properties.roleDefinitionId: {props['roleDefinitionId']!r} is neither a role "
+                "in roleDefinitions nor a shipped built-in role"
+            )
             continue
         props["roleDefinitionId"] = roles.role_definition_id(rd["name"], scope)
         if "principalType" not in props:  # not setdefault: the directory scan is costly at 100k assignments
@@ -547,8 +606,9 @@ def _normalise_deny_assignments(doc: dict[str, Any], errors: list[str]) -> None:
         for j, principal in enumerate(props["principals"]):
             if not _require(principal, f"{path}.properties.principals[{j}]", ("id",), errors):
                 continue
-            principal.setdefault("type", "SystemDefined" if principal["id"] == EVERYONE
-                                 else principal_type(doc, principal["id"]))
+            principal.setdefault(
+                "type", "SystemDefined" if principal["id"] == EVERYONE else principal_type(doc, principal["id"])
+            )
         props.setdefault("excludePrincipals", [])
         props.setdefault("doNotApplyToChildScopes", False)
         props.setdefault("isSystemProtected", True)
@@ -577,6 +637,7 @@ def _normalise_target(doc: dict[str, Any], errors: list[str]) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ endpoints
+
 
 def account_endpoint(account: Mapping[str, Any], base_url: str) -> str:
     """The twin URL of an account's data plane: ``{base}/dataplane/{customSubDomainName}/`` with a custom

@@ -79,8 +79,14 @@ def parse_request(method: str, target: str, headers: Mapping[str, str], body: by
         raw_path = "/" + raw_path.split("/", 3)[3] if raw_path.count("/") >= 3 else "/"
     path = re.sub(r"/{2,}", "/", unquote(raw_path)) or "/"
     query = {k.lower(): v for k, v in parse_qsl(raw_query, keep_blank_values=True)}
-    return TwinRequest(method=method.upper(), path=path, query=query,
-                       headers={k.lower(): v for k, v in headers.items()}, body=body, raw_path=target)
+    return TwinRequest(
+        method=method.upper(),
+        path=path,
+        query=query,
+        headers={k.lower(): v for k, v in headers.items()},
+        body=body,
+        raw_path=target,
+    )
 
 
 def _json_or_text(body: Any) -> tuple[bytes, str]:
@@ -101,9 +107,14 @@ def fault_response(fault: Fault, service: str | None) -> TwinResponse:
         headers["Retry-After"] = fault.retry_after
     if fault.action == "html":
         title = f"{status} {'Service Unavailable' if status >= 500 else 'Sign in required'}"
-        body = fault.body if isinstance(fault.body, str) else (
-            f"<!DOCTYPE html><html><head><title>{title}</title></head>"
-            f"<body><h1>{title}</h1><p>The request was intercepted by a proxy.</p></body></html>")
+        body = (
+            fault.body
+            if isinstance(fault.body, str)
+            else (
+                f"<!DOCTYPE html><html><head><title>{title}</title></head>"
+                f"<body><h1>{title}</h1><p>The request was intercepted by a proxy.</p></body></html>"
+            )
+        )
         headers["Content-Type"] = "text/html; charset=utf-8"
         return TwinResponse(status, body.encode("utf-8"), headers)
     if fault.action == "malformed":
@@ -115,17 +126,29 @@ def fault_response(fault: Fault, service: str | None) -> TwinResponse:
         headers["Content-Type"] = ctype
         return TwinResponse(status, data, headers)
     if service in (ENTRA,):
-        payload: Any = {"error": "temporarily_unavailable" if status != 429 else "too_many_requests",
-                        "error_description": f"The service is temporarily unavailable ({status})."}
+        payload: Any = {
+            "error": "temporarily_unavailable" if status != 429 else "too_many_requests",
+            "error_description": f"The service is temporarily unavailable ({status}).",
+        }
     elif service == MANAGED_IDENTITY:
         payload = {"error": "service_unavailable", "error_description": f"Managed identity endpoint {status}."}
     elif status == 429:
-        payload = {"error": {"code": "TooManyRequests", "message": (
-            "The request is being throttled as the limit has been reached for operation type - Read. For more "
-            "information, see - https://aka.ms/srpthrottlinglimits")}}
+        payload = {
+            "error": {
+                "code": "TooManyRequests",
+                "message": (
+                    "The request is being throttled as the limit has been reached for operation type - Read. For more "
+                    "information, see - https://aka.ms/srpthrottlinglimits"
+                ),
+            }
+        }
     else:
-        payload = {"error": {"code": "InternalServerError" if status >= 500 else "BadRequest",
-                             "message": f"Injected fault: HTTP {status}."}}
+        payload = {
+            "error": {
+                "code": "InternalServerError" if status >= 500 else "BadRequest",
+                "message": f"Injected fault: HTTP {status}.",
+            }
+        }
     return TwinResponse.json(status, payload, headers)
 
 
@@ -246,9 +269,17 @@ class TwinServer:
     state in (e.g. issued refresh tokens); :meth:`reset` empties it together with the log and fault counters.
     """
 
-    def __init__(self, scenario: Mapping[str, Any], *, tls: TlsFiles, workdir: Path, port: int = 0,
-                 latency_ms: int = 0, request_log_path: str | Path | None = None,
-                 router: Router | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Mapping[str, Any],
+        *,
+        tls: TlsFiles,
+        workdir: Path,
+        port: int = 0,
+        latency_ms: int = 0,
+        request_log_path: str | Path | None = None,
+        router: Router | None = None,
+    ) -> None:
         self.workdir = workdir
         self.issuer = tokens.TokenIssuer()
         self.log = RequestLog(request_log_path)
@@ -286,28 +317,47 @@ class TwinServer:
         if fault is None:
             return None
         response = fault_response(fault, service)
-        self.log.append(LogEntry(time=time.time(), method=request.method, path=request.path,
-                                 query=dict(request.query), service=service, principal=None, status=response.status,
-                                 duration_ms=0.0, raw_path=request.raw_path, fault=f"status:{fault.status}",
-                                 extra={"inBatch": "true"}))
+        self.log.append(
+            LogEntry(
+                time=time.time(),
+                method=request.method,
+                path=request.path,
+                query=dict(request.query),
+                service=service,
+                principal=None,
+                status=response.status,
+                duration_ms=0.0,
+                raw_path=request.raw_path,
+                fault=f"status:{fault.status}",
+                extra={"inBatch": "true"},
+            )
+        )
         return response
 
     @property
     def tenant_id(self) -> str:
         return str((self._scenario.get("tenant") or {}).get("id", ""))
 
-    def verify_bearer(self, request: TwinRequest, audiences: tuple[str, ...], *, service: str,
-                      tenant_id: str | None = None) -> Caller:
+    def verify_bearer(
+        self, request: TwinRequest, audiences: tuple[str, ...], *, service: str, tenant_id: str | None = None
+    ) -> Caller:
         """See :meth:`TwinState.verify_bearer`; ``tenant_id`` (extension) overrides the scenario's tenant,
         e.g. ARM checks against the tenant of the subscription being accessed."""
-        return tokens.verify_bearer(self.issuer, request, audiences, service=service, base_url=self.base_url,
-                                    tenant_id=self.tenant_id if tenant_id is None else tenant_id,
-                                    now=self.now())
+        return tokens.verify_bearer(
+            self.issuer,
+            request,
+            audiences,
+            service=service,
+            base_url=self.base_url,
+            tenant_id=self.tenant_id if tenant_id is None else tenant_id,
+            now=self.now(),
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> TwinServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"twin:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"twin:{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -350,13 +400,24 @@ class TwinServer:
             return
 
         def record(status: int, principal: str | None = None) -> None:
-            self.log.append(LogEntry(
-                time=time.time(), method=request.method, path=request.path, query=dict(request.query),
-                service=service, principal=principal, status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3), raw_path=request.raw_path,
-                fault=(fault.action or (f"status:{fault.status}" if fault.status else "latency")) if fault else None,
-                extra=body_summary(request.method, request.header("content-type"), request.body),
-            ), generation)
+            self.log.append(
+                LogEntry(
+                    time=time.time(),
+                    method=request.method,
+                    path=request.path,
+                    query=dict(request.query),
+                    service=service,
+                    principal=principal,
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                    raw_path=request.raw_path,
+                    fault=(fault.action or (f"status:{fault.status}" if fault.status else "latency"))
+                    if fault
+                    else None,
+                    extra=body_summary(request.method, request.header("content-type"), request.body),
+                ),
+                generation,
+            )
 
         if fault and fault.action == "hang":
             self._stopping.wait(fault.hang_ms / 1000)
@@ -383,16 +444,42 @@ class TwinServer:
             return response
         except AuthError as exc:
             return exc.response
-        except Exception:  # noqa: BLE001 - a twin bug must answer 500 and be recorded, not kill the thread
+        except Exception:
             tb = traceback.format_exc()
             self.errors.append(f"{request.method} {request.path}\n{tb}")
-            return TwinResponse.json(500, {"error": {"code": "InternalServerError", "message": (
-                f"The twin failed while handling {request.method} {request.path}: {tb.strip().splitlines()[-1]}")}})
+            return TwinResponse.json(
+                500,
+                {
+                    "error": {
+                        "code": "InternalServerError",
+                        "message": (
+                            f"The twin failed while handling {request.method} {request.path}: "
+                            f"{tb.strip().splitlines()[-1]}"
+                        ),
+                    }
+                },
+            )
 
     def _not_found(self, request: TwinRequest, wrong_method: bool) -> TwinResponse:
         if wrong_method:
-            return TwinResponse.json(405, {"error": {"code": "MethodNotAllowed", "message": (
-                f"The requested resource does not support http method '{request.method}'.")}})
-        return TwinResponse.json(404, {"error": {"code": "NotFound", "message": (
-            f"The requested path '{request.path}' was not found. (The Azure twin has no route for "
-            f"{request.method} {request.path}.)")}})
+            return TwinResponse.json(
+                405,
+                {
+                    "error": {
+                        "code": "MethodNotAllowed",
+                        "message": (f"The requested resource does not support http method '{request.method}'."),
+                    }
+                },
+            )
+        return TwinResponse.json(
+            404,
+            {
+                "error": {
+                    "code": "NotFound",
+                    "message": (
+                        f"The requested path '{request.path}' was not found. (The Azure twin has no route for "
+                        f"{request.method} {request.path}.)"
+                    ),
+                }
+            },
+        )

@@ -51,8 +51,18 @@ def validate(section: Any) -> list[str]:
             errors.append(f"{where}.{key}: required")
         for key in sorted(set(value) - required - optional):
             errors.append(f"{where}.{key}: unknown key (expected {', '.join(sorted(required | optional))})")
-        for key in ("clientId", "tenantId", "principalId", "issuer", "subject", "audience", "clientSecret",
-                    "user", "servicePrincipal", "subscriptionId"):
+        for key in (
+            "clientId",
+            "tenantId",
+            "principalId",
+            "issuer",
+            "subject",
+            "audience",
+            "clientSecret",
+            "user",
+            "servicePrincipal",
+            "subscriptionId",
+        ):
             if key in value and value[key] is not None and not isinstance(value[key], str):
                 errors.append(f"{where}.{key}: must be a string")
         for key in ("loggedIn", "refreshTokenExpired", "certificate", "sendCertificateChain"):

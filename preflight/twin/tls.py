@@ -40,10 +40,12 @@ class TlsFiles:
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "azure-preflight twin"),
-        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-    ])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "azure-preflight twin"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
 def generate(directory: Path) -> TlsFiles:
@@ -56,14 +58,27 @@ def generate(directory: Path) -> TlsFiles:
     ca_name = _name("azure-preflight twin CA")
     ca_cert = (
         x509.CertificateBuilder()
-        .subject_name(ca_name).issuer_name(ca_name)
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before).not_valid_after(not_after)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -71,12 +86,16 @@ def generate(directory: Path) -> TlsFiles:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("localhost")).issuer_name(ca_name)
+        .subject_name(_name("localhost"))
+        .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before).not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName([
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), critical=False)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
@@ -86,8 +105,7 @@ def generate(directory: Path) -> TlsFiles:
     files = TlsFiles(directory / "twin-ca.pem", directory / "twin-server.pem", directory / "twin-server.key")
     files.ca_file.write_bytes(ca_cert.public_bytes(_PEM))
     files.cert_file.write_bytes(cert.public_bytes(_PEM))
-    files.key_file.write_bytes(key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8,
-                                                 serialization.NoEncryption()))
+    files.key_file.write_bytes(key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     files.key_file.chmod(0o600)
     return files
 
@@ -107,9 +125,9 @@ class ClientCertificate:
     thumbprint: str
 
 
-def generate_client_certificate(path: Path, subject: str,
-                                not_before: _dt.datetime | None = None,
-                                not_after: _dt.datetime | None = None) -> ClientCertificate:
+def generate_client_certificate(
+    path: Path, subject: str, not_before: _dt.datetime | None = None, not_after: _dt.datetime | None = None
+) -> ClientCertificate:
     """Generate an RSA-2048 certificate (MSAL signs client assertions with RSA: PS256/RS256) at ``path``."""
     import base64
 
@@ -118,7 +136,8 @@ def generate_client_certificate(path: Path, subject: str,
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name)
+        .subject_name(name)
+        .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before or now - _dt.timedelta(days=1))
@@ -129,5 +148,6 @@ def generate_client_certificate(path: Path, subject: str,
     path.write_bytes(pem + cert.public_bytes(_PEM))
     path.chmod(0o600)
     der = cert.public_bytes(serialization.Encoding.DER)
-    return ClientCertificate(path, cert, base64.b64encode(der).decode("ascii"),
-                             cert.fingerprint(hashes.SHA1()).hex().upper())
+    return ClientCertificate(
+        path, cert, base64.b64encode(der).decode("ascii"), cert.fingerprint(hashes.SHA1()).hex().upper()
+    )

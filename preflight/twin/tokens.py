@@ -56,7 +56,8 @@ _USER_SCOPES = {
     "https://graph.microsoft.com": (
         "Application.ReadWrite.All AppRoleAssignment.ReadWrite.All AuditLog.Read.All "
         "DelegatedPermissionGrant.ReadWrite.All Directory.AccessAsUser.All email Group.ReadWrite.All "
-        "openid profile User.Read.All User.ReadWrite.All"),
+        "openid profile User.Read.All User.ReadWrite.All"
+    ),
 }
 
 
@@ -103,9 +104,13 @@ class TokenIssuer:
         now = _dt.datetime.now(_dt.UTC)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "accounts.twin.local")])
         self._cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(self._key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - _dt.timedelta(days=1)).not_valid_after(now + _dt.timedelta(days=30))
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _dt.timedelta(days=1))
+            .not_valid_after(now + _dt.timedelta(days=30))
             .sign(self._key, hashes.SHA256())
         )
         der = self._cert.public_bytes(serialization.Encoding.DER)
@@ -131,8 +136,11 @@ class TokenIssuer:
         hdr: dict[str, Any] = {"typ": "JWT", "alg": "RS256", "x5t": self.kid, "kid": self.kid}
         hdr.update(header or {})
         hdr = {k: v for k, v in hdr.items() if v is not None}  # None removes a default header
-        signing_input = (b64url(json.dumps(hdr, separators=(",", ":")).encode())
-                         + "." + b64url(json.dumps(dict(claims), separators=(",", ":")).encode()))
+        signing_input = (
+            b64url(json.dumps(hdr, separators=(",", ":")).encode())
+            + "."
+            + b64url(json.dumps(dict(claims), separators=(",", ":")).encode())
+        )
         signature = self._key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
         token = signing_input + "." + b64url(signature)
         self.remember(token)
@@ -145,8 +153,9 @@ class TokenIssuer:
             raise ValueError("token is not signed by the twin's key")
         signing_input, _, signature = token.rpartition(".")
         try:
-            self._key.public_key().verify(b64url_decode(signature), signing_input.encode("ascii"),
-                                          padding.PKCS1v15(), hashes.SHA256())
+            self._key.public_key().verify(
+                b64url_decode(signature), signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256()
+            )
         except (InvalidSignature, ValueError) as exc:
             raise ValueError("invalid signature") from exc
         return claims
@@ -155,7 +164,10 @@ class TokenIssuer:
         """The key set in Entra's ``discovery/v2.0/keys`` shape."""
         numbers = self._key.public_key().public_numbers()
         key: dict[str, Any] = {
-            "kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid,
+            "kty": "RSA",
+            "use": "sig",
+            "kid": self.kid,
+            "x5t": self.kid,
             "n": b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
             "e": b64url(numbers.e.to_bytes(3, "big")),
             "x5c": [self._x5c],
@@ -175,7 +187,7 @@ def v2_issuer(base_url: str, tenant_id: str) -> str:
 
 
 def token_version(resource: str) -> str:
-    """"1.0" or "2.0": the access-token version the resource's registration asks for (v1 when unknown)."""
+    """ "1.0" or "2.0": the access-token version the resource's registration asks for (v1 when unknown)."""
     return KNOWN_RESOURCES.get(normalize_resource(resource), "1.0")
 
 
@@ -184,13 +196,14 @@ def _pairwise_sub(object_id: str, client_id: str) -> str:
     return b64url(hashlib.sha256(f"{object_id}:{client_id}".encode()).digest())[:43]
 
 
-def _common(tenant_id: str, audience: str, version: str, base_url: str, now: float,
-            lifetime: int) -> dict[str, Any]:
+def _common(tenant_id: str, audience: str, version: str, base_url: str, now: float, lifetime: int) -> dict[str, Any]:
     iat = int(now)
     return {
         "aud": audience,
         "iss": v1_issuer(tenant_id) if version == "1.0" else v2_issuer(base_url, tenant_id),
-        "iat": iat, "nbf": iat, "exp": iat + lifetime,
+        "iat": iat,
+        "nbf": iat,
+        "exp": iat + lifetime,
         "aio": b64url(uuid.uuid4().bytes + uuid.uuid4().bytes)[:40],
         "rh": "0.AAAA" + b64url(uuid.uuid4().bytes) + ".",
         "tid": tenant_id,
@@ -199,9 +212,20 @@ def _common(tenant_id: str, audience: str, version: str, base_url: str, now: flo
     }
 
 
-def app_claims(*, tenant_id: str, audience: str, app_id: str, object_id: str, base_url: str, now: float,
-               appidacr: str = "1", roles: Iterable[str] = (), mi_resource_id: str | None = None,
-               version: str | None = None, lifetime: int = 3599) -> dict[str, Any]:
+def app_claims(
+    *,
+    tenant_id: str,
+    audience: str,
+    app_id: str,
+    object_id: str,
+    base_url: str,
+    now: float,
+    appidacr: str = "1",
+    roles: Iterable[str] = (),
+    mi_resource_id: str | None = None,
+    version: str | None = None,
+    lifetime: int = 3599,
+) -> dict[str, Any]:
     """Claims of an app-only token (client credentials or managed identity).
 
     ``appidacr``: "1" for a client secret, "2" for a certificate / federated assertion / managed identity.
@@ -222,9 +246,19 @@ def app_claims(*, tenant_id: str, audience: str, app_id: str, object_id: str, ba
     return claims
 
 
-def user_claims(*, tenant_id: str, audience: str, user: Mapping[str, Any], client_id: str, base_url: str,
-                now: float, amr: Iterable[str] = ("pwd",), scp: str | None = None, version: str | None = None,
-                lifetime: int = 4199) -> dict[str, Any]:
+def user_claims(
+    *,
+    tenant_id: str,
+    audience: str,
+    user: Mapping[str, Any],
+    client_id: str,
+    base_url: str,
+    now: float,
+    amr: Iterable[str] = ("pwd",),
+    scp: str | None = None,
+    version: str | None = None,
+    lifetime: int = 4199,
+) -> dict[str, Any]:
     """Claims of a delegated (user) token, e.g. what ``az account get-access-token`` returns for a user."""
     version = version or token_version(audience)
     claims = _common(tenant_id, audience, version, base_url, now, lifetime)
@@ -232,16 +266,28 @@ def user_claims(*, tenant_id: str, audience: str, user: Mapping[str, Any], clien
     upn = str(user.get("userPrincipalName", ""))
     scope = scp or user.get("x-twin-scp") or _USER_SCOPES.get(normalize_resource(audience), "user_impersonation")
     claims.update(
-        acr="1", amr=list(amr), idtyp="user", ipaddr="127.0.0.1", name=user.get("displayName", ""),
-        oid=oid, scp=scope, sub=_pairwise_sub(oid, client_id), xms_idrel="1 8",
+        acr="1",
+        amr=list(amr),
+        idtyp="user",
+        ipaddr="127.0.0.1",
+        name=user.get("displayName", ""),
+        oid=oid,
+        scp=scope,
+        sub=_pairwise_sub(oid, client_id),
+        xms_idrel="1 8",
     )
     if user.get("givenName"):
         claims["given_name"] = user["givenName"]
     if user.get("surname"):
         claims["family_name"] = user["surname"]
     if version == "1.0":
-        claims.update(appid=client_id, appidacr="0", unique_name=upn, upn=upn,
-                      puid=hashlib.sha256(oid.encode()).hexdigest()[:16].upper())
+        claims.update(
+            appid=client_id,
+            appidacr="0",
+            unique_name=upn,
+            upn=upn,
+            puid=hashlib.sha256(oid.encode()).hexdigest()[:16].upper(),
+        )
     else:
         claims.update(azp=client_id, azpacr="0", preferred_username=upn)
     if user.get("userType") == "Guest":
@@ -253,52 +299,88 @@ def user_claims(*, tenant_id: str, audience: str, user: Mapping[str, Any], clien
 
 def caller_from_claims(claims: Mapping[str, Any]) -> Caller:
     """The :class:`Caller` a verified token stands for."""
-    if claims.get("idtyp") == "user" or "scp" in claims and "upn" in claims:
+    if claims.get("idtyp") == "user" or ("scp" in claims and "upn" in claims):
         kind = "user"
     elif claims.get("xms_mirid"):
         kind = "managedIdentity"
     else:
         kind = "servicePrincipal"
-    return Caller(object_id=str(claims.get("oid", "")), tenant_id=str(claims.get("tid", "")),
-                  app_id=claims.get("appid") or claims.get("azp"), kind=kind, claims=dict(claims))
+    return Caller(
+        object_id=str(claims.get("oid", "")),
+        tenant_id=str(claims.get("tid", "")),
+        app_id=claims.get("appid") or claims.get("azp"),
+        kind=kind,
+        claims=dict(claims),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Bearer verification with each service's real refusal.
 
+
 def _utc(ts: float) -> str:
     # ARM prints times like "11/23/2026 2:33:40 PM".
     d = _dt.datetime.fromtimestamp(ts, _dt.UTC)
-    return f"{d.month}/{d.day}/{d.year} {d.hour % 12 or 12}:{d.minute:02d}:{d.second:02d} {'AM' if d.hour < 12 else 'PM'}"
+    return (
+        f"{d.month}/{d.day}/{d.year} {d.hour % 12 or 12}:{d.minute:02d}:{d.second:02d} {'AM' if d.hour < 12 else 'PM'}"
+    )
 
 
 def _arm_refusal(code: str, message: str, base_url: str, description: str) -> TwinResponse:
-    www = (f'Bearer authorization_uri="{base_url}/", error="invalid_token", '
-           f'error_description="{description}"')
-    return TwinResponse.json(401, {"error": {"code": code, "message": message}},
-                             headers={"WWW-Authenticate": www, "x-ms-failure-cause": "gateway"})
+    www = f'Bearer authorization_uri="{base_url}/", error="invalid_token", error_description="{description}"'
+    return TwinResponse.json(
+        401,
+        {"error": {"code": code, "message": message}},
+        headers={"WWW-Authenticate": www, "x-ms-failure-cause": "gateway"},
+    )
 
 
 def _graph_refusal(message: str, request: TwinRequest) -> TwinResponse:
-    body = {"error": {"code": "InvalidAuthenticationToken", "message": message, "innerError": {
-        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-        "request-id": str(uuid.uuid4()),
-        "client-request-id": request.header("client-request-id") or str(uuid.uuid4())}}}
-    www = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
-           f'client_id="{GRAPH_APP_ID}"')
+    body = {
+        "error": {
+            "code": "InvalidAuthenticationToken",
+            "message": message,
+            "innerError": {
+                "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+                "request-id": str(uuid.uuid4()),
+                "client-request-id": request.header("client-request-id") or str(uuid.uuid4()),
+            },
+        }
+    }
+    www = (
+        'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+        f'client_id="{GRAPH_APP_ID}"'
+    )
     return TwinResponse.json(401, body, headers={"WWW-Authenticate": www})
 
 
 def _data_plane_refusal(audiences: tuple[str, ...]) -> TwinResponse:
     aud = audiences[0] if audiences else "https://cognitiveservices.azure.com"
-    return TwinResponse.json(401, {"error": {"code": "401", "message": (
-        f"Unauthorized. Access token is missing, invalid, audience is incorrect ({aud.rstrip('/')}), "
-        "or have expired.")}})
+    return TwinResponse.json(
+        401,
+        {
+            "error": {
+                "code": "401",
+                "message": (
+                    f"Unauthorized. Access token is missing, invalid, audience is incorrect ({aud.rstrip('/')}), "
+                    "or have expired."
+                ),
+            }
+        },
+    )
 
 
-def refusal(service: str, reason: str, *, request: TwinRequest, audiences: tuple[str, ...], base_url: str,
-            token_claims: Mapping[str, Any] | None = None, expected_tenant: str = "", now: float = 0.0
-            ) -> TwinResponse:
+def refusal(
+    service: str,
+    reason: str,
+    *,
+    request: TwinRequest,
+    audiences: tuple[str, ...],
+    base_url: str,
+    token_claims: Mapping[str, Any] | None = None,
+    expected_tenant: str = "",
+    now: float = 0.0,
+) -> TwinResponse:
     """The answer ``service`` gives for a refused token. ``reason``: missing | invalid | audience | expired |
     tenant."""
     claims = token_claims or {}
@@ -315,21 +397,29 @@ def refusal(service: str, reason: str, *, request: TwinRequest, audiences: tuple
         return _data_plane_refusal(audiences)
     # ARM and everything else served through ARM's front door (Resource Graph, the twin's own endpoints).
     if reason == "missing":
-        return _arm_refusal("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.",
-                            base_url, "The authentication failed because of missing 'Authorization' header.")
+        return _arm_refusal(
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.",
+            base_url,
+            "The authentication failed because of missing 'Authorization' header.",
+        )
     if reason == "audience":
         allowed = ",".join(f"'{a}'" for a in audiences)
         return _arm_refusal(
             "InvalidAuthenticationTokenAudience",
             f"The access token has been obtained for wrong audience or resource '{claims.get('aud', '')}'. "
             f"It should exactly match with one of the allowed audiences {allowed}.",
-            base_url, "The access token has been obtained for wrong audience or resource.")
+            base_url,
+            "The access token has been obtained for wrong audience or resource.",
+        )
     if reason == "expired":
         return _arm_refusal(
             "ExpiredAuthenticationToken",
             f"The access token expiry UTC time '{_utc(float(claims.get('exp', 0)))}' is earlier than current UTC "
             f"time '{_utc(now)}'.",
-            base_url, "The access token expiry UTC time is earlier than current UTC time.")
+            base_url,
+            "The access token expiry UTC time is earlier than current UTC time.",
+        )
     if reason == "tenant":
         return _arm_refusal(
             "InvalidAuthenticationTokenTenant",
@@ -339,21 +429,43 @@ def refusal(service: str, reason: str, *, request: TwinRequest, audiences: tuple
             "another tenant there is no impact to the services, but information about new tenant could take "
             "time to propagate (up to an hour). If you just transferred your subscription and see this error "
             "message, please try back later.",
-            base_url, "The access token is from the wrong issuer.")
-    return _arm_refusal("InvalidAuthenticationToken", "The access token is invalid.", base_url,
-                        "The access token is invalid.")
+            base_url,
+            "The access token is from the wrong issuer.",
+        )
+    return _arm_refusal(
+        "InvalidAuthenticationToken", "The access token is invalid.", base_url, "The access token is invalid."
+    )
 
 
-def verify_bearer(issuer: TokenIssuer, request: TwinRequest, audiences: tuple[str, ...], *, service: str,
-                  base_url: str, tenant_id: str, now: float) -> Caller:
+def verify_bearer(
+    issuer: TokenIssuer,
+    request: TwinRequest,
+    audiences: tuple[str, ...],
+    *,
+    service: str,
+    base_url: str,
+    tenant_id: str,
+    now: float,
+) -> Caller:
     """Validate ``Authorization: Bearer`` like ``service`` does; raise :class:`AuthError` with its refusal.
 
     Order follows ARM: a token it cannot parse or verify is "invalid", then audience, then expiry, then tenant.
     ``audiences`` compare case-insensitively and with or without a trailing slash.
     """
+
     def refuse(reason: str, claims: Mapping[str, Any] | None = None) -> AuthError:
-        return AuthError(refusal(service, reason, request=request, audiences=audiences, base_url=base_url,
-                                 token_claims=claims, expected_tenant=tenant_id, now=now))
+        return AuthError(
+            refusal(
+                service,
+                reason,
+                request=request,
+                audiences=audiences,
+                base_url=base_url,
+                token_claims=claims,
+                expected_tenant=tenant_id,
+                now=now,
+            )
+        )
 
     auth = request.header("authorization")
     scheme, _, token = auth.partition(" ")

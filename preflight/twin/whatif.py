@@ -29,8 +29,16 @@ USER_SIGN_IN = "#microsoft.graph.usersignin"
 SP_SIGN_IN = "#microsoft.graph.serviceprincipalsignin"
 APPLICATION_CONTEXT = "#microsoft.graph.applicationcontext"
 # Conditions a sign-in must describe (signInConditions) before the twin can say whether they match.
-_NEEDS_DETAILS = ("locations", "platforms", "devices", "userRiskLevels", "signInRiskLevels",
-                  "servicePrincipalRiskLevels", "insiderRiskLevels", "authenticationFlows")
+_NEEDS_DETAILS = (
+    "locations",
+    "platforms",
+    "devices",
+    "userRiskLevels",
+    "signInRiskLevels",
+    "servicePrincipalRiskLevels",
+    "insiderRiskLevels",
+    "authenticationFlows",
+)
 
 
 class WhatIfRequestError(ValueError):
@@ -47,8 +55,11 @@ def parse_request(body: Any) -> tuple[str, str, list[str], bool]:
         raise WhatIfRequestError("The request body must be a JSON object.")
     identity = body.get("signInIdentity")
     context = body.get("signInContext")
-    if not isinstance(identity, dict) or not isinstance(context, dict) or \
-            not isinstance(body.get("signInConditions"), dict):
+    if (
+        not isinstance(identity, dict)
+        or not isinstance(context, dict)
+        or not isinstance(body.get("signInConditions"), dict)
+    ):
         raise WhatIfRequestError("signInIdentity, signInContext and signInConditions are required.")
     odata = str(identity.get("@odata.type") or "").lower()
     if odata == USER_SIGN_IN and identity.get("userId"):
@@ -56,10 +67,12 @@ def parse_request(body: Any) -> tuple[str, str, list[str], bool]:
     elif odata == SP_SIGN_IN and identity.get("servicePrincipalId"):
         kind, who = "servicePrincipal", str(identity["servicePrincipalId"])
     else:
-        raise WhatIfRequestError("signInIdentity must be a userSignIn with userId or a servicePrincipalSignIn "
-                                 "with servicePrincipalId.")
-    if str(context.get("@odata.type") or "").lower() != APPLICATION_CONTEXT or \
-            not isinstance(context.get("includeApplications"), list):
+        raise WhatIfRequestError(
+            "signInIdentity must be a userSignIn with userId or a servicePrincipalSignIn with servicePrincipalId."
+        )
+    if str(context.get("@odata.type") or "").lower() != APPLICATION_CONTEXT or not isinstance(
+        context.get("includeApplications"), list
+    ):
         raise WhatIfRequestError("signInContext must be an applicationContext with includeApplications.")
     only = body.get("appliedPoliciesOnly", False)
     return kind, who, [str(a) for a in context["includeApplications"]], bool(only)
@@ -68,8 +81,11 @@ def parse_request(body: Any) -> tuple[str, str, list[str], bool]:
 def _user_reason(users: Mapping[str, Any], object_id: str, groups: set[str]) -> str | None:
     """None when the user is in scope, else the analysis reason."""
     oid = object_id.lower()
-    if oid in _lower(users.get("excludeUsers")) or "all" in _lower(users.get("excludeUsers")) or \
-            groups & _lower(users.get("excludeGroups")):
+    if (
+        oid in _lower(users.get("excludeUsers"))
+        or "all" in _lower(users.get("excludeUsers"))
+        or groups & _lower(users.get("excludeGroups"))
+    ):
         return "users"
     include = _lower(users.get("includeUsers"))
     if "all" in include or oid in include or groups & _lower(users.get("includeGroups")):
@@ -115,8 +131,10 @@ def evaluate(scenario: Mapping[str, Any], kind: str, who: str, app_ids: list[str
     if kind == "user":
         groups = {g.lower() for g in access.transitive_groups(scenario, who)}
     else:
-        sp = next((s for s in directory.get("servicePrincipals") or []
-                   if str(s.get("appId", "")).lower() == who.lower()), None)
+        sp = next(
+            (s for s in directory.get("servicePrincipals") or [] if str(s.get("appId", "")).lower() == who.lower()),
+            None,
+        )
         sp_object_id = str(sp["id"]) if sp else None
     out = []
     for policy in directory.get("conditionalAccessPolicies") or []:
@@ -130,6 +148,7 @@ def evaluate(scenario: Mapping[str, Any], kind: str, who: str, app_ids: list[str
         reason = reason or _application_reason(conditions.get("applications") or {}, app_ids)
         if reason is None and _needs_details(conditions):
             reason = "notEnoughInformation"
-        out.append({**strip_twin_fields(policy), "policyApplies": reason is None,
-                    "analysisReasons": reason or "notSet"})
+        out.append(
+            {**strip_twin_fields(policy), "policyApplies": reason is None, "analysisReasons": reason or "notSet"}
+        )
     return out

@@ -24,9 +24,18 @@ OPENAI_USER = f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/5e0bd9bd
 
 
 def row(**kw: Any) -> dict[str, Any]:
-    base = {"assignment_id": "x", "scope": SUB, "scope_level": "subscription", "role_definition_id": READER,
-            "principal_id": "p", "principal_type": "User", "principal_subtype": "Member",
-            "principal_exists": True, "principal_app_id": None, "principal_display_name": "someone"}
+    base = {
+        "assignment_id": "x",
+        "scope": SUB,
+        "scope_level": "subscription",
+        "role_definition_id": READER,
+        "principal_id": "p",
+        "principal_type": "User",
+        "principal_subtype": "Member",
+        "principal_exists": True,
+        "principal_app_id": None,
+        "principal_display_name": "someone",
+    }
     base.update(kw)
     return base
 
@@ -44,10 +53,12 @@ def test_scope_levels_and_inheritance() -> None:
 
 
 def test_dedupe_keeps_one_row_per_assignment_id_case_insensitively() -> None:
-    a = Assignment(id="/X/roleAssignments/1", scope=SUB, role_definition_id=READER, principal_id="p",
-                   principal_type="User")
-    b = Assignment(id="/x/roleassignments/1", scope=SUB, role_definition_id=READER, principal_id="p",
-                   principal_type="User")
+    a = Assignment(
+        id="/X/roleAssignments/1", scope=SUB, role_definition_id=READER, principal_id="p", principal_type="User"
+    )
+    b = Assignment(
+        id="/x/roleassignments/1", scope=SUB, role_definition_id=READER, principal_id="p", principal_type="User"
+    )
     assert dedupe([a, b, a]) == (a,)
 
 
@@ -62,15 +73,21 @@ def test_privileged_service_principals_by_guid_and_scope() -> None:
         row(role_definition_id=OWNER, principal_type="ServicePrincipal", scope_level="resourceGroup"),
         row(role_definition_id=OWNER, principal_type="User"),
         row(role_definition_id=READER, principal_type="ServicePrincipal"),
-        row(role_definition_id="/providers/Microsoft.Authorization/roleDefinitions/" + findings.RBAC_ADMINISTRATOR,
-            principal_type="ServicePrincipal", scope_level="managementGroup"),  # flagged
+        row(
+            role_definition_id="/providers/Microsoft.Authorization/roleDefinitions/" + findings.RBAC_ADMINISTRATOR,
+            principal_type="ServicePrincipal",
+            scope_level="managementGroup",
+        ),  # flagged
     ]
     assert findings.privileged_service_principals(rows).count == 2
 
 
 def test_privileged_guests() -> None:
-    rows = [row(role_definition_id=OWNER, principal_subtype="Guest"), row(role_definition_id=OWNER),
-            row(principal_subtype="Guest")]
+    rows = [
+        row(role_definition_id=OWNER, principal_subtype="Guest"),
+        row(role_definition_id=OWNER),
+        row(principal_subtype="Guest"),
+    ]
     assert findings.privileged_guests(rows).count == 1
 
 
@@ -83,21 +100,42 @@ def test_direct_users_only_in_a_group_based_tenant() -> None:
 
 
 def test_broad_data_roles_by_guid_or_cognitive_data_actions() -> None:
-    custom = {"c1": {"properties": {"type": "CustomRole", "permissions": [
-        {"dataActions": ["Microsoft.CognitiveServices/accounts/OpenAI/*"]}]}}}
-    rows = [row(role_definition_id=OPENAI_USER), row(role_definition_id=OPENAI_USER, scope_level="resource"),
-            row(role_definition_id=f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/c1",
-                scope_level="managementGroup"),
-            row()]
+    custom = {
+        "c1": {
+            "properties": {
+                "type": "CustomRole",
+                "permissions": [{"dataActions": ["Microsoft.CognitiveServices/accounts/OpenAI/*"]}],
+            }
+        }
+    }
+    rows = [
+        row(role_definition_id=OPENAI_USER),
+        row(role_definition_id=OPENAI_USER, scope_level="resource"),
+        row(
+            role_definition_id=f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/c1",
+            scope_level="managementGroup",
+        ),
+        row(),
+    ]
     assert findings.broad_data_roles(rows, custom).count == 2
 
 
 def test_custom_role_wildcards_ignore_reads_and_builtins() -> None:
     definitions = {
-        "a": {"properties": {"type": "CustomRole", "roleName": "Ops",
-                             "permissions": [{"actions": ["*/read", "Microsoft.Compute/*"], "dataActions": []}]}},
-        "b": {"properties": {"type": "CustomRole", "roleName": "Readerish",
-                             "permissions": [{"actions": ["*/read"], "dataActions": []}]}},
+        "a": {
+            "properties": {
+                "type": "CustomRole",
+                "roleName": "Ops",
+                "permissions": [{"actions": ["*/read", "Microsoft.Compute/*"], "dataActions": []}],
+            }
+        },
+        "b": {
+            "properties": {
+                "type": "CustomRole",
+                "roleName": "Readerish",
+                "permissions": [{"actions": ["*/read"], "dataActions": []}],
+            }
+        },
         "c": {"properties": {"type": "BuiltInRole", "roleName": "Owner", "permissions": [{"actions": ["*"]}]}},
     }
     found = findings.custom_role_wildcards(definitions)
@@ -106,13 +144,17 @@ def test_custom_role_wildcards_ignore_reads_and_builtins() -> None:
 
 def test_expiring_credentials_flag_apps_without_a_credential_beyond_the_window() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = [row(principal_type="ServicePrincipal", principal_subtype="Application", principal_app_id="app1"),
-            row(principal_type="ServicePrincipal", principal_subtype="Application", principal_app_id="app2"),
-            row(principal_type="ServicePrincipal", principal_subtype="Application", principal_app_id="app3")]
+    rows = [
+        row(principal_type="ServicePrincipal", principal_subtype="Application", principal_app_id="app1"),
+        row(principal_type="ServicePrincipal", principal_subtype="Application", principal_app_id="app2"),
+        row(principal_type="ServicePrincipal", principal_subtype="Application", principal_app_id="app3"),
+    ]
     creds = {
         "app1": [AppCredential("app1", "one", "secret", "old", "k1", (now - timedelta(days=2)).isoformat())],
-        "app2": [AppCredential("app2", "two", "secret", "old", "k2", "2025-12-30T00:00:00.1234567Z"),
-                 AppCredential("app2", "two", "secret", "new", "k3", (now + timedelta(days=300)).isoformat())],
+        "app2": [
+            AppCredential("app2", "two", "secret", "old", "k2", "2025-12-30T00:00:00.1234567Z"),
+            AppCredential("app2", "two", "secret", "new", "k3", (now + timedelta(days=300)).isoformat()),
+        ],
         "app3": [AppCredential("app3", "three", "certificate", "c", "k4", (now + timedelta(days=10)).isoformat())],
     }
     found = findings.expiring_credentials(rows, creds, now, days=30)
@@ -122,9 +164,13 @@ def test_expiring_credentials_flag_apps_without_a_credential_beyond_the_window()
 def test_inventory_marks_deleted_principals_unknown_and_unresolved_ones_as_unknown_existence() -> None:
     a = Assignment(id="/a", scope=SUB, role_definition_id=READER, principal_id="gone", principal_type="User")
     b = Assignment(id="/b", scope=MG, role_definition_id=OWNER, principal_id="sp", principal_type="ServicePrincipal")
-    principals = {"gone": Principal.missing("gone"),
-                  "sp": Principal("sp", "ServicePrincipal", "deployer", app_id="app", service_principal_type="Application")}
-    definitions = {"acdd72a7-3385-48ef-bd42-f606fba81ae7": {"properties": {"roleName": "Reader", "type": "BuiltInRole"}}}
+    principals = {
+        "gone": Principal.missing("gone"),
+        "sp": Principal("sp", "ServicePrincipal", "deployer", app_id="app", service_principal_type="Application"),
+    }
+    definitions = {
+        "acdd72a7-3385-48ef-bd42-f606fba81ae7": {"properties": {"roleName": "Reader", "type": "BuiltInRole"}}
+    }
     rows = {r["assignment_id"]: r for r in build_rows([a, b], principals, definitions, [norm_scope(SUB)])}
     assert rows["/a"]["principal_exists"] is False and rows["/a"]["principal_display_name"] == "Unknown"
     assert rows["/a"]["role_name"] == "Reader" and rows["/a"]["inherited"] is False

@@ -7,6 +7,7 @@ import math
 import os
 
 import pytest
+
 from helpers.audit_scenarios import audit_in_process, audit_scenario
 
 from preflight.azure.graph import get_by_ids, graph_reader

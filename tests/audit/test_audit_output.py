@@ -12,13 +12,14 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from helpers.audit_scenarios import SUB1, audit_in_process, audit_scenario
 from helpers.cli import clean_env, run_cli
-from preflight.reports import RenderOptions
 
 from preflight import reports
 from preflight.audit.inventory import COLUMNS
 from preflight.model import Report
+from preflight.reports import RenderOptions
 from preflight.twin import Twin
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "preflight" / "schemas" / "report-1.schema.json").read_text())
@@ -74,16 +75,20 @@ def test_only_and_fail_on_select_checks_and_exit_code(twin_session: Twin, monkey
     assert (exit_code(report, "fail"), exit_code(report, "warn")) == (0, 1)
 
 
-@pytest.mark.parametrize("args", [
-    ["--subscription", "not-a-guid"],
-    ["--scope", "subscriptions/nope"],
-    ["--all-subscriptions", "--subscription", SUB1],
-    ["--management-group", "bad/id"],
-    ["--only", "audit.nothing-like-this"],
-    ["--format", "yaml"],
-])
-def test_bad_input_is_one_line_and_exit_2(args: list[str], capsys: pytest.CaptureFixture[str],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--subscription", "not-a-guid"],
+        ["--scope", "subscriptions/nope"],
+        ["--all-subscriptions", "--subscription", SUB1],
+        ["--management-group", "bad/id"],
+        ["--only", "audit.nothing-like-this"],
+        ["--format", "yaml"],
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from preflight.cli import main
 
     for name, value in clean_env().items():
@@ -91,8 +96,9 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], capsys: pytest.Captur
     assert main(["audit", *args]) == 2
     err = capsys.readouterr().err
     # ours: "preflight: error: …"; click's usage errors end with "Error: …"
-    assert "Traceback" not in err and (err.startswith("preflight: error:")
-                                       or err.strip().splitlines()[-1].startswith("Error:")), err
+    assert "Traceback" not in err and (
+        err.startswith("preflight: error:") or err.strip().splitlines()[-1].startswith("Error:")
+    ), err
 
 
 def test_progress_rewrites_one_line_on_stderr() -> None:
@@ -110,17 +116,29 @@ def test_progress_rewrites_one_line_on_stderr() -> None:
 TYPO_SUB = "5b000000-0000-4000-8000-0000000000ff"
 
 
-@pytest.mark.parametrize(("args", "named", "found"), [
-    (["--subscription", TYPO_SUB], f"/subscriptions/{TYPO_SUB}: 404 SubscriptionNotFound", False),
-    (["--scope", f"/subscriptions/{TYPO_SUB}"], f"/subscriptions/{TYPO_SUB}: 404 SubscriptionNotFound", False),
-    # the twin's Resource Graph answers a management-group query with no subscription by the tenant-level
-    # assignments (real Resource Graph may refuse it: then the ARM listing answers 403 the same way)
-    (["--management-group", "crop"], "/providers/Microsoft.Management/managementGroups/crop: 403 AuthorizationFailed",
-     True),
-], ids=["subscription", "scope", "management-group"])
+@pytest.mark.parametrize(
+    ("args", "named", "found"),
+    [
+        (["--subscription", TYPO_SUB], f"/subscriptions/{TYPO_SUB}: 404 SubscriptionNotFound", False),
+        (["--scope", f"/subscriptions/{TYPO_SUB}"], f"/subscriptions/{TYPO_SUB}: 404 SubscriptionNotFound", False),
+        # the twin's Resource Graph answers a management-group query with no subscription by the tenant-level
+        # assignments (real Resource Graph may refuse it: then the ARM listing answers 403 the same way)
+        (
+            ["--management-group", "crop"],
+            "/providers/Microsoft.Management/managementGroups/crop: 403 AuthorizationFailed",
+            True,
+        ),
+    ],
+    ids=["subscription", "scope", "management-group"],
+)
 def test_an_unknown_scope_is_an_error_never_a_pass_with_no_assignments(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str],
-        named: str, found: bool) -> None:
+    twin_session: Twin,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    named: str,
+    found: bool,
+) -> None:
     from helpers.twin_fixtures import apply_environment
 
     from preflight.cli import main
@@ -138,20 +156,33 @@ def test_an_unknown_scope_is_an_error_never_a_pass_with_no_assignments(
         assert "not audited: " + named in inventory["summary"]
     else:  # no PASS over nothing: every finding points at the inventory
         assert {r["status"] for r in results.values()} <= {"error", "skip"}, results
-        assert results["audit.orphaned"]["summary"] == ("skipped: audit:assignments is unavailable "
-                                                        "(see audit.inventory)")
+        assert results["audit.orphaned"]["summary"] == (
+            "skipped: audit:assignments is unavailable (see audit.inventory)"
+        )
 
 
 def test_an_unknown_subscription_beside_a_known_one_is_still_an_error(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from helpers.twin_fixtures import apply_environment
 
     from preflight.cli import main
 
     twin_session.use(audit_scenario())
     apply_environment(monkeypatch, twin_session.environment())
-    code = main(["audit", "--format", "json", "--subscription", SUB1, "--subscription", TYPO_SUB,
-                 "--only", "audit.inventory,audit.orphaned"])
+    code = main(
+        [
+            "audit",
+            "--format",
+            "json",
+            "--subscription",
+            SUB1,
+            "--subscription",
+            TYPO_SUB,
+            "--only",
+            "audit.inventory,audit.orphaned",
+        ]
+    )
     document = json.loads(capsys.readouterr().out)
     results = {r["check_id"]: r for r in document["results"]}
     assert code == 1
@@ -163,8 +194,8 @@ def test_an_unknown_subscription_beside_a_known_one_is_still_an_error(
 
 
 def test_the_github_format_appends_the_audit_to_the_step_summary(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        tmp_path: Path) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     """``audit`` ends through the same render-and-write path as ``check``: with ``--format github`` inside GitHub
     Actions, the Markdown report (its assignments table included) goes to the step summary too."""
     from helpers.twin_fixtures import apply_environment

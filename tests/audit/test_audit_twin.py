@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from helpers.audit_scenarios import (
     ID,
     SUB1,
@@ -48,10 +49,15 @@ def test_inventory_lists_every_assignment_once_with_principals_resolved(audited:
     rows = {r["principal_id"]: r for r in report.tables["assignments"]}
     assert len(ids(report)) == len(set(ids(report))) == 10
     bob = next(r for r in report.tables["assignments"] if r["principal_id"] == ID["bob"])
-    assert (bob["principal_type"], bob["principal_upn"], bob["role_name"]) == \
-        ("User", "bob@contoso.onmicrosoft.com", "Reader")
+    assert (bob["principal_type"], bob["principal_upn"], bob["role_name"]) == (
+        "User",
+        "bob@contoso.onmicrosoft.com",
+        "Reader",
+    )
     assert bob["created_by"] == ID["alice"] and bob["created_by_name"] == "Alice"
-    assert rows[ID["readers"]]["condition"].startswith("@Resource") and rows[ID["readers"]]["condition_version"] == "2.0"
+    assert (
+        rows[ID["readers"]]["condition"].startswith("@Resource") and rows[ID["readers"]]["condition_version"] == "2.0"
+    )
     assert rows[ID["deployer"]]["principal_app_id"] == ID["deployer_app"]
 
 
@@ -74,8 +80,9 @@ def test_each_finding(audited: tuple[Report, list[Any]]) -> None:
     assert [i["scope"] for i in broad] == [f"/subscriptions/{SUB2}"]  # the account-level grant is fine
     custom = one(report, "audit.custom-wildcards")
     assert custom.status is Status.WARN
-    assert [(i["role_name"], i["actions"]) for i in evidence(custom, "items")] == \
-        [("Contoso Operator", ["Microsoft.Compute/*"])]
+    assert [(i["role_name"], i["actions"]) for i in evidence(custom, "items")] == [
+        ("Contoso Operator", ["Microsoft.Compute/*"])
+    ]
     creds = one(report, "audit.expiring-credentials")
     assert creds.status is Status.FAIL
     assert [(i["app_id"], i["expired"]) for i in evidence(creds, "items")] == [(ID["deployer_app"], True)]
@@ -85,9 +92,14 @@ def test_each_finding(audited: tuple[Report, list[Any]]) -> None:
 
 def test_the_audit_only_reads(audited: tuple[Report, list[Any]]) -> None:
     _, requests = audited
-    writes = [(e.method, e.path) for e in requests
-              if e.method != "GET" and not (e.method == "POST" and (
-                  e.path in (ARG, GET_BY_IDS) or e.service in ("entra", "twin", "managed_identity")))]
+    writes = [
+        (e.method, e.path)
+        for e in requests
+        if e.method != "GET"
+        and not (
+            e.method == "POST" and (e.path in (ARG, GET_BY_IDS) or e.service in ("entra", "twin", "managed_identity"))
+        )
+    ]
     assert writes == []
     assert sum(e.path == GET_BY_IDS for e in requests) == 1  # one call for every principal, not one each
     by_id = [e.path.lower() for e in requests if "/roledefinitions/" in e.path.lower()]
@@ -96,29 +108,46 @@ def test_the_audit_only_reads(audited: tuple[Report, list[Any]]) -> None:
     assert sum(e.path == ARG for e in requests) == 1
 
 
-def test_fallback_to_arm_when_resource_graph_answers_403(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
-                                                         audited: tuple[Report, list[Any]]) -> None:
-    denied = {"match": {"service": "resource_graph"}, "status": 403,
-              "body": {"error": {"code": "AuthorizationFailed", "message": "The client does not have authorization "
-                                 "to perform action 'Microsoft.ResourceGraph/resources/read'."}}}
+def test_fallback_to_arm_when_resource_graph_answers_403(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, audited: tuple[Report, list[Any]]
+) -> None:
+    denied = {
+        "match": {"service": "resource_graph"},
+        "status": 403,
+        "body": {
+            "error": {
+                "code": "AuthorizationFailed",
+                "message": "The client does not have authorization "
+                "to perform action 'Microsoft.ResourceGraph/resources/read'.",
+            }
+        },
+    }
     report = audit_in_process(twin_session, monkeypatch, audit_scenario(faults=[denied]))
     result = one(report, "audit.inventory")
     assert evidence(result, "source") == "arm" and "403" in evidence(result, "fallback")
     assert sorted(ids(report)) == sorted(ids(audited[0]))  # the same assignments, each once
     listed = {e.path.lower() for e in twin_session.requests() if e.path.endswith("roleAssignments")}
-    assert listed == {f"/subscriptions/{SUB1}/providers/microsoft.authorization/roleassignments",
-                      f"/subscriptions/{SUB2}/providers/microsoft.authorization/roleassignments"}
+    assert listed == {
+        f"/subscriptions/{SUB1}/providers/microsoft.authorization/roleassignments",
+        f"/subscriptions/{SUB2}/providers/microsoft.authorization/roleassignments",
+    }
     assert one(report, "audit.orphaned").status is Status.WARN
     assert twin_session.errors() == []
 
 
 def test_throttled_pages_are_retried_without_losing_or_doubling_rows(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch, audited: tuple[Report, list[Any]]) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, audited: tuple[Report, list[Any]]
+) -> None:
     faults = [
         # the (only, aggregated) ARG page is throttled once; tests/audit/test_audit_scale.py throttles a middle
         # page of a multi-page answer
-        {"match": {"service": "resource_graph"}, "status": 429, "retryAfter": 1, "count": 1,
-         "body": {"error": {"code": "RateLimiting", "message": "Please provide below info when asking for support"}}},
+        {
+            "match": {"service": "resource_graph"},
+            "status": 429,
+            "retryAfter": 1,
+            "count": 1,
+            "body": {"error": {"code": "RateLimiting", "message": "Please provide below info when asking for support"}},
+        },
         {"match": {"service": "graph", "path": "getByIds"}, "status": 429, "retryAfter": 0, "count": 1},
     ]
     report = audit_in_process(twin_session, monkeypatch, audit_scenario(faults=faults))
@@ -130,15 +159,18 @@ def test_throttled_pages_are_retried_without_losing_or_doubling_rows(
 
 
 def test_management_group_and_subscription_plans(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    report = audit_in_process(twin_session, monkeypatch, audit_scenario(),
-                              plan=AuditPlan(subscriptions=(SUB2,)))
+    report = audit_in_process(twin_session, monkeypatch, audit_scenario(), plan=AuditPlan(subscriptions=(SUB2,)))
     rows = report.tables["assignments"]
     assert {r["subscription_id"] for r in rows} <= {SUB2, None}
     assert {r["principal_id"] for r in rows if r["subscription_id"] == SUB2} == {ID["carol"], ID["devs"]}
     body = next(e for e in twin_session.requests() if e.path == ARG)
     assert body.status == 200
-    report = audit_in_process(twin_session, monkeypatch, audit_scenario(),
-                              plan=AuditPlan(scopes=(f"/subscriptions/{SUB1}/resourceGroups/rg-ai",)))
+    report = audit_in_process(
+        twin_session,
+        monkeypatch,
+        audit_scenario(),
+        plan=AuditPlan(scopes=(f"/subscriptions/{SUB1}/resourceGroups/rg-ai",)),
+    )
     rows = report.tables["assignments"]
     inherited = {r["principal_id"] for r in rows if r["inherited"]}
     assert ID["alice"] in inherited and ID["build_mi"] in inherited  # from the management group
@@ -147,10 +179,18 @@ def test_management_group_and_subscription_plans(twin_session: Twin, monkeypatch
 
 
 def test_graph_refusal_skips_directory_findings_instead_of_calling_everyone_deleted(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    denied = {"match": {"service": "graph", "path": "getByIds"}, "status": 403,
-              "body": {"error": {"code": "Authorization_RequestDenied",
-                                 "message": "Insufficient privileges to complete the operation."}}}
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    denied = {
+        "match": {"service": "graph", "path": "getByIds"},
+        "status": 403,
+        "body": {
+            "error": {
+                "code": "Authorization_RequestDenied",
+                "message": "Insufficient privileges to complete the operation.",
+            }
+        },
+    }
     report = audit_in_process(twin_session, monkeypatch, audit_scenario(faults=[denied]))
     # the findings that need the principals are undecided: the inventory tells why as an ERROR (an undecided
     # audit is not a pass), and they point at it
@@ -164,23 +204,33 @@ def test_graph_refusal_skips_directory_findings_instead_of_calling_everyone_dele
 
 
 def test_classic_administrators_only_when_asked_and_unreadable_is_a_skip(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     messages: list[str] = []
-    report = audit_in_process(twin_session, monkeypatch, audit_scenario(), only=["audit.classic-admins"],
-                              classic_administrators=True, progress=messages.append)
+    report = audit_in_process(
+        twin_session,
+        monkeypatch,
+        audit_scenario(),
+        only=["audit.classic-admins"],
+        classic_administrators=True,
+        progress=messages.append,
+    )
     assert "Resource Graph: 3/3 subscriptions and tenant scopes, 10 assignments" in messages, messages
     result = one(report, "audit.classic-admins")
     assert result.status is Status.SKIP and "not readable" in result.summary
     asked = {e.path.lower() for e in twin_session.requests() if e.path.lower().endswith("classicadministrators")}
-    assert asked == {f"/subscriptions/{s}/providers/microsoft.authorization/classicadministrators" for s in (SUB1, SUB2)}
+    assert asked == {
+        f"/subscriptions/{s}/providers/microsoft.authorization/classicadministrators" for s in (SUB1, SUB2)
+    }
 
 
 def test_no_sign_in_is_an_error_not_a_clean_audit(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     from preflight.run import exit_code
 
     nobody = {"environment": None, "workloadIdentity": None, "managedIdentity": None, "azureCli": None}
-    report = audit_in_process(twin_session, monkeypatch, audit_scenario(signIn=nobody),
-                              only=["audit.inventory", "audit.orphaned"])
+    report = audit_in_process(
+        twin_session, monkeypatch, audit_scenario(signIn=nobody), only=["audit.inventory", "audit.orphaned"]
+    )
     inventory = one(report, "audit.inventory")
     assert inventory.status is Status.ERROR and inventory.caused_by == "signin.chain", inventory.summary
     assert one(report, "audit.orphaned").status is Status.SKIP

@@ -32,8 +32,13 @@ def main(fact: str) -> int:
     env = os.environ
     arm = env["BENCH_ARM"].rstrip("/") + "/"
     arm_scope = "https://management.azure.com/.default"
-    credential = ClientSecretCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], env["AZURE_CLIENT_SECRET"],
-                                        authority=env["AZURE_AUTHORITY_HOST"], disable_instance_discovery=True)
+    credential = ClientSecretCredential(
+        env["AZURE_TENANT_ID"],
+        env["AZURE_CLIENT_ID"],
+        env["AZURE_CLIENT_SECRET"],
+        authority=env["AZURE_AUTHORITY_HOST"],
+        disable_instance_discovery=True,
+    )
     resource_id = env["PREFLIGHT_RESOURCE_ID"]
     subscription = resource_id.split("/")[2]
     client_kwargs = {"base_url": arm, "credential_scopes": [arm_scope]}
@@ -46,8 +51,7 @@ def main(fact: str) -> int:
 
         client = AuthorizationManagementClient(credential, subscription, **client_kwargs)
         if fact == "assignments":
-            items = client.role_assignments.list_for_scope(
-                resource_id, filter=f"assignedTo('{env['BENCH_ASSIGNEE']}')")
+            items = client.role_assignments.list_for_scope(resource_id, filter=f"assignedTo('{env['BENCH_ASSIGNEE']}')")
         else:
             # at the account: the identity's roles are there, not on the subscription (least privilege), and
             # reading definitions needs roleDefinitions/read at the scope asked (as `az role definition list

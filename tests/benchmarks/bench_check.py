@@ -54,11 +54,11 @@ from typing import Any
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))  # tests/ (for helpers) when run as a script
 
-from helpers.cli import clean_env, preflight_exe
-from helpers.critical_path import critical_path, duplicates
-from helpers.principal_world import SP_ID, service_principal
+from helpers.cli import clean_env, preflight_exe  # noqa: E402
+from helpers.critical_path import critical_path, duplicates  # noqa: E402
+from helpers.principal_world import SP_ID, service_principal  # noqa: E402
 
-from preflight.twin import Twin
+from preflight.twin import Twin  # noqa: E402
 
 BASELINE = TESTS / "benchmarks" / "baseline_fact.py"
 BASELINE_FACTS = ("token-arm", "token-cognitive", "assignments", "definitions", "account")
@@ -112,8 +112,9 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path, log: Path | None = Non
     return Timed(wall, usage.ru_maxrss / 1024, code)
 
 
-def run_check(twin: Twin, env: dict[str, str], workdir: Path, rounds: int,
-              modules: list[str]) -> tuple[list[Timed], list[Any], float]:
+def run_check(
+    twin: Twin, env: dict[str, str], workdir: Path, rounds: int, modules: list[str]
+) -> tuple[list[Timed], list[Any], float]:
     """``preflight check`` ``rounds`` times, each followed by one import-floor process (so the two are measured
     under the same machine load — on a shared machine it changes by the minute); the log of the fastest round
     and the best floor."""
@@ -122,8 +123,21 @@ def run_check(twin: Twin, env: dict[str, str], workdir: Path, rounds: int,
     floors = []
     for _ in range(rounds):
         twin.clear_log()
-        result = timed([preflight_exe(), "check", "--format", "json", "--output", str(workdir / "report.json"),
-                        "--fail-on", "never"], env, workdir, workdir / "check.log")
+        result = timed(
+            [
+                preflight_exe(),
+                "check",
+                "--format",
+                "json",
+                "--output",
+                str(workdir / "report.json"),
+                "--fail-on",
+                "never",
+            ],
+            env,
+            workdir,
+            workdir / "check.log",
+        )
         results.append(result)
         if result.exit_code != 0:
             print((workdir / "check.log").read_text(encoding="utf-8")[-3000:], file=sys.stderr)
@@ -149,9 +163,14 @@ def az_environment(twin: Twin, base: dict[str, str], config_dir: Path) -> dict[s
     # ARM_CLOUD_METADATA_URL would make az load *all* its known clouds from that URL at start-up (it expects
     # the list form); the twin is registered explicitly instead, as a user would.
     env = {k: v for k, v in base.items() if not k.startswith(("AZURE_CLIENT", "AZURE_TENANT", "ARM_CLOUD"))}
-    env.update(AZURE_CONFIG_DIR=str(config_dir), AZURE_CORE_INSTANCE_DISCOVERY="false",
-               AZURE_CORE_COLLECT_TELEMETRY="false", AZURE_CORE_NO_COLOR="true",
-               AZURE_CORE_ONLY_SHOW_ERRORS="true", REQUESTS_CA_BUNDLE=str(twin.ca_file))
+    env.update(
+        AZURE_CONFIG_DIR=str(config_dir),
+        AZURE_CORE_INSTANCE_DISCOVERY="false",
+        AZURE_CORE_COLLECT_TELEMETRY="false",
+        AZURE_CORE_NO_COLOR="true",
+        AZURE_CORE_ONLY_SHOW_ERRORS="true",
+        REQUESTS_CA_BUNDLE=str(twin.ca_file),
+    )
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != str(twin.shim_dir))
     return env
 
@@ -161,8 +180,19 @@ def az_commands(resource_id: str, assignee: str) -> list[list[str]]:
     return [
         ["account", "get-access-token", "--output", "none"],
         ["account", "get-access-token", "--resource", "https://cognitiveservices.azure.com", "--output", "none"],
-        ["role", "assignment", "list", "--assignee", assignee, "--scope", resource_id, "--include-inherited",
-         "--include-groups", "--output", "none"],
+        [
+            "role",
+            "assignment",
+            "list",
+            "--assignee",
+            assignee,
+            "--scope",
+            resource_id,
+            "--include-inherited",
+            "--include-groups",
+            "--output",
+            "none",
+        ],
         ["role", "definition", "list", "--output", "none"],
         ["cognitiveservices", "account", "show", "-g", parts[4], "-n", parts[8], "--output", "none"],
     ]
@@ -174,12 +204,24 @@ def az_setup(az: str, twin: Twin, env: dict[str, str], sp_env: dict[str, str], w
     steps = [
         ["cloud", "register", "-n", "Twin", "--endpoint-resource-manager", twin.base_url + "/"],
         ["cloud", "set", "-n", "Twin"],
-        ["login", "--service-principal", "-u", sp_env["AZURE_CLIENT_ID"], "-p", sp_env["AZURE_CLIENT_SECRET"],
-         "--tenant", sp_env["AZURE_TENANT_ID"], "--output", "none"],
+        [
+            "login",
+            "--service-principal",
+            "-u",
+            sp_env["AZURE_CLIENT_ID"],
+            "-p",
+            sp_env["AZURE_CLIENT_SECRET"],
+            "--tenant",
+            sp_env["AZURE_TENANT_ID"],
+            "--output",
+            "none",
+        ],
         ["account", "set", "-s", subscription],
     ]
     for step in steps:
-        proc = subprocess.run([az, *step], check=False, env=env, cwd=workdir, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [az, *step], check=False, env=env, cwd=workdir, capture_output=True, text=True, timeout=300
+        )
         if proc.returncode != 0:
             safe = " ".join("***" if a == sp_env["AZURE_CLIENT_SECRET"] else a for a in step)
             raise SystemExit(f"az {safe} failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -194,8 +236,13 @@ def run_az(az: str, twin: Twin, env: dict[str, str], workdir: Path) -> tuple[flo
         result = timed([az, *command], env, workdir, workdir / "az.log")
         if result.exit_code != 0:
             raise SystemExit(f"az {' '.join(command)} failed: {(workdir / 'az.log').read_text()[-2000:]}")
-        each.append({"command": "az " + " ".join(c for c in command if c not in ("--output", "none")),
-                     "wall_s": round(result.wall_s, 3), "rss_mb": round(result.rss_mb)})
+        each.append(
+            {
+                "command": "az " + " ".join(c for c in command if c not in ("--output", "none")),
+                "wall_s": round(result.wall_s, 3),
+                "rss_mb": round(result.rss_mb),
+            }
+        )
     return time.perf_counter() - started, len(twin.requests()), each
 
 
@@ -214,27 +261,64 @@ print('MODULES=' + json.dumps(mods), file=sys.stderr)
 
 def imported_modules(env: dict[str, str], workdir: Path) -> list[str]:
     """The third-party modules (in import order) a check run leaves in ``sys.modules``."""
-    proc = subprocess.run([sys.executable, "-c", MODULES_PROBE, "check", "--format", "json", "--output",
-                           str(workdir / "probe.json"), "--fail-on", "never"], check=False, env={**env, "CI": "1"},
-                          cwd=workdir, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            MODULES_PROBE,
+            "check",
+            "--format",
+            "json",
+            "--output",
+            str(workdir / "probe.json"),
+            "--fail-on",
+            "never",
+        ],
+        check=False,
+        env={**env, "CI": "1"},
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     line = next((ln for ln in proc.stderr.splitlines() if ln.startswith("MODULES=")), None)
     if line is None:
         raise SystemExit(f"module probe failed: {proc.stderr[-2000:]}")
-    return list(json.loads(line[len("MODULES="):]))
+    return list(json.loads(line[len("MODULES=") :]))
 
 
 def import_floor(modules: list[str], env: dict[str, str], workdir: Path, rounds: int) -> float:
     """Cold wall time of ``python -c`` importing exactly ``modules`` (best of ``rounds``)."""
-    code = ("import importlib\nfor m in " + repr(modules) + ":\n    try:\n        importlib.import_module(m)\n"
-            "    except Exception:\n        pass\n")
+    code = (
+        "import importlib\nfor m in " + repr(modules) + ":\n    try:\n        importlib.import_module(m)\n"
+        "    except Exception:\n        pass\n"
+    )
     return min(timed([sys.executable, "-c", code], env, workdir).wall_s for _ in range(rounds))
 
 
 def importtime_top(env: dict[str, str], workdir: Path, count: int = 12) -> list[dict[str, Any]]:
     """The top-level imports of a check run by cumulative microseconds (``python -X importtime``)."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", preflight_exe(), "check", "--format", "json",
-                           "--output", str(workdir / "it.json"), "--fail-on", "never"], check=False, env=env,
-                          cwd=workdir, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            preflight_exe(),
+            "check",
+            "--format",
+            "json",
+            "--output",
+            str(workdir / "it.json"),
+            "--fail-on",
+            "never",
+        ],
+        check=False,
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     rows = []
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
@@ -252,8 +336,11 @@ def cold_start(env: dict[str, str], workdir: Path, rounds: int) -> dict[str, dic
     found = {}
     for flag in ("--help", "--version"):
         runs = [timed([preflight_exe(), flag], env, workdir) for _ in range(rounds)]
-        found[flag] = {"wall_s": min(r.wall_s for r in runs), "median_s": statistics.median(r.wall_s for r in runs),
-                       "rss_mb": max(r.rss_mb for r in runs)}
+        found[flag] = {
+            "wall_s": min(r.wall_s for r in runs),
+            "median_s": statistics.median(r.wall_s for r in runs),
+            "rss_mb": max(r.rss_mb for r in runs),
+        }
     bare = [timed([sys.executable, "-c", "pass"], env, workdir).wall_s for _ in range(rounds)]
     found["python -c pass"] = {"wall_s": min(bare), "median_s": statistics.median(bare), "rss_mb": 0.0}
     return found
@@ -261,29 +348,38 @@ def cold_start(env: dict[str, str], workdir: Path, rounds: int) -> dict[str, dic
 
 # -- report -----------------------------------------------------------------------------------------------
 
-def print_table(rows: list[CheckRow], cold: dict[str, dict[str, float]], floor: float, modules: int,
-                top: list[dict[str, Any]]) -> None:
+
+def print_table(
+    rows: list[CheckRow], cold: dict[str, dict[str, float]], floor: float, modules: int, top: list[dict[str, Any]]
+) -> None:
     with_az = any(r.az_s is not None for r in rows)
-    header = (f"{'latency':>8} {'preflight s':>11} {'median':>7} {'requests':>9} {'chain':>6} {'ratio':>6} {'dups':>5} "
-              f"{'RSS MB':>7} {'sequential s':>13} {'speed-up':>9}" + (f" {'az s':>7} {'vs az':>6}" if with_az else "")
-              + "  requests by service")
+    header = (
+        f"{'latency':>8} {'preflight s':>11} {'median':>7} {'requests':>9} {'chain':>6} {'ratio':>6} {'dups':>5} "
+        f"{'RSS MB':>7} {'sequential s':>13} {'speed-up':>9}"
+        + (f" {'az s':>7} {'vs az':>6}" if with_az else "")
+        + "  requests by service"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         ratio = f"{r.ratio:.2f}" if r.ratio is not None else "-"
         services = ", ".join(f"{k}={v}" for k, v in sorted(r.by_service.items()))
-        az = (f" {r.az_s:>7.2f} {r.az_s / r.wall_s:>5.1f}×" if r.az_s is not None else f" {'-':>7} {'-':>6}") \
-            if with_az else ""
-        print(f"{r.latency_ms:>6}ms {r.wall_s:>11.2f} {statistics.median(r.walls):>7.2f} {r.requests:>9} {len(r.chain):>6} {ratio:>6} "
-              f"{sum(r.duplicates.values()):>5} {r.rss_mb:>7.0f} {r.sequential_s:>13.2f} "
-              f"{r.sequential_s / r.wall_s:>8.1f}×{az}  {services}")
+        az = (
+            (f" {r.az_s:>7.2f} {r.az_s / r.wall_s:>5.1f}×" if r.az_s is not None else f" {'-':>7} {'-':>6}")
+            if with_az
+            else ""
+        )
+        print(
+            f"{r.latency_ms:>6}ms {r.wall_s:>11.2f} {statistics.median(r.walls):>7.2f} {r.requests:>9} {len(r.chain):>6} {ratio:>6} "
+            f"{sum(r.duplicates.values()):>5} {r.rss_mb:>7.0f} {r.sequential_s:>13.2f} "
+            f"{r.sequential_s / r.wall_s:>8.1f}×{az}  {services}"
+        )
     print()
     for name, c in cold.items():
         rss = f", peak RSS {c['rss_mb']:.0f} MB" if c["rss_mb"] else ""
         print(f"cold start {name:<16} best {c['wall_s']:.3f} s, median {c['median_s']:.3f} s{rss}")
     floors = ", ".join(f"{r.floor_s:.2f} s at {r.latency_ms} ms" for r in rows)
-    print(f"import floor ({modules} third-party modules a check run imports), measured between the rounds: "
-          f"{floors}")
+    print(f"import floor ({modules} third-party modules a check run imports), measured between the rounds: {floors}")
     print("python -X importtime, check run, top-level imports by cumulative time:")
     for t in top:
         print(f"  {t['cumulative_ms']:>8.1f} ms  {t['module']}")
@@ -298,18 +394,37 @@ def verdicts(rows: list[CheckRow], cold: dict[str, dict[str, float]], floor: flo
     if at100 is not None:
         floor = at100.floor_s or floor  # the floor measured beside these very runs
         budget = floor + CHAIN_FACTOR * len(at100.chain) * 0.1
-        found.append(("wall ≤ import floor + 1.3 × chain × latency at 100 ms", at100.wall_s <= budget,
-                      f"{at100.wall_s:.2f} s vs {floor:.2f} + 1.3 × {len(at100.chain)} × 0.1 = {budget:.2f} s"))
-        found.append(("≥ 3× faster than the sequential commands at 100 ms",
-                      at100.sequential_s >= SPEEDUP_TARGET * at100.wall_s,
-                      f"{at100.sequential_s / at100.wall_s:.1f}×"))
+        found.append(
+            (
+                "wall ≤ import floor + 1.3 × chain × latency at 100 ms",
+                at100.wall_s <= budget,
+                f"{at100.wall_s:.2f} s vs {floor:.2f} + 1.3 × {len(at100.chain)} × 0.1 = {budget:.2f} s",
+            )
+        )
+        found.append(
+            (
+                "≥ 3× faster than the sequential commands at 100 ms",
+                at100.sequential_s >= SPEEDUP_TARGET * at100.wall_s,
+                f"{at100.sequential_s / at100.wall_s:.1f}×",
+            )
+        )
         if at100.az_s is not None:
-            found.append(("≥ 3× faster than the real az sequence at 100 ms", at100.az_s >= SPEEDUP_TARGET * at100.wall_s,
-                          f"{at100.az_s / at100.wall_s:.1f}×"))
+            found.append(
+                (
+                    "≥ 3× faster than the real az sequence at 100 ms",
+                    at100.az_s >= SPEEDUP_TARGET * at100.wall_s,
+                    f"{at100.az_s / at100.wall_s:.1f}×",
+                )
+            )
     dups = {k: v for r in rows for k, v in r.duplicates.items()}
     found.append(("no duplicated request", not dups, ", ".join(f"{k} ×{v}" for k, v in dups.items()) or "none"))
-    found.append((f"preflight --help ≤ {HELP_TARGET_S} s", cold["--help"]["wall_s"] <= HELP_TARGET_S,
-                  f"{cold['--help']['wall_s']:.3f} s"))
+    found.append(
+        (
+            f"preflight --help ≤ {HELP_TARGET_S} s",
+            cold["--help"]["wall_s"] <= HELP_TARGET_S,
+            f"{cold['--help']['wall_s']:.3f} s",
+        )
+    )
     return found
 
 
@@ -317,11 +432,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=int, nargs="+", default=[0, 50, 100], help="injected ms per request")
     parser.add_argument("--rounds", type=int, default=3, help="preflight runs per latency (the best counts)")
-    parser.add_argument("--baseline-rounds", type=int, default=1,
-                        help="passes of the sequential (and az) baseline per latency (the best counts)")
+    parser.add_argument(
+        "--baseline-rounds",
+        type=int,
+        default=1,
+        help="passes of the sequential (and az) baseline per latency (the best counts)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the measurements here")
-    parser.add_argument("--with-az", default=None, metavar="PATH",
-                        help="the real Azure CLI (e.g. /work/azcli-venv/bin/az): time its commands too")
+    parser.add_argument(
+        "--with-az",
+        default=None,
+        metavar="PATH",
+        help="the real Azure CLI (e.g. /work/azcli-venv/bin/az): time its commands too",
+    )
     args = parser.parse_args(argv)
     if args.with_az and not shutil.which(args.with_az):
         parser.error(f"--with-az: {args.with_az} is not an executable")
@@ -343,16 +466,32 @@ def main(argv: list[str] | None = None) -> int:
             ratio = best.wall_s / (len(chain) * latency / 1000) if latency and chain else None
             sequential = [run_sequential(twin, env, workdir) for _ in range(args.baseline_rounds)]
             sequential_s, sequential_requests = min(sequential)
-            row = CheckRow(latency, best.wall_s, [round(r.wall_s, 3) for r in runs], best.rss_mb, best.exit_code,
-                           len(log), dict(Counter(e.service or "?" for e in log)), duplicates(log),
-                           [s.label for s in chain], ratio, sequential_s, sequential_requests, floor_s)
+            row = CheckRow(
+                latency,
+                best.wall_s,
+                [round(r.wall_s, 3) for r in runs],
+                best.rss_mb,
+                best.exit_code,
+                len(log),
+                dict(Counter(e.service or "?" for e in log)),
+                duplicates(log),
+                [s.label for s in chain],
+                ratio,
+                sequential_s,
+                sequential_requests,
+                floor_s,
+            )
             if args.with_az and az_env is not None:
                 row.az_s, row.az_requests, row.az_commands = min(
                     (run_az(args.with_az, twin, az_env, workdir) for _ in range(args.baseline_rounds)),
-                    key=lambda found: found[0])
+                    key=lambda found: found[0],
+                )
             rows.append(row)
-            print(f"latency {latency} ms: preflight {best.wall_s:.2f} s, sequential {sequential_s:.2f} s"
-                  + (f", az {row.az_s:.2f} s" if row.az_s is not None else ""), flush=True)
+            print(
+                f"latency {latency} ms: preflight {best.wall_s:.2f} s, sequential {sequential_s:.2f} s"
+                + (f", az {row.az_s:.2f} s" if row.az_s is not None else ""),
+                flush=True,
+            )
         twin.server.latency_ms = 0
         floor = min(r.floor_s for r in rows)
         top = importtime_top(env, workdir)
@@ -365,14 +504,27 @@ def main(argv: list[str] | None = None) -> int:
     for name, ok, detail in results:
         print(f"{'MET ' if ok else 'MISS'}  {name}: {detail}")
     if args.json:
-        args.json.write_text(json.dumps({
-            "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                        "cpus": os.cpu_count(), "load_average": os.getloadavg()},
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "rows": [asdict(r) for r in rows], "cold_start": cold, "import_floor_s": floor,
-            "imported_modules": modules, "importtime_top": top,
-            "targets": [{"target": n, "met": ok, "detail": d} for n, ok, d in results],
-        }, indent=2), encoding="utf-8")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": {
+                        "platform": platform.platform(),
+                        "python": platform.python_version(),
+                        "cpus": os.cpu_count(),
+                        "load_average": os.getloadavg(),
+                    },
+                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "rows": [asdict(r) for r in rows],
+                    "cold_start": cold,
+                    "import_floor_s": floor,
+                    "imported_modules": modules,
+                    "importtime_top": top,
+                    "targets": [{"target": n, "met": ok, "detail": d} for n, ok, d in results],
+                },
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
     return 0 if all(r.exit_code == 0 for r in rows) else 1
 
 

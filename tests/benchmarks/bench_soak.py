@@ -48,11 +48,15 @@ def main(argv: list[str] | None = None) -> int:
             from helpers.soak import Sample
 
             now = Sample.now()
-            print(f"  run {record.index + 1:>4}  {time.monotonic() - started:7.1f} s  threads {now.threads:>3}  "
-                  f"fds {now.fds:>3}  RSS {now.rss_kb / 1024:6.1f} MB", flush=True)
+            print(
+                f"  run {record.index + 1:>4}  {time.monotonic() - started:7.1f} s  threads {now.threads:>3}  "
+                f"fds {now.fds:>3}  RSS {now.rss_kb / 1024:6.1f} MB",
+                flush=True,
+            )
 
-    result = soak(args.runs, seed=args.seed, warmup=args.warmup, timing=timing,
-                  progress=None if args.json else progress)
+    result = soak(
+        args.runs, seed=args.seed, warmup=args.warmup, timing=timing, progress=None if args.json else progress
+    )
     if args.json:
         print(json.dumps(result.to_json()))
         return 0

@@ -19,6 +19,7 @@ import pytest
 
 from helpers import rbac_scenarios as sc
 from helpers.twin_fixtures import apply_environment
+
 from preflight.azure.arm import resource
 from preflight.context import Context
 from preflight.target import build_target
@@ -43,14 +44,20 @@ def _many_subscriptions(graph: bool) -> dict[str, Any]:
         doc["resources"].append(other)
         doc["roleAssignments"].append(sc.assignment("Reader", sc.ALICE, rg))
     if not graph:
-        doc["faults"] = [{"match": {"service": "resource_graph"}, "status": 403,
-                          "body": {"error": {"code": "AuthorizationFailed", "message": "no"}}}]
+        doc["faults"] = [
+            {
+                "match": {"service": "resource_graph"},
+                "status": 403,
+                "body": {"error": {"code": "AuthorizationFailed", "message": "no"}},
+            }
+        ]
     return doc
 
 
 @pytest.mark.parametrize("graph", [True, False], ids=["resource-graph", "arm-fallback"])
-def test_find_account_by_endpoint(benchmark: Any, graph: bool, twin_session: Twin,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_find_account_by_endpoint(
+    benchmark: Any, graph: bool, twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     twin_session.use(_many_subscriptions(graph))
     apply_environment(monkeypatch, twin_session.environment())
     monkeypatch.delenv("PREFLIGHT_RESOURCE_ID", raising=False)
@@ -61,10 +68,14 @@ def test_find_account_by_endpoint(benchmark: Any, graph: bool, twin_session: Twi
         return str(Context(target).get(resource)["id"])
 
     found = benchmark.pedantic(resolve, rounds=3, iterations=1, warmup_rounds=1)
-    arm_calls = [e for e in twin_session.requests()
-                 if e.service in ("arm", "resource_graph") and not e.path.startswith("/metadata/")]
-    print(f"\n{'ARG' if graph else 'ARM fallback'}: {len(arm_calls)} ARM/ARG requests for {SUBSCRIPTIONS} "
-          "subscriptions")
+    arm_calls = [
+        e
+        for e in twin_session.requests()
+        if e.service in ("arm", "resource_graph") and not e.path.startswith("/metadata/")
+    ]
+    print(
+        f"\n{'ARG' if graph else 'ARM fallback'}: {len(arm_calls)} ARM/ARG requests for {SUBSCRIPTIONS} subscriptions"
+    )
     assert found == sc.ACCOUNT
     # ARG: the query + reading the one match; fallback: the refused query, the subscription list, one listing each
     assert len(arm_calls) == (2 if graph else SUBSCRIPTIONS + 2), [e.path for e in arm_calls]

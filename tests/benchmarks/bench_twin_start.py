@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from azure.identity import ClientSecretCredential
+
 from helpers.twin_fixtures import IDS, SECRET, core_scenario
 
 from preflight.twin import Twin
@@ -19,8 +20,14 @@ from preflight.twin import Twin
 
 def _start_and_first_token() -> str:
     with Twin(core_scenario()) as twin:
-        cred = ClientSecretCredential(IDS["tenant"], IDS["secret_app"], SECRET, authority=twin.base_url,
-                                      disable_instance_discovery=True, connection_verify=str(twin.ca_file))
+        cred = ClientSecretCredential(
+            IDS["tenant"],
+            IDS["secret_app"],
+            SECRET,
+            authority=twin.base_url,
+            disable_instance_discovery=True,
+            connection_verify=str(twin.ca_file),
+        )
         return cred.get_token("https://management.azure.com/.default").token
 
 

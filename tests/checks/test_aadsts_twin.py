@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+
 from helpers.twin_fixtures import core_scenario
 
 from preflight.aadsts import Category, classify_error
@@ -17,25 +18,44 @@ from preflight.twin.entra import aadsts_body
 C = Category
 # code → (the category the issue names for it, the OAuth error Entra sends with it)
 EXPECTED: dict[int, tuple[Category, str]] = {
-    50076: (C.MFA_REQUIRED, "invalid_grant"), 50079: (C.MFA_REQUIRED, "invalid_grant"),
-    50074: (C.MFA_REQUIRED, "invalid_grant"), 50158: (C.MFA_REQUIRED, "invalid_grant"),
-    53000: (C.DEVICE_COMPLIANCE_REQUIRED, "invalid_grant"), 53001: (C.DEVICE_COMPLIANCE_REQUIRED, "invalid_grant"),
-    53003: (C.CONDITIONAL_ACCESS_BLOCKED, "invalid_grant"), 530003: (C.DEVICE_COMPLIANCE_REQUIRED, "invalid_grant"),
-    50097: (C.DEVICE_COMPLIANCE_REQUIRED, "invalid_grant"), 50058: (C.REAUTHENTICATION_REQUIRED, "invalid_grant"),
-    50173: (C.REAUTHENTICATION_REQUIRED, "invalid_grant"), 50132: (C.REAUTHENTICATION_REQUIRED, "invalid_grant"),
-    70043: (C.REAUTHENTICATION_REQUIRED, "invalid_grant"), 700082: (C.REAUTHENTICATION_REQUIRED, "invalid_grant"),
-    7000215: (C.INVALID_CLIENT_SECRET, "invalid_client"), 7000222: (C.EXPIRED_CLIENT_SECRET, "invalid_client"),
-    700016: (C.APPLICATION_NOT_FOUND, "unauthorized_client"), 90002: (C.TENANT_NOT_FOUND, "invalid_request"),
-    500011: (C.RESOURCE_NOT_FOUND, "invalid_resource"), 70011: (C.INVALID_SCOPE, "invalid_scope"),
-    65001: (C.CONSENT_REQUIRED, "invalid_grant"), 50126: (C.INVALID_USER_CREDENTIALS, "invalid_grant"),
-    50034: (C.USER_NOT_FOUND, "invalid_grant"), 50053: (C.ACCOUNT_LOCKED_OR_DISABLED, "invalid_grant"),
-    50057: (C.ACCOUNT_LOCKED_OR_DISABLED, "invalid_grant"), 70021: (C.FEDERATION_MISMATCH, "invalid_request"),
-    700213: (C.FEDERATION_MISMATCH, "invalid_client"), 700024: (C.ASSERTION_INVALID, "invalid_client"),
-    50020: (C.EXTERNAL_USER_NOT_IN_TENANT, "invalid_grant"), 90072: (C.EXTERNAL_USER_NOT_IN_TENANT, "invalid_grant"),
-    700027: (C.ASSERTION_INVALID, "invalid_client"), 50105: (C.USER_NOT_ASSIGNED, "invalid_grant"),
-    530084: (C.CONDITIONAL_ACCESS_BLOCKED, "invalid_grant"), 50005: (C.CONDITIONAL_ACCESS_BLOCKED, "invalid_grant"),
-    700211: (C.FEDERATION_MISMATCH, "invalid_client"), 700212: (C.FEDERATION_MISMATCH, "invalid_client"),
-    7002138: (C.FEDERATION_MISMATCH, "invalid_client"), 90061: (C.FEDERATION_MISMATCH, "invalid_request"),
+    50076: (C.MFA_REQUIRED, "invalid_grant"),
+    50079: (C.MFA_REQUIRED, "invalid_grant"),
+    50074: (C.MFA_REQUIRED, "invalid_grant"),
+    50158: (C.MFA_REQUIRED, "invalid_grant"),
+    53000: (C.DEVICE_COMPLIANCE_REQUIRED, "invalid_grant"),
+    53001: (C.DEVICE_COMPLIANCE_REQUIRED, "invalid_grant"),
+    53003: (C.CONDITIONAL_ACCESS_BLOCKED, "invalid_grant"),
+    530003: (C.DEVICE_COMPLIANCE_REQUIRED, "invalid_grant"),
+    50097: (C.DEVICE_COMPLIANCE_REQUIRED, "invalid_grant"),
+    50058: (C.REAUTHENTICATION_REQUIRED, "invalid_grant"),
+    50173: (C.REAUTHENTICATION_REQUIRED, "invalid_grant"),
+    50132: (C.REAUTHENTICATION_REQUIRED, "invalid_grant"),
+    70043: (C.REAUTHENTICATION_REQUIRED, "invalid_grant"),
+    700082: (C.REAUTHENTICATION_REQUIRED, "invalid_grant"),
+    7000215: (C.INVALID_CLIENT_SECRET, "invalid_client"),
+    7000222: (C.EXPIRED_CLIENT_SECRET, "invalid_client"),
+    700016: (C.APPLICATION_NOT_FOUND, "unauthorized_client"),
+    90002: (C.TENANT_NOT_FOUND, "invalid_request"),
+    500011: (C.RESOURCE_NOT_FOUND, "invalid_resource"),
+    70011: (C.INVALID_SCOPE, "invalid_scope"),
+    65001: (C.CONSENT_REQUIRED, "invalid_grant"),
+    50126: (C.INVALID_USER_CREDENTIALS, "invalid_grant"),
+    50034: (C.USER_NOT_FOUND, "invalid_grant"),
+    50053: (C.ACCOUNT_LOCKED_OR_DISABLED, "invalid_grant"),
+    50057: (C.ACCOUNT_LOCKED_OR_DISABLED, "invalid_grant"),
+    70021: (C.FEDERATION_MISMATCH, "invalid_request"),
+    700213: (C.FEDERATION_MISMATCH, "invalid_client"),
+    700024: (C.ASSERTION_INVALID, "invalid_client"),
+    50020: (C.EXTERNAL_USER_NOT_IN_TENANT, "invalid_grant"),
+    90072: (C.EXTERNAL_USER_NOT_IN_TENANT, "invalid_grant"),
+    700027: (C.ASSERTION_INVALID, "invalid_client"),
+    50105: (C.USER_NOT_ASSIGNED, "invalid_grant"),
+    530084: (C.CONDITIONAL_ACCESS_BLOCKED, "invalid_grant"),
+    50005: (C.CONDITIONAL_ACCESS_BLOCKED, "invalid_grant"),
+    700211: (C.FEDERATION_MISMATCH, "invalid_client"),
+    700212: (C.FEDERATION_MISMATCH, "invalid_client"),
+    7002138: (C.FEDERATION_MISMATCH, "invalid_client"),
+    90061: (C.FEDERATION_MISMATCH, "invalid_request"),
 }
 CA_FAMILY = {50076: "mfa", 53000: "device", 53003: "block", 70043: "sign_in_frequency", 530084: "token_protection"}
 
@@ -72,9 +92,14 @@ def test_every_issue_code_through_a_real_credential(aadsts_twin: Twin, code: int
 
     if not aadsts_twin.scenario.get("tokenErrors"):  # another test module reset the shared twin
         aadsts_twin.use(_scenario(aadsts_twin))
-    credential = ClientSecretCredential(aadsts_twin.tenant_id, _client(code), "canary-secret-never-shown",
-                                        authority=aadsts_twin.base_url, disable_instance_discovery=True,
-                                        connection_verify=str(aadsts_twin.ca_file))
+    credential = ClientSecretCredential(
+        aadsts_twin.tenant_id,
+        _client(code),
+        "canary-secret-never-shown",
+        authority=aadsts_twin.base_url,
+        disable_instance_discovery=True,
+        connection_verify=str(aadsts_twin.ca_file),
+    )
     with pytest.raises(ClientAuthenticationError) as raised:
         credential.get_token_info("https://cognitiveservices.azure.com/.default")
     message = str(raised.value)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from helpers.scenarios import one, run_scenario
+
 from preflight.model import Status
 from preflight.twin import Twin
 from preflight.twin.scenario import list_scenarios
@@ -17,17 +18,22 @@ NON_RBAC_CAUSES = {"network", "custom_subdomain"}
 
 
 @pytest.mark.parametrize("scenario", list_scenarios())
-def test_offline_rbac_verdict_and_the_data_plane_agree(scenario: str, twin_session: Twin,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_rbac_verdict_and_the_data_plane_agree(
+    scenario: str, twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     report = run_scenario(twin_session, monkeypatch, scenario, only=["rbac.data-action", "access.probe"])
     probe = one(report, "access.probe")
     if not any(r.check_id == "rbac.data-action" and r.subject == READ for r in report.results) and any(
-            r.check_id == "rbac.data-action" and r.subject for r in report.results):
+        r.check_id == "rbac.data-action" and r.subject for r in report.results
+    ):
         # another profile (an Azure ML workspace): the OpenAI data plane is not this target's — nothing to probe
         assert probe.status is Status.SKIP and probe.caused_by == "resource.endpoint", probe
         return
-    rbac = one(report, "rbac.data-action", READ) if any(
-        r.subject == READ for r in report.results) else one(report, "rbac.data-action")
+    rbac = (
+        one(report, "rbac.data-action", READ)
+        if any(r.subject == READ for r in report.results)
+        else one(report, "rbac.data-action")
+    )
     undecided = [r for r in (rbac, probe) if r.status in (Status.SKIP, Status.ERROR)]
     if undecided:
         # one of them could not get what it needs (no sign-in, no token for the data plane, unreadable
@@ -45,8 +51,9 @@ def test_offline_rbac_verdict_and_the_data_plane_agree(scenario: str, twin_sessi
             assert verdict == "permission_denied"
 
 
-def test_propagation_pending_is_explained_by_comparing_both(twin_session: Twin,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_propagation_pending_is_explained_by_comparing_both(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     report = run_scenario(twin_session, monkeypatch, "propagation-pending", only=["rbac.*", "access.probe"])
     probe = one(report, "access.probe")
     assert probe.status is Status.FAIL

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from helpers.principal_world import (
     builtin,
     no_ci,  # noqa: F401  (fixture)
@@ -58,9 +59,11 @@ def test_policies_that_apply_and_those_that_do_not(twin_session: Twin, monkeypat
 
     warned = one(report, "access.conditional-access", "policy:Require MFA for AI developers")
     assert warned.status is Status.WARN
-    assert warned.summary.startswith("policy 'Require MFA for AI developers' (enabled) requires MFA for you on "
-                                     "Azure Cognitive Services; interactive sign-ins will prompt; automation must "
-                                     "use a service principal or managed identity")
+    assert warned.summary.startswith(
+        "policy 'Require MFA for AI developers' (enabled) requires MFA for you on "
+        "Azure Cognitive Services; interactive sign-ins will prompt; automation must "
+        "use a service principal or managed identity"
+    )
     assert "your current token was issued without MFA" in warned.summary
     device = one(report, "access.conditional-access", "policy:Require a compliant device")
     assert device.status is Status.WARN and "AADSTS53000" in device.summary
@@ -68,16 +71,21 @@ def test_policies_that_apply_and_those_that_do_not(twin_session: Twin, monkeypat
     assert report_only.status is Status.PASS
     assert "(report-only)" in report_only.summary and "every 8 hours" in report_only.summary
     assert len(results(report, "access.conditional-access")) == 4
-    assert "Entra's What If evaluation is not available (HTTP 400: BadRequest Resource not found for the segment " \
-           "'evaluate'.)" in evidence(overall, "notes")
+    assert (
+        "Entra's What If evaluation is not available (HTTP 400: BadRequest Resource not found for the segment "
+        "'evaluate'.)" in evidence(overall, "notes")
+    )
     assert all(p["evaluated_by"] == "preflight" for p in verdicts.values())
     # user, groups and policies: one batch; then the What If attempt the tenant refused
     assert [(e.method, e.path, e.status) for e in twin_session.requests() if e.service == "graph"] == [
-        ("POST", "/v1.0/$batch", 200), ("POST", "/v1.0/identity/conditionalAccess/evaluate", 400)]
+        ("POST", "/v1.0/$batch", 200),
+        ("POST", "/v1.0/identity/conditionalAccess/evaluate", 400),
+    ]
 
 
-def test_without_policy_read_all_it_warns_naming_the_permission(twin_session: Twin,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_policy_read_all_it_warns_naming_the_permission(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # undecided is never "does not apply": a WARN naming the permission (issue 15's gate rule)
     report = run_scenario(twin_session, monkeypatch, "healthy", only=ONLY)
     result = one(report, "access.conditional-access")
@@ -87,8 +95,9 @@ def test_without_policy_read_all_it_warns_naming_the_permission(twin_session: Tw
     assert result.remediation is not None and "Policy.Read.All" in result.remediation.text
 
 
-def test_workload_identity_policy_applies_to_a_service_principal(twin_session: Twin,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_workload_identity_policy_applies_to_a_service_principal(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     scenario = workload_block_policy()
     report = run_scenario(twin_session, monkeypatch, scenario, only=ONLY)
     blocked = one(report, "access.conditional-access", "policy:Block CI identities")

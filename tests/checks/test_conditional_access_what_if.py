@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from helpers.principal_world import (
     ALICE,
     SP_ID,
@@ -55,12 +56,14 @@ def test_entra_what_if_decides_which_policies_apply(twin_session: Twin, monkeypa
     assert not block["applies"] and block["reason"].startswith("Entra's What If: does not apply (users)")
     sharepoint = verdicts["MFA for SharePoint"]
     assert not sharepoint["applies"] and sharepoint["reason"].startswith(
-        "Entra's What If: does not apply (application)")
+        "Entra's What If: does not apply (application)"
+    )
     # a disabled policy keeps preflight's reading (Entra: policyNotEnabled)
     assert verdicts["Block contractors (retired)"]["evaluated_by"] == "preflight"
     warned = one(report, "access.conditional-access", "policy:Require MFA for AI developers")
     assert warned.status is Status.WARN and warned.summary.startswith(
-        "policy 'Require MFA for AI developers' (enabled) requires MFA for you on Azure Cognitive Services")
+        "policy 'Require MFA for AI developers' (enabled) requires MFA for you on Azure Cognitive Services"
+    )
     assert evidence(warned, "evaluation").startswith("Entra's What If")
     # one batch for the directory, one What If evaluation (a read-only POST), nothing else
     assert graph_calls(twin_session) == [("POST", "/v1.0/$batch", 200), ("POST", WHAT_IF_PATH, 200)]
@@ -117,7 +120,8 @@ def test_workload_identity_what_if(twin_session: Twin, monkeypatch: pytest.Monke
     assert evidence(blocked, "policy")["evaluated_by"] == "entra"
     verdicts = {p["name"]: p for p in evidence(one(report, "access.conditional-access"), "policies")}
     assert verdicts["Require MFA for AI developers"]["reason"].startswith(
-        "Entra's What If: does not apply (workloadIdentities)")
+        "Entra's What If: does not apply (workloadIdentities)"
+    )
 
 
 def test_the_twin_answers_what_if_in_the_documented_shape(twin_session: Twin) -> None:
@@ -129,14 +133,21 @@ def test_the_twin_answers_what_if_in_the_documented_shape(twin_session: Twin) ->
     twin_session.use(scenario)
     app = scenario["directory"]["applications"][0]
     secret = next(c["x-twin-secretText"] for c in app["passwordCredentials"] if c.get("x-twin-secretText"))
-    cred = ClientSecretCredential(twin_session.tenant_id, app["appId"], secret, authority=twin_session.base_url,
-                                  disable_instance_discovery=True, connection_verify=str(twin_session.ca_file))
+    cred = ClientSecretCredential(
+        twin_session.tenant_id,
+        app["appId"],
+        secret,
+        authority=twin_session.base_url,
+        disable_instance_discovery=True,
+        connection_verify=str(twin_session.ca_file),
+    )
     token = cred.get_token("https://graph.microsoft.com/.default").token
     url = twin_session.base_url + WHAT_IF_PATH
 
     def post(body: Any) -> requests.Response:
-        return requests.post(url, json=body, headers={"Authorization": f"Bearer {token}"},
-                             verify=str(twin_session.ca_file), timeout=10)
+        return requests.post(
+            url, json=body, headers={"Authorization": f"Bearer {token}"}, verify=str(twin_session.ca_file), timeout=10
+        )
 
     body = what_if_request("user", ALICE, None, [COGNITIVE_SERVICES_APP])
     assert body is not None and body["signInIdentity"]["@odata.type"] == "#microsoft.graph.userSignIn"
@@ -146,13 +157,18 @@ def test_the_twin_answers_what_if_in_the_documented_shape(twin_session: Twin) ->
     assert doc["@odata.context"].endswith("/v1.0/$metadata#Collection(microsoft.graph.whatIfAnalysisResult)")
     by_name = {r["displayName"]: r for r in doc["value"]}
     assert len(by_name) == 6
-    assert (by_name["Require MFA for AI developers"]["policyApplies"],
-            by_name["Require MFA for AI developers"]["analysisReasons"]) == (True, "notSet")
+    assert (
+        by_name["Require MFA for AI developers"]["policyApplies"],
+        by_name["Require MFA for AI developers"]["analysisReasons"],
+    ) == (True, "notSet")
     assert by_name["Block contractors (retired)"]["analysisReasons"] == "policyNotEnabled"
     assert by_name["Require MFA for AI developers"]["grantControls"]["builtInControls"] == ["mfa"]
     applied = post({**body, "appliedPoliciesOnly": True}).json()["value"]
-    assert {r["displayName"] for r in applied} == {"Require MFA for AI developers", "Require a compliant device",
-                                                   "Sign-in frequency 8 hours (pilot)"}
+    assert {r["displayName"] for r in applied} == {
+        "Require MFA for AI developers",
+        "Require a compliant device",
+        "Sign-in frequency 8 hours (pilot)",
+    }
     bad = post({"signInIdentity": {"userId": ALICE}})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "BadRequest"
     # managed identities cannot be described to What If: no request is built

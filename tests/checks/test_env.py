@@ -20,8 +20,10 @@ def _summary(extra: dict[str, str]) -> str:
 
 
 def test_an_empty_environment_says_nothing_is_configured() -> None:
-    assert _summary({}) == ("no credential is configured by environment variables; signin.chain probes the rest "
-                            "of DefaultAzureCredential's chain")
+    assert _summary({}) == (
+        "no credential is configured by environment variables; signin.chain probes the rest "
+        "of DefaultAzureCredential's chain"
+    )
 
 
 def test_a_service_principal_names_the_credential_it_selects() -> None:

@@ -5,6 +5,7 @@ still passes. The twin applies a scenario's status faults to inner requests (and
 from __future__ import annotations
 
 import pytest
+
 from helpers.principal_world import no_ci, service_principal  # noqa: F401  (fixture)
 from helpers.scenarios import one, run_scenario
 
@@ -12,11 +13,20 @@ from preflight.model import Status
 from preflight.twin import Twin
 
 
-def test_a_throttled_inner_request_is_asked_again(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
-                                                  no_ci: None) -> None:  # noqa: F811
+def test_a_throttled_inner_request_is_asked_again(
+    twin_session: Twin,
+    monkeypatch: pytest.MonkeyPatch,
+    no_ci: None,  # noqa: F811
+) -> None:
     scenario = service_principal("@now+400d")
-    scenario["faults"] = [{"match": {"service": "graph", "method": "GET", "path": "^/v1\\.0/servicePrincipals"},
-                           "status": 429, "retryAfter": 1, "count": 1}]
+    scenario["faults"] = [
+        {
+            "match": {"service": "graph", "method": "GET", "path": "^/v1\\.0/servicePrincipals"},
+            "status": 429,
+            "retryAfter": 1,
+            "count": 1,
+        }
+    ]
     twin_session.clear_log()
     report = run_scenario(twin_session, monkeypatch, scenario, only=("principal.exists",))  # type: ignore[arg-type]
     assert one(report, "principal.exists").status is Status.PASS

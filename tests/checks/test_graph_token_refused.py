@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+
 from helpers.scenarios import one, run_scenario
 
 from preflight.model import Status
@@ -29,9 +30,14 @@ def test_a_refused_graph_token_is_classified(twin_session: Twin, monkeypatch: py
     assert "AADSTS50076 mfa_required" in told.summary and "could not be reached" not in told.summary
     assert told.remediation is not None and f"--scope {graph_scope}" in told.remediation.text
     # with tokens.scope, which asks for the Graph token itself: it FAILs naming the refusal, the check points there
-    report = run_scenario(twin_session, monkeypatch, doc,  # type: ignore[arg-type]
-                          only=["tokens.scope", "access.conditional-access"])
-    assert any(r.status is Status.FAIL and "AADSTS50076" in r.summary for r in report.results
-               if r.check_id == "tokens.scope")
+    report = run_scenario(
+        twin_session,
+        monkeypatch,
+        doc,  # type: ignore[arg-type]
+        only=["tokens.scope", "access.conditional-access"],
+    )
+    assert any(
+        r.status is Status.FAIL and "AADSTS50076" in r.summary for r in report.results if r.check_id == "tokens.scope"
+    )
     skipped = one(report, "access.conditional-access")
     assert skipped.status is Status.SKIP and skipped.summary == "skipped: graph is unavailable (see tokens.scope)"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
 from helpers.twin_fixtures import apply_environment
 
 from preflight.cli import main
@@ -35,37 +36,70 @@ class Expected:
 
 
 EXPECTED = {
-    "healthy": Expected(0, {("rbac.data-action", CHAT): "pass", ("rbac.data-action", READ): "pass",
-                            ("rbac.deny", None): "warn", ("resource.endpoint", None): "pass"},
-                        decided_by=("role-assignments", "effective-permissions"),
-                        mentions={("rbac.deny", None): "Microsoft.Authorization/denyAssignments/read"}),
-    "dev-data-role-only": Expected(0, {("rbac.data-action", CHAT): "pass", ("rbac.deny", None): "warn"},
-                                   decided_by=("role-assignments", "effective-permissions")),
-    "cs-user-subscription": Expected(0, {("rbac.data-action", CHAT): "pass", ("rbac.data-action", READ): "pass",
-                                         ("rbac.deny", None): "warn", ("rbac.propagation", "age"): "warn"},
-                                     decided_by=("effective-permissions",),
-                                     mentions={("rbac.data-action", CHAT):
-                                               "Microsoft.Authorization/roleAssignments/read"}),
-    "ci-sp-data-role": Expected(0, {("rbac.data-action", CHAT): "pass", ("principal.credentials", None): "warn"},
-                                decided_by=("role-assignments", "effective-permissions"),
-                                mentions={("principal.credentials", None): "Application.Read.All"}),
-    "mi-via-group": Expected(0, {("rbac.data-action", CHAT): "pass", ("rbac.propagation", None): "pass"},
-                             decided_by=("role-assignments", "effective-permissions"),
-                             mentions={("rbac.data-action", CHAT): "via group"}),
-    "custom-data-only": Expected(0, {("rbac.data-action", CHAT): "pass", ("resource.endpoint", None): "warn"},
-                                 decided_by=("effective-permissions",),
-                                 mentions={("resource.endpoint", None): "Microsoft.CognitiveServices/accounts/read"}),
-    "wrong-data-role": Expected(1, {("rbac.data-action", CHAT): "fail", ("rbac.data-action", READ): "fail"},
-                                decided_by=("role-assignments", "effective-permissions"),
-                                mentions={("rbac.data-action", CHAT): "Cognitive Services Speech User"}),
+    "healthy": Expected(
+        0,
+        {
+            ("rbac.data-action", CHAT): "pass",
+            ("rbac.data-action", READ): "pass",
+            ("rbac.deny", None): "warn",
+            ("resource.endpoint", None): "pass",
+        },
+        decided_by=("role-assignments", "effective-permissions"),
+        mentions={("rbac.deny", None): "Microsoft.Authorization/denyAssignments/read"},
+    ),
+    "dev-data-role-only": Expected(
+        0,
+        {("rbac.data-action", CHAT): "pass", ("rbac.deny", None): "warn"},
+        decided_by=("role-assignments", "effective-permissions"),
+    ),
+    "cs-user-subscription": Expected(
+        0,
+        {
+            ("rbac.data-action", CHAT): "pass",
+            ("rbac.data-action", READ): "pass",
+            ("rbac.deny", None): "warn",
+            ("rbac.propagation", "age"): "warn",
+        },
+        decided_by=("effective-permissions",),
+        mentions={("rbac.data-action", CHAT): "Microsoft.Authorization/roleAssignments/read"},
+    ),
+    "ci-sp-data-role": Expected(
+        0,
+        {("rbac.data-action", CHAT): "pass", ("principal.credentials", None): "warn"},
+        decided_by=("role-assignments", "effective-permissions"),
+        mentions={("principal.credentials", None): "Application.Read.All"},
+    ),
+    "mi-via-group": Expected(
+        0,
+        {("rbac.data-action", CHAT): "pass", ("rbac.propagation", None): "pass"},
+        decided_by=("role-assignments", "effective-permissions"),
+        mentions={("rbac.data-action", CHAT): "via group"},
+    ),
+    "custom-data-only": Expected(
+        0,
+        {("rbac.data-action", CHAT): "pass", ("resource.endpoint", None): "warn"},
+        decided_by=("effective-permissions",),
+        mentions={("resource.endpoint", None): "Microsoft.CognitiveServices/accounts/read"},
+    ),
+    "wrong-data-role": Expected(
+        1,
+        {("rbac.data-action", CHAT): "fail", ("rbac.data-action", READ): "fail"},
+        decided_by=("role-assignments", "effective-permissions"),
+        mentions={("rbac.data-action", CHAT): "Cognitive Services Speech User"},
+    ),
     # AzureML Data Scientist reads its workspace (workspaces/*/read) but not role assignments
-    "ml-data-scientist": Expected(0, {("rbac.data-action", WS_READ): "pass", ("resource.endpoint", None): "pass"},
-                                  action=WS_READ, decided_by=("effective-permissions",)),
+    "ml-data-scientist": Expected(
+        0,
+        {("rbac.data-action", WS_READ): "pass", ("resource.endpoint", None): "pass"},
+        action=WS_READ,
+        decided_by=("effective-permissions",),
+    ),
 }
 
 
-def _run(twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], scenario: str,
-         *args: str) -> tuple[int, Any]:
+def _run(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], scenario: str, *args: str
+) -> tuple[int, Any]:
     twin.use(scenario)
     apply_environment(monkeypatch, twin.environment())
     code = main([*args, "--format", "json"])
@@ -75,8 +109,9 @@ def _run(twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
 
 
 @pytest.mark.parametrize("scenario", list(EXPECTED))
-def test_check_decides_with_the_right_exit_code(scenario: str, twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_decides_with_the_right_exit_code(
+    scenario: str, twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     expected = EXPECTED[scenario]
     code, report = _run(twin_session, monkeypatch, capsys, scenario, "check", "--only", CHECKS)
     found = {(r["check_id"], r["subject"]): r for r in report["results"]}
@@ -89,14 +124,18 @@ def test_check_decides_with_the_right_exit_code(scenario: str, twin_session: Twi
     evidence = {e["name"]: e["value"] for e in rbac["evidence"]}
     assert tuple(evidence["decidedBy"]) == expected.decided_by, evidence
     # nothing the run needed is left undecided: no SKIP of a core check for a fact it could not get
-    assert not [r for r in report["results"] if r["status"] == "skip"
-                and r["check_id"].startswith(("rbac.data-action", "tokens.", "signin.chain"))]
+    assert not [
+        r
+        for r in report["results"]
+        if r["status"] == "skip" and r["check_id"].startswith(("rbac.data-action", "tokens.", "signin.chain"))
+    ]
     assert code == expected.exit_code, [(r["check_id"], r["status"], r["summary"]) for r in report["results"]]
 
 
 @pytest.mark.parametrize("scenario", list(EXPECTED))
-def test_can_i_agrees_with_check(scenario: str, twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_can_i_agrees_with_check(
+    scenario: str, twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     expected = EXPECTED[scenario]
     _, report = _run(twin_session, monkeypatch, capsys, scenario, "check", "--only", "rbac.data-action")
     (checked,) = [r for r in report["results"] if r["subject"] == expected.action]
@@ -107,7 +146,8 @@ def test_can_i_agrees_with_check(scenario: str, twin_session: Twin, monkeypatch:
 
 
 def test_the_fix_for_the_wrong_data_role_assigns_the_least_privilege_role(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _, report = _run(twin_session, monkeypatch, capsys, "wrong-data-role", "check", "--only", "rbac.data-action")
     (chat,) = [r for r in report["results"] if r["subject"] == CHAT]
     (command,) = chat["remediation"]["commands"]

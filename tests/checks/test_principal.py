@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
+
 from helpers.principal_world import (
     APP_ID,
     FOREIGN_APP,
@@ -30,14 +31,21 @@ PRINCIPAL = ("signin.chain", "principal.*")
 pytestmark = pytest.mark.usefixtures("no_ci")
 
 
-def run_with(twin: Twin, monkeypatch: pytest.MonkeyPatch, scenario: str | Mapping[str, Any],
-             only: Sequence[str] = PRINCIPAL, env: Mapping[str, str] | None = None, **target: Any) -> Report:
+def run_with(
+    twin: Twin,
+    monkeypatch: pytest.MonkeyPatch,
+    scenario: str | Mapping[str, Any],
+    only: Sequence[str] = PRINCIPAL,
+    env: Mapping[str, str] | None = None,
+    **target: Any,
+) -> Report:
     twin.use(scenario)
     apply_environment(monkeypatch, twin.environment())
     for name, value in (env or {}).items():
         monkeypatch.setenv(name, value)
-    options = CheckOptions(build_target(dict(os.environ), **target), only=list(only),
-                           engine=RunOptions(timeout=30, deadline=60))
+    options = CheckOptions(
+        build_target(dict(os.environ), **target), only=list(only), engine=RunOptions(timeout=30, deadline=60)
+    )
     return run(options)
 
 
@@ -50,8 +58,9 @@ def graph_requests(twin: Twin) -> list[tuple[str, str]]:
 
 
 def test_healthy_service_principal_in_one_batch(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    report = run_with(twin_session, monkeypatch, service_principal("@now+400d"),
-                      only=("principal.*", "access.conditional-access"))
+    report = run_with(
+        twin_session, monkeypatch, service_principal("@now+400d"), only=("principal.*", "access.conditional-access")
+    )
     exists = one(report, "principal.exists")
     assert exists.status is Status.PASS, exists
     assert "'preflight-ci' (Application" in exists.summary
@@ -79,8 +88,7 @@ def test_secret_expiring_in_ten_days_warns(twin_session: Twin, monkeypatch: pyte
     assert one(relaxed, "principal.credentials", "secrets and certificates").status is Status.PASS
 
 
-def test_expired_secret_is_read_by_the_working_az_login(twin_session: Twin,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_expired_secret_is_read_by_the_working_az_login(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     report = run_with(twin_session, monkeypatch, service_principal("@now-2d", cli=True))
     assert one(report, "signin.chain").status is Status.FAIL
     creds = one(report, "principal.credentials", "secrets and certificates")
@@ -100,8 +108,9 @@ def test_expired_secret_for_an_admin_with_assignee(twin_session: Twin, monkeypat
 
 
 def test_assignee_by_display_name(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    named = run_with(twin_session, monkeypatch, expired_app_for_admin(), assignee="preflight-ci",
-                     only=("principal.exists",))
+    named = run_with(
+        twin_session, monkeypatch, expired_app_for_admin(), assignee="preflight-ci", only=("principal.exists",)
+    )
     assert one(named, "principal.exists").status is Status.PASS
 
 
@@ -143,20 +152,27 @@ def test_federated_subject_mismatch(twin_session: Twin, monkeypatch: pytest.Monk
 
 
 GITHUB = {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "contoso/ai-app", "GITHUB_EVENT_NAME": "push"}
-FIC = {"name": "github-main", "issuer": "https://token.actions.githubusercontent.com",
-       "subject": "repo:contoso/ai-app:ref:refs/heads/main", "audiences": ["api://AzureADTokenExchange"]}
+FIC = {
+    "name": "github-main",
+    "issuer": "https://token.actions.githubusercontent.com",
+    "subject": "repo:contoso/ai-app:ref:refs/heads/main",
+    "audiences": ["api://AzureADTokenExchange"],
+}
 
 
 @pytest.mark.parametrize(("ref", "status"), [("refs/heads/main", Status.PASS), ("refs/heads/Main", Status.FAIL)])
-def test_github_job_subject_is_compared_before_signing_in(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
-                                                          ref: str, status: Status) -> None:
+def test_github_job_subject_is_compared_before_signing_in(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, ref: str, status: Status
+) -> None:
     scenario = service_principal(permissions=["Application.Read.All"], app={"federatedIdentityCredentials": [FIC]})
     # the job would sign in with a federated token: no secret in its environment
     scenario["signIn"]["environment"] = None
-    scenario["signIn"]["azureCli"] = {"loggedIn": True, "servicePrincipal": APP_ID, "tenantId":
-                                      scenario["tenant"]["id"]}
-    report = run_with(twin_session, monkeypatch, scenario, env={**GITHUB, "GITHUB_REF": ref,
-                                                                 "AZURE_CLIENT_ID": APP_ID})
+    scenario["signIn"]["azureCli"] = {
+        "loggedIn": True,
+        "servicePrincipal": APP_ID,
+        "tenantId": scenario["tenant"]["id"],
+    }
+    report = run_with(twin_session, monkeypatch, scenario, env={**GITHUB, "GITHUB_REF": ref, "AZURE_CLIENT_ID": APP_ID})
     fed = one(report, "principal.credentials", "federated credentials")
     assert fed.status is status, fed
     assert evidence(fed, "ci")["subject"] == f"repo:contoso/ai-app:ref:{ref}"
@@ -165,7 +181,8 @@ def test_github_job_subject_is_compared_before_signing_in(twin_session: Twin, mo
 
 
 def test_user_sign_in_skips_and_first_party_apps_are_checked(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     report = run_with(twin_session, monkeypatch, "healthy", profile="ml")
     for check_id in ("principal.exists", "principal.credentials"):
         result = one(report, check_id)
@@ -182,7 +199,8 @@ def test_user_sign_in_skips_and_first_party_apps_are_checked(
 
 
 def test_without_application_read_all_credentials_warn_naming_it(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the directory is a read the app itself never makes: not "does not apply" (SKIP) but a WARN naming the
     # permission it lacks (issue 15's gate rule)
     report = run_with(twin_session, monkeypatch, service_principal(permissions=[]))
@@ -193,8 +211,9 @@ def test_without_application_read_all_credentials_warn_naming_it(
     assert one(report, "principal.exists").status is Status.PASS
 
 
-def test_short_lived_federated_assertion_warns(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
-                                               tmp_path: Any) -> None:
+def test_short_lived_federated_assertion_warns(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
     scenario = builtin_scenario("principal-federated-mismatch")
     main = "repo:contoso/ai-app:ref:refs/heads/main"
     scenario["signIn"]["workloadIdentity"]["subject"] = main
@@ -202,8 +221,9 @@ def test_short_lived_federated_assertion_warns(twin_session: Twin, monkeypatch: 
     scenario["directory"]["permissions"] = {SP_ID: ["Application.Read.All"]}
     token_file = tmp_path / "assertion"
     # what GitHub hands out: an assertion that lives a few minutes
-    token_file.write_text(twin_session.federated_token(issuer="https://token.actions.githubusercontent.com",
-                                                       subject=main, lifetime=120))
+    token_file.write_text(
+        twin_session.federated_token(issuer="https://token.actions.githubusercontent.com", subject=main, lifetime=120)
+    )
     report = run_with(twin_session, monkeypatch, scenario, env={"AZURE_FEDERATED_TOKEN_FILE": str(token_file)})
     assert one(report, "signin.chain").status is Status.PASS
     fed = one(report, "principal.credentials", "federated credentials")
@@ -220,11 +240,18 @@ def test_managed_identity(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -
     assert creds.status is Status.PASS and creds.summary.startswith("managed identity: it has no secrets")
 
 
-def test_graph_throttling_is_retried_with_a_capped_retry_after(twin_session: Twin,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_graph_throttling_is_retried_with_a_capped_retry_after(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     scenario = service_principal()
-    scenario["faults"] = [{"match": {"service": "graph", "method": "POST", "path": r"\$batch"}, "status": 429,
-                           "retryAfter": 3600, "count": 1}]
+    scenario["faults"] = [
+        {
+            "match": {"service": "graph", "method": "POST", "path": r"\$batch"},
+            "status": 429,
+            "retryAfter": 3600,
+            "count": 1,
+        }
+    ]
     # Without the cap this run would wait an hour (azure-core obeys Retry-After as given); with the product's
     # real cap (preflight.azure.graph.MAX_RETRY_AFTER, 5 s) it waits at most that long.
     report = run_with(twin_session, monkeypatch, scenario, only=("principal.exists",))
@@ -233,17 +260,21 @@ def test_graph_throttling_is_retried_with_a_capped_retry_after(twin_session: Twi
     assert statuses == [429, 200]
 
 
-def test_certificate_in_use_is_identified_by_thumbprint(twin_session: Twin,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    scenario = core_scenario(signIn={"environment": {"clientId": IDS["cert_app"], "tenantId": IDS["tenant"],
-                                                     "certificate": True},
-                                     "managedIdentity": None, "azureCli": None})
+def test_certificate_in_use_is_identified_by_thumbprint(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario = core_scenario(
+        signIn={
+            "environment": {"clientId": IDS["cert_app"], "tenantId": IDS["tenant"], "certificate": True},
+            "managedIdentity": None,
+            "azureCli": None,
+        }
+    )
     scenario["directory"]["permissions"] = {IDS["cert_sp"]: ["Application.Read.All"]}
     report = run_with(twin_session, monkeypatch, scenario, only=("principal.credentials",))
     creds = one(report, "principal.credentials", "secrets and certificates")
     assert creds.status is Status.PASS, creds
     (cert,) = evidence(creds, "credentials")
     assert cert["kind"] == "certificate" and cert["thumbprint"]
-    assert evidence(creds, "in_use") == f"certificate '{cert['name'] or cert['key_id']}', thumbprint " \
-                                        f"{cert['thumbprint']}"
+    assert (
+        evidence(creds, "in_use") == f"certificate '{cert['name'] or cert['key_id']}', thumbprint {cert['thumbprint']}"
+    )
     assert "BEGIN" not in repr(report)  # no certificate or key material in the report

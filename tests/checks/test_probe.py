@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from helpers.scenarios import one, run_scenario
 
 from preflight.model import Result, Status
@@ -22,7 +23,8 @@ def _evidence(result: Result, name: str) -> Any:
 
 
 def test_a_token_from_another_tenant_is_named_as_a_tenant_problem(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     probe = one(run_scenario(twin_session, monkeypatch, "wrong-tenant", only=ONLY), "access.probe")
     assert probe.status is Status.FAIL
     assert _evidence(probe, "status") == 401
@@ -37,13 +39,17 @@ def test_the_healthy_token_is_accepted(twin_session: Twin, monkeypatch: pytest.M
     assert probe.status is Status.PASS and _evidence(probe, "verdict") == "ok"
 
 
-@pytest.mark.parametrize(("scenario", "verdict"), [
-    ("no-custom-subdomain", "custom_subdomain"),
-    ("network-blocked", "network"),
-    ("owner-without-data-role", "permission_denied"),
-])
-def test_refusals_are_classified_by_cause(scenario: str, verdict: str, twin_session: Twin,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("scenario", "verdict"),
+    [
+        ("no-custom-subdomain", "custom_subdomain"),
+        ("network-blocked", "network"),
+        ("owner-without-data-role", "permission_denied"),
+    ],
+)
+def test_refusals_are_classified_by_cause(
+    scenario: str, verdict: str, twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     probe = one(run_scenario(twin_session, monkeypatch, scenario, only=ONLY), "access.probe")
     assert probe.status is Status.FAIL and _evidence(probe, "verdict") == verdict
     if verdict == "permission_denied":

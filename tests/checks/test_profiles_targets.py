@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 import pytest
+
 from helpers import rbac_scenarios as sc
 from helpers.scenarios import one, results
 from helpers.twin_fixtures import apply_environment
@@ -34,12 +35,14 @@ def _evidence(result: Result, name: str) -> Any:
 def _run(twin: Twin, monkeypatch: pytest.MonkeyPatch, scenario: Any, only: list[str], **target: Any) -> Report:
     twin.use(scenario)
     apply_environment(monkeypatch, twin.environment())
-    return run(CheckOptions(build_target(dict(os.environ), **target), only=only,
-                            engine=RunOptions(timeout=30, deadline=60)))
+    return run(
+        CheckOptions(build_target(dict(os.environ), **target), only=only, engine=RunOptions(timeout=30, deadline=60))
+    )
 
 
 def test_foundry_profile_needs_an_ai_token_and_the_agents_data_actions(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     report = _run(twin_session, monkeypatch, "healthy", ["tokens.*", "rbac.data-action"], profile="foundry")
     ai = one(report, "tokens.scope", AI)
     assert ai.status is Status.PASS and _evidence(ai, "claims")["aud"].rstrip("/") == "https://ai.azure.com"
@@ -90,9 +93,19 @@ def test_target_from_azure_ai_endpoint_alone(twin_session: Twin, monkeypatch: py
     assert ctx.get(profile).name == "openai"  # from the account's kind
 
 
-@pytest.mark.parametrize(("kind", "name"), [("OpenAI", "openai"), ("AIServices", "openai"), ("openai", "openai"),
-                                            ("TextAnalytics", "cognitive"), ("SpeechServices", "cognitive"),
-                                            ("Hub", "ml"), (None, "openai"), ("SomethingNew", "openai")])
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        ("OpenAI", "openai"),
+        ("AIServices", "openai"),
+        ("openai", "openai"),
+        ("TextAnalytics", "cognitive"),
+        ("SpeechServices", "cognitive"),
+        ("Hub", "ml"),
+        (None, "openai"),
+        ("SomethingNew", "openai"),
+    ],
+)
 def test_default_profile_by_kind(kind: str | None, name: str) -> None:
     from preflight.profiles import profile_for_kind
 
@@ -105,8 +118,11 @@ def test_a_language_account_gets_the_cognitive_profile(twin_session: Twin, monke
     twin_session.use(doc)
     apply_environment(monkeypatch, twin_session.environment())
     monkeypatch.delenv("PREFLIGHT_PROFILE", raising=False)
-    report = run(CheckOptions(build_target(dict(os.environ)), only=["rbac.data-action"],
-                              engine=RunOptions(timeout=30, deadline=60)))
+    report = run(
+        CheckOptions(
+            build_target(dict(os.environ)), only=["rbac.data-action"], engine=RunOptions(timeout=30, deadline=60)
+        )
+    )
     (analyze,) = results(report, "rbac.data-action")
     assert analyze.subject == "Microsoft.CognitiveServices/accounts/TextAnalytics/analyze/action"
     # Cognitive Services OpenAI User covers OpenAI/* only: the fix is Cognitive Services User

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+
 from helpers import rbac_scenarios as sc
 from helpers.scenarios import one, results, run_scenario
 
@@ -25,7 +26,8 @@ def _statuses(report: Report, check_id: str) -> set[Status]:
 
 
 def test_healthy_least_privilege_passes_and_names_the_unreadable_deny_list(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # healthy is the guide's setup: the data role on the account and nothing else — it cannot read deny
     # assignments, which is a caveat told once (rbac.deny), not a doubt about the grant
     report = run_scenario(twin_session, monkeypatch, "healthy", only=RBAC)
@@ -43,8 +45,9 @@ def test_healthy_least_privilege_passes_and_names_the_unreadable_deny_list(
     assert next(e.value for e in chat.evidence if e.name == "armPermissions") == "allowed"
 
 
-def test_owner_without_data_role_fails_with_the_fix_and_arm_agrees(twin_session: Twin,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_owner_without_data_role_fails_with_the_fix_and_arm_agrees(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     report = run_scenario(twin_session, monkeypatch, "owner-without-data-role", only=RBAC)
     chat = one(report, "rbac.data-action", CHAT)
     assert chat.status is Status.FAIL and "Owner" in chat.summary
@@ -64,7 +67,8 @@ def test_group_assignment_passes_via_the_nested_group(twin_session: Twin, monkey
 
 
 def test_deny_assignment_fails_in_rbac_deny_and_data_action_points_there(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     report = run_scenario(twin_session, monkeypatch, "deny-assignment", only=RBAC)
     deny = one(report, "rbac.deny", CHAT)
     assert deny.status is Status.FAIL
@@ -85,8 +89,7 @@ def test_propagation_pending_warns_and_names_the_age(twin_session: Twin, monkeyp
     assert warning.remediation is not None and "--wait" in warning.remediation.commands[0]
 
 
-def test_data_role_at_a_management_group_counts_but_warns(twin_session: Twin,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_data_role_at_a_management_group_counts_but_warns(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     report = run_scenario(twin_session, monkeypatch, sc.data_role_at_management_group(), only=RBAC)
     chat = one(report, "rbac.data-action", CHAT)
     assert chat.status is Status.PASS and "managementGroups/corp" in chat.summary
@@ -100,14 +103,20 @@ def test_pim_eligible_role_says_activate_it(twin_session: Twin, monkeypatch: pyt
     assert chat.status is Status.FAIL
     assert "activate it in PIM" in chat.summary and "Cognitive Services OpenAI User" in chat.summary
     assert chat.remediation is not None and not chat.remediation.commands  # not "assign a role"
-    assert any("roleEligibilityScheduleInstances" in e.path and "asTarget()" in str(e.query)
-               for e in twin_session.requests())
+    assert any(
+        "roleEligibilityScheduleInstances" in e.path and "asTarget()" in str(e.query) for e in twin_session.requests()
+    )
 
 
 def test_unreadable_pim_is_a_warn_naming_the_permission(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     doc = sc.builtin("owner-without-data-role")
-    doc["faults"] = [{"match": {"service": "arm", "path": "roleEligibilityScheduleInstances"}, "status": 403,
-                      "body": {"error": {"code": "AuthorizationFailed", "message": "no"}}}]
+    doc["faults"] = [
+        {
+            "match": {"service": "arm", "path": "roleEligibilityScheduleInstances"},
+            "status": 403,
+            "body": {"error": {"code": "AuthorizationFailed", "message": "no"}},
+        }
+    ]
     report = run_scenario(twin_session, monkeypatch, doc, only=RBAC)
     assert one(report, "rbac.data-action", CHAT).status is Status.FAIL  # still the missing role
     pim = one(report, "rbac.data-action", "pim")
@@ -115,14 +124,28 @@ def test_unreadable_pim_is_a_warn_naming_the_permission(twin_session: Twin, monk
     assert pim.status is Status.WARN and "roleEligibilityScheduleInstances/read" in pim.summary
 
 
-def test_arm_effective_permissions_disagreeing_are_reported(twin_session: Twin,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_arm_effective_permissions_disagreeing_are_reported(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # ARM answers that the caller holds every Cognitive Services data action (as a Lighthouse delegation would),
     # while no assignment preflight can list grants it
     doc = sc.builtin("owner-without-data-role")
-    doc["faults"] = [{"match": {"service": "arm", "path": "Authorization/permissions"}, "status": 200,
-                      "body": {"value": [{"actions": ["*"], "notActions": [], "notDataActions": [],
-                                          "dataActions": ["Microsoft.CognitiveServices/*"]}]}}]
+    doc["faults"] = [
+        {
+            "match": {"service": "arm", "path": "Authorization/permissions"},
+            "status": 200,
+            "body": {
+                "value": [
+                    {
+                        "actions": ["*"],
+                        "notActions": [],
+                        "notDataActions": [],
+                        "dataActions": ["Microsoft.CognitiveServices/*"],
+                    }
+                ]
+            },
+        }
+    ]
     report = run_scenario(twin_session, monkeypatch, doc, only=RBAC)
     cross = one(report, "rbac.data-action", CHAT)  # one result per action: the sources disagree
     assert cross.status is Status.WARN and "ARM says your effective permissions include" in cross.summary
@@ -130,9 +153,11 @@ def test_arm_effective_permissions_disagreeing_are_reported(twin_session: Twin,
 
 
 def test_service_principal_with_contributor_on_the_subscription_warns(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = sc.service_principal_with([("Contributor", f"/subscriptions/{sc.SUB}"),
-                                     ("Cognitive Services OpenAI User", sc.ACCOUNT)])
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = sc.service_principal_with(
+        [("Contributor", f"/subscriptions/{sc.SUB}"), ("Cognitive Services OpenAI User", sc.ACCOUNT)]
+    )
     report = run_scenario(twin_session, monkeypatch, doc, only=RBAC)
     assert one(report, "rbac.data-action", CHAT).status is Status.PASS
     (warning,) = results(report, "rbac.least-privilege")
@@ -149,6 +174,7 @@ def test_service_principal_scoped_to_the_account_passes(twin_session: Twin, monk
 
 
 # ------------------------------------------------------------------------------------------------ --wait
+
 
 def test_wait_rechecks_with_fresh_facts_until_settled(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
@@ -167,8 +193,13 @@ def test_wait_rechecks_with_fresh_facts_until_settled(twin_session: Twin, monkey
         attempts.append((attempt, reason))
         twin_session.use("healthy")  # the assignment "propagated" meanwhile
 
-    options = CheckOptions(build_target(dict(os.environ)), only=RBAC, engine=RunOptions(timeout=30, deadline=60),
-                           wait=60, wait_interval=0.01)
+    options = CheckOptions(
+        build_target(dict(os.environ)),
+        only=RBAC,
+        engine=RunOptions(timeout=30, deadline=60),
+        wait=60,
+        wait_interval=0.01,
+    )
     report = run(options, on_retry=on_retry)
     assert [a for a, _ in attempts] == [1] and attempts[0][1].startswith("rbac.propagation")
     assert one(report, "rbac.propagation").status is Status.PASS
@@ -186,8 +217,13 @@ def test_wait_gives_up_when_the_time_is_over(twin_session: Twin, monkeypatch: py
     twin_session.use("propagation-pending")
     apply_environment(monkeypatch, twin_session.environment())
     calls: list[int] = []
-    options = CheckOptions(build_target(dict(os.environ)), only=["rbac.propagation"],
-                           engine=RunOptions(timeout=30, deadline=60), wait=2.0, wait_interval=0.05)
+    options = CheckOptions(
+        build_target(dict(os.environ)),
+        only=["rbac.propagation"],
+        engine=RunOptions(timeout=30, deadline=60),
+        wait=2.0,
+        wait_interval=0.05,
+    )
     started = time.monotonic()
     lefts: list[float] = []
     report = run(options, on_retry=lambda attempt, left, *_: (calls.append(attempt), lefts.append(left)))
@@ -203,9 +239,11 @@ def test_wait_gives_up_when_the_time_is_over(twin_session: Twin, monkeypatch: py
 
 # ------------------------------------------------------------------------------------------------ pure rules
 
+
 def _grant(scope: str, created: str | None, via: str | None = None) -> AppliedAssignment:
-    assignment = RoleAssignment(id="ra", scope=scope, role_definition_id="r", principal_id=via or "me",
-                                created_on=created)
+    assignment = RoleAssignment(
+        id="ra", scope=scope, role_definition_id="r", principal_id=via or "me", created_on=created
+    )
     return AppliedAssignment(assignment, None, inherited=False, via_group=via)
 
 
@@ -213,13 +251,16 @@ def _decision(*grants: AppliedAssignment, data: bool = True) -> Decision:
     return Decision("granted", "a/b/action", "/subscriptions/s", data, tuple(grants), (), (), (), ())
 
 
-@pytest.mark.parametrize(("created", "kind", "via", "scope", "pending"), [
-    ("2024-05-01T10:00:00.0000000Z", "user", None, "/subscriptions/s", False),
-    ("@recent", "user", None, "/subscriptions/s", True),
-    (None, "user", None, "/providers/Microsoft.Management/managementGroups/corp", True),
-    (None, "managedIdentity", "group-1", "/subscriptions/s", True),
-    (None, "user", "group-1", "/subscriptions/s", False),
-])
+@pytest.mark.parametrize(
+    ("created", "kind", "via", "scope", "pending"),
+    [
+        ("2024-05-01T10:00:00.0000000Z", "user", None, "/subscriptions/s", False),
+        ("@recent", "user", None, "/subscriptions/s", True),
+        (None, "user", None, "/providers/Microsoft.Management/managementGroups/corp", True),
+        (None, "managedIdentity", "group-1", "/subscriptions/s", True),
+        (None, "user", "group-1", "/subscriptions/s", False),
+    ],
+)
 def test_grant_concerns(created: str | None, kind: str, via: str | None, scope: str, pending: bool) -> None:
     from rbac_rules import settled_or_concerns  # type: ignore[import-not-found]
 
@@ -239,30 +280,43 @@ def test_one_settled_grant_is_enough() -> None:
     assert settled_or_concerns(_decision(fresh), "user", now)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2024-05-01T10:00:00.0000000Z", 1714557600.0), ("2024-05-01T10:00:00Z", 1714557600.0),
-    ("2024-05-01T10:00:00.5+00:00", 1714557600.5), ("2024-05-01T10:00:00", 1714557600.0),
-    ("yesterday", None), (None, None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-05-01T10:00:00.0000000Z", 1714557600.0),
+        ("2024-05-01T10:00:00Z", 1714557600.0),
+        ("2024-05-01T10:00:00.5+00:00", 1714557600.5),
+        ("2024-05-01T10:00:00", 1714557600.0),
+        ("yesterday", None),
+        (None, None),
+        ("", None),
+    ],
+)
 def test_parse_time(text: str | None, expected: float | None) -> None:
     from rbac_rules import parse_time  # type: ignore[import-not-found]
 
     assert parse_time(text) == expected
 
 
-@pytest.mark.parametrize(("role", "scope", "broad"), [
-    (CONTRIBUTOR, "/subscriptions/s", True),
-    ("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "/providers/Microsoft.Management/managementGroups/corp", True),
-    ("18D7D88D-D35E-4FB5-A5C3-7773C20A72D9", "/", True),  # GUIDs compared case-insensitively
-    (CONTRIBUTOR, "/subscriptions/s/resourceGroups/rg", False),
-    ("acdd72a7-3385-48ef-bd42-f606fba81ae7", "/subscriptions/s", False),  # Reader
-])
+@pytest.mark.parametrize(
+    ("role", "scope", "broad"),
+    [
+        (CONTRIBUTOR, "/subscriptions/s", True),
+        ("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "/providers/Microsoft.Management/managementGroups/corp", True),
+        ("18D7D88D-D35E-4FB5-A5C3-7773C20A72D9", "/", True),  # GUIDs compared case-insensitively
+        (CONTRIBUTOR, "/subscriptions/s/resourceGroups/rg", False),
+        ("acdd72a7-3385-48ef-bd42-f606fba81ae7", "/subscriptions/s", False),  # Reader
+    ],
+)
 def test_broad_privileged_is_decided_by_guid_and_scope(role: str, scope: str, broad: bool) -> None:
     from rbac_rules import broad_privileged  # type: ignore[import-not-found]
 
-    assignment = RoleAssignment(id="ra", scope=scope,
-                                role_definition_id=f"/providers/Microsoft.Authorization/roleDefinitions/{role}",
-                                principal_id="sp")
+    assignment = RoleAssignment(
+        id="ra",
+        scope=scope,
+        role_definition_id=f"/providers/Microsoft.Authorization/roleDefinitions/{role}",
+        principal_id="sp",
+    )
     assert bool(broad_privileged([assignment], "sp")) is broad
 
 
@@ -278,10 +332,12 @@ def _alias_checks_module(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 # ------------------------------------------------------------------------------------------------ --assignee
 
+
 def _with_assignee(twin: Twin, monkeypatch: pytest.MonkeyPatch, scenario: Any, assignee: str) -> Report:
     import os
 
     from helpers.twin_fixtures import apply_environment
+
     from preflight.engine import RunOptions
     from preflight.run import CheckOptions, run
     from preflight.target import build_target
@@ -302,8 +358,10 @@ def test_check_another_principal_by_app_id(twin_session: Twin, monkeypatch: pyte
     chat = one(report, "rbac.data-action", CHAT)
     assert chat.status is Status.FAIL and "Contributor" in chat.summary
     assert chat.remediation is not None
-    assert f"--assignee-object-id {sc.SP_OBJECT} --assignee-principal-type ServicePrincipal" in \
-        chat.remediation.commands[0]
+    assert (
+        f"--assignee-object-id {sc.SP_OBJECT} --assignee-principal-type ServicePrincipal"
+        in chat.remediation.commands[0]
+    )
     assert next(e.value for e in chat.evidence if e.name == "armPermissions").startswith("not asked")
     assert {r.status for r in results(report, "rbac.least-privilege")} == {Status.WARN}
 
@@ -316,7 +374,8 @@ def test_unknown_assignee_fails_rbac_data_action(twin_session: Twin, monkeypatch
 
 
 def test_managed_identity_through_a_group_warns_about_token_caching(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     report = run_scenario(twin_session, monkeypatch, sc.managed_identity_through_group(), only=RBAC)
     chat = one(report, "rbac.data-action", CHAT)
     assert chat.status is Status.PASS and f"via group {sc.MI_GROUP}" in chat.summary
@@ -326,7 +385,8 @@ def test_managed_identity_through_a_group_warns_about_token_caching(
 
 
 def test_an_old_group_grant_of_a_managed_identity_has_settled(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the caveat (its tokens cache group membership for up to 24 h) can only hold while the grant is younger:
     # an old one must not WARN forever (nor keep --wait from settling)
     report = run_scenario(twin_session, monkeypatch, sc.managed_identity_through_group("@now-3d"), only=RBAC)
@@ -334,8 +394,9 @@ def test_an_old_group_grant_of_a_managed_identity_has_settled(
     assert one(report, "rbac.propagation").status is Status.PASS
 
 
-def test_a_fresh_grant_the_data_plane_already_accepts_has_settled(twin_session: Twin,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fresh_grant_the_data_plane_already_accepts_has_settled(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # with --probe, the service's 200 proves the grant is effective: no guessing from the assignment's age
     doc = sc.builtin("propagation-pending")
     doc["options"]["dataPlanePropagationSeconds"] = 0  # this data plane has already learnt the assignment
@@ -345,8 +406,9 @@ def test_a_fresh_grant_the_data_plane_already_accepts_has_settled(twin_session: 
     assert settled.status is Status.PASS and "already accepts the token" in settled.summary
 
 
-def test_a_fresh_grant_the_data_plane_refuses_says_wait_not_assign(twin_session: Twin,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fresh_grant_the_data_plane_refuses_says_wait_not_assign(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # a least-privilege developer (no deny-assignment read) with a role granted a minute ago, probed: the
     # refusal is propagation — the fix is to wait, never a second assignment
     doc = sc.builtin("propagation-pending")
@@ -366,9 +428,13 @@ def test_the_fix_never_proposes_a_role_already_held(twin_session: Twin, monkeypa
     # role is one she already holds — adding it again is never the fix
     doc = sc.builtin("healthy")
     doc["faults"] = [
-        {"match": {"service": "arm", "path": "roleDefinitions/"}, "status": 403,
-         "body": {"error": {"code": "AuthorizationFailed", "message": "no"}}},
-        {"match": {"service": "arm", "path": "Authorization/permissions"}, "status": 200, "body": {"value": []}}]
+        {
+            "match": {"service": "arm", "path": "roleDefinitions/"},
+            "status": 403,
+            "body": {"error": {"code": "AuthorizationFailed", "message": "no"}},
+        },
+        {"match": {"service": "arm", "path": "Authorization/permissions"}, "status": 200, "body": {"value": []}},
+    ]
     report = run_scenario(twin_session, monkeypatch, doc, only=["rbac.data-action"])
     chat = one(report, "rbac.data-action", CHAT)
     assert chat.status is Status.FAIL and chat.remediation is not None
@@ -376,13 +442,17 @@ def test_the_fix_never_proposes_a_role_already_held(twin_session: Twin, monkeypa
     assert chat.remediation.text.startswith("you already hold Cognitive Services OpenAI User at ")
 
 
-def test_the_data_plane_decides_what_no_other_source_could(twin_session: Twin,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_data_plane_decides_what_no_other_source_could(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     # Cognitive Services User at the subscription reads no Microsoft.Authorization data, and ARM's permissions
     # answer 503 throughout: only --probe's 200 can decide — for the action it exercises, and only that one
     doc = sc.builtin("cs-user-subscription")
-    doc["faults"] = [{"match": {"service": "arm", "path": "Authorization/permissions"}, "status": 503,
-                      "body": {"error": {"code": "ServiceUnavailable", "message": "try later"}}}]
+    doc["faults"] = [
+        {
+            "match": {"service": "arm", "path": "Authorization/permissions"},
+            "status": 503,
+            "body": {"error": {"code": "ServiceUnavailable", "message": "try later"}},
+        }
+    ]
     report = run_scenario(twin_session, monkeypatch, doc, only=["rbac.data-action", "access.probe"])  # type: ignore[arg-type]
     read = one(report, "rbac.data-action", READ)
     assert read.status is Status.PASS and "the data plane accepted the token" in read.summary

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from helpers import rbac_scenarios as sc
 from helpers.scenarios import one, run_scenario
 from helpers.twin_fixtures import apply_environment
@@ -17,14 +18,17 @@ from preflight.twin import Twin
 
 CHAT = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"
 READ = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read"
-CONDITION = (f"((!(ActionMatches{{'{CHAT}'}})) OR "
-             "(@Resource[Microsoft.CognitiveServices/accounts/deployments:name] StringEquals 'gpt-4o'))")
+CONDITION = (
+    f"((!(ActionMatches{{'{CHAT}'}})) OR "
+    "(@Resource[Microsoft.CognitiveServices/accounts/deployments:name] StringEquals 'gpt-4o'))"
+)
 
 
 def _conditional_healthy() -> dict[str, object]:
     doc = sc.builtin("healthy")
-    data_role = next(a for a in doc["roleAssignments"]
-                     if a["properties"]["roleDefinitionId"] == "Cognitive Services OpenAI User")
+    data_role = next(
+        a for a in doc["roleAssignments"] if a["properties"]["roleDefinitionId"] == "Cognitive Services OpenAI User"
+    )
     data_role["properties"].update(condition=CONDITION, conditionVersion="2.0")
     return doc
 
@@ -36,8 +40,9 @@ def test_rbac_data_action_reports_the_condition(twin_session: Twin, monkeypatch:
     assert one(report, "rbac.data-action", READ).status is Status.PASS  # the condition names only chat
 
 
-def test_can_i_is_not_allowed_and_lists_the_condition(twin_session: Twin, monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_can_i_is_not_allowed_and_lists_the_condition(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     twin_session.use(_conditional_healthy())
     apply_environment(monkeypatch, twin_session.environment())
     assert main(["can-i", CHAT, "--format", "json"]) == 1

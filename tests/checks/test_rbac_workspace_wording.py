@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from helpers import rbac_scenarios as sc
 from helpers.scenarios import results
 from helpers.twin_fixtures import apply_environment

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from helpers import rbac_scenarios as sc
 from helpers.scenarios import one, run_scenario
 from helpers.twin_fixtures import apply_environment
@@ -34,7 +35,7 @@ def test_no_custom_subdomain_fails_with_the_command(twin_session: Twin, monkeypa
 
 
 def test_network_blocked_is_named_as_network_not_rbac(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    report = run_scenario(twin_session, monkeypatch, "network-blocked", only=ONLY + ["rbac.data-action"])
+    report = run_scenario(twin_session, monkeypatch, "network-blocked", only=[*ONLY, "rbac.data-action"])
     network = one(report, "resource.endpoint", "network")
     assert network.status is Status.WARN and "firewall denies by default" in network.summary
     assert network.remediation is not None and "not RBAC" in network.remediation.text

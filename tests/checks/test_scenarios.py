@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers.scenarios import one, results, run_scenario
+
 from preflight.model import Status
 from preflight.twin import Twin
 
@@ -31,7 +32,8 @@ def test_healthy_everything_that_matters_passes(twin_session: Twin, monkeypatch:
 
 
 def test_owner_without_data_role_fails_with_the_least_privilege_fix(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     report = run_scenario(twin_session, monkeypatch, "owner-without-data-role")
     chat = one(report, "rbac.data-action", CHAT)
     assert chat.status is Status.FAIL
@@ -60,8 +62,7 @@ def test_deny_assignment_fails_naming_it(twin_session: Twin, monkeypatch: pytest
     assert "deny assignment blocks" in chat.summary
 
 
-def test_no_custom_subdomain_fails_with_the_update_command(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_custom_subdomain_fails_with_the_update_command(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     report = run_scenario(twin_session, monkeypatch, "no-custom-subdomain")
     endpoint = one(report, "resource.endpoint")
     assert endpoint.status is Status.FAIL
@@ -78,7 +79,8 @@ def test_network_blocked_is_named_as_a_network_problem(twin_session: Twin, monke
 
 
 def test_expired_secret_stops_the_chain_and_dependants_skip(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     report = run_scenario(twin_session, monkeypatch, "sp-expired-secret")
     chain = one(report, "signin.chain")
     assert chain.status is Status.FAIL
@@ -121,7 +123,8 @@ def test_ca_blocked_is_classified(twin_session: Twin, monkeypatch: pytest.Monkey
 
 
 def test_wrong_tenant_is_flagged_before_anything_else_fails(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     report = run_scenario(twin_session, monkeypatch, "wrong-tenant")
     assert one(report, "signin.identity").status is Status.WARN
     arm = one(report, "tokens.scope", ARM_SCOPE)

@@ -8,6 +8,7 @@ import webbrowser
 from typing import Any, ClassVar
 
 import pytest
+
 from helpers.scenarios import one, results, run_scenario
 from helpers.twin_fixtures import IDS, core_scenario
 
@@ -37,6 +38,7 @@ def _fix(result: Result) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- scenarios
+
 
 def test_healthy(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     report = run_scenario(twin_session, monkeypatch, "healthy", only=SIGNIN)
@@ -108,8 +110,10 @@ def test_wrong_tenant(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> No
     assert cli.status is Status.WARN and FABRIKAM in cli.summary
     assert f"az login --tenant {TENANT}" in _fix(cli)
     tenants = one(report, "signin.tenants")
-    assert tenants.status is Status.WARN and f"Azure CLI (alice@contoso.onmicrosoft.com) is in tenant {FABRIKAM}" \
-        in tenants.summary
+    assert (
+        tenants.status is Status.WARN
+        and f"Azure CLI (alice@contoso.onmicrosoft.com) is in tenant {FABRIKAM}" in tenants.summary
+    )
     # ARM refused the Fabrikam token for the subscription, naming the subscription's tenant: that is read.
     assert _evidence(tenants, "target_tenant") == TENANT
     for scope in ("https://management.azure.com/.default", "https://cognitiveservices.azure.com/.default"):
@@ -120,17 +124,27 @@ def test_wrong_tenant(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> No
 
 # ---------------------------------------------------------------------------------------------- chain WARNs
 
+
 def _sp_and_cli(**sign_in: Any) -> dict[str, Any]:
     """Core scenario: a working environment SP and a working CLI (different principals), no managed identity."""
-    doc = core_scenario(signIn={"managedIdentity": None,
-                                "environment": {"clientId": IDS["secret_app"], "tenantId": IDS["tenant"],
-                                                "clientSecret": "twin-secret-value~0"}, **sign_in})
+    doc = core_scenario(
+        signIn={
+            "managedIdentity": None,
+            "environment": {
+                "clientId": IDS["secret_app"],
+                "tenantId": IDS["tenant"],
+                "clientSecret": "twin-secret-value~0",
+            },
+            **sign_in,
+        }
+    )
     doc["target"] = {"tenantId": IDS["tenant"], "subscriptionId": IDS["subscription"]}
     return doc
 
 
 def test_two_working_credentials_that_are_different_principals_warn(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     report = run_scenario(twin_session, monkeypatch, _sp_and_cli(), only=["signin.chain"])  # type: ignore[arg-type]
     assert one(report, "signin.chain").summary.startswith("DefaultAzureCredential uses EnvironmentCredential")
     shadow = one(report, "signin.chain", "shadowing")
@@ -149,10 +163,19 @@ def test_exclusions_are_honoured(twin_session: Twin, monkeypatch: pytest.MonkeyP
 
 
 def test_cli_in_another_tenant_is_not_flagged_when_excluded(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = _sp_and_cli(azureCli={"loggedIn": True, "user": "alice@contoso.onmicrosoft.com",
-                                "tenantId": IDS["other_tenant"], "subscriptionId": IDS["subscription"]})
-    report = _run_interactive(twin_session, monkeypatch, doc, False, {"AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential"})
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = _sp_and_cli(
+        azureCli={
+            "loggedIn": True,
+            "user": "alice@contoso.onmicrosoft.com",
+            "tenantId": IDS["other_tenant"],
+            "subscriptionId": IDS["subscription"],
+        }
+    )
+    report = _run_interactive(
+        twin_session, monkeypatch, doc, False, {"AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential"}
+    )
     assert [r.subject for r in results(report, "signin.chain")] == [None]
 
 
@@ -168,7 +191,8 @@ def test_managed_identity_on_a_developer_machine_warns(twin_session: Twin, monke
 
 
 def test_managed_identity_on_an_azure_host_without_developer_tools_does_not_warn(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     doc = core_scenario(signIn={"azureCli": {"loggedIn": False}})
     doc["target"] = {"tenantId": IDS["tenant"], "subscriptionId": IDS["subscription"]}
     report = _run_interactive(twin_session, monkeypatch, doc, False, {"WEBSITE_SITE_NAME": "contoso-app"})
@@ -176,6 +200,7 @@ def test_managed_identity_on_an_azure_host_without_developer_tools_does_not_warn
 
 
 # ---------------------------------------------------------------------------------------------- --interactive
+
 
 class _RecordingBrowser(webbrowser.BaseBrowser):
     """Registered as the preferred browser: records the URL and reports failure, so no browser ever opens."""
@@ -187,8 +212,9 @@ class _RecordingBrowser(webbrowser.BaseBrowser):
         return False
 
 
-def _run_interactive(twin: Twin, monkeypatch: pytest.MonkeyPatch, scenario: Any, interactive: bool,
-                     env: dict[str, str] | None = None) -> Any:
+def _run_interactive(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch, scenario: Any, interactive: bool, env: dict[str, str] | None = None
+) -> Any:
     import os
 
     from helpers.twin_fixtures import apply_environment
@@ -213,7 +239,8 @@ def test_interactive_browser_is_excluded_without_the_flag(twin_session: Twin, mo
 
 
 def test_interactive_includes_the_browser_link_but_tests_never_open_one(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     webbrowser.register("preflight-test-recorder", None, _RecordingBrowser("recorder"), preferred=True)
     _RecordingBrowser.urls.clear()
     report = _run_interactive(twin_session, monkeypatch, "no-credentials", interactive=True)
@@ -227,7 +254,8 @@ def test_interactive_includes_the_browser_link_but_tests_never_open_one(
 
 
 def test_interactive_does_not_open_a_browser_when_an_earlier_link_works(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     webbrowser.register("preflight-test-recorder", None, _RecordingBrowser("recorder"), preferred=True)
     _RecordingBrowser.urls.clear()
     report = _run_interactive(twin_session, monkeypatch, "healthy", interactive=True)
@@ -238,20 +266,37 @@ def test_interactive_does_not_open_a_browser_when_an_earlier_link_works(
 
 # ---------------------------------------------------------------------------------------------- devtools (pure)
 
+
 def test_parse_az_account_show() -> None:
-    found = parse_az_account(json.dumps({"id": "s1", "name": "Dev", "tenantId": TENANT,
-                                         "user": {"name": "alice@contoso.com", "type": "user"}}))
+    found = parse_az_account(
+        json.dumps(
+            {"id": "s1", "name": "Dev", "tenantId": TENANT, "user": {"name": "alice@contoso.com", "type": "user"}}
+        )
+    )
     assert (found.state, found.account, found.tenant_id) == ("signed_in", "alice@contoso.com", TENANT)
     assert parse_az_account("not json").state == "error"
-    guest = parse_az_account(json.dumps({"id": "s1", "tenantId": TENANT, "homeTenantId": FABRIKAM,
-                                         "user": {"name": "dave@fabrikam.com", "type": "user"}}))
+    guest = parse_az_account(
+        json.dumps(
+            {
+                "id": "s1",
+                "tenantId": TENANT,
+                "homeTenantId": FABRIKAM,
+                "user": {"name": "dave@fabrikam.com", "type": "user"},
+            }
+        )
+    )
     assert guest.tenant_id == TENANT and f"guest: home tenant {FABRIKAM}" in guest.detail
 
 
 def test_parse_azure_profile_with_bom_takes_the_default_subscription() -> None:
-    text = "\ufeff" + json.dumps({"subscriptions": [
-        {"id": "s1", "tenantId": "t1", "isDefault": False, "user": {"name": "a", "type": "user"}},
-        {"id": "s2", "tenantId": "t2", "isDefault": True, "user": {"name": "b", "type": "user"}}]})
+    text = "\ufeff" + json.dumps(
+        {
+            "subscriptions": [
+                {"id": "s1", "tenantId": "t1", "isDefault": False, "user": {"name": "a", "type": "user"}},
+                {"id": "s2", "tenantId": "t2", "isDefault": True, "user": {"name": "b", "type": "user"}},
+            ]
+        }
+    )
     found = parse_azure_profile(text)
     assert (found.account, found.tenant_id, found.source) == ("b", "t2", "azureProfile.json")
     assert parse_azure_profile('{"subscriptions": []}').state == "signed_out"
@@ -260,8 +305,11 @@ def test_parse_azure_profile_with_bom_takes_the_default_subscription() -> None:
 def test_parse_azd_token_keeps_claims_not_the_token() -> None:
     import base64
 
-    payload = base64.urlsafe_b64encode(json.dumps({"tid": TENANT, "oid": "o1", "upn": "bob@contoso.com",
-                                                   "scp": "user_impersonation", "exp": 2000000000}).encode())
+    payload = base64.urlsafe_b64encode(
+        json.dumps(
+            {"tid": TENANT, "oid": "o1", "upn": "bob@contoso.com", "scp": "user_impersonation", "exp": 2000000000}
+        ).encode()
+    )
     token = "e30." + payload.decode().rstrip("=") + ".sig-canary"
     found = parse_azd_token(json.dumps({"token": token, "expiresOn": "2033-05-18T03:33:20Z"}))
     assert (found.account, found.tenant_id, found.expires_on) == ("bob@contoso.com", TENANT, 2000000000)
@@ -269,15 +317,24 @@ def test_parse_azd_token_keeps_claims_not_the_token() -> None:
 
 
 def test_parse_vscode_record() -> None:
-    found = parse_vscode_record(json.dumps({"username": "carol@contoso.com", "tenantId": TENANT,
-                                            "authority": "login.microsoftonline.com", "clientId": "c",
-                                            "homeAccountId": "h"}))
+    found = parse_vscode_record(
+        json.dumps(
+            {
+                "username": "carol@contoso.com",
+                "tenantId": TENANT,
+                "authority": "login.microsoftonline.com",
+                "clientId": "c",
+                "homeAccountId": "h",
+            }
+        )
+    )
     assert (found.state, found.account, found.tenant_id) == ("signed_in", "carol@contoso.com", TENANT)
 
 
 def test_environment_reader_names_no_secret() -> None:
-    found = read_environment({"AZURE_CLIENT_ID": "app", "AZURE_TENANT_ID": TENANT,
-                              "AZURE_CLIENT_SECRET": "canary-secret-value"})
+    found = read_environment(
+        {"AZURE_CLIENT_ID": "app", "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_SECRET": "canary-secret-value"}
+    )
     assert found.state == "signed_in" and "canary-secret-value" not in repr(found)
     assert read_environment({"AZURE_CLIENT_SECRET": "x"}).state == "error"
 
@@ -289,14 +346,30 @@ def test_azd_not_installed(tmp_path: Any) -> None:
 def test_azure_cli_without_az_reads_the_profile_file(tmp_path: Any) -> None:
     from preflight.devtools import read_azure_cli
 
-    (tmp_path / "azureProfile.json").write_text("\ufeff" + json.dumps({"subscriptions": [
-        {"id": "s1", "name": "Dev", "tenantId": TENANT, "isDefault": True,
-         "user": {"name": "alice@contoso.com", "type": "user"}}]}), encoding="utf-8")
+    (tmp_path / "azureProfile.json").write_text(
+        "\ufeff"
+        + json.dumps(
+            {
+                "subscriptions": [
+                    {
+                        "id": "s1",
+                        "name": "Dev",
+                        "tenantId": TENANT,
+                        "isDefault": True,
+                        "user": {"name": "alice@contoso.com", "type": "user"},
+                    }
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
     found = read_azure_cli({"PATH": str(tmp_path / "empty"), "AZURE_CONFIG_DIR": str(tmp_path)})
     assert (found.state, found.account, found.tenant_id) == ("signed_in", "alice@contoso.com", TENANT)
     assert "az is not on PATH" in found.detail
-    assert read_azure_cli({"PATH": str(tmp_path / "empty"), "AZURE_CONFIG_DIR": str(tmp_path / "none")}).state \
+    assert (
+        read_azure_cli({"PATH": str(tmp_path / "empty"), "AZURE_CONFIG_DIR": str(tmp_path / "none")}).state
         == "not_installed"
+    )
 
 
 def test_an_installed_azd_is_read_through_the_path(tmp_path: Any) -> None:
@@ -304,39 +377,62 @@ def test_an_installed_azd_is_read_through_the_path(tmp_path: Any) -> None:
     import base64
     import sys
 
-    payload = base64.urlsafe_b64encode(json.dumps({"tid": FABRIKAM, "oid": "o2", "upn": "dave@fabrikam.com",
-                                                   "scp": "user_impersonation", "exp": 2000000000}).encode())
+    payload = base64.urlsafe_b64encode(
+        json.dumps(
+            {"tid": FABRIKAM, "oid": "o2", "upn": "dave@fabrikam.com", "scp": "user_impersonation", "exp": 2000000000}
+        ).encode()
+    )
     token = "e30." + payload.decode().rstrip("=") + ".c2ln"
     script = tmp_path / "azd"
-    script.write_text(f"#!{sys.executable}\nimport json, sys\n"
-                      f"assert sys.argv[1:3] == ['auth', 'token']\n"
-                      f"print(json.dumps({{'token': {token!r}, 'expiresOn': '2033-05-18T03:33:20Z'}}))\n",
-                      encoding="utf-8")
+    script.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"assert sys.argv[1:3] == ['auth', 'token']\n"
+        f"print(json.dumps({{'token': {token!r}, 'expiresOn': '2033-05-18T03:33:20Z'}}))\n",
+        encoding="utf-8",
+    )
     script.chmod(0o755)
     found = read_azd({"PATH": str(tmp_path)})
     assert (found.state, found.account, found.tenant_id) == ("signed_in", "dave@fabrikam.com", FABRIKAM)
     logged_out = tmp_path / "out"
     logged_out.mkdir()
-    (logged_out / "azd").write_text("#!/bin/sh\necho 'ERROR: not logged in, run `azd auth login` to login' >&2\n"
-                                    "exit 1\n", encoding="utf-8")
+    (logged_out / "azd").write_text(
+        "#!/bin/sh\necho 'ERROR: not logged in, run `azd auth login` to login' >&2\nexit 1\n", encoding="utf-8"
+    )
     (logged_out / "azd").chmod(0o755)
     assert read_azd({"PATH": str(logged_out)}).state == "signed_out"
 
 
 def test_workload_identity_error_body_is_classified_with_its_suberror(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Workload identity keeps Entra's response on the exception: its error_codes and suberror are read."""
     from helpers.twin_fixtures import WI_ISSUER, WI_SUBJECT
 
     from preflight.twin.entra import aadsts_body
 
-    doc = core_scenario(signIn={"managedIdentity": None, "azureCli": {"loggedIn": False},
-                                "workloadIdentity": {"clientId": IDS["wi_app"], "tenantId": IDS["tenant"],
-                                                     "issuer": WI_ISSUER, "subject": WI_SUBJECT}})
+    doc = core_scenario(
+        signIn={
+            "managedIdentity": None,
+            "azureCli": {"loggedIn": False},
+            "workloadIdentity": {
+                "clientId": IDS["wi_app"],
+                "tenantId": IDS["tenant"],
+                "issuer": WI_ISSUER,
+                "subject": WI_SUBJECT,
+            },
+        }
+    )
     doc["target"] = {"tenantId": IDS["tenant"], "subscriptionId": IDS["subscription"]}
     twin_session.use(doc)
-    body = aadsts_body(twin_session.server, None, 50076, "invalid_grant", "MFA required (forced).",
-                       suberror="basic_action", claims='{"access_token":{"capolids":{"essential":true}}}')
+    body = aadsts_body(
+        twin_session.server,
+        None,
+        50076,
+        "invalid_grant",
+        "MFA required (forced).",
+        suberror="basic_action",
+        claims='{"access_token":{"capolids":{"essential":true}}}',
+    )
     doc["tokenErrors"] = [{"match": {"clientId": IDS["wi_app"]}, "status": 400, "body": body}]
     report = _run_interactive(twin_session, monkeypatch, doc, False)
     chain = one(report, "signin.chain")

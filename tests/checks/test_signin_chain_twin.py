@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 import pytest
+
 from helpers.scenarios import one, run_scenario
 from helpers.twin_fixtures import IDS, core_scenario
 
@@ -24,20 +25,32 @@ def _targeted(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def test_a_wrong_environment_secret_shadows_a_working_cli(twin_session: Twin,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = _targeted(core_scenario(signIn={"managedIdentity": None, "environment": {
-        "clientId": IDS["secret_app"], "tenantId": IDS["tenant"], "clientSecret": "not-the-secret-canary"}}))
+def test_a_wrong_environment_secret_shadows_a_working_cli(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = _targeted(
+        core_scenario(
+            signIn={
+                "managedIdentity": None,
+                "environment": {
+                    "clientId": IDS["secret_app"],
+                    "tenantId": IDS["tenant"],
+                    "clientSecret": "not-the-secret-canary",
+                },
+            }
+        )
+    )
     report = run_scenario(twin_session, monkeypatch, doc, only=["signin.chain"])  # type: ignore[arg-type]
     chain = one(report, "signin.chain")
     assert chain.status is Status.FAIL
-    assert chain.summary.startswith("DefaultAzureCredential stops at EnvironmentCredential, which tried and failed "
-                                    "(AADSTS7000215")
+    assert chain.summary.startswith(
+        "DefaultAzureCredential stops at EnvironmentCredential, which tried and failed (AADSTS7000215"
+    )
     assert "AzureCliCredential would work but is never tried" in chain.summary
     assert _evidence(chain, "aadsts") == "invalid_client_secret"
     assert chain.remediation is not None
-    assert "unset AZURE_CLIENT_SECRET / AZURE_CLIENT_CERTIFICATE_PATH to fall through to AzureCliCredential" \
+    assert (
+        "unset AZURE_CLIENT_SECRET / AZURE_CLIENT_CERTIFICATE_PATH to fall through to AzureCliCredential"
         in chain.remediation.text
+    )
     links = {link["credential"]: link for link in _evidence(chain, "links")}
     assert links["EnvironmentCredential"]["outcome"] == "failed"
     assert links["AzureCliCredential"]["outcome"] == "ok"  # probed on its own: it does work
@@ -45,11 +58,23 @@ def test_a_wrong_environment_secret_shadows_a_working_cli(twin_session: Twin,
 
 
 def test_identity_of_a_service_principal(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = _targeted(core_scenario(signIn={"managedIdentity": None, "azureCli": {"loggedIn": False},
-                                          "environment": {"clientId": IDS["secret_app"], "tenantId": IDS["tenant"],
-                                                          "clientSecret": "twin-secret-value~0"}}))
-    identity = one(run_scenario(twin_session, monkeypatch, doc, only=["signin.identity"]),  # type: ignore[arg-type]
-                   "signin.identity")
+    doc = _targeted(
+        core_scenario(
+            signIn={
+                "managedIdentity": None,
+                "azureCli": {"loggedIn": False},
+                "environment": {
+                    "clientId": IDS["secret_app"],
+                    "tenantId": IDS["tenant"],
+                    "clientSecret": "twin-secret-value~0",
+                },
+            }
+        )
+    )
+    identity = one(
+        run_scenario(twin_session, monkeypatch, doc, only=["signin.identity"]),  # type: ignore[arg-type]
+        "signin.identity",
+    )
     assert identity.status is Status.PASS
     assert _evidence(identity, "kind") == "servicePrincipal"
     assert _evidence(identity, "object_id") == IDS["secret_sp"]
@@ -59,8 +84,10 @@ def test_identity_of_a_service_principal(twin_session: Twin, monkeypatch: pytest
 
 def test_identity_of_a_managed_identity(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     doc = _targeted(core_scenario(signIn={"azureCli": {"loggedIn": False}}))  # App Service style MI only
-    identity = one(run_scenario(twin_session, monkeypatch, doc, only=["signin.identity"]),  # type: ignore[arg-type]
-                   "signin.identity")
+    identity = one(
+        run_scenario(twin_session, monkeypatch, doc, only=["signin.identity"]),  # type: ignore[arg-type]
+        "signin.identity",
+    )
     assert identity.status is Status.PASS
     assert _evidence(identity, "kind") == "managedIdentity"
     assert _evidence(identity, "object_id") == IDS["mi_principal"]
@@ -71,8 +98,10 @@ def test_identity_of_a_managed_identity(twin_session: Twin, monkeypatch: pytest.
 # Off Azure, with no IDENTITY_ENDPOINT, DefaultAzureCredential's managed identity link is the IMDS one: the path
 # every developer machine takes. It must be "unavailable" (the chain moves on to the CLI), never a crash.
 
-def test_unreachable_imds_is_unavailable_and_the_cli_is_used(twin_session: Twin,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_unreachable_imds_is_unavailable_and_the_cli_is_used(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from helpers.twin_fixtures import apply_environment
 
     from preflight.engine import RunOptions
@@ -87,18 +116,24 @@ def test_unreachable_imds_is_unavailable_and_the_cli_is_used(twin_session: Twin,
     apply_environment(monkeypatch, env)
     for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
-    report = run(CheckOptions(build_target(dict(os.environ)), only=["signin.chain"],
-                              engine=RunOptions(timeout=30, deadline=60)))
+    report = run(
+        CheckOptions(build_target(dict(os.environ)), only=["signin.chain"], engine=RunOptions(timeout=30, deadline=60))
+    )
     chain = one(report, "signin.chain")
     links = {link["credential"]: link for link in _evidence(chain, "links")}
     assert links["ManagedIdentityCredential"]["outcome"] == "unavailable", links["ManagedIdentityCredential"]
     assert chain.status is Status.PASS and _evidence(chain, "selected") == "AzureCliCredential"
 
 
-def test_imds_style_managed_identity_at_the_twin_signs_in(twin_session: Twin,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = _targeted(core_scenario(signIn={"azureCli": {"loggedIn": False}, "managedIdentity": {
-        "clientId": IDS["mi_client"], "principalId": IDS["mi_principal"], "style": "imds"}}))
+def test_imds_style_managed_identity_at_the_twin_signs_in(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = _targeted(
+        core_scenario(
+            signIn={
+                "azureCli": {"loggedIn": False},
+                "managedIdentity": {"clientId": IDS["mi_client"], "principalId": IDS["mi_principal"], "style": "imds"},
+            }
+        )
+    )
     report = run_scenario(twin_session, monkeypatch, doc, only=["signin.chain"])  # type: ignore[arg-type]
     chain = one(report, "signin.chain")
     assert chain.status is Status.PASS and _evidence(chain, "selected") == "ManagedIdentityCredential", chain
@@ -107,21 +142,40 @@ def test_imds_style_managed_identity_at_the_twin_signs_in(twin_session: Twin,
 
 # ---------------------------------------------------------------------------------------------- per-link fixes
 
-@pytest.mark.parametrize(("key", "environ", "fix"), [
-    ("environment", {"AZURE_CLIENT_ID": "a", "AZURE_TENANT_ID": "t"},
-     "set AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) (EnvironmentCredential needs them all)"),
-    ("environment", {"AZURE_CLIENT_SECRET": "s"}, "set AZURE_CLIENT_ID and AZURE_TENANT_ID (EnvironmentCredential "
-                                                  "needs them all)"),
-    ("environment", {"AZURE_TENANT_ID": "t"}, "set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or "
-                                              "AZURE_CLIENT_CERTIFICATE_PATH)"),  # nothing started: the general fix
-    ("environment", {"AZURE_CLIENT_ID": "a", "AZURE_USERNAME": "u@contoso.com"},
-     "set AZURE_PASSWORD (EnvironmentCredential's username/password form needs them all)"),
-    ("workload_identity", {"AZURE_FEDERATED_TOKEN_FILE": "/f"},
-     "set AZURE_CLIENT_ID and AZURE_TENANT_ID (WorkloadIdentityCredential needs them all)"),
-    ("cli", {}, "az login --tenant t1"),
-    ("developer_cli", {}, "azd auth login"),
-    ("shared_token_cache", {}, None),
-])
+
+@pytest.mark.parametrize(
+    ("key", "environ", "fix"),
+    [
+        (
+            "environment",
+            {"AZURE_CLIENT_ID": "a", "AZURE_TENANT_ID": "t"},
+            "set AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) (EnvironmentCredential needs them all)",
+        ),
+        (
+            "environment",
+            {"AZURE_CLIENT_SECRET": "s"},
+            "set AZURE_CLIENT_ID and AZURE_TENANT_ID (EnvironmentCredential needs them all)",
+        ),
+        (
+            "environment",
+            {"AZURE_TENANT_ID": "t"},
+            "set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)",
+        ),  # nothing started: the general fix
+        (
+            "environment",
+            {"AZURE_CLIENT_ID": "a", "AZURE_USERNAME": "u@contoso.com"},
+            "set AZURE_PASSWORD (EnvironmentCredential's username/password form needs them all)",
+        ),
+        (
+            "workload_identity",
+            {"AZURE_FEDERATED_TOKEN_FILE": "/f"},
+            "set AZURE_CLIENT_ID and AZURE_TENANT_ID (WorkloadIdentityCredential needs them all)",
+        ),
+        ("cli", {}, "az login --tenant t1"),
+        ("developer_cli", {}, "azd auth login"),
+        ("shared_token_cache", {}, None),
+    ],
+)
 def test_link_fix_names_what_is_missing(key: str, environ: dict[str, str], fix: str | None) -> None:
     from preflight.checks.signin import link_fix
 
@@ -141,12 +195,18 @@ def test_each_unavailable_link_carries_its_fix(twin_session: Twin, monkeypatch: 
     monkeypatch.setenv("AZURE_TENANT_ID", "11111111-1111-4111-8111-111111111111")
     for name in ("AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH"):
         monkeypatch.delenv(name, raising=False)
-    report = run(CheckOptions(build_target(dict(os.environ)), only=["signin.chain"],
-                              engine=RunOptions(timeout=30, deadline=60)))
+    report = run(
+        CheckOptions(build_target(dict(os.environ)), only=["signin.chain"], engine=RunOptions(timeout=30, deadline=60))
+    )
     chain = one(report, "signin.chain")
     links = {link["credential"]: link for link in _evidence(chain, "links")}
     assert links["EnvironmentCredential"]["outcome"] == "unavailable"
-    assert links["EnvironmentCredential"]["fix"].startswith("set AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)")
+    assert links["EnvironmentCredential"]["fix"].startswith(
+        "set AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)"
+    )
     assert links["AzureCliCredential"]["fix"] == "az login --tenant 11111111-1111-4111-8111-111111111111"
-    assert chain.remediation is not None and "set AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) " \
-        "(EnvironmentCredential needs them all)" in chain.remediation.text
+    assert (
+        chain.remediation is not None
+        and "set AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) (EnvironmentCredential needs them all)"
+        in chain.remediation.text
+    )

@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 import pytest
+
 from helpers.scenarios import one, run_scenario
 from helpers.twin_fixtures import IDS, apply_environment, core_scenario
 
@@ -49,7 +50,8 @@ def test_an_imds_managed_identity_signs_in(twin_session: Twin, monkeypatch: pyte
 
 
 def test_no_imds_endpoint_is_unavailable_and_the_chain_goes_on_to_the_cli(
-        twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Managed identity goes to a closed loopback port (as on a machine without IMDS); the Azure CLI is signed in.
     twin_session.use(_scenario(managedIdentity=None))
     env = twin_session.environment()
@@ -57,11 +59,11 @@ def test_no_imds_endpoint_is_unavailable_and_the_chain_goes_on_to_the_cli(
         env.pop(name, None)
     env["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = "http://127.0.0.1:9"
     apply_environment(monkeypatch, env)
-    report = run(CheckOptions(build_target(dict(os.environ)), only=["signin.chain"],
-                              engine=RunOptions(timeout=30, deadline=60)))
+    report = run(
+        CheckOptions(build_target(dict(os.environ)), only=["signin.chain"], engine=RunOptions(timeout=30, deadline=60))
+    )
     chain = one(report, "signin.chain")
     link = _link(chain, "ManagedIdentityCredential")
     assert link["outcome"] == "unavailable", link
     assert "TypeError" not in repr(chain)
     assert chain.summary.startswith("DefaultAzureCredential uses AzureCliCredential"), chain.summary
-

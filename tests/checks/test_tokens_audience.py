@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import pytest
+
 from helpers.twin_fixtures import IDS, apply_environment, core_scenario
 
 from preflight.engine import RunOptions
@@ -34,21 +35,43 @@ def _evidence(result: Result, name: str) -> Any:
 
 def test_a_token_for_another_audience_fails(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     now = int(time.time())
-    claims = {"aud": WRONG, "iss": f"https://sts.windows.net/{IDS['tenant']}/", "tid": IDS["tenant"],
-              "oid": IDS["secret_sp"], "appid": IDS["secret_app"], "idtyp": "app", "iat": now, "nbf": now,
-              "exp": now + 3600, "ver": "1.0"}
+    claims = {
+        "aud": WRONG,
+        "iss": f"https://sts.windows.net/{IDS['tenant']}/",
+        "tid": IDS["tenant"],
+        "oid": IDS["secret_sp"],
+        "appid": IDS["secret_app"],
+        "idtyp": "app",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+        "ver": "1.0",
+    }
     token = f"{_b64({'typ': 'JWT', 'alg': 'RS256'})}.{_b64(claims)}.c2lnbmF0dXJl"
-    doc = core_scenario(signIn={"managedIdentity": None, "azureCli": {"loggedIn": False},
-                                "environment": {"clientId": IDS["secret_app"], "tenantId": IDS["tenant"],
-                                                "clientSecret": "twin-secret-value~0"}})
+    doc = core_scenario(
+        signIn={
+            "managedIdentity": None,
+            "azureCli": {"loggedIn": False},
+            "environment": {
+                "clientId": IDS["secret_app"],
+                "tenantId": IDS["tenant"],
+                "clientSecret": "twin-secret-value~0",
+            },
+        }
+    )
     doc["target"] = {"tenantId": IDS["tenant"]}
-    doc["faults"] = [{"match": {"service": "entra", "method": "POST", "path": "/oauth2/v2.0/token"}, "status": 200,
-                      "body": {"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600,
-                               "access_token": token}}]
+    doc["faults"] = [
+        {
+            "match": {"service": "entra", "method": "POST", "path": "/oauth2/v2.0/token"},
+            "status": 200,
+            "body": {"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "access_token": token},
+        }
+    ]
     twin_session.use(doc)
     apply_environment(monkeypatch, twin_session.environment())
-    report = run(CheckOptions(build_target(dict(os.environ)), only=["tokens.*"],
-                              engine=RunOptions(timeout=30, deadline=60)))
+    report = run(
+        CheckOptions(build_target(dict(os.environ)), only=["tokens.*"], engine=RunOptions(timeout=30, deadline=60))
+    )
     found = {r.subject: r for r in report.results if r.check_id == "tokens.scope"}
     cognitive = found[COGNITIVE]
     assert cognitive.status is Status.FAIL, cognitive
@@ -58,13 +81,13 @@ def test_a_token_for_another_audience_fails(twin_session: Twin, monkeypatch: pyt
     assert token not in repr(report)  # the token itself never reaches the report
 
 
-def test_each_scope_result_carries_the_claims_that_matter(twin_session: Twin,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_scope_result_carries_the_claims_that_matter(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     """aud, tid, oid, idtyp, amr, scp (a user's delegated token) and the expiry, decoded — never the token."""
     twin_session.use("healthy")
     apply_environment(monkeypatch, twin_session.environment())
-    report = run(CheckOptions(build_target(dict(os.environ)), only=["tokens.*"],
-                              engine=RunOptions(timeout=30, deadline=60)))
+    report = run(
+        CheckOptions(build_target(dict(os.environ)), only=["tokens.*"], engine=RunOptions(timeout=30, deadline=60))
+    )
     found = {r.subject: r for r in report.results if r.check_id == "tokens.scope"}
     claims = _evidence(found[COGNITIVE], "claims")
     assert {"aud", "tid", "oid", "idtyp", "amr", "scp", "exp"} <= set(claims)
@@ -78,16 +101,28 @@ def test_an_arm_claims_challenge_is_named(twin_session: Twin, monkeypatch: pytes
     from helpers import rbac_scenarios as sc
 
     doc = sc.builtin("healthy")
-    www = ('Bearer authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
-           'error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZX19fQ=="')
-    doc["faults"] = [{"match": {"service": "arm", "method": "GET", "path": f"^/subscriptions/{sc.SUB}$"},
-                      "status": 401, "headers": {"WWW-Authenticate": www},
-                      "body": {"error": {"code": "InvalidAuthenticationToken",
-                                         "message": "The access token requires additional claims."}}}]
+    www = (
+        'Bearer authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+        'error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZX19fQ=="'
+    )
+    doc["faults"] = [
+        {
+            "match": {"service": "arm", "method": "GET", "path": f"^/subscriptions/{sc.SUB}$"},
+            "status": 401,
+            "headers": {"WWW-Authenticate": www},
+            "body": {
+                "error": {
+                    "code": "InvalidAuthenticationToken",
+                    "message": "The access token requires additional claims.",
+                }
+            },
+        }
+    ]
     twin_session.use(doc)
     apply_environment(monkeypatch, twin_session.environment())
-    report = run(CheckOptions(build_target(dict(os.environ)), only=["tokens.*"],
-                              engine=RunOptions(timeout=30, deadline=60)))
+    report = run(
+        CheckOptions(build_target(dict(os.environ)), only=["tokens.*"], engine=RunOptions(timeout=30, deadline=60))
+    )
     challenge = next(r for r in report.results if r.check_id == "tokens.scope" and r.subject == "claims-challenge")
     assert challenge.status is Status.WARN and "insufficient_claims" in challenge.summary
     assert challenge.remediation is not None and "interactive sign-in" in challenge.remediation.text

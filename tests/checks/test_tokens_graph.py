@@ -5,6 +5,7 @@ the Azure CLI, which caches nothing) per scope per run."""
 from __future__ import annotations
 
 import pytest
+
 from helpers.scenarios import one, results, run_scenario
 
 from preflight.azure.facts import GRAPH_REASON
@@ -13,21 +14,28 @@ from preflight.twin import Twin
 
 
 def _graph_rows(report: Report) -> list[Result]:
-    return [r for r in results(report, "tokens.scope")
-            if {e.name: e.value for e in r.evidence}.get("requested_because") == GRAPH_REASON]
+    return [
+        r
+        for r in results(report, "tokens.scope")
+        if {e.name: e.value for e in r.evidence}.get("requested_because") == GRAPH_REASON
+    ]
 
 
 def test_graph_row_when_a_graph_check_runs(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     twin_session.clear_log()
-    report = run_scenario(twin_session, monkeypatch, "principal-secret-expiring",
-                          only=("tokens.scope", "principal.exists"))
+    report = run_scenario(
+        twin_session, monkeypatch, "principal-secret-expiring", only=("tokens.scope", "principal.exists")
+    )
     [row] = _graph_rows(report)
     assert row.status is Status.PASS, row
     # the twin is a custom cloud: its Graph audience is its own, as the metadata document says
     assert row.subject == f"{twin_session.base_url.rstrip('/')}/.default"
     assert one(report, "principal.exists").status is Status.PASS
-    token_requests = [e for e in twin_session.requests()
-                      if e.path.endswith("/oauth2/v2.0/token") and e.extra.get("scope") == row.subject]
+    token_requests = [
+        e
+        for e in twin_session.requests()
+        if e.path.endswith("/oauth2/v2.0/token") and e.extra.get("scope") == row.subject
+    ]
     assert len(token_requests) == 1  # the row's token is the one the Graph reads used
 
 

@@ -47,7 +47,7 @@ class Canary:
     def grams(self) -> set[str]:
         if len(self.part) <= self.window:
             return {self.part}
-        return {self.part[i:i + self.window] for i in range(len(self.part) - self.window + 1)}
+        return {self.part[i : i + self.window] for i in range(len(self.part) - self.window + 1)}
 
 
 def secret_canary(name: str, index: int = 0) -> str:
@@ -62,7 +62,7 @@ def encoded_canary(index: int = 0) -> str:
     ``=``, ``"``, ``\\``): masked only if the redactor also knows its encoded forms. Still 30+ characters of
     three classes, so it counts as a secret in AZURE_CLIENT_ID too."""
     body = secret_canary("encoded", index)
-    return f"{body[:12]}+{body[12:20]}/{body[20:28]}\"{body[28:34]}\\{body[34:38]}=="
+    return f'{body[:12]}+{body[12:20]}/{body[20:28]}"{body[28:34]}\\{body[34:38]}=='
 
 
 def opaque_canary() -> str:
@@ -120,9 +120,9 @@ def find_leaks(corpus: Mapping[str, str], canaries: Iterable[Canary]) -> list[st
                     for run in runs[size].finditer(variant):
                         chunk = run.group(0)
                         for i in range(len(chunk) - size + 1):
-                            name = grams.get(chunk[i:i + size])
+                            name = grams.get(chunk[i : i + size])
                             if name is not None:
-                                hits.append((name, chunk[i:i + size]))
+                                hits.append((name, chunk[i : i + size]))
             seen[text] = hits
         for name, gram in seen[text]:
             leaks.setdefault((where, name), f"{name} in {where}: …{gram}…")

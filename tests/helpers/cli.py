@@ -30,14 +30,22 @@ def preflight_exe() -> str:
     return str(candidate) if candidate.exists() else (shutil.which("preflight") or "preflight")
 
 
-def run_cli(args: Sequence[str], env: Mapping[str, str] | None = None, cwd: str | Path | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([preflight_exe(), *args], env=dict(env) if env is not None else clean_env(),
-                          cwd=cwd, capture_output=True, text=True, timeout=timeout)
+def run_cli(
+    args: Sequence[str], env: Mapping[str, str] | None = None, cwd: str | Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [preflight_exe(), *args],
+        env=dict(env) if env is not None else clean_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
-def run_cli_reader_gone(args: Sequence[str], env: Mapping[str, str] | None = None, cwd: str | Path | None = None,
-                        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli_reader_gone(
+    args: Sequence[str], env: Mapping[str, str] | None = None, cwd: str | Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run the console script with stdout a pipe nobody reads any more, as under ``preflight … | head -0``.
 
     The pipe's reading end is closed before the process starts, so its first write to stdout fails with EPIPE
@@ -46,7 +54,14 @@ def run_cli_reader_gone(args: Sequence[str], env: Mapping[str, str] | None = Non
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        return subprocess.run([preflight_exe(), *args], env=dict(env) if env is not None else clean_env(),
-                              cwd=cwd, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=timeout)
+        return subprocess.run(
+            [preflight_exe(), *args],
+            env=dict(env) if env is not None else clean_env(),
+            cwd=cwd,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=timeout,
+        )
     finally:
         os.close(write_end)

@@ -57,8 +57,13 @@ class CliDriver:
     """A child interpreter running ``preflight`` command lines one after another (a context manager)."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
-        self._proc = subprocess.Popen([sys.executable, "-P", "-c", _CHILD], env=dict(env), stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-P", "-c", _CHILD],
+            env=dict(env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self._count = 0
 
     def run(self, argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> Outcome:

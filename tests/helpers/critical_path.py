@@ -47,8 +47,9 @@ class Span:
 
 def span_of(entry: Logged) -> Span:
     """The interval a logged request occupied at the twin (its end is when the answer was ready)."""
-    return Span(entry.time - entry.duration_ms / 1000.0, entry.time,
-                f"{entry.service or '?'} {entry.method} {entry.path}")
+    return Span(
+        entry.time - entry.duration_ms / 1000.0, entry.time, f"{entry.service or '?'} {entry.method} {entry.path}"
+    )
 
 
 def longest_chain(spans: Sequence[Span], slack: float = 0.0) -> list[Span]:

@@ -17,9 +17,19 @@ ALICE = "a11ce000-0000-4000-8000-00000000a11c"
 APP_ID = "c1c1c1c1-0000-4000-8000-0000000000c1"
 SP_ID = "c1c1c1c1-0000-4000-8000-0000000000b0"
 FOREIGN_APP = "f0f0f0f0-0000-4000-8000-0000000000c1"  # registered in Fabrikam, never provisioned in Contoso
-CI_VARIABLES = ("GITHUB_ACTIONS", "GITHUB_REPOSITORY", "GITHUB_REF", "GITHUB_EVENT_NAME", "GITHUB_HEAD_REF",
-                "PREFLIGHT_GITHUB_ENVIRONMENT", "TF_BUILD", "SYSTEM_COLLECTIONURI", "SYSTEM_TEAMPROJECT",
-                "SYSTEM_COLLECTIONID", "PREFLIGHT_SERVICE_CONNECTION")
+CI_VARIABLES = (
+    "GITHUB_ACTIONS",
+    "GITHUB_REPOSITORY",
+    "GITHUB_REF",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_HEAD_REF",
+    "PREFLIGHT_GITHUB_ENVIRONMENT",
+    "TF_BUILD",
+    "SYSTEM_COLLECTIONURI",
+    "SYSTEM_TEAMPROJECT",
+    "SYSTEM_COLLECTIONID",
+    "PREFLIGHT_SERVICE_CONNECTION",
+)
 
 
 def builtin(name: str) -> dict[str, Any]:
@@ -55,10 +65,17 @@ def workload_block_policy() -> dict[str, Any]:
     CI identities", a workload-identity policy that blocks this very service principal."""
     scenario = service_principal(permissions=["Application.Read.All", "Policy.Read.All"])
     user_policy, *_ = builtin("ca-policies")["directory"]["conditionalAccessPolicies"]
-    workload = {**user_policy, "id": "ca000000-0000-4000-8000-0000000000a1", "displayName": "Block CI identities",
-                "grantControls": {"operator": "OR", "builtInControls": ["block"]},
-                "conditions": {**user_policy["conditions"], "applications": {"includeApplications": ["All"]},
-                               "clientApplications": {"includeServicePrincipals": [SP_ID]}}}
+    workload = {
+        **user_policy,
+        "id": "ca000000-0000-4000-8000-0000000000a1",
+        "displayName": "Block CI identities",
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+        "conditions": {
+            **user_policy["conditions"],
+            "applications": {"includeApplications": ["All"]},
+            "clientApplications": {"includeServicePrincipals": [SP_ID]},
+        },
+    }
     scenario["directory"]["conditionalAccessPolicies"] = [user_policy, workload]
     return scenario
 
@@ -67,8 +84,13 @@ def foreign_app() -> dict[str, Any]:
     """The environment names an app registered in another tenant (Fabrikam) with no service principal here;
     Alice's az login can read Contoso's directory."""
     doc = service_principal(cli=True, client_id=FOREIGN_APP)
-    doc["otherTenants"] = [{"id": "33333333-3333-4333-8333-333333333333", "displayName": "Fabrikam",
-                            "defaultDomain": "fabrikam.onmicrosoft.com"}]
+    doc["otherTenants"] = [
+        {
+            "id": "33333333-3333-4333-8333-333333333333",
+            "displayName": "Fabrikam",
+            "defaultDomain": "fabrikam.onmicrosoft.com",
+        }
+    ]
     return doc
 
 

@@ -33,16 +33,40 @@ def service_principal_with(roles: list[tuple[str, str]]) -> dict[str, Any]:
     """A CI service principal signed in with a client secret, holding ``roles`` (role, scope)."""
     doc = builtin("healthy")
     doc["name"] = "sp-roles"
-    doc["directory"]["servicePrincipals"] = [{
-        "id": SP_OBJECT, "appId": SP_APP, "displayName": "preflight-ci", "servicePrincipalType": "Application",
-        "accountEnabled": True, "appOwnerOrganizationId": TENANT, "servicePrincipalNames": [SP_APP]}]
-    doc["directory"]["applications"] = [{
-        "id": "c1c1c1c1-0000-4000-8000-0000000000a0", "appId": SP_APP, "displayName": "preflight-ci",
-        "signInAudience": "AzureADMyOrg", "passwordCredentials": [{
-            "displayName": "ci secret", "endDateTime": "@now+300d", "keyId": "5ec7e7a0-0000-4000-8000-000000000001",
-            "startDateTime": "2024-05-01T08:00:00Z", "x-twin-secretText": "twin-ci-secret-value"}]}]
-    doc["signIn"] = {"environment": {"clientId": SP_APP, "tenantId": TENANT, "clientSecret": "twin-ci-secret-value"},
-                     "workloadIdentity": None, "managedIdentity": None, "azureCli": None}
+    doc["directory"]["servicePrincipals"] = [
+        {
+            "id": SP_OBJECT,
+            "appId": SP_APP,
+            "displayName": "preflight-ci",
+            "servicePrincipalType": "Application",
+            "accountEnabled": True,
+            "appOwnerOrganizationId": TENANT,
+            "servicePrincipalNames": [SP_APP],
+        }
+    ]
+    doc["directory"]["applications"] = [
+        {
+            "id": "c1c1c1c1-0000-4000-8000-0000000000a0",
+            "appId": SP_APP,
+            "displayName": "preflight-ci",
+            "signInAudience": "AzureADMyOrg",
+            "passwordCredentials": [
+                {
+                    "displayName": "ci secret",
+                    "endDateTime": "@now+300d",
+                    "keyId": "5ec7e7a0-0000-4000-8000-000000000001",
+                    "startDateTime": "2024-05-01T08:00:00Z",
+                    "x-twin-secretText": "twin-ci-secret-value",
+                }
+            ],
+        }
+    ]
+    doc["signIn"] = {
+        "environment": {"clientId": SP_APP, "tenantId": TENANT, "clientSecret": "twin-ci-secret-value"},
+        "workloadIdentity": None,
+        "managedIdentity": None,
+        "azureCli": None,
+    }
     doc["roleAssignments"] = [assignment(role, SP_OBJECT, scope) for role, scope in roles]
     return doc
 
@@ -52,7 +76,8 @@ def with_eligibility(base: str = "owner-without-data-role") -> dict[str, Any]:
     doc = builtin(base)
     doc["name"] = "pim-eligible"
     doc["options"]["x-roleEligibilityScheduleInstances"] = [
-        assignment("Cognitive Services OpenAI User", ALICE, ACCOUNT, memberType="Direct", status="Provisioned")]
+        assignment("Cognitive Services OpenAI User", ALICE, ACCOUNT, memberType="Direct", status="Provisioned")
+    ]
     return doc
 
 
@@ -60,10 +85,10 @@ def data_role_at_management_group() -> dict[str, Any]:
     """Cognitive Services OpenAI User granted to Alice at a management group above the subscription."""
     doc = builtin("healthy")
     doc["name"] = "mg-data-role"
-    doc["managementGroups"] = [{"id": MG, "name": "corp", "properties": {"displayName": "Corp"},
-                                "x-twin-subscriptions": [SUB]}]
-    doc["roleAssignments"] = [assignment("Reader", ALICE, RG),
-                              assignment("Cognitive Services OpenAI User", ALICE, MG)]
+    doc["managementGroups"] = [
+        {"id": MG, "name": "corp", "properties": {"displayName": "Corp"}, "x-twin-subscriptions": [SUB]}
+    ]
+    doc["roleAssignments"] = [assignment("Reader", ALICE, RG), assignment("Cognitive Services OpenAI User", ALICE, MG)]
     return doc
 
 
@@ -78,9 +103,11 @@ def second_subscription_account() -> dict[str, Any]:
     doc["resourceGroups"].append({"id": rg2, "name": "rg-prod", "location": "eastus"})
     for res in doc["resources"]:
         res["id"] = res["id"].replace(RG, rg2)
-    doc["roleAssignments"] = [assignment("Reader", ALICE, RG), assignment("Reader", ALICE, rg2),
-                              assignment("Cognitive Services OpenAI User", ALICE,
-                                         ACCOUNT.replace(RG, rg2))]
+    doc["roleAssignments"] = [
+        assignment("Reader", ALICE, RG),
+        assignment("Reader", ALICE, rg2),
+        assignment("Cognitive Services OpenAI User", ALICE, ACCOUNT.replace(RG, rg2)),
+    ]
     doc["target"] = {"subscriptionId": SUB, "tenantId": TENANT, "profile": "openai"}
     return doc
 
@@ -102,12 +129,23 @@ def ml_workspace() -> dict[str, Any]:
     User on the account)."""
     doc = builtin("healthy")
     doc["name"] = "ml-workspace"
-    doc["resources"].append({
-        "id": WORKSPACE, "name": "contoso-ml", "type": "Microsoft.MachineLearningServices/workspaces",
-        "location": "eastus", "kind": "Default", "sku": {"name": "Basic", "tier": "Basic"},
-        "identity": {"type": "SystemAssigned"},
-        "properties": {"friendlyName": "contoso-ml", "publicNetworkAccess": "Enabled",
-                       "discoveryUrl": "https://eastus.api.azureml.ms/discovery", "provisioningState": "Succeeded"}})
+    doc["resources"].append(
+        {
+            "id": WORKSPACE,
+            "name": "contoso-ml",
+            "type": "Microsoft.MachineLearningServices/workspaces",
+            "location": "eastus",
+            "kind": "Default",
+            "sku": {"name": "Basic", "tier": "Basic"},
+            "identity": {"type": "SystemAssigned"},
+            "properties": {
+                "friendlyName": "contoso-ml",
+                "publicNetworkAccess": "Enabled",
+                "discoveryUrl": "https://eastus.api.azureml.ms/discovery",
+                "provisioningState": "Succeeded",
+            },
+        }
+    )
     doc["roleAssignments"].append(assignment("AzureML Data Scientist", ALICE, WORKSPACE))
     return doc
 
@@ -123,13 +161,26 @@ def managed_identity_through_group(granted: str = "@now-2h") -> dict[str, Any]:
     doc = builtin("healthy")
     doc["name"] = "mi-through-group"
     mi_id = f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ci-mi"
-    doc["directory"]["servicePrincipals"] = [{
-        "id": MI_OBJECT, "appId": MI_APP, "displayName": "ci-mi", "servicePrincipalType": "ManagedIdentity",
-        "accountEnabled": True, "alternativeNames": ["isExplicit=True", mi_id], "servicePrincipalNames": [MI_APP]}]
-    doc["directory"]["groups"] = [{"id": MI_GROUP, "displayName": "AI workloads", "securityEnabled": True,
-                                   "mailEnabled": False, "groupTypes": []}]
+    doc["directory"]["servicePrincipals"] = [
+        {
+            "id": MI_OBJECT,
+            "appId": MI_APP,
+            "displayName": "ci-mi",
+            "servicePrincipalType": "ManagedIdentity",
+            "accountEnabled": True,
+            "alternativeNames": ["isExplicit=True", mi_id],
+            "servicePrincipalNames": [MI_APP],
+        }
+    ]
+    doc["directory"]["groups"] = [
+        {"id": MI_GROUP, "displayName": "AI workloads", "securityEnabled": True, "mailEnabled": False, "groupTypes": []}
+    ]
     doc["directory"]["memberships"] = {MI_GROUP: [MI_OBJECT]}
-    doc["signIn"] = {"environment": None, "workloadIdentity": None, "azureCli": None,
-                     "managedIdentity": {"clientId": MI_APP, "principalId": MI_OBJECT, "style": "appService"}}
+    doc["signIn"] = {
+        "environment": None,
+        "workloadIdentity": None,
+        "azureCli": None,
+        "managedIdentity": {"clientId": MI_APP, "principalId": MI_OBJECT, "style": "appService"},
+    }
     doc["roleAssignments"] = [assignment("Cognitive Services OpenAI User", MI_GROUP, ACCOUNT, createdOn=granted)]
     return doc

@@ -18,13 +18,13 @@ from typing import Protocol
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ALLOWED_POSTS = (
-    re.compile(r"/[^/]+/oauth2/(?:v2\.0/)?token"),                       # Entra token endpoints (v1 / v2)
+    re.compile(r"/[^/]+/oauth2/(?:v2\.0/)?token"),  # Entra token endpoints (v1 / v2)
     re.compile(r"/providers/Microsoft\.ResourceGraph/resources", re.IGNORECASE),  # Resource Graph queries
-    re.compile(r"/v1\.0/directoryObjects/getByIds"),                     # Graph read by ids
-    re.compile(r"/v1\.0/\$batch"),                                       # Graph JSON batching (inner GETs)
-    re.compile(r"/v1\.0/identity/conditionalAccess/evaluate"),            # Graph CA What If (evaluates only)
+    re.compile(r"/v1\.0/directoryObjects/getByIds"),  # Graph read by ids
+    re.compile(r"/v1\.0/\$batch"),  # Graph JSON batching (inner GETs)
+    re.compile(r"/v1\.0/identity/conditionalAccess/evaluate"),  # Graph CA What If (evaluates only)
     re.compile(r"/dataplane/.+/openai/(?:deployments/[^/]+/|v1/)chat/completions"),  # data plane (probe)
-    re.compile(r"/_twin/az"),                                            # the twin's fake `az` shim
+    re.compile(r"/_twin/az"),  # the twin's fake `az` shim
 )
 
 

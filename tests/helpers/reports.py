@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from helpers.twin_fixtures import apply_environment
+
 from preflight.engine import RunOptions
 from preflight.model import CheckMeta, Evidence, Remediation, Report, Result, Severity, Status
 from preflight.run import CheckOptions, run
@@ -81,40 +82,101 @@ INJECTION = "line one\n::error title=injected::pwned\r\n##[error]legacy\n##vso[t
 def every_status_report() -> Report:
     """One result of each status, with subjects, evidence of every JSON type, commands and hostile text."""
     checks = (
-        CheckMeta("env.config", "Environment <config>", Severity.HIGH, "Reads AZURE_* variables.",
-                  tags=("offline",), docs=("https://learn.microsoft.com/a",)),
+        CheckMeta(
+            "env.config",
+            "Environment <config>",
+            Severity.HIGH,
+            "Reads AZURE_* variables.",
+            tags=("offline",),
+            docs=("https://learn.microsoft.com/a",),
+        ),
         CheckMeta("signin.chain", "Sign-in", Severity.CRITICAL, "Probes the chain.", docs=("javascript:alert(1)",)),
         CheckMeta("rbac.data-action", "Role grants data actions", Severity.CRITICAL, "Evaluates RBAC."),
         CheckMeta("resource.endpoint", "Endpoint", Severity.MEDIUM, ""),
         CheckMeta("tokens.scope", "Token per scope", Severity.LOW, "Tokens."),
     )
     results = (
-        Result("env.config", "Environment <config>", Status.PASS, Severity.HIGH, "all good",
-               evidence=(Evidence("variables", {"AZURE_TENANT_ID": "t", "n": 1, "ok": True, "none": None}),),
-               duration=0.0012),
-        Result("signin.chain", "Sign-in", Status.ERROR, Severity.CRITICAL, "check crashed: " + INJECTION,
-               evidence=(Evidence("trace", INJECTION),), docs=("javascript:alert(1)",), duration=1.5),
-        Result("rbac.data-action", "Role grants data actions", Status.FAIL, Severity.CRITICAL,
-               "no role grants " + NASTY, subject="Microsoft.CognitiveServices/accounts/OpenAI/deployments/read",
-               evidence=(Evidence("principal", XSS), Evidence("assignments", [{"role": "Owner", "scope": "/s"}]),
-                         Evidence("count", 3), Evidence("ratio", 0.5)),
-               remediation=Remediation("assign the least-privilege role " + XSS,
-                                       (COMMAND, "echo ```fenced``` && echo '<b>'")),
-               docs=("https://learn.microsoft.com/rbac",), duration=0.25),
-        Result("resource.endpoint", "Endpoint", Status.WARN, Severity.MEDIUM, "keys enabled: " + NASTY,
-               subject="local-auth", remediation=Remediation("disable local auth"), duration=0.1),
-        Result("tokens.scope", "Token per scope", Status.SKIP, Severity.LOW, "skipped: no credential",
-               subject="https://cognitiveservices.azure.com/.default", caused_by="signin.chain"),
+        Result(
+            "env.config",
+            "Environment <config>",
+            Status.PASS,
+            Severity.HIGH,
+            "all good",
+            evidence=(Evidence("variables", {"AZURE_TENANT_ID": "t", "n": 1, "ok": True, "none": None}),),
+            duration=0.0012,
+        ),
+        Result(
+            "signin.chain",
+            "Sign-in",
+            Status.ERROR,
+            Severity.CRITICAL,
+            "check crashed: " + INJECTION,
+            evidence=(Evidence("trace", INJECTION),),
+            docs=("javascript:alert(1)",),
+            duration=1.5,
+        ),
+        Result(
+            "rbac.data-action",
+            "Role grants data actions",
+            Status.FAIL,
+            Severity.CRITICAL,
+            "no role grants " + NASTY,
+            subject="Microsoft.CognitiveServices/accounts/OpenAI/deployments/read",
+            evidence=(
+                Evidence("principal", XSS),
+                Evidence("assignments", [{"role": "Owner", "scope": "/s"}]),
+                Evidence("count", 3),
+                Evidence("ratio", 0.5),
+            ),
+            remediation=Remediation(
+                "assign the least-privilege role " + XSS, (COMMAND, "echo ```fenced``` && echo '<b>'")
+            ),
+            docs=("https://learn.microsoft.com/rbac",),
+            duration=0.25,
+        ),
+        Result(
+            "resource.endpoint",
+            "Endpoint",
+            Status.WARN,
+            Severity.MEDIUM,
+            "keys enabled: " + NASTY,
+            subject="local-auth",
+            remediation=Remediation("disable local auth"),
+            duration=0.1,
+        ),
+        Result(
+            "tokens.scope",
+            "Token per scope",
+            Status.SKIP,
+            Severity.LOW,
+            "skipped: no credential",
+            subject="https://cognitiveservices.azure.com/.default",
+            caused_by="signin.chain",
+        ),
         # a result whose check is not in report.checks (a plug-in's, or a hand-built report)
-        Result("plugin.extra", "Plug-in check", Status.FAIL, Severity.INFO, "control\x00chars\x1b[31m here",
-               evidence=(Evidence("bytes", "\x07bell"),)),
+        Result(
+            "plugin.extra",
+            "Plug-in check",
+            Status.FAIL,
+            Severity.INFO,
+            "control\x00chars\x1b[31m here",
+            evidence=(Evidence("bytes", "\x07bell"),),
+        ),
     )
-    return Report(tool_version="9.9.9", started_at="2026-01-02T03:04:05Z", duration=1.75, results=results,
-                  checks=checks,
-                  target={"cloud": "AzureCloud", "tenant_id": "11111111-1111-4111-8111-111111111111",
-                          "resource_id": "/subscriptions/s/resourceGroups/rg/providers/"
-                                         "Microsoft.CognitiveServices/accounts/a<b>", "assignee": None,
-                          "extra_scopes": ["https://vault.azure.net/.default"]})
+    return Report(
+        tool_version="9.9.9",
+        started_at="2026-01-02T03:04:05Z",
+        duration=1.75,
+        results=results,
+        checks=checks,
+        target={
+            "cloud": "AzureCloud",
+            "tenant_id": "11111111-1111-4111-8111-111111111111",
+            "resource_id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a<b>",
+            "assignee": None,
+            "extra_scopes": ["https://vault.azure.net/.default"],
+        },
+    )
 
 
 def empty_report() -> Report:

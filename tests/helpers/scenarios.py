@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from helpers.twin_fixtures import apply_environment
+
 from preflight.engine import RunOptions
 from preflight.model import Report, Result
 from preflight.run import CheckOptions, run
@@ -15,8 +16,12 @@ from preflight.target import build_target
 from preflight.twin import Twin
 
 
-def run_scenario(twin: Twin, monkeypatch: pytest.MonkeyPatch, scenario: str,
-                 only: Sequence[str] = ("signin.*", "tokens.*", "resource.*", "rbac.*")) -> Report:
+def run_scenario(
+    twin: Twin,
+    monkeypatch: pytest.MonkeyPatch,
+    scenario: str,
+    only: Sequence[str] = ("signin.*", "tokens.*", "resource.*", "rbac.*"),
+) -> Report:
     twin.use(scenario)
     apply_environment(monkeypatch, twin.environment())
     target = build_target(dict(os.environ))

@@ -55,8 +55,9 @@ class TwinProcess:
 
     def __init__(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_"))}
-        self._proc = subprocess.Popen([sys.executable, "-P", "-c", _TWIN_CHILD], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True, env=env)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-P", "-c", _TWIN_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
         self.base_url = str(self._ask(None)["base_url"])
 
     def _ask(self, command: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -104,8 +105,12 @@ class Sample:
     @classmethod
     def now(cls) -> Sample:
         status = _proc_status()
-        return cls(int(status["Threads"]), threading.active_count(), len(os.listdir("/proc/self/fd")),
-                   int(status["VmRSS"].split()[0]))
+        return cls(
+            int(status["Threads"]),
+            threading.active_count(),
+            len(os.listdir("/proc/self/fd")),
+            int(status["VmRSS"].split()[0]),
+        )
 
 
 def fd_kinds() -> dict[str, int]:
@@ -218,12 +223,29 @@ class SoakResult:
         """Plain data (for ``bench_soak.py --json``, which the suite's soak runs in a fresh process)."""
         from dataclasses import asdict
 
-        return {"before": asdict(self.before), "after": asdict(self.after), "wall": self.wall, "settle": self.settle,
-                "trace": [asdict(s) for s in self.trace], "twin_requests": self.twin_requests,
-                "twin_writes": self.twin_writes, "twin_errors": self.twin_errors, "describe": self.describe(),
-                "fds_now": fd_kinds(),
-                "runs": [{"index": r.index, "base": r.base, "kind": r.fault.kind, "service": r.fault.service,
-                          "wall": r.wall, "statuses": r.statuses} for r in self.runs]}
+        return {
+            "before": asdict(self.before),
+            "after": asdict(self.after),
+            "wall": self.wall,
+            "settle": self.settle,
+            "trace": [asdict(s) for s in self.trace],
+            "twin_requests": self.twin_requests,
+            "twin_writes": self.twin_writes,
+            "twin_errors": self.twin_errors,
+            "describe": self.describe(),
+            "fds_now": fd_kinds(),
+            "runs": [
+                {
+                    "index": r.index,
+                    "base": r.base,
+                    "kind": r.fault.kind,
+                    "service": r.fault.service,
+                    "wall": r.wall,
+                    "statuses": r.statuses,
+                }
+                for r in self.runs
+            ],
+        }
 
     @property
     def slowest(self) -> float:
@@ -237,10 +259,12 @@ class SoakResult:
         peak = max((s.threads for s in self.trace), default=0)
         peak_fds = max((s.fds for s in self.trace), default=0)
         half = self.trace[len(self.trace) // 2].rss_kb if self.trace else a.rss_kb
-        return (f"{len(self.runs)} runs in {self.wall:.1f} s (slowest {self.slowest:.2f} s, settle {self.settle:.1f} s); "
-                f"threads {b.threads} -> {a.threads} (python {b.python_threads} -> {a.python_threads}); "
-                f"peak threads between runs {peak}; fds {b.fds} -> {a.fds} (peak between runs {peak_fds}); RSS {b.rss_kb / 1024:.1f} -> {a.rss_kb / 1024:.1f} MB "
-                f"({(a.rss_kb - b.rss_kb) / 1024:+.1f} MB, second half {(a.rss_kb - half) / 1024:+.1f} MB); twin requests {self.twin_requests}; faults {kinds}")
+        return (
+            f"{len(self.runs)} runs in {self.wall:.1f} s (slowest {self.slowest:.2f} s, settle {self.settle:.1f} s); "
+            f"threads {b.threads} -> {a.threads} (python {b.python_threads} -> {a.python_threads}); "
+            f"peak threads between runs {peak}; fds {b.fds} -> {a.fds} (peak between runs {peak_fds}); RSS {b.rss_kb / 1024:.1f} -> {a.rss_kb / 1024:.1f} MB "
+            f"({(a.rss_kb - b.rss_kb) / 1024:+.1f} MB, second half {(a.rss_kb - half) / 1024:+.1f} MB); twin requests {self.twin_requests}; faults {kinds}"
+        )
 
 
 def _replace_environ(env: Mapping[str, str]) -> None:
@@ -259,8 +283,13 @@ def one_run(env: Mapping[str, str], timing: Timing) -> tuple[float, dict[str, in
 
     _replace_environ(env)
     started = time.monotonic()
-    report = run(CheckOptions(build_target(dict(os.environ)), probe=True,
-                              engine=RunOptions(timeout=timing.timeout, deadline=timing.deadline)))
+    report = run(
+        CheckOptions(
+            build_target(dict(os.environ)),
+            probe=True,
+            engine=RunOptions(timeout=timing.timeout, deadline=timing.deadline),
+        )
+    )
     wall = time.monotonic() - started
     statuses: dict[str, int] = {}
     for result in report.results:
@@ -280,8 +309,16 @@ def settle(baseline: Sample, limit: float) -> float:
     return time.monotonic() - started
 
 
-def soak(runs: int, *, seed: int = 10, warmup: int = 4, timing: Timing = Timing(), settle_limit: float = 10.0,
-         bases: Sequence[str] = BASES, progress: Callable[[RunRecord], None] | None = None) -> SoakResult:
+def soak(
+    runs: int,
+    *,
+    seed: int = 10,
+    warmup: int = 4,
+    timing: Timing = Timing(),
+    settle_limit: float = 10.0,
+    bases: Sequence[str] = BASES,
+    progress: Callable[[RunRecord], None] | None = None,
+) -> SoakResult:
     """Warm up (imports, first connections, caches), sample, run ``runs`` faulted runs, settle, sample again.
 
     Changes ``os.environ`` for the duration (the SDKs read it); restores it afterwards."""

@@ -60,43 +60,84 @@ IDS = {
 SECRET = "twin-secret-value~0"
 WI_ISSUER = "https://oidc.twin.test/cluster-1/"
 WI_SUBJECT = "system:serviceaccount:default:workload"
-MI_RESOURCE_ID = (f"/subscriptions/{IDS['subscription']}/resourcegroups/rg-twin/providers/"
-                  "Microsoft.ManagedIdentity/userAssignedIdentities/twin-mi")
+MI_RESOURCE_ID = (
+    f"/subscriptions/{IDS['subscription']}/resourcegroups/rg-twin/providers/"
+    "Microsoft.ManagedIdentity/userAssignedIdentities/twin-mi"
+)
 
 
 def _app(key: str, name: str, **extra: Any) -> dict[str, Any]:
-    return {"id": IDS[key].replace("cccccccc", "ffffffff"), "appId": IDS[key], "displayName": name,
-            "publisherDomain": "contoso.onmicrosoft.com", "signInAudience": "AzureADMyOrg", **extra}
+    return {
+        "id": IDS[key].replace("cccccccc", "ffffffff"),
+        "appId": IDS[key],
+        "displayName": name,
+        "publisherDomain": "contoso.onmicrosoft.com",
+        "signInAudience": "AzureADMyOrg",
+        **extra,
+    }
 
 
 def _sp(sp_key: str, app_key: str, name: str, **extra: Any) -> dict[str, Any]:
-    return {"id": IDS[sp_key], "appId": IDS[app_key], "displayName": name, "servicePrincipalType": "Application",
-            "accountEnabled": True, "appOwnerOrganizationId": IDS["tenant"], **extra}
+    return {
+        "id": IDS[sp_key],
+        "appId": IDS[app_key],
+        "displayName": name,
+        "servicePrincipalType": "Application",
+        "accountEnabled": True,
+        "appOwnerOrganizationId": IDS["tenant"],
+        **extra,
+    }
 
 
 def _secret(value: str, end: str) -> dict[str, Any]:
-    return {"keyId": str(uuid.uuid5(uuid.NAMESPACE_URL, "twin-secret:" + value)),
-            "displayName": "twin", "hint": value[:3], "startDateTime": "2024-01-01T00:00:00Z",
-            "endDateTime": end, "secretText": None, "x-twin-secretText": value}
+    return {
+        "keyId": str(uuid.uuid5(uuid.NAMESPACE_URL, "twin-secret:" + value)),
+        "displayName": "twin",
+        "hint": value[:3],
+        "startDateTime": "2024-01-01T00:00:00Z",
+        "endDateTime": end,
+        "secretText": None,
+        "x-twin-secretText": value,
+    }
 
 
 _CORE: dict[str, Any] = {
     "name": "twin-core-tests",
     "tenant": {"tenantId": IDS["tenant"], "displayName": "Contoso", "defaultDomain": "contoso.onmicrosoft.com"},
-    "otherTenants": [{"tenantId": IDS["other_tenant"], "displayName": "Fabrikam",
-                      "defaultDomain": "fabrikam.onmicrosoft.com"}],
+    "otherTenants": [
+        {"tenantId": IDS["other_tenant"], "displayName": "Fabrikam", "defaultDomain": "fabrikam.onmicrosoft.com"}
+    ],
     "subscriptions": [{"subscriptionId": IDS["subscription"], "displayName": "Twin Subscription"}],
     "directory": {
-        "users": [{"id": IDS["alice"], "userPrincipalName": "alice@contoso.onmicrosoft.com",
-                   "displayName": "Alice Example", "givenName": "Alice", "surname": "Example",
-                   "mail": "alice@contoso.com", "userType": "Member", "accountEnabled": True}],
+        "users": [
+            {
+                "id": IDS["alice"],
+                "userPrincipalName": "alice@contoso.onmicrosoft.com",
+                "displayName": "Alice Example",
+                "givenName": "Alice",
+                "surname": "Example",
+                "mail": "alice@contoso.com",
+                "userType": "Member",
+                "accountEnabled": True,
+            }
+        ],
         "applications": [
             _app("secret_app", "secret-app", passwordCredentials=[_secret(SECRET, "2099-01-01T00:00:00Z")]),
             _app("expired_app", "expired-app", passwordCredentials=[_secret("old-secret", "2020-01-01T00:00:00Z")]),
             _app("cert_app", "cert-app", keyCredentials=[{"x-twin-generate": True}]),
-            _app("wi_app", "wi-app", federatedIdentityCredentials=[{
-                "name": "aks", "issuer": WI_ISSUER, "subject": WI_SUBJECT,
-                "audiences": ["api://AzureADTokenExchange"], "description": "AKS workload"}]),
+            _app(
+                "wi_app",
+                "wi-app",
+                federatedIdentityCredentials=[
+                    {
+                        "name": "aks",
+                        "issuer": WI_ISSUER,
+                        "subject": WI_SUBJECT,
+                        "audiences": ["api://AzureADTokenExchange"],
+                        "description": "AKS workload",
+                    }
+                ],
+            ),
             _app("no_sp_app", "no-sp-app", passwordCredentials=[_secret(SECRET, "2099-01-01T00:00:00Z")]),
             _app("disabled_app", "disabled-app", passwordCredentials=[_secret(SECRET, "2099-01-01T00:00:00Z")]),
         ],
@@ -104,21 +145,40 @@ _CORE: dict[str, Any] = {
             _sp("secret_sp", "secret_app", "secret-app"),
             _sp("cert_sp", "cert_app", "cert-app"),
             _sp("wi_sp", "wi_app", "wi-app"),
-            {"id": "dddddddd-0000-4000-8000-000000000006", "appId": IDS["disabled_app"], "displayName": "disabled-app",
-             "servicePrincipalType": "Application", "accountEnabled": False},
-            {"id": "dddddddd-0000-4000-8000-000000000002", "appId": IDS["expired_app"], "displayName": "expired-app",
-             "servicePrincipalType": "Application", "accountEnabled": True},
-            {"id": IDS["mi_principal"], "appId": IDS["mi_client"], "displayName": "twin-mi",
-             "servicePrincipalType": "ManagedIdentity", "accountEnabled": True,
-             "alternativeNames": ["isExplicit=True", MI_RESOURCE_ID]},
+            {
+                "id": "dddddddd-0000-4000-8000-000000000006",
+                "appId": IDS["disabled_app"],
+                "displayName": "disabled-app",
+                "servicePrincipalType": "Application",
+                "accountEnabled": False,
+            },
+            {
+                "id": "dddddddd-0000-4000-8000-000000000002",
+                "appId": IDS["expired_app"],
+                "displayName": "expired-app",
+                "servicePrincipalType": "Application",
+                "accountEnabled": True,
+            },
+            {
+                "id": IDS["mi_principal"],
+                "appId": IDS["mi_client"],
+                "displayName": "twin-mi",
+                "servicePrincipalType": "ManagedIdentity",
+                "accountEnabled": True,
+                "alternativeNames": ["isExplicit=True", MI_RESOURCE_ID],
+            },
         ],
     },
     "signIn": {
         "environment": None,
         "workloadIdentity": None,
         "managedIdentity": {"clientId": IDS["mi_client"], "principalId": IDS["mi_principal"], "style": "appService"},
-        "azureCli": {"loggedIn": True, "user": "alice@contoso.onmicrosoft.com", "tenantId": IDS["tenant"],
-                     "subscriptionId": IDS["subscription"]},
+        "azureCli": {
+            "loggedIn": True,
+            "user": "alice@contoso.onmicrosoft.com",
+            "tenantId": IDS["tenant"],
+            "subscriptionId": IDS["subscription"],
+        },
     },
 }
 
@@ -181,7 +241,8 @@ def twin(twin_session: Twin) -> Iterator[Twin]:
     twin_session.use(_default_scenario())
     yield twin_session
     assert twin_session.errors() == [], "the twin crashed while handling a request:\n" + "\n".join(
-        twin_session.errors())
+        twin_session.errors()
+    )
 
 
 @pytest.fixture
@@ -190,7 +251,8 @@ def core_twin(twin_session: Twin) -> Iterator[Twin]:
     twin_session.use(core_scenario())
     yield twin_session
     assert twin_session.errors() == [], "the twin crashed while handling a request:\n" + "\n".join(
-        twin_session.errors())
+        twin_session.errors()
+    )
 
 
 @pytest.fixture

@@ -43,76 +43,129 @@ def world(*, page_size: int = 100) -> dict[str, Any]:
     """The test tenant: SP ``SP`` (app ``APP_ID``, secret ``SECRET``) has Reader on the subscription (via the
     ``corp`` management group) and OpenAI User on ``ACCOUNT`` via a nested group; plus noise assignments."""
     account = {
-        "id": ACCOUNT, "location": "eastus", "kind": "OpenAI", "sku": {"name": "S0"},
-        "properties": {"customSubDomainName": "contoso-openai", "endpoint": "https://contoso-openai.openai.azure.com/",
-                       "publicNetworkAccess": "Enabled", "disableLocalAuth": False},
+        "id": ACCOUNT,
+        "location": "eastus",
+        "kind": "OpenAI",
+        "sku": {"name": "S0"},
+        "properties": {
+            "customSubDomainName": "contoso-openai",
+            "endpoint": "https://contoso-openai.openai.azure.com/",
+            "publicNetworkAccess": "Enabled",
+            "disableLocalAuth": False,
+        },
         "x-twin-keys": ["key-one"],
     }
-    return copy.deepcopy({
-        "name": "test-world",
-        "options": {"pageSize": page_size, "graphPageSize": page_size},
-        "tenant": {"id": TENANT, "displayName": "Contoso", "defaultDomain": "contoso.onmicrosoft.com"},
-        "subscriptions": [{"subscriptionId": SUB, "displayName": "Dev"}, {"subscriptionId": SUB2, "displayName": "Prod"}],
-        "managementGroups": [
-            {"id": ROOT_MG, "properties": {"displayName": "Tenant Root Group"}},
-            {"id": CORP_MG, "properties": {"displayName": "Corp", "details": {"parent": {"id": ROOT_MG}}},
-             "x-twin-subscriptions": [SUB, SUB2]},
-        ],
-        "resourceGroups": [{"id": RG, "location": "eastus"}, {"id": RG2, "location": "westus"},
-                           {"id": f"/subscriptions/{SUB2}/resourceGroups/rg-prod"}],
-        "resources": [
-            account,
-            {"id": ACCOUNT + "/deployments/gpt-4o", "sku": {"name": "Standard", "capacity": 10},
-             "properties": {"model": {"format": "OpenAI", "name": "gpt-4o", "version": "2024-08-06"}}},
-            {"id": ACCOUNT2, "kind": "OpenAI", "properties": {"customSubDomainName": "other-openai"}},
-            {"id": WORKSPACE, "properties": {"friendlyName": "ML"}},
-        ],
-        "roleAssignments": [
-            assignment("Reader", SP, CORP_MG),
-            assignment("Cognitive Services OpenAI User", GROUP_OUTER, ACCOUNT),
-            assignment("Contributor", ALICE, RG),
-            assignment("Reader", BOB, f"/subscriptions/{SUB2}/resourceGroups/rg-prod"),
-            assignment("Owner", BOB, ROOT_MG),
-            assignment("Cognitive Services User", OTHER_SP, ACCOUNT2),
-            assignment("Reader", ALICE, f"/subscriptions/{SUB}"),
-        ],
-        "directory": {
-            "users": [{"id": ALICE, "userPrincipalName": "alice@contoso.onmicrosoft.com", "displayName": "Alice"},
-                      {"id": BOB, "userPrincipalName": "bob@contoso.onmicrosoft.com", "displayName": "Bob"}],
-            "groups": [{"id": GROUP_OUTER, "displayName": "AI Developers", "securityEnabled": True},
-                       {"id": GROUP_INNER, "displayName": "AI Team Alpha", "securityEnabled": True}],
-            "memberships": {GROUP_OUTER: [GROUP_INNER], GROUP_INNER: [SP, ALICE]},
-            "servicePrincipals": [
-                {"id": SP, "appId": APP_ID, "displayName": "preflight-tests", "servicePrincipalNames": [APP_ID]},
-                {"id": OTHER_SP, "appId": "d2d2d2d2-0000-4000-8000-0000000000c1", "displayName": "other-app"},
+    return copy.deepcopy(
+        {
+            "name": "test-world",
+            "options": {"pageSize": page_size, "graphPageSize": page_size},
+            "tenant": {"id": TENANT, "displayName": "Contoso", "defaultDomain": "contoso.onmicrosoft.com"},
+            "subscriptions": [
+                {"subscriptionId": SUB, "displayName": "Dev"},
+                {"subscriptionId": SUB2, "displayName": "Prod"},
             ],
-            "applications": [{
-                "id": APP_OBJ, "appId": APP_ID, "displayName": "preflight-tests",
-                "passwordCredentials": [{"keyId": "5ec7e7a0-0000-4000-8000-000000000001", "displayName": "tests",
-                                         "startDateTime": "@now-1d", "endDateTime": "@now+30d", "hint": "twi",
-                                         "secretText": None, "x-twin-secretText": SECRET}],
-                "federatedIdentityCredentials": [{"id": "f1c00000-0000-4000-8000-000000000001", "name": "gh",
-                                                  "issuer": "https://token.actions.githubusercontent.com",
-                                                  "subject": "repo:contoso/app:ref:refs/heads/main",
-                                                  "audiences": ["api://AzureADTokenExchange"], "description": None}],
-            }],
-            "conditionalAccessPolicies": [{"id": "c0c0c0c0-0000-4000-8000-0000000000ca",
-                                           "displayName": "Require MFA", "state": "enabled"}],
-            "permissions": {SP: ["Application.Read.All", "Directory.Read.All"]},
-        },
-        "signIn": {"environment": {"clientId": APP_ID, "tenantId": TENANT, "clientSecret": SECRET}},
-    })
+            "managementGroups": [
+                {"id": ROOT_MG, "properties": {"displayName": "Tenant Root Group"}},
+                {
+                    "id": CORP_MG,
+                    "properties": {"displayName": "Corp", "details": {"parent": {"id": ROOT_MG}}},
+                    "x-twin-subscriptions": [SUB, SUB2],
+                },
+            ],
+            "resourceGroups": [
+                {"id": RG, "location": "eastus"},
+                {"id": RG2, "location": "westus"},
+                {"id": f"/subscriptions/{SUB2}/resourceGroups/rg-prod"},
+            ],
+            "resources": [
+                account,
+                {
+                    "id": ACCOUNT + "/deployments/gpt-4o",
+                    "sku": {"name": "Standard", "capacity": 10},
+                    "properties": {"model": {"format": "OpenAI", "name": "gpt-4o", "version": "2024-08-06"}},
+                },
+                {"id": ACCOUNT2, "kind": "OpenAI", "properties": {"customSubDomainName": "other-openai"}},
+                {"id": WORKSPACE, "properties": {"friendlyName": "ML"}},
+            ],
+            "roleAssignments": [
+                assignment("Reader", SP, CORP_MG),
+                assignment("Cognitive Services OpenAI User", GROUP_OUTER, ACCOUNT),
+                assignment("Contributor", ALICE, RG),
+                assignment("Reader", BOB, f"/subscriptions/{SUB2}/resourceGroups/rg-prod"),
+                assignment("Owner", BOB, ROOT_MG),
+                assignment("Cognitive Services User", OTHER_SP, ACCOUNT2),
+                assignment("Reader", ALICE, f"/subscriptions/{SUB}"),
+            ],
+            "directory": {
+                "users": [
+                    {"id": ALICE, "userPrincipalName": "alice@contoso.onmicrosoft.com", "displayName": "Alice"},
+                    {"id": BOB, "userPrincipalName": "bob@contoso.onmicrosoft.com", "displayName": "Bob"},
+                ],
+                "groups": [
+                    {"id": GROUP_OUTER, "displayName": "AI Developers", "securityEnabled": True},
+                    {"id": GROUP_INNER, "displayName": "AI Team Alpha", "securityEnabled": True},
+                ],
+                "memberships": {GROUP_OUTER: [GROUP_INNER], GROUP_INNER: [SP, ALICE]},
+                "servicePrincipals": [
+                    {"id": SP, "appId": APP_ID, "displayName": "preflight-tests", "servicePrincipalNames": [APP_ID]},
+                    {"id": OTHER_SP, "appId": "d2d2d2d2-0000-4000-8000-0000000000c1", "displayName": "other-app"},
+                ],
+                "applications": [
+                    {
+                        "id": APP_OBJ,
+                        "appId": APP_ID,
+                        "displayName": "preflight-tests",
+                        "passwordCredentials": [
+                            {
+                                "keyId": "5ec7e7a0-0000-4000-8000-000000000001",
+                                "displayName": "tests",
+                                "startDateTime": "@now-1d",
+                                "endDateTime": "@now+30d",
+                                "hint": "twi",
+                                "secretText": None,
+                                "x-twin-secretText": SECRET,
+                            }
+                        ],
+                        "federatedIdentityCredentials": [
+                            {
+                                "id": "f1c00000-0000-4000-8000-000000000001",
+                                "name": "gh",
+                                "issuer": "https://token.actions.githubusercontent.com",
+                                "subject": "repo:contoso/app:ref:refs/heads/main",
+                                "audiences": ["api://AzureADTokenExchange"],
+                                "description": None,
+                            }
+                        ],
+                    }
+                ],
+                "conditionalAccessPolicies": [
+                    {"id": "c0c0c0c0-0000-4000-8000-0000000000ca", "displayName": "Require MFA", "state": "enabled"}
+                ],
+                "permissions": {SP: ["Application.Read.All", "Directory.Read.All"]},
+            },
+            "signIn": {"environment": {"clientId": APP_ID, "tenantId": TENANT, "clientSecret": SECRET}},
+        }
+    )
 
 
 def credential(twin: Any, app_id: str = APP_ID, secret: str = SECRET) -> Any:
     """A real ClientSecretCredential against the twin's Entra (a new one per test: tokens are cached)."""
     from azure.identity import ClientSecretCredential
 
-    return ClientSecretCredential(TENANT, app_id, secret, authority=twin.base_url, disable_instance_discovery=True,
-                                  connection_verify=str(twin.ca_file))
+    return ClientSecretCredential(
+        TENANT,
+        app_id,
+        secret,
+        authority=twin.base_url,
+        disable_instance_discovery=True,
+        connection_verify=str(twin.ca_file),
+    )
 
 
 def arm_kwargs(twin: Any) -> dict[str, Any]:
     """What every azure-mgmt client needs to talk to the twin instead of Azure."""
-    return {"base_url": twin.base_url, "credential_scopes": ["https://management.azure.com/.default"],
-            "connection_verify": str(twin.ca_file)}
+    return {
+        "base_url": twin.base_url,
+        "credential_scopes": ["https://management.azure.com/.default"],
+        "connection_verify": str(twin.ca_file),
+    }

@@ -16,11 +16,32 @@ ROOT = Path(__file__).resolve().parents[2]
 def build_wheel(work: Path) -> Path:
     """The wheel built from a clean copy of the tree under ``work``; returns its path."""
     source = work / "src"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", "build", "dist", "*.egg-info", "__pycache__", ".venv", "venv", ".pytest_cache"))
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", "build", "dist", "*.egg-info", "__pycache__", ".venv", "venv", ".pytest_cache"
+        ),
+    )
     out = work / "out"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--disable-pip-version-check", "-w", str(out), str(source)],
-                   check=True, capture_output=True, text=True, env=clean_env())
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "-w",
+            str(out),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+    )
     (built,) = out.glob("azure_preflight-*.whl")
     return built

@@ -30,11 +30,24 @@ TESTS = Path(__file__).resolve().parent.parent
 if str(TESTS) not in sys.path:  # run as a worker script: make `helpers` importable
     sys.path.insert(0, str(TESTS))
 
-from helpers.twin_world import APP_ID, SP, SUB, TENANT, world
+from helpers.twin_world import APP_ID, SP, SUB, TENANT, world  # noqa: E402
 
 SERVICES = ("entra", "managed_identity", "arm", "resource_graph", "graph", "data_plane")
-FAULTS = ("latency", "429", "5xx", "reset", "hang", "malformed", "html", "truncate", "tls", "dns", "cap", "redirect",
-          "empty")
+FAULTS = (
+    "latency",
+    "429",
+    "5xx",
+    "reset",
+    "hang",
+    "malformed",
+    "html",
+    "truncate",
+    "tls",
+    "dns",
+    "cap",
+    "redirect",
+    "empty",
+)
 # "cap": one 429 with Retry-After: 3600 — the product must wait its capped Retry-After (5 s; the audit's REST
 # client 10 s), not an hour, and then succeed. Only where the product retries: the managed identity probe and
 # the data-plane probe make one attempt by design.
@@ -91,9 +104,14 @@ class Cell:
 def cells() -> list[Cell]:
     """Every (service, fault) pair. Resource Graph has no host of its own (management.azure.com serves both):
     its DNS/TLS cells are Resource Manager's, so they are not repeated."""
-    return [Cell(s, f) for s in SERVICES for f in FAULTS
-            if not (s == "resource_graph" and f in ("tls", "dns")) and (f != "cap" or s in CAPPED)
-            and (f not in ("redirect", "empty") or s in BEARER)]
+    return [
+        Cell(s, f)
+        for s in SERVICES
+        for f in FAULTS
+        if not (s == "resource_graph" and f in ("tls", "dns"))
+        and (f != "cap" or s in CAPPED)
+        and (f not in ("redirect", "empty") or s in BEARER)
+    ]
 
 
 def fault_rules(cell: Cell) -> list[dict[str, Any]]:
@@ -101,17 +119,22 @@ def fault_rules(cell: Cell) -> list[dict[str, Any]]:
     match = dict(_MATCH[cell.service])
     if cell.fault == "latency":
         # 100–2,000 ms: the first answer of the service waits 2 s, every other one 100–400 ms.
-        return [{"match": match, "latencyMs": 2000, "count": 1},
-                {"match": match, "latencyMs": 400, "count": 2},
-                {"match": match, "latencyMs": 100}]
+        return [
+            {"match": match, "latencyMs": 2000, "count": 1},
+            {"match": match, "latencyMs": 400, "count": 2},
+            {"match": match, "latencyMs": 100},
+        ]
     if cell.fault == "429":
         return [{"match": match, "status": 429, "retryAfter": 1}]
     if cell.fault == "cap":
         return [{"match": match, "status": 429, "retryAfter": 3600, "count": 1}]
     if cell.fault == "5xx":
         # one answer of each: 500, then 502, then 503 for good — the log shows all three were retried
-        return [{"match": match, "status": 500, "count": 1}, {"match": match, "status": 502, "count": 1},
-                {"match": match, "status": 503}]
+        return [
+            {"match": match, "status": 500, "count": 1},
+            {"match": match, "status": 502, "count": 1},
+            {"match": match, "status": 503},
+        ]
     if cell.fault == "hang":
         return [{"match": match, "action": "hang", "hangMs": HANG_MS}]
     if cell.fault == "redirect":
@@ -127,11 +150,12 @@ def base_scenario(base: str) -> dict[str, Any]:
     """The test tenant (helpers.twin_world) found by its endpoint, so Resource Graph is asked to find it; ``mi``
     signs in as a managed identity (App Service style) instead of with the client secret."""
     doc = world()
-    doc["target"] = {"endpoint": "https://contoso-openai.openai.azure.com/", "subscriptionId": SUB,
-                     "tenantId": TENANT}
+    doc["target"] = {"endpoint": "https://contoso-openai.openai.azure.com/", "subscriptionId": SUB, "tenantId": TENANT}
     if base == "mi":
-        doc["signIn"] = {"environment": None, "managedIdentity": {"clientId": APP_ID, "principalId": SP,
-                                                                    "style": "appService"}}
+        doc["signIn"] = {
+            "environment": None,
+            "managedIdentity": {"clientId": APP_ID, "principalId": SP, "style": "appService"},
+        }
     return doc
 
 
@@ -139,8 +163,13 @@ def base_scenario(base: str) -> dict[str, Any]:
 
 
 def _result_row(result: Any) -> dict[str, Any]:
-    return {"check_id": result.check_id, "subject": result.subject, "status": result.status.value,
-            "summary": result.summary, "caused_by": result.caused_by}
+    return {
+        "check_id": result.check_id,
+        "subject": result.subject,
+        "status": result.status.value,
+        "summary": result.summary,
+        "caused_by": result.caused_by,
+    }
 
 
 def _runs(commands: Iterable[str], limits: tuple[float, float]) -> dict[str, Any]:
@@ -165,12 +194,14 @@ def _runs(commands: Iterable[str], limits: tuple[float, float]) -> dict[str, Any
                 report = run(CheckOptions(target, probe=True, engine=engine))
             else:
                 report = run_audit(target, AuditOptions(plan=AuditPlan(all_subscriptions=True)), engine)
-        except BaseException as exc:  # noqa: BLE001 - a crash is a finding, reported to the test
+        except BaseException as exc:
             out[command] = {"crash": f"{type(exc).__name__}: {exc}", "seconds": time.monotonic() - started}
             return
-        out[command] = {"seconds": time.monotonic() - started,
-                        "checks": [m.id for m in report.checks],
-                        "results": [_result_row(r) for r in report.results]}
+        out[command] = {
+            "seconds": time.monotonic() - started,
+            "checks": [m.id for m in report.checks],
+            "results": [_result_row(r) for r in report.results],
+        }
 
     threads = [threading.Thread(target=one, args=(c,), name=f"matrix-{c}") for c in commands]
     for thread in threads:
@@ -183,8 +214,10 @@ def _runs(commands: Iterable[str], limits: tuple[float, float]) -> dict[str, Any
 
 
 def _log(twin: Any) -> list[dict[str, Any]]:
-    return [{"time": e.time, "method": e.method, "path": e.path, "service": e.service, "status": e.status,
-             "fault": e.fault} for e in twin.requests()]
+    return [
+        {"time": e.time, "method": e.method, "path": e.path, "service": e.service, "status": e.status, "fault": e.fault}
+        for e in twin.requests()
+    ]
 
 
 def _environment(twin: Any, extra: Mapping[str, str]) -> None:
@@ -237,8 +270,13 @@ def run_cells(selected: Sequence[Cell], *, baselines: Sequence[str] = ("sp", "mi
         for base in baselines:
             twin.use(base_scenario(base))
             _environment(twin, {})
-            yield {"baseline": base, "ports": ports, "runs": _runs(COMMANDS, NORMAL), "log": _log(twin),
-                   "errors": twin.errors()}
+            yield {
+                "baseline": base,
+                "ports": ports,
+                "runs": _runs(COMMANDS, NORMAL),
+                "log": _log(twin),
+                "errors": twin.errors(),
+            }
         threads = threading.active_count()
         for cell in selected:
             doc = base_scenario(cell.base)
@@ -260,12 +298,22 @@ def run_cells(selected: Sequence[Cell], *, baselines: Sequence[str] = ("sp", "mi
                 end = time.monotonic() + HANG_MS / 1000 + 0.5
                 while time.monotonic() < end and not any(e.fault == "hang" for e in twin.requests()):
                     time.sleep(0.1)
-            record = {"cell": cell.id, "service": cell.service, "fault": cell.fault, "base": cell.base,
-                      "limits": cell.limits, "host": host, "ports": ports, "runs": runs,
-                      "seconds": time.monotonic() - started, "log": _log(twin), "errors": twin.errors(),
-                      "violations": violations(twin.requests()),
-                      "dns_refused": no_dns.REFUSED[refused_before:],
-                      "tls_handshakes_failed": untrusted.handshakes_failed - handshakes_before}
+            record = {
+                "cell": cell.id,
+                "service": cell.service,
+                "fault": cell.fault,
+                "base": cell.base,
+                "limits": cell.limits,
+                "host": host,
+                "ports": ports,
+                "runs": runs,
+                "seconds": time.monotonic() - started,
+                "log": _log(twin),
+                "errors": twin.errors(),
+                "violations": violations(twin.requests()),
+                "dns_refused": no_dns.REFUSED[refused_before:],
+                "tls_handshakes_failed": untrusted.handshakes_failed - handshakes_before,
+            }
             yield record
             if cell.fault == "hang" and cell is not selected[-1]:
                 twin.use(base_scenario("sp"))  # end the hang so abandoned threads can finish
@@ -278,7 +326,8 @@ def _cost(cell: Cell) -> float:
     if cell.service == "entra" and cell.fault in ("429", "5xx", "reset", "tls", "dns", "hang"):
         return 6.0
     return {"cap": 9.0, "429": 4.0, "hang": 3.5, "5xx": 3.0, "reset": 3.0, "latency": 3.0, "tls": 2.0, "dns": 2.0}.get(
-        cell.fault, 1.0)
+        cell.fault, 1.0
+    )
 
 
 def run_matrix(selected: Sequence[Cell], workers: int = WORKERS, timeout: float = 240) -> list[dict[str, Any]]:
@@ -295,9 +344,16 @@ def run_matrix(selected: Sequence[Cell], workers: int = WORKERS, timeout: float 
     procs = []
     for i, share in enumerate(shares):
         ids = ",".join(c.id for c in share)
-        procs.append(subprocess.Popen([sys.executable, __file__, ids, "baselines" if i == 0 else "-"],
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                      cwd=str(TESTS.parent)))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, __file__, ids, "baselines" if i == 0 else "-"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                cwd=str(TESTS.parent),
+            )
+        )
     records: list[dict[str, Any]] = []
     problems = []
     for proc in procs:

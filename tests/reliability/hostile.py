@@ -46,22 +46,46 @@ def _certificate(directory: Path, ip: str) -> tuple[Path, Path, Path]:
     start, end = now - _dt.timedelta(hours=1), now + _dt.timedelta(days=1)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"hostile CA {ip}")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(end)
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ip)]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(end)
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ip)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     files = directory / "hostile-ca.pem", directory / "hostile.pem", directory / "hostile.key"
     files[0].write_bytes(ca.public_bytes(_PEM))
     files[1].write_bytes(cert.public_bytes(_PEM))
@@ -79,8 +103,15 @@ class Hostile:
     - ``hang``: read the request, answer nothing for ``hang_s`` seconds.
     """
 
-    def __init__(self, ip: str = "127.0.0.2", mode: str = "json", body: Any = None, *,
-                 bomb_bytes: int = 1 << 30, hang_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        ip: str = "127.0.0.2",
+        mode: str = "json",
+        body: Any = None,
+        *,
+        bomb_bytes: int = 1 << 30,
+        hang_s: float = 30.0,
+    ) -> None:
         self.ip, self.mode, self.body = ip, mode, {"value": []} if body is None else body
         self.bomb_bytes, self.hang_s = bomb_bytes, hang_s
         self.seen: list[Seen] = []
@@ -120,8 +151,9 @@ class Hostile:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
-                server.seen.append(Seen(self.command, self.path, "authorization" in
-                                        {k.lower() for k in self.headers.keys()}))
+                server.seen.append(
+                    Seen(self.command, self.path, "authorization" in {k.lower() for k in self.headers.keys()})
+                )
                 getattr(server, f"_answer_{server.mode}")(self)
 
             do_GET = do_POST = _any
@@ -162,7 +194,7 @@ class Hostile:
     def _answer_declared(self, handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(10 * 1024 ** 3))
+        handler.send_header("Content-Length", str(10 * 1024**3))
         handler.send_header("Connection", "close")
         handler.end_headers()
         handler.close_connection = True

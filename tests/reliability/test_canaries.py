@@ -16,21 +16,22 @@ from __future__ import annotations
 
 import json
 import os
-from urllib.parse import quote
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+
 from helpers.canaries import (
     Canary,
+    encoded_canary,
     find_leaks,
     for_private_key,
     for_secret,
     for_token,
-    encoded_canary,
     jwt_shaped,
     opaque_canary,
     secret_canary,
@@ -100,8 +101,7 @@ def _workload_scenario(*, matching: bool) -> dict[str, Any]:
 def _echoing_entra(doc: dict[str, Any], code: int, message: str) -> dict[str, Any]:
     """``doc`` with every token request answered by an Entra error quoting ``message`` (what it was sent)."""
     body = {"error": "invalid_client", "error_description": f"AADSTS{code}: {message}", "error_codes": [code]}
-    doc["faults"] = [{"match": {"service": "entra", "method": "POST", "path": "/token"}, "status": 401,
-                      "body": body}]
+    doc["faults"] = [{"match": {"service": "entra", "method": "POST", "path": "/token"}, "status": 401, "body": body}]
     return doc
 
 
@@ -120,39 +120,80 @@ class Case:
 
 
 CASES = (
-    Case("secret-ok", lambda s: _secret_scenario(s["secret"], s["secret"]), '"status": "pass"',
-         commands=("check", "whoami", "audit", "can-i")),
-    Case("secret-wrong", lambda s: _secret_scenario(s["secret"], s["registered"]), "7000215",
-         commands=("check", "whoami", "audit", "can-i")),
-    Case("client-id-swapped", lambda s: _swapped_scenario(s["secret"]), "700016",
-         commands=("check", "whoami", "audit", "can-i")),
+    Case(
+        "secret-ok",
+        lambda s: _secret_scenario(s["secret"], s["secret"]),
+        '"status": "pass"',
+        commands=("check", "whoami", "audit", "can-i"),
+    ),
+    Case(
+        "secret-wrong",
+        lambda s: _secret_scenario(s["secret"], s["registered"]),
+        "7000215",
+        commands=("check", "whoami", "audit", "can-i"),
+    ),
+    Case(
+        "client-id-swapped",
+        lambda s: _swapped_scenario(s["secret"]),
+        "700016",
+        commands=("check", "whoami", "audit", "can-i"),
+    ),
     Case("secret-expired", lambda s: _secret_scenario(s["secret"], s["secret"], expired=True), "7000222"),
-    Case("certificate-ok", lambda s: _certificate_scenario(registered=True), '"status": "pass"',
-         commands=("check", "whoami", "can-i")),
+    Case(
+        "certificate-ok",
+        lambda s: _certificate_scenario(registered=True),
+        '"status": "pass"',
+        commands=("check", "whoami", "can-i"),
+    ),
     Case("certificate-unregistered", lambda s: _certificate_scenario(registered=False), "700027"),
     Case("federated-ok", lambda s: _workload_scenario(matching=True), '"status": "pass"'),
-    Case("federated-mismatch", lambda s: _workload_scenario(matching=False), "70021",
-         commands=("check", "whoami", "can-i")),
+    Case(
+        "federated-mismatch",
+        lambda s: _workload_scenario(matching=False),
+        "70021",
+        commands=("check", "whoami", "can-i"),
+    ),
     Case("mfa-required", lambda s: _builtin("mfa-required"), "50076", commands=("check", "whoami", "audit")),
     Case("healthy-probe", lambda s: _builtin("healthy"), '"status": "pass"', probe=True),
     # Issue 17 item 4, against an Entra that quotes what it was sent (as AADSTS700016 quotes a client id; a proxy
     # or a future message may quote more): a secret read from a file or a Kubernetes secret ends in a newline
     # the quote drops; a federated assertion need not be a JWT; a quote may be URL-encoded or JSON-escaped.
-    Case("secret-trailing-newline",
-         lambda s: _echoing_entra(_secret_scenario(s["secret"] + "\n", s["registered"]), 7000215,
-                                  f"Invalid client secret provided: '{s['secret']}'."), "7000215",
-         commands=("check", "whoami", "audit", "can-i")),
-    Case("client-id-swapped-newline", lambda s: _swapped_scenario(s["secret"] + "\n"), "700016",
-         commands=("check", "whoami", "can-i")),
-    Case("client-id-swapped-encoded",
-         lambda s: _echoing_entra(_swapped_scenario(s["encoded"]), 700016,
-                                  f"Application with identifier '{quote(s['encoded'], safe='')}' was not found; "
-                                  f"request {json.dumps({'client_id': s['encoded']})}."), "700016",
-         commands=("check", "whoami", "can-i")),
-    Case("federated-opaque",
-         lambda s: _echoing_entra(_workload_scenario(matching=True), 50027,
-                                  f"JWT token is invalid or malformed: '{s['assertion']}'."), "50027",
-         opaque_assertion=True, commands=("check", "whoami", "can-i")),
+    Case(
+        "secret-trailing-newline",
+        lambda s: _echoing_entra(
+            _secret_scenario(s["secret"] + "\n", s["registered"]),
+            7000215,
+            f"Invalid client secret provided: '{s['secret']}'.",
+        ),
+        "7000215",
+        commands=("check", "whoami", "audit", "can-i"),
+    ),
+    Case(
+        "client-id-swapped-newline",
+        lambda s: _swapped_scenario(s["secret"] + "\n"),
+        "700016",
+        commands=("check", "whoami", "can-i"),
+    ),
+    Case(
+        "client-id-swapped-encoded",
+        lambda s: _echoing_entra(
+            _swapped_scenario(s["encoded"]),
+            700016,
+            f"Application with identifier '{quote(s['encoded'], safe='')}' was not found; "
+            f"request {json.dumps({'client_id': s['encoded']})}.",
+        ),
+        "700016",
+        commands=("check", "whoami", "can-i"),
+    ),
+    Case(
+        "federated-opaque",
+        lambda s: _echoing_entra(
+            _workload_scenario(matching=True), 50027, f"JWT token is invalid or malformed: '{s['assertion']}'."
+        ),
+        "50027",
+        opaque_assertion=True,
+        commands=("check", "whoami", "can-i"),
+    ),
 )
 
 
@@ -161,7 +202,9 @@ def _argv(command: str, out: Path) -> list[str]:
         files = [arg for name in OUTPUT_FILES for arg in ("--output", str(out / name))]
         return ["check", "-v", "--format", "github", "--fail-on", "never", *files]
     if command == "audit":
-        files = [arg for name in OUTPUT_FILES if name != "report.csv" for arg in ("--output", str(out / f"audit-{name}"))]
+        files = [
+            arg for name in OUTPUT_FILES if name != "report.csv" for arg in ("--output", str(out / f"audit-{name}"))
+        ]
         return ["audit", "-v", "--format", "csv", "--fail-on", "never", *files]
     if command == "whoami":
         return ["whoami", "-v", "--format", "json"]
@@ -224,15 +267,27 @@ def _plant_refresh_token(twin: Twin, env_vars: Mapping[str, str], case: Case) ->
     if not cli.get("user"):
         return
     token = twin.refresh_token(str(cli["user"]))
-    cache = {"RefreshToken": {f"{case.name}-rt": {"credential_type": "RefreshToken", "secret": token,
-                                                  "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
-                                                  "home_account_id": "alice", "environment": "login.twin"}}}
+    cache = {
+        "RefreshToken": {
+            f"{case.name}-rt": {
+                "credential_type": "RefreshToken",
+                "secret": token,
+                "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+                "home_account_id": "alice",
+                "environment": "login.twin",
+            }
+        }
+    }
     Path(env_vars["AZURE_CONFIG_DIR"], "msal_token_cache.json").write_text(json.dumps(cache), "utf-8")
 
 
 def _run_case(twin: Twin, driver: CliDriver, case: Case, root: Path, sweep: Sweep) -> None:
-    planted = {"secret": secret_canary("secret", 1), "registered": secret_canary("registered", 2),
-               "encoded": encoded_canary(3), "assertion": opaque_canary()}
+    planted = {
+        "secret": secret_canary("secret", 1),
+        "registered": secret_canary("registered", 2),
+        "encoded": encoded_canary(3),
+        "assertion": opaque_canary(),
+    }
     sweep.planted[case.name] = planted
     twin.use(case.scenario(planted))
     env_vars = twin.environment()
@@ -290,7 +345,9 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sweep]:
         result.read_only_violations = violations(twin.all_requests())
         result.twin_errors = twin.errors()
     swapped = frozenset(result.client_ids_sent.values())
-    result.corpus["twin request log (JSONL)"], result.sent_to_entra = _entra_client_ids_removed(_read(log_path), swapped)
+    result.corpus["twin request log (JSONL)"], result.sent_to_entra = _entra_client_ids_removed(
+        _read(log_path), swapped
+    )
     result.canaries += [for_token(f"issued token #{i}", t) for i, t in enumerate(result.tokens)]
     yield result
 
@@ -357,6 +414,7 @@ def test_the_twin_stayed_read_only(sweep: Sweep) -> None:
 
 # -- the detector itself: it must catch what it is for ---------------------------------------------------------
 
+
 def test_detector_catches_a_cut_or_encoded_secret() -> None:
     secret = secret_canary("x")
     canary = for_secret("s", secret)
@@ -367,10 +425,11 @@ def test_detector_catches_a_cut_or_encoded_secret() -> None:
 
 
 def test_detector_finds_jwt_shapes_but_not_dotted_names() -> None:
-    jwt = ("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL21hbmFnZW1lbnQuYXp1cmUuY29tIn0."
-           "c2lnbmF0dXJlLWJ5dGVzLWhlcmU")
+    jwt = (
+        "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL21hbmFnZW1lbnQuYXp1cmUuY29tIn0."
+        "c2lnbmF0dXJlLWJ5dGVzLWhlcmU"
+    )
     assert jwt_shaped(f"Bearer {jwt} trailing")
     assert jwt_shaped(f"cut: {jwt[:60]}")  # header + start of the claims
     assert not jwt_shaped("azure.core.pipeline.policies.http_logging_policy contoso-openai.openai.azure.com")
     assert not jwt_shaped("preflight.checks.signin_checks.something_longer Microsoft.CognitiveServices.accounts")
-

@@ -30,8 +30,11 @@ def test_a_hung_token_endpoint_does_not_hold_the_process(twin: Twin, tmp_path: P
     twin.use(_hung("oauth2", "entra"))
     report = tmp_path / "report.json"
     started = time.monotonic()
-    result = run_cli(["check", "--timeout", "2", "--deadline", str(DEADLINE), "--format", "json",
-                      "--output", str(report)], env=twin.process_environment(clean_env()), timeout=120)
+    result = run_cli(
+        ["check", "--timeout", "2", "--deadline", str(DEADLINE), "--format", "json", "--output", str(report)],
+        env=twin.process_environment(clean_env()),
+        timeout=120,
+    )
     elapsed = time.monotonic() - started
     assert elapsed < DEADLINE + SLACK, f"exited after {elapsed:.1f} s (deadline {DEADLINE} s): {result.stderr[-400:]}"
     assert result.returncode == 1, result.stderr[-400:]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from helpers import no_dns
 from helpers.cli import clean_env, preflight_exe
 from reliability.fault_matrix import Cell, base_scenario, fault_rules
@@ -53,25 +54,63 @@ class Case:
 CASES = [
     Case("check-arm-5xx", "check", Cell("arm", "5xx"), ("--probe",), 1, r"Resource Manager", r"HTTP 503"),
     # (a cold CLI process on a loaded machine needs seconds for sign-in and imports: the timeout leaves room)
-    Case("check-graph-hang", "check", Cell("graph", "hang"), ("--timeout", "10", "--deadline", "20"), 1,
-         r"Microsoft Graph", r"timed out after 10 s waiting for", deadline=20.0, hang_ms=40000),
-    Case("check-entra-dns", "check", Cell("entra", "dns"), (), 1, r"Entra ID",
-         r"DNS: the host name login\.twin\.invalid does not resolve"),
+    Case(
+        "check-graph-hang",
+        "check",
+        Cell("graph", "hang"),
+        ("--timeout", "10", "--deadline", "20"),
+        1,
+        r"Microsoft Graph",
+        r"timed out after 10 s waiting for",
+        deadline=20.0,
+        hang_ms=40000,
+    ),
+    Case(
+        "check-entra-dns",
+        "check",
+        Cell("entra", "dns"),
+        (),
+        1,
+        r"Entra ID",
+        r"DNS: the host name login\.twin\.invalid does not resolve",
+    ),
     # a truncated Graph answer: the principal checks could not decide — the first ERROR names it, the others say
     # "same cause as" it — so the run does not pass (exit 1, the gate rule); azure-core's "Incomplete download."
     # warning does not leak onto stderr
     Case("check-graph-truncate", "check", Cell("graph", "truncate"), (), 1, r"Microsoft Graph", r"truncated"),
-    Case("check-dataplane-tls", "check", Cell("data_plane", "tls"), ("--probe",), 1, r"data plane",
-         r"TLS: certificate not trusted for 127\.0\.0\.1:\d+"),
+    Case(
+        "check-dataplane-tls",
+        "check",
+        Cell("data_plane", "tls"),
+        ("--probe",),
+        1,
+        r"data plane",
+        r"TLS: certificate not trusted for 127\.0\.0\.1:\d+",
+    ),
     # principals unresolved: the findings that need them are undecided, so the inventory ERRORs naming the
     # cause and they SKIP pointing at it — an undecided audit is not a pass (exit 1; the gate rule)
     Case("audit-graph-html", "audit", Cell("graph", "html"), (), 1, r"Microsoft Graph", r"HTML page"),
     # role definitions unreadable (the inventory itself comes from Resource Graph): a WARN that says why;
     # --fail-on never: exit 0 whatever the results
-    Case("audit-arm-reset-never", "audit", Cell("arm", "reset"), ("--fail-on", "never"), 0, r"Resource Manager",
-         r"reset", statuses=("warn", "error", "skip")),
-    Case("audit-entra-tls", "audit", Cell("entra", "tls"), (), 1, r"Entra ID",
-         r"TLS: certificate not trusted for 127\.0\.0\.1:\d+"),
+    Case(
+        "audit-arm-reset-never",
+        "audit",
+        Cell("arm", "reset"),
+        ("--fail-on", "never"),
+        0,
+        r"Resource Manager",
+        r"reset",
+        statuses=("warn", "error", "skip"),
+    ),
+    Case(
+        "audit-entra-tls",
+        "audit",
+        Cell("entra", "tls"),
+        (),
+        1,
+        r"Entra ID",
+        r"TLS: certificate not trusted for 127\.0\.0\.1:\d+",
+    ),
 ]
 
 
@@ -106,8 +145,9 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Case]]:
             if case.command == "audit":
                 args.append("--all-subscriptions")
             case.started = time.monotonic()
-            case.proc = subprocess.Popen(args, env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         text=True)
+            case.proc = subprocess.Popen(
+                args, env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
         for case in CASES:
             case.out, case.err = case.proc.communicate(timeout=case.deadline + 60)
             case.seconds = time.monotonic() - case.started
@@ -134,10 +174,16 @@ def test_cli_under_fault(ran: dict[str, Case], case_id: str) -> None:
     data = json.loads(case.report.read_text(encoding="utf-8"))
     assert json.loads(case.out)["results"] == data["results"]
     assert {c["id"] for c in data["checks"]} == {r["check_id"] for r in data["results"]}
-    affected = [r for r in data["results"] if r["status"] in case.statuses
-                and re.search(case.service, r["summary"]) and re.search(case.fault, r["summary"])]
+    affected = [
+        r
+        for r in data["results"]
+        if r["status"] in case.statuses
+        and re.search(case.service, r["summary"])
+        and re.search(case.fault, r["summary"])
+    ]
     assert affected, f"no {'/'.join(case.statuses)} names the service and the fault:\n" + "\n".join(
-        f"{r['check_id']} {r['status']}: {r['summary'][:200]}" for r in data["results"])
+        f"{r['check_id']} {r['status']}: {r['summary'][:200]}" for r in data["results"]
+    )
     gating = data["summary"]["counts"]["error"] + data["summary"]["counts"]["fail"]
     assert case.exit_code == (1 if gating and "never" not in case.args else 0), "the exit code contract"
     refused = case.dns_log.read_text(encoding="utf-8").split() if case.dns_log.exists() else []

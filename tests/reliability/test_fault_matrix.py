@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+
 from reliability.fault_matrix import COMMANDS, HANG_MS, USES, Cell, cells, run_matrix
 
 SERVICE_WORDS = {
@@ -66,8 +67,11 @@ def matrix() -> dict[str, Any]:
     wanted = os.environ.get("PREFLIGHT_MATRIX_CELLS")  # e.g. "arm-429,graph-tls" while working on a few cells
     records = run_matrix([c for c in cells() if not wanted or c.id in wanted.split(",")])
     baselines = {r["baseline"]: r for r in records if "baseline" in r}
-    return {"baselines": baselines, "cells": {r["cell"]: r for r in records if "cell" in r},
-            "seconds": time.monotonic() - started}
+    return {
+        "baselines": baselines,
+        "cells": {r["cell"]: r for r in records if "cell" in r},
+        "seconds": time.monotonic() - started,
+    }
 
 
 def _norm(text: str) -> str:
@@ -86,18 +90,29 @@ def _key(row: Mapping[str, Any], service: str) -> tuple[str, str | None, str, st
     return row["check_id"], subject, row["status"], summary
 
 
-def _explained(row: Mapping[str, Any], by_check: Mapping[str, list[Mapping[str, Any]]], service: str, fault: str,
-               host: str | None, depth: int = 0) -> bool:
+def _explained(
+    row: Mapping[str, Any],
+    by_check: Mapping[str, list[Mapping[str, Any]]],
+    service: str,
+    fault: str,
+    host: str | None,
+    depth: int = 0,
+) -> bool:
     words = FAULT_WORDS[fault].format(host=re.escape(host or ""))
-    if re.search(SERVICE_WORDS[service], row["summary"], re.IGNORECASE) and re.search(words, row["summary"],
-                                                                                    re.IGNORECASE):
+    if re.search(SERVICE_WORDS[service], row["summary"], re.IGNORECASE) and re.search(
+        words, row["summary"], re.IGNORECASE
+    ):
         return True
     if depth > 3:
         return False
     pointed = {row.get("caused_by") or ""} | set(re.findall(r"\(see ([a-z]+\.[a-z-]+)\)", row["summary"]))
-    return any(_explained(other, by_check, service, fault, host, depth + 1)
-               for check in pointed if check in by_check for other in by_check[check]
-               if other["status"] != "pass")
+    return any(
+        _explained(other, by_check, service, fault, host, depth + 1)
+        for check in pointed
+        if check in by_check
+        for other in by_check[check]
+        if other["status"] != "pass"
+    )
 
 
 def _problems(record: Mapping[str, Any], baselines: Mapping[str, Any]) -> list[str]:
@@ -121,7 +136,7 @@ def _problems(record: Mapping[str, Any], baselines: Mapping[str, Any]) -> list[s
         changed = [r for r in run["results"] if _key(r, service) not in baseline]
         for row in changed:
             where = f"{command} {row['check_id']} {row['status'].upper()}: {row['summary'][:300]}"
-            partial = (command == "audit" and row["check_id"] == "audit.inventory" and row["status"] == "warn")
+            partial = command == "audit" and row["check_id"] == "audit.inventory" and row["status"] == "warn"
             if row["status"] not in ("error", "skip") and not partial:
                 problems.append(f"changed but not ERROR/SKIP — {where}")
             elif not _explained(row, by_check, service, fault, host):  # an incomplete inventory must say why
@@ -134,13 +149,22 @@ def _problems(record: Mapping[str, Any], baselines: Mapping[str, Any]) -> list[s
 
 
 def _faulted(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [e for e in record["log"] if e["fault"] and not (e["fault"] == "status:200"
-                                                             and e["path"] == "/metadata/endpoints")]
+    return [
+        e
+        for e in record["log"]
+        if e["fault"] and not (e["fault"] == "status:200" and e["path"] == "/metadata/endpoints")
+    ]
 
 
-@pytest.mark.parametrize("cell", [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(reason=KNOWN_GAPS[c.id],
-                                                                                     strict=True)]
-                                               if c.id in KNOWN_GAPS else []) for c in cells()])
+@pytest.mark.parametrize(
+    "cell",
+    [
+        pytest.param(
+            c, id=c.id, marks=[pytest.mark.xfail(reason=KNOWN_GAPS[c.id], strict=True)] if c.id in KNOWN_GAPS else []
+        )
+        for c in cells()
+    ],
+)
 def test_cell(matrix: dict[str, Any], cell: Cell) -> None:
     if cell.id not in matrix["cells"]:
         pytest.skip("not selected by PREFLIGHT_MATRIX_CELLS")
@@ -177,7 +201,7 @@ def test_retries_are_bounded_and_wait_for_retry_after(matrix: dict[str, Any], se
         assert len(times) <= MAX_ATTEMPTS * senders, f"{key}: {len(times)} attempts by {senders} sender(s)"
         # Each sender waits Retry-After (1 s) between its attempts: among sorted times, the attempt `senders`
         # places earlier belongs to a previous round.
-        gaps = [b - a for a, b in zip(times, times[senders:])]
+        gaps = [b - a for a, b in zip(times, times[senders:], strict=False)]
         assert all(gap >= 0.9 for gap in gaps), f"{key}: retried before Retry-After elapsed: {gaps}"
 
 
@@ -192,13 +216,18 @@ def test_retry_after_is_capped(matrix: dict[str, Any], service: str) -> None:
     throttled = [e for e in _faulted(record) if e["status"] == 429]
     assert len(throttled) == 1, throttled
     first = throttled[0]
-    retried = [e["time"] - first["time"] for e in record["log"]
-               if (e["method"], e["path"]) == (first["method"], first["path"]) and e["time"] > first["time"]]
+    retried = [
+        e["time"] - first["time"]
+        for e in record["log"]
+        if (e["method"], e["path"]) == (first["method"], first["path"]) and e["time"] > first["time"]
+    ]
     # (another sender — the other command, another fact — may ask for the same path right away). Which sender
     # drew the 429 is a race: the check's clients cap at 5 s, the audit's REST client at 10 s; a loaded machine
     # adds seconds of scheduling, and anything under a minute still proves the hour was not waited.
-    assert any(3 <= d <= 15 for d in retried), (f"no retry 3–15 s after Retry-After: 3600: {retried}; "
-                                                f"{[(e['time'] - first['time'], e['status']) for e in record['log'] if e['path'] == first['path']]}")
+    assert any(3 <= d <= 15 for d in retried), (
+        f"no retry 3–15 s after Retry-After: 3600: {retried}; "
+        f"{[(e['time'] - first['time'], e['status']) for e in record['log'] if e['path'] == first['path']]}"
+    )
     for command in COMMANDS:
         assert record["runs"][command]["seconds"] < 25, (command, record["runs"][command]["seconds"])
 

@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+
 from helpers import no_dns
 from helpers.twin_fixtures import apply_environment
 from reliability.fault_matrix import _MATCH, _result_row
@@ -38,8 +39,13 @@ from preflight.target import build_target
 from preflight.twin import Twin
 from preflight.twin.scenario import builtin_scenario_text, list_scenarios
 
-DENIED = {"error": {"code": "AuthorizationFailed", "message": "The client does not have authorization to perform "
-                    "action 'Microsoft.Authorization/roleAssignments/read' over scope '/subscriptions/…'."}}
+DENIED = {
+    "error": {
+        "code": "AuthorizationFailed",
+        "message": "The client does not have authorization to perform "
+        "action 'Microsoft.Authorization/roleAssignments/read' over scope '/subscriptions/…'.",
+    }
+}
 TOKEN = {**_MATCH["entra"], "path": "oauth2/v2.0/token"}
 ROLE_ASSIGNMENTS = {**_MATCH["arm"], "path": "providers/Microsoft.Authorization/roleAssignments$"}
 DENY_ASSIGNMENTS = {**_MATCH["arm"], "path": "providers/Microsoft.Authorization/denyAssignments$"}
@@ -67,8 +73,15 @@ LIMITS = RunOptions(timeout=20.0, deadline=40.0)
 
 # The built-in scenarios whose run exits 0 when nothing fails: where the property can bite. (Each of their cells
 # asserts its fault was met; the two meeting the most faults are also run without one, below.)
-PASSING = ("ca-policies", "group-assignment", "healthy", "network-blocked", "principal-secret-expiring",
-           "propagation-pending", "throttled")
+PASSING = (
+    "ca-policies",
+    "group-assignment",
+    "healthy",
+    "network-blocked",
+    "principal-secret-expiring",
+    "propagation-pending",
+    "throttled",
+)
 
 
 def _cells() -> list[tuple[str, str]]:
@@ -105,16 +118,21 @@ def _run(twin: Twin, scenario: str, fault: str) -> Report:
 def undecided_skips(report: Report) -> list[Mapping[str, Any]]:
     """SKIPs for a fact error: ``caused_by`` is not a FAIL or ERROR result of this report."""
     told = {r.check_id for r in report.results if r.status in (Status.FAIL, Status.ERROR)}
-    return [_result_row(r) for r in report.results
-            if r.status is Status.SKIP and r.caused_by and r.caused_by not in told]
+    return [
+        _result_row(r) for r in report.results if r.status is Status.SKIP and r.caused_by and r.caused_by not in told
+    ]
 
 
 def dangling_pointers(report: Report) -> list[Mapping[str, Any]]:
     """Results whose "(see X)" / "(same cause as X)" names a check that tells no cause in this report."""
     told = {r.check_id for r in report.results if r.status in (Status.FAIL, Status.ERROR)}
-    return [_result_row(r) for r in report.results if r.status in (Status.SKIP, Status.ERROR)
-            for pointed in re.findall(r"\((?:see|same cause as) ([a-z0-9-]+\.[a-z0-9-]+)\)", r.summary)
-            if pointed not in told]
+    return [
+        _result_row(r)
+        for r in report.results
+        if r.status in (Status.SKIP, Status.ERROR)
+        for pointed in re.findall(r"\((?:see|same cause as) ([a-z0-9-]+\.[a-z0-9-]+)\)", r.summary)
+        if pointed not in told
+    ]
 
 
 @pytest.mark.parametrize(("scenario", "fault"), _cells(), ids=[f"{s}+{f}" for s, f in _cells()])
@@ -124,8 +142,7 @@ def test_a_run_that_could_not_decide_never_exits_0(twin: Twin, scenario: str, fa
     if scenario in PASSING:  # the fault happened (elsewhere sign-in may fail before the faulted request)
         assert any(e.fault for e in twin.requests()), f"no request met {fault}"
     skipped = undecided_skips(report)
-    assert not (skipped and exit_code(report, "fail") == 0), (
-        f"exit 0 although checks could not decide: {skipped}")
+    assert not (skipped and exit_code(report, "fail") == 0), f"exit 0 although checks could not decide: {skipped}"
     assert dangling_pointers(report) == []
     assert len({r.check_id for r in report.results}) == len(report.checks)  # every check accounted for
 

@@ -31,29 +31,34 @@ STARTUP = 8.0  # interpreter start and imports on a loaded 2-core machine, befor
 
 def _hung_listing(path: str) -> dict[str, Any]:
     doc = sc.builtin("healthy")
-    doc["faults"] = [{"match": {"service": "resource_graph"}, "status": 403},  # so ARM lists instead
-                     {"match": {"service": "arm", "method": "GET", "path": path}, "action": "hang",
-                      "hangMs": HANG_MS}]
+    doc["faults"] = [
+        {"match": {"service": "resource_graph"}, "status": 403},  # so ARM lists instead
+        {"match": {"service": "arm", "method": "GET", "path": path}, "action": "hang", "hangMs": HANG_MS},
+    ]
     return doc
 
 
 def test_a_hung_listing_does_not_hold_check_or_audit(tmp_path: Path) -> None:
     runs: dict[str, tuple[subprocess.Popen[str], Path, float]] = {}
-    with Twin(_hung_listing(r"Microsoft\.CognitiveServices/accounts$")) as check_twin, \
-            Twin(_hung_listing(r"/subscriptions/[^/]+/providers/Microsoft\.Authorization/roleAssignments$")) \
-            as audit_twin:
+    with (
+        Twin(_hung_listing(r"Microsoft\.CognitiveServices/accounts$")) as check_twin,
+        Twin(_hung_listing(r"/subscriptions/[^/]+/providers/Microsoft\.Authorization/roleAssignments$")) as audit_twin,
+    ):
         check_env = check_twin.process_environment(clean_env())
         check_env.pop("PREFLIGHT_RESOURCE_ID", None)  # the endpoint is the target: it is looked up
         commands = {
             "check": (check_env, ["check", "--only", "resource.endpoint", "--timeout", "2"]),
-            "audit": (audit_twin.process_environment(clean_env()), ["audit", "--all-subscriptions",
-                                                                    "--timeout", "2"]),
+            "audit": (audit_twin.process_environment(clean_env()), ["audit", "--all-subscriptions", "--timeout", "2"]),
         }
         for name, (env, args) in commands.items():
             report = tmp_path / f"{name}.json"
-            process = subprocess.Popen([preflight_exe(), *args, "--deadline", str(DEADLINE), "--format", "json",
-                                        "--output", str(report)], env=env, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE, text=True)
+            process = subprocess.Popen(
+                [preflight_exe(), *args, "--deadline", str(DEADLINE), "--format", "json", "--output", str(report)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             runs[name] = (process, report, time.monotonic())
         for name, (process, report, started) in runs.items():
             try:
@@ -91,8 +96,10 @@ def test_request_timeouts_come_from_the_remaining_deadline(monkeypatch: Any) -> 
             exchange(client, HttpRequest("GET", hung.url + "/slow"), deadline=deadline)
         assert time.monotonic() - started < 4.0
         assert len(hung.seen) == 1
-        with rest_client(hung.url, deadline=Deadline(time.monotonic() - 1)) as late, \
-                pytest.raises(RefusedRequest) as refused:
+        with (
+            rest_client(hung.url, deadline=Deadline(time.monotonic() - 1)) as late,
+            pytest.raises(RefusedRequest) as refused,
+        ):
             exchange(late, HttpRequest("GET", hung.url + "/late"))
         assert refused.value.code == "DeadlinePassed" and len(hung.seen) == 1
 

@@ -43,9 +43,17 @@ def hostile() -> Iterator[Hostile]:
         yield server
 
 
-def _run(twin: Twin, monkeypatch: pytest.MonkeyPatch, doc: dict[str, Any], hostile: Hostile | None,
-         only: Sequence[str], *, timeout: float = 20, env: dict[str, str] | None = None,
-         drop: Sequence[str] = ()) -> Report:
+def _run(
+    twin: Twin,
+    monkeypatch: pytest.MonkeyPatch,
+    doc: dict[str, Any],
+    hostile: Hostile | None,
+    only: Sequence[str],
+    *,
+    timeout: float = 20,
+    env: dict[str, str] | None = None,
+    drop: Sequence[str] = (),
+) -> Report:
     """The checks in-process against the twin serving ``doc``, trusting the hostile server too."""
     twin.use(doc)
     apply_environment(monkeypatch, twin.environment())
@@ -75,25 +83,39 @@ def _texts(report: Report, check_id: str) -> str:
 # ------------------------------------------------------------------------------------------ tokens stay home
 
 
-def test_an_arm_next_link_to_another_host_is_an_error_and_no_request(twin_session: Twin, hostile: Hostile,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_arm_next_link_to_another_host_is_an_error_and_no_request(
+    twin_session: Twin, hostile: Hostile, monkeypatch: pytest.MonkeyPatch
+) -> None:
     foreign = f"{hostile.url}/subscriptions/x/providers/Microsoft.Authorization/roleAssignments?page=2"
     # both listings that could decide the verdict (assignments, the caller's effective permissions) page away
-    doc = _with_faults({"match": {"service": "arm", "path": "roleAssignments|/permissions"}, "status": 200,
-                        "body": {"value": [], "nextLink": foreign}})
+    doc = _with_faults(
+        {
+            "match": {"service": "arm", "path": "roleAssignments|/permissions"},
+            "status": 200,
+            "body": {"value": [], "nextLink": foreign},
+        }
+    )
     report = _run(twin_session, monkeypatch, doc, hostile, ["rbac.data-action"])
     assert hostile.seen == [], "the token followed a nextLink to another host"
     text = _texts(report, "rbac.data-action")
     assert "127.0.0.2" in text and "refused to send" in text, text
-    assert all(r.status is not Status.PASS for r in results(report, "rbac.data-action")
-               if "127.0.0.2" in r.summary), text
+    assert all(r.status is not Status.PASS for r in results(report, "rbac.data-action") if "127.0.0.2" in r.summary), (
+        text
+    )
 
 
-def test_a_graph_next_link_inside_batch_to_another_host_is_an_error(twin_session: Twin, hostile: Hostile,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_graph_next_link_inside_batch_to_another_host_is_an_error(
+    twin_session: Twin, hostile: Hostile, monkeypatch: pytest.MonkeyPatch
+) -> None:
     foreign = f"{hostile.url}/v1.0/groups?page=2"
-    doc = _with_faults({"match": {"service": "graph", "path": "federatedIdentityCredentials"}, "status": 200,
-                        "body": {"value": [], "@odata.nextLink": foreign}}, base="principal-federated-mismatch")
+    doc = _with_faults(
+        {
+            "match": {"service": "graph", "path": "federatedIdentityCredentials"},
+            "status": 200,
+            "body": {"value": [], "@odata.nextLink": foreign},
+        },
+        base="principal-federated-mismatch",
+    )
     report = _run(twin_session, monkeypatch, doc, hostile, ["principal.*", "signin.*", "access.*"])
     assert hostile.seen == [], "the Graph token followed an @odata.nextLink to another host"
     everything = " | ".join(r.summary for r in report.results)
@@ -103,10 +125,17 @@ def test_a_graph_next_link_inside_batch_to_another_host_is_an_error(twin_session
 
 def test_a_next_link_loop_stops_at_once(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     twin_session.use("healthy")
-    loop = (f"{twin_session.base_url}/subscriptions/{sc.SUB}/providers/Microsoft.Authorization/"
-            "permissions?api-version=2022-04-01&loop=1")
-    doc = _with_faults({"match": {"service": "arm", "path": "roleAssignments|/permissions"}, "status": 200,
-                        "body": {"value": [], "nextLink": loop}})
+    loop = (
+        f"{twin_session.base_url}/subscriptions/{sc.SUB}/providers/Microsoft.Authorization/"
+        "permissions?api-version=2022-04-01&loop=1"
+    )
+    doc = _with_faults(
+        {
+            "match": {"service": "arm", "path": "roleAssignments|/permissions"},
+            "status": 200,
+            "body": {"value": [], "nextLink": loop},
+        }
+    )
     report = _run(twin_session, monkeypatch, doc, None, ["rbac.data-action"], timeout=8)
     listed = [e for e in twin_session.requests() if e.path.lower().endswith("/permissions")]
     assert 1 <= len(listed) <= 3, f"{len(listed)} requests for one listing: the loop was followed"
@@ -124,10 +153,17 @@ def _no_irreversible_fix(report: Report) -> None:
         assert "?" not in result.summary.split(":")[0], result.summary
 
 
-def test_a_redirect_for_the_account_read_is_an_error_saying_where(twin_session: Twin, hostile: Hostile,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = _with_faults({"match": {"service": "arm", "method": "GET", "path": ACCOUNT + "$"}, "status": 302,
-                        "headers": {"Location": f"{hostile.url}/elsewhere"}, "body": {}})
+def test_a_redirect_for_the_account_read_is_an_error_saying_where(
+    twin_session: Twin, hostile: Hostile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = _with_faults(
+        {
+            "match": {"service": "arm", "method": "GET", "path": ACCOUNT + "$"},
+            "status": 302,
+            "headers": {"Location": f"{hostile.url}/elsewhere"},
+            "body": {},
+        }
+    )
     report = _run(twin_session, monkeypatch, doc, hostile, ["resource.endpoint"])
     result = results(report, "resource.endpoint")[0]
     assert result.status is Status.ERROR, _texts(report, "resource.endpoint")
@@ -136,10 +172,10 @@ def test_a_redirect_for_the_account_read_is_an_error_saying_where(twin_session: 
     assert hostile.seen == []
 
 
-def test_an_empty_object_for_the_account_is_an_error_not_a_fix(twin_session: Twin,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = _with_faults({"match": {"service": "arm", "method": "GET", "path": ACCOUNT + "$"}, "status": 200,
-                        "body": {}})
+def test_an_empty_object_for_the_account_is_an_error_not_a_fix(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = _with_faults({"match": {"service": "arm", "method": "GET", "path": ACCOUNT + "$"}, "status": 200, "body": {}})
     report = _run(twin_session, monkeypatch, doc, None, ["resource.endpoint"])
     statuses = {r.status for r in results(report, "resource.endpoint")}
     assert statuses == {Status.ERROR}, _texts(report, "resource.endpoint")
@@ -147,10 +183,17 @@ def test_an_empty_object_for_the_account_is_an_error_not_a_fix(twin_session: Twi
     _no_irreversible_fix(report)
 
 
-def test_a_data_plane_redirect_to_a_host_answering_200_is_not_a_pass(twin_session: Twin, hostile: Hostile,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = _with_faults({"match": {"service": "data_plane", "path": "deployments"}, "status": 307,
-                        "headers": {"Location": f"{hostile.url}/openai/deployments"}, "body": {}})
+def test_a_data_plane_redirect_to_a_host_answering_200_is_not_a_pass(
+    twin_session: Twin, hostile: Hostile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = _with_faults(
+        {
+            "match": {"service": "data_plane", "path": "deployments"},
+            "status": 307,
+            "headers": {"Location": f"{hostile.url}/openai/deployments"},
+            "body": {},
+        }
+    )
     report = _run(twin_session, monkeypatch, doc, hostile, ["access.probe"])
     probe = results(report, "access.probe")
     assert [r.status for r in probe] == [Status.ERROR], _texts(report, "access.probe")
@@ -158,17 +201,24 @@ def test_a_data_plane_redirect_to_a_host_answering_200_is_not_a_pass(twin_sessio
     assert hostile.seen == [], "the probe followed the redirect"
 
 
-def test_a_batch_answer_without_the_objects_id_is_not_found_as_none(twin_session: Twin,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = _with_faults({"match": {"service": "graph", "path": "servicePrincipals"}, "status": 200,
-                        "body": {"displayName": "someone", "accountEnabled": True}},
-                       base="principal-secret-expiring")
+def test_a_batch_answer_without_the_objects_id_is_not_found_as_none(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = _with_faults(
+        {
+            "match": {"service": "graph", "path": "servicePrincipals"},
+            "status": 200,
+            "body": {"displayName": "someone", "accountEnabled": True},
+        },
+        base="principal-secret-expiring",
+    )
     report = _run(twin_session, monkeypatch, doc, None, ["principal.exists", "signin.*"])
     exists = results(report, "principal.exists")
     assert exists and all(r.status is not Status.PASS for r in exists), _texts(report, "principal.exists")
     assert not any("None" in r.summary for r in exists), _texts(report, "principal.exists")
-    assert any(r.status is Status.ERROR and "without an id" in r.summary for r in report.results), \
-        " | ".join(f"{r.check_id} {r.status.value}: {r.summary}" for r in report.results)
+    assert any(r.status is Status.ERROR and "without an id" in r.summary for r in report.results), " | ".join(
+        f"{r.check_id} {r.status.value}: {r.summary}" for r in report.results
+    )
 
 
 # ------------------------------------------------------------------------------------------ caps
@@ -182,8 +232,14 @@ def test_a_gzip_bomb_stops_at_the_cap(twin_session: Twin, monkeypatch: pytest.Mo
     monkeypatch.setattr(http, "MAX_BODY", 1 << 20)
     with Hostile("127.0.0.2", mode="bomb") as bomb:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        report = _run(twin_session, monkeypatch, sc.builtin("healthy"), bomb, ["access.probe"],
-                      env={"AZURE_OPENAI_ENDPOINT": bomb.url + "/"})
+        report = _run(
+            twin_session,
+            monkeypatch,
+            sc.builtin("healthy"),
+            bomb,
+            ["access.probe"],
+            env={"AZURE_OPENAI_ENDPOINT": bomb.url + "/"},
+        )
         grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
         sent = bomb.bomb_sent
     probe = results(report, "access.probe")
@@ -195,15 +251,22 @@ def test_a_gzip_bomb_stops_at_the_cap(twin_session: Twin, monkeypatch: pytest.Mo
 
 def test_a_declared_oversized_body_is_not_read(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     with Hostile("127.0.0.2", mode="declared") as liar:
-        report = _run(twin_session, monkeypatch, sc.builtin("healthy"), liar, ["access.probe"],
-                      env={"AZURE_OPENAI_ENDPOINT": liar.url + "/"})
+        report = _run(
+            twin_session,
+            monkeypatch,
+            sc.builtin("healthy"),
+            liar,
+            ["access.probe"],
+            env={"AZURE_OPENAI_ENDPOINT": liar.url + "/"},
+        )
     probe = results(report, "access.probe")
     assert [r.status for r in probe] == [Status.ERROR], _texts(report, "access.probe")
     assert "declares 10,737,418,240 bytes" in probe[0].summary, probe[0].summary
 
 
-def test_the_audit_and_the_sdk_pager_refuse_a_foreign_next_link(twin_session: Twin, hostile: Hostile,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_audit_and_the_sdk_pager_refuse_a_foreign_next_link(
+    twin_session: Twin, hostile: Hostile, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The audit's REST client and the ARM SDK's own pager (the subscription listing of the endpoint lookup's
     ARM fallback) follow ``nextLink`` through the same host-bound token policy. Resource Graph refuses, so
     both list subscriptions through ARM — whose first page points to another host."""
@@ -212,28 +275,49 @@ def test_the_audit_and_the_sdk_pager_refuse_a_foreign_next_link(twin_session: Tw
     from preflight.audit.run import run_audit
 
     foreign = f"{hostile.url}/subscriptions?page=2"
-    first = {"value": [{"id": f"/subscriptions/{sc.SUB}", "subscriptionId": sc.SUB, "displayName": "s",
-                        "state": "Enabled", "tenantId": sc.TENANT}], "nextLink": foreign}
-    doc = _with_faults({"match": {"service": "resource_graph"}, "status": 403},
-                       {"match": {"service": "arm", "method": "GET", "path": "^/subscriptions$"}, "status": 200,
-                        "body": first})
+    first = {
+        "value": [
+            {
+                "id": f"/subscriptions/{sc.SUB}",
+                "subscriptionId": sc.SUB,
+                "displayName": "s",
+                "state": "Enabled",
+                "tenantId": sc.TENANT,
+            }
+        ],
+        "nextLink": foreign,
+    }
+    doc = _with_faults(
+        {"match": {"service": "resource_graph"}, "status": 403},
+        {"match": {"service": "arm", "method": "GET", "path": "^/subscriptions$"}, "status": 200, "body": first},
+    )
     # the endpoint (AZURE_OPENAI_ENDPOINT) is the target: it is looked up
     check = _run(twin_session, monkeypatch, doc, hostile, ["resource.endpoint"], drop=["PREFLIGHT_RESOURCE_ID"])
     check_said = _texts(check, "resource.endpoint")
-    audit = run_audit(build_target(dict(os.environ)), AuditOptions(plan=AuditPlan(all_subscriptions=True)),
-                      RunOptions(timeout=20, deadline=30))
+    audit = run_audit(
+        build_target(dict(os.environ)),
+        AuditOptions(plan=AuditPlan(all_subscriptions=True)),
+        RunOptions(timeout=20, deadline=30),
+    )
     assert hostile.seen == [], "a token followed a nextLink to another host"
     assert "error: " in check_said and "refused to send" in check_said and "127.0.0.2" in check_said, check_said
     audit_said = " | ".join(r.summary for r in audit.results)
     assert "refused to send" in audit_said and "127.0.0.2" in audit_said, audit_said
 
 
-def test_the_cloud_metadata_redirect_is_not_followed(twin_session: Twin, hostile: Hostile,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cloud_metadata_redirect_is_not_followed(
+    twin_session: Twin, hostile: Hostile, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The first request of a run (urllib, no token) follows no redirect either: a 3xx could point anywhere,
     a link-local address included."""
-    doc = _with_faults({"match": {"path": "metadata/endpoints"}, "status": 302,
-                        "headers": {"Location": f"{hostile.url}/metadata/endpoints"}, "body": {}})
+    doc = _with_faults(
+        {
+            "match": {"path": "metadata/endpoints"},
+            "status": 302,
+            "headers": {"Location": f"{hostile.url}/metadata/endpoints"},
+            "body": {},
+        }
+    )
     report = _run(twin_session, monkeypatch, doc, hostile, ["signin.chain"])
     assert hostile.seen == [], "the metadata request followed the redirect"
     chain = results(report, "signin.chain")
@@ -264,15 +348,22 @@ def test_the_sdk_clients_transport_caps_a_gzip_bomb(monkeypatch: pytest.MonkeyPa
     assert grown_mb < 64 and sent < 512 << 20, (grown_mb, sent >> 20)
 
 
-def test_a_graph_listing_over_the_page_limit_is_an_error_not_a_partial_list(twin_session: Twin,
-                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_graph_listing_over_the_page_limit_is_an_error_not_a_partial_list(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import preflight.azure.graph as graph
 
     monkeypatch.setattr(graph, "MAX_PAGES", 1)  # the limit lowered, so one more page is over it
     twin_session.use("principal-federated-mismatch")
     more = f"{twin_session.base_url}/v1.0/applications/x/federatedIdentityCredentials?$skiptoken=2"
-    doc = _with_faults({"match": {"service": "graph", "path": "federatedIdentityCredentials"}, "status": 200,
-                        "body": {"value": [], "@odata.nextLink": more}}, base="principal-federated-mismatch")
+    doc = _with_faults(
+        {
+            "match": {"service": "graph", "path": "federatedIdentityCredentials"},
+            "status": 200,
+            "body": {"value": [], "@odata.nextLink": more},
+        },
+        base="principal-federated-mismatch",
+    )
     report = _run(twin_session, monkeypatch, doc, None, ["principal.*", "signin.*"])
     everything = " | ".join(f"{r.check_id} {r.status.value}: {r.summary}" for r in report.results)
     assert "more than 1 pages" in everything and "error" in everything, everything
@@ -282,13 +373,25 @@ def test_an_sdk_listing_loop_stops_at_once(twin_session: Twin, monkeypatch: pyte
     """The ARM SDK's pager (the endpoint lookup's subscription listing) under the same loop check."""
     twin_session.use("healthy")
     again = f"{twin_session.base_url}/subscriptions?api-version=2022-12-01&loop=1"
-    first = {"value": [{"id": f"/subscriptions/{sc.SUB}", "subscriptionId": sc.SUB, "displayName": "s",
-                        "state": "Enabled", "tenantId": sc.TENANT}], "nextLink": again}
-    doc = _with_faults({"match": {"service": "resource_graph"}, "status": 403},
-                       {"match": {"service": "arm", "method": "GET", "path": "^/subscriptions$"}, "status": 200,
-                        "body": first})
-    report = _run(twin_session, monkeypatch, doc, None, ["resource.endpoint"], timeout=8,
-                  drop=["PREFLIGHT_RESOURCE_ID"])
+    first = {
+        "value": [
+            {
+                "id": f"/subscriptions/{sc.SUB}",
+                "subscriptionId": sc.SUB,
+                "displayName": "s",
+                "state": "Enabled",
+                "tenantId": sc.TENANT,
+            }
+        ],
+        "nextLink": again,
+    }
+    doc = _with_faults(
+        {"match": {"service": "resource_graph"}, "status": 403},
+        {"match": {"service": "arm", "method": "GET", "path": "^/subscriptions$"}, "status": 200, "body": first},
+    )
+    report = _run(
+        twin_session, monkeypatch, doc, None, ["resource.endpoint"], timeout=8, drop=["PREFLIGHT_RESOURCE_ID"]
+    )
     listed = [e for e in twin_session.requests() if e.path == "/subscriptions"]
     assert 1 <= len(listed) <= 3, f"{len(listed)} requests for one listing: the loop was followed"
     text = _texts(report, "resource.endpoint")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from helpers.cli import clean_env
 from helpers.readonly import violations
 from helpers.soak import FAULT_KINDS
@@ -41,9 +42,28 @@ DEADLINE_SLACK = 2.0
 
 @pytest.fixture(scope="module")
 def result() -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-P", str(BENCH), "--json", "--runs", str(RUNS), "--seed", "10",
-                           "--warmup", "2", "--timeout", str(TIMEOUT), "--deadline", str(DEADLINE)],
-                          env=clean_env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-P",
+            str(BENCH),
+            "--json",
+            "--runs",
+            str(RUNS),
+            "--seed",
+            "10",
+            "--warmup",
+            "2",
+            "--timeout",
+            str(TIMEOUT),
+            "--deadline",
+            str(DEADLINE),
+        ],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     found: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     print(found["describe"])
@@ -51,8 +71,11 @@ def result() -> dict[str, Any]:
 
 
 def test_no_run_hangs(result: dict[str, Any]) -> None:
-    late = [(r["index"], r["kind"], r["service"], round(r["wall"], 2)) for r in result["runs"]
-            if r["wall"] > DEADLINE + DEADLINE_SLACK]
+    late = [
+        (r["index"], r["kind"], r["service"], round(r["wall"], 2))
+        for r in result["runs"]
+        if r["wall"] > DEADLINE + DEADLINE_SLACK
+    ]
     assert late == [], f"runs past their deadline: {late}"
     assert len(result["runs"]) == RUNS
     # every run produced a full report (the engine turns a stuck check into ERROR, never into nothing)

@@ -51,18 +51,31 @@ def test_timeouts_name_what_each_check_waited_for() -> None:
     release.clear()
     ctx = Context(Target(), services={"describe-fact": describe_fact})
     try:
-        results = run([_check("a.computes", "fact"), _check("a.waits", "fact"), _check("a.doing", "doing"),
-                       _check("a.opaque", "nothing")], ctx, timeout=0.5, deadline=5, workers=4)
+        results = run(
+            [
+                _check("a.computes", "fact"),
+                _check("a.waits", "fact"),
+                _check("a.doing", "doing"),
+                _check("a.opaque", "nothing"),
+            ],
+            ctx,
+            timeout=0.5,
+            deadline=5,
+            workers=4,
+        )
     finally:
         release.set()
     summary = {r.check_id: r.summary for r in results}
     assert all(r.status is Status.ERROR for r in results), summary
     # the check computing the fact and the one waiting for it both name the innermost fact's service
     for check in ("a.computes", "a.waits"):
-        assert summary[check] == ("timed out after 0.5 s waiting for Azure Resource Manager (role-assignments) "
-                                  "(no answer yet)"), summary
-    assert summary["a.doing"] == ("timed out after 0.5 s waiting for the data plane "
-                                  "(GET https://example.invalid/openai/deployments) (no answer yet)")
+        assert summary[check] == (
+            "timed out after 0.5 s waiting for Azure Resource Manager (role-assignments) (no answer yet)"
+        ), summary
+    assert summary["a.doing"] == (
+        "timed out after 0.5 s waiting for the data plane "
+        "(GET https://example.invalid/openai/deployments) (no answer yet)"
+    )
     assert summary["a.opaque"] == "timed out after 0.5 s"  # nothing known: no invented cause
 
 

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from helpers.cli import clean_env, run_cli
+
 from preflight.twin import Twin
 
 ONLY = ["--only", "signin.chain", "--only", "tokens.*", "--only", "resource.*", "--only", "rbac.data-action"]
@@ -18,8 +19,10 @@ def test_github_format_with_every_output_file_and_the_step_summary(twin: Twin, t
     summary = tmp_path / "step-summary.md"
     summary.write_text("previous step\n", encoding="utf-8")
     env = twin.process_environment(clean_env({"GITHUB_STEP_SUMMARY": str(summary)}))
-    outputs = {name: tmp_path / "out" / name for name in
-               ("report.html", "results.sarif", "junit.xml", "summary.md", "report.json", "report.txt")}
+    outputs = {
+        name: tmp_path / "out" / name
+        for name in ("report.html", "results.sarif", "junit.xml", "summary.md", "report.json", "report.txt")
+    }
     args = ["check", "--format", "github", *ONLY]
     for path in outputs.values():
         args += ["--output", str(path)]
@@ -28,7 +31,8 @@ def test_github_format_with_every_output_file_and_the_step_summary(twin: Twin, t
     assert proc.stderr == ""
     assert proc.stdout.startswith("::group::azure-preflight ")
     assert "\n::error title=FAIL rbac.data-action [Microsoft.CognitiveServices/accounts/OpenAI/deployments/" in (
-        proc.stdout)
+        proc.stdout
+    )
 
     appended = summary.read_text(encoding="utf-8")
     assert appended.startswith("previous step\n## ❌ azure-preflight: FAIL\n")

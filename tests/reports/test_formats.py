@@ -15,8 +15,14 @@ import jsonschema
 import pytest
 import xmlschema
 
-from helpers.reports import SCHEMAS, ScenarioReports, empty_report, every_status_report
-from helpers.reports import scenario_reports  # noqa: F401  (session fixture)
+from helpers.reports import (
+    SCHEMAS,
+    ScenarioReports,
+    empty_report,
+    every_status_report,
+    scenario_reports,  # noqa: F401  (session fixture)
+)
+
 from preflight import reports
 from preflight.model import Report, Status
 from preflight.reports import RenderOptions
@@ -112,8 +118,7 @@ def unescape_data(text: str) -> str:
 
 
 def unescape_property(text: str) -> str:
-    return (text.replace("%0D", "\r").replace("%0A", "\n").replace("%3A", ":").replace("%2C", ",")
-            .replace("%25", "%"))
+    return text.replace("%0D", "\r").replace("%0A", "\n").replace("%3A", ":").replace("%2C", ",").replace("%25", "%")
 
 
 def check_github(text: str, report: Report) -> None:
@@ -125,7 +130,7 @@ def check_github(text: str, report: Report) -> None:
     assert lines[end + 1] == "::endgroup::"
     # inside the stopped block the token never appears, so nothing can resume command processing early
     assert all(token not in line for line in lines[2:end])
-    annotations = lines[end + 2:]
+    annotations = lines[end + 2 :]
     assert len(annotations) == _findings(report, Status.FAIL, Status.ERROR, Status.WARN)
     expected = [r for r in report.results if r.status in (Status.FAIL, Status.ERROR, Status.WARN)]
     for line, result in zip(annotations, expected, strict=True):
@@ -142,8 +147,13 @@ def check_table(text: str, report: Report) -> None:
 
 
 CHECKS: dict[str, Callable[[str, Report], None]] = {
-    "json": check_json, "sarif": check_sarif, "junit": check_junit, "html": check_html, "md": check_md,
-    "github": check_github, "table": check_table,
+    "json": check_json,
+    "sarif": check_sarif,
+    "junit": check_junit,
+    "html": check_html,
+    "md": check_md,
+    "github": check_github,
+    "table": check_table,
 }
 
 
@@ -181,8 +191,13 @@ def test_an_empty_report(fmt: str) -> None:
 
 
 def test_the_registry_names_a_module_with_name_and_media_type_for_each_of_these_formats() -> None:
-    expected = {"html": "text/html", "md": "text/markdown", "junit": "application/xml",
-                "sarif": "application/sarif+json", "github": "text/plain"}
+    expected = {
+        "html": "text/html",
+        "md": "text/markdown",
+        "junit": "application/xml",
+        "sarif": "application/sarif+json",
+        "github": "text/plain",
+    }
     for fmt, media_type in expected.items():
         renderer = reports.get(fmt)
         assert (renderer.name, renderer.media_type) == (fmt, media_type)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from helpers.reports import INJECTION, every_status_report
+
 from preflight.model import Status
 from preflight.reports import RenderOptions, github
 
@@ -34,7 +35,7 @@ def test_injected_commands_in_the_data_stay_data() -> None:
     token = lines[1].removeprefix("::stop-commands::")
     end = lines.index(f"::{token}::")
     # outside the stopped block, every line is one of ours: no line starts with a command taken from the data
-    for line in lines[end + 1:]:
+    for line in lines[end + 1 :]:
         assert re.match(r"::(endgroup|error|warning)(::| title=)", line), line
         assert "::error title=injected" not in line.split("::", 2)[1]
     # the ERROR result carries the injection; it is escaped into its message, on one line

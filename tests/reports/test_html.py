@@ -8,6 +8,7 @@ import hashlib
 import re
 
 from helpers.reports import XSS, every_status_report
+
 from preflight.reports import RenderOptions, html
 
 

@@ -18,8 +18,13 @@ from typing import Any
 
 import pytest
 
-from helpers.reports import XSS, ScenarioReports, every_status_report
-from helpers.reports import scenario_reports  # noqa: F401  (session fixture)
+from helpers.reports import (
+    XSS,
+    ScenarioReports,
+    every_status_report,
+    scenario_reports,  # noqa: F401  (session fixture)
+)
+
 from preflight.model import Report, Status
 from preflight.reports import RenderOptions, html
 
@@ -27,8 +32,15 @@ pytestmark = pytest.mark.twin  # drives a real Chromium: processes, not the pure
 
 CHROMIUM = os.environ.get("PREFLIGHT_CHROMIUM", "/usr/bin/chromium")
 # Flags for a quiet, offline, sandbox-less browser (CI runs as root in a container).
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +70,12 @@ class Page:
         self.problems: list[str] = []
         self.context.on("request", lambda request: self.requests.append(request.url))
         page = self.context.new_page()
-        page.on("console", lambda msg: self.problems.append(f"console.{msg.type}: {msg.text}")
-                if msg.type in ("error", "warning") else None)
+        page.on(
+            "console",
+            lambda msg: (
+                self.problems.append(f"console.{msg.type}: {msg.text}") if msg.type in ("error", "warning") else None
+            ),
+        )
         page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
         page.on("dialog", lambda dialog: (self.problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
         page.goto(self.url, wait_until="load")
@@ -74,7 +90,10 @@ class Page:
 
 
 def test_the_xss_scenario_loads_cleanly_offline_and_shows_the_script_name_as_text(
-        browser: Any, scenario_reports: ScenarioReports, tmp_path: Path) -> None:  # noqa: F811
+    browser: Any,
+    scenario_reports: ScenarioReports,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     report = scenario_reports.xss()
     carriers = [r for r in report.results if XSS in repr([e.value for e in r.evidence]) or XSS in r.summary]
     assert carriers, "the twin's display name must reach the report for this test to mean anything"
@@ -101,7 +120,10 @@ def test_the_xss_scenario_loads_cleanly_offline_and_shows_the_script_name_as_tex
 
 
 def test_filter_search_expand_copy_and_print_on_a_failing_scenario(
-        browser: Any, scenario_reports: ScenarioReports, tmp_path: Path) -> None:  # noqa: F811
+    browser: Any,
+    scenario_reports: ScenarioReports,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     report = scenario_reports.get("owner-without-data-role")
     counts = report.counts()
     assert counts["pass"] and counts["fail"]
@@ -126,7 +148,8 @@ def test_filter_search_expand_copy_and_print_on_a_failing_scenario(
         assert 1 <= visible.count() < len(report.results)
         assert all("rbac.data-action" in text.lower() for text in visible.all_text_contents())
         assert page.locator("tbody.result[data-check='rbac.data-action']:visible").count() == sum(
-            1 for r in report.results if r.check_id == "rbac.data-action")
+            1 for r in report.results if r.check_id == "rbac.data-action"
+        )
         page.fill("#search", "no such text anywhere")
         assert page.locator("tbody.result:visible").count() == 0
         assert page.locator("#no-match").is_visible()

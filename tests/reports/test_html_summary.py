@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import re
 
-from helpers.reports import ScenarioReports, every_status_report
-from helpers.reports import scenario_reports  # noqa: F401  (session fixture)
+from helpers.reports import (
+    ScenarioReports,
+    every_status_report,
+    scenario_reports,  # noqa: F401  (session fixture)
+)
+
 from preflight.model import Report, Status
 from preflight.reports import RenderOptions, html
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from helpers.reports import every_status_report
+
 from preflight.model import Status
 from preflight.reports import RenderOptions, junit
 
@@ -13,8 +14,14 @@ def test_status_mapping_and_details() -> None:
     text = junit.render(every_status_report(), RenderOptions())
     root = ET.fromstring(text)
     suites = {s.get("name"): s for s in root.iter("testsuite")}
-    assert list(suites) == ["preflight.env", "preflight.signin", "preflight.rbac", "preflight.resource",
-                            "preflight.tokens", "preflight.plugin"]
+    assert list(suites) == [
+        "preflight.env",
+        "preflight.signin",
+        "preflight.rbac",
+        "preflight.resource",
+        "preflight.tokens",
+        "preflight.plugin",
+    ]
     case = suites["preflight.rbac"].find("testcase")
     assert case is not None
     assert case.get("name") == "rbac.data-action [Microsoft.CognitiveServices/accounts/OpenAI/deployments/read]"

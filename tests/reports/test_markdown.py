@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from helpers.reports import XSS, every_status_report
+
 from preflight.reports import RenderOptions, markdown
 
 
@@ -24,7 +25,7 @@ def test_the_report_reads_like_a_pr_comment() -> None:
     assert "❌ 2 FAIL · 💥 1 ERROR · ⚠️ 1 WARN · ✅ 1 PASS · ⏭️ 1 SKIP" in text
     assert "| Status | Check | Subject | Summary |" in text
     # the fix command verbatim in a fenced block GitHub gives a copy button
-    assert "```sh\naz role assignment create --assignee \"a|b\" --role" in text
+    assert '```sh\naz role assignment create --assignee "a|b" --role' in text
     assert "<summary>❌ <b>FAIL</b> <code>rbac.data-action</code>" in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert XSS not in text.replace("```json", "").split("```")[0]  # not before the first code block

@@ -10,18 +10,20 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+
 from helpers.audit_scenarios import audit_in_process, audit_scenario
 from helpers.reports import XSS, every_status_report
-from preflight.reports import RenderOptions, html, json_report, markdown
-from preflight.reports.tables import HTML_MAX_ROWS, MARKDOWN_MAX_ROWS, views
 
 from preflight.model import Report
+from preflight.reports import RenderOptions, html, json_report, markdown
+from preflight.reports.tables import HTML_MAX_ROWS, MARKDOWN_MAX_ROWS, views
 from preflight.twin import Twin
 
 
 def _report(rows: int) -> Report:
-    table = tuple({"principal": f"user{i}@contoso.com", "role": "Reader", "note": XSS if i == 0 else None}
-                  for i in range(rows))
+    table = tuple(
+        {"principal": f"user{i}@contoso.com", "role": "Reader", "note": XSS if i == 0 else None} for i in range(rows)
+    )
     return replace(every_status_report(), tables={"assignments": table, "empty": ()})
 
 
@@ -34,7 +36,7 @@ def test_views_take_every_key_in_first_seen_order_and_count_the_rest() -> None:
 
 def test_html_renders_each_table_escaped_collapsible_and_capped() -> None:
     text = html.render(_report(HTML_MAX_ROWS + 7), RenderOptions())
-    section = text[text.index('<section class="extra-table">'):]
+    section = text[text.index('<section class="extra-table">') :]
     assert "<h2>assignments</h2>" in section and "<h2>empty</h2>" in section
     assert '<th scope="col">principal</th><th scope="col">role</th><th scope="col">note</th>' in section
     assert section.count("<tr>") == HTML_MAX_ROWS + 1  # the header row and the capped body
@@ -69,8 +71,10 @@ def test_json_keeps_every_row_one_per_line_and_parses_to_the_document() -> None:
     assert sum(1 for line in lines if line.startswith('      {"principal": ')) == 1234, "a row per line"
     assert '    "empty": []' in lines and text.endswith("}\n")
     plain = replace(report, tables={})
-    assert json_report.render(plain, RenderOptions()) == json.dumps(
-        json_report.to_document(plain), indent=2, ensure_ascii=False, default=str) + "\n"
+    assert (
+        json_report.render(plain, RenderOptions())
+        == json.dumps(json_report.to_document(plain), indent=2, ensure_ascii=False, default=str) + "\n"
+    )
 
 
 def test_a_report_without_tables_renders_as_before() -> None:

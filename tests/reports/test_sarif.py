@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from helpers.reports import every_status_report
+
 from preflight.model import Severity
 from preflight.reports import RenderOptions, sarif
 
@@ -15,8 +16,14 @@ def test_rules_results_and_notifications() -> None:
     assert log["version"] == "2.1.0"
     (run,) = log["runs"]
     rules = {rule["id"]: rule for rule in run["tool"]["driver"]["rules"]}
-    assert list(rules) == ["env.config", "signin.chain", "rbac.data-action", "resource.endpoint", "tokens.scope",
-                           "plugin.extra"]
+    assert list(rules) == [
+        "env.config",
+        "signin.chain",
+        "rbac.data-action",
+        "resource.endpoint",
+        "tokens.scope",
+        "plugin.extra",
+    ]
     rbac = rules["rbac.data-action"]
     assert rbac["shortDescription"]["text"] == "Role grants data actions"
     assert rbac["defaultConfiguration"]["level"] == "error"

@@ -4,6 +4,7 @@ control character from the data ever reaches the terminal."""
 from __future__ import annotations
 
 from helpers.reports import every_status_report
+
 from preflight.model import Status
 from preflight.reports import RenderOptions, table
 

@@ -15,6 +15,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
+
 from helpers.twin_fixtures import session_twin
 from helpers.twin_world import (
     ACCOUNT,
@@ -50,8 +51,9 @@ def av_twin() -> Iterator[Twin]:
 
 def _get(twin: Twin, path: str, version: str, token: str | None = None) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return requests.get(twin.base_url + path, params={"api-version": version}, headers=headers,
-                        verify=str(twin.ca_file), timeout=10)
+    return requests.get(
+        twin.base_url + path, params={"api-version": version}, headers=headers, verify=str(twin.ca_file), timeout=10
+    )
 
 
 def _token(twin: Twin) -> str:
@@ -62,9 +64,13 @@ def test_account_with_an_unsupported_version_is_no_registered_provider_found(av_
     answer = _get(av_twin, ACCOUNT, BAD, _token(av_twin))
     versions = ", ".join(COGNITIVE["accounts"]["apiVersions"])
     assert answer.status_code == 400
-    assert answer.json() == {"error": {"code": "NoRegisteredProviderFound", "message":
-        f"No registered resource provider found for location 'eastus' and API version '{BAD}' for type 'accounts'. "
-        f"The supported api-versions are '{versions}'. The supported locations are 'eastus, westus'."}}
+    assert answer.json() == {
+        "error": {
+            "code": "NoRegisteredProviderFound",
+            "message": f"No registered resource provider found for location 'eastus' and API version '{BAD}' for type 'accounts'. "
+            f"The supported api-versions are '{versions}'. The supported locations are 'eastus, westus'.",
+        }
+    }
     # the real SDK raises what it raises against Azure
     client = CognitiveServicesManagementClient(credential(av_twin), SUB, api_version=BAD, **arm_kwargs(av_twin))
     with pytest.raises(HttpResponseError) as caught:
@@ -78,17 +84,31 @@ def test_role_assignments_with_an_unsupported_version(av_twin: Twin) -> None:
     for scope, location in ((f"/subscriptions/{SUB}", "eastus"), (ACCOUNT, "eastus"), (CORP_MG, "eastus")):
         answer = _get(av_twin, scope + "/providers/Microsoft.Authorization/roleAssignments", BAD, _token(av_twin))
         assert answer.status_code == 400, scope
-        assert answer.json() == {"error": {"code": "NoRegisteredProviderFound", "message":
-            f"No registered resource provider found for location '{location}' and API version '{BAD}' for type "
-            f"'roleAssignments'. The supported api-versions are '{versions}'. The supported locations are ''."}}
+        assert answer.json() == {
+            "error": {
+                "code": "NoRegisteredProviderFound",
+                "message": f"No registered resource provider found for location '{location}' and API version '{BAD}' for type "
+                f"'roleAssignments'. The supported api-versions are '{versions}'. The supported locations are ''.",
+            }
+        }
     assert "2015-06-15" not in versions and "2014-04-01-preview" in versions  # the real list's ends (#8013)
 
 
 def test_subscription_with_an_unsupported_version_is_invalid_api_version_parameter(av_twin: Twin) -> None:
-    expected = {"error": {"code": "InvalidApiVersionParameter", "message":
-        f"The api-version '{BAD}' is invalid. The supported versions are '{','.join(arm_versions())}'."}}
-    for path in (f"/subscriptions/{SUB}", "/subscriptions", "/tenants", f"/subscriptions/{SUB}/resourcegroups",
-                 f"{RG}/resources", f"/subscriptions/{SUB}/providers/Microsoft.CognitiveServices"):
+    expected = {
+        "error": {
+            "code": "InvalidApiVersionParameter",
+            "message": f"The api-version '{BAD}' is invalid. The supported versions are '{','.join(arm_versions())}'.",
+        }
+    }
+    for path in (
+        f"/subscriptions/{SUB}",
+        "/subscriptions",
+        "/tenants",
+        f"/subscriptions/{SUB}/resourcegroups",
+        f"{RG}/resources",
+        f"/subscriptions/{SUB}/providers/Microsoft.CognitiveServices",
+    ):
         answer = _get(av_twin, path, BAD, _token(av_twin))
         assert (answer.status_code, answer.json()) == (400, expected), path
     client = SubscriptionClient(credential(av_twin), api_version=BAD, **arm_kwargs(av_twin))
@@ -108,12 +128,21 @@ def test_the_path_decides_the_type() -> None:
     assert addressed_type("GET", ACCOUNT) == ("Microsoft.CognitiveServices", "accounts")
     assert addressed_type("GET", ACCOUNT + "/deployments") == ("Microsoft.CognitiveServices", "accounts/deployments")
     assert addressed_type("POST", ACCOUNT + "/listKeys") == ("Microsoft.CognitiveServices", "accounts")
-    assert addressed_type("GET", ACCOUNT + "/providers/Microsoft.Authorization/roleAssignments") == \
-        ("Microsoft.Authorization", "roleAssignments")
-    assert addressed_type("POST", "/providers/Microsoft.ResourceGraph/resources") == \
-        ("Microsoft.ResourceGraph", "resources")
-    for own in (f"/subscriptions/{SUB}", "/tenants", f"/subscriptions/{SUB}/providers/Microsoft.Authorization",
-                f"/subscriptions/{SUB}/providers", f"{RG}/resources"):
+    assert addressed_type("GET", ACCOUNT + "/providers/Microsoft.Authorization/roleAssignments") == (
+        "Microsoft.Authorization",
+        "roleAssignments",
+    )
+    assert addressed_type("POST", "/providers/Microsoft.ResourceGraph/resources") == (
+        "Microsoft.ResourceGraph",
+        "resources",
+    )
+    for own in (
+        f"/subscriptions/{SUB}",
+        "/tenants",
+        f"/subscriptions/{SUB}/providers/Microsoft.Authorization",
+        f"/subscriptions/{SUB}/providers",
+        f"{RG}/resources",
+    ):
         assert addressed_type("GET", own) is None, own
 
 
@@ -135,8 +164,11 @@ def _product_versions() -> list[tuple[str, str, str]]:
         ("GET", f"{authz}/roleDefinitions", arm.AUTHORIZATION_API),
         ("GET", f"{authz}/denyAssignments", arm.AUTHORIZATION_API),
         ("GET", f"{RG}/providers/Microsoft.Authorization/permissions", arm.AUTHORIZATION_API),
-        ("GET", "/providers/Microsoft.Authorization/providerOperations/Microsoft.CognitiveServices",
-         arm.AUTHORIZATION_API),
+        (
+            "GET",
+            "/providers/Microsoft.Authorization/providerOperations/Microsoft.CognitiveServices",
+            arm.AUTHORIZATION_API,
+        ),
         ("GET", f"{authz}/roleAssignments", collect.AUTHZ_API),
         ("GET", f"{authz}/classicAdministrators", collect.CLASSIC_API),
         ("GET", "/subscriptions", collect.SUBSCRIPTIONS_API),
@@ -149,19 +181,24 @@ def _product_versions() -> list[tuple[str, str, str]]:
         ("GET", f"{authz}/roleAssignments", profile.get("role_assignments", default)),
         ("GET", f"{authz}/roleEligibilityScheduleInstances", profile["role_eligibility_schedule_instances"]),
         ("GET", f"/subscriptions/{SUB}", SubscriptionClient(object(), base_url="https://x")._config.api_version),  # type: ignore[arg-type]
-        ("GET", f"{RG}/resources",
-         ResourceManagementClient(object(), SUB, base_url="https://x")._config.api_version),  # type: ignore[arg-type]
+        ("GET", f"{RG}/resources", ResourceManagementClient(object(), SUB, base_url="https://x")._config.api_version),  # type: ignore[arg-type]
         ("GET", ACCOUNT, CognitiveServicesManagementClient(object(), SUB, base_url="https://x")._config.api_version),  # type: ignore[arg-type]
     ]
 
 
 @pytest.mark.parametrize(("method", "path", "version"), _product_versions())
-def test_every_version_the_product_and_the_sdks_send_is_accepted(av_twin: Twin, method: str, path: str,
-                                                                 version: str) -> None:
-    answer = requests.request(method, av_twin.base_url + path, params={"api-version": version},
-                              headers={"Authorization": f"Bearer {_token(av_twin)}"},
-                              json={"query": "resources | limit 1"} if method == "POST" else None,
-                              verify=str(av_twin.ca_file), timeout=10)
+def test_every_version_the_product_and_the_sdks_send_is_accepted(
+    av_twin: Twin, method: str, path: str, version: str
+) -> None:
+    answer = requests.request(
+        method,
+        av_twin.base_url + path,
+        params={"api-version": version},
+        headers={"Authorization": f"Bearer {_token(av_twin)}"},
+        json={"query": "resources | limit 1"} if method == "POST" else None,
+        verify=str(av_twin.ca_file),
+        timeout=10,
+    )
     code = answer.json().get("error", {}).get("code") if answer.status_code >= 400 else None
     assert code not in ("NoRegisteredProviderFound", "InvalidApiVersionParameter"), (path, version, answer.text)
 

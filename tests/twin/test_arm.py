@@ -16,9 +16,27 @@ from azure.mgmt.resource.subscriptions import SubscriptionClient
 
 from helpers.twin_fixtures import session_twin
 from helpers.twin_world import (
-    ACCOUNT, ALICE, APP_ID, BOB, CORP_MG, GROUP_OUTER, OPENAI_USER, OTHER_SP, RG, ROOT_MG, SP, SUB, SUB2,
-    TENANT, WORKSPACE, arm_kwargs, assignment, credential, world,
+    ACCOUNT,
+    ALICE,
+    APP_ID,
+    BOB,
+    CORP_MG,
+    GROUP_OUTER,
+    OPENAI_USER,
+    OTHER_SP,
+    RG,
+    ROOT_MG,
+    SP,
+    SUB,
+    SUB2,
+    TENANT,
+    WORKSPACE,
+    arm_kwargs,
+    assignment,
+    credential,
+    world,
 )
+
 from preflight.twin import Twin
 
 
@@ -51,11 +69,24 @@ def test_cloud_metadata_document(arm_twin: Twin) -> None:
     doc = get(arm_twin, "/metadata/endpoints", **{"api-version": "2022-09-01"}).json()
     root = arm_twin.base_url + "/"
     assert doc["resourceManager"] == root and doc["microsoftGraphResourceId"] == root
-    assert doc["authentication"] == {"loginEndpoint": root, "audiences": [
-        "https://management.core.windows.net/", "https://management.azure.com/"], "tenant": "common",
-        "identityProvider": "AAD"}
-    for key in ("name", "portal", "media", "graphAudience", "graph", "sqlManagement", "batch", "gallery",
-                "activeDirectoryDataLake", "suffixes"):
+    assert doc["authentication"] == {
+        "loginEndpoint": root,
+        "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
+        "tenant": "common",
+        "identityProvider": "AAD",
+    }
+    for key in (
+        "name",
+        "portal",
+        "media",
+        "graphAudience",
+        "graph",
+        "sqlManagement",
+        "batch",
+        "gallery",
+        "activeDirectoryDataLake",
+        "suffixes",
+    ):
         assert key in doc
     missing = get(arm_twin, "/metadata/endpoints")
     assert missing.status_code == 400 and missing.json()["error"]["code"] == "MissingApiVersionParameter"
@@ -64,8 +95,12 @@ def test_cloud_metadata_document(arm_twin: Twin) -> None:
 def test_api_version_is_required(arm_twin: Twin) -> None:
     reply = get(arm_twin, f"/subscriptions/{SUB}", token(arm_twin))
     assert reply.status_code == 400
-    assert reply.json() == {"error": {"code": "MissingApiVersionParameter", "message":
-                                      "The api-version query parameter (?api-version=) is required for all requests."}}
+    assert reply.json() == {
+        "error": {
+            "code": "MissingApiVersionParameter",
+            "message": "The api-version query parameter (?api-version=) is required for all requests.",
+        }
+    }
 
 
 def test_subscriptions_and_tenants(arm_twin: Twin) -> None:
@@ -93,7 +128,9 @@ def test_resource_groups_and_generic_resources(arm_twin: Twin) -> None:
     ws = client.resources.get_by_id(WORKSPACE, api_version="2024-04-01")
     assert ws.type == "Microsoft.MachineLearningServices/workspaces" and ws.name == "ml-ws"
     with pytest.raises(ResourceNotFoundError) as info:
-        client.resources.get_by_id(RG + "/providers/Microsoft.CognitiveServices/accounts/nope", api_version="2025-09-01")
+        client.resources.get_by_id(
+            RG + "/providers/Microsoft.CognitiveServices/accounts/nope", api_version="2025-09-01"
+        )
     assert info.value.error.code == "ResourceNotFound"  # type: ignore[union-attr]
     assert "Microsoft.CognitiveServices/accounts/nope" in info.value.error.message  # type: ignore[union-attr]
 
@@ -115,12 +152,19 @@ def test_cognitive_services_accounts(arm_twin: Twin) -> None:
 
 def test_role_assignments_without_filter_span_above_and_below(arm_twin: Twin) -> None:
     found = list(authz(arm_twin).role_assignments.list_for_scope(RG))
-    assert names(found) == {(SP, CORP_MG.lower()), (BOB, ROOT_MG.lower()), (ALICE, f"/subscriptions/{SUB}"),
-                            (ALICE, RG.lower()), (GROUP_OUTER, ACCOUNT.lower())}
+    assert names(found) == {
+        (SP, CORP_MG.lower()),
+        (BOB, ROOT_MG.lower()),
+        (ALICE, f"/subscriptions/{SUB}"),
+        (ALICE, RG.lower()),
+        (GROUP_OUTER, ACCOUNT.lower()),
+    }
     pages = [e for e in arm_twin.requests() if e.path.endswith("/roleAssignments")]
     assert len(pages) == 3 and "$skiptoken" in pages[1].query  # 5 items, pages of 2, absolute nextLinks
     ra = next(r for r in found if r.principal_id == GROUP_OUTER)
-    assert ra.role_definition_id == f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_USER}"
+    assert (
+        ra.role_definition_id == f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_USER}"
+    )
     assert ra.principal_type == "Group" and ra.type == "Microsoft.Authorization/roleAssignments"
 
 
@@ -132,8 +176,9 @@ def test_role_assignment_filters(arm_twin: Twin) -> None:
     assert assigned == {(SP, CORP_MG.lower()), (GROUP_OUTER, ACCOUNT.lower())}  # via the nested group
     direct = names(client.role_assignments.list_for_scope(ACCOUNT, filter=f"principalId eq '{SP}'"))
     assert direct == {(SP, CORP_MG.lower())}
-    both = names(client.role_assignments.list_for_scope(
-        f"/subscriptions/{SUB}", filter=f"atScope() and assignedTo('{SP}')"))
+    both = names(
+        client.role_assignments.list_for_scope(f"/subscriptions/{SUB}", filter=f"atScope() and assignedTo('{SP}')")
+    )
     assert both == {(SP, CORP_MG.lower())}
     # the subscription-level operation sends the same path
     subs = names(client.role_assignments.list_for_subscription(filter=f"principalId eq '{ALICE}'"))
@@ -174,11 +219,24 @@ def test_role_definitions(arm_twin: Twin) -> None:
 def test_custom_role_definitions_and_permissions(arm_twin: Twin) -> None:
     doc = world()
     custom = "0e0e0e0e-0000-4000-8000-0000000000ce"
-    doc["roleDefinitions"] = [{"name": custom, "properties": {
-        "roleName": "OpenAI reader (custom)", "assignableScopes": [f"/subscriptions/{SUB}"],
-        "permissions": [{"actions": ["Microsoft.CognitiveServices/accounts/read"],
-                         "dataActions": ["Microsoft.CognitiveServices/accounts/OpenAI/*"],
-                         "notDataActions": ["Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"]}]}}]
+    doc["roleDefinitions"] = [
+        {
+            "name": custom,
+            "properties": {
+                "roleName": "OpenAI reader (custom)",
+                "assignableScopes": [f"/subscriptions/{SUB}"],
+                "permissions": [
+                    {
+                        "actions": ["Microsoft.CognitiveServices/accounts/read"],
+                        "dataActions": ["Microsoft.CognitiveServices/accounts/OpenAI/*"],
+                        "notDataActions": [
+                            "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"
+                        ],
+                    }
+                ],
+            },
+        }
+    ]
     doc["roleAssignments"].append(assignment("OpenAI reader (custom)", SP, RG))
     arm_twin.use(doc)
     client = authz(arm_twin)
@@ -186,8 +244,9 @@ def test_custom_role_definitions_and_permissions(arm_twin: Twin) -> None:
     assert got.role_type == "CustomRole" and got.role_name == "OpenAI reader (custom)"
     customs = list(client.role_definitions.list(RG, filter="type eq 'CustomRole'"))
     assert [c.name for c in customs] == [custom]
-    perms = list(client.permissions.list_for_resource("rg-ai", "Microsoft.CognitiveServices", "", "accounts",
-                                                       "contoso-openai"))
+    perms = list(
+        client.permissions.list_for_resource("rg-ai", "Microsoft.CognitiveServices", "", "accounts", "contoso-openai")
+    )
     actions = {a for p in perms for a in p.actions}
     data = {a for p in perms for a in p.data_actions}
     not_data = {a for p in perms for a in p.not_data_actions}
@@ -198,17 +257,25 @@ def test_custom_role_definitions_and_permissions(arm_twin: Twin) -> None:
     at_rg = list(client.permissions.list_for_resource_group("rg-ai"))
     assert not any("OpenAI/*/read" in a for p in at_rg for a in p.data_actions)  # the account role is below
     # the SDK sends `//` and lower-case `resourcegroups` for the empty parent path: matched all the same
-    assert any("/resourcegroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/contoso-openai/providers/"
-               in e.path for e in arm_twin.requests())
+    assert any(
+        "/resourcegroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/contoso-openai/providers/" in e.path
+        for e in arm_twin.requests()
+    )
 
 
 def test_deny_assignments(arm_twin: Twin) -> None:
     doc = world()
-    doc["denyAssignments"] = [{"properties": {
-        "scope": RG, "denyAssignmentName": "no openai data",
-        "permissions": [{"dataActions": ["Microsoft.CognitiveServices/accounts/OpenAI/*"]}],
-        "principals": [{"id": "00000000-0000-0000-0000-000000000000", "type": "SystemDefined"}],
-        "excludePrincipals": [{"id": ALICE, "type": "User"}]}}]
+    doc["denyAssignments"] = [
+        {
+            "properties": {
+                "scope": RG,
+                "denyAssignmentName": "no openai data",
+                "permissions": [{"dataActions": ["Microsoft.CognitiveServices/accounts/OpenAI/*"]}],
+                "principals": [{"id": "00000000-0000-0000-0000-000000000000", "type": "SystemDefined"}],
+                "excludePrincipals": [{"id": ALICE, "type": "User"}],
+            }
+        }
+    ]
     arm_twin.use(doc)
     client = authz(arm_twin)
     below = list(client.deny_assignments.list_for_scope(ACCOUNT))
@@ -226,10 +293,20 @@ def test_deny_assignments(arm_twin: Twin) -> None:
 def test_authorization_failed_for_a_caller_without_read(arm_twin: Twin) -> None:
     doc = world()
     other_app = "d2d2d2d2-0000-4000-8000-0000000000c1"
-    doc["directory"]["applications"].append({"id": "d2d2d2d2-0000-4000-8000-0000000000a0", "appId": other_app,
-                                             "displayName": "other-app", "passwordCredentials": [
-                                                 {"keyId": "5ec7e7a0-0000-4000-8000-000000000002",
-                                                  "endDateTime": "@now+1d", "x-twin-secretText": "other"}]})
+    doc["directory"]["applications"].append(
+        {
+            "id": "d2d2d2d2-0000-4000-8000-0000000000a0",
+            "appId": other_app,
+            "displayName": "other-app",
+            "passwordCredentials": [
+                {
+                    "keyId": "5ec7e7a0-0000-4000-8000-000000000002",
+                    "endDateTime": "@now+1d",
+                    "x-twin-secretText": "other",
+                }
+            ],
+        }
+    )
     arm_twin.use(doc)
     cred = credential(arm_twin, other_app, "other")
     cs = CognitiveServicesManagementClient(cred, SUB, **arm_kwargs(arm_twin))
@@ -240,7 +317,8 @@ def test_authorization_failed_for_a_caller_without_read(arm_twin: Twin) -> None:
     assert info.value.error.message == (  # type: ignore[union-attr]
         f"The client '{other_app}' with object id '{OTHER_SP}' does not have authorization to perform action "
         f"'Microsoft.CognitiveServices/accounts/read' over scope '{ACCOUNT}' or the scope is invalid. If access "
-        "was recently granted, please refresh your credentials.")
+        "was recently granted, please refresh your credentials."
+    )
     assert [a.name for a in cs.accounts.list()] == ["other-openai"]  # lists are filtered, not refused
     with pytest.raises(HttpResponseError) as info:
         list(authz(arm_twin, cred).role_assignments.list_for_scope(RG))
@@ -253,9 +331,13 @@ def test_tokens_for_the_wrong_audience_are_refused(arm_twin: Twin) -> None:
     graph_token = token(arm_twin, "https://graph.microsoft.com/.default")
     reply = get(arm_twin, f"/subscriptions/{SUB}", graph_token, **{"api-version": "2022-12-01"})
     assert reply.status_code == 401 and reply.json()["error"]["code"] == "InvalidAuthenticationTokenAudience"
-    client = ResourceManagementClient(credential(arm_twin), SUB, base_url=arm_twin.base_url,
-                                      credential_scopes=["https://graph.microsoft.com/.default"],
-                                      connection_verify=str(arm_twin.ca_file))
+    client = ResourceManagementClient(
+        credential(arm_twin),
+        SUB,
+        base_url=arm_twin.base_url,
+        credential_scopes=["https://graph.microsoft.com/.default"],
+        connection_verify=str(arm_twin.ca_file),
+    )
     with pytest.raises(ClientAuthenticationError):
         client.resource_groups.get("rg-ai")
 
@@ -285,21 +367,49 @@ def test_filtered_paging_keeps_the_filter(arm_twin: Twin) -> None:
 
 def test_management_group_scope_and_raw_encodings(arm_twin: Twin) -> None:
     tok = token(arm_twin)
-    reply = get(arm_twin, f"{CORP_MG}/providers/Microsoft.Authorization/roleAssignments", tok,
-                **{"api-version": "2022-04-01", "$filter": "atScope()"})
+    reply = get(
+        arm_twin,
+        f"{CORP_MG}/providers/Microsoft.Authorization/roleAssignments",
+        tok,
+        **{"api-version": "2022-04-01", "$filter": "atScope()"},
+    )
     assert reply.status_code == 200
     assert {r["properties"]["scope"] for r in reply.json()["value"]} == {CORP_MG, ROOT_MG}
     # az and hand-written clients encode differently: %24filter, '+' for spaces, upper-case paths
-    url = (f"{arm_twin.base_url}/SUBSCRIPTIONS/{SUB}/RESOURCEGROUPS/RG-AI/providers/microsoft.authorization/"
-           f"roleassignments?api-version=2022-04-01&%24filter=principalId+eq+%27{SP}%27")
+    url = (
+        f"{arm_twin.base_url}/SUBSCRIPTIONS/{SUB}/RESOURCEGROUPS/RG-AI/providers/microsoft.authorization/"
+        f"roleassignments?api-version=2022-04-01&%24filter=principalId+eq+%27{SP}%27"
+    )
     raw = requests.get(url, headers={"Authorization": f"Bearer {tok}"}, verify=str(arm_twin.ca_file), timeout=10)
     assert raw.status_code == 200 and [r["properties"]["principalId"] for r in raw.json()["value"]] == [SP]
 
 
-_SEGMENTS = ["subscriptions", SUB, "resourceGroups", "rg-ai", "providers", "Microsoft.Authorization",
-             "roleAssignments", "roleDefinitions", "denyAssignments", "permissions", "Microsoft.CognitiveServices",
-             "accounts", "contoso-openai", "deployments", "Microsoft.Management", "managementGroups", "corp", "x",
-             "", "%2F", "..", "metadata", "endpoints", "tenants"]
+_SEGMENTS = [
+    "subscriptions",
+    SUB,
+    "resourceGroups",
+    "rg-ai",
+    "providers",
+    "Microsoft.Authorization",
+    "roleAssignments",
+    "roleDefinitions",
+    "denyAssignments",
+    "permissions",
+    "Microsoft.CognitiveServices",
+    "accounts",
+    "contoso-openai",
+    "deployments",
+    "Microsoft.Management",
+    "managementGroups",
+    "corp",
+    "x",
+    "",
+    "%2F",
+    "..",
+    "metadata",
+    "endpoints",
+    "tenants",
+]
 
 
 def test_handlers_never_crash_on_odd_paths_and_filters(arm_twin: Twin) -> None:
@@ -316,10 +426,23 @@ def test_handlers_never_crash_on_odd_paths_and_filters(arm_twin: Twin) -> None:
     headers = {"authorization": f"Bearer {token(arm_twin)}"}
 
     @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(st.lists(st.sampled_from(_SEGMENTS), min_size=1, max_size=12),
-           st.one_of(st.none(), st.text(max_size=40), st.sampled_from(
-               ["atScope()", f"assignedTo('{SP}')", "principalId eq ", "roleName eq 'x' and type eq 'y'",
-                "atScope() and and", "assignedTo(')"])))
+    @given(
+        st.lists(st.sampled_from(_SEGMENTS), min_size=1, max_size=12),
+        st.one_of(
+            st.none(),
+            st.text(max_size=40),
+            st.sampled_from(
+                [
+                    "atScope()",
+                    f"assignedTo('{SP}')",
+                    "principalId eq ",
+                    "roleName eq 'x' and type eq 'y'",
+                    "atScope() and and",
+                    "assignedTo(')",
+                ]
+            ),
+        ),
+    )
     def run(segments: list[str], filt: str | None) -> None:
         path = "/" + "/".join(segments)
         query = {"api-version": "2022-04-01"}
@@ -349,30 +472,53 @@ def test_a_subscription_without_any_role_is_authorization_failed(arm_twin: Twin)
     assert "'Microsoft.Resources/subscriptions/read' over scope" in info.value.error.message  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("text", [f"principalId eq {SP}", f"atScope() and principalId eq '{SP}'",
-                                  "roleDefinitionId eq 'x'", f"principalId eq '{SP}' and assignedTo('{SP}')"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"principalId eq {SP}",
+        f"atScope() and principalId eq '{SP}'",
+        "roleDefinitionId eq 'x'",
+        f"principalId eq '{SP}' and assignedTo('{SP}')",
+    ],
+)
 def test_unsupported_role_assignment_filters(arm_twin: Twin, text: str) -> None:
-    reply = get(arm_twin, f"{RG}/providers/Microsoft.Authorization/roleAssignments", token(arm_twin),
-                **{"api-version": "2022-04-01", "$filter": text})
+    reply = get(
+        arm_twin,
+        f"{RG}/providers/Microsoft.Authorization/roleAssignments",
+        token(arm_twin),
+        **{"api-version": "2022-04-01", "$filter": text},
+    )
     assert reply.status_code == 400
-    assert reply.json() == {"error": {"code": "UnsupportedQuery", "message": (
-        f"The filter '{text}' is not supported. Supported filters are either 'atScope()' or "
-        "'principalId eq '{value}' or assignedTo('{value}')'.")}}
+    assert reply.json() == {
+        "error": {
+            "code": "UnsupportedQuery",
+            "message": (
+                f"The filter '{text}' is not supported. Supported filters are either 'atScope()' or "
+                "'principalId eq '{value}' or assignedTo('{value}')'."
+            ),
+        }
+    }
 
 
 def test_management_groups(arm_twin: Twin) -> None:
     tok = token(arm_twin)
     listed = get(arm_twin, "/providers/Microsoft.Management/managementGroups", tok, **{"api-version": "2021-04-01"})
     assert [g["name"] for g in listed.json()["value"]] == ["corp"]  # Reader at corp: the root is above it
-    corp = get(arm_twin, CORP_MG, tok, **{"api-version": "2021-04-01", "$expand": "children,path,ancestors",
-                                          "$recurse": "true"}).json()
+    corp = get(
+        arm_twin,
+        CORP_MG,
+        tok,
+        **{"api-version": "2021-04-01", "$expand": "children,path,ancestors", "$recurse": "true"},
+    ).json()
     assert corp["type"] == "Microsoft.Management/managementGroups" and corp["properties"]["displayName"] == "Corp"
     details = corp["properties"]["details"]
     assert details["parent"] == {"id": ROOT_MG, "name": TENANT, "displayName": "Tenant Root Group"}
     assert details["path"] == [{"name": TENANT, "displayName": "Tenant Root Group"}]
     assert details["managementGroupAncestors"] == [TENANT]
     assert {(c["type"], c["name"]) for c in corp["properties"]["children"]} == {
-        ("/subscriptions", SUB), ("/subscriptions", SUB2)}
+        ("/subscriptions", SUB),
+        ("/subscriptions", SUB2),
+    }
     root = get(arm_twin, ROOT_MG, tok, **{"api-version": "2021-04-01"})
     assert root.status_code == 403 and root.json()["error"]["code"] == "AuthorizationFailed"
 
@@ -382,8 +528,11 @@ def test_resources_list_with_filters(arm_twin: Twin) -> None:
     accounts = list(client.resources.list(filter="resourceType eq 'Microsoft.CognitiveServices/accounts'"))
     assert {a.name for a in accounts} == {"contoso-openai", "other-openai"}
     assert all(a.properties is None for a in accounts)  # lists carry no properties, as in ARM
-    named = list(client.resources.list_by_resource_group(
-        "rg-ai", filter="resourceType eq 'Microsoft.MachineLearningServices/workspaces' and name eq 'ml-ws'"))
+    named = list(
+        client.resources.list_by_resource_group(
+            "rg-ai", filter="resourceType eq 'Microsoft.MachineLearningServices/workspaces' and name eq 'ml-ws'"
+        )
+    )
     assert [r.id for r in named] == [WORKSPACE]
     assert len(list(client.resources.list())) == 4  # two accounts, a deployment and a workspace
     with pytest.raises(HttpResponseError) as info:
@@ -404,18 +553,26 @@ def test_throttled_scenario_is_retried_by_the_sdk(arm_twin: Twin) -> None:
     doc = json.loads(builtin_scenario_text("throttled"))
     doc["faults"][0]["retryAfter"] = 0
     arm_twin.use(doc)
-    answer = requests.post(f"{arm_twin.base_url}/{arm_twin.tenant_id}/oauth2/v2.0/token", data={
-        "client_id": AZURE_CLI_APP_ID, "grant_type": "refresh_token", "scope": "https://management.azure.com/.default",
-        "refresh_token": arm_twin.refresh_token("alice@contoso.onmicrosoft.com")}, verify=str(arm_twin.ca_file),
-        timeout=10)
+    answer = requests.post(
+        f"{arm_twin.base_url}/{arm_twin.tenant_id}/oauth2/v2.0/token",
+        data={
+            "client_id": AZURE_CLI_APP_ID,
+            "grant_type": "refresh_token",
+            "scope": "https://management.azure.com/.default",
+            "refresh_token": arm_twin.refresh_token("alice@contoso.onmicrosoft.com"),
+        },
+        verify=str(arm_twin.ca_file),
+        timeout=10,
+    )
     access_token = answer.json()["access_token"]
 
     class Static:
         def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
             return AccessToken(access_token, 2_000_000_000)
 
-    client = CognitiveServicesManagementClient(Static(), arm_twin.scenario["target"]["subscriptionId"],
-                                               retry_backoff_factor=0, **arm_kwargs(arm_twin))
+    client = CognitiveServicesManagementClient(
+        Static(), arm_twin.scenario["target"]["subscriptionId"], retry_backoff_factor=0, **arm_kwargs(arm_twin)
+    )
     assert client.accounts.get("rg-ai", "contoso-openai").name == "contoso-openai"
     statuses = [e.status for e in arm_twin.requests() if e.service == "arm"]
     assert statuses == [429, 429, 200]
@@ -431,9 +588,14 @@ def test_tokens_from_another_tenant(arm_twin: Twin) -> None:
     doc["otherTenants"] = [{"id": other, "displayName": "Fabrikam", "defaultDomain": "fabrikam.onmicrosoft.com"}]
     arm_twin.use(doc)
     alice = next(u for u in arm_twin.scenario["directory"]["users"] if u["id"] == ALICE)
-    claims = tokens.user_claims(tenant_id=other, audience="https://management.azure.com", user=alice,
-                                client_id=tokens.AZURE_CLI_APP_ID, base_url=arm_twin.base_url,
-                                now=arm_twin.server.now())
+    claims = tokens.user_claims(
+        tenant_id=other,
+        audience="https://management.azure.com",
+        user=alice,
+        client_id=tokens.AZURE_CLI_APP_ID,
+        base_url=arm_twin.base_url,
+        now=arm_twin.server.now(),
+    )
     foreign = arm_twin.server.issuer.sign(claims)
     listed = get(arm_twin, "/subscriptions", foreign, **{"api-version": "2022-12-01"})
     assert listed.status_code == 200 and listed.json()["value"] == []
@@ -448,42 +610,83 @@ def test_provider_operations_metadata_through_the_real_sdk(arm_twin: Twin) -> No
     isDataAction, resource types only with $expand=resourceTypes; any signed-in caller may read it."""
     doc = world()
     other_app = "d2d2d2d2-0000-4000-8000-0000000000c1"  # a caller with no role at all
-    doc["directory"]["applications"].append({"id": "d2d2d2d2-0000-4000-8000-0000000000a0", "appId": other_app,
-                                             "displayName": "no-roles", "passwordCredentials": [
-                                                 {"keyId": "5ec7e7a0-0000-4000-8000-000000000002",
-                                                  "endDateTime": "@now+1d", "x-twin-secretText": "other"}]})
+    doc["directory"]["applications"].append(
+        {
+            "id": "d2d2d2d2-0000-4000-8000-0000000000a0",
+            "appId": other_app,
+            "displayName": "no-roles",
+            "passwordCredentials": [
+                {
+                    "keyId": "5ec7e7a0-0000-4000-8000-000000000002",
+                    "endDateTime": "@now+1d",
+                    "x-twin-secretText": "other",
+                }
+            ],
+        }
+    )
     doc["roleAssignments"] = [ra for ra in doc["roleAssignments"] if ra["properties"]["principalId"] != OTHER_SP]
     arm_twin.use(doc)
     meta = authz(arm_twin, credential(arm_twin, other_app, "other")).provider_operations_metadata.get(
-        "microsoft.cognitiveservices", expand="resourceTypes")
+        "microsoft.cognitiveservices", expand="resourceTypes"
+    )
     assert meta.name == "Microsoft.CognitiveServices" and meta.type == "Microsoft.Authorization/providerOperations"
     planes = {op.name: op.is_data_action for rt in meta.resource_types for op in rt.operations}
     assert planes["Microsoft.CognitiveServices/accounts/listKeys/action"] is False
     assert planes["Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action"] is True
     assert len(planes) > 1500
-    bare = get(arm_twin, "/providers/Microsoft.Authorization/providerOperations/Microsoft.Authorization",
-               token(arm_twin), **{"api-version": "2022-04-01"}).json()
-    assert "resourceTypes" not in bare and bare["operations"][0]["name"] == "Microsoft.Authorization/elevateAccess/action"
+    bare = get(
+        arm_twin,
+        "/providers/Microsoft.Authorization/providerOperations/Microsoft.Authorization",
+        token(arm_twin),
+        **{"api-version": "2022-04-01"},
+    ).json()
+    assert (
+        "resourceTypes" not in bare and bare["operations"][0]["name"] == "Microsoft.Authorization/elevateAccess/action"
+    )
 
 
 def test_provider_operations_unknown_namespace_and_scenario_additions(arm_twin: Twin) -> None:
-    missing = get(arm_twin, "/providers/Microsoft.Authorization/providerOperations/Contoso.Widgets",
-                  token(arm_twin), **{"api-version": "2022-04-01", "$expand": "resourceTypes"})
+    missing = get(
+        arm_twin,
+        "/providers/Microsoft.Authorization/providerOperations/Contoso.Widgets",
+        token(arm_twin),
+        **{"api-version": "2022-04-01", "$expand": "resourceTypes"},
+    )
     assert missing.status_code == 404
-    assert missing.json() == {"error": {"code": "InvalidResourceNamespace",
-                                        "message": "The resource namespace 'Contoso.Widgets' is invalid."}}
+    assert missing.json() == {
+        "error": {"code": "InvalidResourceNamespace", "message": "The resource namespace 'Contoso.Widgets' is invalid."}
+    }
     with pytest.raises(ResourceNotFoundError):
         authz(arm_twin).provider_operations_metadata.get("Contoso.Widgets")
-    assert get(arm_twin, "/providers/Microsoft.Authorization/providerOperations/Microsoft.Authorization",
-               **{"api-version": "2022-04-01"}).status_code == 401  # signed in, like every ARM read
+    assert (
+        get(
+            arm_twin,
+            "/providers/Microsoft.Authorization/providerOperations/Microsoft.Authorization",
+            **{"api-version": "2022-04-01"},
+        ).status_code
+        == 401
+    )  # signed in, like every ARM read
     doc = world()
-    doc["options"]["x-providerOperations"] = [{"name": "Contoso.Widgets", "displayName": "Widgets", "operations": [
-        {"name": "Contoso.Widgets/widgets/read", "isDataAction": False},
-        {"name": "Contoso.Widgets/widgets/spin/action", "isDataAction": True}]}]
+    doc["options"]["x-providerOperations"] = [
+        {
+            "name": "Contoso.Widgets",
+            "displayName": "Widgets",
+            "operations": [
+                {"name": "Contoso.Widgets/widgets/read", "isDataAction": False},
+                {"name": "Contoso.Widgets/widgets/spin/action", "isDataAction": True},
+            ],
+        }
+    ]
     arm_twin.use(doc)
-    listed = get(arm_twin, "/providers/Microsoft.Authorization/providerOperations", token(arm_twin),
-                 **{"api-version": "2022-04-01"}).json()["value"]
+    listed = get(
+        arm_twin,
+        "/providers/Microsoft.Authorization/providerOperations",
+        token(arm_twin),
+        **{"api-version": "2022-04-01"},
+    ).json()["value"]
     assert [d["name"] for d in listed][:2] == ["Contoso.Widgets", "Microsoft.Authorization"]
     meta = authz(arm_twin).provider_operations_metadata.get("Contoso.Widgets")
     assert [(op.name, op.is_data_action) for op in meta.operations] == [
-        ("Contoso.Widgets/widgets/read", False), ("Contoso.Widgets/widgets/spin/action", True)]
+        ("Contoso.Widgets/widgets/read", False),
+        ("Contoso.Widgets/widgets/spin/action", True),
+    ]

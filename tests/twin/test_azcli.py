@@ -14,6 +14,7 @@ from azure.identity import (
     CredentialUnavailableError,
     DefaultAzureCredential,
 )
+
 from helpers.twin_fixtures import IDS, apply_environment, core_scenario
 
 from preflight.twin import Twin, decode_claims
@@ -46,8 +47,9 @@ def test_cli_credential_user_token(core_twin: Twin, core_env: dict[str, str]) ->
     assert claims["idtyp"] == "user" and claims["upn"] == ALICE and claims["oid"] == IDS["alice"]
     assert claims["appid"] == "04b07795-8ddb-461a-bbee-02f9e1bf7b46" and claims["scp"] == "user_impersonation"
     assert claims["aud"] == "https://management.azure.com" and claims["name"] == "Alice Example"
-    assert core_twin.az_calls() == [["account", "get-access-token", "--output", "json", "--resource",
-                                     "https://management.azure.com"]]
+    assert core_twin.az_calls() == [
+        ["account", "get-access-token", "--output", "json", "--resource", "https://management.azure.com"]
+    ]
     (entry,) = core_twin.requests()
     assert (entry.service, entry.principal) == ("twin", IDS["alice"])
 
@@ -74,30 +76,46 @@ def test_not_logged_in(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_expired_refresh_token(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     env = _use(core_twin, monkeypatch, loggedIn=True, user=ALICE, refreshTokenExpired=True)
-    with pytest.raises(ClientAuthenticationError, match="AADSTS700082: The refresh token has expired due to "
-                                                        "inactivity"):
+    with pytest.raises(
+        ClientAuthenticationError, match="AADSTS700082: The refresh token has expired due to inactivity"
+    ):
         AzureCliCredential(process_timeout=20).get_token(ARM)
     out = az(env, "account", "get-access-token", "--output", "json", "--resource", "https://management.azure.com")
     assert out.returncode == 1 and out.stdout == ""
     assert out.stderr.startswith("ERROR: AADSTS700082: ")
-    assert "\nInteractive authentication is needed. Please run:\naz login --scope " \
-           "https://management.azure.com/.default\n" in out.stderr
+    assert (
+        "\nInteractive authentication is needed. Please run:\naz login --scope "
+        "https://management.azure.com/.default\n" in out.stderr
+    )
 
 
 def test_expired_refresh_token_is_reported_by_default_credential(
-        core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    core_twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _use(core_twin, monkeypatch, loggedIn=True, user=ALICE, refreshTokenExpired=True)
     with pytest.raises(ClientAuthenticationError, match="AzureCliCredential: ERROR: AADSTS700082"):
         DefaultAzureCredential(exclude_managed_identity_credential=True, process_timeout=20).get_token(ARM)
 
 
 def test_forced_mfa_error(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    core_twin.use(core_scenario(tokenErrors=[{"match": {"principal": ALICE}, "body": {
-        "error": "invalid_grant", "error_codes": [50076], "suberror": "basic_action",
-        "error_description": "AADSTS50076: Due to a configuration change made by your administrator, or because "
-                             "you moved to a new location, you must use multi-factor authentication to access "
-                             "'797f4846-ba00-4fd7-ba43-dac1f8f63013'.\r\nTrace ID: t\r\nCorrelation ID: c\r\n"
-                             "Timestamp: 2026-01-01 00:00:00Z"}}]))
+    core_twin.use(
+        core_scenario(
+            tokenErrors=[
+                {
+                    "match": {"principal": ALICE},
+                    "body": {
+                        "error": "invalid_grant",
+                        "error_codes": [50076],
+                        "suberror": "basic_action",
+                        "error_description": "AADSTS50076: Due to a configuration change made by your administrator, or because "
+                        "you moved to a new location, you must use multi-factor authentication to access "
+                        "'797f4846-ba00-4fd7-ba43-dac1f8f63013'.\r\nTrace ID: t\r\nCorrelation ID: c\r\n"
+                        "Timestamp: 2026-01-01 00:00:00Z",
+                    },
+                }
+            ]
+        )
+    )
     apply_environment(monkeypatch, core_twin.environment())
     with pytest.raises(ClientAuthenticationError, match="AADSTS50076"):
         AzureCliCredential(process_timeout=20).get_token(ARM)
@@ -107,8 +125,19 @@ def test_account_show_shape(core_twin: Twin) -> None:
     out = az(core_twin.process_environment(), "account", "show", "--output", "json")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert set(doc) == {"environmentName", "homeTenantId", "id", "isDefault", "managedByTenants", "name", "state",
-                        "tenantDefaultDomain", "tenantDisplayName", "tenantId", "user"}
+    assert set(doc) == {
+        "environmentName",
+        "homeTenantId",
+        "id",
+        "isDefault",
+        "managedByTenants",
+        "name",
+        "state",
+        "tenantDefaultDomain",
+        "tenantDisplayName",
+        "tenantId",
+        "user",
+    }
     assert doc["id"] == IDS["subscription"] and doc["name"] == "Twin Subscription"
     assert doc["tenantId"] == IDS["tenant"] and doc["user"] == {"name": ALICE, "type": "user"}
 
@@ -119,10 +148,23 @@ def test_get_access_token_argument_forms(core_twin: Twin) -> None:
     assert set(plain) == {"accessToken", "expiresOn", "expires_on", "subscription", "tenant", "tokenType"}
     assert decode_claims(plain["accessToken"])["aud"] == "https://management.core.windows.net/"
     assert plain["subscription"] == IDS["subscription"] and plain["tokenType"] == "Bearer"
-    scoped = json.loads(az(env, "account", "get-access-token", "--scope", "https://graph.microsoft.com/.default").stdout)
+    scoped = json.loads(
+        az(env, "account", "get-access-token", "--scope", "https://graph.microsoft.com/.default").stdout
+    )
     assert decode_claims(scoped["accessToken"])["aud"] == "https://graph.microsoft.com"
-    tenant = json.loads(az(env, "account", "get-access-token", "--output", "json", "--resource",
-                           "https://management.azure.com", "--tenant", IDS["tenant"]).stdout)
+    tenant = json.loads(
+        az(
+            env,
+            "account",
+            "get-access-token",
+            "--output",
+            "json",
+            "--resource",
+            "https://management.azure.com",
+            "--tenant",
+            IDS["tenant"],
+        ).stdout
+    )
     assert "subscription" not in tenant and tenant["tenant"] == IDS["tenant"]
 
 

@@ -21,9 +21,22 @@ def test_scenarios_lists_every_builtin_and_dumps_one() -> None:
     proc = run_cli(["twin", "scenarios"])
     assert proc.returncode == 0
     names = [line.split()[0] for line in proc.stdout.splitlines()]
-    for expected in ("healthy", "owner-without-data-role", "no-custom-subdomain", "sp-expired-secret", "sp-missing",
-                     "mfa-required", "ca-blocked", "wrong-tenant", "propagation-pending", "deny-assignment",
-                     "group-assignment", "network-blocked", "throttled", "no-credentials"):
+    for expected in (
+        "healthy",
+        "owner-without-data-role",
+        "no-custom-subdomain",
+        "sp-expired-secret",
+        "sp-missing",
+        "mfa-required",
+        "ca-blocked",
+        "wrong-tenant",
+        "propagation-pending",
+        "deny-assignment",
+        "group-assignment",
+        "network-blocked",
+        "throttled",
+        "no-credentials",
+    ):
         assert expected in names
     dumped = run_cli(["twin", "scenarios", "--dump", "healthy"])
     assert json.loads(dumped.stdout)["name"] == "healthy"
@@ -37,23 +50,43 @@ def test_unknown_scenario_is_a_clear_error() -> None:
 
 def test_exec_runs_a_full_check_against_the_scenario(tmp_path: Path) -> None:
     log = tmp_path / "requests.jsonl"
-    proc = run_cli(["twin", "exec", "--scenario", "healthy", "--request-log", str(log), "--",
-                    preflight_exe(), "check", "--format", "json"])
+    proc = run_cli(
+        [
+            "twin",
+            "exec",
+            "--scenario",
+            "healthy",
+            "--request-log",
+            str(log),
+            "--",
+            preflight_exe(),
+            "check",
+            "--format",
+            "json",
+        ]
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     document = json.loads(proc.stdout)
     jsonschema.validate(document, SCHEMA)
     statuses = {(r["check_id"], r["subject"]): r["status"] for r in document["results"]}
     assert statuses[("signin.chain", None)] == "pass"
-    assert statuses[("rbac.data-action",
-                     "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action")] == "pass"
+    assert (
+        statuses[
+            ("rbac.data-action", "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action")
+        ]
+        == "pass"
+    )
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     assert entries, "the request log is empty"
     # read-only: nothing but GETs, token requests and read-only queries
     # (Graph's JSON batch carries only GETs; getByIds is a read)
     graph_reads = ("/v1.0/$batch", "/v1.0/directoryObjects/getByIds")
     for entry in entries:
-        assert entry["method"] == "GET" or entry["service"] in ("entra", "twin", "resource_graph") or (
-            entry["service"] == "graph" and entry["path"] in graph_reads), entry
+        assert (
+            entry["method"] == "GET"
+            or entry["service"] in ("entra", "twin", "resource_graph")
+            or (entry["service"] == "graph" and entry["path"] in graph_reads)
+        ), entry
 
 
 def test_exec_passes_the_exit_code_through() -> None:
@@ -72,8 +105,13 @@ def test_demo_shows_a_full_report_with_no_azure_account() -> None:
 
 
 def test_serve_prints_the_environment_and_stops_on_sigterm() -> None:
-    proc = subprocess.Popen([preflight_exe(), "twin", "serve", "--scenario", "healthy"], env=clean_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [preflight_exe(), "twin", "serve", "--scenario", "healthy"],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = []
         deadline = time.monotonic() + 30
@@ -95,13 +133,31 @@ def test_serve_prints_the_environment_and_stops_on_sigterm() -> None:
 @pytest.mark.parametrize("scenario", ["sp-expired-secret", "healthy"])
 def test_no_secret_or_token_in_any_output(scenario: str, tmp_path: Path) -> None:
     dumped = json.loads(run_cli(["twin", "scenarios", "--dump", scenario]).stdout)
-    secrets = [c["x-twin-secretText"] for app in dumped.get("directory", {}).get("applications", [])
-               for c in app.get("passwordCredentials", []) if c.get("x-twin-secretText")]
+    secrets = [
+        c["x-twin-secretText"]
+        for app in dumped.get("directory", {}).get("applications", [])
+        for c in app.get("passwordCredentials", [])
+        if c.get("x-twin-secretText")
+    ]
     env_secret = ((dumped.get("signIn") or {}).get("environment") or {}).get("clientSecret")
     secrets += [env_secret] if env_secret else []
     out = tmp_path / "report.json"
-    proc = run_cli(["twin", "exec", "--scenario", scenario, "--", preflight_exe(), "check", "-v",
-                    "--format", "json", "--output", str(out)])
+    proc = run_cli(
+        [
+            "twin",
+            "exec",
+            "--scenario",
+            scenario,
+            "--",
+            preflight_exe(),
+            "check",
+            "-v",
+            "--format",
+            "json",
+            "--output",
+            str(out),
+        ]
+    )
     assert proc.returncode in (0, 1), proc.stderr
     texts = (proc.stdout, proc.stderr, out.read_text())
     for text in texts:

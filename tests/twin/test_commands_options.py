@@ -30,9 +30,25 @@ def _free_port() -> int:
 
 def test_serve_port_latency_and_request_log(tmp_path: Path) -> None:
     port, log = _free_port(), tmp_path / "serve.jsonl"
-    proc = subprocess.Popen([preflight_exe(), "twin", "serve", "--scenario", "healthy", "--port", str(port),
-                             "--latency-ms", "150", "--request-log", str(log)], env=clean_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            preflight_exe(),
+            "twin",
+            "serve",
+            "--scenario",
+            "healthy",
+            "--port",
+            str(port),
+            "--latency-ms",
+            "150",
+            "--request-log",
+            str(log),
+        ],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         exported: dict[str, str] = {}
         deadline = time.monotonic() + 30
@@ -56,10 +72,25 @@ def test_serve_port_latency_and_request_log(tmp_path: Path) -> None:
 
 def test_exec_latency_and_request_log(tmp_path: Path) -> None:
     log = tmp_path / "exec.jsonl"
-    probe = ("import os, requests; r = requests.get(os.environ['ARM_CLOUD_METADATA_URL'], timeout=10); "
-             "print(r.status_code)")
-    proc = run_cli(["twin", "exec", "--scenario", "healthy", "--latency-ms", "120", "--request-log", str(log), "--",
-                    sys.executable, "-c", probe])
+    probe = (
+        "import os, requests; r = requests.get(os.environ['ARM_CLOUD_METADATA_URL'], timeout=10); print(r.status_code)"
+    )
+    proc = run_cli(
+        [
+            "twin",
+            "exec",
+            "--scenario",
+            "healthy",
+            "--latency-ms",
+            "120",
+            "--request-log",
+            str(log),
+            "--",
+            sys.executable,
+            "-c",
+            probe,
+        ]
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "200"  # the child trusted the twin's CA through the environment exec set
     (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
@@ -86,8 +117,22 @@ def test_cloud_metadata_url_option_wins_over_the_environment(twin_session: Any) 
 def test_expiry_days_option_moves_the_credential_threshold(extra: list[str], status: str) -> None:
     """principal.credentials from the command line: the secret in use ends in about 10 days — WARN at the
     default 30-day threshold, PASS with --expiry-days 5."""
-    proc = run_cli(["twin", "exec", "--scenario", "principal-secret-expiring", "--", preflight_exe(), "check",
-                    "--only", "principal.credentials", "--format", "json", *extra])
+    proc = run_cli(
+        [
+            "twin",
+            "exec",
+            "--scenario",
+            "principal-secret-expiring",
+            "--",
+            preflight_exe(),
+            "check",
+            "--only",
+            "principal.credentials",
+            "--format",
+            "json",
+            *extra,
+        ]
+    )
     assert proc.returncode in (0, 1), proc.stderr
     found = [r for r in json.loads(proc.stdout)["results"] if r["check_id"] == "principal.credentials"]
     assert [r["status"] for r in found if r["subject"] == "secrets and certificates"] == [status]

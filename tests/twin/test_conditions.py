@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from helpers.twin_fixtures import apply_environment, session_twin
+
 from preflight.twin import Twin
 from preflight.twin.conditions import ACCOUNT_NAME, DEPLOYMENT_NAME, grant_applies
 from preflight.twin.scenario import builtin_scenario_text
@@ -19,9 +20,11 @@ READ = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read"
 MODELS = "Microsoft.CognitiveServices/accounts/OpenAI/models/read"
 ONLY_GPT4O = f"((!(ActionMatches{{'{CHAT}'}})) OR ({DEPLOYMENT_NAME} StringEquals 'gpt-4o'))"
 # the documentation's storage example, pasted onto an OpenAI grant: the attribute never exists here
-STORAGE = (f"(\n (\n  !(ActionMatches{{'{READ}'}})\n )\n OR\n (\n"
-           "  @Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringEquals 'blobs-example-container'\n"
-           " )\n)")
+STORAGE = (
+    f"(\n (\n  !(ActionMatches{{'{READ}'}})\n )\n OR\n (\n"
+    "  @Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringEquals 'blobs-example-container'\n"
+    " )\n)"
+)
 AT = {ACCOUNT_NAME: "contoso-openai", DEPLOYMENT_NAME: "gpt-4o"}
 
 
@@ -46,32 +49,42 @@ def test_operators_and_combinations() -> None:
     assert grant_applies(f"((!(ActionMatches{{'{CHAT}'}})) OR ({name} StringEqualsIgnoreCase 'GPT-4O'))", CHAT, AT)
     assert grant_applies(f"((!(ActionMatches{{'{CHAT}'}})) OR ({name} StringStartsWith 'gpt-'))", CHAT, AT)
     assert not grant_applies(f"((!(ActionMatches{{'{CHAT}'}})) OR ({name} StringNotEquals 'gpt-4o'))", CHAT, AT)
-    both = (f"((!(ActionMatches{{'{CHAT}'}})) OR ({name} StringEquals 'gpt-4o' AND "
-            f"{ACCOUNT_NAME} StringEquals 'contoso-openai'))")
+    both = (
+        f"((!(ActionMatches{{'{CHAT}'}})) OR ({name} StringEquals 'gpt-4o' AND "
+        f"{ACCOUNT_NAME} StringEquals 'contoso-openai'))"
+    )
     assert grant_applies(both, CHAT, AT)
-    either = (f"((!(ActionMatches{{'{CHAT}'}})) OR ({name} StringEquals 'other' OR "
-              "@Request[Microsoft.Storage/x:y] StringEquals 'z'))")
+    either = (
+        f"((!(ActionMatches{{'{CHAT}'}})) OR ({name} StringEquals 'other' OR "
+        "@Request[Microsoft.Storage/x:y] StringEquals 'z'))"
+    )
     assert not grant_applies(either, CHAT, AT)  # false OR unknown is not provably true
     # two action blocks joined by AND: each guards its own action
     two = f"{ONLY_GPT4O} AND {STORAGE}"
     assert grant_applies(two, CHAT, AT) and not grant_applies(two, READ, AT) and grant_applies(two, MODELS, AT)
     # several actions in one block
-    block = (f"((!(ActionMatches{{'{CHAT}'}} OR ActionMatches{{'{READ}'}})) OR "
-             f"({name} StringEquals 'gpt-4o'))")
+    block = f"((!(ActionMatches{{'{CHAT}'}} OR ActionMatches{{'{READ}'}})) OR ({name} StringEquals 'gpt-4o'))"
     assert grant_applies(block, READ, AT) and not grant_applies(block, READ, {ACCOUNT_NAME: "contoso-openai"})
 
 
 def test_what_the_twin_cannot_read_never_grants() -> None:
-    sub_operation = (f"((!(ActionMatches{{'{CHAT}'}} AND SubOperationMatches{{'Blob.List'}})) OR "
-                     f"({DEPLOYMENT_NAME} StringEquals 'gpt-4o'))")
+    sub_operation = (
+        f"((!(ActionMatches{{'{CHAT}'}} AND SubOperationMatches{{'Blob.List'}})) OR "
+        f"({DEPLOYMENT_NAME} StringEquals 'gpt-4o'))"
+    )
     assert grant_applies(sub_operation, CHAT, AT)  # unknown sub-operation, but the expression is true
     assert not grant_applies(sub_operation, CHAT, {})
-    for broken in ("((!(ActionMatches{'x'})) OR (", "@Resource[a:b] ForAnyOfAnyValues:StringEquals {'a', 'b'}",
-                   "((!(ActionMatches{'" + CHAT + "'})) OR (@Resource[a:b] StringEquals @Resource[c:d]))", "garbage ~"):
+    for broken in (
+        "((!(ActionMatches{'x'})) OR (",
+        "@Resource[a:b] ForAnyOfAnyValues:StringEquals {'a', 'b'}",
+        "((!(ActionMatches{'" + CHAT + "'})) OR (@Resource[a:b] StringEquals @Resource[c:d]))",
+        "garbage ~",
+    ):
         assert not grant_applies(broken, CHAT, AT), broken
 
 
 # ------------------------------------------------------------------------------------------------- the data plane
+
 
 def _scenario() -> dict[str, Any]:
     """dev-data-role-only with a second deployment; the data role's condition limits chat to gpt-4o, and a
@@ -88,8 +101,10 @@ def _scenario() -> dict[str, Any]:
     doc["resources"].append(second)
     role = doc["roleAssignments"][0]["properties"]
     role.update(condition=ONLY_GPT4O, conditionVersion="2.0")
-    models = (f"((!(ActionMatches{{'{MODELS}'}})) OR "
-              "(@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringEquals 'models'))")
+    models = (
+        f"((!(ActionMatches{{'{MODELS}'}})) OR "
+        "(@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringEquals 'models'))"
+    )
     doc["roleAssignments"][0]["properties"]["condition"] = f"{ONLY_GPT4O} AND {models}"
     return doc
 
@@ -114,8 +129,15 @@ def _call(twin: Twin, token: str, path: str, body: dict[str, Any] | None = None)
     account = next(r for r in twin.scenario["resources"] if r["type"] == "Microsoft.CognitiveServices/accounts")
     url = account["properties"]["endpoint"] + path
     params = None if "/v1/" in path else {"api-version": "2024-10-21"}
-    return requests.request("POST" if body is not None else "GET", url, params=params, json=body,
-                            headers={"Authorization": f"Bearer {token}"}, verify=str(twin.ca_file), timeout=10)
+    return requests.request(
+        "POST" if body is not None else "GET",
+        url,
+        params=params,
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        verify=str(twin.ca_file),
+        timeout=10,
+    )
 
 
 def test_the_data_plane_honours_the_condition(conditional_twin: Twin, token: str) -> None:
@@ -125,8 +147,12 @@ def test_the_data_plane_honours_the_condition(conditional_twin: Twin, token: str
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "PermissionDenied"
     assert CHAT in refused.json()["error"]["message"]
     # the v1 API names the deployment in the body
-    assert _call(conditional_twin, token, "openai/v1/chat/completions", {**messages, "model": "gpt-4o"}).status_code == 200
-    assert _call(conditional_twin, token, "openai/v1/chat/completions", {**messages, "model": "gpt-35"}).status_code == 401
+    assert (
+        _call(conditional_twin, token, "openai/v1/chat/completions", {**messages, "model": "gpt-4o"}).status_code == 200
+    )
+    assert (
+        _call(conditional_twin, token, "openai/v1/chat/completions", {**messages, "model": "gpt-35"}).status_code == 401
+    )
     # actions the condition does not name are granted as before; the one guarded by an attribute Azure OpenAI
     # never has is not
     assert _call(conditional_twin, token, "openai/deployments").status_code == 200

@@ -15,6 +15,7 @@ from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolic
 from azure.core.rest import HttpRequest
 from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
+
 from helpers.twin_world import (
     ACCOUNT,
     ALICE,
@@ -57,12 +58,14 @@ def twin(own_twin: Twin) -> Iterator[Twin]:
 
 def _without(doc: dict[str, Any], principal: str) -> dict[str, Any]:
     """``doc`` with every role of ``principal`` (direct or through its groups) removed."""
-    doc["roleAssignments"] = [a for a in doc["roleAssignments"]
-                              if a["properties"]["principalId"] not in (principal, GROUP_OUTER)]
+    doc["roleAssignments"] = [
+        a for a in doc["roleAssignments"] if a["properties"]["principalId"] not in (principal, GROUP_OUTER)
+    ]
     return doc
 
 
 # ------------------------------------------------------------------------------------------------ provider show
+
 
 def test_provider_show_lists_types_versions_and_registration(twin: Twin) -> None:
     client = ResourceManagementClient(credential(twin), SUB, **arm_kwargs(twin))
@@ -95,6 +98,7 @@ def test_provider_show_refusals(twin: Twin) -> None:
 
 # ------------------------------------------------------------------------------------------------ listKeys
 
+
 def test_list_keys_is_authorization_failed_without_the_action(twin: Twin) -> None:
     """The service principal is Reader plus Cognitive Services OpenAI User: neither carries listKeys."""
     client = CognitiveServicesManagementClient(credential(twin), SUB, **arm_kwargs(twin))
@@ -107,7 +111,8 @@ def test_list_keys_is_authorization_failed_without_the_action(twin: Twin) -> Non
     assert caught.value.error.message == (
         f"The client '{APP_ID}' with object id '{SP}' does not have authorization to perform action "
         f"'Microsoft.CognitiveServices/accounts/listKeys/action' over scope '{ACCOUNT}' or the scope is invalid. "
-        "If access was recently granted, please refresh your credentials.")
+        "If access was recently granted, please refresh your credentials."
+    )
 
 
 def test_list_keys_answers_the_keys_to_a_caller_with_the_action(twin: Twin) -> None:
@@ -129,16 +134,19 @@ def test_list_keys_returns_the_accounts_declared_keys(twin: Twin) -> None:
     doc["roleAssignments"].append(assignment("Cognitive Services Contributor", SP, ACCOUNT))
     twin.use(doc)
     keys = CognitiveServicesManagementClient(credential(twin), SUB, **arm_kwargs(twin)).accounts.list_keys(
-        "rg-ai", "contoso-openai")
+        "rg-ai", "contoso-openai"
+    )
     assert keys.key1 == "key-one" and keys.key2 and keys.key2 != "key-one"
 
 
 # ------------------------------------------------------------------------------------------------ Graph
 
+
 def _graph(twin: Twin, cred: Any = None) -> PipelineClient[Any, Any]:
     policy = BearerTokenCredentialPolicy(cred or credential(twin), GRAPH_SCOPE)
-    return PipelineClient(twin.base_url, policies=[RetryPolicy(retry_total=0), policy],
-                          connection_verify=str(twin.ca_file))
+    return PipelineClient(
+        twin.base_url, policies=[RetryPolicy(retry_total=0), policy], connection_verify=str(twin.ca_file)
+    )
 
 
 def _post(client: PipelineClient[Any, Any], twin: Twin, path: str, body: Any) -> tuple[int, Any]:
@@ -152,13 +160,22 @@ class _UserToken:
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
         from azure.core.credentials import AccessToken
+
         return AccessToken(self.token, 2_000_000_000)
 
 
 def _user(twin: Twin, upn: str) -> _UserToken:
-    answer = requests.post(f"{twin.base_url}/{TENANT}/oauth2/v2.0/token", data={
-        "client_id": AZURE_CLI_APP_ID, "grant_type": "refresh_token", "refresh_token": twin.refresh_token(upn),
-        "scope": GRAPH_SCOPE + " offline_access openid profile"}, verify=str(twin.ca_file), timeout=10)
+    answer = requests.post(
+        f"{twin.base_url}/{TENANT}/oauth2/v2.0/token",
+        data={
+            "client_id": AZURE_CLI_APP_ID,
+            "grant_type": "refresh_token",
+            "refresh_token": twin.refresh_token(upn),
+            "scope": GRAPH_SCOPE + " offline_access openid profile",
+        },
+        verify=str(twin.ca_file),
+        timeout=10,
+    )
     assert answer.status_code == 200, answer.text
     return _UserToken(answer.json()["access_token"])
 
@@ -168,17 +185,24 @@ def test_get_member_groups_is_transitive(twin: Twin) -> None:
     status, body = _post(client, twin, f"users/{ALICE}/getMemberGroups", {"securityEnabledOnly": True})
     assert status == 200 and set(body["value"]) == {GROUP_INNER, GROUP_OUTER}
     assert body["@odata.context"].endswith("/v1.0/$metadata#Collection(Edm.String)")
-    assert _post(client, twin, "users/alice@contoso.onmicrosoft.com/getMemberGroups",
-                 {"securityEnabledOnly": False})[1]["value"] == body["value"]
-    assert set(_post(client, twin, f"servicePrincipals/{SP}/getMemberGroups",
-                     {"securityEnabledOnly": False})[1]["value"]) == {GROUP_INNER, GROUP_OUTER}
-    assert set(_post(client, twin, f"directoryObjects/{SP}/getMemberGroups",
-                     {"securityEnabledOnly": False})[1]["value"]) == {GROUP_INNER, GROUP_OUTER}
+    assert (
+        _post(client, twin, "users/alice@contoso.onmicrosoft.com/getMemberGroups", {"securityEnabledOnly": False})[1][
+            "value"
+        ]
+        == body["value"]
+    )
+    assert set(
+        _post(client, twin, f"servicePrincipals/{SP}/getMemberGroups", {"securityEnabledOnly": False})[1]["value"]
+    ) == {GROUP_INNER, GROUP_OUTER}
+    assert set(
+        _post(client, twin, f"directoryObjects/{SP}/getMemberGroups", {"securityEnabledOnly": False})[1]["value"]
+    ) == {GROUP_INNER, GROUP_OUTER}
     assert _post(client, twin, f"users/{BOB}/getMemberGroups", {"securityEnabledOnly": True})[1]["value"] == []
     status, bad = _post(client, twin, f"users/{ALICE}/getMemberGroups", {})
     assert status == 400 and bad["error"]["code"] == "Request_BadRequest"
-    status, missing = _post(client, twin, "users/nobody@contoso.onmicrosoft.com/getMemberGroups",
-                            {"securityEnabledOnly": True})
+    status, missing = _post(
+        client, twin, "users/nobody@contoso.onmicrosoft.com/getMemberGroups", {"securityEnabledOnly": True}
+    )
     assert status == 404 and missing["error"]["code"] == "Request_ResourceNotFound"
 
 
@@ -187,10 +211,13 @@ def test_security_enabled_only_drops_other_groups(twin: Twin) -> None:
     doc["directory"]["groups"][0]["securityEnabled"] = False  # GROUP_OUTER becomes a Microsoft 365 group
     twin.use(doc)
     client = _graph(twin)
-    assert _post(client, twin, f"users/{ALICE}/getMemberGroups", {"securityEnabledOnly": True})[1]["value"] == \
-        [GROUP_INNER]
-    assert set(_post(client, twin, f"users/{ALICE}/getMemberGroups",
-                     {"securityEnabledOnly": False})[1]["value"]) == {GROUP_INNER, GROUP_OUTER}
+    assert _post(client, twin, f"users/{ALICE}/getMemberGroups", {"securityEnabledOnly": True})[1]["value"] == [
+        GROUP_INNER
+    ]
+    assert set(_post(client, twin, f"users/{ALICE}/getMemberGroups", {"securityEnabledOnly": False})[1]["value"]) == {
+        GROUP_INNER,
+        GROUP_OUTER,
+    }
 
 
 def test_check_member_groups(twin: Twin) -> None:

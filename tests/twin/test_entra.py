@@ -23,6 +23,7 @@ from azure.identity import (
 )
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 from helpers.twin_fixtures import (
     IDS,
     SECRET,
@@ -41,12 +42,17 @@ TENANT = IDS["tenant"]
 
 def _sdk(twin: Twin) -> dict[str, Any]:
     # What the design doc prescribes for a non-public authority; no retries so failures are instant.
-    return {"authority": twin.base_url, "disable_instance_discovery": True,
-            "connection_verify": str(twin.ca_file), "retry_total": 0}
+    return {
+        "authority": twin.base_url,
+        "disable_instance_discovery": True,
+        "connection_verify": str(twin.ca_file),
+        "retry_total": 0,
+    }
 
 
-def secret_credential(twin: Twin, client_id: str = IDS["secret_app"], secret: str = SECRET,
-                      tenant: str = TENANT, **kwargs: Any) -> ClientSecretCredential:
+def secret_credential(
+    twin: Twin, client_id: str = IDS["secret_app"], secret: str = SECRET, tenant: str = TENANT, **kwargs: Any
+) -> ClientSecretCredential:
     return ClientSecretCredential(tenant, client_id, secret, **{**_sdk(twin), **kwargs})
 
 
@@ -56,6 +62,7 @@ def _token_url(twin: Twin, tenant: str = TENANT) -> str:
 
 # ------------------------------------------------------------------------------------------------ discovery
 
+
 def test_openid_configuration_points_at_the_twin(core_twin: Twin, core_env: dict[str, str]) -> None:
     url = f"{core_twin.base_url}/{TENANT}/v2.0/.well-known/openid-configuration"
     doc = requests.get(url, verify=str(core_twin.ca_file), timeout=5).json()
@@ -64,8 +71,11 @@ def test_openid_configuration_points_at_the_twin(core_twin: Twin, core_env: dict
     assert doc["issuer"] == f"{core_twin.base_url}/{TENANT}/v2.0"
     assert doc["jwks_uri"] == f"{core_twin.base_url}/{TENANT}/discovery/v2.0/keys"
     # the tenant's domain name works as an authority segment too
-    by_domain = requests.get(f"{core_twin.base_url}/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration",
-                             verify=str(core_twin.ca_file), timeout=5)
+    by_domain = requests.get(
+        f"{core_twin.base_url}/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration",
+        verify=str(core_twin.ca_file),
+        timeout=5,
+    )
     assert by_domain.status_code == 200
 
 
@@ -79,8 +89,9 @@ def test_discovery_for_unknown_tenant_is_aadsts90002(core_twin: Twin, core_env: 
 
 def test_jwks_verifies_issued_tokens(core_twin: Twin, core_env: dict[str, str]) -> None:
     token = secret_credential(core_twin).get_token(ARM).token
-    jwks = requests.get(f"{core_twin.base_url}/{TENANT}/discovery/v2.0/keys", verify=str(core_twin.ca_file),
-                        timeout=5).json()
+    jwks = requests.get(
+        f"{core_twin.base_url}/{TENANT}/discovery/v2.0/keys", verify=str(core_twin.ca_file), timeout=5
+    ).json()
     (key,) = jwks["keys"]
     header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
     assert header["alg"] == "RS256" and header["kid"] == key["kid"]
@@ -90,11 +101,16 @@ def test_jwks_verifies_issued_tokens(core_twin: Twin, core_env: dict[str, str]) 
 
     public = rsa.RSAPublicNumbers(num(key["e"]), num(key["n"])).public_key()
     signing_input, _, sig = token.rpartition(".")
-    public.verify(base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4)), signing_input.encode(),
-                  padding.PKCS1v15(), hashes.SHA256())
+    public.verify(
+        base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4)),
+        signing_input.encode(),
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ client secret
+
 
 def test_client_secret_success_and_v1_claims(core_twin: Twin, core_env: dict[str, str]) -> None:
     token = secret_credential(core_twin).get_token(ARM)
@@ -120,8 +136,10 @@ def test_v2_resource_gets_v2_claims(core_twin: Twin, core_env: dict[str, str]) -
 
 def test_graph_audiences_public_and_twin(core_twin: Twin, core_env: dict[str, str]) -> None:
     cred = secret_credential(core_twin)
-    assert decode_claims(cred.get_token("https://graph.microsoft.com/.default").token)["aud"] == \
-        "https://graph.microsoft.com"
+    assert (
+        decode_claims(cred.get_token("https://graph.microsoft.com/.default").token)["aud"]
+        == "https://graph.microsoft.com"
+    )
     # the custom cloud's Graph resource id is the twin's origin; audience = scope minus "/.default"
     assert decode_claims(cred.get_token(core_twin.base_url + "/.default").token)["aud"] == core_twin.base_url
     assert decode_claims(cred.get_token(core_twin.base_url + "//.default").token)["aud"] == core_twin.base_url + "/"
@@ -139,27 +157,39 @@ def test_expired_secret_is_aadsts7000222(core_twin: Twin, core_env: dict[str, st
 
 @pytest.mark.parametrize("client_id", ["99999999-0000-4000-8000-000000000099", IDS["no_sp_app"]])
 def test_unknown_app_is_aadsts700016(core_twin: Twin, core_env: dict[str, str], client_id: str) -> None:
-    with pytest.raises(ClientAuthenticationError, match=f"AADSTS700016: Application with identifier '{client_id}' "
-                                                        "was not found in the directory 'Contoso'"):
+    with pytest.raises(
+        ClientAuthenticationError,
+        match=f"AADSTS700016: Application with identifier '{client_id}' was not found in the directory 'Contoso'",
+    ):
         secret_credential(core_twin, client_id=client_id).get_token(ARM)
 
 
 def test_other_tenant_is_aadsts700016_not_90002(core_twin: Twin, core_env: dict[str, str]) -> None:
-    with pytest.raises(ClientAuthenticationError, match="AADSTS700016.*directory 'Fabrikam'"):
+    with pytest.raises(ClientAuthenticationError, match=r"AADSTS700016.*directory 'Fabrikam'"):
         secret_credential(core_twin, tenant=IDS["other_tenant"]).get_token(ARM)
 
 
 def test_unknown_tenant_is_aadsts90002(core_twin: Twin, core_env: dict[str, str]) -> None:
-    answer = requests.post(_token_url(core_twin, "12345678-0000-4000-8000-000000000000"), data={
-        "client_id": IDS["secret_app"], "client_secret": SECRET, "grant_type": "client_credentials",
-        "scope": ARM}, verify=str(core_twin.ca_file), timeout=5)
+    answer = requests.post(
+        _token_url(core_twin, "12345678-0000-4000-8000-000000000000"),
+        data={
+            "client_id": IDS["secret_app"],
+            "client_secret": SECRET,
+            "grant_type": "client_credentials",
+            "scope": ARM,
+        },
+        verify=str(core_twin.ca_file),
+        timeout=5,
+    )
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_request" and answer.json()["error_codes"] == [90002]
 
 
 def test_unknown_resource_is_aadsts500011(core_twin: Twin, core_env: dict[str, str]) -> None:
-    with pytest.raises(ClientAuthenticationError, match="AADSTS500011: The resource principal named "
-                                                        "https://contoso.openai.azure.com was not found"):
+    with pytest.raises(
+        ClientAuthenticationError,
+        match=r"AADSTS500011: The resource principal named https://contoso.openai.azure.com was not found",
+    ):
         secret_credential(core_twin).get_token("https://contoso.openai.azure.com/.default")
 
 
@@ -169,34 +199,67 @@ def test_disabled_service_principal_is_aadsts7000112(core_twin: Twin, core_env: 
 
 
 def test_error_body_has_the_real_shape(core_twin: Twin, core_env: dict[str, str]) -> None:
-    answer = requests.post(_token_url(core_twin), data={
-        "client_id": IDS["secret_app"], "client_secret": "wrong", "grant_type": "client_credentials",
-        "scope": ARM}, headers={"client-request-id": "0d1f2e3c-0000-4000-8000-00000000abcd"},
-        verify=str(core_twin.ca_file), timeout=5)
+    answer = requests.post(
+        _token_url(core_twin),
+        data={
+            "client_id": IDS["secret_app"],
+            "client_secret": "wrong",
+            "grant_type": "client_credentials",
+            "scope": ARM,
+        },
+        headers={"client-request-id": "0d1f2e3c-0000-4000-8000-00000000abcd"},
+        verify=str(core_twin.ca_file),
+        timeout=5,
+    )
     assert answer.status_code == 401
     body = answer.json()
-    assert set(body) == {"error", "error_description", "error_codes", "timestamp", "trace_id", "correlation_id",
-                         "error_uri"}
+    assert set(body) == {
+        "error",
+        "error_description",
+        "error_codes",
+        "timestamp",
+        "trace_id",
+        "correlation_id",
+        "error_uri",
+    }
     assert body["error"] == "invalid_client" and body["error_codes"] == [7000215]
     desc = body["error_description"]
     assert desc.startswith("AADSTS7000215: ")
-    assert f"\r\nTrace ID: {body['trace_id']}\r\nCorrelation ID: {body['correlation_id']}\r\n" \
-           f"Timestamp: {body['timestamp']}" in desc
+    assert (
+        f"\r\nTrace ID: {body['trace_id']}\r\nCorrelation ID: {body['correlation_id']}\r\n"
+        f"Timestamp: {body['timestamp']}" in desc
+    )
     assert body["correlation_id"] == "0d1f2e3c-0000-4000-8000-00000000abcd"  # echoed, like Entra
     assert body["error_uri"].endswith("error?code=7000215")
 
 
 def test_client_credentials_needs_dot_default(core_twin: Twin, core_env: dict[str, str]) -> None:
-    answer = requests.post(_token_url(core_twin), data={
-        "client_id": IDS["secret_app"], "client_secret": SECRET, "grant_type": "client_credentials",
-        "scope": "https://graph.microsoft.com/User.Read"}, verify=str(core_twin.ca_file), timeout=5)
+    answer = requests.post(
+        _token_url(core_twin),
+        data={
+            "client_id": IDS["secret_app"],
+            "client_secret": SECRET,
+            "grant_type": "client_credentials",
+            "scope": "https://graph.microsoft.com/User.Read",
+        },
+        verify=str(core_twin.ca_file),
+        timeout=5,
+    )
     assert answer.status_code == 400 and answer.json()["error_codes"] == [1002012]
 
 
 def test_v1_token_endpoint(core_twin: Twin, core_env: dict[str, str]) -> None:
-    answer = requests.post(f"{core_twin.base_url}/{TENANT}/oauth2/token", data={
-        "client_id": IDS["secret_app"], "client_secret": SECRET, "grant_type": "client_credentials",
-        "resource": "https://management.core.windows.net/"}, verify=str(core_twin.ca_file), timeout=5)
+    answer = requests.post(
+        f"{core_twin.base_url}/{TENANT}/oauth2/token",
+        data={
+            "client_id": IDS["secret_app"],
+            "client_secret": SECRET,
+            "grant_type": "client_credentials",
+            "resource": "https://management.core.windows.net/",
+        },
+        verify=str(core_twin.ca_file),
+        timeout=5,
+    )
     body = answer.json()
     assert answer.status_code == 200 and body["resource"] == "https://management.core.windows.net/"
     assert isinstance(body["expires_on"], str) and isinstance(body["expires_in"], str)
@@ -204,6 +267,7 @@ def test_v1_token_endpoint(core_twin: Twin, core_env: dict[str, str]) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ certificate
+
 
 def test_client_certificate_success(core_twin: Twin, core_env: dict[str, str]) -> None:
     path = core_twin.certificate_path(IDS["cert_app"])
@@ -219,8 +283,9 @@ def test_client_certificate_success(core_twin: Twin, core_env: dict[str, str]) -
 
 def test_client_certificate_with_chain(core_twin: Twin, core_env: dict[str, str]) -> None:
     path = core_twin.certificate_path(IDS["cert_app"])
-    cred = CertificateCredential(TENANT, IDS["cert_app"], certificate_path=path,
-                                       send_certificate_chain=True, **_sdk(core_twin))
+    cred = CertificateCredential(
+        TENANT, IDS["cert_app"], certificate_path=path, send_certificate_chain=True, **_sdk(core_twin)
+    )
     assert cred.get_token(ARM).token
 
 
@@ -234,22 +299,26 @@ def test_unregistered_certificate_is_aadsts700027(core_twin: Twin, core_env: dic
 def test_expired_certificate_is_aadsts700027(core_twin: Twin, core_env: dict[str, str]) -> None:
     doc = core_scenario()
     app = next(a for a in doc["directory"]["applications"] if a["appId"] == IDS["cert_app"])
-    app["keyCredentials"] = [{"x-twin-generate": True, "startDateTime": "2020-01-01T00:00:00Z",
-                              "endDateTime": "2021-01-01T00:00:00Z"}]
+    app["keyCredentials"] = [
+        {"x-twin-generate": True, "startDateTime": "2020-01-01T00:00:00Z", "endDateTime": "2021-01-01T00:00:00Z"}
+    ]
     core_twin.use(doc)
-    cred = CertificateCredential(TENANT, IDS["cert_app"], certificate_path=core_twin.certificate_path(IDS["cert_app"]),
-                                 **_sdk(core_twin))
-    with pytest.raises(ClientAuthenticationError, match="AADSTS700027: .*The key used is expired"):
+    cred = CertificateCredential(
+        TENANT, IDS["cert_app"], certificate_path=core_twin.certificate_path(IDS["cert_app"]), **_sdk(core_twin)
+    )
+    with pytest.raises(ClientAuthenticationError, match=r"AADSTS700027: .*The key used is expired"):
         cred.get_token(ARM)
 
 
 # ------------------------------------------------------------------------------------------------ workload identity
 
+
 def _wi_credential(twin: Twin, tmp_path: Any, subject: str = WI_SUBJECT) -> WorkloadIdentityCredential:
     token_file = tmp_path / "token"
     token_file.write_text(twin.federated_token(issuer=WI_ISSUER, subject=subject))
-    return WorkloadIdentityCredential(tenant_id=TENANT, client_id=IDS["wi_app"], token_file_path=str(token_file),
-                                      **_sdk(twin))
+    return WorkloadIdentityCredential(
+        tenant_id=TENANT, client_id=IDS["wi_app"], token_file_path=str(token_file), **_sdk(twin)
+    )
 
 
 def test_workload_identity_success(core_twin: Twin, core_env: dict[str, str], tmp_path: Any) -> None:
@@ -268,19 +337,29 @@ def test_workload_identity_mismatch_is_aadsts70021(core_twin: Twin, core_env: di
     assert "Assertion Subject: 'system:serviceaccount:other:sa'" in str(info.value)
 
 
-def test_expired_federated_assertion_is_aadsts700024(core_twin: Twin, core_env: dict[str, str],
-                                                     tmp_path: Any) -> None:
+def test_expired_federated_assertion_is_aadsts700024(core_twin: Twin, core_env: dict[str, str], tmp_path: Any) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(core_twin.federated_token(issuer=WI_ISSUER, subject=WI_SUBJECT, lifetime=-900))
-    cred = WorkloadIdentityCredential(tenant_id=TENANT, client_id=IDS["wi_app"], token_file_path=str(token_file),
-                                      **_sdk(core_twin))
+    cred = WorkloadIdentityCredential(
+        tenant_id=TENANT, client_id=IDS["wi_app"], token_file_path=str(token_file), **_sdk(core_twin)
+    )
     with pytest.raises(ClientAuthenticationError, match="AADSTS700024: Client assertion is not within its valid"):
         cred.get_token(ARM)
 
 
 def test_workload_identity_from_scenario_environment(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    core_twin.use(core_scenario(signIn={"workloadIdentity": {
-        "clientId": IDS["wi_app"], "tenantId": TENANT, "issuer": WI_ISSUER, "subject": WI_SUBJECT}}))
+    core_twin.use(
+        core_scenario(
+            signIn={
+                "workloadIdentity": {
+                    "clientId": IDS["wi_app"],
+                    "tenantId": TENANT,
+                    "issuer": WI_ISSUER,
+                    "subject": WI_SUBJECT,
+                }
+            }
+        )
+    )
     env = core_twin.environment()
     assert {"AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_AUTHORITY_HOST"} <= set(env)
     apply_environment(monkeypatch, env)
@@ -290,17 +369,22 @@ def test_workload_identity_from_scenario_environment(core_twin: Twin, monkeypatc
 
 # ------------------------------------------------------------------------------------------------ environment / DAC
 
+
 def test_default_credential_with_environment_secret(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    core_twin.use(core_scenario(signIn={"environment": {
-        "clientId": IDS["secret_app"], "tenantId": TENANT, "clientSecret": SECRET}}))
+    core_twin.use(
+        core_scenario(
+            signIn={"environment": {"clientId": IDS["secret_app"], "tenantId": TENANT, "clientSecret": SECRET}}
+        )
+    )
     apply_environment(monkeypatch, core_twin.environment())
     cred = DefaultAzureCredential(disable_instance_discovery=True, retry_total=0)
     assert decode_claims(cred.get_token(ARM).token)["oid"] == IDS["secret_sp"]
 
 
 def test_default_credential_with_environment_certificate(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    core_twin.use(core_scenario(signIn={"environment": {
-        "clientId": IDS["cert_app"], "tenantId": TENANT, "certificate": True}}))
+    core_twin.use(
+        core_scenario(signIn={"environment": {"clientId": IDS["cert_app"], "tenantId": TENANT, "certificate": True}})
+    )
     env = core_twin.environment()
     assert env["AZURE_CLIENT_CERTIFICATE_PATH"].endswith(".pem")
     apply_environment(monkeypatch, env)
@@ -313,21 +397,31 @@ def test_default_credential_with_environment_certificate(core_twin: Twin, monkey
 MFA_BODY = {
     "error": "invalid_grant",
     "error_description": "AADSTS50076: Due to a configuration change made by your administrator, or because you "
-                         "moved to a new location, you must use multi-factor authentication to access "
-                         "'797f4846-ba00-4fd7-ba43-dac1f8f63013'. Trace ID: 1 Correlation ID: 2 Timestamp: 3",
-    "error_codes": [50076], "suberror": "basic_action",
-    "claims": "{\"access_token\":{\"capolids\":{\"essential\":true,\"values\":[\"ca-1\"]}}}",
+    "moved to a new location, you must use multi-factor authentication to access "
+    "'797f4846-ba00-4fd7-ba43-dac1f8f63013'. Trace ID: 1 Correlation ID: 2 Timestamp: 3",
+    "error_codes": [50076],
+    "suberror": "basic_action",
+    "claims": '{"access_token":{"capolids":{"essential":true,"values":["ca-1"]}}}',
 }
 
 
 def test_forced_token_error_is_returned_verbatim(core_twin: Twin, core_env: dict[str, str]) -> None:
-    core_twin.use(core_scenario(tokenErrors=[{"match": {"clientId": IDS["secret_app"]}, "status": 400,
-                                              "body": MFA_BODY}]))
+    core_twin.use(
+        core_scenario(tokenErrors=[{"match": {"clientId": IDS["secret_app"]}, "status": 400, "body": MFA_BODY}])
+    )
     with pytest.raises(ClientAuthenticationError, match="AADSTS50076"):
         secret_credential(core_twin).get_token(ARM)
-    raw = requests.post(_token_url(core_twin), data={"client_id": IDS["secret_app"], "client_secret": SECRET,
-                                                     "grant_type": "client_credentials", "scope": ARM},
-                        verify=str(core_twin.ca_file), timeout=5)
+    raw = requests.post(
+        _token_url(core_twin),
+        data={
+            "client_id": IDS["secret_app"],
+            "client_secret": SECRET,
+            "grant_type": "client_credentials",
+            "scope": ARM,
+        },
+        verify=str(core_twin.ca_file),
+        timeout=5,
+    )
     assert raw.status_code == 400 and raw.json() == MFA_BODY
     # the rule matches one client only
     assert secret_credential(core_twin, client_id=IDS["cert_app"], secret="x") is not None
@@ -336,9 +430,13 @@ def test_forced_token_error_is_returned_verbatim(core_twin: Twin, core_env: dict
 
 
 def test_forced_error_by_scope_and_empty_match(core_twin: Twin, core_env: dict[str, str]) -> None:
-    ca_body = {"error": "invalid_grant", "error_description": "AADSTS53003: Access has been blocked by Conditional "
-               "Access policies. The access policy does not allow token issuance.", "error_codes": [53003],
-               "suberror": "message_only"}
+    ca_body = {
+        "error": "invalid_grant",
+        "error_description": "AADSTS53003: Access has been blocked by Conditional "
+        "Access policies. The access policy does not allow token issuance.",
+        "error_codes": [53003],
+        "suberror": "message_only",
+    }
     core_twin.use(core_scenario(tokenErrors=[{"match": {"scope": "https://graph.microsoft.com"}, "body": ca_body}]))
     cred = secret_credential(core_twin)
     assert cred.get_token(ARM).token
@@ -361,12 +459,20 @@ def test_validate_token_errors_names_bad_keys() -> None:
 
 # ------------------------------------------------------------------------------------------------ refresh token
 
+
 def test_refresh_token_grant(core_twin: Twin, core_env: dict[str, str]) -> None:
     rt = core_twin.refresh_token("alice@contoso.onmicrosoft.com")
-    answer = requests.post(_token_url(core_twin), data={
-        "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "grant_type": "refresh_token", "refresh_token": rt,
-        "scope": "https://management.core.windows.net//.default offline_access openid profile"},
-        verify=str(core_twin.ca_file), timeout=5)
+    answer = requests.post(
+        _token_url(core_twin),
+        data={
+            "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+            "grant_type": "refresh_token",
+            "refresh_token": rt,
+            "scope": "https://management.core.windows.net//.default offline_access openid profile",
+        },
+        verify=str(core_twin.ca_file),
+        timeout=5,
+    )
     body = answer.json()
     assert answer.status_code == 200 and body["refresh_token"] != rt and "id_token" in body
     claims = decode_claims(body["access_token"])
@@ -378,12 +484,21 @@ def test_refresh_token_grant(core_twin: Twin, core_env: dict[str, str]) -> None:
 def test_refresh_answer_keeps_dot_default_in_scope(core_twin: Twin, core_env: dict[str, str]) -> None:
     """Entra answers a ``.default`` request with the granted permission *and* ``.default`` (Azure/azure-cli#32931)."""
     rt = core_twin.refresh_token("alice@contoso.onmicrosoft.com")
-    answer = requests.post(_token_url(core_twin), data={
-        "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "grant_type": "refresh_token", "refresh_token": rt,
-        "scope": "https://management.core.windows.net//.default offline_access openid profile"},
-        verify=str(core_twin.ca_file), timeout=5)
-    assert answer.json()["scope"].split() == ["https://management.core.windows.net//user_impersonation",
-                                              "https://management.core.windows.net//.default"]
+    answer = requests.post(
+        _token_url(core_twin),
+        data={
+            "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+            "grant_type": "refresh_token",
+            "refresh_token": rt,
+            "scope": "https://management.core.windows.net//.default offline_access openid profile",
+        },
+        verify=str(core_twin.ca_file),
+        timeout=5,
+    )
+    assert answer.json()["scope"].split() == [
+        "https://management.core.windows.net//user_impersonation",
+        "https://management.core.windows.net//.default",
+    ]
 
 
 def test_msal_reuses_its_cached_user_token(core_twin: Twin, core_env: dict[str, str]) -> None:
@@ -391,9 +506,12 @@ def test_msal_reuses_its_cached_user_token(core_twin: Twin, core_env: dict[str, 
     same ``.default`` scope is served from MSAL's cache — one token POST in the request log for two tokens."""
     import msal
 
-    app = msal.PublicClientApplication("04b07795-8ddb-461a-bbee-02f9e1bf7b46",
-                                       authority=f"{core_twin.base_url}/{TENANT}", instance_discovery=False,
-                                       verify=str(core_twin.ca_file))
+    app = msal.PublicClientApplication(
+        "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+        authority=f"{core_twin.base_url}/{TENANT}",
+        instance_discovery=False,
+        verify=str(core_twin.ca_file),
+    )
     scopes = ["https://management.core.windows.net//.default"]
     refresh_token = core_twin.refresh_token("alice@contoso.onmicrosoft.com")
     core_twin.clear_log()
@@ -409,12 +527,25 @@ def test_msal_reuses_its_cached_user_token(core_twin: Twin, core_env: dict[str, 
 
 
 def test_expired_refresh_token_is_aadsts700082(core_twin: Twin, core_env: dict[str, str]) -> None:
-    core_twin.use(core_scenario(signIn={"azureCli": {"loggedIn": True, "user": "alice@contoso.onmicrosoft.com",
-                                                     "refreshTokenExpired": True}}))
+    core_twin.use(
+        core_scenario(
+            signIn={
+                "azureCli": {"loggedIn": True, "user": "alice@contoso.onmicrosoft.com", "refreshTokenExpired": True}
+            }
+        )
+    )
     rt = core_twin.refresh_token("alice@contoso.onmicrosoft.com")
-    answer = requests.post(_token_url(core_twin), data={
-        "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "grant_type": "refresh_token", "refresh_token": rt,
-        "scope": ARM}, verify=str(core_twin.ca_file), timeout=5)
+    answer = requests.post(
+        _token_url(core_twin),
+        data={
+            "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+            "grant_type": "refresh_token",
+            "refresh_token": rt,
+            "scope": ARM,
+        },
+        verify=str(core_twin.ca_file),
+        timeout=5,
+    )
     body = answer.json()
     assert answer.status_code == 400 and body["error"] == "invalid_grant" and body["suberror"] == "bad_token"
     assert body["error_description"].startswith("AADSTS700082: The refresh token has expired due to inactivity.")
@@ -422,11 +553,28 @@ def test_expired_refresh_token_is_aadsts700082(core_twin: Twin, core_env: dict[s
 
 # ------------------------------------------------------------------------------------------------ throttling
 
+
 def test_throttled_token_request_is_retried_by_the_sdk(core_twin: Twin, core_env: dict[str, str]) -> None:
-    core_twin.use(core_scenario(faults=[{"match": {"service": "entra", "method": "POST", "path": "/oauth2/"},
-                                         "status": 429, "retryAfter": 0, "count": 1}]))
-    cred = ClientSecretCredential(TENANT, IDS["secret_app"], SECRET, authority=core_twin.base_url,
-                                  disable_instance_discovery=True, connection_verify=str(core_twin.ca_file))
+    core_twin.use(
+        core_scenario(
+            faults=[
+                {
+                    "match": {"service": "entra", "method": "POST", "path": "/oauth2/"},
+                    "status": 429,
+                    "retryAfter": 0,
+                    "count": 1,
+                }
+            ]
+        )
+    )
+    cred = ClientSecretCredential(
+        TENANT,
+        IDS["secret_app"],
+        SECRET,
+        authority=core_twin.base_url,
+        disable_instance_discovery=True,
+        connection_verify=str(core_twin.ca_file),
+    )
     assert cred.get_token(ARM).token
     posts = [e for e in core_twin.requests() if e.method == "POST"]
     assert [(e.status, e.fault) for e in posts] == [(429, "status:429"), (200, None)]

@@ -15,8 +15,18 @@ from azure.core.rest import HttpRequest
 
 from helpers.twin_fixtures import session_twin
 from helpers.twin_world import (
-    ALICE, APP_ID, APP_OBJ, BOB, GROUP_INNER, GROUP_OUTER, SP, TENANT, credential, world,
+    ALICE,
+    APP_ID,
+    APP_OBJ,
+    BOB,
+    GROUP_INNER,
+    GROUP_OUTER,
+    SP,
+    TENANT,
+    credential,
+    world,
 )
+
 from preflight.twin import Twin
 from preflight.twin.tokens import AZURE_CLI_APP_ID
 
@@ -43,21 +53,31 @@ def graph_twin() -> Iterator[Twin]:
 
 def pipeline(twin: Twin, cred: Any = None) -> PipelineClient[Any, Any]:
     policy = BearerTokenCredentialPolicy(cred or credential(twin), GRAPH_SCOPE)
-    return PipelineClient(twin.base_url, policies=[RetryPolicy(retry_total=0), policy],
-                          connection_verify=str(twin.ca_file))
+    return PipelineClient(
+        twin.base_url, policies=[RetryPolicy(retry_total=0), policy], connection_verify=str(twin.ca_file)
+    )
 
 
-def call(client: PipelineClient[Any, Any], twin: Twin, method: str, path: str, body: Any = None,
-         **params: str) -> tuple[int, Any]:
+def call(
+    client: PipelineClient[Any, Any], twin: Twin, method: str, path: str, body: Any = None, **params: str
+) -> tuple[int, Any]:
     url = path if path.startswith("https://") else f"{twin.base_url}/v1.0/{path.lstrip('/')}"
     response = client.send_request(HttpRequest(method, url, params=params or None, json=body))
     return response.status_code, response.json()
 
 
 def user_credential(twin: Twin, user: str) -> _UserToken:
-    answer = requests.post(f"{twin.base_url}/{TENANT}/oauth2/v2.0/token", data={
-        "client_id": AZURE_CLI_APP_ID, "grant_type": "refresh_token", "refresh_token": twin.refresh_token(user),
-        "scope": GRAPH_SCOPE + " offline_access openid profile"}, verify=str(twin.ca_file), timeout=10)
+    answer = requests.post(
+        f"{twin.base_url}/{TENANT}/oauth2/v2.0/token",
+        data={
+            "client_id": AZURE_CLI_APP_ID,
+            "grant_type": "refresh_token",
+            "refresh_token": twin.refresh_token(user),
+            "scope": GRAPH_SCOPE + " offline_access openid profile",
+        },
+        verify=str(twin.ca_file),
+        timeout=10,
+    )
     assert answer.status_code == 200, answer.text
     return _UserToken(answer.json()["access_token"])
 
@@ -68,14 +88,18 @@ def test_service_principal_lookups(graph_twin: Twin) -> None:
     assert status == 200 and sp["id"] == SP and sp["appId"] == APP_ID
     assert sp["@odata.context"] == f"{graph_twin.base_url}/v1.0/$metadata#servicePrincipals/$entity"
     status, by_id = call(client, graph_twin, "GET", f"servicePrincipals/{SP}", **{"$select": "id,appId"})
-    assert by_id == {"@odata.context": f"{graph_twin.base_url}/v1.0/$metadata#servicePrincipals(id,appId)/$entity",
-                     "id": SP, "appId": APP_ID}
+    assert by_id == {
+        "@odata.context": f"{graph_twin.base_url}/v1.0/$metadata#servicePrincipals(id,appId)/$entity",
+        "id": SP,
+        "appId": APP_ID,
+    }
     status, listed = call(client, graph_twin, "GET", "servicePrincipals", **{"$filter": f"appId eq '{APP_ID}'"})
     assert [s["id"] for s in listed["value"]] == [SP]
     status, named = call(client, graph_twin, "GET", "servicePrincipals", **{"$filter": "displayName eq 'other-app'"})
     assert [s["displayName"] for s in named["value"]] == ["other-app"]
-    _, spn = call(client, graph_twin, "GET", "servicePrincipals",
-                  **{"$filter": f"servicePrincipalNames/any(c:c eq '{APP_ID}')"})
+    _, spn = call(
+        client, graph_twin, "GET", "servicePrincipals", **{"$filter": f"servicePrincipalNames/any(c:c eq '{APP_ID}')"}
+    )
     assert [s["id"] for s in spn["value"]] == [SP]
     status, bad = call(client, graph_twin, "GET", "servicePrincipals", **{"$filter": "colour eq 'red'"})
     assert status == 400 and bad["error"]["code"] == "Request_UnsupportedQuery"
@@ -101,7 +125,9 @@ def test_transitive_membership_groups_and_users(graph_twin: Twin) -> None:
     status, groups = call(client, graph_twin, "GET", f"servicePrincipals/{SP}/transitiveMemberOf")
     assert status == 200 and groups["@odata.context"].endswith("#directoryObjects")
     assert {(g["@odata.type"], g["id"]) for g in groups["value"]} == {
-        ("#microsoft.graph.group", GROUP_INNER), ("#microsoft.graph.group", GROUP_OUTER)}
+        ("#microsoft.graph.group", GROUP_INNER),
+        ("#microsoft.graph.group", GROUP_OUTER),
+    }
     _, user_groups = call(client, graph_twin, "GET", f"users/{ALICE}/transitiveMemberOf")
     assert {g["id"] for g in user_groups["value"]} == {GROUP_INNER, GROUP_OUTER}
     status, group = call(client, graph_twin, "GET", f"groups/{GROUP_OUTER}")
@@ -110,8 +136,10 @@ def test_transitive_membership_groups_and_users(graph_twin: Twin) -> None:
     assert status == 200 and bob["id"] == BOB
     status, missing = call(client, graph_twin, "GET", "users/nobody@contoso.onmicrosoft.com")
     assert status == 404 and missing["error"]["code"] == "Request_ResourceNotFound"
-    assert missing["error"]["message"] == ("Resource 'nobody@contoso.onmicrosoft.com' does not exist or one of its "
-                                           "queried reference-property objects are not present.")
+    assert missing["error"]["message"] == (
+        "Resource 'nobody@contoso.onmicrosoft.com' does not exist or one of its "
+        "queried reference-property objects are not present."
+    )
     assert set(missing["error"]["innerError"]) >= {"date", "request-id", "client-request-id"}
 
 
@@ -129,24 +157,43 @@ def test_paging_with_next_link(graph_twin: Twin) -> None:
 
 def test_get_by_ids_and_batch(graph_twin: Twin) -> None:
     client = pipeline(graph_twin)
-    status, found = call(client, graph_twin, "POST", "directoryObjects/getByIds",
-                         {"ids": [ALICE, SP, GROUP_OUTER, "00000000-0000-4000-8000-000000000000"],
-                          "types": ["user", "group"]})
+    status, found = call(
+        client,
+        graph_twin,
+        "POST",
+        "directoryObjects/getByIds",
+        {"ids": [ALICE, SP, GROUP_OUTER, "00000000-0000-4000-8000-000000000000"], "types": ["user", "group"]},
+    )
     assert status == 200 and found["@odata.context"].endswith("#directoryObjects")
     assert {(o["@odata.type"], o["id"]) for o in found["value"]} == {
-        ("#microsoft.graph.user", ALICE), ("#microsoft.graph.group", GROUP_OUTER)}
-    status, batch = call(client, graph_twin, "POST", "$batch", {"requests": [
-        {"id": "1", "method": "GET", "url": f"/servicePrincipals(appId='{APP_ID}')?$select=id"},
-        {"id": "2", "method": "GET", "url": f"users/{BOB}"},
-        {"id": "3", "method": "GET", "url": "/groups/00000000-0000-4000-8000-000000000000"},
-    ]})
+        ("#microsoft.graph.user", ALICE),
+        ("#microsoft.graph.group", GROUP_OUTER),
+    }
+    status, batch = call(
+        client,
+        graph_twin,
+        "POST",
+        "$batch",
+        {
+            "requests": [
+                {"id": "1", "method": "GET", "url": f"/servicePrincipals(appId='{APP_ID}')?$select=id"},
+                {"id": "2", "method": "GET", "url": f"users/{BOB}"},
+                {"id": "3", "method": "GET", "url": "/groups/00000000-0000-4000-8000-000000000000"},
+            ]
+        },
+    )
     assert status == 200
     by_id = {r["id"]: r for r in batch["responses"]}
     assert by_id["1"]["status"] == 200 and by_id["1"]["body"]["id"] == SP and "appId" not in by_id["1"]["body"]
     assert by_id["2"]["body"]["userPrincipalName"] == "bob@contoso.onmicrosoft.com"
     assert by_id["3"]["status"] == 404 and by_id["3"]["body"]["error"]["code"] == "Request_ResourceNotFound"
-    status, _too_many = call(client, graph_twin, "POST", "$batch", {"requests": [
-        {"id": str(i), "method": "GET", "url": f"/users/{BOB}"} for i in range(21)]})
+    status, _too_many = call(
+        client,
+        graph_twin,
+        "POST",
+        "$batch",
+        {"requests": [{"id": str(i), "method": "GET", "url": f"/users/{BOB}"} for i in range(21)]},
+    )
     assert status == 400
 
 
@@ -184,10 +231,29 @@ def test_a_signed_in_user_reads_the_directory_but_not_policies(graph_twin: Twin)
     assert call(client, graph_twin, "GET", f"users/{BOB}")[0] == 403
 
 
-_GRAPH_SEGMENTS = ["me", "users", ALICE, "alice@contoso.onmicrosoft.com", "servicePrincipals", f"(appId='{APP_ID}')",
-                   "applications", "groups", GROUP_OUTER, "transitiveMemberOf", "federatedIdentityCredentials",
-                   "directoryObjects", "getByIds", "$batch", "identity", "conditionalAccess", "policies", "", "x",
-                   "(appId=')", "%27"]
+_GRAPH_SEGMENTS = [
+    "me",
+    "users",
+    ALICE,
+    "alice@contoso.onmicrosoft.com",
+    "servicePrincipals",
+    f"(appId='{APP_ID}')",
+    "applications",
+    "groups",
+    GROUP_OUTER,
+    "transitiveMemberOf",
+    "federatedIdentityCredentials",
+    "directoryObjects",
+    "getByIds",
+    "$batch",
+    "identity",
+    "conditionalAccess",
+    "policies",
+    "",
+    "x",
+    "(appId=')",
+    "%27",
+]
 
 
 def test_graph_handlers_never_crash(graph_twin: Twin) -> None:
@@ -206,13 +272,20 @@ def test_graph_handlers_never_crash(graph_twin: Twin) -> None:
     segments = st.lists(st.sampled_from(_GRAPH_SEGMENTS), min_size=1, max_size=5)
 
     @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(segments, st.one_of(st.none(), st.text(max_size=30), st.just("servicePrincipalNames/any(c:c eq 'x')")),
-           st.lists(segments, max_size=3), st.sampled_from(["GET", "POST"]))
+    @given(
+        segments,
+        st.one_of(st.none(), st.text(max_size=30), st.just("servicePrincipalNames/any(c:c eq 'x')")),
+        st.lists(segments, max_size=3),
+        st.sampled_from(["GET", "POST"]),
+    )
     def run(path_segments: list[str], filt: str | None, batch: list[list[str]], method: str) -> None:
         path = "/v1.0/" + "/".join(path_segments).replace("/(", "(")
         query = {} if filt is None else {"$filter": filt}
-        body = {"ids": [ALICE, 3, None], "requests": [
-            {"id": str(i), "method": "GET", "url": "/".join(b)} for i, b in enumerate(batch)] + [{"id": "x"}]}
+        body = {
+            "ids": [ALICE, 3, None],
+            "requests": [{"id": str(i), "method": "GET", "url": "/".join(b)} for i, b in enumerate(batch)]
+            + [{"id": "x"}],
+        }
         found = router.resolve(method, path)
         if found is not None:
             request = TwinRequest(method, path, query, headers, json.dumps(body).encode())

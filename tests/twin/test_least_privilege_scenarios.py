@@ -17,6 +17,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.authorization import AuthorizationManagementClient
 
 from helpers.twin_fixtures import apply_environment, session_twin
+
 from preflight.twin import Twin, decode_claims
 
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -54,8 +55,7 @@ EXPECTED = {
     "ci-sp-data-role": Expected(ALLOWED, REFUSED, ALLOWED, ALLOWED, ALL_DATA, graph_permissions=()),
     "mi-via-group": Expected(ALLOWED, REFUSED, ALLOWED, ALLOWED, ALL_DATA, graph_permissions=()),
     # no actions at all; dataActions chat/completions + deployments/read only (models/read is not among them)
-    "custom-data-only": Expected(REFUSED, REFUSED, REFUSED, REFUSED,
-                                 {"deployments": 200, "chat": 200, "models": 401}),
+    "custom-data-only": Expected(REFUSED, REFUSED, REFUSED, REFUSED, {"deployments": 200, "chat": 200, "models": 401}),
     # Speech User: the same actions as OpenAI User, data actions for Speech only
     "wrong-data-role": Expected(ALLOWED, REFUSED, ALLOWED, ALLOWED, NO_DATA),
     # AzureML Data Scientist: Microsoft.MachineLearningServices/workspaces/*/{read,action,write,delete} only
@@ -82,13 +82,22 @@ class Signed:
         return str(self.credential.get_token(scope).token)
 
     def arm_get(self, path: str, **params: str) -> requests.Response:
-        return requests.get(self.twin.base_url + path, params={"api-version": "2022-04-01", **params},
-                            headers={"Authorization": f"Bearer {self.token(ARM_SCOPE)}"},
-                            verify=str(self.twin.ca_file), timeout=10)
+        return requests.get(
+            self.twin.base_url + path,
+            params={"api-version": "2022-04-01", **params},
+            headers={"Authorization": f"Bearer {self.token(ARM_SCOPE)}"},
+            verify=str(self.twin.ca_file),
+            timeout=10,
+        )
 
     def authorization(self) -> AuthorizationManagementClient:
-        return AuthorizationManagementClient(self.credential, SUB, base_url=self.twin.base_url,
-                                             credential_scopes=[ARM_SCOPE], connection_verify=str(self.twin.ca_file))
+        return AuthorizationManagementClient(
+            self.credential,
+            SUB,
+            base_url=self.twin.base_url,
+            credential_scopes=[ARM_SCOPE],
+            connection_verify=str(self.twin.ca_file),
+        )
 
 
 def _credential(twin: Twin) -> Any:
@@ -128,8 +137,13 @@ def status_of(call: Any) -> int:
 
 def _resource_parts(resource_id: str) -> dict[str, str]:
     parts = resource_id.strip("/").split("/")
-    return {"resource_group_name": parts[3], "resource_provider_namespace": parts[5], "parent_resource_path": "",
-            "resource_type": parts[6], "resource_name": parts[7]}
+    return {
+        "resource_group_name": parts[3],
+        "resource_provider_namespace": parts[5],
+        "parent_resource_path": "",
+        "resource_type": parts[6],
+        "resource_name": parts[7],
+    }
 
 
 SCENARIOS = sorted(EXPECTED)
@@ -140,8 +154,12 @@ def test_authorization_reads_answer_as_azure_does(signed: Signed) -> None:
     expected = EXPECTED[signed.name]
     client = signed.authorization()
     oid = decode_claims(signed.token(ARM_SCOPE))["oid"]
-    assert status_of(lambda: client.role_assignments.list_for_scope(
-        signed.target, filter=f"atScope() and assignedTo('{oid}')")) == expected.role_assignments
+    assert (
+        status_of(
+            lambda: client.role_assignments.list_for_scope(signed.target, filter=f"atScope() and assignedTo('{oid}')")
+        )
+        == expected.role_assignments
+    )
     assert status_of(lambda: client.deny_assignments.list_for_scope(signed.target)) == expected.deny_assignments
     assert status_of(lambda: client.role_definitions.list(signed.target)) == expected.role_definitions
     # reading one definition by id at the target (not at the subscription, where a role held on the account
@@ -178,7 +196,8 @@ def test_the_permissions_api_names_the_roles_blocks(signed: Signed) -> None:
     if signed.name == "custom-data-only":
         assert actions == set() and data_actions == {
             "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action",
-            "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read"}
+            "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read",
+        }
     if signed.name == "cs-user-subscription":
         assert "Microsoft.CognitiveServices/*" in data_actions  # inherited from the subscription
         assert not any(a.startswith("Microsoft.Authorization") for a in actions)
@@ -189,9 +208,14 @@ def _data_call(signed: Signed, call: str) -> requests.Response:
     base = account["properties"]["endpoint"]
     headers = {"Authorization": f"Bearer {signed.token(COGNITIVE_SCOPE)}"}
     if call == "chat":
-        return requests.post(base + "openai/deployments/gpt-4o/chat/completions", params=API, headers=headers,
-                             json={"messages": [{"role": "user", "content": "hi"}]}, verify=str(signed.twin.ca_file),
-                             timeout=10)
+        return requests.post(
+            base + "openai/deployments/gpt-4o/chat/completions",
+            params=API,
+            headers=headers,
+            json={"messages": [{"role": "user", "content": "hi"}]},
+            verify=str(signed.twin.ca_file),
+            timeout=10,
+        )
     path = {"deployments": "openai/deployments", "models": "openai/models"}[call]
     return requests.get(base + path, params=API, headers=headers, verify=str(signed.twin.ca_file), timeout=10)
 
@@ -207,16 +231,19 @@ def test_the_data_plane_answers_as_azure_does(signed: Signed, call: str) -> None
         assert answer.json()["error"]["code"] == "PermissionDenied"
 
 
-@pytest.mark.parametrize("signed", [n for n in SCENARIOS if EXPECTED[n].graph_permissions is not None],
-                         indirect=True)
+@pytest.mark.parametrize("signed", [n for n in SCENARIOS if EXPECTED[n].graph_permissions is not None], indirect=True)
 def test_workload_identities_cannot_read_the_directory(signed: Signed) -> None:
     token = signed.token(GRAPH_SCOPE)
     claims = decode_claims(token)
     assert list(claims.get("roles") or []) == list(EXPECTED[signed.name].graph_permissions or ())
 
     def graph(path: str) -> requests.Response:
-        return requests.get(f"{signed.twin.base_url}/v1.0/{path}", headers={"Authorization": f"Bearer {token}"},
-                            verify=str(signed.twin.ca_file), timeout=10)
+        return requests.get(
+            f"{signed.twin.base_url}/v1.0/{path}",
+            headers={"Authorization": f"Bearer {token}"},
+            verify=str(signed.twin.ca_file),
+            timeout=10,
+        )
 
     for path in ("servicePrincipals?$filter=servicePrincipalType eq 'Application'", "users", "groups"):
         answer = graph(path)
@@ -234,19 +261,26 @@ def test_no_scenario_gives_an_extra_read() -> None:
     for name in SCENARIOS:
         doc = load_scenario(name)
         assert len(doc["roleAssignments"]) == 1, name
-        assert doc["roleAssignments"][0]["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] != \
-            "acdd72a7-3385-48ef-bd42-f606fba81ae7", name  # Reader
+        assert (
+            doc["roleAssignments"][0]["properties"]["roleDefinitionId"].rsplit("/", 1)[-1]
+            != "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+        ), name  # Reader
 
 
 # ---------------------------------------------------------------------------------- the audit: reads without checks
 
+
 def _resource_graph(signed: Signed) -> list[dict[str, Any]]:
     from preflight.azure.resource_graph import role_assignments_query
 
-    answer = requests.post(signed.twin.base_url + "/providers/Microsoft.ResourceGraph/resources",
-                           params={"api-version": "2022-10-01"}, json={"query": role_assignments_query()},
-                           headers={"Authorization": f"Bearer {signed.token(ARM_SCOPE)}"},
-                           verify=str(signed.twin.ca_file), timeout=10)
+    answer = requests.post(
+        signed.twin.base_url + "/providers/Microsoft.ResourceGraph/resources",
+        params={"api-version": "2022-10-01"},
+        json={"query": role_assignments_query()},
+        headers={"Authorization": f"Bearer {signed.token(ARM_SCOPE)}"},
+        verify=str(signed.twin.ca_file),
+        timeout=10,
+    )
     assert answer.status_code == 200, answer.text
     return list(answer.json()["data"])
 

@@ -8,11 +8,16 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def test_token_request_keeps_what_was_asked_not_the_proof() -> None:
-    body = b"client_id=app&grant_type=client_credentials&scope=https%3A%2F%2Fmanagement.azure.com%2F.default" \
-           b"&client_secret=s3cr3t-value&client_assertion=eyJhbGciOi"
+    body = (
+        b"client_id=app&grant_type=client_credentials&scope=https%3A%2F%2Fmanagement.azure.com%2F.default"
+        b"&client_secret=s3cr3t-value&client_assertion=eyJhbGciOi"
+    )
     summary = body_summary("POST", FORM + "; charset=utf-8", body)
-    assert summary == {"grant_type": "client_credentials", "scope": "https://management.azure.com/.default",
-                       "client_id": "app"}
+    assert summary == {
+        "grant_type": "client_credentials",
+        "scope": "https://management.azure.com/.default",
+        "client_id": "app",
+    }
     assert "s3cr3t" not in repr(summary) and "eyJ" not in repr(summary)
 
 

@@ -16,6 +16,7 @@ from azure.identity import (
     DefaultAzureCredential,
     ManagedIdentityCredential,
 )
+
 from helpers.twin_fixtures import IDS, MI_RESOURCE_ID, apply_environment, core_scenario
 
 from preflight.twin import Twin, decode_claims
@@ -58,11 +59,17 @@ def test_app_service_wrong_client_id_is_unavailable(core_twin: Twin, core_env: d
 def test_app_service_rejects_a_wrong_identity_header(core_twin: Twin, core_env: dict[str, str]) -> None:
     url = core_env["IDENTITY_ENDPOINT"]
     params = {"api-version": "2019-08-01", "resource": "https://management.azure.com"}
-    bad = requests.get(url, params=params, headers={"X-IDENTITY-HEADER": "nope"}, verify=str(core_twin.ca_file),
-                       timeout=5)
+    bad = requests.get(
+        url, params=params, headers={"X-IDENTITY-HEADER": "nope"}, verify=str(core_twin.ca_file), timeout=5
+    )
     assert bad.status_code == 401 and bad.json()["statusCode"] == 401
-    good = requests.get(url, params=params, headers={"X-IDENTITY-HEADER": core_env["IDENTITY_HEADER"]},
-                        verify=str(core_twin.ca_file), timeout=5)
+    good = requests.get(
+        url,
+        params=params,
+        headers={"X-IDENTITY-HEADER": core_env["IDENTITY_HEADER"]},
+        verify=str(core_twin.ca_file),
+        timeout=5,
+    )
     body = good.json()
     assert set(body) == {"access_token", "expires_on", "resource", "token_type", "client_id"}
     assert isinstance(body["expires_on"], str) and body["expires_on"].isdigit()
@@ -85,8 +92,9 @@ def test_imds_answer_shape_and_metadata_header(core_twin: Twin, monkeypatch: pyt
     missing = requests.get(url, params=params, verify=str(core_twin.ca_file), timeout=5)
     assert missing.status_code == 400
     assert missing.json() == {"error": "invalid_request", "error_description": "Required metadata header not specified"}
-    body = requests.get(url, params=params, headers={"Metadata": "true"}, verify=str(core_twin.ca_file),
-                        timeout=5).json()
+    body = requests.get(
+        url, params=params, headers={"Metadata": "true"}, verify=str(core_twin.ca_file), timeout=5
+    ).json()
     assert {"access_token", "expires_in", "expires_on", "resource", "token_type", "client_id"} <= set(body)
     assert body["resource"] == "https://management.azure.com/"
     assert decode_claims(body["access_token"])["aud"] == "https://management.azure.com/"
@@ -116,10 +124,17 @@ def test_unknown_resource(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_forced_error_applies_to_managed_identity(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    body = {"error": "invalid_request", "error_description": "AADSTS53003: Access has been blocked by Conditional "
-            "Access policies.", "error_codes": [53003]}
-    _use(core_twin, monkeypatch, signIn={"managedIdentity": IMDS},
-         tokenErrors=[{"match": {"grantType": "managed_identity"}, "status": 400, "body": body}])
+    body = {
+        "error": "invalid_request",
+        "error_description": "AADSTS53003: Access has been blocked by Conditional Access policies.",
+        "error_codes": [53003],
+    }
+    _use(
+        core_twin,
+        monkeypatch,
+        signIn={"managedIdentity": IMDS},
+        tokenErrors=[{"match": {"grantType": "managed_identity"}, "status": 400, "body": body}],
+    )
     with pytest.raises((CredentialUnavailableError, ClientAuthenticationError), match="AADSTS53003"):
         ManagedIdentityCredential().get_token(ARM)
 
@@ -138,8 +153,9 @@ def test_default_credential_imds_style(core_twin: Twin, monkeypatch: pytest.Monk
 
 
 @pytest.mark.parametrize("style", ["appService", "imds", None])
-def test_nothing_ever_dials_the_link_local_imds(core_twin: Twin, monkeypatch: pytest.MonkeyPatch,
-                                                style: str | None) -> None:
+def test_nothing_ever_dials_the_link_local_imds(
+    core_twin: Twin, monkeypatch: pytest.MonkeyPatch, style: str | None
+) -> None:
     import socket
 
     mi = None if style is None else {**IMDS, "style": style}

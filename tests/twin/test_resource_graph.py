@@ -11,6 +11,7 @@ import pytest
 from azure.core import PipelineClient
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
 from azure.core.rest import HttpRequest
+
 from helpers.twin_fixtures import session_twin
 from helpers.twin_world import (
     ACCOUNT,
@@ -55,8 +56,9 @@ def client(twin: Twin) -> PipelineClient[Any, Any]:
     cached = _CLIENTS.get(id(twin))
     if cached is None or cached[0] is not twin.scenario:
         policy = BearerTokenCredentialPolicy(credential(twin), "https://management.azure.com/.default")
-        pipeline = PipelineClient(twin.base_url, policies=[RetryPolicy(retry_total=0), policy],
-                                  connection_verify=str(twin.ca_file))
+        pipeline = PipelineClient(
+            twin.base_url, policies=[RetryPolicy(retry_total=0), policy], connection_verify=str(twin.ca_file)
+        )
         cached = _CLIENTS[id(twin)] = (twin.scenario, pipeline)
     return cached[1]
 
@@ -89,8 +91,10 @@ def test_builders_produce_the_documented_queries() -> None:
     assert role_assignments_query() == ROLE_ASSIGNMENTS_QUERY
     assert accounts_query() == ACCOUNTS_QUERY
     q = role_assignments_query([SP, "o'brien"], [RG])
-    assert q == (ROLE_ASSIGNMENTS_QUERY + f" | where properties.principalId in~ ('{SP}', 'o\\'brien')"
-                 f" | where properties.scope in~ ('{RG}')")
+    assert q == (
+        ROLE_ASSIGNMENTS_QUERY + f" | where properties.principalId in~ ('{SP}', 'o\\'brien')"
+        f" | where properties.scope in~ ('{RG}')"
+    )
     parsed = parse_query(q)
     assert parsed is not None and parsed.wheres[0][2] == [SP, "o'brien"]
     # matched loosely: case, spacing, quotes
@@ -153,11 +157,17 @@ def test_unknown_queries_get_the_real_400(rg_twin: Twin) -> None:
 def test_api_version_and_token_are_required(rg_twin: Twin) -> None:
     import requests
 
-    answer = requests.post(rg_twin.base_url + PATH, json={"query": ACCOUNTS_QUERY}, verify=str(rg_twin.ca_file),
-                           timeout=5)
+    answer = requests.post(
+        rg_twin.base_url + PATH, json={"query": ACCOUNTS_QUERY}, verify=str(rg_twin.ca_file), timeout=5
+    )
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "MissingApiVersionParameter"
-    answer = requests.post(rg_twin.base_url + PATH, params={"api-version": "2021-03-01"},
-                           json={"query": ACCOUNTS_QUERY}, verify=str(rg_twin.ca_file), timeout=5)
+    answer = requests.post(
+        rg_twin.base_url + PATH,
+        params={"api-version": "2021-03-01"},
+        json={"query": ACCOUNTS_QUERY},
+        verify=str(rg_twin.ca_file),
+        timeout=5,
+    )
     assert answer.status_code == 401
     assert query(rg_twin, {"query": ACCOUNTS_QUERY}, api_version="2021-03-01")[0] == 200
 
@@ -176,6 +186,7 @@ def test_subscriptions_with_management_group_ancestry(rg_twin: Twin) -> None:
 
 # ------------------------------------------------------------------------------------------------ summarize
 
+
 def test_aggregated_query_packs_every_assignment_once_one_row_per_subscription(rg_twin: Twin) -> None:
     from preflight.azure.resource_graph import role_assignments_summary_query
 
@@ -191,8 +202,9 @@ def test_aggregated_query_packs_every_assignment_once_one_row_per_subscription(r
     assert all(set(a) == {"id", "properties"} for a in packed)
     by_id = {r["id"]: r for r in plain}
     assert all(a["properties"] == by_id[a["id"]]["properties"] for a in packed)
-    assert all(a["id"].split("/")[2] == r["subscriptionId"] for r in rows if r["subscriptionId"]
-               for a in r["assignments"])
+    assert all(
+        a["id"].split("/")[2] == r["subscriptionId"] for r in rows if r["subscriptionId"] for a in r["assignments"]
+    )
     # the whole answer in one page when the page size allows: the point of aggregating
     rg_twin.use(world())
     status, page = query(rg_twin, {"query": q, "options": {"$top": 1000}})
@@ -201,21 +213,30 @@ def test_aggregated_query_packs_every_assignment_once_one_row_per_subscription(r
 
 def test_summarize_subset_semantics(rg_twin: Twin) -> None:
     base = ROLE_ASSIGNMENTS_QUERY
-    rows, _ = all_rows(rg_twin, {"query": base + " | summarize make_list(id) by subscriptionId | order by subscriptionId"})
+    rows, _ = all_rows(
+        rg_twin, {"query": base + " | summarize make_list(id) by subscriptionId | order by subscriptionId"}
+    )
     assert list(rows[0]) == ["subscriptionId", "list_id"]  # KQL's default name
     keys = [r["subscriptionId"] for r in rows]
     assert keys == sorted(keys, reverse=True) and len(keys) == 3  # order by without asc: descending, as in KQL
-    rows, _ = all_rows(rg_twin, {"query": base + " | summarize c = count(), ids = make_list(bag_pack('i', id), 1) "
-                                                 "by subscriptionId | sort by c asc"})
+    rows, _ = all_rows(
+        rg_twin,
+        {
+            "query": base + " | summarize c = count(), ids = make_list(bag_pack('i', id), 1) "
+            "by subscriptionId | sort by c asc"
+        },
+    )
     assert all(len(r["ids"]) == 1 and set(r["ids"][0]) == {"i"} for r in rows)  # maxSize honoured
     counts = [r["c"] for r in rows]
     assert counts == sorted(counts) and sum(counts) == 7
-    for bad in (" | summarize make_list(pack('id', id)) by subscriptionId",  # an expression needs a name
-                " | summarize x = make_list(id) by properties",  # no grouping by a dynamic column
-                " | summarize x = make_set(id) by subscriptionId",  # not in the twin's subset
-                " | summarize x = make_list(pack('id', nosuch)) by subscriptionId",
-                " | summarize x = make_list(id) by subscriptionId | order by nosuch",
-                " | summarize x = make_list(id) by subscriptionId | where x != ''"):
+    for bad in (
+        " | summarize make_list(pack('id', id)) by subscriptionId",  # an expression needs a name
+        " | summarize x = make_list(id) by properties",  # no grouping by a dynamic column
+        " | summarize x = make_set(id) by subscriptionId",  # not in the twin's subset
+        " | summarize x = make_list(pack('id', nosuch)) by subscriptionId",
+        " | summarize x = make_list(id) by subscriptionId | order by nosuch",
+        " | summarize x = make_list(id) by subscriptionId | where x != ''",
+    ):
         status, body = query(rg_twin, {"query": base + bad})
         assert status == 400 and body["error"]["details"][0]["code"] == "InvalidQuery", bad
 
@@ -254,4 +275,6 @@ def test_management_group_assignment_rows_have_no_subscription_or_resource_group
     rows, _ = all_rows(rg_twin, {"query": role_assignments_query(scopes=[CORP_MG])})
     assert rows and all((r["subscriptionId"], r["resourceGroup"]) == ("", "") for r in rows)
     rows, _ = all_rows(rg_twin, {"query": role_assignments_query(scopes=[RG])})
-    assert rows and all(r["subscriptionId"] == SUB and r["resourceGroup"] == RG.rsplit("/", 1)[-1].lower() for r in rows)
+    assert rows and all(
+        r["subscriptionId"] == SUB and r["resourceGroup"] == RG.rsplit("/", 1)[-1].lower() for r in rows
+    )

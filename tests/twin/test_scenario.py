@@ -8,17 +8,42 @@ from pathlib import Path
 import pytest
 
 from helpers.twin_world import ACCOUNT, ALICE, OPENAI_USER, SUB, TENANT, world
+
 from preflight.twin import roles
 from preflight.twin.scenario import (
-    ScenarioError, bind_endpoints, builtin_scenario_text, iso_time, list_scenarios, load_scenario, parse_time,
+    ScenarioError,
+    bind_endpoints,
+    builtin_scenario_text,
+    iso_time,
+    list_scenarios,
+    load_scenario,
+    parse_time,
 )
 
-BUILT_INS = {"healthy", "owner-without-data-role", "no-custom-subdomain", "sp-expired-secret", "sp-missing",
-             "mfa-required", "ca-blocked", "wrong-tenant", "propagation-pending", "deny-assignment",
-             "group-assignment", "network-blocked", "throttled", "no-credentials",
-             # least privilege (issue 15): tests/twin/test_least_privilege_scenarios.py
-             "dev-data-role-only", "cs-user-subscription", "ci-sp-data-role", "mi-via-group", "custom-data-only",
-             "wrong-data-role", "ml-data-scientist"}
+BUILT_INS = {
+    "healthy",
+    "owner-without-data-role",
+    "no-custom-subdomain",
+    "sp-expired-secret",
+    "sp-missing",
+    "mfa-required",
+    "ca-blocked",
+    "wrong-tenant",
+    "propagation-pending",
+    "deny-assignment",
+    "group-assignment",
+    "network-blocked",
+    "throttled",
+    "no-credentials",
+    # least privilege (issue 15): tests/twin/test_least_privilege_scenarios.py
+    "dev-data-role-only",
+    "cs-user-subscription",
+    "ci-sp-data-role",
+    "mi-via-group",
+    "custom-data-only",
+    "wrong-data-role",
+    "ml-data-scientist",
+}
 
 
 def test_every_promised_builtin_is_listed() -> None:
@@ -53,7 +78,8 @@ def test_role_names_resolve_to_the_shipped_definitions() -> None:
     doc = load_scenario(world())
     ra = next(r for r in doc["roleAssignments"] if r["properties"]["scope"] == ACCOUNT)
     assert ra["properties"]["roleDefinitionId"] == (
-        f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_USER}")
+        f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_USER}"
+    )
     assert ra["properties"]["principalType"] == "Group"  # looked up in the directory
     mg = next(r for r in doc["roleAssignments"] if r["properties"]["scope"].startswith("/providers/"))
     assert mg["properties"]["roleDefinitionId"].startswith("/providers/Microsoft.Authorization/roleDefinitions/")
@@ -61,10 +87,19 @@ def test_role_names_resolve_to_the_shipped_definitions() -> None:
 
 def test_shipped_roles_are_in_arm_shape() -> None:
     names = set(roles.builtin_role_names())
-    for wanted in ("Owner", "Contributor", "Reader", "User Access Administrator",
-                   "Role Based Access Control Administrator", "Cognitive Services User",
-                   "Cognitive Services Contributor", "Cognitive Services OpenAI User",
-                   "Cognitive Services OpenAI Contributor", "Azure AI Developer", "AzureML Data Scientist"):
+    for wanted in (
+        "Owner",
+        "Contributor",
+        "Reader",
+        "User Access Administrator",
+        "Role Based Access Control Administrator",
+        "Cognitive Services User",
+        "Cognitive Services Contributor",
+        "Cognitive Services OpenAI User",
+        "Cognitive Services OpenAI Contributor",
+        "Azure AI Developer",
+        "AzureML Data Scientist",
+    ):
         assert wanted in names
     owner = roles.find_builtin("owner")
     assert owner is not None and owner["properties"]["type"] == "BuiltInRole"
@@ -82,29 +117,44 @@ def test_relative_times_resolve_against_now() -> None:
     assert parse_time("2024-05-01T10:00:00.0000000Z") == parse_time("2024-05-01T10:00:00Z")
 
 
-@pytest.mark.parametrize(("mutate", "path"), [
-    (lambda d: d.update(subscriptionz=[]), "subscriptionz: unknown top-level key"),
-    (lambda d: d.pop("tenant"), "tenant: required"),
-    (lambda d: d["roleAssignments"][2]["properties"].pop("scope"), "roleAssignments[2].properties.scope: required"),
-    (lambda d: d["roleAssignments"][0]["properties"].update(roleDefinitionId="Reeder"),
-     "roleAssignments[0].properties.roleDefinitionId"),
-    (lambda d: d["resources"][0].update(id="/subscriptions/x/bad"), "resources[0].id"),
-    (lambda d: d["resourceGroups"].pop(0), "resources[0].id: resource group"),
-    (lambda d: d["options"].update(pageSize=0), "options.pageSize"),
-    (lambda d: d["options"].update(colour="red"), "options.colour: unknown option"),
-    (lambda d: d["directory"].update(userz=[]), "directory.userz: unknown key"),
-    (lambda d: d["directory"]["memberships"].update({"nope": []}), "directory.memberships.nope"),
-    (lambda d: d["managementGroups"][1]["x-twin-subscriptions"].append("missing-sub"),
-     "managementGroups[1].x-twin-subscriptions[2]"),
-    (lambda d: d.update(target={"resourceId": "/subscriptions/x/resourceGroups/y/providers/A/b/c"}),
-     "target.resourceId"),
-    (lambda d: d.update(target={"colour": 1}), "target.colour: unknown key"),
-    (lambda d: d["roleDefinitions"].append("Not A Role") if "roleDefinitions" in d else d.update(
-        roleDefinitions=["Not A Role"]), "roleDefinitions[0]"),
-    (lambda d: d["signIn"].update(azureCli={"loggedIn": "yes"}), "signIn.azureCli.loggedIn"),
-    (lambda d: d.update(faults=[{"match": {"service": "arm"}, "status": 429, "bogus": 1}]), "faults[0].bogus"),
-    (lambda d: d.update(tokenErrors=[{"status": 400}]), "tokenErrors[0].body"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "path"),
+    [
+        (lambda d: d.update(subscriptionz=[]), "subscriptionz: unknown top-level key"),
+        (lambda d: d.pop("tenant"), "tenant: required"),
+        (lambda d: d["roleAssignments"][2]["properties"].pop("scope"), "roleAssignments[2].properties.scope: required"),
+        (
+            lambda d: d["roleAssignments"][0]["properties"].update(roleDefinitionId="Reeder"),
+            "roleAssignments[0].properties.roleDefinitionId",
+        ),
+        (lambda d: d["resources"][0].update(id="/subscriptions/x/bad"), "resources[0].id"),
+        (lambda d: d["resourceGroups"].pop(0), "resources[0].id: resource group"),
+        (lambda d: d["options"].update(pageSize=0), "options.pageSize"),
+        (lambda d: d["options"].update(colour="red"), "options.colour: unknown option"),
+        (lambda d: d["directory"].update(userz=[]), "directory.userz: unknown key"),
+        (lambda d: d["directory"]["memberships"].update({"nope": []}), "directory.memberships.nope"),
+        (
+            lambda d: d["managementGroups"][1]["x-twin-subscriptions"].append("missing-sub"),
+            "managementGroups[1].x-twin-subscriptions[2]",
+        ),
+        (
+            lambda d: d.update(target={"resourceId": "/subscriptions/x/resourceGroups/y/providers/A/b/c"}),
+            "target.resourceId",
+        ),
+        (lambda d: d.update(target={"colour": 1}), "target.colour: unknown key"),
+        (
+            lambda d: (
+                d["roleDefinitions"].append("Not A Role")
+                if "roleDefinitions" in d
+                else d.update(roleDefinitions=["Not A Role"])
+            ),
+            "roleDefinitions[0]",
+        ),
+        (lambda d: d["signIn"].update(azureCli={"loggedIn": "yes"}), "signIn.azureCli.loggedIn"),
+        (lambda d: d.update(faults=[{"match": {"service": "arm"}, "status": 429, "bogus": 1}]), "faults[0].bogus"),
+        (lambda d: d.update(tokenErrors=[{"status": 400}]), "tokenErrors[0].body"),
+    ],
+)
 def test_invalid_scenarios_name_the_bad_key(mutate: object, path: str) -> None:
     doc = world()
     mutate(doc)  # type: ignore[operator]
@@ -128,7 +178,9 @@ def test_bind_endpoints_rewrites_accounts_and_target() -> None:
     bound = bind_endpoints(doc, "https://127.0.0.1:9")
     account = next(r for r in bound["resources"] if r["id"] == ACCOUNT)
     assert account["properties"]["endpoint"] == "https://127.0.0.1:9/dataplane/contoso-openai/"
-    assert account["properties"]["endpoints"] == {"OpenAI Language Model Instance API": account["properties"]["endpoint"]}
+    assert account["properties"]["endpoints"] == {
+        "OpenAI Language Model Instance API": account["properties"]["endpoint"]
+    }
     assert account["x-twin-originalEndpoint"] == "https://contoso-openai.openai.azure.com/"
     assert bound["target"]["endpoint"] == account["properties"]["endpoint"]
     assert doc["resources"][0]["properties"]["endpoint"] == "https://contoso-openai.openai.azure.com/"  # copy

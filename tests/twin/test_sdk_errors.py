@@ -20,6 +20,7 @@ from azure.mgmt.resource.subscriptions import SubscriptionClient
 
 from helpers.twin_fixtures import apply_environment, session_twin
 from helpers.twin_world import ACCOUNT, APP_ID, RG, SECRET, SUB, TENANT, arm_kwargs, credential, world
+
 from preflight.twin import Twin, tokens
 
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -69,9 +70,11 @@ def test_wrong_audience_through_every_management_client(sdk_twin: Twin) -> None:
             call()
         code, message = _arm_error(info)
         assert code == "InvalidAuthenticationTokenAudience"
-        assert message.startswith("The access token has been obtained for wrong audience or resource "
-                                  "'https://graph.microsoft.com'. It should exactly match with one of the allowed "
-                                  "audiences ")
+        assert message.startswith(
+            "The access token has been obtained for wrong audience or resource "
+            "'https://graph.microsoft.com'. It should exactly match with one of the allowed "
+            "audiences "
+        )
         assert info.value.status_code == 401
 
 
@@ -92,22 +95,30 @@ def test_expired_token(sdk_twin: Twin) -> None:
 
 def test_token_from_another_tenant(sdk_twin: Twin) -> None:
     alice = next(u for u in sdk_twin.scenario["directory"]["users"] if u["userPrincipalName"].startswith("alice"))
-    claims = tokens.user_claims(tenant_id=OTHER_TENANT, audience="https://management.azure.com", user=alice,
-                                client_id=tokens.AZURE_CLI_APP_ID, base_url=sdk_twin.base_url,
-                                now=sdk_twin.server.now())
+    claims = tokens.user_claims(
+        tenant_id=OTHER_TENANT,
+        audience="https://management.azure.com",
+        user=alice,
+        client_id=tokens.AZURE_CLI_APP_ID,
+        base_url=sdk_twin.base_url,
+        now=sdk_twin.server.now(),
+    )
     foreign = Static(sdk_twin.server.issuer.sign(claims))
     kwargs = {**arm_kwargs(sdk_twin), "retry_total": 0}
     assert list(SubscriptionClient(foreign, **kwargs).subscriptions.list()) == []  # tenant-level: none of its own
-    for call in (lambda: list(ResourceManagementClient(foreign, SUB, **kwargs).resource_groups.list()),
-                 lambda: CognitiveServicesManagementClient(foreign, SUB, **kwargs).accounts.get("rg-ai",
-                                                                                               "contoso-openai")):
+    for call in (
+        lambda: list(ResourceManagementClient(foreign, SUB, **kwargs).resource_groups.list()),
+        lambda: CognitiveServicesManagementClient(foreign, SUB, **kwargs).accounts.get("rg-ai", "contoso-openai"),
+    ):
         with pytest.raises(ClientAuthenticationError) as info:
             call()
         code, message = _arm_error(info)
         assert code == "InvalidAuthenticationTokenTenant"
-        assert message.startswith(f"The access token is from the wrong issuer 'https://sts.windows.net/{OTHER_TENANT}/'. "
-                                  f"It must match the tenant 'https://sts.windows.net/{TENANT}/' associated with "
-                                  "this subscription.")
+        assert message.startswith(
+            f"The access token is from the wrong issuer 'https://sts.windows.net/{OTHER_TENANT}/'. "
+            f"It must match the tenant 'https://sts.windows.net/{TENANT}/' associated with "
+            "this subscription."
+        )
 
 
 def test_authorization_failed_through_the_authorization_client(sdk_twin: Twin) -> None:
@@ -120,29 +131,41 @@ def test_authorization_failed_through_the_authorization_client(sdk_twin: Twin) -
     assert info.value.status_code == 403
     code, message = _arm_error(info)
     assert code == "AuthorizationFailed"
-    assert message.startswith(f"The client '{APP_ID}' with object id ") and \
-        "'Microsoft.Authorization/roleAssignments/read' over scope" in message
+    assert (
+        message.startswith(f"The client '{APP_ID}' with object id ")
+        and "'Microsoft.Authorization/roleAssignments/read' over scope" in message
+    )
 
 
 def test_unknown_tenant_through_the_credentials(sdk_twin: Twin, tmp_path: Path) -> None:
     """MSAL's credentials fetch the tenant's OIDC metadata first, which Entra refuses with AADSTS90002 — the SDK
     reports it as an authority problem; the workload-identity path posts directly and carries the code."""
-    kw = {"authority": sdk_twin.base_url, "disable_instance_discovery": True,
-          "connection_verify": str(sdk_twin.ca_file), "retry_total": 0}
-    with pytest.raises(ClientAuthenticationError, match=f"Unable to get authority configuration for "
-                                                        f"{re.escape(sdk_twin.base_url)}/{UNKNOWN_TENANT}"):
+    kw = {
+        "authority": sdk_twin.base_url,
+        "disable_instance_discovery": True,
+        "connection_verify": str(sdk_twin.ca_file),
+        "retry_total": 0,
+    }
+    with pytest.raises(
+        ClientAuthenticationError,
+        match=f"Unable to get authority configuration for {re.escape(sdk_twin.base_url)}/{UNKNOWN_TENANT}",
+    ):
         ClientSecretCredential(UNKNOWN_TENANT, APP_ID, SECRET, **kw).get_token(ARM_SCOPE)
     token_file = tmp_path / "assertion"
-    token_file.write_text(sdk_twin.federated_token(issuer="https://token.actions.githubusercontent.com",
-                                                   subject="repo:contoso/app:ref:refs/heads/main"))
+    token_file.write_text(
+        sdk_twin.federated_token(
+            issuer="https://token.actions.githubusercontent.com", subject="repo:contoso/app:ref:refs/heads/main"
+        )
+    )
     wi = WorkloadIdentityCredential(tenant_id=UNKNOWN_TENANT, client_id=APP_ID, token_file_path=str(token_file), **kw)
     with pytest.raises(ClientAuthenticationError, match=f"AADSTS90002: Tenant '{UNKNOWN_TENANT}' not found") as info:
         wi.get_token(ARM_SCOPE)
     assert info.value.response is not None and info.value.response.json()["error_codes"] == [90002]
 
 
-def test_default_credential_stops_at_a_failing_environment_secret(sdk_twin: Twin,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_credential_stops_at_a_failing_environment_secret(
+    sdk_twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """DefaultAzureCredential: a configured but failing EnvironmentCredential ends the chain with the AADSTS
     error (it does not fall through to the next credential)."""
     apply_environment(monkeypatch, sdk_twin.environment(sign_in=False))
@@ -156,10 +179,14 @@ def test_default_credential_stops_at_a_failing_environment_secret(sdk_twin: Twin
     assert not any(e.service == "managed_identity" for e in sdk_twin.requests())  # the chain stopped there
 
 
-CA_BLOCK = {"error": "invalid_grant", "error_codes": [53003], "suberror": "message_only",
-            "error_description": "AADSTS53003: Access has been blocked by Conditional Access policies. The access "
-                                 "policy does not allow token issuance.\r\nTrace ID: t\r\nCorrelation ID: c\r\n"
-                                 "Timestamp: 2026-01-01 00:00:00Z"}
+CA_BLOCK = {
+    "error": "invalid_grant",
+    "error_codes": [53003],
+    "suberror": "message_only",
+    "error_description": "AADSTS53003: Access has been blocked by Conditional Access policies. The access "
+    "policy does not allow token issuance.\r\nTrace ID: t\r\nCorrelation ID: c\r\n"
+    "Timestamp: 2026-01-01 00:00:00Z",
+}
 
 
 def test_forced_errors_match_by_grant_type_and_principal(sdk_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -188,8 +215,14 @@ def test_sdk_waits_for_retry_after_before_retrying(sdk_twin: Twin) -> None:
     """A 429 with ``Retry-After: 1`` on ARM: the client retries after (at least) the second the header asks for,
     and the request log shows the throttled request, its fault and the retry."""
     doc = world()
-    doc["faults"] = [{"match": {"service": "arm", "method": "GET", "path": "/accounts/contoso-openai$"},
-                      "status": 429, "retryAfter": 1, "count": 1}]
+    doc["faults"] = [
+        {
+            "match": {"service": "arm", "method": "GET", "path": "/accounts/contoso-openai$"},
+            "status": 429,
+            "retryAfter": 1,
+            "count": 1,
+        }
+    ]
     sdk_twin.use(doc)
     client = CognitiveServicesManagementClient(credential(sdk_twin), SUB, **arm_kwargs(sdk_twin))
     assert client.accounts.get("rg-ai", "contoso-openai").name == "contoso-openai"

@@ -18,9 +18,10 @@ import requests
 from azure.core.exceptions import AzureError
 from azure.identity import ClientSecretCredential
 from cryptography import x509
-from helpers.twin_fixtures import IDS, SECRET, core_scenario
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from helpers.twin_fixtures import IDS, SECRET, core_scenario
 
 from preflight.twin import Twin, faults, signin
 from preflight.twin.http import ARM, DATA_PLANE, GRAPH, AuthError, TwinRequest
@@ -30,22 +31,38 @@ ARM_SCOPE = "https://management.azure.com/.default"
 
 
 def _get(twin: Twin, path: str, **kwargs: object) -> requests.Response:
-    return requests.get(twin.base_url + path, verify=str(twin.ca_file), timeout=kwargs.pop("timeout", 5),  # type: ignore[arg-type]
-                        **kwargs)  # type: ignore[arg-type]
+    return requests.get(
+        twin.base_url + path,
+        verify=str(twin.ca_file),
+        timeout=kwargs.pop("timeout", 5),  # type: ignore[arg-type]
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def _token(twin: Twin, scope: str = ARM_SCOPE) -> str:
-    cred = ClientSecretCredential(IDS["tenant"], IDS["secret_app"], SECRET, authority=twin.base_url,
-                                  disable_instance_discovery=True, connection_verify=str(twin.ca_file), retry_total=0)
+    cred = ClientSecretCredential(
+        IDS["tenant"],
+        IDS["secret_app"],
+        SECRET,
+        authority=twin.base_url,
+        disable_instance_discovery=True,
+        connection_verify=str(twin.ca_file),
+        retry_total=0,
+    )
     return cred.get_token(scope).token
 
 
 # ------------------------------------------------------------------------------------------------ parsing
 
+
 def test_parse_request_follows_the_contract() -> None:
-    req = parse_request("get", "/subscriptions/S//providers/Microsoft.Authorization//permissions"
-                               "?API-Version=2022-04-01&%24filter=atScope%28%29+and+x%20eq%20%27a%2Fb%27",
-                        {"Authorization": "Bearer x", "X-Ms-Thing": "1"}, b"")
+    req = parse_request(
+        "get",
+        "/subscriptions/S//providers/Microsoft.Authorization//permissions"
+        "?API-Version=2022-04-01&%24filter=atScope%28%29+and+x%20eq%20%27a%2Fb%27",
+        {"Authorization": "Bearer x", "X-Ms-Thing": "1"},
+        b"",
+    )
     assert req.method == "GET"
     assert req.path == "/subscriptions/S/providers/Microsoft.Authorization/permissions"
     assert req.query == {"api-version": "2022-04-01", "$filter": "atScope() and x eq 'a/b'"}
@@ -55,6 +72,7 @@ def test_parse_request_follows_the_contract() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ routing
+
 
 def test_unknown_path_is_an_arm_shaped_404(core_twin: Twin, core_env: dict[str, str]) -> None:
     answer = _get(core_twin, "/nothing/here/at/all")
@@ -78,21 +96,34 @@ def test_keep_alive_connection_serves_many_requests(core_twin: Twin, core_env: d
 
 # ------------------------------------------------------------------------------------------------ faults
 
+
 def test_fault_validation_names_the_bad_key() -> None:
     assert faults.validate(None) == [] and faults.validate([{"status": 429, "retryAfter": 2, "count": 1}]) == []
-    errors = faults.validate([
-        {"match": {"service": "nope", "verb": "GET", "path": "("}, "status": 99, "action": "explode", "x": 1},
-        {"match": {}},
-    ])
-    for expected in ("faults[0].match.service", "faults[0].match.verb", "faults[0].match.path", "faults[0].status",
-                     "faults[0].action", "faults[0].x", "faults[1]: does nothing"):
+    errors = faults.validate(
+        [
+            {"match": {"service": "nope", "verb": "GET", "path": "("}, "status": 99, "action": "explode", "x": 1},
+            {"match": {}},
+        ]
+    )
+    for expected in (
+        "faults[0].match.service",
+        "faults[0].match.verb",
+        "faults[0].match.path",
+        "faults[0].status",
+        "faults[0].action",
+        "faults[0].x",
+        "faults[1]: does nothing",
+    ):
         assert any(e.startswith(expected) for e in errors), (expected, errors)
     assert faults.validate({"not": "a list"}) == ["faults: must be a list of fault rules"]
 
 
 def test_fault_count_and_match(core_twin: Twin, core_env: dict[str, str]) -> None:
-    core_twin.use(core_scenario(faults=[{"match": {"method": "GET", "path": "^/THROTTLED"}, "status": 429,
-                                         "retryAfter": 7, "count": 2}]))
+    core_twin.use(
+        core_scenario(
+            faults=[{"match": {"method": "GET", "path": "^/THROTTLED"}, "status": 429, "retryAfter": 7, "count": 2}]
+        )
+    )
     first = _get(core_twin, "/throttled/a")
     assert first.status_code == 429 and first.headers["Retry-After"] == "7"
     assert first.json()["error"]["code"] == "TooManyRequests"
@@ -103,10 +134,14 @@ def test_fault_count_and_match(core_twin: Twin, core_env: dict[str, str]) -> Non
 
 
 def test_fault_body_is_verbatim(core_twin: Twin, core_env: dict[str, str]) -> None:
-    core_twin.use(core_scenario(faults=[
-        {"match": {"path": "^/json"}, "status": 503, "body": {"error": {"code": "ServerBusy", "message": "m"}}},
-        {"match": {"path": "^/text"}, "status": 502, "body": "upstream went away"},
-    ]))
+    core_twin.use(
+        core_scenario(
+            faults=[
+                {"match": {"path": "^/json"}, "status": 503, "body": {"error": {"code": "ServerBusy", "message": "m"}}},
+                {"match": {"path": "^/text"}, "status": 502, "body": "upstream went away"},
+            ]
+        )
+    )
     assert _get(core_twin, "/json").json() == {"error": {"code": "ServerBusy", "message": "m"}}
     text = _get(core_twin, "/text")
     assert text.status_code == 502 and text.text == "upstream went away"
@@ -122,11 +157,21 @@ def test_latency_fault(core_twin: Twin, core_env: dict[str, str]) -> None:
 
 
 def test_hang_fault_times_out_the_sdk(core_twin: Twin, core_env: dict[str, str]) -> None:
-    core_twin.use(core_scenario(faults=[{"match": {"service": "entra", "method": "POST"}, "action": "hang",
-                                         "hangMs": 400, "count": 1}]))
-    cred = ClientSecretCredential(IDS["tenant"], IDS["secret_app"], SECRET, authority=core_twin.base_url,
-                                  disable_instance_discovery=True, connection_verify=str(core_twin.ca_file),
-                                  retry_total=0, read_timeout=0.15)
+    core_twin.use(
+        core_scenario(
+            faults=[{"match": {"service": "entra", "method": "POST"}, "action": "hang", "hangMs": 400, "count": 1}]
+        )
+    )
+    cred = ClientSecretCredential(
+        IDS["tenant"],
+        IDS["secret_app"],
+        SECRET,
+        authority=core_twin.base_url,
+        disable_instance_discovery=True,
+        connection_verify=str(core_twin.ca_file),
+        retry_total=0,
+        read_timeout=0.15,
+    )
     started = time.perf_counter()
     with pytest.raises(AzureError):
         cred.get_token(ARM_SCOPE)
@@ -143,11 +188,15 @@ def test_reset_fault(core_twin: Twin, core_env: dict[str, str]) -> None:
 
 
 def test_malformed_truncate_and_html_faults(core_twin: Twin, core_env: dict[str, str]) -> None:
-    core_twin.use(core_scenario(faults=[
-        {"match": {"path": "^/malformed"}, "action": "malformed"},
-        {"match": {"path": "^/truncated"}, "action": "truncate"},
-        {"match": {"path": "^/html"}, "action": "html", "status": 403},
-    ]))
+    core_twin.use(
+        core_scenario(
+            faults=[
+                {"match": {"path": "^/malformed"}, "action": "malformed"},
+                {"match": {"path": "^/truncated"}, "action": "truncate"},
+                {"match": {"path": "^/html"}, "action": "html", "status": 403},
+            ]
+        )
+    )
     malformed = _get(core_twin, "/malformed")
     assert malformed.status_code == 200 and malformed.headers["Content-Type"].startswith("application/json")
     with pytest.raises(ValueError):
@@ -161,13 +210,13 @@ def test_malformed_truncate_and_html_faults(core_twin: Twin, core_env: dict[str,
 
 # ------------------------------------------------------------------------------------------------ bearer checks
 
+
 def _bearer(token: str) -> TwinRequest:
     return TwinRequest("GET", "/x", {}, {"authorization": f"Bearer {token}"})
 
 
 def test_verify_bearer_accepts_a_good_token(core_twin: Twin, core_env: dict[str, str]) -> None:
-    caller = core_twin.server.verify_bearer(_bearer(_token(core_twin)), ("https://management.azure.com/",),
-                                            service=ARM)
+    caller = core_twin.server.verify_bearer(_bearer(_token(core_twin)), ("https://management.azure.com/",), service=ARM)
     assert caller.object_id == IDS["secret_sp"] and caller.kind == "servicePrincipal"
     assert caller.app_id == IDS["secret_app"] and caller.tenant_id == IDS["tenant"]
 
@@ -176,8 +225,9 @@ def test_verify_bearer_refusals_per_service(core_twin: Twin, core_env: dict[str,
     server = core_twin.server
     graph_token = _token(core_twin, "https://graph.microsoft.com/.default")
 
-    def refusal(request: TwinRequest, service: str, audiences: tuple[str, ...] = ("https://management.azure.com",),
-                **kw: str) -> tuple[int, dict[str, object], dict[str, str]]:
+    def refusal(
+        request: TwinRequest, service: str, audiences: tuple[str, ...] = ("https://management.azure.com",), **kw: str
+    ) -> tuple[int, dict[str, object], dict[str, str]]:
         with pytest.raises(AuthError) as info:
             server.verify_bearer(request, audiences, service=service, **kw)
         resp = info.value.response
@@ -191,8 +241,7 @@ def test_verify_bearer_refusals_per_service(core_twin: Twin, core_env: dict[str,
     assert "https://graph.microsoft.com" in body["error"]["message"]  # type: ignore[index]
     _, body, _ = refusal(_bearer(graph_token[:-4] + "AAAA"), ARM, ("https://graph.microsoft.com",))
     assert body["error"]["code"] == "InvalidAuthenticationToken"  # type: ignore[index]
-    _, body, _ = refusal(_bearer(graph_token), ARM, ("https://graph.microsoft.com",),
-                         tenant_id=IDS["other_tenant"])
+    _, body, _ = refusal(_bearer(graph_token), ARM, ("https://graph.microsoft.com",), tenant_id=IDS["other_tenant"])
     assert body["error"]["code"] == "InvalidAuthenticationTokenTenant"  # type: ignore[index]
     _, body, _ = refusal(_bearer(graph_token), GRAPH, ("https://management.azure.com",))
     assert body["error"]["code"] == "InvalidAuthenticationToken"  # type: ignore[index]
@@ -206,10 +255,14 @@ def test_verify_bearer_refusals_per_service(core_twin: Twin, core_env: dict[str,
 
 # ------------------------------------------------------------------------------------------------ TLS, env, lifecycle
 
+
 def test_server_certificate_sans(core_twin: Twin, core_env: dict[str, str]) -> None:
     pem = ssl.get_server_certificate(("127.0.0.1", core_twin.port))
-    sans = x509.load_pem_x509_certificate(pem.encode()).extensions.get_extension_for_class(
-        x509.SubjectAlternativeName).value
+    sans = (
+        x509.load_pem_x509_certificate(pem.encode())
+        .extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        .value
+    )
     assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
     assert sans.get_values_for_type(x509.DNSName) == ["localhost"]
     ctx = ssl.create_default_context(cafile=str(core_twin.ca_file))
@@ -228,8 +281,9 @@ def test_environment_points_everything_at_the_twin(core_twin: Twin) -> None:
     assert env["IDENTITY_ENDPOINT"].startswith(core_twin.base_url)
     assert Path(env["AZURE_CONFIG_DIR"]).is_dir()
     assert not any("169.254" in value for value in env.values())
-    proc = core_twin.process_environment({"AZURE_CLIENT_SECRET": "leak", "MSI_ENDPOINT": "http://169.254.169.254",
-                                          "HOME": "/h"})
+    proc = core_twin.process_environment(
+        {"AZURE_CLIENT_SECRET": "leak", "MSI_ENDPOINT": "http://169.254.169.254", "HOME": "/h"}
+    )
     assert "AZURE_CLIENT_SECRET" not in proc and "MSI_ENDPOINT" not in proc and proc["HOME"] == "/h"
     assert "AZURE_CLIENT_SECRET" not in core_twin.environment(sign_in=False)
 
@@ -255,25 +309,43 @@ def test_separate_twin_latency_log_file_and_clean_shutdown(tmp_path: Path) -> No
 
 
 def test_importing_the_twin_package_is_cheap() -> None:
-    code = "import sys, preflight.twin; print(sorted(m for m in ('cryptography', 'preflight.twin.server') " \
-           "if m in sys.modules))"
+    code = (
+        "import sys, preflight.twin; print(sorted(m for m in ('cryptography', 'preflight.twin.server') "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30)
     assert out.stdout.strip() == "[]"
 
 
 def test_signin_validation_names_the_bad_key() -> None:
     assert signin.validate(None) == []
-    assert signin.validate({"environment": {"clientId": "a", "tenantId": "t", "clientSecret": "s"},
-                            "managedIdentity": {"style": "imds"}, "azureCli": {"loggedIn": False}}) == []
-    errors = signin.validate({
-        "environment": {"clientId": "a", "tenantId": "t"},
-        "managedIdentity": {"style": "vm", "clientID": "x"},
-        "azureCli": {"loggedIn": "yes"},
-        "workloadIdentity": {"clientId": "a"},
-        "browser": {},
-    })
-    for expected in ("signIn.environment:", "signIn.managedIdentity.style", "signIn.managedIdentity.clientID",
-                     "signIn.azureCli.loggedIn", "signIn.workloadIdentity.issuer", "signIn.browser"):
+    assert (
+        signin.validate(
+            {
+                "environment": {"clientId": "a", "tenantId": "t", "clientSecret": "s"},
+                "managedIdentity": {"style": "imds"},
+                "azureCli": {"loggedIn": False},
+            }
+        )
+        == []
+    )
+    errors = signin.validate(
+        {
+            "environment": {"clientId": "a", "tenantId": "t"},
+            "managedIdentity": {"style": "vm", "clientID": "x"},
+            "azureCli": {"loggedIn": "yes"},
+            "workloadIdentity": {"clientId": "a"},
+            "browser": {},
+        }
+    )
+    for expected in (
+        "signIn.environment:",
+        "signIn.managedIdentity.style",
+        "signIn.managedIdentity.clientID",
+        "signIn.azureCli.loggedIn",
+        "signIn.workloadIdentity.issuer",
+        "signIn.browser",
+    ):
         assert any(e.startswith(expected) for e in errors), (expected, errors)
 
 
@@ -290,8 +362,10 @@ def test_concurrent_token_requests(core_twin: Twin, core_env: dict[str, str]) ->
     assert len(posts) == 32 and all(e.status == 200 for e in posts)
 
 
-@given(st.lists(st.text(alphabet="abcXYZ09-_.~ é%/", min_size=1, max_size=8), min_size=1, max_size=6),
-       st.dictionaries(st.text(alphabet="aBc$-", min_size=1, max_size=6), st.text(max_size=10), max_size=4))
+@given(
+    st.lists(st.text(alphabet="abcXYZ09-_.~ é%/", min_size=1, max_size=8), min_size=1, max_size=6),
+    st.dictionaries(st.text(alphabet="aBc$-", min_size=1, max_size=6), st.text(max_size=10), max_size=4),
+)
 @settings(max_examples=150, deadline=None)
 def test_parse_request_properties(segments: list[str], query: dict[str, str]) -> None:
     path = "/" + "/".join(segments)
@@ -319,8 +393,9 @@ def test_request_log_generations() -> None:
     from preflight.twin.log import LogEntry, RequestLog
 
     log = RequestLog()
-    entry = LogEntry(time=0.0, method="GET", path="/x", query={}, service=None, principal=None, status=200,
-                     duration_ms=0.0)
+    entry = LogEntry(
+        time=0.0, method="GET", path="/x", query={}, service=None, principal=None, status=200, duration_ms=0.0
+    )
     arrived = log.generation()
     log.clear()
     log.append(entry, arrived)  # arrived before the clear, answered after it
@@ -330,8 +405,9 @@ def test_request_log_generations() -> None:
     assert log.entries() == [entry, entry] and len(log.history()) == 3
 
 
-def test_a_request_in_flight_across_clear_log_counts_only_in_the_history(core_twin: Twin,
-                                                                          core_env: dict[str, str]) -> None:
+def test_a_request_in_flight_across_clear_log_counts_only_in_the_history(
+    core_twin: Twin, core_env: dict[str, str]
+) -> None:
     """An earlier test's request held by a latency fault (or abandoned by a run at its deadline) is answered
     after the next test cleared the log: it must not count as the next test's (a flaky full-suite failure)."""
     import threading

@@ -27,5 +27,8 @@ class Leaky(Check):
 
     def run(self, ctx):
         secret = ctx.target.environ.get("AZURE_CLIENT_SECRET", "")
-        yield self.warned(f"the secret is {secret}", evidence={"echo": secret, "nested": [{"s": secret}]},
-                          commands=[f"az login --service-principal -p {secret}"])
+        yield self.warned(
+            f"the secret is {secret}",
+            evidence={"echo": secret, "nested": [{"s": secret}]},
+            commands=[f"az login --service-principal -p {secret}"],
+        )
