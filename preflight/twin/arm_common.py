@@ -89,9 +89,11 @@ def authenticate(state: TwinState, request: TwinRequest, service: str = ARM) -> 
 
 
 def client_name(caller: Caller) -> str:
-    """What ARM calls the client in AuthorizationFailed: the user's UPN, else the application id."""
+    """What ARM calls the client in AuthorizationFailed: the user's UPN, else the object id again — for a service
+    principal or managed identity real ARM prints ``The client '<oid>' with object id '<oid>'``, not the appId
+    (Azure/azure-sdk-for-net#1157, microsoft/azure-tools-for-java#3643)."""
     claims = caller.claims
-    return str(claims.get("upn") or claims.get("unique_name") or caller.app_id or caller.object_id)
+    return str(claims.get("upn") or claims.get("unique_name") or caller.object_id)
 
 
 def authorization_failed(caller: Caller, action: str, scope: str) -> TwinResponse:

@@ -18,7 +18,6 @@ from helpers.twin_fixtures import session_twin
 from helpers.twin_world import (
     ACCOUNT,
     ALICE,
-    APP_ID,
     BOB,
     CORP_MG,
     GROUP_OUTER,
@@ -315,7 +314,7 @@ def test_authorization_failed_for_a_caller_without_read(arm_twin: Twin) -> None:
         cs.accounts.get("rg-ai", "contoso-openai")
     assert info.value.status_code == 403 and info.value.error.code == "AuthorizationFailed"  # type: ignore[union-attr]
     assert info.value.error.message == (  # type: ignore[union-attr]
-        f"The client '{other_app}' with object id '{OTHER_SP}' does not have authorization to perform action "
+        f"The client '{OTHER_SP}' with object id '{OTHER_SP}' does not have authorization to perform action "
         f"'Microsoft.CognitiveServices/accounts/read' over scope '{ACCOUNT}' or the scope is invalid. If access "
         "was recently granted, please refresh your credentials."
     )
@@ -353,7 +352,7 @@ def test_inheritance_through_management_groups(arm_twin: Twin) -> None:
     with pytest.raises(HttpResponseError) as info:
         list(client.resource_groups.list())
     assert info.value.status_code == 403
-    assert APP_ID in info.value.error.message  # type: ignore[union-attr]
+    assert f"The client '{SP}' with object id '{SP}'" in info.value.error.message  # type: ignore[union-attr]
 
 
 def test_filtered_paging_keeps_the_filter(arm_twin: Twin) -> None:

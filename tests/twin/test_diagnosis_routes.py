@@ -19,7 +19,6 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from helpers.twin_world import (
     ACCOUNT,
     ALICE,
-    APP_ID,
     BOB,
     GROUP_INNER,
     GROUP_OUTER,
@@ -106,10 +105,9 @@ def test_list_keys_is_authorization_failed_without_the_action(twin: Twin) -> Non
         client.accounts.list_keys("rg-ai", "contoso-openai")
     assert caught.value.status_code == 403 and caught.value.error is not None
     assert caught.value.error.code == "AuthorizationFailed"
-    # The twin names a service principal by its appId here (arm_common.client_name); real ARM prints the object
-    # id twice — a known divergence kept because the golden outputs quote these messages.
+    # Real ARM names a service principal by its object id, twice (arm_common.client_name).
     assert caught.value.error.message == (
-        f"The client '{APP_ID}' with object id '{SP}' does not have authorization to perform action "
+        f"The client '{SP}' with object id '{SP}' does not have authorization to perform action "
         f"'Microsoft.CognitiveServices/accounts/listKeys/action' over scope '{ACCOUNT}' or the scope is invalid. "
         "If access was recently granted, please refresh your credentials."
     )

@@ -19,7 +19,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
 from helpers.twin_fixtures import apply_environment, session_twin
-from helpers.twin_world import ACCOUNT, APP_ID, RG, SECRET, SUB, TENANT, arm_kwargs, credential, world
+from helpers.twin_world import ACCOUNT, APP_ID, RG, SECRET, SP, SUB, TENANT, arm_kwargs, credential, world
 
 from preflight.twin import Twin, tokens
 
@@ -132,7 +132,7 @@ def test_authorization_failed_through_the_authorization_client(sdk_twin: Twin) -
     code, message = _arm_error(info)
     assert code == "AuthorizationFailed"
     assert (
-        message.startswith(f"The client '{APP_ID}' with object id ")
+        message.startswith(f"The client '{SP}' with object id '{SP}'")
         and "'Microsoft.Authorization/roleAssignments/read' over scope" in message
     )
 
