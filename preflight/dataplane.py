@@ -71,6 +71,16 @@ def classify_probe(status: int, body: Any) -> ProbeVerdict:
             "a network rule, not RBAC: call from an allowed network "
             "or private endpoint, or add your IP to the account's firewall",
         )
+    if status in (401, 403) and code != "PermissionDenied" and "data action" not in text:
+        # A bare 401/403 (no PermissionDenied code, no data action named) says nothing about its cause: a proxy,
+        # a gateway, a network rule or a token problem answer the same way. Do not guess RBAC.
+        return ProbeVerdict(
+            "refused",
+            False,
+            message or f"HTTP {status}",
+            "the answer names no cause: compare the token's audience and tenant (tokens.scope), the role "
+            "(rbac.data-action) and the account's network rules (resource.endpoint)",
+        )
     if code == "PermissionDenied" or status in (401, 403):
         action = _ACTION.search(message)
         return ProbeVerdict(

@@ -95,3 +95,27 @@ def test_a_401_naming_its_audience_gives_the_scope_to_request() -> None:
     }
     assert scope_from_data_plane(401, body) == "https://cognitiveservices.azure.com/.default"
     assert scope_from_data_plane(403, {"error": {"code": "PermissionDenied", "message": "no"}}) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (401, {}),
+        (403, "Forbidden"),
+        (403, {"error": {"code": "403", "message": "Access denied."}}),
+        (401, "<html><body>Unauthorized</body></html>"),
+    ],
+)
+def test_a_bare_refusal_is_not_read_as_a_missing_role(status: int, body: object) -> None:
+    """A 401/403 that names no cause (no PermissionDenied code, no data action) comes from proxies, gateways,
+    network rules and token problems alike: "refused", never "assign a role" (explain reads it the same way)."""
+    verdict = classify_probe(status, body)
+    assert verdict.kind == "refused" and verdict.allowed is False
+    assert verdict.missing_action is None
+    assert "assign a role" not in (verdict.fix or "")
+
+
+def test_a_refusal_naming_a_data_action_is_rbac_even_without_the_code() -> None:
+    message = f"The principal lacks the required data action `{ACTION}` to perform this operation."
+    verdict = classify_probe(403, {"error": {"code": "403", "message": message}})
+    assert verdict.kind == "permission_denied" and verdict.missing_action == ACTION

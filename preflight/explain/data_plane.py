@@ -69,14 +69,7 @@ def read_data_plane(fragment: Fragment, paste: str) -> Explanation:
         if pattern.search(fragment.message):
             return _key_answer(category, fragment)
     verdict = classify_probe(status, {"error": {"code": fragment.code or "", "message": fragment.message}})
-    kind = verdict.kind
-    if (
-        kind == "permission_denied"
-        and fragment.code != "PermissionDenied"
-        and "data action" not in fragment.message.lower()
-    ):
-        kind = "unknown"  # a bare 401/403 says nothing about its cause: do not guess RBAC
-    builder = _DATA_PLANE.get(kind)
+    builder = _DATA_PLANE.get(verdict.kind)  # a bare 401/403 is "refused": no builder, so unknown
     if builder is None:
         return unknown(fragment, Source.DATA_PLANE)
     return builder(fragment, verdict, paste)
