@@ -20,7 +20,7 @@ from preflight.errors import FactError
 if TYPE_CHECKING:
     from preflight.audit.principals import AppCredential, Principal
     from preflight.audit.rest import RestClient
-    from preflight.azure.graph import GraphReader
+    from preflight.azure.graph import GraphError, GraphReader
 
 INVENTORY_CHECK = "audit.inventory"
 UNKNOWN_FIX = (
@@ -136,14 +136,13 @@ def principals(ctx: Context) -> dict[str, Principal]:
     try:
         return resolve(ctx.get(graph_client), ids)
     except GraphError as exc:
-        raise FactError(
+        raise _graph_refused(
             "audit:principals",
             f"Microsoft Graph did not resolve the principals: {exc}",
-            reported_by=INVENTORY_CHECK,
-            status=exc.status,
-            code=exc.code,
-            remediation="reading principals needs Directory.Read.All (a member user has it by "
+            exc,
+            "reading principals needs Directory.Read.All (a member user has it by "
             "default; an application needs the Graph application permission)",
+            reported_by=INVENTORY_CHECK,
         ) from exc
 
 
@@ -175,13 +174,19 @@ def app_credentials(ctx: Context) -> dict[str, tuple[AppCredential, ...]]:
     try:
         return application_credentials(ctx.get(graph_client), app_ids)
     except GraphError as exc:
-        raise FactError(
+        raise _graph_refused(
             "audit:app-credentials",
             f"could not read applications' credentials: {exc}",
-            status=exc.status,
-            code=exc.code,
-            remediation="reading credentials needs Application.Read.All",
+            exc,
+            "reading credentials needs Application.Read.All",
         ) from exc
+
+
+def _graph_refused(
+    name: str, message: str, exc: GraphError, remediation: str, reported_by: str | None = None
+) -> FactError:
+    """A fact that Microsoft Graph would not give: its error, carrying Graph's status and code."""
+    return FactError(name, message, reported_by=reported_by, status=exc.status, code=exc.code, remediation=remediation)
 
 
 @fact("audit:classic-administrators")
