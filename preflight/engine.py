@@ -125,10 +125,13 @@ def gate(outcomes: Sequence[Outcome]) -> list[Result]:
     for result, why in outcomes:
         if why is None:
             out.append(result)
-        elif result.check_id not in erring:
-            out.append(_as_dependant(result, why, told.get(str(why.reported_by), why.reported_by)))
+        elif result.check_id not in erring:  # a dependant: a SKIP pointing at the check that tells the cause
+            teller = told.get(str(why.reported_by), why.reported_by)
+            out.append(_pointing(result, Status.SKIP, teller, f"skipped: {why.fact} is unavailable (see {teller})"))
         elif (teller := first.setdefault((why.fact, why.message), result.check_id)) != result.check_id:
-            out.append(_as_same_cause(result, why, teller))
+            # an earlier ERROR told this very cause: said once, pointed at here
+            summary = f"could not decide: {why.fact} is unavailable (same cause as {teller})"
+            out.append(_pointing(result, Status.ERROR, teller, summary))
         else:
             out.append(_as_cause(result, why, present))
     return out
@@ -163,26 +166,9 @@ def _undecided_that_err(pending: dict[str, Unavailable], told: dict[str, str]) -
     return {check_id for check_id in pending if errs(check_id, frozenset())}
 
 
-def _as_dependant(result: Result, why: Unavailable, teller: str | None) -> Result:
-    """A SKIP pointing, in a short clause, at the check that tells the cause."""
-    return replace(
-        result,
-        status=Status.SKIP,
-        remediation=None,
-        caused_by=teller,
-        summary=f"skipped: {why.fact} is unavailable (see {teller})",
-    )
-
-
-def _as_same_cause(result: Result, why: Unavailable, teller: str) -> Result:
-    """An ERROR whose cause an earlier ERROR already told: said once, pointed at here."""
-    return replace(
-        result,
-        status=Status.ERROR,
-        remediation=None,
-        caused_by=teller,
-        summary=f"could not decide: {why.fact} is unavailable (same cause as {teller})",
-    )
+def _pointing(result: Result, status: Status, teller: str | None, summary: str) -> Result:
+    """The result pointing, in a short clause, at the check whose result tells the cause (no fix of its own)."""
+    return replace(result, status=status, remediation=None, caused_by=teller, summary=summary)
 
 
 def _as_cause(result: Result, why: Unavailable, present: set[str]) -> Result:
