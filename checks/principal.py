@@ -10,10 +10,11 @@ credential whose subject does not match what the CI job presents. For a user sig
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from preflight.app_credentials import DAY, credentials_of, describe, in_use
+from preflight.app_credentials import DAY, Credential, credentials_of, describe, in_use
 from preflight.azure.prerequisites import SERVICE_PRINCIPAL, SIGNIN
 from preflight.check import Check
 from preflight.context import Context
@@ -22,7 +23,7 @@ from preflight.first_party import FirstParty, first_party_for
 from preflight.model import CheckMeta, Result, Severity
 
 if TYPE_CHECKING:
-    from preflight.azure.graph import DirectoryView, Subject
+    from preflight.azure.graph import DirectoryView, Part, Subject
 
 DOCS_SP = (
     "https://learn.microsoft.com/entra/identity-platform/app-objects-and-service-principals",
@@ -49,6 +50,28 @@ def _signin_code(who: Subject) -> int | None:
     from preflight.aadsts import most_specific, parse_aadsts_codes
 
     return most_specific(parse_aadsts_codes(who.signin_error)) if who.signin_error else None
+
+
+SECRETS = "secrets and certificates"  # the subject of principal.credentials' secrets result
+
+
+@dataclass(frozen=True, slots=True)
+class _Ages:
+    """An app's secrets and certificates sorted by age at one instant, with the command that renews one."""
+
+    now: float
+    warn_days: int
+    creds: Sequence[Credential]
+    expired: list[Credential]
+    soon: list[Credential]
+    renew: str
+
+    @classmethod
+    def of(cls, creds: Sequence[Credential], now: float, warn_days: int, renew: str) -> _Ages:
+        """Expired ones, and those expiring within ``warn_days`` of ``now``."""
+        expired = [c for c in creds if c.end is not None and c.end <= now]
+        soon = [c for c in creds if c.end is not None and now < c.end <= now + warn_days * DAY]
+        return cls(now, warn_days, creds, expired, soon, renew)
 
 
 class PrincipalExists(Check):
@@ -79,21 +102,11 @@ class PrincipalExists(Check):
             raise
         except FactError:
             # Nobody can read the directory: the sign-in error alone still tells the 700016 / 7000112 story.
-            code = _signin_code(who)
-            if code == 700016:
-                summary, fix, commands = _missing_sp(ctx, app_id, registered_here=None)
-                yield self.failed(
-                    summary, evidence={"app_id": app_id, "aadsts": code}, remediation=fix, commands=commands
-                )
-                return
-            if code == 7000112:
-                yield self.failed(
-                    f"the service principal of app {app_id} is disabled (AADSTS7000112)",
-                    evidence={"app_id": app_id},
-                    commands=[_enable(app_id)],
-                )
-                return
-            raise
+            told = self._from_signin_error(ctx, who, app_id)
+            if told is None:
+                raise
+            yield told
+            return
         try:
             sp_part = view.require("servicePrincipal", f"the service principal of app {app_id}", "servicePrincipal")
         except GraphDenied as exc:
@@ -106,43 +119,67 @@ class PrincipalExists(Check):
             summary, fix, commands = _missing_sp(ctx, app_id, registered_here)
             yield self.failed(summary, evidence=evidence, remediation=fix, commands=commands)
             return
-        sp = sp_part.body or {}
-        home = ctx.target.tenant_id
-        owner = sp.get("appOwnerOrganizationId")
+        yield self._found(ctx, view, sp_part.body or {}, app_id, evidence)
+
+    def _from_signin_error(self, ctx: Context, who: Subject, app_id: str) -> Result | None:
+        """Without the directory: a 700016 or 7000112 sign-in error still names the cause (else None)."""
+        code = _signin_code(who)
+        if code == 700016:
+            summary, fix, commands = _missing_sp(ctx, app_id, registered_here=None)
+            return self.failed(summary, evidence={"app_id": app_id, "aadsts": code}, remediation=fix, commands=commands)
+        if code == 7000112:
+            return self.failed(
+                f"the service principal of app {app_id} is disabled (AADSTS7000112)",
+                evidence={"app_id": app_id},
+                commands=[_enable(app_id)],
+            )
+        return None
+
+    def _found(
+        self, ctx: Context, view: DirectoryView, sp: dict[str, Any], app_id: str, evidence: dict[str, Any]
+    ) -> Result:
+        """The service principal is here: disabled is a FAIL; enabled passes, naming the tenant its app is
+        registered in."""
         evidence.update(
             {
                 "object_id": sp.get("id"),
                 "display_name": sp.get("displayName"),
                 "type": sp.get("servicePrincipalType"),
                 "account_enabled": sp.get("accountEnabled"),
-                "owner_tenant": owner,
+                "owner_tenant": sp.get("appOwnerOrganizationId"),
             }
         )
-        owner_text = ""
-        if owner and sp.get("servicePrincipalType") != "ManagedIdentity":  # an MI's app belongs to Azure
-            owner_text = (
-                "registered in this tenant"
-                if home and owner.lower() == home.lower()
-                else f"registered in another tenant ({owner})"
-            )
         kind = sp.get("servicePrincipalType") or "Application"
         name = sp.get("displayName") or app_id
         if sp.get("accountEnabled") is False:
-            yield self.failed(
+            return self.failed(
                 f"service principal '{name}' ({kind}) exists but is disabled: every sign-in fails with AADSTS7000112",
                 evidence=evidence,
                 remediation="enable it (Enterprise applications → Properties → Enabled for users "
                 "to sign-in), if it was not disabled on purpose",
                 commands=[_enable(str(sp.get("appId") or app_id))],
             )
-            return
         app_part = view.parts.get("application")
         app_name = (app_part.body or {}).get("displayName") if app_part is not None and app_part.ok else None
         evidence["app_display_name"] = app_name
         summary = f"service principal '{name}' ({kind}, object id {sp.get('id')}) exists and is enabled"
+        owner_text = _owner_text(ctx, sp)
         if owner_text:
             summary += f"; its app{f' {app_name!r}' if app_name else ''} is {owner_text}"
-        yield self.passed(summary, evidence=evidence)
+        return self.passed(summary, evidence=evidence)
+
+
+def _owner_text(ctx: Context, sp: Mapping[str, Any]) -> str:
+    """Where the service principal's app is registered ("" for a managed identity: its app belongs to Azure)."""
+    home = ctx.target.tenant_id
+    owner = sp.get("appOwnerOrganizationId")
+    if not owner or sp.get("servicePrincipalType") == "ManagedIdentity":
+        return ""
+    return (
+        "registered in this tenant"
+        if home and owner.lower() == home.lower()
+        else f"registered in another tenant ({owner})"
+    )
 
 
 def _enable(app_id: str) -> str:
@@ -224,6 +261,8 @@ class PrincipalCredentials(Check):
         yield from self._federated(ctx, who, view)
 
     def _secrets(self, ctx: Context, who: Subject, app: Mapping[str, Any]) -> Result:
+        """The app's secrets and certificates: judged by the one this process uses when it can be told, else by
+        the latest to expire."""
         now = time.time()
         warn_days = ctx.target.credential_warn_days
         creds = credentials_of(app)
@@ -236,68 +275,76 @@ class PrincipalCredentials(Check):
             "in_use": used.label() if used else None,
             "credentials": [describe(c, now) for c in creds],
         }
-        subject = "secrets and certificates"
-        renew = [f"az ad app credential reset --id {who.app_id} --append --years 1"]
         if not creds:
             return self.passed(
                 f"app '{name}' has no secrets or certificates (it signs in another way: federated credentials or none)",
-                subject=subject,
+                subject=SECRETS,
                 evidence=evidence,
             )
-        expired = [c for c in creds if c.end is not None and c.end <= now]
-        soon = [c for c in creds if c.end is not None and now < c.end <= now + warn_days * DAY]
+        ages = _Ages.of(creds, now, warn_days, f"az ad app credential reset --id {who.app_id} --append --years 1")
         if used is not None:
-            left = used.days_left(now)
-            if used in expired:
-                return self.failed(
-                    f"the {used.label()} this process uses expired {int(-(left or 0))} days ago: "
-                    "sign-ins fail with AADSTS7000222",
-                    subject=subject,
-                    evidence=evidence,
-                    remediation="create a new secret, update AZURE_CLIENT_SECRET (or your "
-                    "pipeline's secret), then delete the old one",
-                    commands=renew,
-                )
-            if used in soon:
-                return self.warned(
-                    f"the {used.label()} this process uses expires in {int(left or 0)} days (threshold {warn_days})",
-                    subject=subject,
-                    evidence=evidence,
-                    remediation="rotate it before it expires",
-                    commands=renew,
-                )
-            others = f"; {len(expired)} other credential(s) expired" if expired else ""
-            return self.passed(
-                f"the {used.label()} this process uses is valid for {int(left or 0)} more days" + others
-                if left is not None
-                else f"the {used.label()} never expires" + others,
-                subject=subject,
-                evidence=evidence,
-            )
-        alive = [c for c in creds if c not in expired]
-        if not alive:
+            return self._judge_in_use(used, ages, evidence)
+        return self._judge_latest(str(name), ages, evidence)
+
+    def _judge_in_use(self, used: Credential, ages: _Ages, evidence: dict[str, Any]) -> Result:
+        """The credential this process signs in with decides: expired fails, expiring soon warns."""
+        left = used.days_left(ages.now)
+        if used in ages.expired:
             return self.failed(
-                f"every secret and certificate of app '{name}' has expired ({len(creds)}): "
-                "sign-ins fail with AADSTS7000222 / 700027",
-                subject=subject,
+                f"the {used.label()} this process uses expired {int(-(left or 0))} days ago: "
+                "sign-ins fail with AADSTS7000222",
+                subject=SECRETS,
                 evidence=evidence,
-                remediation="create a new credential and update whatever signs in with it",
-                commands=renew,
+                remediation="create a new secret, update AZURE_CLIENT_SECRET (or your "
+                "pipeline's secret), then delete the old one",
+                commands=[ages.renew],
             )
-        best = max(alive, key=lambda c: c.end if c.end is not None else float("inf"))
-        if best in soon:
+        if used in ages.soon:
             return self.warned(
-                f"app '{name}''s latest credential ({best.label()}) expires in "
-                f"{int(best.days_left(now) or 0)} days (threshold {warn_days})",
-                subject=subject,
+                f"the {used.label()} this process uses expires in {int(left or 0)} days (threshold {ages.warn_days})",
+                subject=SECRETS,
                 evidence=evidence,
                 remediation="rotate it before it expires",
-                commands=renew,
+                commands=[ages.renew],
             )
-        note = f" ({len(expired)} expired, {len(soon)} expiring within {warn_days} days)" if expired or soon else ""
+        others = f"; {len(ages.expired)} other credential(s) expired" if ages.expired else ""
+        return self.passed(
+            f"the {used.label()} this process uses is valid for {int(left or 0)} more days" + others
+            if left is not None
+            else f"the {used.label()} never expires" + others,
+            subject=SECRETS,
+            evidence=evidence,
+        )
+
+    def _judge_latest(self, name: str, ages: _Ages, evidence: dict[str, Any]) -> Result:
+        """The one in use cannot be told: all expired fails, the latest expiring soon warns."""
+        alive = [c for c in ages.creds if c not in ages.expired]
+        if not alive:
+            return self.failed(
+                f"every secret and certificate of app '{name}' has expired ({len(ages.creds)}): "
+                "sign-ins fail with AADSTS7000222 / 700027",
+                subject=SECRETS,
+                evidence=evidence,
+                remediation="create a new credential and update whatever signs in with it",
+                commands=[ages.renew],
+            )
+        best = max(alive, key=lambda c: c.end if c.end is not None else float("inf"))
+        if best in ages.soon:
+            return self.warned(
+                f"app '{name}''s latest credential ({best.label()}) expires in "
+                f"{int(best.days_left(ages.now) or 0)} days (threshold {ages.warn_days})",
+                subject=SECRETS,
+                evidence=evidence,
+                remediation="rotate it before it expires",
+                commands=[ages.renew],
+            )
+        expired, soon = ages.expired, ages.soon
+        note = (
+            f" ({len(expired)} expired, {len(soon)} expiring within {ages.warn_days} days)" if expired or soon else ""
+        )
         return self.passed(
             f"app '{name}' has {len(alive)} valid credential(s){note}; the one in use could not be identified",
-            subject=subject,
+            subject=SECRETS,
             evidence=evidence,
         )
 
@@ -458,74 +505,73 @@ class PrincipalFirstParty(Check):
 
     def run(self, ctx: Context) -> Iterable[Result]:
         from preflight.azure.arm import profile
-        from preflight.azure.facts import cloud, token
-        from preflight.azure.graph import (
-            PERMISSIONS,
-            GraphDenied,
-            first_party,
-            graph_reader,
-        )
+        from preflight.azure.facts import cloud
+        from preflight.azure.graph import first_party
         from preflight.scopes import scopes_for
 
         the_profile = ctx.get(profile)
-        needed = first_party_for(the_profile.name)
         scopes = dict(zip(the_profile.audiences, scopes_for(ctx.get(cloud), the_profile), strict=True))
         unproven: list[FirstParty] = []
-        for app in needed:
+        for app in first_party_for(the_profile.name):
             scope = scopes.get(app.audience or "")
             if scope is None:
                 unproven.append(app)
-                continue
-            try:
-                ctx.get(token, scope)
-            except FactError as exc:
-                if exc.code == "500011":
-                    yield self.warned(
-                        f"'{app.name}' ({app.app_id}) has no service principal in this tenant: tokens "
-                        f"for {scope} fail with AADSTS500011",
-                        subject=app.app_id,
-                        commands=[f"az ad sp create --id {app.app_id}"],
-                    )
-                    continue
-                # no token at all: the sign-in / token check reports why; the audience's SP is not in question
-                yield self.skipped(
-                    f"cannot tell whether '{app.name}' exists: no token for {scope}"
-                    + (f" (see {exc.reported_by})" if exc.reported_by else f": {exc.message}"),
-                    subject=app.app_id,
-                    caused_by=exc.reported_by or f"fact:{exc.fact}",
-                )
-                continue
-            yield self.passed(
-                f"'{app.name}' exists in the tenant (Entra issued a token for {scope})", subject=app.app_id
-            )
+            else:
+                yield self._by_token(ctx, app, scope)
         if not unproven:
             return
         parts = ctx.get(first_party, tuple(a.app_id for a in unproven))
         for app in unproven:
-            part = parts[app.app_id]
-            if part.ok:
-                yield self.passed(
-                    f"'{app.name}' exists in the tenant (service principal {(part.body or {}).get('id')})",
+            yield self._by_directory(ctx, app, parts[app.app_id])
+
+    def _by_token(self, ctx: Context, app: FirstParty, scope: str) -> Result:
+        """A token audience: Entra's answer to a token request is the proof."""
+        from preflight.azure.facts import token
+
+        try:
+            ctx.get(token, scope)
+        except FactError as exc:
+            if exc.code == "500011":
+                return self.warned(
+                    f"'{app.name}' ({app.app_id}) has no service principal in this tenant: tokens "
+                    f"for {scope} fail with AADSTS500011",
                     subject=app.app_id,
-                )
-            elif part.missing:
-                yield self.warned(
-                    f"'{app.name}' ({app.app_id}) has no service principal in this tenant",
-                    subject=app.app_id,
-                    remediation="an admin creates it once for the tenant",
                     commands=[f"az ad sp create --id {app.app_id}"],
                 )
-            elif part.denied:
-                denied = GraphDenied(
-                    "first-party",
-                    f"the service principal of '{app.name}'",
-                    PERMISSIONS["firstParty"],
-                    ctx.get(graph_reader).reader,
-                )
-                yield self.warned(denied.message, subject=app.app_id, remediation=denied.remediation)
-            else:
-                yield self.warned(
-                    f"Microsoft Graph could not read the service principal of '{app.name}': "
-                    f"{part.status} {part.code or ''}",
-                    subject=app.app_id,
-                )
+            # no token at all: the sign-in / token check reports why; the audience's SP is not in question
+            return self.skipped(
+                f"cannot tell whether '{app.name}' exists: no token for {scope}"
+                + (f" (see {exc.reported_by})" if exc.reported_by else f": {exc.message}"),
+                subject=app.app_id,
+                caused_by=exc.reported_by or f"fact:{exc.fact}",
+            )
+        return self.passed(f"'{app.name}' exists in the tenant (Entra issued a token for {scope})", subject=app.app_id)
+
+    def _by_directory(self, ctx: Context, app: FirstParty, part: Part) -> Result:
+        """An app that is no token audience: its service principal as the directory answered for it."""
+        from preflight.azure.graph import PERMISSIONS, GraphDenied, graph_reader
+
+        if part.ok:
+            return self.passed(
+                f"'{app.name}' exists in the tenant (service principal {(part.body or {}).get('id')})",
+                subject=app.app_id,
+            )
+        if part.missing:
+            return self.warned(
+                f"'{app.name}' ({app.app_id}) has no service principal in this tenant",
+                subject=app.app_id,
+                remediation="an admin creates it once for the tenant",
+                commands=[f"az ad sp create --id {app.app_id}"],
+            )
+        if part.denied:
+            denied = GraphDenied(
+                "first-party",
+                f"the service principal of '{app.name}'",
+                PERMISSIONS["firstParty"],
+                ctx.get(graph_reader).reader,
+            )
+            return self.warned(denied.message, subject=app.app_id, remediation=denied.remediation)
+        return self.warned(
+            f"Microsoft Graph could not read the service principal of '{app.name}': {part.status} {part.code or ''}",
+            subject=app.app_id,
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from preflight.chain import LINK_FIXES, link_fix  # noqa: F401 - LINK_FIXES re-exported (its tests import it here)
@@ -15,6 +15,7 @@ from preflight.remedies import conditional_access_hint, error_details
 if TYPE_CHECKING:
     from preflight.azure.chain import LinkProbe
     from preflight.azure.facts import ChainReport
+    from preflight.devtools import ToolSignin
 
 CHAIN_DOCS = (
     "https://learn.microsoft.com/azure/developer/python/sdk/authentication/credential-chains",
@@ -396,57 +397,17 @@ class SigninTenants(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from datetime import UTC, datetime
-
         from preflight.azure.facts import credential_chain, devtools, target_tenant
-        from preflight.chain import Outcome
-        from preflight.token_errors import classify_probe_error
 
         tools = ctx.get(devtools)
         probes = ctx.get(credential_chain).probes
         wanted, source = target_tenant(ctx)
-        rows = []
-        mismatched = []
-        for tool in tools:
-            expires_on = tool.expires_on
-            for key in _EXPIRY_LINKS.get(tool.tool, ()):
-                probe = probes.get(key)
-                if expires_on is None and probe is not None and probe.outcome is Outcome.OK and probe.token:
-                    expires_on = float(probe.token.expires_on)
-            row = tool.to_dict()
-            for key in _EXPIRY_LINKS.get(tool.tool, ()):
-                probe = probes.get(key)
-                refused = classify_probe_error(probe) if probe is not None and probe.outcome is not Outcome.OK else None
-                if refused is not None:  # configured / signed in, but Entra refuses its tokens
-                    row.update(
-                        state="error",
-                        aadsts=str(refused.category),
-                        detail=f"{tool.detail}; Entra refuses its token: AADSTS{refused.code} {refused.title}",
-                    )
-            row["expires_on"] = (
-                datetime.fromtimestamp(expires_on, UTC).isoformat(timespec="seconds") if expires_on else None
-            )
-            differs = bool(
-                row["state"] == "signed_in" and wanted and tool.tenant_id and tool.tenant_id.lower() != wanted.lower()
-            )
-            row["other_tenant"] = differs
-            rows.append(row)
-            if differs:
-                mismatched.append(tool)
+        rows = [_tool_row(tool, probes, wanted) for tool in tools]
+        mismatched = [tool for tool, row in zip(tools, rows, strict=True) if row["other_tenant"]]
         evidence = {"tools": rows, "target_tenant": wanted, "target_tenant_source": source}
         signed_in = [t for t, row in zip(tools, rows, strict=True) if row["state"] == "signed_in"]
         if mismatched:
-            names = "; ".join(f"{t.tool} ({t.account or '?'}) is in tenant {t.tenant_id}" for t in mismatched)
-            commands = [_login_command(wanted)] if any(t.tool == "Azure CLI" for t in mismatched) else []
-            if any(t.tool == "Azure Developer CLI" for t in mismatched):
-                commands.append(f"azd auth login --tenant-id {wanted}")
-            yield self.warned(
-                f"signed in to another tenant than the target's {wanted} (from {source}): {names}",
-                evidence=evidence,
-                commands=commands,
-                remediation="sign in to the target's tenant (a guest account must name it "
-                "explicitly), or set AZURE_TENANT_ID / --tenant to the tenant you mean",
-            )
+            yield self._other_tenant(mismatched, wanted, source, evidence)
             return
         if not signed_in:
             failing = [row["tool"] for row in rows if row["state"] == "error"]
@@ -460,3 +421,49 @@ class SigninTenants(Check):
         where = f"the target's tenant {wanted}" if wanted else "a tenant (the target's tenant is unknown)"
         listing = ", ".join(f"{t.tool} as {t.account or '?'}" for t in signed_in)
         yield self.passed(f"{listing} — signed in to {where}", evidence=evidence)
+
+    def _other_tenant(
+        self, mismatched: list[ToolSignin], wanted: str | None, source: str, evidence: dict[str, Any]
+    ) -> Result:
+        """A tool signed into another tenant than the target's: the warning, with the login command to fix it."""
+        names = "; ".join(f"{t.tool} ({t.account or '?'}) is in tenant {t.tenant_id}" for t in mismatched)
+        commands = [_login_command(wanted)] if any(t.tool == "Azure CLI" for t in mismatched) else []
+        if any(t.tool == "Azure Developer CLI" for t in mismatched):
+            commands.append(f"azd auth login --tenant-id {wanted}")
+        return self.warned(
+            f"signed in to another tenant than the target's {wanted} (from {source}): {names}",
+            evidence=evidence,
+            commands=commands,
+            remediation="sign in to the target's tenant (a guest account must name it "
+            "explicitly), or set AZURE_TENANT_ID / --tenant to the tenant you mean",
+        )
+
+
+def _tool_row(tool: ToolSignin, probes: Mapping[str, LinkProbe], wanted: str | None) -> dict[str, Any]:
+    """One row of the table: the tool as it reports itself, its expiry (else its chain link's token's), any
+    refusal Entra gave its chain link, and whether it is signed into another tenant than the target's."""
+    from datetime import UTC, datetime
+
+    from preflight.chain import Outcome
+    from preflight.token_errors import classify_probe_error
+
+    expires_on = tool.expires_on
+    for key in _EXPIRY_LINKS.get(tool.tool, ()):
+        probe = probes.get(key)
+        if expires_on is None and probe is not None and probe.outcome is Outcome.OK and probe.token:
+            expires_on = float(probe.token.expires_on)
+    row = tool.to_dict()
+    for key in _EXPIRY_LINKS.get(tool.tool, ()):
+        probe = probes.get(key)
+        refused = classify_probe_error(probe) if probe is not None and probe.outcome is not Outcome.OK else None
+        if refused is not None:  # configured / signed in, but Entra refuses its tokens
+            row.update(
+                state="error",
+                aadsts=str(refused.category),
+                detail=f"{tool.detail}; Entra refuses its token: AADSTS{refused.code} {refused.title}",
+            )
+    row["expires_on"] = datetime.fromtimestamp(expires_on, UTC).isoformat(timespec="seconds") if expires_on else None
+    row["other_tenant"] = bool(
+        row["state"] == "signed_in" and wanted and tool.tenant_id and tool.tenant_id.lower() != wanted.lower()
+    )
+    return row

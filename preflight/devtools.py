@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -84,6 +84,22 @@ def _run(argv: list[str], environ: Mapping[str, str], timeout: float) -> tuple[i
 
 def _one_line(text: str, limit: int = 300) -> str:
     return " ".join(text.split())[:limit]
+
+
+def _ask(
+    tool: str,
+    argv: list[str],
+    parse: Callable[[str], ToolSignin],
+    named: tuple[str, str],
+    environ: Mapping[str, str],
+    timeout: float,
+) -> ToolSignin:
+    """Run the tool's own command (``argv``): its output parsed when it succeeds, else its error read. ``named``:
+    the command as a person knows it (``az account show``) and the one that signs in (``az login``)."""
+    code, out, err = _run(argv, environ, timeout)
+    if code == 0:
+        return parse(out)
+    return _failure(tool, err, *named)
 
 
 def _failure(tool: str, stderr: str, source: str, signed_out_hint: str) -> ToolSignin:
@@ -161,10 +177,8 @@ def read_azure_cli(environ: Mapping[str, str], timeout: float = TOOL_TIMEOUT) ->
                 found.aadsts,
             )
         return ToolSignin("Azure CLI", "not_installed", detail="az is not on PATH")
-    code, out, err = _run([az, "account", "show", "--output", "json"], environ, timeout)
-    if code == 0:
-        return parse_az_account(out)
-    return _failure("Azure CLI", err, "az account show", "az login")
+    argv = [az, "account", "show", "--output", "json"]
+    return _ask("Azure CLI", argv, parse_az_account, ("az account show", "az login"), environ, timeout)
 
 
 # ---------------------------------------------------------------------------------------------- azd
@@ -205,10 +219,8 @@ def read_azd(environ: Mapping[str, str], timeout: float = TOOL_TIMEOUT) -> ToolS
     azd = _which("azd", environ)
     if azd is None:
         return ToolSignin("Azure Developer CLI", "not_installed", detail="azd is not on PATH")
-    code, out, err = _run([azd, "auth", "token", "--output", "json", "--scope", AZD_SCOPE], environ, timeout)
-    if code == 0:
-        return parse_azd_token(out)
-    return _failure("Azure Developer CLI", err, "azd auth token", "azd auth login")
+    argv = [azd, "auth", "token", "--output", "json", "--scope", AZD_SCOPE]
+    return _ask("Azure Developer CLI", argv, parse_azd_token, ("azd auth token", "azd auth login"), environ, timeout)
 
 
 # ---------------------------------------------------------------------------------------------- VS Code

@@ -118,17 +118,41 @@ def gate(outcomes: Sequence[Outcome]) -> list[Result]:
     before the check it points at (whose own SKIP may become the ERROR that tells the cause).
     """
     present = {r.check_id for r, _ in outcomes}
-    told: dict[str, str] = {}  # cause (a check id) → the check whose FAIL/ERROR tells it in this report
+    told = _tellers(outcomes, present)
+    erring = _undecided_that_err({r.check_id: why for r, why in outcomes if why is not None}, told)
+    first: dict[tuple[str, str], str] = {}  # (fact, message) → the check whose ERROR tells it
+    out: list[Result] = []
+    for result, why in outcomes:
+        if why is None:
+            out.append(result)
+        elif result.check_id not in erring:  # a dependant: a SKIP pointing at the check that tells the cause
+            teller = told.get(str(why.reported_by), why.reported_by)
+            out.append(_pointing(result, Status.SKIP, teller, f"skipped: {why.fact} is unavailable (see {teller})"))
+        elif (teller := first.setdefault((why.fact, why.message), result.check_id)) != result.check_id:
+            # an earlier ERROR told this very cause: said once, pointed at here
+            summary = f"could not decide: {why.fact} is unavailable (same cause as {teller})"
+            out.append(_pointing(result, Status.ERROR, teller, summary))
+        else:
+            out.append(_as_cause(result, why, present))
+    return out
+
+
+def _tellers(outcomes: Sequence[Outcome], present: set[str]) -> dict[str, str]:
+    """Cause (a check id) → the check whose FAIL/ERROR tells it in this report."""
+    told: dict[str, str] = {}
     for r, why in outcomes:
         if why is None and r.status in (Status.FAIL, Status.ERROR):
             told[r.check_id] = r.check_id
             if r.caused_by and r.caused_by not in present:  # it caught and told a cause whose owner is not here
                 told.setdefault(r.caused_by, r.check_id)
-    pending = {r.check_id: why for r, why in outcomes if why is not None}
+    return told
+
+
+def _undecided_that_err(pending: dict[str, Unavailable], told: dict[str, str]) -> set[str]:
+    """The undecided checks that become ERROR; the others are dependants of the check they point at."""
     erred: dict[str, bool] = {}
 
     def errs(check_id: str, path: frozenset[str]) -> bool:
-        """Whether this undecided check becomes ERROR (else it is a dependant of the check it points at)."""
         if check_id not in erred:
             owner = pending[check_id].reported_by
             if owner in told:
@@ -139,45 +163,25 @@ def gate(outcomes: Sequence[Outcome]) -> list[Result]:
                 erred[check_id] = True
         return erred[check_id]
 
-    first: dict[tuple[str, str], str] = {}  # (fact, message) → the check whose ERROR tells it
-    out: list[Result] = []
-    for result, why in outcomes:
-        if why is None:
-            out.append(result)
-        elif not errs(result.check_id, frozenset()):
-            teller = told.get(str(why.reported_by), why.reported_by)
-            out.append(
-                replace(
-                    result,
-                    status=Status.SKIP,
-                    remediation=None,
-                    caused_by=teller,
-                    summary=f"skipped: {why.fact} is unavailable (see {teller})",
-                )
-            )
-        elif (teller := first.setdefault((why.fact, why.message), result.check_id)) != result.check_id:
-            out.append(
-                replace(
-                    result,
-                    status=Status.ERROR,
-                    remediation=None,
-                    caused_by=teller,
-                    summary=f"could not decide: {why.fact} is unavailable (same cause as {teller})",
-                )
-            )
-        else:
-            # the owner, when it is not here to say otherwise (absent, or this very check); else the fact itself
-            silent = why.reported_by in present and why.reported_by != result.check_id
-            out.append(
-                replace(
-                    result,
-                    status=Status.ERROR,
-                    caused_by=f"fact:{why.fact}" if silent or not why.reported_by else why.reported_by,
-                    remediation=Remediation(why.remediation) if why.remediation else None,
-                    summary=f"could not decide: {why.fact} is unavailable — {why.message}",
-                )
-            )
-    return out
+    return {check_id for check_id in pending if errs(check_id, frozenset())}
+
+
+def _pointing(result: Result, status: Status, teller: str | None, summary: str) -> Result:
+    """The result pointing, in a short clause, at the check whose result tells the cause (no fix of its own)."""
+    return replace(result, status=status, remediation=None, caused_by=teller, summary=summary)
+
+
+def _as_cause(result: Result, why: Unavailable, present: set[str]) -> Result:
+    """The ERROR that tells the cause, with its message and fix."""
+    # the owner, when it is not here to say otherwise (absent, or this very check); else the fact itself
+    silent = why.reported_by in present and why.reported_by != result.check_id
+    return replace(
+        result,
+        status=Status.ERROR,
+        caused_by=f"fact:{why.fact}" if silent or not why.reported_by else why.reported_by,
+        remediation=Remediation(why.remediation) if why.remediation else None,
+        summary=f"could not decide: {why.fact} is unavailable — {why.message}",
+    )
 
 
 def discover(group: str = ENTRY_POINT_GROUP) -> list[CheckSpec]:

@@ -139,6 +139,30 @@ def _display(name: str, value: str) -> str:
 def _check_service_principal(
     env: Mapping[str, str], env_cred: str | None, findings: list[Finding], file_exists: Callable[[str], bool]
 ) -> None:
+    """The service-principal variables, one check per mistake, in the order the findings are reported."""
+    _check_ids(env, findings)
+    _check_secret_ignored(env, env_cred, findings)
+    _check_certificate(env, env_cred, findings, file_exists)
+    if env_cred == "username/password":
+        findings.append(
+            Finding(
+                "warn",
+                "username/password authentication is deprecated and fails for any account that requires MFA",
+                "use a service principal, workload identity or 'az login' instead",
+            )
+        )
+    if env.get("AZURE_CLIENT_SECRET") is not None and env["AZURE_CLIENT_SECRET"] == "":
+        findings.append(
+            Finding(
+                "fail",
+                "AZURE_CLIENT_SECRET is set but empty: every sign-in will fail",
+                "set the secret's value (not its id) or unset the variable",
+            )
+        )
+
+
+def _check_ids(env: Mapping[str, str], findings: list[Finding]) -> None:
+    """A client id that is not a GUID (worst: a secret pasted into it) and a tenant set to nothing."""
     client_id = env.get("AZURE_CLIENT_ID")
     if client_id and not GUID.match(client_id) and looks_like_secret(client_id):
         findings.append(
@@ -163,6 +187,9 @@ def _check_service_principal(
     if tenant is not None and not tenant.strip():
         findings.append(Finding("fail", "AZURE_TENANT_ID is set but empty", "set it to the tenant GUID or unset it"))
 
+
+def _check_secret_ignored(env: Mapping[str, str], env_cred: str | None, findings: list[Finding]) -> None:
+    """A secret without the rest of its trio is silently skipped by EnvironmentCredential."""
     if env.get("AZURE_CLIENT_SECRET") is not None and env_cred != "client secret":
         missing = [n for n in SECRET_VARS if env.get(n) is None]
         findings.append(
@@ -173,7 +200,14 @@ def _check_service_principal(
                 f"export {' '.join(f'{m}=<value>' for m in missing)}, or unset AZURE_CLIENT_SECRET",
             )
         )
-    if env_cred == "client secret" and env.get("AZURE_CLIENT_CERTIFICATE_PATH"):
+
+
+def _check_certificate(
+    env: Mapping[str, str], env_cred: str | None, findings: list[Finding], file_exists: Callable[[str], bool]
+) -> None:
+    """A certificate shadowed by a secret, pointing nowhere, or ignored for want of its companions."""
+    cert = env.get("AZURE_CLIENT_CERTIFICATE_PATH")
+    if env_cred == "client secret" and cert:
         findings.append(
             Finding(
                 "warn",
@@ -182,7 +216,6 @@ def _check_service_principal(
                 "unset the one you do not mean to use",
             )
         )
-    cert = env.get("AZURE_CLIENT_CERTIFICATE_PATH")
     if cert is not None and env_cred in ("client certificate", "client secret") and not file_exists(cert):
         level = "fail" if env_cred == "client certificate" else "warn"
         findings.append(
@@ -199,22 +232,6 @@ def _check_service_principal(
                 "warn",
                 f"AZURE_CLIENT_CERTIFICATE_PATH is set but {' and '.join(missing)} not: the certificate is ignored",
                 f"export {' '.join(f'{m}=<value>' for m in missing)}",
-            )
-        )
-    if env_cred == "username/password":
-        findings.append(
-            Finding(
-                "warn",
-                "username/password authentication is deprecated and fails for any account that requires MFA",
-                "use a service principal, workload identity or 'az login' instead",
-            )
-        )
-    if env.get("AZURE_CLIENT_SECRET") is not None and env["AZURE_CLIENT_SECRET"] == "":
-        findings.append(
-            Finding(
-                "fail",
-                "AZURE_CLIENT_SECRET is set but empty: every sign-in will fail",
-                "set the secret's value (not its id) or unset the variable",
             )
         )
 

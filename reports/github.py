@@ -15,6 +15,7 @@ import hashlib
 
 from preflight.model import Report, Result, Status
 from preflight.reports import RenderOptions, table
+from preflight.reports.text import result_lines
 
 name = "github"
 media_type = "text/plain"
@@ -34,13 +35,7 @@ def escape_property(text: str) -> str:
 
 
 def _message(result: Result) -> str:
-    lines = [result.summary]
-    if result.caused_by:
-        lines.append(f"root cause reported by {result.caused_by}")
-    if result.remediation is not None:
-        lines.append(f"fix: {result.remediation.text}")
-        lines.extend(f"  $ {command}" for command in result.remediation.commands)
-    return "\n".join(lines)
+    return "\n".join(result_lines(result))
 
 
 def annotation(result: Result) -> str | None:

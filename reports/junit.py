@@ -17,6 +17,7 @@ from itertools import groupby
 
 from preflight.model import Report, Result, Status
 from preflight.reports import RenderOptions
+from preflight.reports.text import result_lines
 
 name = "junit"
 media_type = "application/xml"
@@ -57,12 +58,7 @@ def _seconds(value: float) -> str:
 
 def _details(result: Result) -> str:
     """The body of a failure/error/skipped element: what a person reads in the CI test tab."""
-    lines = [result.summary]
-    if result.caused_by:
-        lines.append(f"root cause reported by: {result.caused_by}")
-    if result.remediation is not None:
-        lines.append(f"fix: {result.remediation.text}")
-        lines.extend(f"  $ {command}" for command in result.remediation.commands)
+    lines = result_lines(result, cause="root cause reported by:")
     for item in result.evidence:
         value = item.value if isinstance(item.value, str) else json.dumps(item.value, ensure_ascii=False, default=str)
         lines.append(f"{item.name}: {value}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from preflight.audit.collect import AuditPlan, Collected
 from preflight.azure.facts import cloud, credential
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from preflight.audit.rest import RestClient
     from preflight.azure.graph import GraphReader
 
+T = TypeVar("T")
 INVENTORY_CHECK = "audit.inventory"
 UNKNOWN_FIX = (
     "check the ids (az account list --all -o table; az account management-group list -o table) and "
@@ -128,23 +129,19 @@ def role_definitions(ctx: Context) -> tuple[dict[str, dict[str, Any]], tuple[str
 @fact("audit:principals", reported_by=INVENTORY_CHECK)
 def principals(ctx: Context) -> dict[str, Principal]:
     from preflight.audit.principals import resolve
-    from preflight.azure.graph import GraphError
 
     collected = ctx.get(assignments).assignments
     ids = {a.principal_id for a in collected} | {a.created_by for a in collected if a.created_by}
     _progress(ctx)(f"Microsoft Graph: resolving {len(ids)} principals")
-    try:
-        return resolve(ctx.get(graph_client), ids)
-    except GraphError as exc:
-        raise FactError(
-            "audit:principals",
-            f"Microsoft Graph did not resolve the principals: {exc}",
-            reported_by=INVENTORY_CHECK,
-            status=exc.status,
-            code=exc.code,
-            remediation="reading principals needs Directory.Read.All (a member user has it by "
-            "default; an application needs the Graph application permission)",
-        ) from exc
+    return _from_graph(
+        ctx,
+        lambda graph: resolve(graph, ids),
+        "audit:principals",
+        "Microsoft Graph did not resolve the principals",
+        "reading principals needs Directory.Read.All (a member user has it by "
+        "default; an application needs the Graph application permission)",
+        reported_by=INVENTORY_CHECK,
+    )
 
 
 @fact("audit:inventory")
@@ -164,7 +161,6 @@ def inventory(ctx: Context) -> tuple[dict[str, Any], ...]:
 @fact("audit:app-credentials")
 def app_credentials(ctx: Context) -> dict[str, tuple[AppCredential, ...]]:
     from preflight.audit.principals import application_credentials
-    from preflight.azure.graph import GraphError
 
     resolved = ctx.get(principals)
     app_ids = {
@@ -172,15 +168,37 @@ def app_credentials(ctx: Context) -> dict[str, tuple[AppCredential, ...]]:
         for p in resolved.values()
         if p.kind == "ServicePrincipal" and p.service_principal_type != "ManagedIdentity" and p.app_id
     }
+    return _from_graph(
+        ctx,
+        lambda graph: application_credentials(graph, app_ids),
+        "audit:app-credentials",
+        "could not read applications' credentials",
+        "reading credentials needs Application.Read.All",
+    )
+
+
+def _from_graph(
+    ctx: Context,
+    read: Callable[[GraphReader], T],
+    name: str,
+    message: str,
+    remediation: str,
+    reported_by: str | None = None,
+) -> T:
+    """What ``read`` reads through the audit's Graph pipeline; Graph's refusal is the error of fact ``name``
+    ("{message}: {Graph's error}"), carrying Graph's status and code."""
+    from preflight.azure.graph import GraphError
+
     try:
-        return application_credentials(ctx.get(graph_client), app_ids)
+        return read(ctx.get(graph_client))
     except GraphError as exc:
         raise FactError(
-            "audit:app-credentials",
-            f"could not read applications' credentials: {exc}",
+            name,
+            f"{message}: {exc}",
+            reported_by=reported_by,
             status=exc.status,
             code=exc.code,
-            remediation="reading credentials needs Application.Read.All",
+            remediation=remediation,
         ) from exc
 
 

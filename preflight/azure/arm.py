@@ -477,18 +477,25 @@ def _scope_path(scope: str) -> str:
 def role_assignments(ctx: Context, scope: str, principal_id: str) -> tuple[dict[str, Any], ...]:
     """Assignments that apply at ``scope`` to the principal or any group it is a transitive member of
     (ARM's ``assignedTo()`` resolves groups server-side), including inherited ones."""
+    return _authorization_list(
+        ctx, scope, "roleAssignments", "role-assignments", "list role assignments", f"assignedTo('{principal_id}')"
+    )
+
+
+def _authorization_list(
+    ctx: Context, scope: str, collection: str, name: str, what: str, where: str | None = None
+) -> tuple[dict[str, Any], ...]:
+    """Every item of ``{scope}/providers/Microsoft.Authorization/{collection}`` (filtered by ``where``), all
+    pages; a refusal is the error of fact ``name`` ("could not {what} at {scope}"), told by rbac.data-action."""
     from preflight.azure.http import HttpError
 
+    params = (
+        {"api-version": AUTHORIZATION_API} if where is None else {"$filter": where, "api-version": AUTHORIZATION_API}
+    )
     try:
-        return _arm_list(
-            ctx,
-            f"{_scope_path(scope)}{_AUTHZ}/roleAssignments",
-            {"$filter": f"assignedTo('{principal_id}')", "api-version": AUTHORIZATION_API},
-        )
+        return _arm_list(ctx, f"{_scope_path(scope)}{_AUTHZ}/{collection}", params)
     except HttpError as exc:
-        raise _rest_error(
-            "role-assignments", exc, f"could not list role assignments at {scope}", "rbac.data-action"
-        ) from exc
+        raise _rest_error(name, exc, f"could not {what} at {scope}", "rbac.data-action") from exc
 
 
 def definition_at(scope: str, role_definition_id: str) -> str:
@@ -528,14 +535,7 @@ def role_definition(ctx: Context, definition_id: str) -> Mapping[str, Any]:
 
 @fact("deny-assignments", reported_by="rbac.data-action")
 def deny_assignments(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
-    from preflight.azure.http import HttpError
-
-    try:
-        return _arm_list(ctx, f"{_scope_path(scope)}{_AUTHZ}/denyAssignments", {"api-version": AUTHORIZATION_API})
-    except HttpError as exc:
-        raise _rest_error(
-            "deny-assignments", exc, f"could not list deny assignments at {scope}", "rbac.data-action"
-        ) from exc
+    return _authorization_list(ctx, scope, "denyAssignments", "deny-assignments", "list deny assignments")
 
 
 @fact("profile")
@@ -566,14 +566,7 @@ def profile(ctx: Context) -> Profile:
 def arm_permissions(ctx: Context, scope: str) -> tuple[dict[str, Any], ...]:
     """``Microsoft.Authorization/permissions`` for the CALLER at a resource or resource group: the permission
     blocks ARM itself computes (direct, inherited, through groups; deny assignments not reflected)."""
-    from preflight.azure.http import HttpError
-
-    try:
-        return _arm_list(ctx, f"{_scope_path(scope)}{_AUTHZ}/permissions", {"api-version": AUTHORIZATION_API})
-    except HttpError as exc:
-        raise _rest_error(
-            "arm-permissions", exc, f"could not read your effective permissions at {scope}", "rbac.data-action"
-        ) from exc
+    return _authorization_list(ctx, scope, "permissions", "arm-permissions", "read your effective permissions")
 
 
 @fact("eligible-assignments", reported_by="rbac.data-action")

@@ -393,15 +393,41 @@ def subscription_tenant(ctx: Context, subscription_id: str) -> SubscriptionTenan
     A token from the wrong tenant is refused with InvalidAuthenticationTokenTenant, whose message names the
     subscription's tenant: that is the very case this fact exists for, so it is read rather than failed on.
     """
+    status, text, challenge = _get_subscription(ctx, subscription_id)
+    body = json_or_none(text)
+    if status == 200 and isinstance(body, Mapping) and isinstance(body.get("tenantId"), str):
+        return SubscriptionTenant(subscription_id, body["tenantId"], "subscription")
+    error = body.get("error") if isinstance(body, Mapping) else None
+    code = str(error.get("code")) if isinstance(error, Mapping) else None
+    message = str(error.get("message")) if isinstance(error, Mapping) else (text or "")[:200]
+    if code == "InvalidAuthenticationTokenTenant" and (found := _REFUSAL_TENANT.search(message)):
+        return SubscriptionTenant(subscription_id, found.group(1).lower(), "tenant-refusal")
+    if status == 401 and challenge is not None:
+        raise _subscription_error(
+            f"ARM answered 401 with a claims challenge (insufficient_claims) "
+            f"reading subscription {subscription_id}: a Conditional Access / continuous access "
+            "evaluation policy wants a fresh sign-in that satisfies those claims",
+            status=401,
+            code="insufficient_claims",
+        )
+    raise _subscription_error(
+        f"could not read subscription {subscription_id}: HTTP {status} {code or ''} {message}".strip(),
+        status=status,
+        code=code,
+    )
+
+
+def _get_subscription(ctx: Context, subscription_id: str) -> tuple[int, str, str | None]:
+    """The request through the shared factory (Retry-After capped, no redirects, timeouts from the deadline, body
+    capped): its status, body text and claims challenge. Not reaching ARM is this fact's error."""
     from azure.core.exceptions import ServiceRequestError
     from azure.core.rest import HttpRequest
+
+    from preflight.azure.http import RefusedRequest, deadline_of, exchange, rest_client
 
     the_cloud = ctx.get(cloud)
     bearer = ctx.get(token, the_cloud.arm_scope)
     base = the_cloud.resource_manager.rstrip("/")
-    from preflight.azure.http import RefusedRequest, deadline_of, exchange, rest_client
-
-    # the shared factory (Retry-After capped, no redirects, timeouts from the deadline, body capped)
     client: Any = rest_client(
         base,
         deadline=deadline_of(ctx),
@@ -416,39 +442,16 @@ def subscription_tenant(ctx: Context, subscription_id: str) -> SubscriptionTenan
     try:
         with client:
             response = exchange(client, request, deadline=deadline_of(ctx))
-            status, text = response.status_code, response.text()
-            challenge = claims_challenge(response.headers.get("WWW-Authenticate", ""))
+            return response.status_code, response.text(), claims_challenge(response.headers.get("WWW-Authenticate", ""))
     except (ServiceRequestError, RefusedRequest) as exc:
-        raise FactError(
-            "subscription-tenant",
-            f"could not reach ARM to read subscription {subscription_id}: {one_line(exc)}",
-            reported_by="tokens.scope",
+        raise _subscription_error(
+            f"could not reach ARM to read subscription {subscription_id}: {one_line(exc)}"
         ) from exc
-    body = json_or_none(text)
-    if status == 200 and isinstance(body, Mapping) and isinstance(body.get("tenantId"), str):
-        return SubscriptionTenant(subscription_id, body["tenantId"], "subscription")
-    error = body.get("error") if isinstance(body, Mapping) else None
-    code = str(error.get("code")) if isinstance(error, Mapping) else None
-    message = str(error.get("message")) if isinstance(error, Mapping) else (text or "")[:200]
-    if code == "InvalidAuthenticationTokenTenant" and (found := _REFUSAL_TENANT.search(message)):
-        return SubscriptionTenant(subscription_id, found.group(1).lower(), "tenant-refusal")
-    if status == 401 and challenge is not None:
-        raise FactError(
-            "subscription-tenant",
-            f"ARM answered 401 with a claims challenge (insufficient_claims) "
-            f"reading subscription {subscription_id}: a Conditional Access / continuous access "
-            "evaluation policy wants a fresh sign-in that satisfies those claims",
-            reported_by="tokens.scope",
-            status=401,
-            code="insufficient_claims",
-        )
-    raise FactError(
-        "subscription-tenant",
-        f"could not read subscription {subscription_id}: HTTP {status} {code or ''} {message}".strip(),
-        reported_by="tokens.scope",
-        status=status,
-        code=code,
-    )
+
+
+def _subscription_error(message: str, *, status: int | None = None, code: str | None = None) -> FactError:
+    """This fact's failure; tokens.scope reports it."""
+    return FactError("subscription-tenant", message, reported_by="tokens.scope", status=status, code=code)
 
 
 def target_tenant(ctx: Context) -> tuple[str | None, str]:

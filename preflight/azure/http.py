@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -491,30 +491,12 @@ def capped_transport(max_body: int | None = None) -> Any:
             if stream:
                 return response
             cap = MAX_BODY if max_body is None else max_body
-            declared = response.headers.get("Content-Length")
             try:
-                if declared is not None and declared.strip().isdigit() and int(declared) > cap:
-                    raise RefusedRequest(
-                        request.url,
-                        "TooLarge",
-                        f"the answer declares {int(declared):,} bytes, more than the {cap:,}-byte limit (not read)",
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_content(64 * 1024):
-                    size += len(chunk)
-                    if size > cap:
-                        raise RefusedRequest(
-                            request.url,
-                            "TooLarge",
-                            f"the answer is larger than the {cap:,}-byte "
-                            "limit (after decompression; reading stopped there)",
-                        )
-                    chunks.append(chunk)
+                content = read_capped(request.url, response.headers, response.iter_content(64 * 1024), cap)
             except RefusedRequest:
                 response.close()
                 raise
-            response._content = b"".join(chunks)
+            response._content = content
             response._content_consumed = True
             return response
 
@@ -546,32 +528,40 @@ def exchange(client: Any, request: Any, *, max_body: int | None = None, deadline
     cap = MAX_BODY if max_body is None else max_body
     response = client.send_request(request, stream=True)
     try:
-        declared = response.headers.get("Content-Length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > cap:
-            raise RefusedRequest(
-                request.url,
-                "TooLarge",
-                f"the answer declares {int(declared):,} bytes, more than the {cap:,}-byte limit (not read)",
-            )
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > cap:
-                raise RefusedRequest(
-                    request.url,
-                    "TooLarge",
-                    f"the answer is larger than the {cap:,}-byte limit (after decompression; reading stopped there)",
-                )
-            chunks.append(chunk)
-            left = deadline.left() if deadline is not None else None
-            if left is not None and left <= 0:
-                raise RefusedRequest(
-                    request.url, "DeadlinePassed", "the run's deadline passed while the answer was still arriving"
-                )
-        return Answer(response.status_code, response.headers, b"".join(chunks))
+        content = read_capped(request.url, response.headers, response.iter_bytes(), cap, deadline)
+        return Answer(response.status_code, response.headers, content)
     finally:
         response.close()
+
+
+def read_capped(
+    url: str, headers: Mapping[str, str], chunks: Iterable[bytes], cap: int, deadline: Deadline | None = None
+) -> bytes:
+    """A streamed body read whole, but never past ``cap`` bytes — declared (``Content-Length``: not read at all)
+    or after decompression (reading stops there) — nor past the deadline: each is a :class:`RefusedRequest`
+    (``TooLarge`` / ``DeadlinePassed``). The one reader of :func:`exchange` and :func:`capped_transport`."""
+    declared = headers.get("Content-Length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > cap:
+        raise RefusedRequest(
+            url,
+            "TooLarge",
+            f"the answer declares {int(declared):,} bytes, more than the {cap:,}-byte limit (not read)",
+        )
+    read: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > cap:
+            raise RefusedRequest(
+                url,
+                "TooLarge",
+                f"the answer is larger than the {cap:,}-byte limit (after decompression; reading stopped there)",
+            )
+        read.append(chunk)
+        left = deadline.left() if deadline is not None else None
+        if left is not None and left <= 0:
+            raise RefusedRequest(url, "DeadlinePassed", "the run's deadline passed while the answer was still arriving")
+    return b"".join(read)
 
 
 def redirect_text(answer: Any) -> str:

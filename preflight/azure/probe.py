@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight.context import Context, fact
 from preflight.errors import FactError
+
+if TYPE_CHECKING:
+    from preflight.azure.http import Answer
 
 API_VERSION = "2024-10-21"  # a GA Azure OpenAI data-plane version
 #: The one data action the probe exercises (GET /openai/deployments).
@@ -53,82 +56,76 @@ def probe_endpoint(ctx: Context) -> str | None:
 def dataplane_probe(ctx: Context) -> ProbeAnswer | None:
     """One read-only call (list deployments) with the Entra ID token for Cognitive Services; None when the
     account has no endpoint. A transport failure is this fact's error (access.probe reports it)."""
+    endpoint = probe_endpoint(ctx)
+    if endpoint is None:
+        return None
+    url = endpoint.rstrip("/") + "/openai/deployments"
+    response = _get_deployments(ctx, endpoint, url)
+    if 300 <= response.status_code < 400:
+        # never followed: a redirect may point anywhere (another host, a link-local address) and would carry
+        # the token there; and a 200 from wherever it points proves nothing about this account
+        from preflight.azure.http import redirect_text
+
+        raise _probe_error(
+            f"the data plane answered {redirect_text(response)}: cannot tell whether the token is accepted (GET {url})",
+            status=response.status_code,
+            code="Redirect",
+        )
+    answer = ProbeAnswer(url, response.status_code, response.text(), response.headers.get("Content-Type"))
+    if 200 <= answer.status < 300 and not answer.accepted and _is_json_object(answer):
+        # JSON, but not the deployments list: not proof that the token was accepted
+        raise _probe_error(
+            f"the data plane answered HTTP {answer.status} without the "
+            f"deployments list (data) (received {answer.text[:120]!r}): cannot tell whether the "
+            f"token is accepted (GET {url})",
+            status=answer.status,
+            code="InvalidAnswer",
+        )
+    return answer
+
+
+def _get_deployments(ctx: Context, endpoint: str, url: str) -> Answer:
+    """The request itself through the shared factory: the token only for the endpoint's own origin, no redirect
+    followed, timeouts from the run's deadline (at most TIMEOUT), the body read under the size cap; one
+    attempt. A refused request or a transport failure becomes this fact's error."""
     from azure.core.exceptions import AzureError
     from azure.core.rest import HttpRequest
 
     from preflight.azure.facts import cloud, token
-    from preflight.azure.http import (
-        RefusedRequest,
-        StaticToken,
-        deadline_of,
-        describe_transport,
-        exchange,
-        redirect_text,
-        rest_client,
-    )
+    from preflight.azure.http import RefusedRequest, StaticToken, deadline_of, describe_transport, exchange, rest_client
 
-    endpoint = probe_endpoint(ctx)
-    if endpoint is None:
-        return None
     found = ctx.get(token, ctx.get(cloud).cognitive_scope)
-    url = endpoint.rstrip("/") + "/openai/deployments"
-    verify = ctx.target.environ.get("REQUESTS_CA_BUNDLE") or True
     deadline = deadline_of(ctx)
-    # the shared factory: the token only for the endpoint's own origin, no redirect followed, timeouts from the
-    # run's deadline (at most TIMEOUT), the body read under the size cap; one attempt, as before
     client = rest_client(
         endpoint,
         credential=StaticToken(found.access_token, int(found.expires_on)),
         scope=ctx.get(cloud).cognitive_scope,
         deadline=deadline,
         retry={"retry_total": 0},
-        verify=verify,
+        verify=ctx.target.environ.get("REQUESTS_CA_BUNDLE") or True,
         connect_timeout=TIMEOUT,
         read_timeout=TIMEOUT,
     )
     try:
         with ctx.doing(f"the data plane (GET {url})"), client:
-            response = exchange(client, HttpRequest("GET", url, params={"api-version": API_VERSION}), deadline=deadline)
+            return exchange(client, HttpRequest("GET", url, params={"api-version": API_VERSION}), deadline=deadline)
     except RefusedRequest as exc:
-        raise FactError(
-            "dataplane-probe",
-            f"the data plane probe was stopped: {exc.message} (GET {url})",
-            reported_by="access.probe",
-            code=exc.code,
-        ) from exc
+        raise _probe_error(f"the data plane probe was stopped: {exc.message} (GET {url})", code=exc.code) from exc
     except AzureError as exc:
-        raise FactError(
-            "dataplane-probe",
-            f"the data plane could not be reached: {describe_transport(exc, url)} (GET {url})",
-            reported_by="access.probe",
-        ) from exc
-    if 300 <= response.status_code < 400:
-        # never followed: a redirect may point anywhere (another host, a link-local address) and would carry
-        # the token there; and a 200 from wherever it points proves nothing about this account
-        raise FactError(
-            "dataplane-probe",
-            f"the data plane answered {redirect_text(response)}: cannot tell whether the token is accepted (GET {url})",
-            reported_by="access.probe",
-            status=response.status_code,
-            code="Redirect",
-        )
-    answer = ProbeAnswer(url, response.status_code, response.text(), response.headers.get("Content-Type"))
-    if 200 <= answer.status < 300 and not answer.accepted:
-        try:
-            shape = isinstance(answer.json(), dict)
-        except ValueError:
-            shape = False  # not JSON at all: access.probe describes the body itself
-        if shape:  # JSON, but not the deployments list: not proof that the token was accepted
-            raise FactError(
-                "dataplane-probe",
-                f"the data plane answered HTTP {answer.status} without the "
-                f"deployments list (data) (received {answer.text[:120]!r}): cannot tell whether the "
-                f"token is accepted (GET {url})",
-                reported_by="access.probe",
-                status=answer.status,
-                code="InvalidAnswer",
-            )
-    return answer
+        raise _probe_error(f"the data plane could not be reached: {describe_transport(exc, url)} (GET {url})") from exc
+
+
+def _is_json_object(answer: ProbeAnswer) -> bool:
+    """Whether the body is a JSON object (not JSON at all: access.probe describes the body itself)."""
+    try:
+        return isinstance(answer.json(), dict)
+    except ValueError:
+        return False
+
+
+def _probe_error(message: str, *, status: int | None = None, code: str | None = None) -> FactError:
+    """This fact's failure, reported by access.probe."""
+    return FactError("dataplane-probe", message, reported_by="access.probe", status=status, code=code)
 
 
 def probe_says(ctx: Context) -> str | None:

@@ -16,7 +16,7 @@ never depends on the twin and the twin cannot drift from what the product sends.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight.azure.arm import run_credential
 from preflight.azure.facts import cloud
@@ -28,6 +28,9 @@ from preflight.azure.http import (
 )
 from preflight.context import Context
 from preflight.kql import kql_string
+
+if TYPE_CHECKING:
+    from preflight.azure.http import Deadline
 
 API_VERSION = "2022-10-01"
 ROLE_ASSIGNMENTS_QUERY = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments'"
@@ -109,10 +112,7 @@ def accounts_by_endpoint(endpoint: str) -> str:
 def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Run ``text`` over the given subscriptions (none: every subscription the caller can read) and return
     every row, following ``$skipToken``. Raises :class:`ResourceGraphError` on any refusal."""
-    from azure.core.exceptions import AzureError
-    from azure.core.rest import HttpRequest
-
-    from preflight.azure.http import RefusedRequest, deadline_of, exchange, redirect_text, rest_client
+    from preflight.azure.http import deadline_of, rest_client
 
     the_cloud = ctx.get(cloud)
     base = the_cloud.resource_manager.rstrip("/")
@@ -133,32 +133,7 @@ def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[di
             body: dict[str, Any] = {"query": text, "options": dict(options)}
             if subscriptions:
                 body["subscriptions"] = list(subscriptions)
-            try:
-                response = exchange(client, HttpRequest("POST", url, json=body), deadline=deadline)
-            except AzureError as exc:
-                raise ResourceGraphError(
-                    f"{RESOURCE_GRAPH} could not be reached: {describe_transport(exc, url)}"
-                ) from exc
-            except RefusedRequest as exc:
-                raise ResourceGraphError(f"{RESOURCE_GRAPH}: {exc.message}") from exc
-            if 300 <= response.status_code < 400:
-                raise ResourceGraphError(f"{RESOURCE_GRAPH} answered {redirect_text(response)}", response.status_code)
-            if response.status_code != 200:
-                raise ResourceGraphError(_error_text(response), response.status_code)
-            try:
-                payload = response.json()
-            except ValueError as exc:  # an HTML page from a proxy, a broken body: unusable, like an error
-                raise ResourceGraphError(
-                    f"{RESOURCE_GRAPH} answered HTTP 200 with "
-                    f"{describe_body(response.text(), response.headers.get('Content-Type'))}",
-                    response.status_code,
-                ) from exc
-            if not isinstance(payload, dict):
-                raise ResourceGraphError(
-                    f"{RESOURCE_GRAPH} answered HTTP 200 with JSON that is not an object", response.status_code
-                )
-            if not isinstance(payload.get("data"), list):  # `{}` is not "no account": fall back to ARM
-                raise ResourceGraphError(f"{RESOURCE_GRAPH} answered HTTP 200 without a data list", 200)
+            payload = _page(client, url, body, deadline)
             rows.extend(r for r in payload["data"] if isinstance(r, dict))
             token = payload.get("$skipToken")
             if not token:
@@ -170,6 +145,41 @@ def query(ctx: Context, text: str, subscriptions: Sequence[str] = ()) -> list[di
         else:  # every page had a next one: the rows so far are not the answer
             raise ResourceGraphError(f"{RESOURCE_GRAPH}'s answer has more than {MAX_PAGES} pages")
     return rows
+
+
+def _page(client: Any, url: str, body: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
+    """One page: the answer's JSON object, which carries a ``data`` list; anything else (unreachable, refused,
+    redirected, an error status, a body that is not that object) is a :class:`ResourceGraphError`."""
+    from azure.core.exceptions import AzureError
+    from azure.core.rest import HttpRequest
+
+    from preflight.azure.http import RefusedRequest, exchange, redirect_text
+
+    try:
+        response = exchange(client, HttpRequest("POST", url, json=body), deadline=deadline)
+    except AzureError as exc:
+        raise ResourceGraphError(f"{RESOURCE_GRAPH} could not be reached: {describe_transport(exc, url)}") from exc
+    except RefusedRequest as exc:
+        raise ResourceGraphError(f"{RESOURCE_GRAPH}: {exc.message}") from exc
+    if 300 <= response.status_code < 400:
+        raise ResourceGraphError(f"{RESOURCE_GRAPH} answered {redirect_text(response)}", response.status_code)
+    if response.status_code != 200:
+        raise ResourceGraphError(_error_text(response), response.status_code)
+    try:
+        payload = response.json()
+    except ValueError as exc:  # an HTML page from a proxy, a broken body: unusable, like an error
+        raise ResourceGraphError(
+            f"{RESOURCE_GRAPH} answered HTTP 200 with "
+            f"{describe_body(response.text(), response.headers.get('Content-Type'))}",
+            response.status_code,
+        ) from exc
+    if not isinstance(payload, dict):
+        raise ResourceGraphError(
+            f"{RESOURCE_GRAPH} answered HTTP 200 with JSON that is not an object", response.status_code
+        )
+    if not isinstance(payload.get("data"), list):  # `{}` is not "no account": fall back to ARM
+        raise ResourceGraphError(f"{RESOURCE_GRAPH} answered HTTP 200 without a data list", 200)
+    return payload
 
 
 def _error_text(response: Any) -> str:
