@@ -71,25 +71,8 @@ def classify_probe(status: int, body: Any) -> ProbeVerdict:
             "a network rule, not RBAC: call from an allowed network "
             "or private endpoint, or add your IP to the account's firewall",
         )
-    if status in (401, 403) and code != "PermissionDenied" and "data action" not in text:
-        # A bare 401/403 (no PermissionDenied code, no data action named) says nothing about its cause: a proxy,
-        # a gateway, a network rule or a token problem answer the same way. Do not guess RBAC.
-        return ProbeVerdict(
-            "refused",
-            False,
-            message or f"HTTP {status}",
-            "the answer names no cause: compare the token's audience and tenant (tokens.scope), the role "
-            "(rbac.data-action) and the account's network rules (resource.endpoint)",
-        )
     if code == "PermissionDenied" or status in (401, 403):
-        action = _ACTION.search(message)
-        return ProbeVerdict(
-            "permission_denied",
-            False,
-            message or f"HTTP {status}",
-            "assign a role granting the data action (see rbac.data-action)",
-            missing_action=action.group(1) if action else None,
-        )
+        return _refusal(status, code, message, text)
     if status == 404:
         return ProbeVerdict("not_found", False, message or "not found")
     if status == 429:
@@ -97,3 +80,25 @@ def classify_probe(status: int, body: Any) -> ProbeVerdict:
     if status >= 500:
         return ProbeVerdict("server_error", False, message or f"HTTP {status}")
     return ProbeVerdict("unexpected", False, f"HTTP {status}: {message}"[:300])
+
+
+def _refusal(status: int, code: str, message: str, text: str) -> ProbeVerdict:
+    """A 401/403 the earlier readings did not explain: RBAC only when the answer says so (PermissionDenied, or a
+    data action named). A bare 401/403 says nothing about its cause — a proxy, a gateway, a network rule or a
+    token problem answer the same way — so it is "refused", never a guess at a missing role."""
+    if code != "PermissionDenied" and "data action" not in text:
+        return ProbeVerdict(
+            "refused",
+            False,
+            message or f"HTTP {status}",
+            "the answer names no cause: compare the token's audience and tenant (tokens.scope), the role "
+            "(rbac.data-action) and the account's network rules (resource.endpoint)",
+        )
+    action = _ACTION.search(message)
+    return ProbeVerdict(
+        "permission_denied",
+        False,
+        message or f"HTTP {status}",
+        "assign a role granting the data action (see rbac.data-action)",
+        missing_action=action.group(1) if action else None,
+    )
