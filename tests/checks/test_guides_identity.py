@@ -51,3 +51,35 @@ def test_a_policy_on_the_azure_machine_learning_app_is_seen_for_the_ml_profile(
     assert f"Azure Machine Learning ({AZURE_ML_APP})" in apps
     assert f"Azure Machine Learning Services ({ML_SERVICES_APP})" in apps
     assert code == 0  # a WARN: the policy asks for MFA, it does not block
+
+
+WORKSPACE = (
+    "/subscriptions/22222222-2222-4222-8222-222222222222/resourceGroups/rg-ai/providers/"
+    "Microsoft.MachineLearningServices/workspaces/contoso-ml"
+)
+ML_SP_OBJECT = "c1c1c1c1-0000-4000-8000-0000000000b0"
+AZUREML_DATA_SCIENTIST = "f6c7c914-8db3-469d-8ca1-694a8f32e121"
+
+
+def test_owner_on_the_workspace_is_flagged_with_the_two_step_fix(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, found = _check(twin_session, monkeypatch, capsys, "ml-ci-sp-owner", "rbac.*")
+    (warning,) = [r for (check, _), r in found.items() if check == "rbac.least-privilege"]
+    assert warning["status"] == "warn", warning
+    assert f"service principal holds Owner at the workspace ({WORKSPACE})" in warning["summary"]
+    assert "the ml profile needs only AzureML Data Scientist" in warning["summary"]
+    text = warning["remediation"]["text"]
+    assert text.startswith(f"1) assign the least-privilege role AzureML Data Scientist ({AZUREML_DATA_SCIENTIST})")
+    assert "2) then remove the broad Owner assignment" in text
+    create, delete = warning["remediation"]["commands"]
+    assert create == (
+        f"az role assignment create --assignee-object-id {ML_SP_OBJECT} --assignee-principal-type ServicePrincipal "
+        f"--role {AZUREML_DATA_SCIENTIST} --scope {WORKSPACE}"
+    )
+    assignment_id = next(e["value"] for e in warning["evidence"] if e["name"] == "roleAssignmentId")
+    assert assignment_id.lower().startswith(WORKSPACE.lower() + "/providers/microsoft.authorization/roleassignments/")
+    assert delete == f"az role assignment delete --ids {assignment_id}"
+    # Owner grants the workspace's actions: the use itself is allowed, so only the warning stands
+    assert found[("rbac.data-action", "Microsoft.MachineLearningServices/workspaces/read")]["status"] == "pass"
+    assert code == 0
