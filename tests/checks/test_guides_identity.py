@@ -83,3 +83,64 @@ def test_owner_on_the_workspace_is_flagged_with_the_two_step_fix(
     # Owner grants the workspace's actions: the use itself is allowed, so only the warning stands
     assert found[("rbac.data-action", "Microsoft.MachineLearningServices/workspaces/read")]["status"] == "pass"
     assert code == 0
+
+
+SP_OBJECT_ID = "c1c1c1c1-0000-4000-8000-0000000000b0"
+SP_APP_ID = "c1c1c1c1-0000-4000-8000-0000000000c1"
+
+
+def test_an_object_id_in_azure_client_id_gets_the_app_id_not_az_ad_sp_create(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, found = _check(twin_session, monkeypatch, capsys, "sp-object-id", "signin.chain,principal.exists")
+    chain = found[("signin.chain", None)]
+    assert chain["status"] == "fail" and "AADSTS700016" in chain["summary"]
+    exists = found[("principal.exists", None)]
+    assert exists["status"] == "fail", exists
+    assert exists["summary"].startswith(
+        f"AZURE_CLIENT_ID holds the service principal's object id; use its appId {SP_APP_ID}"
+    )
+    assert f"{SP_OBJECT_ID} is the object id of service principal 'preflight-ci'" in exists["summary"]
+    assert f"set AZURE_CLIENT_ID={SP_APP_ID}" in exists["remediation"]["text"]
+    assert exists["remediation"]["commands"] == [f"az ad sp show --id {SP_OBJECT_ID} --query appId -o tsv"]
+    assert "az ad sp create" not in _fix(exists)
+    assert code == 1
+
+
+def test_without_a_directory_reader_the_object_id_question_is_said_undecided(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sp-missing: nothing else on the machine signs in, so nothing can ask the directory
+    code, found = _check(twin_session, monkeypatch, capsys, "sp-missing", "signin.chain,principal.exists")
+    exists = found[("principal.exists", None)]
+    client_id = "c1c1c1c1-0000-4000-8000-0000000000c1"
+    assert exists["status"] == "fail" and "AADSTS700016" in exists["summary"]
+    assert (
+        f"whether AZURE_CLIENT_ID ({client_id}) is a service principal's object id rather than its appId could "
+        "not be decided (no identity here can read Microsoft Graph)" in exists["summary"]
+    )
+    assert exists["remediation"]["commands"][0] == f"az ad sp show --id {client_id} --query appId -o tsv"
+    assert code == 1
+
+
+def test_a_reader_refused_the_directory_says_the_object_id_question_is_undecided(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpers.principal_world import builtin
+
+    doc = builtin("sp-object-id")
+    doc["directory"]["permissions"]["a11ce000-0000-4000-8000-00000000a11c"] = ["User.Read"]  # a guest-like reader
+    twin_session.use(doc)
+    apply_environment(monkeypatch, twin_session.environment())
+    code = main(["check", "--only", "signin.chain,principal.exists", "--format", "json"])
+    out, _ = capsys.readouterr()
+    found = {(r["check_id"], r["subject"]): r for r in json.loads(out)["results"]}
+    exists = found[("principal.exists", None)]
+    assert exists["status"] == "warn", exists
+    assert exists["summary"].endswith(
+        f"whether AZURE_CLIENT_ID ({SP_OBJECT_ID}) is a service principal's object id rather than its appId could "
+        f"not be decided (the signed-in identity (AzureCliCredential) may not read the service principal with "
+        f"object id {SP_OBJECT_ID}: reading service principals needs Application.Read.All); check with: "
+        f"az ad sp show --id {SP_OBJECT_ID} --query appId -o tsv"
+    )
+    assert code == 1  # the sign-in itself failed (signin.chain)
