@@ -640,7 +640,7 @@ class RbacLeastPrivilege(Check):
         if not findings:
             yield self.passed(
                 f"this {kind} holds no Owner, Contributor, User Access Administrator or Role Based Access "
-                f"Control Administrator at the {_where(scope, scope)} or above",
+                f"Control Administrator at {_where(scope, scope)} or above",
                 evidence={"scope": scope},
             )
             return

@@ -144,3 +144,15 @@ def test_a_reader_refused_the_directory_says_the_object_id_question_is_undecided
         f"az ad sp show --id {SP_OBJECT_ID} --query appId -o tsv"
     )
     assert code == 1  # the sign-in itself failed (signin.chain)
+
+
+def test_the_data_role_alone_passes_least_privilege_naming_where_it_looked(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _code, found = _check(twin_session, monkeypatch, capsys, "ci-sp-data-role", "rbac.least-privilege")
+    result = found[("rbac.least-privilege", None)]
+    assert result["status"] == "pass"
+    assert result["summary"] == (
+        "this service principal holds no Owner, Contributor, User Access Administrator or Role Based Access "
+        "Control Administrator at the account or above"
+    )
