@@ -23,7 +23,6 @@ from preflight.model import CheckMeta, Result, Severity
 
 if TYPE_CHECKING:
     from preflight.azure.graph import DirectoryView, Subject
-    from preflight.remedies import ClientIdAdvice
 
 DOCS_SP = (
     "https://learn.microsoft.com/entra/identity-platform/app-objects-and-service-principals",
@@ -98,7 +97,9 @@ class PrincipalExists(Check):
         try:
             sp_part = view.require("servicePrincipal", f"the service principal of app {app_id}", "servicePrincipal")
         except GraphDenied as exc:
-            advice = _client_id_advice(ctx, who, app_id)  # an object id in AZURE_CLIENT_ID? (issue 20)
+            from preflight.azure.client_id import advice_after_failed_signin
+
+            advice = advice_after_failed_signin(ctx, who, app_id)  # an object id in AZURE_CLIENT_ID? (issue 20)
             if advice is not None and advice.is_object_id:
                 yield self.failed(advice.summary(), remediation=advice.fix(), commands=advice.commands())
                 return
@@ -149,13 +150,6 @@ class PrincipalExists(Check):
         if owner_text:
             summary += f"; its app{f' {app_name!r}' if app_name else ''} is {owner_text}"
         yield self.passed(summary, evidence=evidence)
-
-
-def _client_id_advice(ctx: Context, who: Subject, app_id: str) -> ClientIdAdvice | None:
-    """After a failed sign-in only: what the directory says about the GUID in AZURE_CLIENT_ID."""
-    from preflight.azure.client_id import advice_for_client_id
-
-    return advice_for_client_id(ctx, app_id) if who.source == "environment" else None
 
 
 def _enable(app_id: str) -> str:

@@ -63,3 +63,10 @@ def advice_for_client_id(ctx: Context, app_id: str) -> ClientIdAdvice | None:
             why = exc.message
         return client_id_advice(client_id, None, undecided=why)
     return client_id_advice(client_id, lookup.service_principal)
+
+
+def advice_after_failed_signin(ctx: Context, who: Any, app_id: str) -> ClientIdAdvice | None:
+    """:func:`advice_for_client_id` for the examined subject (:class:`~preflight.azure.graph.Subject`), only
+    when it is the one the environment names after its sign-in failed — a signed-in principal or an
+    ``--assignee`` is never this confusion."""
+    return advice_for_client_id(ctx, app_id) if getattr(who, "source", None) == "environment" else None
