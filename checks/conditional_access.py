@@ -8,6 +8,10 @@ language what each applicable one requires. Where the tenant answers Graph's Wha
 (``identity/conditionalAccess/evaluate``), Entra decides which policies apply; otherwise it is preflight's own
 matching, labelled as a hint. Either way, conditions such as named locations or device platforms are listed,
 not guessed.
+
+The apps are those the profile's tokens are for and, for Azure ML, the **Azure Machine Learning** app
+(``0736f41a-…``) the Azure ML guide tells admins to target — no token names it, yet a policy on it applies to
+the workspace's users (``preflight.first_party`` keeps the catalogue). Each policy names the app it targets.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class ConditionalAccess(Check):
         from preflight.azure.arm import profile
         from preflight.azure.graph import GraphDenied, app_ids_for, directory
         from preflight.ca import APP_NAMES, evaluate, token_hints
+        from preflight.first_party import app_label, ca_apps
 
         view = ctx.get(directory)
         who = view.subject
@@ -62,7 +67,9 @@ class ConditionalAccess(Check):
             return
         notes: list[str] = []
         principal, groups, claims = self._principal(ctx, view, notes)
-        apps = app_ids_for(ctx.get(profile).audiences)
+        the_profile = ctx.get(profile)
+        # the token audiences' apps, and the apps the profile's guide tells admins to target (Azure ML: 0736f41a-…)
+        apps = ca_apps(the_profile.name, app_ids_for(the_profile.audiences))
         verdicts = evaluate(policies, principal, apps, group_names=groups)
         verdicts, label = self._what_if(ctx, verdicts, principal, apps, notes)
         hints = token_hints(claims) if who.kind == "user" else None
@@ -71,7 +78,7 @@ class ConditionalAccess(Check):
             "evaluation": label,
             "principal": who.display or who.object_id,
             "kind": who.kind,
-            "apps": [APP_NAMES.get(a, a) for a in apps],
+            "apps": [app_label(a) for a in apps],
             "groups": len(groups),
             "policies": [v.to_dict() for v in verdicts],
             "notes": notes,

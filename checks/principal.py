@@ -110,7 +110,14 @@ class PrincipalExists(Check):
         try:
             sp_part = view.require("servicePrincipal", f"the service principal of app {app_id}", "servicePrincipal")
         except GraphDenied as exc:
-            yield self.warned(exc.message, remediation=exc.remediation)  # the directory is not the app's read
+            from preflight.azure.client_id import advice_after_failed_signin
+
+            advice = advice_after_failed_signin(ctx, who, app_id)  # an object id in AZURE_CLIENT_ID? (issue 20)
+            if advice is not None and advice.is_object_id:
+                yield self.failed(advice.summary(), remediation=advice.fix(), commands=advice.commands())
+                return
+            suffix = advice.suffix() if advice is not None else ""
+            yield self.warned(exc.message + suffix, remediation=exc.remediation)  # the directory is not the app's read
             return
         evidence: dict[str, Any] = {"app_id": who.app_id, "read_by": view.reader.reader}
         if sp_part.missing:
@@ -187,8 +194,14 @@ def _enable(app_id: str) -> str:
 
 
 def _missing_sp(ctx: Context, app_id: str, registered_here: bool | None) -> tuple[str, str, list[str]]:
+    from preflight.azure.client_id import advice_for_client_id
+
     tenant = _tenant(ctx)
-    commands = [f"az ad sp create --id {app_id}"]
+    # AZURE_CLIENT_ID may hold the service principal's object id: then the fix is its appId (issue 20)
+    advice = None if registered_here else advice_for_client_id(ctx, app_id)
+    if advice is not None and advice.is_object_id:
+        return advice.summary(), advice.fix(), advice.commands()
+    commands = [*(advice.commands() if advice and advice.note else []), f"az ad sp create --id {app_id}"]
     if registered_here:
         summary = (
             f"app {app_id} is registered in tenant {tenant} but has no service principal there: sign-ins "
@@ -200,7 +213,7 @@ def _missing_sp(ctx: Context, app_id: str, registered_here: bool | None) -> tupl
         f"no service principal for app {app_id} in tenant {tenant}{known} — the classic AADSTS700016: "
         "the app is registered in another tenant and was never provisioned (consented) here, was deleted, "
         "or AZURE_TENANT_ID names the wrong tenant"
-    )
+    ) + (advice.suffix() if advice else "")
     fix = (
         "use the tenant the app is registered in (AZURE_TENANT_ID), or have an admin of this tenant provision "
         "the multi-tenant app (its signInAudience must allow other tenants)"

@@ -61,6 +61,7 @@ PRIVILEGED_ROLES = {
     "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
     "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
     "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+    "f58310d9-a9f6-439a-9e8d-f62e7b41a168": "Role Based Access Control Administrator",
 }
 _MG = "/providers/microsoft.management/managementgroups/"
 
@@ -589,25 +590,29 @@ class RbacDeny(Check):
 
 
 class RbacLeastPrivilege(Check):
-    """Automation identities (service principals, managed identities) holding Owner, Contributor or User
-    Access Administrator on a whole subscription or management group turn one leaked secret into a tenant
-    incident. Seed guidance: grant the minimum the task needs — here, a data role on the account."""
+    """Automation identities (service principals, managed identities) holding Owner, Contributor, User Access
+    Administrator or Role Based Access Control Administrator turn one leaked secret into an incident: they can
+    delete the resource or grant themselves (or anyone) more. The guides warn against it at *any* scope the
+    identity's work reaches — the resource itself, its resource group, the subscription or a management group —
+    so all four are flagged, each with the two-step fix: assign the profile's narrow role, then remove the broad
+    assignment (in that order, so the pipeline never loses access in between)."""
 
     meta = CheckMeta(
         id="rbac.least-privilege",
         title="Automation identity is not over-privileged",
         severity=Severity.MEDIUM,
-        description="WARN when a service principal or managed identity holds Owner, Contributor or User Access "
-        "Administrator (by role GUID) at subscription or management-group scope.",
+        description="WARN when a service principal or managed identity holds Owner, Contributor, User Access "
+        "Administrator or Role Based Access Control Administrator (by role GUID) at the target resource, its "
+        "resource group, subscription or a management group; the fix names the profile's least-privilege role.",
         tags=("rbac",),
         docs=LEAST_PRIVILEGE_DOCS,
-        facts=("principal", "role-assignments"),
+        facts=("principal", "role-assignments", "profile"),
         requires=(SIGNIN,),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
         from preflight.azure.access import rbac_scope, subject
-        from preflight.azure.arm import role_assignments
+        from preflight.azure.arm import profile, role_assignments
         from preflight.rbac import RoleAssignment
 
         whom = ctx.get(subject)
@@ -619,8 +624,9 @@ class RbacLeastPrivilege(Check):
                 evidence={"kind": whom.arm_type},
             )
             return
+        resource: str | None = None
         if _has_target(ctx):
-            scope = rbac_scope(ctx)  # the key data_access reads them by: one request for both
+            scope = resource = rbac_scope(ctx)  # the key data_access reads them by: one request for both
         elif ctx.target.subscription_id:
             scope = f"/subscriptions/{ctx.target.subscription_id}"
         else:
@@ -629,46 +635,100 @@ class RbacLeastPrivilege(Check):
             )
             return
         assignments = [RoleAssignment.from_arm(a) for a in ctx.get(role_assignments, scope, who.object_id)]
-        findings = broad_privileged(assignments, who.object_id or "")
+        findings = over_privileged(assignments, scope)
         kind = "managed identity" if who.kind == "managedIdentity" else "service principal"
         if not findings:
             yield self.passed(
-                f"this {kind} holds no Owner, Contributor or User Access Administrator at "
-                "subscription or management-group scope",
+                f"this {kind} holds no Owner, Contributor, User Access Administrator or Role Based Access "
+                f"Control Administrator at {_where(scope, scope)} or above",
                 evidence={"scope": scope},
             )
             return
+        narrow = ctx.get(profile)
+        holds_narrow = any(a.role_guid == narrow.role_id.lower() and _at_or_above(a.scope, scope) for a in assignments)
         for assignment, role_name in findings:
-            via = (
-                f" via group {assignment.principal_id}"
-                if assignment.principal_id != (who.object_id or "").lower()
-                else ""
-            )
-            yield self.warned(
-                f"this {kind} holds {role_name} at {assignment.scope}{via}: far more than calling the model needs",
-                subject=assignment.id or assignment.scope,
-                evidence={
-                    "roleAssignmentId": assignment.id,
-                    "roleDefinitionId": assignment.role_definition_id,
-                    "roleName": role_name,
-                    "scope": assignment.scope,
-                },
-                remediation="grant the minimum the task needs (a data role such as Cognitive Services "
-                "OpenAI User on the account) and remove the broad assignment",
-                commands=[f"az role assignment delete --ids {assignment.id}"] if assignment.id else [],
-            )
+            yield self._finding(who, whom.arm_type, kind, assignment, role_name, scope, resource, narrow, holds_narrow)
+
+    def _finding(
+        self,
+        who: Any,
+        arm_type: str,
+        kind: str,
+        assignment: Any,
+        role_name: str,
+        scope: str,
+        resource: str | None,
+        narrow: Any,
+        holds_narrow: bool,
+    ) -> Result:
+        """One broad assignment: where it is, and the narrow role to hold instead (assigned first, unless held)."""
+        via = (
+            f" via group {assignment.principal_id}" if assignment.principal_id != (who.object_id or "").lower() else ""
+        )
+        where = _where(assignment.scope, scope)
+        target = resource or "<the resource it uses>"
+        steps = [] if holds_narrow else [_assign_command(who, arm_type, narrow.role_id, target)]
+        if assignment.id:
+            steps.append(f"az role assignment delete --ids {assignment.id}")
+        first = (
+            f"it already holds {narrow.role_name}"
+            if holds_narrow
+            else f"1) assign the least-privilege role {narrow.role_name} ({narrow.role_id}) at {target}"
+        )
+        then = "remove" if holds_narrow else "2) then remove"
+        return self.warned(
+            f"this {kind} holds {role_name} at {where} ({assignment.scope}){via}: it can change or delete the "
+            f"resource and grant access to others; the {narrow.name} profile needs only {narrow.role_name}",
+            subject=assignment.id or assignment.scope,
+            evidence={
+                "roleAssignmentId": assignment.id,
+                "roleDefinitionId": assignment.role_definition_id,
+                "roleName": role_name,
+                "scope": assignment.scope,
+                "scopeLevel": where,
+                "replacementRoleId": narrow.role_id,
+                "replacementRoleName": narrow.role_name,
+            },
+            remediation=f"{first}; {then} the broad {role_name} assignment"
+            + (" (it is the group's: removing it affects every member)" if via else ""),
+            commands=steps,
+        )
 
 
-def broad_privileged(assignments: Sequence[Any], principal_id: str) -> list[tuple[Any, str]]:
-    """Assignments of a privileged role (by GUID) at the tenant root, a management group or a subscription.
-    Pure; ``assignments`` are :class:`preflight.rbac.RoleAssignment`."""
+def _where(scope: str, target: str) -> str:
+    """What a scope is called relative to the target: the workspace / account itself, its resource group, the
+    subscription, a management group, the tenant root."""
+    parts = [p.lower() for p in scope.split("/") if p]
+    if not parts:
+        return "the tenant root"
+    if _MG in scope.lower() + "/":
+        return f"management group {parts[-1]}"
+    if len(parts) == 2 and parts[0] == "subscriptions":
+        return "the subscription"
+    if len(parts) == 4 and parts[2] == "resourcegroups":
+        return f"resource group {scope.rstrip('/').rsplit('/', 1)[-1]}"
+    if scope.strip("/").lower() == target.strip("/").lower():
+        return f"the {_noun(target)}" if "/providers/" in target.lower() else "the target"
+    return "a resource"
+
+
+def _at_or_above(outer: str, inner: str) -> bool:
+    from preflight.rbac import scope_contains
+
+    return scope_contains(outer, inner)
+
+
+def over_privileged(assignments: Sequence[Any], target_scope: str) -> list[tuple[Any, str]]:
+    """Assignments of a privileged role (by GUID) that reach the target: at the target itself, any of its parents
+    (resource group, subscription), a management group or the tenant root. An assignment below the target (a
+    child resource) or beside it (another resource group) is not about this work. Pure; ``assignments`` are
+    :class:`preflight.rbac.RoleAssignment`."""
     found = []
     for assignment in assignments:
         name = PRIVILEGED_ROLES.get(assignment.role_guid)
         if name is None:
             continue
-        parts = [p for p in assignment.scope.lower().split("/") if p]
-        broad = not parts or _MG in assignment.scope.lower() + "/" or (len(parts) == 2 and parts[0] == "subscriptions")
-        if broad:
+        # a management group's place above the target is not known here: any management group is broad enough
+        if _MG in assignment.scope.lower() + "/" or _at_or_above(assignment.scope, target_scope):
             found.append((assignment, name))
     return found

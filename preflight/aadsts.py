@@ -303,9 +303,12 @@ _TABLE: dict[int, _Entry] = {
     700016: _Entry(
         _C.APPLICATION_NOT_FOUND,
         "Application not found in tenant",
-        "No application with this client id exists in the tenant: wrong AZURE_CLIENT_ID, the app was "
-        "deleted, or the request went to the wrong tenant.",
-        "Check the client id and tenant: az ad sp show --id {app_id} (run against tenant {tenant}).",
+        "No application with this client id exists in the tenant: wrong AZURE_CLIENT_ID (often the service "
+        "principal's object id pasted where its appId belongs), the app was deleted, or the request went to the "
+        "wrong tenant.",
+        "Check the client id and tenant: az ad sp show --id {app_id} (run against tenant {tenant}); the client id "
+        "must be the appId (Application (client) ID), not an object id: az ad sp show --id {app_id} --query appId "
+        "-o tsv prints the appId when {app_id} is an object id.",
         None,
     ),
     7000112: _Entry(

@@ -21,17 +21,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+# The apps and their names: the catalogue is preflight.first_party (re-exported: callers name them from here too).
+from preflight.first_party import APP_NAMES as APP_NAMES
+from preflight.first_party import AZURE_MANAGEMENT_APP as AZURE_MANAGEMENT_APP
+from preflight.first_party import AZURE_ML_APP as AZURE_ML_APP
+from preflight.first_party import COGNITIVE_SERVICES_APP as COGNITIVE_SERVICES_APP
+from preflight.first_party import ML_SERVICES_APP as ML_SERVICES_APP
+from preflight.first_party import app_label as app_label
+
 PrincipalKind = Literal["user", "servicePrincipal", "managedIdentity"]
 
-# Well-known resource application ids (what includeApplications names).
-AZURE_MANAGEMENT_APP = "797f4846-ba00-4fd7-ba43-dac1f8f63013"  # Windows Azure Service Management API
-COGNITIVE_SERVICES_APP = "7d312290-28c8-473c-a0ed-8e53749b6d6d"  # Azure Cognitive Services
-ML_SERVICES_APP = "18a66f5f-dbdf-4c17-9dd7-1634712a9cbe"  # Azure Machine Learning Services (ml.azure.com)
-APP_NAMES: Mapping[str, str] = {
-    AZURE_MANAGEMENT_APP: "Azure Resource Manager (Windows Azure Service Management API)",
-    COGNITIVE_SERVICES_APP: "Azure Cognitive Services",
-    ML_SERVICES_APP: "Azure Machine Learning",
-}
 # Conditions this module cannot evaluate from here, with how to say them.
 _UNEVALUATED = {
     "locations": "from certain locations",
@@ -108,6 +107,7 @@ class PolicyVerdict:
             "applies": self.applies,
             "reason": self.reason,
             "apps": list(self.apps),
+            "app_names": [APP_NAMES.get(a, a) for a in self.apps],
             "controls": list(self.controls),
             "only_when": list(self.only_when),
             "sign_in_frequency": self.frequency,
@@ -181,7 +181,7 @@ def _app_scope(apps: Mapping[str, Any], app_ids: Sequence[str]) -> tuple[tuple[s
         return hit, "targets all cloud apps" if hit else "targets all apps but excludes these"
     hit = tuple(a for a in wanted if a in include and a not in exclude)
     if hit:
-        return hit, "targets " + ", ".join(APP_NAMES.get(a, a) for a in hit)
+        return hit, "targets " + ", ".join(app_label(a) for a in hit)
     if "microsoftadminportals" in include:
         # Microsoft Admin Portals covers the Azure portal and other admin centres, not API tokens from SDKs/az.
         return ("portal",), "targets Microsoft Admin Portals (the Azure portal, not SDK or CLI tokens)"
@@ -273,7 +273,7 @@ def _with_hint(v: PolicyVerdict, who: Principal) -> PolicyVerdict:
     from dataclasses import replace
 
     label = {"enabled": "enabled", "enabledForReportingButNotEnforced": "report-only"}.get(v.state, v.state)
-    apps = "the Azure portal" if v.apps == ("portal",) else ", ".join(APP_NAMES.get(a, a) for a in v.apps)
+    apps = "the Azure portal" if v.apps == ("portal",) else ", ".join(app_label(a) for a in v.apps)
     you = "you" if who.kind == "user" else "this service principal"
     if v.blocks:
         what = f"blocks {you} on {apps}: tokens are refused (AADSTS53003)"

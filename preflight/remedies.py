@@ -1,11 +1,15 @@
-"""What to do about a refused sign-in: the Conditional Access policy families and their fixes, and the two
-non-secret fields of a token-endpoint error that say a claims challenge is pending. Pure; shared by the
-``signin.chain`` and ``tokens.scope`` checks (a check never imports another check).
+"""What to do about a refused sign-in: the Conditional Access policy families and their fixes, the two non-secret
+fields of a token-endpoint error that say a claims challenge is pending, and what an ``AZURE_CLIENT_ID`` Entra
+does not know is when it is a service principal's object id (:func:`client_id_advice`). Pure; shared by the
+``signin.chain``, ``tokens.scope`` and ``principal.exists`` checks (a check never imports another check).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 # Conditional Access policy family → what it means and what to do about it (AadstsInfo.ca_policy).
 CA_ADVICE = {
@@ -72,3 +76,69 @@ def error_details(error: BaseException | None) -> dict[str, str]:
     if not isinstance(body, dict):
         return {}
     return {k: str(body[k]) for k in ("suberror", "claims") if body.get(k)}
+
+
+# ------------------------------------------------------------------------------------- object id vs app id
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdAdvice:
+    """What the GUID in ``AZURE_CLIENT_ID`` is, when Entra found no application with it as its app id
+    (AADSTS700016). ``object_id_of`` is the appId of the service principal whose *object id* it is — the
+    confusion the Azure ML service-principal guide's step 3 invites (the portal shows both ids side by side);
+    ``note`` says why that could not be decided, when it could not."""
+
+    client_id: str
+    object_id_of: str | None = None
+    display_name: str | None = None
+    note: str | None = None
+
+    @property
+    def is_object_id(self) -> bool:
+        return self.object_id_of is not None
+
+    def summary(self) -> str:
+        """The finding: the object id in place of the appId, named with both ids."""
+        name = f" '{self.display_name}'" if self.display_name else ""
+        return (
+            f"AZURE_CLIENT_ID holds the service principal's object id; use its appId {self.object_id_of} — "
+            f"{self.client_id} is the object id of service principal{name} in this tenant, so Entra finds no "
+            "application with it as its client id (AADSTS700016)"
+        )
+
+    def fix(self) -> str:
+        return (
+            f"set AZURE_CLIENT_ID={self.object_id_of} (the appId, shown as 'Application (client) ID'); "
+            "the object id identifies the service principal in role assignments, never in a sign-in"
+        )
+
+    def commands(self) -> list[str]:
+        return [lookup_app_id_command(self.client_id)]
+
+    def suffix(self) -> str:
+        """``"; <why it could not be decided>"`` to append to another finding, or "" when nothing is to add."""
+        return f"; {self.note}" if self.note else ""
+
+
+def lookup_app_id_command(object_id: str) -> str:
+    """The command that turns a service principal's object id into the appId a sign-in needs."""
+    return f"az ad sp show --id {object_id} --query appId -o tsv"
+
+
+def client_id_advice(
+    client_id: str, found: Mapping[str, Any] | None, *, undecided: str | None = None
+) -> ClientIdAdvice:
+    """Classify the GUID in ``AZURE_CLIENT_ID`` after AADSTS700016. ``found`` is the service principal whose
+    object id it is (Graph ``servicePrincipals/{id}``), None when there is none; ``undecided`` says why the
+    directory could not be asked (then the advice only names the check to run). Pure."""
+    if undecided is not None:
+        return ClientIdAdvice(
+            client_id,
+            note=(
+                f"whether AZURE_CLIENT_ID ({client_id}) is a service principal's object id rather than its appId "
+                f"could not be decided ({undecided}); check with: {lookup_app_id_command(client_id)}"
+            ),
+        )
+    if found is None or not found.get("appId"):
+        return ClientIdAdvice(client_id)
+    return ClientIdAdvice(client_id, str(found["appId"]), str(found.get("displayName") or "") or None)

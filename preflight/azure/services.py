@@ -78,6 +78,7 @@ FACTS: Mapping[str, FactSpec] = {
     "graph-subject": FactSpec(GRAPH, "signin.identity"),
     "directory": FactSpec(GRAPH, "signin.chain"),
     "first-party": FactSpec(GRAPH, "principal.first-party"),
+    "client-id-object": FactSpec(GRAPH, "principal.exists"),
     "ca-what-if": FactSpec(None, "access.conditional-access"),
     # the audit
     "audit:arm-client": FactSpec(ARM, "signin.chain"),

@@ -61,7 +61,8 @@ def test_policies_that_apply_and_those_that_do_not(twin_session: Twin, monkeypat
     assert warned.status is Status.WARN
     assert warned.summary.startswith(
         "policy 'Require MFA for AI developers' (enabled) requires MFA for you on "
-        "Azure Cognitive Services; interactive sign-ins will prompt; automation must "
+        "Azure Cognitive Services (7d312290-28c8-473c-a0ed-8e53749b6d6d); interactive sign-ins will prompt; "
+        "automation must "
         "use a service principal or managed identity"
     )
     assert "your current token was issued without MFA" in warned.summary

@@ -162,15 +162,31 @@ def test_service_principal_with_contributor_on_the_subscription_warns(
     assert one(report, "rbac.data-action", CHAT).status is Status.PASS
     (warning,) = results(report, "rbac.least-privilege")
     assert warning.status is Status.WARN
-    assert "service principal holds Contributor at /subscriptions/" in warning.summary
+    assert "service principal holds Contributor at the subscription (/subscriptions/" in warning.summary
     assert next(e.value for e in warning.evidence if e.name == "roleDefinitionId").endswith(CONTRIBUTOR)
     assert warning.remediation is not None and warning.remediation.commands[0].startswith("az role assignment delete")
 
 
-def test_service_principal_scoped_to_the_account_passes(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_service_principal_with_contributor_on_the_accounts_resource_group_warns(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 20: Contributor on the resource group reaches the account (delete it, list its keys): flagged too
     doc = sc.service_principal_with([("Contributor", sc.RG), ("Cognitive Services OpenAI User", sc.ACCOUNT)])
     report = run_scenario(twin_session, monkeypatch, doc, only=RBAC)
-    assert one(report, "rbac.least-privilege").status is Status.PASS  # Contributor on a resource group is fine
+    (warning,) = results(report, "rbac.least-privilege")
+    assert warning.status is Status.WARN and "holds Contributor at resource group rg-ai" in warning.summary
+    # the narrow role is already held: only the removal is left to do
+    assert (
+        warning.remediation is not None
+        and "it already holds Cognitive Services OpenAI User" in warning.remediation.text
+    )
+    assert [c.split(" --")[0] for c in warning.remediation.commands] == ["az role assignment delete"]
+
+
+def test_service_principal_with_only_the_data_role_passes(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = sc.service_principal_with([("Reader", sc.RG), ("Cognitive Services OpenAI User", sc.ACCOUNT)])
+    report = run_scenario(twin_session, monkeypatch, doc, only=RBAC)
+    assert one(report, "rbac.least-privilege").status is Status.PASS
 
 
 # ------------------------------------------------------------------------------------------------ --wait
@@ -298,18 +314,26 @@ def test_parse_time(text: str | None, expected: float | None) -> None:
     assert parse_time(text) == expected
 
 
+TARGET_WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"
+
+
 @pytest.mark.parametrize(
     ("role", "scope", "broad"),
     [
         (CONTRIBUTOR, "/subscriptions/s", True),
         ("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "/providers/Microsoft.Management/managementGroups/corp", True),
         ("18D7D88D-D35E-4FB5-A5C3-7773C20A72D9", "/", True),  # GUIDs compared case-insensitively
-        (CONTRIBUTOR, "/subscriptions/s/resourceGroups/rg", False),
+        (CONTRIBUTOR, "/subscriptions/s/resourceGroups/rg", True),  # the target's resource group
+        ("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", TARGET_WS, True),  # Owner on the workspace itself
+        ("f58310d9-a9f6-439a-9e8d-f62e7b41a168", TARGET_WS.upper(), True),  # RBAC Administrator; case-insensitive
+        (CONTRIBUTOR, "/subscriptions/s/resourceGroups/rg2", False),  # another resource group
+        (CONTRIBUTOR, "/subscriptions/s2", False),  # another subscription
+        (CONTRIBUTOR, TARGET_WS + "/computes/gpu", False),  # below the target
         ("acdd72a7-3385-48ef-bd42-f606fba81ae7", "/subscriptions/s", False),  # Reader
     ],
 )
-def test_broad_privileged_is_decided_by_guid_and_scope(role: str, scope: str, broad: bool) -> None:
-    from rbac_rules import broad_privileged  # type: ignore[import-not-found]
+def test_over_privileged_is_decided_by_guid_and_scope(role: str, scope: str, broad: bool) -> None:
+    from rbac_rules import over_privileged  # type: ignore[import-not-found]
 
     assignment = RoleAssignment(
         id="ra",
@@ -317,7 +341,7 @@ def test_broad_privileged_is_decided_by_guid_and_scope(role: str, scope: str, br
         role_definition_id=f"/providers/Microsoft.Authorization/roleDefinitions/{role}",
         principal_id="sp",
     )
-    assert bool(broad_privileged([assignment], "sp")) is broad
+    assert bool(over_privileged([assignment], TARGET_WS)) is broad
 
 
 @pytest.fixture(autouse=True)

@@ -43,6 +43,10 @@ BUILT_INS = {
     "custom-data-only",
     "wrong-data-role",
     "ml-data-scientist",
+    # the two guides' identity pitfalls (issue 20): tests/checks/test_guides_identity.py
+    "ml-ca-mfa",
+    "ml-ci-sp-owner",
+    "sp-object-id",
 }
 
 
