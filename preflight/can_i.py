@@ -135,7 +135,9 @@ def validate_scope(scope: str) -> str:
     """A management group, subscription, resource group or resource id (or ``/``); raises TargetError."""
     cleaned = scope.strip()
     cleaned = cleaned if cleaned == "/" else cleaned.rstrip("/")
-    if not SCOPE.match(cleaned):
+    from preflight.target import has_bad_segment
+
+    if not SCOPE.match(cleaned) or has_bad_segment(cleaned):
         raise TargetError(
             f"--scope {scope!r} is not an Azure scope",
             remediation="expected /subscriptions/<GUID>[/resourceGroups/<group>[/providers/…]], "

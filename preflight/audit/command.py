@@ -62,16 +62,25 @@ class _Progress:
 
 
 def _scope(value: str) -> str:
+    """An ARM scope validated segment by segment (issue 17 item 6): no empty, ``.`` or ``..`` segment, no ``?``,
+    ``#`` or control character, each of which would rewrite the ARM URLs the scope is pasted into."""
+    from preflight.target import has_bad_segment
+
     scope = value.strip()
-    parts = [p for p in scope.split("/") if p]
-    valid = scope.startswith("/") and (
-        not parts
-        or (parts[0].lower() == "subscriptions" and len(parts) >= 2 and bool(GUID.match(parts[1])))
-        or (
-            len(parts) >= 4
-            and parts[0].lower() == "providers"
-            and parts[1].lower() == "microsoft.management"
-            and parts[2].lower() == "managementgroups"
+    scope = scope if scope == "/" else scope.rstrip("/")
+    parts = scope.split("/")[1:] if scope != "/" else []
+    valid = (
+        scope.startswith("/")
+        and not has_bad_segment(scope)
+        and (
+            not parts
+            or (parts[0].lower() == "subscriptions" and len(parts) >= 2 and bool(GUID.match(parts[1])))
+            or (
+                len(parts) >= 4
+                and parts[0].lower() == "providers"
+                and parts[1].lower() == "microsoft.management"
+                and parts[2].lower() == "managementgroups"
+            )
         )
     )
     if not valid:
