@@ -262,9 +262,10 @@ def read_json_file(path: str | Path, *, max_bytes: int, max_depth: int = JSON_MA
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise JsonInputError(f"cannot read: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise JsonInputError("not a regular file")
     with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise JsonInputError("not a regular file")
         try:
             data = file.read(max_bytes + 1)
         except OSError as exc:

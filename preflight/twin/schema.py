@@ -42,7 +42,7 @@ def scenario_schema() -> Mapping[str, Any]:
     """The published schema (shipped in the package; docs/scenario.schema.json links to the same file)."""
     text = resources.files("preflight.twin.data").joinpath("scenario.schema.json").read_text("utf-8")
     schema: Mapping[str, Any] = json.loads(text)
-    _supported(schema, "")
+    check_supported(schema)
     return schema
 
 
@@ -104,14 +104,14 @@ def _json_type(value: Any) -> str:
     )
 
 
-def _supported(schema: Mapping[str, Any], path: str) -> None:
-    """Refuse a schema that uses a keyword this interpreter would silently ignore."""
+def check_supported(schema: Mapping[str, Any], path: str = "") -> None:
+    """Refuse (ValueError) a schema that uses a keyword this interpreter would silently ignore."""
     unknown = set(schema) - KEYWORDS - ANNOTATIONS
     if unknown:
         raise ValueError(f"scenario schema at {path or '/'}: unsupported keywords {sorted(unknown)}")
     for key in ("properties", "patternProperties"):
         for name, sub in schema.get(key, {}).items():
-            _supported(sub, f"{path}/{key}/{name}")
+            check_supported(sub, f"{path}/{key}/{name}")
     for key in ("items", "additionalProperties"):
         if isinstance(schema.get(key), Mapping):
-            _supported(schema[key], f"{path}/{key}")
+            check_supported(schema[key], f"{path}/{key}")
