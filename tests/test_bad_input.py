@@ -424,6 +424,30 @@ CASES: list[tuple[str, list[str], Setup, bool, str]] = [
         "is not an ARM scope",
     ),
     ("audit-subscription-query", ["audit", "--subscription", f"{SUB}?x=1"], _nothing, False, "is not a GUID"),
+    # the same URL and id rules through every command's shared options
+    ("can-i-endpoint-newline", [*CAN_I, "--endpoint", "https://127.0.0.1:9/\nx"], _nothing, False, "control character"),
+    (
+        "can-i-resource-id-dotdot",
+        [*CAN_I, "--resource-id", f"/subscriptions/{SUB}/resourceGroups/rg/providers/A.B/c/../d"],
+        _nothing,
+        False,
+        "is not an Azure resource id",
+    ),
+    ("can-i-workspace-fragment", [*CAN_I, "--workspace", f"{WORKSPACE}#x"], _nothing, False, "Azure ML workspace id"),
+    (
+        "audit-metadata-url-unparsable",
+        ["audit", "--cloud-metadata-url", "https://[::1"],
+        _nothing,
+        False,
+        "not a valid URL",
+    ),
+    (
+        "whoami-metadata-url-userinfo",
+        ["whoami", "--cloud-metadata-url", "https://u:secret@127.0.0.1:9/metadata"],
+        _nothing,
+        False,
+        "must not carry a user:password@",
+    ),
     ("audit-management-group-path", ["audit", "--management-group", "a/../b"], _nothing, False, "is not valid"),
 ]
 
