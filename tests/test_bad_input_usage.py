@@ -82,3 +82,14 @@ def test_explain_from_an_endless_stdin_is_refused_not_read_forever() -> None:
     assert proc.stdout == "" and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("preflight: error: the pasted error is longer than 1048576 characters")
     assert len(proc.stderr.splitlines()) == 1
+
+
+def test_explain_with_a_deeply_nested_body_is_bad_input_not_a_crash() -> None:
+    """A pasted body nested past the interpreter's recursion limit was a RecursionError (exit 3)."""
+    nested = "[" * 5000 + "]" * 5000
+    pasted = f'{{"error": {{"code": "AuthorizationFailed", "message": "x", "inner": {nested}}}}}'
+    proc = subprocess.run(
+        [preflight_exe(), "explain", "-"], input=pasted, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr.startswith("preflight: error: no Azure error recognised")
