@@ -448,6 +448,8 @@ CASES: list[tuple[str, list[str], Setup, bool, str]] = [
         False,
         "must not carry a user:password@",
     ),
+    ("audit-management-group-dotdot", ["audit", "--management-group", ".."], _nothing, False, "'..' is not valid"),
+    ("audit-management-group-newline", ["audit", "--management-group", "corp\n"], _nothing, False, "is not valid"),
     ("audit-management-group-path", ["audit", "--management-group", "a/../b"], _nothing, False, "is not valid"),
 ]
 

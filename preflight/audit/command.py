@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from preflight.audit.collect import AuditPlan
     from preflight.model import CheckMeta, Result
 
-MANAGEMENT_GROUP_ID = re.compile(r"^[A-Za-z0-9_.()\-]{1,90}$")
+# A management group's id (name): \Z, not $ (which accepts a trailing newline); not "." or "..", which would move
+# the request to another ARM path (issue 17 item 6).
+MANAGEMENT_GROUP_ID = re.compile(r"^(?!\.{1,2}\Z)[A-Za-z0-9_.()\-]{1,90}\Z")
 
 
 class _Progress:
