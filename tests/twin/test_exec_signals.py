@@ -93,3 +93,28 @@ def test_a_command_that_ignores_the_signal_is_killed_after_the_grace_period(tmp_
     while _alive(child) and time.monotonic() < deadline:  # killed; its reaping by init may take a moment
         time.sleep(0.05)
     assert not _alive(child)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_twin_serve_stops_cleanly_on_a_terminating_signal(signum: signal.Signals) -> None:
+    """`twin serve` in a terminal that closes (SIGHUP) stops as it does on SIGTERM: exit 0, nothing left."""
+    env = {**os.environ, "AZURE_POD_IDENTITY_AUTHORITY_HOST": "http://127.0.0.1:9"}
+    proc = subprocess.Popen(
+        [preflight_exe(), "twin", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert proc.stdout is not None
+    exports: dict[str, str] = {}
+    while "REQUESTS_CA_BUNDLE" not in exports or "AZURE_AUTHORITY_HOST" not in exports:
+        line = proc.stdout.readline()
+        assert line, "twin serve ended before printing its environment"
+        if line.startswith("export "):
+            key, _, value = line[len("export ") :].strip().partition("=")
+            exports[key] = value
+    workdir = Path(exports["REQUESTS_CA_BUNDLE"]).parent
+    port = int(exports["AZURE_AUTHORITY_HOST"].rsplit(":", 1)[1])
+    assert workdir.exists() and _listening(port)
+    proc.send_signal(signum)
+    assert proc.wait(timeout=30) == 0
+    assert not workdir.exists()
+    assert not _listening(port)
