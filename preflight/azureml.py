@@ -11,7 +11,6 @@ is too common a file name to be trusted as an Azure ML config.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from preflight.errors import TargetError
 from preflight.guid import GUID
 
 CONFIG = Path(".azureml") / "config.json"
+CONFIG_MAX_BYTES = 64 * 1024
 WORKSPACE_ID = re.compile(
     r"^/subscriptions/(?P<sub>[0-9a-fA-F-]{36})/resourceGroups/(?P<rg>[^/]+)"
     r"/providers/Microsoft\.MachineLearningServices/workspaces/(?P<name>[^/\x00-\x1f]+)\Z",
@@ -55,7 +55,9 @@ def parse_workspace(value: str, source: str = "--workspace") -> WorkspaceRef:
     """A workspace ARM id, validated; raises TargetError (exit 2) naming the expected shape."""
     value = value.strip().rstrip("/")
     match = WORKSPACE_ID.match(value)
-    if not match or not GUID.match(match["sub"]):
+    from preflight.target import has_bad_segment
+
+    if not match or not GUID.match(match["sub"]) or has_bad_segment(value):
         raise TargetError(
             f"{source}: {value!r} is not an Azure ML workspace id",
             remediation="expected /subscriptions/<GUID>/resourceGroups/<group>/providers/"
@@ -67,9 +69,11 @@ def parse_workspace(value: str, source: str = "--workspace") -> WorkspaceRef:
 def read_config(path: Path) -> WorkspaceRef:
     """The workspace named by a config file: ``subscription_id`` + ``resource_group`` + ``workspace_name`` (the
     SDK's keys), or a ``Scope`` ARM id (newer portal downloads). Raises TargetError on a bad file."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    from preflight.target import JsonInputError, read_json_file
+
+    try:  # bounded: a config is a few hundred bytes; a huge, endless or deeply nested one is bad input
+        data = read_json_file(path, max_bytes=CONFIG_MAX_BYTES)
+    except JsonInputError as exc:
         raise TargetError(f"{path}: not a readable JSON Azure ML config ({exc})") from exc
     if not isinstance(data, dict):
         raise TargetError(f"{path}: expected a JSON object")

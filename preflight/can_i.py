@@ -135,7 +135,9 @@ def validate_scope(scope: str) -> str:
     """A management group, subscription, resource group or resource id (or ``/``); raises TargetError."""
     cleaned = scope.strip()
     cleaned = cleaned if cleaned == "/" else cleaned.rstrip("/")
-    if not SCOPE.match(cleaned):
+    from preflight.target import has_bad_segment
+
+    if not SCOPE.match(cleaned) or has_bad_segment(cleaned):
         raise TargetError(
             f"--scope {scope!r} is not an Azure scope",
             remediation="expected /subscriptions/<GUID>[/resourceGroups/<group>[/providers/…]], "
@@ -359,21 +361,10 @@ def can_i(
     from preflight.run import session
     from preflight.target import build_target
 
-    if data_plane and control_plane:
-        raise ConfigError("--data-action and --control-action are mutually exclusive")
-    plane = True if data_plane else False if control_plane else None
+    plane = _plane_flag(data_plane, control_plane)
     action = validate_action(action)
-    if assignee is not None:
-        from preflight.target import GUID, UPN
-
-        assignee = assignee.strip()
-        if not (GUID.match(assignee) or UPN.match(assignee)):  # before any request
-            raise ConfigError(
-                f"--assignee {assignee!r} is neither an object id, a UPN nor an application id",
-                remediation="pass a GUID (object or application id) or user@domain",
-            )
-    if scope is not None:
-        scope = validate_scope(scope)
+    assignee = None if assignee is None else validate_assignee(assignee)
+    scope = None if scope is None else validate_scope(scope)
     target = build_target(
         dict(os.environ),
         cloud=cloud,
@@ -389,20 +380,47 @@ def can_i(
 
         parse_workspace(workspace)
     with session(target) as active:  # its redactor: an answer may quote an SDK error quoting a secret
-        try:
-            if scope is None:
-                scope = _default_scope(active.ctx)
-            answer = decide(active.ctx, action, scope, assignee, plane)
-        except FactError as exc:  # undecided is an answer too: printed in the asked format, exit 3
-            text, code = render_undecided(exc, action, scope, assignee, fmt, active.redactor), 3
-        else:
-            if fmt == "json":
-                text = json.dumps(active.redactor.value(answer.to_json()), indent=2) + "\n"
-            else:
-                text = active.redactor.text(render_text(answer))
-            code = 0 if answer.allowed else 3 if answer.allowed is None else 1
+        text, code = _answer(active.ctx, active.redactor, action, scope, assignee, plane, fmt)
     print_stdout(text)  # once the Context is released, as before
     return code
+
+
+def _plane_flag(data_plane: bool, control_plane: bool) -> bool | None:
+    """--data-action / --control-action as the plane override decide() takes (None: from Azure's metadata)."""
+    if data_plane and control_plane:
+        raise ConfigError("--data-action and --control-action are mutually exclusive")
+    return True if data_plane else False if control_plane else None
+
+
+def validate_assignee(assignee: str) -> str:
+    """An object / application id or a UPN, checked before any request; raises ConfigError (exit 2)."""
+    from preflight.target import GUID, UPN
+
+    assignee = assignee.strip()
+    if not (GUID.match(assignee) or UPN.match(assignee)):
+        raise ConfigError(
+            f"--assignee {assignee!r} is neither an object id, a UPN nor an application id",
+            remediation="pass a GUID (object or application id) or user@domain",
+        )
+    return assignee
+
+
+def _answer(
+    ctx: Context, redactor: Redactor, action: str, scope: str | None, assignee: str | None, plane: bool | None, fmt: str
+) -> tuple[str, int]:
+    """The printed answer and the exit code: 0 allowed, 1 not, 3 undecided (a fact it needs is unavailable:
+    undecided is an answer too, printed in the asked format)."""
+    try:
+        if scope is None:
+            scope = _default_scope(ctx)
+        answer = decide(ctx, action, scope, assignee, plane)
+    except FactError as exc:
+        return render_undecided(exc, action, scope, assignee, fmt, redactor), 3
+    if fmt == "json":
+        text = json.dumps(redactor.value(answer.to_json()), indent=2) + "\n"
+    else:
+        text = redactor.text(render_text(answer))
+    return text, 0 if answer.allowed else 3 if answer.allowed is None else 1
 
 
 def render_undecided(

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 EXIT_INTERRUPTED = 130
 EXIT_INCOMPLETE = 3
+EXPLAIN_MAX_CHARS = 1024 * 1024  # `explain -`: a pasted error with its traceback is a few KB
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -234,7 +235,9 @@ def explain(error: Sequence[str], fmt: str) -> int:
     from preflight.explain import exit_code
     from preflight.explain import explain as explain_text
 
-    text = sys.stdin.read() if list(error) == ["-"] else " ".join(error)
+    text = sys.stdin.read(EXPLAIN_MAX_CHARS + 1) if list(error) == ["-"] else " ".join(error)
+    if len(text) > EXPLAIN_MAX_CHARS:  # bounded: `explain - < /dev/zero` must not read forever (issue 17 item 6)
+        raise ConfigError(f"the pasted error is longer than {EXPLAIN_MAX_CHARS} characters: paste the error alone")
     found = explain_text(text)
     if not found:
         from preflight.redact import mask_pasted

@@ -6,9 +6,13 @@ confusing FAIL later.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +21,7 @@ from preflight.guid import GUID as GUID  # the one GUID pattern (its users impor
 
 # can-i --assignee: an object / application id (GUID) or a user principal name (guests' #EXT# UPNs included).
 # (check --assignee also takes a service principal's display name.)
-UPN = re.compile(r"^[^@\s/]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\Z")
+UPN = re.compile(r"^[^@\s/\x00-\x1f\x7f]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\Z")
 # A tenant may be named by GUID or by a verified domain (contoso.onmicrosoft.com).
 TENANT_DOMAIN = re.compile(r"^(?=.{3,253}\Z)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\Z")
 RESOURCE_ID = re.compile(  # no control characters anywhere (a pasted id with a newline is bad input)
@@ -145,8 +149,7 @@ def _resource_id(resource_id: str | None, subscription: str | None) -> tuple[str
         return None, subscription
     resource_id = resource_id.rstrip("/")
     match = RESOURCE_ID.match(resource_id)
-    bad = any(BAD_ID_SEGMENT.search(segment) for segment in resource_id.split("/")[1:])
-    if bad or not match or not GUID.match(match["subscription"]):
+    if has_bad_segment(resource_id) or not match or not GUID.match(match["subscription"]):
         raise TargetError(
             f"{resource_id!r} is not an Azure resource id",
             remediation="expected /subscriptions/<GUID>/resourceGroups/<group>/providers/<namespace>/<type>/<name>",
@@ -156,6 +159,13 @@ def _resource_id(resource_id: str | None, subscription: str | None) -> tuple[str
             f"--subscription {subscription} contradicts the resource id's subscription {match['subscription']}"
         )
     return resource_id, subscription or match["subscription"]
+
+
+def has_bad_segment(path: str) -> bool:
+    """Whether an ARM path (a resource id or scope, leading ``/``) has a segment that is empty, ``.`` or ``..``,
+    or holds ``?``, ``#`` or a control character: each would change the URL it is pasted into. ``/`` alone (the
+    root scope) has none."""
+    return path != "/" and any(BAD_ID_SEGMENT.search(segment) for segment in path.split("/")[1:])
 
 
 def _endpoint(environ: Mapping[str, str], endpoint: str | None) -> str | None:
@@ -228,8 +238,68 @@ def has_target(target: Any) -> bool:
     ``.azureml/config.json`` above the working directory."""
     if target.resource_id or target.workspace or target.endpoint:
         return True
-    from pathlib import Path
-
     from preflight.azureml import find_config
 
     return find_config(Path.cwd()) is not None
+
+
+# JSON a person hands in (.azureml/config.json, a twin scenario, a pasted error body): bounded in size and depth,
+# so a file that never ends (/dev/zero), a FIFO nobody writes to, or ``[[[[…]]]]`` nested past Python's recursion
+# limit is one line of bad input (exit 2), not a hang or an internal RecursionError (issue 17 item 6).
+JSON_MAX_DEPTH = 64  # real configs and scenarios nest under 15 levels
+
+
+class JsonInputError(ValueError):
+    """A JSON input that is not a regular file, too large, not UTF-8, not JSON or nested too deeply; the message
+    says which, for the caller to prefix with what the input is."""
+
+
+def read_json_file(path: str | Path, *, max_bytes: int, max_depth: int = JSON_MAX_DEPTH) -> Any:
+    """The parsed JSON of a regular file of at most ``max_bytes`` bytes. Opened non-blocking and checked with
+    fstat before anything is read, so a FIFO or a device is refused at once instead of blocking or reading
+    forever."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise JsonInputError(f"cannot read: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise JsonInputError("not a regular file")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            data = file.read(max_bytes + 1)
+        except OSError as exc:
+            raise JsonInputError(f"cannot read: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise JsonInputError(f"larger than {max_bytes} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise JsonInputError(f"not UTF-8 text (byte {exc.start}: {data[exc.start]:#04x})") from exc
+    return parse_json(text, max_depth=max_depth)
+
+
+def parse_json(text: str, *, max_depth: int = JSON_MAX_DEPTH) -> Any:
+    """``json.loads`` that refuses documents nested deeper than ``max_depth`` (arrays and objects), measured
+    without recursion so the check itself cannot overflow."""
+    try:
+        value = json.loads(text.removeprefix("\ufeff"))
+    except RecursionError as exc:
+        raise JsonInputError(f"nested more than {max_depth} levels deep") from exc
+    except ValueError as exc:
+        raise JsonInputError(f"not valid JSON: {exc}") from exc
+    if json_depth(value) > max_depth:
+        raise JsonInputError(f"nested more than {max_depth} levels deep")
+    return value
+
+
+def json_depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (a scalar is 0), iteratively."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest

@@ -7,6 +7,7 @@ inputs should get as far as a network call.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,15 @@ def _scenario(content: bytes) -> Setup:
 
     return write
 
+
+def _fifo(directory: Path) -> None:
+    os.mkfifo(directory / "fifo.json")  # nobody ever writes: reading it would block for ever
+
+
+# A document nested 5000 deep: past Python's recursion limit (json.loads would raise RecursionError), 30 KB.
+DEEP = b'{"a":' * 5000 + b"1" + b"}" * 5000
+WORKSPACE = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w"
+CAN_I = ["can-i", "Microsoft.CognitiveServices/accounts/read"]
 
 # (id, argv, files to create in the working directory, drop the target variables?, text the message must name)
 CASES: list[tuple[str, list[str], Setup, bool, str]] = [
@@ -302,6 +312,145 @@ CASES: list[tuple[str, list[str], Setup, bool, str]] = [
     ),
     ("audit-format-unknown", ["audit", "--format", "yaml"], _nothing, False, "Invalid value for '--format'"),
     ("no-such-option", ["check", "--frobnicate"], _nothing, False, "No such option"),
+    # issue 17 item 6, the rest: JSON inputs bounded in size and depth and read only from regular files; scenario
+    # values checked against docs/scenario.schema.json; every ARM path option validated segment by segment.
+    ("azureml-deep", ["check"], _azureml(DEEP), True, "nested more than 64 levels deep"),
+    ("azureml-huge", ["check"], _azureml(b" " * 70_000 + b"{}"), True, "larger than 65536 bytes"),
+    (
+        "azureml-dotdot-group",
+        ["check"],
+        _azureml(f'{{"subscription_id": "{SUB}", "resource_group": "..", "workspace_name": "w"}}'.encode()),
+        True,
+        "is not an Azure ML workspace id",
+    ),
+    ("twin-exec-deep", ["twin", "exec", "--scenario", "scenario.json", "--", "true"], _scenario(DEEP), False, "nested"),
+    ("demo-deep", ["demo", "--scenario", "scenario.json"], _scenario(DEEP), False, "nested more than 64 levels deep"),
+    ("demo-dev-zero", ["demo", "--scenario", "/dev/zero"], _nothing, False, "/dev/zero: not a regular file"),
+    ("twin-exec-fifo", ["twin", "exec", "--scenario", "fifo.json", "--", "true"], _fifo, False, "not a regular file"),
+    (
+        "twin-exec-tenant-not-string",
+        ["twin", "exec", "--scenario", "scenario.json", "--", "true"],
+        _scenario(b'{"tenant": {"id": 42}}'),
+        False,
+        "tenant.id: must be a string, not integer",
+    ),
+    (
+        "demo-assignment-scope-not-string",
+        ["demo", "--scenario", "scenario.json"],
+        _scenario(
+            b'{"tenant": {"id": "' + SUB.encode() + b'"}, "roleAssignments": [{"properties": {"scope": ["/"], '
+            b'"principalId": "p", "roleDefinitionId": "Reader"}}]}'
+        ),
+        False,
+        "roleAssignments[0].properties.scope: must be a string, not array",
+    ),
+    (
+        "workspace-query",
+        ["check", "--workspace", f"{WORKSPACE}?api-version=1&$expand=x#frag"],
+        _nothing,
+        False,
+        "is not an Azure ML workspace id",
+    ),
+    (
+        "workspace-dotdot",
+        ["check", "--workspace", WORKSPACE.replace("/rg/", "/../")],
+        _nothing,
+        False,
+        "is not an Azure ML workspace id",
+    ),
+    (
+        "can-i-scope-query",
+        [*CAN_I, "--scope", f"/subscriptions/{SUB}?api-version=1&$expand=x#frag"],
+        _nothing,
+        False,
+        "is not an Azure scope",
+    ),
+    (
+        "can-i-scope-dotdot",
+        [*CAN_I, "--scope", f"/subscriptions/{SUB}/resourceGroups/.."],
+        _nothing,
+        False,
+        "is not an Azure scope",
+    ),
+    (
+        "can-i-scope-empty-segment",
+        [*CAN_I, "--scope", f"/subscriptions/{SUB}/resourceGroups/rg/providers/A.B/c//d"],
+        _nothing,
+        False,
+        "is not an Azure scope",
+    ),
+    (
+        "can-i-scope-group-fragment",
+        [*CAN_I, "--scope", "/providers/Microsoft.Management/managementGroups/corp#x"],
+        _nothing,
+        False,
+        "is not an Azure scope",
+    ),
+    (
+        "can-i-scope-control",
+        [*CAN_I, "--scope", f"/subscriptions/{SUB}/resourceGroups/r\x01g"],
+        _nothing,
+        False,
+        "is not an Azure scope",
+    ),
+    ("can-i-assignee-control", [*CAN_I, "--assignee", "a\x01b@contoso.com"], _nothing, False, "--assignee"),
+    ("can-i-assignee-newline", [*CAN_I, "--assignee", "ab@contoso.com\nx"], _nothing, False, "--assignee"),
+    (
+        "audit-scope-query",
+        ["audit", "--scope", f"/subscriptions/{SUB}/resourceGroups/rg?x=1"],
+        _nothing,
+        False,
+        "is not an ARM scope",
+    ),
+    (
+        "audit-scope-empty-segment",
+        ["audit", "--scope", f"/subscriptions/{SUB}//resourceGroups/rg"],
+        _nothing,
+        False,
+        "is not an ARM scope",
+    ),
+    (
+        "audit-scope-dotdot",
+        ["audit", "--scope", f"/subscriptions/{SUB}/resourceGroups/.."],
+        _nothing,
+        False,
+        "is not an ARM scope",
+    ),
+    (
+        "audit-scope-fragment",
+        ["audit", "--scope", f"/subscriptions/{SUB}#frag"],
+        _nothing,
+        False,
+        "is not an ARM scope",
+    ),
+    ("audit-subscription-query", ["audit", "--subscription", f"{SUB}?x=1"], _nothing, False, "is not a GUID"),
+    # the same URL and id rules through every command's shared options
+    ("can-i-endpoint-newline", [*CAN_I, "--endpoint", "https://127.0.0.1:9/\nx"], _nothing, False, "control character"),
+    (
+        "can-i-resource-id-dotdot",
+        [*CAN_I, "--resource-id", f"/subscriptions/{SUB}/resourceGroups/rg/providers/A.B/c/../d"],
+        _nothing,
+        False,
+        "is not an Azure resource id",
+    ),
+    ("can-i-workspace-fragment", [*CAN_I, "--workspace", f"{WORKSPACE}#x"], _nothing, False, "Azure ML workspace id"),
+    (
+        "audit-metadata-url-unparsable",
+        ["audit", "--cloud-metadata-url", "https://[::1"],
+        _nothing,
+        False,
+        "not a valid URL",
+    ),
+    (
+        "whoami-metadata-url-userinfo",
+        ["whoami", "--cloud-metadata-url", "https://u:secret@127.0.0.1:9/metadata"],
+        _nothing,
+        False,
+        "must not carry a user:password@",
+    ),
+    ("audit-management-group-dotdot", ["audit", "--management-group", ".."], _nothing, False, "'..' is not valid"),
+    ("audit-management-group-newline", ["audit", "--management-group", "corp\n"], _nothing, False, "is not valid"),
+    ("audit-management-group-path", ["audit", "--management-group", "a/../b"], _nothing, False, "is not valid"),
 ]
 
 

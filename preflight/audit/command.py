@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from preflight.audit.collect import AuditPlan
     from preflight.model import CheckMeta, Result
 
-MANAGEMENT_GROUP_ID = re.compile(r"^[A-Za-z0-9_.()\-]{1,90}$")
+# A management group's id (name): \Z, not $ (which accepts a trailing newline); not "." or "..", which would move
+# the request to another ARM path (issue 17 item 6).
+MANAGEMENT_GROUP_ID = re.compile(r"^(?!\.{1,2}\Z)[A-Za-z0-9_.()\-]{1,90}\Z")
 
 
 class _Progress:
@@ -62,16 +64,25 @@ class _Progress:
 
 
 def _scope(value: str) -> str:
+    """An ARM scope validated segment by segment (issue 17 item 6): no empty, ``.`` or ``..`` segment, no ``?``,
+    ``#`` or control character, each of which would rewrite the ARM URLs the scope is pasted into."""
+    from preflight.target import has_bad_segment
+
     scope = value.strip()
-    parts = [p for p in scope.split("/") if p]
-    valid = scope.startswith("/") and (
-        not parts
-        or (parts[0].lower() == "subscriptions" and len(parts) >= 2 and bool(GUID.match(parts[1])))
-        or (
-            len(parts) >= 4
-            and parts[0].lower() == "providers"
-            and parts[1].lower() == "microsoft.management"
-            and parts[2].lower() == "managementgroups"
+    scope = scope if scope == "/" else scope.rstrip("/")
+    parts = scope.split("/")[1:] if scope != "/" else []
+    valid = (
+        scope.startswith("/")
+        and not has_bad_segment(scope)
+        and (
+            not parts
+            or (parts[0].lower() == "subscriptions" and len(parts) >= 2 and bool(GUID.match(parts[1])))
+            or (
+                len(parts) >= 4
+                and parts[0].lower() == "providers"
+                and parts[1].lower() == "microsoft.management"
+                and parts[2].lower() == "managementgroups"
+            )
         )
     )
     if not valid:

@@ -91,6 +91,8 @@ def _balanced(text: str, start: int) -> int | None:
 def _parse(candidate: str) -> Any:
     try:
         return json.loads(candidate)
+    except RecursionError:  # nested past the interpreter's limit: no error body, and no crash (issue 17 item 6)
+        return None
     except ValueError:
         pass
     try:  # a Python repr (the openai SDK prints the body dict): literals only, never code

@@ -18,6 +18,71 @@ import click
 
 from preflight.errors import ConfigError
 
+# Signals that end `twin exec` / `demo` as a supervisor or a closed terminal ends them (CI cancelling a job,
+# `timeout`, an SSH session dropping): the twin's temp dir holds its TLS server key and the apps' keys, so it must
+# be removed and the server stopped, not left behind as after a default-handled signal (issue 17 item 6).
+TERMINATING = (signal.SIGTERM, signal.SIGHUP)
+CHILD_GRACE_SECONDS = 5.0  # how long the command may take to exit on the forwarded signal before it is killed
+
+
+class _Signalled(BaseException):
+    """Raised in the main thread by a terminating signal, so ``finally`` blocks stop the twin. A BaseException:
+    no ``except Exception`` on the way may swallow it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_signalled(signum: int, _frame: object) -> None:
+    for sig in TERMINATING:  # one is enough: a second signal during clean-up must not interrupt it
+        signal.signal(sig, signal.SIG_IGN)
+    raise _Signalled(signum)
+
+
+def _run_command(args: Sequence[str], env: dict[str, str]) -> int:
+    """Run the command to completion; on SIGTERM / SIGHUP forward the signal to it, give it a moment to exit
+    (then kill it) and answer 128 + the signal number, as a shell does, once the caller's ``finally`` has stopped
+    the twin."""
+    child = subprocess.Popen(args, env=env)
+    try:
+        return child.wait()
+    except _Signalled as exc:
+        child.send_signal(exc.signum)
+        try:
+            child.wait(timeout=CHILD_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        return 128 + exc.signum
+    except KeyboardInterrupt:  # the command got the same SIGINT from the terminal; wait for it to go
+        child.wait()
+        return 130
+
+
+def _with_twin(scenario: str, run: Any, *, latency_ms: int = 0, request_log: str | None = None) -> int:
+    """Start the twin, ``run(instance)``, stop it: on return, on an error and on SIGTERM / SIGHUP alike. The
+    handlers go in before the twin starts (a signal during its start cleans up too); the signals are blocked
+    while it stops, so a late one cannot cut the clean-up short (it is delivered afterwards, to the handler
+    there was before)."""
+    previous = {sig: signal.signal(sig, _raise_signalled) for sig in TERMINATING}
+    instance: Any = None
+    try:
+        instance = _start(scenario, 0, latency_ms, request_log)
+        result: int = run(instance)
+        return result
+    except _Signalled as exc:
+        return 128 + exc.signum
+    finally:
+        signal.pthread_sigmask(signal.SIG_BLOCK, TERMINATING)
+        try:
+            if instance is not None:
+                instance.stop()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, TERMINATING)
+
 
 def _scenario_error(exc: Exception) -> ConfigError:
     return ConfigError(f"scenario: {exc}", remediation="`preflight twin scenarios` lists the built-in scenarios")
@@ -88,7 +153,8 @@ def serve(scenario: str, port: int, request_log: str | None, latency_ms: int) ->
     """Serve the twin until interrupted; print the environment to export in another shell."""
     # The handler goes in before anything is printed: whoever reads the environment may stop us at once.
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for sig in TERMINATING:  # a closed terminal (SIGHUP) stops the twin as cleanly as SIGTERM
+        signal.signal(sig, lambda *_: stop.set())
     instance = _start(scenario, port, latency_ms, request_log)
     try:
         click.echo(f"# azure-preflight twin on {instance.base_url} — scenario {instance.scenario.get('name')}")
@@ -121,16 +187,14 @@ def exec_(scenario: str, request_log: str | None, latency_ms: int, command: Sequ
         args = args[1:]
     if not args:
         raise ConfigError("twin exec needs a command to run after --")
-    instance = _start(scenario, 0, latency_ms, request_log)
-    try:
+
+    def run(instance: Any) -> int:
         try:
-            return subprocess.call(args, env=instance.process_environment())
+            return _run_command(args, instance.process_environment())
         except FileNotFoundError as exc:
             raise ConfigError(f"command not found: {args[0]}") from exc
-        except KeyboardInterrupt:
-            return 130
-    finally:
-        instance.stop()
+
+    return _with_twin(scenario, run, latency_ms=latency_ms, request_log=request_log)
 
 
 @click.command("demo")
@@ -143,8 +207,8 @@ def demo(scenario: str, fmt: str, check_args: Sequence[str]) -> int:
 
     Try: preflight demo --scenario owner-without-data-role
     """
-    instance = _start(scenario)
-    try:
+
+    def run(instance: Any) -> int:
         name = instance.scenario.get("name", scenario)
         click.echo(f"azure-preflight demo — scenario '{name}': {instance.scenario.get('description', '')}", err=True)
         click.echo(f"(a loopback Azure twin on {instance.base_url}; nothing leaves this machine)\n", err=True)
@@ -152,7 +216,6 @@ def demo(scenario: str, fmt: str, check_args: Sequence[str]) -> int:
         if not os.environ.get("NO_COLOR") and sys.stdout.isatty():
             env.pop("NO_COLOR", None)
         # -P: never put the working directory on sys.path (a source checkout would shadow the install).
-        cmd = [sys.executable, "-P", "-m", "preflight", "check", "--format", fmt, *check_args]
-        return subprocess.call(cmd, env=env)
-    finally:
-        instance.stop()
+        return _run_command([sys.executable, "-P", "-m", "preflight", "check", "--format", fmt, *check_args], env)
+
+    return _with_twin(scenario, run)

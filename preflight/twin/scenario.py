@@ -3,8 +3,9 @@
 A scenario stores ARM and Microsoft Graph objects in exactly the shapes the real APIs return, so a payload
 captured from Azure can be dropped in unchanged. Loading does three things, in this order:
 
-1. **validate** — unknown top-level keys and malformed objects raise :class:`ScenarioError` naming every bad
-   key by its path (``roleAssignments[2].properties.scope``), so a typo never silently changes behaviour;
+1. **validate** — unknown top-level keys, values of the wrong type (against the published JSON Schema,
+   docs/scenario.schema.json) and malformed objects raise :class:`ScenarioError` naming every bad key by its
+   path (``roleAssignments[2].properties.scope``), so a typo never silently changes behaviour;
 2. **normalise** — fill what the real API always returns but a hand-written scenario may omit (ids, ``type``,
    ``provisioningState`` …), resolve built-in roles referenced by NAME (``"roleDefinitionId": "Reader"``) to
    their real ids, and resolve relative timestamps (``"@now-60s"``) anywhere in the document;
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import json
 import re
 import time
 import uuid
@@ -73,6 +73,7 @@ DEPLOYMENT_TYPE = "microsoft.cognitiveservices/accounts/deployments"
 EVERYONE = "00000000-0000-0000-0000-000000000000"
 _UUID_NS = uuid.UUID("6f1c0b6e-3c1e-4f7a-9d59-7a1f0c2b5e11")  # deterministic ids for omitted names
 _RELATIVE_TIME = re.compile(r"@now(?:([+-])(\d+(?:\.\d+)?)([smhd]))?")
+SCENARIO_MAX_BYTES = 16 * 1024 * 1024  # the largest built-in is 15 KB; captured tenants stay far below
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -120,37 +121,42 @@ def load_scenario(source: str | Path | Mapping[str, Any], *, now: float | None =
         path = Path(text_source)
         if text_source in list_scenarios():
             label = f"built-in scenario {text_source!r}"
-            text = builtin_scenario_text(text_source)
+            text: str | None = builtin_scenario_text(text_source)
         elif path.suffix.lower() == ".json" or path.exists():
             label = f"scenario file {text_source}"
-            try:
-                text = path.read_text("utf-8")
-            except OSError as exc:
-                raise ScenarioError([f"cannot read: {exc.strerror or exc}"], label) from exc
-            except UnicodeDecodeError as exc:
-                raise ScenarioError(
-                    [f"not UTF-8 text (byte {exc.start}: {exc.object[exc.start]:#04x})"], label
-                ) from exc
+            text = None
         else:
             raise ScenarioError(
                 [f"{text_source!r} is neither a built-in scenario ({', '.join(list_scenarios())}) nor a file"]
             )
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ScenarioError([f"not valid JSON: {exc}"], label) from exc
+        raw = _read_json(text, path, label)
     if not isinstance(raw, dict):
         raise ScenarioError(["the document must be a JSON object"], label)
     errors: list[str] = []
     anchor = time.time() if now is None else now
     doc: dict[str, Any] = resolve_relative_times(raw, anchor)
     _validate_top(doc, errors)
+    if not errors:  # the published schema (docs/scenario.schema.json): every value's type, before any use
+        from preflight.twin.schema import validate as validate_schema
+
+        errors.extend(validate_schema(doc))
     if not errors:
         _normalise(doc, errors)
     errors.extend(_external_validators(doc))
     if errors:
         raise ScenarioError(errors, label)
     return doc
+
+
+def _read_json(text: str | None, path: Path, label: str) -> Any:
+    """The parsed document: ``text`` (a built-in) or the file at ``path``, bounded in size and nesting and
+    refused unless a regular file (a FIFO or /dev/zero must not hang the twin's start)."""
+    from preflight.target import JsonInputError, parse_json, read_json_file
+
+    try:
+        return parse_json(text) if text is not None else read_json_file(path, max_bytes=SCENARIO_MAX_BYTES)
+    except JsonInputError as exc:
+        raise ScenarioError([str(exc)], label) from exc
 
 
 def resolve_relative_times(obj: Any, now: float) -> Any:
