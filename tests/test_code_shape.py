@@ -23,11 +23,8 @@ MAX_LINES = 60
 SKIPPED = (ROOT / "preflight" / "twin", ROOT / "preflight" / "checks", ROOT / "preflight" / "reports")
 
 # Functions allowed to stay longer for now, as "module.py:function" → why. Each entry is temporary: the test
-# below fails once an exempted function is short, so the entry is removed when its split lands.
-EXEMPT_UNTIL_SPLIT = {
-    # owned by the `input` branch, whose split of can_i lands separately: coordinator, remove this entry then
-    "preflight/can_i.py:can_i": "split on the input branch (issue 16)",
-}
+# below fails once an exempted function is short, so the entry is removed when its split lands. None today.
+EXEMPT_UNTIL_SPLIT: dict[str, str] = {}
 
 
 def _modules() -> list[Path]:
