@@ -46,7 +46,14 @@ def _run_command(args: Sequence[str], env: dict[str, str]) -> int:
     the twin."""
     child = subprocess.Popen(args, env=env)
     try:
-        return child.wait()
+        while True:
+            # Wait in short slices, not one blocking waitpid: the kernel may hand the signal to one of the twin's
+            # server threads, and Python runs its handler only when the main thread next executes bytecode — a
+            # main thread parked in waitpid would notice only when the command ends on its own.
+            try:
+                return child.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                continue
     except _Signalled as exc:
         child.send_signal(exc.signum)
         try:
