@@ -15,6 +15,7 @@ from preflight.remedies import conditional_access_hint, error_details
 if TYPE_CHECKING:
     from preflight.azure.chain import LinkProbe
     from preflight.azure.facts import ChainReport
+    from preflight.chain import AzureHost
     from preflight.devtools import ToolSignin
 
 CHAIN_DOCS = (
@@ -91,7 +92,7 @@ class SigninChain(Check):
         elif report.selection.outcome is Outcome.FAILED:
             yield self._stopped(ctx, report, evidence)
         else:
-            yield from self._selected(report, evidence)
+            yield from self._selected(report, evidence, _recognised_host(ctx, report))
         yield from self._warnings(ctx, report)
 
     @staticmethod
@@ -220,16 +221,19 @@ class SigninChain(Check):
             remediation=fix,
         )
 
-    def _selected(self, report: ChainReport, evidence: dict[str, Any]) -> Iterable[Result]:
-        """PASS naming the credential the chain uses; WARN when it shadows other links that also sign in."""
+    def _selected(self, report: ChainReport, evidence: dict[str, Any], host: AzureHost | None) -> Iterable[Result]:
+        """PASS naming the credential the chain uses (and, for a managed identity, the Azure host it was
+        recognised on); WARN when it shadows other links that also sign in."""
         from preflight.chain import LINKS_BY_KEY
 
         selection = report.selection
         probe = report.probes[str(selection.link)]
         skipped = ", ".join(LINKS_BY_KEY[k].name for k in selection.skipped) or "none"
-        yield self.passed(
-            f"DefaultAzureCredential uses {probe.name} (unavailable before it: {skipped})", evidence=evidence
-        )
+        summary = f"DefaultAzureCredential uses {probe.name} (unavailable before it: {skipped})"
+        if host is not None:
+            summary += f"; a managed identity on {host.name} (recognised from {', '.join(host.evidence)})"
+            evidence = {**evidence, "azure_host": {"host": host.name, "recognised_from": list(host.evidence)}}
+        yield self.passed(summary, evidence=evidence)
         if not selection.shadowed:
             return
         shadowed = ", ".join(LINKS_BY_KEY[k].name for k in selection.shadowed)
@@ -286,16 +290,17 @@ class SigninChain(Check):
         if selection.link == "managed_identity" and selection.outcome is Outcome.OK:
             environ = ctx.target.environ
             markers = [m for m in AZURE_HOST_MARKERS if environ.get(m)]
+            host = _recognised_host(ctx, report)
             developer = [
                 report.probes[k].name
                 for k in DEVELOPER_LINKS
                 if k in report.probes and report.probes[k].outcome is Outcome.OK
             ]
-            if developer or not markers:
+            if developer or host is None:
                 why = []
                 if developer:
                     why.append(f"{', '.join(developer)} is also signed in")
-                if not markers:
+                if host is None:
                     why.append(
                         "no Azure host environment (App Service, Functions, Container Apps, AKS, Azure ML) is detected"
                     )
@@ -307,6 +312,7 @@ class SigninChain(Check):
                     evidence={
                         "host_markers": markers,
                         "developer_credentials": developer,
+                        **({"azure_host": host.name} if host is not None else {}),
                         "endpoint_variables": [
                             v
                             for v in ("IDENTITY_ENDPOINT", "MSI_ENDPOINT", "AZURE_POD_IDENTITY_AUTHORITY_HOST")
@@ -317,6 +323,20 @@ class SigninChain(Check):
                     "/ MSI_ENDPOINT / AZURE_POD_IDENTITY_AUTHORITY_HOST); on an Azure host set "
                     "AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential to make it explicit",
                 )
+
+
+def _recognised_host(ctx: Context, report: ChainReport) -> AzureHost | None:
+    """The Azure host of a managed identity the chain selected and signed in with (None for any other link):
+    from the environment, or — on a VM, which sets no variable — from the token IMDS gave and its claims."""
+    from preflight.chain import Outcome, azure_host
+    from preflight.token_errors import probe_claims
+
+    selection = report.selection
+    if selection.link != "managed_identity" or selection.outcome is not Outcome.OK:
+        return None
+    probe = report.probes.get("managed_identity")
+    ok = probe is not None and probe.outcome is Outcome.OK
+    return azure_host(ctx.target.environ, managed_identity_ok=ok, claims=probe_claims(probe) if probe else None)
 
 
 def _mi_endpoint(environ: object) -> str:

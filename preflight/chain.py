@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,3 +157,98 @@ def link_fix(key: str, environ: Mapping[str, str], tenant: str | None) -> str | 
     elif key == "cli":
         return login_command(tenant)
     return LINK_FIXES.get(key)
+
+
+# ---------------------------------------------------------------------------------------------- the Azure host
+# Which Azure host a managed identity runs on, from what the process can see — its environment and the chain's
+# own outcome — never from a new request. Variable names as azure-identity 1.27 reads them
+# (azure/identity/_constants.py EnvironmentVariables; _credentials/managed_identity.py picks the source:
+# IDENTITY_ENDPOINT + IDENTITY_HEADER → App Service (+ IDENTITY_SERVER_THUMBPRINT → Service Fabric),
+# IDENTITY_ENDPOINT + IMDS_ENDPOINT → Azure Arc, MSI_ENDPOINT (+ MSI_SECRET) → Cloud Shell / Azure ML,
+# AZURE_AUTHORITY_HOST + AZURE_TENANT_ID + AZURE_FEDERATED_TOKEN_FILE → workload identity, else IMDS, whose base
+# AZURE_POD_IDENTITY_AUTHORITY_HOST overrides). The platform variables are the hosts' own: App Service / Functions
+# set WEBSITE_SITE_NAME, WEBSITE_INSTANCE_ID, FUNCTIONS_WORKER_RUNTIME; Container Apps CONTAINER_APP_NAME;
+# Kubernetes KUBERNETES_SERVICE_HOST; Azure ML AZUREML_RUN_ID (compute instances CI_NAME); Cloud Shell ACC_CLOUD
+# and AZUREPS_HOST_ENVIRONMENT. IDENTITY_ENDPOINT / IDENTITY_HEADER / MSI_ENDPOINT alone never name a host: they
+# are what a developer sets by mistake (or a local emulator does).
+
+_MI_SOURCE_VARIABLES = ("IDENTITY_ENDPOINT", "MSI_ENDPOINT")
+_WORKLOAD_IDENTITY_VARIABLES = ("AZURE_AUTHORITY_HOST", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE")
+
+# (host, the variables any one of which names it), first match wins: the more specific hosts first.
+_HOST_MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Azure Functions", ("FUNCTIONS_WORKER_RUNTIME",)),
+    ("Azure App Service", ("WEBSITE_SITE_NAME", "WEBSITE_INSTANCE_ID")),
+    ("Azure Container Apps", ("CONTAINER_APP_NAME",)),
+    ("Azure Machine Learning", ("AZUREML_RUN_ID", "CI_NAME")),
+    ("Azure Cloud Shell", ("ACC_CLOUD", "AZUREPS_HOST_ENVIRONMENT")),
+    ("Kubernetes (AKS)", ("KUBERNETES_SERVICE_HOST",)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AzureHost:
+    """The Azure host a managed identity was recognised on, and what recognised it (variable names, or
+    the IMDS token's claim) — so a report can say why it believes the process runs on Azure."""
+
+    name: str
+    evidence: tuple[str, ...]
+
+
+def managed_identity_source(environ: Mapping[str, str]) -> str:
+    """The endpoint ManagedIdentityCredential uses in this environment, by azure-identity's own precedence:
+    "app_service", "service_fabric", "azure_arc", "msi" (Cloud Shell / Azure ML), "workload_identity" or "imds"."""
+    if environ.get("IDENTITY_ENDPOINT"):
+        if environ.get("IDENTITY_HEADER"):
+            return "service_fabric" if environ.get("IDENTITY_SERVER_THUMBPRINT") else "app_service"
+        if environ.get("IMDS_ENDPOINT"):
+            return "azure_arc"
+    elif environ.get("MSI_ENDPOINT"):
+        return "msi"
+    elif all(environ.get(v) for v in _WORKLOAD_IDENTITY_VARIABLES):
+        return "workload_identity"
+    return "imds"
+
+
+def azure_host(
+    environ: Mapping[str, str], *, managed_identity_ok: bool, claims: Mapping[str, Any] | None = None
+) -> AzureHost | None:
+    """The Azure host this process runs on, or None when nothing says it is one (a developer machine).
+
+    The environment names App Service, Functions, Container Apps, Azure ML, Cloud Shell, Kubernetes, Azure Arc
+    and Service Fabric. An Azure VM (or scale set) sets no variable: it is recognised when ManagedIdentityCredential
+    got its token from IMDS (``managed_identity_ok`` with no other source configured) — IMDS answers only on Azure
+    — and the token, when its claims are known, is an app-only one (``xms_mirid``, ``idtyp=app``; never a user's).
+    """
+    source = managed_identity_source(environ)
+    if source == "azure_arc":
+        return AzureHost("Azure Arc-enabled server", ("IDENTITY_ENDPOINT", "IMDS_ENDPOINT"))
+    if source == "service_fabric":
+        return AzureHost("Azure Service Fabric", ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT"))
+    for name, markers in _HOST_MARKERS:
+        present = tuple(m for m in markers if environ.get(m))
+        if present:
+            if name.startswith("Kubernetes") and source == "workload_identity":
+                return AzureHost("Kubernetes (AKS) workload identity", (*present, "AZURE_FEDERATED_TOKEN_FILE"))
+            return AzureHost(name, present)
+    if source == "imds" and managed_identity_ok:
+        return _imds_host(claims)
+    return None
+
+
+def _imds_host(claims: Mapping[str, Any] | None) -> AzureHost | None:
+    """A token from IMDS: an Azure VM, named by ``xms_mirid`` when that is the VM's (or scale set's) own resource
+    id (a system-assigned identity); a user's token (impossible from real IMDS) recognises nothing."""
+    if not claims:
+        return AzureHost("Azure VM", ("token from IMDS",))
+    mirid = claims.get("xms_mirid")
+    if claims.get("idtyp") == "user" or claims.get("upn") or claims.get("scp"):
+        return None
+    if isinstance(mirid, str):
+        parts = mirid.strip("/").split("/")
+        lowered = [p.lower() for p in parts]
+        for kind, label in (("virtualmachines", "Azure VM"), ("virtualmachinescalesets", "Azure VM scale set")):
+            if kind in lowered and lowered.index(kind) + 1 < len(parts):
+                return AzureHost(f"{label} {parts[lowered.index(kind) + 1]}", ("token from IMDS", "xms_mirid"))
+        return AzureHost("Azure VM", ("token from IMDS", "xms_mirid"))
+    return AzureHost("Azure VM", ("token from IMDS",) + (("idtyp=app",) if claims.get("idtyp") == "app" else ()))

@@ -197,6 +197,8 @@ def test_managed_identity_on_an_azure_host_without_developer_tools_does_not_warn
     doc["target"] = {"tenantId": IDS["tenant"], "subscriptionId": IDS["subscription"]}
     report = _run_interactive(twin_session, monkeypatch, doc, False, {"WEBSITE_SITE_NAME": "contoso-app"})
     assert [(r.subject, r.status) for r in results(report, "signin.chain")] == [(None, Status.PASS)]
+    summary = one(report, "signin.chain").summary
+    assert "a managed identity on Azure App Service (recognised from WEBSITE_SITE_NAME)" in summary, summary
 
 
 # ---------------------------------------------------------------------------------------------- --interactive
