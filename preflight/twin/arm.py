@@ -134,14 +134,23 @@ def list_subscriptions(state: TwinState, request: TwinRequest, match: re.Match[s
     return ok(page(state, request, subs), caller.object_id)
 
 
-def get_subscription(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
-    """GET a subscription: any role at, above or below it lets the caller see it."""
+def _subscription(
+    state: TwinState, request: TwinRequest, match: re.Match[str]
+) -> tuple[Caller, Mapping[str, Any]] | TwinResponse:
+    """The authenticated caller and the path's subscription; else ARM's answer (401, or 404 SubscriptionNotFound)."""
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
     sub = subscription_or_404(state, match["sub"], caller)
-    if isinstance(sub, TwinResponse):
-        return sub
+    return sub if isinstance(sub, TwinResponse) else (caller, sub)
+
+
+def get_subscription(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """GET a subscription: any role at, above or below it lets the caller see it."""
+    found = _subscription(state, request, match)
+    if isinstance(found, TwinResponse):
+        return found
+    caller, sub = found
     if not access.has_any_access(state.scenario, caller.object_id, sub["id"]):
         # a role anywhere in the subscription is enough to see it; none at all is ARM's AuthorizationFailed
         return authorization_failed(caller, "Microsoft.Resources/subscriptions/read", f"/subscriptions/{match['sub']}")
@@ -150,12 +159,10 @@ def get_subscription(state: TwinState, request: TwinRequest, match: re.Match[str
 
 def list_resource_groups(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """Resource groups of a subscription the caller may read (ARM filters the list)."""
-    caller = authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
-    sub = subscription_or_404(state, match["sub"], caller)
-    if isinstance(sub, TwinResponse):
-        return sub
+    found = _subscription(state, request, match)
+    if isinstance(found, TwinResponse):
+        return found
+    caller, sub = found
     action = "Microsoft.Resources/subscriptions/resourceGroups/read"
     if not access.has_any_access(state.scenario, caller.object_id, sub["id"]):
         return authorization_failed(caller, action, sub["id"])
