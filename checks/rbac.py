@@ -9,16 +9,15 @@ The small decision functions at the bottom are pure, so their rules are tested w
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from preflight.azure.prerequisites import SIGNIN, TARGET
 from preflight.check import Check
 from preflight.context import Context
 from preflight.model import CheckMeta, Result, Severity, Status
+from preflight.timestamps import parse_time
 
 if TYPE_CHECKING:
     from preflight.azure.access import DataAccess
@@ -499,24 +498,6 @@ def grant_concerns(grant: AppliedAssignment, principal_kind: str, now: float, *,
             "membership is cached in tokens for up to 24 hours)"
         )
     return found
-
-
-_FRACTION = re.compile(r"(\.\d{1,6})\d*")
-
-
-def parse_time(text: str | None) -> float | None:
-    """ARM timestamps (``2024-05-01T10:00:00.0000000Z``, 7 fractional digits) as epoch seconds; None if absent
-    or unreadable."""
-    if not text:
-        return None
-    cleaned = _FRACTION.sub(r"\1", text.strip()).replace("Z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(cleaned)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
 
 
 class RbacDeny(Check):

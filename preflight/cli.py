@@ -26,10 +26,12 @@ from preflight.shell import (
     common_options,
     emit_report,
     engine_options,
+    expiry_days_option,
     live_progress,
     output_files,
     report_options,
     resource_options,
+    scopes_option,
 )
 
 if TYPE_CHECKING:
@@ -103,13 +105,7 @@ def _duration(value: str) -> float:
 @click.option("--profile", default=None, help="Intended use: openai, cognitive, ml … (default: from the resource).")
 @click.option("--assignee", default=None, help="Check this principal instead of the signed-in one (admins).")
 @click.option("--probe", is_flag=True, help="Also make one read-only call to the data plane (list deployments).")
-@click.option(
-    "--scope",
-    "scopes",
-    multiple=True,
-    metavar="SCOPE",
-    help="Also test a token for this scope (e.g. https://vault.azure.net/.default). Repeatable.",
-)
+@scopes_option("Also test a token for this scope (e.g. https://vault.azure.net/.default). Repeatable.")
 @click.option("--interactive", is_flag=True, help="Allow credentials that prompt (browser, device code).")
 @click.option(
     "--wait",
@@ -118,13 +114,7 @@ def _duration(value: str) -> float:
     metavar="DURATION",
     help="Re-check until every result passes or DURATION (90s, 10m) is over — for CI right after provisioning.",
 )
-@click.option(
-    "--expiry-days",
-    type=click.IntRange(min=0),
-    default=30,
-    show_default=True,
-    help="Secrets and certificates expiring within this many days are WARN.",
-)
+@expiry_days_option("Secrets and certificates expiring within this many days are WARN.")
 @common_options
 def check(
     fmt: str,

@@ -140,6 +140,16 @@ def resource_options(func: F) -> F:
     return click.option("--subscription", default=None, help="Subscription id (default: AZURE_SUBSCRIPTION_ID).")(func)
 
 
+def scopes_option(help: str) -> Callable[[F], F]:
+    """A repeatable --scope SCOPE (into ``scopes``): ``check`` tests tokens for them, ``audit`` reads below them."""
+    return click.option("--scope", "scopes", multiple=True, metavar="SCOPE", help=help)
+
+
+def expiry_days_option(help: str) -> Callable[[F], F]:
+    """--expiry-days N (default 30): how near a credential's end date must be to be reported."""
+    return click.option("--expiry-days", type=click.IntRange(min=0), default=30, show_default=True, help=help)
+
+
 # --- progress -----------------------------------------------------------------------------------------------------
 
 

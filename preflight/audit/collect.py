@@ -22,6 +22,7 @@ from typing import Any
 
 from preflight.audit.rest import RestClient, RestError
 from preflight.daemon import map_bounded  # daemon threads: a hung listing must not hold the process at exit
+from preflight.rbac import role_definition_guid
 
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources"
 ARG_API = "2022-10-01"
@@ -78,7 +79,7 @@ class Assignment:
 
     @property
     def role_guid(self) -> str:
-        return self.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+        return role_definition_guid(self.role_definition_id)
 
     @classmethod
     def from_arm(cls, item: Mapping[str, Any]) -> Assignment | None:

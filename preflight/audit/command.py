@@ -23,9 +23,11 @@ from preflight.shell import (
     common_options,
     emit_report,
     engine_options,
+    expiry_days_option,
     live_progress,
     output_files,
     report_options,
+    scopes_option,
 )
 from preflight.target import GUID
 
@@ -129,13 +131,7 @@ def build_plan(
 
 
 @click.command("audit", context_settings=CONTEXT_SETTINGS)
-@click.option(
-    "--scope",
-    "scopes",
-    multiple=True,
-    metavar="SCOPE",
-    help="Audit assignments at, above and below this ARM scope. Repeatable.",
-)
+@scopes_option("Audit assignments at, above and below this ARM scope. Repeatable.")
 @click.option(
     "--subscription",
     "subscriptions",
@@ -152,13 +148,7 @@ def build_plan(
     help="Audit everything under this management group. Repeatable.",
 )
 @report_options("Format printed on stdout (csv: one row per role assignment).")
-@click.option(
-    "--expiry-days",
-    type=click.IntRange(min=0),
-    default=30,
-    show_default=True,
-    help="Credentials expiring within this many days are reported.",
-)
+@expiry_days_option("Credentials expiring within this many days are reported.")
 @click.option("--classic-admins", is_flag=True, help="Also read classic administrators (one request per subscription).")
 @engine_options(timeout=300.0, deadline=600.0, what="audit", example="audit.orphaned, audit.*")
 @cloud_options

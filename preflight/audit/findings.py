@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from preflight.rbac import role_definition_guid
+
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
@@ -52,9 +54,9 @@ class Finding:
         return len(self.rows)
 
 
-@lru_cache(maxsize=65536)  # a few thousand distinct ids (roles × subscriptions) across 100,000 rows, every finding
-def guid_of(role_definition_id: str) -> str:
-    return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+# preflight.rbac's reading of a role id, cached: a few thousand distinct ids (roles × subscriptions) across
+# 100,000 rows, every finding
+guid_of = lru_cache(maxsize=65536)(role_definition_guid)
 
 
 def orphaned(rows: Sequence[Mapping[str, Any]]) -> Finding:

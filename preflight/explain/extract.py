@@ -19,6 +19,7 @@ from typing import Any
 from preflight.aadsts import parse_aadsts_codes
 from preflight.chain import ALL_LINKS
 from preflight.explain.model import Fragment
+from preflight.quoting import Quotes
 
 _MAX_LITERAL = 20_000  # a dict repr longer than this is not an error body: never hand it to the parser
 _MAX_BODIES = 200  # brace positions tried per paste: a pathological paste ("{'{'{'…") stays linear
@@ -67,19 +68,12 @@ def _chain_entries(text: str, taken: list[tuple[int, int]]) -> Iterator[Fragment
 
 def _balanced(text: str, start: int) -> int | None:
     """The index after the brace closing the one at ``start`` (quotes respected), or None."""
-    depth, quote, escaped = 0, "", False
+    depth, quotes = 0, Quotes()
     for index in range(start, min(len(text), start + _MAX_LITERAL)):
         char = text[index]
-        if quote:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char == "{":
+        if not quotes.code(char):
+            continue
+        if char == "{":
             depth += 1
         elif char == "}":
             depth -= 1

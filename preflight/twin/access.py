@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from preflight.twin.scenario import EVERYONE, find_role_definition, parse_time
+from preflight.timestamps import parse_time
+from preflight.twin.scenario import EVERYONE, find_role_definition
 
 
 def norm_scope(scope: str) -> str:

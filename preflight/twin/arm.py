@@ -26,7 +26,7 @@ from preflight.twin.arm_common import (
     resource_or_404,
     subscription_or_404,
 )
-from preflight.twin.http import ARM, Router, TwinRequest, TwinResponse, TwinState
+from preflight.twin.http import ARM, Caller, Router, TwinRequest, TwinResponse, TwinState
 
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _RG = _SUB + r"/resourceGroups/(?P<rg>[^/]+)"
@@ -134,14 +134,23 @@ def list_subscriptions(state: TwinState, request: TwinRequest, match: re.Match[s
     return ok(page(state, request, subs), caller.object_id)
 
 
-def get_subscription(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
-    """GET a subscription: any role at, above or below it lets the caller see it."""
+def _subscription(
+    state: TwinState, request: TwinRequest, match: re.Match[str]
+) -> tuple[Caller, Mapping[str, Any]] | TwinResponse:
+    """The authenticated caller and the path's subscription; else ARM's answer (401, or 404 SubscriptionNotFound)."""
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
     sub = subscription_or_404(state, match["sub"], caller)
-    if isinstance(sub, TwinResponse):
-        return sub
+    return sub if isinstance(sub, TwinResponse) else (caller, sub)
+
+
+def get_subscription(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """GET a subscription: any role at, above or below it lets the caller see it."""
+    found = _subscription(state, request, match)
+    if isinstance(found, TwinResponse):
+        return found
+    caller, sub = found
     if not access.has_any_access(state.scenario, caller.object_id, sub["id"]):
         # a role anywhere in the subscription is enough to see it; none at all is ARM's AuthorizationFailed
         return authorization_failed(caller, "Microsoft.Resources/subscriptions/read", f"/subscriptions/{match['sub']}")
@@ -150,12 +159,10 @@ def get_subscription(state: TwinState, request: TwinRequest, match: re.Match[str
 
 def list_resource_groups(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """Resource groups of a subscription the caller may read (ARM filters the list)."""
-    caller = authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
-    sub = subscription_or_404(state, match["sub"], caller)
-    if isinstance(sub, TwinResponse):
-        return sub
+    found = _subscription(state, request, match)
+    if isinstance(found, TwinResponse):
+        return found
+    caller, sub = found
     action = "Microsoft.Resources/subscriptions/resourceGroups/read"
     if not access.has_any_access(state.scenario, caller.object_id, sub["id"]):
         return authorization_failed(caller, action, sub["id"])
@@ -315,9 +322,11 @@ def list_accounts_in_group(state: TwinState, request: TwinRequest, match: re.Mat
     )
 
 
-def list_deployments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
-    """``accounts/{name}/deployments``: the account must exist; deployments are resources of type
-    ``Microsoft.CognitiveServices/accounts/deployments`` under it."""
+def _account(
+    state: TwinState, request: TwinRequest, match: re.Match[str], action: str
+) -> tuple[Caller, str, Mapping[str, Any]] | TwinResponse:
+    """The caller, id and resource of the path's ``accounts/{account}``, once the caller is authenticated, the
+    account found and ``action`` granted at it; else ARM's answer (401, 404 or 403 AuthorizationFailed)."""
     caller = authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
@@ -328,9 +337,16 @@ def list_deployments(state: TwinState, request: TwinRequest, match: re.Match[str
     account = resource_or_404(state, account_id, caller)
     if isinstance(account, TwinResponse):
         return account
-    refused = authorize(state, caller, "Microsoft.CognitiveServices/accounts/deployments/read", account_id)
-    if refused:
-        return refused
+    return authorize(state, caller, action, account_id) or (caller, account_id, account)
+
+
+def list_deployments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+    """``accounts/{name}/deployments``: the account must exist; deployments are resources of type
+    ``Microsoft.CognitiveServices/accounts/deployments`` under it."""
+    granted = _account(state, request, match, "Microsoft.CognitiveServices/accounts/deployments/read")
+    if isinstance(granted, TwinResponse):
+        return granted
+    caller, account_id, _ = granted
     prefix = access.norm_scope(account_id) + "/deployments/"
     found = [r for r in state.scenario.get("resources", []) if access.norm_scope(r["id"]).startswith(prefix)]
     return ok(page(state, request, found), caller.object_id)
@@ -461,19 +477,10 @@ def list_keys(state: TwinState, request: TwinRequest, match: re.Match[str]) -> T
     *Cognitive Services OpenAI User* does not carry it). The keys are the account's twin-only ``x-twin-keys`` (so a
     listed key works on the data plane), random per account and twin run where the scenario declares none; they
     are secrets, so nothing logs them (the request log keeps no response body)."""
-    caller = authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
-    account_id = (
-        f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}/providers/"
-        f"Microsoft.CognitiveServices/accounts/{match['account']}"
-    )
-    account = resource_or_404(state, account_id, caller)
-    if isinstance(account, TwinResponse):
-        return account
-    refused = authorize(state, caller, LIST_KEYS, account_id)
-    if refused:
-        return refused
+    granted = _account(state, request, match, LIST_KEYS)
+    if isinstance(granted, TwinResponse):
+        return granted
+    caller, account_id, account = granted
     declared = [str(k) for k in account.get("x-twin-keys") or []]
     server = cast(Any, state)
     with server.store_lock:

@@ -29,9 +29,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from preflight.timestamps import parse_time
 from preflight.twin import access, conditions
 from preflight.twin.http import DATA_PLANE, AuthError, Caller, Router, TwinRequest, TwinResponse, TwinState
-from preflight.twin.scenario import ACCOUNT_TYPE, DEPLOYMENT_TYPE, option, parse_time
+from preflight.twin.scenario import ACCOUNT_TYPE, DEPLOYMENT_TYPE, option
 
 # Audiences the Azure OpenAI data plane accepts (the first is the one its 401 names).
 DATA_PLANE_AUDIENCES = (

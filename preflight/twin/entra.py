@@ -143,8 +143,8 @@ def find_user(scenario: Mapping[str, Any], ref: str) -> Mapping[str, Any] | None
 
 
 def _parse_time(value: Any) -> float | None:
-    """Epoch seconds of a Graph/ARM timestamp (the scenario loader's parser: one reading of time for the twin)."""
-    from preflight.twin.scenario import parse_time
+    """Epoch seconds of a Graph/ARM timestamp (the product's parser: the twin and the product read time alike)."""
+    from preflight.timestamps import parse_time
 
     return parse_time(value) if isinstance(value, str) else None
 

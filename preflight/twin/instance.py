@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
+from preflight.envconfig import IDENTITY_ENV_VARS
 from preflight.twin import azcli, entra, signin, tls, tokens
 from preflight.twin.log import LogEntry
 from preflight.twin.server import TwinServer
@@ -23,30 +24,14 @@ from preflight.twin.server import TwinServer
 # Variables a process under the twin must NOT inherit from the parent: each would make azure-identity (or MSAL)
 # pick another credential, authority or managed-identity endpoint. :meth:`Twin.process_environment` drops them.
 INHERITED_IDENTITY_VARIABLES = (
-    "AZURE_CLIENT_ID",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_CLIENT_CERTIFICATE_PATH",
-    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
-    "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
-    "AZURE_FEDERATED_TOKEN_FILE",
-    "AZURE_USERNAME",
-    "AZURE_PASSWORD",
-    "AZURE_AUTHORITY_HOST",
-    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-    "AZURE_REGIONAL_AUTHORITY_NAME",
-    "AZURE_TOKEN_CREDENTIALS",
+    # every variable azure-identity (or the platform feeding it) reads: the product's own list
+    *IDENTITY_ENV_VARS,
+    # and what else points the product at Azure: subscription, target, cloud, CLI profile, CA bundles, proxies
     "AZURE_SUBSCRIPTION_ID",
     "AZURE_OPENAI_ENDPOINT",
     "AZURE_AI_ENDPOINT",
     "AZURE_CLOUD",
     "AZURE_CONFIG_DIR",
-    "IDENTITY_ENDPOINT",
-    "IDENTITY_HEADER",
-    "IDENTITY_SERVER_THUMBPRINT",
-    "IMDS_ENDPOINT",
-    "MSI_ENDPOINT",
-    "MSI_SECRET",
     "ARM_CLOUD_METADATA_URL",
     "PREFLIGHT_RESOURCE_ID",
     "PREFLIGHT_PROFILE",

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from preflight.twin.http import TwinRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,34 @@ class LogEntry:
     raw_path: str = ""
     fault: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        request: TwinRequest,
+        *,
+        service: str | None,
+        principal: str | None,
+        status: int,
+        duration_ms: float,
+        fault: str | None,
+        extra: Mapping[str, Any],
+    ) -> LogEntry:
+        """The entry for ``request``, stamped now: its method, paths and query as the twin received them (the
+        one place the server's answered and faulted requests are turned into entries)."""
+        return cls(
+            time=time.time(),
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            service=service,
+            principal=principal,
+            status=status,
+            duration_ms=duration_ms,
+            raw_path=request.raw_path,
+            fault=fault,
+            extra=extra,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The entry as a JSON-ready dict (what the JSONL file holds)."""

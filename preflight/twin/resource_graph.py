@@ -62,6 +62,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from preflight.quoting import Quotes
 from preflight.twin import access
 from preflight.twin.arm_common import arm_error, authenticate
 from preflight.twin.http import (
@@ -212,27 +213,21 @@ _FIELDS = {
 
 def _split_args(text: str) -> list[str] | None:
     """Split on commas outside parentheses and string literals; None when parentheses do not balance."""
-    parts, current, depth, quote = [], "", 0, ""
+    parts, current, depth, quotes = [], "", 0, Quotes()
     for ch in text:
-        if quote:
-            current += ch
-            if ch == quote and not current.endswith("\\" + quote):
-                quote = ""
-            continue
-        if ch in "'\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                return None
-        elif ch == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-            continue
+        if quotes.code(ch):
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+                if depth < 0:
+                    return None
+            elif ch == "," and depth == 0:
+                parts.append(current.strip())
+                current = ""
+                continue
         current += ch
-    if depth or quote:
+    if depth or quotes.open:
         return None
     parts.append(current.strip())
     return parts

@@ -180,21 +180,6 @@ def iso_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_time(text: str | None) -> float | None:
-    """Seconds since the epoch for an ISO-8601 timestamp (ARM's 7-digit fractions included), or None."""
-    if not text:
-        return None
-    value = text.strip().replace("Z", "+00:00")
-    value = re.sub(r"\.(\d{6})\d+", r".\1", value)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
 def _external_validators(doc: Mapping[str, Any]) -> list[str]:
     """Sections owned by other twin modules are validated by them (each returns a list of error strings)."""
     checks: list[tuple[str, str, str]] = [

@@ -318,16 +318,12 @@ class TwinServer:
             return None
         response = fault_response(fault, service)
         self.log.append(
-            LogEntry(
-                time=time.time(),
-                method=request.method,
-                path=request.path,
-                query=dict(request.query),
+            LogEntry.of(
+                request,
                 service=service,
                 principal=None,
                 status=response.status,
                 duration_ms=0.0,
-                raw_path=request.raw_path,
                 fault=f"status:{fault.status}",
                 extra={"inBatch": "true"},
             )
@@ -401,16 +397,12 @@ class TwinServer:
 
         def record(status: int, principal: str | None = None) -> None:
             self.log.append(
-                LogEntry(
-                    time=time.time(),
-                    method=request.method,
-                    path=request.path,
-                    query=dict(request.query),
+                LogEntry.of(
+                    request,
                     service=service,
                     principal=principal,
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                    raw_path=request.raw_path,
                     fault=(fault.action or (f"status:{fault.status}" if fault.status else "latency"))
                     if fault
                     else None,

@@ -9,6 +9,7 @@ import pytest
 
 from helpers.twin_world import ACCOUNT, ALICE, OPENAI_USER, SUB, TENANT, world
 
+from preflight.timestamps import parse_time
 from preflight.twin import roles
 from preflight.twin.scenario import (
     ScenarioError,
@@ -17,7 +18,6 @@ from preflight.twin.scenario import (
     iso_time,
     list_scenarios,
     load_scenario,
-    parse_time,
 )
 
 BUILT_INS = {
