@@ -48,14 +48,16 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def generate(directory: Path) -> TlsFiles:
-    """Create a CA and a server certificate for 127.0.0.1/localhost in ``directory`` (which must exist)."""
+def generate(directory: Path, *, ip: str = "127.0.0.1", prefix: str = "twin") -> TlsFiles:
+    """Create a CA and a server certificate for ``ip``/localhost in ``directory`` (which must exist), as
+    ``{prefix}-ca.pem``, ``{prefix}-server.pem`` and ``{prefix}-server.key``. Each call makes a new CA, so a
+    second server (tests' hostile ones on 127.0.0.x) is trusted only by whoever is given its CA file."""
     now = _dt.datetime.now(_dt.UTC)
     # Back-date a little: clients on a slightly different clock must not see "not yet valid".
     not_before, not_after = now - _dt.timedelta(hours=1), now + _dt.timedelta(days=2)
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name("azure-preflight twin CA")
+    ca_name = _name(f"azure-preflight {prefix} CA")
     ca_cert = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -93,7 +95,7 @@ def generate(directory: Path) -> TlsFiles:
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip)), x509.DNSName("localhost")]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -102,7 +104,9 @@ def generate(directory: Path) -> TlsFiles:
         .sign(ca_key, hashes.SHA256())
     )
 
-    files = TlsFiles(directory / "twin-ca.pem", directory / "twin-server.pem", directory / "twin-server.key")
+    files = TlsFiles(
+        directory / f"{prefix}-ca.pem", directory / f"{prefix}-server.pem", directory / f"{prefix}-server.key"
+    )
     files.ca_file.write_bytes(ca_cert.public_bytes(_PEM))
     files.cert_file.write_bytes(cert.public_bytes(_PEM))
     files.key_file.write_bytes(key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))

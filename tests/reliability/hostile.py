@@ -10,10 +10,7 @@ whether it carried an ``Authorization`` header (a token that left home).
 
 from __future__ import annotations
 
-import datetime as _dt
-import ipaddress
 import json
-import ssl
 import tempfile
 import threading
 import time
@@ -23,12 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
-_PEM = serialization.Encoding.PEM
+from preflight.twin import tls
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,59 +30,6 @@ class Seen:
     method: str
     path: str
     authorization: bool
-
-
-def _certificate(directory: Path, ip: str) -> tuple[Path, Path, Path]:
-    """(ca, cert, key) files: a throw-away CA and a server certificate for ``ip``."""
-    now = _dt.datetime.now(_dt.UTC)
-    start, end = now - _dt.timedelta(hours=1), now + _dt.timedelta(days=1)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"hostile CA {ip}")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ip)]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    files = directory / "hostile-ca.pem", directory / "hostile.pem", directory / "hostile.key"
-    files[0].write_bytes(ca.public_bytes(_PEM))
-    files[1].write_bytes(cert.public_bytes(_PEM))
-    files[2].write_bytes(key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return files
 
 
 class Hostile:
@@ -127,7 +66,7 @@ class Hostile:
 
     @property
     def ca_file(self) -> Path:
-        return Path(self._dir.name) / "hostile-ca.pem"
+        return Path(self._dir.name) / "hostile-ca.pem"  # written by tls.generate(prefix="hostile")
 
     def bundle(self, twin_ca: str | Path) -> str:
         """A CA bundle trusting the twin and this server (for ``REQUESTS_CA_BUNDLE`` / ``SSL_CERT_FILE``)."""
@@ -136,9 +75,8 @@ class Hostile:
         return str(path)
 
     def start(self) -> Self:
-        _, cert, key = _certificate(Path(self._dir.name), self.ip)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(str(cert), str(key))
+        # The twin's own generator with a CA of its own: trusted only by a client given this server's ca_file.
+        context = tls.generate(Path(self._dir.name), ip=self.ip, prefix="hostile").server_context()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
