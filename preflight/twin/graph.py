@@ -452,10 +452,7 @@ def member_groups(kind: str, check: bool) -> Any:
         caller = _authenticate(state, request)
         if isinstance(caller, TwinResponse):
             return caller
-        try:
-            body = request.json()
-        except ValueError:
-            body = None
+        body = request.json_or_none()
         field = "groupIds" if check else "securityEnabledOnly"
         value = body.get(field) if isinstance(body, dict) else None
         group_ids: list[Any] = value if isinstance(value, list) else []
@@ -582,10 +579,7 @@ def get_by_ids(state: TwinState, request: TwinRequest, match: re.Match[str]) -> 
     caller = _authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
-    try:
-        body = request.json()
-    except ValueError:
-        body = None
+    body = request.json_or_none()
     if not isinstance(body, dict) or not isinstance(body.get("ids"), list):
         return graph_error(400, "Request_BadRequest", "Invalid request: 'ids' is required.", caller.object_id, request)
     if len(body["ids"]) > MAX_GET_BY_IDS:
@@ -626,10 +620,7 @@ def batch(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinR
     caller = _authenticate(state, request)
     if isinstance(caller, TwinResponse):
         return caller
-    try:
-        body = request.json()
-    except ValueError:
-        body = None
+    body = request.json_or_none()
     if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
         return graph_error(400, "BadRequest", "Invalid batch payload format.", caller.object_id, request)
     if len(body["requests"]) > MAX_BATCH:

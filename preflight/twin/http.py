@@ -47,6 +47,13 @@ class TwinRequest:
         """The body parsed as JSON; raises ValueError on a malformed body."""
         return json.loads(self.body.decode("utf-8") or "null")
 
+    def json_or_none(self) -> Any:
+        """The body parsed as JSON, or None when it is not JSON (the handler then answers its own 400)."""
+        try:
+            return self.json()
+        except ValueError:
+            return None
+
     def form(self) -> dict[str, str]:
         """The body parsed as ``application/x-www-form-urlencoded`` (the token endpoint's format)."""
         parsed = parse_qs(self.body.decode("utf-8"), keep_blank_values=True)

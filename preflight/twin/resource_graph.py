@@ -675,10 +675,7 @@ def query_resources(state: TwinState, request: TwinRequest, match: re.Match[str]
     caller = authenticate(state, request, service=RESOURCE_GRAPH)
     if isinstance(caller, TwinResponse):
         return caller
-    try:
-        body = request.json()
-    except ValueError:
-        body = None
+    body = request.json_or_none()
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return arm_error(
             400,
