@@ -48,6 +48,7 @@ LEAST_PRIVILEGE_DOCS = (
 PRINCIPAL_TYPES = {"user": "User", "servicePrincipal": "ServicePrincipal", "managedIdentity": "ServicePrincipal"}
 PIM_PERMISSION = "Microsoft.Authorization/roleEligibilityScheduleInstances/read"
 READ_ASSIGNMENTS = "Microsoft.Authorization/roleAssignments/read"
+ASSIGN_ROLES = "Microsoft.Authorization/roleAssignments/write"
 
 #: A new assignment can take up to ~10 minutes to reach the data plane (ARM lists it at once).
 PROPAGATION_SECONDS = 600
@@ -587,13 +588,14 @@ class RbacLeastPrivilege(Check):
         "resource group, subscription or a management group; the fix names the profile's least-privilege role.",
         tags=("rbac",),
         docs=LEAST_PRIVILEGE_DOCS,
-        facts=("principal", "role-assignments", "profile"),
+        facts=("principal", "role-assignments", "arm-permissions", "profile"),
         requires=(SIGNIN,),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
         from preflight.azure.access import rbac_scope, subject
         from preflight.azure.arm import profile, role_assignments
+        from preflight.errors import FactError
         from preflight.rbac import RoleAssignment
 
         whom = ctx.get(subject)
@@ -615,9 +617,16 @@ class RbacLeastPrivilege(Check):
                 "no resource or subscription given to look for broad assignments", caused_by="resource.endpoint"
             )
             return
-        assignments = [RoleAssignment.from_arm(a) for a in ctx.get(role_assignments, scope, who.object_id)]
-        findings = over_privileged(assignments, scope)
         kind = "managed identity" if who.kind == "managedIdentity" else "service principal"
+        try:
+            listed = ctx.get(role_assignments, scope, who.object_id)
+        except FactError:  # e.g. AzureML Data Scientist alone reads no role assignments: its own permissions decide
+            if resource is None or not whom.is_caller:
+                raise
+            yield self._from_permissions(ctx, kind, resource)
+            return
+        assignments = [RoleAssignment.from_arm(a) for a in listed]
+        findings = over_privileged(assignments, scope)
         if not findings:
             yield self.passed(
                 f"this {kind} holds no Owner, Contributor, User Access Administrator or Role Based Access "
@@ -629,6 +638,34 @@ class RbacLeastPrivilege(Check):
         holds_narrow = any(a.role_guid == narrow.role_id.lower() and _at_or_above(a.scope, scope) for a in assignments)
         for assignment, role_name in findings:
             yield self._finding(who, whom.arm_type, kind, assignment, role_name, scope, resource, narrow, holds_narrow)
+
+    def _from_permissions(self, ctx: Context, kind: str, resource: str) -> Result:
+        """Role assignments unreadable: ARM's effective permissions for the caller at the resource (anyone may read
+        their own: learn.microsoft.com/rest/api/authorization/permissions/list-for-resource) include every
+        assignment at or above it, so they decide whether a broad role is held — ``*`` (Owner, Contributor) or the
+        right to assign roles (User Access / RBAC Administrator)."""
+        from preflight.azure.arm import arm_permissions, profile
+        from preflight.rbac import Permission
+
+        blocks = [Permission.from_arm(b) for b in ctx.get(arm_permissions, resource)]
+        broad = broad_grants(blocks)
+        unread = f"(its role assignments are not readable: needs {READ_ASSIGNMENTS})"
+        if not broad:
+            return self.passed(
+                f"this {kind} holds no Owner, Contributor, User Access Administrator or Role Based Access Control "
+                f"Administrator at {_where(resource, resource)} or above: its effective permissions there include "
+                f"neither * nor {ASSIGN_ROLES} {unread}",
+                evidence={"scope": resource, "decidedBy": ["effective-permissions"]},
+            )
+        narrow = ctx.get(profile)
+        return self.warned(
+            f"this {kind}'s effective permissions at {_where(resource, resource)} include {', '.join(broad)}, as "
+            f"Owner, Contributor, User Access Administrator or Role Based Access Control Administrator at it or "
+            f"above grant {unread}; the {narrow.name} profile needs only {narrow.role_name}",
+            evidence={"scope": resource, "broadActions": broad, "decidedBy": ["effective-permissions"]},
+            remediation=f"assign {narrow.role_name} ({narrow.role_id}) at {resource}, then have someone who can "
+            f"read role assignments remove the broad one",
+        )
 
     def _finding(
         self,
@@ -697,6 +734,26 @@ def _at_or_above(outer: str, inner: str) -> bool:
     from preflight.rbac import scope_contains
 
     return scope_contains(outer, inner)
+
+
+def broad_grants(blocks: Sequence[Any]) -> list[str]:
+    """The patterns of effective-permission blocks that only a broad role holds: ``*`` (Owner, Contributor) or
+    one that grants :data:`ASSIGN_ROLES` (Owner, User Access / RBAC Administrator). Pure; ``blocks`` are
+    :class:`preflight.rbac.Permission`."""
+    from preflight.rbac import action_matches
+
+    return sorted(
+        {
+            pattern
+            for block in blocks
+            for pattern in block.actions
+            if pattern == "*"
+            or (
+                action_matches(pattern, ASSIGN_ROLES)
+                and not any(action_matches(ex, ASSIGN_ROLES) for ex in block.not_actions)
+            )
+        }
+    )
 
 
 def over_privileged(assignments: Sequence[Any], target_scope: str) -> list[tuple[Any, str]]:

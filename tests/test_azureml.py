@@ -122,3 +122,63 @@ def test_bad_workspace_input_is_rejected_before_the_run(tmp_path: Path, monkeypa
     (tmp_path / "src").mkdir()
     proc = run_cli(["check", "--only", "env.config"], env=clean_env(), cwd=tmp_path / "src")
     assert proc.returncode == 2 and "config.json" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------------- least privilege, ml profile
+# AzureML Data Scientist reads no role assignments (no Microsoft.Authorization/*/read), so a service principal or
+# managed identity holding only it cannot list its own assignments; its effective permissions at the workspace
+# (which anyone may read for themselves) include every assignment at or above it and decide instead.
+
+
+@pytest.mark.parametrize(
+    ("role", "broad"),
+    [
+        ("Owner", ["*"]),
+        ("Contributor", ["*"]),
+        ("User Access Administrator", ["Microsoft.Authorization/*"]),
+        ("Role Based Access Control Administrator", ["Microsoft.Authorization/roleAssignments/write"]),
+        ("AzureML Data Scientist", []),
+        ("AzureML Compute Operator", []),
+        ("Reader", []),
+        ("Cognitive Services OpenAI User", []),
+    ],
+)
+def test_broad_grants_on_the_real_built_in_roles(role: str, broad: list[str]) -> None:
+    from preflight.builtin_roles import builtin_roles
+    from preflight.checks.rbac import broad_grants
+
+    definition = next(d for d in builtin_roles() if d.role_name == role)
+    assert broad_grants(definition.permissions) == broad
+
+
+def test_a_service_principal_with_only_the_data_scientist_role_passes_least_privilege(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers.scenarios import run_scenario
+
+    report = run_scenario(twin_session, monkeypatch, "ml-ci-sp-data-scientist", only=["rbac.least-privilege"])
+    result = one(report, "rbac.least-privilege")
+    assert result.status is Status.PASS, result.summary
+    assert "holds no Owner, Contributor" in result.summary and "roleAssignments/read" in result.summary
+    assert next(e.value for e in result.evidence if e.name == "decidedBy") == ["effective-permissions"]
+    # the role assignment list was refused (the role cannot read it), the caller's own permissions were read
+    paths = [(e.path.lower(), e.status) for e in twin_session.requests() if e.service == "arm"]
+    assert any(p.endswith("/roleassignments") and s == 403 for p, s in paths), paths
+    assert any(p.endswith("/microsoft.authorization/permissions") and s == 200 for p, s in paths), paths
+
+
+def test_owner_whose_assignments_cannot_be_listed_is_still_flagged_by_its_permissions(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers.scenarios import run_scenario
+
+    from preflight.twin.scenario import builtin_scenario_text
+
+    doc = json.loads(builtin_scenario_text("ml-ci-sp-owner"))
+    refused = {"error": {"code": "AuthorizationFailed", "message": "refused for this test"}}
+    doc["faults"] = [{"match": {"service": "arm", "path": "roleAssignments$"}, "status": 403, "body": refused}]
+    report = run_scenario(twin_session, monkeypatch, doc, only=["rbac.least-privilege"])  # type: ignore[arg-type]
+    result = one(report, "rbac.least-privilege")
+    assert result.status is Status.WARN, result.summary
+    assert "effective permissions at the workspace include *" in result.summary
+    assert result.remediation is not None and "AzureML Data Scientist" in result.remediation.text
