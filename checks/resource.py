@@ -76,6 +76,9 @@ class ResourceEndpoint(Check):
             "ask for at least Reader on the account (or Cognitive Services OpenAI User, which includes read)"
             if exc.status == 403
             else "check the resource id / endpoint"
+            if not ctx.target.workspace
+            else f"check the workspace id {ctx.target.workspace}: subscription_id, resource_group and workspace_name "
+            "in .azureml/config.json, or --workspace"
         )
         return self.failed(exc.message, evidence={"status": exc.status, "code": exc.code}, remediation=remediation)
 
@@ -162,7 +165,9 @@ class ResourceEndpoint(Check):
         """ARM refused the GET of a resource named by id. An app calls the data plane, never this read, and a
         least-privilege role (a custom data-only role) rightly lacks it: a WARN naming the permission — its
         configuration (custom subdomain, local auth, network rules) is what goes unchecked — not a FAIL asking
-        for more rights than the app needs. The RBAC verdict is still read at the id."""
+        for more rights than the app needs. The RBAC verdict is still read at the id. An Azure ML workspace is
+        the exception: ``MLClient`` reads it (the ml profile requires the read), and ARM's 403 "or the scope is
+        invalid" is also what a mistyped ``.azureml/config.json`` gets — a FAIL naming both causes."""
         from preflight.azure.arm import WORKSPACE_TYPE
 
         kind = "workspace" if f"/{WORKSPACE_TYPE}/" in resource_id.lower() else "account"
@@ -171,6 +176,16 @@ class ResourceEndpoint(Check):
             if kind == "workspace"
             else "Microsoft.CognitiveServices/accounts/read"
         )
+        if kind == "workspace":  # MLClient reads the workspace itself: a refused read is the app's failure too
+            return self.failed(
+                f"the workspace could not be read (HTTP {exc.status} {exc.code}): either nothing grants you "
+                f"{permission} on it, which MLClient needs, or no workspace has this id — ARM answers 403, not 404, "
+                "to a caller who may not read the resource group",
+                evidence={"status": exc.status, "code": exc.code, "permission": permission, "resourceId": resource_id},
+                remediation="check subscription_id, resource_group and workspace_name (in .azureml/config.json, or "
+                "--workspace) against the workspace's overview page; if they are right, ask for AzureML Data "
+                "Scientist on the workspace",
+            )
         return self.warned(
             f"the {kind} could not be read (needs {permission}), so its configuration — custom "
             "subdomain, local auth, network rules — is not checked; the role verdict is read at "

@@ -182,3 +182,38 @@ def test_owner_whose_assignments_cannot_be_listed_is_still_flagged_by_its_permis
     assert result.status is Status.WARN, result.summary
     assert "effective permissions at the workspace include *" in result.summary
     assert result.remediation is not None and "AzureML Data Scientist" in result.remediation.text
+
+
+def test_a_config_naming_a_missing_workspace_points_at_the_config_file(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """403 (the caller may not read the resource group, so ARM will not say whether the workspace exists) and
+    404 (it may, and it does not) both name the config file's keys; neither asks for a read only preflight makes."""
+    from preflight.twin.scenario import builtin_scenario_text
+
+    wrong = {**CONFIG, "subscription_id": "22222222-2222-4222-8222-222222222222", "workspace_name": "contoso-ml-old"}
+    reader = json.loads(builtin_scenario_text("ml-data-scientist"))
+    reader["roleDefinitions"].append("Reader")
+    reader["roleAssignments"].append(
+        {
+            "properties": {
+                "roleDefinitionId": "Reader",
+                "principalId": "a11ce000-0000-4000-8000-00000000a11c",
+                "principalType": "User",
+                "scope": "/subscriptions/22222222-2222-4222-8222-222222222222/resourceGroups/rg-ai",
+            }
+        }
+    )
+    _write(tmp_path, wrong)
+    for scenario, status in (("ml-config-wrong-workspace", 403), (reader, 404)):
+        twin_session.use(scenario)
+        apply_environment(monkeypatch, twin_session.environment())
+        for name in ("PREFLIGHT_RESOURCE_ID", "AZURE_OPENAI_ENDPOINT", "AZURE_AI_ENDPOINT", "PREFLIGHT_PROFILE"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.chdir(tmp_path)
+        report = run(CheckOptions(build_target(dict(os.environ)), only=["resource.endpoint"]))
+        result = one(report, "resource.endpoint")
+        assert result.status is Status.FAIL, (status, result.summary)
+        assert next(e.value for e in result.evidence if e.name == "status") == status
+        assert result.remediation is not None and "workspace_name" in result.remediation.text, result.remediation
+        assert "only needed for this diagnosis" not in result.remediation.text
