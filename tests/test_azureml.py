@@ -43,14 +43,61 @@ def test_config_is_found_in_a_parent_directory(tmp_path: Path) -> None:
     assert ref is not None and ref.resource_id == sc.WORKSPACE and ref.source == str(path)
 
 
-def test_the_nearest_config_wins_and_a_bare_config_json_is_ignored(tmp_path: Path) -> None:
+def test_the_nearest_config_wins_and_an_azureml_folder_beats_a_plain_config_json(tmp_path: Path) -> None:
     _write(tmp_path, CONFIG)
     inner = tmp_path / "project"
     inner.mkdir()
     (inner / "config.json").write_text(json.dumps({**CONFIG, "workspace_name": "not-this"}))
     nearest = _write(inner / "sub", {**CONFIG, "workspace_name": "nearest"})
     assert find_config(inner / "sub") == nearest
+    # azure-ai-ml searches .azureml/ all the way up before it looks at a plain config.json
     assert find_config(inner) == tmp_path / ".azureml" / "config.json"
+
+
+def _plain(directory: Path, name: str, data: object) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / name).write_text(json.dumps(data), encoding="utf-8")
+    return directory / name
+
+
+def test_the_search_follows_ml_client_from_config(tmp_path: Path) -> None:
+    """azure-ai-ml's MLClient.from_config: product((".azureml", "aml_config", None), ("config.json",
+    "project.json")), each from the working directory up through 20 parents."""
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    plain = _plain(deep, "config.json", {**CONFIG, "workspace_name": "plain"})
+    assert find_config(deep) == plain  # a plain config.json with the SDK's keys is read, as the SDK does
+    legacy = _plain(tmp_path / "aml_config", "config.json", {**CONFIG, "workspace_name": "legacy"})
+    assert find_config(deep) == legacy  # aml_config/ two levels up beats the plain file here
+    project = _plain(tmp_path / "a" / ".azureml", "project.json", {"Scope": sc.WORKSPACE})
+    assert find_config(deep) == project  # .azureml/project.json beats aml_config/config.json
+    assert find_config(deep) is not None and read_config(project).resource_id == sc.WORKSPACE
+    config = _write(tmp_path, CONFIG)
+    assert find_config(deep) == config  # .azureml/config.json first of all
+
+
+def test_a_plain_config_json_of_another_tool_is_passed_over(tmp_path: Path) -> None:
+    _plain(tmp_path, "config.json", {"compilerOptions": {"strict": True}})
+    assert find_config(tmp_path) is None and resolve_workspace(None, tmp_path) is None
+    (tmp_path / "config.json").write_text("{ not json", encoding="utf-8")
+    assert find_config(tmp_path) is None
+
+
+def test_the_search_stops_twenty_levels_up(tmp_path: Path) -> None:
+    _write(tmp_path, CONFIG)
+    twenty = tmp_path.joinpath(*["d"] * 20)
+    twenty.mkdir(parents=True)
+    assert find_config(twenty) == tmp_path / ".azureml" / "config.json"  # 20 levels up: found
+    (twenty / "d").mkdir()
+    assert find_config(twenty / "d") is None  # 21 levels up: beyond the SDK's search
+
+
+def test_only_the_capitalised_scope_key_is_read_as_the_sdk_does(tmp_path: Path) -> None:
+    # a lower-case "scope" is not the SDK's key: the three keys decide, or the file is incomplete
+    path = _write(tmp_path, {**CONFIG, "scope": "/subscriptions/x"})
+    assert read_config(path).resource_id == sc.WORKSPACE
+    with pytest.raises(TargetError, match="missing subscription_id"):
+        read_config(_write(tmp_path / "other", {"scope": sc.WORKSPACE}))
 
 
 def test_scope_key_and_flag(tmp_path: Path) -> None:
