@@ -31,6 +31,7 @@ STATUSES = ("PASS", "WARN", "FAIL", "ERROR", "SKIP")
 # the variables that name a target: dropped when a row's setup is ``.azureml/config.json`` (the file names it)
 TARGET_VARIABLES = ("PREFLIGHT_RESOURCE_ID", "AZURE_OPENAI_ENDPOINT", "AZURE_AI_ENDPOINT", "PREFLIGHT_PROFILE")
 CONFIG = ".azureml/config.json"
+CONFIGS = (CONFIG, "config.json")  # the SDK also reads a plain config.json (after every .azureml/ one above)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,17 +102,17 @@ def test_the_tables_cover_both_guides_and_name_built_in_scenarios() -> None:
 
 
 def _setup(row_setup: tuple[str, ...], env: dict[str, str], cwd: Path, target: dict[str, Any]) -> None:
-    """Apply a row's setup: ``NAME=value`` sets a variable (``NAME=`` removes it); ``.azureml/config.json``
-    (``=workspace`` names another workspace) writes the config the Azure ML SDK would find, from the scenario's
-    target, and drops the variables that would name the target instead."""
+    """Apply a row's setup: ``NAME=value`` sets a variable (``NAME=`` removes it); ``.azureml/config.json`` or a
+    plain ``config.json`` (``=workspace`` names another workspace) writes the config the Azure ML SDK would find,
+    from the scenario's target, and drops the variables that would name the target instead."""
     for token in row_setup:
         name, _, value = token.partition("=")
-        if name == CONFIG:
+        if name in CONFIGS:
             resource = str(target["resourceId"])
             parts = resource.split("/")
             config = {"subscription_id": parts[2], "resource_group": parts[4], "workspace_name": value or parts[-1]}
-            (cwd / ".azureml").mkdir()
-            (cwd / CONFIG).write_text(json.dumps(config), encoding="utf-8")
+            (cwd / name).parent.mkdir(exist_ok=True)
+            (cwd / name).write_text(json.dumps(config), encoding="utf-8")
             for variable in TARGET_VARIABLES:
                 env.pop(variable, None)
         elif value:
