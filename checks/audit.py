@@ -19,12 +19,35 @@ from preflight.azure.prerequisites import Resolved
 from preflight.check import Check
 from preflight.context import Context
 from preflight.errors import FactError
-from preflight.model import CheckMeta, Result, Severity, Status
+from preflight.model import CheckMeta, Prerequisite, Result, Severity, Status
 
 DOCS_RBAC = "https://learn.microsoft.com/azure/role-based-access-control/best-practices"
 EVIDENCE_LIMIT = 1000  # offending items listed in evidence; the count is always complete
 _LEVELS = {"managementGroup": "management group", "subscription": "subscription", "tenant": "tenant"}
 ITEM_LIMIT = 20  # offending items shown one result each (who, what, where, the command); the rest are counted
+
+
+def _meta(
+    check_id: str,
+    title: str,
+    severity: Severity,
+    description: str,
+    doc: str,
+    *,
+    reads: tuple[str, ...],
+    requires: tuple[Prerequisite, ...] = (),
+) -> CheckMeta:
+    """An audit check's metadata: tagged ``audit``, one docs page, the audit facts it reads."""
+    return CheckMeta(
+        id=check_id,
+        title=title,
+        severity=severity,
+        description=description,
+        tags=("audit",),
+        docs=(doc,),
+        facts=reads,
+        requires=requires,
+    )
 
 
 def _rows(ctx: Context) -> tuple[dict[str, Any], ...]:
@@ -142,14 +165,13 @@ class AuditInventory(Check):
     unreadable, ERROR when a named scope is unknown or principals could not be resolved (the findings that need
     them point here, undecided), so an incomplete audit never looks complete."""
 
-    meta = CheckMeta(
-        id="audit.inventory",
-        title="Role assignments in scope",
-        severity=Severity.INFO,
-        description="Every role assignment in the audited scope, principal and role resolved.",
-        tags=("audit",),
-        docs=("https://learn.microsoft.com/azure/role-based-access-control/role-assignments-list-portal",),
-        facts=("audit:assignments", "audit:principals", "audit:role-definitions"),
+    meta = _meta(
+        "audit.inventory",
+        "Role assignments in scope",
+        Severity.INFO,
+        "Every role assignment in the audited scope, principal and role resolved.",
+        "https://learn.microsoft.com/azure/role-based-access-control/role-assignments-list-portal",
+        reads=("audit:assignments", "audit:principals", "audit:role-definitions"),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
@@ -218,19 +240,14 @@ class AuditOrphaned(Check):
     """Assignments whose principal was deleted: the portal shows them as "Unknown"; they grant nothing but
     clutter reviews and may be matched by a re-used object id."""
 
-    meta = CheckMeta(
-        id="audit.orphaned",
-        title="Assignments to deleted principals",
-        severity=Severity.MEDIUM,
-        description="Role assignments whose user, group or service principal no longer exists.",
-        tags=("audit",),
-        docs=(
-            (
-                "https://learn.microsoft.com/azure/role-based-access-control/troubleshoot-role-assignments"
-                "#symptom---role-assignments-with-identity-not-found"
-            ),
-        ),
-        facts=("audit:principals",),
+    meta = _meta(
+        "audit.orphaned",
+        "Assignments to deleted principals",
+        Severity.MEDIUM,
+        "Role assignments whose user, group or service principal no longer exists.",
+        "https://learn.microsoft.com/azure/role-based-access-control/troubleshoot-role-assignments"
+        "#symptom---role-assignments-with-identity-not-found",
+        reads=("audit:principals",),
         # unresolved principals: SKIP with the root cause, never "none orphaned"
         requires=(Resolved(facts.principals),),
     )
@@ -252,15 +269,14 @@ class AuditPrivilegedApps(Check):
     """Service principals and managed identities holding Owner, Contributor, User Access Administrator or RBAC
     Administrator over whole subscriptions or management groups: a leaked credential owns the estate."""
 
-    meta = CheckMeta(
-        id="audit.privileged-apps",
-        title="Privileged roles held by applications at broad scope",
-        severity=Severity.HIGH,
-        description="Owner / Contributor / User Access Administrator / RBAC Administrator held by service "
+    meta = _meta(
+        "audit.privileged-apps",
+        "Privileged roles held by applications at broad scope",
+        Severity.HIGH,
+        "Owner / Contributor / User Access Administrator / RBAC Administrator held by service "
         "principals or managed identities at subscription or management-group scope.",
-        tags=("audit",),
-        docs=(DOCS_RBAC + "#only-grant-the-access-users-need",),
-        facts=("audit:principals",),
+        DOCS_RBAC + "#only-grant-the-access-users-need",
+        reads=("audit:principals",),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
@@ -291,15 +307,14 @@ class AuditPrivilegedGuests(Check):
     """Guests (B2B users from other tenants) holding privileged roles: their account lifecycle is managed by
     another organisation."""
 
-    meta = CheckMeta(
-        id="audit.privileged-guests",
-        title="Privileged roles held by guests",
-        severity=Severity.HIGH,
-        description="Owner / Contributor / User Access Administrator / RBAC Administrator held by guest users.",
-        tags=("audit",),
-        docs=(DOCS_RBAC,),
-        facts=("audit:principals",),
-        requires=(Resolved(facts.principals),),  # guest status needs the directory
+    meta = _meta(
+        "audit.privileged-guests",
+        "Privileged roles held by guests",
+        Severity.HIGH,
+        "Owner / Contributor / User Access Administrator / RBAC Administrator held by guest users.",
+        DOCS_RBAC,
+        reads=("audit:principals",),
+        requires=(Resolved(facts.principals),),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
@@ -322,14 +337,13 @@ class AuditDirectUsers(Check):
     """Users granted roles directly in a tenant that otherwise grants through groups: these escape group
     access reviews and linger after role changes."""
 
-    meta = CheckMeta(
-        id="audit.direct-users",
-        title="Direct user assignments in a group-based tenant",
-        severity=Severity.LOW,
-        description="Assignments made directly to users where the tenant otherwise assigns roles to groups.",
-        tags=("audit",),
-        docs=(DOCS_RBAC + "#assign-roles-to-groups-not-users",),
-        facts=("audit:principals",),
+    meta = _meta(
+        "audit.direct-users",
+        "Direct user assignments in a group-based tenant",
+        Severity.LOW,
+        "Assignments made directly to users where the tenant otherwise assigns roles to groups.",
+        DOCS_RBAC + "#assign-roles-to-groups-not-users",
+        reads=("audit:principals",),
         requires=(Resolved(facts.principals),),
     )
 
@@ -356,15 +370,14 @@ class AuditBroadDataRoles(Check):
     """Azure AI data roles granted on a whole subscription or management group give data access to every
     current and future account below it; grant them on the account."""
 
-    meta = CheckMeta(
-        id="audit.broad-data-roles",
-        title="AI data roles granted above the account",
-        severity=Severity.MEDIUM,
-        description="Cognitive Services OpenAI User / Contributor, Cognitive Services User … granted at "
+    meta = _meta(
+        "audit.broad-data-roles",
+        "AI data roles granted above the account",
+        Severity.MEDIUM,
+        "Cognitive Services OpenAI User / Contributor, Cognitive Services User … granted at "
         "subscription or management-group scope instead of on the account.",
-        tags=("audit",),
-        docs=("https://learn.microsoft.com/azure/ai-services/openai/how-to/role-based-access-control",),
-        facts=("audit:role-definitions",),
+        "https://learn.microsoft.com/azure/ai-services/openai/how-to/role-based-access-control",
+        reads=("audit:role-definitions",),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
@@ -389,14 +402,13 @@ class AuditCustomWildcards(Check):
     """Custom roles whose actions or dataActions contain ``*``: they silently grow as providers add
     operations."""
 
-    meta = CheckMeta(
-        id="audit.custom-wildcards",
-        title="Custom roles with wildcard permissions",
-        severity=Severity.MEDIUM,
-        description="Custom roles used in scope with '*' in actions or dataActions (beyond */read).",
-        tags=("audit",),
-        docs=("https://learn.microsoft.com/azure/role-based-access-control/custom-roles",),
-        facts=("audit:role-definitions",),
+    meta = _meta(
+        "audit.custom-wildcards",
+        "Custom roles with wildcard permissions",
+        Severity.MEDIUM,
+        "Custom roles used in scope with '*' in actions or dataActions (beyond */read).",
+        "https://learn.microsoft.com/azure/role-based-access-control/custom-roles",
+        reads=("audit:role-definitions",),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
@@ -434,14 +446,13 @@ class AuditClassicAdmins(Check):
     """Classic administrators (retired in favour of Azure RBAC) are Owner-equivalents outside RBAC reviews.
     Reading them costs one request per subscription, so it runs when asked (``--classic-admins``)."""
 
-    meta = CheckMeta(
-        id="audit.classic-admins",
-        title="Classic subscription administrators",
-        severity=Severity.MEDIUM,
-        description="Service administrators and co-administrators of the audited subscriptions, if readable.",
-        tags=("audit",),
-        docs=("https://learn.microsoft.com/azure/role-based-access-control/classic-administrators",),
-        facts=("audit:classic-administrators",),
+    meta = _meta(
+        "audit.classic-admins",
+        "Classic subscription administrators",
+        Severity.MEDIUM,
+        "Service administrators and co-administrators of the audited subscriptions, if readable.",
+        "https://learn.microsoft.com/azure/role-based-access-control/classic-administrators",
+        reads=("audit:classic-administrators",),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
@@ -467,20 +478,15 @@ class AuditExpiringCredentials(Check):
     """Service principals holding roles whose secrets or certificates are expired or about to expire: the
     workloads running as them are about to fail sign-in (AADSTS7000222)."""
 
-    meta = CheckMeta(
-        id="audit.expiring-credentials",
-        title="Role-holding applications with expiring credentials",
-        severity=Severity.MEDIUM,
-        description="Service principals with role assignments whose secrets/certificates are expired or expire "
+    meta = _meta(
+        "audit.expiring-credentials",
+        "Role-holding applications with expiring credentials",
+        Severity.MEDIUM,
+        "Service principals with role assignments whose secrets/certificates are expired or expire "
         "within --expiry-days (30).",
-        tags=("audit",),
-        docs=(
-            (
-                "https://learn.microsoft.com/entra/identity-platform/howto-create-service-principal-portal"
-                "#set-up-authentication"
-            ),
-        ),
-        facts=("audit:app-credentials",),
+        "https://learn.microsoft.com/entra/identity-platform/howto-create-service-principal-portal"
+        "#set-up-authentication",
+        reads=("audit:app-credentials",),
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:

@@ -24,6 +24,9 @@ from preflight.errors import ConfigError, FactError, TargetError
 from preflight.guid import GUID_PATTERN
 from preflight.shell import (
     CONTEXT_SETTINGS,
+    CloudFlags,
+    Display,
+    ResourceFlags,
     answer_format_option,
     cloud_options,
     common_options,
@@ -347,15 +350,9 @@ def can_i(
     fmt: str,
     data_plane: bool,
     control_plane: bool,
-    subscription: str | None,
-    resource_id: str | None,
-    endpoint: str | None,
-    workspace: str | None,
-    cloud: str | None,
-    cloud_metadata_url: str | None,
-    tenant: str | None,
-    verbose: bool,
-    no_color: bool,
+    resource: ResourceFlags,
+    cloud: CloudFlags,
+    display: Display,
 ) -> int:
     """Can a principal perform ACTION at a scope? Exit 0 yes, 1 no, 2 bad input, 3 could not decide."""
     from preflight.run import session
@@ -365,20 +362,11 @@ def can_i(
     action = validate_action(action)
     assignee = None if assignee is None else validate_assignee(assignee)
     scope = None if scope is None else validate_scope(scope)
-    target = build_target(
-        dict(os.environ),
-        cloud=cloud,
-        cloud_metadata_url=cloud_metadata_url,
-        tenant=tenant,
-        subscription=subscription,
-        resource_id=resource_id,
-        endpoint=endpoint,
-        workspace=workspace,
-    )
-    if workspace:
+    target = build_target(dict(os.environ), **cloud.target_args(), **resource.target_args())
+    if resource.workspace:
         from preflight.azureml import parse_workspace
 
-        parse_workspace(workspace)
+        parse_workspace(resource.workspace)
     with session(target) as active:  # its redactor: an answer may quote an SDK error quoting a secret
         text, code = _answer(active.ctx, active.redactor, action, scope, assignee, plane, fmt)
     print_stdout(text)  # once the Context is released, as before

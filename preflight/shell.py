@@ -10,14 +10,16 @@ Kept light to import: ``preflight --help`` loads this module, and must not load 
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypedDict, TypeVar, cast
 
 import click
 
@@ -46,10 +48,86 @@ _NOT_REGULAR: tuple[tuple[Callable[[int], bool], str], ...] = (
 # --- options, declared once -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Display:
+    """How a command shows what it found: ``-v`` adds each result's evidence (readable key/value lines),
+    timings and, on an error, the traceback; ``--debug`` adds the SDKs' HTTP logs (azure-core, azure-identity,
+    msal) on stderr, redacted; ``--no-color`` (or ``NO_COLOR``) plain text."""
+
+    verbose: bool = False
+    debug: bool = False
+    no_color: bool = False
+
+
+class CloudArgs(TypedDict):
+    cloud: str | None
+    cloud_metadata_url: str | None
+    tenant: str | None
+
+
+class ResourceArgs(TypedDict):
+    subscription: str | None
+    resource_id: str | None
+    endpoint: str | None
+    workspace: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CloudFlags:
+    """--cloud / --cloud-metadata-url / --tenant, as given (None: from the environment)."""
+
+    cloud: str | None = None
+    cloud_metadata_url: str | None = None
+    tenant: str | None = None
+
+    def target_args(self) -> CloudArgs:
+        """The keyword arguments of :func:`preflight.target.build_target` these flags set."""
+        return {"cloud": self.cloud, "cloud_metadata_url": self.cloud_metadata_url, "tenant": self.tenant}
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceFlags:
+    """--subscription / --resource-id / --endpoint / --workspace, as given (None: from the environment)."""
+
+    subscription: str | None = None
+    resource_id: str | None = None
+    endpoint: str | None = None
+    workspace: str | None = None
+
+    def target_args(self) -> ResourceArgs:
+        """The keyword arguments of :func:`preflight.target.build_target` these flags set."""
+        return {
+            "subscription": self.subscription,
+            "resource_id": self.resource_id,
+            "endpoint": self.endpoint,
+            "workspace": self.workspace,
+        }
+
+
+def _bundle(name: str, make: Callable[..., Any], fields: tuple[str, ...]) -> Callable[[F], F]:
+    """Hand the values click parses for ``fields`` to the command as ONE argument ``name`` (``make(**values)``):
+    a group of options is then declared, spelled and passed on once, not repeated in every command's
+    signature and every call that forwards it."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            kwargs[name] = make(**{field: kwargs.pop(field) for field in fields})
+            return func(*args, **kwargs)
+
+        return cast(F, command)
+
+    return decorate
+
+
 def common_options(func: F) -> F:
-    """-v / --no-color on every command, so they work after the subcommand name."""
-    func = click.option("-v", "--verbose", is_flag=True, help="Show evidence, timings and tracebacks.")(func)
-    return click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")(func)
+    """-v / --debug / --no-color on every command (so they work after the subcommand name), as ``display``."""
+    func = _bundle("display", Display, ("verbose", "debug", "no_color"))(func)
+    func = click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")(func)
+    func = click.option(
+        "--debug", is_flag=True, help="Also log the Azure SDKs' HTTP requests and answers on stderr (redacted)."
+    )(func)
+    return click.option("-v", "--verbose", is_flag=True, help="Show evidence, timings and tracebacks.")(func)
 
 
 def answer_format_option(func: F) -> F:
@@ -118,7 +196,9 @@ def engine_options(*, timeout: float, deadline: float, what: str, example: str) 
 
 
 def cloud_options(func: F) -> F:
-    """--cloud / --cloud-metadata-url / --tenant: which cloud and tenant a command talks to."""
+    """--cloud / --cloud-metadata-url / --tenant: which cloud and tenant a command talks to, as ``cloud``
+    (a :class:`CloudFlags`)."""
+    func = _bundle("cloud", CloudFlags, ("cloud", "cloud_metadata_url", "tenant"))(func)
     func = click.option("--tenant", default=None, help="Tenant id or domain (default: AZURE_TENANT_ID).")(func)
     func = click.option(
         "--cloud-metadata-url", default=None, help="Custom cloud metadata (default: ARM_CLOUD_METADATA_URL)."
@@ -129,7 +209,9 @@ def cloud_options(func: F) -> F:
 
 
 def resource_options(func: F) -> F:
-    """--subscription / --resource-id / --endpoint / --workspace: the resource a command is about."""
+    """--subscription / --resource-id / --endpoint / --workspace: the resource a command is about, as
+    ``resource`` (a :class:`ResourceFlags`)."""
+    func = _bundle("resource", ResourceFlags, ("subscription", "resource_id", "endpoint", "workspace"))(func)
     func = click.option("--workspace", default=None, help="Azure ML workspace ARM id (default: .azureml/config.json).")(
         func
     )
@@ -226,8 +308,7 @@ def emit_report(
     fmt: str,
     files: Sequence[tuple[Path, str]],
     *,
-    no_color: bool,
-    verbose: bool,
+    display: Display,
     environ: Mapping[str, str],
 ) -> None:
     """Print the ``fmt`` rendering on stdout, write each ``--output`` file, then, for ``--format github`` inside
@@ -237,7 +318,8 @@ def emit_report(
     printed (no traceback)."""
     from preflight import reports
 
-    stdout_options = reports.RenderOptions(color=use_color(no_color), verbose=verbose)
+    verbose = display.verbose
+    stdout_options = reports.RenderOptions(color=use_color(display.no_color), verbose=verbose)
     print_stdout(reports.get(fmt).render(report, stdout_options))
     for path, name in files:
         write_atomically(path, reports.get(name).render(report, reports.RenderOptions(verbose=verbose)))

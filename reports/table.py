@@ -14,7 +14,7 @@ import re
 from itertools import groupby
 
 from preflight.model import Report, Result, Status
-from preflight.reports import RenderOptions
+from preflight.reports import RenderOptions, evidence
 
 name = "table"
 media_type = "text/plain"
@@ -48,8 +48,7 @@ def _result_lines(result: Result, options: RenderOptions) -> list[str]:
         lines.append(f"        fix: {clean(result.remediation.text)}")
         lines.extend(f"          $ {clean(command)}" for command in result.remediation.commands)
     if options.verbose:
-        for item in result.evidence:
-            lines.append(f"        {clean(item.name)}: {clean(item.value)}")
+        lines.extend(f"        {clean(key)}: {clean(value)}" for key, value in evidence.lines(result.evidence))
         lines.append(f"        ({result.duration * 1000:.0f} ms)")
     return lines
 

@@ -19,6 +19,8 @@ import click
 from preflight.errors import ConfigError
 from preflight.shell import (
     CONTEXT_SETTINGS,
+    CloudFlags,
+    Display,
     cloud_options,
     common_options,
     emit_report,
@@ -167,11 +169,8 @@ def audit(
     skip: Sequence[str],
     timeout: float,
     deadline: float,
-    cloud: str | None,
-    cloud_metadata_url: str | None,
-    tenant: str | None,
-    verbose: bool,
-    no_color: bool,
+    cloud: CloudFlags,
+    display: Display,
 ) -> int:
     """List every role assignment in scope (principal resolved, role, scope, inherited or direct, created
     on / by, condition) and report orphaned, over-privileged and misplaced ones.
@@ -186,9 +185,7 @@ def audit(
     from preflight.target import build_target
 
     environ = dict(os.environ)
-    target = build_target(
-        environ, cloud=cloud, cloud_metadata_url=cloud_metadata_url, tenant=tenant, credential_warn_days=expiry_days
-    )
+    target = build_target(environ, **cloud.target_args(), credential_warn_days=expiry_days)
     # An environment-level resource/endpoint is irrelevant to an audit: keep only the identity of the run.
     plan = build_plan(scopes, subscriptions, all_subscriptions, management_groups, target.subscription_id)
     files = output_files(outputs, fmt)  # refused before the run: a bad --output must not cost a run
@@ -207,5 +204,5 @@ def audit(
             skip=split_patterns(skip),
             observer=progress,
         )
-    emit_report(report, fmt, files, no_color=no_color, verbose=verbose, environ=environ)
+    emit_report(report, fmt, files, display=display, environ=environ)
     return exit_code(report, fail_on)
