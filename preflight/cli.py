@@ -108,7 +108,7 @@ def _duration(value: str) -> float:
 @click.option("--profile", default=None, help="Intended use: openai, cognitive, ml … (default: from the resource).")
 @click.option("--assignee", default=None, help="Check this principal instead of the signed-in one (admins).")
 @click.option("--probe", is_flag=True, help="Also make one read-only call to the data plane (list deployments).")
-@scopes_option("Also test a token for this scope (e.g. https://vault.azure.net/.default). Repeatable.")
+@scopes_option("Also test a token for this scope (e.g. https://vault.azure.net/.default).")
 @click.option("--interactive", is_flag=True, help="Allow credentials that prompt (browser, device code).")
 @click.option(
     "--wait",

@@ -154,13 +154,12 @@ def report_options(format_help: str) -> Callable[[F], F]:
             show_default=True,
             help="Exit 1 when a result reaches this status (ERROR counts as FAIL).",
         )(func)
-        func = click.option(
+        func = repeatable(
             "--output",
             "outputs",
-            multiple=True,
-            metavar="FILE",
-            help="Also write the report to FILE (format from the extension, else --format), "
-            "a new or regular file; - is stdout. Repeatable.",
+            "FILE",
+            "Also write the report to FILE (format from the extension, else --format), a new or regular file; - is "
+            "stdout.",
         )(func)
         return click.option(
             "--format", "fmt", type=click.Choice(_format_names()), default="table", show_default=True, help=format_help
@@ -187,10 +186,8 @@ def engine_options(*, timeout: float, deadline: float, what: str, example: str) 
             show_default=True,
             help="Seconds one check may run.",
         )(func)
-        func = click.option("--skip", multiple=True, metavar="PATTERN", help="Skip these check ids / globs.")(func)
-        return click.option(
-            "--only", multiple=True, metavar="PATTERN", help=f"Run only these check ids / globs ({example})."
-        )(func)
+        func = repeatable("--skip", "skip", "PATTERN", "Skip these check ids / globs.")(func)
+        return repeatable("--only", "only", "PATTERN", f"Run only these check ids / globs ({example}).")(func)
 
     return decorate
 
@@ -222,9 +219,14 @@ def resource_options(func: F) -> F:
     return click.option("--subscription", default=None, help="Subscription id (default: AZURE_SUBSCRIPTION_ID).")(func)
 
 
+def repeatable(flag: str, dest: str, metavar: str, help: str) -> Callable[[F], F]:
+    """A repeatable option (``--scope A --scope B``) collected into the tuple ``dest``; its help says so."""
+    return click.option(flag, dest, multiple=True, metavar=metavar, help=f"{help} Repeatable.")
+
+
 def scopes_option(help: str) -> Callable[[F], F]:
     """A repeatable --scope SCOPE (into ``scopes``): ``check`` tests tokens for them, ``audit`` reads below them."""
-    return click.option("--scope", "scopes", multiple=True, metavar="SCOPE", help=help)
+    return repeatable("--scope", "scopes", "SCOPE", help)
 
 
 def expiry_days_option(help: str) -> Callable[[F], F]:
