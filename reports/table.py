@@ -63,7 +63,7 @@ def summary_line(report: Report) -> str:
 
 def render(report: Report, options: RenderOptions) -> str:
     lines = []
-    target = ", ".join(f"{clean(k)}={clean(v)}" for k, v in report.target.items() if v)
+    target = ", ".join(f"{clean(k)}={clean(evidence.text(v))}" for k, v in report.target.items() if v)
     lines.append(f"azure-preflight {report.tool_version}" + (f" — {target}" if target else ""))
     # Results arrive in diagnosis order (see AREA_ORDER); group consecutive areas without re-sorting.
     for area, results in groupby(report.results, key=lambda r: r.check_id.split(".", 1)[0]):

@@ -80,3 +80,14 @@ def test_debug_shows_the_sdk_logs_redacted(twin_session: Twin, tmp_path: Path) -
     assert "twin-ci-secret-value" not in out + err
     assert "eyJ" not in out + err  # no JWT in any form
     assert "        claims.aud:" not in out  # evidence is -v's
+
+
+def test_no_renderer_shows_evidence_as_a_python_repr() -> None:
+    """Markdown and HTML show structured evidence as JSON (``"k": true``), the table as key/value lines."""
+    from preflight import reports
+
+    report = every_status_report()
+    assert any(isinstance(e.value, dict | list) for r in report.results for e in r.evidence)
+    for fmt in ("table", "md", "html"):
+        text = reports.get(fmt).render(report, RenderOptions(verbose=True))
+        assert not re.search(r"\{'|\['|\bTrue\b|\bNone\b", text), fmt
