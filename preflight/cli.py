@@ -346,8 +346,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     # Decided from the words, not by click: an error can come before (or while) any command parses its options.
-    verbose = "-v" in args or "--verbose" in args
-    _configure_logging(debug="--debug" in args)
+    # Words after "--" belong to another command (``twin exec -- preflight check --debug``): not ours.
+    words = args[: args.index("--")] if "--" in args else args
+    verbose = "-v" in words or "--verbose" in words
+    _configure_logging(debug="--debug" in words)
     try:
         result = cli.main(args=args, prog_name="preflight", standalone_mode=False)
     except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort (from the KeyboardInterrupt)
