@@ -20,16 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from preflight import shell
 from preflight.errors import ConfigError, FactError, TargetError
 from preflight.guid import GUID_PATTERN
-from preflight.shell import (
-    CONTEXT_SETTINGS,
-    answer_format_option,
-    cloud_options,
-    common_options,
-    print_stdout,
-    resource_options,
-)
 
 if TYPE_CHECKING:
     from preflight.context import Context
@@ -325,11 +318,11 @@ def render_text(answer: Answer) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command("can-i", context_settings=CONTEXT_SETTINGS)
+@click.command("can-i", context_settings=shell.CONTEXT_SETTINGS)
 @click.argument("action")
 @click.option("--scope", default=None, help="Scope to ask about (default: the target resource).")
 @click.option("--assignee", default=None, help="Object id, UPN or application id (default: the signed-in one).")
-@answer_format_option
+@shell.answer_format_option
 @click.option(
     "--data-action",
     "data_plane",
@@ -337,9 +330,9 @@ def render_text(answer: Answer) -> str:
     help="ACTION is a data action (default: from Azure's provider operations metadata).",
 )
 @click.option("--control-action", "control_plane", is_flag=True, help="ACTION is a control-plane action.")
-@resource_options
-@cloud_options
-@common_options
+@shell.resource_options
+@shell.cloud_options
+@shell.common_options
 def can_i(
     action: str,
     scope: str | None,
@@ -347,15 +340,9 @@ def can_i(
     fmt: str,
     data_plane: bool,
     control_plane: bool,
-    subscription: str | None,
-    resource_id: str | None,
-    endpoint: str | None,
-    workspace: str | None,
-    cloud: str | None,
-    cloud_metadata_url: str | None,
-    tenant: str | None,
-    verbose: bool,
-    no_color: bool,
+    resource: shell.ResourceFlags,
+    cloud: shell.CloudFlags,
+    display: shell.Display,
 ) -> int:
     """Can a principal perform ACTION at a scope? Exit 0 yes, 1 no, 2 bad input, 3 could not decide."""
     from preflight.run import session
@@ -365,23 +352,14 @@ def can_i(
     action = validate_action(action)
     assignee = None if assignee is None else validate_assignee(assignee)
     scope = None if scope is None else validate_scope(scope)
-    target = build_target(
-        dict(os.environ),
-        cloud=cloud,
-        cloud_metadata_url=cloud_metadata_url,
-        tenant=tenant,
-        subscription=subscription,
-        resource_id=resource_id,
-        endpoint=endpoint,
-        workspace=workspace,
-    )
-    if workspace:
+    target = build_target(dict(os.environ), **cloud.target_args(), **resource.target_args())
+    if resource.workspace:
         from preflight.azureml import parse_workspace
 
-        parse_workspace(workspace)
+        parse_workspace(resource.workspace)
     with session(target) as active:  # its redactor: an answer may quote an SDK error quoting a secret
         text, code = _answer(active.ctx, active.redactor, action, scope, assignee, plane, fmt)
-    print_stdout(text)  # once the Context is released, as before
+    shell.print_stdout(text)  # once the Context is released, as before
     return code
 
 

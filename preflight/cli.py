@@ -21,6 +21,9 @@ from preflight import __version__
 from preflight.errors import ConfigError, PreflightError
 from preflight.shell import (
     CONTEXT_SETTINGS,
+    CloudFlags,
+    Display,
+    ResourceFlags,
     answer_format_option,
     cloud_options,
     common_options,
@@ -58,7 +61,7 @@ def cli() -> None:
 @cli.command("list-checks")
 @answer_format_option
 @common_options
-def list_checks(fmt: str, verbose: bool, no_color: bool) -> int:
+def list_checks(fmt: str, display: Display) -> int:
     """List the installed checks (built-in and plug-ins)."""
     import json
 
@@ -105,7 +108,7 @@ def _duration(value: str) -> float:
 @click.option("--profile", default=None, help="Intended use: openai, cognitive, ml … (default: from the resource).")
 @click.option("--assignee", default=None, help="Check this principal instead of the signed-in one (admins).")
 @click.option("--probe", is_flag=True, help="Also make one read-only call to the data plane (list deployments).")
-@scopes_option("Also test a token for this scope (e.g. https://vault.azure.net/.default). Repeatable.")
+@scopes_option("Also test a token for this scope (e.g. https://vault.azure.net/.default).")
 @click.option("--interactive", is_flag=True, help="Allow credentials that prompt (browser, device code).")
 @click.option(
     "--wait",
@@ -124,13 +127,8 @@ def check(
     skip: Sequence[str],
     timeout: float,
     deadline: float,
-    cloud: str | None,
-    cloud_metadata_url: str | None,
-    tenant: str | None,
-    subscription: str | None,
-    resource_id: str | None,
-    endpoint: str | None,
-    workspace: str | None,
+    cloud: CloudFlags,
+    resource: ResourceFlags,
     profile: str | None,
     assignee: str | None,
     probe: bool,
@@ -138,8 +136,7 @@ def check(
     interactive: bool,
     wait: str | None,
     expiry_days: int,
-    verbose: bool,
-    no_color: bool,
+    display: Display,
 ) -> int:
     """Run the checks and report. Exit 0: nothing at or above --fail-on; 1: something is; 2: bad input; 3:
     the run could not complete."""
@@ -150,15 +147,10 @@ def check(
     environ = dict(os.environ)
     target = build_target(
         environ,
-        cloud=cloud,
-        cloud_metadata_url=cloud_metadata_url,
-        tenant=tenant,
-        subscription=subscription,
-        resource_id=resource_id,
-        endpoint=endpoint,
+        **cloud.target_args(),
+        **resource.target_args(),
         profile=profile,
         assignee=assignee,
-        workspace=workspace,
         extra_scopes=tuple(scopes),
         interactive=interactive,
         credential_warn_days=expiry_days,
@@ -173,7 +165,7 @@ def check(
         wait=_duration(wait) if wait else 0.0,
     )
     report = _run_with_progress(options, environ)
-    emit_report(report, fmt, files, no_color=no_color, verbose=verbose, environ=environ)
+    emit_report(report, fmt, files, display=display, environ=environ)
     return exit_code(report, fail_on)
 
 
@@ -354,17 +346,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     # Decided from the words, not by click: an error can come before (or while) any command parses its options.
-    verbose = "-v" in args or "--verbose" in args
-    if verbose:
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-        from preflight.redact import install_log_redaction
-
-        install_log_redaction(os.environ)  # the SDKs' own messages may quote a secret (see RedactingFilter)
-    else:
-        # Without -v the SDKs' warnings are not for the user (the report says what failed): Python would print
-        # them, unredacted, through its last-resort handler — e.g. azure-core's "Incomplete download." when an
-        # answer is cut short.
-        logging.getLogger().addHandler(logging.NullHandler())
+    # Words after "--" belong to another command (``twin exec -- preflight check --debug``): not ours.
+    words = args[: args.index("--")] if "--" in args else args
+    verbose = "-v" in words or "--verbose" in words
+    _configure_logging(debug="--debug" in words)
     try:
         result = cli.main(args=args, prog_name="preflight", standalone_mode=False)
     except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort (from the KeyboardInterrupt)
@@ -395,6 +380,21 @@ def _main(argv: Sequence[str] | None) -> int:
     return result if isinstance(result, int) else 0
 
 
+def _configure_logging(*, debug: bool) -> None:
+    """The SDKs' logs (azure-core's HTTP lines, azure-identity's and msal's DEBUG) go to stderr only with
+    ``--debug``, through the redaction filter (their messages may quote a secret: see RedactingFilter); ``-v``
+    is for evidence, not logs. Otherwise their warnings are not for the user either (the report says what
+    failed): without a handler Python would print them, unredacted, through its last-resort handler — e.g.
+    azure-core's "Incomplete download." when an answer is cut short."""
+    if not debug:
+        logging.getLogger().addHandler(logging.NullHandler())
+        return
+    logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from preflight.redact import install_log_redaction
+
+    install_log_redaction(os.environ)
+
+
 def _report_interrupt(exc: BaseException | None) -> None:
     """Ctrl-C: say which checks had finished (and how) before the run stopped; no report file is written."""
     finished = getattr(exc, "finished", None)
@@ -423,8 +423,10 @@ def _report_error(exc: PreflightError, *, verbose: bool = False) -> None:
     click.echo(f"preflight: error: {redactor.text(exc.message)}", err=True)
     if exc.remediation:
         click.echo(f"  {redactor.text(exc.remediation)}", err=True)
-    if verbose and not isinstance(exc, ConfigError):
-        logging.getLogger("preflight").debug("details", exc_info=exc)
+    if verbose and not isinstance(exc, ConfigError):  # the traceback, redacted like the message
+        import traceback
+
+        click.echo(redactor.text("".join(traceback.format_exception(exc)).rstrip()), err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

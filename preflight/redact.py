@@ -215,9 +215,10 @@ def mask_pasted(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Masks secrets in every log record a handler writes. With ``-v`` the SDKs log what Entra answered and the
-    URLs they called — an AADSTS700016 message quotes the client id, which is a secret when AZURE_CLIENT_ID and
-    AZURE_CLIENT_SECRET were swapped — so the ``-v`` output goes through the same Redactor as the reports."""
+    """Masks secrets in every log record a handler writes. With ``--debug`` the SDKs log what Entra answered and
+    the URLs they called — an AADSTS700016 message quotes the client id, which is a secret when AZURE_CLIENT_ID
+    and AZURE_CLIENT_SECRET were swapped — so the ``--debug`` output goes through the same Redactor as the
+    reports (``-v`` shows evidence, which the reports' redaction already covers, and no logs)."""
 
     def __init__(self, redactor: Redactor) -> None:
         super().__init__()

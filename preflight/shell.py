@@ -10,14 +10,16 @@ Kept light to import: ``preflight --help`` loads this module, and must not load 
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypedDict, TypeVar, cast
 
 import click
 
@@ -46,10 +48,86 @@ _NOT_REGULAR: tuple[tuple[Callable[[int], bool], str], ...] = (
 # --- options, declared once -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Display:
+    """How a command shows what it found: ``-v`` adds each result's evidence (readable key/value lines),
+    timings and, on an error, the traceback; ``--debug`` adds the SDKs' HTTP logs (azure-core, azure-identity,
+    msal) on stderr, redacted; ``--no-color`` (or ``NO_COLOR``) plain text."""
+
+    verbose: bool = False
+    debug: bool = False
+    no_color: bool = False
+
+
+class CloudArgs(TypedDict):
+    cloud: str | None
+    cloud_metadata_url: str | None
+    tenant: str | None
+
+
+class ResourceArgs(TypedDict):
+    subscription: str | None
+    resource_id: str | None
+    endpoint: str | None
+    workspace: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CloudFlags:
+    """--cloud / --cloud-metadata-url / --tenant, as given (None: from the environment)."""
+
+    cloud: str | None = None
+    cloud_metadata_url: str | None = None
+    tenant: str | None = None
+
+    def target_args(self) -> CloudArgs:
+        """The keyword arguments of :func:`preflight.target.build_target` these flags set."""
+        return {"cloud": self.cloud, "cloud_metadata_url": self.cloud_metadata_url, "tenant": self.tenant}
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceFlags:
+    """--subscription / --resource-id / --endpoint / --workspace, as given (None: from the environment)."""
+
+    subscription: str | None = None
+    resource_id: str | None = None
+    endpoint: str | None = None
+    workspace: str | None = None
+
+    def target_args(self) -> ResourceArgs:
+        """The keyword arguments of :func:`preflight.target.build_target` these flags set."""
+        return {
+            "subscription": self.subscription,
+            "resource_id": self.resource_id,
+            "endpoint": self.endpoint,
+            "workspace": self.workspace,
+        }
+
+
+def _bundle(name: str, make: Callable[..., Any], fields: tuple[str, ...]) -> Callable[[F], F]:
+    """Hand the values click parses for ``fields`` to the command as ONE argument ``name`` (``make(**values)``):
+    a group of options is then declared, spelled and passed on once, not repeated in every command's
+    signature and every call that forwards it."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            kwargs[name] = make(**{field: kwargs.pop(field) for field in fields})
+            return func(*args, **kwargs)
+
+        return cast(F, command)
+
+    return decorate
+
+
 def common_options(func: F) -> F:
-    """-v / --no-color on every command, so they work after the subcommand name."""
-    func = click.option("-v", "--verbose", is_flag=True, help="Show evidence, timings and tracebacks.")(func)
-    return click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")(func)
+    """-v / --debug / --no-color on every command (so they work after the subcommand name), as ``display``."""
+    func = _bundle("display", Display, ("verbose", "debug", "no_color"))(func)
+    func = click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")(func)
+    func = click.option(
+        "--debug", is_flag=True, help="Also log the Azure SDKs' HTTP requests and answers on stderr (redacted)."
+    )(func)
+    return click.option("-v", "--verbose", is_flag=True, help="Show evidence, timings and tracebacks.")(func)
 
 
 def answer_format_option(func: F) -> F:
@@ -76,13 +154,12 @@ def report_options(format_help: str) -> Callable[[F], F]:
             show_default=True,
             help="Exit 1 when a result reaches this status (ERROR counts as FAIL).",
         )(func)
-        func = click.option(
+        func = repeatable(
             "--output",
             "outputs",
-            multiple=True,
-            metavar="FILE",
-            help="Also write the report to FILE (format from the extension, else --format), "
-            "a new or regular file; - is stdout. Repeatable.",
+            "FILE",
+            "Also write the report to FILE (format from the extension, else --format), a new or regular file; - is "
+            "stdout.",
         )(func)
         return click.option(
             "--format", "fmt", type=click.Choice(_format_names()), default="table", show_default=True, help=format_help
@@ -109,16 +186,16 @@ def engine_options(*, timeout: float, deadline: float, what: str, example: str) 
             show_default=True,
             help="Seconds one check may run.",
         )(func)
-        func = click.option("--skip", multiple=True, metavar="PATTERN", help="Skip these check ids / globs.")(func)
-        return click.option(
-            "--only", multiple=True, metavar="PATTERN", help=f"Run only these check ids / globs ({example})."
-        )(func)
+        func = repeatable("--skip", "skip", "PATTERN", "Skip these check ids / globs.")(func)
+        return repeatable("--only", "only", "PATTERN", f"Run only these check ids / globs ({example}).")(func)
 
     return decorate
 
 
 def cloud_options(func: F) -> F:
-    """--cloud / --cloud-metadata-url / --tenant: which cloud and tenant a command talks to."""
+    """--cloud / --cloud-metadata-url / --tenant: which cloud and tenant a command talks to, as ``cloud``
+    (a :class:`CloudFlags`)."""
+    func = _bundle("cloud", CloudFlags, ("cloud", "cloud_metadata_url", "tenant"))(func)
     func = click.option("--tenant", default=None, help="Tenant id or domain (default: AZURE_TENANT_ID).")(func)
     func = click.option(
         "--cloud-metadata-url", default=None, help="Custom cloud metadata (default: ARM_CLOUD_METADATA_URL)."
@@ -129,7 +206,9 @@ def cloud_options(func: F) -> F:
 
 
 def resource_options(func: F) -> F:
-    """--subscription / --resource-id / --endpoint / --workspace: the resource a command is about."""
+    """--subscription / --resource-id / --endpoint / --workspace: the resource a command is about, as
+    ``resource`` (a :class:`ResourceFlags`)."""
+    func = _bundle("resource", ResourceFlags, ("subscription", "resource_id", "endpoint", "workspace"))(func)
     func = click.option("--workspace", default=None, help="Azure ML workspace ARM id (default: .azureml/config.json).")(
         func
     )
@@ -140,9 +219,14 @@ def resource_options(func: F) -> F:
     return click.option("--subscription", default=None, help="Subscription id (default: AZURE_SUBSCRIPTION_ID).")(func)
 
 
+def repeatable(flag: str, dest: str, metavar: str, help: str) -> Callable[[F], F]:
+    """A repeatable option (``--scope A --scope B``) collected into the tuple ``dest``; its help says so."""
+    return click.option(flag, dest, multiple=True, metavar=metavar, help=f"{help} Repeatable.")
+
+
 def scopes_option(help: str) -> Callable[[F], F]:
     """A repeatable --scope SCOPE (into ``scopes``): ``check`` tests tokens for them, ``audit`` reads below them."""
-    return click.option("--scope", "scopes", multiple=True, metavar="SCOPE", help=help)
+    return repeatable("--scope", "scopes", "SCOPE", help)
 
 
 def expiry_days_option(help: str) -> Callable[[F], F]:
@@ -226,8 +310,7 @@ def emit_report(
     fmt: str,
     files: Sequence[tuple[Path, str]],
     *,
-    no_color: bool,
-    verbose: bool,
+    display: Display,
     environ: Mapping[str, str],
 ) -> None:
     """Print the ``fmt`` rendering on stdout, write each ``--output`` file, then, for ``--format github`` inside
@@ -237,7 +320,8 @@ def emit_report(
     printed (no traceback)."""
     from preflight import reports
 
-    stdout_options = reports.RenderOptions(color=use_color(no_color), verbose=verbose)
+    verbose = display.verbose
+    stdout_options = reports.RenderOptions(color=use_color(display.no_color), verbose=verbose)
     print_stdout(reports.get(fmt).render(report, stdout_options))
     for path, name in files:
         write_atomically(path, reports.get(name).render(report, reports.RenderOptions(verbose=verbose)))

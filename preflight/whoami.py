@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from preflight.errors import FactError
-from preflight.shell import CONTEXT_SETTINGS, answer_format_option, cloud_options, common_options, print_stdout
+from preflight.shell import (
+    CONTEXT_SETTINGS,
+    CloudFlags,
+    Display,
+    answer_format_option,
+    cloud_options,
+    common_options,
+    print_stdout,
+)
 
 if TYPE_CHECKING:
     from preflight.context import Context
@@ -92,9 +100,7 @@ def render_table(data: Mapping[str, Any]) -> str:
 @answer_format_option
 @cloud_options
 @common_options
-def whoami(
-    fmt: str, cloud: str | None, cloud_metadata_url: str | None, tenant: str | None, verbose: bool, no_color: bool
-) -> int:
+def whoami(fmt: str, cloud: CloudFlags, display: Display) -> int:
     """Who am I signed in as: type, names, ids, tenant, groups count, which credential.
 
     Exit 0 when signed in, 1 when no credential can sign in, 2 on bad input."""
@@ -102,7 +108,7 @@ def whoami(
     from preflight.target import build_target
 
     environ = dict(os.environ)
-    target = build_target(environ, cloud=cloud, cloud_metadata_url=cloud_metadata_url, tenant=tenant)
+    target = build_target(environ, **cloud.target_args())
     with session(target) as active:
         try:
             data = describe(active.ctx)

@@ -14,7 +14,7 @@ import re
 from itertools import groupby
 
 from preflight.model import Report, Result, Status
-from preflight.reports import RenderOptions
+from preflight.reports import RenderOptions, evidence
 
 name = "table"
 media_type = "text/plain"
@@ -48,8 +48,7 @@ def _result_lines(result: Result, options: RenderOptions) -> list[str]:
         lines.append(f"        fix: {clean(result.remediation.text)}")
         lines.extend(f"          $ {clean(command)}" for command in result.remediation.commands)
     if options.verbose:
-        for item in result.evidence:
-            lines.append(f"        {clean(item.name)}: {clean(item.value)}")
+        lines.extend(f"        {clean(key)}: {clean(value)}" for key, value in evidence.lines(result.evidence))
         lines.append(f"        ({result.duration * 1000:.0f} ms)")
     return lines
 
@@ -64,7 +63,7 @@ def summary_line(report: Report) -> str:
 
 def render(report: Report, options: RenderOptions) -> str:
     lines = []
-    target = ", ".join(f"{clean(k)}={clean(v)}" for k, v in report.target.items() if v)
+    target = ", ".join(f"{clean(k)}={clean(evidence.text(v))}" for k, v in report.target.items() if v)
     lines.append(f"azure-preflight {report.tool_version}" + (f" — {target}" if target else ""))
     # Results arrive in diagnosis order (see AREA_ORDER); group consecutive areas without re-sorting.
     for area, results in groupby(report.results, key=lambda r: r.check_id.split(".", 1)[0]):

@@ -16,19 +16,8 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
+from preflight import shell
 from preflight.errors import ConfigError
-from preflight.shell import (
-    CONTEXT_SETTINGS,
-    cloud_options,
-    common_options,
-    emit_report,
-    engine_options,
-    expiry_days_option,
-    live_progress,
-    output_files,
-    report_options,
-    scopes_option,
-)
 from preflight.target import GUID
 
 if TYPE_CHECKING:
@@ -130,29 +119,19 @@ def build_plan(
     return plan
 
 
-@click.command("audit", context_settings=CONTEXT_SETTINGS)
-@scopes_option("Audit assignments at, above and below this ARM scope. Repeatable.")
-@click.option(
-    "--subscription",
-    "subscriptions",
-    multiple=True,
-    metavar="ID",
-    help="Audit this subscription (default: AZURE_SUBSCRIPTION_ID, else all). Repeatable.",
+@click.command("audit", context_settings=shell.CONTEXT_SETTINGS)
+@shell.scopes_option("Audit assignments at, above and below this ARM scope.")
+@shell.repeatable(
+    "--subscription", "subscriptions", "ID", "Audit this subscription (default: AZURE_SUBSCRIPTION_ID, else all)."
 )
 @click.option("--all-subscriptions", is_flag=True, help="Audit every subscription the caller can read.")
-@click.option(
-    "--management-group",
-    "management_groups",
-    multiple=True,
-    metavar="ID",
-    help="Audit everything under this management group. Repeatable.",
-)
-@report_options("Format printed on stdout (csv: one row per role assignment).")
-@expiry_days_option("Credentials expiring within this many days are reported.")
+@shell.repeatable("--management-group", "management_groups", "ID", "Audit everything under this management group.")
+@shell.report_options("Format printed on stdout (csv: one row per role assignment).")
+@shell.expiry_days_option("Credentials expiring within this many days are reported.")
 @click.option("--classic-admins", is_flag=True, help="Also read classic administrators (one request per subscription).")
-@engine_options(timeout=300.0, deadline=600.0, what="audit", example="audit.orphaned, audit.*")
-@cloud_options
-@common_options
+@shell.engine_options(timeout=300.0, deadline=600.0, what="audit", example="audit.orphaned, audit.*")
+@shell.cloud_options
+@shell.common_options
 def audit(
     scopes: Sequence[str],
     subscriptions: Sequence[str],
@@ -167,11 +146,8 @@ def audit(
     skip: Sequence[str],
     timeout: float,
     deadline: float,
-    cloud: str | None,
-    cloud_metadata_url: str | None,
-    tenant: str | None,
-    verbose: bool,
-    no_color: bool,
+    cloud: shell.CloudFlags,
+    display: shell.Display,
 ) -> int:
     """List every role assignment in scope (principal resolved, role, scope, inherited or direct, created
     on / by, condition) and report orphaned, over-privileged and misplaced ones.
@@ -186,13 +162,11 @@ def audit(
     from preflight.target import build_target
 
     environ = dict(os.environ)
-    target = build_target(
-        environ, cloud=cloud, cloud_metadata_url=cloud_metadata_url, tenant=tenant, credential_warn_days=expiry_days
-    )
+    target = build_target(environ, **cloud.target_args(), credential_warn_days=expiry_days)
     # An environment-level resource/endpoint is irrelevant to an audit: keep only the identity of the run.
     plan = build_plan(scopes, subscriptions, all_subscriptions, management_groups, target.subscription_id)
-    files = output_files(outputs, fmt)  # refused before the run: a bad --output must not cost a run
-    with live_progress(environ, _Progress) as progress:
+    files = shell.output_files(outputs, fmt)  # refused before the run: a bad --output must not cost a run
+    with shell.live_progress(environ, _Progress) as progress:
         options = AuditOptions(
             plan=plan,
             expiry_days=expiry_days,
@@ -207,5 +181,5 @@ def audit(
             skip=split_patterns(skip),
             observer=progress,
         )
-    emit_report(report, fmt, files, no_color=no_color, verbose=verbose, environ=environ)
+    shell.emit_report(report, fmt, files, display=display, environ=environ)
     return exit_code(report, fail_on)

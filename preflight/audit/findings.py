@@ -240,3 +240,61 @@ def expiring_credentials(
                 }
             )
     return Finding("expiring-credentials", tuple(found))
+
+
+# --- who and where, in the words a reviewer acts on ----------------------------------------------------------------
+
+_KINDS = {
+    "User": "user",
+    "Group": "group",
+    "ServicePrincipal": "service principal",
+    "ForeignGroup": "foreign group",
+    "Device": "device",
+    "MSI": "managed identity",
+    "ManagedIdentity": "managed identity",
+}
+# what ``az role assignment create --assignee-principal-type`` accepts
+ASSIGNEE_TYPES = frozenset({"User", "Group", "ServicePrincipal", "ForeignGroup", "Device"})
+
+
+def principal_kind(row: Mapping[str, Any]) -> str:
+    """``guest user``, ``managed identity``, ``service principal``, ``group`` …: the type a reviewer reads, from
+    ARM's principalType and the directory's userType / servicePrincipalType."""
+    kind = str(row.get("principal_type") or "")
+    subtype = row.get("principal_subtype")
+    if kind == "User" and subtype == "Guest":
+        return "guest user"
+    if subtype == "ManagedIdentity":
+        return "managed identity"
+    return _KINDS.get(kind, kind or "principal")
+
+
+def principal_name(row: Mapping[str, Any]) -> str:
+    """The display name, else the object id (a deleted principal has only that)."""
+    if row.get("principal_exists") is False:
+        return str(row.get("principal_id"))
+    return str(row.get("principal_display_name") or row.get("principal_id"))
+
+
+def principal_label(row: Mapping[str, Any]) -> str:
+    """The principal's kind and what identifies it besides its name: the UPN of a user, the app id of an
+    application; ``deleted …`` (the portal's "Unknown") when the directory no longer has it."""
+    kind = principal_kind(row)
+    if row.get("principal_exists") is False:
+        return f'deleted {kind} ("Unknown" in the portal)'
+    if row.get("principal_upn"):
+        return f"{kind} {row['principal_upn']}"
+    if row.get("principal_app_id"):
+        return f"{kind}, app id {row['principal_app_id']}"
+    return f"{kind}, object id {row.get('principal_id')}"
+
+
+def assignment_label(row: Mapping[str, Any]) -> str:
+    """``Owner on /subscriptions/…``: the role and the scope it is granted at."""
+    return f"{row.get('role_name') or guid_of(str(row.get('role_definition_id', '')))} on {row.get('scope')}"
+
+
+def assignee_type(row: Mapping[str, Any]) -> str:
+    """The ``--assignee-principal-type`` for this row's principal (a managed identity is a ServicePrincipal)."""
+    kind = str(row.get("principal_type") or "")
+    return kind if kind in ASSIGNEE_TYPES else "ServicePrincipal"

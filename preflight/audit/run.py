@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from preflight import __version__
+from preflight.audit.collect import AuditPlan
 from preflight.audit.facts import AuditOptions, inventory
 from preflight.engine import Observer, RunOptions, discover, load, run_checks, select
 from preflight.errors import FactError
@@ -25,6 +26,16 @@ AUDIT_ENGINE = RunOptions(timeout=300.0, deadline=600.0, workers=8)
 
 def audit_checks(only: Sequence[str] = (), skip: Sequence[str] = ()) -> list[str]:
     return [s.id for s in select(discover(AUDIT_GROUP), only, skip)]
+
+
+def describe_plan(plan: AuditPlan) -> str:
+    """``all subscriptions``, or ``subscription …, management group corp, scope …``: what the audit covered."""
+    if plan.all_subscriptions:
+        return "all readable subscriptions"
+    parts = [f"subscription {s}" for s in plan.subscriptions]
+    parts += [f"management group {g}" for g in plan.management_groups]
+    parts += [f"scope {s}" for s in plan.scopes]
+    return ", ".join(parts) or "nothing"
 
 
 def run_audit(
@@ -58,12 +69,8 @@ def run_audit(
     described = {
         k: v for k, v in redactor.value(target.to_dict()).items() if k in ("cloud", "cloud_metadata_url", "tenant_id")
     }
-    described["audit"] = {
-        "subscriptions": list(plan.subscriptions),
-        "management_groups": list(plan.management_groups),
-        "scopes": list(plan.scopes),
-        "all_subscriptions": plan.all_subscriptions,
-    }
+    # One readable line in every header (the table prints ``key=value``): what was audited, in words.
+    described["audited"] = describe_plan(plan)
     return Report(
         tool_version=__version__,
         target=described,

@@ -195,3 +195,63 @@ def test_preflight_check_never_discovers_audit_checks() -> None:
 
     assert not [s.id for s in discover() if s.id.startswith("audit.")]
     assert AUDIT_GROUP != "preflight.checks" and "audit.inventory" in audit_checks()
+
+
+# --- who and where: the words a finding's row uses ------------------------------------------------------------------
+
+
+def test_principal_kinds_and_labels_name_who() -> None:
+    guest = row(principal_subtype="Guest", principal_upn="carol_fabrikam.com#EXT#@contoso.onmicrosoft.com")
+    assert findings.principal_kind(guest) == "guest user"
+    assert findings.principal_label(guest) == "guest user carol_fabrikam.com#EXT#@contoso.onmicrosoft.com"
+    mi = row(principal_type="ServicePrincipal", principal_subtype="ManagedIdentity", principal_app_id="app-1")
+    assert findings.principal_label(mi) == "managed identity, app id app-1"
+    assert findings.assignee_type(mi) == "ServicePrincipal"
+    group = row(principal_type="Group", principal_subtype=None, principal_id="g-1")
+    assert findings.principal_label(group) == "group, object id g-1"
+    gone = row(principal_exists=False, principal_display_name="Unknown", principal_id="d-1")
+    assert (findings.principal_name(gone), findings.principal_label(gone)) == (
+        "d-1",
+        'deleted user ("Unknown" in the portal)',
+    )
+    assert findings.assignment_label(row(role_name="Owner")) == f"Owner on {SUB}"
+    # a role whose definition could not be read is named by its GUID, never left blank
+    assert findings.assignment_label(row(role_name=None, role_definition_id=OWNER)) == f"{findings.OWNER} on {SUB}"
+
+
+def test_a_long_finding_lists_the_first_rows_one_result_each_and_counts_the_rest() -> None:
+    from preflight.checks.audit import ITEM_LIMIT, AuditOrphaned, _assignment_item, _delete, _findings
+    from preflight.model import Status
+
+    rows = tuple(
+        row(assignment_id=f"{SUB}/providers/Microsoft.Authorization/roleAssignments/{i:04}", principal_exists=False)
+        for i in range(ITEM_LIMIT + 5)
+    )
+    out = list(
+        _findings(
+            AuditOrphaned(),
+            findings.Finding("orphaned", rows),
+            "clean",
+            Status.WARN,
+            lambda r: _assignment_item(r, "delete it", _delete(r)),
+            "delete them all",
+        )
+    )
+    assert len(out) == ITEM_LIMIT + 1 and {r.status for r in out} == {Status.WARN}
+    assert [r.remediation.commands for r in out[:2] if r.remediation] == [
+        (f"az role assignment delete --ids {rows[0]['assignment_id']}",),
+        (f"az role assignment delete --ids {rows[1]['assignment_id']}",),
+    ]
+    last = out[-1]
+    assert last.summary.startswith(f"5 more of {ITEM_LIMIT + 5} like those above")
+    evidence = {e.name: e.value for e in last.evidence}
+    assert evidence["count"] == ITEM_LIMIT + 5 and len(evidence["items"]) == ITEM_LIMIT + 5  # the JSON has all
+
+
+def test_a_clean_finding_is_one_pass() -> None:
+    from preflight.checks.audit import AuditOrphaned, _assignment_item, _findings
+    from preflight.model import Status
+
+    finding = findings.Finding("orphaned", ())
+    (result,) = _findings(AuditOrphaned(), finding, "clean", Status.WARN, lambda r: _assignment_item(r, "x"), "x")
+    assert (result.status, result.summary, result.subject) == (Status.PASS, "clean", None)

@@ -15,7 +15,7 @@ from helpers.audit_scenarios import (
     audit_in_process,
     audit_scenario,
 )
-from helpers.scenarios import one
+from helpers.scenarios import one, results
 
 from preflight.audit.collect import AuditPlan
 from preflight.model import Report, Status
@@ -70,22 +70,31 @@ def test_each_finding(audited: tuple[Report, list[Any]]) -> None:
         "audit.direct-users": (Status.WARN, {ID["alice"], ID["bob"], ID["carol"]}),
         "audit.broad-data-roles": (Status.WARN, {ID["devs"]}),
     }
+    # one result per offending assignment, naming who (subject) and what and where (summary), with its command
     for check_id, (status, principals) in expected.items():
-        result = one(report, check_id)
-        assert result.status is status, (check_id, result.summary)
-        items = evidence(result, "items")
-        assert evidence(result, "count") == len(items)
-        assert {i["principal_id"] for i in items} == principals, check_id
-    broad = evidence(one(report, "audit.broad-data-roles"), "items")
-    assert [i["scope"] for i in broad] == [f"/subscriptions/{SUB2}"]  # the account-level grant is fine
-    custom = one(report, "audit.custom-wildcards")
-    assert custom.status is Status.WARN
-    assert [(i["role_name"], i["actions"]) for i in evidence(custom, "items")] == [
-        ("Contoso Operator", ["Microsoft.Compute/*"])
-    ]
-    creds = one(report, "audit.expiring-credentials")
-    assert creds.status is Status.FAIL
-    assert [(i["app_id"], i["expired"]) for i in evidence(creds, "items")] == [(ID["deployer_app"], True)]
+        found = results(report, check_id)
+        assert {r.status for r in found} == {status}, (check_id, [r.summary for r in found])
+        assert {evidence(r, "principal_id") for r in found} == principals, check_id
+        for result in found:
+            assert result.subject and evidence(result, "role") in result.summary
+            assert evidence(result, "scope") in result.summary
+            assert result.remediation is not None
+            assert (
+                result.remediation.commands[-1]
+                == f"az role assignment delete --ids {evidence(result, 'assignment_id')}"
+            )
+    broad = results(report, "audit.broad-data-roles")
+    assert [evidence(r, "scope") for r in broad] == [f"/subscriptions/{SUB2}"]  # the account-level grant is fine
+    (custom,) = results(report, "audit.custom-wildcards")
+    assert custom.status is Status.WARN and custom.subject == "Contoso Operator"
+    assert (evidence(custom, "role_name"), evidence(custom, "actions")) == ("Contoso Operator", ["Microsoft.Compute/*"])
+    (creds,) = results(report, "audit.expiring-credentials")
+    assert creds.status is Status.FAIL and creds.subject == "deployer"
+    assert (evidence(creds, "app_id"), evidence(creds, "expired")) == (ID["deployer_app"], True)
+    assert creds.remediation is not None and creds.remediation.commands == (
+        f"az ad app credential reset --id {ID['deployer_app']} --append",
+        f"az ad app credential delete --id {ID['deployer_app']} --key-id 5ec00000-0000-4000-8000-000000000001",
+    )
     assert "s3cret" not in repr(report)  # a secret's value never reaches a report
     assert one(report, "audit.classic-admins").status is Status.SKIP
 
@@ -131,7 +140,7 @@ def test_fallback_to_arm_when_resource_graph_answers_403(
         f"/subscriptions/{SUB1}/providers/microsoft.authorization/roleassignments",
         f"/subscriptions/{SUB2}/providers/microsoft.authorization/roleassignments",
     }
-    assert one(report, "audit.orphaned").status is Status.WARN
+    assert [r.status for r in results(report, "audit.orphaned")] == [Status.WARN]
     assert twin_session.errors() == []
 
 
@@ -155,7 +164,7 @@ def test_throttled_pages_are_retried_without_losing_or_doubling_rows(
     assert ids(report) == ids(audited[0])
     statuses = [e.status for e in twin_session.requests() if e.path in (ARG, GET_BY_IDS)]
     assert statuses.count(429) == 2
-    assert one(report, "audit.orphaned").status is Status.WARN
+    assert [r.status for r in results(report, "audit.orphaned")] == [Status.WARN]
 
 
 def test_management_group_and_subscription_plans(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -200,7 +209,7 @@ def test_graph_refusal_skips_directory_findings_instead_of_calling_everyone_dele
     assert one(report, "audit.orphaned").status is Status.SKIP
     assert one(report, "audit.orphaned").caused_by == "audit.inventory"
     assert all(r["principal_exists"] is None for r in report.tables["assignments"])
-    assert one(report, "audit.privileged-apps").status is Status.FAIL  # ARM's principalType still tells
+    assert {r.status for r in results(report, "audit.privileged-apps")} == {Status.FAIL}  # ARM principalType tells
 
 
 def test_classic_administrators_only_when_asked_and_unreadable_is_a_skip(

@@ -186,7 +186,9 @@ def test_no_token_secret_assertion_or_certificate_in_any_output(twin_session: Tw
     env.update({"AZURE_POD_IDENTITY_AUTHORITY_HOST": "http://127.0.0.1:9"})
     out_file = tmp_path / "report.json"
     done = run_cli(
-        ["check", "-v", "--only", "signin.*", "--only", "tokens.*", "--output", str(out_file)], env=env, cwd=tmp_path
+        ["check", "-v", "--debug", "--only", "signin.*", "--only", "tokens.*", "--output", str(out_file)],
+        env=env,
+        cwd=tmp_path,
     )
     written = out_file.read_text(encoding="utf-8")
     text = done.stdout + done.stderr + written

@@ -200,15 +200,15 @@ CASES = (
 def _argv(command: str, out: Path) -> list[str]:
     if command == "check":
         files = [arg for name in OUTPUT_FILES for arg in ("--output", str(out / name))]
-        return ["check", "-v", "--format", "github", "--fail-on", "never", *files]
+        return ["check", "-v", "--debug", "--format", "github", "--fail-on", "never", *files]
     if command == "audit":
         files = [
             arg for name in OUTPUT_FILES if name != "report.csv" for arg in ("--output", str(out / f"audit-{name}"))
         ]
-        return ["audit", "-v", "--format", "csv", "--fail-on", "never", *files]
+        return ["audit", "-v", "--debug", "--format", "csv", "--fail-on", "never", *files]
     if command == "whoami":
-        return ["whoami", "-v", "--format", "json"]
-    return ["can-i", "-v", "--format", "json", CHAT]
+        return ["whoami", "-v", "--debug", "--format", "json"]
+    return ["can-i", "-v", "--debug", "--format", "json", CHAT]
 
 
 @dataclass

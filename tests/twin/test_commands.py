@@ -152,6 +152,7 @@ def test_no_secret_or_token_in_any_output(scenario: str, tmp_path: Path) -> None
             preflight_exe(),
             "check",
             "-v",
+            "--debug",  # the SDKs' logs too: the most likely place for a token to leak
             "--format",
             "json",
             "--output",
