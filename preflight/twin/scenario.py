@@ -22,7 +22,7 @@ import importlib
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -195,6 +195,31 @@ def _external_validators(doc: Mapping[str, Any]) -> list[str]:
         func: Callable[[Any], list[str]] = getattr(module, func_name)
         errors.extend(func(doc[key]))
     return errors
+
+
+def rule_list_errors(
+    section: Any, name: str, not_a_list: str, check_rule: Callable[[str, Mapping[str, Any]], list[str]]
+) -> list[str]:
+    """The problems of a section that is a list of rule objects (``faults``, ``tokenErrors``): the section's own
+    shape, then each rule's through ``check_rule(where, rule)``, where ``where`` is the rule's path
+    (``faults[2]``) that starts each of its messages. An absent section has none."""
+    if section is None:
+        return []
+    if not isinstance(section, Sequence) or isinstance(section, (str, bytes)):
+        return [f"{name}: {not_a_list}"]
+    errors: list[str] = []
+    for i, rule in enumerate(section):
+        where = f"{name}[{i}]"
+        if isinstance(rule, Mapping):
+            errors.extend(check_rule(where, rule))
+        else:
+            errors.append(f"{where}: must be an object")
+    return errors
+
+
+def unknown_key_errors(where: str, obj: Mapping[str, Any], known: Collection[str], expected: str) -> list[str]:
+    """One message per key of ``obj`` outside ``known``, in sorted order, each saying what was ``expected``."""
+    return [f"{where}.{key}: unknown key (expected {expected})" for key in sorted(set(obj) - set(known))]
 
 
 # ------------------------------------------------------------------------------------------------ validation
