@@ -31,34 +31,38 @@ from typing import Any
 from preflight.errors import ConfigError
 from preflight.twin import roles
 
-TOP_LEVEL_KEYS = (
-    "name",
-    "description",
-    "target",
-    "options",
-    "tenant",
-    "otherTenants",
-    "subscriptions",
-    "managementGroups",
-    "resourceGroups",
-    "resources",
-    "roleDefinitions",
-    "roleAssignments",
-    "denyAssignments",
-    "directory",
-    "signIn",
-    "tokenErrors",
-    "faults",
-)
-DIRECTORY_KEYS = (
-    "users",
-    "groups",
-    "memberships",
-    "servicePrincipals",
-    "applications",
-    "conditionalAccessPolicies",
-    "permissions",
-)
+# Every top-level key and the type its value must have (signIn: None, its own validator in signin.py says).
+TOP_LEVEL_TYPES: dict[str, type | None] = {
+    "name": str,
+    "description": str,
+    "target": dict,
+    "options": dict,
+    "tenant": dict,
+    "otherTenants": list,
+    "subscriptions": list,
+    "managementGroups": list,
+    "resourceGroups": list,
+    "resources": list,
+    "roleDefinitions": list,
+    "roleAssignments": list,
+    "denyAssignments": list,
+    "directory": dict,
+    "signIn": None,
+    "tokenErrors": list,
+    "faults": list,
+}
+TOP_LEVEL_KEYS = tuple(TOP_LEVEL_TYPES)
+DIRECTORY_TYPES: dict[str, type] = {
+    "users": list,
+    "groups": list,
+    "memberships": dict,
+    "servicePrincipals": list,
+    "applications": list,
+    "conditionalAccessPolicies": list,
+    "permissions": dict,
+}
+DIRECTORY_KEYS = tuple(DIRECTORY_TYPES)
+_A_TYPE: dict[type, str] = {list: "a list", dict: "an object", str: "a string"}
 TARGET_KEYS = ("subscriptionId", "resourceId", "endpoint", "tenantId", "profile")
 # option → (type, default). Keys starting with "x-" are free for experiments and other twin modules.
 OPTION_DEFAULTS: dict[str, tuple[type, Any]] = {
@@ -231,27 +235,9 @@ def _validate_top(doc: dict[str, Any], errors: list[str]) -> None:
             errors.append(f"{key}: unknown top-level key (allowed: {', '.join(TOP_LEVEL_KEYS)})")
     if "tenant" not in doc:
         errors.append("tenant: required (an object with at least id, the tenant GUID)")
-    list_keys = (
-        "otherTenants",
-        "subscriptions",
-        "managementGroups",
-        "resourceGroups",
-        "resources",
-        "roleDefinitions",
-        "roleAssignments",
-        "denyAssignments",
-        "tokenErrors",
-        "faults",
-    )
-    for key in list_keys:
-        if key in doc and not isinstance(doc[key], list):
-            errors.append(f"{key}: must be a list")
-    for key in ("tenant", "target", "options", "directory"):
-        if key in doc and not isinstance(doc[key], dict):
-            errors.append(f"{key}: must be an object")
-    for key in ("name", "description"):
-        if key in doc and not isinstance(doc[key], str):
-            errors.append(f"{key}: must be a string")
+    for key, want in TOP_LEVEL_TYPES.items():
+        if want is not None and key in doc and not isinstance(doc[key], want):
+            errors.append(f"{key}: must be {_A_TYPE[want]}")
     for key in doc.get("target", {}) if isinstance(doc.get("target"), dict) else {}:
         if key not in TARGET_KEYS:
             errors.append(f"target.{key}: unknown key (allowed: {', '.join(TARGET_KEYS)})")
@@ -277,11 +263,9 @@ def _validate_top(doc: dict[str, Any], errors: list[str]) -> None:
         for key in directory:
             if key not in DIRECTORY_KEYS:
                 errors.append(f"directory.{key}: unknown key (allowed: {', '.join(DIRECTORY_KEYS)})")
-        for key in DIRECTORY_KEYS:
-            if key in directory:
-                want = dict if key in ("memberships", "permissions") else list
-                if not isinstance(directory[key], want):
-                    errors.append(f"directory.{key}: must be {'an object' if want is dict else 'a list'}")
+        for key, kind in DIRECTORY_TYPES.items():
+            if key in directory and not isinstance(directory[key], kind):
+                errors.append(f"directory.{key}: must be {_A_TYPE[kind]}")
 
 
 def _require(obj: Any, path: str, keys: tuple[str, ...], errors: list[str]) -> bool:
