@@ -22,7 +22,7 @@ import importlib
 import re
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -448,6 +448,21 @@ def _check_unique_subdomains(doc: Mapping[str, Any], errors: list[str]) -> None:
             seen[sub] = i
 
 
+_ACTION_LISTS = ("actions", "notActions", "dataActions", "notDataActions")
+
+
+def _permission_blocks(permissions: list[Any], path: str, errors: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The permission blocks of a role definition or deny assignment (``path``), each with its four action lists
+    defaulted to empty, as ARM returns them; a block that is not an object is an error and skipped."""
+    for j, perm in enumerate(permissions):
+        if not isinstance(perm, dict):
+            errors.append(f"{path}.properties.permissions[{j}]: must be an object")
+            continue
+        for key in _ACTION_LISTS:
+            perm.setdefault(key, [])
+        yield j, perm
+
+
 def _normalise_role_definitions(doc: dict[str, Any], errors: list[str]) -> None:
     """Entries are either a built-in role's name / GUID (a reference, kept as the full built-in definition)
     or a full custom role definition object (ARM shape)."""
@@ -471,12 +486,8 @@ def _normalise_role_definitions(doc: dict[str, Any], errors: list[str]) -> None:
         props.setdefault("assignableScopes", ["/"])
         for key in ("createdOn", "updatedOn", "createdBy", "updatedBy"):
             props.setdefault(key, None)
-        for j, perm in enumerate(props["permissions"]):
-            if not isinstance(perm, dict):
-                errors.append(f"{path}.properties.permissions[{j}]: must be an object")
-                continue
-            for key in ("actions", "notActions", "dataActions", "notDataActions"):
-                perm.setdefault(key, [])
+        for j, perm in _permission_blocks(props["permissions"], path, errors):
+            for key in _ACTION_LISTS:
                 if not isinstance(perm[key], list):
                     errors.append(f"{path}.properties.permissions[{j}].{key}: must be a list of strings")
         entry.setdefault("type", "Microsoft.Authorization/roleDefinitions")
@@ -595,12 +606,7 @@ def _normalise_deny_assignments(doc: dict[str, Any], errors: list[str]) -> None:
         props = da["properties"]
         scope = "/" + props["scope"].strip("/") if props["scope"].strip("/") else "/"
         props["scope"] = scope
-        for j, perm in enumerate(props["permissions"]):
-            if not isinstance(perm, dict):
-                errors.append(f"{path}.properties.permissions[{j}]: must be an object")
-                continue
-            for key in ("actions", "notActions", "dataActions", "notDataActions"):
-                perm.setdefault(key, [])
+        for _, perm in _permission_blocks(props["permissions"], path, errors):
             perm.setdefault("condition", None)
             perm.setdefault("conditionVersion", None)
         for j, principal in enumerate(props["principals"]):
