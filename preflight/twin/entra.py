@@ -266,17 +266,21 @@ def unknown_tenant(segment: str) -> EntraError:
     )
 
 
+# The sentence Entra's AADSTS700016 (application not found) and AADSTS500011 (resource principal not found) share,
+# word for word; the sentence after it differs ("may" / "might").
+_NOT_INSTALLED = (
+    "This can happen if the application has not been installed by the administrator of the tenant or consented to by "
+    "any user in the tenant."
+)
+
+
 def app_not_found(app_id: str, tenant: Mapping[str, Any] | None) -> EntraError:
     return EntraError(
         400,
         700016,
         "unauthorized_client",
-        (
-            f"Application with identifier '{app_id}' was not found in the directory '{tenant_display_name(tenant)}'. "
-            "This can happen if the application has not been installed by the administrator of the tenant or "
-            "consented to by any user in the tenant. You may have sent your authentication request to the wrong "
-            "tenant."
-        ),
+        f"Application with identifier '{app_id}' was not found in the directory '{tenant_display_name(tenant)}'. "
+        f"{_NOT_INSTALLED} You may have sent your authentication request to the wrong tenant.",
     )
 
 
@@ -285,12 +289,8 @@ def resource_not_found(resource: str, tenant: Mapping[str, Any] | None) -> Entra
         400,
         500011,
         "invalid_resource",
-        (
-            f"The resource principal named {resource} was not found in the tenant named "
-            f"{tenant_display_name(tenant)}. This can happen if the application has not been installed by the "
-            "administrator of the tenant or consented to by any user in the tenant. You might have sent your "
-            "authentication request to the wrong tenant."
-        ),
+        f"The resource principal named {resource} was not found in the tenant named {tenant_display_name(tenant)}. "
+        f"{_NOT_INSTALLED} You might have sent your authentication request to the wrong tenant.",
     )
 
 
