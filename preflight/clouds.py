@@ -13,8 +13,6 @@ from urllib.parse import urlsplit
 
 from preflight.errors import ConfigError
 
-PUBLIC_AUTHORITY_HOSTS = frozenset({"login.microsoftonline.com", "login.chinacloudapi.cn", "login.microsoftonline.us"})
-
 
 @dataclass(frozen=True, slots=True)
 class Cloud:
@@ -63,43 +61,37 @@ class Cloud:
         }
 
 
-AZURE_PUBLIC = Cloud(
-    name="AzureCloud",
-    authority_host="https://login.microsoftonline.com/",
-    resource_manager="https://management.azure.com/",
-    arm_audience="https://management.azure.com",
-    graph_endpoint="https://graph.microsoft.com/",
-    graph_audience="https://graph.microsoft.com",
-    cognitive_audience="https://cognitiveservices.azure.com",
-    ml_audience="https://ml.azure.com",
-    ai_audience="https://ai.azure.com",
-    portal="https://portal.azure.com",
+def _microsoft_cloud(name: str, login: str, management: str, graph: str, tld: str) -> Cloud:
+    """One of Microsoft's own clouds from its hosts: the ARM and Graph audiences are ``https://<host>`` and their
+    endpoints the same with ``/`` (as in ARM's metadata document); the data-plane audiences and the portal are
+    ``https://<service>.azure.<tld>`` (``com``, ``cn``, ``us``)."""
+    arm, graph_audience = f"https://{management}", f"https://{graph}"
+    return Cloud(
+        name=name,
+        authority_host=f"https://{login}/",
+        resource_manager=arm + "/",
+        arm_audience=arm,
+        graph_endpoint=graph_audience + "/",
+        graph_audience=graph_audience,
+        cognitive_audience=f"https://cognitiveservices.azure.{tld}",
+        ml_audience=f"https://ml.azure.{tld}",
+        ai_audience=f"https://ai.azure.{tld}",
+        portal=f"https://portal.azure.{tld}",
+    )
+
+
+AZURE_PUBLIC = _microsoft_cloud(
+    "AzureCloud", "login.microsoftonline.com", "management.azure.com", "graph.microsoft.com", "com"
 )
-AZURE_CHINA = Cloud(
-    name="AzureChinaCloud",
-    authority_host="https://login.chinacloudapi.cn/",
-    resource_manager="https://management.chinacloudapi.cn/",
-    arm_audience="https://management.chinacloudapi.cn",
-    graph_endpoint="https://microsoftgraph.chinacloudapi.cn/",
-    graph_audience="https://microsoftgraph.chinacloudapi.cn",
-    cognitive_audience="https://cognitiveservices.azure.cn",
-    ml_audience="https://ml.azure.cn",
-    ai_audience="https://ai.azure.cn",
-    portal="https://portal.azure.cn",
+AZURE_CHINA = _microsoft_cloud(
+    "AzureChinaCloud", "login.chinacloudapi.cn", "management.chinacloudapi.cn", "microsoftgraph.chinacloudapi.cn", "cn"
 )
-AZURE_US_GOVERNMENT = Cloud(
-    name="AzureUSGovernment",
-    authority_host="https://login.microsoftonline.us/",
-    resource_manager="https://management.usgovcloudapi.net/",
-    arm_audience="https://management.usgovcloudapi.net",
-    graph_endpoint="https://graph.microsoft.us/",
-    graph_audience="https://graph.microsoft.us",
-    cognitive_audience="https://cognitiveservices.azure.us",
-    ml_audience="https://ml.azure.us",
-    ai_audience="https://ai.azure.us",
-    portal="https://portal.azure.us",
+AZURE_US_GOVERNMENT = _microsoft_cloud(
+    "AzureUSGovernment", "login.microsoftonline.us", "management.usgovcloudapi.net", "graph.microsoft.us", "us"
 )
 KNOWN_CLOUDS = {c.name: c for c in (AZURE_PUBLIC, AZURE_CHINA, AZURE_US_GOVERNMENT)}
+# the known clouds' sign-in hosts, which MSAL's instance discovery can validate (Cloud.needs_instance_discovery_off)
+PUBLIC_AUTHORITY_HOSTS = frozenset(urlsplit(c.authority_host).hostname or "" for c in KNOWN_CLOUDS.values())
 
 
 def cloud_from_metadata(document: Mapping[str, Any]) -> Cloud:

@@ -5,6 +5,7 @@ recommendation never has two sources."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from preflight.explain.model import Explanation, Fragment, Source
 from preflight.guid import GUID_PATTERN as GUID
@@ -69,18 +70,68 @@ def principal_in(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+@dataclass(frozen=True, slots=True)
+class RoleFix:
+    """The fix for a refused action: the least-privilege built-in role granting it (None when none does or the
+    text names no action), the principal the refusal names, the assignment command, and how the fix names the
+    role (``describe``)."""
+
+    role: tuple[str, str] | None
+    principal: str | None
+    command: str
+    describe: str
+
+
+def role_fix(message: str, action: str | None, scope: str | None, *, data_action: bool, no_role: str) -> RoleFix:
+    """The :class:`RoleFix` for ``action`` at ``scope`` refused with ``message``; ``no_role`` names the role when
+    no built-in one is known."""
+    role = least_privilege_role(action, data_action=data_action) if action else None
+    principal = principal_in(message)
+    describe = f"the built-in role {role[1]} ({role[0]})" if role else no_role
+    return RoleFix(role, principal, assign_command(principal, role, scope), describe)
+
+
+def from_fragment(
+    fragment: Fragment,
+    source: Source,
+    category: str,
+    title: str,
+    cause: str,
+    fix: str,
+    *,
+    rank: int,
+    code: str | None = None,
+    commands: tuple[str, ...] = (),
+    docs: str | None = None,
+) -> Explanation:
+    """An explanation that keeps the fragment's own evidence — its code (else ``code``, the one its service uses
+    for this error), status and the first 600 characters of its message — with the check that verifies the fix
+    for ``category``."""
+    return Explanation(
+        category,
+        source,
+        title,
+        cause,
+        fix,
+        VERIFY[category],
+        code=fragment.code if code is None else (fragment.code or code),
+        status=fragment.status,
+        message=fragment.message[:600],
+        commands=commands,
+        docs=docs,
+        rank=rank,
+    )
+
+
 def unknown(fragment: Fragment, source: Source) -> Explanation:
     """A recognised Azure error whose cause preflight does not know (exit 1): the service's words are kept and
     the full run of checks is the way forward."""
-    return Explanation(
-        "unknown",
+    return from_fragment(
+        fragment,
         source,
+        "unknown",
         f"Unrecognised error{f' {fragment.code}' if fragment.code else ''}",
         "preflight recognises this as an Azure error but does not know its cause.",
         "run the checks, which look at the sign-in, the token, the roles and the resource",
-        VERIFY["unknown"],
-        code=fragment.code,
-        status=fragment.status,
-        message=fragment.message[:600],
         rank=90,
     )

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from preflight.chain import login_command
-from preflight.explain.advice import VERIFY, assign_command, least_privilege_role, principal_in
+from preflight.explain.advice import from_fragment, role_fix
 from preflight.explain.model import Explanation, Fragment, Source
 from preflight.guid import GUID_PATTERN as GUID
 
@@ -29,97 +30,77 @@ def read_arm(fragment: Fragment) -> Explanation | None:
 def _authorization_failed(fragment: Fragment) -> Explanation:
     found = _ARM_ACTION.search(fragment.message)
     action, scope = (found.group(1), found.group(2)) if found else (None, None)
-    role = least_privilege_role(action, data_action=False) if action else None
-    principal = principal_in(fragment.message)
-    command = assign_command(principal, role, scope)
-    role_text = (
-        f"the built-in role {role[1]} ({role[0]})"
-        if role
-        else "a built-in role granting it (least privilege: the role with the fewest actions that includes it)"
+    fix = role_fix(
+        fragment.message,
+        action,
+        scope,
+        data_action=False,
+        no_role="a built-in role granting it (least privilege: the role with the fewest actions that includes it)",
     )
-    return Explanation(
+    explanation = _arm(
+        fragment,
         "authorization_failed",
-        Source.ARM,
         f"ARM refused {action or 'an action'}",
         f"No role assigned to the principal grants {action or 'the action'} at {scope or 'that scope'} or above "
         "(or the scope does not exist). A role assigned minutes ago may not be effective yet.",
-        f"assign {role_text} at the scope, then sign in again to refresh the token",
-        VERIFY["authorization_failed"],
-        code=fragment.code or "AuthorizationFailed",
-        status=fragment.status,
-        message=fragment.message[:600],
-        commands=(command,),
-        docs=_ARM_ERRORS_DOCS,
-        action=action,
-        scope=scope,
-        principal=principal,
-        role=role,
+        f"assign {fix.describe} at the scope, then sign in again to refresh the token",
+        code="AuthorizationFailed",
         rank=5,
+        commands=(fix.command,),
     )
+    return replace(explanation, action=action, scope=scope, principal=fix.principal, role=fix.role)
 
 
 def _token_tenant(fragment: Fragment) -> Explanation:
     found = _TENANT_IN_ISSUER.search(fragment.message)
     tenant = found.group(1) if found else None
-    return Explanation(
+    return _arm(
+        fragment,
         "token_tenant",
-        Source.ARM,
         "Token from the wrong tenant",
         "The access token was issued by another tenant than the one the subscription belongs to (a guest account, "
         "or a CLI signed in to its home tenant).",
         f"sign in to the subscription's tenant{f' ({tenant})' if tenant else ''} and retry",
-        VERIFY["token_tenant"],
-        code=fragment.code or "InvalidAuthenticationTokenTenant",
-        status=fragment.status,
-        message=fragment.message[:600],
-        commands=(login_command(tenant),),
-        docs=_ARM_ERRORS_DOCS,
+        code="InvalidAuthenticationTokenTenant",
         rank=8,
+        commands=(login_command(tenant),),
     )
 
 
 def _token_expired(fragment: Fragment) -> Explanation:
-    return Explanation(
+    return _arm(
+        fragment,
         "token_expired",
-        Source.ARM,
         "Expired access token",
         "ARM received a token past its expiry: a cached token was reused (a long-running process, a token copied "
         "into a variable) instead of asking the credential for a fresh one.",
         "let the SDK's credential fetch tokens on each call instead of caching one; for the CLI, sign in again",
-        VERIFY["token_expired"],
-        code=fragment.code or "ExpiredAuthenticationToken",
-        status=fragment.status,
-        message=fragment.message[:600],
-        commands=("az account get-access-token --output none",),
-        docs=_ARM_ERRORS_DOCS,
+        code="ExpiredAuthenticationToken",
         rank=8,
+        commands=("az account get-access-token --output none",),
     )
 
 
 def _token_audience(fragment: Fragment) -> Explanation:
-    return Explanation(
+    explanation = _arm(
+        fragment,
         "token_audience",
-        Source.ARM,
         "Token for another audience",
         "ARM accepts only tokens for https://management.azure.com/ — this one was requested for another resource "
         "(e.g. the Cognitive Services scope).",
         "request the token for the scope https://management.azure.com/.default",
-        VERIFY["token_audience"],
-        code=fragment.code or "InvalidAuthenticationTokenAudience",
-        status=fragment.status,
-        message=fragment.message[:600],
-        expected_audience="https://management.azure.com/",
-        docs=_ARM_ERRORS_DOCS,
+        code="InvalidAuthenticationTokenAudience",
         rank=8,
     )
+    return replace(explanation, expected_audience="https://management.azure.com/")
 
 
 def _linked(fragment: Fragment) -> Explanation:
     found = _ARM_ACTION.search(fragment.message)
     linked = _LINKED_SUBSCRIPTION.search(fragment.message)
-    return Explanation(
+    explanation = _arm(
+        fragment,
         "linked_authorization_failed",
-        Source.ARM,
         "Refused on a linked resource",
         "You may perform the action on the resource itself, but it references another resource (a subnet, an "
         "identity, an image) in a scope or tenant where you lack the linked permission"
@@ -127,14 +108,35 @@ def _linked(fragment: Fragment) -> Explanation:
         + ".",
         "get the linked permission on the referenced resource (e.g. .../join/action or .../assign/action), or sign "
         "in with an account of the tenant that owns the linked subscription",
-        VERIFY["linked_authorization_failed"],
-        code=fragment.code or "LinkedAuthorizationFailed",
-        status=fragment.status,
-        message=fragment.message[:600],
-        action=found.group(1) if found else None,
-        scope=found.group(2) if found else None,
-        docs=_ARM_ERRORS_DOCS,
+        code="LinkedAuthorizationFailed",
         rank=6,
+    )
+    return replace(explanation, action=found.group(1) if found else None, scope=found.group(2) if found else None)
+
+
+def _arm(
+    fragment: Fragment,
+    category: str,
+    title: str,
+    cause: str,
+    fix: str,
+    *,
+    code: str,
+    rank: int,
+    commands: tuple[str, ...] = (),
+) -> Explanation:
+    """One of ARM's refusals: ``code`` is ARM's for it (a fragment without one gets it), the docs its errors page."""
+    return from_fragment(
+        fragment,
+        Source.ARM,
+        category,
+        title,
+        cause,
+        fix,
+        rank=rank,
+        code=code,
+        commands=commands,
+        docs=_ARM_ERRORS_DOCS,
     )
 
 

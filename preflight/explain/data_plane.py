@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from preflight.dataplane import ProbeVerdict, classify_probe
-from preflight.explain.advice import VERIFY, assign_command, least_privilege_role, principal_in, unknown
+from preflight.explain.advice import from_fragment, role_fix, unknown
 from preflight.explain.model import Explanation, Fragment, Source
 
 _ACCOUNT_ID = re.compile(
@@ -23,21 +24,50 @@ _AI_SCOPE = "https://cognitiveservices.azure.com/.default"
 _RBAC_DOCS = "https://learn.microsoft.com/azure/ai-services/openai/how-to/role-based-access-control"
 
 
+Builder = Callable[[Fragment, ProbeVerdict, str], Explanation]
+
+
+def _simple(category: str, title: str, cause: str, fix: str, rank: int, commands: tuple[str, ...] = ()) -> Builder:
+    """A builder whose explanation is fixed text: it takes nothing from the answer but its evidence."""
+
+    def build(fragment: Fragment, _verdict: ProbeVerdict, _paste: str) -> Explanation:
+        return from_fragment(fragment, Source.DATA_PLANE, category, title, cause, fix, rank=rank, commands=commands)
+
+    return build
+
+
+# The key answers come first: whatever the status, the key (or the gateway's) is at fault.
 _KEY_ANSWERS = (
     (
-        "gateway_key",
         re.compile(
             r"missing subscription key|ocp-apim-subscription-key|subscription key.*api "
             r"management|invalid subscription key\. make sure",
             re.IGNORECASE,
         ),
+        _simple(
+            "gateway_key",
+            "API Management wants its own subscription key",
+            "An Azure API Management gateway in front of the service refused the call before it reached Azure "
+            "OpenAI: it requires its subscription key (Ocp-Apim-Subscription-Key), whatever Entra token you send.",
+            "send the gateway's subscription key in the Ocp-Apim-Subscription-Key header (from the APIM "
+            "subscription), or call the account's own endpoint; the gateway then forwards with its managed identity",
+            15,
+        ),
     ),
     (
-        "invalid_key",
         re.compile(
             r"invalid subscription key or wrong api endpoint|incorrect api key|"
             r"invalid api key",
             re.IGNORECASE,
+        ),
+        _simple(
+            "invalid_key",
+            "Wrong API key or endpoint",
+            "The call used key authentication and the key does not belong to this endpoint: a key of another "
+            "account, a regenerated key, or a regional endpoint instead of the account's own.",
+            "use keyless auth (DefaultAzureCredential with the scope https://cognitiveservices.azure.com/.default) "
+            "on the account's custom-subdomain endpoint — or a current key of that very account",
+            15,
         ),
     ),
 )
@@ -65,124 +95,60 @@ def _status(fragment: Fragment) -> int:
 def read_data_plane(fragment: Fragment, paste: str) -> Explanation:
     """The fragment as a data-plane answer; ``paste`` supplies the account's ARM id when the text holds it."""
     status = _status(fragment)
-    for category, pattern in _KEY_ANSWERS:
-        if pattern.search(fragment.message):
-            return _key_answer(category, fragment)
     verdict = classify_probe(status, {"error": {"code": fragment.code or "", "message": fragment.message}})
-    builder = _DATA_PLANE.get(verdict.kind)  # a bare 401/403 is "refused": no builder, so unknown
+    key_answer = next((build for pattern, build in _KEY_ANSWERS if pattern.search(fragment.message)), None)
+    builder = key_answer or _DATA_PLANE.get(verdict.kind)  # a bare 401/403 is "refused": no builder, so unknown
     if builder is None:
         return unknown(fragment, Source.DATA_PLANE)
     return builder(fragment, verdict, paste)
 
 
-def _key_answer(category: str, fragment: Fragment) -> Explanation:
-    if category == "gateway_key":
-        return Explanation(
-            "gateway_key",
-            Source.DATA_PLANE,
-            "API Management wants its own subscription key",
-            "An Azure API Management gateway in front of the service refused the call before it reached Azure "
-            "OpenAI: it requires its subscription key (Ocp-Apim-Subscription-Key), whatever Entra token you send.",
-            "send the gateway's subscription key in the Ocp-Apim-Subscription-Key header (from the APIM "
-            "subscription), or call the account's own endpoint; the gateway then forwards with its managed identity",
-            VERIFY["gateway_key"],
-            code=fragment.code,
-            status=fragment.status,
-            message=fragment.message[:600],
-            rank=15,
-        )
-    return Explanation(
-        "invalid_key",
-        Source.DATA_PLANE,
-        "Wrong API key or endpoint",
-        "The call used key authentication and the key does not belong to this endpoint: a key of another account, "
-        "a regenerated key, or a regional endpoint instead of the account's own.",
-        "use keyless auth (DefaultAzureCredential with the scope https://cognitiveservices.azure.com/.default) on "
-        "the account's custom-subdomain endpoint — or a current key of that very account",
-        VERIFY["invalid_key"],
-        code=fragment.code,
-        status=fragment.status,
-        message=fragment.message[:600],
-        rank=15,
-    )
-
-
 def _permission_denied(fragment: Fragment, verdict: ProbeVerdict, paste: str) -> Explanation:
     named = _DATA_ACTION.search(fragment.message)
     action = verdict.missing_action or (named.group(1).rstrip(".") if named else None)
-    role = least_privilege_role(action, data_action=True) if action else None
-    principal = principal_in(fragment.message)
     account = _ACCOUNT_ID.search(paste)
     scope = account.group(0) if account else None
-    role_text = (
-        f"the built-in role {role[1]} ({role[0]})"
-        if role
-        else "a built-in role granting it (the verify "
-        "command names the least-privilege one from your subscription's role definitions)"
+    fix = role_fix(
+        fragment.message,
+        action,
+        scope,
+        data_action=True,
+        no_role="a built-in role granting it (the verify "
+        "command names the least-privilege one from your subscription's role definitions)",
     )
-    return Explanation(
-        "permission_denied",
+    explanation = from_fragment(
+        fragment,
         Source.DATA_PLANE,
+        "permission_denied",
         f"Missing data action {action or ''}".strip(),
         f"The token is fine, but no role assigned to the principal grants the data action {action or '(unnamed)'} "
         "on this account. Owner and Contributor grant management actions only, no data actions.",
-        f"assign {role_text} on the account (or its resource group); it can take a few minutes to apply",
-        VERIFY["permission_denied"],
-        code=fragment.code,
-        status=fragment.status,
-        message=fragment.message[:600],
-        commands=(assign_command(principal, role, scope),),
-        docs=_RBAC_DOCS,
-        action=action,
-        scope=scope,
-        principal=principal,
-        role=role,
+        f"assign {fix.describe} on the account (or its resource group); it can take a few minutes to apply",
         rank=5,
+        commands=(fix.command,),
+        docs=_RBAC_DOCS,
     )
+    return replace(explanation, action=action, scope=scope, principal=fix.principal, role=fix.role)
 
 
 def _audience(fragment: Fragment, verdict: ProbeVerdict, paste: str) -> Explanation:
     expected = verdict.expected_audience or "https://cognitiveservices.azure.com"
-    return Explanation(
-        "audience",
+    explanation = from_fragment(
+        fragment,
         Source.DATA_PLANE,
+        "audience",
         "Token rejected: audience, expiry or missing",
         f"The service expects a token for {expected}: the one sent was for another audience (often ARM's), expired, "
         "or absent.",
         f"request the token for the scope {expected.rstrip('/')}/.default (the openai SDK: "
         "azure_ad_token_provider=get_bearer_token_provider(credential, "
         f'"{_AI_SCOPE}")) and let the provider refresh it',
-        VERIFY["audience"],
-        code=fragment.code,
-        status=fragment.status,
-        message=fragment.message[:600],
-        expected_audience=expected,
         rank=10,
     )
+    return replace(explanation, expected_audience=expected)
 
 
-def _simple(
-    category: str, title: str, cause: str, fix: str, rank: int, commands: tuple[str, ...] = ()
-) -> Callable[[Fragment, ProbeVerdict, str], Explanation]:
-    def build(fragment: Fragment, _verdict: ProbeVerdict, _paste: str) -> Explanation:
-        return Explanation(
-            category,
-            Source.DATA_PLANE,
-            title,
-            cause,
-            fix,
-            VERIFY[category],
-            code=fragment.code,
-            status=fragment.status,
-            message=fragment.message[:600],
-            commands=commands,
-            rank=rank,
-        )
-
-    return build
-
-
-_DATA_PLANE: dict[str, Callable[[Fragment, ProbeVerdict, str], Explanation]] = {
+_DATA_PLANE: dict[str, Builder] = {
     "permission_denied": _permission_denied,
     "audience": _audience,
     "tenant": _simple(

@@ -23,9 +23,10 @@ Follows the REST reference (api-version 2022-04-01, what azure-mgmt-authorizatio
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from preflight.twin import access, provider_operations, roles
@@ -39,7 +40,7 @@ from preflight.twin.arm_common import (
     resource_or_404,
     subscription_or_404,
 )
-from preflight.twin.http import ARM, Caller, Router, TwinRequest, TwinResponse, TwinState
+from preflight.twin.http import ARM, Caller, Handler, Router, TwinRequest, TwinResponse, TwinState
 
 _AUTHZ = r"(?P<scope>(?:/.*)?)/providers/Microsoft\.Authorization/"
 # The REST reference (Role Definitions - Get, api-version 2022-04-01, "Permissions") requires it; Reader has it
@@ -82,6 +83,33 @@ def _prelude(
     return caller, scope
 
 
+ScopedHandler = Callable[[TwinState, TwinRequest, "re.Match[str]", Caller, str], TwinResponse]
+
+
+def _authorization_read(action: str | None, *, must_exist: bool) -> Callable[[ScopedHandler], Handler]:
+    """The route for an authorization read: :func:`_prelude`'s refusals first, so the handler starts with the
+    caller and the cleaned scope it serves."""
+
+    def decorate(handler: ScopedHandler) -> Handler:
+        @functools.wraps(handler)
+        def route(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+            checked = _prelude(state, request, match, action=action, must_exist=must_exist)
+            if isinstance(checked, TwinResponse):
+                return checked
+            return handler(state, request, match, *checked)
+
+        return route
+
+    return decorate
+
+
+def _one_or_404(found: Mapping[str, Any] | None, caller: Caller, code: str, message: str) -> TwinResponse:
+    """A GET of one authorization object: the object, or ARM's 404 with that type's own code and message."""
+    if found is None:
+        return arm_error(404, code, message, principal=caller.object_id)
+    return ok(found, caller.object_id)
+
+
 def parse_assignment_filter(text: str) -> tuple[bool, str | None, str | None] | None:
     """``$filter`` → (atScope, principalId, assignedTo), or None when ARM answers 400 UnsupportedQuery.
 
@@ -118,12 +146,11 @@ def _in_range(scenario: Mapping[str, Any], item_scope: str, scope: str, at_scope
     return access.ScopeView(scenario, scope).in_range(item_scope, at_scope_only)
 
 
-def list_role_assignments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_authorization_read("Microsoft.Authorization/roleAssignments/read", must_exist=True)
+def list_role_assignments(
+    state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller, scope: str
+) -> TwinResponse:
     """Role assignments for a scope with ARM's ``$filter`` semantics (module docstring)."""
-    checked = _prelude(state, request, match, action="Microsoft.Authorization/roleAssignments/read", must_exist=True)
-    if isinstance(checked, TwinResponse):
-        return checked
-    caller, scope = checked
     text = request.query.get("$filter", "")
     parsed = parse_assignment_filter(text)
     if parsed is None:
@@ -189,22 +216,21 @@ def _candidates(scenario: Mapping[str, Any], scope: str, who: set[str] | None) -
     return [ra for _, ra in merged]
 
 
-def get_role_assignment(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_authorization_read("Microsoft.Authorization/roleAssignments/read", must_exist=False)
+def get_role_assignment(
+    state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller, scope: str
+) -> TwinResponse:
     """One role assignment by scope and name (``get`` and ``get_by_id`` send the same path)."""
-    checked = _prelude(state, request, match, action="Microsoft.Authorization/roleAssignments/read", must_exist=False)
-    if isinstance(checked, TwinResponse):
-        return checked
-    caller, scope = checked
-    name = match["name"].lower()
-    for ra in state.scenario.get("roleAssignments", []):
-        if ra["name"].lower() == name and access.norm_scope(ra["properties"]["scope"]) == access.norm_scope(scope):
-            return ok(ra, caller.object_id)
-    return arm_error(
-        404,
-        "RoleAssignmentNotFound",
-        f"The role assignment '{match['name']}' is not found.",
-        principal=caller.object_id,
+    name, at = match["name"].lower(), access.norm_scope(scope)
+    found = next(
+        (
+            ra
+            for ra in state.scenario.get("roleAssignments", [])
+            if ra["name"].lower() == name and access.norm_scope(ra["properties"]["scope"]) == at
+        ),
+        None,
     )
+    return _one_or_404(found, caller, "RoleAssignmentNotFound", f"The role assignment '{match['name']}' is not found.")
 
 
 def _definitions_at(state: TwinState, scope: str) -> list[dict[str, Any]]:
@@ -225,12 +251,11 @@ def _definitions_at(state: TwinState, scope: str) -> list[dict[str, Any]]:
     return out
 
 
-def list_role_definitions(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_authorization_read(READ_DEFINITIONS, must_exist=True)
+def list_role_definitions(
+    state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller, scope: str
+) -> TwinResponse:
     """Role definitions visible at a scope, optionally filtered by roleName / type."""
-    checked = _prelude(state, request, match, action=READ_DEFINITIONS, must_exist=True)
-    if isinstance(checked, TwinResponse):
-        return checked
-    caller, scope = checked
     found = _definitions_at(state, scope)
     text = request.query.get("$filter", "").strip()
     for clause in re.split(r"\s+and\s+", text, flags=re.IGNORECASE) if text else []:
@@ -245,29 +270,21 @@ def list_role_definitions(state: TwinState, request: TwinRequest, match: re.Matc
     return ok(page(state, request, found), caller.object_id)
 
 
-def get_role_definition(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_authorization_read(READ_DEFINITIONS, must_exist=False)
+def get_role_definition(
+    state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller, scope: str
+) -> TwinResponse:
     """One role definition by GUID at a scope (also ``get_by_id``)."""
-    checked = _prelude(state, request, match, action=READ_DEFINITIONS, must_exist=False)
-    if isinstance(checked, TwinResponse):
-        return checked
-    caller, scope = checked
-    for rd in _definitions_at(state, scope):
-        if rd["name"].lower() == match["name"].lower():
-            return ok(rd, caller.object_id)
-    return arm_error(
-        404,
-        "RoleDefinitionDoesNotExist",
-        f"The specified role definition with ID '{match['name']}' does not exist.",
-        principal=caller.object_id,
-    )
+    found = next((rd for rd in _definitions_at(state, scope) if rd["name"].lower() == match["name"].lower()), None)
+    message = f"The specified role definition with ID '{match['name']}' does not exist."
+    return _one_or_404(found, caller, "RoleDefinitionDoesNotExist", message)
 
 
-def list_deny_assignments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_authorization_read("Microsoft.Authorization/denyAssignments/read", must_exist=True)
+def list_deny_assignments(
+    state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller, scope: str
+) -> TwinResponse:
     """Deny assignments for a scope (at, above, below; ``atScope()``, ``principalId eq``, name)."""
-    checked = _prelude(state, request, match, action="Microsoft.Authorization/denyAssignments/read", must_exist=True)
-    if isinstance(checked, TwinResponse):
-        return checked
-    caller, scope = checked
     text = request.query.get("$filter", "")
     at_scope, principal, name = False, None, None
     for clause in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE) if text.strip() else []:
@@ -298,29 +315,21 @@ def list_deny_assignments(state: TwinState, request: TwinRequest, match: re.Matc
     return ok(page(state, request, found), caller.object_id)
 
 
-def get_deny_assignment(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_authorization_read("Microsoft.Authorization/denyAssignments/read", must_exist=False)
+def get_deny_assignment(
+    state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller, _scope: str
+) -> TwinResponse:
     """One deny assignment by id."""
-    checked = _prelude(state, request, match, action="Microsoft.Authorization/denyAssignments/read", must_exist=False)
-    if isinstance(checked, TwinResponse):
-        return checked
-    caller, _scope = checked
-    for da in state.scenario.get("denyAssignments", []):
-        if da["name"].lower() == match["name"].lower():
-            return ok(da, caller.object_id)
-    return arm_error(
-        404,
-        "DenyAssignmentNotFound",
-        f"The deny assignment '{match['name']}' is not found.",
-        principal=caller.object_id,
-    )
+    name = match["name"].lower()
+    found = next((da for da in state.scenario.get("denyAssignments", []) if da["name"].lower() == name), None)
+    return _one_or_404(found, caller, "DenyAssignmentNotFound", f"The deny assignment '{match['name']}' is not found.")
 
 
-def list_permissions(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_authorization_read(None, must_exist=True)
+def list_permissions(
+    state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller, scope: str
+) -> TwinResponse:
     """The caller's own permissions at a resource group or resource: no role needed to ask about oneself."""
-    checked = _prelude(state, request, match, action=None, must_exist=True)
-    if isinstance(checked, TwinResponse):
-        return checked
-    caller, scope = checked
     blocks: list[dict[str, Any]] = []
     for assignment in access.applicable_assignments(state.scenario, caller.object_id, scope):
         # Permission.condition is "the conditions on the role assignment" (REST reference, Permissions - List
@@ -402,15 +411,14 @@ def _eligibility(state: TwinState, item: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def list_role_eligibility_instances(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_authorization_read(None, must_exist=True)
+def list_role_eligibility_instances(
+    state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller, scope: str
+) -> TwinResponse:
     """PIM ``roleEligibilityScheduleInstances`` for a scope (api-version 2020-10-01): ``asTarget()`` → the
     caller's own (and its groups'), no permission needed; ``assignedTo('{id}')`` → that principal and its
     groups, needs the read action; at, above and below the scope. Entries come from the scenario's
     ``options["x-roleEligibilityScheduleInstances"]`` (REST shape; ``roleDefinitionId`` may be a role name)."""
-    checked = _prelude(state, request, match, action=None, must_exist=True)
-    if isinstance(checked, TwinResponse):
-        return checked
-    caller, scope = checked
     text = request.query.get("$filter", "").strip()
     if re.fullmatch(r"asTarget\(\s*\)", text, re.IGNORECASE):
         who = access.principal_ids(state.scenario, caller.object_id)

@@ -25,13 +25,14 @@ The checks run in the order the service applies them — api-version, network ru
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from preflight.timestamps import parse_time
 from preflight.twin import access, conditions
-from preflight.twin.http import DATA_PLANE, AuthError, Caller, Router, TwinRequest, TwinResponse, TwinState
+from preflight.twin.http import DATA_PLANE, AuthError, Caller, Handler, Router, TwinRequest, TwinResponse, TwinState
 from preflight.twin.scenario import ACCOUNT_TYPE, DEPLOYMENT_TYPE, option
 
 # Audiences the Azure OpenAI data plane accepts (the first is the one its 401 names).
@@ -237,39 +238,66 @@ def _prelude(
     return account, caller
 
 
-def list_deployments(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+DataPlaneHandler = Callable[[TwinState, TwinRequest, "re.Match[str]", Mapping[str, Any], Caller | str], TwinResponse]
+
+
+def _data_action(action: str, operation: str) -> Callable[[DataPlaneHandler], Handler]:
+    """The route for a data-plane call whose deployment (if any) is in the path: :func:`_prelude`'s refusals
+    first, so the handler starts with the account and the authorised caller."""
+
+    def decorate(handler: DataPlaneHandler) -> Handler:
+        @functools.wraps(handler)
+        def route(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+            got = _prelude(state, request, match, action, operation)
+            if isinstance(got, TwinResponse):
+                return got
+            return handler(state, request, match, *got)
+
+        return route
+
+    return decorate
+
+
+def _deployment(state: TwinState, account: Mapping[str, Any], name: str) -> dict[str, Any] | TwinResponse:
+    """One deployment of the account by name, or the data plane's 404 for it."""
+    dep = next((d for d in _deployments(state, account) if d["id"].lower() == name.lower()), None)
+    if dep is None:
+        return _error(
+            404,
+            "DeploymentNotFound",
+            "The API deployment for this resource does not exist. If you created "
+            "the deployment within the last 5 minutes, please wait a moment and try again.",
+        )
+    return dep
+
+
+def _model_names(state: TwinState, account: Mapping[str, Any]) -> list[str]:
+    """The models the account's deployments use, each once, sorted (both model lists serve exactly these)."""
+    return sorted({d["model"] for d in _deployments(state, account) if d["model"]})
+
+
+@_data_action(READ_DEPLOYMENTS, "GET /openai/deployments")
+def list_deployments(
+    state: TwinState, request: TwinRequest, match: re.Match[str], account: Mapping[str, Any], caller: Caller | str
+) -> TwinResponse:
     """``GET openai/deployments`` (needs the deployments read data action)."""
-    got = _prelude(state, request, match, READ_DEPLOYMENTS, "GET /openai/deployments")
-    if isinstance(got, TwinResponse):
-        return got
-    account, caller = got
     return _result(caller, {"data": _deployments(state, account), "object": "list"})
 
 
-def get_deployment(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_data_action(READ_DEPLOYMENTS, "GET /openai/deployments/{deployment-id}")
+def get_deployment(
+    state: TwinState, request: TwinRequest, match: re.Match[str], account: Mapping[str, Any], caller: Caller | str
+) -> TwinResponse:
     """``GET openai/deployments/{name}``."""
-    got = _prelude(state, request, match, READ_DEPLOYMENTS, "GET /openai/deployments/{deployment-id}")
-    if isinstance(got, TwinResponse):
-        return got
-    account, caller = got
-    for dep in _deployments(state, account):
-        if dep["id"].lower() == match["deployment"].lower():
-            return _result(caller, dep)
-    return _error(
-        404,
-        "DeploymentNotFound",
-        "The API deployment for this resource does not exist. If you created "
-        "the deployment within the last 5 minutes, please wait a moment and try again.",
-    )
+    dep = _deployment(state, account, match["deployment"])
+    return dep if isinstance(dep, TwinResponse) else _result(caller, dep)
 
 
-def list_models(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_data_action(READ_MODELS, "GET /openai/models")
+def list_models(
+    state: TwinState, request: TwinRequest, match: re.Match[str], account: Mapping[str, Any], caller: Caller | str
+) -> TwinResponse:
     """``GET openai/models``: the models the account's deployments use."""
-    got = _prelude(state, request, match, READ_MODELS, "GET /openai/models")
-    if isinstance(got, TwinResponse):
-        return got
-    account, caller = got
-    names = sorted({d["model"] for d in _deployments(state, account) if d["model"]})
     models = [
         {
             "status": "succeeded",
@@ -285,32 +313,26 @@ def list_models(state: TwinState, request: TwinRequest, match: re.Match[str]) ->
             "created_at": 1700000000,
             "object": "model",
         }
-        for name in names
+        for name in _model_names(state, account)
     ]
     return _result(caller, {"data": models, "object": "list"})
 
 
-def chat_completions(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_data_action(CHAT_COMPLETIONS, "POST /openai/deployments/{deployment-id}/chat/completions")
+def chat_completions(
+    state: TwinState, request: TwinRequest, match: re.Match[str], account: Mapping[str, Any], caller: Caller | str
+) -> TwinResponse:
     """``POST openai/deployments/{name}/chat/completions``: a canned answer."""
-    got = _prelude(state, request, match, CHAT_COMPLETIONS, "POST /openai/deployments/{deployment-id}/chat/completions")
-    if isinstance(got, TwinResponse):
-        return got
-    return chat_completions_for(state, got, match["deployment"])
+    return chat_completions_for(state, account, caller, match["deployment"])
 
 
 def chat_completions_for(
-    state: TwinState, got: tuple[Mapping[str, Any], Caller | str], deployment: str
+    state: TwinState, account: Mapping[str, Any], caller: Caller | str, deployment: str
 ) -> TwinResponse:
     """The canned completion of an authorised caller, or 404 for an unknown deployment."""
-    account, caller = got
-    dep = next((d for d in _deployments(state, account) if d["id"].lower() == deployment.lower()), None)
-    if dep is None:
-        return _error(
-            404,
-            "DeploymentNotFound",
-            "The API deployment for this resource does not exist. If you "
-            "created the deployment within the last 5 minutes, please wait a moment and try again.",
-        )
+    dep = _deployment(state, account, deployment)
+    if isinstance(dep, TwinResponse):
+        return dep
     now = int(state.now())
     return _result(
         caller,
@@ -331,33 +353,27 @@ def chat_completions_for(
     )
 
 
-def list_models_v1(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_data_action(READ_MODELS, "GET /openai/v1/models")
+def list_models_v1(
+    state: TwinState, request: TwinRequest, match: re.Match[str], account: Mapping[str, Any], caller: Caller | str
+) -> TwinResponse:
     """``GET openai/v1/models`` (the v1 API: OpenAI's own shape)."""
-    got = _prelude(state, request, match, READ_MODELS, "GET /openai/v1/models")
-    if isinstance(got, TwinResponse):
-        return got
-    account, caller = got
-    names = sorted({d["model"] for d in _deployments(state, account) if d["model"]})
-    return _result(
-        caller,
-        {
-            "object": "list",
-            "data": [{"id": name, "object": "model", "created": 1700000000, "owned_by": "system"} for name in names],
-        },
-    )
+    models = [
+        {"id": name, "object": "model", "created": 1700000000, "owned_by": "system"}
+        for name in _model_names(state, account)
+    ]
+    return _result(caller, {"object": "list", "data": models})
 
 
 def chat_completions_v1(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
-    """``POST openai/v1/chat/completions``: the deployment is the body's ``model``."""
-    try:
-        body = request.json()
-    except ValueError:
-        body = None
+    """``POST openai/v1/chat/completions``: the deployment is the body's ``model`` (so it is authorised for that
+    deployment only once the body is read: no :func:`_data_action` route)."""
+    body = request.json_or_none()
     model = str(body.get("model", "")) if isinstance(body, dict) else ""
     got = _prelude(state, request, match, CHAT_COMPLETIONS, "POST /openai/v1/chat/completions", model or None)
     if isinstance(got, TwinResponse):
         return got
-    return chat_completions_for(state, got, model)
+    return chat_completions_for(state, *got, model)
 
 
 def register(router: Router) -> None:

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from preflight.twin import tokens
 from preflight.twin.http import ENTRA, Router, TwinRequest, TwinResponse, TwinState
+from preflight.twin.scenario import rule_list_errors, unknown_key_errors
 
 if TYPE_CHECKING:
     from preflight.twin.server import TwinServer
@@ -40,6 +41,7 @@ JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
 _TOKEN_ERROR_KEYS = {"match", "status", "body", "description"}
 _TOKEN_ERROR_MATCH_KEYS = {"clientId", "principal", "scope", "grantType"}
+_TOKEN_ERROR_MATCH_EXPECTED = "clientId, principal, scope, grantType"
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -47,34 +49,26 @@ _TOKEN_ERROR_MATCH_KEYS = {"clientId", "principal", "scope", "grantType"}
 
 def validate_token_errors(section: Any) -> list[str]:
     """Check a scenario's ``tokenErrors`` section (called by the scenario loader)."""
-    if section is None:
-        return []
-    if not isinstance(section, Sequence) or isinstance(section, (str, bytes)):
-        return ["tokenErrors: must be a list"]
-    errors: list[str] = []
-    for i, rule in enumerate(section):
-        where = f"tokenErrors[{i}]"
-        if not isinstance(rule, Mapping):
-            errors.append(f"{where}: must be an object")
-            continue
-        for key in sorted(set(rule) - _TOKEN_ERROR_KEYS):
-            errors.append(f"{where}.{key}: unknown key (expected match, status, body)")
-        match = rule.get("match") or {}
-        if not isinstance(match, Mapping):
-            errors.append(f"{where}.match: must be an object")
-        else:
-            for key in sorted(set(match) - _TOKEN_ERROR_MATCH_KEYS):
-                errors.append(f"{where}.match.{key}: unknown key (expected clientId, principal, scope, grantType)")
-            for key, value in match.items():
-                if not isinstance(value, str):
-                    errors.append(f"{where}.match.{key}: must be a string")
-        status = rule.get("status", 400)
-        if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
-            errors.append(f"{where}.status: must be an HTTP error status (400-599)")
-        if "body" not in rule:
-            errors.append(f"{where}.body: required (the Entra error body, returned verbatim)")
-        elif not isinstance(rule["body"], (dict, str)):
-            errors.append(f"{where}.body: must be a JSON object or a string")
+    return rule_list_errors(section, "tokenErrors", "must be a list", _token_error_rule_errors)
+
+
+def _token_error_rule_errors(where: str, rule: Mapping[str, Any]) -> list[str]:
+    errors = unknown_key_errors(where, rule, _TOKEN_ERROR_KEYS, "match, status, body")
+    match = rule.get("match") or {}
+    if not isinstance(match, Mapping):
+        errors.append(f"{where}.match: must be an object")
+    else:
+        errors += unknown_key_errors(f"{where}.match", match, _TOKEN_ERROR_MATCH_KEYS, _TOKEN_ERROR_MATCH_EXPECTED)
+        for key, value in match.items():
+            if not isinstance(value, str):
+                errors.append(f"{where}.match.{key}: must be a string")
+    status = rule.get("status", 400)
+    if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
+        errors.append(f"{where}.status: must be an HTTP error status (400-599)")
+    if "body" not in rule:
+        errors.append(f"{where}.body: required (the Entra error body, returned verbatim)")
+    elif not isinstance(rule["body"], (dict, str)):
+        errors.append(f"{where}.body: must be a JSON object or a string")
     return errors
 
 
@@ -272,17 +266,21 @@ def unknown_tenant(segment: str) -> EntraError:
     )
 
 
+# The sentence Entra's AADSTS700016 (application not found) and AADSTS500011 (resource principal not found) share,
+# word for word; the sentence after it differs ("may" / "might").
+_NOT_INSTALLED = (
+    "This can happen if the application has not been installed by the administrator of the tenant or consented to by "
+    "any user in the tenant."
+)
+
+
 def app_not_found(app_id: str, tenant: Mapping[str, Any] | None) -> EntraError:
     return EntraError(
         400,
         700016,
         "unauthorized_client",
-        (
-            f"Application with identifier '{app_id}' was not found in the directory '{tenant_display_name(tenant)}'. "
-            "This can happen if the application has not been installed by the administrator of the tenant or "
-            "consented to by any user in the tenant. You may have sent your authentication request to the wrong "
-            "tenant."
-        ),
+        f"Application with identifier '{app_id}' was not found in the directory '{tenant_display_name(tenant)}'. "
+        f"{_NOT_INSTALLED} You may have sent your authentication request to the wrong tenant.",
     )
 
 
@@ -291,12 +289,8 @@ def resource_not_found(resource: str, tenant: Mapping[str, Any] | None) -> Entra
         400,
         500011,
         "invalid_resource",
-        (
-            f"The resource principal named {resource} was not found in the tenant named "
-            f"{tenant_display_name(tenant)}. This can happen if the application has not been installed by the "
-            "administrator of the tenant or consented to by any user in the tenant. You might have sent your "
-            "authentication request to the wrong tenant."
-        ),
+        f"The resource principal named {resource} was not found in the tenant named {tenant_display_name(tenant)}. "
+        f"{_NOT_INSTALLED} You might have sent your authentication request to the wrong tenant.",
     )
 
 

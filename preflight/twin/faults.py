@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from preflight.twin.http import SERVICES
+from preflight.twin.scenario import rule_list_errors, unknown_key_errors
 
 ACTIONS = ("hang", "reset", "malformed", "truncate", "html")
 _RULE_KEYS = {
@@ -75,50 +76,42 @@ class Fault:
 
 def validate(section: Any) -> list[str]:
     """Check a scenario's ``faults`` section; returns one message per problem, each naming the bad key."""
-    if section is None:
-        return []
-    if not isinstance(section, Sequence) or isinstance(section, (str, bytes)):
-        return ["faults: must be a list of fault rules"]
-    errors: list[str] = []
-    for i, rule in enumerate(section):
-        where = f"faults[{i}]"
-        if not isinstance(rule, Mapping):
-            errors.append(f"{where}: must be an object")
-            continue
-        for key in sorted(set(rule) - _RULE_KEYS):
-            errors.append(f"{where}.{key}: unknown key (expected one of {', '.join(sorted(_RULE_KEYS))})")
-        match = rule.get("match", {})
-        if not isinstance(match, Mapping):
-            errors.append(f"{where}.match: must be an object")
-            match = {}
-        for key in sorted(set(match) - _MATCH_KEYS):
-            errors.append(f"{where}.match.{key}: unknown key (expected service, method or path)")
-        if "service" in match and match["service"] not in SERVICES:
-            errors.append(f"{where}.match.service: {match['service']!r} is not one of {', '.join(SERVICES)}")
-        if "method" in match and not isinstance(match["method"], str):
-            errors.append(f"{where}.match.method: must be a string such as 'GET'")
-        if "path" in match:
-            try:
-                re.compile(str(match["path"]))
-            except re.error as exc:
-                errors.append(f"{where}.match.path: invalid regular expression: {exc}")
-        for key in ("latencyMs", "count", "hangMs", "status"):
-            if key in rule and (not isinstance(rule[key], int) or isinstance(rule[key], bool) or rule[key] < 0):
-                errors.append(f"{where}.{key}: must be a non-negative integer")
-        if isinstance(rule.get("status"), int) and not 100 <= rule["status"] <= 599:
-            errors.append(f"{where}.status: {rule['status']} is not an HTTP status")
-        if "retryAfter" in rule and not isinstance(rule["retryAfter"], (int, float, str)):
-            errors.append(f"{where}.retryAfter: must be seconds (a number) or an HTTP date string")
-        if "action" in rule and rule["action"] not in ACTIONS:
-            errors.append(f"{where}.action: {rule['action']!r} is not one of {', '.join(ACTIONS)}")
-        if "headers" in rule and not (
-            isinstance(rule["headers"], dict) and all(isinstance(v, str) for v in rule["headers"].values())
-        ):
-            errors.append(f"{where}.headers: must be an object of header name → string value")
-        if "body" in rule and not isinstance(rule["body"], (dict, list, str)):
-            errors.append(f"{where}.body: must be a JSON object or a string")
-        if not any(k in rule for k in ("latencyMs", "status", "action")):
-            errors.append(f"{where}: does nothing (give latencyMs, status or action)")
+    return rule_list_errors(section, "faults", "must be a list of fault rules", _rule_errors)
+
+
+def _rule_errors(where: str, rule: Mapping[str, Any]) -> list[str]:
+    errors = unknown_key_errors(where, rule, _RULE_KEYS, f"one of {', '.join(sorted(_RULE_KEYS))}")
+    match = rule.get("match", {})
+    if not isinstance(match, Mapping):
+        errors.append(f"{where}.match: must be an object")
+        match = {}
+    errors += unknown_key_errors(f"{where}.match", match, _MATCH_KEYS, "service, method or path")
+    if "service" in match and match["service"] not in SERVICES:
+        errors.append(f"{where}.match.service: {match['service']!r} is not one of {', '.join(SERVICES)}")
+    if "method" in match and not isinstance(match["method"], str):
+        errors.append(f"{where}.match.method: must be a string such as 'GET'")
+    if "path" in match:
+        try:
+            re.compile(str(match["path"]))
+        except re.error as exc:
+            errors.append(f"{where}.match.path: invalid regular expression: {exc}")
+    for key in ("latencyMs", "count", "hangMs", "status"):
+        if key in rule and (not isinstance(rule[key], int) or isinstance(rule[key], bool) or rule[key] < 0):
+            errors.append(f"{where}.{key}: must be a non-negative integer")
+    if isinstance(rule.get("status"), int) and not 100 <= rule["status"] <= 599:
+        errors.append(f"{where}.status: {rule['status']} is not an HTTP status")
+    if "retryAfter" in rule and not isinstance(rule["retryAfter"], (int, float, str)):
+        errors.append(f"{where}.retryAfter: must be seconds (a number) or an HTTP date string")
+    if "action" in rule and rule["action"] not in ACTIONS:
+        errors.append(f"{where}.action: {rule['action']!r} is not one of {', '.join(ACTIONS)}")
+    if "headers" in rule and not (
+        isinstance(rule["headers"], dict) and all(isinstance(v, str) for v in rule["headers"].values())
+    ):
+        errors.append(f"{where}.headers: must be an object of header name → string value")
+    if "body" in rule and not isinstance(rule["body"], (dict, list, str)):
+        errors.append(f"{where}.body: must be a JSON object or a string")
+    if not any(k in rule for k in ("latencyMs", "status", "action")):
+        errors.append(f"{where}: does nothing (give latencyMs, status or action)")
     return errors
 
 

@@ -18,12 +18,14 @@ users, groups, applications and service principals: ``User.Read`` + ``Directory.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
@@ -32,6 +34,7 @@ from preflight.twin.http import (
     GRAPH,
     AuthError,
     Caller,
+    Handler,
     Router,
     TwinRequest,
     TwinResponse,
@@ -130,6 +133,23 @@ def _authenticate(state: TwinState, request: TwinRequest) -> Caller | TwinRespon
         return exc.response
 
 
+GraphHandler = Callable[[TwinState, TwinRequest, "re.Match[str]", Caller], TwinResponse]
+
+
+def _signed_in(handler: GraphHandler) -> Handler:
+    """The route for a Graph handler: every Graph call first verifies the bearer token (Graph's 401 before any
+    other answer), so the handler itself starts with the caller it serves."""
+
+    @functools.wraps(handler)
+    def route(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+        caller = _authenticate(state, request)
+        if isinstance(caller, TwinResponse):
+            return caller
+        return handler(state, request, match, caller)
+
+    return route
+
+
 def _directory(state: TwinState) -> Mapping[str, Any]:
     return state.scenario.get("directory") or {}
 
@@ -162,6 +182,23 @@ def granted_permissions(state: TwinState, caller: Caller) -> set[str]:
 def _allowed(state: TwinState, caller: Caller, any_of: Iterable[str]) -> bool:
     have = granted_permissions(state, caller)
     return any(p.lower() in have for p in any_of)
+
+
+def _is_self(obj: Mapping[str, Any] | None, caller: Caller) -> bool:
+    """Anyone may read themselves, whatever permissions they hold."""
+    return obj is not None and str(obj.get("id", "")).lower() == caller.object_id.lower()
+
+
+def _readable(
+    obj: dict[str, Any] | None, key: str, allowed: bool, caller: Caller, request: TwinRequest
+) -> dict[str, Any] | TwinResponse:
+    """One object read the way Graph answers it: 403 without permission (whether or not the object exists), then
+    404 naming the key that was looked up, else the object."""
+    if not allowed:
+        return denied(caller, request)
+    if obj is None:
+        return not_found(key, caller, request)
+    return obj
 
 
 _READ = {
@@ -324,11 +361,9 @@ def _get_ci(obj: Mapping[str, Any], key: str) -> Any:
 # ------------------------------------------------------------------------------------------------ handlers
 
 
-def me(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_signed_in
+def me(state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller) -> TwinResponse:
     """``GET /me``: delegated tokens only (an app token gets Graph's 400)."""
-    caller = _authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
     user = _find(state, "users", caller.object_id)
     if caller.kind != "user":
         return graph_error(
@@ -343,50 +378,35 @@ def me(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResp
     return _entity(state, request, caller, "users", user)
 
 
-def get_object(kind: str) -> Any:
+def get_object(kind: str) -> Handler:
     """GET ``/{kind}/{id}`` (users also by UPN)."""
 
-    def handler(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
-        caller = _authenticate(state, request)
-        if isinstance(caller, TwinResponse):
-            return caller
+    def handler(state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller) -> TwinResponse:
         obj = _find(state, kind, match["key"])
-        is_self = obj is not None and str(obj.get("id", "")).lower() == caller.object_id.lower()
-        if not is_self and not _allowed(state, caller, _READ[kind]):
-            return denied(caller, request)
-        if obj is None:
-            return not_found(unquote(match["key"]), caller, request)
-        return _entity(state, request, caller, kind, obj)
+        allowed = _is_self(obj, caller) or _allowed(state, caller, _READ[kind])
+        found = _readable(obj, unquote(match["key"]), allowed, caller, request)
+        return found if isinstance(found, TwinResponse) else _entity(state, request, caller, kind, found)
 
     handler.__name__ = f"get_{kind}"
-    return handler
+    return _signed_in(handler)
 
 
-def get_by_app_id(kind: str) -> Any:
+def get_by_app_id(kind: str) -> Handler:
     """GET ``/{kind}(appId='…')``."""
 
-    def handler(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
-        caller = _authenticate(state, request)
-        if isinstance(caller, TwinResponse):
-            return caller
+    def handler(state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller) -> TwinResponse:
         obj = _find_by_app_id(state, kind, match["app"])
-        if not _allowed(state, caller, _READ[kind]):
-            return denied(caller, request)
-        if obj is None:
-            return not_found(match["app"], caller, request)
-        return _entity(state, request, caller, kind, obj)
+        found = _readable(obj, match["app"], _allowed(state, caller, _READ[kind]), caller, request)
+        return found if isinstance(found, TwinResponse) else _entity(state, request, caller, kind, found)
 
     handler.__name__ = f"get_{kind}_by_app_id"
-    return handler
+    return _signed_in(handler)
 
 
-def list_objects(kind: str) -> Any:
+def list_objects(kind: str) -> Handler:
     """GET ``/{kind}`` with ``$filter`` / ``$select`` / ``$top`` and paging."""
 
-    def handler(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
-        caller = _authenticate(state, request)
-        if isinstance(caller, TwinResponse):
-            return caller
+    def handler(state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller) -> TwinResponse:
         if not _allowed(state, caller, _READ[kind]):
             return denied(caller, request)
         items = _filter(list(_directory(state).get(kind, [])), request.query.get("$filter", ""), caller, request, kind)
@@ -395,29 +415,25 @@ def list_objects(kind: str) -> Any:
         return _collection(state, request, caller, kind, items)
 
     handler.__name__ = f"list_{kind}"
-    return handler
+    return _signed_in(handler)
 
 
-def transitive_member_of(kind: str) -> Any:
+def transitive_member_of(kind: str) -> Handler:
     """GET ``/{kind}/{id}/transitiveMemberOf`` and ``/me/transitiveMemberOf``: every group, nested included."""
 
-    def handler(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
-        caller = _authenticate(state, request)
-        if isinstance(caller, TwinResponse):
-            return caller
+    def handler(state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller) -> TwinResponse:
         key = match.groupdict().get("key") or caller.object_id
         obj = _find(state, kind, key)
-        is_self = obj is not None and str(obj.get("id", "")).lower() == caller.object_id.lower()
-        if not is_self and not _allowed(state, caller, ("GroupMember.Read.All", "Directory.Read.All")):
-            return denied(caller, request)
-        if obj is None:
-            return not_found(unquote(key), caller, request)
-        ids = access.transitive_groups(state.scenario, str(obj["id"]))
+        allowed = _is_self(obj, caller) or _allowed(state, caller, ("GroupMember.Read.All", "Directory.Read.All"))
+        found = _readable(obj, unquote(key), allowed, caller, request)
+        if isinstance(found, TwinResponse):
+            return found
+        ids = access.transitive_groups(state.scenario, str(found["id"]))
         groups = [g for g in (_find(state, "groups", gid) for gid in ids) if g is not None]
         return _collection(state, request, caller, "directoryObjects", groups, typed=True)
 
     handler.__name__ = f"transitive_member_of_{kind}"
-    return handler
+    return _signed_in(handler)
 
 
 # Who may ask for an object's group memberships (Graph v1.0, "user: getMemberGroups" / "checkMemberGroups" and
@@ -442,16 +458,13 @@ def _may_read_memberships(state: TwinState, caller: Caller, kind: str) -> bool:
     )
 
 
-def member_groups(kind: str, check: bool) -> Any:
+def member_groups(kind: str, check: bool) -> Handler:
     """``POST /{kind}/{id}/getMemberGroups`` (body ``securityEnabledOnly``) and ``…/checkMemberGroups`` (body
     ``groupIds``, at most 20), also on ``/me``: the ids of the groups the object is a member of, nested
     memberships included, as ``Collection(Edm.String)``. Anyone may ask about themselves; otherwise the
     reference's permissions for the object's type (see ``_MEMBER_GROUPS_READ``)."""
 
-    def handler(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
-        caller = _authenticate(state, request)
-        if isinstance(caller, TwinResponse):
-            return caller
+    def handler(state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller) -> TwinResponse:
         body = request.json_or_none()
         field = "groupIds" if check else "securityEnabledOnly"
         value = body.get(field) if isinstance(body, dict) else None
@@ -475,12 +488,11 @@ def member_groups(kind: str, check: bool) -> Any:
         key = match.groupdict().get("key") or caller.object_id
         found_kind = _kind_of(state, unquote(key)) if kind == "directoryObjects" else kind
         obj = _find(state, found_kind, key) if found_kind else None
-        is_self = obj is not None and str(obj.get("id", "")).lower() == caller.object_id.lower()
-        if not is_self and not _may_read_memberships(state, caller, kind):
-            return denied(caller, request)
-        if obj is None:
-            return not_found(unquote(key), caller, request)
-        ids = access.transitive_groups(state.scenario, str(obj["id"]))
+        allowed = _is_self(obj, caller) or _may_read_memberships(state, caller, kind)
+        found = _readable(obj, unquote(key), allowed, caller, request)
+        if isinstance(found, TwinResponse):
+            return found
+        ids = access.transitive_groups(state.scenario, str(found["id"]))
         if check:
             wanted = {str(g).lower() for g in group_ids}
             ids = [g for g in ids if g.lower() in wanted]
@@ -490,14 +502,12 @@ def member_groups(kind: str, check: bool) -> Any:
         return TwinResponse.json(200, result, principal=caller.object_id)
 
     handler.__name__ = f"{'check' if check else 'get'}_member_groups_{kind}"
-    return handler
+    return _signed_in(handler)
 
 
-def federated_credentials(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_signed_in
+def federated_credentials(state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller) -> TwinResponse:
     """An application's federated identity credentials (by object id or ``(appId='…')``)."""
-    caller = _authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
     if not _allowed(state, caller, _READ["applications"]):
         return denied(caller, request)
     app = (
@@ -519,12 +529,12 @@ def federated_credentials(state: TwinState, request: TwinRequest, match: re.Matc
 _CA_READ = ("Policy.Read.All", "Policy.Read.ConditionalAccess")
 
 
-def conditional_access_policies(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_signed_in
+def conditional_access_policies(
+    state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller
+) -> TwinResponse:
     """Conditional Access policies; needs ``Policy.Read.All`` (or ``Policy.Read.ConditionalAccess``). Paged like
     every Graph collection: a page holds ``graphPageSize`` policies, the rest follow ``@odata.nextLink``."""
-    caller = _authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
     if not _allowed(state, caller, _CA_READ):
         return denied(caller, request)
     policies = [strip_twin_fields(p) for p in _directory(state).get("conditionalAccessPolicies", [])]
@@ -542,15 +552,15 @@ def conditional_access_policies(state: TwinState, request: TwinRequest, match: r
     return TwinResponse.json(200, body, principal=caller.object_id)
 
 
-def conditional_access_what_if(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_signed_in
+def conditional_access_what_if(
+    state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller
+) -> TwinResponse:
     """``POST identity/conditionalAccess/evaluate`` — Entra's What If, by the twin's own evaluation
     (:mod:`preflight.twin.whatif`). Same permission as reading the policies. ``options.conditionalAccessWhatIf:
     false`` plays a cloud without the action: Graph's 400 for an unknown segment."""
     from preflight.twin import whatif
 
-    caller = _authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
     if not option(state.scenario, "conditionalAccessWhatIf"):
         return graph_error(
             400, "BadRequest", "Resource not found for the segment 'evaluate'.", caller.object_id, request
@@ -574,22 +584,48 @@ def conditional_access_what_if(state: TwinState, request: TwinRequest, match: re
     return TwinResponse.json(200, body, principal=caller.object_id)
 
 
-def get_by_ids(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@dataclass(frozen=True, slots=True)
+class _ListBody:
+    """A POST body that carries one list of at most ``limit`` items, and Graph's own 400s for that action when the
+    list is missing or too long (their words differ between actions, so each action keeps its own)."""
+
+    field: str
+    limit: int
+    code: str
+    missing: str
+    too_long: str
+
+    def read(self, request: TwinRequest, caller: Caller) -> dict[str, Any] | TwinResponse:
+        body = request.json_or_none()
+        if not isinstance(body, dict) or not isinstance(body.get(self.field), list):
+            return graph_error(400, self.code, self.missing, caller.object_id, request)
+        if len(body[self.field]) > self.limit:
+            return graph_error(400, self.code, self.too_long, caller.object_id, request)
+        return body
+
+
+_GET_BY_IDS_BODY = _ListBody(
+    "ids",
+    MAX_GET_BY_IDS,
+    "Request_BadRequest",
+    "Invalid request: 'ids' is required.",
+    f"Too many identifiers were specified; the maximum is {MAX_GET_BY_IDS}.",
+)
+_BATCH_BODY = _ListBody(
+    "requests",
+    MAX_BATCH,
+    "BadRequest",
+    "Invalid batch payload format.",
+    "Number of requests inside batch exceeds the limit.",  # Graph's own words (its limit is MAX_BATCH)
+)
+
+
+@_signed_in
+def get_by_ids(state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller) -> TwinResponse:
     """``POST directoryObjects/getByIds``: up to 1000 ids, optionally limited to ``types``."""
-    caller = _authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
-    body = request.json_or_none()
-    if not isinstance(body, dict) or not isinstance(body.get("ids"), list):
-        return graph_error(400, "Request_BadRequest", "Invalid request: 'ids' is required.", caller.object_id, request)
-    if len(body["ids"]) > MAX_GET_BY_IDS:
-        return graph_error(
-            400,
-            "Request_BadRequest",
-            f"Too many identifiers were specified; the maximum is {MAX_GET_BY_IDS}.",
-            caller.object_id,
-            request,
-        )
+    body = _GET_BY_IDS_BODY.read(request, caller)
+    if isinstance(body, TwinResponse):
+        return body
     if not _allowed(state, caller, ("Directory.Read.All",)):
         return denied(caller, request)
     wanted_types = {
@@ -615,19 +651,12 @@ def get_by_ids(state: TwinState, request: TwinRequest, match: re.Match[str]) -> 
     )
 
 
-def batch(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
+@_signed_in
+def batch(state: TwinState, request: TwinRequest, match: re.Match[str], caller: Caller) -> TwinResponse:
     """JSON batching: up to 20 requests with relative urls, answered in one ``responses`` array."""
-    caller = _authenticate(state, request)
-    if isinstance(caller, TwinResponse):
-        return caller
-    body = request.json_or_none()
-    if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
-        return graph_error(400, "BadRequest", "Invalid batch payload format.", caller.object_id, request)
-    if len(body["requests"]) > MAX_BATCH:
-        # Graph's own words (its limit is MAX_BATCH requests per batch)
-        return graph_error(
-            400, "BadRequest", "Number of requests inside batch exceeds the limit.", caller.object_id, request
-        )
+    body = _BATCH_BODY.read(request, caller)
+    if isinstance(body, TwinResponse):
+        return body
     responses = []
     for item in body["requests"]:
         responses.append(_batch_one(state, request, item))

@@ -22,7 +22,7 @@ import importlib
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -31,34 +31,38 @@ from typing import Any
 from preflight.errors import ConfigError
 from preflight.twin import roles
 
-TOP_LEVEL_KEYS = (
-    "name",
-    "description",
-    "target",
-    "options",
-    "tenant",
-    "otherTenants",
-    "subscriptions",
-    "managementGroups",
-    "resourceGroups",
-    "resources",
-    "roleDefinitions",
-    "roleAssignments",
-    "denyAssignments",
-    "directory",
-    "signIn",
-    "tokenErrors",
-    "faults",
-)
-DIRECTORY_KEYS = (
-    "users",
-    "groups",
-    "memberships",
-    "servicePrincipals",
-    "applications",
-    "conditionalAccessPolicies",
-    "permissions",
-)
+# Every top-level key and the type its value must have (signIn: None, its own validator in signin.py says).
+TOP_LEVEL_TYPES: dict[str, type | None] = {
+    "name": str,
+    "description": str,
+    "target": dict,
+    "options": dict,
+    "tenant": dict,
+    "otherTenants": list,
+    "subscriptions": list,
+    "managementGroups": list,
+    "resourceGroups": list,
+    "resources": list,
+    "roleDefinitions": list,
+    "roleAssignments": list,
+    "denyAssignments": list,
+    "directory": dict,
+    "signIn": None,
+    "tokenErrors": list,
+    "faults": list,
+}
+TOP_LEVEL_KEYS = tuple(TOP_LEVEL_TYPES)
+DIRECTORY_TYPES: dict[str, type] = {
+    "users": list,
+    "groups": list,
+    "memberships": dict,
+    "servicePrincipals": list,
+    "applications": list,
+    "conditionalAccessPolicies": list,
+    "permissions": dict,
+}
+DIRECTORY_KEYS = tuple(DIRECTORY_TYPES)
+_A_TYPE: dict[type, str] = {list: "a list", dict: "an object", str: "a string"}
 TARGET_KEYS = ("subscriptionId", "resourceId", "endpoint", "tenantId", "profile")
 # option → (type, default). Keys starting with "x-" are free for experiments and other twin modules.
 OPTION_DEFAULTS: dict[str, tuple[type, Any]] = {
@@ -197,6 +201,31 @@ def _external_validators(doc: Mapping[str, Any]) -> list[str]:
     return errors
 
 
+def rule_list_errors(
+    section: Any, name: str, not_a_list: str, check_rule: Callable[[str, Mapping[str, Any]], list[str]]
+) -> list[str]:
+    """The problems of a section that is a list of rule objects (``faults``, ``tokenErrors``): the section's own
+    shape, then each rule's through ``check_rule(where, rule)``, where ``where`` is the rule's path
+    (``faults[2]``) that starts each of its messages. An absent section has none."""
+    if section is None:
+        return []
+    if not isinstance(section, Sequence) or isinstance(section, (str, bytes)):
+        return [f"{name}: {not_a_list}"]
+    errors: list[str] = []
+    for i, rule in enumerate(section):
+        where = f"{name}[{i}]"
+        if isinstance(rule, Mapping):
+            errors.extend(check_rule(where, rule))
+        else:
+            errors.append(f"{where}: must be an object")
+    return errors
+
+
+def unknown_key_errors(where: str, obj: Mapping[str, Any], known: Collection[str], expected: str) -> list[str]:
+    """One message per key of ``obj`` outside ``known``, in sorted order, each saying what was ``expected``."""
+    return [f"{where}.{key}: unknown key (expected {expected})" for key in sorted(set(obj) - set(known))]
+
+
 # ------------------------------------------------------------------------------------------------ validation
 
 
@@ -206,27 +235,9 @@ def _validate_top(doc: dict[str, Any], errors: list[str]) -> None:
             errors.append(f"{key}: unknown top-level key (allowed: {', '.join(TOP_LEVEL_KEYS)})")
     if "tenant" not in doc:
         errors.append("tenant: required (an object with at least id, the tenant GUID)")
-    list_keys = (
-        "otherTenants",
-        "subscriptions",
-        "managementGroups",
-        "resourceGroups",
-        "resources",
-        "roleDefinitions",
-        "roleAssignments",
-        "denyAssignments",
-        "tokenErrors",
-        "faults",
-    )
-    for key in list_keys:
-        if key in doc and not isinstance(doc[key], list):
-            errors.append(f"{key}: must be a list")
-    for key in ("tenant", "target", "options", "directory"):
-        if key in doc and not isinstance(doc[key], dict):
-            errors.append(f"{key}: must be an object")
-    for key in ("name", "description"):
-        if key in doc and not isinstance(doc[key], str):
-            errors.append(f"{key}: must be a string")
+    for key, want in TOP_LEVEL_TYPES.items():
+        if want is not None and key in doc and not isinstance(doc[key], want):
+            errors.append(f"{key}: must be {_A_TYPE[want]}")
     for key in doc.get("target", {}) if isinstance(doc.get("target"), dict) else {}:
         if key not in TARGET_KEYS:
             errors.append(f"target.{key}: unknown key (allowed: {', '.join(TARGET_KEYS)})")
@@ -252,11 +263,9 @@ def _validate_top(doc: dict[str, Any], errors: list[str]) -> None:
         for key in directory:
             if key not in DIRECTORY_KEYS:
                 errors.append(f"directory.{key}: unknown key (allowed: {', '.join(DIRECTORY_KEYS)})")
-        for key in DIRECTORY_KEYS:
-            if key in directory:
-                want = dict if key in ("memberships", "permissions") else list
-                if not isinstance(directory[key], want):
-                    errors.append(f"directory.{key}: must be {'an object' if want is dict else 'a list'}")
+        for key, kind in DIRECTORY_TYPES.items():
+            if key in directory and not isinstance(directory[key], kind):
+                errors.append(f"directory.{key}: must be {_A_TYPE[kind]}")
 
 
 def _require(obj: Any, path: str, keys: tuple[str, ...], errors: list[str]) -> bool:
@@ -439,6 +448,21 @@ def _check_unique_subdomains(doc: Mapping[str, Any], errors: list[str]) -> None:
             seen[sub] = i
 
 
+_ACTION_LISTS = ("actions", "notActions", "dataActions", "notDataActions")
+
+
+def _permission_blocks(permissions: list[Any], path: str, errors: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The permission blocks of a role definition or deny assignment (``path``), each with its four action lists
+    defaulted to empty, as ARM returns them; a block that is not an object is an error and skipped."""
+    for j, perm in enumerate(permissions):
+        if not isinstance(perm, dict):
+            errors.append(f"{path}.properties.permissions[{j}]: must be an object")
+            continue
+        for key in _ACTION_LISTS:
+            perm.setdefault(key, [])
+        yield j, perm
+
+
 def _normalise_role_definitions(doc: dict[str, Any], errors: list[str]) -> None:
     """Entries are either a built-in role's name / GUID (a reference, kept as the full built-in definition)
     or a full custom role definition object (ARM shape)."""
@@ -462,12 +486,8 @@ def _normalise_role_definitions(doc: dict[str, Any], errors: list[str]) -> None:
         props.setdefault("assignableScopes", ["/"])
         for key in ("createdOn", "updatedOn", "createdBy", "updatedBy"):
             props.setdefault(key, None)
-        for j, perm in enumerate(props["permissions"]):
-            if not isinstance(perm, dict):
-                errors.append(f"{path}.properties.permissions[{j}]: must be an object")
-                continue
-            for key in ("actions", "notActions", "dataActions", "notDataActions"):
-                perm.setdefault(key, [])
+        for j, perm in _permission_blocks(props["permissions"], path, errors):
+            for key in _ACTION_LISTS:
                 if not isinstance(perm[key], list):
                     errors.append(f"{path}.properties.permissions[{j}].{key}: must be a list of strings")
         entry.setdefault("type", "Microsoft.Authorization/roleDefinitions")
@@ -586,12 +606,7 @@ def _normalise_deny_assignments(doc: dict[str, Any], errors: list[str]) -> None:
         props = da["properties"]
         scope = "/" + props["scope"].strip("/") if props["scope"].strip("/") else "/"
         props["scope"] = scope
-        for j, perm in enumerate(props["permissions"]):
-            if not isinstance(perm, dict):
-                errors.append(f"{path}.properties.permissions[{j}]: must be an object")
-                continue
-            for key in ("actions", "notActions", "dataActions", "notDataActions"):
-                perm.setdefault(key, [])
+        for _, perm in _permission_blocks(props["permissions"], path, errors):
             perm.setdefault("condition", None)
             perm.setdefault("conditionVersion", None)
         for j, principal in enumerate(props["principals"]):

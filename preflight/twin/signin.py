@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from preflight.twin.scenario import unknown_key_errors
+
 DEFAULT_FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
 MI_STYLES = ("appService", "imds")
 
@@ -36,9 +38,7 @@ def validate(section: Any) -> list[str]:
         return []
     if not isinstance(section, Mapping):
         return ["signIn: must be an object"]
-    errors: list[str] = []
-    for key in sorted(set(section) - set(_SECTIONS)):
-        errors.append(f"signIn.{key}: unknown key (expected one of {', '.join(sorted(_SECTIONS))})")
+    errors = unknown_key_errors("signIn", section, _SECTIONS, f"one of {', '.join(sorted(_SECTIONS))}")
     for name, (required, optional) in _SECTIONS.items():
         value = section.get(name)
         if value is None:
@@ -49,8 +49,7 @@ def validate(section: Any) -> list[str]:
             continue
         for key in sorted(required - set(value)):
             errors.append(f"{where}.{key}: required")
-        for key in sorted(set(value) - required - optional):
-            errors.append(f"{where}.{key}: unknown key (expected {', '.join(sorted(required | optional))})")
+        errors += unknown_key_errors(where, value, required | optional, ", ".join(sorted(required | optional)))
         for key in (
             "clientId",
             "tenantId",
