@@ -10,6 +10,7 @@ Kept light to import: ``preflight --help`` loads this module, and must not load 
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import sys
@@ -138,6 +139,27 @@ def resource_options(func: F) -> F:
     )(func)
     func = click.option("--resource-id", default=None, help="ARM id of the resource.")(func)
     return click.option("--subscription", default=None, help="Subscription id (default: AZURE_SUBSCRIPTION_ID).")(func)
+
+
+def app_options(func: F) -> F:
+    """--env-file / --deployment, handed to the command as one ``app`` (:class:`preflight.envfile.AppEnvironment`):
+    the variables the app loads (the environment, plus the file, or ./.env, as ``load_dotenv()`` adds them) and
+    the deployment it calls. A bad --env-file is bad input (exit 2) before anything runs."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, env_file: str | None, deployment: str | None, **kwargs: Any) -> Any:
+        from preflight.envfile import app_environment
+
+        app = app_environment(os.environ, env_file, Path.cwd(), deployment=deployment)
+        return func(*args, app=app, **kwargs)
+
+    wrapper = click.option(
+        "--deployment", default=None, help="Model deployment the app calls (default: AZURE_OPENAI_DEPLOYMENT)."
+    )(wrapper)
+    option = click.option(
+        "--env-file", default=None, metavar="PATH", help="The .env the app loads (default: ./.env if present)."
+    )
+    return option(wrapper)  # type: ignore[return-value]
 
 
 def scopes_option(help: str) -> Callable[[F], F]:

@@ -35,6 +35,7 @@ TOP_LEVEL_KEYS = (
     "name",
     "description",
     "target",
+    "app",
     "options",
     "tenant",
     "otherTenants",
