@@ -41,6 +41,14 @@ ENDPOINT_DOCS = ("https://learn.microsoft.com/azure/ai-services/cognitive-servic
 VERSION_DOCS = ("https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle",)
 DEPLOYMENT_DOCS = ("https://learn.microsoft.com/rest/api/aiservices/accountmanagement/deployments/list",)
 _STATUS = {"pass": Status.PASS, "warn": Status.WARN, "fail": Status.FAIL}
+# the variables whose meaning depends on the installed openai version (none set: the app is keyless)
+VERSION_SENSITIVE = (
+    "AZURE_OPENAI_API_KEY",
+    "OPENAI_API_KEY",
+    "AZURE_OPENAI_AD_TOKEN",
+    "OPENAI_API_TYPE",
+    "OPENAI_API_BASE",
+)
 
 
 def installed_openai() -> str | None:
@@ -93,8 +101,12 @@ class AppAuthMode(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        env, version = ctx.target.app_environ, installed_openai()
-        evidence = {**app_evidence(ctx), "openai_installed": version or "not installed where preflight runs"}
+        env = ctx.target.app_environ
+        evidence = app_evidence(ctx)
+        version = None
+        if any(env.get(name) for name in VERSION_SENSITIVE):  # else keyless whatever the version: no metadata scan
+            version = installed_openai()
+            evidence["openai_installed"] = version or "not installed where preflight runs"
         known = self._local_auth(ctx) if needs_local_auth(env, version) else None
         local_auth = known if isinstance(known, bool) else None
         if local_auth is not None:
@@ -247,24 +259,37 @@ class AppDeployment(Check):
     )
 
     def run(self, ctx: Context) -> Iterable[Result]:
-        from preflight.azure.arm import ACCOUNT_TYPE, resource
-
         named = app_deployment(ctx.target.app_environ, ctx.target.deployment)
         evidence = app_evidence(ctx, ("AZURE_OPENAI_DEPLOYMENT",))
         if named is None:
             yield self.skipped("the app names no deployment (--deployment, AZURE_OPENAI_DEPLOYMENT)", evidence=evidence)
             return
-        account = ctx.get(resource)  # unreadable: resource.endpoint tells it (the engine's gate rule)
-        if str(account.get("type", "")).lower() != ACCOUNT_TYPE:
+        account_id = self._account_id(ctx)
+        if account_id is None:
             yield self.skipped("the target is not an Azure AI services account: it has no model deployments")
             return
-        listed = self._listed(ctx, str(account["id"]))
+        listed = self._listed(ctx, account_id)
         if isinstance(listed, Result):
             yield listed
             return
         deployments, via = listed
         evidence["deployments"] = sorted(deployments)
-        yield _result(self, analyse_deployment(*named, deployments, str(account.get("name")), via), evidence)
+        yield _result(self, analyse_deployment(*named, deployments, account_id.rsplit("/", 1)[-1], via), evidence)
+
+    def _account_id(self, ctx: Context) -> str | None:
+        """The account's id: from the one ``resource`` read, or — for an identity that may not read the account
+        (a custom data-only role) — the ``--resource-id`` it was named by, whose deployments may still be read
+        (ARM, or the data plane with --probe). None for a target that is not an account (an ML workspace)."""
+        from preflight.azure.arm import ACCOUNT_TYPE, resource
+
+        named = ctx.target.resource_id
+        try:
+            account = ctx.get(resource)
+        except FactError as exc:
+            if exc.status == 403 and named and f"/{ACCOUNT_TYPE}/" in named.lower():
+                return named
+            raise  # unreadable and not named: resource.endpoint tells it (the engine's gate rule)
+        return str(account["id"]) if str(account.get("type", "")).lower() == ACCOUNT_TYPE else None
 
     def _listed(self, ctx: Context, account_id: str) -> tuple[dict[str, str], str] | Result:
         """The deployments and where they were read, or the ERROR saying why they could not be."""

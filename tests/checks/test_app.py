@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from helpers import rbac_scenarios as sc
 from helpers.twin_fixtures import apply_environment
 
 from preflight.cli import main
@@ -24,7 +25,7 @@ def _check(
     twin: Twin,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    scenario: str,
+    scenario: str | dict[str, Any],
     *extra: str,
     only: str = "app.*",
 ) -> tuple[int, Found, str]:
@@ -228,3 +229,38 @@ def test_a_bad_env_file_is_one_line_and_exit_2(
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1, err
     assert err.startswith(f"preflight: error: --env-file {bad!r}")
+
+
+def _data_only(deployment: str) -> dict[str, Any]:
+    """custom-data-only (a custom role with the two OpenAI data actions and no ``actions``: ARM reads are
+    refused) with the app naming ``deployment``."""
+    doc = sc.builtin("custom-data-only")
+    doc["app"] = {"environment": {"AZURE_OPENAI_DEPLOYMENT": deployment}}
+    return doc
+
+
+def test_a_data_only_identity_cannot_list_deployments_through_arm_so_it_is_undecided(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, found, _ = _check(twin_session, monkeypatch, capsys, _data_only("gpt-4o"), only="app.deployment")
+    deployment = found[("app.deployment", None)]
+    assert deployment["status"] == "error", deployment  # never a pass
+    assert "needs Microsoft.CognitiveServices/accounts/deployments/read" in deployment["summary"]
+    assert "the data plane was not asked (no --probe)" in deployment["summary"]
+    assert _fix(deployment).startswith("re-run with --probe")
+    assert code == 1
+
+
+@pytest.mark.parametrize(("name", "status"), [("gpt-4o", "pass"), ("gpt-35-turbo", "fail")])
+def test_with_probe_the_data_plane_decides_for_a_data_only_identity(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, status: str
+) -> None:
+    twin_session.clear_log()
+    _, found, _ = _check(
+        twin_session, monkeypatch, capsys, _data_only(name), "--probe", only="app.deployment,access.probe"
+    )
+    deployment = found[("app.deployment", None)]
+    assert deployment["status"] == status, deployment
+    assert "read through the data plane (GET /openai/deployments)" in deployment["summary"]
+    # one data-plane request, shared with access.probe
+    assert len([e for e in twin_session.requests() if e.path.endswith("/openai/deployments")]) == 1
