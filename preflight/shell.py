@@ -150,7 +150,11 @@ def app_options(func: F) -> F:
     def wrapper(*args: Any, env_file: str | None, deployment: str | None, **kwargs: Any) -> Any:
         from preflight.envfile import app_environment
 
-        app = app_environment(os.environ, env_file, Path.cwd(), deployment=deployment)
+        try:
+            cwd: Path | None = Path.cwd()
+        except OSError:  # the working directory was removed: there is no ./.env to read
+            cwd = None
+        app = app_environment(os.environ, env_file, cwd, deployment=deployment)
         return func(*args, app=app, **kwargs)
 
     wrapper = click.option(

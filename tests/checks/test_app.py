@@ -264,3 +264,20 @@ def test_with_probe_the_data_plane_decides_for_a_data_only_identity(
     assert "read through the data plane (GET /openai/deployments)" in deployment["summary"]
     # one data-plane request, shared with access.probe
     assert len([e for e in twin_session.requests() if e.path.endswith("/openai/deployments")]) == 1
+
+
+def test_a_key_with_an_account_the_identity_cannot_read_is_undecided_never_a_pass(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = sc.builtin("custom-data-only")  # a data-only custom role: the account's GET is refused
+    doc["app"] = {"environment": {"AZURE_OPENAI_API_KEY": KEY, "OPENAI_API_TYPE": "azure"}}
+    code, found, out = _check(twin_session, monkeypatch, capsys, doc, only="app.auth-mode")
+    local = found[("app.auth-mode", "local-auth")]
+    assert local["status"] == "error", local
+    assert "whether the account accepts keys could not be read" in local["summary"]
+    assert local["caused_by"] == "resource.endpoint"
+    # what is decided without the account still stands, and nothing passes
+    assert found[("app.auth-mode", "legacy")]["status"] == "warn"
+    assert ("app.auth-mode", None) not in found
+    assert KEY not in out
+    assert code == 1
