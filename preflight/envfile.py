@@ -133,25 +133,25 @@ def _expand(value: str, earlier: Mapping[str, str], environ: Mapping[str, str]) 
     return _EXPAND.sub(one, value)
 
 
-def read_env_file(path: str | Path) -> str:
+def read_env_file(path: str | Path, what: str = "--env-file") -> str:
     """The text of a regular file of at most :data:`ENV_FILE_MAX_BYTES`, or a ConfigError in one line (missing,
     a directory, a FIFO, too large, not UTF-8). Opened non-blocking and checked with fstat before reading, so a
     FIFO or a device is refused at once."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise ConfigError(f"--env-file {str(path)!r}: cannot read: {exc.strerror or exc}") from exc
+        raise ConfigError(f"{what} {str(path)!r}: cannot read: {exc.strerror or exc}") from exc
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise ConfigError(f"--env-file {str(path)!r}: not a regular file")
+        raise ConfigError(f"{what} {str(path)!r}: not a regular file")
     with os.fdopen(fd, "rb") as file:
         data = file.read(ENV_FILE_MAX_BYTES + 1)
     if len(data) > ENV_FILE_MAX_BYTES:
-        raise ConfigError(f"--env-file {str(path)!r}: larger than {ENV_FILE_MAX_BYTES} bytes, not a .env file")
+        raise ConfigError(f"{what} {str(path)!r}: larger than {ENV_FILE_MAX_BYTES} bytes, not a .env file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"--env-file {str(path)!r}: not UTF-8 text (byte {exc.start})") from exc
+        raise ConfigError(f"{what} {str(path)!r}: not UTF-8 text (byte {exc.start})") from exc
 
 
 def app_environment(
@@ -166,7 +166,8 @@ def app_environment(
             env_file, implicit = str(candidate), True
     if env_file is None:
         return AppEnvironment(dict(environ), deployment=deployment or None)
-    values = parse_dotenv(read_env_file(env_file), environ)
+    what = "the .env in the working directory (pass --env-file to choose another)" if implicit else "--env-file"
+    values = parse_dotenv(read_env_file(env_file, what), environ)
     merged = {**values, **environ}
     return AppEnvironment(
         merged,

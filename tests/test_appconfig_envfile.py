@@ -102,3 +102,9 @@ def test_a_bad_env_file_is_a_one_line_config_error(tmp_path: Path, kind: str) ->
         app_environment({}, str(path))
     message = str(caught.value)
     assert message.startswith(f"--env-file {str(path)!r}: ") and "\n" not in message
+
+
+def test_a_bad_implicit_dot_env_says_it_was_found_not_given(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"\xff\n")
+    with pytest.raises(ConfigError, match=r"^the \.env in the working directory \(pass --env-file to choose another\)"):
+        app_environment({}, None, tmp_path)
