@@ -81,7 +81,18 @@ class Target:
             "assignee": self.assignee,
             "workspace": self.workspace,
             "extra_scopes": list(self.extra_scopes),
+            **self._app_dict(),
         }
+
+    def _app_dict(self) -> dict[str, Any]:
+        """The app's .env file (said in the report's header, found or given) and --deployment — only when set,
+        so reports of runs without them are unchanged."""
+        shown: dict[str, Any] = {}
+        if self.app is not None and self.app.env_file:
+            shown["env_file"] = self.app.env_file + (" (found in the working directory)" if self.app.implicit else "")
+        if self.deployment:
+            shown["deployment"] = self.deployment
+        return shown
 
 
 def build_target(

@@ -281,3 +281,16 @@ def test_a_key_with_an_account_the_identity_cannot_read_is_undecided_never_a_pas
     assert ("app.auth-mode", None) not in found
     assert KEY not in out
     assert code == 1
+
+
+def test_the_reports_target_names_the_env_file_and_the_deployment(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("OPENAI_API_VERSION=2024-10-21\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    twin_session.use("healthy")
+    apply_environment(monkeypatch, twin_session.environment())
+    assert main(["check", "--only", "app.api-version", "--format", "json", "--deployment", "chat"]) == 0
+    target = json.loads(capsys.readouterr().out)["target"]
+    assert target["env_file"] == f"{tmp_path / '.env'} (found in the working directory)"
+    assert target["deployment"] == "chat"
