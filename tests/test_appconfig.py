@@ -95,6 +95,12 @@ def test_legacy_settings_under_openai_1_are_ignored() -> None:
     assert "set AZURE_OPENAI_ENDPOINT=https://contoso.openai.azure.com/" in finding.fix
 
 
+def test_a_legacy_regional_api_base_is_never_recommended_as_the_endpoint() -> None:
+    (finding,) = _auth({"OPENAI_API_BASE": "https://eastus.api.cognitive.microsoft.com/"})
+    assert "set AZURE_OPENAI_ENDPOINT to the account's custom-subdomain endpoint (see app.endpoint)" in finding.fix
+    assert "eastus" not in finding.fix
+
+
 def test_legacy_settings_without_openai_installed_say_so() -> None:
     (finding,) = _auth({"OPENAI_API_TYPE": "azure"}, version=None)
     assert finding.status == "warn" and "openai is not installed where preflight runs" in finding.message
