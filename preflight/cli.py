@@ -25,6 +25,7 @@ from preflight.shell import (
     Display,
     ResourceFlags,
     answer_format_option,
+    app_options,
     cloud_options,
     common_options,
     emit_report,
@@ -38,6 +39,7 @@ from preflight.shell import (
 )
 
 if TYPE_CHECKING:
+    from preflight.envfile import AppEnvironment
     from preflight.explain.model import Explanation
     from preflight.model import Report
     from preflight.progress import TerminalProgress
@@ -118,6 +120,7 @@ def _duration(value: str) -> float:
     help="Re-check until every result passes or DURATION (90s, 10m) is over — for CI right after provisioning.",
 )
 @expiry_days_option("Secrets and certificates expiring within this many days are WARN.")
+@app_options
 @common_options
 def check(
     fmt: str,
@@ -137,9 +140,9 @@ def check(
     wait: str | None,
     expiry_days: int,
     display: Display,
+    app: AppEnvironment,
 ) -> int:
-    """Run the checks and report. Exit 0: nothing at or above --fail-on; 1: something is; 2: bad input; 3:
-    the run could not complete."""
+    """Run the checks and report. Exit 0: nothing at or above --fail-on; 1: something is; 2: bad input; 3: not done."""
     from preflight.engine import RunOptions, split_patterns
     from preflight.run import CheckOptions, exit_code
     from preflight.target import build_target
@@ -154,6 +157,7 @@ def check(
         extra_scopes=tuple(scopes),
         interactive=interactive,
         credential_warn_days=expiry_days,
+        app=app,  # --env-file / ./.env and --deployment: what the app.* checks read
     )
     files = output_files(outputs, fmt)  # refused before the run: a bad --output must not cost a run
     options = CheckOptions(

@@ -28,6 +28,8 @@ SECRET_ENV_VARS = frozenset(
         "IDENTITY_HEADER",
         "MSI_SECRET",
         "AZURE_OPENAI_API_KEY",
+        "AZURE_OPENAI_AD_TOKEN",
+        "OPENAI_API_KEY",
         "AZURE_AI_API_KEY",
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
         "SYSTEM_ACCESSTOKEN",

@@ -64,7 +64,7 @@ def session(
         services["deadline"] = time.monotonic() + deadline
     ctx = Context(target, services=services)
     try:
-        yield Session(ctx, Redactor.from_environ(target.environ))
+        yield Session(ctx, Redactor.from_environ({**target.app_environ, **target.environ}))
         left = SETTLE_MAX if deadline is None else deadline - (time.perf_counter() - start)
         ctx.settle(min(SETTLE_MAX, left))
     finally:

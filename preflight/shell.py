@@ -224,6 +224,31 @@ def repeatable(flag: str, dest: str, metavar: str, help: str) -> Callable[[F], F
     return click.option(flag, dest, multiple=True, metavar=metavar, help=f"{help} Repeatable.")
 
 
+def app_options(func: F) -> F:
+    """--env-file / --deployment, handed to the command as one ``app`` (:class:`preflight.envfile.AppEnvironment`):
+    the variables the app loads (the environment, plus the file, or ./.env, as ``load_dotenv()`` adds them) and
+    the deployment it calls. A bad --env-file is bad input (exit 2) before anything runs."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, env_file: str | None, deployment: str | None, **kwargs: Any) -> Any:
+        from preflight.envfile import app_environment
+
+        try:
+            cwd: Path | None = Path.cwd()
+        except OSError:  # the working directory was removed: there is no ./.env to read
+            cwd = None
+        app = app_environment(os.environ, env_file, cwd, deployment=deployment)
+        return func(*args, app=app, **kwargs)
+
+    wrapper = click.option(
+        "--deployment", default=None, help="Model deployment the app calls (default: AZURE_OPENAI_DEPLOYMENT)."
+    )(wrapper)
+    option = click.option(
+        "--env-file", default=None, metavar="PATH", help="The .env the app loads (default: ./.env if present)."
+    )
+    return option(wrapper)  # type: ignore[return-value]
+
+
 def scopes_option(help: str) -> Callable[[F], F]:
     """A repeatable --scope SCOPE (into ``scopes``): ``check`` tests tokens for them, ``audit`` reads below them."""
     return repeatable("--scope", "scopes", "SCOPE", help)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from preflight.envfile import AppEnvironment
 from preflight.errors import ConfigError, TargetError
 from preflight.guid import GUID as GUID  # the one GUID pattern (its users import it from here)
 
@@ -58,6 +59,14 @@ class Target:
     interactive: bool = False  # --interactive: credentials may prompt (browser / device code)
     credential_warn_days: int = 30  # --expiry-days: secrets/certificates expiring sooner are WARN
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    deployment: str | None = None  # --deployment: the model deployment the app names (app.deployment)
+    # what the app loads: the environment plus --env-file / ./.env (None: the process environment alone)
+    app: AppEnvironment | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def app_environ(self) -> Mapping[str, str]:
+        """The variables the app sees (the app.* checks read these, never ``os.environ``)."""
+        return self.app.variables if self.app is not None else self.environ
 
     def to_dict(self) -> dict[str, Any]:
         """The non-secret description reports show (``environ`` is deliberately left out)."""
@@ -72,7 +81,18 @@ class Target:
             "assignee": self.assignee,
             "workspace": self.workspace,
             "extra_scopes": list(self.extra_scopes),
+            **self._app_dict(),
         }
+
+    def _app_dict(self) -> dict[str, Any]:
+        """The app's .env file (said in the report's header, found or given) and --deployment — only when set,
+        so reports of runs without them are unchanged."""
+        shown: dict[str, Any] = {}
+        if self.app is not None and self.app.env_file:
+            shown["env_file"] = self.app.env_file + (" (found in the working directory)" if self.app.implicit else "")
+        if self.deployment:
+            shown["deployment"] = self.deployment
+        return shown
 
 
 def build_target(
@@ -90,6 +110,7 @@ def build_target(
     extra_scopes: tuple[str, ...] = (),
     interactive: bool = False,
     credential_warn_days: int = 30,
+    app: AppEnvironment | None = None,
 ) -> Target:
     """Combine flags with their environment fallbacks and validate each; raises ConfigError / TargetError."""
     # validated in this order, so of several mistakes the same one is reported first
@@ -97,7 +118,7 @@ def build_target(
     tenant = _tenant(tenant or environ.get("AZURE_TENANT_ID") or None)
     subscription = _guid_or_none(subscription or environ.get("AZURE_SUBSCRIPTION_ID") or None, "subscription")
     resource_id, subscription = _resource_id(resource_id or environ.get("PREFLIGHT_RESOURCE_ID") or None, subscription)
-    endpoint = _endpoint(environ, endpoint)
+    endpoint = _endpoint(app.variables if app is not None else environ, endpoint)
     workspace = _workspace(workspace, named=bool(resource_id or endpoint))
     return Target(
         cloud=cloud,
@@ -113,6 +134,8 @@ def build_target(
         interactive=interactive,
         credential_warn_days=credential_warn_days,
         environ=dict(environ),
+        deployment=app.deployment if app is not None else None,
+        app=app,
     )
 
 

@@ -70,6 +70,7 @@ FACTS: Mapping[str, FactSpec] = {
     "arm:resource-client": FactSpec(ARM),
     "arm:subscription-client": FactSpec(ARM),
     "arm:rest": FactSpec(ARM),
+    "deployments": FactSpec(ARM, "app.deployment"),
     # the data plane
     "dataplane-probe": FactSpec(None, "access.probe"),
     # Microsoft Graph

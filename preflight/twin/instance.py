@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
+from preflight.appconfig import APP_VARS
 from preflight.envconfig import IDENTITY_ENV_VARS
 from preflight.twin import azcli, entra, signin, tls, tokens
 from preflight.twin.log import LogEntry
@@ -26,6 +27,7 @@ from preflight.twin.server import TwinServer
 INHERITED_IDENTITY_VARIABLES = (
     # every variable azure-identity (or the platform feeding it) reads: the product's own list
     *IDENTITY_ENV_VARS,
+    *APP_VARS,  # the app's own settings (keys, legacy openai<1.0 variables): a scenario's `app` sets them
     # and what else points the product at Azure: subscription, target, cloud, CLI profile, CA bundles, proxies
     "AZURE_SUBSCRIPTION_ID",
     "AZURE_OPENAI_ENDPOINT",
@@ -262,7 +264,14 @@ class Twin:
             "endpoint": "AZURE_OPENAI_ENDPOINT",
             "profile": "PREFLIGHT_PROFILE",
         }
-        return {var: str(target[key]) for key, var in mapping.items() if target.get(key)}
+        env = {var: str(target[key]) for key, var in mapping.items() if target.get(key)}
+        # the app's own variables (AZURE_OPENAI_API_KEY, OPENAI_API_TYPE …): what the app.* checks read; null unsets
+        for name, value in ((self.scenario.get("app") or {}).get("environment") or {}).items():
+            if value is None:
+                env.pop(str(name), None)
+            else:
+                env[str(name)] = str(value)
+        return env
 
     def _sign_in_environment(self, scenario: Mapping[str, Any]) -> dict[str, str]:
         env: dict[str, str] = {}

@@ -36,6 +36,7 @@ TOP_LEVEL_TYPES: dict[str, type | None] = {
     "name": str,
     "description": str,
     "target": dict,
+    "app": dict,
     "options": dict,
     "tenant": dict,
     "otherTenants": list,

@@ -30,7 +30,7 @@ def test_every_status_report() -> None:
 
 
 def test_a_real_report_whose_counts_all_differ(scenario_reports: ScenarioReports) -> None:  # noqa: F811
-    report = scenario_reports.get("deny-assignment")  # (one whose non-zero counts all differ)
+    report = scenario_reports.get("no-custom-subdomain")  # (one whose non-zero counts all differ)
     nonzero = [n for n in report.counts().values() if n]
     assert len(nonzero) >= 3 and len(set(nonzero)) == len(nonzero), report.counts()
     _check_cards(report)
