@@ -210,6 +210,65 @@ class _UnitGuard:
 _GUARD = _UnitGuard()
 
 
+class NetworkTargetViolation(RuntimeError):
+    """Something in the test process looked up or connected to a host that is not loopback."""
+
+
+class _LoopbackGuard:
+    """An audit hook (PEP 578) armed for every test, on every thread: the only network target this project may
+    ever have is loopback (the twin; a closed port). A name lookup (``socket.getaddrinfo``) or a connection to
+    anything else — a real Azure host, the link-local managed-identity address 169.254.169.254, a DNS name a
+    scenario put in the run's endpoint — is refused before a packet leaves, and recorded so the test fails even
+    if the product turned the error into an ERROR result. Processes the tests start are not covered: they get the
+    twin's environment, which points every endpoint at loopback."""
+
+    LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "ip6-localhost"})
+
+    def __init__(self) -> None:
+        self.test: str | None = None
+        self.seen: list[str] = []
+        sys.addaudithook(self._hook)
+
+    @classmethod
+    def is_loopback(cls, host: object) -> bool:
+        if host is None or host == "":
+            return True  # a server socket's wildcard bind / getaddrinfo(None, port): no remote peer
+        if isinstance(host, bytes):
+            host = host.decode("ascii", "replace")
+        if not isinstance(host, str):
+            return False
+        name = host.strip("[]").lower().rstrip(".")
+        return name in cls.LOOPBACK_NAMES or name.startswith("127.") or name.endswith(".localhost")
+
+    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if event == "socket.getaddrinfo":
+            host = args[0]
+        elif event == "socket.connect":
+            address = args[1]
+            if not isinstance(address, tuple):
+                return  # a Unix socket path
+            host = address[0]
+        else:
+            return
+        if self.is_loopback(host):
+            return
+        what = f"{event}({host!r})"
+        self.seen.append(f"{self.test or 'outside a test'}: {what}")
+        raise NetworkTargetViolation(f"{what}: only loopback may be a network target (tests/conftest.py)")
+
+
+_NETWORK = _LoopbackGuard()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    _NETWORK.test = item.nodeid
+    try:
+        return (yield)
+    finally:
+        _NETWORK.test = None
+
+
 # Armed for a unit test's setup and call, not its teardown: the teardown of the last test of a module or session
 # also finalises the fixtures of earlier (twin) tests, which may stop servers and processes.
 @pytest.hookimpl(wrapper=True)
@@ -228,6 +287,11 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Fail a ``unit`` test whose guard saw a process or a connection, even if the test swallowed the error."""
     report = yield
+    mine = [seen for seen in _NETWORK.seen if seen.startswith(f"{item.nodeid}: ")]
+    if call.when == "call" and mine:
+        report.outcome = "failed"
+        report.longrepr = f"a non-loopback network target was looked up or contacted: {'; '.join(mine)}"
+        return report
     if call.when == "call" and report.passed and item.get_closest_marker("unit") and _GUARD.seen:
         report.outcome = "failed"
         report.longrepr = (
