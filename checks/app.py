@@ -172,21 +172,30 @@ class AppEndpoint(Check):
         url, source = found
         form = classify_endpoint(url)
         evidence["form"] = form.kind
-        account = self._account(ctx, url) if form.kind in ("regional", "custom-subdomain", "other") else None
+        try:
+            account = self._account(ctx, url) if form.kind in ("regional", "custom-subdomain", "other") else None
+        except FactError as exc:
+            if form.kind != "other":
+                account = None  # resource.endpoint tells why; a recognised form alone decides here
+            else:  # an unrecognised host: only the account's own endpoints could tell — undecided, not a verdict
+                yield self.result(
+                    Status.ERROR,
+                    f"could not compare {source}={url} with the account's endpoints: the account could not be read "
+                    "(see resource.endpoint)",
+                    evidence={**evidence, "error": str(exc)},
+                )
+                return
         yield _result(self, analyse_endpoint(url, source, account), evidence)
 
     def _account(self, ctx: Context, url: str) -> AccountEndpoint | None:
-        """What the account says about ``url`` — when it can be read; the verdict on a recognised form never
-        depends on it (a regional endpoint is refused whatever the account)."""
+        """What the account says about ``url``; None without a resource target. Raises the fact's error when the
+        account cannot be read: a recognised form decides without it, an unrecognised host cannot."""
         from preflight.azure.arm import ACCOUNT_TYPE, account_endpoints, endpoint_key, resource
         from preflight.target import has_target
 
         if not has_target(ctx.target):
             return None
-        try:
-            account = ctx.get(resource)
-        except FactError:
-            return None  # resource.endpoint tells why; the form alone decides here
+        account = ctx.get(resource)
         if str(account.get("type", "")).lower() != ACCOUNT_TYPE:
             return None
         endpoints = account_endpoints(account)
