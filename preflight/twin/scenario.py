@@ -34,6 +34,7 @@ from preflight.twin import roles
 TOP_LEVEL_KEYS = (
     "name",
     "description",
+    "demo",
     "target",
     "options",
     "tenant",
