@@ -58,7 +58,8 @@ def test_no_credentials(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> 
     assert chain.status is Status.FAIL and _evidence(chain, "selected") is None
     assert "az login --tenant " + TENANT in _fix(chain) and "AZURE_CLIENT_SECRET" in _fix(chain)
     tenants = one(report, "signin.tenants")
-    assert tenants.status is Status.PASS and tenants.summary.startswith("no developer tool is signed in")
+    # nothing signed in: no tenant to compare — SKIP (does not apply), never a PASS (issue 19; was PASS)
+    assert tenants.status is Status.SKIP and tenants.summary.startswith("no developer tool is signed in")
     assert {r.status for r in results(report, "tokens.scope")} == {Status.SKIP}
 
 
@@ -83,7 +84,8 @@ def test_sp_missing(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None
 def test_mfa_required(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     report = run_scenario(twin_session, monkeypatch, "mfa-required", only=SIGNIN)
     assert one(report, "signin.chain").status is Status.PASS  # ARM works: the chain is fine
-    cognitive = one(report, "tokens.scope", "https://cognitiveservices.azure.com/.default")
+    cognitive = one(report, "tokens.scope", "Azure AI Services")  # named by its service (issue 19)
+    assert _evidence(cognitive, "scope") == "https://cognitiveservices.azure.com/.default"
     assert cognitive.status is Status.FAIL
     assert _evidence(cognitive, "aadsts") == "mfa_required" and _evidence(cognitive, "ca_policy") == "mfa"
     fix = _fix(cognitive)
@@ -116,8 +118,8 @@ def test_wrong_tenant(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> No
     )
     # ARM refused the Fabrikam token for the subscription, naming the subscription's tenant: that is read.
     assert _evidence(tenants, "target_tenant") == TENANT
-    for scope in ("https://management.azure.com/.default", "https://cognitiveservices.azure.com/.default"):
-        result = one(report, "tokens.scope", scope)
+    for service in ("Azure Resource Manager", "Azure AI Services"):
+        result = one(report, "tokens.scope", service)
         assert result.status is Status.FAIL and _evidence(result, "finding") == "tenant-mismatch"
         assert _evidence(result, "expected_tenant_source").startswith("subscription ")
 
