@@ -149,7 +149,7 @@ class SigninChain(Check):
             )
         probe, info = hidden[0]
         info = format_fix(info, tenant=tenant, scope=ctx.get(cloud).arm_scope)
-        hint = conditional_access_hint(info.ca_policy, tenant=tenant, scope=ctx.get(cloud).arm_scope)
+        hint = conditional_access_hint(info.ca_policy, tenant=tenant, scope=ctx.get(cloud).arm_scope, action=False)
         return self.failed(
             f"no credential is available: {probe.name} is signed in but Entra refused its token "
             f"(AADSTS{info.code}: {info.title}), which DefaultAzureCredential treats as unavailable",
@@ -206,6 +206,7 @@ class SigninChain(Check):
             scope=ctx.get(cloud).arm_scope,
             suberror=details.get("suberror"),
             claims=bool(details.get("claims")),
+            action=info is None,  # the AADSTS fix already says what to do about its policy
         )
         if hint:
             fix = fix.rstrip(". ") + f". {hint}"

@@ -111,6 +111,7 @@ class TokensScope(Check):
             scope=scope,
             suberror=details.get("suberror"),
             claims=bool(details.get("claims")),
+            action=info is None,  # the AADSTS fix already says what to do about its policy
         )
         label = _label(ctx, scope)
         summary = f"no token for {label or scope}"

@@ -43,17 +43,28 @@ AUTOMATION = "for automation use a service principal or managed identity, which 
 
 
 def conditional_access_hint(
-    ca_policy: str | None, *, tenant: str | None, scope: str | None, suberror: str | None = None, claims: bool = False
+    ca_policy: str | None,
+    *,
+    tenant: str | None,
+    scope: str | None,
+    suberror: str | None = None,
+    claims: bool = False,
+    action: bool = True,
 ) -> str | None:
     """A plain sentence naming the Conditional Access policy family behind a refusal and what to do — or
     None when the refusal is not Conditional Access. A claims challenge (``suberror`` / ``claims`` in the
     token error, ``insufficient_claims`` on a 401) is named too: it means only an interactive sign-in that
-    satisfies those claims can succeed."""
+    satisfies those claims can succeed. ``action=False`` names the family only: the caller's AADSTS fix already
+    says what to do, and one result must not say it twice (issue 19)."""
     parts: list[str] = []
     if ca_policy in CA_ADVICE:
-        family, action = CA_ADVICE[ca_policy]
-        action = action.format(tenant=tenant or "<tenant>", scope=scope or "<scope>")
-        parts.append(f"Conditional Access ({family} policy): {action}; {AUTOMATION}")
+        family, advice = CA_ADVICE[ca_policy]
+        advice = advice.format(tenant=tenant or "<tenant>", scope=scope or "<scope>")
+        parts.append(
+            f"Conditional Access ({family} policy): {advice}; {AUTOMATION}"
+            if action
+            else f"Conditional Access ({family} policy) is the cause"
+        )
     if claims or suberror:
         what = f"suberror {suberror}" if suberror else "a claims challenge"
         parts.append(
