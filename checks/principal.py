@@ -516,6 +516,14 @@ def _fic_command(app_id: str | None, issuer: str | None, subject: str | None) ->
 # ------------------------------------------------------------------------------------------- first-party
 
 
+# Provisioning Microsoft's own app (by its well-known appId) is what Entra does on a service's first use; it
+# gives no principal any access (https://learn.microsoft.com/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in)
+_FIRST_PARTY_FIX = (
+    "an admin creates Microsoft's service principal once for the tenant (by its appId); it lets the tenant use the "
+    "service and grants no one access by itself"
+)
+
+
 class PrincipalFirstParty(Check):
     """A tenant that never used a service lacks its first-party service principal: tokens for it fail with
     AADSTS500011 and Azure ML cannot act on the workspace's resources. For a token audience, Entra's answer is
@@ -567,6 +575,7 @@ class PrincipalFirstParty(Check):
                     f"'{app.name}' ({app.app_id}) has no service principal in this tenant: tokens "
                     f"for {scope} fail with AADSTS500011",
                     subject=app.app_id,
+                    remediation=_FIRST_PARTY_FIX,
                     commands=[f"az ad sp create --id {app.app_id}"],
                 )
             # no token at all: the sign-in / token check reports why; the audience's SP is not in question
@@ -591,7 +600,7 @@ class PrincipalFirstParty(Check):
             return self.warned(
                 f"'{app.name}' ({app.app_id}) has no service principal in this tenant",
                 subject=app.app_id,
-                remediation="an admin creates it once for the tenant",
+                remediation=_FIRST_PARTY_FIX,
                 commands=[f"az ad sp create --id {app.app_id}"],
             )
         if part.denied:

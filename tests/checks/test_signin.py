@@ -4,6 +4,7 @@ the chain's surprising-but-working WARNs, --interactive, and the developer-tool 
 from __future__ import annotations
 
 import json
+import os
 import webbrowser
 from typing import Any, ClassVar
 
@@ -444,3 +445,28 @@ def test_workload_identity_error_body_is_classified_with_its_suberror(
     assert chain.status is Status.FAIL and "WorkloadIdentityCredential" in chain.summary
     assert _evidence(chain, "aadsts") == "mfa_required" and _evidence(chain, "suberror") == "basic_action"
     assert "Conditional Access (MFA policy)" in _fix(chain) and "suberror basic_action" in _fix(chain)
+
+
+def test_tenants_with_no_target_tenant_is_skipped_not_passed(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signed in, but the run names no subscription or tenant: nothing to compare the sign-in with — SKIP, never
+    PASS (issue 19: undecided is not a pass; was PASS "signed in to a tenant (the target's tenant is unknown)")."""
+    from helpers.twin_fixtures import apply_environment
+
+    from preflight.engine import RunOptions
+    from preflight.run import CheckOptions, run
+    from preflight.target import build_target
+
+    twin_session.use("healthy")
+    apply_environment(monkeypatch, twin_session.environment())
+    for name in ("AZURE_SUBSCRIPTION_ID", "AZURE_TENANT_ID", "PREFLIGHT_RESOURCE_ID", "AZURE_OPENAI_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    report = run(
+        CheckOptions(
+            build_target(dict(os.environ)), only=["signin.tenants"], engine=RunOptions(timeout=30, deadline=60)
+        )
+    )
+    tenants = one(report, "signin.tenants")
+    assert tenants.status is Status.SKIP, tenants
+    assert "Azure CLI as alice@contoso.onmicrosoft.com" in tenants.summary and "unknown" in tenants.summary
