@@ -517,7 +517,7 @@ def _fic_command(app_id: str | None, issuer: str | None, subject: str | None) ->
 
 
 # Provisioning Microsoft's own app (by its well-known appId) is what Entra does on a service's first use; it
-# gives no principal any access (https://learn.microsoft.com/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in)
+# gives no principal any access (the check's docs link: verify-first-party-apps-sign-in).
 _FIRST_PARTY_FIX = (
     "an admin creates Microsoft's service principal once for the tenant (by its appId); it lets the tenant use the "
     "service and grants no one access by itself"
