@@ -182,7 +182,22 @@ class TokensScope(Check):
         message = worst.message
         if worst.code == "tenant-mismatch":
             message = message.rstrip(".") + f" (the resource's tenant comes from {tenant_source})."
-        return builder(message, subject=label or scope, evidence=evidence, remediation=worst.fix)
+        text, commands = _finding_fix(worst.code, worst.fix, expected_tenant, scope)
+        return builder(message, subject=label or scope, evidence=evidence, remediation=text, commands=commands)
+
+
+def _finding_fix(code: str, fix: str | None, tenant: str | None, scope: str) -> tuple[str | None, list[str]]:
+    """The two claim findings whose fix is a sign-in, as a sentence plus the exact command to paste (the pure
+    analysis words them as prose); any other finding's fix as it is."""
+    from preflight.chain import login_command
+
+    if code == "tenant-mismatch" and tenant:
+        return "sign in to the resource's tenant (a guest account must name it)", [login_command(tenant)]
+    if code == "mfa-absent" and tenant:
+        return "sign in interactively and complete MFA for this service", [
+            f"az login --tenant {tenant} --scope {scope}"
+        ]
+    return fix, []
 
 
 def _label(ctx: Context, scope: str) -> str | None:

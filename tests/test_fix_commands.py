@@ -125,7 +125,7 @@ EXPECTED: dict[str, set[str]] = {
     # the same cause, not a wrong resource id
     "wrong-tenant": {
         f"{check}: az login --tenant {TENANT}"
-        for check in ("signin.chain", "signin.identity", "signin.tenants", "resource.endpoint")
+        for check in ("signin.chain", "signin.identity", "signin.tenants", "tokens.scope", "resource.endpoint")
     },
 }
 
