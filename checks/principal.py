@@ -215,8 +215,9 @@ def _missing_sp(ctx: Context, app_id: str, registered_here: bool | None) -> tupl
         "or AZURE_TENANT_ID names the wrong tenant"
     ) + (advice.suffix() if advice else "")
     fix = (
-        "use the tenant the app is registered in (AZURE_TENANT_ID), or have an admin of this tenant provision "
-        "the multi-tenant app (its signInAudience must allow other tenants)"
+        "use the tenant the app is registered in (AZURE_TENANT_ID); only if it is a multi-tenant app you trust, "
+        "an admin of this tenant provisions it (`az ad sp create`, its signInAudience must allow other "
+        "tenants) — that lets another tenant's app sign in here, a trust decision rather than a fix to paste"
     )
     return summary, fix, commands
 
@@ -417,8 +418,7 @@ class PrincipalCredentials(Check):
                 "fails with AADSTS70021",
                 subject=FEDERATED,
                 evidence=evidence,
-                remediation="add a federated credential for exactly this issuer and subject "
-                "(case-sensitive), or fix the workload's service account / branch",
+                remediation=_fic_remedy(who.app_id, assertion.subject, wanted),
                 commands=[_fic_command(who.app_id, assertion.issuer, assertion.subject)],
             )
         matched = found.matched.name if found.matched else ""
@@ -476,26 +476,52 @@ class PrincipalCredentials(Check):
             f"{found.reason} — a federated sign-in from this job fails with AADSTS70021",
             subject=FEDERATED,
             evidence=evidence,
-            remediation="add a federated credential for this subject (exact, case-sensitive)",
+            remediation=_fic_remedy(who.app_id, expected.subject, wanted),
             commands=[_fic_command(who.app_id, expected.issuer or "<issuer>", expected.subject)],
         )
 
 
-def _fic_command(app_id: str | None, issuer: str | None, subject: str | None) -> str:
-    import json
+def _fic_remedy(app_id: str | None, subject: str | None, trusted: list[Any]) -> str:
+    """Adding a federated credential widens who can sign in as the app — a security decision, not a copy-paste
+    (issue 19): say so, name the exact (narrowest) subject, and offer the other fix, running from a trusted one."""
+    others = ", ".join(map(str, trusted))
+    instead = f"; otherwise run the job where the app already trusts it ({others})" if others else ""
+    return (
+        f"if {subject} is meant to sign in as app {app_id}, add a federated credential for exactly this issuer "
+        "and subject (case-sensitive, no wildcards). This widens trust: every run that presents this subject "
+        "(for a branch: anyone who can push to it) gets the app's access — check it is the intended branch or "
+        f"environment (a GitHub environment with protection rules is narrower than a branch){instead}"
+    )
 
+
+def _fic_command(app_id: str | None, issuer: str | None, subject: str | None) -> str:
+    """``az ad app federated-credential create`` for exactly one issuer and subject; the JSON shell-quoted, the
+    record named after the subject (a name is unique per app, at most 120 of [A-Za-z0-9_-])."""
+    import json
+    import re
+    import shlex
+
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", str(subject or "subject")).strip("-")[-120:] or "subject"
     params = json.dumps(
         {
-            "name": "preflight-suggested",
+            "name": name,
             "issuer": issuer,
             "subject": subject,
             "audiences": ["api://AzureADTokenExchange"],
         }
     )
-    return f"az ad app federated-credential create --id {app_id} --parameters '{params}'"
+    return f"az ad app federated-credential create --id {app_id} --parameters {shlex.quote(params)}"
 
 
 # ------------------------------------------------------------------------------------------- first-party
+
+
+# Provisioning Microsoft's own app (by its well-known appId) is what Entra does on a service's first use; it
+# gives no principal any access (the check's docs link: verify-first-party-apps-sign-in).
+_FIRST_PARTY_FIX = (
+    "an admin creates Microsoft's service principal once for the tenant (by its appId); it lets the tenant use the "
+    "service and grants no one access by itself"
+)
 
 
 class PrincipalFirstParty(Check):
@@ -549,6 +575,7 @@ class PrincipalFirstParty(Check):
                     f"'{app.name}' ({app.app_id}) has no service principal in this tenant: tokens "
                     f"for {scope} fail with AADSTS500011",
                     subject=app.app_id,
+                    remediation=_FIRST_PARTY_FIX,
                     commands=[f"az ad sp create --id {app.app_id}"],
                 )
             # no token at all: the sign-in / token check reports why; the audience's SP is not in question
@@ -573,7 +600,7 @@ class PrincipalFirstParty(Check):
             return self.warned(
                 f"'{app.name}' ({app.app_id}) has no service principal in this tenant",
                 subject=app.app_id,
-                remediation="an admin creates it once for the tenant",
+                remediation=_FIRST_PARTY_FIX,
                 commands=[f"az ad sp create --id {app.app_id}"],
             )
         if part.denied:

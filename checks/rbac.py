@@ -270,7 +270,8 @@ class RbacDataAction(Check):
             summary,
             subject=requirement.action,
             evidence=evidence,
-            remediation=f"assign the least-privilege role {wanted.role_name} at the {noun}",
+            remediation=f"assign the least-privilege role {wanted.role_name} at the {noun} (this grants the "
+            f"principal that role's actions on this {noun} only: the narrowest role and scope that allow it)",
             commands=[_assign_command(access.principal, access.principal_type, wanted.role_id, access.scope)],
         ), unreadable
 

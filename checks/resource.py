@@ -72,15 +72,29 @@ class ResourceEndpoint(Check):
         named = ctx.target.resource_id or ctx.target.workspace
         if exc.status == 403 and named:
             return self._unreadable(named, exc)
-        remediation = (
-            "ask for at least Reader on the account (or Cognitive Services OpenAI User, which includes read)"
-            if exc.status == 403
-            else "check the resource id / endpoint"
-            if not ctx.target.workspace
-            else f"check the workspace id {ctx.target.workspace}: subscription_id, resource_group and workspace_name "
-            "in .azureml/config.json, or --workspace"
+        if exc.status == 403:
+            return self.failed(
+                exc.message,
+                evidence={"status": exc.status, "code": exc.code},
+                remediation="ask for at least Reader on the account (or Cognitive Services OpenAI User, which "
+                "includes read)",
+            )
+        from preflight.azure.facts import target_tenant
+        from preflight.remedies import arm_read_fix
+
+        fix = arm_read_fix(exc.status, exc.code, exc.message, target_tenant(ctx)[0])
+        text = fix.text
+        if ctx.target.workspace and not fix.commands:  # not an authentication problem: the config names it wrong
+            text = (
+                f"check the workspace id {ctx.target.workspace}: subscription_id, resource_group and workspace_name "
+                "in .azureml/config.json, or --workspace"
+            )
+        return self.failed(
+            exc.message,
+            evidence={"status": exc.status, "code": exc.code},
+            remediation=text,
+            commands=list(fix.commands),
         )
-        return self.failed(exc.message, evidence={"status": exc.status, "code": exc.code}, remediation=remediation)
 
     def _account(self, ctx: Context, account: dict[str, Any]) -> Iterable[Result]:
         """An Azure AI services account: its endpoint (custom subdomain), local auth and network rules."""
@@ -121,10 +135,11 @@ class ResourceEndpoint(Check):
                 evidence=evidence,
                 docs=(NETWORK_DOCS,),
                 remediation="this is a network rule, not RBAC: call from an allowed network or "
-                "private endpoint, or add your IP",
+                "private endpoint, or add your IP — set MY_PUBLIC_IP to this machine's public IPv4 address (one "
+                "address, not a range: the rule opens the account to everything behind it, e.g. a shared NAT)",
                 commands=[
                     f"az cognitiveservices account network-rule add --name {name} "
-                    f"--resource-group {group} --ip-address <your public IP>"
+                    f'--resource-group {group} --ip-address "$MY_PUBLIC_IP"'
                 ],
             )
 

@@ -149,7 +149,7 @@ class SigninChain(Check):
             )
         probe, info = hidden[0]
         info = format_fix(info, tenant=tenant, scope=ctx.get(cloud).arm_scope)
-        hint = conditional_access_hint(info.ca_policy, tenant=tenant, scope=ctx.get(cloud).arm_scope)
+        hint = conditional_access_hint(info.ca_policy, tenant=tenant, scope=ctx.get(cloud).arm_scope, action=False)
         return self.failed(
             f"no credential is available: {probe.name} is signed in but Entra refused its token "
             f"(AADSTS{info.code}: {info.title}), which DefaultAzureCredential treats as unavailable",
@@ -206,6 +206,7 @@ class SigninChain(Check):
             scope=ctx.get(cloud).arm_scope,
             suberror=details.get("suberror"),
             claims=bool(details.get("claims")),
+            action=info is None,  # the AADSTS fix already says what to do about its policy
         )
         if hint:
             fix = fix.rstrip(". ") + f". {hint}"
@@ -429,6 +430,7 @@ class SigninTenants(Check):
         if mismatched:
             yield self._other_tenant(mismatched, wanted, source, evidence)
             return
+        # Nothing to compare is not a pass (issue 19): no tool signed in, or no target tenant, is SKIP.
         if not signed_in:
             failing = [row["tool"] for row in rows if row["state"] == "error"]
             what = (
@@ -436,11 +438,19 @@ class SigninTenants(Check):
                 if failing
                 else "no developer tool is signed in"
             )
-            yield self.passed(f"{what}; signin.chain says what DefaultAzureCredential can use", evidence=evidence)
+            yield self.skipped(
+                f"{what}, so there is no tenant to compare; signin.chain says what DefaultAzureCredential can use",
+                evidence=evidence,
+            )
             return
-        where = f"the target's tenant {wanted}" if wanted else "a tenant (the target's tenant is unknown)"
         listing = ", ".join(f"{t.tool} as {t.account or '?'}" for t in signed_in)
-        yield self.passed(f"{listing} — signed in to {where}", evidence=evidence)
+        if not wanted:
+            yield self.skipped(
+                f"{listing}; the target's tenant is unknown, so whether it is the right one cannot be told",
+                evidence=evidence,
+            )
+            return
+        yield self.passed(f"{listing} — signed in to the target's tenant {wanted}", evidence=evidence)
 
     def _other_tenant(
         self, mismatched: list[ToolSignin], wanted: str | None, source: str, evidence: dict[str, Any]

@@ -111,8 +111,10 @@ class TokensScope(Check):
             scope=scope,
             suberror=details.get("suberror"),
             claims=bool(details.get("claims")),
+            action=info is None,  # the AADSTS fix already says what to do about its policy
         )
-        summary = f"no token for {scope}"
+        label = _label(ctx, scope)
+        summary = f"no token for {label or scope}"
         if info is not None:
             summary += f": AADSTS{info.code} {info.title} ({info.category})"
         fix = info.fix if info else "see the error for the cause"
@@ -120,8 +122,9 @@ class TokensScope(Check):
             fix = fix.rstrip(". ") + f". {hint}"
         return self.failed(
             summary,
-            subject=scope,
+            subject=label or scope,
             evidence={
+                "scope": scope,
                 "error": error.message,
                 "aadsts": info.category if info else None,
                 "ca_policy": info.ca_policy if info else None,
@@ -140,8 +143,11 @@ class TokensScope(Check):
 
         expected_tenant, tenant_source = tenant
         claims = found.claims
-        # The "target app" is the data plane: an ARM token without MFA says nothing about its policies.
-        data_plane = scope != ctx.get(cloud).arm_scope
+        # The "target app" is the data plane: an ARM or Graph token without MFA says nothing about its policies
+        # (and the fix would then name the wrong scope).
+        the_cloud = ctx.get(cloud)
+        data_plane = scope not in (the_cloud.arm_scope, the_cloud.graph_scope)
+        label = _label(ctx, scope)
         expected = ExpectedClaims(
             audiences=(scope.removesuffix("/.default"),),
             tenant_id=expected_tenant,
@@ -150,6 +156,7 @@ class TokensScope(Check):
         )
         findings = analyse_claims(claims, expected)
         evidence: dict[str, Any] = {
+            "scope": scope,
             "claims": safe_claims(claims),
             "requested_because": why,
             "expected_tenant": expected_tenant,
@@ -162,8 +169,9 @@ class TokensScope(Check):
             who = describe_principal(claims)
             minutes = max(0, int((found.expires_on - time.time()) // 60))
             return self.passed(
-                f"token for {claims.get('aud')} as {who.display or who.object_id}, valid for {minutes} more minutes",
-                subject=scope,
+                f"token for {label or claims.get('aud')} as {who.display or who.object_id}, valid for {minutes} "
+                "more minutes",
+                subject=label or scope,
                 evidence=evidence,
             )
         builder = self.failed if worst.level == "fail" else self.warned
@@ -174,7 +182,31 @@ class TokensScope(Check):
         message = worst.message
         if worst.code == "tenant-mismatch":
             message = message.rstrip(".") + f" (the resource's tenant comes from {tenant_source})."
-        return builder(message, subject=scope, evidence=evidence, remediation=worst.fix)
+        text, commands = _finding_fix(worst.code, worst.fix, expected_tenant, scope)
+        return builder(message, subject=label or scope, evidence=evidence, remediation=text, commands=commands)
+
+
+def _finding_fix(code: str, fix: str | None, tenant: str | None, scope: str) -> tuple[str | None, list[str]]:
+    """The two claim findings whose fix is a sign-in, as a sentence plus the exact command to paste (the pure
+    analysis words them as prose); any other finding's fix as it is."""
+    from preflight.chain import login_command
+
+    if code == "tenant-mismatch" and tenant:
+        return "sign in to the resource's tenant (a guest account must name it)", [login_command(tenant)]
+    if code == "mfa-absent" and tenant:
+        return "sign in interactively and complete MFA for this service", [
+            f"az login --tenant {tenant} --scope {scope}"
+        ]
+    return fix, []
+
+
+def _label(ctx: Context, scope: str) -> str | None:
+    """The service a scope belongs to in this cloud ("Microsoft Graph"), which the row is named by: a custom
+    cloud's loopback or private URL is no name a reader recognises; the scope itself stays in the evidence."""
+    from preflight.azure.facts import cloud
+    from preflight.scopes import service_label
+
+    return service_label(ctx.get(cloud), scope)
 
 
 def _claims_challenge(ctx: Context) -> str | None:

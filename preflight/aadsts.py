@@ -458,8 +458,10 @@ _TABLE: dict[int, _Entry] = {
         _C.CONSENT_REQUIRED,
         "Consent required",
         "The user or administrator has not consented to the application using this resource.",
-        "Grant consent: az ad app permission admin-consent --id {app_id} (or sign in interactively and "
-        "accept the consent prompt).",
+        "Grant consent (admin consent grants the app every permission it requests, for the whole tenant — a "
+        "trust decision: review them first with az ad app permission list --id {app_id}): "
+        "az ad app permission admin-consent --id {app_id} (or sign in interactively and accept the consent "
+        "prompt for yourself only).",
         None,
     ),
     65004: _Entry(
@@ -753,8 +755,9 @@ _READINGS: tuple[_Reading, ...] = (
             "The app is a confidential client and the request carried neither a client secret nor a client "
             "assertion — typically a device-code or username/password sign-in with an app registration "
             "that does not allow public client flows.",
-            "Send the app's credential (AZURE_CLIENT_SECRET or a certificate), or allow public client "
-            "flows: az ad app update --id {app_id} --set isFallbackPublicClient=true",
+            "Send the app's credential (AZURE_CLIENT_SECRET or a certificate); only for an app meant to sign "
+            "users in from devices, allow public client flows (then no app credential is needed to sign in "
+            "through it): az ad app update --id {app_id} --set isFallbackPublicClient=true",
         ),
     ),
     # "AADSTS700025: Client is public so neither 'client_assertion' nor 'client_secret' should be presented."

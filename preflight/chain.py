@@ -156,6 +156,10 @@ def link_fix(key: str, environ: Mapping[str, str], tenant: str | None) -> str | 
             return f"set {' and '.join(missing)} (WorkloadIdentityCredential needs them all)"
     elif key == "cli":
         return login_command(tenant)
+    elif tenant and key == "developer_cli":  # as for the CLI: a guest account must name the tenant
+        return f"azd auth login --tenant-id {tenant}"
+    elif tenant and key == "powershell":
+        return f"Connect-AzAccount -Tenant {tenant}"
     return LINK_FIXES.get(key)
 
 

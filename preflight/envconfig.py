@@ -275,15 +275,18 @@ def _check_workload(
         )
 
 
+# preflight.chain.managed_identity_source (azure-identity's precedence, kept in one place) → the hosting flavour
+# shown; workload identity is no managed-identity endpoint set by the environment, so it reads as IMDS here.
+_FLAVOURS = {"app_service": "App Service", "service_fabric": "Service Fabric", "azure_arc": "Azure Arc"}
+
+
 def _managed_identity_flavour(env: Mapping[str, str]) -> str:
-    if env.get("IDENTITY_ENDPOINT"):
-        if env.get("IDENTITY_HEADER"):
-            return "Service Fabric" if env.get("IDENTITY_SERVER_THUMBPRINT") else "App Service"
-        if env.get("IMDS_ENDPOINT"):
-            return "Azure Arc"
-    elif env.get("MSI_ENDPOINT"):
+    from preflight.chain import managed_identity_source
+
+    source = managed_identity_source(env)
+    if source == "msi":
         return "Azure ML" if env.get("MSI_SECRET") else "Cloud Shell"
-    return "IMDS"
+    return _FLAVOURS.get(source, "IMDS")
 
 
 def _check_token_credentials(env: Mapping[str, str], findings: list[Finding]) -> str | None:

@@ -7,6 +7,7 @@ does not know is when it is a service principal's object id (:func:`client_id_ad
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,17 +43,28 @@ AUTOMATION = "for automation use a service principal or managed identity, which 
 
 
 def conditional_access_hint(
-    ca_policy: str | None, *, tenant: str | None, scope: str | None, suberror: str | None = None, claims: bool = False
+    ca_policy: str | None,
+    *,
+    tenant: str | None,
+    scope: str | None,
+    suberror: str | None = None,
+    claims: bool = False,
+    action: bool = True,
 ) -> str | None:
     """A plain sentence naming the Conditional Access policy family behind a refusal and what to do — or
     None when the refusal is not Conditional Access. A claims challenge (``suberror`` / ``claims`` in the
     token error, ``insufficient_claims`` on a 401) is named too: it means only an interactive sign-in that
-    satisfies those claims can succeed."""
+    satisfies those claims can succeed. ``action=False`` names the family only: the caller's AADSTS fix already
+    says what to do, and one result must not say it twice (issue 19)."""
     parts: list[str] = []
     if ca_policy in CA_ADVICE:
-        family, action = CA_ADVICE[ca_policy]
-        action = action.format(tenant=tenant or "<tenant>", scope=scope or "<scope>")
-        parts.append(f"Conditional Access ({family} policy): {action}; {AUTOMATION}")
+        family, advice = CA_ADVICE[ca_policy]
+        advice = advice.format(tenant=tenant or "<tenant>", scope=scope or "<scope>")
+        parts.append(
+            f"Conditional Access ({family} policy): {advice}; {AUTOMATION}"
+            if action
+            else f"Conditional Access ({family} policy) is the cause"
+        )
     if claims or suberror:
         what = f"suberror {suberror}" if suberror else "a claims challenge"
         parts.append(
@@ -142,3 +154,47 @@ def client_id_advice(
     if found is None or not found.get("appId"):
         return ClientIdAdvice(client_id)
     return ClientIdAdvice(client_id, str(found["appId"]), str(found.get("displayName") or "") or None)
+
+
+# ------------------------------------------------------------------------------------------ ARM refusals
+# ARM's 401 codes (https://learn.microsoft.com/azure/azure-resource-manager/troubleshooting/common-deployment-errors
+# and the "wrong issuer" body ARM returns): a token from another tenant than the subscription's is not a wrong
+# resource id — the fix is a sign-in to that tenant.
+_ISSUER_TENANT = re.compile(r"must match the tenant '[^']*/([0-9a-fA-F-]{36})/?'")
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A remediation sentence and the exact commands (each one argv-safe, to paste as is)."""
+
+    text: str
+    commands: tuple[str, ...] = ()
+
+
+def arm_read_fix(status: int | None, code: str | None, message: str, tenant: str | None) -> Fix:
+    """What to do when Azure Resource Manager refused to read the target resource, by ARM's error code. Pure.
+
+    ``tenant`` is the target's tenant when known; for InvalidAuthenticationTokenTenant ARM's own message names
+    the subscription's tenant, which is used when ``tenant`` is not known."""
+    lowered = (code or "").lower()
+    if lowered == "invalidauthenticationtokentenant":
+        match = _ISSUER_TENANT.search(message)
+        wanted = tenant or (match.group(1) if match else None)
+        where = f"tenant {wanted}" if wanted else "the subscription's tenant"
+        return Fix(
+            "the token comes from another tenant than the one owning the subscription: sign in to "
+            f"{where} (a guest account must name it); a service principal needs AZURE_TENANT_ID set to it",
+            (f"az login --tenant {wanted}" if wanted else "az login",),
+        )
+    if lowered in ("expiredauthenticationtoken", "invalidauthenticationtoken", "invalidauthenticationtokenaudience"):
+        return Fix(
+            "Azure Resource Manager refused the token itself (expired, or not issued for it): sign in again",
+            (f"az login --tenant {tenant}" if tenant else "az login",),
+        )
+    if lowered == "subscriptionnotfound":
+        return Fix(
+            "the subscription is not visible to this identity (wrong subscription id, or a sign-in to another "
+            "tenant): list the subscriptions it can see",
+            ("az account list --output table",),
+        )
+    return Fix("check the resource id / endpoint")

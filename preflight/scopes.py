@@ -105,3 +105,26 @@ def wanted_scopes(
     for scope in extra:
         add(scope, "--scope")
     return tuple(found.values())
+
+
+# Audience key → the service's name, as Azure names it. A token row is labelled by the service the cloud (its
+# metadata document, for a custom cloud such as Azure Stack or the twin) says the audience belongs to, so a
+# custom cloud's Graph at https://host:port/ still reads "Microsoft Graph" (issue 19 item 4).
+SERVICE_NAMES = {
+    "arm": "Azure Resource Manager",
+    "graph": "Microsoft Graph",
+    "cognitive": "Azure AI Services",
+    "ml": "Azure Machine Learning",
+    "ai": "Azure AI Foundry",
+}
+
+
+def service_label(the_cloud: Cloud, scope: str) -> str | None:
+    """The name of the service ``scope`` is a token scope of in this cloud, or ``None`` for any other (pure)."""
+    from preflight.claims import normalize_audience
+
+    wanted = normalize_audience(scope)
+    for key, name in SERVICE_NAMES.items():
+        if normalize_audience(cloud_audience(the_cloud, key)) == wanted:
+            return name
+    return None

@@ -218,11 +218,30 @@ def demo(scenario: str, fmt: str, check_args: Sequence[str]) -> int:
     def run(instance: Any) -> int:
         name = instance.scenario.get("name", scenario)
         click.echo(f"azure-preflight demo — scenario '{name}': {instance.scenario.get('description', '')}", err=True)
-        click.echo(f"(a loopback Azure twin on {instance.base_url}; nothing leaves this machine)\n", err=True)
+        click.echo(f"(a loopback Azure twin on {instance.base_url}; nothing leaves this machine)", err=True)
+        args = demo_check_args(instance.scenario, check_args)
+        if len(args) > len(check_args):
+            click.echo(
+                "(with --probe: this scenario's refusal is one only the data plane gives, so the demo asks it — "
+                "one read-only GET of the deployment list)",
+                err=True,
+            )
+        click.echo("", err=True)
         env = instance.process_environment()
         if not os.environ.get("NO_COLOR") and sys.stdout.isatty():
             env.pop("NO_COLOR", None)
         # -P: never put the working directory on sys.path (a source checkout would shadow the install).
-        return _run_command([sys.executable, "-P", "-m", "preflight", "check", "--format", fmt, *check_args], env)
+        return _run_command([sys.executable, "-P", "-m", "preflight", "check", "--format", fmt, *args], env)
 
     return _with_twin(scenario, run)
+
+
+def demo_check_args(scenario: Any, check_args: Sequence[str]) -> list[str]:
+    """``check_args`` plus what the scenario's ``demo`` section asks for: ``--probe`` when its story is a refusal
+    only the data plane gives (a network rule, an assignment not yet propagated) — without it the demo would
+    exit 0 on exactly the failure the scenario shows (issue 19 item 4)."""
+    args = list(check_args)
+    demo_options = scenario.get("demo") or {}
+    if demo_options.get("probe") and "--probe" not in args:
+        args.append("--probe")
+    return args

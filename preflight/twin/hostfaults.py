@@ -170,8 +170,9 @@ def host_fault(
         mi = (doc.get("signIn") or {}).get("managedIdentity") or {}
         if mi.get("style") == "imds":
             env["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = base
-        else:
+        else:  # with its header: the twin sets none when the scenario has no managed identity
             env["IDENTITY_ENDPOINT"] = base + APP_SERVICE_PATH
+            env["IDENTITY_HEADER"] = twin.server.identity_header
     elif service == "arm":
         metadata["resourceManager"] = base + "/"
     elif service == "graph":

@@ -5,12 +5,20 @@ serve/exec`` and ``preflight demo``. Everything a process needs to talk to the t
 :meth:`Twin.environment`: the CA bundle, the authority, the cloud metadata URL, managed identity pointed at the
 twin (never at the link-local IMDS address), an ``az`` on ``PATH``, an isolated ``AZURE_CONFIG_DIR``, and the
 scenario's sign-in variables and target.
+
+Only what the scenario describes is set (issue 19 item 4): a scenario without a managed identity gets no
+``IDENTITY_ENDPOINT`` / ``IDENTITY_HEADER`` — a developer machine or CI runner has none, and ``env.config`` would
+otherwise report a managed identity that is not there. Managed identity must still never reach
+169.254.169.254, so it is pointed (``AZURE_POD_IDENTITY_AUTHORITY_HOST``, the IMDS base azure-identity honours) at
+a loopback port the twin holds bound but never listens on: every connection is refused at once, as IMDS is
+absent off Azure.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -80,6 +88,7 @@ class Twin:
         self.ca_file = Path()
         self.shim_dir = Path()
         self._cert_cache: dict[tuple[str, ...], Any] = {}
+        self._refusing: socket.socket | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> Self:
@@ -102,6 +111,7 @@ class Twin:
             self._server.reset(self._bind(scenario))
             self.shim_dir = self._workdir / "bin"
             azcli.write_shim(self.shim_dir, self.base_url, self.ca_file)
+            self._refusing = _refusing_socket()
             self._server.start()
         except BaseException:
             self.stop()
@@ -113,6 +123,9 @@ class Twin:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._refusing is not None:
+            self._refusing.close()
+            self._refusing = None
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
@@ -245,15 +258,32 @@ class Twin:
         env.update(self.environment(sign_in=sign_in))
         return env
 
+    @property
+    def refusing_url(self) -> str:
+        """``http://127.0.0.1:PORT`` of a port the twin holds bound and never listens on: a connection there is
+        refused at once. Where managed identity points when the scenario has none (never at 169.254.169.254)."""
+        if self._refusing is None:
+            raise RuntimeError("the twin is not running (call start() or use it as a context manager)")
+        return f"http://127.0.0.1:{self._refusing.getsockname()[1]}"
+
     def _managed_identity_environment(self) -> dict[str, str]:
+        """The managed identity variables the scenario's host would set: App Service's ``IDENTITY_ENDPOINT`` +
+        ``IDENTITY_HEADER`` (plus the platform variables it names in ``hostEnvironment``, e.g.
+        ``WEBSITE_SITE_NAME``), or IMDS (an Azure VM sets no variable; the twin stands in through
+        ``AZURE_POD_IDENTITY_AUTHORITY_HOST``). No managed identity: IMDS pointed at the refusing port."""
         mi = signin.section(self.scenario, "managedIdentity")
-        if mi is not None and mi.get("style") == "imds":
-            return {"AZURE_POD_IDENTITY_AUTHORITY_HOST": self.base_url}
-        # App Service style by default: with no identity assigned the twin answers the real "no identity"
-        # 400 at once, where an IMDS-style miss would be retried for seconds.
+        if mi is None:
+            return {"AZURE_POD_IDENTITY_AUTHORITY_HOST": self.refusing_url}
+        host = {str(k): str(v) for k, v in (mi.get("hostEnvironment") or {}).items()}
+        if mi.get("style") == "imds":
+            return {**host, "AZURE_POD_IDENTITY_AUTHORITY_HOST": self.base_url}
         from preflight.twin.managed_identity import APP_SERVICE_PATH
 
-        return {"IDENTITY_ENDPOINT": self.base_url + APP_SERVICE_PATH, "IDENTITY_HEADER": self.server.identity_header}
+        return {
+            **host,
+            "IDENTITY_ENDPOINT": self.base_url + APP_SERVICE_PATH,
+            "IDENTITY_HEADER": self.server.identity_header,
+        }
 
     def _target_environment(self) -> dict[str, str]:
         target = self.scenario.get("target") or {}
@@ -318,3 +348,15 @@ class Twin:
             stray.parent.mkdir(exist_ok=True)
             tls.generate_client_certificate(stray, "unregistered")
         return str(stray)
+
+
+def _refusing_socket() -> socket.socket:
+    """A TCP socket bound to a free loopback port and never put in listening state: connecting to it is refused
+    (RST) at once, and no other process can take the port while the twin holds it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+    except OSError:
+        sock.close()
+        raise
+    return sock

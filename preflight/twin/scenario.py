@@ -38,6 +38,7 @@ TOP_LEVEL_TYPES: dict[str, type | None] = {
     "target": dict,
     "app": dict,
     "options": dict,
+    "demo": dict,
     "tenant": dict,
     "otherTenants": list,
     "subscriptions": list,

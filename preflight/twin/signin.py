@@ -8,7 +8,8 @@ Shape (each key optional, ``null`` = not set up)::
 
     {"environment": {"clientId", "tenantId", "clientSecret"} | {"clientId", "tenantId", "certificate": true},
      "workloadIdentity": {"clientId", "tenantId", "issuer", "subject", "audience"?},
-     "managedIdentity": {"clientId", "principalId", "style": "appService" | "imds"},
+     "managedIdentity": {"clientId", "principalId", "style": "appService" | "imds",
+                         "hostEnvironment"?: {"WEBSITE_SITE_NAME": "…"}},
      "azureCli": {"loggedIn": bool, "user": "<UPN or object id>" | "servicePrincipal": "<appId>",
                   "tenantId", "subscriptionId", "refreshTokenExpired": bool}}
 """
@@ -27,7 +28,7 @@ _SECTIONS: dict[str, tuple[set[str], set[str]]] = {
     # section: (required keys, optional keys)
     "environment": ({"clientId", "tenantId"}, {"clientSecret", "certificate", "sendCertificateChain"}),
     "workloadIdentity": ({"clientId", "tenantId", "issuer", "subject"}, {"audience"}),
-    "managedIdentity": ({"style"}, {"clientId", "principalId"}),
+    "managedIdentity": ({"style"}, {"clientId", "principalId", "hostEnvironment"}),
     "azureCli": ({"loggedIn"}, {"user", "servicePrincipal", "tenantId", "subscriptionId", "refreshTokenExpired"}),
 }
 
@@ -73,6 +74,10 @@ def validate(section: Any) -> list[str]:
     mi = section.get("managedIdentity")
     if isinstance(mi, Mapping) and "style" in mi and mi["style"] not in MI_STYLES:
         errors.append(f"signIn.managedIdentity.style: {mi['style']!r} is not one of {', '.join(MI_STYLES)}")
+    host = mi.get("hostEnvironment") if isinstance(mi, Mapping) else None
+    if host is not None and not (isinstance(host, Mapping) and all(isinstance(v, str) for v in host.values())):
+        # the platform variables the host sets (App Service: WEBSITE_SITE_NAME …), exported as they are
+        errors.append("signIn.managedIdentity.hostEnvironment: must map variable names to strings")
     cli = section.get("azureCli")
     if isinstance(cli, Mapping) and cli.get("loggedIn") and ("user" in cli) == ("servicePrincipal" in cli):
         errors.append("signIn.azureCli: a logged-in CLI needs exactly one of user or servicePrincipal")

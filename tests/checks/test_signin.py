@@ -4,6 +4,7 @@ the chain's surprising-but-working WARNs, --interactive, and the developer-tool 
 from __future__ import annotations
 
 import json
+import os
 import webbrowser
 from typing import Any, ClassVar
 
@@ -58,7 +59,8 @@ def test_no_credentials(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> 
     assert chain.status is Status.FAIL and _evidence(chain, "selected") is None
     assert "az login --tenant " + TENANT in _fix(chain) and "AZURE_CLIENT_SECRET" in _fix(chain)
     tenants = one(report, "signin.tenants")
-    assert tenants.status is Status.PASS and tenants.summary.startswith("no developer tool is signed in")
+    # nothing signed in: no tenant to compare — SKIP (does not apply), never a PASS (issue 19; was PASS)
+    assert tenants.status is Status.SKIP and tenants.summary.startswith("no developer tool is signed in")
     assert {r.status for r in results(report, "tokens.scope")} == {Status.SKIP}
 
 
@@ -83,12 +85,13 @@ def test_sp_missing(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None
 def test_mfa_required(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
     report = run_scenario(twin_session, monkeypatch, "mfa-required", only=SIGNIN)
     assert one(report, "signin.chain").status is Status.PASS  # ARM works: the chain is fine
-    cognitive = one(report, "tokens.scope", "https://cognitiveservices.azure.com/.default")
+    cognitive = one(report, "tokens.scope", "Azure AI Services")  # named by its service (issue 19)
+    assert _evidence(cognitive, "scope") == "https://cognitiveservices.azure.com/.default"
     assert cognitive.status is Status.FAIL
     assert _evidence(cognitive, "aadsts") == "mfa_required" and _evidence(cognitive, "ca_policy") == "mfa"
     fix = _fix(cognitive)
     assert "Conditional Access (MFA policy)" in fix
-    assert f"az login --tenant {TENANT} --scope https://cognitiveservices.azure.com/.default" in fix
+    assert fix.count(f"az login --tenant {TENANT} --scope https://cognitiveservices.azure.com/.default") == 1
     assert "service principal or managed identity" in fix
 
 
@@ -99,7 +102,8 @@ def test_ca_blocked(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None
     assert _evidence(chain, "aadsts") == "conditional_access_blocked"
     assert _evidence(chain, "ca_policy") == "block"
     assert "Conditional Access (location / block policy)" in _fix(chain)
-    assert "ask the tenant admin" in _fix(chain)
+    # the AADSTS fix says it once; the Conditional Access family is named without repeating it (issue 19)
+    assert _fix(chain).lower().count("ask the tenant admin") == 1
     rows = {row["tool"]: row for row in _evidence(one(report, "signin.tenants"), "tools")}
     assert rows["Azure CLI"]["aadsts"] == "conditional_access_blocked"
 
@@ -116,8 +120,8 @@ def test_wrong_tenant(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> No
     )
     # ARM refused the Fabrikam token for the subscription, naming the subscription's tenant: that is read.
     assert _evidence(tenants, "target_tenant") == TENANT
-    for scope in ("https://management.azure.com/.default", "https://cognitiveservices.azure.com/.default"):
-        result = one(report, "tokens.scope", scope)
+    for service in ("Azure Resource Manager", "Azure AI Services"):
+        result = one(report, "tokens.scope", service)
         assert result.status is Status.FAIL and _evidence(result, "finding") == "tenant-mismatch"
         assert _evidence(result, "expected_tenant_source").startswith("subscription ")
 
@@ -441,3 +445,28 @@ def test_workload_identity_error_body_is_classified_with_its_suberror(
     assert chain.status is Status.FAIL and "WorkloadIdentityCredential" in chain.summary
     assert _evidence(chain, "aadsts") == "mfa_required" and _evidence(chain, "suberror") == "basic_action"
     assert "Conditional Access (MFA policy)" in _fix(chain) and "suberror basic_action" in _fix(chain)
+
+
+def test_tenants_with_no_target_tenant_is_skipped_not_passed(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signed in, but the run names no subscription or tenant: nothing to compare the sign-in with — SKIP, never
+    PASS (issue 19: undecided is not a pass; was PASS "signed in to a tenant (the target's tenant is unknown)")."""
+    from helpers.twin_fixtures import apply_environment
+
+    from preflight.engine import RunOptions
+    from preflight.run import CheckOptions, run
+    from preflight.target import build_target
+
+    twin_session.use("healthy")
+    apply_environment(monkeypatch, twin_session.environment())
+    for name in ("AZURE_SUBSCRIPTION_ID", "AZURE_TENANT_ID", "PREFLIGHT_RESOURCE_ID", "AZURE_OPENAI_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    report = run(
+        CheckOptions(
+            build_target(dict(os.environ)), only=["signin.tenants"], engine=RunOptions(timeout=30, deadline=60)
+        )
+    )
+    tenants = one(report, "signin.tenants")
+    assert tenants.status is Status.SKIP, tenants
+    assert "Azure CLI as alice@contoso.onmicrosoft.com" in tenants.summary and "unknown" in tenants.summary

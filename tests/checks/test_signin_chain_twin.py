@@ -172,7 +172,9 @@ def test_imds_style_managed_identity_at_the_twin_signs_in(twin_session: Twin, mo
             "set AZURE_CLIENT_ID and AZURE_TENANT_ID (WorkloadIdentityCredential needs them all)",
         ),
         ("cli", {}, "az login --tenant t1"),
-        ("developer_cli", {}, "azd auth login"),
+        # the target's tenant, as for the CLI (issue 19; was a bare `azd auth login`)
+        ("developer_cli", {}, "azd auth login --tenant-id t1"),
+        ("powershell", {}, "Connect-AzAccount -Tenant t1"),
         ("shared_token_cache", {}, None),
     ],
 )

@@ -47,7 +47,8 @@ def _run(
 
 
 def _by_scope(report: Report) -> dict[str | None, Result]:
-    return {r.subject: r for r in report.results if r.check_id == "tokens.scope"}
+    # keyed by the scope requested (evidence); the subject names the service (issue 19)
+    return {_evidence(r, "scope"): r for r in report.results if r.check_id == "tokens.scope"}
 
 
 # ---------------------------------------------------------------------------------------------- pure

@@ -72,7 +72,11 @@ def test_a_token_for_another_audience_fails(twin_session: Twin, monkeypatch: pyt
     report = run(
         CheckOptions(build_target(dict(os.environ)), only=["tokens.*"], engine=RunOptions(timeout=30, deadline=60))
     )
-    found = {r.subject: r for r in report.results if r.check_id == "tokens.scope"}
+    found = {
+        _evidence(r, "scope"): r
+        for r in report.results
+        if r.check_id == "tokens.scope" and r.subject != "claims-challenge"
+    }
     cognitive = found[COGNITIVE]
     assert cognitive.status is Status.FAIL, cognitive
     assert _evidence(cognitive, "finding") == "audience-mismatch"
@@ -88,7 +92,11 @@ def test_each_scope_result_carries_the_claims_that_matter(twin_session: Twin, mo
     report = run(
         CheckOptions(build_target(dict(os.environ)), only=["tokens.*"], engine=RunOptions(timeout=30, deadline=60))
     )
-    found = {r.subject: r for r in report.results if r.check_id == "tokens.scope"}
+    found = {
+        _evidence(r, "scope"): r
+        for r in report.results
+        if r.check_id == "tokens.scope" and r.subject != "claims-challenge"
+    }
     claims = _evidence(found[COGNITIVE], "claims")
     assert {"aud", "tid", "oid", "idtyp", "amr", "scp", "exp"} <= set(claims)
     assert claims["idtyp"] == "user" and claims["oid"] == "a11ce000-0000-4000-8000-00000000a11c"

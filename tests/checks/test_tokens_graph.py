@@ -28,13 +28,14 @@ def test_graph_row_when_a_graph_check_runs(twin_session: Twin, monkeypatch: pyte
     )
     [row] = _graph_rows(report)
     assert row.status is Status.PASS, row
-    # the twin is a custom cloud: its Graph audience is its own, as the metadata document says
-    assert row.subject == f"{twin_session.base_url.rstrip('/')}/.default"
+    # the twin is a custom cloud: its Graph audience is its own, as the metadata document says — and the row is
+    # named by the service that audience belongs to, not by the loopback URL (issue 19 item 4)
+    scope = {e.name: e.value for e in row.evidence}["scope"]
+    assert scope == f"{twin_session.base_url.rstrip('/')}/.default"
+    assert row.subject == "Microsoft Graph" and "127.0.0.1" not in row.summary
     assert one(report, "principal.exists").status is Status.PASS
     token_requests = [
-        e
-        for e in twin_session.requests()
-        if e.path.endswith("/oauth2/v2.0/token") and e.extra.get("scope") == row.subject
+        e for e in twin_session.requests() if e.path.endswith("/oauth2/v2.0/token") and e.extra.get("scope") == scope
     ]
     assert len(token_requests) == 1  # the row's token is the one the Graph reads used
 

@@ -34,6 +34,14 @@ def results(report: Report, check_id: str) -> list[Result]:
 
 
 def one(report: Report, check_id: str, subject: str | None = None) -> Result:
-    found = [r for r in results(report, check_id) if r.subject == subject]
+    """The one result of ``check_id`` with ``subject``. A tokens.scope row is named by its service ("Microsoft
+    Graph", issue 19) and may also be found by the scope it requested (its ``scope`` evidence)."""
+    found = [r for r in results(report, check_id) if r.subject == subject or (subject and subject == _scope_of(r))]
     assert len(found) == 1, f"expected one {check_id} result (subject {subject}), got {found}"
     return found[0]
+
+
+def _scope_of(result: Result) -> object:
+    if result.check_id != "tokens.scope" or result.subject is None:
+        return None
+    return next((e.value for e in result.evidence if e.name == "scope"), None)

@@ -101,20 +101,45 @@ def test_imds_answer_shape_and_metadata_header(core_twin: Twin, monkeypatch: pyt
 
 
 def test_imds_no_identity_is_unavailable(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    _use(core_twin, monkeypatch, signIn={"managedIdentity": None})
-    # no identity: the twin still serves App Service style, answering the real "no identity" error at once
-    monkeypatch.delenv("IDENTITY_ENDPOINT")
-    monkeypatch.delenv("IDENTITY_HEADER")
+    env = _use(core_twin, monkeypatch, signIn={"managedIdentity": None})
+    # no identity: the twin's IMDS route still answers the real "no identity" error when asked directly
+    assert "IDENTITY_ENDPOINT" not in env and "IDENTITY_HEADER" not in env
     monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", core_twin.base_url)
     with pytest.raises(CredentialUnavailableError, match="Identity not found"):
         ManagedIdentityCredential().get_token(ARM)
 
 
-def test_no_identity_app_service_is_unavailable(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_identity_sets_no_managed_identity_variables(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scenario without a managed identity gets none of its variables (a laptop or CI runner has none, and
+    env.config would report one), and managed identity is pointed at a loopback port the twin holds closed:
+    refused at once, never the link-local IMDS address (issue 19 item 4). Was: App Service variables always."""
+    import dataclasses
+    import socket
+    from urllib.parse import urlsplit
+
+    from preflight.azure.chain import probe_link
+    from preflight.chain import Outcome
+    from preflight.clouds import AZURE_PUBLIC
+
     env = _use(core_twin, monkeypatch, signIn={"managedIdentity": None})
-    assert env["IDENTITY_ENDPOINT"].startswith(core_twin.base_url)  # still the twin, never IMDS
-    with pytest.raises(CredentialUnavailableError, match="Unable to load the proper Managed Identity"):
-        ManagedIdentityCredential().get_token(ARM)
+    assert not {"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT"} & set(env)
+    refusing = urlsplit(env["AZURE_POD_IDENTITY_AUTHORITY_HOST"])
+    assert refusing.hostname == "127.0.0.1" and refusing.port not in (None, core_twin.port)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((refusing.hostname, refusing.port), timeout=2).close()
+    twin_cloud = dataclasses.replace(AZURE_PUBLIC, authority_host=core_twin.base_url + "/")
+    probe = probe_link(twin_cloud, "managed_identity", ARM)  # as the product probes the link
+    assert probe.outcome is Outcome.UNAVAILABLE and probe.duration < 5, probe
+    assert not any(e.service == "managed_identity" for e in core_twin.requests())
+
+
+def test_app_service_host_environment_is_exported(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``hostEnvironment`` names the platform variables the scenario's host sets (App Service: WEBSITE_SITE_NAME),
+    so a managed identity on App Service is recognised as one, not as a developer machine's stray endpoint."""
+    mi = {**IMDS, "style": "appService", "hostEnvironment": {"WEBSITE_SITE_NAME": "contoso-chat"}}
+    env = _use(core_twin, monkeypatch, signIn={"managedIdentity": mi})
+    assert env["WEBSITE_SITE_NAME"] == "contoso-chat" and env["IDENTITY_ENDPOINT"].startswith(core_twin.base_url)
+    assert "AZURE_POD_IDENTITY_AUTHORITY_HOST" not in env
 
 
 def test_unknown_resource(core_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
