@@ -243,7 +243,38 @@ def resource_cases(
                 check=lambda data: _superset("id", visible, "rows")((data or {}).get("data")),
             )
         )
+        cases += _graph_kql_cases(scenario, who)
     return cases
+
+
+def _graph_kql_cases(scenario: Mapping[str, Any], who: Identity) -> list[Case]:
+    """KQL beyond the product's fixed queries (extend, summarize … by, join), as a person types it."""
+    read = "Microsoft.Authorization/roleAssignments/read"
+    scopes = {
+        str(a["properties"]["scope"]).lower()
+        for a in expect.assignments(scenario, who, groups=False)
+        if expect.holds(scenario, who, read, str(a["properties"]["scope"]))
+    }
+    assignments = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments'"
+    return [
+        Case(
+            "graph query (summarize by scope)",
+            ["graph", "query", "-q",
+             f"{assignments} | where properties.principalId =~ '{who.object_id}' "
+             "| extend scope = tolower(tostring(properties.scope)) | summarize n = count() by scope"],
+            "ok",
+            check=lambda data: _superset("scope", scopes, "scopes")((data or {}).get("data")),
+        ),
+        Case(
+            "graph query (join)",
+            ["graph", "query", "-q",
+             f"{assignments} | extend scope = tolower(tostring(properties.scope)) "
+             "| join kind=inner (resources | project scope = tolower(id), resource = name) on scope "
+             "| project id, resource"],
+            "ok",
+            check=lambda data: [] if isinstance((data or {}).get("data"), list) else ["no data[]"],
+        ),
+    ]  # fmt: skip
 
 
 def _group_and_name(resource_id: str) -> list[str]:
@@ -327,7 +358,8 @@ def directory_cases(scenario: Mapping[str, Any], who: Identity) -> list[Case]:
 
 
 def all_cases(scenario: Mapping[str, Any], who: Identity, base_url: str, sub: str | None) -> list[Case]:
-    target = str((scenario.get("target") or {}).get("resourceId") or "") or None
+    # with no subscription visible (az records a tenant-level account) az itself stops at SubscriptionNotFound
+    target = (str((scenario.get("target") or {}).get("resourceId") or "") or None) if sub else None
     return [
         *account_cases(scenario, who, base_url, sub),
         *role_cases(scenario, who, sub, target),

@@ -96,3 +96,13 @@ def graph_permissions(scenario: Mapping[str, Any], who: Identity) -> set[str]:
     """App roles (application permissions) granted to a service principal in Microsoft Graph."""
     granted = ((scenario.get("directory") or {}).get("permissions") or {}).get(who.object_id) or []
     return {str(p) for p in granted}
+
+
+def sees_subscription(scenario: Mapping[str, Any], who: Identity, subscription: str) -> bool:
+    """ARM lists a subscription to a caller holding any role on it, below it or above it (management group)."""
+    sub_scope = f"/subscriptions/{subscription}".lower()
+    for assignment in assignments(scenario, who):
+        scope = _lower(assignment["properties"].get("scope"))
+        if scope.startswith(sub_scope) or scope.startswith("/providers/microsoft.management/") or scope == "/":
+            return True
+    return False

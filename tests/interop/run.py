@@ -31,7 +31,7 @@ from preflight.twin import Twin
 from preflight.twin.scenario import list_scenarios
 
 # Sign-ins real Entra refuses for these scenarios (the twin's scenario says why); anything else must sign in.
-LOGIN_REFUSED = {"sp-missing": "AADSTS700016", "sp-expired-secret": "AADSTS7000222"}
+LOGIN_REFUSED = {"sp-missing": "AADSTS700016", "sp-expired-secret": "AADSTS7000222", "sp-object-id": "AADSTS700016"}
 
 
 def identities(scenario: Mapping[str, Any]) -> list[tuple[expect.Identity, dict[str, str]]]:
@@ -91,7 +91,7 @@ def run_scenario(twin: Twin, name: str, az: Path, work: Path, extension_dir: Pat
             login = session.login_service_principal(who.name, how["secret"], who.tenant_id)
         else:
             login = session.login_user(twin.refresh_token(how["user"]), who.tenant_id)
-        refused = LOGIN_REFUSED.get(name)
+        refused = LOGIN_REFUSED.get(name) if "secret" in how else None
         login_case = _cases.Case("login", login.argv, "error" if refused else "ok", refused or "")
         if faulty:
             login_case.outcome = "observe"
@@ -99,6 +99,8 @@ def run_scenario(twin: Twin, name: str, az: Path, work: Path, extension_dir: Pat
         if login.exit_code != 0:
             continue
         sub = str((scenario.get("target") or {}).get("subscriptionId") or "") or None
+        if sub and not expect.sees_subscription(scenario, who, sub):
+            sub = None  # az login records a tenant-level account: no subscription commands to run
         for case in _cases.all_cases(scenario, who, twin.base_url, sub):
             if faulty and case.outcome != "observe":
                 case.outcome, case.why = "observe", "the scenario injects faults, token errors or deny assignments"
@@ -168,12 +170,18 @@ def main(argv: list[str] | None = None) -> int:
         probe = AzSession(az, twin.base_url, twin.ca_file, work, work / "dns.log", extension_dir)
         version = az_version(az, probe.environment())
         for name in names:
-            print(f"interop: {name}", flush=True)
             rows += run_scenario(twin, name, az, work, extension_dir)
-        refused = refused_names(work / "dns.log")
+            done = [r for r in rows if r["scenario"] == name]
+            diverged = sum(1 for r in done if r["verdict"] == "diverge")
+            print(f"interop: {name}: {len(done)} commands, {diverged} diverge", flush=True)
+            meta = {
+                "az_version": version,
+                "scenarios": names,
+                "refused_names": refused_names(work / "dns.log"),
+                "twin_errors": twin.errors(),
+            }
+            passed, diverged, observed = write_report(Path(args.report), meta, rows)  # after each: a partial run
         errors = twin.errors()
-    meta = {"az_version": version, "scenarios": names, "refused_names": refused, "twin_errors": errors}
-    passed, diverged, observed = write_report(Path(args.report), meta, rows)
     print(f"interop: az {version.get('azure-cli', '?')}: {passed} pass, {diverged} diverge, {observed} observed")
     print(f"interop: report in {Path(args.report).resolve()}/report.md")
     return 1 if diverged or errors else 0
