@@ -105,7 +105,25 @@ def run_scenario(twin: Twin, name: str, az: Path, work: Path, extension_dir: Pat
             if faulty and case.outcome != "observe":
                 case.outcome, case.why = "observe", "the scenario injects faults, token errors or deny assignments"
             rows.append(_row(name, who, case, session.run(*case.argv)))
+        if not faulty:
+            rows.append(_cache_row(twin, session, name, who))
     return rows
+
+
+def _cache_row(twin: Twin, session: AzSession, name: str, who: expect.Identity) -> dict[str, Any]:
+    """MSAL serves a second ``get-access-token`` from az's cache when the token answer's ``scope`` holds the
+    requested ``.default`` (real Entra's answer); a twin answer without it makes az redeem on every command."""
+    session.run("account", "get-access-token", "--query", "tokenType")
+    before = len(twin.requests())
+    result = session.run("account", "get-access-token", "--query", "tokenType")
+    redeemed = [e for e in twin.requests()[before:] if e.method == "POST" and "/oauth2/" in e.path]
+    case = _cases.Case(
+        "token cache (second get-access-token)",
+        result.argv,
+        "ok",
+        check=lambda _: [f"{len(redeemed)} token request(s), want 0 (served from MSAL's cache)"] if redeemed else [],
+    )
+    return _row(name, who, case, result)
 
 
 def _row(scenario: str, who: expect.Identity, case: _cases.Case, result: Any) -> dict[str, Any]:
