@@ -81,6 +81,20 @@ def _superset(key: str, want: set[str], what: str) -> Check:
     return check
 
 
+# A few of the properties Graph v1.0 returns by default (the reference's GET response examples), which a
+# scenario rarely names: their absence means the twin serves a sparse object.
+SP_DEFAULT_KEYS = {"appDisplayName", "tags", "info", "replyUrls", "appRoleAssignmentRequired", "signInAudience"}
+APP_DEFAULT_KEYS = {"web", "api", "spa", "publicClient", "requiredResourceAccess", "tags", "info"}
+
+
+def _keys(want: set[str], what: str) -> Check:
+    def check(data: Any) -> list[str]:
+        missing = want - set(data or {})
+        return [f"{what} missing: {sorted(missing)}"] if missing else []
+
+    return check
+
+
 def _both(*checks: Check) -> Check:
     return lambda data: [p for c in checks for p in c(data)]
 
@@ -335,7 +349,15 @@ def directory_cases(scenario: Mapping[str, Any], who: Identity) -> list[Case]:
     for app in directory.get("applications") or ():
         app_id = str(app.get("appId", ""))
         outcome, code = _allow(reads_apps, GRAPH_DENIED)
-        cases.append(Case("ad app show", ["ad", "app", "show", "--id", app_id], outcome, code, _field("appId", app_id)))
+        cases.append(
+            Case(
+                "ad app show",
+                ["ad", "app", "show", "--id", app_id],
+                outcome,
+                code,
+                _both(_field("appId", app_id), _keys(APP_DEFAULT_KEYS, "Graph v1.0 default properties")),
+            )
+        )
         key_ids = {str(c.get("keyId", "")) for c in app.get("passwordCredentials") or ()}
         cases.append(
             Case(
@@ -351,7 +373,13 @@ def directory_cases(scenario: Mapping[str, Any], who: Identity) -> list[Case]:
         app_id = str(sp.get("appId", ""))
         outcome, code = _allow(reads_apps, GRAPH_DENIED)
         cases.append(
-            Case("ad sp show", ["ad", "sp", "show", "--id", app_id], outcome, code, _field("id", sp.get("id")))
+            Case(
+                "ad sp show",
+                ["ad", "sp", "show", "--id", app_id],
+                outcome,
+                code,
+                _both(_field("id", sp.get("id")), _keys(SP_DEFAULT_KEYS, "Graph v1.0 default properties")),
+            )
         )
         break
     return cases
