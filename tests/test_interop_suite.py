@@ -54,7 +54,7 @@ def test_every_builtin_scenario_gives_the_suite_something_to_run(name: str) -> N
     for who, how in identities(scenario):
         # the suite needs the principal's id, except where the sign-in is refused (run.LOGIN_REFUSED)
         assert who.object_id or name in LOGIN_REFUSED, (name, who)
-        assert set(how) <= {"secret", "user"}
+        assert set(how) <= {"secret", "user", "identity"}
         sub = SUB if expect.sees_subscription(scenario, who, SUB) else None
         for case in cases.all_cases(scenario, who, "https://127.0.0.1:1", sub):
             assert case.outcome in ("ok", "error", "observe") and all(isinstance(a, str) for a in case.argv)

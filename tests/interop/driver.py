@@ -69,6 +69,8 @@ class AzSession:
     extension_dir: Path | None = None
     results: list[AzResult] = field(default_factory=list)
     secrets: tuple[str, ...] = ()
+    # a managed identity's App Service endpoint on the twin (IDENTITY_ENDPOINT / IDENTITY_HEADER)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _DROPPED and not k.startswith(("AZURE_", "MSAL_"))}
@@ -92,6 +94,7 @@ class AzSession:
         )
         if self.extension_dir is not None:
             env["AZURE_EXTENSION_DIR"] = str(self.extension_dir)
+        env.update(self.extra_env)
         return env
 
     def run(self, *args: str, stdin: str | None = None, record: bool = True) -> AzResult:
@@ -135,6 +138,14 @@ class AzSession:
             "login", "--service-principal", "--username", app_id, "--password", secret, "--tenant", tenant,
             "--allow-no-subscriptions",
         )  # fmt: skip
+
+    def login_identity(self, endpoint: str, header: str, client_id: str | None) -> AzResult:
+        """``az login --identity`` against the twin's App Service managed-identity endpoint (MSAL reads
+        ``IDENTITY_ENDPOINT`` + ``IDENTITY_HEADER``; without them it would try IMDS, which the DNS guard refuses)."""
+        self.extra_env = {"IDENTITY_ENDPOINT": endpoint, "IDENTITY_HEADER": header}
+        self.secrets = (*self.secrets, header)
+        selector = ["--client-id", client_id] if client_id else []
+        return self.run("login", "--identity", *selector, "--allow-no-subscriptions")
 
     def login_user(self, refresh_token: str, tenant: str) -> AzResult:
         """A user's ``az login`` as :mod:`seed_user` reproduces it (refresh token on stdin, never in argv)."""

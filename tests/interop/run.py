@@ -46,6 +46,13 @@ def identities(scenario: Mapping[str, Any]) -> list[tuple[expect.Identity, dict[
         sp = next((s for s in directory.get("servicePrincipals") or () if s.get("appId") == app_id), {})
         who = expect.Identity("servicePrincipal", str(sp.get("id", "")), app_id, str(env.get("tenantId") or tenant))
         found.append((who, {"secret": str(env["clientSecret"])}))
+    mi = sign_in.get("managedIdentity") or {}
+    if mi.get("principalId"):
+        sp = next((s for s in directory.get("servicePrincipals") or () if s.get("id") == mi["principalId"]), {})
+        user_assigned = "isExplicit=True" in (sp.get("alternativeNames") or ())
+        name = "userAssignedIdentity" if user_assigned else "systemAssignedIdentity"  # what az records
+        who = expect.Identity("servicePrincipal", str(mi["principalId"]), name, tenant)
+        found.append((who, {"identity": str(mi.get("clientId") or "") if user_assigned else ""}))
     cli = sign_in.get("azureCli") or {}
     if cli.get("loggedIn") and cli.get("user"):
         wanted = str(cli["user"]).lower()
@@ -89,6 +96,11 @@ def run_scenario(twin: Twin, name: str, az: Path, work: Path, extension_dir: Pat
         session.register_cloud()
         if "secret" in how:
             login = session.login_service_principal(who.name, how["secret"], who.tenant_id)
+        elif "identity" in how:
+            env = twin.environment(sign_in=False)
+            if "IDENTITY_ENDPOINT" not in env:  # an IMDS-style identity: az would need 169.254.169.254
+                continue
+            login = session.login_identity(env["IDENTITY_ENDPOINT"], env["IDENTITY_HEADER"], how["identity"] or None)
         else:
             login = session.login_user(twin.refresh_token(how["user"]), who.tenant_id)
         refused = LOGIN_REFUSED.get(name) if "secret" in how else None
