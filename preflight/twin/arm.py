@@ -8,6 +8,7 @@ are filtered to what the caller may read, as ARM filters them.
 
 from __future__ import annotations
 
+import copy
 import re
 import secrets
 from collections.abc import Mapping
@@ -209,6 +210,44 @@ def _read_action(resource_id: str) -> str:
     return "/".join(types) + "/read"
 
 
+# Properties ARM answers on every Cognitive Services account that a scenario rarely names (shapes from
+# `az cognitiveservices account create/show` output quoted in Microsoft Learn's quickstarts; the api reference:
+# specification/cognitiveservices/…/cognitiveservices.json, AccountProperties). `callRateLimit.rules` lists
+# per-operation limits in real answers; the twin does not model them and answers an empty list. Properties the
+# product reads (endpoint(s), disableLocalAuth, publicNetworkAccess, networkAcls, locations) stay the scenario's.
+ACCOUNT_PROPERTY_DEFAULTS: dict[str, Any] = {
+    "abusePenalty": None,
+    "allowedFqdnList": None,
+    "apiProperties": None,
+    "callRateLimit": {"count": None, "renewalPeriod": None, "rules": []},
+    "capabilities": [],
+    "dateCreated": None,
+    "deletionDate": None,
+    "dynamicThrottlingEnabled": None,
+    "encryption": None,
+    "isMigrated": False,
+    "migrationToken": None,
+    "privateEndpointConnections": [],
+    "quotaLimit": None,
+    "restore": None,
+    "restrictOutboundNetworkAccess": None,
+    "scheduledPurgeDate": None,
+    "skuChangeInfo": None,
+    "userOwnedStorage": None,
+}
+
+
+def complete_account(resource: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A Cognitive Services account with the properties ARM always answers (the scenario's values win);
+    any other resource unchanged."""
+    if str(resource.get("type", "")).lower() != "microsoft.cognitiveservices/accounts":
+        return resource
+    properties = dict(resource.get("properties") or {})
+    for key, value in ACCOUNT_PROPERTY_DEFAULTS.items():
+        properties.setdefault(key, copy.deepcopy(value))
+    return dict(resource, properties=properties)
+
+
 def get_resource(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:
     """Generic resource GET by id: accounts, workspaces, deployments, anything in ``resources``."""
     caller = authenticate(state, request)
@@ -219,7 +258,7 @@ def get_resource(state: TwinState, request: TwinRequest, match: re.Match[str]) -
     if isinstance(res, TwinResponse):
         return res
     refused = authorize(state, caller, _read_action(res["id"]), rid)
-    return refused or ok(res, caller.object_id)
+    return refused or ok(complete_account(res), caller.object_id)
 
 
 def _list_typed(state: TwinState, request: TwinRequest, scope: str, rtype: str) -> TwinResponse:
@@ -245,7 +284,7 @@ def _list_typed(state: TwinState, request: TwinRequest, scope: str, rtype: str) 
         and access.norm_scope(r["id"]).startswith(prefix)
         and access.check(state.scenario, caller.object_id, action, r["id"]).allowed
     ]
-    return ok(page(state, request, found), caller.object_id)
+    return ok(page(state, request, [complete_account(r) for r in found]), caller.object_id)
 
 
 _LIST_KEYS = (

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from preflight.twin import access
+from preflight.twin import access, graph_defaults
 from preflight.twin.http import (
     GRAPH,
     AuthError,
@@ -261,7 +261,7 @@ def _kind_of(state: TwinState, object_id: str) -> str | None:
 
 def _public(obj: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """The object as Graph returns it: no twin fields, no expanded navigation properties, no secrets."""
-    out: dict[str, Any] = strip_twin_fields(dict(obj))
+    out: dict[str, Any] = graph_defaults.complete(strip_twin_fields(dict(obj)), kind)  # Graph's default set
     out.pop("federatedIdentityCredentials", None)
     if kind == "applications":
         out["passwordCredentials"] = [dict(c, secretText=None) for c in out.get("passwordCredentials", [])]

@@ -1,8 +1,11 @@
 """Azure Resource Graph on the twin: ``POST /providers/Microsoft.ResourceGraph/resources``.
 
-The twin is not a KQL engine. It answers exactly the queries preflight sends, which are defined by the product's
-builders in :mod:`preflight.azure.resource_graph`, named below (one definition, no drift; the product never
-imports the twin) — anything else gets the real 400 ``BadRequest`` / ``InvalidQuery`` answer:
+Two roads. The queries preflight sends, defined by the product's builders in :mod:`preflight.azure.resource_graph`
+and named below (one definition, no drift; the product never imports the twin), take a fast path tuned for
+100,000 assignments. Every other query — what a person types into ``az graph query`` — is parsed and evaluated
+by the KQL subset of :mod:`preflight.twin.kql` (where / project / extend / summarize / join / order / take / top
+/ distinct / count over ``resources``, ``authorizationresources`` and ``resourcecontainers``, each limited to
+what the caller may read); syntax outside it gets the real 400 ``BadRequest`` / ``InvalidQuery`` answer:
 
 1. role assignments, tenant-wide (:func:`role_assignments_query`)::
 
@@ -63,7 +66,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from preflight.quoting import Quotes
-from preflight.twin import access
+from preflight.twin import access, kql
 from preflight.twin.arm_common import arm_error, authenticate
 from preflight.twin.http import (
     RESOURCE_GRAPH,
@@ -470,6 +473,39 @@ def _rows(
     return [r for r in rows if _matches(r, query.wheres)]
 
 
+def _table_rows(
+    state: TwinState, caller: Caller, subscriptions: list[str], tenant_level: bool, table: str
+) -> list[dict[str, Any]]:
+    """Every row of ``table`` the caller may see (for the general KQL subset): ``resources`` holds each
+    resource of the scenario the caller may read (``<type>/read``), ``resourcecontainers`` the subscriptions and
+    their resource groups, ``authorizationresources`` the readable role assignments."""
+    scenario = state.scenario
+    wanted = {s.lower() for s in subscriptions}
+    tid = str(scenario["tenant"]["tenantId"])
+    if table == "authorizationresources":
+        return _rows(state, caller, Query(table, []), subscriptions, tenant_level)
+    rows: list[dict[str, Any]] = []
+    if table == "resourcecontainers":
+        rows = [
+            _subscription_row(scenario, s, tid)
+            for s in scenario.get("subscriptions", [])
+            if str(s.get("subscriptionId", "")).lower() in wanted
+        ]
+        for group in scenario.get("resourceGroups", []):
+            rid = str(group.get("id", ""))
+            if rid.split("/")[2].lower() in wanted and access.has_any_access(scenario, caller.object_id, rid):
+                rows.append(_row(group, tid, RESOURCE_GROUP_TYPE))
+        return [_strip_row(r) for r in rows]
+    for res in scenario.get("resources", []):
+        rid, rtype = str(res.get("id", "")), str(res.get("type", ""))
+        if rid.split("/")[2].lower() not in wanted:
+            continue
+        if access.check(scenario, caller.object_id, f"{rtype}/read", rid).allowed:
+            rows.append(_strip_row(_row(res, tid, rtype.lower())))
+    return rows
+
+
+RESOURCE_GROUP_TYPE = "microsoft.resources/subscriptions/resourcegroups"
 READ_ASSIGNMENTS = "Microsoft.Authorization/roleAssignments/read"
 
 
@@ -683,14 +719,12 @@ def query_resources(state: TwinState, request: TwinRequest, match: re.Match[str]
             "The request content was invalid and could not be deserialized: 'query' is required.",
             principal=caller.object_id,
         )
-    parsed = parse_query(body["query"])
-    if parsed is None:
-        return _invalid_query(
-            "The twin answers only the queries defined in preflight.azure.resource_graph "
-            f"(ROLE_ASSIGNMENTS_QUERY, ACCOUNTS_QUERY, SUBSCRIPTIONS_QUERY and their filters); "
-            f"got: {body['query']!r}",
-            caller,
-        )
+    parsed: Query | kql.Pipeline | None = parse_query(body["query"])
+    if parsed is None:  # not one of the product's queries: the general KQL subset
+        try:
+            parsed = kql.parse(body["query"])
+        except kql.KqlError as exc:
+            return _invalid_query(f"{exc} (the twin evaluates a KQL subset: see preflight/twin/kql.py)", caller)
     scenario = state.scenario
     tenant_subs = [
         s["subscriptionId"]
@@ -714,7 +748,14 @@ def query_resources(state: TwinState, request: TwinRequest, match: re.Match[str]
     else:
         subs = tenant_subs
     subs = [s for s in subs if access.has_any_access(scenario, caller.object_id, f"/subscriptions/{s}")]
-    rows = _cached_rows(state, caller, body["query"], parsed, subs, tenant_level=not requested or bool(mgs))
+    tenant_level = not requested or bool(mgs)
+    if isinstance(parsed, Query):
+        rows = _cached_rows(state, caller, body["query"], parsed, subs, tenant_level=tenant_level)
+    else:
+        try:
+            rows = kql.evaluate(parsed, functools.partial(_table_rows, state, caller, subs, tenant_level))
+        except kql.KqlError as exc:
+            return _invalid_query(str(exc), caller)
     opts = body.get("options") or {}
     if opts.get("resultFormat", "objectArray") != "objectArray":
         return _invalid_query("The twin supports only resultFormat 'objectArray'.", caller)
@@ -738,7 +779,7 @@ def query_resources(state: TwinState, request: TwinRequest, match: re.Match[str]
         "resultTruncated": "false",
     }
     if start + size < len(rows):
-        if parsed.all_dynamic:  # ARG cannot page a result whose every column is dynamic
+        if isinstance(parsed, Query) and parsed.all_dynamic:  # ARG cannot page a result whose every column is dynamic
             result["resultTruncated"] = "true"
         else:
             result["$skipToken"] = _encode_token(start + size)

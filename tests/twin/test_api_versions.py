@@ -210,3 +210,18 @@ def test_the_data_cites_its_sources_and_lists_every_type() -> None:
     for namespace, types in data["providers"].items():
         for name, entry in types.items():
             assert entry["apiVersions"] == sorted(set(entry["apiVersions"])), (namespace, name)
+
+
+# The version azure-cli 2.91 sends for `az cognitiveservices account show / keys list` (the default of the
+# azure-mgmt-cognitiveservices 15.0.0b4 it ships): the twin refused it with NoRegisteredProviderFound until the
+# interop suite (tests/interop) ran the real CLI. The project's own SDK pin sends an older one, so this is
+# checked by value.
+AZ_CLI_COGNITIVE_VERSION = "2026-05-15-preview"
+
+
+def test_the_version_the_azure_cli_sends_for_accounts_is_accepted(av_twin: Twin) -> None:
+    # (listKeys is validated against the same `accounts` entry; it is a POST, which the session twin's read-only
+    # proof rightly flags, so tests/twin/test_diagnosis_routes.py covers it on a twin of its own)
+    answer = _get(av_twin, ACCOUNT, AZ_CLI_COGNITIVE_VERSION, _token(av_twin))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["id"].lower() == ACCOUNT.lower()
