@@ -175,16 +175,13 @@ class AppEndpoint(Check):
         try:
             account = self._account(ctx, url) if form.kind in ("regional", "custom-subdomain", "other") else None
         except FactError as exc:
-            if form.kind != "other":
-                account = None  # resource.endpoint tells why; a recognised form alone decides here
-            else:  # an unrecognised host: only the account's own endpoints could tell — undecided, not a verdict
-                yield self.result(
-                    Status.ERROR,
-                    f"could not compare {source}={url} with the account's endpoints: the account could not be read "
-                    "(see resource.endpoint)",
-                    evidence={**evidence, "error": str(exc)},
-                )
-                return
+            # A recognised form decides alone; so does an unrecognised host when this identity may not read the
+            # account (403: a lasting fact of its least privilege, said by resource.endpoint). Anything else — a
+            # failed sign-in, a throttled or broken read — leaves an unrecognised host undecided: the engine makes
+            # that a SKIP pointing at the check that tells the cause, or an ERROR.
+            if form.kind == "other" and exc.status != 403:
+                raise
+            account = None
         yield _result(self, analyse_endpoint(url, source, account), evidence)
 
     def _account(self, ctx: Context, url: str) -> AccountEndpoint | None:

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The interop suite (issue 21): the real Azure CLI against the twin. Opt-in; needs azure-cli in its own venv:
-#   python3 -m venv /work/venv-az && /work/venv-az/bin/pip install azure-cli
-#   AZ=/work/venv-az/bin/az tools/interop.sh [--scenario NAME ...] [--report DIR]
+#   python3 -m venv .venv-az && .venv-az/bin/pip install azure-cli
+#   AZ=$PWD/.venv-az/bin/az tools/interop.sh [--scenario NAME ...] [--report DIR]
 # `az graph query` needs the resource-graph extension: pip install --no-deps --target DIR/resource-graph
 # resource-graph, then AZ_EXTENSION_DIR=DIR. Runs with the project's Python (the twin); az only as a process.
 set -eu

@@ -2,8 +2,8 @@
 
 Opt-in (needs azure-cli in its own venv, ~730 MB; never part of ``pytest`` or CI)::
 
-    python3 -m venv /work/venv-az && /work/venv-az/bin/pip install azure-cli
-    AZ=/work/venv-az/bin/az tools/interop.sh [--scenario healthy ...] [--report DIR]
+    python3 -m venv .venv-az && .venv-az/bin/pip install azure-cli
+    AZ=$PWD/.venv-az/bin/az tools/interop.sh [--scenario healthy ...] [--report DIR]
 
 For each scenario it signs in the scenario's identity (a fresh ``AZURE_CONFIG_DIR``; see driver.py), runs the
 diagnosis commands of cases.py and compares each with what real Azure would answer that identity. It writes
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     az = Path(args.az)
     if not args.az or not az.is_file():
-        print("interop: set AZ=/path/to/az (python3 -m venv /work/venv-az && /work/venv-az/bin/pip install azure-cli)")
+        print("interop: set AZ=/path/to/az (python3 -m venv .venv-az && .venv-az/bin/pip install azure-cli)")
         return 2
     names = args.scenario or [str(n) for n in list_scenarios()]
     extension_dir = Path(args.extension_dir) if args.extension_dir else None
