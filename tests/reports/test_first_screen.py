@@ -1,0 +1,80 @@
+"""The first screen (issue 19): can this identity call the target's data plane — yes / no / undecided — and the
+one to three commands that fix the failures, in diagnosis order; table, Markdown and HTML open with it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from preflight.model import Remediation, Report, Result, Severity, Status
+from preflight.reports.first_screen import first_screen, first_sentence
+
+TARGET = {"resource_id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/acct"}
+ROLE = "az role assignment create --assignee-object-id o --role r --scope /s"
+
+
+def result(check: str, status: Status, summary: str = "", **extra: object) -> Result:
+    return Result(check, check, status, Severity.HIGH, summary or f"{check} {status}", **extra)  # type: ignore[arg-type]
+
+
+def report(*results: Result, target: dict[str, str] | None = None) -> Report:
+    return Report("1.0", TARGET if target is None else target, "2026-01-01T00:00:00Z", 0.1, results)
+
+
+def test_granted_data_actions_and_nothing_failing_is_a_yes() -> None:
+    screen = first_screen(
+        report(result("signin.chain", Status.PASS), result("rbac.data-action", Status.PASS, subject="a/read"))
+    )
+    assert screen is not None and screen.answer == "yes" and not screen.steps
+    assert screen.question == "Can this identity call the data plane of acct?"
+    assert "add --probe" in screen.why
+
+
+def test_a_failure_is_a_no_with_its_command() -> None:
+    fail = result("rbac.data-action", Status.FAIL, "no role grants it", remediation=Remediation("assign", (ROLE,)))
+    screen = first_screen(report(result("signin.chain", Status.PASS), fail))
+    assert screen is not None and screen.answer == "no"
+    assert [(s.command, s.cause) for s in screen.steps] == [(ROLE, "rbac.data-action")]
+
+
+def test_the_steps_follow_diagnosis_order_one_per_cause_at_most_three() -> None:
+    fixes = [
+        result("signin.chain", Status.FAIL, "sign-in", remediation=Remediation("Sign in. Then more.", ("az login",))),
+        result("tokens.scope", Status.FAIL, "same", remediation=Remediation("again", ("az login",))),
+        result("resource.endpoint", Status.FAIL, "endpoint", remediation=Remediation("check the endpoint")),
+        result("rbac.data-action", Status.FAIL, "role", remediation=Remediation("assign", (ROLE,))),
+        result("rbac.deny", Status.ERROR, "deny", remediation=Remediation("ask", ("az deny",))),
+        result("principal.exists", Status.WARN, "warn", remediation=Remediation("warn", ("az warn",))),
+    ]
+    screen = first_screen(report(*fixes))
+    assert screen is not None and screen.answer == "no"
+    assert [s.command for s in screen.steps] == ["az login", None, ROLE]
+    assert screen.steps[0].text == "Sign in." and screen.steps[0].rest == "Then more."
+    assert screen.steps[1].text == "check the endpoint" and screen.more == 1  # the ERROR's; never the WARN's
+
+
+def test_undecided_never_passes() -> None:
+    skipped = result("rbac.data-action", Status.SKIP, "skipped: no resource given")
+    assert first_screen(report(result("signin.chain", Status.PASS), skipped)).answer == "undecided"  # type: ignore[union-attr]
+    erring = result("rbac.data-action", Status.ERROR, "could not decide")
+    assert first_screen(report(erring)).answer == "undecided"  # type: ignore[union-attr]
+    only_signin = first_screen(report(result("signin.chain", Status.PASS), target={}))
+    assert only_signin is not None and only_signin.answer == "undecided" and "not run" in only_signin.why
+    assert "none was given" in only_signin.target
+
+
+def test_the_data_plane_s_own_yes_outweighs_a_failure_elsewhere() -> None:
+    probe = result("access.probe", Status.PASS)
+    data = result("rbac.data-action", Status.PASS)
+    other = result("principal.credentials", Status.FAIL, "odd")
+    assert first_screen(report(data, probe, other)).answer == "yes"  # type: ignore[union-attr]
+    refused = replace(probe, status=Status.FAIL)
+    assert first_screen(report(data, refused)).answer == "no"  # type: ignore[union-attr]
+
+
+def test_an_audit_report_has_no_first_screen() -> None:
+    assert first_screen(report(result("audit.orphaned", Status.WARN))) is None
+
+
+def test_first_sentence() -> None:
+    assert first_sentence("Do this: az x --y z. Then that.") == "Do this: az x --y z."
+    assert first_sentence("one sentence, e.g. this one") == "one sentence, e.g. this one"
