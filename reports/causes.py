@@ -11,7 +11,7 @@ Two results share a cause when (pure, no knowledge of any check's internals):
 - one is a dependant that points at the other: its ``caused_by`` names a check id present in the report (the
   engine's SKIP/ERROR "see signin.chain" clause), and it is not a PASS;
 - both need attention (WARN/FAIL/ERROR) and their fixes meet: a command in common, or the same fix text (a fix
-  text that is itself a command meets that command);
+  text that is itself a command, or quotes one whole, meets that command);
 - both are not PASS and say exactly the same summary (the same prerequisite answered both).
 
 The relation is closed transitively (union-find). The *lead* of a group — the result that tells the cause — is
@@ -22,6 +22,7 @@ its first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -130,6 +131,21 @@ def _links(results: Sequence[Result]) -> Iterator[tuple[int, int]]:
         for token in _tokens(result):
             if seen.setdefault(token, i) != i:
                 yield i, seen[token]
+    yield from _told_in_words(results, seen)
+
+
+def _told_in_words(results: Sequence[Result], seen: dict[str, int]) -> Iterator[tuple[int, int]]:
+    """A fix given only in words that quotes another result's command whole (``… : az login --tenant T (a guest
+    …)``) meets that command — but not a longer command it begins (``az login --tenant T --scope S``)."""
+    commands = {token[4:]: i for token, i in seen.items() if token.startswith("fix:") and token[4:].startswith("az ")}
+    for i, result in enumerate(results):
+        fix = result.remediation
+        if result.status not in ATTENTION or fix is None or fix.commands:
+            continue
+        text = " ".join(fix.text.split())
+        for command, owner in commands.items():
+            if owner != i and re.search(re.escape(command) + r"(?![\w-]|\s+-)", text):
+                yield i, owner
 
 
 def _tokens(result: Result) -> Iterator[str]:
@@ -142,3 +158,9 @@ def _tokens(result: Result) -> Iterator[str]:
         text = " ".join(result.remediation.text.split())
         if len(text) >= _MIN_FIX_TEXT:
             yield "fix:" + text
+
+
+def attention_first(causes: Sequence[Cause]) -> tuple[Cause, ...]:
+    """Causes worst first (FAIL, ERROR, WARN, SKIP, PASS), report order within a status: the order the HTML and
+    Markdown reports list them in, so the first thing below the answer is what stands in the way."""
+    return tuple(sorted(causes, key=lambda c: SEVERITY.index(c.status)))

@@ -113,19 +113,25 @@ class _Printer:
             self.said.add(step.text)
         self.last = ""  # the key of the result printed last (for "same as above")
         self.said_by: dict[str, str] = {}
+        # a command shown as a ``$`` line, quoted again in a summary or a fix text, is named, not repeated
+        self.quotes = {step.command: f"step {n} above" for n, step in enumerate(self.steps, 1) if step.command}
 
     def result(self, result: Result) -> list[str]:
         cause = self.cause_of.get(id(result))
         if cause is not None and cause.lead is not result:
             return []  # told under its cause
+        fix = cause.fix if cause is not None else result.remediation
+        mine = (cause.commands if cause is not None else fix.commands) if fix is not None else ()
+        below = [c for c in mine if c not in self.quotes and result.status in (Status.FAIL, Status.WARN, Status.ERROR)]
+        self.quotes.update(dict.fromkeys(below, "the command below"))
         lines = _headline(result, self.options, 0, self._summary(result))
         lines += self._fix(result, cause, "        ")
         lines += _evidence(result, self.options, "        ")
-        if cause is not None:
+        self.quotes.update(dict.fromkeys(below, "the command above"))
+        if cause is not None:  # what it explains: no fix of their own (the cause's, above, has every command)
             lines.append(f"        the same cause explains {len(cause.others)} more:")
             for other in cause.others:
                 lines += _headline(other, self.options, 4, self._summary(other))
-                lines += self._fix(other, None, "                ")
                 lines += _evidence(other, self.options, "                ")
         return lines
 
@@ -135,6 +141,12 @@ class _Printer:
         if said_by is not None and result.status is not Status.PASS:
             return "(same as above)" if said_by == previous else f"(same as {clean(said_by)})"
         self.said_by[text] = key(result)
+        return self._named(text)
+
+    def _named(self, text: str) -> str:
+        """``text`` with each command already shown as a ``$`` line replaced by where it is shown."""
+        for command, label in self.quotes.items():
+            text = re.sub(re.escape(clean(command)) + r"(?![\w-]|\s+-)", f"[{label}]", text)
         return text
 
     def _fix(self, result: Result, cause: Cause | None, indent: str) -> list[str]:
@@ -147,12 +159,12 @@ class _Printer:
         lines: list[str] = []
         if steps:  # the first screen tells it: point there (once), with what the first screen left out
             if steps - self.referred:
-                rest = " ".join(plain(self.steps[n - 1].rest) for n in sorted(steps))
+                rest = self._named(" ".join(plain(self.steps[n - 1].rest) for n in sorted(steps)))
                 pointer = f"{indent}fix: step {', '.join(map(str, sorted(steps)))} above"
                 lines += _wrap(pointer + (" — " if rest else ""), rest, len(indent) + 5)
             self.referred.update(steps)
         elif text not in self.said:
-            lines += _wrap(f"{indent}fix: ", text, len(indent) + 5)
+            lines += _wrap(f"{indent}fix: ", self._named(text), len(indent) + 5)
         self.said.add(text)
         for command in commands:
             if command not in self.said and command not in self.step_of:

@@ -4,7 +4,8 @@ fix once, and no line is a wall of text.
 Each scenario runs once against the session twin (every check, the probe included: helpers.reports) and its table
 is read the way a person reads it — wrapped lines joined back into the logical line they continue. Then:
 
-- no fix command (a ``$`` line) appears twice, and no fix text twice (the first screen's steps included);
+- no fix command (a ``$`` line) appears twice, nor again quoted in a result line or a fix line (a first-screen
+  step may name the command shown under it); no fix text twice (the first screen's steps included);
 - no result that needs attention or was skipped says the same summary twice (a result explained by an earlier
   one says "same as …" instead);
 - no line is longer than :data:`MAX_LINE` visible characters, except a ``$`` command line (a command is copied
@@ -59,6 +60,10 @@ def test_the_table_tells_each_cause_once(scenario_reports: ScenarioReports, scen
     said = [m.group(3) for line in lines if (m := _MARK.match(line)) and m.group(1) != "PASS"]
     said = [s for s in said if not s.startswith("(same as ")]
     assert not repeated(commands), text
+    # nor quoted again in a result's summary or a fix line (a first-screen step may name the command it shows)
+    told = [line for line in lines if _MARK.match(line) or line.lstrip().startswith("fix: ")]
+    quoted = [c for c in commands if any(c in line for line in told)]
+    assert not quoted, text
     assert not repeated(fixes + steps), text
     assert not repeated(said), text
 

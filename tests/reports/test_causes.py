@@ -72,3 +72,15 @@ def test_grouping_is_transitive_and_ordered() -> None:
     res = result("resource.endpoint", Status.SKIP, "skipped (see signin.chain)")  # same words as tok
     causes = group([lead, tok, res])
     assert len(causes) == 1 and causes[0].results == (lead, tok, res)
+
+
+def test_a_fix_in_words_quoting_a_command_whole_meets_it_but_not_a_longer_one() -> None:
+    cli = result("signin.chain", Status.WARN, "other tenant", remediation=Remediation("sign in there", (LOGIN,)))
+    probe = result(
+        "access.probe", Status.FAIL, "refused", remediation=Remediation(f"get a token: {LOGIN} (a guest must name it)")
+    )
+    mfa = result(
+        "tokens.scope", Status.FAIL, "mfa", remediation=Remediation(f"complete MFA: {LOGIN} --scope s/.default")
+    )
+    causes = group([cli, probe, mfa])
+    assert [c.results for c in causes] == [(cli, probe), (mfa,)]

@@ -3,9 +3,13 @@ one to three commands that fix the failures, in diagnosis order; table, Markdown
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
+from helpers.reports import ScenarioReports, scenario_reports  # noqa: F401  (session fixture)
+
 from preflight.model import Remediation, Report, Result, Severity, Status
+from preflight.reports import RenderOptions, html, json_report, markdown, table
 from preflight.reports.first_screen import first_screen, first_sentence
 
 TARGET = {"resource_id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/acct"}
@@ -78,3 +82,61 @@ def test_an_audit_report_has_no_first_screen() -> None:
 def test_first_sentence() -> None:
     assert first_sentence("Do this: az x --y z. Then that.") == "Do this: az x --y z."
     assert first_sentence("one sentence, e.g. this one") == "one sentence, e.g. this one"
+
+
+# --- on real reports from the twin: the three human formats open with the answer, the JSON names the cause ---
+
+LOGIN = "az login --tenant 11111111-1111-4111-8111-111111111111"
+
+
+def test_the_table_opens_with_the_answer_and_the_command_once(scenario_reports: ScenarioReports) -> None:  # noqa: F811
+    text = table.render(scenario_reports.get("wrong-tenant"), RenderOptions())
+    lines = text.splitlines()
+    assert lines[lines.index("") + 1].startswith("Can this identity call the data plane of contoso-openai? NO — ")
+    assert lines.index("To fix it, in order:") < lines.index("signin")
+    assert text.count(LOGIN) == 1 and f"$ {LOGIN}" in text  # six results share it: told once, on the first screen
+    assert "fix: step 1 above" in text
+
+
+def test_a_healthy_report_says_yes_with_nothing_to_run(scenario_reports: ScenarioReports) -> None:  # noqa: F811
+    report = scenario_reports.get("healthy")
+    screen = first_screen(report)
+    assert screen is not None and screen.answer == "yes" and screen.steps == ()
+    assert "Can this identity call the data plane of contoso-openai? YES" in table.render(report, RenderOptions())
+
+
+def test_markdown_opens_with_the_answer_and_lists_failures_before_collapsed_passes(
+    scenario_reports: ScenarioReports,  # noqa: F811
+) -> None:
+    text = markdown.render(scenario_reports.get("owner-without-data-role"), RenderOptions())
+    answer = text.index("**Can this identity call the data plane of contoso-openai? ❌ NO**")
+    step = text.index("```sh\naz role assignment create --assignee-object-id")
+    first_fail = text.index("| ❌ FAIL |")
+    passes = text.index("<summary>✅ ")
+    assert answer < step < first_fail < passes < text.index("| ✅ PASS |")
+    assert text.count("az role assignment create") == 1  # two FAILs share the fix: told on the first screen
+
+
+def test_html_opens_with_the_answer_and_collapses_the_passes(scenario_reports: ScenarioReports) -> None:  # noqa: F811
+    text = html.render(scenario_reports.get("owner-without-data-role"), RenderOptions())
+    answer = text.index('id="answer"')
+    first_fail = text.index('data-status="fail" data-check=')  # a result row (the summary cards come earlier)
+    passes = text.index('<details class="passes" id="passes">')
+    assert answer < first_fail < passes < text.index('data-status="pass" data-check=')
+    assert 'class="answer-word">NO<' in text
+
+
+def test_the_json_names_each_result_s_cause(scenario_reports: ScenarioReports) -> None:  # noqa: F811
+    document = json.loads(json_report.render(scenario_reports.get("wrong-tenant"), RenderOptions()))
+    by_cause: dict[str, list[str]] = {}
+    for item in document["results"]:
+        if item["cause"] is not None:
+            by_cause.setdefault(item["cause"], []).append(item["check_id"])
+    assert by_cause["signin.chain [cli-tenant]"][:4] == [
+        "signin.chain",
+        "signin.identity",
+        "signin.tenants",
+        "tokens.scope",
+    ]
+    assert by_cause["resource.endpoint"][0] == "resource.endpoint"
+    assert len(document["results"]) == len(scenario_reports.get("wrong-tenant").results)  # every result kept
