@@ -41,6 +41,23 @@ def key(result: Result) -> str:
     return f"{result.check_id} [{result.subject}]" if result.subject else result.check_id
 
 
+#: A longer subject (an ARM id) is shortened, in labels people read, to its last two segments.
+MAX_SUBJECT = 100
+
+
+def short_subject(subject: str) -> str:
+    """A subject short enough to read in a line: a long ARM id keeps its last two segments (the whole id is in
+    the JSON report and in any command that needs it)."""
+    if len(subject) <= MAX_SUBJECT or "/" not in subject:
+        return subject
+    return "…/" + "/".join(subject.rstrip("/").split("/")[-2:])
+
+
+def label(result: Result) -> str:
+    """:func:`key` for people: the check id and a :func:`short_subject`."""
+    return f"{result.check_id} [{short_subject(result.subject)}]" if result.subject else result.check_id
+
+
 @dataclass(frozen=True, slots=True)
 class Cause:
     """One cause and every result it explains. ``results`` are in report order and include ``lead``."""

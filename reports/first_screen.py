@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from preflight.model import Report, Status
-from preflight.reports.causes import Cause, group
+from preflight.reports.causes import Cause, group, label
 
 Answer = Literal["yes", "no", "undecided"]
 
@@ -48,7 +48,7 @@ class Step:
     """One thing to do: a command to run, or (when the cause has none) what to do in words. ``text`` is the
     fix's first sentence (the first screen is short); ``rest`` the remainder, told with the cause below."""
 
-    cause: str  # the cause's id (its lead's check id and subject)
+    cause: str  # the cause's lead, as people read it (check id and short subject)
     command: str | None
     text: str
     fix: str  # the whole fix text the step comes from
@@ -106,14 +106,15 @@ def _answer(report: Report, causes: Sequence[Cause]) -> tuple[Answer, str]:
     if not granted:
         skipped = next(r for r in data if r.status is not Status.PASS)
         return "undecided", f"rbac.data-action could not decide: {skipped.summary}"
-    warned = sum(1 for c in causes if c.status is Status.WARN)
-    caveat = f"; {warned} warning{'s' if warned != 1 else ''} below" if warned else ""
-    unprobed = "" if probes else " (not probed: add --probe to ask the data plane itself)"
+    warned = [c for c in causes if c.status is Status.WARN]
+    caveat = f"; read the {_blocked_by(warned, 'warning')}" if warned else ""
+    unprobed = "" if probes else " (the data plane was not asked: add --probe for its own answer)"
     return "yes", f"the roles grant every data action{unprobed}{caveat}"
 
 
 def _blocked_by(causes: Sequence[Cause], what: str) -> str:
-    names = ", ".join(c.lead.check_id for c in causes[:3]) + (", …" if len(causes) > 3 else "")
+    """``2 failures: signin.chain, resource.endpoint`` — the causes by their lead's id (and subject)."""
+    names = ", ".join(label(c.lead) for c in causes[:3]) + (", …" if len(causes) > 3 else "")
     return f"{len(causes)} {what}{'s' if len(causes) != 1 else ''}: {names}"
 
 
@@ -129,7 +130,7 @@ def _steps(causes: Sequence[Cause]) -> list[Step]:
             continue  # its command is already a step
         seen.add(command or fix.text)
         whole = " ".join(fix.text.split())
-        steps.append(Step(cause.id, command, first_sentence(whole), whole))
+        steps.append(Step(label(cause.lead), command, first_sentence(whole), whole))
     return steps
 
 

@@ -20,7 +20,7 @@ from itertools import groupby
 
 from preflight.model import Report, Result, Status
 from preflight.reports import RenderOptions
-from preflight.reports.causes import Cause, cause_of, group, key
+from preflight.reports.causes import Cause, cause_of, group, key, short_subject
 from preflight.reports.first_screen import FirstScreen, first_screen
 
 name = "table"
@@ -33,8 +33,6 @@ SUMMARY_ORDER = (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.SKI
 ANSWER_COLORS = {"yes": "32", "no": "31", "undecided": "35"}
 #: Text lines are wrapped at this many columns (commands excepted).
 WIDTH = 150
-#: A longer subject (an ARM id) is shortened to its last two segments.
-MAX_SUBJECT = 100
 _BREAKS = re.compile(r"[\t\n\r\v\f\u2028\u2029]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Entra's support identifiers: useful to a support ticket (-v, JSON), noise on the first screen.
@@ -73,12 +71,7 @@ def _mark(status: Status, options: RenderOptions) -> str:
 
 
 def _subject(subject: str) -> str:
-    """A subject short enough for one line: a long ARM id keeps its last two segments (the whole id is in the
-    JSON report and in any command that needs it)."""
-    text = clean(subject)
-    if len(text) <= MAX_SUBJECT or "/" not in text:
-        return text
-    return "…/" + "/".join(text.rstrip("/").split("/")[-2:])
+    return clean(short_subject(subject))
 
 
 def _headline(result: Result, options: RenderOptions, depth: int, text: str) -> list[str]:
