@@ -15,7 +15,7 @@ from typing import Any
 from preflight.model import Report, Result, Status
 from preflight.reports import RenderOptions
 from preflight.reports.causes import ATTENTION as CAUSE_ATTENTION
-from preflight.reports.causes import Cause, attention_first, cause_of, group, key
+from preflight.reports.causes import Cause, attention_first, cause_of, group, key, label
 from preflight.reports.first_screen import FirstScreen, first_screen
 
 name = "md"
@@ -202,7 +202,7 @@ def _row(result: Result, lead: Result | None, said: dict[str, str]) -> str:
     summary = escape(text)
     if result.status is not Status.PASS and text in said:
         summary = f"same as {code(said[text])}"
-    said.setdefault(text, key(result))
+    said.setdefault(text, label(result))
     if lead is not None:
         summary = f"↳ {summary}"
     return f"| {ICONS[result.status]} {result.status.value.upper()} | {code(result.check_id)} | {subject} | {summary} |"

@@ -20,7 +20,7 @@ from itertools import groupby
 
 from preflight.model import Report, Result, Status
 from preflight.reports import RenderOptions
-from preflight.reports.causes import Cause, cause_of, group, key, short_subject
+from preflight.reports.causes import Cause, cause_of, group, label, short_subject
 from preflight.reports.first_screen import FirstScreen, first_screen
 
 name = "table"
@@ -130,16 +130,16 @@ class _Printer:
 
     def _summary(self, result: Result) -> str:
         text, said_by = plain(result.summary), self.said_by.get(plain(result.summary))
-        self.last, previous = key(result), self.last
+        self.last, previous = label(result), self.last
         if said_by is not None and result.status is not Status.PASS:
             return "(same as above)" if said_by == previous else f"(same as {clean(said_by)})"
-        self.said_by[text] = key(result)
+        self.said_by[text] = label(result)
         return self._named(text)
 
     def _named(self, text: str) -> str:
         """``text`` with each command already shown as a ``$`` line replaced by where it is shown."""
-        for command, label in self.quotes.items():
-            text = re.sub(re.escape(clean(command)) + r"(?![\w-]|\s+-)", f"[{label}]", text)
+        for command, where in self.quotes.items():
+            text = re.sub(re.escape(clean(command)) + r"(?![\w-]|\s+-)", f"[{where}]", text)
         return text
 
     def _fix(self, result: Result, cause: Cause | None, indent: str) -> list[str]:
