@@ -6,12 +6,14 @@ the report is the evidence for it. Pure, over the :class:`~preflight.model.Repor
 
 The answer (the gate rule of the design: a run that could not verify access is never a yes):
 
-- **yes** — every ``rbac.data-action`` result is a PASS, no ``access.probe`` result refused, and nothing FAILed or
-  ERRORed (a passing ``access.probe`` — the data plane itself answered — is a yes even if another check failed);
+- **yes** — every data action's verdict (the ``verdict`` evidence of each ``rbac.data-action`` result, see
+  :mod:`preflight.verdict`) is ``granted``, and nothing FAILed or ERRORed (a passing ``access.probe`` — the data
+  plane itself answered — is a yes even if another check failed);
 - **no** — something FAILed: a failure stands between the identity and the call (a sign-in that does not work,
   a token the resource refuses, a role that does not grant);
 - **undecided** — anything else: an ERROR, a data action that was skipped (no resource given, a read that
-  failed), or a run that did not evaluate the data actions at all.
+  failed) or whose verdict is ``conditional`` / ``disputed`` / ``undecided``, or a run that did not evaluate the
+  data actions at all.
 
 The commands are those of the causes that FAIL or ERROR (see :mod:`preflight.reports.causes`), one per cause,
 in diagnosis order — the report lists sign-in before tenant and tokens, tokens before the resource, the resource
@@ -26,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from preflight.model import Report, Status
+from preflight.model import Report, Result, Status
 from preflight.reports.causes import Cause, group, label
 
 Answer = Literal["yes", "no", "undecided"]
@@ -92,7 +94,7 @@ def first_screen(report: Report) -> FirstScreen | None:
 def _answer(report: Report, causes: Sequence[Cause]) -> tuple[Answer, str]:
     data = [r for r in report.results if r.check_id == DATA_ACTION]
     probes = [r for r in report.results if r.check_id == PROBE and r.status is not Status.SKIP]
-    granted = bool(data) and all(r.status is Status.PASS for r in data)
+    granted = _granted(data)
     if granted and probes and all(r.status is Status.PASS for r in probes):
         return "yes", "the roles grant every data action and the data plane answered the probe"
     failing = [c for c in causes if c.status is Status.FAIL]
@@ -104,12 +106,30 @@ def _answer(report: Report, causes: Sequence[Cause]) -> tuple[Answer, str]:
     if not data:
         return "undecided", "the run did not evaluate the data actions (rbac.data-action was not run)"
     if not granted:
-        skipped = next(r for r in data if r.status is not Status.PASS)
-        return "undecided", f"rbac.data-action could not decide: {skipped.summary}"
+        open_ = next((r for r in data if _verdict(r) not in (None, "granted")), None)
+        open_ = open_ or next(r for r in data if r.status is not Status.PASS)
+        return "undecided", f"rbac.data-action could not decide: {open_.summary}"
     warned = [c for c in causes if c.status is Status.WARN]
     caveat = f"; read the {_blocked_by(warned, 'warning')}" if warned else ""
     unprobed = "" if probes else " (the data plane was not asked: add --probe for its own answer)"
     return "yes", f"the roles grant every data action{unprobed}{caveat}"
+
+
+def _verdict(result: Result) -> str | None:
+    """The access verdict a per-action ``rbac.data-action`` result carries (its ``verdict`` evidence:
+    :data:`preflight.verdict.VerdictStatus`), or None for a result about something else (PIM, a summary)."""
+    value = next((e.value for e in result.evidence if e.name == "verdict"), None)
+    return value if isinstance(value, str) else None
+
+
+def _granted(data: Sequence[Result]) -> bool:
+    """Every data action is granted: each per-action result's verdict is ``granted`` (a result without a verdict
+    — a hand-built or plug-in report — by its status), and none could not decide. A warning beside them (PIM
+    eligibilities unreadable) does not take a grant away: it is listed with the warnings."""
+    actions = [r for r in data if _verdict(r) is not None] or [r for r in data if r.status is not Status.WARN]
+    if not actions or any(r.status in (Status.ERROR, Status.SKIP) for r in data):
+        return False
+    return all((_verdict(r) or ("granted" if r.status is Status.PASS else "")) == "granted" for r in actions)
 
 
 def _blocked_by(causes: Sequence[Cause], what: str) -> str:

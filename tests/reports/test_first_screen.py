@@ -140,3 +140,18 @@ def test_the_json_names_each_result_s_cause(scenario_reports: ScenarioReports) -
     ]
     assert by_cause["resource.endpoint"][0] == "resource.endpoint"
     assert len(document["results"]) == len(scenario_reports.get("wrong-tenant").results)  # every result kept
+
+
+def test_the_verdict_evidence_decides_and_a_pim_warning_does_not_take_a_grant_away() -> None:
+    from preflight.model import Evidence
+
+    def action(verdict: str, status: Status) -> Result:
+        return result(
+            "rbac.data-action", status, verdict, subject=f"a/{verdict}", evidence=(Evidence("verdict", verdict),)
+        )
+
+    pim = result("rbac.data-action", Status.WARN, "PIM role eligibilities could not be read", subject="pim")
+    granted = first_screen(report(action("granted", Status.PASS), pim))
+    assert granted is not None and granted.answer == "yes" and "rbac.data-action [pim]" in granted.why
+    conditional = first_screen(report(action("granted", Status.PASS), action("conditional", Status.WARN)))
+    assert conditional is not None and conditional.answer == "undecided" and conditional.why.endswith("conditional")
