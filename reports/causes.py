@@ -12,7 +12,10 @@ Two results share a cause when (pure, no knowledge of any check's internals):
   engine's SKIP/ERROR "see signin.chain" clause), and it is not a PASS;
 - both need attention (WARN/FAIL/ERROR) and their fixes meet: a command in common, or the same fix text (a fix
   text that is itself a command, or quotes one whole, meets that command);
-- both are not PASS and say exactly the same summary (the same prerequisite answered both).
+- both are not PASS and say exactly the same summary (the same prerequisite answered both);
+- both need attention and their summaries quote the same Entra error code (``AADSTS70021``): Entra's code names
+  one sign-in failure, whichever check reports it (signin.chain's refused sign-in and principal.credentials'
+  federated credential that does not match are one cause).
 
 The relation is closed transitively (union-find). The *lead* of a group — the result that tells the cause — is
 its first result in report order that needs attention (reports list results in diagnosis order: sign-in before
@@ -32,6 +35,7 @@ from preflight.model import Remediation, Result, Status
 ATTENTION = (Status.FAIL, Status.ERROR, Status.WARN)
 #: Worst first: the order a group's status is decided in.
 SEVERITY = (Status.FAIL, Status.ERROR, Status.WARN, Status.SKIP, Status.PASS)
+_AADSTS = re.compile(r"\bAADSTS\d+\b")
 # A fix text shorter than this ("Run:") says nothing by itself: it never joins two results.
 _MIN_FIX_TEXT = 20
 
@@ -169,6 +173,8 @@ def _tokens(result: Result) -> Iterator[str]:
     """What a result shares with another of the same cause: its summary, and (when it needs attention) its fix
     commands and fix text, in one namespace so a fix text that is a bare command meets that command."""
     yield "summary:" + " ".join(result.summary.split())
+    if result.status in ATTENTION:  # Entra's error code names one sign-in failure, whichever check quotes it
+        yield from (f"aadsts:{code}" for code in _AADSTS.findall(result.summary))
     if result.status in ATTENTION and result.remediation is not None:
         for command in result.remediation.commands:
             yield "fix:" + " ".join(command.split())

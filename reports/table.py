@@ -159,6 +159,10 @@ class _Printer:
         elif text not in self.said:
             lines += _wrap(f"{indent}fix: ", self._named(text), len(indent) + 5)
         self.said.add(text)
+        own = result.remediation  # a lead whose cause's fix came from another result: its own words too
+        if own is not None and own is not fix and plain(own.text) not in self.said:
+            lines += _wrap(f"{indent}also: ", self._named(plain(own.text)), len(indent) + 6)
+            self.said.add(plain(own.text))
         for command in commands:
             if command not in self.said and command not in self.step_of:
                 lines.append(f"{indent}  $ {clean(command)}")

@@ -84,3 +84,13 @@ def test_a_fix_in_words_quoting_a_command_whole_meets_it_but_not_a_longer_one() 
     )
     causes = group([cli, probe, mfa])
     assert [c.results for c in causes] == [(cli, probe), (mfa,)]
+
+
+def test_one_entra_error_code_is_one_cause() -> None:
+    chain = result("signin.chain", Status.FAIL, "WorkloadIdentityCredential failed (AADSTS70021: No matching record)")
+    fed = result(
+        "principal.credentials", Status.FAIL, "no federated credential matches — sign-in fails with AADSTS70021"
+    )
+    other = result("tokens.scope", Status.FAIL, "AADSTS700211 something else")
+    causes = group([chain, fed, other])
+    assert [c.results for c in causes] == [(chain, fed), (other,)]
