@@ -92,6 +92,16 @@ class Cause:
         return next((f for f in fixes if f.commands), fixes[0] if fixes else None)
 
     @property
+    def remedy(self) -> Remediation | None:
+        """Everything the lead tells about the fix, once: its own words, then the group fix's when that came from
+        another result, and every command of the group (the renderers that show a fix in one block)."""
+        own, fix = self.lead.remediation if self.lead.status in ATTENTION else None, self.fix
+        if fix is None:
+            return None
+        texts = dict.fromkeys(" ".join(r.text.split()) for r in (own, fix) if r is not None and r.text.strip())
+        return Remediation(" Also: ".join(texts), self.commands)
+
+    @property
     def commands(self) -> tuple[str, ...]:
         """Every distinct command of the group's results that need attention, the group fix's first."""
         found: dict[str, None] = dict.fromkeys(self.fix.commands if self.fix else ())

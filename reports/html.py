@@ -110,7 +110,7 @@ def _row(result: Result, index: int, cause: Cause | None) -> dict[str, Any]:
         "details": details,
         "open": result.status in (Status.FAIL, Status.ERROR) and not member,
         "cause": key(cause.lead) if member and cause else None,
-        "fix": None if member else result.remediation,
+        "fix": None if member else (cause.remedy if cause is not None else result.remediation),
     }
 
 

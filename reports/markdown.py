@@ -91,11 +91,12 @@ def _evidence_text(value: Any) -> str:
 def _fix(result: Result, cause: Cause | None, steps: dict[str, int]) -> list[str]:
     """The fix of a result (of its cause, for a cause's lead); a command the first screen already shows is
     pointed at, not repeated."""
-    fix = cause.fix if cause is not None else result.remediation
+    fix = cause.remedy if cause is not None else result.remediation
     if fix is None or (cause is not None and result.status not in CAUSE_ATTENTION):
         return []
-    commands = cause.commands if cause is not None else fix.commands
-    numbers = sorted({steps[k] for k in (*commands, " ".join(fix.text.split())) if k in steps})
+    commands = fix.commands
+    whole = (cause.fix.text if cause is not None and cause.fix else fix.text, fix.text)
+    numbers = sorted({steps[k] for k in (*commands, *(" ".join(t.split()) for t in whole)) if k in steps})
     told = f" (step {', '.join(map(str, numbers))} above)" if numbers else ""
     lines = [f"**Fix:** {escape(fix.text)}{told}", ""]
     for command in commands:

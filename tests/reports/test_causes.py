@@ -94,3 +94,16 @@ def test_one_entra_error_code_is_one_cause() -> None:
     other = result("tokens.scope", Status.FAIL, "AADSTS700211 something else")
     causes = group([chain, fed, other])
     assert [c.results for c in causes] == [(chain, fed), (other,)]
+
+
+def test_the_remedy_keeps_the_lead_s_words_and_every_command() -> None:
+    chain = result("signin.chain", Status.FAIL, "AADSTS70021 refused", remediation=Remediation("compare the subjects"))
+    fed = result(
+        "principal.credentials",
+        Status.FAIL,
+        "AADSTS70021",
+        remediation=Remediation("add exactly this one", ("az add",)),
+    )
+    (cause,) = group([chain, fed])
+    assert cause.fix is fed.remediation
+    assert cause.remedy == Remediation("compare the subjects Also: add exactly this one", ("az add",))
