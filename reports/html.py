@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from preflight.model import Report, Result, Status
 from preflight.reports import RenderOptions
-from preflight.reports.causes import Cause, attention_first, group, key
+from preflight.reports.causes import Cause, attention_first, group, key, label
 from preflight.reports.first_screen import first_screen
 
 name = "html"
@@ -99,18 +99,23 @@ def _source(env: Any, template: str) -> str:
     return source
 
 
-def _row(result: Result, index: int, cause: Cause | None) -> dict[str, Any]:
+def _row(result: Result, index: int, cause: Cause | None, said: dict[str, str]) -> dict[str, Any]:
     """One result's row. A result another one explains (``cause``: its lead) shows no fix of its own: it points
-    at the lead, whose fix is told once."""
+    at the lead, whose fix is told once; a summary already shown (three token scopes refused for one reason)
+    says whose it is instead of repeating it. A lead's details start open when its cause fails."""
     member = cause is not None and cause.lead is not result
     details = bool(result.evidence or result.remediation or result.docs or result.caused_by or member)
+    text = " ".join(result.summary.split())
+    summary = f"same as {said[text]}" if text in said and result.status is not Status.PASS else result.summary
+    said.setdefault(text, label(result))
     return {
         "r": result,
         "id": f"r{index}",  # the result's place in the report (stable, whatever the display order)
         "details": details,
-        "open": result.status in (Status.FAIL, Status.ERROR) and not member,
+        "open": (cause.status if cause else result.status) in (Status.FAIL, Status.ERROR) and not member,
         "cause": key(cause.lead) if member and cause else None,
         "fix": None if member else (cause.remedy if cause is not None else result.remediation),
+        "summary": summary,
     }
 
 
@@ -120,10 +125,11 @@ def _rows(report: Report) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     index = {id(r): i for i, r in enumerate(report.results)}
     attention: list[dict[str, Any]] = []
     passes: list[dict[str, Any]] = []
+    said: dict[str, str] = {}
     for cause in attention_first(group(report.results)):
         shared = cause if len(cause.results) > 1 else None
         for result in (cause.lead, *cause.others):
-            row = _row(result, index[id(result)], shared)
+            row = _row(result, index[id(result)], shared, said)
             (passes if cause.status is Status.PASS else attention).append(row)
     return attention, passes
 

@@ -155,3 +155,11 @@ def test_the_verdict_evidence_decides_and_a_pim_warning_does_not_take_a_grant_aw
     assert granted is not None and granted.answer == "yes" and "rbac.data-action [pim]" in granted.why
     conditional = first_screen(report(action("granted", Status.PASS), action("conditional", Status.WARN)))
     assert conditional is not None and conditional.answer == "undecided" and conditional.why.endswith("conditional")
+
+
+def test_html_tells_a_shared_summary_and_fix_once(scenario_reports: ScenarioReports) -> None:  # noqa: F811
+    text = html.render(scenario_reports.get("wrong-tenant"), RenderOptions())
+    refused = "but the resource is in tenant 11111111-1111-4111-8111-111111111111: the resource will reject it"
+    assert text.count(refused) == 1  # three token scopes, one sentence
+    assert "same as tokens.scope [https://management.azure.com/.default]" in text
+    assert "Same cause as <code>signin.chain [cli-tenant]</code>" in text
