@@ -123,10 +123,21 @@ class _Printer:
         self.quotes.update(dict.fromkeys(below, "the command above"))
         if cause is not None:  # what it explains: no fix of their own (the cause's, above, has every command)
             lines.append(f"        the same cause explains {len(cause.others)} more:")
-            for other in cause.others:
-                lines += _headline(other, self.options, 4, self._summary(other))
-                lines += _evidence(other, self.options, "                ")
+            for batch in _batches(cause.others, self.options.verbose):
+                lines += self._batch(batch)
         return lines
+
+    def _batch(self, batch: tuple[Result, ...]) -> list[str]:
+        """Results that say the same thing, on one line: their names, then what they say (once)."""
+        first, *rest = batch
+        text = self._summary(first)
+        for other in rest:  # they say what the first says
+            self._summary(other)
+        if not rest:
+            return _headline(first, self.options, 4, text) + _evidence(first, self.options, " " * 16)
+        names = ", ".join(f"{clean(r.check_id)}" + (f" [{_subject(r.subject)}]" if r.subject else "") for r in batch)
+        head = f"          {_mark(first.status, self.options)} "
+        return _wrap(head, f"{names}  {text}", 16, 16 + (2 if self.options.color else 0))
 
     def _summary(self, result: Result) -> str:
         text, said_by = plain(result.summary), self.said_by.get(plain(result.summary))
@@ -168,6 +179,17 @@ class _Printer:
                 lines.append(f"{indent}  $ {clean(command)}")
                 self.said.add(command)
         return lines
+
+
+def _batches(results: tuple[Result, ...], verbose: bool) -> list[tuple[Result, ...]]:
+    """The results a cause explains, those with the same status and summary together (in first-seen order);
+    one by one with ``-v``, where each shows its own evidence."""
+    if verbose:
+        return [(r,) for r in results]
+    found: dict[tuple[Status, str], list[Result]] = {}
+    for result in results:
+        found.setdefault((result.status, " ".join(result.summary.split())), []).append(result)
+    return [tuple(batch) for batch in found.values()]
 
 
 def _first_screen(screen: FirstScreen, options: RenderOptions) -> list[str]:

@@ -26,7 +26,9 @@ from preflight.reports import RenderOptions, table
 from preflight.twin.scenario import list_scenarios
 
 MAX_LINE = 200
-_MARK = re.compile(r"^\s*(PASS|WARN|FAIL|ERROR|SKIP)\s+(\S+)(?: \[[^\]]*\])?  (.*)$")
+# A result line: its mark, its name(s) — one, or several results saying the same thing — then what it says.
+_NAME = r"[a-z][\w.-]*(?: \[[^\]]*\])?"
+_MARK = re.compile(rf"^\s*(PASS|WARN|FAIL|ERROR|SKIP)\s+({_NAME}(?:, {_NAME})*)  (.*)$")
 # The lines that start something (a result, a fix, a command, a step, a group or area header, the summary).
 _STARTS = re.compile(r"^(\S|\s*(PASS|WARN|FAIL|ERROR|SKIP)\s|\s*fix: |\s*\$ |\s*\d+\. |\s*the same cause |\s*… )")
 
@@ -81,4 +83,7 @@ def test_the_reading_helpers() -> None:
     """The test's own reading of a table, on a hand-made one."""
     text = "  FAIL  a.b [x]  one two\n        three\n        fix: do\n          $ az x\n"
     assert logical_lines(text) == ["  FAIL  a.b [x]  one two three", "        fix: do", "          $ az x"]
+    assert _MARK.match("  FAIL  a.b [x]  one two three").group(3) == "one two three"  # type: ignore[union-attr]
+    batch = _MARK.match("      SKIP  a.b, c.d [e f], g.h  skipped: x (see a.b)")
+    assert batch is not None and batch.group(2) == "a.b, c.d [e f], g.h" and batch.group(3) == "skipped: x (see a.b)"
     assert repeated(["a", "b", "a"]) == ["a"]
