@@ -17,10 +17,11 @@ Two results share a cause when (pure, no knowledge of any check's internals):
   one sign-in failure, whichever check reports it (signin.chain's refused sign-in and principal.credentials'
   federated credential that does not match are one cause).
 
-The relation is closed transitively (union-find). The *lead* of a group — the result that tells the cause — is
-its first result in report order that needs attention (reports list results in diagnosis order: sign-in before
-tokens before the resource before roles, so the lead is where the trouble starts); a group of SKIPs is led by
-its first.
+The relation is closed transitively (union-find). The *lead* of a group — the result that tells the cause, under
+which the others are listed — is its most serious result (FAIL, then ERROR, WARN, SKIP), the first in report order
+among equals (reports list results in diagnosis order: sign-in before tokens before the resource before roles).
+So a group reads at the severity it has: a WARN never hides a FAIL it explains (an audit finding FAILing for a
+guest's Owner and WARNing for the same direct assignment is told as the FAIL).
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ def cause_of(causes: Sequence[Cause]) -> dict[int, Cause]:
 
 
 def _cause(results: tuple[Result, ...]) -> Cause:
-    lead = next((r for r in results if r.status in ATTENTION), results[0])
+    lead = min(results, key=lambda r: SEVERITY.index(r.status))  # the first of the worst (min keeps the first)
     return Cause(lead, results)
 
 

@@ -7,7 +7,7 @@ each mark gets a symbol and its colour.
 Text from Azure never reaches the terminal raw: control characters (an ESC starting a colour or cursor
 sequence, a carriage return overwriting the line) are shown as visible escapes and line breaks as spaces, so
 a display name cannot repaint the screen, forge a line of the report or, in a CI log, run a logging command.
-Long text is wrapped at :data:`WIDTH` columns (continuation lines are indented, so they never start like a
+Text longer than :data:`WIDTH` columns is wrapped (continuation lines are indented, so they never start like a
 result line); Entra's Trace ID / Correlation ID / Timestamp are left to ``-v`` and the JSON report. A command
 is never wrapped: it is copied whole.
 """
@@ -31,8 +31,11 @@ COLORS = {Status.PASS: "32", Status.WARN: "33", Status.FAIL: "31", Status.ERROR:
 SYMBOLS = {Status.PASS: "✔", Status.WARN: "▲", Status.FAIL: "✖", Status.ERROR: "‼", Status.SKIP: "–"}
 SUMMARY_ORDER = (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.SKIP)
 ANSWER_COLORS = {"yes": "32", "no": "31", "undecided": "35"}
-#: Text lines are wrapped at this many columns (commands excepted).
-WIDTH = 150
+#: Text lines longer than this are wrapped (commands excepted): a line that fits stays one line (greppable in a
+#: CI log), a wall of text (Entra's paragraph, a long list) does not run on.
+WIDTH = 200
+#: Target fields the header names last: the cloud is the context, the resource (or audited scope) the subject.
+CONTEXT_FIELDS = ("cloud", "cloud_metadata_url")
 _BREAKS = re.compile(r"[\t\n\r\v\f\u2028\u2029]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Entra's support identifiers: useful to a support ticket (-v, JSON), noise on the first screen.
@@ -171,7 +174,7 @@ class _Printer:
             lines += _wrap(f"{indent}fix: ", self._named(text), len(indent) + 5)
         self.said.add(text)
         own = result.remediation  # a lead whose cause's fix came from another result: its own words too
-        if own is not None and own is not fix and plain(own.text) not in self.said:
+        if own is not None and own is not fix and plain(own.text) not in self.said and own.text not in commands:
             lines += _wrap(f"{indent}also: ", self._named(plain(own.text)), len(indent) + 6)
             self.said.add(plain(own.text))
         for command in commands:
@@ -217,7 +220,8 @@ def summary_line(report: Report) -> str:
 
 
 def render(report: Report, options: RenderOptions) -> str:
-    target = ", ".join(f"{clean(k)}={clean(v)}" for k, v in report.target.items() if v)
+    fields = sorted(report.target.items(), key=lambda item: item[0] in CONTEXT_FIELDS)  # stable: order kept
+    target = ", ".join(f"{clean(k)}={clean(v)}" for k, v in fields if v)
     lines = _wrap(f"azure-preflight {report.tool_version}", f" — {target}" if target else "", 2)
     screen = first_screen(report)
     if screen is not None:

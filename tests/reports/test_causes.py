@@ -33,6 +33,16 @@ def test_a_pointer_finds_the_check_s_result_that_needs_attention() -> None:
     assert causes[1].id == "signin.chain [cli-tenant]" == key(warning)
 
 
+def test_the_worst_result_leads_the_first_among_equals() -> None:
+    warn = result("audit.direct-users", Status.WARN, "Owner on /s — guest", remediation=Remediation("x", ("az rm",)))
+    fail = result(
+        "audit.privileged-guests", Status.FAIL, "Owner on /s — guest", remediation=Remediation("y", ("az rm",))
+    )
+    other = result("audit.privileged-apps", Status.FAIL, "Owner on /s — guest")
+    (cause,) = group([warn, fail, other])
+    assert cause.lead is fail and cause.others == (warn, other)
+
+
 def test_fixes_that_meet_join_even_when_one_is_told_in_words() -> None:
     """wrong-tenant: a WARN with the command, another with the same command, a FAIL whose fix text IS it."""
     warn = result("signin.tenants", Status.WARN, "another tenant", remediation=Remediation("sign in there", (LOGIN,)))
@@ -40,7 +50,8 @@ def test_fixes_that_meet_join_even_when_one_is_told_in_words() -> None:
     other = result("rbac.data-action", Status.FAIL, "no role", remediation=Remediation("assign a role", ("az role",)))
     causes = group([warn, fail, other])
     assert [c.results for c in causes] == [(warn, fail), (other,)]
-    assert causes[0].status is Status.FAIL and causes[0].lead is warn and causes[0].commands == (LOGIN,)
+    assert causes[0].status is Status.FAIL and causes[0].commands == (LOGIN,)
+    assert causes[0].lead is fail and causes[0].fix is warn.remediation  # the worst leads; the fix with a command
 
 
 def test_a_short_generic_fix_text_joins_nothing() -> None:

@@ -132,7 +132,7 @@ def test_the_json_names_each_result_s_cause(scenario_reports: ScenarioReports) -
     for item in document["results"]:
         if item["cause"] is not None:
             by_cause.setdefault(item["cause"], []).append(item["check_id"])
-    assert by_cause["signin.chain [cli-tenant]"][:4] == [
+    assert by_cause["tokens.scope [https://management.azure.com/.default]"][:4] == [
         "signin.chain",
         "signin.identity",
         "signin.tenants",
@@ -162,4 +162,4 @@ def test_html_tells_a_shared_summary_and_fix_once(scenario_reports: ScenarioRepo
     refused = "but the resource is in tenant 11111111-1111-4111-8111-111111111111: the resource will reject it"
     assert text.count(refused) == 1  # three token scopes, one sentence
     assert "same as tokens.scope [https://management.azure.com/.default]" in text
-    assert "Same cause as <code>signin.chain [cli-tenant]</code>" in text
+    assert "Same cause as <code>tokens.scope [https://management.azure.com/.default]</code>" in text
