@@ -1,7 +1,8 @@
 """GitHub Actions workflow commands: one annotation per finding, plus the plain report in a collapsed group.
 
 ``::error title=…::…`` for FAIL and ERROR, ``::warning title=…::…`` for WARN; GitHub shows them on the run's
-summary page and in the log. Data and properties are escaped exactly as the runner unescapes them (actions/toolkit
+summary page and in the log. A finding another one explains (:mod:`preflight.reports.causes`) names it instead of
+repeating its fix. Data and properties are escaped exactly as the runner unescapes them (actions/toolkit
 ``command.ts``: ``%`` ``\\r`` ``\\n`` in data, plus ``:`` and ``,`` in properties), so a message can neither end
 early nor smuggle in a second command. The plain report inside the group is wrapped in ``::stop-commands::`` with
 a token derived from its own text, so nothing in it (a display name starting a line with ``::``) is executed.
@@ -12,9 +13,11 @@ The CLI, not this module, appends the Markdown summary to ``$GITHUB_STEP_SUMMARY
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 from preflight.model import Report, Result, Status
 from preflight.reports import RenderOptions, table
+from preflight.reports.causes import Cause, cause_of, group, label
 from preflight.reports.text import result_lines
 
 name = "github"
@@ -58,5 +61,15 @@ def render(report: Report, options: RenderOptions) -> str:
         f"::{token}::",
         "::endgroup::",
     ]
-    lines += [line for line in (annotation(result) for result in report.results) if line is not None]
+    causes = cause_of(group(report.results))
+    told = (_pointing(result, causes.get(id(result))) for result in report.results)
+    lines += [line for line in (annotation(result) for result in told) if line is not None]
     return "\n".join(lines) + "\n"
+
+
+def _pointing(result: Result, cause: Cause | None) -> Result:
+    """A result another one explains keeps its annotation but not a copy of the fix: it names the result whose
+    annotation carries it (one cause, one fix — six identical ``az login`` lines help nobody)."""
+    if cause is None or cause.lead is result:
+        return result
+    return replace(result, remediation=None, caused_by=label(cause.lead))

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 from preflight.model import Report, Result, Status
 from preflight.reports import RenderOptions
+from preflight.reports.causes import Cause, attention_first, group, key, label
+from preflight.reports.first_screen import first_screen
 
 name = "html"
 media_type = "text/html"
@@ -97,9 +99,39 @@ def _source(env: Any, template: str) -> str:
     return source
 
 
-def _row(result: Result, index: int) -> dict[str, Any]:
-    details = bool(result.evidence or result.remediation or result.docs or result.caused_by)
-    return {"r": result, "id": f"r{index}", "details": details, "open": result.status in (Status.FAIL, Status.ERROR)}
+def _row(result: Result, index: int, cause: Cause | None, said: dict[str, str]) -> dict[str, Any]:
+    """One result's row. A result another one explains (``cause``: its lead) shows no fix of its own: it points
+    at the lead, whose fix is told once; a summary already shown (three token scopes refused for one reason)
+    says whose it is instead of repeating it. A lead's details start open when its cause fails."""
+    member = cause is not None and cause.lead is not result
+    details = bool(result.evidence or result.remediation or result.docs or result.caused_by or member)
+    text = " ".join(result.summary.split())
+    summary = f"same as {said[text]}" if text in said and result.status is not Status.PASS else result.summary
+    said.setdefault(text, label(result))
+    return {
+        "r": result,
+        "id": f"r{index}",  # the result's place in the report (stable, whatever the display order)
+        "details": details,
+        "open": (cause.status if cause else result.status) in (Status.FAIL, Status.ERROR) and not member,
+        "cause": key(cause.lead) if member and cause else None,
+        "fix": None if member else (cause.remedy if cause is not None else result.remediation),
+        "summary": summary,
+    }
+
+
+def _rows(report: Report) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows that need a look — by cause, failures first, each cause's lead before what it explains — and
+    the passes (shown collapsed)."""
+    index = {id(r): i for i, r in enumerate(report.results)}
+    attention: list[dict[str, Any]] = []
+    passes: list[dict[str, Any]] = []
+    said: dict[str, str] = {}
+    for cause in attention_first(group(report.results)):
+        shared = cause if len(cause.results) > 1 else None
+        for result in (cause.lead, *cause.others):
+            row = _row(result, index[id(result)], shared, said)
+            (passes if cause.status is Status.PASS else attention).append(row)
+    return attention, passes
 
 
 def render(report: Report, options: RenderOptions) -> str:
@@ -123,10 +155,13 @@ def render(report: Report, options: RenderOptions) -> str:
     ]
     from preflight.reports.tables import HTML_MAX_ROWS, views
 
+    attention, passes = _rows(report)
     return str(
         env.get_template(TEMPLATE).render(
             report=report,
-            rows=[_row(result, i) for i, result in enumerate(report.results)],
+            rows=attention,
+            passes=passes,
+            screen=first_screen(report),
             counts=counts,
             total=len(report.results),
             statuses=[(s.value, STATUS_LABELS[s]) for s in STATUS_ORDER],

@@ -26,7 +26,7 @@ def to_document(report: Report) -> dict[str, Any]:
         "duration_ms": round(report.duration * 1000, 1),
         "summary": {"total": len(report.results), "worst": report.worst().value, "counts": report.counts()},
         "checks": [meta.to_dict() for meta in report.checks],
-        "results": [result.to_dict() for result in report.results],
+        "results": _results(report),
         # rows that already are dicts are not copied: an audit's 100,000 rows would double the report's memory
         **(
             {
@@ -39,6 +39,19 @@ def to_document(report: Report) -> dict[str, Any]:
             else {}
         ),
     }
+
+
+def _results(report: Report) -> list[dict[str, Any]]:
+    """Every result, each with ``cause``: the id of the result that tells its cause when several share it
+    (:mod:`preflight.reports.causes`), so a consumer can group them as the human formats do."""
+    from preflight.reports.causes import cause_of, group
+
+    causes = cause_of(group(report.results))
+    found = []
+    for result in report.results:
+        cause = causes.get(id(result))
+        found.append({**result.to_dict(), "cause": cause.id if cause is not None else None})
+    return found
 
 
 def render(report: Report, options: RenderOptions) -> str:

@@ -14,11 +14,15 @@ from typing import Any
 
 from preflight.model import Report, Result, Status
 from preflight.reports import RenderOptions
+from preflight.reports.causes import ATTENTION as CAUSE_ATTENTION
+from preflight.reports.causes import Cause, attention_first, cause_of, group, key, label
+from preflight.reports.first_screen import FirstScreen, first_screen
 
 name = "md"
 media_type = "text/markdown"
 
 ICONS = {Status.PASS: "✅", Status.WARN: "⚠️", Status.FAIL: "❌", Status.ERROR: "💥", Status.SKIP: "⏭️"}
+ANSWER_ICONS = {"yes": "✅", "no": "❌", "undecided": "❔"}
 SUMMARY_ORDER = (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.SKIP)
 # Results whose details are worth a reader's time by default; --verbose shows every result's evidence.
 ATTENTION = (Status.FAIL, Status.ERROR, Status.WARN, Status.SKIP)
@@ -84,19 +88,39 @@ def _evidence_text(value: Any) -> str:
     return text
 
 
-def _details(result: Result, verbose: bool) -> list[str]:
+def _fix(result: Result, cause: Cause | None, steps: dict[str, int]) -> list[str]:
+    """The fix of a result (of its cause, for a cause's lead); a command the first screen already shows is
+    pointed at, not repeated."""
+    fix = cause.remedy if cause is not None else result.remediation
+    if fix is None or (cause is not None and result.status not in CAUSE_ATTENTION):
+        return []
+    commands = fix.commands
+    whole = (cause.fix.text if cause is not None and cause.fix else fix.text, fix.text)
+    numbers = sorted({steps[k] for k in (*commands, *(" ".join(t.split()) for t in whole)) if k in steps})
+    told = f" (step {', '.join(map(str, numbers))} above)" if numbers else ""
+    lines = [f"**Fix:** {escape(fix.text)}{told}", ""]
+    for command in commands:
+        if command not in steps:
+            lines += [fence(command, "sh"), ""]
+    return lines
+
+
+def _details(
+    result: Result, verbose: bool, cause: Cause | None = None, steps: dict[str, int] | None = None
+) -> list[str]:
     subject = f" · <code>{html_text(result.subject)}</code>" if result.subject else ""
     heading = (
         f"<summary>{ICONS[result.status]} <b>{result.status.value.upper()}</b> "
         f"<code>{html_text(result.check_id)}</code>{subject} — {html_text(result.summary)}</summary>"
     )
     lines = ["<details>", heading, ""]
-    if result.caused_by:
+    member = cause is not None and cause.lead is not result
+    if member and cause is not None:  # its cause's fix is told once, with the cause
+        lines += [f"Root cause reported by {code(key(cause.lead))}.", ""]
+    elif result.caused_by:
         lines += [f"Root cause reported by {code(result.caused_by)}.", ""]
-    if result.remediation is not None:
-        lines += [f"**Fix:** {escape(result.remediation.text)}", ""]
-        for command in result.remediation.commands:
-            lines += [fence(command, "sh"), ""]
+    if not member:
+        lines += _fix(result, cause, steps or {})
     if result.evidence and (verbose or result.status is not Status.SKIP):
         lines += ["**Evidence**", ""]
         for item in result.evidence:
@@ -153,14 +177,60 @@ def _link(url: str) -> str:
     return escape(url)
 
 
-def render(report: Report, options: RenderOptions) -> str:
-    worst = report.worst()
+def _first_screen(screen: FirstScreen | None) -> list[str]:
+    """The answer to "can this identity call the target?" and the steps that fix what stands in the way."""
+    if screen is None:
+        return []
     lines = [
-        f"## {ICONS[worst]} azure-preflight: {escape(worst.value.upper())}",
-        "",
-        f"{_counts_line(report)} — {report.duration:.2f} s · azure-preflight {escape(report.tool_version)}",
+        f"**{escape(screen.question)} {ANSWER_ICONS[screen.answer]} {screen.answer.upper()}** — {escape(screen.why)}",
         "",
     ]
+    if screen.steps:
+        lines += ["To fix it, in order:", ""]
+    for number, step in enumerate(screen.steps, 1):
+        lines += [f"{number}. {escape(step.text)} ({code(step.cause)})", ""]
+        if step.command:  # not indented: GitHub gives a top-level fenced block a copy button
+            lines += [fence(step.command, "sh"), ""]
+    if screen.more:
+        lines += [f"… and {screen.more} more below.", ""]
+    return lines
+
+
+def _row(result: Result, lead: Result | None, said: dict[str, str]) -> str:
+    """One table row; a result another one explains says so instead of repeating a summary already shown."""
+    subject = code(result.subject) if result.subject else ""
+    text = " ".join(result.summary.split())
+    summary = escape(text)
+    if result.status is not Status.PASS and text in said:
+        summary = f"same as {code(said[text])}"
+    said.setdefault(text, label(result))
+    if lead is not None:
+        summary = f"↳ {summary}"
+    return f"| {ICONS[result.status]} {result.status.value.upper()} | {code(result.check_id)} | {subject} | {summary} |"
+
+
+def _results(report: Report) -> list[str]:
+    """The results by cause, failures first; the passes in a collapsed block of their own."""
+    header = ["| Status | Check | Subject | Summary |", "|---|---|---|---|"]
+    attention: list[str] = []
+    passes: list[str] = []
+    said: dict[str, str] = {}
+    for cause in attention_first(group(report.results)):
+        rows = [_row(cause.lead, None, said)] + [_row(r, cause.lead, said) for r in cause.others]
+        (passes if cause.status is Status.PASS else attention).extend(rows)
+    lines = [*header, *attention, ""] if attention else []
+    if passes:
+        lines += ["<details>", f"<summary>{ICONS[Status.PASS]} {len(passes)} passed</summary>", ""]
+        lines += [*header, *passes, "", "</details>", ""]
+    return lines
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    worst = report.worst()
+    screen = first_screen(report)
+    lines = [f"## {ICONS[worst]} azure-preflight: {escape(worst.value.upper())}", "", *_first_screen(screen)]
+    steps = {k: n for n, step in enumerate(screen.steps if screen else (), 1) for k in (step.command, step.fix) if k}
+    lines += [f"{_counts_line(report)} — {report.duration:.2f} s · azure-preflight {escape(report.tool_version)}", ""]
     target = [(key, value) for key, value in report.target.items() if value not in (None, "", [], ())]
     if target:
         lines += ["<details>", "<summary>Target</summary>", "", "| | |", "|---|---|"]
@@ -169,19 +239,12 @@ def render(report: Report, options: RenderOptions) -> str:
             for key, value in target
         ]
         lines += ["", "</details>", ""]
-    if report.results:
-        lines += ["| Status | Check | Subject | Summary |", "|---|---|---|---|"]
-        for result in report.results:
-            subject = code(result.subject) if result.subject else ""
-            lines.append(
-                f"| {ICONS[result.status]} {result.status.value.upper()} | {code(result.check_id)} | "
-                f"{subject} | {escape(result.summary)} |"
-            )
-        lines.append("")
+    lines += _results(report)
+    causes = cause_of(group(report.results))
     detailed = [r for r in report.results if options.verbose or r.status in ATTENTION]
     if detailed:
         lines += ["### Details", ""]
         for result in detailed:
-            lines += _details(result, options.verbose)
+            lines += _details(result, options.verbose, causes.get(id(result)), steps)
     lines += _tables(report)
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -32,7 +32,7 @@
   search.addEventListener("input", apply);
 
   function setAll(open) {
-    document.querySelectorAll("tbody.result details").forEach(function (d) { d.open = open; });
+    document.querySelectorAll("tbody.result details, details.passes").forEach(function (d) { d.open = open; });
   }
   document.getElementById("expand-all").addEventListener("click", function () { setAll(true); });
   document.getElementById("collapse-all").addEventListener("click", function () { setAll(false); });

@@ -52,3 +52,19 @@ def test_a_clean_report_is_just_the_group() -> None:
     assert lines[-1] == "::endgroup::"
     assert Status.PASS  # the statuses without annotations
     assert github.COMMANDS == {Status.FAIL: "error", Status.ERROR: "error", Status.WARN: "warning"}
+
+
+def test_a_finding_another_explains_names_it_instead_of_repeating_the_fix() -> None:
+    from dataclasses import replace
+
+    from preflight.model import Remediation
+
+    report = every_status_report()
+    fail = next(r for r in report.results if r.check_id == "rbac.data-action")
+    twin = replace(fail, subject="Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action")
+    assert isinstance(fail.remediation, Remediation)
+    text = github.render(replace(report, results=(*report.results, twin)), RenderOptions())
+    annotations = [line for line in text.splitlines() if line.startswith("::error title=FAIL rbac.data-action")]
+    assert len(annotations) == 2
+    assert "fix: assign the least-privilege role" in annotations[0]
+    assert "fix:" not in annotations[1] and "root cause reported by rbac.data-action [Microsoft" in annotations[1]

@@ -131,7 +131,18 @@ def test_filter_search_expand_copy_and_print_on_a_failing_scenario(
     try:
         page = view.page
         assert view.problems == [] and view.requests == [view.url]
-        assert view.visible("pass") == counts["pass"] and view.visible("fail") == counts["fail"]
+        # The first screen: the answer and the command that fixes it, above everything else (issue 19)
+        answer = page.locator("#answer")
+        assert "NO" in answer.locator(".answer-word").inner_text()
+        assert answer.locator("ol.steps pre code").first.inner_text().startswith("az role assignment create")
+        # failures first, passes collapsed below them
+        first_fail = page.locator("tbody.result[data-status=fail]").first.bounding_box()
+        passes = page.locator("#passes").bounding_box()
+        assert first_fail is not None and passes is not None and first_fail["y"] < passes["y"]
+        assert answer.bounding_box()["y"] < first_fail["y"]  # type: ignore[index]
+        assert view.visible("fail") == counts["fail"] and view.visible("pass") == 0, "passes start collapsed"
+        page.click("#passes > summary")
+        assert view.visible("pass") == counts["pass"]
         # FAIL details start open: the fix is the first thing a reader sees
         assert page.locator("tbody.result[data-status=fail] details[open]").count() >= 1
 
@@ -190,6 +201,7 @@ def test_every_status_and_hostile_text_render_cleanly(browser: Any, tmp_path: Pa
     try:
         page = view.page
         assert view.problems == [] and view.requests == [view.url]
+        page.click("#passes > summary")  # passes start collapsed
         for status in Status:
             assert view.visible(status.value) == sum(1 for r in report.results if r.status is status)
         # a docs entry that is not http(s) (javascript:…) is text, never a link
