@@ -132,13 +132,10 @@ def test_the_json_names_each_result_s_cause(scenario_reports: ScenarioReports) -
     for item in document["results"]:
         if item["cause"] is not None:
             by_cause.setdefault(item["cause"], []).append(item["check_id"])
-    assert by_cause["tokens.scope [https://management.azure.com/.default]"][:4] == [
-        "signin.chain",
-        "signin.identity",
-        "signin.tenants",
-        "tokens.scope",
-    ]
-    assert by_cause["resource.endpoint"][0] == "resource.endpoint"
+    tenant = by_cause["tokens.scope [Azure Resource Manager]"]
+    assert tenant[:4] == ["signin.chain", "signin.identity", "signin.tenants", "tokens.scope"]
+    # ARM's 401 InvalidAuthenticationTokenTenant has the same fix (az login --tenant …): one cause, not two
+    assert "resource.endpoint" in tenant and "resource.endpoint" not in by_cause
     assert len(document["results"]) == len(scenario_reports.get("wrong-tenant").results)  # every result kept
 
 
@@ -161,5 +158,5 @@ def test_html_tells_a_shared_summary_and_fix_once(scenario_reports: ScenarioRepo
     text = html.render(scenario_reports.get("wrong-tenant"), RenderOptions())
     refused = "but the resource is in tenant 11111111-1111-4111-8111-111111111111: the resource will reject it"
     assert text.count(refused) == 1  # three token scopes, one sentence
-    assert "same as tokens.scope [https://management.azure.com/.default]" in text
+    assert "same as tokens.scope [Azure Resource Manager]" in text
     assert "Same cause as <code>tokens.scope [https://management.azure.com/.default]</code>" in text
