@@ -159,4 +159,4 @@ def test_html_tells_a_shared_summary_and_fix_once(scenario_reports: ScenarioRepo
     refused = "but the resource is in tenant 11111111-1111-4111-8111-111111111111: the resource will reject it"
     assert text.count(refused) == 1  # three token scopes, one sentence
     assert "same as tokens.scope [Azure Resource Manager]" in text
-    assert "Same cause as <code>tokens.scope [https://management.azure.com/.default]</code>" in text
+    assert "Same cause as <code>tokens.scope [Azure Resource Manager]</code>" in text
