@@ -251,6 +251,7 @@ def needs_local_auth(env: Mapping[str, str], openai_version: str | None) -> bool
 
 # --- endpoint form -------------------------------------------------------------------------------------------------
 
+# Hosts whose first label is the account's custom subdomain (public, US Gov, China; OpenAI, AI Services, Foundry).
 SUBDOMAIN_SUFFIXES = (
     ".openai.azure.com",
     ".cognitiveservices.azure.com",

@@ -16,9 +16,7 @@ nothing), and a line that does not parse is skipped, as python-dotenv does (it l
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,23 +133,15 @@ def _expand(value: str, earlier: Mapping[str, str], environ: Mapping[str, str]) 
 
 def read_env_file(path: str | Path, what: str = "--env-file") -> str:
     """The text of a regular file of at most :data:`ENV_FILE_MAX_BYTES`, or a ConfigError in one line (missing,
-    a directory, a FIFO, too large, not UTF-8). Opened non-blocking and checked with fstat before reading, so a
-    FIFO or a device is refused at once."""
+    a directory, a FIFO, too large, not UTF-8)."""
+    from preflight.files import UnreadableFile, read_small_text
+
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise ConfigError(f"{what} {str(path)!r}: cannot read: {exc.strerror or exc}") from exc
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise ConfigError(f"{what} {str(path)!r}: not a regular file")
-    with os.fdopen(fd, "rb") as file:
-        data = file.read(ENV_FILE_MAX_BYTES + 1)
-    if len(data) > ENV_FILE_MAX_BYTES:
-        raise ConfigError(f"{what} {str(path)!r}: larger than {ENV_FILE_MAX_BYTES} bytes, not a .env file")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{what} {str(path)!r}: not UTF-8 text (byte {exc.start})") from exc
+        return read_small_text(
+            path, ENV_FILE_MAX_BYTES, too_large=f"larger than {ENV_FILE_MAX_BYTES} bytes, not a .env file"
+        )
+    except UnreadableFile as exc:
+        raise ConfigError(f"{what} {str(path)!r}: {exc}") from exc
 
 
 def app_environment(

@@ -7,9 +7,7 @@ confusing FAIL later.
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,27 +276,14 @@ class JsonInputError(ValueError):
 
 
 def read_json_file(path: str | Path, *, max_bytes: int, max_depth: int = JSON_MAX_DEPTH) -> Any:
-    """The parsed JSON of a regular file of at most ``max_bytes`` bytes. Opened non-blocking and checked with
-    fstat before anything is read, so a FIFO or a device is refused at once instead of blocking or reading
-    forever."""
+    """The parsed JSON of a regular file of at most ``max_bytes`` bytes (:func:`preflight.files.read_small_text`:
+    a FIFO or a device is refused at once instead of blocking or reading forever)."""
+    from preflight.files import UnreadableFile, read_small_text
+
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise JsonInputError(f"cannot read: {exc.strerror or exc}") from exc
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise JsonInputError("not a regular file")
-    with os.fdopen(fd, "rb") as file:
-        try:
-            data = file.read(max_bytes + 1)
-        except OSError as exc:
-            raise JsonInputError(f"cannot read: {exc.strerror or exc}") from exc
-    if len(data) > max_bytes:
-        raise JsonInputError(f"larger than {max_bytes} bytes")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise JsonInputError(f"not UTF-8 text (byte {exc.start}: {data[exc.start]:#04x})") from exc
+        text = read_small_text(path, max_bytes)
+    except UnreadableFile as exc:
+        raise JsonInputError(str(exc)) from exc
     return parse_json(text, max_depth=max_depth)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from preflight.appconfig import SUBDOMAIN_SUFFIXES
 from preflight.azure.facts import cloud, credential
 from preflight.context import Context, fact
 from preflight.errors import FactError
@@ -170,16 +171,6 @@ WORKSPACE_TYPE = "microsoft.machinelearningservices/workspaces"
 WORKSPACE_API_VERSION = "2024-04-01"
 ACCOUNT_TYPE = "microsoft.cognitiveservices/accounts"
 ACCOUNT_API_VERSION = "2025-09-01"  # what azure-mgmt-cognitiveservices 14 sends (its listing is the ARM fallback)
-# Hosts whose first label is the account's custom subdomain (public, US Gov, China; OpenAI, AI Services, Foundry).
-SUBDOMAIN_SUFFIXES = (
-    ".openai.azure.com",
-    ".cognitiveservices.azure.com",
-    ".services.ai.azure.com",
-    ".openai.azure.us",
-    ".cognitiveservices.azure.us",
-    ".openai.azure.cn",
-    ".cognitiveservices.azure.cn",
-)
 MAX_LISTING_THREADS = 8  # ARM fallback: subscriptions listed concurrently, bounded
 
 
