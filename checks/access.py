@@ -108,6 +108,8 @@ class AccessProbe(Check):
             if cause is not None:  # the audience was right: the same 401 text covers tenant and expiry too
                 kind, summary, fix = cause
                 evidence["verdict"] = kind
+        if verdict.kind == "permission_denied" and rbac in ("denied", "not-granted"):
+            return self._explained_by_rbac(summary, fix, rbac, evidence)
         if verdict.kind == "permission_denied" and rbac == "granted":
             summary += (
                 "; the role evaluation says the role is granted, so the assignment has most likely not "
@@ -118,6 +120,18 @@ class AccessProbe(Check):
                 "groups or at management-group scope), then re-run"
             )
         return self.failed(summary, evidence=evidence, remediation=fix)
+
+    def _explained_by_rbac(self, summary: str, fix: str, rbac: str, evidence: dict[str, Any]) -> Result:
+        """The refusal the role evaluation predicted: told once by the check that owns the cause. A deny
+        assignment is not fixed by assigning a role (the holder may already have it)."""
+        if rbac == "denied":
+            return self.failed(
+                summary + "; a deny assignment blocks the data action, whatever role is assigned",
+                evidence=evidence,
+                remediation="a deny assignment overrides every role: only its owner can change it (see rbac.deny)",
+                caused_by="rbac.deny",
+            )
+        return self.failed(summary, evidence=evidence, remediation=fix, caused_by="rbac.data-action")
 
     def result_error(self, summary: str) -> Result:
         """An ERROR result: the probe could not be made at all."""

@@ -70,3 +70,22 @@ def test_the_generic_401_is_read_from_the_token_claims() -> None:
     assert expired is not None and expired[0] == "expired" and "az login" in expired[2]
     assert _generic_401_cause(ctx, {"aud": "https://management.azure.com", "exp": time.time() - 60}, aud) is None
     assert _generic_401_cause(ctx, {"aud": aud, "tid": TENANT, "exp": time.time() + 600}, aud) is None
+
+
+@pytest.mark.parametrize(
+    ("scenario", "cause", "fix", "not_in_fix"),
+    [
+        # a deny assignment blocks the data action although the role is held: assigning a role fixes nothing
+        ("deny-assignment", "rbac.deny", "only its owner can change it", "assign a role"),
+        # no role grants it: the fix is rbac.data-action's role assignment, told there once
+        ("owner-without-data-role", "rbac.data-action", "assign a role granting the data action", "deny"),
+    ],
+)
+def test_a_refusal_the_role_evaluation_predicted_points_at_its_cause(
+    scenario: str, cause: str, fix: str, not_in_fix: str, twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = one(run_scenario(twin_session, monkeypatch, scenario, only=ONLY), "access.probe")
+    assert probe.status is Status.FAIL and _evidence(probe, "verdict") == "permission_denied"
+    assert probe.caused_by == cause
+    assert probe.remediation is not None and fix in probe.remediation.text
+    assert not_in_fix not in probe.remediation.text
