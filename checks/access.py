@@ -44,6 +44,14 @@ class AccessProbe(Check):
                 raise
             yield self.result_error(exc.message)
             return
+        named = ctx.target.workspace or ctx.target.resource_id or ""
+        if response is None and "/microsoft.machinelearningservices/workspaces/" in named.lower():
+            # does not apply: an Azure ML workspace's requirements are actions, decided by rbac.data-action
+            yield self.skipped(
+                "an Azure Machine Learning workspace has no data-plane call to probe: rbac.data-action decides its "
+                "actions"
+            )
+            return
         if response is None:
             yield self.skipped("the account has no endpoint to probe", caused_by="resource.endpoint")
             return

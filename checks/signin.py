@@ -232,7 +232,8 @@ class SigninChain(Check):
         skipped = ", ".join(LINKS_BY_KEY[k].name for k in selection.skipped) or "none"
         summary = f"DefaultAzureCredential uses {probe.name} (unavailable before it: {skipped})"
         if host is not None:
-            summary += f"; a managed identity on {host.name} (recognised from {', '.join(host.evidence)})"
+            what = host.name if "workload identity" in host.name else f"a managed identity on {host.name}"
+            summary += f"; {what} (recognised from {', '.join(host.evidence)})"
             evidence = {**evidence, "azure_host": {"host": host.name, "recognised_from": list(host.evidence)}}
         yield self.passed(summary, evidence=evidence)
         if not selection.shadowed:
@@ -333,8 +334,11 @@ def _recognised_host(ctx: Context, report: ChainReport) -> AzureHost | None:
     from preflight.token_errors import probe_claims
 
     selection = report.selection
-    if selection.link != "managed_identity" or selection.outcome is not Outcome.OK:
+    if selection.link not in ("managed_identity", "workload_identity") or selection.outcome is not Outcome.OK:
         return None
+    if selection.link == "workload_identity":  # an AKS pod's federated identity: named only from its host markers
+        host = azure_host(ctx.target.environ, managed_identity_ok=False)
+        return host if host is not None and "workload identity" in host.name else None
     probe = report.probes.get("managed_identity")
     ok = probe is not None and probe.outcome is Outcome.OK
     return azure_host(ctx.target.environ, managed_identity_ok=ok, claims=probe_claims(probe) if probe else None)

@@ -89,3 +89,13 @@ def test_a_refusal_the_role_evaluation_predicted_points_at_its_cause(
     assert probe.caused_by == cause
     assert probe.remediation is not None and fix in probe.remediation.text
     assert not_in_fix not in probe.remediation.text
+
+
+def test_a_workspace_has_nothing_to_probe_and_blames_nothing(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An Azure ML workspace's requirements are actions: the probe does not apply, and resource.endpoint (which
+    passes) is not named as a cause."""
+    probe = one(run_scenario(twin_session, monkeypatch, "ml-data-scientist", only=ONLY), "access.probe")
+    assert probe.status is Status.SKIP and probe.caused_by is None
+    assert "Azure Machine Learning workspace" in probe.summary and "account" not in probe.summary
