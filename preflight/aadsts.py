@@ -96,9 +96,9 @@ def docs_url(code: int) -> str:
 
 
 # Fix texts shared by several codes.
-_LOGIN_AGAIN = "Sign in again interactively: az login --tenant {tenant}"
+_LOGIN_AGAIN = "Sign in again interactively: `az login --tenant {tenant}`"
 _MFA_FIX = (
-    "Sign in interactively and complete MFA: az login --tenant {tenant} --scope {scope}. "
+    "Sign in interactively and complete MFA: `az login --tenant {tenant} --scope {scope}`. "
     "For automation use a service principal or managed identity, which MFA policies do not target."
 )
 _CA_FIX = (
@@ -107,16 +107,16 @@ _CA_FIX = (
     "automation should use a service principal or managed identity."
 )
 _DEVICE_FIX = (
-    "Sign in from a compliant (Intune-managed) or Entra-joined device, e.g. az login --tenant {tenant} in a "
+    "Sign in from a compliant (Intune-managed) or Entra-joined device, e.g. `az login --tenant {tenant}` in a "
     "browser on that device; automation should use a service principal or managed identity."
 )
 _NEW_SECRET = (
-    "Create a new client secret and update AZURE_CLIENT_SECRET: az ad app credential reset --id {app_id} "
-    "--append (or switch to a certificate or workload identity federation)."
+    "Create a new client secret and update AZURE_CLIENT_SECRET: `az ad app credential reset --id {app_id} "
+    "--append` (or switch to a certificate or workload identity federation)."
 )
 _FIC_FIX = (
     "Compare the assertion's iss / sub / aud with the app's federated credentials (exact, case-sensitive): "
-    "az ad app federated-credential list --id {app_id}"
+    "`az ad app federated-credential list --id {app_id}`"
 )
 
 
@@ -154,7 +154,7 @@ _TABLE: dict[int, _Entry] = {
         "MFA registration required",
         "The user must register security info for multifactor authentication (or, when federated, bring "
         "the MFA claim from the federated identity provider).",
-        "Register MFA at https://aka.ms/mfasetup, then: az login --tenant {tenant} --scope {scope}",
+        "Register MFA at https://aka.ms/mfasetup, then: `az login --tenant {tenant} --scope {scope}`",
         "mfa",
     ),
     50158: _Entry(
@@ -273,7 +273,7 @@ _TABLE: dict[int, _Entry] = {
         _C.REAUTHENTICATION_REQUIRED,
         "Authorization code already redeemed",
         "The OAuth2 authorization code was already redeemed; a code can be used only once.",
-        "Start a new sign-in to get a new code (az login --tenant {tenant}), or use the refresh token "
+        "Start a new sign-in to get a new code: `az login --tenant {tenant}`; or use the refresh token "
         "already obtained.",
         None,
     ),
@@ -290,7 +290,7 @@ _TABLE: dict[int, _Entry] = {
         "Invalid client secret",
         "The client secret is wrong; a common cause is using the secret's ID instead of its value.",
         "Set AZURE_CLIENT_SECRET to the secret's Value (not its Secret ID), or create a new one: "
-        "az ad app credential reset --id {app_id} --append",
+        "`az ad app credential reset --id {app_id} --append`",
         None,
     ),
     7000222: _Entry(
@@ -306,16 +306,16 @@ _TABLE: dict[int, _Entry] = {
         "No application with this client id exists in the tenant: wrong AZURE_CLIENT_ID (often the service "
         "principal's object id pasted where its appId belongs), the app was deleted, or the request went to the "
         "wrong tenant.",
-        "Check the client id and tenant: az ad sp show --id {app_id} (run against tenant {tenant}); the client id "
-        "must be the appId (Application (client) ID), not an object id: az ad sp show --id {app_id} --query appId "
-        "-o tsv prints the appId when {app_id} is an object id.",
+        "Check the client id and tenant {tenant}: the client id must be the appId (Application (client) ID), "
+        "not an object id. When {app_id} is a service principal's object id, this prints its appId: "
+        "`az ad sp show --id {app_id} --query appId -o tsv`",
         None,
     ),
     7000112: _Entry(
         _C.ACCOUNT_LOCKED_OR_DISABLED,
         "Application disabled",
         "The application (its service principal) is disabled in this tenant.",
-        "Ask an admin to re-enable it: az ad sp update --id {app_id} --set accountEnabled=true",
+        "Ask an admin to re-enable it: `az ad sp update --id {app_id} --set accountEnabled=true`",
         None,
     ),
     50011: _Entry(
@@ -332,7 +332,7 @@ _TABLE: dict[int, _Entry] = {
         "Authentication failed",
         "The client assertion or signing certificate was rejected (untrusted or invalid certificate, "
         "unauthorized thumbprint, or invalid signature).",
-        "Check the certificate registered on the app: az ad app credential list --id {app_id} --cert",
+        "Check the certificate registered on the app: `az ad app credential list --id {app_id} --cert`",
         None,
     ),
     50013: _Entry(
@@ -358,8 +358,8 @@ _TABLE: dict[int, _Entry] = {
         "Client assertion signature invalid",
         "The client assertion failed signature validation: usually the certificate that signed it is "
         "not registered on the app.",
-        "Upload the signing certificate's public key: az ad app credential reset --id {app_id} --cert "
-        "@cert.pem --append",
+        "Upload the signing certificate's public key: `az ad app credential reset --id {app_id} --cert "
+        "@cert.pem --append`",
         None,
     ),
     # --- workload identity federation -----------------------------------------------------------------------
@@ -420,21 +420,21 @@ _TABLE: dict[int, _Entry] = {
         _C.TENANT_NOT_FOUND,
         "Tenant not found",
         "The tenant was not found: wrong tenant id or domain, or the wrong cloud (public vs sovereign).",
-        "Check the tenant id (AZURE_TENANT_ID / --tenant): az account tenant list",
+        "Check the tenant id (AZURE_TENANT_ID / --tenant): `az account tenant list --output table`",
         None,
     ),
     900023: _Entry(
         _C.TENANT_NOT_FOUND,
         "Invalid tenant identifier",
         "The tenant identifier is neither a valid GUID/DNS name nor a known external domain.",
-        "Use the directory (tenant) id GUID: az account show --query tenantId -o tsv",
+        "Use the directory (tenant) id GUID: `az account show --query tenantId -o tsv`",
         None,
     ),
     50128: _Entry(
         _C.TENANT_NOT_FOUND,
         "Invalid domain name",
         "No tenant-identifying information was found in the request or implied by the credentials.",
-        "Pass the tenant explicitly: az login --tenant {tenant}",
+        "Pass the tenant explicitly: `az login --tenant {tenant}`",
         None,
     ),
     500011: _Entry(
@@ -450,8 +450,8 @@ _TABLE: dict[int, _Entry] = {
         _C.INVALID_SCOPE,
         "Invalid scope",
         "The scope requested is not valid (malformed, or not a '<resource>/.default' form for this flow).",
-        "Request '<resource>/.default', e.g. az account get-access-token --scope "
-        "https://cognitiveservices.azure.com/.default",
+        "Request '<resource>/.default', e.g. `az account get-access-token --scope "
+        "https://cognitiveservices.azure.com/.default`",
         None,
     ),
     65001: _Entry(
@@ -459,9 +459,9 @@ _TABLE: dict[int, _Entry] = {
         "Consent required",
         "The user or administrator has not consented to the application using this resource.",
         "Grant consent (admin consent grants the app every permission it requests, for the whole tenant — a "
-        "trust decision: review them first with az ad app permission list --id {app_id}): "
-        "az ad app permission admin-consent --id {app_id} (or sign in interactively and accept the consent "
-        "prompt for yourself only).",
+        "trust decision: review them first with `az ad app permission list --id {app_id}`), then "
+        "`az ad app permission admin-consent --id {app_id}`; or sign in interactively and accept the consent "
+        "prompt for yourself only.",
         None,
     ),
     65004: _Entry(
@@ -476,21 +476,21 @@ _TABLE: dict[int, _Entry] = {
         _C.INVALID_USER_CREDENTIALS,
         "Invalid username or password",
         "Error validating credentials due to an invalid username or password.",
-        "Check AZURE_USERNAME / AZURE_PASSWORD, or sign in interactively: az login --tenant {tenant}",
+        "Check AZURE_USERNAME / AZURE_PASSWORD, or sign in interactively: `az login --tenant {tenant}`",
         None,
     ),
     50055: _Entry(
         _C.INVALID_USER_CREDENTIALS,
         "Password expired",
         "The user's password has expired.",
-        "Reset the password (https://aka.ms/sspr or ask an admin), then az login --tenant {tenant}",
+        "Reset the password (https://aka.ms/sspr or ask an admin), then `az login --tenant {tenant}`",
         None,
     ),
     50034: _Entry(
         _C.USER_NOT_FOUND,
         "User account not found",
         "The user account does not exist in this tenant (a mistyped username, or the wrong tenant).",
-        "Check the username and sign in to the right tenant: az login --tenant {tenant}",
+        "Check the username and sign in to the right tenant: `az login --tenant {tenant}`",
         None,
     ),
     50053: _Entry(
@@ -515,7 +515,7 @@ _TABLE: dict[int, _Entry] = {
         "The account from this identity provider does not exist in the tenant and cannot access the "
         "application there: it must be added as an external (guest) user first.",
         "Ask the tenant admin to invite the account as a guest, or sign in to your home tenant: "
-        "az login --tenant {tenant}",
+        "`az login --tenant {tenant}`",
         None,
     ),
     16000: _Entry(
@@ -561,9 +561,9 @@ _SEVERAL_MEANINGS: frozenset[int] = frozenset({50012, 50013, 700024, 700027})
 _USER_ASSERTION: frozenset[int] = frozenset({50013, 500131})
 
 _SIGN_WITH_REGISTERED = (
-    "Sign the assertion with the private key of a certificate registered on the app (compare thumbprints: az ad "
-    "app credential list --id {app_id} --cert), or upload its public key: az ad app credential reset --id "
-    "{app_id} --cert @cert.pem --append"
+    "Sign the assertion with the private key of a certificate registered on the app (compare thumbprints: "
+    "`az ad app credential list --id {app_id} --cert`), or upload its public key: "
+    "`az ad app credential reset --id {app_id} --cert @cert.pem --append`"
 )
 _FRESH_ASSERTION = (
     "Build (or fetch the federated token for) the assertion right before each token request instead of caching "
@@ -699,8 +699,8 @@ _READINGS: tuple[_Reading, ...] = (
             "Signing certificate expired",
             "The certificate registered on the app that matches the signing key has expired (Entra: 'The key used is "
             "expired').",
-            "Create a new certificate, upload it and sign with it: az ad app credential reset --id {app_id} --cert "
-            "@new-cert.pem --append",
+            "Create a new certificate, upload it and sign with it: `az ad app credential reset --id {app_id} "
+            "--cert @new-cert.pem --append`",
         ),
     ),
     # "AADSTS50013: Assertion failed signature validation. [Reason - Key was found, but use of the key to verify the
@@ -741,7 +741,7 @@ _READINGS: tuple[_Reading, ...] = (
             "Entra says the client secret is invalid ('Invalid client secret is provided'): a wrong or rotated value, "
             "or the secret's ID used instead of its value.",
             "Set AZURE_CLIENT_SECRET to the secret's Value (not its Secret ID), or create a new one: "
-            "az ad app credential reset --id {app_id} --append",
+            "`az ad app credential reset --id {app_id} --append`",
         ),
     ),
     # "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or
@@ -757,7 +757,7 @@ _READINGS: tuple[_Reading, ...] = (
             "that does not allow public client flows.",
             "Send the app's credential (AZURE_CLIENT_SECRET or a certificate); only for an app meant to sign "
             "users in from devices, allow public client flows (then no app credential is needed to sign in "
-            "through it): az ad app update --id {app_id} --set isFallbackPublicClient=true",
+            "through it): `az ad app update --id {app_id} --set isFallbackPublicClient=true`",
         ),
     ),
     # "AADSTS700025: Client is public so neither 'client_assertion' nor 'client_secret' should be presented."
@@ -770,7 +770,7 @@ _READINGS: tuple[_Reading, ...] = (
             "Credential sent for a public client",
             "The app registration is a public client, so it may not present a client secret or assertion.",
             "Remove the secret/certificate from the request, or, if the app is meant to be confidential, turn "
-            "public client flows off: az ad app update --id {app_id} --set isFallbackPublicClient=false",
+            "public client flows off: `az ad app update --id {app_id} --set isFallbackPublicClient=false`",
         ),
     ),
 )

@@ -48,12 +48,42 @@ class Severity(StrEnum):
     INFO = "info"
 
 
+# A whole command in backticks — a tool and at least one argument; "`az ad sp create`" alone names a command in
+# a sentence and stays there.
+_COMMAND = re.compile(r"`(?P<command>(?:az|azd|Connect-AzAccount) [^`]* -[^`]+)`")
+
+
+def split_commands(text: str) -> tuple[str, tuple[str, ...]]:
+    """``text`` with each backticked command replaced by a pointer ("the command below", or "command 2 below"
+    when there are several), and the commands in order. Backticks around anything else stay as they are."""
+    commands = tuple(m.group("command") for m in _COMMAND.finditer(text))
+    if not commands:
+        return text, ()
+    numbers = iter(range(1, len(commands) + 1))
+
+    def pointer(_: re.Match[str]) -> str:
+        return "the command below" if len(commands) == 1 else f"command {next(numbers)} below"
+
+    return _COMMAND.sub(pointer, text), commands
+
+
 @dataclass(frozen=True, slots=True)
 class Remediation:
-    """How to fix a finding: prose plus the exact commands to run (shown verbatim, copyable)."""
+    """How to fix a finding: prose plus the exact commands to run (shown verbatim, copyable).
+
+    A whole command (tool and arguments) in backticks inside ``text`` (the AADSTS knowledge base words its fixes
+    that way) is lifted
+    out into ``commands`` and the prose says "the command below": a report prints each command once, on a line
+    of its own that pastes as it is, instead of once inside a sentence and again as a step."""
 
     text: str
     commands: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if "`" in self.text:
+            prose, named = split_commands(self.text)
+            object.__setattr__(self, "text", prose)
+            object.__setattr__(self, "commands", tuple(dict.fromkeys((*self.commands, *named))))
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "commands": list(self.commands)}

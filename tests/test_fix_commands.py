@@ -82,11 +82,13 @@ EXPECTED: dict[str, set[str]] = {
     "dev-data-role-only": set(),
     "group-assignment": set(),
     "healthy": set(),
-    "mfa-required": set(),
+    # MFA for the data plane: sign in interactively for that scope (AADSTS50076's fix, lifted out of its prose)
+    "mfa-required": {f"tokens.scope: az login --tenant {TENANT} --scope https://cognitiveservices.azure.com/.default"},
     "mi-via-group": set(),
     "ml-ca-mfa": set(),
     "ml-data-scientist": set(),
-    "sp-expired-secret": set(),
+    # AADSTS7000222: a new secret next to the old one (--append keeps the others working)
+    "sp-expired-secret": {f"signin.chain: az ad app credential reset --id {CI_APP} --append"},
     "throttled": set(),
     # the over-privileged CI app: the narrow role at the workspace first, then the Owner assignment removed
     "ml-ci-sp-owner": {
@@ -109,7 +111,9 @@ EXPECTED: dict[str, set[str]] = {
     "owner-without-data-role": {"rbac.data-action: " + GRANT_OPENAI_USER.format(oid=ALICE)},
     "wrong-data-role": {"rbac.data-action: " + GRANT_OPENAI_USER.format(oid=ALICE)},
     "principal-federated-mismatch": {
-        f"principal.credentials: az ad app federated-credential create --id {CI_APP} --parameters JSON"
+        f"principal.credentials: az ad app federated-credential create --id {CI_APP} --parameters JSON",
+        # AADSTS70021: compare the presented subject with the app's federated credentials first
+        f"signin.chain: az ad app federated-credential list --id {CI_APP}",
     },
     "principal-secret-expiring": {
         f"principal.credentials: az ad app credential reset --id {CI_APP} --append --years 1"
@@ -118,10 +122,13 @@ EXPECTED: dict[str, set[str]] = {
     # deleted, another tenant's, or an object id: first tell which; provisioning takes the appId
     "sp-missing": {
         f"principal.exists: az ad sp show --id {CI_APP} --query appId -o tsv",
+        f"signin.chain: az ad sp show --id {CI_APP} --query appId -o tsv",  # AADSTS700016: is it an object id?
         f"principal.exists: az ad sp create --id {CI_APP}",
     },
     # an object id in AZURE_CLIENT_ID: look its appId up — never `az ad sp create` (issue 20)
-    "sp-object-id": {f"principal.exists: az ad sp show --id {CI_SP} --query appId -o tsv"},
+    "sp-object-id": {
+        f"{check}: az ad sp show --id {CI_SP} --query appId -o tsv" for check in ("principal.exists", "signin.chain")
+    },
     # the target's tenant (the subscription's), not the one the CLI is in — and ARM's 401 on the resource is
     # the same cause, not a wrong resource id
     "wrong-tenant": {
@@ -146,13 +153,27 @@ AZ_REFERENCE: dict[tuple[str, ...], tuple[set[str], set[str]]] = {
     # https://learn.microsoft.com/azure/developer/azure-developer-cli/reference#azd-auth-login
     ("azd", "auth", "login"): ({"--tenant-id"}, set()),
     ("az", "ad", "app", "federated-credential", "create"): ({"--id", "--parameters"}, set()),
-    ("az", "ad", "app", "credential", "reset"): ({"--id", "--years"}, {"--append"}),
+    ("az", "ad", "app", "credential", "reset"): ({"--id", "--years", "--cert"}, {"--append"}),
     ("az", "cognitiveservices", "account", "network-rule", "add"): (
         {"--name", "--resource-group", "--ip-address"},
         set(),
     ),
     ("az", "cognitiveservices", "account", "update"): ({"--name", "--resource-group", "--custom-domain"}, set()),
     ("az", "resource", "update"): ({"--ids", "--set"}, set()),
+    # the AADSTS knowledge base's commands (preflight/aadsts.py), lifted out of its prose by Remediation:
+    # https://learn.microsoft.com/cli/azure/ad/app/federated-credential#az-ad-app-federated-credential-list
+    ("az", "ad", "app", "federated-credential", "list"): ({"--id"}, set()),
+    # https://learn.microsoft.com/cli/azure/ad/app/credential#az-ad-app-credential-list
+    ("az", "ad", "app", "credential", "list"): ({"--id"}, {"--cert"}),
+    # https://learn.microsoft.com/cli/azure/ad/app#az-ad-app-update
+    ("az", "ad", "app", "update"): ({"--id", "--set"}, set()),
+    # https://learn.microsoft.com/cli/azure/ad/app/permission
+    ("az", "ad", "app", "permission", "list"): ({"--id"}, set()),
+    ("az", "ad", "app", "permission", "admin-consent"): ({"--id"}, set()),
+    # https://learn.microsoft.com/cli/azure/account
+    ("az", "account", "show"): ({"--query", "-o"}, set()),
+    ("az", "account", "tenant", "list"): ({"--output"}, set()),
+    ("az", "account", "get-access-token"): ({"--scope"}, set()),
     ("preflight", "check"): ({"--wait"}, set()),
 }
 PRINCIPAL_TYPES = {"ForeignGroup", "Group", "ServicePrincipal", "User"}
