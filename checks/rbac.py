@@ -455,7 +455,7 @@ def _verify_hint(scope: str, read: str) -> str:
     """How to settle what an unreadable source leaves open: the data-plane probe where there is one (an Azure
     OpenAI account), else the read that would show it."""
     if _noun(scope) == "account":
-        return f"run with --probe (the data plane's answer settles it), or {read}"
+        return f"run with --probe (the data plane's answer settles it for the read it makes), or {read}"
     return read
 
 
@@ -566,8 +566,8 @@ class RbacDeny(Check):
             f"deny assignments at the {_noun(access.scope)} could not be read ({why}); the role "
             "grants access unless one applies",
             evidence={"scope": access.scope, "reason": unread.reason},
-            remediation="deny assignments are created only by Azure itself (managed applications, "
-            "Azure Blueprints, deployment stacks), so one is unlikely; "
+            remediation="deny assignments come from managed applications, deployment stacks, Azure Blueprints "
+            "or an administrator's user-assigned deny assignment (preview), so one is uncommon; "
             + _verify_hint(access.scope, "Microsoft.Authorization/denyAssignments/read (e.g. Reader) lists them"),
         )
 

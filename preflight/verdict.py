@@ -17,8 +17,8 @@ The rules (docs/rbac.md, "How the verdict is decided"):
 
 1. a readable deny assignment that applies → ``denied``;
 2. sources that could be read agree on a grant → ``granted`` (an unreadable deny list is a caveat, not a
-   doubt: deny assignments are created only by Azure itself — managed applications, Blueprints, deployment
-   stacks);
+   doubt: deny assignments come from managed applications, deployment stacks, Blueprints or, in preview, an
+   administrator's user-assigned deny assignment — uncommon);
 3. they agree that nothing grants it → ``not-granted``, whatever the deny list says (a deny only subtracts);
 4. only ABAC-conditioned grants → ``conditional``;
 5. one grants, another does not → ``disputed`` (explained, never silently resolved);
