@@ -204,15 +204,15 @@ def exec_(scenario: str, request_log: str | None, latency_ms: int, command: Sequ
     return _with_twin(scenario, run, latency_ms=latency_ms, request_log=request_log)
 
 
-@click.command("demo")
+@click.command("demo", context_settings={"ignore_unknown_options": True})
 @_scenario_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.argument("check_args", nargs=-1, type=click.UNPROCESSED)
 def demo(scenario: str, fmt: str, check_args: Sequence[str]) -> int:
     """See a full report with no Azure account: start the twin with a scenario and run `preflight check`
-    against it. Extra arguments go to `preflight check`.
+    against it. Other options and arguments go to `preflight check` (e.g. --probe, -v, --only 'rbac.*').
 
-    Try: preflight demo --scenario owner-without-data-role
+    Try: preflight demo --scenario owner-without-data-role --probe
     """
 
     def run(instance: Any) -> int:

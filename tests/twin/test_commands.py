@@ -104,6 +104,17 @@ def test_demo_shows_a_full_report_with_no_azure_account() -> None:
     assert "Cognitive Services OpenAI User" in proc.stdout
 
 
+def test_demo_passes_check_options_through_without_a_double_dash() -> None:
+    """`preflight demo --scenario X --probe -v` is how people try it: options demo does not know are check's."""
+    proc = run_cli(["demo", "--scenario", "healthy", "--probe", "-v", "--only", "access.probe", "--format", "json"])
+    assert proc.returncode == 0, proc.stderr
+    [probe] = json.loads(proc.stdout)["results"]
+    assert probe["check_id"] == "access.probe" and probe["status"] == "pass"
+    refused = run_cli(["demo", "--scenario", "healthy", "--no-such-option"])
+    assert refused.returncode == 2 and "No such option '--no-such-option'" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 def test_serve_prints_the_environment_and_stops_on_sigterm() -> None:
     proc = subprocess.Popen(
         [preflight_exe(), "twin", "serve", "--scenario", "healthy"],
