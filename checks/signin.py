@@ -137,15 +137,16 @@ class SigninChain(Check):
             if (info := classify_probe_error(report.probes[k])) is not None
         ]
         if not hidden:
+            fixes = [fix for k in selection.included if (fix := link_fix(k, ctx.target.environ, tenant)) is not None]
+            # the sign-in commands (az, PowerShell, azd) are lines to paste, the CLI's first; the rest stays prose
+            commands = [_login_command(tenant), *(f for f in fixes if f.split(" ", 1)[0] in _SIGN_IN_TOOLS)]
+            prose = [f for f in fixes if f.split(" ", 1)[0] not in _SIGN_IN_TOOLS]
             return self.failed(
                 "no credential is available: DefaultAzureCredential would fail with 'failed to retrieve a token "
                 "from the included credentials'",
                 evidence=evidence,
-                remediation="sign in with one of: "
-                + "; ".join(
-                    fix for k in selection.included if (fix := link_fix(k, ctx.target.environ, tenant)) is not None
-                ),
-                commands=[_login_command(tenant)],
+                remediation="sign in with one of: " + "; ".join([*prose, "or one of the commands below"]),
+                commands=list(dict.fromkeys(commands)),
             )
         probe, info = hidden[0]
         info = format_fix(info, tenant=tenant, scope=ctx.get(cloud).arm_scope)
@@ -325,6 +326,9 @@ class SigninChain(Check):
                     "/ MSI_ENDPOINT / AZURE_POD_IDENTITY_AUTHORITY_HOST); on an Azure host set "
                     "AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential to make it explicit",
                 )
+
+
+_SIGN_IN_TOOLS = frozenset({"az", "azd", "Connect-AzAccount"})
 
 
 def _recognised_host(ctx: Context, report: ChainReport) -> AzureHost | None:

@@ -102,7 +102,12 @@ EXPECTED: dict[str, set[str]] = {
         "resource.endpoint: az cognitiveservices account network-rule add --name contoso-openai "
         '--resource-group rg-ai --ip-address "$X"'
     },
-    "no-credentials": {f"signin.chain: az login --tenant {TENANT}"},
+    # nothing signs in: each developer tool's sign-in, into the target's tenant (a guest must name it)
+    "no-credentials": {
+        f"signin.chain: az login --tenant {TENANT}",
+        f"signin.chain: Connect-AzAccount -Tenant {TENANT}",
+        f"signin.chain: azd auth login --tenant-id {TENANT}",
+    },
     "no-custom-subdomain": {
         "resource.endpoint: az cognitiveservices account update --name contoso-openai --resource-group rg-ai "
         "--custom-domain contoso-openai",
@@ -152,6 +157,8 @@ AZ_REFERENCE: dict[tuple[str, ...], tuple[set[str], set[str]]] = {
     ("az", "account", "list"): ({"--output"}, set()),
     # https://learn.microsoft.com/azure/developer/azure-developer-cli/reference#azd-auth-login
     ("azd", "auth", "login"): ({"--tenant-id"}, set()),
+    # https://learn.microsoft.com/powershell/module/az.accounts/connect-azaccount (-Tenant)
+    ("Connect-AzAccount",): ({"-Tenant"}, set()),
     ("az", "ad", "app", "federated-credential", "create"): ({"--id", "--parameters"}, set()),
     ("az", "ad", "app", "credential", "reset"): ({"--id", "--years", "--cert"}, {"--append"}),
     ("az", "cognitiveservices", "account", "network-rule", "add"): (
