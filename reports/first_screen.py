@@ -111,8 +111,22 @@ def _answer(report: Report, causes: Sequence[Cause]) -> tuple[Answer, str]:
         return "undecided", f"rbac.data-action could not decide: {open_.summary}"
     warned = [c for c in causes if c.status is Status.WARN]
     caveat = f"; read the {_blocked_by(warned, 'warning')}" if warned else ""
-    unprobed = "" if probes else " (the data plane was not asked: add --probe for its own answer)"
-    return "yes", f"the roles grant every data action{unprobed}{caveat}"
+    unprobed = (
+        ""
+        if probes
+        else " (an Azure ML workspace has no data-plane probe)"
+        if _workspace(report)
+        else " (the data plane was not asked: add --probe for its own answer)"
+    )
+    what = "required action" if _workspace(report) else "data action"
+    return "yes", f"the roles grant every {what}{unprobed}{caveat}"
+
+
+def _workspace(report: Report) -> bool:
+    """Whether the target is an Azure ML workspace: its requirements are actions, with nothing to probe."""
+    target = report.target or {}
+    named = str(target.get("workspace") or target.get("resource_id") or "").lower()
+    return "/microsoft.machinelearningservices/workspaces/" in named or target.get("profile") == "ml"
 
 
 def _verdict(result: Result) -> str | None:

@@ -160,3 +160,12 @@ def test_html_tells_a_shared_summary_and_fix_once(scenario_reports: ScenarioRepo
     assert text.count(refused) == 1  # three token scopes, one sentence
     assert "same as tokens.scope [Azure Resource Manager]" in text
     assert "Same cause as <code>tokens.scope [Azure Resource Manager]</code>" in text
+
+
+def test_a_workspace_yes_names_actions_and_never_suggests_a_probe(scenario_reports: ScenarioReports) -> None:  # noqa: F811
+    """An Azure ML workspace's requirements are actions and it has no data-plane probe: --probe is no advice."""
+    screen = first_screen(scenario_reports.get("ml-data-scientist"))
+    assert screen is not None and screen.answer == "yes"
+    assert "every required action" in screen.why and "no data-plane probe" in screen.why and "--probe" not in screen.why
+    probed = first_screen(scenario_reports.get("healthy"))  # an account: the probe is the proof, and was asked
+    assert probed is not None and probed.why.endswith("the data plane answered the probe")
