@@ -3,17 +3,14 @@ preflight calls Graph): shapes, ``@odata`` annotations, filters, paging, $batch,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
 from azure.core import PipelineClient
 from azure.core.credentials import AccessToken
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
 from azure.core.rest import HttpRequest
 
-from helpers.twin_fixtures import session_twin
 from helpers.twin_world import (
     ALICE,
     APP_ID,
@@ -41,14 +38,6 @@ class _UserToken:
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return AccessToken(self.token, 2_000_000_000)
-
-
-@pytest.fixture
-def graph_twin() -> Iterator[Twin]:
-    twin = session_twin()
-    twin.use(world())
-    yield twin
-    assert twin.errors() == []
 
 
 def pipeline(twin: Twin, cred: Any = None) -> PipelineClient[Any, Any]:

@@ -4,16 +4,13 @@ a bearer token, as the product's Graph calls go; ``$select`` still narrows the a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from azure.core import PipelineClient
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
 from azure.core.rest import HttpRequest
 
-from helpers.twin_fixtures import session_twin
-from helpers.twin_world import APP_ID, SP, credential, world
+from helpers.twin_world import APP_ID, SP, credential
 
 from preflight.twin import Twin
 from preflight.twin.graph_defaults import APPLICATION, SERVICE_PRINCIPAL
@@ -32,14 +29,6 @@ APP_EXAMPLE_KEYS = {
     "info", "keyCredentials", "passwordCredentials", "publicClient", "requiredResourceAccess", "web", "spa",
     "parentalControlSettings", "verifiedPublisher", "optionalClaims", "groupMembershipClaims", "publisherDomain",
 }  # fmt: skip
-
-
-@pytest.fixture
-def graph_twin() -> Iterator[Twin]:
-    twin = session_twin()
-    twin.use(world())
-    yield twin
-    assert twin.errors() == []
 
 
 def _get(twin: Twin, path: str, **params: str) -> dict[str, Any]:

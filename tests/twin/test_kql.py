@@ -5,7 +5,6 @@ product's own queries on the same scenario — two roads to the same rows."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,21 +12,12 @@ from azure.core import PipelineClient
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
 from azure.core.rest import HttpRequest
 
-from helpers.twin_fixtures import session_twin
-from helpers.twin_world import ACCOUNT, SUB, credential, world
+from helpers.twin_world import ACCOUNT, SUB, credential
 
 from preflight.azure.resource_graph import ACCOUNTS_QUERY, ROLE_ASSIGNMENTS_QUERY
 from preflight.twin import Twin, kql
 
 PATH = "/providers/Microsoft.ResourceGraph/resources"
-
-
-@pytest.fixture
-def rg_twin() -> Iterator[Twin]:
-    twin = session_twin()
-    twin.use(world(page_size=2))
-    yield twin
-    assert twin.errors() == []
 
 
 def query(twin: Twin, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

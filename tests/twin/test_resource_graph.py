@@ -4,15 +4,12 @@ with a real bearer-token policy, as an SDK would send them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from azure.core import PipelineClient
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
 from azure.core.rest import HttpRequest
 
-from helpers.twin_fixtures import session_twin
 from helpers.twin_world import (
     ACCOUNT,
     ACCOUNT2,
@@ -38,14 +35,6 @@ from preflight.twin import Twin
 from preflight.twin.resource_graph import parse_query
 
 PATH = "/providers/Microsoft.ResourceGraph/resources"
-
-
-@pytest.fixture
-def rg_twin() -> Iterator[Twin]:
-    twin = session_twin()
-    twin.use(world(page_size=2))
-    yield twin
-    assert twin.errors() == []
 
 
 _CLIENTS: dict[int, tuple[Any, PipelineClient[Any, Any]]] = {}
