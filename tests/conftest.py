@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import subprocess
 import sys
 import threading
 import types
@@ -26,8 +25,6 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
-
-from helpers.cli import clean_env
 
 # Property tests assert behaviour, never speed (no timed tests): Hypothesis's own timing checks — the 200 ms
 # per-example deadline and the "input generation is slow" health check — failed correct tests whenever the shared
@@ -46,26 +43,9 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = work / "src"
     shutil.copytree(PLUGIN_SOURCE, source)
     target = work / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--disable-pip-version-check",
-            "--no-index",
-            "--target",
-            str(target),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-    )
+    from helpers.wheel import pip
+
+    pip("install", "--no-build-isolation", "--no-index", "--target", str(target), str(source))
     return target
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers.cli import clean_env
-from helpers.wheel import build_wheel
+from helpers.wheel import build_wheel, pip
 
 ROOT = Path(__file__).parents[1]
 pytestmark = pytest.mark.slow
@@ -60,24 +60,7 @@ def test_entry_points_and_console_script_are_declared(wheel: Path) -> None:
 
 def test_import_checks_fails_after_install(wheel: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--disable-pip-version-check",
-            "--target",
-            str(site),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-    )
+    pip("install", "--target", str(site), str(wheel))
     env = clean_env({"PYTHONPATH": str(site)})
     probe = "import preflight.checks.env, preflight.reports.table; print(preflight.checks.env.__file__)"
     ok = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)

@@ -24,24 +24,18 @@ def build_wheel(work: Path) -> Path:
         ),
     )
     out = work / "out"
+    pip("wheel", "--no-build-isolation", "-w", str(out), str(source))
+    (built,) = out.glob("azure_preflight-*.whl")
+    return built
+
+
+def pip(command: str, *args: str) -> None:
+    """``pip COMMAND --quiet --no-deps --disable-pip-version-check ARGS`` with this interpreter, offline from the
+    project's point of view (no dependency is fetched), in a clean environment; raises when pip fails."""
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--disable-pip-version-check",
-            "-w",
-            str(out),
-            str(source),
-        ],
+        [sys.executable, "-m", "pip", command, "--quiet", "--no-deps", "--disable-pip-version-check", *args],
         check=True,
         capture_output=True,
         text=True,
         env=clean_env(),
     )
-    (built,) = out.glob("azure_preflight-*.whl")
-    return built
