@@ -58,9 +58,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from helpers import twin_fixtures
     from helpers.readonly import violations
 
-    if twin_fixtures._session is None:  # no test used the twin
-        return
-    bad = violations(twin_fixtures._session.all_requests())
+    bad = [line for twin in twin_fixtures.session_twins() for line in violations(twin.all_requests())]
     if bad:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         message = "the twin served non-read requests:\n  " + "\n  ".join(bad[:50])

@@ -27,7 +27,7 @@ from preflight.twin.arm_common import (
     resource_or_404,
     subscription_or_404,
 )
-from preflight.twin.http import ARM, Caller, Router, TwinRequest, TwinResponse, TwinState
+from preflight.twin.http import ARM, ENTRA, GRAPH, Caller, Router, TwinRequest, TwinResponse, TwinState
 
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _RG = _SUB + r"/resourceGroups/(?P<rg>[^/]+)"
@@ -35,11 +35,14 @@ _RG = _SUB + r"/resourceGroups/(?P<rg>[^/]+)"
 _RESOURCE = r"(?P<id>" + _RG + r"/providers/(?P<ns>[^/]+)(?:/(?!providers(?:/|$))[^/]+/[^/]+)+)"
 
 
-def cloud_metadata(base_url: str) -> dict[str, Any]:
+def cloud_metadata(login: str, arm: str | None = None, graph: str | None = None) -> dict[str, Any]:
     """The ``/metadata/endpoints`` document (api-version 2022-09-01 shape, keys as AzureCloud publishes them),
-    with the twin standing in for login, Resource Manager and Microsoft Graph. The Azure CLI's ``az cloud
-    register --endpoint-resource-manager`` and preflight's ``ARM_CLOUD_METADATA_URL`` read it."""
-    root = base_url.rstrip("/") + "/"
+    with the twin standing in for login, Resource Manager and Microsoft Graph (at their named hosts, or all at
+    the one origin ``login``). The Azure CLI's ``az cloud register --endpoint-resource-manager`` and preflight's
+    ``ARM_CLOUD_METADATA_URL`` read it."""
+    root = login.rstrip("/") + "/"
+    arm_root = (arm or login).rstrip("/") + "/"
+    graph_root = (graph or login).rstrip("/") + "/"
     return {
         "portal": "https://portal.azure.com",
         "authentication": {
@@ -69,12 +72,12 @@ def cloud_metadata(base_url: str) -> dict[str, Any]:
             "attestationEndpoint": "attest.azure.net",
         },
         "batch": "https://batch.core.windows.net/",
-        "resourceManager": root,
+        "resourceManager": arm_root,
         "vmImageAliasDoc": "https://raw.githubusercontent.com/Azure/azure-rest-api-specs/main/arm-compute/"
         "quickstart-templates/aliases.json",
         "activeDirectoryDataLake": "https://datalake.azure.net/",
         "sqlManagement": "https://management.core.windows.net:8443/",
-        "microsoftGraphResourceId": root,
+        "microsoftGraphResourceId": graph_root,
         "appInsightsResourceId": "https://api.applicationinsights.io",
         "appInsightsTelemetryChannelResourceId": "https://dc.applicationinsights.azure.com/v2/track",
         "attestationResourceId": "https://attest.azure.net",
@@ -93,7 +96,7 @@ def metadata_endpoints(state: TwinState, request: TwinRequest, match: re.Match[s
             "MissingApiVersionParameter",
             "The api-version query parameter (?api-version=) is required for all requests.",
         )
-    return TwinResponse.json(200, cloud_metadata(state.base_url))
+    return TwinResponse.json(200, cloud_metadata(state.origin(ENTRA), state.origin(ARM), state.origin(GRAPH)))
 
 
 def list_tenants(state: TwinState, request: TwinRequest, match: re.Match[str]) -> TwinResponse:

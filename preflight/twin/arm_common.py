@@ -26,7 +26,7 @@ ARM_AUDIENCES = (
 
 def arm_audiences(state: TwinState) -> tuple[str, ...]:
     """Audiences ARM on the twin accepts: the public ones and the twin's own ``resourceManager`` URL."""
-    return (*ARM_AUDIENCES, state.base_url, state.base_url + "/")
+    return (*ARM_AUDIENCES, state.origin(ARM), state.origin(ARM) + "/")
 
 
 def arm_error(
@@ -139,7 +139,7 @@ def page(
         restored = {_CANONICAL.get(k, k): v for k, v in params.items()}
         restored.update(extra or {})
         restored[token_param] = str(start + size)
-        result["nextLink"] = f"{state.base_url}{request.path}?{urlencode(restored)}"
+        result["nextLink"] = f"{state.origin(ARM)}{request.path}?{urlencode(restored)}"
     return result
 
 

@@ -67,7 +67,9 @@ def _run_command(args: Sequence[str], env: dict[str, str]) -> int:
         return 130
 
 
-def _with_twin(scenario: str, run: Any, *, latency_ms: int = 0, request_log: str | None = None) -> int:
+def _with_twin(
+    scenario: str, run: Any, *, latency_ms: int = 0, request_log: str | None = None, named_hosts: bool = False
+) -> int:
     """Start the twin, ``run(instance)``, stop it: on return, on an error and on SIGTERM / SIGHUP alike. The
     handlers go in before the twin starts (a signal during its start cleans up too); the signals are blocked
     while it stops, so a late one cannot cut the clean-up short (it is delivered afterwards, to the handler
@@ -75,7 +77,7 @@ def _with_twin(scenario: str, run: Any, *, latency_ms: int = 0, request_log: str
     previous = {sig: signal.signal(sig, _raise_signalled) for sig in TERMINATING}
     instance: Any = None
     try:
-        instance = _start(scenario, 0, latency_ms, request_log)
+        instance = _start(scenario, 0, latency_ms, request_log, named_hosts)
         result: int = run(instance)
         return result
     except _Signalled as exc:
@@ -95,12 +97,16 @@ def _scenario_error(exc: Exception) -> ConfigError:
     return ConfigError(f"scenario: {exc}", remediation="`preflight twin scenarios` lists the built-in scenarios")
 
 
-def _start(scenario: str, port: int = 0, latency_ms: int = 0, request_log: str | None = None) -> Any:
+def _start(
+    scenario: str, port: int = 0, latency_ms: int = 0, request_log: str | None = None, named_hosts: bool = False
+) -> Any:
     from preflight.twin import Twin
     from preflight.twin.scenario import ScenarioError
 
     try:
-        return Twin(scenario, port=port, latency_ms=latency_ms, request_log_path=request_log).start()
+        return Twin(
+            scenario, port=port, latency_ms=latency_ms, request_log_path=request_log, named_hosts=named_hosts
+        ).start()
     except ScenarioError as exc:
         raise _scenario_error(exc) from exc
     except OSError as exc:
@@ -122,6 +128,13 @@ _latency_option = click.option(
     type=click.IntRange(min=0),
     default=0,
     help="Add this many milliseconds to every request (benchmarks).",
+)
+_named_hosts_option = click.option(
+    "--named-hosts",
+    is_flag=True,
+    help="Serve Entra ID, ARM, Graph and each data plane under names of their own (login.twin.test, "
+    "management.twin.test, graph.twin.test, <account>.openai.twin.test) through the twin's loopback proxy "
+    "(HTTPS_PROXY), instead of one 127.0.0.1 origin.",
 )
 
 
@@ -156,13 +169,14 @@ def scenarios(dump: str | None) -> int:
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=0, help="Port (default: any free port).")
 @_log_option
 @_latency_option
-def serve(scenario: str, port: int, request_log: str | None, latency_ms: int) -> int:
+@_named_hosts_option
+def serve(scenario: str, port: int, request_log: str | None, latency_ms: int, named_hosts: bool) -> int:
     """Serve the twin until interrupted; print the environment to export in another shell."""
     # The handler goes in before anything is printed: whoever reads the environment may stop us at once.
     stop = threading.Event()
     for sig in TERMINATING:  # a closed terminal (SIGHUP) stops the twin as cleanly as SIGTERM
         signal.signal(sig, lambda *_: stop.set())
-    instance = _start(scenario, port, latency_ms, request_log)
+    instance = _start(scenario, port, latency_ms, request_log, named_hosts)
     try:
         click.echo(f"# azure-preflight twin on {instance.base_url} — scenario {instance.scenario.get('name')}")
         click.echo("# export these in the shell that should talk to it:")
@@ -183,8 +197,9 @@ def serve(scenario: str, port: int, request_log: str | None, latency_ms: int) ->
 @_scenario_option
 @_log_option
 @_latency_option
+@_named_hosts_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def exec_(scenario: str, request_log: str | None, latency_ms: int, command: Sequence[str]) -> int:
+def exec_(scenario: str, request_log: str | None, latency_ms: int, named_hosts: bool, command: Sequence[str]) -> int:
     """Run COMMAND with the twin's environment (endpoints, CA, sign-in state, target) and exit with its code.
 
     Example: preflight twin exec --scenario owner-without-data-role -- preflight check
@@ -201,14 +216,15 @@ def exec_(scenario: str, request_log: str | None, latency_ms: int, command: Sequ
         except FileNotFoundError as exc:
             raise ConfigError(f"command not found: {args[0]}") from exc
 
-    return _with_twin(scenario, run, latency_ms=latency_ms, request_log=request_log)
+    return _with_twin(scenario, run, latency_ms=latency_ms, request_log=request_log, named_hosts=named_hosts)
 
 
 @click.command("demo", context_settings={"ignore_unknown_options": True})
 @_scenario_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_named_hosts_option
 @click.argument("check_args", nargs=-1, type=click.UNPROCESSED)
-def demo(scenario: str, fmt: str, check_args: Sequence[str]) -> int:
+def demo(scenario: str, fmt: str, named_hosts: bool, check_args: Sequence[str]) -> int:
     """See a full report with no Azure account: start the twin with a scenario and run `preflight check`
     against it. Other options and arguments go to `preflight check` (e.g. --probe, -v, --only 'rbac.*').
 
@@ -233,7 +249,7 @@ def demo(scenario: str, fmt: str, check_args: Sequence[str]) -> int:
         # -P: never put the working directory on sys.path (a source checkout would shadow the install).
         return _run_command([sys.executable, "-P", "-m", "preflight", "check", "--format", fmt, *args], env)
 
-    return _with_twin(scenario, run)
+    return _with_twin(scenario, run, named_hosts=named_hosts)
 
 
 def demo_check_args(scenario: Any, check_args: Sequence[str]) -> list[str]:

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from preflight.twin import tokens
-from preflight.twin.http import ENTRA, Router, TwinRequest, TwinResponse, TwinState
+from preflight.twin.http import ARM, ENTRA, GRAPH, Router, TwinRequest, TwinResponse, TwinState
 from preflight.twin.scenario import rule_list_errors, unknown_key_errors
 
 if TYPE_CHECKING:
@@ -146,7 +146,8 @@ def _parse_time(value: Any) -> float | None:
 def resource_known(state: TwinState, resource: str) -> bool:
     """Whether the tenant has a service principal for ``resource`` (else AADSTS500011)."""
     norm = tokens.normalize_resource(resource)
-    if norm in tokens.KNOWN_RESOURCES or norm == tokens.normalize_resource(state.base_url):
+    own = {tokens.normalize_resource(url) for url in (state.origin(ARM), state.origin(GRAPH), state.base_url)}
+    if norm in tokens.KNOWN_RESOURCES or norm in own:
         return True
     for app in _directory(state.scenario, "applications"):
         ids = {str(app.get("appId", "")).lower(), f"api://{str(app.get('appId', '')).lower()}"}
@@ -162,7 +163,7 @@ def resource_known(state: TwinState, resource: str) -> bool:
 
 def graph_resources(state: TwinState) -> tuple[str, ...]:
     """Audiences the twin's Microsoft Graph accepts: the public one and the twin's own origin (custom cloud)."""
-    return ("https://graph.microsoft.com", state.base_url + "/")
+    return ("https://graph.microsoft.com", state.origin(GRAPH) + "/")
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -195,7 +196,7 @@ def aadsts_body(
         "timestamp": stamp,
         "trace_id": trace_id,
         "correlation_id": correlation_id,
-        "error_uri": f"{state.base_url}/error?code={code}",
+        "error_uri": f"{state.origin(ENTRA)}/error?code={code}",
     }
     if suberror:
         body["suberror"] = suberror
@@ -382,7 +383,7 @@ def mint_app_token(
         audience=audience,
         app_id=str(sp.get("appId", "")),
         object_id=str(sp.get("id", "")),
-        base_url=state.base_url,
+        base_url=state.origin(ENTRA),
         now=state.now(),
         appidacr="2" if is_mi else appidacr,
         roles=_app_roles(state, sp, audience),
@@ -413,7 +414,7 @@ def mint_user_token(
         audience=audience,
         user=user,
         client_id=client_id,
-        base_url=state.base_url,
+        base_url=state.origin(ENTRA),
         now=state.now(),
         amr=amr,
         scp=scp,
@@ -442,7 +443,7 @@ def _id_token(state: TwinState, user: Mapping[str, Any], client_id: str) -> str:
     return server.issuer.sign(
         {
             "aud": client_id,
-            "iss": tokens.v2_issuer(state.base_url, server.tenant_id),
+            "iss": tokens.v2_issuer(state.origin(ENTRA), server.tenant_id),
             "iat": now,
             "nbf": now,
             "exp": now + 3600,
@@ -855,7 +856,7 @@ def openid_configuration(state: TwinState, tenant_segment: str, *, v2: bool = Tr
     _, tenant = resolve_tenant(state.scenario, tenant_segment)
     alias = tenant_segment.lower() in ("organizations", "common")
     tid = tenant_segment if alias or tenant is None else tenant_id_of(tenant)
-    base = f"{state.base_url}/{tid}"
+    base = f"{state.origin(ENTRA)}/{tid}"
     suffix = "/v2.0" if v2 else ""
     return {
         "token_endpoint": f"{base}/oauth2{suffix}/token",
@@ -866,11 +867,11 @@ def openid_configuration(state: TwinState, tenant_segment: str, *, v2: bool = Tr
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": tokens.v2_issuer(state.base_url, "{tenantid}" if alias else tid)
+        "issuer": tokens.v2_issuer(state.origin(ENTRA), "{tenantid}" if alias else tid)
         if v2
         else tokens.v1_issuer("{tenantid}" if alias else tid),
         "request_uri_parameter_supported": False,
-        "userinfo_endpoint": f"{state.base_url}/oidc/userinfo",
+        "userinfo_endpoint": f"{state.origin(ENTRA)}/oidc/userinfo",
         "authorization_endpoint": f"{base}/oauth2{suffix}/authorize",
         "device_authorization_endpoint": f"{base}/oauth2{suffix}/devicecode",
         "http_logout_supported": True,
@@ -901,8 +902,8 @@ def openid_configuration(state: TwinState, tenant_segment: str, *, v2: bool = Tr
         "tenant_region_scope": "NA",
         "cloud_instance_name": "twin.local",
         "cloud_graph_host_name": "graph.windows.net",
-        "msgraph_host": state.base_url.split("://", 1)[1],
-        "rbac_url": state.base_url,
+        "msgraph_host": state.origin(GRAPH).split("://", 1)[1],
+        "rbac_url": state.origin(ARM),
     }
 
 
@@ -938,7 +939,7 @@ def register(router: Router) -> None:
     @router.add("GET", _TENANT + r"/discovery(?:/v2\.0)?/keys", ENTRA)
     def keys(state: TwinState, request: TwinRequest, m: re.Match[str]) -> TwinResponse:
         server = cast("TwinServer", state)
-        return TwinResponse.json(200, server.issuer.jwks(tokens.v2_issuer(state.base_url, server.tenant_id)))
+        return TwinResponse.json(200, server.issuer.jwks(tokens.v2_issuer(state.origin(ENTRA), server.tenant_id)))
 
     @router.add("POST", _TENANT + r"/oauth2/v2\.0/token", ENTRA)
     def token_v2(state: TwinState, request: TwinRequest, m: re.Match[str]) -> TwinResponse:

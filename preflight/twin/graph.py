@@ -126,7 +126,7 @@ def denied(caller: Caller, request: TwinRequest) -> TwinResponse:
 
 
 def _authenticate(state: TwinState, request: TwinRequest) -> Caller | TwinResponse:
-    audiences = (*GRAPH_AUDIENCES, state.base_url, state.base_url + "/")
+    audiences = (*GRAPH_AUDIENCES, state.origin(GRAPH), state.origin(GRAPH) + "/")
     try:
         return state.verify_bearer(request, audiences, service=GRAPH)
     except AuthError as exc:
@@ -155,7 +155,7 @@ def _directory(state: TwinState) -> Mapping[str, Any]:
 
 
 def _context(state: TwinState, fragment: str) -> str:
-    return f"{state.base_url}/v1.0/$metadata#{fragment}"
+    return f"{state.origin(GRAPH)}/v1.0/$metadata#{fragment}"
 
 
 def granted_permissions(state: TwinState, caller: Caller) -> set[str]:
@@ -315,7 +315,7 @@ def _collection(
     if start + size < len(items):
         params = {k: v for k, v in request.query.items() if k != "$skiptoken"}
         params["$skiptoken"] = str(start + size)
-        body["@odata.nextLink"] = f"{state.base_url}{request.path}?{urlencode(params)}"
+        body["@odata.nextLink"] = f"{state.origin(GRAPH)}{request.path}?{urlencode(params)}"
     return TwinResponse.json(200, body, principal=caller.object_id)
 
 
@@ -548,7 +548,7 @@ def conditional_access_policies(
     if start + size < len(policies):
         params = {k: v for k, v in request.query.items() if k != "$skiptoken"}
         params["$skiptoken"] = str(start + size)
-        body["@odata.nextLink"] = f"{state.base_url}{request.path}?{urlencode(params)}"
+        body["@odata.nextLink"] = f"{state.origin(GRAPH)}{request.path}?{urlencode(params)}"
     return TwinResponse.json(200, body, principal=caller.object_id)
 
 

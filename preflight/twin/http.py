@@ -110,7 +110,11 @@ class TwinState(Protocol):
 
     @property
     def base_url(self) -> str:
-        """``https://127.0.0.1:PORT`` — the twin's own origin, used for ``nextLink`` and endpoints."""
+        """``https://127.0.0.1:PORT`` — the twin's own loopback origin (managed identity, the ``az`` shim)."""
+
+    def origin(self, service: str) -> str:
+        """``https://…`` where clients reach ``service`` (its named host, or the loopback origin): what
+        ``nextLink``, endpoints, issuers and the audiences a service accepts are built from."""
 
     def verify_bearer(self, request: TwinRequest, audiences: tuple[str, ...], *, service: str) -> Caller:
         """Validate ``Authorization: Bearer …`` like the named service does (signature by the twin's key,
@@ -153,9 +157,12 @@ class Router:
 
         return register
 
-    def resolve(self, method: str, path: str) -> tuple[Route, re.Match[str]] | None:
+    def resolve(
+        self, method: str, path: str, services: frozenset[str] | None = None
+    ) -> tuple[Route, re.Match[str]] | None:
+        """The first route for ``method`` and ``path``, among ``services`` only when given (a named host)."""
         for route in self.routes:
-            if route.method == method.upper():
+            if route.method == method.upper() and (services is None or route.service in services):
                 match = route.pattern.fullmatch(path)
                 if match:
                     return route, match

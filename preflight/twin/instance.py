@@ -26,8 +26,10 @@ from typing import Any, Self
 
 from preflight.appconfig import APP_VARS
 from preflight.envconfig import IDENTITY_ENV_VARS
-from preflight.twin import azcli, entra, signin, tls, tokens
+from preflight.twin import azcli, entra, hosts, signin, tls, tokens
+from preflight.twin.http import ARM, ENTRA
 from preflight.twin.log import LogEntry
+from preflight.twin.proxy import ConnectProxy
 from preflight.twin.server import TwinServer
 
 # Variables a process under the twin must NOT inherit from the parent: each would make azure-identity (or MSAL)
@@ -68,7 +70,9 @@ class Twin:
     """A running Azure twin on ``https://127.0.0.1:PORT`` (a context manager).
 
     ``scenario``: a built-in name, a JSON file or a mapping. ``latency_ms`` delays every answer (benchmarks);
-    ``request_log_path`` mirrors the request log to a JSONL file.
+    ``request_log_path`` mirrors the request log to a JSONL file. ``named_hosts`` serves each service under its
+    own name (``management.twin.test`` …, :mod:`preflight.twin.hosts`) through the twin's loopback CONNECT proxy,
+    which :meth:`environment` hands the process as ``HTTPS_PROXY``; else every service shares one origin.
     """
 
     def __init__(
@@ -78,7 +82,10 @@ class Twin:
         port: int = 0,
         latency_ms: int = 0,
         request_log_path: str | None = None,
+        named_hosts: bool = False,
     ) -> None:
+        self.named_hosts = named_hosts
+        self._proxy: ConnectProxy | None = None
         self._spec = scenario
         self._port = port
         self._latency_ms = latency_ms
@@ -98,7 +105,7 @@ class Twin:
         scenario = load(self._spec)  # fail before binding anything if the scenario is invalid
         self._workdir = Path(tempfile.mkdtemp(prefix="preflight-twin-"))
         try:
-            files = tls.generate(self._workdir)
+            files = tls.generate(self._workdir, names=hosts.certificate_names())
             self.ca_file = files.ca_file
             self._server = TwinServer(
                 {},
@@ -107,8 +114,12 @@ class Twin:
                 port=self._port,
                 latency_ms=self._latency_ms,
                 request_log_path=self._request_log_path,
+                named_hosts=self.named_hosts,
             )
             self._server.reset(self._bind(scenario))
+            if self.named_hosts:
+                server = self._server
+                self._proxy = ConnectProxy(server.port, lambda host: hosts.serves(host, server.scenario)).start()
             self.shim_dir = self._workdir / "bin"
             azcli.write_shim(self.shim_dir, self.base_url, self.ca_file)
             self._refusing = _refusing_socket()
@@ -120,6 +131,9 @@ class Twin:
 
     def stop(self) -> None:
         """Stop serving, close every connection and delete the temporary directory (idempotent)."""
+        if self._proxy is not None:
+            self._proxy.stop()
+            self._proxy = None
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -146,7 +160,8 @@ class Twin:
         from preflight.twin.scenario import bind_endpoints
 
         assert self._server is not None and self._workdir is not None
-        return entra.prepare_scenario(bind_endpoints(scenario, self._server.base_url), self._workdir, self._cert_cache)
+        bound = bind_endpoints(scenario, self._server.base_url, named_hosts=self.named_hosts)
+        return entra.prepare_scenario(bound, self._workdir, self._cert_cache)
 
     # -- facts -------------------------------------------------------------------------------------------
     @property
@@ -229,15 +244,15 @@ class Twin:
 
         Prefer :meth:`process_environment`, which also removes inherited identity variables.
         """
-        base = self.base_url
+        login, arm = self.server.origin(ENTRA), self.server.origin(ARM)
         scenario = self.scenario
         config_dir = self.workdir / "azure-config"
         config_dir.mkdir(exist_ok=True)
         env: dict[str, str] = {
             "REQUESTS_CA_BUNDLE": str(self.ca_file),
             "SSL_CERT_FILE": str(self.ca_file),
-            "AZURE_AUTHORITY_HOST": base,
-            "ARM_CLOUD_METADATA_URL": f"{base}/metadata/endpoints?api-version=2022-09-01",
+            "AZURE_AUTHORITY_HOST": login,
+            "ARM_CLOUD_METADATA_URL": f"{arm}/metadata/endpoints?api-version=2022-09-01",
             "PATH": f"{self.shim_dir}{os.pathsep}{os.environ.get('PATH', '')}",
             "AZURE_CONFIG_DIR": str(config_dir),
             "AZURE_CORE_INSTANCE_DISCOVERY": "false",
@@ -246,6 +261,8 @@ class Twin:
             "NO_PROXY": "127.0.0.1,localhost",
             "no_proxy": "127.0.0.1,localhost",
         }
+        if self._proxy is not None:  # named hosts: every *.twin.test name through the twin's own proxy
+            env.update(HTTPS_PROXY=self._proxy.url, https_proxy=self._proxy.url)
         env.update(self._managed_identity_environment())
         env.update(self._target_environment())
         if sign_in:

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from preflight.twin.hosts import host_of
+
 if TYPE_CHECKING:
     from preflight.twin.http import TwinRequest
 
@@ -40,6 +42,7 @@ class LogEntry:
     raw_path: str = ""
     fault: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    host: str = ""  # the name the client sent it to (Host, without port): 127.0.0.1 or a named host
 
     @classmethod
     def of(
@@ -67,6 +70,7 @@ class LogEntry:
             raw_path=request.raw_path,
             fault=fault,
             extra=extra,
+            host=host_of(request.header("host")),
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from preflight.errors import ConfigError
-from preflight.twin import roles
+from preflight.twin import hosts, roles
 
 # Every top-level key and the type its value must have (signIn: None, its own validator in signin.py says).
 TOP_LEVEL_TYPES: dict[str, type | None] = {
@@ -647,12 +647,15 @@ def _normalise_target(doc: dict[str, Any], errors: list[str]) -> None:
 # ------------------------------------------------------------------------------------------------ endpoints
 
 
-def account_endpoint(account: Mapping[str, Any], base_url: str) -> str:
+def account_endpoint(account: Mapping[str, Any], base_url: str, *, named_hosts: bool = False) -> str:
     """The twin URL of an account's data plane: ``{base}/dataplane/{customSubDomainName}/`` with a custom
     subdomain, else the shared regional endpoint ``{base}/dataplane/regional/{location}/`` (which, like the
     real ``{region}.api.cognitive.microsoft.com``, accepts keys but refuses Entra tokens). An account's
     ``x-twin-dataPlaneBase`` replaces ``base_url`` — a host fault (preflight.twin.hostfaults) puts the data
-    plane on a host that does not resolve or presents an untrusted certificate."""
+    plane on a host that does not resolve or presents an untrusted certificate. With ``named_hosts`` the account
+    has a name of its own (:func:`preflight.twin.hosts.account_endpoint`), as in Azure."""
+    if named_hosts and not account.get("x-twin-dataPlaneBase"):
+        return hosts.account_endpoint(account)
     base = str(account.get("x-twin-dataPlaneBase") or base_url).rstrip("/")
     sub = (account.get("properties") or {}).get("customSubDomainName")
     if sub:
@@ -660,7 +663,7 @@ def account_endpoint(account: Mapping[str, Any], base_url: str) -> str:
     return f"{base}/dataplane/regional/{str(account.get('location', 'eastus')).lower()}/"
 
 
-def bind_endpoints(scenario: Mapping[str, Any], base_url: str) -> dict[str, Any]:
+def bind_endpoints(scenario: Mapping[str, Any], base_url: str, *, named_hosts: bool = False) -> dict[str, Any]:
     """A copy of ``scenario`` whose Cognitive Services accounts' ``properties.endpoint`` / ``endpoints`` point
     at the twin listening on ``base_url``, and whose ``target.endpoint`` names the target account's endpoint.
 
@@ -675,7 +678,7 @@ def bind_endpoints(scenario: Mapping[str, Any], base_url: str) -> dict[str, Any]
         if str(res.get("type", "")).lower() != ACCOUNT_TYPE:
             continue
         props = res.setdefault("properties", {})
-        url = account_endpoint(res, base_url)
+        url = account_endpoint(res, base_url, named_hosts=named_hosts)
         original = res.get("x-twin-originalEndpoint", props.get("endpoint"))
         if original and original != url:
             res["x-twin-originalEndpoint"] = original

@@ -11,6 +11,7 @@ handler → :class:`TwinResponse` on the wire → one :class:`~preflight.twin.lo
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import re
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from preflight.twin import tokens
+from preflight.twin import hosts, tokens
 from preflight.twin.faults import Fault, FaultSet
 from preflight.twin.http import (
     ENTRA,
@@ -279,8 +280,11 @@ class TwinServer:
         latency_ms: int = 0,
         request_log_path: str | Path | None = None,
         router: Router | None = None,
+        named_hosts: bool = False,
     ) -> None:
         self.workdir = workdir
+        # Named hosts (preflight.twin.hosts): each service under its own name and audience; else one origin.
+        self.named_hosts = named_hosts
         self.issuer = tokens.TokenIssuer()
         self.log = RequestLog(request_log_path)
         self.latency_ms = latency_ms
@@ -306,6 +310,11 @@ class TwinServer:
     @property
     def base_url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
+
+    def origin(self, service: str) -> str:
+        """Where clients reach ``service``: its named host (``https://management.twin.test``) with named hosts,
+        else the one origin every service shares."""
+        return hosts.origin(service) if self.named_hosts else self.base_url
 
     def now(self) -> float:
         return time.time() + self.clock_offset
@@ -344,7 +353,7 @@ class TwinServer:
             request,
             audiences,
             service=service,
-            base_url=self.base_url,
+            base_url=self.origin(ENTRA),
             tenant_id=self.tenant_id if tenant_id is None else tenant_id,
             now=self.now(),
         )
@@ -378,17 +387,36 @@ class TwinServer:
         self.log.clear()
 
     # -- request handling --------------------------------------------------------------------------------
-    def _route(self, request: TwinRequest) -> tuple[Route | None, re.Match[str] | None, bool]:
-        resolved = self.router.resolve(request.method, request.path)
+    def _on_host(self, request: TwinRequest) -> tuple[TwinRequest, frozenset[str] | None]:
+        """The request as the services see it, and which services answer on the host it was sent to (None: all,
+        the one loopback origin). A data-plane name stands for its ``/dataplane/<subdomain>`` path prefix."""
+        host = hosts.host_of(request.header("host"))
+        if not self.named_hosts or not hosts.is_twin_name(host):
+            return request, None
+        route = hosts.route_for(host)
+        if route is None:
+            return request, frozenset()
+        if route.prefix:
+            request = dataclasses.replace(request, path=route.prefix + request.path)
+        return request, route.services
+
+    def _route(
+        self, request: TwinRequest, services: frozenset[str] | None
+    ) -> tuple[Route | None, re.Match[str] | None, bool]:
+        resolved = self.router.resolve(request.method, request.path, services)
         if resolved:
             return resolved[0], resolved[1], False
-        other_method = any(r.pattern.fullmatch(request.path) for r in self.router.routes)
+        other_method = any(
+            r.pattern.fullmatch(request.path) and (services is None or r.service in services)
+            for r in self.router.routes
+        )
         return None, None, other_method
 
     def handle(self, request: TwinRequest, conn: _Handler) -> None:
         started = time.perf_counter()
         generation = self.log.generation()
-        route, match, wrong_method = self._route(request)
+        request, services = self._on_host(request)
+        route, match, wrong_method = self._route(request, services)
         service = route.service if route else None
         fault = self._faults.take(service, request.method, request.path)
         delay_ms = self.latency_ms + (fault.latency_ms if fault else 0)

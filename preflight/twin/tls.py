@@ -48,10 +48,11 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def generate(directory: Path, *, ip: str = "127.0.0.1", prefix: str = "twin") -> TlsFiles:
-    """Create a CA and a server certificate for ``ip``/localhost in ``directory`` (which must exist), as
-    ``{prefix}-ca.pem``, ``{prefix}-server.pem`` and ``{prefix}-server.key``. Each call makes a new CA, so a
-    second server (tests' hostile ones on 127.0.0.x) is trusted only by whoever is given its CA file."""
+def generate(directory: Path, *, ip: str = "127.0.0.1", prefix: str = "twin", names: tuple[str, ...] = ()) -> TlsFiles:
+    """Create a CA and a server certificate for ``ip``/localhost (and the DNS ``names``, e.g. the twin's named
+    hosts, wildcards included) in ``directory`` (which must exist), as ``{prefix}-ca.pem``,
+    ``{prefix}-server.pem`` and ``{prefix}-server.key``. Each call makes a new CA, so a second server (tests'
+    hostile ones on 127.0.0.x) is trusted only by whoever is given its CA file."""
     now = _dt.datetime.now(_dt.UTC)
     # Back-date a little: clients on a slightly different clock must not see "not yet valid".
     not_before, not_after = now - _dt.timedelta(hours=1), now + _dt.timedelta(days=2)
@@ -95,7 +96,9 @@ def generate(directory: Path, *, ip: str = "127.0.0.1", prefix: str = "twin") ->
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip)), x509.DNSName("localhost")]),
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(ip)), x509.DNSName("localhost"), *map(x509.DNSName, names)]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

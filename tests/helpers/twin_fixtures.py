@@ -33,6 +33,9 @@ __all__ = [
     "core_env",
     "core_scenario",
     "core_twin",
+    "named_session_twin",
+    "named_twin",
+    "named_twin_session",
     "session_twin",
     "twin",
     "twin_env",
@@ -221,6 +224,24 @@ def session_twin() -> Twin:
         return _session
 
 
+_named: Twin | None = None
+
+
+def named_session_twin() -> Twin:
+    """The process-wide twin with named hosts (``login.twin.test`` …; started on first use, stopped at exit)."""
+    global _named
+    with _lock:
+        if _named is None:
+            _named = Twin("healthy", named_hosts=True).start()
+            atexit.register(_named.stop)
+        return _named
+
+
+def session_twins() -> list[Twin]:
+    """Every twin this process started (for the session's read-only proof)."""
+    return [t for t in (_session, _named) if t is not None]
+
+
 def apply_environment(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
     """Make ``os.environ`` look like a process started under the twin (inherited identity variables removed)."""
     for name in INHERITED_IDENTITY_VARIABLES:
@@ -242,6 +263,22 @@ def twin(twin_session: Twin) -> Iterator[Twin]:
     yield twin_session
     assert twin_session.errors() == [], "the twin crashed while handling a request:\n" + "\n".join(
         twin_session.errors()
+    )
+
+
+@pytest.fixture(scope="session")
+def named_twin_session() -> Twin:
+    """The session's named-hosts twin, in whatever state the last test left it (prefer ``named_twin``)."""
+    return named_session_twin()
+
+
+@pytest.fixture
+def named_twin(named_twin_session: Twin) -> Iterator[Twin]:
+    """The named-hosts twin reset to ``healthy``; fails the test if the twin itself crashed."""
+    named_twin_session.use("healthy")
+    yield named_twin_session
+    assert named_twin_session.errors() == [], "the twin crashed while handling a request:\n" + "\n".join(
+        named_twin_session.errors()
     )
 
 

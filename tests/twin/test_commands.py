@@ -89,6 +89,29 @@ def test_exec_runs_a_full_check_against_the_scenario(tmp_path: Path) -> None:
         ), entry
 
 
+def test_exec_with_named_hosts_reaches_each_service_by_its_name(tmp_path: Path) -> None:
+    """`--named-hosts`: the product finds ARM, Graph, Entra and the data plane at their own names through the
+    twin's proxy (the request log records the Host each request was sent to)."""
+    log = tmp_path / "requests.jsonl"
+    proc = run_cli(
+        [
+            *("twin", "exec", "--named-hosts", "--scenario", "ci-sp-data-role", "--request-log", str(log)),
+            *("--", preflight_exe(), "check", "--probe"),
+        ]
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "https://contoso-openai.openai.twin.test/" in proc.stdout
+    hosts = {(entry["host"], entry["service"]) for entry in map(json.loads, log.read_text().splitlines())}
+    for expected in (
+        ("login.twin.test", "entra"),
+        ("management.twin.test", "arm"),
+        ("graph.twin.test", "graph"),
+        ("contoso-openai.openai.twin.test", "data_plane"),
+    ):
+        assert expected in hosts, hosts
+    assert {service for host, service in hosts if host == "127.0.0.1"} <= {"twin", "managed_identity"}
+
+
 def test_exec_passes_the_exit_code_through() -> None:
     proc = run_cli(["twin", "exec", "--scenario", "owner-without-data-role", "--", preflight_exe(), "check"])
     assert proc.returncode == 1

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from helpers.twin_fixtures import IDS, SECRET, core_scenario
 
-from preflight.twin import Twin, faults, signin
+from preflight.twin import Twin, faults, hosts, signin
 from preflight.twin.http import ARM, DATA_PLANE, GRAPH, AuthError, TwinRequest
 from preflight.twin.server import parse_request
 
@@ -264,7 +264,8 @@ def test_server_certificate_sans(core_twin: Twin, core_env: dict[str, str]) -> N
         .value
     )
     assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
-    assert sans.get_values_for_type(x509.DNSName) == ["localhost"]
+    # localhost, and the named hosts (preflight.twin.hosts) a --named-hosts twin answers for
+    assert sans.get_values_for_type(x509.DNSName) == ["localhost", *hosts.certificate_names()]
     ctx = ssl.create_default_context(cafile=str(core_twin.ca_file))
     for host in ("127.0.0.1", "localhost"):
         conn = http.client.HTTPSConnection(host, core_twin.port, context=ctx, timeout=5)
