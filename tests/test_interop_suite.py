@@ -40,7 +40,7 @@ def test_roles_through_nested_groups_and_wildcards() -> None:
 
 def test_a_data_role_only_identity_is_expected_to_be_refused_the_keys() -> None:
     scenario, sp = _who("ci-sp-data-role")
-    table = {c.name: c for c in cases.all_cases(scenario, sp, "https://127.0.0.1:1", SUB)}
+    table = {c.name: c for c in cases.all_cases(scenario, sp, cases.Origins.one("https://127.0.0.1:1"), SUB)}
     keys = table["cognitiveservices account keys list"]
     assert (keys.outcome, keys.code) == ("error", "AuthorizationFailed")
     assert table["ad signed-in-user show"].outcome == "error"  # /me needs a delegated token
@@ -56,7 +56,7 @@ def test_every_builtin_scenario_gives_the_suite_something_to_run(name: str) -> N
         assert who.object_id or name in LOGIN_REFUSED, (name, who)
         assert set(how) <= {"secret", "user", "identity"}
         sub = SUB if expect.sees_subscription(scenario, who, SUB) else None
-        for case in cases.all_cases(scenario, who, "https://127.0.0.1:1", sub):
+        for case in cases.all_cases(scenario, who, cases.Origins.one("https://127.0.0.1:1"), sub):
             assert case.outcome in ("ok", "error", "observe") and all(isinstance(a, str) for a in case.argv)
             assert "twin-ci-secret-value" not in case.argv  # a secret never goes into a recorded command
 

@@ -121,15 +121,16 @@ def test_no_machine_specific_path_in_the_documents_code() -> None:
     assert offending == []
 
 
-def test_readme_unsets_every_variable_twin_serve_exports(twin_session: Twin) -> None:
+def test_readme_unsets_every_variable_twin_serve_exports(twin_session: Twin, named_twin_session: Twin) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = re.search(r"```bash\n(unset .*?)```", readme, flags=re.S)
     assert block, "README shows how to unset twin serve's variables"
     unset = set(block.group(1).replace("\\\n", " ").split()[1:])
     exported: set[str] = set()
     for name in list_scenarios():
-        twin_session.use(name)
-        exported |= set(twin_session.environment())
+        for twin in (twin_session, named_twin_session):  # `twin serve` and `twin serve --named-hosts`
+            twin.use(name)
+            exported |= set(twin.environment())
     # PATH is restored, not unset (the twin prepends its az to it): README says so
     assert exported - {"PATH"} <= unset, sorted(exported - {"PATH"} - unset)
     assert "PATH" not in unset and "restore `PATH`" in readme

@@ -103,7 +103,21 @@ def _allow(ok: bool, code: str = "AuthorizationFailed") -> tuple[str, str]:
     return ("ok", "") if ok else ("error", code)
 
 
-def account_cases(scenario: Mapping[str, Any], who: Identity, base_url: str, sub: str | None) -> list[Case]:
+@dataclass(frozen=True)
+class Origins:
+    """Where az reaches the twin's services: ARM and Graph at one loopback origin, or at their named hosts
+    (``--named-hosts``: management.twin.test, graph.twin.test), where az picks each request's audience by host."""
+
+    arm: str
+    graph: str
+    named: bool = False
+
+    @classmethod
+    def one(cls, base_url: str) -> Origins:
+        return cls(base_url.rstrip("/"), base_url.rstrip("/"))
+
+
+def account_cases(scenario: Mapping[str, Any], who: Identity, origins: Origins, sub: str | None) -> list[Case]:
     cases = [
         Case("account show", ["account", "show"], "ok", check=_field("user.name", who.name)),
         Case(
@@ -114,7 +128,7 @@ def account_cases(scenario: Mapping[str, Any], who: Identity, base_url: str, sub
             "token graph",
             ["account", "get-access-token", "--resource-type", "ms-graph"],
             "ok",
-            check=_token(base_url.rstrip("/") + "/", who),
+            check=_token(origins.graph + "/", who),
         ),
         Case(
             "token cognitive",
@@ -188,7 +202,7 @@ def _lower_pid(assignment: Mapping[str, Any]) -> str:
 
 
 def resource_cases(
-    scenario: Mapping[str, Any], who: Identity, base_url: str, sub: str | None, target: str | None
+    scenario: Mapping[str, Any], who: Identity, origins: Origins, sub: str | None, target: str | None
 ) -> list[Case]:
     cases: list[Case] = []
     if target and f"/providers/{ACCOUNTS}/".lower() in target.lower() + "/":
@@ -223,7 +237,7 @@ def resource_cases(
             Case(
                 "rest permissions (account)",
                 ["rest", "--method", "get", "--url",
-                 f"{base_url.rstrip('/')}{target}/providers/Microsoft.Authorization/permissions?api-version=2022-04-01"],
+                 f"{origins.arm}{target}/providers/Microsoft.Authorization/permissions?api-version=2022-04-01"],
                 "ok",
                 check=_permissions(bool(expect.effective_on(scenario, who, target))),
             )
@@ -312,7 +326,7 @@ def _permissions(any_role: bool) -> Check:
     return check
 
 
-def directory_cases(scenario: Mapping[str, Any], who: Identity) -> list[Case]:
+def directory_cases(scenario: Mapping[str, Any], who: Identity, origins: Origins) -> list[Case]:
     directory = scenario.get("directory") or {}
     groups = expect.transitive_groups(scenario, who.object_id)
     cases: list[Case] = []
@@ -333,6 +347,7 @@ def directory_cases(scenario: Mapping[str, Any], who: Identity) -> list[Case]:
                 check=lambda data: _superset("id", groups, "groups")(data),
             )
         )
+        cases.append(_rest_graph(origins, "/me", who.object_id, "ok", ""))
     else:
         cases.append(
             Case(
@@ -381,16 +396,32 @@ def directory_cases(scenario: Mapping[str, Any], who: Identity) -> list[Case]:
                 _both(_field("id", sp.get("id")), _keys(SP_DEFAULT_KEYS, "Graph v1.0 default properties")),
             )
         )
+        cases.append(_rest_graph(origins, f"/servicePrincipals(appId='{app_id}')", str(sp.get("id")), outcome, code))
         break
     return cases
 
 
-def all_cases(scenario: Mapping[str, Any], who: Identity, base_url: str, sub: str | None) -> list[Case]:
+def _rest_graph(origins: Origins, path: str, object_id: str, outcome: str, code: str) -> Case:
+    """``az rest`` to a Graph URL: az requests the token for the audience whose endpoint the URL's host matches
+    (real Graph takes only its own). On one origin ARM's endpoint matches first and Graph refuses that token."""
+    case = Case(
+        "rest graph (audience by host)",
+        ["rest", "--method", "get", "--url", f"{origins.graph}/v1.0{path}"],
+        outcome,
+        code,
+        _field("id", object_id),
+    )
+    if not origins.named:
+        case.outcome, case.why = "observe", "one origin: az sends ARM's audience to every twin URL (--named-hosts)"
+    return case
+
+
+def all_cases(scenario: Mapping[str, Any], who: Identity, origins: Origins, sub: str | None) -> list[Case]:
     # with no subscription visible (az records a tenant-level account) az itself stops at SubscriptionNotFound
     target = (str((scenario.get("target") or {}).get("resourceId") or "") or None) if sub else None
     return [
-        *account_cases(scenario, who, base_url, sub),
+        *account_cases(scenario, who, origins, sub),
         *role_cases(scenario, who, sub, target),
-        *resource_cases(scenario, who, base_url, sub, target),
-        *directory_cases(scenario, who),
+        *resource_cases(scenario, who, origins, sub, target),
+        *directory_cases(scenario, who, origins),
     ]

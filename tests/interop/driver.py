@@ -71,6 +71,9 @@ class AzSession:
     secrets: tuple[str, ...] = ()
     # a managed identity's App Service endpoint on the twin (IDENTITY_ENDPOINT / IDENTITY_HEADER)
     extra_env: dict[str, str] = field(default_factory=dict)
+    # named hosts: the sign-in host (else base_url) and the twin's CONNECT proxy (HTTPS_PROXY)
+    login_url: str = ""
+    proxy: str = ""
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _DROPPED and not k.startswith(("AZURE_", "MSAL_"))}
@@ -94,6 +97,8 @@ class AzSession:
         )
         if self.extension_dir is not None:
             env["AZURE_EXTENSION_DIR"] = str(self.extension_dir)
+        if self.proxy:
+            env.update(HTTPS_PROXY=self.proxy, https_proxy=self.proxy)
         env.update(self.extra_env)
         return env
 
@@ -152,8 +157,8 @@ class AzSession:
         self.secrets = (*self.secrets, refresh_token)
         start = time.monotonic()
         done = subprocess.run(
-            [str(az_python(self.az)), str(HERE / "seed_user.py"), str(self.config_dir), self.base_url, tenant, "-",
-             CLOUD_NAME],
+            [str(az_python(self.az)), str(HERE / "seed_user.py"), str(self.config_dir), self.login_url or self.base_url,
+             tenant, "-", CLOUD_NAME, self.base_url],
             env=self.environment(),
             input=refresh_token + "\n",
             capture_output=True,

@@ -3,12 +3,13 @@
 Opt-in (needs azure-cli in its own venv, ~730 MB; never part of ``pytest`` or CI)::
 
     python3 -m venv .venv-az && .venv-az/bin/pip install azure-cli
-    AZ=$PWD/.venv-az/bin/az tools/interop.sh [--scenario healthy ...] [--report DIR]
+    AZ=$PWD/.venv-az/bin/az tools/interop.sh [--scenario healthy ...] [--report DIR] [--named-hosts]
 
 For each scenario it signs in the scenario's identity (a fresh ``AZURE_CONFIG_DIR``; see driver.py), runs the
 diagnosis commands of cases.py and compares each with what real Azure would answer that identity. It writes
 ``report.json`` and ``report.md`` (az version, every command, the divergences) and exits 1 when a command
-diverges, 2 when it cannot run (no az).
+diverges, 2 when it cannot run (no az). ``--named-hosts`` serves ARM, Graph and Entra under names of their own
+(preflight.twin.hosts) through the twin's proxy, so az picks each request's audience by host as against Azure.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from interop import cases as _cases
 from interop import expect
 from interop.driver import AzSession, az_version, quoted, refused_names
 from preflight.twin import Twin
+from preflight.twin.http import ARM, ENTRA, GRAPH
 from preflight.twin.scenario import list_scenarios
 
 # Sign-ins real Entra refuses for these scenarios (the twin's scenario says why); anything else must sign in.
@@ -84,6 +86,16 @@ def _verdict(case: _cases.Case, result: Any) -> tuple[str, list[str]]:
     return ("pass" if not problems else "diverge"), problems
 
 
+def _session(twin: Twin, az: Path, config: Path, work: Path, extension_dir: Path | None) -> AzSession:
+    """An az session pointed at the twin: ARM's origin for ``az cloud register``; with named hosts, the sign-in
+    host and the proxy too."""
+    env = twin.environment(sign_in=False)
+    session = AzSession(az, twin.server.origin(ARM), twin.ca_file, config, work / "dns.log", extension_dir)
+    if twin.named_hosts:
+        session.login_url, session.proxy = twin.server.origin(ENTRA), env["HTTPS_PROXY"]
+    return session
+
+
 def run_scenario(twin: Twin, name: str, az: Path, work: Path, extension_dir: Path | None) -> list[dict[str, Any]]:
     twin.use(name)
     scenario = twin.scenario
@@ -92,7 +104,7 @@ def run_scenario(twin: Twin, name: str, az: Path, work: Path, extension_dir: Pat
     for index, (who, how) in enumerate(identities(scenario)):
         config = work / f"{name}-{index}"
         config.mkdir(parents=True)
-        session = AzSession(az, twin.base_url, twin.ca_file, config, work / "dns.log", extension_dir)
+        session = _session(twin, az, config, work, extension_dir)
         session.register_cloud()
         if "secret" in how:
             login = session.login_service_principal(who.name, how["secret"], who.tenant_id)
@@ -113,7 +125,8 @@ def run_scenario(twin: Twin, name: str, az: Path, work: Path, extension_dir: Pat
         sub = str((scenario.get("target") or {}).get("subscriptionId") or "") or None
         if sub and not expect.sees_subscription(scenario, who, sub):
             sub = None  # az login records a tenant-level account: no subscription commands to run
-        for case in _cases.all_cases(scenario, who, twin.base_url, sub):
+        origins = _cases.Origins(twin.server.origin(ARM), twin.server.origin(GRAPH), twin.named_hosts)
+        for case in _cases.all_cases(scenario, who, origins, sub):
             if faulty and case.outcome != "observe":
                 case.outcome, case.why = "observe", "the scenario injects faults, token errors or deny assignments"
             rows.append(_row(name, who, case, session.run(*case.argv)))
@@ -166,6 +179,12 @@ def write_report(directory: Path, meta: Mapping[str, Any], rows: list[dict[str, 
         f"extensions {meta['az_version'].get('extensions', {})}); scenarios: {len(meta['scenarios'])}; "
         f"commands: {len(rows)} — {counts['pass']} pass, {counts['diverge']} diverge, {counts['observed']} observed.",
         f"Names the DNS guard refused (never resolved, never reached): {meta['refused_names'] or 'none'}.",
+        "Hosts: "
+        + (
+            "named (management / graph / login .twin.test, through the twin's proxy)."
+            if meta.get("named_hosts")
+            else "one loopback origin for ARM, Graph and Entra."
+        ),
         "",
         "## Divergences",
         "",
@@ -187,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", action="append", help="a built-in scenario (repeatable; default: all)")
     parser.add_argument("--report", default="interop-report", help="directory for report.json / report.md")
     parser.add_argument("--extension-dir", default=os.environ.get("AZ_EXTENSION_DIR", ""))
+    parser.add_argument("--named-hosts", action="store_true", help="ARM, Graph, Entra under names of their own")
     args = parser.parse_args(argv)
     az = Path(args.az)
     if not args.az or not az.is_file():
@@ -195,9 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     names = args.scenario or [str(n) for n in list_scenarios()]
     extension_dir = Path(args.extension_dir) if args.extension_dir else None
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="interop-") as tmp, Twin(names[0]) as twin:
+    with tempfile.TemporaryDirectory(prefix="interop-") as tmp, Twin(names[0], named_hosts=args.named_hosts) as twin:
         work = Path(tmp)
-        probe = AzSession(az, twin.base_url, twin.ca_file, work, work / "dns.log", extension_dir)
+        probe = _session(twin, az, work, work, extension_dir)
         version = az_version(az, probe.environment())
         for name in names:
             rows += run_scenario(twin, name, az, work, extension_dir)
@@ -207,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             meta = {
                 "az_version": version,
                 "scenarios": names,
+                "named_hosts": args.named_hosts,
                 "refused_names": refused_names(work / "dns.log"),
                 "twin_errors": twin.errors(),
             }

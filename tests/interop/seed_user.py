@@ -8,7 +8,8 @@ refresh token into MSAL) redeems a refresh token the twin issued to the user, th
 into an MSAL cache; then ``GET /subscriptions`` with the access token lists what the profile holds. Every later
 ``az`` command then runs MSAL's ordinary silent flow against the twin.
 
-Usage (argv): config_dir authority_host tenant_id refresh_token cloud_name — the refresh token is read from
+Usage (argv): config_dir authority_host tenant_id refresh_token cloud_name [arm_url] (default: the authority's
+origin; the twin's named hosts give ARM its own) — the refresh token is read from
 stdin when argv's is ``-`` so it never shows in a process list. Runs with az's interpreter: it imports the
 ``msal`` that az uses, never the project's.
 """
@@ -28,7 +29,8 @@ AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 def main(argv: list[str]) -> int:
     import msal  # az's own copy
 
-    config_dir, authority_host, tenant_id, refresh_token, cloud_name = argv
+    config_dir, authority_host, tenant_id, refresh_token, cloud_name = argv[:5]
+    arm = (argv[5] if len(argv) > 5 else authority_host).rstrip("/") + "/"  # ARM's own host (named hosts)
     if refresh_token == "-":
         refresh_token = sys.stdin.readline().strip()
     cache = msal.SerializableTokenCache()
@@ -38,7 +40,6 @@ def main(argv: list[str]) -> int:
         token_cache=cache,
         instance_discovery=False,
     )
-    arm = f"{authority_host.rstrip('/')}/"
     result = app.acquire_token_by_refresh_token(refresh_token, scopes=["https://management.core.windows.net//.default"])
     if "access_token" not in result:
         sys.stderr.write(
