@@ -81,6 +81,7 @@ def _result(check: Check, finding: Finding, evidence: dict[str, Any], subject: s
         subject=subject or finding.subject,
         evidence=evidence,
         remediation=Remediation(finding.fix) if finding.fix else None,
+        caused_by=finding.caused_by,
     )
 
 

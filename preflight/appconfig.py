@@ -64,6 +64,7 @@ class Finding:
     message: str
     fix: str = ""
     subject: str | None = None  # which aspect, when a check reports several (local-auth, legacy, …)
+    caused_by: str | None = None  # the check that reports (and fixes) the cause, when it is another's
 
 
 def describe_variables(env: Mapping[str, str], names: Iterable[str] = APP_VARS) -> dict[str, str]:
@@ -360,18 +361,22 @@ def _regional(url: str, source: str, form: EndpointForm, account: AccountEndpoin
     own = account.endpoint if account is not None and account.subdomain else None
     where = f" ({form.name})" if form.name else ""
     named = f" — the account's own endpoint is {own}" if own else ""
+    message = (
+        f"{source}={url} is a shared regional endpoint{where}: a regional endpoint cannot take Entra ID tokens "
+        f"(only keys){named}"
+    )
+    if own:
+        return Finding("fail", message, f"use the custom subdomain: set {_var(source)}={own}")
+    if account is not None and account.own:
+        # The target account itself has no custom subdomain: resource.endpoint says so and gives the command;
+        # the app's part is only the variable to set once the account has one.
+        fix = f"once the account has a custom subdomain (resource.endpoint), set {_var(source)}=https://<name>.openai.azure.com/"
+        return Finding("fail", message, fix, caused_by="resource.endpoint")
     fix = (
-        f"use the custom subdomain: set {_var(source)}={own}"
-        if own
-        else "give the account a custom subdomain ('az cognitiveservices account update --custom-domain <name>', "
+        "give the account a custom subdomain ('az cognitiveservices account update --custom-domain <name>', "
         f"irreversible; see {SUBDOMAIN_DOCS}) and set {_var(source)}=https://<name>.openai.azure.com/"
     )
-    return Finding(
-        "fail",
-        f"{source}={url} is a shared regional endpoint{where}: a regional endpoint cannot take Entra ID tokens "
-        f"(only keys){named}",
-        fix,
-    )
+    return Finding("fail", message, fix)
 
 
 def _subdomain_or_other(

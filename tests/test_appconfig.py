@@ -180,9 +180,15 @@ def test_a_regional_endpoint_without_a_known_account_says_how_to_get_a_subdomain
 
 
 def test_the_accounts_own_endpoint_without_a_subdomain_is_regional() -> None:
+    """The target account itself lacks the subdomain: resource.endpoint owns that cause and its command; the app's
+    part is the variable to set afterwards (one cause, one fix step)."""
     account = AccountEndpoint("https://eastus.example/", own=True, subdomain=None)
     finding = analyse_endpoint("https://eastus.example/", "AZURE_OPENAI_ENDPOINT", account)
-    assert finding.status == "fail" and "--custom-domain" in finding.fix
+    assert finding.status == "fail" and finding.caused_by == "resource.endpoint"
+    assert finding.fix == (
+        "once the account has a custom subdomain (resource.endpoint), "
+        "set AZURE_OPENAI_ENDPOINT=https://<name>.openai.azure.com/"
+    )
 
 
 def test_apim_and_foundry_project_urls() -> None:

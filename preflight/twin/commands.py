@@ -222,7 +222,13 @@ def exec_(scenario: str, request_log: str | None, latency_ms: int, named_hosts: 
 @click.command("demo", context_settings={"ignore_unknown_options": True})
 @_scenario_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@_named_hosts_option
+@click.option(
+    "--named-hosts/--one-origin",
+    default=True,
+    show_default=True,
+    help="Each service under a name of its own (login.twin.test, management.twin.test, graph.twin.test, "
+    "<account>.openai.twin.test), reached through the twin's loopback proxy, as in Azure; or all on 127.0.0.1.",
+)
 @click.argument("check_args", nargs=-1, type=click.UNPROCESSED)
 def demo(scenario: str, fmt: str, named_hosts: bool, check_args: Sequence[str]) -> int:
     """See a full report with no Azure account: start the twin with a scenario and run `preflight check`
@@ -234,7 +240,8 @@ def demo(scenario: str, fmt: str, named_hosts: bool, check_args: Sequence[str]) 
     def run(instance: Any) -> int:
         name = instance.scenario.get("name", scenario)
         click.echo(f"azure-preflight demo — scenario '{name}': {instance.scenario.get('description', '')}", err=True)
-        click.echo(f"(a loopback Azure twin on {instance.base_url}; nothing leaves this machine)", err=True)
+        where = "named hosts *.twin.test through its proxy on 127.0.0.1" if named_hosts else instance.base_url
+        click.echo(f"(a loopback Azure twin on {where}; nothing leaves this machine)", err=True)
         args = demo_check_args(instance.scenario, check_args)
         if len(args) > len(check_args):
             click.echo(

@@ -7,6 +7,7 @@ import pytest
 from helpers.scenarios import one, results, run_scenario
 
 from preflight.model import Status
+from preflight.reports.first_screen import first_screen
 from preflight.twin import Twin
 
 OPENAI_USER_ROLE = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
@@ -69,6 +70,18 @@ def test_no_custom_subdomain_fails_with_the_update_command(twin_session: Twin, m
     assert "no custom subdomain" in endpoint.summary
     assert endpoint.remediation is not None
     assert endpoint.remediation.commands[0].startswith("az cognitiveservices account update")
+
+
+def test_no_custom_subdomain_is_one_cause_for_the_account_and_the_app(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app's regional endpoint fails because the account has no subdomain: told once, under resource.endpoint
+    (before, the first screen gave two fix steps for the one cause)."""
+    report = run_scenario(twin_session, monkeypatch, "no-custom-subdomain", only=["signin.*", "resource.*", "app.*"])
+    app = one(report, "app.endpoint")
+    assert app.status is Status.FAIL and app.caused_by == "resource.endpoint"
+    screen = first_screen(report)
+    assert screen is not None and [step.cause for step in screen.steps] == ["resource.endpoint"]
 
 
 def test_network_blocked_is_named_as_a_network_problem(twin_session: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
