@@ -20,7 +20,9 @@ from preflight.twin import Twin
 from preflight.twin.log import LogEntry
 from preflight.twin.scenario import builtin_scenario_text
 
-ARM_DELAY_MS = 5000
+# Long enough that the run cannot finish before the SIGINT even on a loaded machine (at 5 s a busy 2-core box
+# once let Graph answer after ARM, and the run ended on its own); SIGINT ends it at once all the same.
+ARM_DELAY_MS = 30000
 
 
 def _slow_arm_scenario() -> dict[str, object]:
