@@ -275,6 +275,11 @@ class Twin:
         env.update(self.environment(sign_in=sign_in))
         return env
 
+    def proxy_refused(self) -> list[str]:
+        """With named hosts, every request line the twin's proxy refused (a name that is not the twin's, a twin
+        name that does not exist): what a process under the twin tried to reach beyond it. Empty otherwise."""
+        return self._proxy.refused() if self._proxy is not None else []
+
     @property
     def refusing_url(self) -> str:
         """``http://127.0.0.1:PORT`` of a port the twin holds bound and never listens on: a connection there is

@@ -67,6 +67,7 @@ class _Tunnel(BaseRequestHandler):
         line = head.split(b"\r\n", 1)[0].decode("latin-1")
         host, refusal = decide(line, self.server.serves)
         if host is None:
+            self.server.refused.append(line[:200])
             conn.sendall(refusal)
             return
         try:
@@ -87,6 +88,7 @@ class _ProxyServer(ThreadingTCPServer):
         self.target_port = target_port
         self.serves = serves
         self.stopping = threading.Event()
+        self.refused: list[str] = []  # request lines refused, oldest first (list.append is atomic)
         super().__init__(("127.0.0.1", 0), _Tunnel)
 
     def pump(self, a: socket.socket, b: socket.socket) -> None:
@@ -120,6 +122,11 @@ class ConnectProxy:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def refused(self) -> list[str]:
+        """The request lines it refused (``CONNECT management.azure.com:443 HTTP/1.0`` …): what a client under
+        the twin tried to reach beyond it."""
+        return list(self._server.refused)
 
     def start(self) -> ConnectProxy:
         self._thread.start()

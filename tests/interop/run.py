@@ -179,6 +179,7 @@ def write_report(directory: Path, meta: Mapping[str, Any], rows: list[dict[str, 
         f"extensions {meta['az_version'].get('extensions', {})}); scenarios: {len(meta['scenarios'])}; "
         f"commands: {len(rows)} — {counts['pass']} pass, {counts['diverge']} diverge, {counts['observed']} observed.",
         f"Names the DNS guard refused (never resolved, never reached): {meta['refused_names'] or 'none'}.",
+        f"Requests the twin's proxy refused (never resolved, never reached): {meta.get('proxy_refused') or 'none'}.",
         "Hosts: "
         + (
             "named (management / graph / login .twin.test, through the twin's proxy)."
@@ -229,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                 "scenarios": names,
                 "named_hosts": args.named_hosts,
                 "refused_names": refused_names(work / "dns.log"),
+                "proxy_refused": sorted(set(twin.proxy_refused())),
                 "twin_errors": twin.errors(),
             }
             passed, diverged, observed = write_report(Path(args.report), meta, rows)  # after each: a partial run

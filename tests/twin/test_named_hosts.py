@@ -197,10 +197,11 @@ def test_a_data_plane_name_that_no_account_has_does_not_resolve(sp_env: dict[str
         _get("https://no-such-account.openai.twin.test/openai/models", **{"api-version": "2024-10-21"})
 
 
-def test_the_proxy_never_reaches_a_real_azure_name(sp_env: dict[str, str]) -> None:
+def test_the_proxy_never_reaches_a_real_azure_name(sp_env: dict[str, str], named_twin: Twin) -> None:
     # The suite's loopback guard fails this test if the proxy (in this process) so much as resolved the name.
     with pytest.raises(requests.exceptions.ProxyError):
         _get("https://management.azure.com/subscriptions", **ARM_VERSION)
+    assert any(line.startswith("CONNECT management.azure.com:443 ") for line in named_twin.proxy_refused())
 
 
 # The services a process may still reach on 127.0.0.1 with named hosts: managed identity (an address, as IMDS is)
