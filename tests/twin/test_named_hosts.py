@@ -231,3 +231,26 @@ def test_every_scenario_reports_the_same_on_named_hosts(
         if entry.host != "127.0.0.1":
             route = hosts.route_for(entry.host)
             assert route is not None and entry.service in route.services, (entry.host, entry.service, entry.path)
+
+
+def test_an_endpoint_alone_finds_its_account_by_host(named_twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given only ``https://contoso-openai.openai.twin.test/`` (no resource id), the product finds the account
+    whose ``properties.endpoint`` is that host through Resource Graph on the management name, then reads it."""
+    from preflight.engine import RunOptions
+    from preflight.model import Status
+    from preflight.run import CheckOptions, run
+    from preflight.target import build_target
+
+    named_twin.use("ci-sp-data-role")
+    apply_environment(monkeypatch, named_twin.environment())
+    monkeypatch.delenv("PREFLIGHT_RESOURCE_ID")
+    assert os.environ["AZURE_OPENAI_ENDPOINT"] == "https://contoso-openai.openai.twin.test/"
+    named_twin.clear_log()
+    target = build_target(dict(os.environ))
+    assert target.resource_id is None
+    report = run(CheckOptions(target, only=["resource.*", "rbac.data-action"], engine=RunOptions(timeout=30)))
+    statuses = {(r.check_id, r.subject): r.status for r in report.results}
+    assert statuses[("resource.endpoint", None)] is Status.PASS, report.results
+    assert all(s is Status.PASS for (cid, _), s in statuses.items() if cid == "rbac.data-action"), statuses
+    served = [(e.host, e.service, e.method) for e in named_twin.requests()]
+    assert ("management.twin.test", RESOURCE_GRAPH, "POST") in served
