@@ -20,9 +20,14 @@ from preflight.twin import Twin
 from preflight.twin.log import LogEntry
 from preflight.twin.scenario import builtin_scenario_text
 
-# Long enough that the run cannot finish before the SIGINT even on a loaded machine (at 5 s a busy 2-core box
-# once let Graph answer after ARM, and the run ended on its own); SIGINT ends it at once all the same.
-ARM_DELAY_MS = 30000
+ARM_DELAY_MS = 5000
+
+
+def _as_from_a_terminal() -> None:
+    """Run in the child before it starts: SIGINT back to its default. A shell starts a background job (``pytest
+    &``) with SIGINT ignored, children inherit that, and Python then installs no KeyboardInterrupt handler — the
+    test would see the run finish instead of stop. A terminal's Ctrl-C always reaches a process that has it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _slow_arm_scenario() -> dict[str, object]:
@@ -70,6 +75,7 @@ def test_sigint_stops_quickly_lists_finished_checks_and_writes_nothing(twin_sess
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_from_a_terminal,
     )
     # Wait until the run is really under way: Graph has answered (sign-in checks are finishing) and the delayed
     # ARM calls are in flight. (The twin logs a request when it answers, so ARM cannot be awaited.)
@@ -96,6 +102,7 @@ def test_sigint_during_the_wait_pause_lists_the_last_attempt(twin_session: Twin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_from_a_terminal,
     )
     # the role assignments have been read once: the first attempt is over and the 15 s pause has begun
     out, err, latency = _interrupt_once(
