@@ -189,7 +189,7 @@ class RoleDefinition:
 class AuthorizationAssignment:
     """What role and deny assignments both are: a Microsoft.Authorization object made at ``scope`` (it applies
     there and below) whose ARM ``properties`` share ``scope``, ``description``, the ABAC ``condition`` and who
-    created it when (the two resource types' schemas, e.g. bicep-types-az
+    created and changed it when (the two resource types' schemas, e.g. bicep-types-az
     generated/authorization/microsoft.authorization/2020-03-01-preview/types.md). Declared and read once here
     (:func:`_assignment_fields`), so the two kinds cannot drift apart; all but ``id`` and ``scope`` are
     keyword-only, so each kind's own fields follow those two positionally."""
@@ -202,6 +202,7 @@ class AuthorizationAssignment:
     condition_version: str | None = None
     created_on: str | None = None
     created_by: str | None = None
+    updated_on: str | None = None
 
 
 def _assignment_fields(obj: Mapping[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
@@ -214,6 +215,7 @@ def _assignment_fields(obj: Mapping[str, Any], props: Mapping[str, Any]) -> dict
         "condition_version": _opt_str(props.get("conditionVersion")),
         "created_on": _opt_str(props.get("createdOn")),
         "created_by": _opt_str(props.get("createdBy")),
+        "updated_on": _opt_str(props.get("updatedOn")),
     }
 
 
