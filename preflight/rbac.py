@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
 __all__ = [
     "ALL_PRINCIPALS",
     "AppliedAssignment",
+    "AuthorizationAssignment",
     "Decision",
     "DecisionStatus",
     "DenyAssignment",
@@ -185,19 +186,46 @@ class RoleDefinition:
 
 
 @dataclass(frozen=True, slots=True)
-class RoleAssignment:
-    """A role assignment: ``principal_id`` holds ``role_definition_id`` at ``scope`` (and below)."""
+class AuthorizationAssignment:
+    """What role and deny assignments both are: a Microsoft.Authorization object made at ``scope`` (it applies
+    there and below) whose ARM ``properties`` share ``scope``, ``description``, the ABAC ``condition`` and who
+    created and changed it when (the two resource types' schemas, e.g. bicep-types-az
+    generated/authorization/microsoft.authorization/2020-03-01-preview/types.md). Declared and read once here
+    (:func:`_assignment_fields`), so the two kinds cannot drift apart; all but ``id`` and ``scope`` are
+    keyword-only, so each kind's own fields follow those two positionally."""
 
     id: str
     scope: str
-    role_definition_id: str
-    principal_id: str
-    principal_type: str | None = None
+    _: KW_ONLY
+    description: str | None = None
     condition: str | None = None
     condition_version: str | None = None
     created_on: str | None = None
     created_by: str | None = None
-    description: str | None = None
+    updated_on: str | None = None
+
+
+def _assignment_fields(obj: Mapping[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`AuthorizationAssignment` fields of an ARM item (or its flattened ``az`` form)."""
+    return {
+        "id": str(obj.get("id") or obj.get("name") or ""),
+        "scope": str(props.get("scope") or ""),
+        "description": _opt_str(props.get("description")),
+        "condition": _opt_str(props.get("condition")),
+        "condition_version": _opt_str(props.get("conditionVersion")),
+        "created_on": _opt_str(props.get("createdOn")),
+        "created_by": _opt_str(props.get("createdBy")),
+        "updated_on": _opt_str(props.get("updatedOn")),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class RoleAssignment(AuthorizationAssignment):
+    """A role assignment: ``principal_id`` holds ``role_definition_id`` at ``scope`` (and below)."""
+
+    role_definition_id: str
+    principal_id: str
+    principal_type: str | None = None
 
     @property
     def role_guid(self) -> str:
@@ -210,33 +238,23 @@ class RoleAssignment:
         assignment list`` output (the same keys flattened)."""
         props = _props(obj)
         return cls(
-            id=str(obj.get("id") or obj.get("name") or ""),
-            scope=str(props.get("scope") or ""),
+            **_assignment_fields(obj, props),
             role_definition_id=str(props.get("roleDefinitionId") or ""),
             principal_id=str(props.get("principalId") or "").lower(),
             principal_type=_opt_str(props.get("principalType")),
-            condition=_opt_str(props.get("condition")),
-            condition_version=_opt_str(props.get("conditionVersion")),
-            created_on=_opt_str(props.get("createdOn")),
-            created_by=_opt_str(props.get("createdBy")),
-            description=_opt_str(props.get("description")),
         )
 
 
 @dataclass(frozen=True, slots=True)
-class DenyAssignment:
+class DenyAssignment(AuthorizationAssignment):
     """A deny assignment. ``principals`` may contain :data:`ALL_PRINCIPALS`, meaning everyone."""
 
-    id: str
     name: str
-    scope: str
     permissions: tuple[Permission, ...]
     principals: tuple[str, ...]
     exclude_principals: tuple[str, ...] = ()
     do_not_apply_to_child_scopes: bool = False
     is_system_protected: bool = False
-    description: str | None = None
-    condition: str | None = None
 
     @classmethod
     def from_arm(cls, obj: Mapping[str, Any]) -> DenyAssignment:
@@ -244,16 +262,13 @@ class DenyAssignment:
         ``principals`` / ``excludePrincipals`` as ``[{"id", "type"}]``, ``doNotApplyToChildScopes``."""
         props = _props(obj)
         return cls(
-            id=str(obj.get("id") or obj.get("name") or ""),
+            **_assignment_fields(obj, props),
             name=str(props.get("denyAssignmentName") or obj.get("name") or ""),
-            scope=str(props.get("scope") or ""),
             permissions=_permissions(props.get("permissions")),
             principals=_principal_ids(props.get("principals")),
             exclude_principals=_principal_ids(props.get("excludePrincipals")),
             do_not_apply_to_child_scopes=bool(props.get("doNotApplyToChildScopes") or False),
             is_system_protected=bool(props.get("isSystemProtected") or False),
-            description=_opt_str(props.get("description")),
-            condition=_opt_str(props.get("condition")),
         )
 
 

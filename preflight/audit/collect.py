@@ -5,8 +5,8 @@ paged with ``$skipToken``, aggregated (``summarize … make_list(pack(…)) by s
 of at most 1,000 rows carries whole subscriptions, with the plain one-row-per-assignment query as fallback.
 When the caller cannot use Resource Graph (403, or any other refusal), the audit falls back to ARM: one
 role-assignment listing per subscription (at, above and below it), run concurrently with a bounded pool. Rows
-of both paths become the same compact :class:`Assignment` (slots, interned strings) at once, so 100,000
-assignments fit comfortably in memory.
+of both paths become the product's one :class:`~preflight.rbac.RoleAssignment`, built compact at once
+(:func:`compact_assignment`: slots, interned strings), so 100,000 assignments fit comfortably in memory.
 
 Every request here is a GET or a read-only query POST; nothing is ever written.
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 from preflight.audit.rest import RestClient, RestError
 from preflight.daemon import map_bounded  # daemon threads: a hung listing must not hold the process at exit
-from preflight.rbac import role_definition_guid
+from preflight.rbac import RoleAssignment
 
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources"
 ARG_API = "2022-10-01"
@@ -61,46 +61,28 @@ class AuditPlan:
         return tuple(norm_scope(s) for s in found)
 
 
-@dataclass(frozen=True, slots=True)
-class Assignment:
-    """One role assignment, as ARM / ARG describe it (only the fields the audit reports)."""
-
-    id: str
-    scope: str
-    role_definition_id: str
-    principal_id: str
-    principal_type: str
-    created_on: str | None = None
-    created_by: str | None = None
-    updated_on: str | None = None
-    condition: str | None = None
-    condition_version: str | None = None
-    description: str | None = None
-
-    @property
-    def role_guid(self) -> str:
-        return role_definition_guid(self.role_definition_id)
-
-    @classmethod
-    def from_arm(cls, item: Mapping[str, Any]) -> Assignment | None:
-        """From an ARM role assignment or an ARG ``authorizationresources`` row (same ``properties``)."""
-        props = item.get("properties")
-        if not isinstance(props, Mapping) or not item.get("id"):
-            return None
-        intern = sys.intern
-        return cls(
-            id=str(item["id"]),
-            scope=intern(str(props.get("scope") or "/")),
-            role_definition_id=intern(str(props.get("roleDefinitionId") or "")),
-            principal_id=intern(str(props.get("principalId") or "").lower()),
-            principal_type=intern(str(props.get("principalType") or "Unknown")),
-            created_on=_opt(props.get("createdOn")),
-            created_by=_interned(props.get("createdBy")),
-            updated_on=_opt(props.get("updatedOn")),
-            condition=_opt(props.get("condition")),
-            condition_version=_opt(props.get("conditionVersion")),
-            description=_opt(props.get("description")),
-        )
+def compact_assignment(item: Mapping[str, Any]) -> RoleAssignment | None:
+    """An ARM role assignment or an ARG ``authorizationresources`` row (same ``properties``) as the
+    :class:`~preflight.rbac.RoleAssignment` every other reader makes too, built compact for 100,000 of them: the
+    strings that repeat (scopes, roles, principals, creators) interned, the creator lowercased to join the
+    directory by id. ``None`` for an item with no id or no properties (nothing to audit)."""
+    props = item.get("properties")
+    if not isinstance(props, Mapping) or not item.get("id"):
+        return None
+    intern = sys.intern
+    return RoleAssignment(
+        id=str(item["id"]),
+        scope=intern(str(props.get("scope") or "/")),
+        role_definition_id=intern(str(props.get("roleDefinitionId") or "")),
+        principal_id=intern(str(props.get("principalId") or "").lower()),
+        principal_type=intern(str(props.get("principalType") or "Unknown")),
+        created_on=_opt(props.get("createdOn")),
+        created_by=_interned(props.get("createdBy")),
+        updated_on=_opt(props.get("updatedOn")),
+        condition=_opt(props.get("condition")),
+        condition_version=_opt(props.get("conditionVersion")),
+        description=_opt(props.get("description")),
+    )
 
 
 def _opt(value: Any) -> str | None:
@@ -118,7 +100,7 @@ class Collected:
     subscriptions, management groups or scopes the user NAMED that ARM does not know or will not show the
     caller (404 / 403) — nothing was audited there, so the audit is not a pass."""
 
-    assignments: tuple[Assignment, ...]
+    assignments: tuple[RoleAssignment, ...]
     source: str
     fallback_reason: str | None = None
     errors: tuple[str, ...] = ()
@@ -161,9 +143,9 @@ def is_inherited(scope: str, roots: Sequence[str]) -> bool:
     return True
 
 
-def dedupe(items: Iterable[Assignment]) -> tuple[Assignment, ...]:
+def dedupe(items: Iterable[RoleAssignment]) -> tuple[RoleAssignment, ...]:
     """One entry per assignment id (ARM lists an inherited assignment under every subscription)."""
-    seen: dict[str, Assignment] = {}
+    seen: dict[str, RoleAssignment] = {}
     for item in items:
         seen.setdefault(item.id.lower(), item)
     return tuple(seen.values())
@@ -187,7 +169,7 @@ class _Unpackable(Exception):
     the response limit, or a query shape Resource Graph refused): use the one-row-per-assignment query."""
 
 
-def via_resource_graph(arm: RestClient, plan: AuditPlan, progress: Progress = _no_progress) -> list[Assignment]:
+def via_resource_graph(arm: RestClient, plan: AuditPlan, progress: Progress = _no_progress) -> list[RoleAssignment]:
     """All role assignments through Resource Graph, following ``$skipToken``. Raises RestError on refusal.
 
     First the aggregated query (one row per subscription carrying all its assignments: ARG's 1,000-row page
@@ -209,7 +191,7 @@ def _arg_body(query: str, plan: AuditPlan) -> dict[str, Any]:
     return body
 
 
-def _aggregated(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[Assignment]:
+def _aggregated(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[RoleAssignment]:
     """The ``summarize … make_list(pack(id, properties)) by subscriptionId`` query. Page sizes adapt: ARG limits
     pages to 1,000 ROWS but also to 16 MiB of JSON, and a row here is a whole subscription, so ``$top`` (rows
     per page) is set from the bytes per assignment and the largest group seen so far, and halved when ARG
@@ -220,7 +202,7 @@ def _aggregated(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[As
     )
 
     body = _arg_body(role_assignments_summary_query(columns=("id", "properties")), plan)
-    found: list[Assignment] = []
+    found: list[RoleAssignment] = []
     top, ceiling = ARG_FIRST_GROUPS, ARG_PAGE  # ceiling: below the $top ARG once found too large
     budget = ARG_BUDGET_BYTES
     last_count: int | None = None
@@ -305,7 +287,7 @@ def _next_token(token: str, seen: set[str]) -> None:
     seen.add(token)
 
 
-def _unpack(page: Mapping[str, Any], found: list[Assignment]) -> tuple[int, int, int]:
+def _unpack(page: Mapping[str, Any], found: list[RoleAssignment]) -> tuple[int, int, int]:
     """Append one aggregated page's assignments to ``found``; (rows, assignments, largest group). A list shorter
     than its row's ``n`` raises :class:`_Unpackable`."""
     rows = _rows(page)
@@ -323,11 +305,11 @@ def _unpack(page: Mapping[str, Any], found: list[Assignment]) -> tuple[int, int,
             )
         packed += count
         largest = max(largest, count)
-        found.extend(a for a in (Assignment.from_arm(i) for i in items if isinstance(i, Mapping)) if a is not None)
+        found.extend(a for a in (compact_assignment(i) for i in items if isinstance(i, Mapping)) if a is not None)
     return len(rows), packed, largest
 
 
-def _one_row_each(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[Assignment]:
+def _one_row_each(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[RoleAssignment]:
     """The plain query, one row per assignment, 1,000 rows a page."""
     from preflight.azure.resource_graph import (
         role_assignments_query,  # the one definition of the query
@@ -335,7 +317,7 @@ def _one_row_each(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[
 
     # only the columns the audit reads: half the bytes to send and decode per 1,000-row page
     body = _arg_body(role_assignments_query(columns=("id", "properties")), plan)
-    found: list[Assignment] = []
+    found: list[RoleAssignment] = []
     seen_tokens: set[str] = set()
     while True:
         try:
@@ -347,7 +329,7 @@ def _one_row_each(arm: RestClient, plan: AuditPlan, progress: Progress) -> list[
                 continue
             raise
         for row in _rows(page):
-            if isinstance(row, Mapping) and (item := Assignment.from_arm(row)) is not None:
+            if isinstance(row, Mapping) and (item := compact_assignment(row)) is not None:
                 found.append(item)
         total = page.get("totalRecords")
         progress(f"Resource Graph: {len(found)}" + (f"/{total}" if isinstance(total, int) else "") + " assignments")
@@ -370,26 +352,26 @@ def list_subscriptions(arm: RestClient) -> list[str]:
     return ids
 
 
-def _list_at(arm: RestClient, scope: str) -> list[Assignment]:
+def _list_at(arm: RestClient, scope: str) -> list[RoleAssignment]:
     path = (
         "" if norm_scope(scope) == "/" else "/" + scope.strip("/")
     ) + "/providers/Microsoft.Authorization/roleAssignments"
-    found: list[Assignment] = []
+    found: list[RoleAssignment] = []
     for page in arm.pages(path, {"api-version": AUTHZ_API}):
-        found.extend(a for a in (Assignment.from_arm(i) for i in page) if a is not None)
+        found.extend(a for a in (compact_assignment(i) for i in page) if a is not None)
     return found
 
 
 def via_arm(
     arm: RestClient, scopes: Sequence[str], progress: Progress = _no_progress, workers: int = ARM_WORKERS
-) -> tuple[list[Assignment], list[tuple[str, RestError]]]:
+) -> tuple[list[RoleAssignment], list[tuple[str, RestError]]]:
     """Role assignments at, above and below each scope, listed concurrently (at most ``workers`` at once).
     Returns the assignments and, per scope that could not be read, the scope and why."""
-    found: list[Assignment] = []
+    found: list[RoleAssignment] = []
     failed: list[tuple[str, RestError]] = []
     done = 0
 
-    def one(scope: str) -> tuple[str, list[Assignment] | RestError]:
+    def one(scope: str) -> tuple[str, list[RoleAssignment] | RestError]:
         try:
             return scope, _list_at(arm, scope)
         except RestError as exc:
@@ -412,7 +394,7 @@ def _unreadable(scope: str, exc: RestError) -> str:
 NOT_THERE = (403, 404)  # ARM's answers for a scope that does not exist or that the caller may not see
 
 
-def unknown_roots(arm: RestClient, plan: AuditPlan, found: Sequence[Assignment]) -> list[str]:
+def unknown_roots(arm: RestClient, plan: AuditPlan, found: Sequence[RoleAssignment]) -> list[str]:
     """The subscriptions and management groups the plan names that ARM does not show the caller (404, or 403:
     ARM answers a missing management group like a hidden one) — a mistyped id audits nothing and must not look
     like a clean estate. Resource Graph answers such a query with no rows (or refuses it), so each named group is
@@ -467,7 +449,7 @@ def collect(arm: RestClient, plan: AuditPlan, progress: Progress = _no_progress)
 
 
 def role_definitions(
-    arm: RestClient, assignments: Sequence[Assignment], workers: int = ARM_WORKERS
+    arm: RestClient, assignments: Sequence[RoleAssignment], workers: int = ARM_WORKERS
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Each distinct role definition the assignments name, by lower-case GUID: one listing at a subscription
     the assignments live in (built-ins plus the custom roles assignable there), then one GET per GUID that

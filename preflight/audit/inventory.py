@@ -10,8 +10,9 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from preflight.audit.collect import Assignment, is_inherited, norm_scope, scope_level
+from preflight.audit.collect import is_inherited, norm_scope, scope_level
 from preflight.audit.principals import Principal
+from preflight.rbac import RoleAssignment
 
 COLUMNS = (
     "assignment_id",
@@ -52,7 +53,7 @@ def _subtype(principal: Principal | None) -> str | None:
 
 
 def build_rows(
-    assignments: Sequence[Assignment],
+    assignments: Sequence[RoleAssignment],
     principals: Mapping[str, Principal] | None,
     definitions: Mapping[str, Mapping[str, Any]],
     roots: Sequence[str],

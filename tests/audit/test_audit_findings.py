@@ -7,7 +7,6 @@ from typing import Any
 
 from preflight.audit import findings
 from preflight.audit.collect import (
-    Assignment,
     dedupe,
     is_inherited,
     norm_scope,
@@ -15,6 +14,7 @@ from preflight.audit.collect import (
 )
 from preflight.audit.inventory import build_rows
 from preflight.audit.principals import AppCredential, Principal
+from preflight.rbac import RoleAssignment
 
 SUB = "/subscriptions/00000000-0000-4000-8000-000000000001"
 MG = "/providers/Microsoft.Management/managementGroups/corp"
@@ -53,10 +53,10 @@ def test_scope_levels_and_inheritance() -> None:
 
 
 def test_dedupe_keeps_one_row_per_assignment_id_case_insensitively() -> None:
-    a = Assignment(
+    a = RoleAssignment(
         id="/X/roleAssignments/1", scope=SUB, role_definition_id=READER, principal_id="p", principal_type="User"
     )
-    b = Assignment(
+    b = RoleAssignment(
         id="/x/roleassignments/1", scope=SUB, role_definition_id=READER, principal_id="p", principal_type="User"
     )
     assert dedupe([a, b, a]) == (a,)
@@ -162,8 +162,10 @@ def test_expiring_credentials_flag_apps_without_a_credential_beyond_the_window()
 
 
 def test_inventory_marks_deleted_principals_unknown_and_unresolved_ones_as_unknown_existence() -> None:
-    a = Assignment(id="/a", scope=SUB, role_definition_id=READER, principal_id="gone", principal_type="User")
-    b = Assignment(id="/b", scope=MG, role_definition_id=OWNER, principal_id="sp", principal_type="ServicePrincipal")
+    a = RoleAssignment(id="/a", scope=SUB, role_definition_id=READER, principal_id="gone", principal_type="User")
+    b = RoleAssignment(
+        id="/b", scope=MG, role_definition_id=OWNER, principal_id="sp", principal_type="ServicePrincipal"
+    )
     principals = {
         "gone": Principal.missing("gone"),
         "sp": Principal("sp", "ServicePrincipal", "deployer", app_id="app", service_principal_type="Application"),
