@@ -233,6 +233,7 @@ def resource_cases(
                 lambda data: [] if {"key1", "key2"} <= set(data or {}) else ["no key1/key2"],
             )
         )
+        cases.append(_rest_data_plane(scenario, who, target, account))
         cases.append(
             Case(
                 "rest permissions (account)",
@@ -399,6 +400,37 @@ def directory_cases(scenario: Mapping[str, Any], who: Identity, origins: Origins
         cases.append(_rest_graph(origins, f"/servicePrincipals(appId='{app_id}')", str(sp.get("id")), outcome, code))
         break
     return cases
+
+
+DEPLOYMENTS_READ = "Microsoft.CognitiveServices/accounts/OpenAI/deployments/read"
+
+
+def _rest_data_plane(scenario: Mapping[str, Any], who: Identity, target: str, account: Mapping[str, Any]) -> Case:
+    """``az rest`` to the account's own data plane (its endpoint from ARM: a name of its own with named hosts)
+    with a Cognitive Services token: the deployments list when a role grants the data action, 401
+    ``PermissionDenied`` when none does, 401 on a regional endpoint (no custom subdomain)."""
+    props = account.get("properties") or {}
+    url = f"{str(props.get('endpoint', '')).rstrip('/')}/openai/deployments?api-version=2024-10-21"
+    argv = ["rest", "--method", "get", "--url", url, "--resource", COGNITIVE]
+    if not props.get("customSubDomainName"):
+        return Case("rest data plane (deployments)", argv, "error", "custom subdomain")
+    granted = expect.holds(scenario, who, DEPLOYMENTS_READ, target, data=True)
+    outcome, code = _allow(granted, "PermissionDenied")
+    case = Case(
+        "rest data plane (deployments)",
+        argv,
+        outcome,
+        code,
+        lambda data: [] if isinstance((data or {}).get("data"), list) else ["no deployments list (data)"],
+    )
+    network = props.get("networkAcls") or {}
+    if str(props.get("publicNetworkAccess", "Enabled")).lower() == "disabled" or network.get("defaultAction") == "Deny":
+        case.outcome, case.why = "observe", "network rules decide, by the client's address"
+    elif expect.conditional_grants(scenario, who, target) or (scenario.get("options") or {}).get(
+        "dataPlanePropagationSeconds"
+    ):
+        case.outcome, case.why = "observe", "ABAC conditions or role propagation decide (not read here)"
+    return case
 
 
 def _rest_graph(origins: Origins, path: str, object_id: str, outcome: str, code: str) -> Case:

@@ -76,16 +76,24 @@ def _matches(pattern: str, action: str) -> bool:
     return fnmatch.fnmatchcase(action.lower(), pattern.lower())
 
 
-def holds(scenario: Mapping[str, Any], who: Identity, action: str, scope: str) -> bool:
-    """Whether some role assigned on ``scope`` or above allows the control-plane ``action``."""
+def holds(scenario: Mapping[str, Any], who: Identity, action: str, scope: str, *, data: bool = False) -> bool:
+    """Whether some role assigned on ``scope`` or above allows the control-plane ``action`` (``data``: the data
+    action, from ``dataActions`` minus ``notDataActions``)."""
+    allow, deny = ("dataActions", "notDataActions") if data else ("actions", "notActions")
     for assignment in effective_on(scenario, who, scope):
         definition = _definition(scenario, str(assignment["properties"].get("roleDefinitionId", ""))) or {}
         for permission in definition.get("permissions") or ():
-            allowed = any(_matches(p, action) for p in permission.get("actions") or ())
-            denied = any(_matches(p, action) for p in permission.get("notActions") or ())
+            allowed = any(_matches(p, action) for p in permission.get(allow) or ())
+            denied = any(_matches(p, action) for p in permission.get(deny) or ())
             if allowed and not denied:
                 return True
     return False
+
+
+def conditional_grants(scenario: Mapping[str, Any], who: Identity, scope: str) -> bool:
+    """Whether an assignment on ``scope`` or above carries an ABAC condition (this reading does not evaluate
+    conditions: such a scenario's data-plane answer is observed, not asserted)."""
+    return any((a.get("properties") or {}).get("condition") for a in effective_on(scenario, who, scope))
 
 
 def has_deny_assignments(scenario: Mapping[str, Any]) -> bool:
