@@ -11,6 +11,7 @@ from helpers.twin_fixtures import apply_environment
 
 from preflight.cli import main
 from preflight.twin import Twin
+from preflight.twin.scenario import builtin_scenario_text
 
 ALICE = "a11ce000-0000-4000-8000-00000000a11c"
 
@@ -64,3 +65,16 @@ def test_console_script(twin_session: Twin) -> None:
     assert json.loads(done.stdout)["object_id"] == ALICE
     bad = run_cli(["whoami", "--format", "xml"], env=twin_session.process_environment())
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_a_guest_is_named_a_guest(
+    twin_session: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """userType is not in Graph v1.0's default user properties: whoami (and the Conditional Access guest rule)
+    see it only because the directory read names it in $select."""
+    doc = json.loads(builtin_scenario_text("ca-policies"))
+    next(u for u in doc["directory"]["users"] if u["id"] == ALICE)["userType"] = "Guest"
+    twin_session.use(doc)
+    apply_environment(monkeypatch, twin_session.environment())
+    assert main(["whoami", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["user_type"] == "Guest"

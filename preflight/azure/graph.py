@@ -597,11 +597,16 @@ class DirectoryView:
         return part
 
 
+# What the checks read of a user. Graph v1.0 answers a user without $select with a default subset that lacks
+# userType (whoami's user_type, access.conditional-access's guest rule): every property read is named here.
+USER_SELECT = "$select=id,displayName,userPrincipalName,userType"
+
+
 def _requests_for(who: Subject) -> dict[str, str]:
     requests: dict[str, str] = {"policies": "identity/conditionalAccess/policies"}
     if who.kind == "user":
         me = who.source == "signed-in"
-        requests["user"] = "me" if me else f"users/{who.object_id}"
+        requests["user"] = f"me?{USER_SELECT}" if me else f"users/{who.object_id}?{USER_SELECT}"
         requests["groups"] = "me/transitiveMemberOf" if me else f"users/{who.object_id}/transitiveMemberOf"
         return requests
     if who.object_id:

@@ -269,10 +269,11 @@ def _public(obj: Mapping[str, Any], kind: str) -> dict[str, Any]:
     return out
 
 
-def _select(obj: dict[str, Any], request: TwinRequest) -> dict[str, Any]:
+def _select(obj: dict[str, Any], request: TwinRequest, kind: str) -> dict[str, Any]:
+    """``$select``'s properties, or without it Graph's default view of ``kind`` (a user's default subset)."""
     fields = [f.strip() for f in request.query.get("$select", "").split(",") if f.strip()]
     if not fields:
-        return obj
+        return graph_defaults.default_view(obj, kind)
     lowered = {f.lower() for f in fields}
     return {k: v for k, v in obj.items() if k.lower() in lowered or k.startswith("@odata.")}
 
@@ -284,7 +285,7 @@ def _select_suffix(request: TwinRequest) -> str:
 
 def _entity(state: TwinState, request: TwinRequest, caller: Caller, kind: str, obj: Mapping[str, Any]) -> TwinResponse:
     body = {"@odata.context": _context(state, f"{kind}{_select_suffix(request)}/$entity")}
-    body.update(_select(_public(obj, kind), request))
+    body.update(_select(_public(obj, kind), request, kind))
     return TwinResponse.json(200, body, principal=caller.object_id)
 
 
@@ -310,7 +311,7 @@ def _collection(
         value = _public(item, kind)
         if typed:
             value = {"@odata.type": _ODATA_TYPES[kind], **value}
-        values.append(_select(value, request))
+        values.append(_select(value, request, kind))
     body: dict[str, Any] = {"@odata.context": _context(state, fragment + _select_suffix(request)), "value": values}
     if start + size < len(items):
         params = {k: v for k, v in request.query.items() if k != "$skiptoken"}
@@ -639,13 +640,8 @@ def get_by_ids(state: TwinState, request: TwinRequest, match: re.Match[str], cal
         obj = _find(state, kind, str(oid))
         if obj is not None:
             found.append(obj)
-    values = [
-        {
-            "@odata.type": _ODATA_TYPES[_kind_of(state, o["id"]) or "users"],
-            **_public(o, _kind_of(state, o["id"]) or "users"),
-        }
-        for o in found
-    ]
+    kinds = [(o, _kind_of(state, o["id"]) or "users") for o in found]
+    values = [{"@odata.type": _ODATA_TYPES[kind], **_select(_public(o, kind), request, kind)} for o, kind in kinds]
     return TwinResponse.json(
         200, {"@odata.context": _context(state, "directoryObjects"), "value": values}, principal=caller.object_id
     )

@@ -105,6 +105,35 @@ APPLICATION: dict[str, Any] = {
 
 _DEFAULTS = {"servicePrincipals": SERVICE_PRINCIPAL, "applications": APPLICATION}
 
+# A user is the other way round: Graph v1.0 answers GET /me, /users/{id}, /users and directoryObjects/getByIds
+# without $select with a small default subset, and every other property (userType, accountEnabled,
+# onPremisesSyncEnabled …) only when $select names it ("Only a subset of user properties are returned by
+# default"; api-reference/v1.0/api/user-get.md, directoryobject-getbyids.md, resources/user.md's "Returned by
+# default" notes). The twin answering the whole scenario object hid product reads that real Graph never fills.
+USER_DEFAULT_PROPERTIES = (
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+)
+
+
+def default_view(obj: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """What Graph answers for ``obj`` without ``$select``: a user's default subset (absent ones null, phones an
+    empty list) plus the ``@odata.*`` annotations; any other kind whole."""
+    if kind != "users":
+        return dict(obj)
+    view = {k: v for k, v in obj.items() if k.startswith("@odata.")}
+    view.update({k: obj.get(k, [] if k == "businessPhones" else None) for k in USER_DEFAULT_PROPERTIES})
+    return view
+
 
 def complete(obj: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """``obj`` with every default property of ``kind`` (``servicePrincipals`` / ``applications``) it lacks;

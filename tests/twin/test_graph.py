@@ -281,3 +281,36 @@ def test_graph_handlers_never_crash(graph_twin: Twin) -> None:
             assert 200 <= found[0].handler(graph_twin.server, request, found[1]).status < 500
 
     run()
+
+
+def test_a_user_without_select_is_graphs_default_subset(graph_twin: Twin) -> None:
+    """GET /users/{id} (and /me, /users, getByIds) without $select answer Graph v1.0's default subset: no
+    userType, no accountEnabled — those come only when $select names them (user-get.md)."""
+    doc = world()
+    next(u for u in doc["directory"]["users"] if u["id"] == BOB).update(
+        userType="Guest", accountEnabled=True, jobTitle="Engineer"
+    )
+    graph_twin.use(doc)
+    client = pipeline(graph_twin)
+    _, bob = call(client, graph_twin, "GET", "users/bob@contoso.onmicrosoft.com")
+    assert set(bob) - {"@odata.context"} == {
+        "businessPhones",
+        "displayName",
+        "givenName",
+        "jobTitle",
+        "mail",
+        "mobilePhone",
+        "officeLocation",
+        "preferredLanguage",
+        "surname",
+        "userPrincipalName",
+        "id",
+    }
+    assert bob["businessPhones"] == [] and bob["jobTitle"] == "Engineer" and bob["surname"] is None
+    _, selected = call(client, graph_twin, "GET", f"users/{BOB}", **{"$select": "id,userType"})
+    assert {k: v for k, v in selected.items() if k != "@odata.context"} == {"id": BOB, "userType": "Guest"}
+    _, listed = call(client, graph_twin, "GET", "users")
+    assert all("userType" not in u and "accountEnabled" not in u for u in listed["value"])
+    _, by_ids = call(client, graph_twin, "POST", "directoryObjects/getByIds", {"ids": [BOB], "types": ["user"]})
+    [found] = by_ids["value"]
+    assert set(found) - {"@odata.type"} == set(bob) - {"@odata.context"}
