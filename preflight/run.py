@@ -131,14 +131,26 @@ def _run_once(options: CheckOptions, observer: Observer | None) -> Report:
     services = {"describe-fact": describe_fact, "selected-tags": tags}
     with session(options.target, services=services, deadline=options.engine.deadline, start=start) as active:
         results = run_checks(checks, active.ctx, options.engine, observer=observer, sanitize=active.redactor.result)
+        target = _target_as_run(options.target.to_dict(), active.ctx.finished_values())
     return Report(
         tool_version=__version__,
-        target=active.redactor.value(options.target.to_dict()),
+        target=active.redactor.value(target),
         started_at=started_at,
         duration=time.perf_counter() - start,
         results=tuple(results),
         checks=tuple(c.meta for c in checks),
     )
+
+
+def _target_as_run(target: dict[str, Any], facts: list[Any]) -> dict[str, Any]:
+    """The target as the run used it: a custom cloud's name from its metadata document (``AzureCloud`` is only
+    ``--cloud``'s default, not the cloud an ``ARM_CLOUD_METADATA_URL`` run talked to)."""
+    from preflight.clouds import Cloud
+
+    resolved = next((f for f in facts if isinstance(f, Cloud)), None)
+    if resolved is not None and target.get("cloud_metadata_url"):
+        target["cloud"] = resolved.name
+    return target
 
 
 def _wanted(meta: CheckMeta, options: CheckOptions) -> bool:

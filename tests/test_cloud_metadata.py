@@ -163,3 +163,15 @@ def test_unreachable_metadata_without_the_signin_check_is_told_once_by_the_first
     for result in rest:
         assert result["summary"] == f"could not decide: cloud is unavailable (same cause as {first['check_id']})"
         assert result["remediation"] is None
+
+
+def test_the_report_names_the_cloud_the_metadata_describes(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With ARM_CLOUD_METADATA_URL the run talks to the cloud that document names (the twin's "AzureTwin"), not
+    to --cloud's default; and when the document could not be read, the report does not pretend it knows."""
+    code, report = _check_json(twin, monkeypatch, capsys, "--only", "signin.chain")
+    assert code == 0 and report["target"]["cloud"] == "AzureTwin"
+    with_faults(twin, {"match": {"path": "metadata/endpoints"}, "status": 503, "retryAfter": 0})
+    code, report = _check_json(twin, monkeypatch, capsys, "--only", "signin.chain")
+    assert code == 1 and report["target"]["cloud"] == "AzureCloud"  # --cloud's value, as given
