@@ -5,20 +5,18 @@ picks a token audience by host cannot be told apart: ``az rest --url <graph>/v1.
 twin took it. With named hosts each service has its own name under the reserved ``.test`` top-level domain
 (RFC 2606: it never resolves on the Internet), and each accepts only its own audience:
 
-========================================  =====================================================
-``login.twin.test``                       Entra ID (token endpoint, OIDC discovery, keys)
-``management.twin.test``                  Azure Resource Manager and Resource Graph
-``graph.twin.test``                       Microsoft Graph
-``<subdomain>.openai.twin.test``          an account's data plane (kind ``OpenAI``)
-``<subdomain>.cognitiveservices.twin.test``  an account's data plane (any other kind)
-``<region>.api.cognitive.twin.test``      the shared regional endpoint (keys only, like the real one)
-========================================  =====================================================
+- ``login.twin.test``: Entra ID (token endpoint, OIDC discovery, keys);
+- ``management.twin.test``: Azure Resource Manager and Resource Graph;
+- ``graph.twin.test``: Microsoft Graph;
+- ``<subdomain>.openai.twin.test`` / ``<subdomain>.cognitiveservices.twin.test``: an account's data plane (kind
+  ``OpenAI`` / any other kind, as ARM's ``properties.endpoint`` names it);
+- ``<region>.api.cognitive.twin.test``: the shared regional endpoint (keys only, like the real one).
 
 How the names reach the twin with no root and no change to the machine's resolver: the process under test
 gets ``HTTPS_PROXY`` pointing at the twin's own loopback CONNECT proxy (:mod:`preflight.twin.proxy`).
 ``requests`` / ``urllib3`` (the Azure SDKs, MSAL, the Azure CLI) and ``urllib`` then never resolve a name
 themselves: they ask the proxy for a tunnel to ``name:443``. The proxy opens tunnels to the twin for the names
-below and refuses every other name without resolving it, so a real Azure name can never be reached through it.
+above and refuses every other name without resolving it, so a real Azure name can never be reached through it.
 The managed-identity endpoint stays on ``127.0.0.1`` (IMDS is an address, and ``NO_PROXY`` keeps loopback
 direct).
 """
