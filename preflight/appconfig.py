@@ -370,7 +370,10 @@ def _regional(url: str, source: str, form: EndpointForm, account: AccountEndpoin
     if account is not None and account.own:
         # The target account itself has no custom subdomain: resource.endpoint says so and gives the command;
         # the app's part is only the variable to set once the account has one.
-        fix = f"once the account has a custom subdomain (resource.endpoint), set {_var(source)}=https://<name>.openai.azure.com/"
+        fix = (
+            "once the account has a custom subdomain (resource.endpoint), "
+            f"set {_var(source)}=https://<name>.openai.azure.com/"
+        )
         return Finding("fail", message, fix, caused_by="resource.endpoint")
     fix = (
         "give the account a custom subdomain ('az cognitiveservices account update --custom-domain <name>', "

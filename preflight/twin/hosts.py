@@ -43,11 +43,13 @@ SERVICE_HOSTS: Mapping[str, str] = {ENTRA: LOGIN, ARM: MANAGEMENT, RESOURCE_GRAP
 
 @dataclass(frozen=True, slots=True)
 class HostRoute:
-    """What a named host serves: the services whose routes answer there, and the path prefix the twin's
-    data-plane routes carry (``/dataplane/<subdomain>``), which the host stands for."""
+    """What a named host serves: the services whose routes answer there, the path prefix the twin's
+    data-plane routes carry (``/dataplane/<subdomain>``), which the host stands for, and the account's custom
+    subdomain a per-account name names."""
 
     services: frozenset[str]
     prefix: str = ""
+    subdomain: str | None = None
 
 
 def host_of(header: str) -> str:
@@ -83,7 +85,7 @@ def route_for(host: str) -> HostRoute | None:
     for suffix in (OPENAI_SUFFIX, COGNITIVE_SUFFIX):
         subdomain = _single_label(host, suffix)
         if subdomain is not None:
-            return HostRoute(frozenset({DATA_PLANE}), f"/dataplane/{subdomain}")
+            return HostRoute(frozenset({DATA_PLANE}), f"/dataplane/{subdomain}", subdomain)
     return None
 
 
@@ -92,12 +94,9 @@ def serves(host: str, scenario: Mapping[str, Any]) -> bool:
     exists only for an account with that custom subdomain (a real ``<name>.openai.azure.com`` of an account
     that does not exist does not resolve); every region's shared endpoint exists."""
     route = route_for(host)
-    if route is None:
-        return False
-    if not route.prefix or route.prefix.startswith("/dataplane/regional/"):
-        return True
-    subdomain = route.prefix.rsplit("/", 1)[1]
-    return any(subdomain == _subdomain(r) for r in scenario.get("resources") or ())
+    if route is None or route.subdomain is None:
+        return route is not None
+    return any(route.subdomain == _subdomain(r) for r in scenario.get("resources") or ())
 
 
 def _subdomain(resource: Mapping[str, Any]) -> str:
